@@ -1,0 +1,24 @@
+"""CPU kernels: ``@njit(parallel=True, cache=True)`` over NumPy arrays.
+
+Parallel loops run over independent output planes (``prange``), so every element is written
+by one thread and results do not depend on the thread count.
+"""
+from numba import njit
+
+from .. import indexing
+
+# Reassociation lets reductions vectorize; no 'nnan'/'ninf', so NaN and inf propagate as in PyTorch.
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+def kernel(fn):
+    """The decorator every CPU kernel uses."""
+    return njit(parallel=True, cache=True, fastmath=FASTMATH)(fn)
+
+
+def serial(fn):
+    """Serial kernel for small work where threading costs more than it saves."""
+    return njit(cache=True, fastmath=FASTMATH)(fn)
+
+
+tap_range = njit(inline="always")(indexing.tap_range)

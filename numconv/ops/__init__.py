@@ -1,0 +1,24 @@
+"""Array-level operations: forward and backward math over arrays, backend-agnostic.
+
+Each function takes arrays (NumPy or CUDA) plus a spec from ``numconv.shapes``, allocates its
+outputs on the arrays' device through ``numconv.dispatch``, and runs one kernel. Autograd and
+the functional API are built on these; they never import Numba.
+"""
+from .conv import (
+    add_channel_bias,
+    conv_bias_grad,
+    conv_forward,
+    conv_input_grad,
+    conv_transpose_forward,
+    conv_weight_grad,
+)
+from .pad import pad_backward, pad_forward
+from .pool import (
+    avg_pool_backward,
+    avg_pool_forward,
+    max_pool_backward,
+    max_pool_forward,
+    max_unpool_backward,
+    max_unpool_forward,
+)
+from .unfold import fold_forward, unfold_forward

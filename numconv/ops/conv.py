@@ -1,0 +1,67 @@
+"""Convolution and transposed convolution over arrays (batched n-d layout, spec from ``shapes``).
+
+The kernels see 5-d views; a reshape of a C-contiguous array is free.
+"""
+from .. import dispatch
+from ..shapes import ConvSpec
+
+
+def _bias(b, dtype, device):
+    if b is not None:
+        return dispatch.contiguous(b, device), True
+    return dispatch.empty((1,), dtype, device), False
+
+
+def conv_forward(x, w, b, spec: ConvSpec):
+    """y = conv(x, w) + b; ``x`` (N, C, *spatial) -> (N, O, *out)."""
+    dev = dispatch.backend(input=x, weight=w, bias=b)
+    x = dispatch.contiguous(x, dev).reshape(spec.x_shape)
+    w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
+    b, has_bias = _bias(b, x.dtype, dev)
+    y = dispatch.empty(spec.y_shape, x.dtype, dev)
+    dispatch.kernels("conv", dev).conv_forward(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+    return y.reshape(spec.y_nd)
+
+
+def conv_input_grad(gy, w, spec: ConvSpec, b=None):
+    """dL/dx from dL/dy (the transposed convolution of ``gy``; ``b`` is that op's bias)."""
+    dev = dispatch.backend(grad_output=gy, weight=w, bias=b)
+    gy = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
+    w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
+    b, has_bias = _bias(b, gy.dtype, dev)
+    gx = dispatch.empty(spec.x_shape, gy.dtype, dev)
+    dispatch.kernels("conv", dev).conv_input_grad(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+    return gx.reshape(spec.x_nd)
+
+
+def conv_weight_grad(x, gy, spec: ConvSpec):
+    """dL/dw = correlation of the input with dL/dy, shaped like the weight."""
+    dev = dispatch.backend(input=x, grad_output=gy)
+    x = dispatch.contiguous(x, dev).reshape(spec.x_shape)
+    gy = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
+    gw = dispatch.empty(spec.w_shape, x.dtype, dev)
+    dispatch.kernels("conv", dev).conv_weight_grad(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+    return gw.reshape(spec.w_shape[:2] + spec.w_shape[5 - spec.nd:])
+
+
+def conv_bias_grad(gy):
+    """dL/db[o] = sum of dL/dy over everything but the channel axis 1."""
+    dev = dispatch.backend(grad_output=gy)
+    gy = dispatch.contiguous(gy, dev)
+    gy = gy.reshape((gy.shape[0], gy.shape[1], -1, 1, 1))
+    gb = dispatch.empty((gy.shape[1],), gy.dtype, dev)
+    dispatch.kernels("conv", dev).conv_bias_grad(gb, gy)
+    return gb
+
+
+def conv_transpose_forward(x, w, b, spec: ConvSpec):
+    """The transposed convolution of ``x`` (shape ``spec.y_nd``) is the convolution's input-gradient."""
+    return conv_input_grad(x, w, spec, b)
+
+
+def add_channel_bias(y, b):
+    """y + b over the channel axis 1 (a new array)."""
+    dev = dispatch.backend(input=y, bias=b)
+    out = dispatch.contiguous(y, dev).copy()
+    dispatch.kernels("conv", dev).add_channel_bias(out.reshape((y.shape[0], y.shape[1], -1)), dispatch.contiguous(b, dev))
+    return out

@@ -1,0 +1,70 @@
+"""Pooling and unpooling over arrays (batched n-d layout, window tables from ``shapes``)."""
+import numpy as np
+
+from .. import dispatch
+from ..shapes import PoolSpec
+
+
+def _tables(spec: PoolSpec, dev):
+    return (dispatch.to_device(spec.first, dev), dispatch.to_device(spec.count, dev), dispatch.to_device(spec.div, dev))
+
+
+def max_pool_forward(x, spec: PoolSpec):
+    """(values, indices); indices are int64 flat positions in each input plane."""
+    dev = dispatch.backend(input=x)
+    x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
+    y = dispatch.empty(spec.y_shape, x5.dtype, dev)
+    idx = dispatch.empty(spec.y_shape, np.int64, dev)
+    first, count, _ = _tables(spec, dev)
+    dispatch.kernels("pool", dev).max_pool_forward(y, idx, x5, first, count, spec.step)
+    return y.reshape(spec.y_nd), idx.reshape(spec.y_nd)
+
+
+def max_pool_backward(gy, indices, spec: PoolSpec):
+    """Route each output gradient to the input position its max came from (summing repeats)."""
+    return _scatter(gy, indices, spec.x_shape, spec.x_nd, accumulate=True)
+
+
+def avg_pool_forward(x, spec: PoolSpec, override: float = 0.0):
+    dev = dispatch.backend(input=x)
+    x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
+    y = dispatch.empty(spec.y_shape, x5.dtype, dev)
+    first, count, div = _tables(spec, dev)
+    dispatch.kernels("pool", dev).avg_pool_forward(y, x5, first, count, spec.step, div, override)
+    return y.reshape(spec.y_nd)
+
+
+def avg_pool_backward(gy, spec: PoolSpec, override: float = 0.0):
+    dev = dispatch.backend(grad_output=gy)
+    gy5 = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
+    gx = dispatch.empty(spec.x_shape, gy5.dtype, dev)
+    first, count, div = _tables(spec, dev)
+    dispatch.kernels("pool", dev).avg_pool_backward(gx, gy5, first, count, spec.step, div, override)
+    return gx.reshape(spec.x_nd)
+
+
+def _scatter(src, indices, out_shape5, out_nd, accumulate):
+    dev = dispatch.backend(input=src, indices=indices)
+    n, c = out_shape5[:2]
+    src = dispatch.contiguous(src, dev).reshape((n, c, -1))
+    idx = dispatch.contiguous(indices, dev).reshape((n, c, -1))
+    out = dispatch.empty(out_shape5, src.dtype, dev)
+    dispatch.kernels("pool", dev).scatter_plane(out.reshape((n, c, -1)), src, idx, accumulate)
+    return out.reshape(out_nd)
+
+
+def max_unpool_forward(x, indices, out_nd):
+    """Place each value at its index in a zero plane of spatial shape ``out_nd[2:]``."""
+    out5 = tuple(out_nd[:2]) + (1,) * (5 - len(out_nd)) + tuple(out_nd[2:])
+    return _scatter(x, indices, out5, tuple(out_nd), accumulate=False)
+
+
+def max_unpool_backward(gy, indices):
+    """dL/dx[p] = dL/dy at the position ``indices[p]`` named (a gather)."""
+    dev = dispatch.backend(grad_output=gy, indices=indices)
+    n, c = indices.shape[:2]
+    gy = dispatch.contiguous(gy, dev).reshape((n, c, -1))
+    idx = dispatch.contiguous(indices, dev).reshape((n, c, -1))
+    gx = dispatch.empty(idx.shape, gy.dtype, dev)
+    dispatch.kernels("pool", dev).gather_plane(gx, gy, idx)
+    return gx.reshape(indices.shape)

@@ -1,0 +1,542 @@
+"""Argument normalization, output-size and gradient-padding arithmetic, and the errors users see.
+
+Everything here is pure Python over integers and tuples (plus small NumPy index tables for
+pooling and padding); no kernel runs until these checks pass. Kernels work on a canonical
+5-d layout ``(N, C, D, H, W)``: a 1-d op is a 3-d op with ``D = H = 1``, a 2-d op one with
+``D = 1``. The helpers here return per-dimension parameters already padded to 3 entries.
+
+Output size of a window of ``k`` taps spaced ``d`` apart, stride ``s``, padding ``lo, hi``::
+
+    out = floor((n + lo + hi - d*(k-1) - 1) / s) + 1
+
+Understanding the transposed convolution: a convolution maps ``x`` (size ``n``) to ``y``
+(size ``out``) by ``y[o] = sum_k w[k] x[o*s + k*d - lo]``. Its input-gradient scatters every
+``y[o]`` back along the same taps, so a transposed convolution is the same index relation
+read the other way: its input is ``y``, its output is ``x``, of size
+``(out-1)*s - lo - hi + d*(k-1) + 1 + output_padding``. Only ``lo`` enters the index
+arithmetic; ``hi`` and ``output_padding`` only set how large ``x`` is. The kernels therefore take
+``pad_lo`` alone and read sizes off the arrays they are given.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+CONV_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+# ----------------------------------------------------------------------------- scalars
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def ntuple(value, n: int, name: str) -> tuple:
+    """``value`` as a tuple of ``n`` ints: an int is repeated, a sequence must have length ``n``."""
+    if _is_int(value):
+        return (int(value),) * n
+    if isinstance(value, (tuple, list)) and len(value) == n and all(_is_int(v) for v in value):
+        return tuple(int(v) for v in value)
+    raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+
+
+def positive(values: tuple, name: str) -> tuple:
+    if any(v < 1 for v in values):
+        raise ValueError(f"{name} must be >= 1 in every dimension, got {values}")
+    return values
+
+
+def non_negative(values: tuple, name: str) -> tuple:
+    if any(v < 0 for v in values):
+        raise ValueError(f"{name} must be >= 0 in every dimension, got {values}")
+    return values
+
+
+def to3(values: tuple, fill: int) -> tuple:
+    """Left-pad a per-dimension tuple to 3 entries (the kernels' D, H, W)."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def out_size(n: int, k: int, s: int, d: int, lo: int, hi: int) -> int:
+    return (n + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+def array_info(x, name: str, ndims: tuple | None = None, what: str = ""):
+    """Check that ``x`` is a float32/float64 array with one of ``ndims`` dimensions."""
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    if shape is None or dtype is None:
+        raise TypeError(f"{name} must be an array (numpy.ndarray, numconv.Tensor or CUDA array), got {type(x).__name__}")
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be float32 or float64, got dtype {dtype}; convert it first, e.g. {name}.astype(numpy.float32)"
+        )
+    if ndims is not None and len(shape) not in ndims:
+        expect = " or ".join(str(n) for n in ndims)
+        raise ValueError(f"{name} must have {expect} dimensions{what}, got shape {tuple(shape)}")
+    return tuple(int(s) for s in shape), dtype
+
+
+def same_dtype(pairs) -> None:
+    """``pairs``: sequence of (name, dtype). All must agree."""
+    pairs = [(n, np.dtype(d)) for n, d in pairs if d is not None]
+    first_name, first = pairs[0]
+    for name, dt in pairs[1:]:
+        if dt != first:
+            raise TypeError(
+                f"{name} has dtype {dt} but {first_name} has dtype {first}; pass arrays of one dtype "
+                f"(e.g. {name}.astype(numpy.{first}))"
+            )
+
+
+def batched(shape: tuple, nd: int, name: str) -> tuple[tuple, bool]:
+    """Accept ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; return the batched shape and whether it was."""
+    if len(shape) == nd + 2:
+        return shape, True
+    if len(shape) == nd + 1:
+        return (1,) + shape, False
+    raise ValueError(
+        f"{name} must have shape (N, C, {_spatial_names(nd)}) or (C, {_spatial_names(nd)}) "
+        f"for a {nd}-d op, got shape {shape}"
+    )
+
+
+def _spatial_names(nd: int) -> str:
+    return ", ".join(("D", "H", "W")[3 - nd:])
+
+
+# ----------------------------------------------------------------------------- convolution
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A convolution in the kernels' 5-d terms.
+
+    ``x_shape`` (N, C, D, H, W) is the convolution's input, ``y_shape`` (N, O, OD, OH, OW) its
+    output, ``w_shape`` (O, C/groups, KD, KH, KW). For a transposed convolution ``y`` is its input
+    and ``x`` its output. ``pad_lo``/``pad_hi`` are the zero padding on each side of ``x``.
+    """
+
+    x_shape: tuple
+    w_shape: tuple
+    y_shape: tuple
+    stride: tuple
+    pad_lo: tuple
+    pad_hi: tuple
+    dilation: tuple
+    groups: int
+    nd: int = 3
+
+    @property
+    def x_nd(self) -> tuple:
+        """The convolution input's batched n-d shape (the transposed convolution's output)."""
+        return self.x_shape[:2] + self.x_shape[5 - self.nd:]
+
+    @property
+    def y_nd(self) -> tuple:
+        """The convolution output's batched n-d shape (the transposed convolution's input)."""
+        return self.y_shape[:2] + self.y_shape[5 - self.nd:]
+
+
+def conv_padding(padding, nd: int, name: str = "padding"):
+    """Normalize ``padding`` to ``(lo, hi)`` tuples, or return the string ``'same'``.
+
+    Accepts an int, a tuple of ``nd`` ints (symmetric), a tuple of ``nd`` ``(lo, hi)`` pairs,
+    ``'valid'`` (no padding) or ``'same'`` (resolved later, it depends on sizes).
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * nd, (0,) * nd
+        if padding == "same":
+            return "same"
+        raise ValueError(f"{name} must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == nd and all(
+        isinstance(p, (tuple, list)) for p in padding
+    ):
+        if not all(len(p) == 2 and _is_int(p[0]) and _is_int(p[1]) for p in padding):
+            raise TypeError(f"{name} given per side must be {nd} pairs of ints (lo, hi), got {padding!r}")
+        lo = tuple(int(p[0]) for p in padding)
+        hi = tuple(int(p[1]) for p in padding)
+    else:
+        lo = hi = ntuple(padding, nd, name)
+    non_negative(lo, name)
+    non_negative(hi, name)
+    return lo, hi
+
+
+def _same_padding(sizes, kernel, stride, dilation):
+    """TensorFlow's 'same': output = ceil(n / s); the odd pixel of padding goes on the high side."""
+    lo, hi = [], []
+    for n, k, s, d in zip(sizes, kernel, stride, dilation):
+        out = -(-n // s)
+        total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+        lo.append(total // 2)
+        hi.append(total - total // 2)
+    return tuple(lo), tuple(hi)
+
+
+def conv_spec(x_shape, w_shape, nd, stride, padding, dilation, groups, bias_shape=None) -> ConvSpec:
+    """Check a convolution's arguments (batched ``x_shape``) and compute its output shape."""
+    N, C = x_shape[:2]
+    if len(w_shape) != nd + 2:
+        raise ValueError(f"weight must have shape (C_out, C_in/groups, {_spatial_names(nd)}), got {w_shape}")
+    O, cpg = w_shape[:2]
+    kernel = tuple(w_shape[2:])
+    stride = positive(ntuple(stride, nd, "stride"), "stride")
+    dilation = positive(ntuple(dilation, nd, "dilation"), "dilation")
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if C % groups:
+        raise ValueError(f"groups={groups} must divide the input channels, got C_in={C}")
+    if O % groups:
+        raise ValueError(f"groups={groups} must divide the output channels (weight.shape[0]={O})")
+    if cpg * groups != C:
+        raise ValueError(
+            f"weight expects {cpg * groups} input channels (weight.shape[1]={cpg} x groups={groups}) "
+            f"but input has C_in={C}; input shape {x_shape}, weight shape {w_shape}"
+        )
+    if min(kernel) < 1 or O < 1:
+        raise ValueError(f"weight must have non-empty dimensions, got {w_shape}")
+    if bias_shape is not None and tuple(bias_shape) != (O,):
+        raise ValueError(f"bias must have shape ({O},) to match weight.shape[0], got {tuple(bias_shape)}")
+    sizes = x_shape[2:]
+    pad = conv_padding(padding, nd)
+    lo, hi = _same_padding(sizes, kernel, stride, dilation) if pad == "same" else pad
+    out = tuple(out_size(n, k, s, d, a, b) for n, k, s, d, a, b in zip(sizes, kernel, stride, dilation, lo, hi))
+    if min(out) < 1:
+        raise ValueError(
+            f"the output would be empty: input size {sizes} with padding {tuple(zip(lo, hi))} is smaller than "
+            f"the dilated kernel {tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))} (kernel {kernel}, dilation {dilation})"
+        )
+    return ConvSpec(
+        x_shape=(N, C) + to3(sizes, 1),
+        w_shape=(O, cpg) + to3(kernel, 1),
+        y_shape=(N, O) + to3(out, 1),
+        stride=to3(stride, 1),
+        pad_lo=to3(lo, 0),
+        pad_hi=to3(hi, 0),
+        dilation=to3(dilation, 1),
+        groups=int(groups),
+        nd=nd,
+    )
+
+
+def conv_transpose_spec(
+    x_shape, w_shape, nd, stride, padding, output_padding, groups, dilation, bias_shape=None
+) -> ConvSpec:
+    """Check a transposed convolution (input ``x_shape``, batched) and return the spec of the
+    convolution it is the transpose of: ``spec.y_shape`` is this op's input, ``spec.x_shape`` its output."""
+    N, C = x_shape[:2]
+    if len(w_shape) != nd + 2:
+        raise ValueError(f"weight must have shape (C_in, C_out/groups, {_spatial_names(nd)}), got {w_shape}")
+    if isinstance(padding, str):
+        raise ValueError(f"padding={padding!r} is not defined for a transposed convolution; pass ints or (lo, hi) pairs")
+    ci, opg = w_shape[:2]
+    kernel = tuple(w_shape[2:])
+    stride = positive(ntuple(stride, nd, "stride"), "stride")
+    dilation = positive(ntuple(dilation, nd, "dilation"), "dilation")
+    opad = non_negative(ntuple(output_padding, nd, "output_padding"), "output_padding")
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if ci != C:
+        raise ValueError(
+            f"weight.shape[0]={ci} must equal the input channels C_in={C} (transposed weight is "
+            f"(C_in, C_out/groups, ...)); input shape {x_shape}, weight shape {w_shape}"
+        )
+    if C % groups:
+        raise ValueError(f"groups={groups} must divide the input channels, got C_in={C}")
+    for op, s, d in zip(opad, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(
+                f"output_padding must be smaller than either stride or dilation, got output_padding={opad}, "
+                f"stride={stride}, dilation={dilation}"
+            )
+    O = opg * groups
+    if bias_shape is not None and tuple(bias_shape) != (O,):
+        raise ValueError(f"bias must have shape ({O},) (weight.shape[1] x groups), got {tuple(bias_shape)}")
+    lo, hi = conv_padding(padding, nd)
+    sizes = x_shape[2:]
+    out = tuple(
+        (n - 1) * s - a - b + d * (k - 1) + 1 + op
+        for n, s, a, b, d, k, op in zip(sizes, stride, lo, hi, dilation, kernel, opad)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"the output would be empty: transposed convolution of size {sizes} with stride {stride}, "
+            f"kernel {kernel}, dilation {dilation} and padding {tuple(zip(lo, hi))} gives {out}"
+        )
+    # The convolution whose input-gradient this is: input `out` (O channels), output `sizes` (C channels).
+    return ConvSpec(
+        x_shape=(N, O) + to3(out, 1),
+        w_shape=(C, opg) + to3(kernel, 1),
+        y_shape=(N, C) + to3(sizes, 1),
+        stride=to3(stride, 1),
+        pad_lo=to3(lo, 0),
+        pad_hi=to3(tuple(b - op for b, op in zip(hi, opad)), 0),
+        dilation=to3(dilation, 1),
+        groups=int(groups),
+        nd=nd,
+    )
+
+
+def conv_padding_mode(padding_mode: str) -> str:
+    if padding_mode not in CONV_PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {CONV_PADDING_MODES}, got {padding_mode!r}")
+    return "constant" if padding_mode == "zeros" else padding_mode
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """A windowed reduction in the kernels' terms.
+
+    For each spatial dimension ``i`` (of D, H, W) and output index ``o``, the window's valid taps
+    are ``first[i, o] + t * step[i]`` for ``t < count[i, o]`` (taps in the padding are dropped
+    here, once, so kernels never test bounds). ``div[i, o]`` is that dimension's factor of the
+    average's divisor; the divisor of a window is the product over dimensions (or ``override``).
+    """
+
+    x_shape: tuple
+    y_shape: tuple
+    first: np.ndarray  # (3, max_out) int64
+    count: np.ndarray  # (3, max_out) int64
+    step: tuple
+    div: np.ndarray  # (3, max_out) float64
+    nd: int = 3
+
+    @property
+    def x_nd(self) -> tuple:
+        return self.x_shape[:2] + self.x_shape[5 - self.nd:]
+
+    @property
+    def y_nd(self) -> tuple:
+        return self.y_shape[:2] + self.y_shape[5 - self.nd:]
+
+
+def pool_params(nd, kernel_size, stride, padding, dilation):
+    kernel = positive(ntuple(kernel_size, nd, "kernel_size"), "kernel_size")
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel
+    stride = positive(ntuple(stride, nd, "stride"), "stride")
+    padding = non_negative(ntuple(padding, nd, "padding"), "padding")
+    dilation = positive(ntuple(dilation, nd, "dilation"), "dilation")
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise ValueError(
+                f"padding must be at most half the (dilated) window, got padding={padding} for "
+                f"kernel_size={kernel}, dilation={dilation}"
+            )
+    return kernel, stride, padding, dilation
+
+
+def pool_out_size(n, k, s, p, d, ceil_mode) -> int:
+    """PyTorch's rule: with ``ceil_mode`` the last window may hang over the end but must start
+    inside the input or its left padding."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _window_table(n, out, k, s, p, d):
+    first = np.zeros(out, np.int64)
+    count = np.zeros(out, np.int64)
+    div_in = np.zeros(out, np.float64)  # taps inside the padded input
+    div_ex = np.zeros(out, np.float64)  # taps inside the input
+    for o in range(out):
+        taps = [o * s - p + t * d for t in range(k)]
+        valid = [i for i in taps if 0 <= i < n]
+        first[o] = valid[0] if valid else 0
+        count[o] = len(valid)
+        div_in[o] = sum(1 for i in taps if i < n + p)
+        div_ex[o] = len(valid)
+    return first, count, div_in, div_ex
+
+
+def _stack3(rows, dtype):
+    width = max(len(r) for r in rows)
+    table = np.zeros((3, width), dtype)
+    for i, r in enumerate(rows):
+        table[i, : len(r)] = r
+    return table
+
+
+def pool_spec(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad=True) -> PoolSpec:
+    kernel, stride, padding, dilation = pool_params(nd, kernel_size, stride, padding, dilation)
+    sizes = x_shape[2:]
+    outs = tuple(pool_out_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(sizes, kernel, stride, padding, dilation))
+    if min(outs) < 1:
+        raise ValueError(
+            f"the output would be empty: input size {sizes} is smaller than the window "
+            f"(kernel_size={kernel}, dilation={dilation}, padding={padding})"
+        )
+    tables = [_window_table(*a) for a in zip(sizes, outs, kernel, stride, padding, dilation)]
+    unit = (np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1), np.ones(1))
+    tables = [unit] * (3 - nd) + tables
+    return PoolSpec(
+        x_shape=x_shape[:2] + to3(sizes, 1),
+        y_shape=x_shape[:2] + to3(outs, 1),
+        first=_stack3([t[0] for t in tables], np.int64),
+        count=_stack3([t[1] for t in tables], np.int64),
+        step=to3(dilation, 1),
+        div=_stack3([t[2] if count_include_pad else t[3] for t in tables], np.float64),
+        nd=nd,
+    )
+
+
+def adaptive_output_size(output_size, sizes, nd):
+    """``output_size``: int or tuple with ``None`` entries meaning "keep the input size"."""
+    if _is_int(output_size) or output_size is None:
+        output_size = (output_size,) * nd
+    if not isinstance(output_size, (tuple, list)) or len(output_size) != nd:
+        raise TypeError(f"output_size must be an int or a tuple of {nd} ints (or None), got {output_size!r}")
+    outs = []
+    for o, n in zip(output_size, sizes):
+        if o is None:
+            o = n
+        if not _is_int(o) or o < 1:
+            raise ValueError(f"output_size must be >= 1 in every dimension, got {tuple(output_size)}")
+        outs.append(int(o))
+    return tuple(outs)
+
+
+def adaptive_pool_spec(x_shape, nd, output_size) -> PoolSpec:
+    """Window ``o`` of ``out`` over ``n`` inputs spans ``[floor(o*n/out), ceil((o+1)*n/out))``."""
+    sizes = x_shape[2:]
+    if min(sizes) < 1:
+        raise ValueError(f"input must have non-empty spatial dimensions, got shape {x_shape}")
+    outs = adaptive_output_size(output_size, sizes, nd)
+    firsts, counts = [], []
+    for n, out in zip(sizes, outs):
+        start = np.array([(o * n) // out for o in range(out)], np.int64)
+        end = np.array([-(-((o + 1) * n) // out) for o in range(out)], np.int64)
+        firsts.append(start)
+        counts.append(end - start)
+    pad_unit = 3 - nd
+    firsts = [np.zeros(1, np.int64)] * pad_unit + firsts
+    counts = [np.ones(1, np.int64)] * pad_unit + counts
+    return PoolSpec(
+        x_shape=x_shape[:2] + to3(sizes, 1),
+        y_shape=x_shape[:2] + to3(outs, 1),
+        first=_stack3(firsts, np.int64),
+        count=_stack3(counts, np.int64),
+        step=(1, 1, 1),
+        div=_stack3(counts, np.float64),
+        nd=nd,
+    )
+
+
+def divisor(divisor_override) -> float:
+    """0.0 means "use the window's own divisor"."""
+    if divisor_override is None:
+        return 0.0
+    if not _is_int(divisor_override) or divisor_override == 0:
+        raise ValueError(f"divisor_override must be a non-zero int or None, got {divisor_override!r}")
+    return float(divisor_override)
+
+
+def unpool_output_size(x_shape, nd, kernel_size, stride, padding, output_size):
+    """Default ``(n-1)*s - 2p + k``; an explicit ``output_size`` must lie strictly within a stride of it."""
+    kernel = positive(ntuple(kernel_size, nd, "kernel_size"), "kernel_size")
+    stride = kernel if stride is None else positive(ntuple(stride, nd, "stride"), "stride")
+    padding = non_negative(ntuple(padding, nd, "padding"), "padding")
+    default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(x_shape[2:], stride, padding, kernel))
+    if output_size is None:
+        out = default
+    else:
+        if _is_int(output_size):
+            output_size = (output_size,) * nd
+        output_size = tuple(output_size)
+        if len(output_size) == nd + 2:
+            output_size = output_size[2:]
+        out = ntuple(output_size, nd, "output_size")
+        for o, dflt, s in zip(out, default, stride):
+            if not (dflt - s < o < dflt + s):
+                raise ValueError(
+                    f"output_size {out} must be within one stride of the default {default} (stride {stride})"
+                )
+    if min(out) < 1:
+        raise ValueError(f"the unpooled output would be empty: {out}")
+    return out
+
+
+# ----------------------------------------------------------------------------- pad
+
+
+def pad_tables(sizes, pad, mode):
+    """Source index per output index, for each padded (trailing) dimension; -1 means "the constant".
+
+    ``pad`` is PyTorch's flat form: (last_lo, last_hi, second_last_lo, second_last_hi, ...).
+    Negative constant padding crops.
+    """
+    if mode not in PAD_MODES:
+        raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
+    if not isinstance(pad, (tuple, list)) or len(pad) % 2 or not all(_is_int(p) for p in pad):
+        raise TypeError(f"pad must be a tuple of an even number of ints, got {pad!r}")
+    npad = len(pad) // 2
+    if npad > 3 or npad > len(sizes):
+        raise ValueError(f"pad {tuple(pad)} pads {npad} dimensions; at most 3 trailing dimensions of the input {sizes}")
+    pairs = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(npad)][::-1]  # outermost first
+    dims = sizes[len(sizes) - npad:]
+    tables, outs = [], []
+    for n, (lo, hi) in zip(dims, pairs):
+        out = n + lo + hi
+        if out < 1:
+            raise ValueError(f"pad {tuple(pad)} would make a dimension of size {n} empty ({out})")
+        if mode != "constant" and (lo < 0 or hi < 0):
+            raise ValueError(f"negative padding is only allowed with mode='constant', got pad={tuple(pad)}")
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(f"reflect padding must be smaller than the dimension it pads: pad={tuple(pad)}, size {n}")
+        if mode == "circular" and (lo > n or hi > n):
+            raise ValueError(f"circular padding must be at most the dimension it pads: pad={tuple(pad)}, size {n}")
+        i = np.arange(out, dtype=np.int64) - lo
+        if mode == "constant":
+            src = np.where((i >= 0) & (i < n), i, -1)
+        elif mode == "reflect":
+            src = np.abs(i)
+            src = np.where(src >= n, 2 * (n - 1) - src, src)
+        elif mode == "replicate":
+            src = np.clip(i, 0, n - 1)
+        else:
+            src = np.mod(i, n)
+        tables.append(src.astype(np.int64))
+        outs.append(out)
+    return tables, tuple(outs)
+
+
+# ----------------------------------------------------------------------------- unfold / fold
+
+
+def unfold_params(kernel_size, dilation, padding, stride, nd=2):
+    kernel = positive(ntuple(kernel_size, nd, "kernel_size"), "kernel_size")
+    dilation = positive(ntuple(dilation, nd, "dilation"), "dilation")
+    padding = non_negative(ntuple(padding, nd, "padding"), "padding")
+    stride = positive(ntuple(stride, nd, "stride"), "stride")
+    return kernel, dilation, padding, stride
+
+
+def block_counts(sizes, kernel, dilation, padding, stride, name="input"):
+    outs = tuple(out_size(n, k, s, d, p, p) for n, k, s, d, p in zip(sizes, kernel, stride, dilation, padding))
+    if min(outs) < 1:
+        raise ValueError(
+            f"{name} spatial size {tuple(sizes)} with padding {padding} is smaller than the dilated kernel "
+            f"(kernel_size={kernel}, dilation={dilation}): no sliding blocks"
+        )
+    return outs
+
+
+def prod(values) -> int:
+    return int(math.prod(values))
