@@ -22,3 +22,4 @@ from .pool import (
     max_unpool_forward,
 )
 from .unfold import fold_forward, unfold_forward
+from . import math

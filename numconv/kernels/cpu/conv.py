@@ -45,9 +45,11 @@ def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
                         for od in range(d0, d1):
                             idd = od * sd + offd
                             for oh in range(h0, h1):
-                                ih = oh * sh + offh
-                                for ow in range(w0, w1):
-                                    acc[od, oh, ow] += wv * xc[idd, ih, ow * sw + offw]
+                                # slices indexed from 0: no negative-index wraparound, so LLVM vectorizes
+                                yseg = acc[od, oh, w0:w1]
+                                xseg = xc[idd, oh * sh + offh, w0 * sw + offw:(w1 - 1) * sw + offw + 1:sw]
+                                for i in range(w1 - w0):
+                                    yseg[i] += wv * xseg[i]
 
 
 @kernel
@@ -90,9 +92,10 @@ def conv_input_grad(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups):
                         for od in range(d0, d1):
                             idd = od * sd + offd
                             for oh in range(h0, h1):
-                                ih = oh * sh + offh
-                                for ow in range(w0, w1):
-                                    acc[idd, ih, ow * sw + offw] += wv * go[od, oh, ow]
+                                xseg = acc[idd, oh * sh + offh, w0 * sw + offw:(w1 - 1) * sw + offw + 1:sw]
+                                gseg = go[od, oh, w0:w1]
+                                for i in range(w1 - w0):
+                                    xseg[i] += wv * gseg[i]
 
 
 @kernel
@@ -123,9 +126,10 @@ def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
                         for od in range(d0, d1):
                             idd = od * sd + offd
                             for oh in range(h0, h1):
-                                ih = oh * sh + offh
-                                for ow in range(w0, w1):
-                                    s += gy[n, o, od, oh, ow] * x[n, c, idd, ih, ow * sw + offw]
+                                gseg = gy[n, o, od, oh, w0:w1]
+                                xseg = x[n, c, idd, oh * sh + offh, w0 * sw + offw:(w1 - 1) * sw + offw + 1:sw]
+                                for i in range(w1 - w0):
+                                    s += gseg[i] * xseg[i]
                     gw[o, j, kd, kh, kw] = s
 
 

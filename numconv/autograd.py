@@ -1,0 +1,221 @@
+"""Define-by-run autograd: ``Function`` (forward and backward side by side), the backward engine,
+``no_grad`` and ``gradcheck``.
+
+A ``Function`` works on raw arrays: ``forward(ctx, *arrays, **params)`` returns an array (or a
+tuple of arrays), ``backward(ctx, *grad_outputs)`` returns one gradient (or None) per positional
+input. ``Function.apply`` unwraps Tensors, records the graph, and wraps the results. The engine,
+not each op, sums a gradient back to its input's shape when the forward broadcast it, and adds
+up gradients that reach one tensor along several paths. Autograd never imports Numba: array
+math goes through ``numconv.ops``.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from . import ops
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block no graph is recorded (inference, optimizer updates)."""
+    prev = is_grad_enabled()
+    _state.enabled = False
+    try:
+        yield
+    finally:
+        _state.enabled = prev
+
+
+@contextlib.contextmanager
+def enable_grad():
+    prev = is_grad_enabled()
+    _state.enabled = True
+    try:
+        yield
+    finally:
+        _state.enabled = prev
+
+
+class Context:
+    """What a Function's forward leaves for its backward."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):
+        return self.saved
+
+
+class Node:
+    """One recorded call: the function, its context, its inputs (Tensors or None), its outputs' metadata."""
+
+    __slots__ = ("fn", "ctx", "inputs", "out_meta")
+
+    def __init__(self, fn, ctx, inputs, out_meta):
+        self.fn, self.ctx, self.inputs, self.out_meta = fn, ctx, inputs, out_meta
+
+
+class Function:
+    """Subclass with static ``forward(ctx, *args, **kwargs)`` and ``backward(ctx, *grads)``, then call ``apply``.
+
+    Positional arguments that are Tensors take part in differentiation; everything else
+    (ints, tuples, specs) is passed through. ``backward`` returns one entry per positional argument.
+    """
+
+    differentiable_outputs = None  # None: all floating outputs; or a tuple of output positions
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor
+
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = is_grad_enabled() and any(needs)
+        ctx = Context(needs)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        diff = cls.differentiable_outputs
+        results = []
+        node = None
+        if record:
+            meta = tuple((tuple(o.shape), o.dtype) for o in outs)
+            node = Node(cls, ctx, [a if isinstance(a, Tensor) and a.requires_grad else None for a in args], meta)
+        for i, o in enumerate(outs):
+            grad_ok = record and np.dtype(o.dtype).kind == "f" and (diff is None or i in diff)
+            t = Tensor(o, requires_grad=grad_ok)
+            if grad_ok:
+                t._node, t._index = node, i
+            results.append(t)
+        return tuple(results) if multi else results[0]
+
+
+def _topological(root_node):
+    order, seen, stack = [], set(), [(root_node, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for t in node.inputs:
+            if t is not None and t._node is not None and id(t._node) not in seen:
+                stack.append((t._node, False))
+    return order[::-1]  # outputs before inputs
+
+
+def _accumulate(old, new):
+    return new if old is None else ops.math.add(old, new)
+
+
+def backward(tensor, grad=None, retain_graph=False):
+    """Back-propagate from ``tensor``; leaves that require grad get ``.grad`` (summed over calls)."""
+    from .tensor import Tensor
+
+    if not tensor.requires_grad:
+        raise RuntimeError("backward() called on a tensor that does not require grad (and has no graph)")
+    if grad is None:
+        if tensor.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for a single-element tensor, got shape {tensor.shape}")
+        grad = ops.math.full_like(tensor.data, 1.0)
+    else:
+        grad = grad.data if isinstance(grad, Tensor) else grad
+        if tuple(grad.shape) != tuple(tensor.shape):
+            raise ValueError(f"grad must have the tensor's shape {tensor.shape}, got {tuple(grad.shape)}")
+    if tensor._node is None:
+        tensor._accumulate_grad(grad)
+        return
+    pending = {id(tensor._node): [None] * len(tensor._node.out_meta)}
+    pending[id(tensor._node)][tensor._index] = grad
+    for node in _topological(tensor._node):
+        out_grads = pending.pop(id(node), None)
+        if out_grads is None or node.ctx is None:
+            if node.ctx is None:
+                raise RuntimeError("trying to backward through the graph a second time; pass retain_graph=True the first time")
+            continue
+        if len(out_grads) > 1:
+            out_grads = [g if g is not None else ops.math.zeros(s, d, like=next(x for x in out_grads if x is not None))
+                         for g, (s, d) in zip(out_grads, node.out_meta)]
+        grads = node.fn.backward(node.ctx, *out_grads)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        for t, g in zip(node.inputs, grads):
+            if t is None or g is None:
+                continue
+            if tuple(g.shape) != tuple(t.shape):
+                g = ops.math.sum_to(g, tuple(t.shape))
+            if t._node is None:
+                t._accumulate_grad(g)
+            else:
+                slot = pending.setdefault(id(t._node), [None] * len(t._node.out_meta))
+                slot[t._index] = _accumulate(slot[t._index], g)
+        if not retain_graph:
+            node.ctx = None
+            node.inputs = [None] * len(node.inputs)
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Compare autograd's gradients of ``fn(*inputs)`` with central differences, in float64.
+
+    ``inputs``: Tensors (those with requires_grad are checked). Projects the output on a random
+    direction, so one backward pass checks every input element. Returns True or raises
+    AssertionError naming the input and the worst element.
+    """
+    from .tensor import Tensor
+
+    xs = [Tensor(np.array(t.numpy(), dtype=np.float64), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t
+          for t in inputs]
+    out = fn(*xs)
+    rng = np.random.default_rng(seed)
+    proj = rng.standard_normal(out.shape)
+    (out * Tensor(proj)).sum().backward()
+    for i, x in enumerate(xs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            continue
+        analytic = x.grad.numpy() if x.grad is not None else np.zeros(x.shape)
+        numeric = np.zeros(x.shape)
+        flat = x.data.reshape(-1)
+        for k in range(flat.size):
+            orig = flat[k]
+            flat[k] = orig + eps
+            with no_grad():
+                fp = float((fn(*xs).numpy() * proj).sum())
+            flat[k] = orig - eps
+            with no_grad():
+                fm = float((fn(*xs).numpy() * proj).sum())
+            flat[k] = orig
+            numeric.reshape(-1)[k] = (fp - fm) / (2 * eps)
+        err = np.abs(analytic - numeric)
+        bad = err > atol + rtol * np.abs(numeric)
+        if bad.any():
+            k = int(np.argmax(err))
+            raise AssertionError(
+                f"gradcheck failed for input {i} at flat index {k}: analytic {analytic.reshape(-1)[k]:.6g}, "
+                f"numeric {numeric.reshape(-1)[k]:.6g} ({int(bad.sum())} of {bad.size} elements off)"
+            )
+    return True

@@ -1,0 +1,86 @@
+"""Checkpoints: round trip, atomic writes, corrupt and truncated files, no pickle."""
+import os
+
+import numpy as np
+import pytest
+
+from numconv import checkpoint
+
+
+def _state(rng):
+    return {
+        "model": {"conv1.weight": rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "fc.bias": rng.standard_normal(10)},
+        "optim": {"state": {"0": {"step": 3, "exp_avg": rng.standard_normal(5)}}, "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999)}]},
+        "epoch": 7,
+        "rng": {"bit_generator": "PCG64", "state": {"state": 2 ** 100 + 17, "inc": 12345}},
+        "name": "lenet5",
+        "nothing": None,
+    }
+
+
+def test_round_trip_keeps_values_dtypes_and_structure(tmp_path):
+    rng = np.random.default_rng(0)
+    s = _state(rng)
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, s)
+    back = checkpoint.load(path)
+    assert back["model"]["conv1.weight"].dtype == np.float32
+    np.testing.assert_array_equal(back["model"]["conv1.weight"], s["model"]["conv1.weight"])
+    np.testing.assert_array_equal(back["optim"]["state"]["0"]["exp_avg"], s["optim"]["state"]["0"]["exp_avg"])
+    assert back["optim"]["param_groups"][0]["betas"] == (0.9, 0.999)
+    assert back["rng"]["state"]["state"] == 2 ** 100 + 17
+    assert back["epoch"] == 7 and back["name"] == "lenet5" and back["nothing"] is None
+
+
+def test_file_loads_without_pickle(tmp_path):
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, _state(np.random.default_rng(1)))
+    with np.load(path, allow_pickle=False) as z:
+        assert "__structure__" in z.files
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_file_raises_clear_error(tmp_path, damage):
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, _state(np.random.default_rng(2)))
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint" * 10)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        checkpoint.load(path)
+
+
+def test_npz_without_structure_is_rejected(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, a=np.arange(3))
+    with pytest.raises(ValueError, match="not a numconv checkpoint"):
+        checkpoint.load(path)
+
+
+def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ck.npz"
+    good = _state(np.random.default_rng(3))
+    checkpoint.save(path, good)
+    with pytest.raises(TypeError):
+        checkpoint.save(path, {"bad": object()})
+
+    def crash_midway(f, **arrays):  # the disk fills up halfway through the write
+        f.write(b"PK\x03\x04 partial")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", crash_midway)
+    with pytest.raises(OSError, match="No space"):
+        checkpoint.save(path, _state(np.random.default_rng(4)))
+    monkeypatch.undo()
+    back = checkpoint.load(path)
+    np.testing.assert_array_equal(back["model"]["fc.bias"], good["model"]["fc.bias"])
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")] == []
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        checkpoint.load(tmp_path / "nope.npz")
