@@ -7,11 +7,13 @@ This is the only module that knows both backends exist.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 import numpy as np
 
 CPU, CUDA = "cpu", "cuda"
+_forced_algorithm = None
 
 
 def device_of(x) -> str:
@@ -65,3 +67,35 @@ def contiguous(x, device: str):
     if getattr(x, "is_c_contiguous", lambda: True)():
         return x
     raise ValueError("CUDA arrays must be C-contiguous; make a contiguous copy first")
+
+
+@contextlib.contextmanager
+def use_algorithm(name):
+    """Force a convolution algorithm ('direct' or 'gemm') inside the block; tests run every path."""
+    global _forced_algorithm
+    if name not in ("direct", "gemm"):
+        raise ValueError(f"algorithm must be 'direct' or 'gemm', got {name!r}")
+    prev, _forced_algorithm = _forced_algorithm, name
+    try:
+        yield
+    finally:
+        _forced_algorithm = prev
+
+
+def conv_algorithm(spec, device: str, pass_: str) -> str:
+    """'gemm' (tiled implicit GEMM) or 'direct' for one convolution pass
+    ('forward', 'input_grad', 'weight_grad'), chosen by shape; CUDA has one kernel per pass."""
+    if device != CPU:
+        return "direct"
+    if _forced_algorithm is not None:
+        return _forced_algorithm
+    from .kernels.cpu import conv_gemm
+
+    return "gemm" if conv_gemm.use_gemm(spec, pass_, threads()) else "direct"
+
+
+def threads() -> int:
+    """Threads the CPU kernels run on (NUMBA_NUM_THREADS)."""
+    import numba
+
+    return numba.get_num_threads()

@@ -19,7 +19,12 @@ def conv_forward(x, w, b, spec: ConvSpec):
     w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
     b, has_bias = _bias(b, x.dtype, dev)
     y = dispatch.empty(spec.y_shape, x.dtype, dev)
-    dispatch.kernels("conv", dev).conv_forward(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+    if dispatch.conv_algorithm(spec, dev, "forward") == "gemm":
+        gemm = dispatch.kernels("conv_gemm", dev)
+        ws = dispatch.empty(gemm.forward_workspace(spec, dispatch.threads()), x.dtype, dev)
+        gemm.conv_forward_gemm(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws)
+    else:
+        dispatch.kernels("conv", dev).conv_forward(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     return y.reshape(spec.y_nd)
 
 
@@ -30,7 +35,13 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
     w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
     b, has_bias = _bias(b, gy.dtype, dev)
     gx = dispatch.empty(spec.x_shape, gy.dtype, dev)
-    dispatch.kernels("conv", dev).conv_input_grad(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+    if dispatch.conv_algorithm(spec, dev, "input_grad") == "gemm":
+        gemm = dispatch.kernels("conv_gemm", dev)
+        ws_shape, wt_shape = gemm.input_grad_workspace(spec, dispatch.threads())
+        ws, wt = dispatch.empty(ws_shape, gy.dtype, dev), dispatch.empty(wt_shape, gy.dtype, dev)
+        gemm.conv_input_grad_gemm(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws, wt)
+    else:
+        dispatch.kernels("conv", dev).conv_input_grad(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     return gx.reshape(spec.x_nd)
 
 
@@ -40,7 +51,13 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     x = dispatch.contiguous(x, dev).reshape(spec.x_shape)
     gy = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
     gw = dispatch.empty(spec.w_shape, x.dtype, dev)
-    dispatch.kernels("conv", dev).conv_weight_grad(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+    if dispatch.conv_algorithm(spec, dev, "weight_grad") == "gemm":
+        gemm = dispatch.kernels("conv_gemm", dev)
+        ws_shape, part_shape = gemm.weight_grad_workspace(spec, dispatch.threads())
+        ws, part = dispatch.empty(ws_shape, x.dtype, dev), dispatch.empty(part_shape, x.dtype, dev)
+        gemm.conv_weight_grad_gemm(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws, part)
+    else:
+        dispatch.kernels("conv", dev).conv_weight_grad(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     return gw.reshape(spec.w_shape[:2] + spec.w_shape[5 - spec.nd:])
 
 

@@ -1,0 +1,263 @@
+"""Convolution as tiled implicit GEMM, CPU: fast paths for the three ``conv`` kernels.
+
+Same ops and signatures as ``conv.py`` plus a workspace. Per image ``n`` and group ``g``, with
+``p`` the flat output position and ``q`` the flat tap ``(j, kd, kh, kw)`` of ``Q = C/groups*KD*KH*KW``::
+
+    X^[p, q] = x[n, g*C/groups + j, p*s + k*d - pad_lo]          im2row (zero in the padding)
+    forward:        Y[o, p]  = b[o] + sum_q W[o, q] X^[p, q]
+    weight grad:    GW[o, q] = sum_{n,p} GY[o, p] X^[p, q]
+    input grad:     GX       = col2im(C),  C[p, q] = sum_o GY[o, p] W[o, q]
+
+``X^`` is gathered one tile of ``PB`` output positions at a time into the thread's slice of the
+workspace, so memory stays bounded whatever the batch size. Every product is ``mm_nt``: a
+4x4 register-blocked block of dot products whose rows are contiguous, so each loaded row is
+used four times and the loop over the shared index vectorizes.
+"""
+from numba import njit, prange
+
+from . import FASTMATH
+
+PB = 64  # output positions per tile
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def mm_nt(C, cr, cc, A, ar, nr, ak, B, br, nc, bk, K, accumulate):
+    """C[cr+i, cc+j] (+)= sum_k A[ar+i, ak+k] * B[br+j, bk+k] for i < nr, j < nc (rows contiguous)."""
+    i = 0
+    while i + 4 <= nr:
+        a0 = A[ar + i, ak:ak + K]
+        a1 = A[ar + i + 1, ak:ak + K]
+        a2 = A[ar + i + 2, ak:ak + K]
+        a3 = A[ar + i + 3, ak:ak + K]
+        j = 0
+        while j + 4 <= nc:
+            b0 = B[br + j, bk:bk + K]
+            b1 = B[br + j + 1, bk:bk + K]
+            b2 = B[br + j + 2, bk:bk + K]
+            b3 = B[br + j + 3, bk:bk + K]
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = C.dtype.type(0)
+            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = C.dtype.type(0)
+            for k in range(K):
+                v0 = b0[k]
+                v1 = b1[k]
+                v2 = b2[k]
+                v3 = b3[k]
+                u = a0[k]
+                s00 += u * v0
+                s01 += u * v1
+                s02 += u * v2
+                s03 += u * v3
+                u = a1[k]
+                s10 += u * v0
+                s11 += u * v1
+                s12 += u * v2
+                s13 += u * v3
+                u = a2[k]
+                s20 += u * v0
+                s21 += u * v1
+                s22 += u * v2
+                s23 += u * v3
+                u = a3[k]
+                s30 += u * v0
+                s31 += u * v1
+                s32 += u * v2
+                s33 += u * v3
+            r, c = cr + i, cc + j
+            if accumulate:
+                s00 += C[r, c]; s01 += C[r, c + 1]; s02 += C[r, c + 2]; s03 += C[r, c + 3]  # noqa: E702
+                s10 += C[r + 1, c]; s11 += C[r + 1, c + 1]; s12 += C[r + 1, c + 2]; s13 += C[r + 1, c + 3]  # noqa: E702
+                s20 += C[r + 2, c]; s21 += C[r + 2, c + 1]; s22 += C[r + 2, c + 2]; s23 += C[r + 2, c + 3]  # noqa: E702
+                s30 += C[r + 3, c]; s31 += C[r + 3, c + 1]; s32 += C[r + 3, c + 2]; s33 += C[r + 3, c + 3]  # noqa: E702
+            C[r, c], C[r, c + 1], C[r, c + 2], C[r, c + 3] = s00, s01, s02, s03
+            C[r + 1, c], C[r + 1, c + 1], C[r + 1, c + 2], C[r + 1, c + 3] = s10, s11, s12, s13
+            C[r + 2, c], C[r + 2, c + 1], C[r + 2, c + 2], C[r + 2, c + 3] = s20, s21, s22, s23
+            C[r + 3, c], C[r + 3, c + 1], C[r + 3, c + 2], C[r + 3, c + 3] = s30, s31, s32, s33
+            j += 4
+        i += 4
+    # edges: rows past the last block of 4 (all columns), columns past it (blocked rows)
+    for i2 in range(nr):
+        j0 = 0 if i2 >= i else (nc // 4) * 4
+        arow = A[ar + i2, ak:ak + K]
+        for j2 in range(j0, nc):
+            brow = B[br + j2, bk:bk + K]
+            s = C.dtype.type(0)
+            for k in range(K):
+                s += arow[k] * brow[k]
+            if accumulate:
+                s += C[cr + i2, cc + j2]
+            C[cr + i2, cc + j2] = s
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _patches(T, transposed, x, n, c0, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, scatter):
+    """Move the patches of outputs p0 .. p0+pn-1 between ``x`` (channels from c0) and a tile.
+
+    Gather (``scatter`` False): T[i, q] = X^[p0+i, q], or T[q, i] when ``transposed``.
+    Scatter (``scatter`` True, col2im): x[tap q of p0+i] += T[i, q] for taps inside ``x``.
+    """
+    D, H, W = x.shape[2], x.shape[3], x.shape[4]
+    sd, sh, sw = stride
+    pd, ph, pw = pad_lo
+    dd, dh, dw = dilation
+    for i in range(pn):
+        p = p0 + i
+        ow = p % OW
+        oh = (p // OW) % OH
+        od = p // (OW * OH)
+        q = 0
+        for j in range(CPG):
+            for kd in range(KD):
+                idd = od * sd + kd * dd - pd
+                for kh in range(KH):
+                    ih = oh * sh + kh * dh - ph
+                    row_inside = 0 <= idd < D and 0 <= ih < H
+                    for kw in range(KW):
+                        iw = ow * sw + kw * dw - pw
+                        inside = row_inside and 0 <= iw < W
+                        if scatter:
+                            if inside:
+                                x[n, c0 + j, idd, ih, iw] += T[i, q]
+                        else:
+                            v = x[n, c0 + j, idd, ih, iw] if inside else 0.0
+                            if transposed:
+                                T[q, i] = v
+                            else:
+                                T[i, q] = v
+                        q += 1
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws):
+    """y[n,o,p] = b[o] + sum_q w[o,q] X^[n,p,q] per group; ``ws`` (threads, PB, Q)."""
+    N, O, OD, OH, OW = y.shape
+    CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
+    Q = CPG * KD * KH * KW
+    P = OD * OH * OW
+    opg = O // groups
+    pb = ws.shape[1]
+    ntile = (P + pb - 1) // pb
+    tasks = N * groups * ntile
+    nthreads = ws.shape[0]
+    wf = w.reshape((O, Q))
+    for th in prange(nthreads):
+        T = ws[th]
+        for task in range(th, tasks, nthreads):
+            n = task // (groups * ntile)
+            g = (task // ntile) % groups
+            p0 = (task % ntile) * pb
+            pn = min(pb, P - p0)
+            _patches(T, False, x, n, g * CPG, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            yf = y[n].reshape((O, P))
+            mm_nt(yf, g * opg, p0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
+            if has_bias:
+                for o in range(g * opg, (g + 1) * opg):
+                    bo = b[o]
+                    for i in range(p0, p0 + pn):
+                        yf[o, i] += bo
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part):
+    """gw[o,q] = sum_{n,p} gy[n,o,p] X^[n,p,q]; ``ws`` (threads, Q, PB), ``part`` (threads, O, Q)
+    per-thread partial sums added in thread order, so the result is deterministic."""
+    O, CPG, KD, KH, KW = gw.shape
+    N, OD, OH, OW = gy.shape[0], gy.shape[2], gy.shape[3], gy.shape[4]
+    Q = CPG * KD * KH * KW
+    P = OD * OH * OW
+    opg = O // groups
+    pb = ws.shape[2]
+    ntile = (P + pb - 1) // pb
+    tasks = N * groups * ntile
+    nthreads = ws.shape[0]
+    for th in prange(nthreads):
+        T = ws[th]
+        acc = part[th]
+        acc[:] = 0.0
+        for task in range(th, tasks, nthreads):
+            n = task // (groups * ntile)
+            g = (task // ntile) % groups
+            p0 = (task % ntile) * pb
+            pn = min(pb, P - p0)
+            _patches(T, True, x, n, g * CPG, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            gyf = gy[n].reshape((O, P))
+            mm_nt(acc, g * opg, 0, gyf, g * opg, opg, p0, T, 0, Q, 0, pn, True)
+    gwf = gw.reshape((O, Q))
+    for o in prange(O):
+        for q in range(Q):
+            s = part[0, o, q]
+            for th in range(1, nthreads):
+                s += part[th, o, q]
+            gwf[o, q] = s
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups, ws, wt):
+    """gx = col2im(C) + b, C[p,q] = sum_o gy[n,o,p] w[o,q] per group; one thread per (image, group),
+    so the overlapping col2im adds never race. ``ws`` (threads, 2, PB, max(Q, O/groups)), ``wt`` (groups, Q, O/groups)."""
+    N, C, D, H, W = gx.shape
+    O, OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
+    CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
+    Q = CPG * KD * KH * KW
+    P = OD * OH * OW
+    opg = O // groups
+    pb = ws.shape[2]
+    ntile = (P + pb - 1) // pb
+    wf = w.reshape((O, Q))
+    for g in prange(groups):  # wt[g, q, o] = w[g*opg + o, q]: rows contiguous along o
+        for o in range(opg):
+            for q in range(Q):
+                wt[g, q, o] = wf[g * opg + o, q]
+    nthreads = ws.shape[0]
+    tasks = N * groups
+    for th in prange(nthreads):
+        G = ws[th, 0]  # (PB, >= opg): gy transposed, G[i, o] = gy[n, g*opg + o, p0 + i]
+        Ct = ws[th, 1]  # (PB, >= Q)
+        for task in range(th, tasks, nthreads):
+            n = task // groups
+            g = task % groups
+            c0 = g * CPG
+            for c in range(c0, c0 + CPG):
+                init = b[c] if has_bias else 0.0
+                gx[n, c] = init
+            gyf = gy[n].reshape((O, P))
+            for tile in range(ntile):
+                p0 = tile * pb
+                pn = min(pb, P - p0)
+                for o in range(opg):
+                    src = gyf[g * opg + o, p0:p0 + pn]
+                    for i in range(pn):
+                        G[i, o] = src[i]
+                mm_nt(Ct, 0, 0, G, 0, pn, 0, wt[g], 0, Q, 0, opg, False)
+                _patches(Ct, False, gx, n, c0, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
+
+
+def forward_workspace(spec, threads):
+    O, CPG, KD, KH, KW = spec.w_shape
+    return (threads, PB, CPG * KD * KH * KW)
+
+
+def weight_grad_workspace(spec, threads):
+    O, CPG, KD, KH, KW = spec.w_shape
+    Q = CPG * KD * KH * KW
+    return (threads, Q, PB), (threads, O, Q)
+
+
+def input_grad_workspace(spec, threads):
+    O, CPG, KD, KH, KW = spec.w_shape
+    Q = CPG * KD * KH * KW
+    opg = O // spec.groups
+    return (threads, 2, PB, max(Q, opg)), (spec.groups, Q, opg)
+
+
+def use_gemm(spec, pass_: str, threads: int) -> bool:
+    """Implicit GEMM pays off when its dot products are long enough and there is a block of
+    rows to share loads over; depthwise and few-channel layers stay on the direct kernels.
+    The input gradient runs one (image, group) per thread, so it also needs enough of those."""
+    O, CPG, KD, KH, KW = spec.w_shape
+    Q = CPG * KD * KH * KW
+    opg = O // spec.groups
+    if pass_ == "forward":
+        return Q >= 16 and opg >= 4
+    if pass_ == "weight_grad":
+        return Q >= 16 and opg >= 4
+    return opg >= 16 and Q >= 4 and spec.x_shape[0] * spec.groups >= threads
