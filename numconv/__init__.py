@@ -1,12 +1,20 @@
 """numconv: Numba-compiled CPU and CUDA kernels for convolutional networks.
 
     import numconv as nc
-    y = nc.F.conv2d(x, w, padding="same")
+    y = nc.F.conv2d(x, w, padding="same")                 # arrays in, arrays out
+    x = nc.Tensor(x, requires_grad=True)                  # or Tensors, with autograd
+    model = nc.models.lenet5(); opt = nc.optim.Adam(model.parameters())
 """
-from . import autograd, functional, shapes
+from . import autograd, functional, random, shapes
 from . import functional as F
 from .autograd import Function, enable_grad, no_grad
-from .tensor import Tensor
-
+from .tensor import (
+    Tensor, arange, cat, float32, float64, full, full_like, int64, manual_seed, ones, ones_like, rand, randint,
+    randn, randperm, stack, tensor, zeros, zeros_like,
+)
 __version__ = "0.1.0"
-__all__ = ["F", "Function", "Tensor", "autograd", "enable_grad", "functional", "no_grad", "shapes", "__version__"]
+__all__ = [
+    "F", "Function", "Tensor", "arange", "autograd", "cat", "enable_grad", "float32", "float64", "full", "full_like",
+    "functional", "int64", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randint", "randn", "randperm",
+    "random", "shapes", "stack", "tensor", "zeros", "zeros_like", "__version__",
+]

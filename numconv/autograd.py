@@ -140,13 +140,17 @@ def backward(tensor, grad=None, retain_graph=False):
     if not tensor.requires_grad:
         raise RuntimeError("backward() called on a tensor that does not require grad (and has no graph)")
     if grad is None:
-        if tensor.size != 1:
+        if tensor.numel() != 1:
             raise RuntimeError(f"grad can be implicitly created only for a single-element tensor, got shape {tensor.shape}")
         grad = ops.math.full_like(tensor.data, 1.0)
     else:
         grad = grad.data if isinstance(grad, Tensor) else grad
+        if not hasattr(grad, "shape"):  # a Python number
+            grad = ops.math.full_like(tensor.data, grad)
         if tuple(grad.shape) != tuple(tensor.shape):
             raise ValueError(f"grad must have the tensor's shape {tensor.shape}, got {tuple(grad.shape)}")
+        if grad.dtype != tensor.dtype:
+            grad = ops.math.astype(grad, tensor.dtype)
     if tensor._node is None:
         tensor._accumulate_grad(grad)
         return
@@ -169,6 +173,8 @@ def backward(tensor, grad=None, retain_graph=False):
                 continue
             if tuple(g.shape) != tuple(t.shape):
                 g = ops.math.sum_to(g, tuple(t.shape))
+            if g.dtype != t.dtype:  # e.g. a float32 input mixed with a float64 array
+                g = ops.math.astype(g, t.dtype)
             if t._node is None:
                 t._accumulate_grad(g)
             else:

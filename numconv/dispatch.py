@@ -19,8 +19,8 @@ _forced_algorithm = None
 def device_of(x) -> str:
     if isinstance(x, np.ndarray):
         return CPU
-    if hasattr(x, "__cuda_array_interface__"):
-        return CUDA
+    if hasattr(x, "__cuda_array_interface__") or getattr(x, "__cuda_ndarray__", False):
+        return CUDA  # the second test catches Numba's device arrays under the CUDA simulator too
     return CPU
 
 
@@ -60,13 +60,43 @@ def to_device(array: np.ndarray, device: str):
     return array
 
 
+def copy(x, device: str):
+    """A new array with ``x``'s values, on ``x``'s device."""
+    if device == CUDA:
+        from numba import cuda as nbcuda
+
+        out = nbcuda.device_array(tuple(x.shape), dtype=x.dtype)
+        out.copy_to_device(x)
+        return out
+    return np.array(x, copy=True)
+
+
+def to_host(x) -> np.ndarray:
+    """A NumPy copy of a device array (the array itself if it already is one); for checks and printing."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "copy_to_host"):
+        return x.copy_to_host()
+    from numba import cuda as nbcuda
+
+    return nbcuda.as_cuda_array(x).copy_to_host()
+
+
 def contiguous(x, device: str):
-    """C-contiguous ``x`` (copied once if it is not); the kernels index raw memory."""
+    """C-contiguous ``x`` (copied once on the CPU if it is not); the kernels index raw memory.
+
+    Foreign CUDA arrays (CuPy, PyTorch) are wrapped zero-copy as Numba device arrays.
+    """
     if device == CPU:
         return np.ascontiguousarray(x)
-    if getattr(x, "is_c_contiguous", lambda: True)():
+    if not hasattr(x, "is_c_contiguous"):
+        from numba import cuda as nbcuda
+
+        x = nbcuda.as_cuda_array(x)
+    if x.is_c_contiguous():
         return x
-    raise ValueError("CUDA arrays must be C-contiguous; make a contiguous copy first")
+    raise ValueError(f"CUDA arrays must be C-contiguous, got one of shape {tuple(x.shape)} with strides "
+                     f"{tuple(x.strides)}; make a contiguous copy on the device first")
 
 
 @contextlib.contextmanager

@@ -10,6 +10,12 @@ every convolution including the transposed one, ``dilation`` for average pooling
 Every op has an array-level backward, ``<op>_backward(grad_output, <the op's arguments>)``,
 returning the gradients of its array inputs, so the kernels are usable without autograd.
 
+Arrays in, arrays out; given any ``numconv.Tensor`` argument an op returns Tensors and records
+itself in the graph (one autograd Function per op family, whose backward is the ``*_backward``
+above, asked only for the gradients the graph needs). The layers' math (``linear``, activations,
+``dropout``, ``batch_norm``) and the losses (``cross_entropy``, ``nll_loss``, ``mse_loss``) follow
+the same rule.
+
 Output size along each spatial dimension (k taps, dilation d, stride s, padding lo + hi)::
 
     out = floor((n + lo + hi - d*(k-1) - 1) / s) + 1                       # convolution, pooling
@@ -17,10 +23,17 @@ Output size along each spatial dimension (k taps, dilation d, stride s, padding 
 """
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 
-from . import ops, shapes
+from . import autograd, dispatch, ops, shapes
+from . import random as _random
+from .autograd import Function
+from .ops import math as M
 from .shapes import array_info
+from .tensor import Tensor
 
 __all__ = []
 
@@ -64,6 +77,15 @@ def _flat_pad(lo, hi):
 # ----------------------------------------------------------------------------- convolution
 
 
+def _output_mask(output_mask, bias):
+    """Which of (grad_input, grad_weight, grad_bias) to compute: all by default; never grad_bias without a bias."""
+    if output_mask is None:
+        return True, True, bias is not None
+    if len(output_mask) != 3:
+        raise ValueError(f"output_mask must be 3 booleans (input, weight, bias), got {output_mask!r}")
+    return bool(output_mask[0]), bool(output_mask[1]), bool(output_mask[2]) and bias is not None
+
+
 def _conv_setup(nd, input, weight, bias, stride, padding, dilation, groups, padding_mode):
     """Validate; return (x batched, spec, was_batched, mode, pad) with non-zero modes padded in front."""
     xs, batched = _input(input, nd)
@@ -91,16 +113,23 @@ def _make_conv(nd):
             x = ops.pad_forward(x, pad, mode)
         return _unbatch(ops.conv_forward(x, weight, bias, spec), batched)
 
-    def conv_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+    def conv_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+                      padding_mode="zeros", output_mask=None):
         x, spec, batched, mode, pad = _conv_setup(nd, input, weight, bias, stride, padding, dilation, groups, padding_mode)
         gy = _grad(grad_output, spec.y_nd, batched, input.dtype)
-        xp = ops.pad_forward(x, pad, mode) if pad is not None else x
-        gx = ops.conv_input_grad(gy, weight, spec)
-        if pad is not None:
-            gx = ops.pad_backward(gx, x.shape, pad, mode)
-        gw = ops.conv_weight_grad(xp, gy, spec)
-        gb = ops.conv_bias_grad(gy) if bias is not None else None
-        return _unbatch(gx, batched), gw, gb
+        need_x, need_w, need_b = _output_mask(output_mask, bias)
+        gx = gw = gb = None
+        if need_x:
+            gx = ops.conv_input_grad(gy, weight, spec)
+            if pad is not None:
+                gx = ops.pad_backward(gx, x.shape, pad, mode)
+            gx = _unbatch(gx, batched)
+        if need_w:
+            xp = ops.pad_forward(x, pad, mode) if pad is not None else x
+            gw = ops.conv_weight_grad(xp, gy, spec)
+        if need_b:
+            gb = ops.conv_bias_grad(gy)
+        return gx, gw, gb
 
     conv.__name__ = conv.__qualname__ = f"conv{nd}d"
     conv.__doc__ = f"""{nd}-d convolution (cross-correlation), as ``torch.nn.functional.conv{nd}d``.
@@ -110,7 +139,10 @@ def _make_conv(nd):
     padding_mode: 'zeros', 'reflect', 'replicate' or 'circular'. Returns (N, C_out, *out).
     """
     conv_backward.__name__ = conv_backward.__qualname__ = f"conv{nd}d_backward"
-    conv_backward.__doc__ = f"Gradients of ``conv{nd}d`` for ``grad_output``: (grad_input, grad_weight, grad_bias or None)."
+    conv_backward.__doc__ = (
+        f"Gradients of ``conv{nd}d`` for ``grad_output``: (grad_input, grad_weight, grad_bias or None). "
+        "output_mask (3 bools) skips the gradients not asked for (None in their place)."
+    )
     return conv, conv_backward
 
 
@@ -123,19 +155,20 @@ def _conv_transpose_setup(nd, input, weight, bias, stride, padding, output_paddi
         shapes.same_dtype([("input", input.dtype), ("weight", wdt), ("bias", bdt)])
     shapes.same_dtype([("input", input.dtype), ("weight", wdt)])
     mode = shapes.conv_padding_mode(padding_mode)
+    lo, hi = shapes.conv_transpose_padding(padding, nd)
     pad = None
-    if mode != "constant":
+    if mode != "constant" and any(lo + hi):
         # The transpose of "pad with `mode`, then convolve": a transposed convolution without
         # padding, whose border rows are then folded back the way the padding copied them out.
-        lo, hi = shapes.conv_padding(padding, nd)
-        if any(lo + hi):
-            pad = _flat_pad(lo, hi)
-            padding = 0
-    spec = shapes.conv_transpose_spec(xs, ws, nd, stride, padding, output_padding, groups, dilation, bs)
+        pad = _flat_pad(lo, hi)
+    spec = shapes.conv_transpose_spec(xs, ws, nd, stride, 0 if pad else padding, output_padding, groups, dilation, bs)
     if pad is not None:
         out_shape = spec.x_nd[:2] + tuple(n - a - b for n, a, b in zip(spec.x_nd[2:], lo, hi))
         if min(out_shape[2:]) < 1:
-            raise ValueError(f"padding {padding!r} leaves an empty output {out_shape}")
+            raise ValueError(
+                f"the output would be empty: padding {padding!r} removes more than the transposed convolution's "
+                f"unpadded output {spec.x_nd[2:]} holds (giving {out_shape[2:]})"
+            )
         # The padding copies must stay inside the unpadded output (as pad() requires of its input).
         shapes.pad_tables(out_shape, pad, mode)
     else:
@@ -156,17 +189,18 @@ def _make_conv_transpose(nd):
         return _unbatch(y, batched)
 
     def conv_transpose_backward(grad_output, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                                dilation=1, padding_mode="zeros"):
+                                dilation=1, padding_mode="zeros", output_mask=None):
         x, spec, batched, mode, pad, out_shape = _conv_transpose_setup(
             nd, input, weight, bias, stride, padding, output_padding, groups, dilation, padding_mode
         )
         gy = _grad(grad_output, out_shape, batched, input.dtype)
-        gb = ops.conv_bias_grad(gy) if bias is not None else None
+        need_x, need_w, need_b = _output_mask(output_mask, bias)
+        gb = ops.conv_bias_grad(gy) if need_b else None
         if pad is not None:
             gy = ops.pad_forward(gy, pad, mode)
-        gx = ops.conv_forward(gy, weight, None, spec)  # the transposed op's input-gradient is the forward conv
-        gw = ops.conv_weight_grad(gy, x, spec)  # shared weight gradient, input and output swapped
-        return _unbatch(gx, batched), gw, gb
+        gx = _unbatch(ops.conv_forward(gy, weight, None, spec), batched) if need_x else None  # the forward conv
+        gw = ops.conv_weight_grad(gy, x, spec) if need_w else None  # shared weight gradient, input and output swapped
+        return gx, gw, gb
 
     conv_transpose.__name__ = conv_transpose.__qualname__ = f"conv_transpose{nd}d"
     conv_transpose.__doc__ = f"""{nd}-d transposed convolution, as ``torch.nn.functional.conv_transpose{nd}d``.
@@ -177,7 +211,8 @@ def _make_conv_transpose(nd):
     """
     conv_transpose_backward.__name__ = conv_transpose_backward.__qualname__ = f"conv_transpose{nd}d_backward"
     conv_transpose_backward.__doc__ = (
-        f"Gradients of ``conv_transpose{nd}d`` for ``grad_output``: (grad_input, grad_weight, grad_bias or None)."
+        f"Gradients of ``conv_transpose{nd}d`` for ``grad_output``: (grad_input, grad_weight, grad_bias or None). "
+        "output_mask (3 bools) skips the gradients not asked for."
     )
     return conv_transpose, conv_transpose_backward
 
@@ -204,7 +239,7 @@ def _make_max_pool(nd):
     def max_pool_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, indices=None):
         x, spec, batched = setup(input, kernel_size, stride, padding, dilation, ceil_mode)
         gy = _grad(grad_output, spec.y_nd, batched, input.dtype)
-        idx = ops.max_pool_forward(x, spec)[1] if indices is None else _indices(indices, spec.y_nd, batched)
+        idx = ops.max_pool_forward(x, spec)[1] if indices is None else _indices(indices, spec.y_nd, batched, shapes.prod(spec.x_shape[2:]))
         return _unbatch(ops.max_pool_backward(gy, idx, spec), batched)
 
     max_pool.__name__ = max_pool.__qualname__ = f"max_pool{nd}d"
@@ -218,14 +253,23 @@ def _make_max_pool(nd):
     return max_pool, max_pool_backward
 
 
-def _indices(indices, expected_shape, batched, name="indices"):
+def _indices(indices, expected_shape, batched, plane, where="an input plane", name="indices"):
+    """Check ``indices`` (shape, integer dtype, values in [0, plane)) before a kernel writes through them."""
     shape = tuple(getattr(indices, "shape", ()))
     expect = tuple(expected_shape) if batched else tuple(expected_shape[1:])
     if shape != expect:
         raise ValueError(f"{name} must have shape {expect} (the pooled output's), got {shape}")
     if np.dtype(indices.dtype).kind not in "iu":
         raise TypeError(f"{name} must be an integer array (as returned by return_indices=True), got dtype {indices.dtype}")
-    return indices.reshape(expected_shape).astype(np.int64, copy=False) if isinstance(indices, np.ndarray) else indices.reshape(expected_shape)
+    host = dispatch.to_host(indices)
+    if host.size and (host.min() < 0 or host.max() >= plane):
+        raise ValueError(
+            f"{name} must lie in [0, {plane}) (positions in {where} of {plane} elements); "
+            f"got values from {host.min()} to {host.max()}"
+        )
+    if isinstance(indices, np.ndarray):
+        return indices.reshape(expected_shape).astype(np.int64, copy=False)
+    return indices.reshape(expected_shape)
 
 
 def _make_avg_pool(nd):
@@ -281,7 +325,7 @@ def _make_adaptive(nd):
     def adaptive_max_pool_backward(grad_output, input, output_size, indices=None):
         x, spec, batched = setup(input, output_size)
         gy = _grad(grad_output, spec.y_nd, batched, input.dtype)
-        idx = ops.max_pool_forward(x, spec)[1] if indices is None else _indices(indices, spec.y_nd, batched)
+        idx = ops.max_pool_forward(x, spec)[1] if indices is None else _indices(indices, spec.y_nd, batched, shapes.prod(spec.x_shape[2:]))
         return _unbatch(ops.max_pool_backward(gy, idx, spec), batched)
 
     fns = (adaptive_avg_pool, adaptive_avg_pool_backward, adaptive_max_pool, adaptive_max_pool_backward)
@@ -301,14 +345,8 @@ def _make_adaptive(nd):
 def _make_max_unpool(nd):
     def setup(input, indices, kernel_size, stride, padding, output_size):
         xs, batched = _input(input, nd)
-        idx = _indices(indices, xs, batched)
         out = shapes.unpool_output_size(xs, nd, kernel_size, stride, padding, output_size)
-        plane = shapes.prod(out)
-        if isinstance(idx, np.ndarray) and idx.size and (idx.min() < 0 or idx.max() >= plane):
-            raise ValueError(
-                f"indices must lie in [0, {plane}) for an unpooled output of spatial size {out}; "
-                f"got values from {idx.min()} to {idx.max()}"
-            )
+        idx = _indices(indices, xs, batched, shapes.prod(out), f"an unpooled output of spatial size {out}")
         return input.reshape(xs), idx, xs[:2] + out, batched
 
     def max_unpool(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -410,6 +448,8 @@ def pad(input, pad, mode="constant", value=None):
     array_info(input, "input")
     if value is not None and mode != "constant":
         raise ValueError(f"value={value!r} is only used with mode='constant', got mode={mode!r}")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))):
+        raise TypeError(f"value must be a real number (the constant to pad with), got {value!r}")
     return ops.pad_forward(input, pad, mode, 0.0 if value is None else float(value))
 
 
@@ -422,3 +462,465 @@ def pad_backward(grad_output, input, pad, mode="constant", value=None):
 
 
 _export(pad, pad_backward)
+
+
+# ============================================================================= autograd
+# Each op above takes and returns arrays. Given any Tensor argument, it runs as one autograd
+# Function per op family instead: the forward is the array op (which validates before any kernel
+# runs), the backward its ``*_backward``, asked only for the gradients the graph needs.
+
+
+def _any_tensor(args, kwargs):
+    return any(isinstance(a, Tensor) for a in args) or any(isinstance(v, Tensor) for v in kwargs.values())
+
+
+class _Conv(Function):
+    """conv{1,2,3}d and conv_transpose{1,2,3}d: (input, weight, bias) -> output."""
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, fn, backward, params):
+        ctx.save_for_backward(input, weight, bias)
+        ctx.backward_fn, ctx.params = backward, params
+        return fn(input, weight, bias, **params)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, b = ctx.saved
+        return ctx.backward_fn(g, x, w, b, output_mask=ctx.needs_input_grad, **ctx.params)
+
+
+class _Window(Function):
+    """One-input ops whose backward is ``backward(grad_output, input, **params)``: average and adaptive
+    average pooling, unfold, fold, pad."""
+
+    @staticmethod
+    def forward(ctx, input, fn, backward, params):
+        ctx.save_for_backward(input)
+        ctx.backward_fn, ctx.params = backward, params
+        return fn(input, **params)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.backward_fn(g, ctx.saved[0], **ctx.params)
+
+
+class _MaxPool(Function):
+    """Max and adaptive max pooling: input -> (output, int64 indices); the backward reuses the indices."""
+
+    @staticmethod
+    def forward(ctx, input, fn, backward, params):
+        y, idx = fn(input, return_indices=True, **params)
+        ctx.save_for_backward(input, idx)
+        ctx.backward_fn, ctx.params = backward, params
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, g, _):
+        x, idx = ctx.saved
+        return ctx.backward_fn(g, x, indices=idx, **ctx.params)
+
+
+class _MaxUnpool(Function):
+    """(input, indices) -> unpooled output; differentiable in input."""
+
+    @staticmethod
+    def forward(ctx, input, indices, fn, backward, params):
+        ctx.save_for_backward(input, indices)
+        ctx.backward_fn, ctx.params = backward, params
+        return fn(input, indices, **params)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, idx = ctx.saved
+        return ctx.backward_fn(g, x, idx, **ctx.params), None
+
+
+def _differentiable(fn, backward, family, arrays):
+    """``fn`` unchanged on arrays; with a Tensor argument, ``family.apply`` over the ``arrays`` arguments."""
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if not _any_tensor(args, kwargs):
+            return fn(*args, **kwargs)
+        params = dict(sig.bind(*args, **kwargs).arguments)
+        inputs = [params.pop(name, None) for name in arrays]
+        if family is _MaxPool:
+            want_indices = params.pop("return_indices", False)
+            y, idx = family.apply(*inputs, fn=fn, backward=backward, params=params)
+            return (y, idx) if want_indices else y
+        return family.apply(*inputs, fn=fn, backward=backward, params=params)
+
+    return op
+
+
+def _wrap(name, family, arrays):
+    globals()[name] = _differentiable(globals()[name], globals()[f"{name}_backward"], family, arrays)
+
+
+for _nd in (1, 2, 3):
+    _wrap(f"conv{_nd}d", _Conv, ("input", "weight", "bias"))
+    _wrap(f"conv_transpose{_nd}d", _Conv, ("input", "weight", "bias"))
+    _wrap(f"max_pool{_nd}d", _MaxPool, ("input",))
+    _wrap(f"adaptive_max_pool{_nd}d", _MaxPool, ("input",))
+    _wrap(f"avg_pool{_nd}d", _Window, ("input",))
+    _wrap(f"adaptive_avg_pool{_nd}d", _Window, ("input",))
+    _wrap(f"max_unpool{_nd}d", _MaxUnpool, ("input", "indices"))
+for _name in ("unfold", "fold", "pad"):
+    _wrap(_name, _Window, ("input",))
+del _nd, _name
+
+
+# ============================================================================= layers' math, activations, losses
+# Written over Tensors; given only arrays they run without a graph and return arrays.
+
+
+def _arrays_in_arrays_out(fn):
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _any_tensor(args, kwargs):
+            return fn(*args, **kwargs)
+        with autograd.no_grad():
+            out = fn(*args, **kwargs)
+        return out.data if isinstance(out, Tensor) else out
+
+    _export(op)
+    return op
+
+
+def _float(x, name, ndims=None, what=""):
+    """``x`` (array or Tensor) as a Tensor, after checking it is float32/float64 with one of ``ndims`` dimensions."""
+    array_info(x, name, ndims, what)
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _implicit_dim(ndim):
+    return 0 if ndim in (0, 1, 3) else 1  # PyTorch's legacy choice when dim is None
+
+
+@_arrays_in_arrays_out
+def linear(input, weight, bias=None):
+    """y = input @ weight.T + bias, as ``torch.nn.functional.linear``.
+
+    input (*, in_features); weight (out_features, in_features); bias (out_features,) or None. Returns (*, out_features).
+    """
+    x = _float(input, "input")
+    w = _float(weight, "weight", (2,), " (out_features, in_features)")
+    pairs = [("input", x.dtype), ("weight", w.dtype)]
+    if bias is not None:
+        b = _float(bias, "bias", (1,), " (out_features,)")
+        pairs.append(("bias", b.dtype))
+        if b.shape[0] != w.shape[0]:
+            raise ValueError(f"bias must have shape ({w.shape[0]},) (weight.shape[0]), got {b.shape}")
+    shapes.same_dtype(pairs)
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"input's last dimension must be in_features={w.shape[1]} (weight.shape[1]), "
+                         f"got input shape {x.shape}")
+    y = (x.reshape(-1, w.shape[1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+    return y + b if bias is not None else y
+
+
+@_arrays_in_arrays_out
+def relu(input):
+    """max(input, 0)."""
+    return _float(input, "input").relu()
+
+
+@_arrays_in_arrays_out
+def sigmoid(input):
+    """1 / (1 + exp(-input)), without overflow."""
+    return _float(input, "input").sigmoid()
+
+
+@_arrays_in_arrays_out
+def tanh(input):
+    return _float(input, "input").tanh()
+
+
+@_arrays_in_arrays_out
+def softmax(input, dim=None):
+    """exp(x - max) / sum(exp(x - max)) along ``dim`` (None: PyTorch's legacy implicit choice)."""
+    x = _float(input, "input")
+    return x.softmax(_implicit_dim(x.ndim) if dim is None else dim)
+
+
+@_arrays_in_arrays_out
+def log_softmax(input, dim=None):
+    """x - max - log(sum(exp(x - max))) along ``dim``: stable for any logits."""
+    x = _float(input, "input")
+    return x.log_softmax(_implicit_dim(x.ndim) if dim is None else dim)
+
+
+# ----------------------------------------------------------------------------- dropout
+
+DROPOUT_MODES = ("upscale_in_train", "downgrade_in_infer")
+
+
+def _dropout(input, p, training, mode, mask_shape):
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"dropout probability p must be a number in [0, 1), got {p!r}")
+    if mode not in DROPOUT_MODES:
+        raise ValueError(f"mode must be one of {DROPOUT_MODES}, got {mode!r}")
+    p = float(p)
+    x = input
+    if not training:
+        return x if mode == "upscale_in_train" or p == 0.0 else x * (1.0 - p)
+    if p == 0.0:
+        return x
+    keep = M.compare("ge", M.uniform(_random.generator(), mask_shape(x.shape), x.dtype), p)
+    mask = M.astype(keep, x.dtype)
+    if mode == "upscale_in_train":
+        mask = M.multiply(mask, 1.0 / (1.0 - p))
+    return x * Tensor(mask)
+
+
+@_arrays_in_arrays_out
+def dropout(input, p=0.5, training=True, mode="upscale_in_train"):
+    """Zero each element with probability ``p`` (draws from ``numconv.random.generator()``).
+
+    mode 'upscale_in_train': kept elements scaled by 1/(1-p) in training, identity otherwise (PyTorch's);
+    'downgrade_in_infer': no scaling in training, multiplied by (1-p) otherwise.
+    """
+    return _dropout(_float(input, "input"), p, training, mode, lambda s: s)
+
+
+@_arrays_in_arrays_out
+def dropout2d(input, p=0.5, training=True, mode="upscale_in_train"):
+    """Zero whole channels with probability ``p``: input (N, C, H, W) or unbatched (C, H, W); modes as ``dropout``."""
+    x = _float(input, "input", (3, 4), " (N, C, H, W) or unbatched (C, H, W)")
+    lead = 2 if x.ndim == 4 else 1
+    return _dropout(x, p, training, mode, lambda s: s[:lead] + (1,) * (len(s) - lead))
+
+
+# ----------------------------------------------------------------------------- batch normalization
+
+
+class _BatchNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1); statistics over every other axis.
+
+    Training: batch statistics (biased variance), running statistics updated in place with the
+    unbiased variance; the input gradient flows through the batch mean and variance. Evaluation:
+    running statistics, a per-channel affine map.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        axes = (0,) + tuple(range(2, x.ndim))
+        chan = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        if training:
+            m = x.size // x.shape[1]
+            mean = M.mean(x, axis=axes, keepdims=True)
+            xc = M.subtract(x, mean)
+            var = M.mean(M.multiply(xc, xc), axis=axes, keepdims=True)
+            if running_mean is not None:
+                M.assign(running_mean, M.add(M.multiply(running_mean, 1.0 - momentum),
+                                             M.multiply(M.reshape(mean, (-1,)), momentum)))
+            if running_var is not None:
+                unbiased = M.multiply(M.reshape(var, (-1,)), m / (m - 1))
+                M.assign(running_var, M.add(M.multiply(running_var, 1.0 - momentum), M.multiply(unbiased, momentum)))
+        else:
+            xc = M.subtract(x, M.reshape(running_mean, chan))
+            var = M.reshape(running_var, chan)
+        inv_std = M.divide(1.0, M.sqrt(M.add(var, eps)))  # (1, C, 1, ...)
+        xhat = M.multiply(xc, inv_std)
+        y = xhat
+        if weight is not None:
+            y = M.multiply(y, M.reshape(weight, chan))
+        if bias is not None:
+            y = M.add(y, M.reshape(bias, chan))
+        ctx.save_for_backward(xhat, inv_std, weight)
+        ctx.axes, ctx.chan, ctx.training = axes, chan, training
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, inv_std, weight = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad
+        axes = ctx.axes
+        gw = M.sum(M.multiply(g, xhat), axis=axes) if need_w else None
+        gb = M.sum(g, axis=axes) if need_b else None
+        gx = None
+        if need_x:
+            gxhat = M.multiply(g, M.reshape(weight, ctx.chan)) if weight is not None else g
+            if ctx.training:  # d/dx of (x - mean) * inv_std through the batch mean and variance
+                mean_g = M.mean(gxhat, axis=axes, keepdims=True)
+                mean_gx = M.mean(M.multiply(gxhat, xhat), axis=axes, keepdims=True)
+                gxhat = M.subtract(M.subtract(gxhat, mean_g), M.multiply(xhat, mean_gx))
+            gx = M.multiply(gxhat, inv_std)
+        return gx, gw, gb
+
+
+@_arrays_in_arrays_out
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalization over axis 1 of input (N, C, *), as ``torch.nn.functional.batch_norm``.
+
+    running_mean/running_var (C,) arrays or Tensors (or None), updated in place when training:
+    r = (1 - momentum) * r + momentum * batch statistic (the variance unbiased). weight/bias (C,) or None.
+    """
+    x = _float(input, "input")
+    if x.ndim < 2:
+        raise ValueError(f"input must have shape (N, C, *), got shape {x.shape}")
+    C = x.shape[1]
+    pairs = [("input", x.dtype)]
+    for name, v in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if v is not None:
+            shape, dt = array_info(v, name, (1,))
+            if shape != (C,):
+                raise ValueError(f"{name} must have shape ({C},) (input.shape[1]), got {shape}")
+            pairs.append((name, dt))
+    shapes.same_dtype(pairs)
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("running_mean and running_var must be given when training=False")
+    if training and x.size // C <= 1:
+        raise ValueError(f"expected more than 1 value per channel when training, got input shape {x.shape}")
+    return _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
+                            training=bool(training), momentum=float(momentum), eps=float(eps))
+
+
+# ----------------------------------------------------------------------------- losses
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def _class_target(target, x, ignore_index):
+    """Validated class indices (int64 array) for log-probabilities/logits ``x`` of shape (N, C, *)."""
+    t = _raw(target)
+    if not hasattr(t, "dtype"):
+        t = np.asarray(t)
+    if np.dtype(t.dtype).kind not in "iu":
+        raise TypeError(f"target must hold integer class indices (int64), got dtype {t.dtype}")
+    expect = x.shape[:1] + x.shape[2:]
+    if tuple(t.shape) != expect:
+        raise ValueError(f"target must have shape {expect} for input of shape {x.shape}, got {tuple(t.shape)}")
+    t = M.astype(t, np.int64)
+    C = x.shape[1]
+    h = M.to_host(t)
+    bad = (h != ignore_index) & ((h < 0) | (h >= C))
+    if bad.any():
+        raise ValueError(f"target holds class indices {sorted(set(h[bad].tolist()))[:5]} outside [0, {C}) "
+                         f"(and not ignore_index={ignore_index}) for input with C={C} classes")
+    return t
+
+
+def _class_weight(weight, x):
+    if weight is None:
+        return None
+    shape, dt = array_info(weight, "weight", (1,))
+    if shape != (x.shape[1],):
+        raise ValueError(f"weight must have shape ({x.shape[1]},) (one per class), got {shape}")
+    shapes.same_dtype([("input", x.dtype), ("weight", dt)])
+    return _raw(weight)
+
+
+def _batched_classes(input, name="input"):
+    """(input as a Tensor of shape (N, C, *), was it batched); an unbatched (C,) input becomes (1, C)."""
+    x = _float(input, name)
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have shape (N, C, *) or (C,), got a 0-d array")
+    return (x, True) if x.ndim >= 2 else (x.reshape(1, -1), False)
+
+
+def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
+    """Negative log-likelihood of class indices ``target`` under log-probabilities ``logp`` (N, C, *)."""
+    valid = M.compare("ne", target, ignore_index)
+    safe = M.where(valid, target, 0)
+    wt = M.astype(valid, logp.dtype)  # per-sample weight: weight[target], 0 where ignored
+    if weight is not None:
+        wt = M.multiply(wt, M.take(weight, safe, 0))
+    picked = logp.gather(1, M.reshape(safe, safe.shape[:1] + (1,) + safe.shape[1:])).squeeze(1)
+    loss = -picked * Tensor(wt)
+    denom = M.sum(wt)
+    if reduction == "sum":
+        loss = loss.sum()
+    elif reduction == "mean":
+        loss = loss.sum() / Tensor(denom)
+    if label_smoothing:
+        C = logp.shape[1]
+        chan = (1, C) + (1,) * (logp.ndim - 2)
+        per_class = logp * Tensor(M.reshape(weight, chan)) if weight is not None else logp
+        smooth = -per_class.sum(1) * Tensor(M.astype(valid, logp.dtype))
+        if reduction == "sum":
+            smooth = smooth.sum()
+        elif reduction == "mean":
+            smooth = smooth.sum() / Tensor(denom)
+        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / C)
+    return loss
+
+
+@_arrays_in_arrays_out
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood, as ``torch.nn.functional.nll_loss``.
+
+    input (N, C, *) log-probabilities (or unbatched (C,)); target (N, *) int64 class indices in [0, C)
+    or ignore_index; weight (C,) per-class. reduction 'mean' divides by the sum of the targets' weights.
+    """
+    _reduction(reduction)
+    x, batched = _batched_classes(input)
+    t = _class_target(target if batched else M.reshape(np.asarray(_raw(target)), (1,)), x, ignore_index)
+    loss = _nll(x, t, _class_weight(weight, x), ignore_index, reduction)
+    return loss if batched or reduction != "none" else loss.reshape(())
+
+
+@_arrays_in_arrays_out
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy from logits, as ``torch.nn.functional.cross_entropy`` (log_softmax over axis 1, then nll_loss).
+
+    input (N, C, *) or (C,) logits; target (N, *) int64 class indices (ignore_index skipped), or class
+    probabilities of input's shape. label_smoothing eps in [0, 1] mixes the target with the uniform
+    distribution: loss = (1 - eps) * nll + eps / C * sum_c -w_c log p_c.
+    """
+    _reduction(reduction)
+    if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    x, batched = _batched_classes(input)
+    w = _class_weight(weight, x)
+    logp = x.log_softmax(1)
+    t_raw = _raw(target)
+    t_dtype = np.dtype(getattr(t_raw, "dtype", np.asarray(t_raw).dtype))
+    if t_dtype.kind == "f":  # class probabilities
+        in_shape = tuple(np.shape(_raw(input)))
+        if tuple(np.shape(t_raw)) != in_shape:
+            raise TypeError(f"target must hold integer class indices (int64), got dtype {t_dtype} and shape "
+                            f"{tuple(np.shape(t_raw))}; a float target of class probabilities needs input's shape "
+                            f"{in_shape}")
+        p = _float(target, "target")
+        shapes.same_dtype([("input", x.dtype), ("target", p.dtype)])
+        p = p.reshape(x.shape)
+        if label_smoothing:
+            p = p * (1.0 - label_smoothing) + label_smoothing / x.shape[1]
+        if w is not None:
+            p = p * Tensor(M.reshape(w, (1, x.shape[1]) + (1,) * (x.ndim - 2)))
+        loss = -(p * logp).sum(1)
+        if reduction == "sum":
+            return loss.sum()
+        if reduction == "mean":
+            return loss.sum() / (loss.numel())
+        return loss if batched else loss.reshape(())
+    t = _class_target(target if batched else M.reshape(np.asarray(t_raw), (1,)), x, ignore_index)
+    loss = _nll(logp, t, w, ignore_index, reduction, float(label_smoothing))
+    return loss if batched or reduction != "none" else loss.reshape(())
+
+
+@_arrays_in_arrays_out
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error, as ``torch.nn.functional.mse_loss``: (input - target)^2, then the reduction."""
+    _reduction(reduction)
+    x, y = _float(input, "input"), _float(target, "target")
+    shapes.same_dtype([("input", x.dtype), ("target", y.dtype)])
+    try:
+        np.broadcast_shapes(x.shape, y.shape)
+    except ValueError:
+        raise ValueError(f"target shape {y.shape} does not broadcast with input shape {x.shape}") from None
+    d = x - y
+    sq = d * d
+    return sq.mean() if reduction == "mean" else sq.sum() if reduction == "sum" else sq

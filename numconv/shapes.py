@@ -239,8 +239,6 @@ def conv_transpose_spec(
     N, C = x_shape[:2]
     if len(w_shape) != nd + 2:
         raise ValueError(f"weight must have shape (C_in, C_out/groups, {_spatial_names(nd)}), got {w_shape}")
-    if isinstance(padding, str):
-        raise ValueError(f"padding={padding!r} is not defined for a transposed convolution; pass ints or (lo, hi) pairs")
     ci, opg = w_shape[:2]
     kernel = tuple(w_shape[2:])
     stride = positive(ntuple(stride, nd, "stride"), "stride")
@@ -264,7 +262,7 @@ def conv_transpose_spec(
     O = opg * groups
     if bias_shape is not None and tuple(bias_shape) != (O,):
         raise ValueError(f"bias must have shape ({O},) (weight.shape[1] x groups), got {tuple(bias_shape)}")
-    lo, hi = conv_padding(padding, nd)
+    lo, hi = conv_transpose_padding(padding, nd)
     sizes = x_shape[2:]
     out = tuple(
         (n - 1) * s - a - b + d * (k - 1) + 1 + op
@@ -287,6 +285,13 @@ def conv_transpose_spec(
         groups=int(groups),
         nd=nd,
     )
+
+
+def conv_transpose_padding(padding, nd: int):
+    """A transposed convolution's padding as (lo, hi) tuples; 'same'/'valid' are not defined for it."""
+    if isinstance(padding, str):
+        raise ValueError(f"padding={padding!r} is not defined for a transposed convolution; pass ints or (lo, hi) pairs")
+    return conv_padding(padding, nd)
 
 
 def conv_padding_mode(padding_mode: str) -> str:
@@ -384,6 +389,12 @@ def pool_spec(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode, co
             f"(kernel_size={kernel}, dilation={dilation}, padding={padding})"
         )
     tables = [_window_table(*a) for a in zip(sizes, outs, kernel, stride, padding, dilation)]
+    for t, n, k, d, p in zip(tables, sizes, kernel, dilation, padding):
+        if (t[1] == 0).any():
+            raise ValueError(
+                f"a pooling window lies entirely in the padding (input size {n}, kernel_size {k}, dilation {d}, "
+                f"padding {p}): every window must cover at least one input element; use less padding"
+            )
     unit = (np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1), np.ones(1))
     tables = [unit] * (3 - nd) + tables
     return PoolSpec(

@@ -1,33 +1,582 @@
-"""``numconv.Tensor``: an array with a gradient and the graph that produced it."""
+"""``numconv.Tensor``: an array with a gradient and the graph that produced it.
+
+Every differentiable Tensor operation is a ``Function`` below, forward and backward side by
+side over raw arrays through ``numconv.ops.math``. Ops never undo broadcasting: the engine
+sums each gradient back to its input's shape. Dtypes: float32 by default (Python floats and
+lists), float64 stays float64, and a Python scalar never widens a float32 tensor.
+
+Factories (``numconv.tensor``, ``zeros``, ``randn``, ...), ``cat`` and ``stack`` live here too.
+"""
 from __future__ import annotations
+
+import math
+import numbers
+from collections import namedtuple
 
 import numpy as np
 
 from . import autograd, dispatch
+from . import random as _random
+from .autograd import Function
+from .ops import math as M
 
+float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
 _DEFAULT_DTYPE = np.float32
+
+class _Size(int):
+    """``Tensor.size``: an int (the element count) that, called, answers like ``torch.Tensor.size``."""
+
+    def __new__(cls, numel, shape):
+        obj = super().__new__(cls, numel)
+        obj._shape = shape
+        return obj
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self._shape
+        return self._shape[_axes(dim, len(self._shape))[0]]
+
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _dtype(dtype):
+    return None if dtype is None else np.dtype(dtype)
+
+
+def _axes(dim, ndim, name="dim"):
+    """``dim`` (None, int or tuple of ints, negatives allowed) as a sorted tuple of axes, or None for all."""
+    if dim is None:
+        return None
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    n = max(ndim, 1)
+    out = []
+    for d in dims:
+        if not isinstance(d, numbers.Integral) or isinstance(d, bool):
+            raise TypeError(f"{name} must be an int or a tuple of ints, got {dim!r}")
+        if not -n <= d < n:
+            raise IndexError(f"{name} {d} is out of range for a tensor with {ndim} dimensions "
+                             f"(expected a value in [{-n}, {n - 1}])")
+        out.append(int(d) % n)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} {dim!r} names a dimension twice")
+    if ndim == 0:
+        return None
+    return tuple(sorted(out))
+
+
+def _shape_args(args, name="shape"):
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike -> (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
+        raise TypeError(f"{name} must be ints, got {args!r}")
+    return tuple(int(a) for a in args)
+
+
+def _drop_shape(shape, axes):
+    """``shape`` without the reduced ``axes`` (None: all)."""
+    return () if axes is None else tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _keep_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` (None: all) kept as size 1."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+# ============================================================================= Functions
+# ----------------------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return M.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return M.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (M.negative(g) if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return M.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (M.multiply(g, b) if na else None), (M.multiply(g, a) if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        y = M.divide(a, b)
+        ctx.save_for_backward(b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        ga = M.divide(g, b) if na else None
+        gb = M.negative(M.divide(M.multiply(g, y), b)) if nb else None  # d(a/b)/db = -y/b
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return M.negative(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.negative(g)
+
+
+class Pow(Function):
+    """a ** b; either side may be a Python scalar."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = M.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            if isinstance(b, numbers.Number) and b == 0:
+                ga = M.zeros_like(g)
+            else:
+                ga = M.multiply(M.multiply(g, b), M.power(a, b - 1))  # b * a^(b-1)
+        if nb:
+            if isinstance(a, numbers.Number):
+                log_a = math.log(a) if a > 0 else float("nan")
+            else:
+                log_a = M.log(M.where(M.compare("eq", a, 0), M.ones((), a.dtype), a))  # 0^b: gradient 0 (b > 0)
+            gb = M.multiply(M.multiply(g, y), log_a)  # a^b * log(a)
+        return ga, gb
+
+
+class MatMul(Function):
+    """a @ b with NumPy's rules (1-d operands, batch broadcasting); the engine sums batch dimensions."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return M.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        a2 = M.reshape(a, (1,) + a.shape) if a.ndim == 1 else a  # (..., n, k)
+        b2 = M.reshape(b, b.shape + (1,)) if b.ndim == 1 else b  # (..., k, m)
+        g2 = g
+        if a.ndim == 1:
+            g2 = M.reshape(g2, g2.shape[:-1] + (1,) + g2.shape[-1:]) if b.ndim > 1 else M.reshape(g2, g2.shape + (1,))
+        if b.ndim == 1:
+            g2 = M.reshape(g2, g2.shape + (1,))  # (..., n, m=1)
+        ga = gb = None
+        if na:
+            ga = M.matmul(g2, M.swapaxes(b2, -1, -2))  # (..., n, k)
+            if a.ndim == 1:
+                ga = M.reshape(ga, ga.shape[:-2] + ga.shape[-1:])
+        if nb:
+            gb = M.matmul(M.swapaxes(a2, -1, -2), g2)  # (..., k, m)
+            if b.ndim == 1:
+                gb = M.reshape(gb, gb.shape[:-1])
+        return ga, gb
+
+
+# ----------------------------------------------------------------------------- elementwise
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = M.exp(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.multiply(g, ctx.saved[0])
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return M.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.divide(g, ctx.saved[0])
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = M.sqrt(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.divide(g, M.multiply(ctx.saved[0], 2))
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return M.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.multiply(g, M.sign(ctx.saved[0]))  # 0 at 0, as PyTorch
+
+
+class Clamp(Function):
+    """min(max(a, lo), hi); the gradient passes where lo <= a <= hi (PyTorch's rule at the bounds)."""
+
+    @staticmethod
+    def forward(ctx, a, lo=None, hi=None):
+        ctx.save_for_backward(a)
+        ctx.lo, ctx.hi = lo, hi
+        return M.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        keep = None
+        if ctx.lo is not None:
+            keep = M.compare("ge", a, ctx.lo)
+        if ctx.hi is not None:
+            le = M.compare("le", a, ctx.hi)
+            keep = le if keep is None else M.logical_and(keep, le)
+        return g if keep is None else M.multiply(g, keep)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = M.maximum(a, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.multiply(g, M.compare("gt", ctx.saved[0], 0))
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = M.sigmoid(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved[0]
+        return M.multiply(g, M.multiply(y, M.subtract(1, y)))
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = M.tanh(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved[0]
+        return M.multiply(g, M.subtract(1, M.multiply(y, y)))
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, a, axis):
+        y = M.softmax(a, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved[0]
+        dot = M.sum(M.multiply(g, y), axis=ctx.axis, keepdims=True)
+        return M.multiply(y, M.subtract(g, dot))  # y * (g - <g, y>)
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, a, axis):
+        y = M.log_softmax(a, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved[0]
+        return M.subtract(g, M.multiply(M.exp(y), M.sum(g, axis=ctx.axis, keepdims=True)))  # g - softmax * sum(g)
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return M.astype(a, dtype) if a.dtype != dtype else M.copy(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.astype(g, ctx.dtype) if ctx.dtype.kind == "f" else None
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return M.copy(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+# ----------------------------------------------------------------------------- reductions
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        ctx.shape, ctx.axes = a.shape, axes
+        return M.sum(a, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.broadcast_to(M.reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        ctx.shape, ctx.axes = a.shape, axes
+        ctx.count = int(np.prod([a.shape[i] for i in (range(a.ndim) if axes is None else axes)]))
+        return M.mean(a, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = M.divide(M.reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.count)
+        return M.broadcast_to(g, ctx.shape)
+
+
+class Amax(Function):
+    """Maximum over ``axes``; the gradient is shared evenly among tied maxima (PyTorch's ``max()``/``amax``)."""
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        y = M.max(a, axis=axes, keepdims=True)
+        ctx.save_for_backward(a, y)
+        ctx.axes = axes
+        return y if keepdim else M.reshape(y, _drop_shape(a.shape, axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved
+        mask = M.compare("eq", a, y)
+        count = M.sum(mask, axis=ctx.axes, keepdims=True, dtype=a.dtype)
+        g = M.divide(M.reshape(g, y.shape), count)
+        return M.multiply(mask, g)
+
+
+class MaxDim(Function):
+    """(values, int64 indices) of the maximum along one axis; the gradient goes to that index."""
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdim):
+        idx = M.argmax(a, axis=axis, keepdims=True)
+        y = M.gather(a, idx, axis)
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.dtype, ctx.axis = a.shape, a.dtype, axis
+        if not keepdim:
+            shape = _drop_shape(a.shape, None if axis is None else (axis,))
+            y, idx = M.reshape(y, shape), M.reshape(idx, shape)
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, g, _):
+        (idx,) = ctx.saved
+        return M.scatter_add(ctx.shape, idx, M.reshape(g, idx.shape), ctx.axis, ctx.dtype)
+
+
+# ----------------------------------------------------------------------------- shape and indexing
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return M.reshape(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.reshape(g, ctx.shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, a, axes):
+        ctx.inverse = tuple(int(i) for i in np.argsort(axes))
+        return M.transpose(a, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.transpose(g, ctx.inverse)
+
+
+class Expand(Function):
+    """Broadcast to ``shape``; the engine sums the gradient back."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        return M.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
+        return M.getitem(a, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.index_add(ctx.shape, ctx.index, g, ctx.dtype)  # repeated integer indices add up
+
+
+class Gather(Function):
+    """out[i][j][k] = a[i][index[i][j][k]][k] for axis 1 (``torch.gather``)."""
+
+    @staticmethod
+    def forward(ctx, a, index, axis):
+        ctx.save_for_backward(index)
+        ctx.shape, ctx.dtype, ctx.axis = a.shape, a.dtype, axis
+        return M.gather(a, index, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.scatter_add(ctx.shape, ctx.saved[0], g, ctx.axis, ctx.dtype), None
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.sizes, ctx.axis = [a.shape[axis] for a in arrays], axis
+        return M.concatenate(arrays, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(M.split(g, ctx.sizes, ctx.axis))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.n, ctx.axis = len(arrays), axis
+        return M.stack(arrays, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(M.take(g, i, ctx.axis) for i in range(ctx.n))
+
+
+# ============================================================================= Tensor
+
+
+def _operands(t, other):
+    """(t, other) for a binary op: ``other`` becomes a Tensor or stays a Python scalar; an integer or
+    bool side is cast to the floating side's dtype (and an int tensor with a float scalar to float32)."""
+    if isinstance(other, np.generic):
+        other = other.item()
+    if isinstance(other, (bool, int, float)):
+        if isinstance(other, float) and t.dtype.kind != "f":
+            t = t.float()
+        return t, other
+    if not isinstance(other, Tensor):
+        other = Tensor(other)
+    kt, ko = t.dtype.kind, other.dtype.kind
+    if kt == "f" and ko != "f":
+        other = other.astype(t.dtype)
+    elif ko == "f" and kt != "f":
+        t = t.astype(other.dtype)
+    return t, other
+
+
+def _index(index):
+    """A Tensor/list-free NumPy index: Tensors and lists become arrays."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, Tensor):
+            p = M.to_host(p.data)
+        elif isinstance(p, list):
+            p = np.asarray(p)
+        out.append(p)
+    return tuple(out) if isinstance(index, tuple) else out[0]
 
 
 class Tensor:
-    """``Tensor(data, requires_grad=False)``: wraps a NumPy (or CUDA) array.
+    """``Tensor(data, requires_grad=False, dtype=None)``: wraps a NumPy (or CUDA) array, shared, not copied.
 
-    Python floats and lists become float32 arrays; float64 arrays stay float64.
+    Python floats and lists become float32 arrays; NumPy arrays and scalars keep their dtype
+    (other float widths become float32). Only floating tensors can require gradients.
     """
 
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
+    __hash__ = object.__hash__  # identity: __eq__ is elementwise
 
-    def __init__(self, data, requires_grad=False):
+    def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
+        dtype = _dtype(dtype)
         if dispatch.device_of(data) == dispatch.CPU:
+            native = isinstance(data, (np.ndarray, np.generic))
             arr = np.asarray(data)
-            if arr.dtype.kind in "biu" and requires_grad:
-                raise TypeError(f"only floating-point tensors can require gradients, got dtype {arr.dtype}")
-            if arr.dtype.kind == "f" and arr.dtype not in (np.float32, np.float64):
-                arr = arr.astype(_DEFAULT_DTYPE)
-            if not isinstance(data, np.ndarray) and arr.dtype == np.float64:
-                arr = arr.astype(_DEFAULT_DTYPE)
+            if dtype is not None:
+                arr = arr.astype(dtype, copy=False)
+            elif arr.dtype.kind == "f" and (arr.dtype not in (np.float32, np.float64) or not native):
+                arr = arr.astype(_DEFAULT_DTYPE)  # Python floats, lists, float16
             data = arr
+        elif dtype is not None and np.dtype(data.dtype) != dtype:
+            raise NotImplementedError("casting a CUDA array in the Tensor constructor is not supported yet")
+        if requires_grad and np.dtype(data.dtype).kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
         self.data = data
         self.requires_grad = bool(requires_grad)
         self.grad = None
@@ -41,7 +590,7 @@ class Tensor:
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return np.dtype(self.data.dtype)
 
     @property
     def ndim(self):
@@ -49,7 +598,15 @@ class Tensor:
 
     @property
     def size(self):
+        """The number of elements (an int, as ``ndarray.size``); called, ``t.size()`` is the shape and
+        ``t.size(dim)`` one dimension's length, as ``torch.Tensor.size``."""
+        return _Size(self.numel(), self.shape)
+
+    def numel(self):
         return int(np.prod(self.data.shape))
+
+    def dim(self):
+        return self.ndim
 
     @property
     def device(self):
@@ -59,18 +616,29 @@ class Tensor:
     def is_leaf(self):
         return self._node is None
 
+    @property
+    def grad_fn(self):
+        return None if self._node is None else self._node.fn
+
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
     def __repr__(self):
+        a = np.asarray(self.numpy())
+        body = np.array2string(a, separator=", ", prefix="tensor(")
+        extra = "" if a.dtype == np.float32 else f", dtype={a.dtype}"
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"tensor({np.asarray(self.numpy())!r}{grad})"
+        return f"tensor({body}{extra}{grad})"
 
     # ---- conversion
     def numpy(self):
-        if self.device == dispatch.CPU:
-            return self.data
-        return self.data.copy_to_host()
+        return M.to_host(self.data)
 
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
@@ -79,23 +647,475 @@ class Tensor:
     def item(self):
         return self.numpy().item()
 
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.numel()} elements is ambiguous")
+        return bool(self.item())
+
     def detach(self):
+        """The same array, cut from the graph."""
         return Tensor(self.data)
 
-    def requires_grad_(self, requires_grad=True):
-        self.requires_grad = requires_grad
+    def clone(self):
+        return Clone.apply(self)
+
+    def contiguous(self):
         return self
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def astype(self, dtype):
+        """This tensor as ``dtype`` (differentiable between float dtypes; ``self`` when it already is)."""
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        return Cast.apply(self, dtype)
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def long(self):
+        return self.astype(np.int64)
+
+    def int(self):
+        return self.astype(np.int32)
+
+    def bool(self):
+        return self.astype(np.bool_)
+
+    def to(self, dtype_or_device=None, dtype=None):
+        """``t.to(dtype)``; ``t.to('cpu')`` is ``t`` on the CPU (moving between devices comes with the CUDA backend)."""
+        target = dtype if dtype is not None else dtype_or_device
+        if isinstance(target, str) and target in ("cpu", "cuda") or target is None:
+            if target == "cuda" or (target == "cpu" and self.device != dispatch.CPU):
+                raise NotImplementedError("moving tensors between devices is not supported yet")
+            return self
+        return self.astype(target)
+
+    # ---- in-place (no graph)
+    def _check_inplace(self):
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                "a tensor that requires grad is being modified in place; do it inside `with numconv.no_grad():`"
+            )
 
     def zero_(self):
-        self.data[...] = 0
+        self._check_inplace()
+        M.assign(self.data, 0)
         return self
 
+    def fill_(self, value):
+        self._check_inplace()
+        M.assign(self.data, value)
+        return self
+
+    def copy_(self, src):
+        self._check_inplace()
+        src = src.data if isinstance(src, Tensor) else src
+        if tuple(np.shape(src)) != self.shape and np.broadcast_shapes(np.shape(src), self.shape) != self.shape:
+            raise ValueError(f"copy_: source shape {tuple(np.shape(src))} does not broadcast to {self.shape}")
+        M.assign(self.data, src)
+        return self
+
+    def __setitem__(self, index, value):
+        self._check_inplace()
+        value = value.data if isinstance(value, Tensor) else value
+        M.assign(self.data, value, _index(index))
+
+    def _inplace(self, op, other):
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        if autograd.is_grad_enabled() and (self.requires_grad or other_grad):
+            if self.is_leaf and self.requires_grad:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad is being modified in place; "
+                    "do it inside `with numconv.no_grad():`"
+                )
+            return op(self, other)  # recorded out of place; the name is rebound to the result
+        with autograd.no_grad():
+            out = op(self, other)
+        if out.shape != self.shape:
+            raise RuntimeError(f"in-place result of shape {out.shape} does not fit the tensor's shape {self.shape}")
+        M.assign(self.data, out.data)
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(Tensor.__add__, other)
+
+    def __isub__(self, other):
+        return self._inplace(Tensor.__sub__, other)
+
+    def __imul__(self, other):
+        return self._inplace(Tensor.__mul__, other)
+
+    def __itruediv__(self, other):
+        return self._inplace(Tensor.__truediv__, other)
+
     # ---- autograd
-    def backward(self, grad=None, retain_graph=False):
-        autograd.backward(self, grad, retain_graph)
+    def backward(self, gradient=None, retain_graph=False, grad=None):
+        """Back-propagate from this tensor (a scalar, or pass ``gradient`` of its shape); leaves get ``.grad``."""
+        autograd.backward(self, gradient if gradient is not None else grad, retain_graph)
 
     def _accumulate_grad(self, g):
         if self.grad is None:
-            self.grad = Tensor(g.copy() if dispatch.device_of(g) == dispatch.CPU else g)
+            self.grad = Tensor(M.copy(g))
         else:
-            self.grad = Tensor(autograd.ops.math.add(self.grad.data, g))
+            self.grad = Tensor(M.add(self.grad.data, g))
+
+    # ---- arithmetic
+    def __add__(self, other):
+        a, b = _operands(self, other)
+        return Add.apply(a, b)
+
+    def __radd__(self, other):
+        a, b = _operands(self, other)
+        return Add.apply(b, a)
+
+    def __sub__(self, other):
+        a, b = _operands(self, other)
+        return Sub.apply(a, b)
+
+    def __rsub__(self, other):
+        a, b = _operands(self, other)
+        return Sub.apply(b, a)
+
+    def __mul__(self, other):
+        a, b = _operands(self, other)
+        return Mul.apply(a, b)
+
+    def __rmul__(self, other):
+        a, b = _operands(self, other)
+        return Mul.apply(b, a)
+
+    def __truediv__(self, other):
+        a, b = _operands(self, other)
+        return Div.apply(a, b)
+
+    def __rtruediv__(self, other):
+        a, b = _operands(self, other)
+        return Div.apply(b, a)
+
+    def __pow__(self, other):
+        a, b = _operands(self, other)
+        return Pow.apply(a, b)
+
+    def __rpow__(self, other):
+        a, b = _operands(self, other)
+        return Pow.apply(b, a)
+
+    def __matmul__(self, other):
+        a, b = _operands(self, other)
+        return MatMul.apply(a, b)
+
+    def __rmatmul__(self, other):
+        a, b = _operands(self, other)
+        return MatMul.apply(b, a)
+
+    def __neg__(self):
+        return Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    # ---- comparisons: bool tensors, no graph
+    def _compare(self, op, other):
+        a, b = _operands(self, other)
+        return Tensor(M.compare(op, a.data, b.data if isinstance(b, Tensor) else b))
+
+    def __eq__(self, other):
+        return self._compare("eq", other)
+
+    def __ne__(self, other):
+        return self._compare("ne", other)
+
+    def __lt__(self, other):
+        return self._compare("lt", other)
+
+    def __le__(self, other):
+        return self._compare("le", other)
+
+    def __gt__(self, other):
+        return self._compare("gt", other)
+
+    def __ge__(self, other):
+        return self._compare("ge", other)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    # ---- elementwise
+    def exp(self):
+        return Exp.apply(self)
+
+    def log(self):
+        return Log.apply(self)
+
+    def sqrt(self):
+        return Sqrt.apply(self)
+
+    def abs(self):
+        return Abs.apply(self)
+
+    def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
+        if min is None and max is None:
+            raise ValueError("clamp needs at least one of min and max")
+        return Clamp.apply(self, lo=min, hi=max)
+
+    clip = clamp
+
+    def relu(self):
+        return Relu.apply(self)
+
+    def sigmoid(self):
+        return Sigmoid.apply(self)
+
+    def tanh(self):
+        return Tanh.apply(self)
+
+    def softmax(self, dim):
+        return Softmax.apply(self, axis=_axes(dim, self.ndim)[0] if self.ndim else None)
+
+    def log_softmax(self, dim):
+        return LogSoftmax.apply(self, axis=_axes(dim, self.ndim)[0] if self.ndim else None)
+
+    # ---- reductions
+    def sum(self, dim=None, keepdim=False):
+        return Sum.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean() needs a floating-point tensor, got dtype {self.dtype}; use .float() first")
+        return Mean.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim)
+
+    def var(self, dim=None, unbiased=True, keepdim=False):
+        axes = _axes(dim, self.ndim)
+        n = self.numel() if axes is None else int(np.prod([self.shape[i] for i in axes]))
+        d = self - self.mean(dim, keepdim=True)
+        return (d * d).sum(dim, keepdim=keepdim) / max(n - int(bool(unbiased)), 0)
+
+    def std(self, dim=None, unbiased=True, keepdim=False):
+        return self.var(dim, unbiased, keepdim).sqrt()
+
+    def max(self, dim=None, keepdim=False):
+        """``max()``: the maximum (gradient shared among ties); ``max(dim)``: (values, indices), the gradient to
+        the index; ``max(tuple of dims)``: values, as ``amax``."""
+        if dim is None or isinstance(dim, (tuple, list)):
+            return self.amax(dim, keepdim)
+        return ValuesIndices(*MaxDim.apply(self, axis=_axes(dim, self.ndim)[0] if self.ndim else None, keepdim=keepdim))
+
+    def min(self, dim=None, keepdim=False):
+        out = (-self).max(dim, keepdim)
+        if isinstance(out, tuple):
+            return ValuesIndices(-out.values, out.indices)
+        return -out
+
+    def amax(self, dim=None, keepdim=False):
+        return Amax.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return -(-self).amax(dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        """int64 index of the first maximum (flat when ``dim`` is None)."""
+        if dim is None:
+            return Tensor(M.argmax(M.reshape(self.data, (-1,)), axis=0))
+        return Tensor(M.argmax(self.data, axis=_axes(dim, self.ndim)[0] if self.ndim else None, keepdims=keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        if dim is None:
+            return Tensor(M.argmin(M.reshape(self.data, (-1,)), axis=0))
+        return Tensor(M.argmin(self.data, axis=_axes(dim, self.ndim)[0] if self.ndim else None, keepdims=keepdim))
+
+    # ---- shape
+    def reshape(self, *shape):
+        shape = _shape_args(shape)
+        return Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _axes(start_dim, self.ndim, "start_dim")[0], _axes(end_dim, self.ndim, "end_dim")[0]
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        shape = self.shape
+        return self.reshape(shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+
+    def unsqueeze(self, dim):
+        n = self.ndim + 1
+        if not -n <= dim < n:
+            raise IndexError(f"unsqueeze: dim {dim} out of range for a tensor with {self.ndim} dimensions")
+        d = dim % n
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        axes = _axes(dim, self.ndim)
+        axes = range(self.ndim) if axes is None else axes
+        drop = {i for i in axes if self.shape[i] == 1}
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
+
+    def permute(self, *dims):
+        dims = _shape_args(dims, "dims")
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} must be a permutation of the {self.ndim} dimensions")
+        return Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
+
+    def transpose(self, dim0, dim1):
+        axes = list(range(self.ndim))
+        i, j = _axes(dim0, self.ndim, "dim0")[0], _axes(dim1, self.ndim, "dim1")[0]
+        axes[i], axes[j] = axes[j], axes[i]
+        return Permute.apply(self, axes=tuple(axes))
+
+    @property
+    def T(self):  # noqa: N802 (PyTorch's name)
+        return Permute.apply(self, axes=tuple(reversed(range(self.ndim))))
+
+    def expand(self, *shape):
+        shape = _shape_args(shape)
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+        try:
+            np.broadcast_shapes(self.shape, shape)
+        except ValueError:
+            raise ValueError(f"expand: shape {self.shape} cannot be broadcast to {shape}") from None
+        return Expand.apply(self, shape=shape)
+
+    def __getitem__(self, index):
+        return GetItem.apply(self, index=_index(index))
+
+    def gather(self, dim, index):
+        """``torch.gather``: out[..., j, ...] = self[..., index[..., j, ...], ...] along ``dim``."""
+        index = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if np.dtype(index.dtype).kind not in "iu" or index.ndim != self.ndim:
+            raise TypeError(f"gather: index must be an integer tensor with {self.ndim} dimensions, "
+                            f"got dtype {index.dtype} and shape {tuple(index.shape)}")
+        axis = _axes(dim, self.ndim)[0]
+        if any(m > n for i, (m, n) in enumerate(zip(index.shape, self.shape)) if i != axis):
+            raise ValueError(f"gather: index shape {tuple(index.shape)} exceeds the input's shape {self.shape} "
+                             f"outside dim {dim}")
+        return Gather.apply(self, index, axis=axis)
+
+
+# ============================================================================= functions and factories
+
+
+def cat(tensors, dim=0):
+    """Concatenate along ``dim`` (an existing dimension), as ``torch.cat``."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    return Cat.apply(*tensors, axis=_axes(dim, tensors[0].ndim)[0])
+
+
+def stack(tensors, dim=0):
+    """Stack along a new dimension ``dim``, as ``torch.stack``."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    n = tensors[0].ndim + 1
+    if not -n <= dim < n:
+        raise IndexError(f"stack: dim {dim} out of range for tensors with {n - 1} dimensions")
+    return Stack.apply(*tensors, axis=dim % n)
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new Tensor holding a copy of ``data`` (Python floats -> float32, ints -> int64; arrays keep their dtype)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        data = data.copy()
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _float_dtype(dtype):
+    return np.dtype(_DEFAULT_DTYPE if dtype is None else dtype)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    return Tensor(M.zeros(_shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    return Tensor(M.ones(_shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    """Filled with ``fill_value``; dtype from it when not given (float -> float32, int -> int64, bool)."""
+    if dtype is None:
+        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, numbers.Integral) \
+            else _DEFAULT_DTYPE
+    size = _shape_args((size,) if isinstance(size, numbers.Integral) else tuple(size), "size")
+    return Tensor(M.full(size, fill_value, np.dtype(dtype)), requires_grad=requires_grad)
+
+
+def _like(t):
+    return t.data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def zeros_like(input, dtype=None, requires_grad=False):  # noqa: A002
+    a = _like(input)
+    return Tensor(M.zeros(a.shape, _dtype(dtype) or a.dtype, like=a), requires_grad=requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):  # noqa: A002
+    a = _like(input)
+    return Tensor(M.ones(a.shape, _dtype(dtype) or a.dtype, like=a), requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):  # noqa: A002
+    a = _like(input)
+    return Tensor(M.full(a.shape, fill_value, _dtype(dtype) or a.dtype, like=a), requires_grad=requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None):
+    """Standard normal draws from numconv's global generator (or ``generator``)."""
+    rng = generator if generator is not None else _random.generator()
+    return Tensor(M.standard_normal(rng, _shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None):
+    """U[0, 1) draws from numconv's global generator (or ``generator``)."""
+    rng = generator if generator is not None else _random.generator()
+    return Tensor(M.uniform(rng, _shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=np.int64, generator=None):
+    """Integers in [low, high) (``randint(high, size)`` starts at 0), as ``torch.randint``."""
+    if high is None:
+        low, high = 0, low
+    rng = generator if generator is not None else _random.generator()
+    return Tensor(M.integers(rng, low, high, _shape_args(tuple(size) if not isinstance(size, int) else (size,)), dtype))
+
+
+def randperm(n, generator=None):
+    """A random permutation of 0..n-1 (int64)."""
+    rng = generator if generator is not None else _random.generator()
+    return Tensor(M.permutation(rng, n))
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """[start, end) by ``step``: int64 when all are ints, else float32 (or ``dtype``)."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if ints else _DEFAULT_DTYPE
+    return Tensor(M.arange(start, end, step, np.dtype(dtype)), requires_grad=requires_grad)
+
+
+manual_seed = _random.manual_seed

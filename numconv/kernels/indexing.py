@@ -17,3 +17,28 @@ def tap_range(offset, stride, n_in, n_out):
     if hi < lo:
         hi = lo
     return lo, hi
+
+
+def tap_source(i, offset, stride, n_out):
+    """The output index ``o`` in ``[0, n_out)`` whose tap ``o*stride + offset`` is input ``i``, or -1.
+
+    The gather form of ``tap_range``: a backward pass that owns input element ``i`` asks, tap by
+    tap, which output read it. At most one does per tap, and only when ``i - offset`` is a
+    non-negative multiple of ``stride``.
+    """
+    q = i - offset
+    if q < 0:
+        return -1
+    o = q // stride
+    if o * stride != q or o >= n_out:
+        return -1
+    return o
+
+
+def in_window(i, first, count, step):
+    """Whether ``i`` is one of a pooling window's taps ``first + t*step`` for ``0 <= t < count``."""
+    q = i - first
+    if q < 0:
+        return False
+    t = q // step
+    return t * step == q and t < count

@@ -79,6 +79,6 @@ def conv_transpose_forward(x, w, b, spec: ConvSpec):
 def add_channel_bias(y, b):
     """y + b over the channel axis 1 (a new array)."""
     dev = dispatch.backend(input=y, bias=b)
-    out = dispatch.contiguous(y, dev).copy()
+    out = dispatch.copy(dispatch.contiguous(y, dev), dev)
     dispatch.kernels("conv", dev).add_channel_bias(out.reshape((y.shape[0], y.shape[1], -1)), dispatch.contiguous(b, dev))
     return out

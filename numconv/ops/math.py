@@ -348,25 +348,41 @@ def index_add(shape, index, values, dtype):
     return out
 
 
-def take_along_axis(a, index, axis):
+def _along(index, axis):
+    """The full index tuple that picks ``index`` along ``axis`` and runs over every other axis of ``index``."""
+    grid = list(np.ogrid[tuple(slice(n) for n in index.shape)])
+    grid[axis] = index
+    return tuple(grid)
+
+
+def gather(a, index, axis):
+    """out[..., j, ...] = a[..., index[..., j, ...], ...] along ``axis`` (``torch.gather``: ``index`` may be
+    smaller than ``a`` in the other axes)."""
     _cpu(a, index)
-    return np.take_along_axis(a, index, axis=axis)
+    return a[_along(index, axis)]
 
 
-def put_along_axis_add(shape, index, values, axis, dtype):
-    """zeros(shape), then out[..., index, ...] += values along ``axis`` (the gradient of ``take_along_axis``)."""
+def scatter_add(shape, index, values, axis, dtype):
+    """zeros(shape), then out[..., index[..., j, ...], ...] += values[..., j, ...] (the gradient of ``gather``)."""
     _cpu(index, values)
     out = np.zeros(shape, dtype=dtype)
     values = np.broadcast_to(values, index.shape)
-    if index.shape[axis] == 1:  # one entry per line: no position repeats
+    same = all(n == m for i, (n, m) in enumerate(zip(index.shape, shape)) if i != axis % len(shape))
+    if index.shape[axis] == 1 and same:  # one entry per line: no position repeats
         np.put_along_axis(out, index, values, axis=axis)
-        return out
-    grid = list(np.ogrid[tuple(slice(n) for n in index.shape)])
-    grid[axis] = index
-    np.add.at(out, tuple(grid), values)
+    else:
+        np.add.at(out, _along(index, axis), values)
     return out
 
 
 def matmul(a, b):
+    """a @ b with NumPy's rules; 2-d float products run on numconv's own GEMM kernel (no BLAS
+    threads competing with the kernels' thread pool)."""
     _cpu(a, b)
+    if (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
+            and a.shape[1] == b.shape[0]):
+        out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        # b.T of a transposed view (x @ W.T in Linear) is contiguous already: no copy
+        dispatch.kernels("gemm", dispatch.CPU).matmul_nt(out, np.ascontiguousarray(a), np.ascontiguousarray(b.T))
+        return out
     return _a(np.matmul(a, b))

@@ -135,13 +135,14 @@ def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
 
 @kernel
 def conv_bias_grad(gb, gy):
-    """gb[o] = sum_{n,p} gy[n,o,p]"""
-    N, O = gy.shape[0], gy.shape[1]
+    """gb[o] = sum_{n,p} gy[n,o,p]; ``gy`` viewed as (N, O, P, 1, 1)"""
+    N, O, P = gy.shape[0], gy.shape[1], gy.shape[2]
     for o in prange(O):
         s = 0.0
         for n in range(N):
-            for v in gy[n, o].ravel():
-                s += v
+            row = gy[n, o, :, 0, 0]
+            for p in range(P):
+                s += row[p]
         gb[o] = s
 
 

@@ -9,83 +9,14 @@ Same ops and signatures as ``conv.py`` plus a workspace. Per image ``n`` and gro
     input grad:     GX       = col2im(C),  C[p, q] = sum_o GY[o, p] W[o, q]
 
 ``X^`` is gathered one tile of ``PB`` output positions at a time into the thread's slice of the
-workspace, so memory stays bounded whatever the batch size. Every product is ``mm_nt``: a
-4x4 register-blocked block of dot products whose rows are contiguous, so each loaded row is
-used four times and the loop over the shared index vectorizes.
+workspace, so memory stays bounded whatever the batch size. Every product is ``gemm.mm_nt``.
 """
 from numba import njit, prange
 
 from . import FASTMATH
+from .gemm import mm_nt
 
 PB = 64  # output positions per tile
-
-
-@njit(inline="always", fastmath=FASTMATH)
-def mm_nt(C, cr, cc, A, ar, nr, ak, B, br, nc, bk, K, accumulate):
-    """C[cr+i, cc+j] (+)= sum_k A[ar+i, ak+k] * B[br+j, bk+k] for i < nr, j < nc (rows contiguous)."""
-    i = 0
-    while i + 4 <= nr:
-        a0 = A[ar + i, ak:ak + K]
-        a1 = A[ar + i + 1, ak:ak + K]
-        a2 = A[ar + i + 2, ak:ak + K]
-        a3 = A[ar + i + 3, ak:ak + K]
-        j = 0
-        while j + 4 <= nc:
-            b0 = B[br + j, bk:bk + K]
-            b1 = B[br + j + 1, bk:bk + K]
-            b2 = B[br + j + 2, bk:bk + K]
-            b3 = B[br + j + 3, bk:bk + K]
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = C.dtype.type(0)
-            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = C.dtype.type(0)
-            for k in range(K):
-                v0 = b0[k]
-                v1 = b1[k]
-                v2 = b2[k]
-                v3 = b3[k]
-                u = a0[k]
-                s00 += u * v0
-                s01 += u * v1
-                s02 += u * v2
-                s03 += u * v3
-                u = a1[k]
-                s10 += u * v0
-                s11 += u * v1
-                s12 += u * v2
-                s13 += u * v3
-                u = a2[k]
-                s20 += u * v0
-                s21 += u * v1
-                s22 += u * v2
-                s23 += u * v3
-                u = a3[k]
-                s30 += u * v0
-                s31 += u * v1
-                s32 += u * v2
-                s33 += u * v3
-            r, c = cr + i, cc + j
-            if accumulate:
-                s00 += C[r, c]; s01 += C[r, c + 1]; s02 += C[r, c + 2]; s03 += C[r, c + 3]  # noqa: E702
-                s10 += C[r + 1, c]; s11 += C[r + 1, c + 1]; s12 += C[r + 1, c + 2]; s13 += C[r + 1, c + 3]  # noqa: E702
-                s20 += C[r + 2, c]; s21 += C[r + 2, c + 1]; s22 += C[r + 2, c + 2]; s23 += C[r + 2, c + 3]  # noqa: E702
-                s30 += C[r + 3, c]; s31 += C[r + 3, c + 1]; s32 += C[r + 3, c + 2]; s33 += C[r + 3, c + 3]  # noqa: E702
-            C[r, c], C[r, c + 1], C[r, c + 2], C[r, c + 3] = s00, s01, s02, s03
-            C[r + 1, c], C[r + 1, c + 1], C[r + 1, c + 2], C[r + 1, c + 3] = s10, s11, s12, s13
-            C[r + 2, c], C[r + 2, c + 1], C[r + 2, c + 2], C[r + 2, c + 3] = s20, s21, s22, s23
-            C[r + 3, c], C[r + 3, c + 1], C[r + 3, c + 2], C[r + 3, c + 3] = s30, s31, s32, s33
-            j += 4
-        i += 4
-    # edges: rows past the last block of 4 (all columns), columns past it (blocked rows)
-    for i2 in range(nr):
-        j0 = 0 if i2 >= i else (nc // 4) * 4
-        arow = A[ar + i2, ak:ak + K]
-        for j2 in range(j0, nc):
-            brow = B[br + j2, bk:bk + K]
-            s = C.dtype.type(0)
-            for k in range(K):
-                s += arow[k] * brow[k]
-            if accumulate:
-                s += C[cr + i2, cc + j2]
-            C[cr + i2, cc + j2] = s
 
 
 @njit(inline="always", fastmath=FASTMATH)

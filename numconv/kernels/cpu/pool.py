@@ -45,7 +45,7 @@ def max_pool_forward(y, idx, x, first, count, step):
 
 @kernel
 def avg_pool_forward(y, x, first, count, step, div, override):
-    """y[n,c,p] = sum over the window of p of x[n,c,.] / divisor(p); ``override`` > 0 replaces the divisor."""
+    """y[n,c,p] = sum over the window of p of x[n,c,.] / divisor(p); a non-zero ``override`` replaces the divisor."""
     N, C, OD, OH, OW = y.shape
     sd, sh, sw = step
     for t in prange(N * C):
@@ -63,7 +63,7 @@ def avg_pool_forward(y, x, first, count, step, div, override):
                         for b in range(ch):
                             for e in range(cw):
                                 s += xc[fd + a * sd, fh + b * sh, fw + e * sw]
-                    dv = override if override > 0 else div[0, od] * div[1, oh] * div[2, ow]
+                    dv = override if override != 0 else div[0, od] * div[1, oh] * div[2, ow]
                     y[n, c, od, oh, ow] = s / dv
 
 
@@ -83,7 +83,7 @@ def avg_pool_backward(gx, gy, first, count, step, div, override):
                 fh, ch = first[1, oh], count[1, oh]
                 for ow in range(OW):
                     fw, cw = first[2, ow], count[2, ow]
-                    dv = override if override > 0 else div[0, od] * div[1, oh] * div[2, ow]
+                    dv = override if override != 0 else div[0, od] * div[1, oh] * div[2, ow]
                     g = gy[n, c, od, oh, ow] / dv
                     for a in range(cd):
                         for b in range(ch):

@@ -1,0 +1,414 @@
+"""Float64 reference implementations, straight from the textbook definitions.
+
+Plain nested Python loops over n-d index tuples (``itertools.product``): slow, obviously right,
+for tiny shapes only. Every function takes batched NumPy arrays ``(N, C, *spatial)`` (any
+number of spatial dimensions) and returns float64 arrays. Nothing here imports numconv, and
+no function is written in terms of another op's reference except where the definition says
+so (a convolution with a padding mode is "pad, then convolve").
+
+Conventions (those of ``torch.nn.functional``):
+
+* convolution weight ``(C_out, C_in/groups, *k)``; transposed convolution weight
+  ``(C_in, C_out/groups, *k)``;
+* per-dimension parameters are ints or tuples; convolution padding may also be per side,
+  ``((lo, hi), ...)``, ``'valid'``, or ``'same'`` (TensorFlow's rule for any stride);
+* max pooling indices are flat positions in each input plane.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+__all__ = [
+    "ntuple",
+    "conv_padding",
+    "same_padding",
+    "conv_out_size",
+    "conv_nd",
+    "conv_transpose_nd",
+    "pad_nd",
+    "pad",
+    "pad_source",
+    "pool_out_size",
+    "max_pool_nd",
+    "avg_pool_nd",
+    "adaptive_windows",
+    "adaptive_avg_pool_nd",
+    "adaptive_max_pool_nd",
+    "max_unpool_nd",
+    "unfold",
+    "fold",
+    "numerical_grad",
+]
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def ntuple(value, nd):
+    """An int repeated ``nd`` times, or a length-``nd`` sequence as a tuple of ints."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * nd
+    value = tuple(int(v) for v in value)
+    assert len(value) == nd, (value, nd)
+    return value
+
+
+def _f64(a):
+    return np.array(a, dtype=np.float64, copy=True)
+
+
+def conv_out_size(n, k, s, d, lo, hi):
+    """Number of windows of ``k`` taps ``d`` apart, stride ``s``, over ``lo + n + hi`` cells."""
+    return (n + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def same_padding(sizes, kernel, stride, dilation):
+    """TensorFlow's 'same': out = ceil(n / s); total padding makes the last window end at the
+    edge; the odd pixel goes on the high side."""
+    lo, hi = [], []
+    for n, k, s, d in zip(sizes, kernel, stride, dilation):
+        out = math.ceil(n / s)
+        total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+        lo.append(total // 2)
+        hi.append(total - total // 2)
+    return tuple(lo), tuple(hi)
+
+
+def conv_padding(padding, nd, sizes=None, kernel=None, stride=None, dilation=None):
+    """``(lo, hi)`` tuples from an int, a tuple of ints, ``((lo, hi), ...)``, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * nd, (0,) * nd
+        assert padding == "same", padding
+        return same_padding(sizes, kernel, stride, dilation)
+    if isinstance(padding, (tuple, list)) and len(padding) and isinstance(padding[0], (tuple, list)):
+        assert len(padding) == nd
+        return tuple(int(p[0]) for p in padding), tuple(int(p[1]) for p in padding)
+    p = ntuple(padding, nd)
+    return p, p
+
+
+# ----------------------------------------------------------------------------- padding
+
+
+def pad_source(i, n, mode):
+    """The input index that padded position ``i`` (in unpadded coordinates) copies, or None.
+
+    constant: None outside [0, n). reflect: mirror about 0 and n-1 without repeating the edge.
+    replicate: clamp to the edge. circular: wrap around, i mod n.
+    """
+    if 0 <= i < n:
+        return i
+    if mode in ("constant", "zeros"):
+        return None
+    if mode == "reflect":
+        j = -i if i < 0 else 2 * (n - 1) - i
+        assert 0 <= j < n, "reflect padding must be smaller than the size"
+        return j
+    if mode == "replicate":
+        return 0 if i < 0 else n - 1
+    if mode == "circular":
+        assert -n <= i < 2 * n, "circular padding must be at most the size"
+        return i % n
+    raise ValueError(mode)
+
+
+def pad_nd(x, lo, hi, mode="constant", value=0.0):
+    """Pad the trailing ``len(lo)`` dimensions of ``x`` by ``lo``/``hi`` (negative crops, constant only)."""
+    x = _f64(x)
+    k = len(lo)
+    lead, sizes = x.shape[: x.ndim - k], x.shape[x.ndim - k:]
+    outs = tuple(n + a + b for n, a, b in zip(sizes, lo, hi))
+    y = np.empty(lead + outs)
+    for q in itertools.product(*map(range, outs)):
+        src = tuple(pad_source(qi - a, n, mode) for qi, a, n in zip(q, lo, sizes))
+        for l in itertools.product(*map(range, lead)):
+            y[l + q] = value if None in src else x[l + src]
+    return y
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """``torch.nn.functional.pad``: ``pad = (last_lo, last_hi, second_last_lo, second_last_hi, ...)``."""
+    k = len(pad) // 2
+    lo = tuple(pad[2 * i] for i in range(k))[::-1]
+    hi = tuple(pad[2 * i + 1] for i in range(k))[::-1]
+    return pad_nd(x, lo, hi, mode, value)
+
+
+# ----------------------------------------------------------------------------- convolution
+
+
+def conv_nd(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+    """y[n, o, p] = b[o] + sum_{j, k} w[o, j, k] * xpad[n, g*Cpg + j, p*s + k*d - lo],  g = o // (O/groups).
+
+    ``xpad`` is zero outside the input (padding_mode 'zeros'), or the input padded with
+    ``padding_mode`` by ``lo``/``hi`` (then the convolution itself has no padding).
+    """
+    x, w = _f64(x), _f64(w)
+    nd = w.ndim - 2
+    N, C = x.shape[:2]
+    O, cpg = w.shape[:2]
+    kernel = w.shape[2:]
+    stride, dilation = ntuple(stride, nd), ntuple(dilation, nd)
+    lo, hi = conv_padding(padding, nd, x.shape[2:], kernel, stride, dilation)
+    if padding_mode != "zeros":
+        x = pad_nd(x, lo, hi, padding_mode)
+        lo = hi = (0,) * nd
+    sizes = x.shape[2:]
+    assert C == cpg * groups and O % groups == 0
+    opg = O // groups
+    out = tuple(conv_out_size(*a) for a in zip(sizes, kernel, stride, dilation, lo, hi))
+    y = np.zeros((N, O) + out)
+    for n in range(N):
+        for o in range(O):
+            g = o // opg
+            for p in itertools.product(*map(range, out)):
+                acc = 0.0 if b is None else float(b[o])
+                for k in itertools.product(*map(range, kernel)):
+                    i = tuple(pi * s + ki * d - l for pi, s, ki, d, l in zip(p, stride, k, dilation, lo))
+                    if all(0 <= ii < nn for ii, nn in zip(i, sizes)):
+                        for j in range(cpg):
+                            acc += w[(o, j) + k] * x[(n, g * cpg + j) + i]
+                y[(n, o) + p] = acc
+    return y
+
+
+def conv_transpose_nd(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, padding_mode="zeros"):
+    """Transposed convolution from its own definition (a scatter):
+
+        y[n, g*Opg + j, p*s + k*d - lo] += w[c, j, k] * x[n, c, p],   g = c // (C_in/groups)
+
+    with output size (n-1)*s - lo - hi + d*(k-1) + output_padding + 1. Taps landing outside the
+    output are dropped ('zeros'), or, for another ``padding_mode``, folded back onto the output
+    element that padding would have copied there (the adjoint of "pad with that mode, convolve").
+    """
+    x, w = _f64(x), _f64(w)
+    nd = w.ndim - 2
+    N, C = x.shape[:2]
+    Cw, opg = w.shape[:2]
+    assert Cw == C and C % groups == 0
+    cpg = C // groups
+    kernel = w.shape[2:]
+    stride, dilation, opad = ntuple(stride, nd), ntuple(dilation, nd), ntuple(output_padding, nd)
+    lo, hi = conv_padding(padding, nd)
+    sizes = x.shape[2:]
+    out = tuple(
+        (n - 1) * s - a - z + d * (k - 1) + op + 1 for n, s, a, z, d, k, op in zip(sizes, stride, lo, hi, dilation, kernel, opad)
+    )
+    y = np.zeros((N, opg * groups) + out)
+    for n in range(N):
+        for c in range(C):
+            g = c // cpg
+            for p in itertools.product(*map(range, sizes)):
+                for k in itertools.product(*map(range, kernel)):
+                    q = tuple(pi * s + ki * d - l for pi, s, ki, d, l in zip(p, stride, k, dilation, lo))
+                    t = tuple(pad_source(qi, m, padding_mode) for qi, m in zip(q, out))
+                    if None in t:
+                        continue
+                    for j in range(opg):
+                        y[(n, g * opg + j) + t] += w[(c, j) + k] * x[(n, c) + p]
+    if b is not None:
+        for o in range(y.shape[1]):
+            y[:, o] += b[o]
+    return y
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+def pool_out_size(n, k, s, p, d, ceil_mode):
+    """floor (or ceil) of (n + 2p - d(k-1) - 1) / s, plus one; with ceil_mode a last window that
+    would start in the right padding (at or beyond n + p) is dropped (PyTorch's rule)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (math.ceil(span / s) if ceil_mode else math.floor(span / s)) + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
+    nd = x.ndim - 2
+    kernel = ntuple(kernel_size, nd)
+    stride = kernel if stride is None else ntuple(stride, nd)
+    padding, dilation = ntuple(padding, nd), ntuple(dilation, nd)
+    sizes = x.shape[2:]
+    out = tuple(pool_out_size(*a, ceil_mode) for a in zip(sizes, kernel, stride, padding, dilation))
+    return kernel, stride, padding, dilation, sizes, out
+
+
+def _taps(p, kernel, stride, padding, dilation):
+    """The window of output ``p``: every tap's input coordinates (padding included)."""
+    for k in itertools.product(*map(range, kernel)):
+        yield tuple(pi * s - pp + ki * d for pi, s, pp, ki, d in zip(p, stride, padding, k, dilation))
+
+
+def _inside(i, sizes):
+    return all(0 <= ii < n for ii, n in zip(i, sizes))
+
+
+def _window_max(x, n, c, coords, sizes):
+    """PyTorch's scan: start at -inf; take a value if it is larger, or NaN (so the last NaN wins)."""
+    best, where = -math.inf, None
+    for i in coords:
+        v = x[(n, c) + i]
+        if where is None or v > best or math.isnan(v):
+            best, where = v, int(np.ravel_multi_index(i, sizes))
+    return best, where
+
+
+def max_pool_nd(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """(values, flat indices): the max over each window, implicit -inf padding, NaN propagating."""
+    x = _f64(x)
+    kernel, stride, padding, dilation, sizes, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
+    N, C = x.shape[:2]
+    y = np.empty((N, C) + out)
+    idx = np.empty((N, C) + out, np.int64)
+    for n, c in itertools.product(range(N), range(C)):
+        for p in itertools.product(*map(range, out)):
+            coords = [i for i in _taps(p, kernel, stride, padding, dilation) if _inside(i, sizes)]
+            y[(n, c) + p], idx[(n, c) + p] = _window_max(x, n, c, coords, sizes)
+    return y, idx
+
+
+def avg_pool_nd(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None, dilation=1):
+    """Window sum over the taps inside the input, divided by divisor_override, or by the number of
+    taps inside the padded input [-p, n+p) (count_include_pad) or inside the input [0, n)."""
+    x = _f64(x)
+    kernel, stride, padding, dilation, sizes, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
+    N, C = x.shape[:2]
+    y = np.empty((N, C) + out)
+    for n, c in itertools.product(range(N), range(C)):
+        for p in itertools.product(*map(range, out)):
+            total, in_padded, in_input = 0.0, 0, 0
+            for i in _taps(p, kernel, stride, padding, dilation):
+                if all(-pp <= ii < nn + pp for ii, nn, pp in zip(i, sizes, padding)):
+                    in_padded += 1
+                if _inside(i, sizes):
+                    in_input += 1
+                    total += x[(n, c) + i]
+            if divisor_override is not None:
+                div = divisor_override
+            else:
+                div = in_padded if count_include_pad else in_input
+            y[(n, c) + p] = total / div
+    return y
+
+
+def adaptive_windows(n, out):
+    """Window o of ``out`` over ``n`` inputs: [floor(o*n/out), ceil((o+1)*n/out))."""
+    return [range((o * n) // out, -(-((o + 1) * n) // out)) for o in range(out)]
+
+
+def _adaptive(x, output_size):
+    nd = x.ndim - 2
+    if isinstance(output_size, (int, np.integer)):
+        output_size = (output_size,) * nd
+    out = tuple(n if o is None else int(o) for o, n in zip(output_size, x.shape[2:]))
+    wins = [adaptive_windows(n, o) for n, o in zip(x.shape[2:], out)]
+    return out, wins
+
+
+def adaptive_avg_pool_nd(x, output_size):
+    x = _f64(x)
+    out, wins = _adaptive(x, output_size)
+    N, C = x.shape[:2]
+    y = np.empty((N, C) + out)
+    for n, c in itertools.product(range(N), range(C)):
+        for p in itertools.product(*map(range, out)):
+            coords = list(itertools.product(*(wins[a][pa] for a, pa in enumerate(p))))
+            y[(n, c) + p] = sum(x[(n, c) + i] for i in coords) / len(coords)
+    return y
+
+
+def adaptive_max_pool_nd(x, output_size):
+    x = _f64(x)
+    out, wins = _adaptive(x, output_size)
+    N, C = x.shape[:2]
+    sizes = x.shape[2:]
+    y = np.empty((N, C) + out)
+    idx = np.empty((N, C) + out, np.int64)
+    for n, c in itertools.product(range(N), range(C)):
+        for p in itertools.product(*map(range, out)):
+            coords = itertools.product(*(wins[a][pa] for a, pa in enumerate(p)))
+            y[(n, c) + p], idx[(n, c) + p] = _window_max(x, n, c, coords, sizes)
+    return y, idx
+
+
+def max_unpool_nd(x, indices, output_size):
+    """Zeros of spatial shape ``output_size``; y[n, c, unravel(indices[n, c, p])] = x[n, c, p]."""
+    x = _f64(x)
+    N, C = x.shape[:2]
+    output_size = tuple(output_size)
+    y = np.zeros((N, C) + output_size)
+    for n, c in itertools.product(range(N), range(C)):
+        for p in itertools.product(*map(range, x.shape[2:])):
+            y[(n, c) + np.unravel_index(int(indices[(n, c) + p]), output_size)] = x[(n, c) + p]
+    return y
+
+
+# ----------------------------------------------------------------------------- unfold / fold
+
+
+def _blocks(sizes, kernel_size, dilation, padding, stride):
+    kernel, dilation, padding, stride = (ntuple(v, 2) for v in (kernel_size, dilation, padding, stride))
+    out = tuple(conv_out_size(n, k, s, d, p, p) for n, k, s, d, p in zip(sizes, kernel, stride, dilation, padding))
+    return kernel, dilation, padding, stride, out
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """cols[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, oh*s - p + kh*d, ow*s - p + kw*d] (0 outside)."""
+    x = _f64(x)
+    N, C, H, W = x.shape
+    kernel, dilation, padding, stride, out = _blocks((H, W), kernel_size, dilation, padding, stride)
+    KH, KW = kernel
+    cols = np.zeros((N, C * KH * KW, out[0] * out[1]))
+    for n, c, kh, kw, oh, ow in itertools.product(range(N), range(C), range(KH), range(KW), range(out[0]), range(out[1])):
+        i = oh * stride[0] - padding[0] + kh * dilation[0]
+        j = ow * stride[1] - padding[1] + kw * dilation[1]
+        if 0 <= i < H and 0 <= j < W:
+            cols[n, (c * KH + kh) * KW + kw, oh * out[1] + ow] = x[n, c, i, j]
+    return cols
+
+
+def fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """x[n, c, oh*s - p + kh*d, ow*s - p + kw*d] += cols[n, (c*KH + kh)*KW + kw, oh*OW + ow]."""
+    cols = _f64(cols)
+    H, W = ntuple(output_size, 2)
+    kernel, dilation, padding, stride, out = _blocks((H, W), kernel_size, dilation, padding, stride)
+    KH, KW = kernel
+    N = cols.shape[0]
+    C = cols.shape[1] // (KH * KW)
+    x = np.zeros((N, C, H, W))
+    for n, c, kh, kw, oh, ow in itertools.product(range(N), range(C), range(KH), range(KW), range(out[0]), range(out[1])):
+        i = oh * stride[0] - padding[0] + kh * dilation[0]
+        j = ow * stride[1] - padding[1] + kw * dilation[1]
+        if 0 <= i < H and 0 <= j < W:
+            x[n, c, i, j] += cols[n, (c * KH + kh) * KW + kw, oh * out[1] + ow]
+    return x
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+def numerical_grad(f, x, gy, eps=1e-6):
+    """Central differences of sum(f(x) * gy) w.r.t. every element of ``x``, in float64.
+
+    The difference f(x+e) - f(x-e) is taken element by element before weighting by ``gy``, which
+    keeps the rounding error of a linear ``f`` near 1e-10 instead of |sum| * 1e-10.
+    """
+    x = _f64(x)
+    gy = np.asarray(gy, np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        v = x[i]
+        x[i] = v + eps
+        fp = np.asarray(f(x), np.float64)
+        x[i] = v - eps
+        fm = np.asarray(f(x), np.float64)
+        x[i] = v
+        g[i] = np.sum((fp - fm) * gy) / (2 * eps)
+    return g

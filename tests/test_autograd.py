@@ -1,0 +1,376 @@
+"""Tensor operations and the autograd engine: every op against central differences (float64) and
+against torch (values and gradients, float32 and float64); broadcasting, accumulation, graph
+lifetime, no_grad, user Functions, dtypes and factories."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numconv as nc
+from conftest import assert_close
+from numconv.autograd import Function, gradcheck
+
+# ----------------------------------------------------------------------------- the op table
+# (id, fn(lib, *tensors) written once for numconv and torch alike, input shapes, which inputs must be > 0)
+
+CASES = [
+    ("neg", lambda L, a: -a, [(3, 4)], ()),
+    ("add", lambda L, a, b: a + b, [(3, 4), (3, 4)], ()),
+    ("add_broadcast", lambda L, a, b: a + b, [(3, 1, 4), (2, 1)], ()),
+    ("add_scalar_reflected", lambda L, a: 2.5 + a, [(3,)], ()),
+    ("sub_broadcast", lambda L, a, b: a - b, [(2, 3), (3,)], ()),
+    ("sub_scalar_reflected", lambda L, a: 1.5 - a, [(2, 2)], ()),
+    ("mul_broadcast", lambda L, a, b: a * b, [(4,), (2, 3, 4)], ()),
+    ("mul_0d_broadcast", lambda L, a, b: a * b, [(), (2, 3)], ()),
+    ("mul_scalar_reflected", lambda L, a: 3 * a, [(3,)], ()),
+    ("mul_self", lambda L, a: a * a, [(5,)], ()),
+    ("div_broadcast", lambda L, a, b: a / b, [(2, 3), (2, 1)], (1,)),
+    ("div_scalar_reflected", lambda L, a: 2.0 / a, [(4,)], (0,)),
+    ("pow_int", lambda L, a: a ** 3, [(4,)], ()),
+    ("pow_float", lambda L, a: a ** 0.5, [(4,)], (0,)),
+    ("pow_reflected", lambda L, a: 2.0 ** a, [(4,)], ()),
+    ("pow_tensor_broadcast", lambda L, a, b: a ** b, [(2, 3), (3,)], (0,)),
+    ("matmul", lambda L, a, b: a @ b, [(3, 4), (4, 2)], ()),
+    ("matmul_batch_broadcast", lambda L, a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)], ()),
+    ("matvec", lambda L, a, b: a @ b, [(2, 3), (3,)], ()),
+    ("vecmat", lambda L, a, b: a @ b, [(3,), (3, 4)], ()),
+    ("dot", lambda L, a, b: a @ b, [(3,), (3,)], ()),
+    ("batch_matvec", lambda L, a, b: a @ b, [(2, 5, 3), (3,)], ()),
+    ("vec_batch", lambda L, a, b: a @ b, [(3,), (2, 3, 4)], ()),
+    ("exp", lambda L, a: a.exp(), [(3, 4)], ()),
+    ("log", lambda L, a: a.log(), [(3, 4)], (0,)),
+    ("sqrt", lambda L, a: a.sqrt(), [(3, 4)], (0,)),
+    ("abs", lambda L, a: a.abs(), [(3, 4)], ()),
+    ("clamp", lambda L, a: a.clamp(-0.5, 0.7), [(4, 5)], ()),
+    ("clamp_min", lambda L, a: a.clamp(min=0.1), [(4, 5)], ()),
+    ("relu", lambda L, a: a.relu(), [(4, 5)], ()),
+    ("sigmoid", lambda L, a: a.sigmoid(), [(4, 5)], ()),
+    ("tanh", lambda L, a: a.tanh(), [(4, 5)], ()),
+    ("softmax_1", lambda L, a: a.softmax(1), [(3, 4, 2)], ()),
+    ("softmax_0", lambda L, a: a.softmax(0), [(3, 4)], ()),
+    ("log_softmax_last", lambda L, a: a.log_softmax(-1), [(3, 5)], ()),
+    ("sum", lambda L, a: a.sum(), [(3, 4)], ()),
+    ("sum_dim", lambda L, a: a.sum(1), [(3, 4, 2)], ()),
+    ("sum_dims_keepdim", lambda L, a: a.sum((0, 2), keepdim=True), [(3, 4, 2)], ()),
+    ("mean", lambda L, a: a.mean(), [(3, 4)], ()),
+    ("mean_dim_keepdim", lambda L, a: a.mean(-1, keepdim=True), [(3, 4)], ()),
+    ("mean_dims", lambda L, a: a.mean((0, 1)), [(2, 3, 4)], ()),
+    ("var_dim", lambda L, a: a.var(1), [(3, 5)], ()),
+    ("max_all", lambda L, a: a.max(), [(3, 4)], ()),
+    ("max_dim", lambda L, a: a.max(1)[0], [(3, 4, 2)], ()),
+    ("max_dim_keepdim", lambda L, a: a.max(dim=0, keepdim=True).values, [(3, 4)], ()),
+    ("amax_dims", lambda L, a: a.amax((0, 2)), [(3, 4, 2)], ()),
+    ("min_dim", lambda L, a: a.min(-1)[0], [(3, 4)], ()),
+    ("min_all", lambda L, a: a.min(), [(3, 4)], ()),
+    ("reshape", lambda L, a: a.reshape(4, 3) * L.arange(12.0).reshape(4, 3).to(a.dtype), [(3, 4)], ()),
+    ("view_neg1", lambda L, a: a.view(-1, 2), [(3, 4)], ()),
+    ("flatten", lambda L, a: a.flatten(), [(2, 3, 2)], ()),
+    ("flatten_1", lambda L, a: a.flatten(1), [(2, 3, 2)], ()),
+    ("flatten_1_2", lambda L, a: a.flatten(1, 2), [(2, 3, 2, 2)], ()),
+    ("transpose", lambda L, a: a.transpose(0, 2), [(2, 3, 4)], ()),
+    ("permute", lambda L, a: a.permute(2, 0, 1), [(2, 3, 4)], ()),
+    ("T", lambda L, a: a.T @ a, [(3, 2)], ()),
+    ("unsqueeze_squeeze", lambda L, a: a.unsqueeze(1).squeeze(), [(3, 4)], ()),
+    ("expand", lambda L, a: a.expand(2, 3, 4), [(3, 1)], ()),
+    ("getitem_int", lambda L, a: a[1], [(3, 4)], ()),
+    ("getitem_slices", lambda L, a: a[:, 1:3], [(3, 4)], ()),
+    ("getitem_none_ellipsis", lambda L, a: a[None, ..., 0], [(3, 4, 2)], ()),
+    ("getitem_step_negative", lambda L, a: a[::2, -1], [(5, 4)], ()),
+    ("getitem_int_array_repeats", lambda L, a: a[[0, 2, 0]], [(3, 4)], ()),
+    ("getitem_two_arrays", lambda L, a: a[[0, 1, 1], [1, 2, 1]], [(3, 4)], ()),
+    ("getitem_bool_mask", lambda L, a: a[np.array([True, False, True])], [(3, 4)], ()),
+    ("cat", lambda L, a, b: L.cat([a, b, a], 1), [(2, 3), (2, 1)], ()),
+    ("stack", lambda L, a, b: L.stack([a, b], 1), [(2, 3), (2, 3)], ()),
+    ("clone", lambda L, a: a.clone() * 2, [(3,)], ()),
+    ("cast_roundtrip", lambda L, a: (a.double() * 2).to(a.dtype), [(3,)], ()),
+    ("composite", lambda L, a, b: ((a @ b).tanh() * a.sum(1, keepdim=True)).softmax(1).log(), [(3, 4), (4, 2)], ()),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _inputs(rng, shapes, positive, dtype=np.float64):
+    out = []
+    for i, s in enumerate(shapes):
+        a = rng.standard_normal(s)
+        if i in positive:
+            a = np.abs(a) + 0.5
+        out.append(np.asarray(a, dtype))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradcheck(case, rng):
+    _, fn, shapes, positive = case
+    xs = [nc.Tensor(a, requires_grad=True) for a in _inputs(rng, shapes, positive)]
+    assert gradcheck(lambda *ts: fn(nc, *ts), xs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_against_torch(case, dtype, rng, torch):
+    _, fn, shapes, positive = case
+    arrays = _inputs(rng, shapes, positive, dtype)
+    xs = [nc.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    y = fn(nc, *xs)
+    assert y.dtype == dtype, f"output dtype {y.dtype}, expected {np.dtype(dtype)}"
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(gy)
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    yt = fn(torch, *ts)
+    yt.backward(torch.from_numpy(gy))
+    assert_close(y.numpy(), yt.detach().numpy(), dtype, what="value")
+    for i, (x, t) in enumerate(zip(xs, ts)):
+        assert x.grad.dtype == dtype
+        assert_close(x.grad.numpy(), t.grad.numpy(), dtype, what=f"grad of input {i}")
+
+
+# ----------------------------------------------------------------------------- ties and special values
+
+
+def test_max_ties_follow_torch(torch):
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    for fn in (lambda t: t.max(), lambda t: t.max(1)[0].sum(), lambda t: t.amax(1).sum(), lambda t: t.min(0)[0].sum()):
+        x, xt = nc.Tensor(a.copy(), requires_grad=True), torch.tensor(a, requires_grad=True)
+        fn(x).backward()
+        fn(xt).backward()
+        np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+    v, i = nc.Tensor(a).max(1)
+    np.testing.assert_array_equal(i.numpy(), [1, 0])
+    assert i.dtype == np.int64 and not i.requires_grad
+
+
+def test_kinks_follow_torch(torch):
+    a = np.array([0.0, 1.0, -1.0, 0.5])
+    for fn in (lambda t: t.abs(), lambda t: t.relu(), lambda t: t.clamp(-1.0, 0.5), lambda t: t ** 2, lambda t: t ** 0):
+        x, xt = nc.Tensor(a.copy(), requires_grad=True), torch.tensor(a, requires_grad=True)
+        fn(x).sum().backward()
+        fn(xt).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_softmax_log_softmax_stable_for_huge_logits():
+    x = nc.Tensor(np.array([[1000.0, 0.0, -1000.0], [-1e30, 1e30, 0.0]], np.float32), requires_grad=True)
+    y = x.log_softmax(1)
+    assert np.isfinite(y.numpy()[:, :2]).all() and np.isfinite(x.softmax(1).numpy()).all()
+    np.testing.assert_allclose(x.softmax(1).numpy().sum(1), 1.0, rtol=1e-6)
+    y.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    s = nc.Tensor(np.array([-800.0, 800.0], np.float32)).sigmoid().numpy()
+    np.testing.assert_array_equal(s, [0.0, 1.0])
+
+
+def test_gather(torch, rng):
+    a = rng.standard_normal((3, 4))
+    idx = np.array([[0, 3, 0], [1, 1, 2], [2, 0, 3]])
+    x, xt = nc.Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = x.gather(1, idx), xt.gather(1, torch.from_numpy(idx))
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    yt.backward(torch.from_numpy(gy))
+    assert_close(y.numpy(), yt.detach().numpy())
+    assert_close(x.grad.numpy(), xt.grad.numpy(), what="gather gradient (repeated indices add up)")
+    assert gradcheck(lambda t: t.gather(0, idx[:, :2] % 3), [nc.Tensor(a, requires_grad=True)])
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+def test_tensor_used_twice_accumulates():
+    x = nc.Tensor(np.array([1.0, 2.0, -3.0]), requires_grad=True)
+    y = x * x + x * 3 + x.exp().log()  # 2x + 3 + 1
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 4)
+
+
+def test_grads_accumulate_over_backward_calls_and_broadcast():
+    x = nc.Tensor(np.ones((1, 3)), requires_grad=True)
+    b = nc.Tensor(np.ones(()), requires_grad=True)
+    for _ in range(2):
+        (x + b * nc.ones(4, 3, dtype=np.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((1, 3), 8.0))
+    assert x.grad.shape == (1, 3) and b.grad.shape == ()
+    assert b.grad.item() == 24.0
+
+
+def test_graph_freed_after_backward():
+    x = nc.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    z = (x * x).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * x.numpy() * 3)
+
+
+def test_backward_needs_scalar_or_gradient():
+    x = nc.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="single-element"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 6.0])
+    with pytest.raises(ValueError, match="shape"):
+        (x * 2).backward(np.ones(2))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        nc.Tensor(np.ones(1)).backward()
+
+
+def test_no_grad_records_nothing():
+    x = nc.Tensor(np.ones(3), requires_grad=True)
+    with nc.no_grad():
+        y = (x * 2).exp().sum()
+        assert not nc.autograd.is_grad_enabled()
+        with nc.enable_grad():
+            z = (x * 2).sum()
+    assert nc.autograd.is_grad_enabled()
+    assert not y.requires_grad and y.is_leaf and y.grad_fn is None
+    assert z.requires_grad
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+
+
+def test_user_defined_function():
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, a, scale=1.0):
+            ctx.save_for_backward(a)
+            ctx.scale = scale
+            return a ** 3 * scale
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return g * 3 * a ** 2 * ctx.scale
+
+    x = nc.Tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
+    y = Cube.apply(x, scale=2.0)
+    assert y.grad_fn is Cube
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy() ** 2)
+    assert gradcheck(lambda t: Cube.apply(t * 1.5).sigmoid(), [nc.Tensor(np.array([0.1, -0.4]), requires_grad=True)])
+
+
+def test_gradcheck_catches_a_wrong_backward():
+    class Wrong(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    with pytest.raises(AssertionError, match="gradcheck failed"):
+        gradcheck(lambda t: Wrong.apply(t), [nc.Tensor(np.ones(2), requires_grad=True)])
+
+
+def test_comparisons_are_bool_without_graph():
+    x = nc.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    for r, expect in [(x > 2, [0, 0, 1]), (x >= 2, [0, 1, 1]), (x < 2, [1, 0, 0]), (x <= 2, [1, 1, 0]),
+                      (x == 2, [0, 1, 0]), (x != 2, [1, 0, 1]), (2 < x, [0, 0, 1])]:
+        assert r.dtype == np.bool_ and not r.requires_grad
+        np.testing.assert_array_equal(r.numpy(), np.array(expect, bool))
+    assert (x == x).numpy().all()
+    assert len({x, x * 1}) == 2  # hashable by identity
+    acc = ((x > 1.5).float() == nc.tensor([0.0, 1.0, 1.0])).float().mean()
+    assert acc.item() == 1.0 and acc.dtype == np.float32
+
+
+def test_argmax_argmin():
+    a = np.array([[1.0, 5.0, 5.0], [7.0, 0.0, 2.0]])
+    x = nc.Tensor(a, requires_grad=True)
+    assert x.argmax().item() == 3 and x.argmax().dtype == np.int64
+    np.testing.assert_array_equal(x.argmax(1).numpy(), [1, 0])
+    np.testing.assert_array_equal(x.argmax(0, keepdim=True).numpy(), [[1, 0, 0]])
+    np.testing.assert_array_equal(x.argmin(1).numpy(), [0, 1])
+    assert not x.argmax(1).requires_grad
+
+
+def test_inplace_rules():
+    w = nc.Tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="in place"):
+        w -= 1.0
+    with pytest.raises(RuntimeError, match="in place"):
+        w[0] = 2.0
+    data = w.data
+    with nc.no_grad():
+        w -= 0.5 * nc.ones(3)
+        w *= 2
+        w[1] = 7.0
+    assert w.data is data and w.dtype == np.float32
+    np.testing.assert_array_equal(w.numpy(), [1.0, 7.0, 1.0])
+    acc = nc.zeros(3)
+    acc += w * 2  # acc does not require grad: recorded out of place
+    assert acc.requires_grad
+    acc.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])
+    w.grad.zero_()
+    assert (w.grad.numpy() == 0).all()
+
+
+# ----------------------------------------------------------------------------- dtypes
+
+
+def test_dtype_rules():
+    f32 = nc.tensor([1.0, 2.0])
+    assert f32.dtype == np.float32
+    assert nc.Tensor(np.array([1.0, 2.0])).dtype == np.float64
+    assert nc.Tensor(np.float64(2.0)).dtype == np.float64 and nc.Tensor(2.0).dtype == np.float32
+    assert nc.tensor([1, 2]).dtype == np.int64
+    for y in (f32 + 1.5, 1.5 * f32, f32 / np.float64(3.0), f32 ** 2, 2.0 ** f32, f32 - np.int64(1), -f32, f32.exp(),
+              f32 * np.array([1, 2]), f32.softmax(0), f32.mean()):
+        assert y.dtype == np.float32, y
+    f64 = nc.Tensor(np.array([1.0, 2.0]))
+    assert (f64 * 2.0).dtype == np.float64 and (f64 + np.float32(1)).dtype == np.float64
+    assert (nc.arange(3) * 1.5).dtype == np.float32 and (nc.arange(3) * 2).dtype == np.int64
+    x = nc.Tensor(np.ones(2, np.float32), requires_grad=True)
+    y = (x * f64).sum()
+    assert y.dtype == np.float64
+    y.backward()
+    assert x.grad.dtype == np.float32  # gradients take their input's dtype
+    assert x.double().dtype == np.float64 and x.astype("float64").dtype == np.float64 and x.float() is x
+    assert x.long().dtype == np.int64 and not x.long().requires_grad
+    with pytest.raises(TypeError, match="floating"):
+        nc.tensor([1, 2], requires_grad=True)
+
+
+def test_factories_and_seed():
+    assert nc.zeros(2, 3).shape == (2, 3) and nc.zeros((2, 3)).dtype == np.float32
+    assert nc.ones(2, dtype=np.float64).dtype == np.float64
+    assert nc.zeros_like(nc.ones(2, dtype=np.float64)).dtype == np.float64
+    assert nc.ones_like(np.zeros((2, 2), np.float32)).numpy().sum() == 4
+    assert nc.full((2,), 3).dtype == np.int64 and nc.full((2,), 3.0).dtype == np.float32
+    assert nc.arange(5).dtype == np.int64 and nc.arange(0, 1, 0.25).dtype == np.float32
+    np.testing.assert_array_equal(nc.arange(2, 8, 2).numpy(), [2, 4, 6])
+    w = nc.randn(3, 2, requires_grad=True)
+    assert w.requires_grad and w.dtype == np.float32 and w.is_leaf
+    nc.manual_seed(123)
+    a, u = nc.randn(1000), nc.rand(1000, dtype=np.float64)
+    nc.manual_seed(123)
+    np.testing.assert_array_equal(a.numpy(), nc.randn(1000).numpy())
+    assert u.dtype == np.float64 and 0 <= u.numpy().min() and u.numpy().max() < 1
+    assert abs(a.numpy().mean()) < 0.15 and abs(a.numpy().std() - 1) < 0.1
+    assert nc.random.generator() is nc.random.generator()
+    p = nc.randperm(10).numpy()
+    assert sorted(p.tolist()) == list(range(10))
+    r = nc.randint(3, 7, (50,)).numpy()
+    assert r.min() >= 3 and r.max() < 7 and r.dtype == np.int64
+    src = np.arange(3.0)
+    assert nc.tensor(src).data is not src and nc.Tensor(src).data is src  # tensor() copies, Tensor() shares
+
+
+def test_shape_helpers_and_errors():
+    x = nc.randn(2, 3, 4)
+    assert x.size() == (2, 3, 4) and x.size(-1) == 4 and x.size == 24 and x.numel() == 24 and x.dim() == 3
+    assert len(x) == 2 and [t.shape for t in x] == [(3, 4), (3, 4)]
+    assert x.T.shape == (4, 3, 2) and x.flatten(0, 1).shape == (6, 4)
+    with pytest.raises(IndexError, match="out of range"):
+        x.sum(3)
+    with pytest.raises(ValueError, match="permutation"):
+        x.permute(0, 0, 1)
+    with pytest.raises(ValueError, match="broadcast"):
+        x.expand(2, 5, 4)
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(x)
+    assert float(nc.tensor(2.5)) == 2.5 and "requires_grad=True" in repr(nc.ones(1, requires_grad=True))

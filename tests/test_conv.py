@@ -1,0 +1,578 @@
+"""conv1d/2d/3d and conv_transpose1d/2d/3d, forward and backward, against the float64 reference
+(tests/reference.py, gradients by central differences) and against torch.nn.functional."""
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+
+import numconv.functional as F
+from numconv import dispatch
+import reference as R
+from conftest import (
+    arrange,
+    assert_close,
+    assert_dtype,
+    random,
+    torch_forward_backward,
+    torch_or_fail,
+    vdot,
+)
+
+MODES = ("reflect", "replicate", "circular")
+# Every convolution implementation the dispatcher can choose runs on the same reference cases.
+ALGORITHMS = ("direct", "gemm")
+
+
+# ----------------------------------------------------------------------------- configurations
+
+
+@dataclass(frozen=True)
+class Conv:
+    """A convolution: input (N, C, *size) (N None: unbatched (C, *size)), weight (O, C/groups, *kernel)."""
+
+    id: str
+    size: tuple
+    kernel: tuple
+    C: int = 2
+    O: int = 2
+    N: int | None = 2
+    stride: object = 1
+    padding: object = 0
+    dilation: object = 1
+    groups: int = 1
+    bias: bool = True
+    layout: str = "C"  # memory layout of input, weight and grad_output handed to numconv
+    torch: bool = True  # torch.nn.functional can compute it (False: reference only)
+
+    @property
+    def nd(self):
+        return len(self.size)
+
+    @property
+    def x_shape(self):
+        return ((self.N,) if self.N is not None else ()) + (self.C,) + tuple(self.size)
+
+    @property
+    def w_shape(self):
+        return (self.O, self.C // self.groups) + tuple(self.kernel)
+
+    def args(self):
+        return (self.stride, self.padding, self.dilation, self.groups)
+
+
+CONV = [
+    Conv("2d_basic", (4, 4), (3, 3), C=3, O=2, padding=1),
+    Conv("2d_kernel_eq_padded_input", (3, 4), (5, 6), padding=1),
+    Conv("2d_kernel_eq_input_valid", (3, 2), (3, 2), C=3, O=1, padding="valid"),
+    Conv("2d_1x1", (3, 4), (1, 1), C=3, O=4),
+    Conv("2d_1x1_stride2_pad1", (4, 3), (1, 1), stride=2, padding=1),
+    Conv("2d_stride_gt_kernel", (7, 6), (2, 2), stride=(3, 4), C=1, O=2),
+    Conv("2d_dilation_padding", (5, 6), (3, 2), dilation=(2, 3), padding=(2, 1), C=1, O=2),
+    Conv("2d_dilation_stride_aniso", (6, 5), (2, 3), dilation=(3, 1), padding=(1, 0), stride=(2, 1), N=1),
+    Conv("2d_depthwise", (4, 4), (3, 3), C=3, O=3, groups=3, padding=1),
+    Conv("2d_depthwise_multiplier2", (4, 3), (3, 2), C=2, O=4, groups=2, padding=(1, 0), stride=(1, 2)),
+    Conv("2d_groups2", (4, 4), (2, 3), C=4, O=2, groups=2, stride=2, padding=1, N=1),
+    Conv("2d_same_even_kernel", (4, 5), (2, 4), padding="same"),
+    Conv("2d_same_dilated", (4, 5), (3, 2), dilation=(2, 3), padding="same", C=1),
+    Conv("2d_batch1_one_channel", (5, 4), (3, 3), C=1, O=1, N=1, padding=(0, 1)),
+    Conv("2d_no_bias", (4, 4), (2, 2), bias=False, stride=(2, 1)),
+    Conv("2d_unbatched", (4, 5), (3, 2), N=None, padding=1, C=2, O=3),
+    Conv("2d_fortran", (4, 5), (3, 3), padding=1, layout="F"),
+    Conv("2d_strided_view", (5, 4), (2, 3), padding=(1, 0), stride=(2, 1), layout="strided"),
+    Conv("2d_reversed_view_groups", (4, 4), (3, 3), C=2, O=4, groups=2, padding=1, layout="reversed"),
+    Conv("1d_basic", (7,), (3,), stride=2, padding=1, O=3),
+    Conv("1d_dilation_groups", (8,), (3,), dilation=3, padding=2, C=2, O=4, groups=2),
+    Conv("1d_same_even", (6,), (4,), padding="same", C=1, O=2),
+    Conv("1d_unbatched_fortran", (6,), (2,), N=None, stride=3, padding=1, layout="F"),
+    Conv("1d_kernel_eq_padded", (3,), (7,), padding=2, N=1),
+    Conv("3d_basic", (3, 2, 4), (2, 2, 3), C=2, O=2, N=1, stride=(1, 2, 1), padding=(1, 0, 1)),
+    Conv("3d_groups_dilation", (3, 4, 3), (2, 2, 2), C=2, O=2, groups=2, N=1, dilation=(1, 2, 1), padding=(0, 1, 1)),
+    Conv("3d_unbatched_strided", (3, 3, 3), (2, 1, 2), N=None, C=1, O=2, padding=(1, 0, 0), layout="strided"),
+    Conv("3d_same", (3, 2, 3), (2, 3, 2), C=1, O=2, N=1, padding="same"),
+    # TensorFlow 'same' with stride > 1, and per-side padding: numconv extensions (reference only)
+    Conv("2d_same_stride2_odd", (5, 4), (3, 3), stride=2, padding="same", torch=False),
+    Conv("2d_same_stride2_even", (5, 6), (4, 2), stride=2, padding="same", torch=False, N=1),
+    Conv("2d_same_stride_dilated", (5, 4), (2, 3), stride=(2, 3), dilation=(2, 1), padding="same", torch=False, N=1),
+    Conv("1d_same_stride3", (8,), (4,), stride=3, padding="same", torch=False),
+    Conv("3d_same_stride2", (3, 4, 3), (2, 3, 2), stride=2, padding="same", C=1, N=1, torch=False),
+    Conv("2d_per_side", (4, 4), (3, 2), padding=((0, 2), (1, 0)), torch=False),
+    Conv("2d_per_side_stride_groups", (4, 5), (2, 3), padding=((2, 1), (0, 3)), stride=2, C=2, O=4, groups=2,
+         torch=False, N=1),
+    Conv("1d_per_side", (5,), (3,), padding=((3, 1),), stride=2, torch=False),
+    Conv("3d_per_side_unbatched", (2, 3, 3), (2, 2, 2), padding=((1, 0), (0, 1), (2, 1)), N=None, C=1, torch=False),
+]
+
+
+def random_conv_configs(count, seed):
+    """A seeded grid of random valid convolutions (tiny; torch-compatible symmetric padding)."""
+    r = np.random.default_rng(seed)
+    layouts = ("C", "F", "strided", "reversed")
+    out = []
+    while len(out) < count:
+        nd = int(r.integers(1, 4))
+        groups = int(r.choice([1, 1, 2, 3]))
+        C, O = groups * int(r.integers(1, 3)), groups * int(r.integers(1, 3))
+        kernel = tuple(int(v) for v in r.integers(1, 4, nd))
+        stride = tuple(int(v) for v in r.integers(1, 4, nd))
+        dilation = tuple(int(v) for v in r.integers(1, 3, nd))
+        padding = tuple(int(v) for v in r.integers(0, 3, nd))
+        size = tuple(int(v) for v in r.integers(1, (7, 6, 4)[nd - 1], nd))
+        if any(R.conv_out_size(n, k, s, d, p, p) < 1 for n, k, s, d, p in zip(size, kernel, stride, dilation, padding)):
+            continue
+        N = [None, 1, 2][int(r.integers(0, 3))]
+        if nd == 3 and N == 2:
+            N = 1
+        cid = (f"rand{len(out):02d}_{nd}d_n{size}_k{kernel}_s{stride}_p{padding}_d{dilation}_g{groups}_C{C}_O{O}"
+               .replace(" ", ""))
+        out.append(Conv(cid, size, kernel, C=C, O=O, N=N, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups, bias=bool(r.integers(0, 2)), layout=layouts[int(r.integers(0, 4))]))
+    return out
+
+
+CONV += random_conv_configs(16, seed=20240611)
+TORCH_CONV = [c for c in CONV if c.torch]
+
+
+def ids(cfgs):
+    return [c.id for c in cfgs]
+
+
+def make_conv(cfg, rng, dtype=np.float64):
+    x = random(rng, cfg.x_shape, dtype)
+    w = random(rng, cfg.w_shape, dtype)
+    b = random(rng, (cfg.O,), dtype) if cfg.bias else None
+    return x, w, b
+
+
+def nc_conv(cfg, x, w, b, mode="zeros"):
+    """numconv's convN d, all arguments positional (checks the argument order is torch's)."""
+    return getattr(F, f"conv{cfg.nd}d")(arrange(x, cfg.layout), arrange(w, cfg.layout), b, *cfg.args(), mode)
+
+
+def nc_conv_backward(cfg, gy, x, w, b, mode="zeros"):
+    return getattr(F, f"conv{cfg.nd}d_backward")(
+        arrange(gy, cfg.layout), arrange(x, cfg.layout), arrange(w, cfg.layout), b, *cfg.args(), mode
+    )
+
+
+def ref_conv(cfg, x, w, b, mode="zeros"):
+    batched = cfg.N is not None
+    y = R.conv_nd(x if batched else x[None], w, b, *cfg.args(), padding_mode=mode)
+    return y if batched else y[0]
+
+
+def fd_grads(ref, gy, x, w, b):
+    """Central-difference gradients of sum(ref(x, w, b) * gy) w.r.t. x, w and b."""
+    gx = R.numerical_grad(lambda t: ref(t, w, b), x, gy)
+    gw = R.numerical_grad(lambda t: ref(x, t, b), w, gy)
+    gb = None if b is None else R.numerical_grad(lambda t: ref(x, w, t), b, gy)
+    return gx, gw, gb
+
+
+def check_grads(got, expected, dtype, kind, what):
+    for name, g, e in zip(("grad_input", "grad_weight", "grad_bias"), got, expected):
+        if e is None:
+            assert g is None, f"{what}: {name} should be None without a bias, got {type(g).__name__}"
+            continue
+        assert_dtype(g, dtype, f"{what} {name}")
+        assert_close(g, e, dtype, kind, f"{what} {name}")
+
+
+# ----------------------------------------------------------------------------- convolution vs reference
+
+
+@pytest.mark.parametrize("cfg", CONV, ids=ids(CONV))
+def test_conv_forward_vs_reference(cfg, rng):
+    x, w, b = make_conv(cfg, rng)
+    expected = ref_conv(cfg, x, w, b)
+    if cfg.padding == "same":  # TensorFlow's rule: out = ceil(n / stride), whatever the kernel
+        stride = R.ntuple(cfg.stride, cfg.nd)
+        assert expected.shape[-cfg.nd:] == tuple(-(-n // s) for n, s in zip(cfg.size, stride))
+    for algorithm, dtype in itertools.product(ALGORITHMS, (np.float64, np.float32)):
+        xd, wd, bd = (None if a is None else a.astype(dtype) for a in (x, w, b))
+        x_before = xd.copy()
+        with dispatch.use_algorithm(algorithm):
+            y = nc_conv(cfg, xd, wd, bd)
+        assert_dtype(y, dtype, f"conv{cfg.nd}d output")
+        assert_close(y, expected, dtype, "exact", f"conv{cfg.nd}d {cfg.id} forward ({algorithm})")
+        assert np.array_equal(xd, x_before), "the input was modified"
+
+
+@pytest.mark.parametrize("cfg", CONV, ids=ids(CONV))
+def test_conv_backward_vs_numerical(cfg, rng):
+    x, w, b = make_conv(cfg, rng)
+    y = ref_conv(cfg, x, w, b)
+    gy = random(rng, y.shape)
+    expected = fd_grads(lambda *a: ref_conv(cfg, *a), gy, x, w, b)
+    for algorithm, dtype in itertools.product(ALGORITHMS, (np.float64, np.float32)):
+        cast = [None if a is None else a.astype(dtype) for a in (gy, x, w, b)]
+        with dispatch.use_algorithm(algorithm):
+            got = nc_conv_backward(cfg, *cast)
+        check_grads(got, expected, dtype, "fd", f"conv{cfg.nd}d_backward {cfg.id} ({algorithm})")
+
+
+# ----------------------------------------------------------------------------- convolution vs torch
+
+
+def torch_conv(torch, cfg, mode="zeros"):
+    tf = torch.nn.functional
+    conv = getattr(tf, f"conv{cfg.nd}d")
+    if mode == "zeros":
+        return lambda x, w, b: conv(x, w, b, *cfg.args())
+    lo, hi = R.conv_padding(cfg.padding, cfg.nd, cfg.size, cfg.kernel, R.ntuple(cfg.stride, cfg.nd),
+                            R.ntuple(cfg.dilation, cfg.nd))
+    flat = sum(((a, z) for a, z in zip(lo[::-1], hi[::-1])), ())
+
+    def f(x, w, b):  # pad-then-convolve, as nn.ConvNd(padding_mode=mode) does
+        xb = x if cfg.N is not None else x[None]
+        y = conv(tf.pad(xb, flat, mode=mode), w, b, cfg.stride, 0, cfg.dilation, cfg.groups)
+        return y if cfg.N is not None else y[0]
+
+    return f
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("cfg", TORCH_CONV, ids=ids(TORCH_CONV))
+def test_conv_vs_torch(cfg, dtype, rng):
+    torch = torch_or_fail()
+    x, w, b = make_conv(cfg, rng, dtype)
+    (y_t, gy, (gx_t, gw_t, gb_t)) = torch_forward_backward(torch, torch_conv(torch, cfg), (x, w, b), rng=rng)
+    y = nc_conv(cfg, x, w, b)
+    assert_dtype(y, dtype, "output")
+    assert_close(y, y_t, dtype, "exact", f"conv{cfg.nd}d {cfg.id} vs torch")
+    check_grads(nc_conv_backward(cfg, gy, x, w, b), (gx_t, gw_t, gb_t), dtype, "exact", f"conv{cfg.nd}d {cfg.id} vs torch")
+
+
+def test_conv_defaults_match_torch(rng):
+    torch = torch_or_fail()
+    x, w = random(rng, (2, 3, 5, 4)), random(rng, (4, 3, 2, 2))
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    assert_close(F.conv2d(x, w), expected, what="conv2d(x, w) with defaults")
+
+
+# ----------------------------------------------------------------------------- padding modes
+
+
+PAD_MODE_CONV = [
+    Conv("2d_pad1", (4, 5), (3, 3), padding=1, N=1),
+    Conv("2d_aniso_stride_groups", (5, 4), (3, 2), padding=(2, 1), stride=(2, 1), C=2, O=4, groups=2, N=1),
+    Conv("2d_dilated_unbatched", (4, 5), (2, 3), padding=(1, 2), dilation=(2, 1), N=None),
+    Conv("2d_same_even", (4, 4), (2, 3), padding="same", C=1, layout="F"),
+    Conv("1d_pad_eq_size", (3,), (3,), padding=2, N=1),  # reflect needs pad < size: that row is skipped below
+    Conv("1d_stride_dilation", (6,), (3,), padding=2, stride=2, dilation=2),
+    Conv("3d_pad", (3, 2, 3), (2, 2, 3), padding=(1, 1, 2), C=1, O=2, N=1),
+    Conv("2d_same_stride2", (5, 4), (3, 2), padding="same", stride=2, torch=False, N=1),
+    Conv("2d_per_side", (4, 4), (2, 3), padding=((0, 2), (3, 0)), torch=False, N=1),
+]
+MODE_CASES = [(m, c) for c in PAD_MODE_CONV for m in MODES if not (m == "reflect" and c.id == "1d_pad_eq_size")]
+MODE_IDS = [f"{m}-{c.id}" for m, c in MODE_CASES]
+
+
+@pytest.mark.parametrize("mode,cfg", MODE_CASES, ids=MODE_IDS)
+def test_conv_padding_mode_vs_reference(mode, cfg, rng):
+    x, w, b = make_conv(cfg, rng)
+    y_ref = ref_conv(cfg, x, w, b, mode)
+    y = nc_conv(cfg, x, w, b, mode)
+    assert_close(y, y_ref, what=f"conv{cfg.nd}d padding_mode={mode} {cfg.id}")
+    y32 = nc_conv(cfg, *(None if a is None else a.astype(np.float32) for a in (x, w, b)), mode)
+    assert_dtype(y32, np.float32, "float32 output")
+    assert_close(y32, y_ref, np.float32, what=f"float32 conv{cfg.nd}d padding_mode={mode} {cfg.id}")
+    gy = random(rng, y_ref.shape)
+    expected = fd_grads(lambda *a: ref_conv(cfg, *a, mode), gy, x, w, b)
+    check_grads(nc_conv_backward(cfg, gy, x, w, b, mode), expected, np.float64, "fd",
+                f"conv{cfg.nd}d_backward padding_mode={mode} {cfg.id}")
+
+
+TORCH_MODE_CASES = [(m, c) for m, c in MODE_CASES if c.torch]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("mode,cfg", TORCH_MODE_CASES, ids=[f"{m}-{c.id}" for m, c in TORCH_MODE_CASES])
+def test_conv_padding_mode_vs_torch(mode, cfg, dtype, rng):
+    torch = torch_or_fail()
+    x, w, b = make_conv(cfg, rng, dtype)
+    y_t, gy, grads_t = torch_forward_backward(torch, torch_conv(torch, cfg, mode), (x, w, b), rng=rng)
+    assert_close(nc_conv(cfg, x, w, b, mode), y_t, dtype, what=f"conv{cfg.nd}d padding_mode={mode} {cfg.id} vs torch")
+    check_grads(nc_conv_backward(cfg, gy, x, w, b, mode), grads_t, dtype, "exact",
+                f"conv{cfg.nd}d_backward padding_mode={mode} {cfg.id} vs torch")
+
+
+def test_conv2d_padding_mode_vs_torch_module(rng):
+    """nn.Conv2d(padding_mode=...) itself, not only pad-then-conv."""
+    torch = torch_or_fail()
+    x = random(rng, (2, 2, 5, 4))
+    for mode in MODES:
+        m = torch.nn.Conv2d(2, 4, (3, 2), stride=(1, 2), padding=(2, 1), dilation=(1, 2), groups=2,
+                            padding_mode=mode).double()
+        w, b = m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()
+        expected = m(torch.from_numpy(x)).detach().numpy()
+        got = F.conv2d(x, w, b, (1, 2), (2, 1), (1, 2), 2, padding_mode=mode)
+        assert_close(got, expected, what=f"conv2d padding_mode={mode} vs nn.Conv2d")
+
+
+# ----------------------------------------------------------------------------- transposed convolution
+
+
+@dataclass(frozen=True)
+class ConvT:
+    """A transposed convolution: input (N, C, *size), weight (C, O/groups, *kernel)."""
+
+    id: str
+    size: tuple
+    kernel: tuple
+    C: int = 2
+    O: int = 2
+    N: int | None = 2
+    stride: object = 1
+    padding: object = 0
+    output_padding: object = 0
+    groups: int = 1
+    dilation: object = 1
+    bias: bool = True
+    layout: str = "C"
+    torch: bool = True
+
+    nd = Conv.nd
+    x_shape = Conv.x_shape
+
+    @property
+    def w_shape(self):
+        return (self.C, self.O // self.groups) + tuple(self.kernel)
+
+    def args(self):
+        return (self.stride, self.padding, self.output_padding, self.groups, self.dilation)
+
+
+CONVT = [
+    ConvT("2d_basic", (3, 4), (3, 3), C=2, O=3, stride=2, padding=1, output_padding=1),
+    ConvT("2d_groups_aniso", (3, 3), (2, 3), C=4, O=2, groups=2, stride=(2, 1), padding=(0, 1), dilation=(1, 2),
+          output_padding=(1, 0), N=1),
+    ConvT("2d_depthwise", (3, 3), (3, 2), C=3, O=3, groups=3, stride=2, padding=1),
+    ConvT("2d_depthwise_multiplier2", (3, 2), (2, 2), C=2, O=4, groups=2, stride=(1, 2)),
+    ConvT("2d_1x1_stride2", (3, 3), (1, 1), C=3, O=2, stride=2, output_padding=1),
+    ConvT("2d_stride_gt_kernel", (3, 2), (2, 2), stride=(3, 4), output_padding=(2, 1), C=1),
+    ConvT("2d_dilation_padding", (3, 4), (3, 2), dilation=(2, 3), padding=(2, 1), C=1, O=2),
+    ConvT("2d_output_padding_from_dilation", (3, 3), (2, 2), dilation=2, output_padding=1, N=1),
+    ConvT("2d_padding_eats_output", (3, 3), (3, 3), stride=1, padding=2, C=2, O=1),  # out 1x1
+    ConvT("2d_batch1_one_channel", (4, 3), (2, 3), C=1, O=1, N=1, stride=2),
+    ConvT("2d_no_bias", (3, 3), (2, 2), bias=False, stride=2),
+    ConvT("2d_unbatched", (3, 4), (2, 2), N=None, stride=2, padding=1, O=3),
+    ConvT("2d_fortran", (3, 3), (3, 2), stride=2, padding=(1, 0), layout="F"),
+    ConvT("2d_strided_view", (3, 3), (2, 3), stride=(1, 2), layout="strided", N=1),
+    ConvT("2d_reversed_view", (2, 3), (3, 3), C=2, O=2, groups=2, stride=2, padding=1, layout="reversed"),
+    ConvT("1d_basic", (4,), (3,), stride=2, padding=1, output_padding=1, O=3),
+    ConvT("1d_dilation_groups", (4,), (3,), dilation=2, padding=2, C=2, O=4, groups=2, stride=3, output_padding=2),
+    ConvT("1d_unbatched_fortran", (3,), (4,), N=None, stride=2, layout="F"),
+    ConvT("3d_basic", (2, 2, 3), (2, 3, 2), C=2, O=1, N=1, stride=(2, 1, 2), padding=(0, 1, 1), output_padding=(1, 0, 0)),
+    ConvT("3d_groups_dilation", (2, 3, 2), (2, 2, 2), C=2, O=2, groups=2, N=1, dilation=(2, 1, 1), padding=(1, 0, 0)),
+    ConvT("3d_unbatched", (2, 2, 2), (2, 1, 2), N=None, C=1, O=2, stride=2, padding=(0, 0, 1)),
+    # per-side padding: numconv extension (reference only)
+    ConvT("2d_per_side", (3, 3), (3, 3), stride=2, padding=((0, 2), (1, 0)), output_padding=(1, 0), torch=False),
+    ConvT("1d_per_side", (4,), (3,), stride=2, padding=((2, 0),), torch=False, N=1),
+    ConvT("3d_per_side", (2, 2, 2), (2, 2, 2), stride=2, padding=((1, 0), (0, 1), (1, 1)), torch=False, N=1, C=1),
+]
+
+
+def random_conv_transpose_configs(count, seed):
+    r = np.random.default_rng(seed)
+    layouts = ("C", "F", "strided", "reversed")
+    out = []
+    while len(out) < count:
+        nd = int(r.integers(1, 4))
+        groups = int(r.choice([1, 1, 2, 3]))
+        C, O = groups * int(r.integers(1, 3)), groups * int(r.integers(1, 3))
+        kernel = tuple(int(v) for v in r.integers(1, 4, nd))
+        stride = tuple(int(v) for v in r.integers(1, 4, nd))
+        dilation = tuple(int(v) for v in r.integers(1, 3, nd))
+        padding = tuple(int(v) for v in r.integers(0, 3, nd))
+        opad = tuple(int(r.integers(0, max(s, d))) for s, d in zip(stride, dilation))
+        size = tuple(int(v) for v in r.integers(1, (5, 4, 3)[nd - 1], nd))
+        outs = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1
+                for n, s, p, d, k, op in zip(size, stride, padding, dilation, kernel, opad)]
+        if min(outs) < 1:
+            continue
+        N = [None, 1, 2][int(r.integers(0, 3))]
+        if nd == 3 and N == 2:
+            N = 1
+        cid = (f"rand{len(out):02d}_{nd}d_n{size}_k{kernel}_s{stride}_p{padding}_op{opad}_d{dilation}_g{groups}"
+               .replace(" ", ""))
+        out.append(ConvT(cid, size, kernel, C=C, O=O, N=N, stride=stride, padding=padding, output_padding=opad,
+                         groups=groups, dilation=dilation, bias=bool(r.integers(0, 2)),
+                         layout=layouts[int(r.integers(0, 4))]))
+    return out
+
+
+CONVT += random_conv_transpose_configs(12, seed=20240612)
+TORCH_CONVT = [c for c in CONVT if c.torch]
+
+
+def nc_convt(cfg, x, w, b, mode="zeros"):
+    fn = getattr(F, f"conv_transpose{cfg.nd}d")
+    return fn(arrange(x, cfg.layout), arrange(w, cfg.layout), b, *cfg.args(), padding_mode=mode)
+
+
+def nc_convt_backward(cfg, gy, x, w, b, mode="zeros"):
+    fn = getattr(F, f"conv_transpose{cfg.nd}d_backward")
+    return fn(arrange(gy, cfg.layout), arrange(x, cfg.layout), arrange(w, cfg.layout), b, *cfg.args(), padding_mode=mode)
+
+
+def ref_convt(cfg, x, w, b, mode="zeros"):
+    batched = cfg.N is not None
+    y = R.conv_transpose_nd(x if batched else x[None], w, b, *cfg.args(), padding_mode=mode)
+    return y if batched else y[0]
+
+
+@pytest.mark.parametrize("cfg", CONVT, ids=ids(CONVT))
+def test_conv_transpose_forward_vs_reference(cfg, rng):
+    x, w, b = make_conv(cfg, rng)
+    expected = ref_convt(cfg, x, w, b)
+    for algorithm, dtype in itertools.product(ALGORITHMS, (np.float64, np.float32)):
+        with dispatch.use_algorithm(algorithm):
+            y = nc_convt(cfg, *(None if a is None else a.astype(dtype) for a in (x, w, b)))
+        assert_dtype(y, dtype, f"conv_transpose{cfg.nd}d output")
+        assert_close(y, expected, dtype, "exact", f"conv_transpose{cfg.nd}d {cfg.id} forward ({algorithm})")
+
+
+@pytest.mark.parametrize("cfg", CONVT, ids=ids(CONVT))
+def test_conv_transpose_backward_vs_numerical(cfg, rng):
+    x, w, b = make_conv(cfg, rng)
+    gy = random(rng, ref_convt(cfg, x, w, b).shape)
+    expected = fd_grads(lambda *a: ref_convt(cfg, *a), gy, x, w, b)
+    for algorithm, dtype in itertools.product(ALGORITHMS, (np.float64, np.float32)):
+        with dispatch.use_algorithm(algorithm):
+            got = nc_convt_backward(cfg, *(None if a is None else a.astype(dtype) for a in (gy, x, w, b)))
+        check_grads(got, expected, dtype, "fd", f"conv_transpose{cfg.nd}d_backward {cfg.id} ({algorithm})")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("cfg", TORCH_CONVT, ids=ids(TORCH_CONVT))
+def test_conv_transpose_vs_torch(cfg, dtype, rng):
+    torch = torch_or_fail()
+    fn = getattr(torch.nn.functional, f"conv_transpose{cfg.nd}d")
+    x, w, b = make_conv(cfg, rng, dtype)
+    y_t, gy, grads_t = torch_forward_backward(torch, lambda x, w, b: fn(x, w, b, *cfg.args()), (x, w, b), rng=rng)
+    y = nc_convt(cfg, x, w, b)
+    assert_dtype(y, dtype, "output")
+    assert_close(y, y_t, dtype, what=f"conv_transpose{cfg.nd}d {cfg.id} vs torch")
+    check_grads(nc_convt_backward(cfg, gy, x, w, b), grads_t, dtype, "exact", f"conv_transpose{cfg.nd}d {cfg.id} vs torch")
+
+
+def test_conv_transpose_defaults_match_torch(rng):
+    torch = torch_or_fail()
+    x, w = random(rng, (2, 3, 3, 4)), random(rng, (3, 2, 2, 3))
+    expected = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    assert_close(F.conv_transpose2d(x, w), expected, what="conv_transpose2d(x, w) with defaults")
+
+
+# ----------------------------------------------------------------------------- transposed convolution with a padding mode
+# conv_transpose(y; mode) is the adjoint of conv(x; mode) with the same weight:
+#     <conv(x; w, mode), y> == <x, conv_transpose(y; w, mode)>
+# The transposed convolution's output must have the convolution's input size, so its
+# output_padding is the remainder (n + lo + hi - d*(k-1) - 1) mod s.
+
+
+ADJOINT = [
+    Conv("2d_pad1", (4, 5), (3, 3), padding=1, O=3),
+    Conv("2d_stride2_remainder", (6, 5), (3, 2), padding=(1, 1), stride=2, C=2, O=4, groups=2, N=1),
+    Conv("2d_dilated_aniso", (5, 6), (2, 3), padding=(1, 2), dilation=(2, 1), stride=(1, 3), N=1),
+    Conv("2d_per_side", (4, 4), (2, 3), padding=((0, 2), (2, 1)), N=1),
+    Conv("1d_stride3", (7,), (3,), padding=2, stride=3, O=1),
+    Conv("1d_unbatched", (5,), (2,), padding=((1, 0),), N=None, dilation=2),
+    Conv("3d_pad", (3, 2, 3), (2, 2, 2), padding=(1, 1, 2), stride=(2, 1, 1), C=1, O=2, N=1),
+]
+
+
+def _transpose_of(cfg):
+    """The ConvT that is the adjoint of convolution ``cfg`` (same weight, output of cfg's input size)."""
+    nd = cfg.nd
+    stride, dilation = R.ntuple(cfg.stride, nd), R.ntuple(cfg.dilation, nd)
+    lo, hi = R.conv_padding(cfg.padding, nd)
+    out = [R.conv_out_size(*a) for a in zip(cfg.size, cfg.kernel, stride, dilation, lo, hi)]
+    opad = tuple((n + a + z - d * (k - 1) - 1) % s for n, a, z, d, k, s in zip(cfg.size, lo, hi, dilation, cfg.kernel, stride))
+    return ConvT(cfg.id, tuple(out), cfg.kernel, C=cfg.O, O=cfg.C, N=cfg.N, stride=stride, padding=tuple(zip(lo, hi)),
+                 output_padding=opad, groups=cfg.groups, dilation=dilation, bias=False, layout=cfg.layout)
+
+
+ADJOINT_CASES = [(m, c) for c in ADJOINT for m in ("zeros",) + MODES]
+
+
+@pytest.mark.parametrize("mode,cfg", ADJOINT_CASES, ids=[f"{m}-{c.id}" for m, c in ADJOINT_CASES])
+def test_conv_transpose_padding_mode_adjoint(mode, cfg, rng):
+    t = _transpose_of(cfg)
+    x = random(rng, cfg.x_shape)
+    w = random(rng, cfg.w_shape)
+    y = nc_conv(cfg, x, w, None, mode)
+    gy = random(rng, y.shape)
+    xt = nc_convt(t, gy, w, None, mode)
+    assert xt.shape == x.shape, f"conv_transpose output shape {xt.shape} != conv input shape {x.shape}"
+    lhs, rhs = vdot(y, gy), vdot(x, xt)
+    assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs)), (
+        f"<conv(x; {mode}), y> = {lhs!r} but <x, conv_transpose(y; {mode})> = {rhs!r} ({cfg.id})"
+    )
+    # the same, element by element, against the reference's scatter definition
+    assert_close(xt, ref_convt(t, gy, w, None, mode), what=f"conv_transpose{cfg.nd}d padding_mode={mode} {cfg.id}")
+
+
+CONVT_MODE = [
+    ConvT("2d", (3, 4), (3, 2), stride=2, padding=(1, 1), output_padding=1, C=2, O=3),
+    ConvT("2d_groups_dilation_unbatched", (3, 3), (2, 2), C=2, O=2, groups=2, dilation=(2, 1), padding=(1, 0), N=None),
+    ConvT("2d_per_side", (3, 3), (2, 3), stride=(1, 2), padding=((1, 0), (0, 2)), N=1, layout="F"),
+    ConvT("1d", (4,), (3,), stride=2, padding=2, output_padding=1, N=1),
+    ConvT("3d", (2, 2, 2), (2, 2, 2), stride=2, padding=(1, 0, 1), N=1, C=1),
+]
+CONVT_MODE_CASES = [(m, c) for c in CONVT_MODE for m in MODES]
+
+
+@pytest.mark.parametrize("mode,cfg", CONVT_MODE_CASES, ids=[f"{m}-{c.id}" for m, c in CONVT_MODE_CASES])
+def test_conv_transpose_padding_mode_vs_reference(mode, cfg, rng):
+    x, w, b = make_conv(cfg, rng)
+    expected = ref_convt(cfg, x, w, b, mode)
+    y = nc_convt(cfg, x, w, b, mode)
+    assert_close(y, expected, what=f"conv_transpose{cfg.nd}d padding_mode={mode} {cfg.id}")
+    y32 = nc_convt(cfg, *(None if a is None else a.astype(np.float32) for a in (x, w, b)), mode)
+    assert_dtype(y32, np.float32, "float32 output")
+    assert_close(y32, expected, np.float32, what=f"float32 conv_transpose{cfg.nd}d padding_mode={mode} {cfg.id}")
+    gy = random(rng, expected.shape)
+    grads = fd_grads(lambda *a: ref_convt(cfg, *a, mode), gy, x, w, b)
+    check_grads(nc_convt_backward(cfg, gy, x, w, b, mode), grads, np.float64, "fd",
+                f"conv_transpose{cfg.nd}d_backward padding_mode={mode} {cfg.id}")
+
+
+# ----------------------------------------------------------------------------- consistency
+
+
+@pytest.mark.parametrize("cfg", [c for c in CONV if c.id in ("2d_basic", "2d_same_stride2_even", "1d_per_side",
+                                                              "3d_groups_dilation")],
+                         ids=["2d_basic", "2d_same_stride2_even", "1d_per_side", "3d_groups_dilation"])
+def test_conv_input_grad_is_transposed_conv(cfg, rng):
+    """conv's input gradient equals conv_transpose of grad_output with the same weight and padding."""
+    x, w, _ = make_conv(cfg, rng)
+    y = nc_conv(cfg, x, w, None)
+    gy = random(rng, y.shape)
+    gx, gw, gb = nc_conv_backward(cfg, gy, x, w, None)
+    assert gb is None
+    nd = cfg.nd
+    stride, dilation = R.ntuple(cfg.stride, nd), R.ntuple(cfg.dilation, nd)
+    lo, hi = R.conv_padding(cfg.padding, nd, cfg.size, cfg.kernel, stride, dilation)
+    t = replace(_transpose_of(replace(cfg, padding=tuple(zip(lo, hi)))), layout="C")
+    assert_close(gx, nc_convt(t, gy, w, None), what=f"conv{nd}d input grad vs conv_transpose{nd}d ({cfg.id})")
+
+
+# ----------------------------------------------------------------------------- the torch helper itself
+
+
+def test_torch_or_fail_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    """Without torch: CI=true must fail (the torch comparisons are mandatory there), else skip."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run"):
+        torch_or_fail()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        torch_or_fail()
