@@ -1,0 +1,110 @@
+"""Optimizer updates, CPU: one fused elementwise pass over flat (P,) arrays, updated in place.
+
+Each kernel is the per-element body of PyTorch's for-loop optimizer (torch/optim/sgd.py, adam.py,
+rmsprop.py): the same operations in the same order, in the arrays' dtype. Scalars derived from the
+hyperparameters (bias corrections, ``1 - beta``) are computed in float64 first, as Python does in
+PyTorch, then cast once. Buffers an option does not use are (0,) arrays and are never read.
+Each kernel has a ``*_serial`` twin (the same loop without threads) for arrays too small to pay
+for a parallel launch; ``numconv.ops.optim`` picks by size.
+"""
+import math
+import types
+
+from numba import njit, prange
+
+from .. import scalar
+from . import kernel, serial
+
+lerp = njit(inline="always")(scalar.lerp)
+
+
+@kernel
+def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    """d = g + wd p;  b = d (first step) or m b + (1 - dampening) d;  d = d + m b (nesterov) or b;  p -= lr d."""
+    t = param.dtype.type
+    lr_, m, keep, wd = t(lr), t(momentum), t(1.0 - dampening), t(weight_decay)
+    for i in prange(param.size):
+        p = param[i]
+        d = grad[i]
+        if weight_decay != 0.0:
+            d = d + wd * p
+        if momentum != 0.0:
+            b = d if first_step else buf[i] * m + keep * d
+            buf[i] = b
+            d = d + m * b if nesterov else b
+        param[i] = p - lr_ * d
+
+
+@kernel
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+              decoupled, amsgrad, step):
+    """m = lerp(m, g, 1-b1);  v = b2 v + (1-b2) g^2;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+
+    Weight decay adds ``wd p`` to ``g`` (Adam) or scales ``p`` by ``1 - lr wd`` first (AdamW,
+    ``decoupled``); ``amsgrad`` normalizes by the running maximum of ``v``. ``step`` counts from 1.
+    """
+    t = param.dtype.type
+    s = float(step)
+    neg_step_size = t(-(lr / (1.0 - beta1 ** s)))
+    bc2_sqrt = t((1.0 - beta2 ** s) ** 0.5)
+    w1, b2, w2 = t(1.0 - beta1), t(beta2), t(1.0 - beta2)
+    c1 = t(1.0) - w1
+    wd, decay, eps_ = t(weight_decay), t(1.0 - lr * weight_decay), t(eps)
+    for i in prange(param.size):
+        p = param[i]
+        g = grad[i]
+        if weight_decay != 0.0:
+            if decoupled:
+                p = p * decay
+            else:
+                g = g + wd * p
+        m = lerp(exp_avg[i], g, w1, c1)
+        v = exp_avg_sq[i] * b2 + w2 * g * g
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        if amsgrad:
+            v = max(max_exp_avg_sq[i], v)
+            max_exp_avg_sq[i] = v
+        param[i] = p + neg_step_size * (m / (math.sqrt(v) / bc2_sqrt + eps_))
+
+
+@kernel
+def rmsprop_step(param, grad, square_avg, momentum_buf, grad_avg, lr, alpha, eps, weight_decay, momentum,
+                 centered):
+    """v = a v + (1-a) g^2;  s = sqrt(v - gbar^2) (centered, gbar = lerp(gbar, g, 1-a)) or sqrt(v);
+    b = m b + g / (s + eps), p -= lr b  (momentum > 0)  or  p -= lr g / (s + eps)."""
+    t = param.dtype.type
+    lr_, a, w, eps_, wd, m = t(lr), t(alpha), t(1.0 - alpha), t(eps), t(weight_decay), t(momentum)
+    c = t(1.0) - w
+    for i in prange(param.size):
+        p = param[i]
+        g = grad[i]
+        if weight_decay != 0.0:
+            g = g + wd * p
+        v = square_avg[i] * a + w * g * g
+        square_avg[i] = v
+        if centered:
+            gbar = lerp(grad_avg[i], g, w, c)
+            grad_avg[i] = gbar
+            v = v - gbar * gbar
+        avg = math.sqrt(v) + eps_
+        if momentum > 0.0:
+            b = momentum_buf[i] * m + g / avg
+            momentum_buf[i] = b
+            param[i] = p - lr_ * b
+        else:
+            param[i] = p - lr_ * (g / avg)
+
+
+def _serial_twin(parallel):
+    """The same Python loop compiled by ``serial``, under its own name (so its cache entry is its own)."""
+    fn = parallel.py_func
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    twin.__doc__ = fn.__doc__
+    return serial(twin)
+
+
+sgd_step_serial = _serial_twin(sgd_step)
+adam_step_serial = _serial_twin(adam_step)
+rmsprop_step_serial = _serial_twin(rmsprop_step)

@@ -1,0 +1,52 @@
+"""``numconv.nn``: layers with parameters, containers, losses and ``init``, as ``torch.nn``.
+
+Each layer holds its Parameters and settings and makes one ``numconv.functional`` call, so it
+inherits that op's autograd and backend. ``state_dict`` keys and default initialization are
+PyTorch's: a PyTorch model's ``{k: v.numpy() for k, v in model.state_dict().items()}`` loads
+into the same numconv model and gives the same outputs.
+
+    import numconv as nc
+    from numconv import nn
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    loss = nn.CrossEntropyLoss()(net(nc.randn(4, 1, 28, 28)), labels)
+"""
+from .. import functional
+from . import init
+from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleList, Sequential
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .dropout import Dropout, Dropout2d
+from .linear import Flatten, Identity, Linear
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module, StateDictError
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .parameter import Parameter
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+)
+
+__all__ = [
+    "Module", "Parameter", "StateDictError", "IncompatibleKeys", "Sequential", "ModuleList", "init", "functional",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+    "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Dropout", "Dropout2d",
+    "Linear", "Flatten", "Identity", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss",
+]

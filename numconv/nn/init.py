@@ -1,0 +1,185 @@
+"""``numconv.nn.init``: fill parameters in place, as ``torch.nn.init``.
+
+Every function writes into ``tensor`` (a Tensor/Parameter, or a NumPy array) without recording
+a graph, keeps its dtype, and returns it. Random draws come from numconv's global generator, so
+``numconv.manual_seed(s)`` makes layer construction reproducible; pass ``generator=`` (a
+``numpy.random.Generator``) to use another.
+
+Fans of a weight of shape (out, in, *kernel): fan_in = in * prod(kernel), fan_out = out * prod(kernel).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import random as _random
+from ..tensor import Tensor
+
+__all__ = [
+    "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+]
+
+
+def _generator(generator=None):
+    return _random.generator() if generator is None else generator
+
+
+def _array(tensor):
+    if isinstance(tensor, Tensor):
+        return tensor.data
+    if isinstance(tensor, np.ndarray):
+        return tensor
+    raise TypeError(f"expected a numconv Tensor/Parameter or a NumPy array, got {type(tensor).__name__}")
+
+
+def _fill(tensor, values):
+    arr = _array(tensor)
+    if isinstance(arr, np.ndarray):
+        arr[...] = values
+    else:  # a device array: draw on the host, copy once
+        arr.copy_to_device(np.ascontiguousarray(np.broadcast_to(values, arr.shape), dtype=arr.dtype))
+    return tensor
+
+
+def _float_dtype(tensor):
+    dt = np.dtype(_array(tensor).dtype)
+    if dt.kind != "f":
+        raise TypeError(f"can only initialize floating-point tensors, got dtype {dt}")
+    return dt
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``.
+
+    linear, conv*, sigmoid: 1; tanh: 5/3; relu: sqrt(2); leaky_relu: sqrt(2 / (1 + slope^2))
+    (slope ``param``, default 0.01); selu: 3/4.
+    """
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+    if nonlinearity in linear or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = float(param)
+        else:
+            raise ValueError(f"negative_slope {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(
+        f"unsupported nonlinearity {nonlinearity!r}; expected one of {linear + ('sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu')}"
+    )
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    shape = _array(tensor).shape
+    if len(shape) < 2:
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, got shape {tuple(shape)}")
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _calculate_correct_fan(tensor, mode):
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _draw(tensor, kind, scale, shift, generator):
+    """Fill ``tensor`` with U[0, 1) (kind 'random') or N(0, 1) ('standard_normal') times scale plus shift."""
+    dt = _float_dtype(tensor)
+    draw = getattr(_generator(generator), kind)
+    arr = _array(tensor)
+    if isinstance(arr, np.ndarray) and arr.flags.c_contiguous and arr.flags.writeable:
+        draw(dtype=dt, out=arr)  # in place: no temporary for 100M-element weights
+        arr *= dt.type(scale)
+        arr += dt.type(shift)
+        return tensor
+    values = draw(arr.shape, dtype=dt)
+    values *= dt.type(scale)
+    values += dt.type(shift)
+    return _fill(tensor, values)
+
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill with U(a, b)."""
+    if not a <= b:
+        raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
+    return _draw(tensor, "random", b - a, a, generator)
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill with N(mean, std^2)."""
+    if std < 0:
+        raise ValueError(f"normal_ needs std >= 0, got {std}")
+    return _draw(tensor, "standard_normal", std, mean, generator)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, as torch): redraws outside values."""
+    dt = _float_dtype(tensor)
+    if not a < b:
+        raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
+    rng = _generator(generator)
+    shape = _array(tensor).shape
+    lo, hi = (a - mean) / std, (b - mean) / std
+    if lo > 5 or hi < -5:
+        raise ValueError(f"[a, b] = [{a}, {b}] is more than 5 std from the mean {mean}; the truncated normal is degenerate")
+    z = rng.standard_normal(shape)
+    bad = (z < lo) | (z > hi)
+    while bad.any():
+        z[bad] = rng.standard_normal(int(bad.sum()))
+        bad = (z < lo) | (z > hi)
+    return _fill(tensor, np.clip(z * std + mean, a, b).astype(dt))
+
+
+def constant_(tensor, val):
+    _float_dtype(tensor)
+    return _fill(tensor, val)
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015); gain = calculate_gain(nonlinearity, a)."""
+    fan = _calculate_correct_fan(tensor, mode)
+    if fan == 0:
+        return tensor
+    bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """N(0, std^2) with std = gain / sqrt(fan); gain = calculate_gain(nonlinearity, a)."""
+    fan = _calculate_correct_fan(tensor, mode)
+    if fan == 0:
+        return tensor
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)

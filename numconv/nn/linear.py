@@ -1,0 +1,82 @@
+"""``Linear``, ``Flatten`` and ``Identity``, as ``torch.nn``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as F
+from . import init
+from ._utils import factory_dtype, positive_int
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Linear", "Flatten", "Identity"]
+
+
+class Linear(Module):
+    """``Linear(in_features, out_features, bias=True)``: y = x W^T + b over the last dimension.
+
+    weight (out_features, in_features), bias (out_features,); input (*, in_features) -> (*, out_features).
+    Init as PyTorch: weight ~ kaiming_uniform_(a=sqrt(5)), bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
+        dt = factory_dtype(device, dtype)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Flatten(Module):
+    """``Flatten(start_dim=1, end_dim=-1)``: merge dimensions start_dim..end_dim into one."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):
+        shape = tuple(input.shape)
+        n = len(shape)
+        start = self.start_dim + n if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + n if self.end_dim < 0 else self.end_dim
+        if n == 0:
+            return input.reshape((1,))
+        if not (0 <= start < n and 0 <= end < n):
+            raise IndexError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) is out of range for a "
+                             f"{n}-d input of shape {shape}")
+        if start > end:
+            raise ValueError(f"Flatten: start_dim={self.start_dim} comes after end_dim={self.end_dim} for shape {shape}")
+        merged = int(np.prod(shape[start:end + 1]))
+        return input.reshape(shape[:start] + (merged,) + shape[end + 1:])
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """Returns its input; accepts (and ignores) any constructor arguments, as PyTorch's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input

@@ -1,0 +1,69 @@
+"""Losses, as ``torch.nn``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``; ``forward(input, target)``."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..tensor import Tensor
+from .module import Module
+
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss"]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+class _Loss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    """Keeps the per-class ``weight`` as a buffer (as PyTorch, so it appears in state_dict)."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        if weight is not None:
+            arr = weight.numpy() if isinstance(weight, Tensor) else np.asarray(weight)
+            if arr.ndim != 1:
+                raise ValueError(f"weight must be a 1-d array of per-class weights, got shape {arr.shape}")
+            weight = Tensor(arr if arr.dtype.kind == "f" else arr.astype(np.float32))
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """``CrossEntropyLoss(weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0)``.
+
+    input: logits (N, C) or (N, C, d1, ...); target: class indices (N, d1, ...) or probabilities
+    of the input's shape. loss = -log softmax(input)[target], weighted and reduced.
+    """
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    """``NLLLoss(weight=None, ignore_index=-100, reduction='mean')``: -input[n, target[n]] for log-probabilities."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(weight, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """``MSELoss(reduction='mean')``: (input - target)^2, reduced."""
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)

@@ -1,0 +1,417 @@
+"""``Module``: the base class of layers and models, with PyTorch's bookkeeping.
+
+Attributes that are Parameters, Modules or registered buffers are tracked in insertion order;
+``state_dict`` walks them with PyTorch's dotted key names (``features.0.weight``,
+``bn1.running_mean``, ``bn1.num_batches_tracked``), so a PyTorch model's weights, converted
+with ``{k: v.numpy() for k, v in sd.items()}``, load into the same numconv model.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .. import dispatch
+from ..autograd import no_grad
+from ..tensor import Tensor
+from .parameter import Parameter
+
+__all__ = ["Module", "StateDictError", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictError(RuntimeError, ValueError):
+    """``load_state_dict`` found missing, unexpected or wrongly-shaped keys (catchable as either class)."""
+
+
+def _addindent(s, n):
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
+
+
+def _parse_to(args, kwargs):
+    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or keywords -> (device or None, dtype or None)."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    if len(args) > 2:
+        raise TypeError(f"to() takes at most 2 positional arguments (device, dtype), got {len(args)}")
+    for a in args:
+        if _is_device(a):
+            device = a
+        else:
+            dtype = a
+    if device is not None:
+        device = _check_device(device)
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to() expects a device ('cpu') or a floating dtype (numpy.float32/float64), got {dtype!r}") from None
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"to() can only convert to float32 or float64, got {dtype}")
+    return device, dtype
+
+
+def _is_device(x):
+    return isinstance(x, str) and x.split(":")[0] in (dispatch.CPU, dispatch.CUDA) or type(x).__name__ == "device"
+
+
+def _check_device(device):
+    name = str(device).split(":")[0]
+    if name == dispatch.CPU:
+        return dispatch.CPU
+    if name == dispatch.CUDA:
+        raise NotImplementedError(
+            f"to({str(device)!r}): numconv's CUDA backend for layers is not available yet; "
+            "keep the model on the CPU (to('cpu'))"
+        )
+    raise ValueError(f"unknown device {device!r}; expected 'cpu' (or 'cuda' once the CUDA backend exists)")
+
+
+def _as_array(value, key):
+    """A state_dict value (NumPy array, numconv Tensor, PyTorch tensor, number) as a NumPy array."""
+    if isinstance(value, Tensor):
+        return np.asarray(value.numpy())
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a PyTorch tensor
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"state_dict[{key!r}] must be a numeric array, got {type(value).__name__} of dtype {arr.dtype}")
+    return arr
+
+
+def _copy_into(tensor, arr):
+    """Overwrite ``tensor``'s values in place (so references to its array stay valid)."""
+    with no_grad():
+        tensor.copy_(arr.astype(tensor.dtype, copy=False))
+
+
+class Module:
+    """Base class: subclass, assign Parameters and sub-Modules in ``__init__``, define ``forward``.
+
+    ``module(x)`` calls ``forward(x)``. ``training`` is True after construction; ``eval()`` and
+    ``train()`` switch it recursively (BatchNorm and Dropout behave differently in each).
+    """
+
+    def __init__(self):
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
+        d["_non_persistent_buffers"] = set()
+        d["_modules"] = OrderedDict()
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ registration
+
+    def _require_init(self, what):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {what} before Module.__init__() call (call super().__init__() first)")
+
+    @staticmethod
+    def _check_name(name, kind):
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name must be a str, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
+
+    def _forget(self, name):
+        for d in (self.__dict__, self._parameters, self._buffers, self._modules):
+            d.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def register_parameter(self, name, param):
+        """Add ``param`` (a Parameter, or None for an absent optional weight such as ``bias``)."""
+        self._require_init("parameters")
+        self._check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} (numconv.nn.Parameter or None expected)")
+        if hasattr(type(self), name):
+            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Add a non-learnable state array (``running_mean``); persistent ones are saved in ``state_dict``."""
+        self._require_init("buffers")
+        self._check_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(tensor)
+        if hasattr(type(self), name):
+            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name, module):
+        self._require_init("submodules")
+        self._check_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if hasattr(type(self), name) and name not in self._modules:
+            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            self._require_init("parameters")
+            self._forget(name)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} (numconv.nn.Parameter or None expected)")
+            params[name] = None
+        elif isinstance(value, Module):
+            self._require_init("submodules")
+            self._forget(name)
+            self._modules[name] = value
+        elif d.get("_modules") is not None and name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} (Module or None expected)")
+            d["_modules"][name] = None
+        elif d.get("_buffers") is not None and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                value = Tensor(value)
+            d["_buffers"][name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):  # called only when normal lookup fails
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            t = d.get(table)
+            if t is not None and name in t:
+                return t[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    # ------------------------------------------------------------------ traversal
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module (name ``''``) and every descendant, each once."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mod_prefix, m in mods:
+            for name, v in getattr(m, table).items():
+                if v is None or (remove_duplicate and id(v) in seen):
+                    continue
+                seen.add(id(v))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), v
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) pairs, in registration order; shared parameters appear once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target):
+        """The module at dotted path ``target`` (``'layer1.0.conv1'``); ``''`` is this module."""
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules or m._modules[part] is None:
+                raise AttributeError(f"{type(m).__name__} has no submodule {part!r} (looking for {target!r})")
+            m = m._modules[part]
+        return m
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every child (recursively), then on this module; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ modes and state
+
+    def train(self, mode=True):
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode must be a bool, got {mode!r}")
+        for m in self.modules():
+            m.__dict__["training"] = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's ``.grad`` (to None, or to zeros with ``set_to_none=False``)."""
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    def to(self, *args, **kwargs):
+        """``to('cpu')``, ``to(numpy.float64)``, ``to('cpu', numpy.float32)``; converts in place, returns self.
+
+        Only the CPU exists for layers so far: ``to('cuda')`` raises NotImplementedError.
+        """
+        _, dtype = _parse_to(args, dict(kwargs))
+        if dtype is not None:
+            for t in list(self.parameters()) + list(self.buffers()):
+                if t.dtype.kind == "f" and t.dtype != dtype:
+                    t.data = t.data.astype(dtype)
+                    if t.grad is not None:
+                        t.grad = Tensor(t.grad.data.astype(dtype))
+        return self
+
+    def cpu(self):
+        return self.to(dispatch.CPU)
+
+    def cuda(self, device=None):
+        return self.to(dispatch.CUDA if device is None else f"{dispatch.CUDA}:{device}")
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    # ------------------------------------------------------------------ state_dict
+
+    def _state_entries(self):
+        """key -> Tensor for every parameter and persistent buffer, in PyTorch's order (keeps duplicates)."""
+        out = OrderedDict()
+        for prefix, m in self.named_modules(remove_duplicate=False):
+            dot = f"{prefix}." if prefix else ""
+            for name, p in m._parameters.items():
+                if p is not None:
+                    out[dot + name] = p
+            for name, b in m._buffers.items():
+                if b is not None and name not in m._non_persistent_buffers:
+                    out[dot + name] = b
+        return out
+
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """OrderedDict of dotted name -> NumPy array (a copy) for every parameter and persistent buffer.
+
+        ``keep_vars=True`` gives the Parameters and buffer Tensors themselves.
+        """
+        dest = OrderedDict() if destination is None else destination
+        for k, t in self._state_entries().items():
+            dest[prefix + k] = t if keep_vars else np.array(t.numpy(), copy=True)
+        return dest
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays from ``state_dict`` (NumPy arrays, numconv Tensors or PyTorch tensors) into this module.
+
+        Values are cast to each parameter's dtype and copied in place; a missing ``num_batches_tracked``
+        (checkpoints from other tools) keeps its current value, as in PyTorch. Every problem is reported in
+        one ``StateDictError`` (a RuntimeError and a ValueError) before anything is copied: missing
+        and unexpected keys (when ``strict``) and wrongly-shaped values (always). Returns
+        ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
+        own = self._state_entries()
+        # As PyTorch with a plain dict: a BatchNorm counter absent from the checkpoint keeps its value.
+        missing = [k for k in own if k not in state_dict and k.rsplit(".", 1)[-1] != "num_batches_tracked"]
+        unexpected = [k for k in state_dict if k not in own]
+        arrays, mismatched = {}, []
+        for k, t in own.items():
+            if k in state_dict:
+                arr = _as_array(state_dict[k], k)
+                if tuple(arr.shape) != tuple(t.shape):
+                    mismatched.append(f"{k!r}: checkpoint shape {tuple(arr.shape)}, model shape {tuple(t.shape)}")
+                arrays[k] = arr
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys ({len(missing)}): " + ", ".join(repr(k) for k in missing))
+        if strict and unexpected:
+            problems.append(f"unexpected keys ({len(unexpected)}): " + ", ".join(repr(k) for k in unexpected))
+        if mismatched:
+            problems.append(f"wrongly-shaped keys ({len(mismatched)}): " + "; ".join(mismatched))
+        if problems:
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems))
+        for k, arr in arrays.items():
+            _copy_into(own[k], arr)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ printing
+
+    def extra_repr(self):
+        """One line (or several) describing this module's settings, shown inside its repr."""
+        return ""
+
+    def _get_name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + _addindent(repr(m), 2) for name, m in self._modules.items()]
+        lines = extra_lines + child_lines
+        s = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                s += extra_lines[0]
+            else:
+                s += "\n  " + "\n  ".join(lines) + "\n"
+        return s + ")"

