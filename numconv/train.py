@@ -1,0 +1,272 @@
+"""Training and evaluation driver behind ``numconv train`` and ``numconv evaluate``.
+
+Each epoch: shuffled mini-batches (order derived from the seed and the epoch number), forward,
+cross-entropy, backward, optimizer step; then test loss and accuracy. After every epoch the
+run directory gets ``last.npz`` (model, optimizer, scheduler and RNG state, history; written
+atomically), ``metrics.csv`` and ``curves.png``. ``resume`` continues from ``last.npz`` and
+gives exactly the result of an uninterrupted run.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import checkpoint
+from . import functional as F
+from . import random as nc_random
+from .autograd import no_grad
+from .tensor import Tensor
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "step", "cosine")
+
+
+@dataclass
+class Config:
+    model: str = "lenet5"
+    data: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    device: str = "cpu"
+    seed: int = 0
+    out: str = "runs/lenet5-mnist"
+    data_dir: str | None = None
+    limit: int = 0  # use only the first N training images (0: all); for quick runs and tests
+    progress: bool = True
+    history: list = field(default_factory=list)
+
+
+def _check(cfg: Config):
+    from . import data, models
+
+    if cfg.model not in models.list_models():
+        raise ValueError(f"--model {cfg.model!r} is not a model; valid names: {', '.join(models.list_models())}")
+    if cfg.data not in data.available():
+        raise ValueError(f"--data {cfg.data!r} is not a dataset; valid names: {', '.join(data.available())}")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ValueError(f"--optimizer {cfg.optimizer!r} is not known; valid names: {', '.join(OPTIMIZERS)}")
+    if cfg.scheduler not in SCHEDULERS:
+        raise ValueError(f"--scheduler {cfg.scheduler!r} is not known; valid names: {', '.join(SCHEDULERS)}")
+    for name in ("epochs", "batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+    if not cfg.lr > 0:
+        raise ValueError(f"--lr must be > 0, got {cfg.lr}")
+    if cfg.limit < 0:
+        raise ValueError(f"--limit must be >= 0, got {cfg.limit}")
+    if cfg.device not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be 'cpu' or 'cuda', got {cfg.device!r}")
+    if cfg.device == "cuda":
+        raise ValueError(
+            "--device cuda: training on the GPU is not available yet; the CUDA kernels run through "
+            "numconv.functional on device arrays, but autograd, layers and optimizers are CPU-only for now"
+        )
+
+
+def _build(cfg: Config):
+    from . import data, models, optim
+
+    train_set, test_set = data.get_dataset(cfg.data, data_dir=cfg.data_dir)
+    if cfg.limit:
+        train_set = data.Subset(train_set, range(min(cfg.limit, len(train_set))))
+    x0, _ = train_set[0]
+    in_shape = tuple(np.asarray(x0).shape)
+    n_classes = data.num_classes(cfg.data)
+    nc_random.manual_seed(cfg.seed)
+    try:
+        model = models.get_model(cfg.model, num_classes=n_classes, in_channels=in_shape[0])
+    except TypeError:  # a model with a fixed 3-channel stem; the shape check below explains a mismatch
+        model = models.get_model(cfg.model, num_classes=n_classes)
+    try:
+        with no_grad():
+            model.eval()
+            out = model(Tensor(np.zeros((1,) + in_shape, np.float32)))
+    except ValueError as e:
+        raise ValueError(f"--model {cfg.model} does not fit --data {cfg.data} images of shape {in_shape}: {e}") from None
+    if out.shape != (1, n_classes):
+        raise ValueError(f"--model {cfg.model} gives outputs of shape {out.shape[1:]} for {cfg.data}, expected ({n_classes},)")
+    params = list(model.parameters())
+    if cfg.optimizer == "sgd":
+        opt = optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adam":
+        opt = optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adamw":
+        opt = optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay or 1e-2)
+    else:
+        opt = optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = None
+    if cfg.scheduler == "step":
+        sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.epochs // 3), gamma=0.1)
+    elif cfg.scheduler == "cosine":
+        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    return model, opt, sched, train_set, test_set
+
+
+def evaluate_model(model, dataset, batch_size=256):
+    """(mean cross-entropy, accuracy) of ``model`` on ``dataset``, in eval mode without a graph."""
+    from . import data
+
+    model.eval()
+    total, correct, loss_sum = 0, 0, 0.0
+    with no_grad():
+        for xb, yb in data.DataLoader(dataset, batch_size=batch_size):
+            logits = model(xb)
+            loss_sum += float(F.cross_entropy(logits, yb, reduction="sum").item())
+            correct += int((np.asarray(logits.numpy()).argmax(1) == np.asarray(yb.numpy())).sum())
+            total += len(yb)
+    return loss_sum / total, correct / total
+
+
+def _progress(iterable, total, desc, enabled):
+    if enabled:
+        try:
+            from tqdm import tqdm
+
+            return tqdm(iterable, total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True)
+        except ImportError:
+            pass
+    return iterable
+
+
+def _write_text_atomic(path, text):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _write_metrics(out, history):
+    if not history:
+        return
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(history[0]))
+    w.writeheader()
+    w.writerows(history)
+    _write_text_atomic(os.path.join(out, "metrics.csv"), buf.getvalue())
+
+
+def _plot(out, history):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    ep = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
+    a.plot(ep, [h["test_loss"] for h in history], "s-", label="test")
+    a.set_xlabel("epoch"), a.set_ylabel("cross-entropy"), a.legend(), a.grid(alpha=0.3)
+    b.plot(ep, [100 * h["test_acc"] for h in history], "o-", color="C2")
+    b.set_xlabel("epoch"), b.set_ylabel("test accuracy (%)"), b.grid(alpha=0.3)
+    fig.tight_layout()
+    path = os.path.join(out, "curves.png")
+    tmp = os.path.join(out, ".curves.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _config_record(cfg):
+    rec = asdict(cfg)
+    rec.pop("history")
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+def train(cfg: Config, resume: bool = False, log=print):
+    """Train per ``cfg``; returns the history (a list of per-epoch dicts)."""
+    _check(cfg)
+    from . import data
+
+    os.makedirs(cfg.out, exist_ok=True)
+    ck_path = os.path.join(cfg.out, "last.npz")
+    model, opt, sched, train_set, test_set = _build(cfg)
+    history, start = [], 1
+    if resume and os.path.exists(ck_path):
+        state = checkpoint.load(ck_path)
+        saved = state["config"]
+        for key in ("model", "data", "optimizer", "batch_size", "seed", "limit"):
+            if saved.get(key) != getattr(cfg, key):
+                raise ValueError(
+                    f"--resume: the checkpoint in {cfg.out} was made with --{key.replace('_', '-')} {saved.get(key)!r}, "
+                    f"this run asks for {getattr(cfg, key)!r}; use the same settings or another --out"
+                )
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None and state.get("scheduler") is not None:
+            sched.load_state_dict(state["scheduler"])
+        nc_random.set_state(state["rng"])
+        history = list(state["history"])
+        start = int(state["epoch"]) + 1
+        log(f"resuming {cfg.out} after epoch {start - 1}")
+    elif resume:
+        log(f"--resume: no checkpoint in {cfg.out} yet, starting from scratch")
+    loader = data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    n_params = sum(p.size for p in model.parameters())
+    log(f"{cfg.model} ({n_params:,} parameters) on {cfg.data}: {len(train_set)} train / {len(test_set)} test images, "
+        f"{cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, {cfg.epochs} epochs, device {cfg.device}")
+    for epoch in range(start, cfg.epochs + 1):
+        loader.set_epoch(epoch)
+        model.train()
+        t0 = time.perf_counter()
+        seen, loss_sum = 0, 0.0
+        bar = _progress(loader, len(loader), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+        for xb, yb in bar:
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            n = len(yb)
+            seen += n
+            loss_sum += float(loss.item()) * n
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        if sched is not None:
+            sched.step()
+        seconds = time.perf_counter() - t0
+        test_loss, test_acc = evaluate_model(model, test_set)
+        row = {"epoch": epoch, "train_loss": round(loss_sum / seen, 6), "test_loss": round(test_loss, 6),
+               "test_acc": round(test_acc, 6), "seconds": round(seconds, 3), "images_per_s": round(seen / seconds, 1)}
+        history.append(row)
+        log(f"epoch {epoch}: train loss {row['train_loss']:.4f}, test loss {row['test_loss']:.4f}, "
+            f"test accuracy {100 * test_acc:.2f}%, {seconds:.1f} s ({row['images_per_s']:.0f} images/s)")
+        checkpoint.save(ck_path, {
+            "config": _config_record(cfg), "epoch": epoch, "model": model.state_dict(),
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else None,
+            "rng": nc_random.get_state(), "history": history,
+        })
+        _write_metrics(cfg.out, history)
+        _plot(cfg.out, history)
+    log(f"done: checkpoint {ck_path}, metrics {os.path.join(cfg.out, 'metrics.csv')}, plot {os.path.join(cfg.out, 'curves.png')}")
+    return history
+
+
+def evaluate(checkpoint_path, data_dir=None, batch_size=256, log=print):
+    """Rebuild the model a checkpoint was trained as, load its weights, report test loss and accuracy."""
+    state = checkpoint.load(checkpoint_path)
+    if "config" not in state or "model" not in state:
+        raise ValueError(f"{checkpoint_path} is not a numconv training checkpoint (no config/model entries)")
+    cfg = Config(**{k: v for k, v in state["config"].items() if k in Config.__dataclass_fields__})
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    cfg.progress = False
+    model, _, _, _, test_set = _build(cfg)
+    model.load_state_dict(state["model"])
+    loss, acc = evaluate_model(model, test_set, batch_size)
+    log(f"{cfg.model} on {cfg.data} test set ({len(test_set)} images), epoch {state.get('epoch')}: "
+        f"loss {loss:.4f}, accuracy {100 * acc:.2f}%")
+    return loss, acc
