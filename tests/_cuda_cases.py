@@ -1,0 +1,451 @@
+"""Every CUDA kernel, through ``numconv.functional`` with Numba device arrays, against the CPU kernels.
+
+Not a test module (the leading underscore keeps pytest from collecting it): ``test_cuda_kernels.py``
+runs it in a subprocess with ``NUMBA_ENABLE_CUDASIM=1``, because that flag must be set before
+``numba.cuda`` is first imported and the rest of the suite must not run under the simulator.
+It also runs by hand, on the simulator or (without the flag) on a real GPU::
+
+    NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_cases.py [--json results.json]
+    python tests/_cuda_cases.py            # on a machine with an NVIDIA GPU and numba-cuda
+
+Each case calls a functional op (forward, and its ``*_backward``) once with NumPy arrays, which
+runs the CPU kernels, and once with the same values as ``numba.cuda.to_device`` arrays, which runs
+the CUDA kernels through ``numconv.dispatch``; results must be device arrays of the same shape and
+dtype, equal to the CPU ones within 1e-12 (float64) with NaN in the same places, integer outputs
+(max-pool indices) exactly. Backward passes run twice and must agree bit for bit. Shapes are tiny:
+the simulator runs one Python thread per GPU thread.
+
+Exit status 0: every case passed and every CUDA kernel ran. 1: some case failed (each failure is
+printed to stderr). 2: the dispatcher does not send device arrays to the CUDA kernels at all.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+# ``import numconv`` works from a checkout without installing it
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from numba import cuda  # noqa: E402
+
+import numconv.functional as F  # noqa: E402
+from numconv import dispatch  # noqa: E402
+
+ATOL = 1e-12
+RESULTS: list[dict] = []  # one entry per case: group, name, ok, error
+CALLED: set[tuple[str, str]] = set()  # (family, kernel name) the dispatcher handed out on CUDA
+RNG = np.random.default_rng(20240611)
+
+
+# ----------------------------------------------------------------------------- plumbing
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape)
+
+
+def is_device(a) -> bool:
+    """A Numba device array (or another CUDA array), not a host NumPy array."""
+    return not isinstance(a, np.ndarray) and (
+        bool(getattr(a, "__cuda_ndarray__", False)) or hasattr(a, "__cuda_array_interface__")
+    )
+
+
+def dev(a):
+    return cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+
+
+def host(a):
+    return a.copy_to_host() if is_device(a) else np.asarray(a)
+
+
+def as_tuple(out):
+    return out if isinstance(out, tuple) else (out,)
+
+
+def check_same(got, want, what):
+    """``got`` (from the CUDA path) is a device array equal to the CPU result ``want``."""
+    if want is None:
+        assert got is None, f"{what}: expected None, got {type(got).__name__}"
+        return
+    assert is_device(got), f"{what}: the CUDA path returned {type(got).__name__}, not a device array"
+    g = host(got)
+    assert g.shape == want.shape, f"{what}: shape {g.shape}, CPU {want.shape}"
+    assert g.dtype == want.dtype, f"{what}: dtype {g.dtype}, CPU {want.dtype}"
+    if want.dtype.kind in "iu":
+        bad = g != want
+    else:
+        # float64: the same sums in another order agree to ~1e-15; float32 to its own rounding
+        finite = np.abs(want[np.isfinite(want)])
+        atol = ATOL if want.dtype == np.float64 else 1e-5 * max(1.0, float(finite.max()) if finite.size else 1.0)
+        nan_g, nan_w = np.isnan(g), np.isnan(want)
+        same_inf = np.isinf(want) & (g == want)
+        bad = (nan_g != nan_w) | (~nan_w & ~same_inf & ~(np.abs(g - want) <= atol))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{what}: {int(bad.sum())} of {bad.size} elements differ from the CPU result; "
+            f"first at {where}: CUDA {g[where]!r}, CPU {want[where]!r}"
+        )
+
+
+def bits(a):
+    a = host(a)
+    return a.view(np.uint8).tobytes() if a.dtype.kind == "f" else a.tobytes()
+
+
+@contextlib.contextmanager
+def checking(group, name):
+    """Record one case; an exception inside the block fails it (printed to stderr) and is swallowed."""
+    entry = {"group": group, "name": name, "ok": True, "error": ""}
+    RESULTS.append(entry)
+    try:
+        yield
+    except Exception:  # noqa: BLE001 - every exception is a failure of this case
+        entry["ok"], entry["error"] = False, traceback.format_exc()
+        print(f"FAIL [{group}] {name}\n{entry['error']}", file=sys.stderr)
+
+
+def case(group, name, fn, *args, backward=None, forward_only=None, **kwargs):
+    """Run ``fn(*args, **kwargs, **forward_only)`` on CPU and CUDA and compare; then the same for
+    ``backward(grad_output, *args, **kwargs)``, twice on CUDA with the results bit-identical.
+    Returns the CPU outputs (a tuple) or None."""
+    fkw = dict(kwargs, **(forward_only or {}))
+    result = None
+    with checking(group, name):
+        want = as_tuple(fn(*args, **fkw))
+        got = as_tuple(fn(*[dev(a) for a in args], **fkw))
+        assert len(got) == len(want), f"forward: {len(got)} outputs, CPU {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            check_same(g, w, f"forward output {i}")
+        if backward is not None:
+            gy = rand(*want[0].shape).astype(want[0].dtype)
+            want_b = as_tuple(backward(gy, *args, **kwargs))
+            dargs = [dev(a) for a in args]
+            got_b = as_tuple(backward(dev(gy), *dargs, **kwargs))
+            again = as_tuple(backward(dev(gy), *dargs, **kwargs))
+            assert len(got_b) == len(want_b), f"backward: {len(got_b)} gradients, CPU {len(want_b)}"
+            for i, (g, w, g2) in enumerate(zip(got_b, want_b, again)):
+                check_same(g, w, f"gradient {i}")
+                if g is not None:
+                    assert bits(g) == bits(g2), f"gradient {i}: two CUDA runs differ bit for bit"
+        result = want
+    return result
+
+
+def record_kernels():
+    """Wrap ``dispatch.kernels`` so every CUDA kernel the ops ask for is recorded."""
+    real = dispatch.kernels
+
+    class Recorder:
+        def __init__(self, family, module):
+            self._family, self._module = family, module
+
+        def __getattr__(self, name):
+            CALLED.add((self._family, name))
+            return getattr(self._module, name)
+
+    def kernels(family, device):
+        module = real(family, device)
+        return Recorder(family, module) if device == dispatch.CUDA else module
+
+    dispatch.kernels = kernels
+
+
+def guard_negative_indices() -> bool:
+    """Under the simulator, make a negative index inside a kernel an IndexError.
+
+    The simulator indexes NumPy arrays, where -1 silently reads the last element; on a GPU the
+    same index reads outside the array. Returns whether the guard is installed.
+    """
+    try:
+        from numba.cuda.simulator.cudadrv.devicearray import FakeWithinKernelCUDAArray as Within
+    except ImportError:
+        return False
+    get, put = Within.__getitem__, Within.__setitem__
+
+    def negative(idx):
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        return any(isinstance(i, (int, np.integer)) and i < 0 for i in parts)
+
+    def getitem(self, idx):
+        if negative(idx):
+            raise IndexError(f"negative index {idx} in a CUDA kernel (out of bounds on a GPU)")
+        return get(self, idx)
+
+    def setitem(self, idx, val):
+        if negative(idx):
+            raise IndexError(f"negative index {idx} in a CUDA kernel (out of bounds on a GPU)")
+        return put(self, idx, val)
+
+    Within.__getitem__, Within.__setitem__ = getitem, setitem
+    return True
+
+
+def spatial(nd, n):
+    return (n,) * nd if isinstance(n, int) else tuple(n)
+
+
+# ----------------------------------------------------------------------------- cases
+
+CONV = [
+    # (label, nd, C_in, C_out, sizes, kernel, bias, kwargs)
+    ("stride padding dilation", 1, 2, 3, 9, 3, True, dict(stride=2, padding=2, dilation=2)),
+    ("groups aniso", 2, 4, 4, (5, 6), (3, 2), True, dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
+    ("depthwise x2 no bias", 2, 2, 4, (5, 4), 3, False, dict(groups=2, padding=1)),
+    ("per-side padding", 2, 1, 2, (4, 5), (2, 3), True, dict(padding=((0, 2), (1, 0)), stride=(1, 2))),
+    ("same stride 2", 2, 2, 2, (5, 5), (4, 3), True, dict(padding="same", stride=2)),
+    ("reflect", 2, 2, 2, (4, 5), 3, True, dict(padding=1, padding_mode="reflect", stride=(1, 2))),
+    ("3d", 3, 2, 2, (4, 3, 4), 2, True, dict(stride=(1, 2, 1), padding=1, dilation=(2, 1, 1))),
+    ("3d depthwise", 3, 2, 2, (3, 3, 3), 2, False, dict(groups=2, padding=(1, 0, 1))),
+]
+
+TCONV = [
+    ("stride output_padding", 1, 2, 3, 4, 3, True, dict(stride=2, output_padding=1, padding=1)),
+    ("groups dilation", 2, 4, 2, (3, 3), (2, 3), True, dict(stride=(2, 3), output_padding=(1, 2), groups=2, dilation=(1, 2))),
+    ("depthwise no bias", 2, 2, 2, (3, 4), 3, False, dict(groups=2, stride=2, padding=1, output_padding=1)),
+    ("circular", 2, 2, 2, (3, 3), 3, True, dict(padding=1, padding_mode="circular", stride=2, output_padding=1)),
+    ("3d", 3, 2, 2, (2, 3, 2), 2, True, dict(stride=2, output_padding=(1, 0, 1), padding=(0, 1, 0))),
+]
+
+
+def conv_cases():
+    for label, nd, ci, co, n, k, bias, kw in CONV:
+        groups = kw.get("groups", 1)
+        x = rand(2, ci, *spatial(nd, n))
+        w = rand(co, ci // groups, *spatial(nd, k))
+        b = rand(co) if bias else None
+        fn, bw = getattr(F, f"conv{nd}d"), getattr(F, f"conv{nd}d_backward")
+        case("conv", f"conv{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
+    # a 2-d convolution with more than a block of outputs, not a multiple of the block size
+    x, w, b = rand(2, 3, 9, 7), rand(3, 3, 2, 2), rand(3)
+    case("conv", "conv2d[378 outputs, > one block]", F.conv2d, x, w, b, backward=F.conv2d_backward, padding=1)
+    # unbatched input (C, H, W), and float32 (the result keeps the dtype)
+    x, w = rand(2, 4, 5), rand(3, 2, 2, 3)
+    case("conv", "conv2d[unbatched]", F.conv2d, x, w, None, backward=F.conv2d_backward, stride=(1, 2), padding=1)
+    x, w, b = (a.astype(np.float32) for a in (rand(2, 2, 5, 4), rand(2, 1, 3, 3), rand(2)))
+    case("conv", "conv2d[float32 groups]", F.conv2d, x, w, b, backward=F.conv2d_backward, groups=2, padding=1)
+
+
+def conv_transpose_cases():
+    for label, nd, ci, co, n, k, bias, kw in TCONV:
+        groups = kw.get("groups", 1)
+        x = rand(2, ci, *spatial(nd, n))
+        w = rand(ci, co // groups, *spatial(nd, k))
+        b = rand(co) if bias else None
+        fn, bw = getattr(F, f"conv_transpose{nd}d"), getattr(F, f"conv_transpose{nd}d_backward")
+        case("conv_transpose", f"conv_transpose{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
+
+
+MAX_POOL = [
+    # (label, nd, sizes, kernel, kwargs)
+    ("plain", 1, 7, 2, {}),
+    ("ceil padding dilation", 2, (5, 6), (2, 3), dict(stride=2, padding=1, dilation=(2, 1), ceil_mode=True)),
+    ("overlapping windows", 2, (4, 5), 3, dict(stride=1, padding=1)),
+    ("3d ceil", 3, (3, 4, 3), 2, dict(ceil_mode=True, padding=(1, 0, 1))),
+]
+
+AVG_POOL = [
+    # (label, nd, sizes, kernel, kwargs)
+    ("plain", 1, 7, 3, dict(stride=2)),
+    ("ceil padding, exclude pad", 2, (5, 6), 3, dict(stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ("ceil padding, include pad", 2, (5, 4), (2, 3), dict(stride=(2, 1), padding=(1, 1), ceil_mode=True)),
+    ("divisor_override", 2, (4, 5), 2, dict(stride=1, divisor_override=3)),
+    ("3d exclude pad", 3, (3, 4, 3), 2, dict(padding=1, count_include_pad=False)),
+]
+
+ADAPTIVE = [
+    # (nd, sizes, output_size)
+    (1, 7, 3),
+    (2, (7, 5), (3, 4)),
+    (2, (3, 4), (5, None)),
+    (3, (4, 3, 5), (2, 3, 2)),
+]
+
+
+def pool_cases():
+    for label, nd, n, k, kw in MAX_POOL:
+        x = rand(2, 2, *spatial(nd, n))
+        fn, bw = getattr(F, f"max_pool{nd}d"), getattr(F, f"max_pool{nd}d_backward")
+        out = case("pool", f"max_pool{nd}d[{label}]", fn, x, k, backward=bw, forward_only=dict(return_indices=True), **kw)
+        if out is not None:
+            # the backward given the indices (scatter with accumulate) instead of recomputing them
+            y, idx = out
+            with checking("pool", f"max_pool{nd}d_backward[{label}, indices given]"):
+                gy = rand(*y.shape)
+                want = bw(gy, x, k, indices=idx, **kw)
+                got = bw(dev(gy), dev(x), k, indices=dev(idx), **kw)
+                check_same(got, want, "gradient")
+    # NaN wins the max, as on the CPU (v > best or v != v)
+    x = rand(2, 2, 5, 4)
+    x[0, 0, 1, 1] = np.nan
+    x[1, 1, 4, 0] = np.nan
+    x[1, 0, 2, :] = -np.inf
+    case("pool", "max_pool2d[NaN and -inf]", F.max_pool2d, x, 2, backward=F.max_pool2d_backward,
+         forward_only=dict(return_indices=True), ceil_mode=True)
+    x = rand(2, 5, 5).astype(np.float32)
+    case("pool", "max_pool2d[unbatched float32]", F.max_pool2d, x, 2, backward=F.max_pool2d_backward,
+         forward_only=dict(return_indices=True), ceil_mode=True)
+    case("pool", "avg_pool2d[unbatched float32]", F.avg_pool2d, x, 3, backward=F.avg_pool2d_backward, stride=2, padding=1)
+    for label, nd, n, k, kw in AVG_POOL:
+        x = rand(2, 2, *spatial(nd, n))
+        fn, bw = getattr(F, f"avg_pool{nd}d"), getattr(F, f"avg_pool{nd}d_backward")
+        case("pool", f"avg_pool{nd}d[{label}]", fn, x, k, backward=bw, **kw)
+    for nd, n, out in ADAPTIVE:
+        x = rand(2, 2, *spatial(nd, n))
+        aa, aa_b = getattr(F, f"adaptive_avg_pool{nd}d"), getattr(F, f"adaptive_avg_pool{nd}d_backward")
+        am, am_b = getattr(F, f"adaptive_max_pool{nd}d"), getattr(F, f"adaptive_max_pool{nd}d_backward")
+        case("pool", f"adaptive_avg_pool{nd}d[{n} -> {out}]", aa, x, out, backward=aa_b)
+        case("pool", f"adaptive_max_pool{nd}d[{n} -> {out}]", am, x, out, backward=am_b, forward_only=dict(return_indices=True))
+
+
+def unpool_cases():
+    for nd, n, k, kw in [(1, 7, 2, dict(stride=3)), (2, (5, 6), 3, dict(stride=2, padding=1)), (3, (4, 3, 4), 2, {})]:
+        x = rand(2, 2, *spatial(nd, n))
+        pool = getattr(F, f"max_pool{nd}d")
+        y, idx = pool(x, k, return_indices=True, **kw)
+        up, up_b = getattr(F, f"max_unpool{nd}d"), getattr(F, f"max_unpool{nd}d_backward")
+        ukw = dict(stride=kw.get("stride"), padding=kw.get("padding", 0), output_size=x.shape[2:])
+        case("unpool", f"max_unpool{nd}d[{n}, k={k}, {kw}]", up, y, idx, k, backward=up_b, **ukw)
+    # repeated indices: the last one in row-major order wins, as on the CPU
+    y = rand(2, 2, 2, 2)
+    idx = np.zeros(y.shape, np.int64)
+    idx[:, :, 1, :] = 15
+    case("unpool", "max_unpool2d[repeated and extreme indices]", F.max_unpool2d, y, idx, 2, backward=F.max_unpool2d_backward)
+
+
+UNFOLD = [
+    # (label, (H, W), kernel, kwargs)
+    ("stride dilation padding", (5, 6), (2, 3), dict(stride=(2, 1), dilation=(2, 1), padding=(1, 2))),
+    ("stride > kernel", (7, 5), 2, dict(stride=3)),
+]
+
+
+def unfold_cases():
+    for label, hw, k, kw in UNFOLD:
+        x = rand(2, 2, *hw)
+        out = case("unfold", f"unfold[{label}]", F.unfold, x, k, backward=F.unfold_backward, **kw)
+        if out is not None:
+            cols = out[0]
+            case("unfold", f"fold[{label}]", F.fold, cols, hw, k, backward=F.fold_backward, **kw)
+
+
+def pad_cases():
+    for mode in ("constant", "reflect", "replicate", "circular"):
+        for shape in [(2, 3, 5), (2, 2, 4, 3), (1, 2, 3, 2, 4)]:
+            dims = shape[2:]
+            if mode == "reflect":
+                pads = [(n - 1, max(n - 2, 0)) for n in dims]
+            elif mode == "circular":
+                pads = [(n, 1) for n in dims]
+            elif mode == "replicate":
+                pads = [(n + 1, 0) for n in dims]
+            else:
+                pads = [(2, -1) for _ in dims]  # negative constant padding crops
+            flat = tuple(v for pair in reversed(pads) for v in pair)
+            kw = dict(value=1.5) if mode == "constant" else {}
+            case("pad", f"pad[{mode} {shape} {flat}]", F.pad, rand(*shape), flat, backward=F.pad_backward, mode=mode, **kw)
+
+
+def device_cases():
+    """Device placement rules that are not about values."""
+    with checking("device", "mixing a device and a NumPy array"):
+        x, w = rand(1, 2, 4, 4), rand(3, 2, 2, 2)
+        for args, names in [((dev(x), w), ("input", "weight")), ((x, dev(w)), ("input", "weight"))]:
+            try:
+                F.conv2d(*args)
+            except ValueError as e:
+                msg = str(e)
+                missing = [nm for nm in names if nm not in msg]
+                assert not missing, f"the error does not name {missing}: {msg}"
+            else:
+                raise AssertionError("conv2d with one device and one NumPy array did not raise ValueError")
+        y, idx = F.max_pool2d(x, 2, return_indices=True)
+        try:
+            F.max_unpool2d(dev(y), idx, 2)
+        except ValueError as e:
+            assert "input" in str(e) and "indices" in str(e), f"the error does not name input and indices: {e}"
+        else:
+            raise AssertionError("max_unpool2d with device input and NumPy indices did not raise ValueError")
+
+
+def mirror_problems() -> list[str]:
+    """Every CPU kernel has a CUDA launcher of the same name and signature, and every one ran."""
+    import importlib
+
+    problems = []
+    for family in ("conv", "pool", "pad", "unfold"):
+        cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
+        gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
+        for name, obj in vars(cpu).items():
+            py = getattr(obj, "py_func", None)
+            if py is None or name.startswith("_") or getattr(py, "__module__", "") != cpu.__name__:
+                continue
+            twin = getattr(gpu, name, None)
+            if twin is None:
+                problems.append(f"numconv.kernels.cuda.{family}.{name} is missing")
+                continue
+            if inspect.signature(py) != inspect.signature(twin):
+                problems.append(f"{family}.{name}: CUDA signature {inspect.signature(twin)} != CPU {inspect.signature(py)}")
+            if not (twin.__doc__ or "").strip():
+                problems.append(f"numconv.kernels.cuda.{family}.{name} has no docstring")
+            if (family, name) not in CALLED:
+                problems.append(f"numconv.kernels.cuda.{family}.{name} never ran in any case")
+    return problems
+
+
+GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, device_cases]
+
+
+def main(argv) -> int:
+    out_json = argv[argv.index("--json") + 1] if "--json" in argv else None
+    probe = cuda.to_device(np.zeros(1))
+    if dispatch.device_of(probe) != dispatch.CUDA:
+        print(
+            f"numconv.dispatch.device_of({type(probe).__module__}.{type(probe).__name__}) is "
+            f"{dispatch.device_of(probe)!r}, not 'cuda': device arrays would never reach the CUDA kernels",
+            file=sys.stderr,
+        )
+        if out_json:
+            with open(out_json, "w") as f:
+                json.dump({"fatal": "dispatch does not recognize Numba device arrays", "results": []}, f)
+        return 2
+    record_kernels()
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        if not guard_negative_indices():
+            print("note: could not guard against negative indices in the simulator", file=sys.stderr)
+        # The simulator starts a Python thread for every thread of a block, idle ones included:
+        # smaller blocks make the tiny cases cheaper and put more of them across block edges.
+        import numconv.kernels.cuda as kernels_cuda
+
+        kernels_cuda.BLOCK = 32
+    t0 = time.perf_counter()
+    times = {}
+    for group in GROUPS:
+        t = time.perf_counter()
+        group()
+        times[group.__name__] = round(time.perf_counter() - t, 2)
+        print(f"{group.__name__}: {times[group.__name__]:.1f} s", file=sys.stderr)
+    problems = mirror_problems()
+    RESULTS.append({"group": "mirror", "name": "CPU and CUDA kernels mirror each other, all ran",
+                    "ok": not problems, "error": "\n".join(problems)})
+    if problems:
+        print("FAIL [mirror]\n  " + "\n  ".join(problems), file=sys.stderr)
+    failed = [r for r in RESULTS if not r["ok"]]
+    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed ({time.perf_counter() - t0:.1f} s, "
+          f"simulator={os.environ.get('NUMBA_ENABLE_CUDASIM') == '1'})", file=sys.stderr)
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"results": RESULTS, "times": times}, f)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
