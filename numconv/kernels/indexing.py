@@ -42,3 +42,15 @@ def in_window(i, first, count, step):
         return False
     t = q // step
     return t * step == q and t < count
+
+
+def unravel5(t, d1, d2, d3, d4):
+    """Row-major indices (i0, i1, i2, i3, i4) of flat position ``t`` in an array of shape
+    (any, d1, d2, d3, d4); arrays of fewer dimensions pass 1 for the leading sizes."""
+    i4 = t % d4
+    t //= d4
+    i3 = t % d3
+    t //= d3
+    i2 = t % d2
+    t //= d2
+    return t // d1, t % d1, i2, i3, i4

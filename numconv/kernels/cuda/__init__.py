@@ -30,3 +30,4 @@ def launch(kernel, n, *args):
 tap_range = cuda.jit(device=True)(indexing.tap_range)
 tap_source = cuda.jit(device=True)(indexing.tap_source)
 in_window = cuda.jit(device=True)(indexing.in_window)
+unravel5 = cuda.jit(device=True)(indexing.unravel5)

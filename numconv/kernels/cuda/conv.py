@@ -9,7 +9,7 @@ A transposed convolution is ``conv_input_grad`` (forward) and ``conv_forward`` (
 """
 from numba import cuda
 
-from . import jit, launch, tap_range, tap_source
+from . import jit, launch, tap_range, tap_source, unravel5
 
 
 def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
@@ -25,14 +25,7 @@ def _conv_forward(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, grou
     O, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
-    ow = t % OW
-    r = t // OW
-    oh = r % OH
-    r //= OH
-    od = r % OD
-    r //= OD
-    o = r % O
-    n = r // O
+    n, o, od, oh, ow = unravel5(t, O, OD, OH, OW)
     c0 = (o // (O // groups)) * CPG
     # the taps of this output that land inside the input (tap k reads p*s - pad_lo + k*d)
     bd, bh, bw = od * sd - pd, oh * sh - ph, ow * sw - pw
@@ -68,14 +61,7 @@ def _conv_input_grad(gx, gy, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw,
     C, D, H, W = gx.shape[1], gx.shape[2], gx.shape[3], gx.shape[4]
     O, OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
-    i2 = t % W
-    r = t // W
-    i1 = r % H
-    r //= H
-    i0 = r % D
-    r //= D
-    c = r % C
-    n = r // C
+    n, c, i0, i1, i2 = unravel5(t, C, D, H, W)
     opg = O // groups
     g = c // CPG
     j = c - g * CPG
@@ -113,14 +99,7 @@ def _conv_weight_grad(gw, x, gy, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups):
     O, CPG, KD, KH, KW = gw.shape[0], gw.shape[1], gw.shape[2], gw.shape[3], gw.shape[4]
     N, D, H, W = x.shape[0], x.shape[2], x.shape[3], x.shape[4]
     OD, OH, OW = gy.shape[2], gy.shape[3], gy.shape[4]
-    kw = t % KW
-    r = t // KW
-    kh = r % KH
-    r //= KH
-    kd = r % KD
-    r //= KD
-    j = r % CPG
-    o = r // CPG
+    o, j, kd, kh, kw = unravel5(t, CPG, KD, KH, KW)
     c = (o // (O // groups)) * CPG + j
     offd, offh, offw = kd * dd - pd, kh * dh - ph, kw * dw - pw
     d0, d1 = tap_range(offd, sd, D, OD)
@@ -168,8 +147,5 @@ def _add_channel_bias(y, b):
     if t >= y.size:
         return
     O, P = y.shape[1], y.shape[2]
-    p = t % P
-    r = t // P
-    o = r % O
-    n = r // O
+    n, _, _, o, p = unravel5(t, 1, 1, O, P)
     y[n, o, p] += b[o]

@@ -5,7 +5,7 @@ Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cp
 """
 from numba import cuda
 
-from . import jit, launch
+from . import jit, launch, unravel5
 
 
 def pad_forward(y, x, src_d, src_h, src_w, value):
@@ -19,12 +19,7 @@ def _pad_forward(y, x, src_d, src_h, src_w, value):
     if t >= y.size:
         return
     OD, OH, OW = y.shape[1], y.shape[2], y.shape[3]
-    k = t % OW
-    r = t // OW
-    j = r % OH
-    r //= OH
-    i = r % OD
-    p = r // OD
+    p, _, i, j, k = unravel5(t, 1, OD, OH, OW)
     a, b, e = src_d[i], src_h[j], src_w[k]
     if a < 0 or b < 0 or e < 0:
         y[p, i, j, k] = value
@@ -47,12 +42,7 @@ def _pad_backward(gx, gy, src_d, src_h, src_w):
         return
     D, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
     OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3]
-    e = t % W
-    r = t // W
-    b = r % H
-    r //= H
-    a = r % D
-    p = r // D
+    p, _, a, b, e = unravel5(t, 1, D, H, W)
     acc = gx.dtype.type(0)
     for i in range(OD):
         if src_d[i] != a:

@@ -12,7 +12,7 @@ import math
 
 from numba import cuda
 
-from . import in_window, jit, launch
+from . import in_window, jit, launch, unravel5
 
 
 def max_pool_forward(y, idx, x, first, count, step):
@@ -27,14 +27,7 @@ def _max_pool_forward(y, idx, x, first, count, sd, sh, sw):
         return
     C, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
     H, W = x.shape[3], x.shape[4]
-    ow = t % OW
-    r = t // OW
-    oh = r % OH
-    r //= OH
-    od = r % OD
-    r //= OD
-    c = r % C
-    n = r // C
+    n, c, od, oh, ow = unravel5(t, C, OD, OH, OW)
     fd, cd = first[0, od], count[0, od]
     fh, ch = first[1, oh], count[1, oh]
     fw, cw = first[2, ow], count[2, ow]
@@ -65,14 +58,7 @@ def _avg_pool_forward(y, x, first, count, sd, sh, sw, div, override):
     if t >= y.size:
         return
     C, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
-    ow = t % OW
-    r = t // OW
-    oh = r % OH
-    r //= OH
-    od = r % OD
-    r //= OD
-    c = r % C
-    n = r // C
+    n, c, od, oh, ow = unravel5(t, C, OD, OH, OW)
     fd, cd = first[0, od], count[0, od]
     fh, ch = first[1, oh], count[1, oh]
     fw, cw = first[2, ow], count[2, ow]
@@ -100,14 +86,7 @@ def _avg_pool_backward(gx, gy, first, count, sd, sh, sw, div, override):
         return
     C, D, H, W = gx.shape[1], gx.shape[2], gx.shape[3], gx.shape[4]
     OD, OH, OW = gy.shape[2], gy.shape[3], gy.shape[4]
-    i2 = t % W
-    r = t // W
-    i1 = r % H
-    r //= H
-    i0 = r % D
-    r //= D
-    c = r % C
-    n = r // C
+    n, c, i0, i1, i2 = unravel5(t, C, D, H, W)
     s = 0.0
     for od in range(OD):
         if not in_window(i0, first[0, od], count[0, od], sd):
@@ -174,10 +153,7 @@ def _gather_plane(out, src, idx):
     if t >= out.size:
         return
     C, P, Q = out.shape[1], out.shape[2], src.shape[2]
-    p = t % P
-    r = t // P
-    c = r % C
-    n = r // C
+    n, _, _, c, p = unravel5(t, 1, 1, C, P)
     k = idx[n, c, p]
     if k >= 0 and k < Q:
         out[n, c, p] = src[n, c, k]

@@ -6,7 +6,7 @@ Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cp
 """
 from numba import cuda
 
-from . import jit, launch, tap_source
+from . import jit, launch, tap_source, unravel5
 
 
 def unfold_forward(cols, x, stride, pad_lo, dilation):
@@ -22,20 +22,8 @@ def _unfold_forward(cols, x, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     C, KD, KH, KW = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
     OD, OH, OW = cols.shape[5], cols.shape[6], cols.shape[7]
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
-    ow = t % OW
-    r = t // OW
-    oh = r % OH
-    r //= OH
-    od = r % OD
-    r //= OD
-    kw = r % KW
-    r //= KW
-    kh = r % KH
-    r //= KH
-    kd = r % KD
-    r //= KD
-    c = r % C
-    n = r // C
+    nck, _, od, oh, ow = unravel5(t, 1, OD, OH, OW)
+    n, c, kd, kh, kw = unravel5(nck, C, KD, KH, KW)
     i0 = od * sd + kd * dd - pd
     i1 = oh * sh + kh * dh - ph
     i2 = ow * sw + kw * dw - pw
@@ -61,14 +49,7 @@ def _fold_forward(x, cols, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     C, D, H, W = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
     KD, KH, KW = cols.shape[2], cols.shape[3], cols.shape[4]
     OD, OH, OW = cols.shape[5], cols.shape[6], cols.shape[7]
-    i2 = t % W
-    r = t // W
-    i1 = r % H
-    r //= H
-    i0 = r % D
-    r //= D
-    c = r % C
-    n = r // C
+    n, c, i0, i1, i2 = unravel5(t, C, D, H, W)
     acc = x.dtype.type(0)
     for kd in range(KD):
         od = tap_source(i0, kd * dd - pd, sd, OD)
