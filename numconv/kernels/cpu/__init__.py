@@ -21,4 +21,17 @@ def serial(fn):
     return njit(cache=True, fastmath=FASTMATH)(fn)
 
 
+def exact_kernel(fn):
+    """A parallel kernel compiled without fastmath, for elementwise updates that must round exactly
+    as written (the optimizers, which follow PyTorch's). With fastmath, a freshly compiled parallel
+    function and the same function loaded from Numba's cache may contract or reorder differently
+    (numba#10617), so a run and its resume in a new process would drift apart by an ulp."""
+    return njit(parallel=True, cache=True)(fn)
+
+
+def exact_serial(fn):
+    """``exact_kernel`` without threads."""
+    return njit(cache=True)(fn)
+
+
 tap_range = njit(inline="always")(indexing.tap_range)

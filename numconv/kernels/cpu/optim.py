@@ -5,7 +5,8 @@ rmsprop.py): the same operations in the same order, in the arrays' dtype. Scalar
 hyperparameters (bias corrections, ``1 - beta``) are computed in float64 first, as Python does in
 PyTorch, then cast once. Buffers an option does not use are (0,) arrays and are never read.
 Each kernel has a ``*_serial`` twin (the same loop without threads) for arrays too small to pay
-for a parallel launch; ``numconv.ops.optim`` picks by size.
+for a parallel launch; ``numconv.ops.optim`` picks by size. No fastmath: every build of a kernel
+rounds the same way, so a resumed run continues bit for bit.
 """
 import math
 import types
@@ -13,12 +14,12 @@ import types
 from numba import njit, prange
 
 from .. import scalar
-from . import kernel, serial
+from . import exact_kernel, exact_serial
 
 lerp = njit(inline="always")(scalar.lerp)
 
 
-@kernel
+@exact_kernel
 def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first_step):
     """d = g + wd p;  b = d (first step) or m b + (1 - dampening) d;  d = d + m b (nesterov) or b;  p -= lr d."""
     t = param.dtype.type
@@ -35,7 +36,7 @@ def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
         param[i] = p - lr_ * d
 
 
-@kernel
+@exact_kernel
 def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
               decoupled, amsgrad, step):
     """m = lerp(m, g, 1-b1);  v = b2 v + (1-b2) g^2;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
@@ -68,7 +69,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2
         param[i] = p + neg_step_size * (m / (math.sqrt(v) / bc2_sqrt + eps_))
 
 
-@kernel
+@exact_kernel
 def rmsprop_step(param, grad, square_avg, momentum_buf, grad_avg, lr, alpha, eps, weight_decay, momentum,
                  centered):
     """v = a v + (1-a) g^2;  s = sqrt(v - gbar^2) (centered, gbar = lerp(gbar, g, 1-a)) or sqrt(v);
@@ -102,7 +103,7 @@ def _serial_twin(parallel):
     twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
     twin.__qualname__ = fn.__qualname__ + "_serial"
     twin.__doc__ = fn.__doc__
-    return serial(twin)
+    return exact_serial(twin)
 
 
 sgd_step_serial = _serial_twin(sgd_step)
