@@ -356,6 +356,50 @@ class Cast(Function):
         return M.astype(g, ctx.dtype) if ctx.dtype.kind == "f" else None
 
 
+class CUDAUnavailableError(NotImplementedError):
+    """CUDA was asked for where there is none (a RuntimeError, as NotImplementedError is)."""
+
+
+def require_cuda(what="cuda"):
+    """Raise CUDAUnavailableError, with what to do about it, unless a CUDA GPU (or the simulator) is usable."""
+    from . import cuda
+
+    if not cuda.is_available():
+        raise CUDAUnavailableError(
+            f"{what!r}: CUDA is not available here (numconv.cuda.is_available() is False): install the 'cuda' "
+            "extra (pip install numconv[cuda]) on a machine with an NVIDIA GPU and driver, or stay on 'cpu'"
+        )
+
+
+def _is_device(x):
+    return isinstance(x, str) and x.split(":")[0] in (dispatch.CPU, dispatch.CUDA) or type(x).__name__ == "device"
+
+
+def _device_name(device):
+    """'cpu' or 'cuda' for 'cpu', 'cuda', 'cuda:0' (one GPU: the index must be 0) or a torch.device."""
+    name = str(device)
+    base, _, index = name.partition(":")
+    if base == dispatch.CPU and not index:
+        return dispatch.CPU
+    if base == dispatch.CUDA and index in ("", "0"):
+        require_cuda(name)
+        return dispatch.CUDA
+    raise ValueError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:0'")
+
+
+class ToDevice(Function):
+    """A copy on another device; the gradient goes back to the input's device."""
+
+    @staticmethod
+    def forward(ctx, a, device):
+        ctx.device = dispatch.device_of(a)
+        return M.to_device(a, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.to_device(g, ctx.device)
+
+
 class Clone(Function):
     @staticmethod
     def forward(ctx, a):
@@ -699,14 +743,32 @@ class Tensor:
     def bool(self):
         return self.astype(np.bool_)
 
-    def to(self, dtype_or_device=None, dtype=None):
-        """``t.to(dtype)``; ``t.to('cpu')`` is ``t`` on the CPU (moving between devices comes with the CUDA backend)."""
-        target = dtype if dtype is not None else dtype_or_device
-        if isinstance(target, str) and target in ("cpu", "cuda") or target is None:
-            if target == "cuda" or (target == "cpu" and self.device != dispatch.CPU):
-                raise NotImplementedError("moving tensors between devices is not supported yet")
-            return self
-        return self.astype(target)
+    def to(self, dtype_or_device=None, dtype=None, device=None):
+        """``t.to(dtype)``, ``t.to('cuda')``, ``t.to('cpu')``, ``t.to('cuda', numpy.float64)``: ``t`` itself
+        when nothing changes, else a copy (differentiable: the gradient moves back). Asking for CUDA
+        where there is none raises RuntimeError."""
+        if _is_device(dtype_or_device):
+            device = dtype_or_device if device is None else device
+        elif dtype is None:
+            dtype = dtype_or_device
+        out = self
+        if device is not None:
+            out = ToDevice.apply(out, device=_device_name(device)) if _device_name(device) != self.device else out
+        if dtype is not None:
+            out = out.astype(dtype)
+        return out
+
+    def cuda(self, device=None):
+        """This tensor on the GPU (``to('cuda')``)."""
+        return self.to(dispatch.CUDA if device is None else f"{dispatch.CUDA}:{device}")
+
+    def cpu(self):
+        """This tensor on the CPU (``to('cpu')``)."""
+        return self.to(dispatch.CPU)
+
+    @property
+    def is_cuda(self):
+        return self.device == dispatch.CUDA
 
     # ---- in-place (no graph)
     def _check_inplace(self):
@@ -1000,7 +1062,8 @@ class Tensor:
 
     def gather(self, dim, index):
         """``torch.gather``: out[..., j, ...] = self[..., index[..., j, ...], ...] along ``dim``."""
-        index = index.data if isinstance(index, Tensor) else np.asarray(index)
+        index = index.data if isinstance(index, Tensor) else \
+            index if dispatch.device_of(index) == dispatch.CUDA else np.asarray(index)
         if np.dtype(index.dtype).kind not in "iu" or index.ndim != self.ndim:
             raise TypeError(f"gather: index must be an integer tensor with {self.ndim} dimensions, "
                             f"got dtype {index.dtype} and shape {tuple(index.shape)}")

@@ -67,10 +67,13 @@ def _check(cfg: Config):
     if cfg.device not in ("cpu", "cuda"):
         raise ValueError(f"--device must be 'cpu' or 'cuda', got {cfg.device!r}")
     if cfg.device == "cuda":
-        raise ValueError(
-            "--device cuda: training on the GPU is not available yet; the CUDA kernels run through "
-            "numconv.functional on device arrays, but autograd, layers and optimizers are CPU-only for now"
-        )
+        from . import cuda
+
+        if not cuda.is_available():
+            raise ValueError(
+                "--device cuda: CUDA is not available here (numconv.cuda.is_available() is False); install the "
+                "'cuda' extra (pip install numconv[cuda]) on a machine with an NVIDIA GPU and driver, or use --device cpu"
+            )
 
 
 def _build(cfg: Config):
@@ -112,17 +115,23 @@ def _build(cfg: Config):
     return model, opt, sched, train_set, test_set
 
 
-def evaluate_model(model, dataset, batch_size=256):
-    """(mean cross-entropy, accuracy) of ``model`` on ``dataset``, in eval mode without a graph."""
+def evaluate_model(model, dataset, batch_size=256, device="cpu"):
+    """(mean cross-entropy, accuracy) of ``model`` on ``dataset``, in eval mode without a graph; batches
+    go to ``device`` (the model's), and only the two per-batch scalars come back to the host."""
     from . import data
 
     model.eval()
     total, correct, loss_sum = 0, 0, 0.0
     with no_grad():
         for xb, yb in data.DataLoader(dataset, batch_size=batch_size):
+            if device != "cpu":
+                xb, yb = xb.to(device), yb.to(device)
             logits = model(xb)
             loss_sum += float(F.cross_entropy(logits, yb, reduction="sum").item())
-            correct += int((np.asarray(logits.numpy()).argmax(1) == np.asarray(yb.numpy())).sum())
+            if device != "cpu":
+                correct += int((logits.argmax(1) == yb).sum().item())
+            else:
+                correct += int((np.asarray(logits.numpy()).argmax(1) == np.asarray(yb.numpy())).sum())
             total += len(yb)
     return loss_sum / total, correct / total
 
@@ -195,6 +204,8 @@ def train(cfg: Config, resume: bool = False, log=print):
     os.makedirs(cfg.out, exist_ok=True)
     ck_path = os.path.join(cfg.out, "last.npz")
     model, opt, sched, train_set, test_set = _build(cfg)
+    if cfg.device != "cpu":  # before a checkpoint loads: its arrays go into the moved parameters and state
+        model.to(cfg.device)
     history, start = [], 1
     if resume and os.path.exists(ck_path):
         state = checkpoint.load(ck_path)
@@ -226,6 +237,8 @@ def train(cfg: Config, resume: bool = False, log=print):
         seen, loss_sum = 0, 0.0
         bar = _progress(loader, len(loader), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
         for xb, yb in bar:
+            if cfg.device != "cpu":
+                xb, yb = xb.to(cfg.device), yb.to(cfg.device)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()
@@ -238,7 +251,7 @@ def train(cfg: Config, resume: bool = False, log=print):
         if sched is not None:
             sched.step()
         seconds = time.perf_counter() - t0
-        test_loss, test_acc = evaluate_model(model, test_set)
+        test_loss, test_acc = evaluate_model(model, test_set, device=cfg.device)
         row = {"epoch": epoch, "train_loss": round(loss_sum / seen, 6), "test_loss": round(test_loss, 6),
                "test_acc": round(test_acc, 6), "seconds": round(seconds, 3), "images_per_s": round(seen / seconds, 1)}
         history.append(row)

@@ -54,3 +54,16 @@ def unravel5(t, d1, d2, d3, d4):
     i2 = t % d2
     t //= d2
     return t // d1, t % d1, i2, i3, i4
+
+
+def strided_offset(t, shape, strides):
+    """The memory offset (in elements) of flat row-major index ``t`` of an array of ``shape`` whose
+    dimensions step by ``strides`` elements; a stride of 0 repeats the data along that dimension
+    (broadcasting), a permuted stride tuple reads a transpose. ``shape`` and ``strides`` are tuples of
+    one fixed length (leading unit dimensions pad shorter shapes)."""
+    off = 0
+    for k in range(len(shape) - 1, -1, -1):
+        n = shape[k]
+        off += (t % n) * strides[k]
+        t //= n
+    return off

@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import dispatch
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..ops import math as M
+from ..tensor import Tensor, _device_name
 from .parameter import Parameter
 
 __all__ = ["Module", "StateDictError", "IncompatibleKeys"]
@@ -46,7 +47,7 @@ def _parse_to(args, kwargs):
         else:
             dtype = a
     if device is not None:
-        device = _check_device(device)
+        device = _target_device(device)
     if dtype is not None:
         try:
             dtype = np.dtype(dtype)
@@ -62,15 +63,26 @@ def _is_device(x):
 
 
 def _check_device(device):
+    """The device for new parameters (the ``device=`` of a layer's constructor): only the CPU; build
+    on the CPU and move the module with ``.to('cuda')``."""
     name = str(device).split(":")[0]
     if name == dispatch.CPU:
         return dispatch.CPU
     if name == dispatch.CUDA:
         raise NotImplementedError(
-            f"to({str(device)!r}): numconv's CUDA backend for layers is not available yet; "
-            "keep the model on the CPU (to('cpu'))"
+            f"device={str(device)!r}: layers are created on the CPU; build the model there and move it to "
+            "CUDA with model.to('cuda')"
         )
     raise ValueError(f"unknown device {device!r}; expected 'cpu' (or 'cuda' once the CUDA backend exists)")
+
+
+def _target_device(device):
+    """'cpu' or 'cuda' for ``Module.to``; CUDA where there is none raises CUDAUnavailableError (a
+    RuntimeError and a NotImplementedError) saying what to do."""
+    name = str(device).split(":")[0]
+    if name not in (dispatch.CPU, dispatch.CUDA):
+        raise ValueError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:0'")
+    return _device_name(device)
 
 
 def _as_array(value, key):
@@ -309,17 +321,25 @@ class Module:
                 p.grad.zero_()
 
     def to(self, *args, **kwargs):
-        """``to('cpu')``, ``to(numpy.float64)``, ``to('cpu', numpy.float32)``; converts in place, returns self.
+        """``to('cuda')``, ``to('cpu')``, ``to(numpy.float64)``, ``to('cuda', numpy.float32)``; converts in
+        place (the Parameter and buffer objects stay, their arrays move), returns self.
 
-        Only the CPU exists for layers so far: ``to('cuda')`` raises NotImplementedError.
+        Floating parameters, their gradients and floating buffers move; integer counters
+        (``num_batches_tracked``) stay on the host, where the layer updates them. ``to('cuda')``
+        where CUDA is not available raises CUDAUnavailableError (a RuntimeError).
         """
-        _, dtype = _parse_to(args, dict(kwargs))
-        if dtype is not None:
-            for t in list(self.parameters()) + list(self.buffers()):
-                if t.dtype.kind == "f" and t.dtype != dtype:
-                    t.data = t.data.astype(dtype)
-                    if t.grad is not None:
-                        t.grad = Tensor(t.grad.data.astype(dtype))
+        device, dtype = _parse_to(args, dict(kwargs))
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.dtype.kind != "f":
+                continue
+            if dtype is not None and t.dtype != dtype:
+                t.data = M.astype(t.data, dtype)
+                if t.grad is not None:
+                    t.grad = Tensor(M.astype(t.grad.data, dtype))
+            if device is not None:
+                t.data = M.to_device(t.data, device)
+                if t.grad is not None:
+                    t.grad = Tensor(M.to_device(t.grad.data, device))
         return self
 
     def cpu(self):

@@ -7,13 +7,16 @@ parameter's device; ``to_host`` / ``from_host`` move them for ``state_dict``.
 import numpy as np
 
 from .. import dispatch
+from . import math
 
 PARALLEL_MIN_SIZE = 1 << 15
 """Parameters with fewer elements are updated by a backend's ``*_serial`` kernel, where it has one."""
 
 
 def zeros_like(a):
-    """A zero state buffer with ``a``'s shape and dtype, on ``a``'s device."""
+    """A zero state buffer with ``a``'s shape and dtype, on ``a``'s device (filled there: no host copy)."""
+    if dispatch.device_of(a) == dispatch.CUDA:
+        return math.zeros(tuple(a.shape), a.dtype, like=a)
     return dispatch.to_device(np.zeros(a.shape, dtype=a.dtype), dispatch.device_of(a))
 
 

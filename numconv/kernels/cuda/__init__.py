@@ -30,4 +30,5 @@ def launch(kernel, n, *args):
 tap_range = cuda.jit(device=True)(indexing.tap_range)
 tap_source = cuda.jit(device=True)(indexing.tap_source)
 in_window = cuda.jit(device=True)(indexing.in_window)
+strided_offset = cuda.jit(device=True)(indexing.strided_offset)
 unravel5 = cuda.jit(device=True)(indexing.unravel5)

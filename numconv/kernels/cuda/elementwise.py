@@ -1,0 +1,189 @@
+"""Elementwise kernels, CUDA: fill, strided copy (cast, transpose, broadcast), unary and binary
+math with broadcasting, comparisons and ``where``.
+
+One thread per output element over the output's flat row-major index. Inputs are flat (1-d)
+views of C-contiguous arrays; ``shape`` is the output's shape and ``s_*`` each input's strides in
+elements, tuples of ``numconv.ops.math.MAXDIM`` entries (0 where an input is broadcast), so one
+compiled kernel serves every rank. Arithmetic runs in the output's dtype (``numconv.ops.math``
+casts the inputs first), which gives NumPy's results bit for bit for + - * /. The scalar math
+below guards the domain edges that Python's ``math`` (the CUDA simulator's) raises on, with the
+values a GPU returns there.
+"""
+import math
+
+from numba import cuda
+
+from . import jit, launch, strided_offset
+
+# binary arithmetic: out = a <op> b
+ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
+# comparisons and logic: bool out
+EQ, NE, LT, LE, GT, GE, AND = range(7)
+# unary: out = op(a)
+NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID = range(8)
+
+_LOG_MAX = 709.782712893384  # log(largest float64): exp overflows above
+
+
+@cuda.jit(device=True)
+def _exp(x):
+    if x != x or x <= _LOG_MAX:
+        return math.exp(x)
+    return math.inf
+
+
+@cuda.jit(device=True)
+def _log(x):
+    if x > 0:
+        return math.log(x)
+    if x == 0:
+        return -math.inf
+    return math.nan  # x < 0 or NaN
+
+
+@cuda.jit(device=True)
+def _sqrt(x):
+    if x >= 0:
+        return math.sqrt(x)
+    return math.nan
+
+
+@cuda.jit(device=True)
+def _arith(op, x, y):
+    if op == ADD:
+        return x + y
+    if op == SUBTRACT:
+        return x - y
+    if op == MULTIPLY:
+        return x * y
+    if op == DIVIDE:
+        return x / y
+    if op == POWER:
+        return x ** y
+    if op == MAXIMUM:  # NaN propagates, as np.maximum
+        if x != x or x >= y:
+            return x
+        return y
+    # MINIMUM
+    if x != x or x <= y:
+        return x
+    return y
+
+
+@cuda.jit(device=True)
+def _compare(op, x, y):
+    if op == EQ:
+        return x == y
+    if op == NE:
+        return x != y
+    if op == LT:
+        return x < y
+    if op == LE:
+        return x <= y
+    if op == GT:
+        return x > y
+    if op == GE:
+        return x >= y
+    return x != 0 and y != 0  # AND
+
+
+@cuda.jit(device=True)
+def _unary(op, x):
+    if op == NEGATIVE:
+        return -x
+    if op == EXP:
+        return _exp(x)
+    if op == LOG:
+        return _log(x)
+    if op == SQRT:
+        return _sqrt(x)
+    if op == ABS:
+        return abs(x)
+    if op == SIGN:
+        if x > 0:
+            return 1.0
+        if x < 0:
+            return -1.0
+        return x  # 0 (signed) and NaN
+    if op == TANH:
+        return math.tanh(x)
+    # SIGMOID: 1 / (1 + exp(-a)) without overflow: exp(-|a|) <= 1 on both branches
+    e = _exp(-abs(x))
+    if x >= 0:
+        return 1.0 / (1.0 + e)
+    return e / (1.0 + e)
+
+
+def fill(out, value):
+    """out[i] = value for every element of the flat ``out`` (``value`` already of out's dtype)."""
+    launch(_fill, out.size, out, value)
+
+
+@jit
+def _fill(out, value):
+    t = cuda.grid(1)
+    if t < out.size:
+        out[t] = value
+
+
+def copy(out, a, shape, s_a):
+    """out[i] = a[offset(i)]: a strided read (transpose, broadcast) cast to out's dtype on the store."""
+    launch(_copy, out.size, out, a, shape, s_a)
+
+
+@jit
+def _copy(out, a, shape, s_a):
+    t = cuda.grid(1)
+    if t < out.size:
+        out[t] = a[strided_offset(t, shape, s_a)]
+
+
+def unary(out, a, op):
+    """out[i] = op(a[i]) over flat arrays of one dtype (the float results of exp, log, ... stored in it)."""
+    launch(_unary_kernel, out.size, out, a, op)
+
+
+@jit
+def _unary_kernel(out, a, op):
+    t = cuda.grid(1)
+    if t < out.size:
+        out[t] = _unary(op, a[t])
+
+
+def binary(out, a, b, op, shape, s_a, s_b):
+    """out[i] = a[offset_a(i)] <op> b[offset_b(i)]: arithmetic with broadcasting, in out's dtype."""
+    launch(_binary, out.size, out, a, b, op, shape, s_a, s_b)
+
+
+@jit
+def _binary(out, a, b, op, shape, s_a, s_b):
+    t = cuda.grid(1)
+    if t < out.size:
+        out[t] = _arith(op, a[strided_offset(t, shape, s_a)], b[strided_offset(t, shape, s_b)])
+
+
+def compare(out, a, b, op, shape, s_a, s_b):
+    """out[i] = a[offset_a(i)] <op> b[offset_b(i)] as bool (eq, ne, lt, le, gt, ge, logical and)."""
+    launch(_compare_kernel, out.size, out, a, b, op, shape, s_a, s_b)
+
+
+@jit
+def _compare_kernel(out, a, b, op, shape, s_a, s_b):
+    t = cuda.grid(1)
+    if t < out.size:
+        out[t] = _compare(op, a[strided_offset(t, shape, s_a)], b[strided_offset(t, shape, s_b)])
+
+
+def where(out, cond, a, b, shape, s_c, s_a, s_b):
+    """out[i] = a[offset_a(i)] if cond[offset_c(i)] else b[offset_b(i)], with broadcasting."""
+    launch(_where, out.size, out, cond, a, b, shape, s_c, s_a, s_b)
+
+
+@jit
+def _where(out, cond, a, b, shape, s_c, s_a, s_b):
+    t = cuda.grid(1)
+    if t < out.size:
+        if cond[strided_offset(t, shape, s_c)]:
+            out[t] = a[strided_offset(t, shape, s_a)]
+        else:
+            out[t] = b[strided_offset(t, shape, s_b)]

@@ -1,0 +1,115 @@
+"""Optimizer updates, CUDA: one thread per element of flat (P,) arrays, updated in place.
+
+The launchers have the names and signatures of ``numconv.kernels.cpu.optim`` and the kernels the
+same per-element body, in the same order, in the arrays' dtype. The scalars derived from the
+hyperparameters (bias corrections, ``1 - beta``) are computed in float64 on the host, as the CPU
+kernels do before their loop, and cast once to the parameter's dtype. Buffers an option does not
+use are (0,) arrays and are never read.
+"""
+from numba import cuda
+
+from .. import scalar
+from . import jit, launch
+from .elementwise import _sqrt  # NaN for v < 0, as on a GPU (the simulator's math.sqrt raises)
+
+lerp = cuda.jit(device=True)(scalar.lerp)
+
+
+def _t(param):
+    return param.dtype.type
+
+
+def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    """d = g + wd p;  b = d (first step) or m b + (1 - dampening) d;  d = d + m b (nesterov) or b;  p -= lr d."""
+    t = _t(param)
+    launch(_sgd, param.size, param, grad, buf, t(lr), t(momentum), t(1.0 - dampening), t(weight_decay),
+           momentum != 0.0, weight_decay != 0.0, bool(nesterov), bool(first_step))
+
+
+@jit
+def _sgd(param, grad, buf, lr, m, keep, wd, use_momentum, use_decay, nesterov, first_step):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        d = grad[i]
+        if use_decay:
+            d = d + wd * p
+        if use_momentum:
+            b = d if first_step else buf[i] * m + keep * d
+            buf[i] = b
+            d = d + m * b if nesterov else b
+        param[i] = p - lr * d
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+              decoupled, amsgrad, step):
+    """m = lerp(m, g, 1-b1);  v = b2 v + (1-b2) g^2;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+
+    Weight decay adds ``wd p`` to ``g`` (Adam) or scales ``p`` by ``1 - lr wd`` first (AdamW,
+    ``decoupled``); ``amsgrad`` normalizes by the running maximum of ``v``. ``step`` counts from 1.
+    """
+    t = _t(param)
+    s = float(step)
+    neg_step_size = t(-(lr / (1.0 - beta1 ** s)))
+    bc2_sqrt = t((1.0 - beta2 ** s) ** 0.5)
+    w1 = t(1.0 - beta1)
+    c1 = t(t(1.0) - w1)
+    launch(_adam, param.size, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, neg_step_size, bc2_sqrt, w1, c1,
+           t(beta2), t(1.0 - beta2), t(eps), t(weight_decay), t(1.0 - lr * weight_decay), weight_decay != 0.0,
+           bool(decoupled), bool(amsgrad))
+
+
+@jit
+def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, neg_step_size, bc2_sqrt, w1, c1, b2, w2, eps, wd,
+          decay, use_decay, decoupled, amsgrad):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            if decoupled:
+                p = p * decay
+            else:
+                g = g + wd * p
+        m = lerp(exp_avg[i], g, w1, c1)
+        v = exp_avg_sq[i] * b2 + w2 * g * g
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        if amsgrad:
+            v = max(max_exp_avg_sq[i], v)
+            max_exp_avg_sq[i] = v
+        param[i] = p + neg_step_size * (m / (_sqrt(v) / bc2_sqrt + eps))
+
+
+def rmsprop_step(param, grad, square_avg, momentum_buf, grad_avg, lr, alpha, eps, weight_decay, momentum,
+                 centered):
+    """v = a v + (1-a) g^2;  s = sqrt(v - gbar^2) (centered, gbar = lerp(gbar, g, 1-a)) or sqrt(v);
+    b = m b + g / (s + eps), p -= lr b  (momentum > 0)  or  p -= lr g / (s + eps)."""
+    t = _t(param)
+    w = t(1.0 - alpha)
+    launch(_rmsprop, param.size, param, grad, square_avg, momentum_buf, grad_avg, t(lr), t(alpha), w, t(t(1.0) - w),
+           t(eps), t(weight_decay), t(momentum), weight_decay != 0.0, momentum > 0.0, bool(centered))
+
+
+@jit
+def _rmsprop(param, grad, square_avg, momentum_buf, grad_avg, lr, a, w, c, eps, wd, m, use_decay, use_momentum,
+             centered):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            g = g + wd * p
+        v = square_avg[i] * a + w * g * g
+        square_avg[i] = v
+        if centered:
+            gbar = lerp(grad_avg[i], g, w, c)
+            grad_avg[i] = gbar
+            v = v - gbar * gbar
+        avg = _sqrt(v) + eps
+        if use_momentum:
+            b = momentum_buf[i] * m + g / avg
+            momentum_buf[i] = b
+            param[i] = p - lr * b
+        else:
+            param[i] = p - lr * (g / avg)

@@ -1,0 +1,364 @@
+"""Training on the CUDA backend: ``numconv.ops.math`` kernels, optimizer updates, ``Tensor.to`` /
+``Module.to`` and a few training steps, device against CPU.
+
+Not a test module (the leading underscore keeps pytest from collecting it):
+``test_cuda_training.py`` runs it in a subprocess with ``NUMBA_ENABLE_CUDASIM=1`` (see
+``test_cuda_kernels.py`` for why). By hand: ``NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_training_cases.py``,
+or without the flag on a machine with a GPU. Writes a JSON report with ``--json PATH``; exit 0
+when every case passed. Shapes are tiny (the simulator runs a Python thread per GPU thread);
+sizes are chosen not to be multiples of the block or the matmul tile.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from numba import cuda  # noqa: E402
+
+import numconv as nc  # noqa: E402
+import numconv.functional as F  # noqa: E402
+from numconv import dispatch, nn  # noqa: E402
+from numconv.ops import math as M  # noqa: E402
+from numconv.ops import optim as O  # noqa: E402
+
+RESULTS: list[dict] = []
+RNG = np.random.default_rng(7)
+
+
+def dev(a):
+    return cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+
+
+def is_device(a):
+    return not isinstance(a, np.ndarray) and dispatch.device_of(a) == dispatch.CUDA
+
+
+def bits(a):
+    return np.ascontiguousarray(a.copy_to_host()).tobytes()
+
+
+@contextlib.contextmanager
+def checking(group, name):
+    entry = {"group": group, "name": name, "ok": True, "error": ""}
+    RESULTS.append(entry)
+    try:
+        yield
+    except Exception:  # noqa: BLE001 - every exception fails this case
+        entry["ok"], entry["error"] = False, traceback.format_exc()
+        print(f"FAIL [{group}] {name}\n{entry['error']}", file=sys.stderr)
+
+
+def same(got, want, what, rtol=1e-12, atol=1e-12):
+    assert is_device(got), f"{what}: the CUDA path returned {type(got).__name__}, not a device array"
+    g, w = got.copy_to_host(), np.asarray(want)
+    assert g.shape == w.shape, f"{what}: shape {g.shape}, NumPy {w.shape}"
+    assert g.dtype == w.dtype, f"{what}: dtype {g.dtype}, NumPy {w.dtype}"
+    if w.dtype.kind in "biu":
+        assert np.array_equal(g, w), f"{what}: {g} != {w}"
+    else:
+        if w.dtype == np.float32:
+            rtol, atol = 1e-5, 1e-6
+        assert np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True), f"{what}: max error {np.nanmax(np.abs(g - w))}"
+
+
+def math_case(name, fn, *args, repeat=True, **kw):
+    """``fn(*args)`` with NumPy arrays (NumPy) and with device arrays (the CUDA kernels): equal; run twice
+    on the device: bit-identical."""
+    with checking("math", name):
+        want = fn(*args, **kw)
+        dargs = [dev(a) for a in args]
+        got = fn(*dargs, **kw)
+        same(got, want, name)
+        if repeat:
+            assert bits(fn(*dargs, **kw)) == bits(got), f"{name}: two runs differ bit for bit"
+
+
+def math_cases():
+    r = lambda *s: RNG.standard_normal(s)  # noqa: E731
+    a, b, c = r(3, 5, 7), r(5, 1), r(7)
+    x32 = r(5, 37).astype(np.float32)
+    for op in ("add", "subtract", "multiply", "divide", "maximum", "minimum"):
+        f = getattr(M, op)
+        math_case(f"{op} broadcast", f, a, b)
+        math_case(f"{op} broadcast 1-d", f, c, a)
+        math_case(f"{op} scalar", f, a, 0.5)
+        math_case(f"{op} scalar left", lambda y, f=f: f(1.5, y), a)
+        math_case(f"{op} float32", f, x32, 2.0)
+    math_case("power scalar", M.power, np.abs(a) + 0.1, 3)
+    math_case("power scalar float", M.power, np.abs(a) + 0.1, -0.5)
+    nan = a.copy()
+    nan[0, 0, 0] = np.nan
+    math_case("maximum NaN", M.maximum, nan, 0.0)
+    for op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        math_case(f"compare {op}", lambda p, q, op=op: M.compare(op, p, q), a, b)
+    math_case("compare int scalar", lambda t: M.compare("ne", t, -100), np.array([3, -100, 0, 2]))
+    math_case("logical_and", M.logical_and, a > 0, b > 0)
+    math_case("logical_not", M.logical_not, a > 0)
+    math_case("isnan", M.isnan, nan)
+    math_case("where", M.where, a > 0, a, b)
+    math_case("where scalar", lambda cnd, t: M.where(cnd, t, 0), np.array([True, False, True]), np.array([4, 5, 6]))
+    for name in ("negative", "exp", "log", "sqrt", "abs", "sign", "tanh", "sigmoid"):
+        f = getattr(M, name)
+        arg = np.abs(a) + 0.5 if name in ("log", "sqrt") else a
+        math_case(name, f, arg)
+        math_case(f"{name} float32", f, np.abs(x32) + 0.5 if name in ("log", "sqrt") else x32)
+    math_case("exp overflow, log of 0 and negatives", lambda t: M.log(M.exp(t)), np.array([1000.0, -1000.0, 0.0, -1.0]))
+    math_case("sigmoid extremes", M.sigmoid, np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0]))
+    math_case("clip", M.clip, a, -0.5, 0.5)
+    math_case("astype bool->float32", lambda t: M.astype(t, np.float32), a > 0)
+    math_case("astype float64->float32", lambda t: M.astype(t, np.float32), a)
+    math_case("astype int64->float64", lambda t: M.astype(t, np.float64), np.arange(7))
+    math_case("copy", M.copy, a)
+    math_case("full_like", lambda t: M.full_like(t, 2.5), a)
+    math_case("zeros like", lambda t: M.zeros((2, 3), np.float32, like=t), a)
+    math_case("ones like", lambda t: M.ones((4,), np.float64, like=t), a)
+    math_case("zeros_like", M.zeros_like, a)
+    math_case("reshape -1", lambda t: M.reshape(t, (3, -1)), a)
+    math_case("transpose", lambda t: M.transpose(t, (2, 0, 1)), a)
+    math_case("swapaxes", lambda t: M.swapaxes(t, -1, -2), a)
+    math_case("broadcast_to", lambda t: M.broadcast_to(t, (3, 5, 4)), r(5, 1))
+    for axis in (None, 0, 1, 2, (0, 2), (1,)):
+        for keep in (False, True):
+            tag = f"axis={axis} keepdims={keep}"
+            math_case(f"sum {tag}", lambda t, axis=axis, keep=keep: M.sum(t, axis=axis, keepdims=keep), a)
+            math_case(f"mean {tag}", lambda t, axis=axis, keep=keep: M.mean(t, axis=axis, keepdims=keep), a)
+            math_case(f"max {tag}", lambda t, axis=axis, keep=keep: M.max(t, axis=axis, keepdims=keep), a)
+            math_case(f"min {tag}", lambda t, axis=axis, keep=keep: M.min(t, axis=axis, keepdims=keep), a)
+    for axis in (None, 0, 2):
+        math_case(f"argmax axis={axis}", lambda t, axis=axis: M.argmax(t, axis=axis), a)
+        math_case(f"argmin axis={axis} keepdims", lambda t, axis=axis: M.argmin(t, axis=axis, keepdims=True), a)
+    ties = np.array([[1.0, 3.0, 3.0, np.nan, 2.0], [0.0, 0.0, -1.0, -1.0, 5.0]])
+    math_case("argmax ties and NaN", lambda t: M.argmax(t, axis=1), ties)
+    math_case("max NaN propagates", lambda t: M.max(t, axis=1), ties)
+    math_case("sum bool dtype", lambda t: M.sum(t, axis=1, keepdims=True, dtype=np.float64), a > 0)
+    math_case("sum bool", M.sum, a > 0)
+    math_case("sum float32", lambda t: M.sum(t, axis=1), x32)
+    for axis in (0, 1, 2):
+        math_case(f"softmax axis={axis}", lambda t, axis=axis: M.softmax(t, axis), a)
+        math_case(f"log_softmax axis={axis}", lambda t, axis=axis: M.log_softmax(t, axis), a)
+    math_case("log_softmax large logits", lambda t: M.log_softmax(t, 1), np.array([[1000.0, 0.0, -1000.0]]))
+    math_case("softmax float32", lambda t: M.softmax(t, 1), x32)
+    for shape in ((3, 5, 7), (5, 7), (7,)):
+        math_case(f"sum_to {shape}", lambda g, shape=shape: M.sum_to(g, shape), r(2, 3, 5, 7))
+    math_case("sum_to (5, 1)", lambda g: M.sum_to(g, (1, 5, 1)), a)
+    idx = RNG.integers(0, 5, (3, 1, 7))
+    math_case("gather axis 1", lambda t, i: M.gather(t, i, 1), a, idx)
+    small = RNG.integers(0, 7, (2, 4, 3))
+    math_case("gather smaller index", lambda t, i: M.gather(t, i, 2), a, small)
+    math_case("scatter_add", lambda i, v: M.scatter_add((3, 5, 7), i, v, 1, np.float64), idx, r(3, 1, 7))
+    rep = RNG.integers(0, 3, (4, 6))  # repeated positions add up
+    math_case("scatter_add repeats", lambda i, v: M.scatter_add((3, 6), i, v, 0, np.float64), rep, r(4, 6))
+    math_case("scatter_add smaller", lambda i, v: M.scatter_add((3, 5, 7), i, v, 2, np.float64), small, r(2, 4, 3))
+    math_case("take int array", lambda t, i: M.take(t, i, 1), a, np.array([4, 0, -1, 2]))
+    math_case("take int", lambda t: M.take(t, 2, 0), a)
+    for n, k, m in ((1, 1, 1), (4, 48, 5), (17, 19, 18), (33, 7, 2)):
+        math_case(f"matmul {n}x{k}@{k}x{m}", M.matmul, r(n, k), r(k, m))
+    math_case("matmul float32", M.matmul, r(9, 21).astype(np.float32), r(21, 11).astype(np.float32))
+    with checking("math", "assign: whole array, scalar, broadcast, from the host"):
+        d = dev(np.zeros((3, 4)))
+        M.assign(d, 2.0)
+        same(d, np.full((3, 4), 2.0), "assign scalar")
+        M.assign(d, dev(np.arange(4.0)))
+        same(d, np.broadcast_to(np.arange(4.0), (3, 4)), "assign broadcast")
+        M.assign(d, np.ones((3, 4)))
+        same(d, np.ones((3, 4)), "assign from the host")
+
+
+def unsupported_cases():
+    with checking("unsupported", "CPU-only ops raise NotImplementedError naming the op"):
+        d = dev(RNG.standard_normal((2, 3)))
+        for name, call in [("concatenate", lambda: M.concatenate([d, d], 0)), ("getitem", lambda: M.getitem(d, 0)),
+                           ("split", lambda: M.split(d, [1, 1], 0)), ("stack", lambda: M.stack([d, d], 0))]:
+            try:
+                call()
+            except NotImplementedError as e:
+                assert name in str(e) and "CPU-only" in str(e), f"{name}: unclear message {e}"
+            else:
+                raise AssertionError(f"{name} on a device array did not raise NotImplementedError")
+    with checking("unsupported", "mixing a device and a host array is a ValueError"):
+        try:
+            M.add(dev(np.ones(3)), np.ones(3))
+        except ValueError as e:
+            assert "cuda" in str(e) and "cpu" in str(e), str(e)
+        else:
+            raise AssertionError("no ValueError")
+
+
+def optim_cases():
+    shapes = (7, 3, 5)
+    for dtype in (np.float64, np.float32):
+        cases = [
+            ("sgd", O.sgd_step, ["momentum_buffer"], dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01,
+                                                          nesterov=False, first_step=False)),
+            ("sgd nesterov first", O.sgd_step, ["momentum_buffer"], dict(lr=0.1, momentum=0.9, dampening=0.0,
+                                                                          weight_decay=0.0, nesterov=True,
+                                                                          first_step=True)),
+            ("sgd plain", O.sgd_step, [None], dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                                                   nesterov=False, first_step=False)),
+            ("adam", O.adam_step, ["m", "v", None], dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8,
+                                                         weight_decay=0.01, decoupled=False, amsgrad=False, step=3)),
+            ("adamw amsgrad", O.adam_step, ["m", "v", "vmax"], dict(lr=1e-2, beta1=0.8, beta2=0.99, eps=1e-8,
+                                                                    weight_decay=0.1, decoupled=True, amsgrad=True,
+                                                                    step=2)),
+            ("rmsprop centered momentum", O.rmsprop_step, ["v", "b", "gbar"],
+             dict(lr=1e-2, alpha=0.9, eps=1e-8, weight_decay=0.01, momentum=0.9, centered=True)),
+            ("rmsprop", O.rmsprop_step, ["v", None, None],
+             dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False)),
+        ]
+        for name, fn, bufs, kw in cases:
+            with checking("optim", f"{name} {np.dtype(dtype).name}"):
+                p = RNG.standard_normal(shapes).astype(dtype)
+                g = RNG.standard_normal(shapes).astype(dtype)
+                hb = [None if b is None else np.abs(RNG.standard_normal(shapes)).astype(dtype) for b in bufs]
+                db = [None if b is None else dev(b) for b in hb]
+                dp = dev(p)
+                fn(p, g, *hb, **kw)
+                fn(dp, dev(g), *db, **kw)
+                tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else {}
+                same(dp, p, f"{name}: param", **tol)
+                for i, (h, d) in enumerate(zip(hb, db)):
+                    if h is not None:
+                        same(d, h, f"{name}: buffer {i}", **tol)
+    with checking("optim", "state buffers live on the parameter's device"):
+        z = O.zeros_like(dev(np.ones((2, 3), np.float32)))
+        assert is_device(z) and z.dtype == np.float32 and not z.copy_to_host().any()
+
+
+def tiny_cnn():
+    nc.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(32, 3)).double()
+
+
+def train_steps(device, make_opt, steps=3, model=None):
+    model = (model or tiny_cnn()).to(device)
+    opt = make_opt(model.parameters())
+    rng = np.random.default_rng(1)
+    losses = []
+    for _ in range(steps):
+        x = nc.Tensor(rng.standard_normal((4, 1, 8, 8))).to(device)
+        y = nc.Tensor(rng.integers(0, 3, 4)).to(device)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, model, opt
+
+
+def training_cases():
+    opts = {
+        "SGD momentum": lambda ps: nc.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
+        "Adam": lambda ps: nc.optim.Adam(ps, lr=1e-2),
+    }
+    for name, make in opts.items():
+        with checking("training", f"3 steps of a tiny CNN with {name}: the CPU's losses"):
+            want, cpu_model, _ = train_steps("cpu", make)
+            got, model, opt = train_steps("cuda", make)
+            assert np.allclose(got, want, rtol=1e-12, atol=1e-12), f"losses {got} on CUDA, {want} on the CPU"
+            for p in model.parameters():
+                assert p.device == "cuda" and p.grad.device == "cuda", "a parameter or gradient left the device"
+            for s in opt.state.items():
+                for k, v in s[1].items():
+                    assert not hasattr(v, "shape") or is_device(v), f"optimizer state {k} is not on the device"
+            sd, want_sd = model.state_dict(), cpu_model.state_dict()
+            for k in want_sd:
+                assert np.allclose(sd[k], want_sd[k], rtol=1e-9, atol=1e-9), f"{k} differs after training"
+    with checking("training", "batch_norm forward and backward on the device, running stats updated there"):
+        def bn_model():
+            nc.manual_seed(0)
+            return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+                                 nn.Linear(72, 3)).double()
+        make = opts["SGD momentum"]
+        want, cpu_model, _ = train_steps("cpu", make, 2, bn_model())
+        got, model, _ = train_steps("cuda", make, 2, bn_model())
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12), f"losses {got} on CUDA, {want} on the CPU"
+        bn = model[1]
+        assert bn.running_mean.device == "cuda" and bn.running_var.device == "cuda"
+        for k, v in cpu_model.state_dict().items():
+            assert np.allclose(model.state_dict()[k], v, rtol=1e-9, atol=1e-9), f"{k} differs after training"
+    with checking("training", "the same gradients bit for bit on a second run"):
+        grads = []
+        for _ in range(2):
+            model = tiny_cnn().to("cuda")
+            x = nc.Tensor(np.random.default_rng(3).standard_normal((4, 1, 8, 8))).cuda()
+            y = nc.Tensor(np.array([0, 2, 1, 2])).cuda()
+            F.cross_entropy(model(x), y).backward()
+            grads.append([bits(p.grad.data) for p in model.parameters()])
+        assert grads[0] == grads[1], "gradients differ between two identical runs"
+    with checking("training", "train._check accepts --device cuda where CUDA is available"):
+        from numconv import train
+
+        train._check(train.Config(device="cuda"))
+
+
+def module_cases():
+    with checking("module", "Module.to('cuda') and back: same Parameter objects, same values"):
+        model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
+        before = {k: v.copy() for k, v in model.state_dict().items()}
+        params = list(model.parameters())
+        assert model.to("cuda") is model
+        assert [id(p) for p in model.parameters()] == [id(p) for p in params]
+        assert all(p.device == "cuda" for p in model.parameters())
+        assert model[1].running_var.device == "cuda"
+        assert model.cpu() is model and all(p.device == "cpu" for p in model.parameters())
+        model.cuda()
+        model.load_state_dict(before)  # host arrays copied into the device parameters
+        assert all(p.device == "cuda" for p in model.parameters())
+        model.to("cpu")
+        for k, v in model.state_dict().items():
+            assert np.array_equal(v, before[k]) and v.dtype == before[k].dtype, k
+    with checking("module", "Tensor.to / cuda / cpu, with the gradient moving back"):
+        h = nc.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        d = h.to("cuda")
+        assert d.device == "cuda" and d.is_cuda and h.to("cpu") is h and d.cuda() is d
+        (d * d).sum().backward()
+        assert h.grad.device == "cpu" and np.array_equal(h.grad.numpy(), 2 * np.arange(6.0).reshape(2, 3))
+        back = d.cpu()
+        assert back.device == "cpu" and np.array_equal(back.numpy(), h.numpy())
+        assert d.to("cuda", np.float32).dtype == np.float32 and d.to("cuda", np.float32).is_cuda
+        try:
+            h.to("cuda:1")
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("to('cuda:1') did not raise ValueError")
+
+
+GROUPS = [math_cases, unsupported_cases, optim_cases, module_cases, training_cases]
+
+
+def main(argv) -> int:
+    out_json = argv[argv.index("--json") + 1] if "--json" in argv else None
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        import numconv.kernels.cuda as kernels_cuda
+        from numconv.kernels.cuda import linalg
+
+        kernels_cuda.BLOCK = 32  # fewer idle Python threads per block, more block edges
+        linalg.TILE = 4
+    t0 = time.perf_counter()
+    times = {}
+    for group in GROUPS:
+        t = time.perf_counter()
+        group()
+        times[group.__name__] = round(time.perf_counter() - t, 2)
+        print(f"{group.__name__}: {times[group.__name__]:.1f} s", file=sys.stderr)
+    failed = [r for r in RESULTS if not r["ok"]]
+    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed ({time.perf_counter() - t0:.1f} s)",
+          file=sys.stderr)
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"results": RESULTS, "times": times}, f)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,86 @@
+"""Training on the CUDA backend (numconv/ops/math.py and numconv/ops/optim.py on device arrays,
+Tensor.to / Module.to, a few training steps) under the CUDA simulator, in a subprocess for the
+reason ``test_cuda_kernels.py`` gives; ``tests/_cuda_training_cases.py`` holds the cases and also
+runs by hand. Plus, in this (non-simulator) process: asking for CUDA where there is none is a
+clear error, not a Numba traceback.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "_cuda_training_cases.py"
+TIMEOUT_S = 600
+GROUPS = ["math", "unsupported", "optim", "module", "training"]
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    if importlib.util.find_spec("numba.cuda") is None:
+        msg = "numba.cuda is not importable: install numba-cuda (pip install -e .[cuda])"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    out = tmp_path_factory.mktemp("cuda_training") / "results.json"
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    try:
+        proc = subprocess.run([sys.executable, str(SCRIPT), "--json", str(out)], env=env, cwd=HERE.parent,
+                              capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{SCRIPT.name} ran past {TIMEOUT_S} s:\n{(exc.stderr or '')[-4000:]}", pytrace=False)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report["returncode"], report["stderr"] = proc.returncode, proc.stderr
+    return report
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_cuda_training_simulator(simulated, group):
+    """math: every CUDA math kernel equals NumPy (broadcasting, odd sizes), bit-identical on a repeat.
+    unsupported: CPU-only ops raise NotImplementedError naming themselves. optim: SGD/Adam/AdamW/RMSprop
+    updates equal the CPU kernels'. module: Module.to / Tensor.to round trips. training: 3 steps of a
+    tiny CNN with SGD momentum and with Adam give the CPU's losses (float64), BatchNorm too."""
+    if "results" not in simulated:
+        pytest.fail(f"{SCRIPT.name} did not run (exit {simulated['returncode']}):\n{simulated['stderr'][-6000:]}",
+                    pytrace=False)
+    cases = [r for r in simulated["results"] if r["group"] == group]
+    assert cases, f"no {group} cases ran"
+    failed = [r for r in cases if not r["ok"]]
+    if failed:
+        detail = "\n\n".join(f"{r['name']}:\n{r['error']}" for r in failed)
+        pytest.fail(f"{len(failed)} of {len(cases)} {group} cases failed:\n\n{detail}", pytrace=False)
+
+
+def test_cuda_training_exit_status(simulated):
+    assert simulated["returncode"] == 0, simulated["stderr"][-6000:]
+
+
+def _no_cuda():
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("the simulator counts as CUDA here")
+    import numconv
+
+    if numconv.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+
+
+def test_asking_for_cuda_without_one_is_a_clear_error():
+    _no_cuda()
+    import numconv as nc
+    from numconv import nn, train
+
+    t = nc.Tensor(np.ones(3))
+    for call in (lambda: t.to("cuda"), t.cuda, lambda: nn.Linear(2, 2).to("cuda"), lambda: nn.Linear(2, 2).cuda()):
+        with pytest.raises(RuntimeError, match="CUDA is not available") as info:
+            call()
+        assert "numba" not in type(info.value).__module__
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        train._check(train.Config(device="cuda"))
+    assert nc.cuda.is_available() is False
