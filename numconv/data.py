@@ -93,6 +93,25 @@ class Subset(Dataset):
         return _stack_samples([self.dataset[int(i)] for i in self.indices[indices]])
 
 
+def channel_stats(dataset):
+    """Per-channel mean and standard deviation (float64) of a TensorDataset's images (N, C, ...)."""
+    x = dataset.arrays[0]
+    axes = (0,) + tuple(range(2, x.ndim))
+    return x.mean(axis=axes, dtype=np.float64), x.std(axis=axes, dtype=np.float64)
+
+
+def standardize(dataset, mean, std):
+    """A TensorDataset whose images are ``(x - mean) / std`` per channel (labels unchanged).
+
+    Use the training split's ``channel_stats`` for both splits, so nothing about the test set leaks in.
+    """
+    x, *rest = dataset.arrays
+    std = np.where(np.asarray(std) > 0, std, 1.0)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    xn = ((x - np.asarray(mean).reshape(shape)) / std.reshape(shape)).astype(x.dtype)
+    return TensorDataset(xn, *rest)
+
+
 def _stack_samples(samples):
     samples = [s if isinstance(s, tuple) else (s,) for s in samples]
     return tuple(_collate(column) for column in zip(*samples))

@@ -1,5 +1,6 @@
 """Training and evaluation driver behind ``numconv train`` and ``numconv evaluate``.
 
+Inputs are standardized per channel with the training split's mean and standard deviation.
 Each epoch: shuffled mini-batches (order derived from the seed and the epoch number), forward,
 cross-entropy, backward, optimizer step; then test loss and accuracy. After every epoch the
 run directory gets ``last.npz`` (model, optimizer, scheduler and RNG state, history; written
@@ -80,6 +81,9 @@ def _build(cfg: Config):
     from . import data, models, optim
 
     train_set, test_set = data.get_dataset(cfg.data, data_dir=cfg.data_dir)
+    # Standard practice: zero-mean, unit-variance inputs per channel, from the training split only.
+    mean, std = data.channel_stats(train_set)
+    train_set, test_set = data.standardize(train_set, mean, std), data.standardize(test_set, mean, std)
     if cfg.limit:
         train_set = data.Subset(train_set, range(min(cfg.limit, len(train_set))))
     x0, _ = train_set[0]
