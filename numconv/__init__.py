@@ -13,11 +13,14 @@ from .tensor import (
     randn, randperm, stack, tensor, zeros, zeros_like,
 )
 from . import cuda, data, models, nn, optim
+from .conv_matrix import conv_matrix
+from .receptive_field import receptive_field
+from .summary import summary
 
 __version__ = "0.1.0"
 __all__ = [
     "F", "Function", "Tensor", "arange", "autograd", "cat", "enable_grad", "float32", "float64", "full", "full_like",
     "functional", "int64", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randint", "randn", "randperm",
     "random", "shapes", "stack", "tensor", "zeros", "zeros_like", "__version__",
-    "cuda", "data", "models", "nn", "optim",
+    "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
 ]

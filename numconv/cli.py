@@ -107,6 +107,12 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=256)
     p.set_defaults(func=evaluate)
 
+    from .summary import add_cli as add_summary_cli
+    from .viz import add_cli as add_viz_cli
+
+    add_summary_cli(sub)
+    add_viz_cli(sub)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)

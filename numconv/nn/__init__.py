@@ -50,3 +50,5 @@ __all__ = [
     "Linear", "Flatten", "Identity", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "NLLLoss", "MSELoss",
 ]
+
+from . import utils  # noqa: E402  (linear_to_conv, make_fully_convolutional)

@@ -1,0 +1,232 @@
+"""Receptive fields: the notes' bottom-up recurrence and top-down form, and, for every zoo model,
+the analytic field equal to the measured one (the non-zero input gradient of one output unit)."""
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from numconv import models, nn
+from numconv.models.vgg import cfgs, make_layers
+from numconv.receptive_field import (
+    empirical_receptive_field, receptive_field, receptive_field_topdown, receptive_region,
+)
+from numconv.summary import trace
+
+
+def notes_recurrence(layers):
+    """r_n = r_{n-1} + (k'_n - 1) * prod(s_1..s_{n-1}), k' = k + (k-1)(d-1), written out from the notes."""
+    r, prod = 1, 1
+    for k, s, d in layers:
+        r += (k + (k - 1) * (d - 1) - 1) * prod
+        prod *= s
+    return r
+
+
+def test_three_stacked_3x3_convolutions_see_7x7():
+    assert receptive_field([3, 3, 3]).size == (7, 7)
+    assert receptive_field([nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)]).size == (7, 7)
+    assert receptive_field_topdown([3, 3, 3]) == [(7, 7), (5, 5), (3, 3), (1, 1)]
+    # ... with 27 C^2 weights against 49 C^2 for one 7x7 layer
+    C = 8
+    three = sum(p.numel() for m in [nn.Conv2d(C, C, 3, bias=False) for _ in range(3)] for p in m.parameters())
+    assert (three, nn.Conv2d(C, C, 7, bias=False).weight.numel()) == (27 * C * C, 49 * C * C)
+    assert receptive_field(nn.Sequential(*[nn.Conv2d(C, C, 3) for _ in range(3)]), (C, 16, 16)).size == (7, 7)
+
+
+def test_dilation_and_stride():
+    assert receptive_field([(3, 1, 0, 1), (3, 1, 0, 2), (3, 1, 0, 4)]).size == (15, 15)  # k' = 3, 5, 9
+    rf = receptive_field([(3, 2), (3, 2), (3, 1)])
+    assert rf.size == (15, 15) and rf.jump == (4, 4)
+    assert receptive_field([dict(kernel_size=5, stride=2, padding=2)]).start == (0, 0)
+    assert receptive_field([(2, 2)]).start == (0.5, 0.5)  # a 2x2 pool's first unit is centred between pixels
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bottom_up_equals_notes_recurrence_and_top_down(seed):
+    rng = np.random.default_rng(seed)
+    layers = [(int(rng.integers(1, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 4))) for _ in range(6)]
+    rf = receptive_field([(k, s, 0, d) for k, s, d in layers])
+    expected = notes_recurrence(layers)
+    assert rf.size == (expected, expected)
+    assert receptive_field_topdown([(k, s, 0, d) for k, s, d in layers])[0] == (expected, expected)
+    assert rf.jump == (int(np.prod([s for _, s, _ in layers])),) * 2
+
+
+def test_known_networks():
+    vgg = make_layers(cfgs["D"])
+    rf = receptive_field(list(vgg))
+    assert rf.size == (212, 212) and rf.jump == (32, 32)  # VGG-16 pool5
+    assert rf["28"].size == (196, 196)  # conv5_3
+    assert receptive_field_topdown(list(vgg))[0] == (212, 212)
+    alex = models.alexnet().features
+    assert receptive_field(list(alex)).size == (195, 195)
+    assert receptive_field(list(models.lenet5().features)).size == (16, 16)
+    # per-dimension kernels and the 'same' padding of a strided layer (needs the input size)
+    conv = nn.Conv2d(1, 1, (3, 5), stride=2, padding="same")
+    rf = receptive_field([conv], (1, 9, 10))
+    assert rf.size == (3, 5) and rf.start == (0, 1)  # 'same' pads (1, 1) and (1, 2): left padding 1 in both
+    with pytest.raises(ValueError, match="input"):
+        receptive_field([conv])
+
+
+def test_region_of_a_unit():
+    rf = receptive_field([(3, 1, 1), (2, 2)], (1, 10, 10))  # conv pad 1, then 2x2 pool
+    assert rf.size == (4, 4) and rf.start == (0.5, 0.5)
+    assert rf.region((0, 0), clip=False) == ((-1, 2), (-1, 2))
+    assert rf.region((0, 4)) == ((0, 2), (7, 9))
+
+
+# ----------------------------------------------------------------------------- every zoo model, measured
+
+
+# VGG: vgg16 is built whole (one 138M-parameter model per file); the other configurations' trunks are
+# built with the zoo's own make_layers (their classifier, identical to vgg16's, only makes the field global).
+ZOO = {
+    "lenet5": ((1, 28, 28), ["features.2", "features", None]),
+    "alexnet": ((3, 63, 63), ["features.2", "features"]),  # 63: no pixel dropped by a floor
+    "resnet18": ((3, 64, 64), ["layer1", "layer4", None]),
+    "resnet34": ((3, 48, 48), ["layer1.0", "layer4"]),
+    "resnet50": ((3, 48, 48), ["layer1.0", "layer4"]),
+    "resnet18_cifar": ((3, 32, 32), ["layer1.0", "layer4"]),
+    "googlenet": ((3, 64, 64), ["inception3a", "inception5b"]),
+    "nin": ((3, 32, 32), ["features.0", "features", None]),
+    "encoder_decoder": ((3, 48, 48), ["enc2", None]),
+}
+
+
+_VGG = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}
+
+
+def _build(name):
+    if name == "vgg16":
+        return models.get_model(name, init_weights=False)
+    if name.startswith("vgg"):
+        return make_layers(cfgs[_VGG[name.split("_")[0]]], batch_norm=name.endswith("_bn"))
+    return models.get_model(name)
+
+
+def _vgg_layers(model):
+    pools = [n for n, m in model.named_modules() if isinstance(m, nn.MaxPool2d)]
+    return [pools[1], "features" if hasattr(model, "features") else None]
+
+
+def bottom_up_region(tr, node, position, n_in):
+    """The notes' field (size r, jump j, start) of unit ``position``, clipped to the image."""
+    out = []
+    for d, o, n in zip(tr.dims(node), position, n_in):
+        c = d.start + o * d.j
+        lo, hi = c - (d.r - 1) / 2, c + (d.r - 1) / 2
+        assert lo.denominator == 1 and hi.denominator == 1
+        out.append((max(int(lo), 0), min(int(hi), n - 1)))
+    return tuple(out)
+
+
+def test_zoo_covers_every_model():
+    assert set(ZOO) | {n for n in models.list_models() if n.startswith("vgg")} == set(models.list_models())
+
+
+@pytest.mark.parametrize("name", models.list_models())
+def test_analytic_equals_empirical_on_every_zoo_model(name):
+    model = _build(name)
+    shape, layers = ZOO.get(name, ((3, 32, 32), None))
+    if layers is None:
+        layers = _vgg_layers(model)
+    tr = trace(model, shape, targets=[t for t in layers if t is not None])
+    n_in = shape[1:]
+    checked_interior = False
+    for layer in layers:
+        node = tr.output_node if layer is None else tr.target_nodes[layer]
+        spatial = tr.spatial_out(node)
+        positions = [tuple(n // 2 for n in spatial)]
+        if layer == layers[0] and spatial:
+            positions.append((0,) * len(spatial))  # a corner: the field hangs over the padding
+        for pos in positions if spatial else [()]:
+            measured = empirical_receptive_field(model, shape, layer=layer, position=pos or None)
+            exact = receptive_region(model, shape, layer=layer, position=pos or None)
+            assert measured == exact, (layer, pos)
+            if not spatial:  # a vector (the logits): every pixel
+                assert measured == tuple((0, n - 1) for n in n_in)
+                continue
+            analytic = bottom_up_region(tr, node, pos, n_in)
+            if name == "encoder_decoder" and layer is None:
+                # after upsampling the units are not evenly spaced: the recurrence gets the size right
+                # (not the offset); receptive_region above is exact
+                sizes = [b - a + 1 for a, b in measured]
+                assert [d.r for d in tr.dims(node)] == sizes
+            else:
+                assert analytic == measured, (layer, pos)
+            checked_interior |= all(a > 0 and b < n - 1 for (a, b), n in zip(measured, n_in))
+    assert checked_interior  # at least one field lies inside the image: a comparison that can fail
+
+
+def test_empirical_handles_max_pooling_by_averaging_and_restores_the_model():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(3, stride=2), nn.Conv2d(2, 2, 3))
+    model.train()
+    before = [p.numpy().copy() for p in model.parameters()]
+    # analytic: 3 -> pool 3/2 -> 5 -> conv 3 at jump 2 -> 9
+    assert receptive_field(model, (1, 20, 20)).size == (9, 9)
+    assert empirical_receptive_field(model, (1, 20, 20), position=(2, 3)) == ((4, 12), (6, 14))
+    assert empirical_receptive_field(model, (1, 20, 20), position=(2, 3), draws=3, seed=1) == ((4, 12), (6, 14))
+    assert model.training and all(p.dtype == np.float32 and p.requires_grad for p in model.parameters())
+    assert all(np.array_equal(a, p.numpy()) for a, p in zip(before, model.parameters()))
+    assert all("forward" not in m.__dict__ for m in model.modules())
+
+
+@pytest.mark.parametrize("stride, kernel, padding", [(2, 3, 1), (3, 4, 1)])
+def test_transposed_convolution_region_is_exact(stride, kernel, padding):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ConvTranspose2d(2, 2, kernel, stride=stride, padding=padding),
+                          nn.Conv2d(2, 1, 3))
+    shape = (1, 9, 9)
+    out = trace(model, shape).output_shape[2:]
+    for pos in itertools.product(range(0, out[0], 3), range(1, out[1], 4)):
+        assert empirical_receptive_field(model, shape, position=pos) == receptive_region(model, shape, position=pos)
+
+
+def test_dilated_and_padded_layers_measured():
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, dilation=2, padding=2), nn.ReLU(), nn.Conv2d(3, 3, 3, dilation=3, stride=2),
+                          nn.AvgPool2d(2), nn.Conv2d(3, 1, (1, 3), padding="same"))
+    shape = (1, 40, 40)
+    tr = trace(model, shape)
+    assert tr.output_dims[0].r == 1 + 4 + 6 * 1 + 2 * 1 + 0 * 4
+    assert tr.output_dims[1].r == 1 + 4 + 6 + 2 + 2 * 4
+    for pos in [(0, 0), (3, 4), (7, 7)]:
+        measured = empirical_receptive_field(model, shape, position=pos)
+        assert measured == receptive_region(model, shape, position=pos)
+        if pos != (7, 7):
+            assert measured == bottom_up_region(tr, tr.output_node, pos, shape[1:])
+    # At the last unit the notes' formula also counts the right-hand 'same' padding column of the last
+    # layer, whose would-be pixel (39) lies inside the image but is dropped by the strided layer's floor.
+    assert bottom_up_region(tr, tr.output_node, (7, 7), shape[1:]) == ((26, 38), (22, 39))
+    assert receptive_region(model, shape, position=(7, 7)) == ((26, 38), (22, 38))
+
+
+def test_branches_take_the_union():
+    class TwoBranch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(1, 2, 7, padding=3)
+            self.b = nn.Conv2d(1, 2, 3, padding=1)
+            self.c = nn.Conv2d(4, 1, 1)
+
+        def forward(self, x):
+            from numconv import cat
+            return self.c(cat([self.a(x), self.b(x)], 1)) + self.b(x).sum(1, keepdim=True)
+
+    m = TwoBranch()
+    rf = receptive_field(m, (1, 15, 15))
+    assert rf["c"].size == (7, 7) and rf.size == (7, 7) and rf["b#2"].size == (3, 3)
+    assert empirical_receptive_field(m, (1, 15, 15)) == ((4, 10), (4, 10))
+    assert rf.region((7, 7)) == ((4, 10), (4, 10))
+
+
+def test_adaptive_pooling_with_uneven_windows():
+    # 5 -> 3: windows [0, 1], [1, 3], [3, 4]; the largest has 3 pixels, the jump is 5/3
+    rf = receptive_field([nn.AdaptiveAvgPool2d(3)], (1, 5, 5))
+    assert rf.size == (3, 3) and rf.jump == (float(Fraction(5, 3)),) * 2 and rf.start == (0.5, 0.5)
+    model = nn.Sequential(nn.Conv2d(1, 1, 1), nn.AdaptiveMaxPool2d(3))
+    for pos, region in [((0, 1), ((0, 1), (1, 3))), ((2, 2), ((3, 4), (3, 4)))]:
+        assert receptive_region(model, (1, 5, 5), position=pos) == region
+        assert empirical_receptive_field(model, (1, 5, 5), position=pos) == region
