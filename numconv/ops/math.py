@@ -144,76 +144,46 @@ def to_device(a, device):
 # ``b`` may be an array or a Python scalar (which keeps the array's dtype).
 
 
-def add(a, b):
-    if _on_cuda(a, b):
-        return _cu_binary("ADD", a, b)
-    return _a(np.add(a, b))
+def _binary(code, np_fn):
+    """The broadcasting op ``np_fn`` on the CPU, the CUDA kernel ``code`` on device arrays."""
+
+    def op(a, b):
+        if _on_cuda(a, b):
+            return _cu_binary(code, a, b)
+        return _a(np_fn(a, b))
+
+    op.__name__ = op.__qualname__ = np_fn.__name__
+    return op
 
 
-def subtract(a, b):
-    if _on_cuda(a, b):
-        return _cu_binary("SUBTRACT", a, b)
-    return _a(np.subtract(a, b))
+add = _binary("ADD", np.add)
+subtract = _binary("SUBTRACT", np.subtract)
+multiply = _binary("MULTIPLY", np.multiply)
+divide = _binary("DIVIDE", np.true_divide)
+power = _binary("POWER", np.power)
+maximum = _binary("MAXIMUM", np.maximum)
+minimum = _binary("MINIMUM", np.minimum)
 
 
-def multiply(a, b):
-    if _on_cuda(a, b):
-        return _cu_binary("MULTIPLY", a, b)
-    return _a(np.multiply(a, b))
+def _unary(code, np_fn):
+    """The elementwise op ``np_fn`` on the CPU, the CUDA kernel ``code`` on device arrays."""
+
+    def op(a):
+        if _on_cuda(a):
+            return _cu_unary(code, np_fn, a)
+        return _a(np_fn(a))
+
+    op.__name__ = op.__qualname__ = np_fn.__name__
+    return op
 
 
-def divide(a, b):
-    if _on_cuda(a, b):
-        return _cu_binary("DIVIDE", a, b)
-    return _a(np.true_divide(a, b))
-
-
-def negative(a):
-    if _on_cuda(a):
-        return _cu_unary("NEGATIVE", np.negative, a)
-    return _a(np.negative(a))
-
-
-def power(a, b):
-    if _on_cuda(a, b):
-        return _cu_binary("POWER", a, b)
-    return _a(np.power(a, b))
-
-
-def exp(a):
-    if _on_cuda(a):
-        return _cu_unary("EXP", np.exp, a)
-    return _a(np.exp(a))
-
-
-def log(a):
-    if _on_cuda(a):
-        return _cu_unary("LOG", np.log, a)
-    return _a(np.log(a))
-
-
-def sqrt(a):
-    if _on_cuda(a):
-        return _cu_unary("SQRT", np.sqrt, a)
-    return _a(np.sqrt(a))
-
-
-def abs(a):  # noqa: A001 (mirrors NumPy's name)
-    if _on_cuda(a):
-        return _cu_unary("ABS", np.abs, a)
-    return _a(np.abs(a))
-
-
-def sign(a):
-    if _on_cuda(a):
-        return _cu_unary("SIGN", np.sign, a)
-    return _a(np.sign(a))
-
-
-def tanh(a):
-    if _on_cuda(a):
-        return _cu_unary("TANH", np.tanh, a)
-    return _a(np.tanh(a))
+negative = _unary("NEGATIVE", np.negative)
+exp = _unary("EXP", np.exp)
+log = _unary("LOG", np.log)
+sqrt = _unary("SQRT", np.sqrt)
+abs = _unary("ABS", np.abs)  # noqa: A001 (mirrors NumPy's name)
+sign = _unary("SIGN", np.sign)
+tanh = _unary("TANH", np.tanh)
 
 
 def sigmoid(a):
@@ -223,17 +193,6 @@ def sigmoid(a):
     e = np.exp(-np.abs(a))
     return _a(np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False))
 
-
-def maximum(a, b):
-    if _on_cuda(a, b):
-        return _cu_binary("MAXIMUM", a, b)
-    return _a(np.maximum(a, b))
-
-
-def minimum(a, b):
-    if _on_cuda(a, b):
-        return _cu_binary("MINIMUM", a, b)
-    return _a(np.minimum(a, b))
 
 
 def clip(a, lo, hi):
