@@ -232,9 +232,8 @@ def _make_max_pool(nd):
 
     def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
         x, spec, batched = setup(input, kernel_size, stride, padding, dilation, ceil_mode)
-        y, idx = ops.max_pool_forward(x, spec)
-        y, idx = _unbatch(y, batched), _unbatch(idx, batched)
-        return (y, idx) if return_indices else y
+        y, idx = ops.max_pool_forward(x, spec, indices=return_indices)
+        return (_unbatch(y, batched), _unbatch(idx, batched)) if return_indices else _unbatch(y, batched)
 
     def max_pool_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, indices=None):
         x, spec, batched = setup(input, kernel_size, stride, padding, dilation, ceil_mode)
@@ -318,9 +317,8 @@ def _make_adaptive(nd):
 
     def adaptive_max_pool(input, output_size, return_indices=False):
         x, spec, batched = setup(input, output_size)
-        y, idx = ops.max_pool_forward(x, spec)
-        y, idx = _unbatch(y, batched), _unbatch(idx, batched)
-        return (y, idx) if return_indices else y
+        y, idx = ops.max_pool_forward(x, spec, indices=return_indices)
+        return (_unbatch(y, batched), _unbatch(idx, batched)) if return_indices else _unbatch(y, batched)
 
     def adaptive_max_pool_backward(grad_output, input, output_size, indices=None):
         x, spec, batched = setup(input, output_size)

@@ -11,7 +11,7 @@ Exit status 0: bounds checking was proven active and every case ran without an e
 Exit status 1: some case raised (each failure is printed to stderr with its traceback).
 Exit status 2: bounds checking is not active, so nothing here would prove anything.
 ``--prove-only``: stop after proving bounds checking is active (exit 0) or not (exit 2).
-Float64 only, tiny shapes: the cost is compiling every kernel once with bounds checks.
+Float64 (float32 where a kernel has a float32-only variant), tiny shapes: the cost is compiling every kernel once with bounds checks.
 """
 from __future__ import annotations
 
@@ -250,6 +250,9 @@ def pool_cases():
                 y, idx = res
                 run(name + " backward", mp_b, rand(*y.shape), x, k, **kw)
                 run(name + " backward indices", mp_b, rand(*y.shape), x, k, indices=idx, **kw)
+            # the other forward kernels: values alone, and float32's keyed argmax
+            run(name + " values only", mp, x, k, **kw)
+            run(name + " float32", mp, x.astype(np.float32), k, return_indices=True, **kw)
             for cip in (True, False):
                 for override in (None, 3):
                     akw = dict(kw, count_include_pad=cip, divisor_override=override)

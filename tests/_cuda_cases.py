@@ -259,6 +259,7 @@ AVG_POOL = [
     ("ceil padding, include pad", 2, (5, 4), (2, 3), dict(stride=(2, 1), padding=(1, 1), ceil_mode=True)),
     ("divisor_override", 2, (4, 5), 2, dict(stride=1, divisor_override=3)),
     ("3d exclude pad", 3, (3, 4, 3), 2, dict(padding=1, count_include_pad=False)),
+    ("whole plane", 2, (3, 4), (3, 4), dict(divisor_override=5)),
 ]
 
 ADAPTIVE = [
@@ -267,6 +268,7 @@ ADAPTIVE = [
     (2, (7, 5), (3, 4)),
     (2, (3, 4), (5, None)),
     (3, (4, 3, 5), (2, 3, 2)),
+    (2, (3, 4), 1),
 ]
 
 
@@ -293,6 +295,7 @@ def pool_cases():
     x = rand(2, 5, 5).astype(np.float32)
     case("pool", "max_pool2d[unbatched float32]", F.max_pool2d, x, 2, backward=F.max_pool2d_backward,
          forward_only=dict(return_indices=True), ceil_mode=True)
+    case("pool", "max_pool2d[values only]", F.max_pool2d, x, 2, ceil_mode=True)
     case("pool", "avg_pool2d[unbatched float32]", F.avg_pool2d, x, 3, backward=F.avg_pool2d_backward, stride=2, padding=1)
     for label, nd, n, k, kw in AVG_POOL:
         x = rand(2, 2, *spatial(nd, n))

@@ -248,6 +248,33 @@ def test_max_pool_ties_take_first(cfg, dtype, rng):
     assert_close(nc_max_pool_backward(cfg, gy, x), gx_t, dtype, what=f"max_pool{cfg.nd}d_backward {cfg.id} ties vs torch")
 
 
+MIXED_CASES = [
+    Pool("2d_k3_s2_p1_wide", (9, 13), 3, 2, 1, N=2, C=3),
+    Pool("2d_k2_s1_dilation2_ceil", (8, 11), (2, 3), 1, 1, dilation=2, ceil_mode=True, N=1, C=2),
+    Pool("3d_k2_s1_p1", (4, 5, 6), 2, 1, 1, N=1, C=2),
+    Pool("1d_k4_s3_p2", (17,), 4, 3, 2, N=2, C=2),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("cfg", MIXED_CASES, ids=ids(MIXED_CASES))
+def test_max_pool_ties_nan_and_inf_mixed(cfg, dtype, rng):
+    """Windows full of equal values, NaNs (possibly several) and -inf at once: the kernel reduces rows
+    and columns separately, and its choice must still be the row-major scan's (as torch)."""
+    x = rng.choice(np.array([-np.inf, -1.0, 0.0, 0.0, 1.0, 1.0, np.nan], dtype), size=cfg.x_shape,
+                   p=[0.15, 0.2, 0.2, 0.2, 0.1, 0.1, 0.05])
+    y_ref, i_ref = ref_max_pool(cfg, x)
+    y, idx = nc_max_pool(cfg, x)
+    np.testing.assert_array_equal(y, y_ref.astype(dtype), err_msg=f"max_pool{cfg.nd}d {cfg.id} values")
+    np.testing.assert_array_equal(idx, i_ref, err_msg=f"max_pool{cfg.nd}d {cfg.id} indices vs reference")
+    np.testing.assert_array_equal(nc_max_pool(cfg, x, return_indices=False), y, err_msg="values-only path")
+    torch = torch_or_fail()
+    fn = getattr(torch.nn.functional, f"max_pool{cfg.nd}d")
+    stride = cfg.stride if cfg.stride is not None else cfg.kernel
+    _, i_t = fn(to_torch(torch, x), cfg.kernel, stride, cfg.padding, cfg.dilation, cfg.ceil_mode, True)
+    np.testing.assert_array_equal(idx, i_t.numpy(), err_msg=f"max_pool{cfg.nd}d {cfg.id} indices vs torch")
+
+
 # ----------------------------------------------------------------------------- average pooling
 
 
@@ -276,6 +303,10 @@ AVG = [
     Pool("3d_basic", (3, 4, 5), (2, 2, 3), (1, 2, 2), (1, 0, 1), N=1),
     Pool("3d_ceil_exclude", (4, 3, 5), 2, 2, 1, ceil_mode=True, count_include_pad=False, N=1, C=1),
     Pool("3d_unbatched_override", (3, 3, 4), (3, 1, 2), N=None, divisor_override=4, layout="strided"),
+    # one window covering the whole plane (the global-pooling kernels)
+    Pool("2d_whole_plane_include_pad", (3, 3), 5, 1, 2, N=1),
+    Pool("2d_whole_plane_override", (3, 4), (3, 4), divisor_override=5, layout="F"),
+    Pool("3d_whole_plane", (2, 3, 4), (2, 3, 4), C=3),
     # dilation: a numconv extension (reference only)
     Pool("2d_dilation_padding", (6, 7), 3, 1, 2, dilation=2, N=1, torch=False),
     Pool("2d_dilation_ceil_exclude", (7, 6), (2, 3), 2, 1, dilation=(3, 1), ceil_mode=True, count_include_pad=False,
@@ -392,6 +423,8 @@ ADAPTIVE = [
     Adaptive("2d_identity", (4, 5), (4, 5), N=1),
     Adaptive("2d_output_larger_than_input", (3, 4), (5, 6)),
     Adaptive("2d_global", (5, 4), 1),
+    Adaptive("3d_global", (3, 4, 2), 1),
+    Adaptive("1d_global_strided", (9,), 1, layout="strided"),
     Adaptive("2d_none_keeps_size", (5, 7), (None, 3)),
     Adaptive("2d_int_output_size_one_channel", (6, 5), 4, N=1, C=1),
     Adaptive("2d_unbatched_fortran", (5, 5), (2, 3), N=None, C=3, layout="F"),

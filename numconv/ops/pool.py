@@ -9,15 +9,16 @@ def _tables(spec: PoolSpec, dev):
     return (dispatch.to_device(spec.first, dev), dispatch.to_device(spec.count, dev), dispatch.to_device(spec.div, dev))
 
 
-def max_pool_forward(x, spec: PoolSpec):
-    """(values, indices); indices are int64 flat positions in each input plane."""
+def max_pool_forward(x, spec: PoolSpec, indices: bool = True):
+    """(values, indices); indices are int64 flat positions in each input plane, or None when not
+    asked for (the kernel then writes the values alone)."""
     dev = dispatch.backend(input=x)
     x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
     y = dispatch.empty(spec.y_shape, x5.dtype, dev)
-    idx = dispatch.empty(spec.y_shape, np.int64, dev)
+    idx = dispatch.empty(spec.y_shape if indices else (0,) * 5, np.int64, dev)
     first, count, _ = _tables(spec, dev)
     dispatch.kernels("pool", dev).max_pool_forward(y, idx, x5, first, count, spec.step)
-    return y.reshape(spec.y_nd), idx.reshape(spec.y_nd)
+    return y.reshape(spec.y_nd), (idx.reshape(spec.y_nd) if indices else None)
 
 
 def max_pool_backward(gy, indices, spec: PoolSpec):

@@ -34,4 +34,17 @@ def exact_serial(fn):
     return njit(cache=True)(fn)
 
 
-tap_range = njit(inline="always")(indexing.tap_range)
+def inline(fn):
+    """A helper compiled into the kernels that call it."""
+    return njit(inline="always", fastmath=FASTMATH)(fn)
+
+
+tap_range = inline(indexing.tap_range)
+
+
+@inline
+def plane_parts(planes):
+    """How many parts a parallel loop over ``planes`` independent planes is cut into: enough for
+    balance on many threads, few enough that per-part buffers cost nothing. (A constant: asking
+    Numba for its thread count inside a kernel would stop the kernel from being cached.)"""
+    return min(planes, 64)

@@ -16,7 +16,8 @@ from . import in_window, jit, launch, unravel5
 
 
 def max_pool_forward(y, idx, x, first, count, step):
-    """y[n,c,p] = max over the window of p of x[n,c,.]; idx the flat position of that max (NaN wins)."""
+    """y[n,c,p] = max over the window of p of x[n,c,.]; idx the flat position of that max (NaN wins).
+    An ``idx`` of size 0 asks for the values alone."""
     launch(_max_pool_forward, y.size, y, idx, x, first, count, *step)
 
 
@@ -44,7 +45,8 @@ def _max_pool_forward(y, idx, x, first, count, sd, sh, sw):
                     best = v
                     bi = (i0 * H + i1) * W + i2
     y[n, c, od, oh, ow] = best
-    idx[n, c, od, oh, ow] = bi
+    if idx.size > 0:
+        idx[n, c, od, oh, ow] = bi
 
 
 def avg_pool_forward(y, x, first, count, step, div, override):
