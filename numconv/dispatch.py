@@ -13,6 +13,7 @@ import importlib
 import numpy as np
 
 CPU, CUDA = "cpu", "cuda"
+ALGORITHMS = ("direct", "gemm", "planes")  # the CPU convolution kernels; see conv_algorithm
 _forced_algorithm = None
 
 
@@ -101,10 +102,11 @@ def contiguous(x, device: str):
 
 @contextlib.contextmanager
 def use_algorithm(name):
-    """Force a convolution algorithm ('direct' or 'gemm') inside the block; tests run every path."""
+    """Force a convolution algorithm ('direct', 'gemm' or 'planes') inside the block; tests run every
+    path. 'planes' covers stride-1 convolutions only; the others fall back to 'direct' under it."""
     global _forced_algorithm
-    if name not in ("direct", "gemm"):
-        raise ValueError(f"algorithm must be 'direct' or 'gemm', got {name!r}")
+    if name not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {name!r}")
     prev, _forced_algorithm = _forced_algorithm, name
     try:
         yield
@@ -113,14 +115,21 @@ def use_algorithm(name):
 
 
 def conv_algorithm(spec, device: str, pass_: str) -> str:
-    """'gemm' (tiled implicit GEMM) or 'direct' for one convolution pass
-    ('forward', 'input_grad', 'weight_grad'), chosen by shape; CUDA has one kernel per pass."""
+    """The kernel for one convolution pass ('forward', 'input_grad', 'weight_grad'), chosen by shape:
+    'planes' (stride 1, whole padded planes) for depthwise, grouped and few-channel layers, else
+    'gemm' (tiled implicit GEMM) where its dot products are long and rows of outputs share loads,
+    else 'direct'. CUDA has one
+    kernel per pass. docs/performance.md gives the measurements behind the rule."""
     if device != CPU:
         return "direct"
-    if _forced_algorithm is not None:
-        return _forced_algorithm
-    from .kernels.cpu import conv_gemm
+    from .kernels.cpu import conv_gemm, conv_planes
 
+    if _forced_algorithm is not None:
+        if _forced_algorithm == "planes" and not conv_planes.applies(spec):
+            return "direct"
+        return _forced_algorithm
+    if conv_planes.applies(spec) and conv_planes.preferred(spec, pass_, threads()):
+        return "planes"
     return "gemm" if conv_gemm.use_gemm(spec, pass_, threads()) else "direct"
 
 

@@ -432,7 +432,7 @@ def conv_algorithms():
 
     if not hasattr(dispatch, "use_algorithm"):
         return [None]
-    return ["direct", "gemm"]
+    return list(dispatch.ALGORITHMS)
 
 
 def with_algorithm(name, group):

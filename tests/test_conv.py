@@ -24,7 +24,7 @@ from conftest import (
 
 MODES = ("reflect", "replicate", "circular")
 # Every convolution implementation the dispatcher can choose runs on the same reference cases.
-ALGORITHMS = ("direct", "gemm")
+ALGORITHMS = dispatch.ALGORITHMS
 
 
 # ----------------------------------------------------------------------------- configurations

@@ -19,7 +19,10 @@ def conv_forward(x, w, b, spec: ConvSpec):
     w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
     b, has_bias = _bias(b, x.dtype, dev)
     y = dispatch.empty(spec.y_shape, x.dtype, dev)
-    if dispatch.conv_algorithm(spec, dev, "forward") == "gemm":
+    algorithm = dispatch.conv_algorithm(spec, dev, "forward")
+    if algorithm == "planes":
+        dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups)
+    elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws = dispatch.empty(gemm.forward_workspace(spec, dispatch.threads()), x.dtype, dev)
         gemm.conv_forward_gemm(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws)
@@ -35,7 +38,13 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
     w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
     b, has_bias = _bias(b, gy.dtype, dev)
     gx = dispatch.empty(spec.x_shape, gy.dtype, dev)
-    if dispatch.conv_algorithm(spec, dev, "input_grad") == "gemm":
+    algorithm = dispatch.conv_algorithm(spec, dev, "input_grad")
+    if algorithm == "planes":  # stride 1: the convolution of gy with the flipped, group-transposed weight
+        planes = dispatch.kernels("conv_planes", dev)
+        wt = planes.flipped_transposed_weight(w, spec.groups)
+        pad = tuple(d * (k - 1) - lo for d, k, lo in zip(spec.dilation, spec.w_shape[2:], spec.pad_lo))
+        planes.conv_forward_planes(gx, gy, wt, b, has_bias, pad, spec.dilation, spec.groups)
+    elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws_shape, wt_shape = gemm.input_grad_workspace(spec, dispatch.threads())
         ws, wt = dispatch.empty(ws_shape, gy.dtype, dev), dispatch.empty(wt_shape, gy.dtype, dev)
@@ -51,7 +60,10 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     x = dispatch.contiguous(x, dev).reshape(spec.x_shape)
     gy = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
     gw = dispatch.empty(spec.w_shape, x.dtype, dev)
-    if dispatch.conv_algorithm(spec, dev, "weight_grad") == "gemm":
+    algorithm = dispatch.conv_algorithm(spec, dev, "weight_grad")
+    if algorithm == "planes":
+        dispatch.kernels("conv_planes", dev).conv_weight_grad_planes(gw, x, gy, spec.pad_lo, spec.dilation, spec.groups)
+    elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws_shape, part_shape = gemm.weight_grad_workspace(spec, dispatch.threads())
         ws, part = dispatch.empty(ws_shape, x.dtype, dev), dispatch.empty(part_shape, x.dtype, dev)
