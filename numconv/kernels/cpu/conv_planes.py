@@ -60,40 +60,65 @@ def _pad_plane(buf, plane, pad_lo, Dp, Hp, Wp):
                 dst[i] = src[i]
 
 
+@inline
+def _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation):
+    """Where each tap (j, kd, kh, kw), in the weight's flat order, starts reading in the flat buffer
+    of CPG padded planes of P elements each."""
+    dd, dh, dw = dilation
+    off = np.empty(CPG * KD * KH * KW, np.int64)
+    i = 0
+    for j in range(CPG):
+        for kd in range(KD):
+            for kh in range(KH):
+                for kw in range(KW):
+                    off[i] = j * P + (kd * dd * Hp + kh * dh) * Wp + kw * dw
+                    i += 1
+    return off
+
+
 @kernel
 def conv_forward_planes(y, x, w, b, has_bias, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per (image, group): its C/groups input planes are padded once, then each of the
-    group's outputs accumulates every tap as a contiguous pass over the padded plane.
+    group's outputs accumulates its taps four at a time (one load and store of the accumulator per
+    four multiply-adds), each a contiguous pass over the padded planes.
     """
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
-    dd, dh, dw = dilation
     opg = O // groups
     Dp, Hp, Wp = _padded_dims((OD, OH, OW), (KD, KH, KW), dilation)
+    P = Dp * Hp * Wp
     L = ((OD - 1) * Hp + OH - 1) * Wp + OW  # flat positions from the first output to the last
+    off = _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation)
+    taps = off.size
+    fours = taps - taps % 4
     T = N * groups
     parts = plane_parts(T)
     for part in prange(parts):
-        xp = np.empty((CPG, Dp * Hp * Wp), x.dtype)
+        xp = np.empty(CPG * P, x.dtype)
         acc = np.empty(L, x.dtype)
         for t in range(part * T // parts, (part + 1) * T // parts):
             n = t // groups
             g = t % groups
             for j in range(CPG):
-                _pad_plane(xp[j], x[n, g * CPG + j], pad_lo, Dp, Hp, Wp)
+                _pad_plane(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, Dp, Hp, Wp)
             for o in range(g * opg, (g + 1) * opg):
+                wo = w[o].reshape(taps)
                 acc[:] = b[o] if has_bias else 0.0
-                for j in range(CPG):
-                    for kd in range(KD):
-                        for kh in range(KH):
-                            for kw in range(KW):
-                                off = (kd * dd * Hp + kh * dh) * Wp + kw * dw
-                                wv = w[o, j, kd, kh, kw]
-                                src = xp[j, off:off + L]
-                                for q in range(L):
-                                    acc[q] += wv * src[q]
+                for i in range(0, fours, 4):
+                    w0, w1, w2, w3 = wo[i], wo[i + 1], wo[i + 2], wo[i + 3]
+                    s0 = xp[off[i]:off[i] + L]
+                    s1 = xp[off[i + 1]:off[i + 1] + L]
+                    s2 = xp[off[i + 2]:off[i + 2] + L]
+                    s3 = xp[off[i + 3]:off[i + 3] + L]
+                    for q in range(L):
+                        acc[q] += w0 * s0[q] + w1 * s1[q] + w2 * s2[q] + w3 * s3[q]
+                for i in range(fours, taps):
+                    wv = wo[i]
+                    s0 = xp[off[i]:off[i] + L]
+                    for q in range(L):
+                        acc[q] += wv * s0[q]
                 for od in range(OD):
                     for oh in range(OH):
                         start = (od * Hp + oh) * Wp
@@ -107,20 +132,24 @@ def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups):
     """gw[o,j,k] = sum_{n,p} gy[n,o,p] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per output channel: per image, ``gy``'s plane is laid out in the padded width
-    (zeros in the padding columns) and each tap is one contiguous dot product with the padded input.
+    (zeros in the padding columns) and each tap is a contiguous dot product with the padded input,
+    four taps per pass over ``gy``.
     """
     O, CPG, KD, KH, KW = gw.shape
     N = x.shape[0]
     OD, OH, OW = gy.shape[2], gy.shape[3], gy.shape[4]
-    dd, dh, dw = dilation
     opg = O // groups
     Dp, Hp, Wp = _padded_dims((OD, OH, OW), (KD, KH, KW), dilation)
+    P = Dp * Hp * Wp
     L = ((OD - 1) * Hp + OH - 1) * Wp + OW
+    off = _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation)
+    taps = off.size
+    fours = taps - taps % 4
     parts = plane_parts(O)
     for part in prange(parts):
-        xp = np.empty(Dp * Hp * Wp, x.dtype)
+        xp = np.empty(CPG * P, x.dtype)
         gp = np.empty(L, x.dtype)
-        s = np.empty((CPG, KD, KH, KW), np.float64)
+        s = np.empty(taps, np.float64)
         for o in range(part * O // parts, (part + 1) * O // parts):
             c0 = (o // opg) * CPG
             s[:] = 0.0
@@ -133,21 +162,32 @@ def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups):
                         for ow in range(OW):
                             gp[start + ow] = row[ow]
                 for j in range(CPG):
-                    _pad_plane(xp, x[n, c0 + j], pad_lo, Dp, Hp, Wp)
-                    for kd in range(KD):
-                        for kh in range(KH):
-                            for kw in range(KW):
-                                off = (kd * dd * Hp + kh * dh) * Wp + kw * dw
-                                src = xp[off:off + L]
-                                a = 0.0
-                                for q in range(L):
-                                    a += gp[q] * src[q]
-                                s[j, kd, kh, kw] += a
-            for j in range(CPG):
-                for kd in range(KD):
-                    for kh in range(KH):
-                        for kw in range(KW):
-                            gw[o, j, kd, kh, kw] = s[j, kd, kh, kw]
+                    _pad_plane(xp[j * P:(j + 1) * P], x[n, c0 + j], pad_lo, Dp, Hp, Wp)
+                for i in range(0, fours, 4):
+                    s0 = xp[off[i]:off[i] + L]
+                    s1 = xp[off[i + 1]:off[i + 1] + L]
+                    s2 = xp[off[i + 2]:off[i + 2] + L]
+                    s3 = xp[off[i + 3]:off[i + 3] + L]
+                    a0 = a1 = a2 = a3 = 0.0
+                    for q in range(L):
+                        g = gp[q]
+                        a0 += g * s0[q]
+                        a1 += g * s1[q]
+                        a2 += g * s2[q]
+                        a3 += g * s3[q]
+                    s[i] += a0
+                    s[i + 1] += a1
+                    s[i + 2] += a2
+                    s[i + 3] += a3
+                for i in range(fours, taps):
+                    s0 = xp[off[i]:off[i] + L]
+                    a0 = 0.0
+                    for q in range(L):
+                        a0 += gp[q] * s0[q]
+                    s[i] += a0
+            gwo = gw[o].reshape(taps)
+            for i in range(taps):
+                gwo[i] = s[i]
 
 
 def flipped_transposed_weight(w, groups):
