@@ -669,7 +669,8 @@ def _dropout(input, p, training, mode, mask_shape):
         return x if mode == "upscale_in_train" or p == 0.0 else x * (1.0 - p)
     if p == 0.0:
         return x
-    keep = M.compare("ge", M.uniform(_random.generator(), mask_shape(x.shape), x.dtype), p)
+    # on a device input the mask is drawn there (a different stream from the CPU's: numconv.ops.math)
+    keep = M.compare("ge", M.uniform(_random.generator(), mask_shape(x.shape), x.dtype, like=_raw(x)), p)
     mask = M.astype(keep, x.dtype)
     if mode == "upscale_in_train":
         mask = M.multiply(mask, 1.0 / (1.0 - p))
@@ -678,7 +679,8 @@ def _dropout(input, p, training, mode, mask_shape):
 
 @_arrays_in_arrays_out
 def dropout(input, p=0.5, training=True, mode="upscale_in_train"):
-    """Zero each element with probability ``p`` (draws from ``numconv.random.generator()``).
+    """Zero each element with probability ``p`` (draws from ``numconv.random.generator()``; a device input's
+    mask is drawn on the device, reproducible under ``numconv.manual_seed`` but not the CPU's mask).
 
     mode 'upscale_in_train': kept elements scaled by 1/(1-p) in training, identity otherwise (PyTorch's);
     'downgrade_in_infer': no scaling in training, multiplied by (1-p) otherwise.
@@ -802,12 +804,26 @@ def _class_target(target, x, ignore_index):
         raise ValueError(f"target must have shape {expect} for input of shape {x.shape}, got {tuple(t.shape)}")
     t = M.astype(t, np.int64)
     C = x.shape[1]
-    h = M.to_host(t)
-    bad = (h != ignore_index) & ((h < 0) | (h >= C))
-    if bad.any():
-        raise ValueError(f"target holds class indices {sorted(set(h[bad].tolist()))[:5]} outside [0, {C}) "
-                         f"(and not ignore_index={ignore_index}) for input with C={C} classes")
+    if not t.size:
+        return t
+    if isinstance(t, np.ndarray):
+        lo, hi = 0, -1  # checked below, directly
+    else:  # min and max of the targets that are not ignore_index, reduced on the device: two scalars come back
+        counted = M.where(M.compare("ne", t, ignore_index), t, 0)
+        lo, hi = (int(v) for v in M.to_host(M.stack([M.min(counted), M.max(counted)], 0)))
+    if isinstance(t, np.ndarray) or lo < 0 or hi >= C:  # on a device, the whole target only to name the culprits
+        h = M.to_host(t)
+        bad = (h != ignore_index) & ((h < 0) | (h >= C))
+        if bad.any():
+            raise ValueError(f"target holds class indices {sorted(set(h[bad].tolist()))[:5]} outside [0, {C}) "
+                             f"(and not ignore_index={ignore_index}) for input with C={C} classes")
     return t
+
+
+def _one_target(target):
+    """An unbatched (0-d) target as shape (1,), where it lives."""
+    t = _raw(target)
+    return M.reshape(t if hasattr(t, "shape") else np.asarray(t), (1,))
 
 
 def _class_weight(weight, x):
@@ -864,7 +880,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """
     _reduction(reduction)
     x, batched = _batched_classes(input)
-    t = _class_target(target if batched else M.reshape(np.asarray(_raw(target)), (1,)), x, ignore_index)
+    t = _class_target(target if batched else _one_target(target), x, ignore_index)
     loss = _nll(x, t, _class_weight(weight, x), ignore_index, reduction)
     return loss if batched or reduction != "none" else loss.reshape(())
 
@@ -904,7 +920,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if reduction == "mean":
             return loss.sum() / (loss.numel())
         return loss if batched else loss.reshape(())
-    t = _class_target(target if batched else M.reshape(np.asarray(t_raw), (1,)), x, ignore_index)
+    t = _class_target(target if batched else _one_target(target), x, ignore_index)
     loss = _nll(logp, t, w, ignore_index, reduction, float(label_smoothing))
     return loss if batched or reduction != "none" else loss.reshape(())
 

@@ -583,12 +583,13 @@ def _operands(t, other):
 
 
 def _index(index):
-    """A Tensor/list-free NumPy index: Tensors and lists become arrays."""
+    """A Tensor/list-free NumPy index: Tensors become their arrays (device ones stay on the device) and
+    lists arrays."""
     parts = index if isinstance(index, tuple) else (index,)
     out = []
     for p in parts:
         if isinstance(p, Tensor):
-            p = M.to_host(p.data)
+            p = p.data
         elif isinstance(p, list):
             p = np.asarray(p)
         out.append(p)

@@ -162,6 +162,7 @@ def math_cases():
     for n, k, m in ((1, 1, 1), (4, 48, 5), (17, 19, 18), (33, 7, 2)):
         math_case(f"matmul {n}x{k}@{k}x{m}", M.matmul, r(n, k), r(k, m))
     math_case("matmul float32", M.matmul, r(9, 21).astype(np.float32), r(21, 11).astype(np.float32))
+    indexing_math_cases(r)
     with checking("math", "assign: whole array, scalar, broadcast, from the host"):
         d = dev(np.zeros((3, 4)))
         M.assign(d, 2.0)
@@ -172,15 +173,116 @@ def math_cases():
         same(d, np.ones((3, 4)), "assign from the host")
 
 
+# index expressions for a (3, 5, 7) array: basic, advanced (int arrays with repeats and negatives,
+# boolean masks) and their mixtures, in both of NumPy's placements of the broadcast index dimensions
+_I = np.array([[0, 2, 0], [-1, 1, 2]])  # (2, 3), a repeated position
+_J = np.array([4, -5, 4])  # broadcasts against _I, repeats 4
+_MASK = np.array([[True, False, True, True, False, False, True]] * 4 + [[False] * 6 + [True]])  # (5, 7)
+INDICES = [
+    ("int", 1), ("negative int", -1), ("ints", (2, -2)), ("reversed slice", slice(None, None, -2)),
+    ("slices and None", (slice(1, 3), None, slice(6, 0, -3))), ("Ellipsis int", (Ellipsis, 3)),
+    ("empty slice", (slice(2, 2),)), ("int array", _I), ("list", [2, 0, 2]),
+    ("arrays adjacent", (slice(None), _I, _J)), ("arrays apart", (_I, slice(None), _J)),
+    ("int then array (apart)", (0, slice(1, 4), _J)), ("slice int array", (slice(None, None, -1), 1, _J)),
+    ("mask 2-d", (slice(None), _MASK)), ("mask 1-d with Ellipsis", (np.array([True, False, True]), Ellipsis, 2)),
+    ("0-d int array", (np.array(2), None, slice(None), [0, 6])),
+]
+
+
+def indexing_math_cases(r):
+    """concatenate, stack, split, getitem, index_add, assign and batched matmul: device against NumPy."""
+    a = r(3, 5, 7)
+    for dtype in (np.float64, np.float32):
+        tag = np.dtype(dtype).name
+        x, y, z = (r(*s).astype(dtype) for s in ((3, 1, 7), (3, 4, 7), (3, 2, 7)))
+        math_case(f"concatenate axis 1 {tag}", lambda p, q, w: M.concatenate([p, q, w], 1), x, y, z)
+        math_case(f"concatenate axis -1 {tag}", lambda p, q: M.concatenate((p, q), -1), y.T, y.T[:, :, :3])
+        math_case(f"stack axis 1 {tag}", lambda p, q: M.stack([p, q], 1), y, y * 2)
+        math_case(f"stack axis -1 {tag}", lambda p, q: M.stack([p, q, p], -1), x, x - 1)
+        with checking("math", f"split into 1, 4, 2 along axis 1 {tag}"):
+            whole = np.concatenate([x, y, z], 1)
+            pieces = M.split(dev(whole), [1, 4, 2], 1)
+            for got, want in zip(pieces, M.split(whole, [1, 4, 2], 1)):
+                same(got, np.ascontiguousarray(want), "split")
+            assert len(pieces) == 3
+    math_case("concatenate float32 with float64", lambda p, q: M.concatenate([p, q], 0), r(2, 3).astype(np.float32),
+              r(1, 3))
+    ad = a.astype(np.float32)
+    for name, index in INDICES:
+        src = ad if "mask" in name else a  # both dtypes
+        math_case(f"getitem [{name}]", lambda t, index=index: M.getitem(t, index), src)
+        arrays = isinstance(index, (np.ndarray, list)) or (isinstance(index, tuple) and any(
+            isinstance(p, (np.ndarray, list)) for p in index))
+        if arrays:  # the same index arrays on the device
+            parts = index if isinstance(index, tuple) else (index,)
+            with checking("math", f"getitem [{name}, device index arrays]"):
+                dparts = tuple(dev(np.asarray(p)) if isinstance(p, (np.ndarray, list)) else p for p in parts)
+                same(M.getitem(dev(src), dparts), M.getitem(src, parts), name)
+        g = RNG.standard_normal(np.shape(src[index])).astype(src.dtype)
+        math_case(f"index_add [{name}]", lambda v, index=index, dt=src.dtype: M.index_add(src.shape, index, v, dt), g)
+        if arrays:
+            with checking("math", f"index_add [{name}, device index arrays]: repeats summed in order"):
+                dparts = tuple(dev(np.asarray(p)) if isinstance(p, (np.ndarray, list)) else p for p in parts)
+                got = M.index_add(src.shape, dparts, dev(g), src.dtype)
+                same(got, M.index_add(src.shape, parts, g, src.dtype), name)
+                again = M.index_add(src.shape, dparts, dev(g), src.dtype)
+                assert bits(got) == bits(again), "two runs differ bit for bit"
+
+        def assigned(d, v, index=index):
+            out = M.copy(d)
+            M.assign(out, v, index)
+            return out
+
+        math_case(f"assign [{name}]", assigned, src, g)
+    math_case("assign [slice] a scalar", lambda d: _assigned(d, 2.5, (slice(None), 1)), a)
+    math_case("assign [int array] broadcast", lambda d, v: _assigned(d, v, (_I,)), a, r(1, 7))
+    math_case("assign [int array] broadcast over repeats", lambda d, v: _assigned(d, v, (slice(None), _I, _J)), a,
+              r(3, 1, 3))
+    math_case("assign a reversed view of itself", _reverse_in_place, a)
+    with checking("math", "assign into itself shifted: reads before it writes"):
+        d = dev(np.arange(10.0))
+        M.assign(d, d[:-1], slice(1, None))
+        same(d, np.array([0.0] + list(range(9)), np.float64), "shifted")
+    with checking("math", "index errors as NumPy"):
+        for index, kind in [((3,), IndexError), ((0, 0, 0, 0), IndexError), (np.array([0, 3]), IndexError),
+                            ((slice(None), np.array([[True, False]])), IndexError),
+                            ((np.array([0, 1]), np.array([0, 1, 2])), IndexError), ((Ellipsis, Ellipsis), IndexError)]:
+            for device_index in (False, True):
+                idx = tuple(dev(p) if device_index and isinstance(p, np.ndarray) else p for p in
+                            (index if isinstance(index, tuple) else (index,)))
+                try:
+                    M.getitem(dev(a), idx)
+                except kind:
+                    pass
+                else:
+                    raise AssertionError(f"a[{index}] did not raise {kind.__name__}")
+    for sa, sb in [((7,), (7,)), ((2, 7), (7,)), ((5,), (2, 5, 3)), ((3, 1, 2, 5), (2, 5, 3)), ((2, 5, 6), (6, 3)),
+                   ((1, 5), (3, 5, 2))]:
+        math_case(f"matmul {sa} @ {sb}", M.matmul, r(*sa), r(*sb))
+    math_case("matmul batched float32", M.matmul, r(2, 5, 3).astype(np.float32), r(2, 3, 6).astype(np.float32))
+
+
+def _assigned(d, v, index):
+    out = M.copy(d)
+    M.assign(out, v, index)
+    return out
+
+
+def _reverse_in_place(d):
+    out = M.copy(d)
+    M.assign(out, out, (slice(None, None, -1),))  # source and destination overlap
+    return out
+
+
 def unsupported_cases():
-    with checking("unsupported", "CPU-only ops raise NotImplementedError naming the op"):
+    with checking("unsupported", "what the device cannot index raises NotImplementedError naming it"):
         d = dev(RNG.standard_normal((2, 3)))
-        for name, call in [("concatenate", lambda: M.concatenate([d, d], 0)), ("getitem", lambda: M.getitem(d, 0)),
-                           ("split", lambda: M.split(d, [1, 1], 0)), ("stack", lambda: M.stack([d, d], 0))]:
+        for name, call in [("getitem", lambda: M.getitem(d, True)), ("getitem", lambda: M.getitem(d, (0, np.False_))),
+                           ("dimensions", lambda: M.getitem(d, (None,) * 7))]:
             try:
                 call()
             except NotImplementedError as e:
-                assert name in str(e) and "CPU-only" in str(e), f"{name}: unclear message {e}"
+                assert name in str(e), f"{name}: unclear message {e}"
             else:
                 raise AssertionError(f"{name} on a device array did not raise NotImplementedError")
     with checking("unsupported", "mixing a device and a host array is a ValueError"):
@@ -300,6 +402,150 @@ def training_cases():
         train._check(train.Config(device="cuda"))
 
 
+def both(fn, *arrays):
+    """``fn(*tensors)`` on CPU tensors and on device tensors (float inputs require grad), then backward of
+    the sum of the output times a fixed random array: outputs and gradients of the two equal."""
+    results = []
+    for device in ("cpu", "cuda"):
+        ts = [nc.Tensor(a if device == "cpu" else dev(a), requires_grad=a.dtype.kind == "f") for a in arrays]
+        leaves = [t for t in ts if t.requires_grad]
+        y = fn(*ts)
+        w = np.random.default_rng(11).standard_normal(y.shape).astype(y.dtype)
+        (y * nc.Tensor(w).to(device)).sum().backward()
+        results.append((y, [t.grad for t in leaves]))
+    (y_cpu, g_cpu), (y_dev, g_dev) = results
+    same(y_dev.data, y_cpu.numpy(), "forward")
+    for i, (gd, gc) in enumerate(zip(g_dev, g_cpu)):
+        assert gd.device == "cuda", f"gradient {i} left the device"
+        same(gd.data, gc.numpy(), f"gradient {i}")
+
+
+def autograd_cases():
+    """Tensor-level ops on device tensors with backward, against the same on the CPU."""
+    r = lambda *s: RNG.standard_normal(s)  # noqa: E731
+    for dtype in (np.float64, np.float32):
+        tag = np.dtype(dtype).name
+        a, b, c = r(2, 3, 5).astype(dtype), r(2, 1, 5).astype(dtype), r(3, 4).astype(dtype)
+        with checking("autograd", f"cat and stack {tag}"):
+            both(lambda x, y: nc.cat([x, y, x], dim=1) * 2.0, a, b)
+            both(lambda x, y: nc.stack([x, y * 3.0], dim=-1), a[:, :1], b)
+        with checking("autograd", f"indexing with repeats, slices, None, masks {tag}"):
+            idx = np.array([2, 0, 2, -1])
+            both(lambda x: x[:, idx, 1:4], a)
+            both(lambda x: x[None, 1, ::-2, idx[:2]], a)
+            both(lambda x, i: x[i, :, i], a, np.array([1, 1, 0]))  # an int64 index tensor: moved with the rest
+            both(lambda x, m: x[m], a, a > 0)  # a boolean mask tensor on the device
+        with checking("autograd", f"batched matmul (bmm, broadcast, vector) {tag}"):
+            both(lambda x, y: x @ y, r(2, 3, 4).astype(dtype), r(2, 4, 3).astype(dtype))
+            both(lambda x, y: x @ y, r(3, 1, 2, 4).astype(dtype), r(2, 4, 3).astype(dtype))
+            both(lambda x, y: x @ y, r(4).astype(dtype), c.T.copy())
+            both(lambda x, y: x @ y, a[:, :2], r(5).astype(dtype))
+    with checking("autograd", "setitem on a device tensor with device index tensors"):
+        h = r(3, 5)
+        d = nc.Tensor(h).to("cuda")
+        i = nc.Tensor(np.array([0, 2, 0])).to("cuda")
+        d[i, 1:3] = nc.Tensor(r(3, 2)).to("cuda")[0]
+        h[np.array([0, 2, 0]), 1:3] = d.numpy()[0, 1:3]
+        same(d.data, h, "setitem")
+    with checking("autograd", "cross_entropy on the device: in-range targets as the CPU, out-of-range a ValueError"):
+        logits = r(3, 4)
+        for target in (np.array([0, 3, 1]), np.array([0, -100, 3])):
+            want = F.cross_entropy(nc.Tensor(logits), nc.Tensor(target))
+            got = F.cross_entropy(nc.Tensor(logits).cuda(), nc.Tensor(target).cuda())
+            same(got.data, want.numpy(), "loss")
+        for target in (np.array([0, 5, 1]), np.array([-1, 2, -100])):
+            messages = []
+            for device in ("cpu", "cuda"):
+                try:
+                    F.cross_entropy(nc.Tensor(logits).to(device), nc.Tensor(target).to(device))
+                except ValueError as e:
+                    messages.append(str(e))
+                else:
+                    raise AssertionError(f"targets {target} on {device}: no ValueError")
+            assert messages[0] == messages[1], f"the device message differs: {messages}"
+            try:
+                F.nll_loss(nc.Tensor(logits).cuda(), nc.Tensor(target).cuda())
+            except ValueError as e:
+                assert str(e) == messages[0], str(e)
+            else:
+                raise AssertionError("nll_loss: no ValueError")
+    with checking("autograd", "a training step with dropout reads back only the target check and the loss"):
+        cls = type(cuda.to_device(np.zeros(1)))
+        real = cls.copy_to_host
+        sizes = []
+
+        def counting(self, *args, **kwargs):
+            sizes.append(int(self.size))
+            return real(self, *args, **kwargs)
+
+        nc.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Dropout(0.5), nn.Flatten(),
+                              nn.Linear(32, 3)).double().to("cuda")
+        opt = nc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x = nc.Tensor(RNG.standard_normal((2, 1, 4, 4))).cuda()
+        y = nc.Tensor(np.array([2, 0])).cuda()
+        cls.copy_to_host = counting
+        try:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step = list(sizes)
+            loss.item()
+        finally:
+            cls.copy_to_host = real
+        assert step == [2], f"a step copied arrays of sizes {step} to the host (expected only the targets' min and max)"
+        assert sizes == [2, 1], f"loss.item() copied {sizes[1:]}"
+
+
+def random_cases():
+    """Device draws: reproducible from numconv's seed, in range, about the right moments; dropout masks."""
+    like = dev(np.zeros(1))
+    with checking("random", "uniform / standard_normal / integers on the device: seeded, dtypes, ranges"):
+        for dtype in (np.float32, np.float64):
+            nc.manual_seed(3)
+            u = M.uniform(nc.random.generator(), (701,), dtype, like=like)
+            n = M.standard_normal(nc.random.generator(), (3, 233), dtype, like=like)
+            nc.manual_seed(3)
+            u2 = M.uniform(nc.random.generator(), (701,), dtype, like=like)
+            n2 = M.standard_normal(nc.random.generator(), (3, 233), dtype, like=like)
+            assert is_device(u) and u.dtype == dtype and n.dtype == dtype and n.shape == (3, 233)
+            assert bits(u) == bits(u2) and bits(n) == bits(n2), "the same seed gave different draws"
+            hu, hn = u.copy_to_host(), n.copy_to_host()
+            assert hu.min() >= 0 and hu.max() < 1 and abs(hu.mean() - 0.5) < 0.05, hu.mean()
+            assert np.isfinite(hn).all() and abs(hn.mean()) < 0.15 and abs(hn.std() - 1) < 0.1, (hn.mean(), hn.std())
+            assert bits(u) != bits(M.uniform(nc.random.generator(), (701,), dtype, like=like)), "a draw repeated"
+        i = M.integers(nc.random.generator(), -3, 4, (500,), np.int32, like=like).copy_to_host()
+        counts = np.bincount(i - i.min())
+        assert i.dtype == np.int32 and i.min() == -3 and i.max() == 3 and counts.min() > 40, counts
+    with checking("random", "dropout on the device: reproducible, about p dropped, the rest scaled"):
+        h = np.abs(RNG.standard_normal((10, 60))) + 0.5
+        x = nc.Tensor(h).cuda()
+        nc.manual_seed(9)
+        y = F.dropout(x, 0.3)
+        nc.manual_seed(9)
+        y2 = F.dropout(x, 0.3)
+        assert y.device == "cuda" and bits(y.data) == bits(y2.data), "the same seed gave another mask"
+        hy = y.numpy()
+        dropped = hy == 0
+        assert abs(dropped.mean() - 0.3) < 0.075, dropped.mean()  # 4 standard deviations
+        assert np.allclose(hy[~dropped], h[~dropped] / 0.7, rtol=1e-12)
+        assert bits(F.dropout(x, 0.3).data) != bits(y.data), "the next draw gave the same mask"
+    with checking("random", "dropout2d on the device zeroes whole channels; backward through the mask"):
+        h = np.abs(RNG.standard_normal((6, 8, 2, 3))) + 0.5
+        x = nc.Tensor(h, requires_grad=True)
+        xd = x.cuda()
+        nc.manual_seed(1)
+        y = F.dropout2d(xd, 0.5)
+        y.sum().backward()
+        hy = y.numpy().reshape(48, 6)
+        kept = (hy != 0).all(1)
+        assert ((hy == 0).all(1) | kept).all(), "a channel was partly dropped"
+        assert 10 < kept.sum() < 38, kept.sum()
+        g = x.grad.numpy().reshape(48, 6)
+        assert np.array_equal(g, np.where(kept[:, None], np.full((48, 6), 2.0), 0.0)), "the gradient is not the mask"
+
+
 def module_cases():
     with checking("module", "Module.to('cuda') and back: same Parameter objects, same values"):
         model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
@@ -333,7 +579,7 @@ def module_cases():
             raise AssertionError("to('cuda:1') did not raise ValueError")
 
 
-GROUPS = [math_cases, unsupported_cases, optim_cases, module_cases, training_cases]
+GROUPS = [math_cases, unsupported_cases, autograd_cases, random_cases, optim_cases, module_cases, training_cases]
 
 
 def main(argv) -> int:

@@ -103,3 +103,111 @@ def test_on_a_real_gpu(tmp_path_factory):
     report = _run_cases(tmp_path_factory, simulator=False)
     for group in GROUPS:
         _check(report, group)
+
+
+# ----------------------------------------------------------------------------- the host half of device indexing
+
+
+def _random_index(rng, shape):
+    """A random NumPy index for an array of ``shape``: ints, slices of any step, None, Ellipsis, int arrays
+    (negative entries, repeats, broadcasting shapes) and boolean masks, in random mixtures."""
+    import numpy as np
+
+    parts, axis = [], 0
+    ellipsis = rng.random() < 0.3
+    while axis < len(shape) and rng.random() < 0.85:
+        n = shape[axis]
+        kind = rng.choice(["int", "slice", "slice", "array", "array", "mask", "none"])
+        if ellipsis and rng.random() < 0.3:
+            parts.append(Ellipsis)
+            ellipsis = False
+            axis = len(shape) - int(rng.integers(0, len(shape) - axis + 1))
+            continue
+        if kind == "none":
+            parts.append(None)
+            continue
+        if kind == "int":
+            parts.append(int(rng.integers(-n, n)))
+        elif kind == "slice":
+            pick = lambda: None if rng.random() < 0.3 else int(rng.integers(-n - 1, n + 2))  # noqa: E731
+            parts.append(slice(pick(), pick(), int(rng.choice([1, 1, 2, 3, -1, -2]))))
+        elif kind == "array":
+            ishape = [(2,), (1, 2), (2, 1), (3,), ()][int(rng.integers(0, 5))]
+            parts.append(rng.integers(-n, n, ishape))
+        else:
+            m = int(rng.integers(1, min(2, len(shape) - axis) + 1))
+            parts.append(rng.random(shape[axis:axis + m]) < 0.5)
+            axis += m
+            continue
+        axis += 1
+    return tuple(parts)
+
+
+def test_device_index_plan_matches_numpy():
+    """The plan ``numconv.ops.math`` makes on the host for NumPy indexing on the device (offsets for the
+    getitem kernel, and the lattice the index_add / assign kernel inverts) gives NumPy's a[index],
+    np.add.at and a[index] = v, errors included, over random index mixtures; emulated here in NumPy,
+    without a GPU or the simulator (the kernels themselves run in tests/_cuda_training_cases.py)."""
+    import numpy as np
+
+    from numconv.ops import math as M
+
+    rng = np.random.default_rng(4)
+    shape = (3, 4, 5)
+    a = rng.standard_normal(shape)
+    checked = errors = 0
+    for _ in range(600):
+        index = _random_index(rng, shape)
+        try:
+            want = a[index]
+        except IndexError:
+            try:
+                M._index_plan(shape, index)
+            except IndexError:
+                errors += 1
+                continue
+            raise AssertionError(f"a[{index}] raises IndexError in NumPy but not in the plan")
+        plan = M._index_plan(shape, index)
+        assert plan.shape == want.shape, (index, plan.shape, want.shape)
+        # getitem: base + sum r_d * s_a[d] + sum_j wrap(row_j[b]) * stride_j, b = sum r_d * s_b[d]
+        r = np.indices(plan.shape).reshape(len(plan.shape), -1) if plan.shape else np.zeros((0, 1), int)
+        off = plan.base + (np.asarray(plan.s_a)[:, None] * r).sum(0)
+        b = (np.asarray(plan.s_b)[:, None] * r).sum(0)
+        for arr, n, stride, _, _ in plan.rows:
+            row = np.broadcast_to(np.asarray(arr), plan.b_shape).ravel()
+            off = off + (row[b] % n) * stride if row.size else off
+        assert np.array_equal(a.ravel()[off].reshape(want.shape), want), index
+        # the inverse: every element of a finds the values that land on it, as index_scan does
+        v = rng.standard_normal(want.shape)
+        added, wrote = np.zeros(shape), a.copy()
+        np.add.at(added, index, v)
+        wrote[index] = v
+        vs = M._strides(plan.shape)
+        after_b = plan.b_pos + len(plan.b_shape)
+        vstride_b = int(np.prod(plan.shape[after_b:]))
+        rows = [np.broadcast_to(np.asarray(arr), plan.b_shape).ravel() % n for arr, n, _, _, _ in plan.rows]
+        offs = sum((row * stride for row, (_, _, stride, _, _) in zip(rows, plan.rows)), np.zeros(plan.nb, int))
+        got_add, got_set = np.zeros(shape), a.copy()
+        for c in np.ndindex(shape):
+            voff, aoff, hit = 0, 0, True
+            for k, (s0, step, count, d) in enumerate(plan.lattice):
+                q = c[k] - s0
+                i = q // step
+                hit &= i * step == q and 0 <= i < count
+                voff += i * (vs[d] if d >= 0 else 0)
+            aoff = sum(c[axis] * stride for _, _, stride, axis, _ in plan.rows)
+            if hit:
+                for bb in range(plan.nb if plan.rows else 1):
+                    if not plan.rows or offs[bb] == aoff:
+                        got_add[c] += v.ravel()[voff + bb * vstride_b]
+                        got_set[c] = v.ravel()[voff + bb * vstride_b]
+        assert np.allclose(got_add, added, rtol=0, atol=1e-12), ("index_add", index)
+        assert np.array_equal(got_set, wrote), ("assign", index)
+        # unique() (each value written by its own thread) only where no position is named twice; exactly
+        # then for host index arrays and a non-empty result
+        hits = np.zeros(shape)
+        np.add.at(hits, index, 1.0)
+        assert not plan.unique() or hits.max(initial=0) <= 1, ("unique", index)
+        assert plan.unique() or not want.size or hits.max(initial=0) > 1, ("not unique", index)
+        checked += 1
+    assert checked > 300 and errors > 20, (checked, errors)

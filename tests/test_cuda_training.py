@@ -19,7 +19,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_cuda_training_cases.py"
 TIMEOUT_S = 600
-GROUPS = ["math", "unsupported", "optim", "module", "training"]
+GROUPS = ["math", "unsupported", "autograd", "random", "optim", "module", "training"]
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,15 @@ def simulated(tmp_path_factory):
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_cuda_training_simulator(simulated, group):
-    """math: every CUDA math kernel equals NumPy (broadcasting, odd sizes), bit-identical on a repeat.
-    unsupported: CPU-only ops raise NotImplementedError naming themselves. optim: SGD/Adam/AdamW/RMSprop
-    updates equal the CPU kernels'. module: Module.to / Tensor.to round trips. training: 3 steps of a
-    tiny CNN with SGD momentum and with Adam give the CPU's losses (float64), BatchNorm too."""
+    """math: every CUDA math kernel equals NumPy (broadcasting, odd sizes; concatenate, stack, split,
+    NumPy indexing with host and device index arrays, index_add, indexed assign, batched matmul),
+    bit-identical on a repeat. unsupported: what the device cannot do raises NotImplementedError naming
+    it. autograd: cat, stack, indexing and batched matmul on device Tensors, forward and gradients as on
+    the CPU; cross_entropy's target check on the device; a training step with dropout copies only two
+    scalars (the targets' min and max) to the host. random: device draws and dropout masks reproducible
+    from numconv's seed, in range, about the right statistics. optim: SGD/Adam/AdamW/RMSprop updates
+    equal the CPU kernels'. module: Module.to / Tensor.to round trips. training: 3 steps of a tiny CNN
+    with SGD momentum and with Adam give the CPU's losses (float64), BatchNorm too."""
     if "results" not in simulated:
         pytest.fail(f"{SCRIPT.name} did not run (exit {simulated['returncode']}):\n{simulated['stderr'][-6000:]}",
                     pytrace=False)

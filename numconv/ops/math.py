@@ -1,11 +1,18 @@
 """Elementwise, reduction and shape math over arrays, for autograd, nn and optim.
 
 On the CPU these are NumPy; on CUDA arrays (``numconv.dispatch`` decides from where the arrays
-live) they launch the kernels of ``numconv.kernels.cuda`` (elementwise, reduce, gather, linalg),
-with the same result shapes and dtypes. Autograd calls these, never NumPy or Numba directly, so
-a new backend only adds kernels here. Every function returns an array (never a NumPy scalar,
-even for 0-d results) and keeps the dtype NumPy's promotion rules give; Python scalars never
-widen a float32 array. An operation without a CUDA kernel raises NotImplementedError naming it.
+live) they launch the kernels of ``numconv.kernels.cuda`` (elementwise, reduce, gather, linalg,
+random), with the same result shapes and dtypes. Autograd calls these, never NumPy or Numba
+directly, so a new backend only adds kernels here. Every function returns an array (never a NumPy
+scalar, even for 0-d results) and keeps the dtype NumPy's promotion rules give; Python scalars
+never widen a float32 array. Device results stay on the device: nothing is copied to the host but
+the few scalars an op's result shape or error check needs (the number of Trues of a device boolean
+index; the min and max of device integer index arrays, checked before any kernel reads through
+them). What the device cannot do raises NotImplementedError naming it.
+
+Random draws (``standard_normal``, ``uniform``, ``integers``) with ``like`` a device array are drawn
+on the device from a counter-based stream seeded by one 64-bit draw from ``rng``: reproducible
+under ``numconv.manual_seed``, but not the numbers the CPU draws for the same seed.
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ import numpy as np
 from .. import dispatch
 
 _a = np.asarray  # NumPy returns scalars for 0-d results; the autograd wants arrays
-_builtin_abs, _builtin_max = abs, max
+_builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
 
 MAXDIM = 8
 """CUDA kernels see every shape padded to this many dimensions (one compiled kernel for all ranks)."""
@@ -32,11 +39,12 @@ def _on_cuda(*xs):
     return dispatch.backend(**{f"arg{i}": x for i, x in enumerate(xs) if _is_array(x)}) == dispatch.CUDA
 
 
-def _cpu(*arrays, op="this operation"):
-    """For operations that have no CUDA kernel yet: a clear NotImplementedError on device arrays."""
-    if _on_cuda(*arrays):
-        raise NotImplementedError(f"numconv.ops.math.{op} has no CUDA kernel: it is CPU-only for now "
-                                  "(move the arrays to the CPU with .cpu() / .to('cpu') first)")
+def _host_index(index):
+    """``index`` for NumPy on the CPU, device index arrays copied to the host (Tensor indices keep their
+    arrays, wherever they live; a CPU array accepts device index arrays as it always did)."""
+    if isinstance(index, tuple):
+        return tuple(_host_index(p) for p in index)
+    return to_host(index) if _is_array(index) and dispatch.device_of(index) == dispatch.CUDA else index
 
 
 # ----------------------------------------------------------------------------- creation
@@ -77,17 +85,25 @@ def arange(start, stop, step, dtype):
     return np.arange(start, stop, step, dtype=dtype)
 
 
-def standard_normal(rng, shape, dtype):
-    """N(0, 1) draws from the NumPy Generator ``rng`` (float32 drawn natively, not rounded from float64)."""
+def standard_normal(rng, shape, dtype, like=None):
+    """N(0, 1) draws from the NumPy Generator ``rng`` (float32 drawn natively, not rounded from float64);
+    on ``like``'s device when it is a device array (a different stream: see the module docstring)."""
+    if like is not None and _on_cuda(like):
+        return _cu_random("normal", rng, shape, dtype)
     return _a(rng.standard_normal(shape, dtype=dtype))
 
 
-def uniform(rng, shape, dtype):
-    """U[0, 1) draws from ``rng``."""
+def uniform(rng, shape, dtype, like=None):
+    """U[0, 1) draws from ``rng``; on ``like``'s device when it is a device array."""
+    if like is not None and _on_cuda(like):
+        return _cu_random("uniform", rng, shape, dtype)
     return _a(rng.random(shape, dtype=dtype))
 
 
-def integers(rng, low, high, shape, dtype=np.int64):
+def integers(rng, low, high, shape, dtype=np.int64, like=None):
+    """Integers in [low, high) from ``rng``; on ``like``'s device when it is a device array."""
+    if like is not None and _on_cuda(like):
+        return _cu_random("integers", rng, shape, dtype, low, high)
     return _a(rng.integers(low, high, size=shape, dtype=dtype))
 
 
@@ -109,18 +125,19 @@ def copy(a):
 
 
 def assign(dst, src, index=Ellipsis):
-    """dst[index] = src, in place. On a device ``dst`` only the whole array (``index`` Ellipsis); a NumPy
-    ``src`` is copied to the device first (loading a checkpoint into a model on the GPU)."""
+    """dst[index] = src, in place, with NumPy's indices (where an advanced index names a position twice,
+    the last value wins, as NumPy does). On a device ``dst`` a NumPy ``src`` is copied to the device
+    first (loading a checkpoint into a model on the GPU); index arrays may live on either side."""
     if _is_array(dst) and dispatch.device_of(dst) == dispatch.CUDA:
-        if index is not Ellipsis:
-            raise NotImplementedError("numconv.ops.math.assign with an index has no CUDA kernel: it is CPU-only "
-                                      "for now (only dst[...] = src works on the GPU)")
         if isinstance(src, np.ndarray):
             src = dispatch.to_device(np.ascontiguousarray(src), dispatch.CUDA)
-        _cu_assign(dst, src)
+        if index is Ellipsis:
+            _cu_assign(dst, src)
+        else:
+            _cu_setitem(dst, index, src)
         return
-    _cpu(dst, src if hasattr(src, "shape") else None, op="assign")
-    dst[index] = src
+    _on_cuda(dst, src if hasattr(src, "shape") else None)  # a device src into a host dst: the ValueError
+    dst[_host_index(index)] = src
 
 
 def to_host(a):
@@ -358,18 +375,23 @@ def broadcast_to(a, shape):
 
 
 def concatenate(arrays, axis):
-    _cpu(*arrays, op="concatenate")
+    arrays = list(arrays)
+    if _on_cuda(*arrays):
+        return _cu_concatenate(arrays, axis)
     return np.concatenate(arrays, axis=axis)
 
 
 def stack(arrays, axis):
-    _cpu(*arrays, op="stack")
+    arrays = list(arrays)
+    if _on_cuda(*arrays):
+        return _cu_stack(arrays, axis)
     return np.stack(arrays, axis=axis)
 
 
 def split(a, sizes, axis):
-    """Pieces of ``a`` along ``axis`` of the given ``sizes`` (views)."""
-    _cpu(a, op="split")
+    """Pieces of ``a`` along ``axis`` of the given ``sizes`` (views on the CPU, copies on the device)."""
+    if _on_cuda(a):
+        return _cu_split(a, sizes, axis)
     return np.split(a, np.cumsum(sizes)[:-1], axis=axis)
 
 
@@ -381,9 +403,11 @@ def take(a, index, axis):
 
 
 def getitem(a, index):
-    """a[index] for NumPy-style indices (ints, slices, None, Ellipsis, int or bool arrays); a copy."""
-    _cpu(a, op="getitem")
-    return np.array(a[index])
+    """a[index] for NumPy-style indices (ints, slices, None, Ellipsis, int or bool arrays); a copy. On a
+    device ``a`` the index arrays may be host or device arrays; a 0-d boolean index is CPU-only."""
+    if _on_cuda(a):
+        return _cu_getitem(a, index)
+    return np.array(a[_host_index(index)])
 
 
 def _is_basic(index):
@@ -392,8 +416,13 @@ def _is_basic(index):
 
 
 def index_add(shape, index, values, dtype):
-    """zeros(shape)[index] += values, summing repeated positions (the gradient of ``getitem``)."""
-    _cpu(values, op="index_add")
+    """zeros(shape)[index] += values, summing repeated positions in index order (the gradient of
+    ``getitem``). On the device, an index that may repeat a position costs every output element a pass
+    over the index entries (``numconv.kernels.cuda.gather.index_scan``); basic indices, boolean masks and
+    host index arrays without repeats write each value once."""
+    if _on_cuda(values):
+        return _cu_index_add(shape, index, values, dtype)
+    index = _host_index(index)
     out = np.zeros(shape, dtype=dtype)
     if _is_basic(index):
         out[index] = values
@@ -432,8 +461,9 @@ def scatter_add(shape, index, values, axis, dtype):
 
 
 def matmul(a, b):
-    """a @ b with NumPy's rules; 2-d float products run on numconv's own GEMM kernel (no BLAS
-    threads competing with the kernels' thread pool)."""
+    """a @ b with NumPy's rules (1-d operands, batch dimensions broadcast); 2-d float products run on
+    numconv's own GEMM kernel (no BLAS threads competing with the kernels' thread pool), device
+    products of any rank on the batched tiled kernel."""
     if _on_cuda(a, b):
         return _cu_matmul(a, b)
     if (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
@@ -677,13 +707,441 @@ def _cu_scatter_add(shape, index, values, axis, dtype):
 
 
 def _cu_matmul(a, b):
-    if len(a.shape) != 2 or len(b.shape) != 2:
-        raise NotImplementedError(f"numconv.ops.math.matmul on CUDA multiplies 2-d arrays only (got shapes "
-                                  f"{tuple(a.shape)} and {tuple(b.shape)}); batched and 1-d products are CPU-only for now")
-    if a.shape[1] != b.shape[0]:
-        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align ({a.shape[1]} != {b.shape[0]})")
+    """NumPy's matmul: a 1-d ``a`` is a row (n = 1), a 1-d ``b`` a column (m = 1), both dropped from the
+    result; the batch dimensions (all but the last two) broadcast."""
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    for i, s in enumerate((sa, sb)):
+        if not s:
+            raise ValueError(f"matmul: input operand {i} does not have enough dimensions (has 0, needs 1)")
+    a2 = sa if len(sa) > 1 else (1,) + sa
+    b2 = sb if len(sb) > 1 else sb + (1,)
+    n, k = a2[-2:]
+    m = b2[-1]
+    if k != b2[-2]:
+        raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({k} != {b2[-2]})")
+    try:
+        batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: the batch dimensions of shapes {sa} and {sb} do not broadcast") from None
+    out_shape = batch + ((n,) if len(sa) > 1 else ()) + ((m,) if len(sb) > 1 else ())
     dt = np.result_type(a.dtype, b.dtype)
     a, b = _cu_cast(a, dt), _cu_cast(b, dt)
-    out = dispatch.empty((a.shape[0], b.shape[1]), dt, dispatch.CUDA)
-    _kernels("linalg").matmul(out, dispatch.contiguous(a, dispatch.CUDA), dispatch.contiguous(b, dispatch.CUDA))
+    out = dispatch.empty(out_shape, dt, dispatch.CUDA)
+    if out.size:
+        # batch strides counted in whole matrices (0 where a or b is broadcast)
+        _kernels("linalg").matmul(_flat(out), _flat(a), _flat(b), n, k, m, _pad(batch), _bstrides(a2[:-2], batch),
+                                  _bstrides(b2[:-2], batch))
+    return out
+
+
+# ----------------------------------------------------------------------------- random draws on the device
+
+
+def _cu_random(kind, rng, shape, dtype, low=0, high=None):
+    """Draws on the device from the counter-based stream seeded by one uint64 from ``rng``."""
+    shape = (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(n) for n in shape)
+    dtype = np.dtype(dtype)
+    k = _kernels("random")
+    if kind == "integers":
+        if dtype.kind not in "iu":
+            raise TypeError(f"integers: dtype must be an integer type, got {dtype}")
+        low, high = int(low), int(high)
+        if low >= high:
+            raise ValueError(f"integers: low >= high ({low} >= {high})")
+        info = np.iinfo(dtype)
+        if low < info.min or high - 1 > info.max:
+            raise ValueError(f"integers: [{low}, {high}) does not fit dtype {dtype}")
+    elif dtype not in (np.float32, np.float64):
+        raise TypeError(f"{kind}: dtype must be float32 or float64, got {dtype}")
+    seed = np.uint64(rng.integers(0, 2**64, dtype=np.uint64))
+    out = dispatch.empty(shape, dtype, dispatch.CUDA)
+    if not out.size:
+        return out
+    if kind == "uniform":
+        bits = 53 if dtype == np.float64 else 24
+        k.uniform(_flat(out), seed, bits, 2.0 ** -bits)
+    elif kind == "normal":
+        k.normal(_flat(out), seed)
+    else:
+        k.integers(_flat(out), seed, np.int64(low), np.uint64(high - low))
+    return out
+
+
+# ----------------------------------------------------------------------------- concatenate, stack, split
+
+
+def _axis(axis, ndim):
+    axis = int(axis)
+    if not -ndim <= axis < ndim:
+        raise getattr(np, "exceptions", np).AxisError(axis, ndim)
+    return axis % ndim
+
+
+def _cu_put_block(out, a, base, strides):
+    """out[base + offset(t)] = a[t] for every element of the C-contiguous ``a``, ``strides`` out's strides
+    (elements) along a's dimensions: writes ``a`` into a block of ``out`` (cast to out's dtype)."""
+    shape = tuple(a.shape)
+    lead = MAXDIM - len(shape)
+    zeros = (0,) * MAXDIM
+    _kernels("gather").setitem(_flat(out), _flat(a), _NO_INDEX(), int(a.size), 1, 0, int(base), _pad(shape),
+                               (0,) * lead + tuple(strides), _bstrides(shape, shape), zeros, zeros, zeros)
+
+
+def _cu_concatenate(arrays, axis):
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    shapes = [tuple(a.shape) for a in arrays]
+    first = shapes[0]
+    if not first:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    axis = _axis(axis, len(first))
+    for i, s in enumerate(shapes[1:], 1):
+        if len(s) != len(first):
+            raise ValueError(f"all the input arrays must have same number of dimensions, but the array at index 0 "
+                             f"has {len(first)} dimension(s) and the array at index {i} has {len(s)} dimension(s)")
+        for d, (n0, n) in enumerate(zip(first, s)):
+            if d != axis and n != n0:
+                raise ValueError(f"all the input array dimensions except for the concatenation axis must match "
+                                 f"exactly, but along dimension {d}, the array at index 0 has size {n0} and the "
+                                 f"array at index {i} has size {n}")
+    out_shape = first[:axis] + (_builtin_sum(s[axis] for s in shapes),) + first[axis + 1:]
+    out = dispatch.empty(out_shape, np.result_type(*[a.dtype for a in arrays]), dispatch.CUDA)
+    st = _strides(out_shape)
+    offset = 0
+    for a, s in zip(arrays, shapes):
+        if a.size:
+            _cu_put_block(out, dispatch.contiguous(a, dispatch.CUDA), offset * st[axis], st)
+        offset += s[axis]
+    return out
+
+
+def _cu_stack(arrays, axis):
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    shape = tuple(arrays[0].shape)
+    if any(tuple(a.shape) != shape for a in arrays):
+        raise ValueError("all input arrays must have the same shape")
+    axis = _axis(axis, len(shape) + 1)
+    expanded = shape[:axis] + (1,) + shape[axis:]
+    return _cu_concatenate([reshape(a, expanded) for a in arrays], axis)
+
+
+def _cu_split(a, sizes, axis):
+    shape = tuple(a.shape)
+    axis = _axis(axis, len(shape))
+    cuts = [0] + [int(c) for c in np.cumsum(sizes)[:-1]] + [shape[axis]]
+    before = (slice(None),) * axis
+    return [_cu_getitem(a, before + (slice(lo, hi),)) for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+
+# ----------------------------------------------------------------------------- NumPy indexing on the device
+
+
+_no_index = []
+
+
+def _NO_INDEX():  # noqa: N802
+    """A placeholder for the index rows of a launch without advanced indices (allocated once)."""
+    if not _no_index:
+        _no_index.append(dispatch.empty((1,), np.int64, dispatch.CUDA))
+    return _no_index[0]
+
+
+class _IndexPlan:
+    """How NumPy's ``a[index]`` reads a C-contiguous array of ``a_shape``, for the gather kernels.
+
+    The result (``shape``) element with coordinates r reads flat position base + sum_d r_d * s_a[d] plus,
+    with advanced indices, sum_j wrap(rows[j][b]) * strides of their axes, where b = sum_d r_d * s_b[d] is
+    r's position in the broadcast shape ``b_shape`` of the index arrays, whose dimensions sit in the
+    result at ``b_pos`` (in place of the first advanced index when they are adjacent, else first).
+    ``lattice`` gives, per axis of ``a``, (start, step, count, result dimension or -1): the positions a
+    basic index reaches (an int is a count-1 slice; an advanced axis runs over all of it), which the
+    gradient kernel inverts. ``rows``: (array, axis size, axis stride, axis, kind), kind 'host'
+    (checked), 'device' (int array on the device, checked by ``_cu_index_rows``) or 'mask'.
+    """
+
+    def __init__(self, a_shape):
+        self.a_shape = a_shape
+        self.base = 0
+        self.shape, self.s_a, self.s_b = (), (), ()
+        self.b_shape, self.b_pos = (), 0
+        self.lattice = [(0, 1, n, -1) for n in a_shape]
+        self.rows = []
+        self.mask_sizes = []  # the number of Trues of each boolean index
+
+    @property
+    def nb(self):
+        return int(np.prod(self.b_shape))
+
+    def unique(self):
+        """Whether no two elements of the indexed result name one position of ``a``."""
+        if not self.rows or any(n == self.nb for n in self.mask_sizes):
+            return True  # basic indices, or one mask's distinct positions spanning all of B
+        if any(dispatch.device_of(arr) == dispatch.CUDA for arr, _, _, _, _ in self.rows):
+            return False  # unknown without reading them back
+        off = np.zeros(self.b_shape, np.int64)
+        for arr, n, stride, _, _ in self.rows:
+            off = off + (np.asarray(arr, np.int64) % n) * stride if n else off
+        return np.unique(off).size == off.size
+
+
+def _index_parts(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if p is None or p is Ellipsis or isinstance(p, slice):
+            out.append(p)
+        elif isinstance(p, (bool, np.bool_)) or (_is_array(p) and np.dtype(p.dtype).kind == "b" and not p.shape):
+            raise NotImplementedError("numconv.ops.math.getitem on a CUDA array: a 0-d boolean index (True, False) "
+                                      "is CPU-only; index with None or a 1-element boolean array instead")
+        elif isinstance(p, numbers.Integral):
+            out.append(int(p))
+        elif _is_array(p) and dispatch.device_of(p) == dispatch.CUDA:
+            if np.dtype(p.dtype).kind not in "biu":
+                raise IndexError("arrays used as indices must be of integer (or boolean) type")
+            out.append(dispatch.contiguous(p, dispatch.CUDA))  # foreign (CuPy, PyTorch) arrays wrapped
+        else:
+            if not _is_array(p):
+                q = np.asarray(p)
+                p = q.astype(np.int64) if q.size == 0 and q.dtype.kind == "f" else q  # [] is an int index
+            if np.dtype(p.dtype).kind not in "biu":
+                raise IndexError("arrays used as indices must be of integer (or boolean) type")
+            if isinstance(p, np.ndarray) and p.dtype.kind == "b" and not p.shape:
+                raise NotImplementedError("numconv.ops.math.getitem on a CUDA array: a 0-d boolean index is "
+                                          "CPU-only; index with None or a 1-element boolean array instead")
+            out.append(p)
+    return out
+
+
+def _index_plan(a_shape, index):
+    """The ``_IndexPlan`` of ``a[index]`` for ``a`` of ``a_shape``, with NumPy's rules and errors. Host index
+    arrays are checked here; boolean masks become their nonzero rows (on the mask's device)."""
+    a_shape = tuple(int(n) for n in a_shape)
+    nd, st = len(a_shape), _strides(a_shape)
+    parts = _index_parts(index)
+    if _builtin_sum(p is Ellipsis for p in parts) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    is_arr = [_is_array(p) for p in parts]
+    used = _builtin_sum(len(p.shape) if a and np.dtype(p.dtype).kind == "b" else 1 for p, a in zip(parts, is_arr)
+               if a or isinstance(p, (int, slice)))
+    if used > nd:
+        raise IndexError(f"too many indices for array: array is {nd}-dimensional, but {used} were indexed")
+    fill = [slice(None)] * (nd - used)
+    if Ellipsis in [p for p in parts if not _is_array(p)]:
+        e = next(i for i, p in enumerate(parts) if p is Ellipsis and not _is_array(p))
+        parts = parts[:e] + ["..."] + fill + parts[e + 1:]  # the marker keeps apart what it separates
+    else:
+        parts = parts + fill
+    advanced = any(_is_array(p) for p in parts)
+    plan = _IndexPlan(a_shape)
+    shape, s_a = [], []
+    adv_at = []  # positions in ``parts`` of the advanced indices (ints too, when there are arrays)
+    b_insert = None
+    k = 0
+    for pos, p in enumerate(parts):
+        if p is None:
+            shape.append(1)
+            s_a.append(0)
+        elif isinstance(p, str):
+            continue
+        elif isinstance(p, slice):
+            start, stop, step = p.indices(a_shape[k])
+            count = len(range(start, stop, step))
+            plan.lattice[k] = (start, step, count, len(shape))
+            if count:
+                plan.base += start * st[k]
+            shape.append(count)
+            s_a.append(step * st[k])
+            k += 1
+        elif isinstance(p, int):
+            n = a_shape[k]
+            if not -n <= p < n:
+                raise IndexError(f"index {p} is out of bounds for axis {k} with size {n}")
+            plan.base += (p % n) * st[k]
+            plan.lattice[k] = (p % n, 1, 1, -1)
+            if advanced:
+                adv_at.append(pos)
+                b_insert = len(shape) if b_insert is None else b_insert
+            k += 1
+        else:
+            adv_at.append(pos)
+            b_insert = len(shape) if b_insert is None else b_insert
+            on_device = dispatch.device_of(p) == dispatch.CUDA
+            if np.dtype(p.dtype).kind == "b":
+                m = len(p.shape)
+                for i in range(m):
+                    if p.shape[i] != a_shape[k + i]:
+                        raise IndexError(f"boolean index did not match indexed array along axis {k + i}; size of "
+                                         f"axis is {a_shape[k + i]} but size of corresponding boolean axis is "
+                                         f"{p.shape[i]}")
+                rows = _cu_nonzero(p) if on_device else np.nonzero(p)
+                plan.mask_sizes.append(int(rows[0].size) if m else 1)
+                for i, row in enumerate(rows):
+                    plan.rows.append((row, a_shape[k + i], st[k + i], k + i, "mask"))
+                k += m
+            else:
+                n = a_shape[k]
+                if not on_device and p.size and (p.min() < -n or p.max() >= n):
+                    bad = p.max() if p.max() >= n else p.min()
+                    raise IndexError(f"index {bad} is out of bounds for axis {k} with size {n}")
+                plan.rows.append((p, n, st[k], k, "device" if on_device else "host"))
+                k += 1
+    for _, n, _, axis, _ in plan.rows:
+        plan.lattice[axis] = (0, 1, n, -1)
+    if plan.rows:
+        try:
+            plan.b_shape = np.broadcast_shapes(*[tuple(r[0].shape) for r in plan.rows])
+        except ValueError:
+            shapes = " ".join(str(tuple(r[0].shape)) for r in plan.rows)
+            raise IndexError(f"shape mismatch: indexing arrays could not be broadcast together with shapes {shapes}") \
+                from None
+        adjacent = adv_at == list(range(adv_at[0], adv_at[-1] + 1))
+        plan.b_pos = b_insert if adjacent else 0
+        nb_dims = len(plan.b_shape)
+        shape[plan.b_pos:plan.b_pos] = plan.b_shape
+        s_a[plan.b_pos:plan.b_pos] = [0] * nb_dims
+        plan.s_b = (0,) * plan.b_pos + _strides(plan.b_shape) + (0,) * (len(shape) - plan.b_pos - nb_dims)
+        plan.lattice = [(s0, sp, c, d + nb_dims if d >= plan.b_pos else d) for s0, sp, c, d in plan.lattice]
+    else:
+        plan.s_b = (0,) * len(shape)
+    plan.shape, plan.s_a = tuple(shape), tuple(s_a)
+    return plan
+
+
+def _cu_nonzero(mask):
+    """np.nonzero of a device boolean array, on the device: one scalar (the count) comes back."""
+    shape = tuple(mask.shape)
+    flat = _flat(_cu_cast(mask, np.bool_))
+    n = int(flat.size)
+    chunk = _builtin_max(32, -(-n // 4096))  # about 4096 threads at most, each over a contiguous chunk
+    n_chunks = _builtin_max(1, -(-n // chunk))
+    counts = dispatch.empty((n_chunks,), np.int64, dispatch.CUDA)
+    offsets = dispatch.empty((n_chunks + 1,), np.int64, dispatch.CUDA)
+    g = _kernels("gather")
+    g.count_true(counts, offsets, flat, chunk)
+    count = int(to_host(offsets[n_chunks:])[0])
+    rows = dispatch.empty((len(shape), count), np.int64, dispatch.CUDA)
+    if count:
+        g.nonzero(_flat(rows), flat, offsets, chunk, count, _pad(shape), MAXDIM - len(shape))
+    return [rows[d] for d in range(len(shape))]
+
+
+def _cu_index_rows(plan):
+    """(idx, adv_strides, adv_sizes): the plan's advanced index arrays broadcast to its B shape as the rows of
+    one flat (k, nb) int64 device array, with their axes' strides and sizes (MAXDIM-padded). Device int
+    arrays are checked against their axes here: their min and max are the only values read back."""
+    k, nb = len(plan.rows), plan.nb
+    pad = (0,) * (MAXDIM - k)
+    strides = tuple(r[2] for r in plan.rows) + pad
+    sizes = tuple(r[1] for r in plan.rows) + pad
+    if not k:
+        return _NO_INDEX(), strides, sizes
+    if all(dispatch.device_of(r[0]) == dispatch.CPU for r in plan.rows):
+        host = np.stack([np.broadcast_to(np.asarray(r[0], np.int64), plan.b_shape).ravel() for r in plan.rows])
+        return dispatch.to_device(np.ascontiguousarray(host.ravel()), dispatch.CUDA), strides, sizes
+    idx = dispatch.empty((k * _builtin_max(nb, 1),), np.int64, dispatch.CUDA)
+    for j, (arr, n, _, axis, kind) in enumerate(plan.rows):
+        if kind == "device" and arr.size:
+            lo, hi = (int(v) for v in to_host(stack([min(arr), max(arr)], 0)))
+            if lo < -n or hi >= n:
+                raise IndexError(f"index {hi if hi >= n else lo} is out of bounds for axis {axis} with size {n}")
+        if not nb:
+            continue
+        if dispatch.device_of(arr) == dispatch.CPU:
+            arr = dispatch.to_device(np.ascontiguousarray(arr, np.int64), dispatch.CUDA)
+        _cu_assign(idx[j * nb:(j + 1) * nb].reshape(plan.b_shape or (1,)), _cu_cast(arr, np.int64))
+    return idx, strides, sizes
+
+
+def _cu_getitem(a, index):
+    plan = _index_plan(a.shape, index)
+    out = dispatch.empty(plan.shape, a.dtype, dispatch.CUDA)
+    idx, adv_strides, adv_sizes = _cu_index_rows(plan)
+    if out.size:
+        lead = (0,) * (MAXDIM - len(plan.shape))
+        _kernels("gather").getitem(_flat(out), _flat(a), idx, _builtin_max(plan.nb, 1), len(plan.rows), plan.base,
+                                   _pad(plan.shape), lead + plan.s_a, lead + plan.s_b, adv_strides, adv_sizes)
+    return out
+
+
+def _source(src, shape, dtype):
+    """``src`` (a device array or a scalar) as a device array that broadcasts to ``shape`` (NumPy's
+    assignment rule: leading unit dimensions may go), and its broadcast strides."""
+    if not _is_array(src):
+        src = _cu_full((), src, dtype)
+    s = tuple(src.shape)
+    while len(s) > len(shape) and s[0] == 1:
+        s = s[1:]
+    try:
+        ok = len(s) <= len(shape) and np.broadcast_shapes(s, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"could not broadcast input array from shape {tuple(src.shape)} into shape {tuple(shape)}")
+    src = reshape(src, s)
+    return src, _bstrides(s, shape)
+
+
+def _cu_scatter_index(out, plan, values, accumulate):
+    """out[index] = values (or +=, ``accumulate``) for the plan's index: each value written once where no
+    position repeats, else the gather form (``index_scan``), so never a race and the same bits every run."""
+    g = _kernels("gather")
+    idx, adv_strides, adv_sizes = _cu_index_rows(plan)
+    n, nb, k = int(np.prod(plan.shape)), _builtin_max(plan.nb, 1), len(plan.rows)
+    if _is_array(values) and _may_overlap(values, out):
+        values = copy(values)  # dst[1:] = dst[:-1]: read everything before writing, as NumPy
+    if plan.unique():
+        values, s_v = _source(values, plan.shape, out.dtype)
+        if n:
+            lead = (0,) * (MAXDIM - len(plan.shape))
+            g.setitem(_flat(out), _flat(values), idx, n, nb, k, plan.base, _pad(plan.shape), lead + plan.s_a,
+                      s_v, lead + plan.s_b, adv_strides, adv_sizes)
+        return
+    values, _ = _source(values, plan.shape, out.dtype)
+    if not n:
+        return
+    if tuple(values.shape) != plan.shape or np.dtype(values.dtype) != np.dtype(out.dtype):
+        values = broadcast_to(_cu_cast(values, out.dtype), plan.shape)  # C-contiguous, of the result's shape
+    vs = _strides(plan.shape)
+    lat = plan.lattice
+    lead = MAXDIM - len(lat)
+    adv_axis = [0] * len(lat)
+    for _, _, stride, axis, _ in plan.rows:
+        adv_axis[axis] = stride
+    pad0, pad1 = (0,) * lead, (1,) * lead
+    after_b = plan.b_pos + len(plan.b_shape)
+    g.index_scan(_flat(out), _flat(values), idx, nb, k, _pad(plan.a_shape), pad0 + tuple(x[0] for x in lat),
+                 pad1 + tuple(x[1] for x in lat), pad1 + tuple(x[2] for x in lat),
+                 pad0 + tuple(vs[x[3]] if x[3] >= 0 else 0 for x in lat), pad0 + tuple(adv_axis), adv_strides,
+                 adv_sizes, int(np.prod(plan.shape[after_b:])), bool(accumulate))
+
+
+def _memory(x):
+    """(first, last) byte addresses of a device array, or None when unknown."""
+    ary = getattr(x, "_ary", None)  # the CUDA simulator's arrays wrap a NumPy array
+    if isinstance(ary, np.ndarray):
+        lo, hi = np.lib.array_utils.byte_bounds(ary) if hasattr(np.lib, "array_utils") else np.byte_bounds(ary)
+        return lo, hi
+    cai = getattr(x, "__cuda_array_interface__", None)
+    if cai is None:
+        return None
+    lo = cai["data"][0]
+    return lo, lo + int(np.prod(cai["shape"])) * np.dtype(cai["typestr"]).itemsize
+
+
+def _may_overlap(x, y):
+    mx, my = _memory(x), _memory(y)
+    return mx is None or my is None or (mx[0] < my[1] and my[0] < mx[1])
+
+
+def _cu_setitem(dst, index, src):
+    plan = _index_plan(dst.shape, index)
+    _cu_scatter_index(dispatch.contiguous(dst, dispatch.CUDA), plan, src, accumulate=False)
+
+
+def _cu_index_add(shape, index, values, dtype):
+    shape = tuple(int(n) for n in shape)
+    plan = _index_plan(shape, index)
+    out = _cu_full(shape, 0, dtype)
+    _cu_scatter_index(out, plan, values, accumulate=True)
     return out
