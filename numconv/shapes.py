@@ -19,6 +19,7 @@ arithmetic; ``hi`` and ``output_padding`` only set how large ``x`` is. The kerne
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -185,6 +186,38 @@ def _same_padding(sizes, kernel, stride, dilation):
     return tuple(lo), tuple(hi)
 
 
+def _typed(v):
+    """A cache key that tells 1, 1.0 and True apart at any depth (they are equal in Python, but only
+    an int is a valid stride); raises TypeError for unhashable values."""
+    if isinstance(v, tuple):
+        return (tuple, tuple(_typed(e) for e in v))
+    hash(v)
+    return (type(v), v)
+
+
+def _memo(fn):
+    """Remember ``fn``'s results for hashable arguments (a training step asks for the same specs
+    every iteration); unhashable ones (lists) are computed each time. Errors are not remembered.
+    The specs are shared: nothing may write into their arrays (the kernels only read them)."""
+    cache = {}
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            key = _typed(args + tuple(sorted(kwargs.items())))
+        except TypeError:
+            return fn(*args, **kwargs)
+        if key not in cache:
+            if len(cache) >= 1024:
+                cache.clear()
+            cache[key] = fn(*args, **kwargs)
+        return cache[key]
+
+    wrapper.cache_clear = cache.clear
+    return wrapper
+
+
+@_memo
 def conv_spec(x_shape, w_shape, nd, stride, padding, dilation, groups, bias_shape=None) -> ConvSpec:
     """Check a convolution's arguments (batched ``x_shape``) and compute its output shape."""
     N, C = x_shape[:2]
@@ -231,6 +264,7 @@ def conv_spec(x_shape, w_shape, nd, stride, padding, dilation, groups, bias_shap
     )
 
 
+@_memo
 def conv_transpose_spec(
     x_shape, w_shape, nd, stride, padding, output_padding, groups, dilation, bias_shape=None
 ) -> ConvSpec:
@@ -379,6 +413,7 @@ def _stack3(rows, dtype):
     return table
 
 
+@_memo
 def pool_spec(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad=True) -> PoolSpec:
     kernel, stride, padding, dilation = pool_params(nd, kernel_size, stride, padding, dilation)
     sizes = x_shape[2:]
@@ -424,6 +459,7 @@ def adaptive_output_size(output_size, sizes, nd):
     return tuple(outs)
 
 
+@_memo
 def adaptive_pool_spec(x_shape, nd, output_size) -> PoolSpec:
     """Window ``o`` of ``out`` over ``n`` inputs spans ``[floor(o*n/out), ceil((o+1)*n/out))``."""
     sizes = x_shape[2:]

@@ -649,3 +649,19 @@ def test_unfold_params_and_block_counts():
         shapes.block_counts((2, 2), (3, 3), (1, 1), (0, 0), (1, 1), name="output_size")
     with pytest.raises(ValueError, match=r"kernel_size must be >= 1"):
         shapes.unfold_params(0, 1, 0, 1)
+
+
+def test_remembered_specs_do_not_hide_errors():
+    """Specs are cached per argument values; 1.0 and True equal 1 in Python but must still be rejected
+    after a valid call with 1, and a list argument (unhashable) still works."""
+    x, w = (1, 2, 5, 5), (3, 2, 3, 3)
+    good = shapes.conv_spec(x, w, 2, 1, 1, 1, 1)
+    assert shapes.conv_spec(x, w, 2, 1, 1, 1, 1) is good
+    for bad in (1.0, (True, True), (1, 1.0)):
+        with pytest.raises((TypeError, ValueError), match="stride"):
+            shapes.conv_spec(x, w, 2, bad, 1, 1, 1)
+    assert shapes.conv_spec(x, w, 2, [1, 1], 1, 1, 1) == good
+    p = shapes.pool_spec(x, 2, 2, None, 0, 1, False)
+    with pytest.raises((TypeError, ValueError), match="kernel_size"):
+        shapes.pool_spec(x, 2, 2.0, None, 0, 1, False)
+    assert shapes.pool_spec(x, 2, 2, None, 0, 1, False) is p

@@ -29,6 +29,9 @@ MAXDIM = 8
 """CUDA kernels see every shape padded to this many dimensions (one compiled kernel for all ranks)."""
 
 
+_HOST_TYPES = (np.ndarray, numbers.Number, np.generic)
+
+
 def _is_array(x):
     return x is not None and not isinstance(x, (numbers.Number, np.generic)) and hasattr(x, "shape")
 
@@ -36,6 +39,8 @@ def _is_array(x):
 def _on_cuda(*xs):
     """Whether the array arguments live on the GPU (Python and NumPy scalars go anywhere); mixing
     devices is a ValueError naming the arguments."""
+    if all(x is None or isinstance(x, _HOST_TYPES) for x in xs):  # the common case, without the bookkeeping
+        return False
     return dispatch.backend(**{f"arg{i}": x for i, x in enumerate(xs) if _is_array(x)}) == dispatch.CUDA
 
 
