@@ -227,6 +227,10 @@ def conv_cases():
     # a 2-d convolution with more than a block of outputs, not a multiple of the block size
     x, w, b = rand(2, 3, 9, 7), rand(3, 3, 2, 2), rand(3)
     case("conv", "conv2d[378 outputs, > one block]", F.conv2d, x, w, b, backward=F.conv2d_backward, padding=1)
+    # the tiled forward across all its tile edges: 33 channels per group (> TM = 32), 27 taps
+    # (> TQ = 16) and 2 x 20 positions (> TP = 32)
+    x, w, b = rand(2, 6, 5, 4), rand(66, 3, 3, 3), rand(66)
+    case("conv", "conv2d[tiles: 2 groups of 33 channels, 27 taps]", F.conv2d, x, w, b, groups=2, padding=1)
     # unbatched input (C, H, W), and float32 (the result keeps the dtype)
     x, w = rand(2, 4, 5), rand(3, 2, 2, 3)
     case("conv", "conv2d[unbatched]", F.conv2d, x, w, None, backward=F.conv2d_backward, stride=(1, 2), padding=1)
