@@ -576,3 +576,40 @@ def test_torch_or_fail_fails_under_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         torch_or_fail()
+
+
+# ----------------------------------------------------------------------------- blocked paths at size
+
+# Shapes big enough to reach the blocking of the fast kernels, which the tiny cases above do not:
+# more than one CHUNK of flat positions, output channels that are not a multiple of four, tap
+# counts that are not a multiple of four, many GEMM tiles. (x shape, w shape, keyword arguments)
+SIZED = [
+    ((2, 5, 33, 31), (6, 5, 3, 3), dict(padding=1)),
+    ((1, 6, 24, 40), (10, 3, 3, 2), dict(padding=((2, 1), (1, 0)), dilation=(2, 1), groups=2)),
+    ((2, 9, 20, 30), (8, 9, 1, 1), {}),
+    ((1, 2, 5, 9, 14), (5, 2, 2, 3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("xs,ws,kw", SIZED, ids=[f"{len(x) - 2}d_{x[1]}to{w[0]}_{w[2:]}" for x, w, _ in SIZED])
+def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
+    """Forward against the float64 reference; the input and weight gradients through the adjoint
+    identities <conv(x, w), gy> = <x, gx> = <w, gw>, with the reference convolution on both sides."""
+    nd = len(xs) - 2
+    x, w, b = random(rng, xs), random(rng, ws), random(rng, (ws[0],))
+    expected = R.conv_nd(x, w, b, **kw)
+    gy = random(rng, expected.shape)
+    for dtype in (np.float64, np.float32):
+        xd, wd, bd, gyd = (a.astype(dtype) for a in (x, w, b, gy))
+        with dispatch.use_algorithm(algorithm):
+            y = getattr(F, f"conv{nd}d")(xd, wd, bd, **kw)
+            gx, gw, gb = getattr(F, f"conv{nd}d_backward")(gyd, xd, wd, bd, **kw)
+        assert_close(y, expected, dtype, "exact", f"conv{nd}d forward ({algorithm})")
+        linear_in_x = vdot(R.conv_nd(x, w, None, **kw), gy)
+        linear_in_w = linear_in_x  # the same bilinear form, read as a function of w
+        tol = 1e-9 if dtype == np.float64 else 2e-4
+        scale = np.sqrt(vdot(x, x) * vdot(gy, gy)) * np.sqrt(w.size)
+        assert abs(vdot(x, gx) - linear_in_x) <= tol * scale, f"input gradient ({algorithm}, {dtype.__name__})"
+        assert abs(vdot(w, gw) - linear_in_w) <= tol * scale, f"weight gradient ({algorithm}, {dtype.__name__})"
+        assert_close(gb, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))), dtype, "exact", "bias gradient")

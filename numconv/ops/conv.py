@@ -3,6 +3,7 @@
 The kernels see 5-d views; a reshape of a C-contiguous array is free.
 """
 from .. import dispatch
+from .. import shapes
 from ..shapes import ConvSpec
 
 
@@ -62,7 +63,9 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     gw = dispatch.empty(spec.w_shape, x.dtype, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "weight_grad")
     if algorithm == "planes":
-        dispatch.kernels("conv_planes", dev).conv_weight_grad_planes(gw, x, gy, spec.pad_lo, spec.dilation, spec.groups)
+        planes = dispatch.kernels("conv_planes", dev)
+        part = dispatch.empty((planes.weight_grad_slices(spec),) + (spec.w_shape[0], shapes.prod(spec.w_shape[1:])), x.dtype, dev)
+        planes.conv_weight_grad_planes(gw, x, gy, spec.pad_lo, spec.dilation, spec.groups, part)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws_shape, part_shape = gemm.weight_grad_workspace(spec, dispatch.threads())

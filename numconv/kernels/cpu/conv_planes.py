@@ -1,5 +1,5 @@
-"""Stride-1 convolution over zero-padded planes, CPU: the fast path for depthwise, grouped and
-few-channel layers, whose rows are too short for the vector loops of ``conv.py``.
+"""Stride-1 convolution over zero-padded planes, CPU: the fast path for every stride-1 layer whose
+planes are large enough (depthwise, grouped, 1x1 and 3x3 alike), with no gathered patch matrix.
 
 Each input plane is copied once into a zero-padded buffer of ``(Dp, Hp, Wp)`` with
 ``Hp = OH + dh*(KH-1)`` (likewise D and W). In that buffer output ``(od, oh, ow)`` sits at the flat
@@ -27,13 +27,21 @@ def applies(spec) -> bool:
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
-    """Where it applies, whether this path should run: up to 32x32 channel pairs per group (depthwise,
-    grouped and few-channel layers; above that the implicit GEMM reuses loads better, and at 64x64
-    the two measured even), and for the weight gradient, one task per output channel for each thread."""
-    O, CPG = spec.w_shape[0], spec.w_shape[1]
-    if CPG * (O // spec.groups) > 1024:
-        return False
-    return pass_ != "weight_grad" or O >= threads
+    """Where it applies, whether this path should run ('forward', 'input_grad' or 'weight_grad'):
+    when the flat run of positions it sweeps is long enough to vectorize (L >= MIN_RUN; 7x7 planes,
+    say, are not) and there is a task per thread (images x groups, or batch slices x groups for
+    the weight gradient). Measured against the implicit GEMM in docs/performance.md."""
+    if pass_ == "weight_grad":
+        tasks = weight_grad_slices(spec) * spec.groups
+    else:
+        tasks = spec.x_shape[0] * spec.groups
+    out = spec.x_shape[2:] if pass_ == "input_grad" else spec.y_shape[2:]  # what the kernel writes
+    _, Hp, Wp = (n + d * (k - 1) for n, d, k in zip(out, spec.dilation, spec.w_shape[2:]))
+    run = ((out[0] - 1) * Hp + out[1] - 1) * Wp + out[2]
+    return run >= MIN_RUN and tasks >= threads
+
+
+MIN_RUN = 128
 
 
 @inline
@@ -76,13 +84,29 @@ def _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation):
     return off
 
 
+CHUNK = 512  # flat positions per pass: four accumulator rows of this stay in L1
+
+
+@inline
+def _four_taps(a, wo, i, xp, off, c0, cl):
+    """a[:cl] += the four taps i..i+3 of the output whose flat weight is ``wo``."""
+    w0, w1, w2, w3 = wo[i], wo[i + 1], wo[i + 2], wo[i + 3]
+    s0 = xp[off[i] + c0:off[i] + c0 + cl]
+    s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
+    s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
+    s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+    for q in range(cl):
+        a[q] += w0 * s0[q] + w1 * s1[q] + w2 * s2[q] + w3 * s3[q]
+
+
 @kernel
 def conv_forward_planes(y, x, w, b, has_bias, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
-    One task per (image, group): its C/groups input planes are padded once, then each of the
-    group's outputs accumulates its taps four at a time (one load and store of the accumulator per
-    four multiply-adds), each a contiguous pass over the padded planes.
+    One task per (image, group): its C/groups input planes are padded once. Then, per chunk of
+    CHUNK flat positions, four outputs at a time take their taps four at a time: each pass loads
+    four shifted slices of the padded planes once for sixteen multiply-adds, and the accumulators
+    stay in L1. A GEMM over (outputs x taps) x (taps x positions) with no gathered patch matrix.
     """
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -93,47 +117,86 @@ def conv_forward_planes(y, x, w, b, has_bias, pad_lo, dilation, groups):
     off = _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation)
     taps = off.size
     fours = taps - taps % 4
+    wf = w.reshape((O, taps))
+    chunk = CHUNK if opg >= 4 else 4 * CHUNK  # one accumulator row (depthwise) can run longer
     T = N * groups
     parts = plane_parts(T)
     for part in prange(parts):
         xp = np.empty(CPG * P, x.dtype)
-        acc = np.empty(L, x.dtype)
+        acc = np.empty((4, chunk), x.dtype)
         for t in range(part * T // parts, (part + 1) * T // parts):
             n = t // groups
             g = t % groups
             for j in range(CPG):
                 _pad_plane(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, Dp, Hp, Wp)
-            for o in range(g * opg, (g + 1) * opg):
-                wo = w[o].reshape(taps)
-                acc[:] = b[o] if has_bias else 0.0
-                for i in range(0, fours, 4):
-                    w0, w1, w2, w3 = wo[i], wo[i + 1], wo[i + 2], wo[i + 3]
-                    s0 = xp[off[i]:off[i] + L]
-                    s1 = xp[off[i + 1]:off[i + 1] + L]
-                    s2 = xp[off[i + 2]:off[i + 2] + L]
-                    s3 = xp[off[i + 3]:off[i + 3] + L]
-                    for q in range(L):
-                        acc[q] += w0 * s0[q] + w1 * s1[q] + w2 * s2[q] + w3 * s3[q]
-                for i in range(fours, taps):
-                    wv = wo[i]
-                    s0 = xp[off[i]:off[i] + L]
-                    for q in range(L):
-                        acc[q] += wv * s0[q]
-                for od in range(OD):
-                    for oh in range(OH):
-                        start = (od * Hp + oh) * Wp
-                        row = y[n, o, od, oh]
-                        for ow in range(OW):
-                            row[ow] = acc[start + ow]
+            for o0 in range(g * opg, (g + 1) * opg, 4):
+                ob = min(4, (g + 1) * opg - o0)
+                for c0 in range(0, L, chunk):
+                    cl = min(chunk, L - c0)
+                    for r in range(ob):
+                        acc[r, :cl] = b[o0 + r] if has_bias else 0.0
+                    if ob == 4:
+                        a0, a1, a2, a3 = acc[0, :cl], acc[1, :cl], acc[2, :cl], acc[3, :cl]
+                        w0, w1, w2, w3 = wf[o0], wf[o0 + 1], wf[o0 + 2], wf[o0 + 3]
+                        for i in range(0, fours, 4):
+                            s0 = xp[off[i] + c0:off[i] + c0 + cl]
+                            s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
+                            s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
+                            s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+                            u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
+                            v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
+                            e0, e1, e2, e3 = w2[i], w2[i + 1], w2[i + 2], w2[i + 3]
+                            f0, f1, f2, f3 = w3[i], w3[i + 1], w3[i + 2], w3[i + 3]
+                            for q in range(cl):
+                                z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
+                                a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3
+                                a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3
+                                a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3
+                                a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
+                    else:
+                        for r in range(ob):
+                            for i in range(0, fours, 4):
+                                _four_taps(acc[r], wf[o0 + r], i, xp, off, c0, cl)
+                    for r in range(ob):
+                        a = acc[r]
+                        wo = wf[o0 + r]
+                        for i in range(fours, taps):
+                            wv = wo[i]
+                            s0 = xp[off[i] + c0:off[i] + c0 + cl]
+                            for q in range(cl):
+                                a[q] += wv * s0[q]
+                    # the chunk's outputs (padding columns dropped)
+                    for row in range(c0 // Wp, (c0 + cl - 1) // Wp + 1):
+                        od, oh = row // Hp, row % Hp
+                        if oh >= OH:
+                            continue
+                        lo, hi = max(c0, row * Wp), min(c0 + cl, row * Wp + OW)
+                        for r in range(ob):
+                            yr = y[n, o0 + r, od, oh]
+                            a = acc[r]
+                            for q in range(lo, hi):
+                                yr[q - row * Wp] = a[q - c0]
+
+
+PART_ELEMENTS = 1 << 22  # weight-gradient partial sums: at most this many elements, whatever the batch
+
+
+def weight_grad_slices(spec) -> int:
+    """How many slices of the batch the weight gradient sums separately (then adds in order): up to
+    16 for parallelism, bounded so the partial sums stay under PART_ELEMENTS. Depends on the shapes
+    only, so the result does not depend on the thread count."""
+    O, taps = spec.w_shape[0], spec.w_shape[1] * spec.w_shape[2] * spec.w_shape[3] * spec.w_shape[4]
+    return max(1, min(spec.x_shape[0], 16, PART_ELEMENTS // max(1, O * taps)))
 
 
 @kernel
-def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups):
+def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups, part):
     """gw[o,j,k] = sum_{n,p} gy[n,o,p] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
-    One task per output channel: per image, ``gy``'s plane is laid out in the padded width
-    (zeros in the padding columns) and each tap is a contiguous dot product with the padded input,
-    four taps per pass over ``gy``.
+    One task per (slice of the batch, group), summing into its own rows of ``part`` (slices, O, taps);
+    the slices are then added in order. Per image the group's input planes are padded once and
+    its ``gy`` planes laid out in the padded width (zeros in the padding columns); then per chunk
+    of positions, four outputs and four taps at a time take sixteen dot products in one pass.
     """
     O, CPG, KD, KH, KW = gw.shape
     N = x.shape[0]
@@ -145,49 +208,86 @@ def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups):
     off = _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation)
     taps = off.size
     fours = taps - taps % 4
-    parts = plane_parts(O)
-    for part in prange(parts):
+    S = part.shape[0]
+    for t in prange(S * groups):
+        sl = t // groups
+        g = t % groups
         xp = np.empty(CPG * P, x.dtype)
-        gp = np.empty(L, x.dtype)
-        s = np.empty(taps, np.float64)
-        for o in range(part * O // parts, (part + 1) * O // parts):
-            c0 = (o // opg) * CPG
-            s[:] = 0.0
-            for n in range(N):
-                gp[:] = 0.0
+        gp = np.zeros((opg, L), x.dtype)  # the padding columns stay zero
+        acc = part[sl]
+        acc[g * opg:(g + 1) * opg, :] = 0.0
+        for n in range(sl * N // S, (sl + 1) * N // S):
+            for j in range(CPG):
+                _pad_plane(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, Dp, Hp, Wp)
+            for m in range(opg):
                 for od in range(OD):
                     for oh in range(OH):
                         start = (od * Hp + oh) * Wp
-                        row = gy[n, o, od, oh]
+                        row = gy[n, g * opg + m, od, oh]
                         for ow in range(OW):
-                            gp[start + ow] = row[ow]
-                for j in range(CPG):
-                    _pad_plane(xp[j * P:(j + 1) * P], x[n, c0 + j], pad_lo, Dp, Hp, Wp)
-                for i in range(0, fours, 4):
-                    s0 = xp[off[i]:off[i] + L]
-                    s1 = xp[off[i + 1]:off[i + 1] + L]
-                    s2 = xp[off[i + 2]:off[i + 2] + L]
-                    s3 = xp[off[i + 3]:off[i + 3] + L]
-                    a0 = a1 = a2 = a3 = 0.0
-                    for q in range(L):
-                        g = gp[q]
-                        a0 += g * s0[q]
-                        a1 += g * s1[q]
-                        a2 += g * s2[q]
-                        a3 += g * s3[q]
-                    s[i] += a0
-                    s[i + 1] += a1
-                    s[i + 2] += a2
-                    s[i + 3] += a3
-                for i in range(fours, taps):
-                    s0 = xp[off[i]:off[i] + L]
-                    a0 = 0.0
-                    for q in range(L):
-                        a0 += gp[q] * s0[q]
-                    s[i] += a0
-            gwo = gw[o].reshape(taps)
-            for i in range(taps):
-                gwo[i] = s[i]
+                            gp[m, start + ow] = row[ow]
+            for c0 in range(0, L, CHUNK):
+                cl = min(CHUNK, L - c0)
+                for m0 in range(0, opg, 4):
+                    mb = min(4, opg - m0)
+                    for i in range(0, fours, 4):
+                        s0 = xp[off[i] + c0:off[i] + c0 + cl]
+                        s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
+                        s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
+                        s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+                        for r in range(0, mb - mb % 2, 2):  # two outputs by four taps per pass
+                            g0 = gp[m0 + r, c0:c0 + cl]
+                            g1 = gp[m0 + r + 1, c0:c0 + cl]
+                            a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = x.dtype.type(0)
+                            for q in range(cl):
+                                z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
+                                u, v = g0[q], g1[q]
+                                a00 += u * z0
+                                a01 += u * z1
+                                a02 += u * z2
+                                a03 += u * z3
+                                a10 += v * z0
+                                a11 += v * z1
+                                a12 += v * z2
+                                a13 += v * z3
+                            o = g * opg + m0 + r
+                            acc[o, i] += a00
+                            acc[o, i + 1] += a01
+                            acc[o, i + 2] += a02
+                            acc[o, i + 3] += a03
+                            acc[o + 1, i] += a10
+                            acc[o + 1, i + 1] += a11
+                            acc[o + 1, i + 2] += a12
+                            acc[o + 1, i + 3] += a13
+                        if mb % 2:
+                            g0 = gp[m0 + mb - 1, c0:c0 + cl]
+                            a00 = a01 = a02 = a03 = x.dtype.type(0)
+                            for q in range(cl):
+                                u = g0[q]
+                                a00 += u * s0[q]
+                                a01 += u * s1[q]
+                                a02 += u * s2[q]
+                                a03 += u * s3[q]
+                            o = g * opg + m0 + mb - 1
+                            acc[o, i] += a00
+                            acc[o, i + 1] += a01
+                            acc[o, i + 2] += a02
+                            acc[o, i + 3] += a03
+                    for i in range(fours, taps):
+                        s0 = xp[off[i] + c0:off[i] + c0 + cl]
+                        for r in range(mb):
+                            g0 = gp[m0 + r, c0:c0 + cl]
+                            a00 = x.dtype.type(0)
+                            for q in range(cl):
+                                a00 += g0[q] * s0[q]
+                            acc[g * opg + m0 + r, i] += a00
+    gwf = gw.reshape((O, taps))
+    for o in prange(O):
+        for i in range(taps):
+            v = part[0, o, i]
+            for sl in range(1, S):
+                v += part[sl, o, i]
+            gwf[o, i] = v
 
 
 def flipped_transposed_weight(w, groups):
