@@ -186,8 +186,9 @@ def _divisor(div, override):
 def avg_pool_forward(y, x, first, count, step, div, override):
     """y[n,c,p] = sum over the window of p of x[n,c,.] / divisor(p); a non-zero ``override`` replaces the divisor.
 
-    Separable as ``max_pool_forward``: column sums over the window's rows (in float64), then each
-    output sums its window's columns. Global pooling sums each contiguous plane in one loop.
+    Separable as ``max_pool_forward``: column sums over the window's rows (in the input's dtype: a
+    window has few rows), then each output sums its window's columns in float64. Global pooling
+    sums each contiguous plane in one loop.
     """
     if _whole_plane(y.shape, x.shape, count):
         P = y.shape[0] * y.shape[1]
@@ -220,7 +221,7 @@ def _avg_windows(y, x, first, count, step, div, override):
     P = N * C
     parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
-        col = np.empty(W, np.float64)
+        col = np.empty(W, x.dtype)
         for t in range(part * P // parts, (part + 1) * P // parts):
             n = t // C
             c = t % C
