@@ -281,13 +281,13 @@ class Clamp(Function):
 class Relu(Function):
     @staticmethod
     def forward(ctx, a):
-        y = M.maximum(a, 0)
+        y = M.relu(a) if a.dtype.kind == "f" else M.maximum(a, 0)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return M.multiply(g, M.compare("gt", ctx.saved[0], 0))
+        return M.relu_backward(g, ctx.saved[0])
 
 
 class Sigmoid(Function):

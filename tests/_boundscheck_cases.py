@@ -406,6 +406,16 @@ def pad_cases():
         run("pad[replicate last only] backward", F.pad_backward, rand(*y.shape), x, (0, 3), mode="replicate")
 
 
+def elementwise_cases():
+    from numconv.ops import math as M
+
+    for shape in ((7,), (3, 5, 2)):
+        x = rand(*shape)
+        y = run(f"relu{shape}", M.relu, x)
+        if y is not None:
+            run(f"relu{shape} backward", M.relu_backward, rand(*shape), y)
+
+
 def uncalled_kernels() -> list[str]:
     """Every Numba dispatcher in numconv.kernels.cpu must have been compiled by the cases above."""
     import importlib
@@ -456,7 +466,7 @@ def with_algorithm(name, group):
 
 
 # Kernel modules that numconv.functional reaches: every kernel in them must have run.
-FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "pad", "pool", "unfold")
+FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "elementwise", "pad", "pool", "unfold")
 
 
 def main() -> int:
@@ -465,7 +475,7 @@ def main() -> int:
         return 0
     t0 = time.perf_counter()
     groups = [with_algorithm(alg, g) for alg in conv_algorithms() for g in (conv_cases, conv_transpose_cases)]
-    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases]
+    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases]
     for group in groups:
         t = time.perf_counter()
         group()

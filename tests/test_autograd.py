@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import numconv as nc
-from conftest import assert_close
+from conftest import assert_close, torch_or_fail
 from numconv.autograd import Function, gradcheck
 
 # ----------------------------------------------------------------------------- the op table
@@ -374,3 +374,31 @@ def test_shape_helpers_and_errors():
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(x)
     assert float(nc.tensor(2.5)) == 2.5 and "requires_grad=True" in repr(nc.ones(1, requires_grad=True))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_one_pass_kernels_match_numpy_and_torch(dtype):
+    """The fused ReLU kernels (ops.math.relu / relu_backward) on a large random array with NaN, +-0
+    and inf sprinkled in: forward max(x, 0) with NaN kept, backward 0 where y <= 0 and g elsewhere
+    (torch's rule: a NaN output passes g, an infinite g is zeroed); a broadcast gradient takes the general path."""
+    from numconv.ops import math as M
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(100_003).astype(dtype)
+    x[rng.integers(0, x.size, 50)] = np.nan
+    x[rng.integers(0, x.size, 50)] = -0.0
+    x[rng.integers(0, x.size, 50)] = np.inf
+    g = rng.standard_normal(x.size).astype(dtype)
+    g[rng.integers(0, x.size, 50)] = -np.inf
+    y = M.relu(x)
+    np.testing.assert_array_equal(y, np.where(np.isnan(x), x, np.maximum(x, 0)))
+    gx = M.relu_backward(g, y)
+    np.testing.assert_array_equal(gx, np.where(y <= 0, 0, g))
+    torch = torch_or_fail()
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    yt = torch.relu(xt)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(gx, xt.grad.numpy())
+    gb = M.relu_backward(np.float64(2.0) * np.ones((1,), dtype), y[:5])  # broadcast: the general ops
+    np.testing.assert_array_equal(gb, np.where(y[:5] <= 0, 0.0, 2.0).astype(dtype))

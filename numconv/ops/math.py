@@ -208,6 +208,26 @@ sign = _unary("SIGN", np.sign)
 tanh = _unary("TANH", np.tanh)
 
 
+def relu(a):
+    """max(a, 0) in one pass (NaN stays NaN); a float array."""
+    return _relu_kernel("relu_forward", a, a)
+
+
+def relu_backward(g, y):
+    """0 where the ReLU's output ``y`` <= 0, else g (so a NaN output passes g, as in PyTorch), in one pass."""
+    if tuple(g.shape) != tuple(y.shape) or g.dtype != y.dtype:  # broadcast or mixed: the general ops
+        return where(compare("le", y, 0), zeros_like(g), g)
+    return _relu_kernel("relu_backward", g, g, y)
+
+
+def _relu_kernel(name, like, *arrays):
+    dev = dispatch.CUDA if _on_cuda(*arrays) else dispatch.CPU
+    flat = [dispatch.contiguous(a, dev).reshape(-1) for a in arrays]
+    out = dispatch.empty(tuple(like.shape), like.dtype, dev)
+    getattr(dispatch.kernels("elementwise", dev), name)(out.reshape(-1), *flat)
+    return out
+
+
 def sigmoid(a):
     """1 / (1 + exp(-a)), without overflow: exp(-|a|) <= 1 on both branches."""
     if _on_cuda(a):

@@ -187,3 +187,28 @@ def _where(out, cond, a, b, shape, s_c, s_a, s_b):
             out[t] = a[strided_offset(t, shape, s_a)]
         else:
             out[t] = b[strided_offset(t, shape, s_b)]
+
+
+def relu_forward(out, x):
+    """out = max(x, 0); NaN stays NaN (flat arrays, the CPU twin's signature)."""
+    launch(_relu_forward, x.size, out, x)
+
+
+@jit
+def _relu_forward(out, x):
+    i = cuda.grid(1)
+    if i < x.size:
+        v = x[i]
+        out[i] = 0.0 if v <= 0.0 else v
+
+
+def relu_backward(out, g, y):
+    """out = 0 where y <= 0, else g (flat arrays)."""
+    launch(_relu_backward, g.size, out, g, y)
+
+
+@jit
+def _relu_backward(out, g, y):
+    i = cuda.grid(1)
+    if i < g.size:
+        out[i] = 0.0 if y[i] <= 0.0 else g[i]
