@@ -103,7 +103,8 @@ def contiguous(x, device: str):
 @contextlib.contextmanager
 def use_algorithm(name):
     """Force a convolution algorithm ('direct', 'gemm' or 'planes') inside the block; tests run every
-    path. 'planes' covers stride-1 convolutions only; the others fall back to 'direct' under it."""
+    path. 'planes' runs every forward and weight gradient but only stride-1 input gradients (with
+    padding up to the dilated kernel); the others fall back to 'direct' under it."""
     global _forced_algorithm
     if name not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {name!r}")
@@ -116,7 +117,7 @@ def use_algorithm(name):
 
 def conv_algorithm(spec, device: str, pass_: str) -> str:
     """The kernel for one convolution pass ('forward', 'input_grad', 'weight_grad'), chosen by shape:
-    'planes' (stride 1, whole padded planes) for depthwise, grouped and few-channel layers, else
+    'planes' (whole padded planes split into stride phases) where its flat runs are long, else
     'gemm' (tiled implicit GEMM) where its dot products are long and rows of outputs share loads,
     else 'direct'. CUDA has one
     kernel per pass. docs/performance.md gives the measurements behind the rule."""
@@ -125,10 +126,10 @@ def conv_algorithm(spec, device: str, pass_: str) -> str:
     from .kernels.cpu import conv_gemm, conv_planes
 
     if _forced_algorithm is not None:
-        if _forced_algorithm == "planes" and not conv_planes.applies(spec):
+        if _forced_algorithm == "planes" and not conv_planes.applies(spec, pass_):
             return "direct"
         return _forced_algorithm
-    if conv_planes.applies(spec) and conv_planes.preferred(spec, pass_, threads()):
+    if conv_planes.applies(spec, pass_) and conv_planes.preferred(spec, pass_, threads()):
         return "planes"
     return "gemm" if conv_gemm.use_gemm(spec, pass_, threads()) else "direct"
 

@@ -588,6 +588,11 @@ SIZED = [
     ((1, 6, 24, 40), (10, 3, 3, 2), dict(padding=((2, 1), (1, 0)), dilation=(2, 1), groups=2)),
     ((2, 9, 20, 30), (8, 9, 1, 1), {}),
     ((1, 2, 5, 9, 14), (5, 2, 2, 3, 3), dict(padding=1)),
+    # strided: the stride phases of the planes path, odd sizes so the phases differ in length
+    ((2, 3, 29, 30), (5, 3, 7, 7), dict(stride=2, padding=3)),
+    ((1, 4, 17, 19), (6, 4, 3, 3), dict(stride=(2, 3), padding=1, dilation=(1, 2))),
+    ((2, 5, 21, 22), (6, 5, 1, 1), dict(stride=2)),
+    ((1, 2, 7, 9, 11), (3, 2, 3, 2, 3), dict(stride=(2, 1, 3), padding=(1, 0, 2))),
 ]
 
 

@@ -22,7 +22,7 @@ def conv_forward(x, w, b, spec: ConvSpec):
     y = dispatch.empty(spec.y_shape, x.dtype, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "forward")
     if algorithm == "planes":
-        dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups)
+        dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws = dispatch.empty(gemm.forward_workspace(spec, dispatch.threads()), x.dtype, dev)
@@ -44,7 +44,7 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
         planes = dispatch.kernels("conv_planes", dev)
         wt = planes.flipped_transposed_weight(w, spec.groups)
         pad = tuple(d * (k - 1) - lo for d, k, lo in zip(spec.dilation, spec.w_shape[2:], spec.pad_lo))
-        planes.conv_forward_planes(gx, gy, wt, b, has_bias, pad, spec.dilation, spec.groups)
+        planes.conv_forward_planes(gx, gy, wt, b, has_bias, (1, 1, 1), pad, spec.dilation, spec.groups)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws_shape, wt_shape = gemm.input_grad_workspace(spec, dispatch.threads())
@@ -65,7 +65,7 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     if algorithm == "planes":
         planes = dispatch.kernels("conv_planes", dev)
         part = dispatch.empty((planes.weight_grad_slices(spec),) + (spec.w_shape[0], shapes.prod(spec.w_shape[1:])), x.dtype, dev)
-        planes.conv_weight_grad_planes(gw, x, gy, spec.pad_lo, spec.dilation, spec.groups, part)
+        planes.conv_weight_grad_planes(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups, part)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws_shape, part_shape = gemm.weight_grad_workspace(spec, dispatch.threads())

@@ -1,15 +1,18 @@
-"""Stride-1 convolution over zero-padded planes, CPU: the fast path for every stride-1 layer whose
-planes are large enough (depthwise, grouped, 1x1 and 3x3 alike), with no gathered patch matrix.
+"""Convolution over zero-padded planes, CPU: the fast path for layers whose planes are large enough
+(depthwise, grouped, 1x1, 3x3 and strided alike), a GEMM with no gathered patch matrix.
 
-Each input plane is copied once into a zero-padded buffer of ``(Dp, Hp, Wp)`` with
-``Hp = OH + dh*(KH-1)`` (likewise D and W). In that buffer output ``(od, oh, ow)`` sits at the flat
-position ``q = (od*Hp + oh)*Wp + ow``, and its tap ``(kd, kh, kw)`` reads ``q + off`` with
-``off = (kd*dd*Hp + kh*dh)*Wp + kw*dw``. So every tap is one long contiguous multiply-add over the
-whole plane, whatever the row length; positions with ``ow >= OW`` (the padding columns) are computed
-and thrown away. With stride 1 the input gradient is this convolution of ``gy`` with the flipped,
-group-transposed weight (``ops.conv`` arranges it), so two kernels cover the three passes.
+Each input plane is copied once, zero-padded and split into its stride phases: phase ``r`` of a
+dimension holds padded positions ``m*s + r``, in planes of ``(Dq, Hq, Wq)`` with
+``Hq = OH + (dh*(KH-1)) // sh`` (likewise D and W; stride 1 has one phase, the padded plane).
+Tap ``k`` of output ``o`` reads padded position ``o*s + k*d = (o + (k*d)//s)*s + (k*d)%s``, so in
+the flat buffer output ``(od, oh, ow)`` sits at ``q = (od*Hq + oh)*Wq + ow`` of every phase
+plane and its tap reads ``q + off`` in the tap's phase. Every tap is then one long contiguous
+multiply-add over the whole plane, whatever the row length; positions with ``ow >= OW`` (the
+padding columns) are computed and thrown away. With stride 1 the input gradient is this
+convolution of ``gy`` with the flipped, group-transposed weight (``ops.conv`` arranges it).
 
-Same shapes as ``conv.py``: ``x`` (N, C, D, H, W), ``w`` (O, C/groups, KD, KH, KW), ``y`` (N, O, OD, OH, OW).
+Same shapes and signatures as ``conv.py``: ``x`` (N, C, D, H, W), ``w`` (O, C/groups, KD, KH, KW),
+``y`` (N, O, OD, OH, OW).
 """
 import numpy as np
 from numba import prange
@@ -17,9 +20,12 @@ from numba import prange
 from . import inline, kernel, plane_parts
 
 
-def applies(spec) -> bool:
-    """Stride 1, and no padding beyond the dilated kernel on either side (so the input gradient,
-    a convolution of ``gy`` padded by ``dilation*(k-1) - pad``, is one too)."""
+def applies(spec, pass_: str) -> bool:
+    """The forward and the weight gradient: any convolution. The input gradient: stride 1 and no
+    padding beyond the dilated kernel on either side (it is then the convolution of ``gy`` padded
+    by ``dilation*(k-1) - pad`` with the flipped weight)."""
+    if pass_ != "input_grad":
+        return True
     if any(s != 1 for s in spec.stride):
         return False
     reach = [d * (k - 1) for d, k in zip(spec.dilation, spec.w_shape[2:])]
@@ -29,15 +35,22 @@ def applies(spec) -> bool:
 def preferred(spec, pass_: str, threads: int) -> bool:
     """Where it applies, whether this path should run ('forward', 'input_grad' or 'weight_grad'):
     when the flat run of positions it sweeps is long enough to vectorize (L >= MIN_RUN; 7x7 planes,
-    say, are not) and there is a task per thread (images x groups, or batch slices x groups for
-    the weight gradient). Measured against the implicit GEMM in docs/performance.md."""
+    say, are not), every phase plane is read by some tap (stride at most the dilated kernel), and
+    there is a task per thread (images x groups, or batch slices x groups for the weight
+    gradient). Measured against the implicit GEMM in docs/performance.md."""
     if pass_ == "weight_grad":
         tasks = weight_grad_slices(spec) * spec.groups
     else:
         tasks = spec.x_shape[0] * spec.groups
-    out = spec.x_shape[2:] if pass_ == "input_grad" else spec.y_shape[2:]  # what the kernel writes
-    _, Hp, Wp = (n + d * (k - 1) for n, d, k in zip(out, spec.dilation, spec.w_shape[2:]))
-    run = ((out[0] - 1) * Hp + out[1] - 1) * Wp + out[2]
+    kernel = spec.w_shape[2:]
+    if pass_ == "input_grad":  # the kernel writes x, as a stride-1 convolution
+        out, stride = spec.x_shape[2:], (1, 1, 1)
+    else:
+        out, stride = spec.y_shape[2:], spec.stride
+    if any(s > d * (k - 1) + 1 for s, d, k in zip(stride, spec.dilation, kernel)):
+        return False
+    _, Hq, Wq = (n + d * (k - 1) // s for n, d, k, s in zip(out, spec.dilation, kernel, stride))
+    run = ((out[0] - 1) * Hq + out[1] - 1) * Wq + out[2]
     return run >= MIN_RUN and tasks >= threads
 
 
@@ -45,33 +58,64 @@ MIN_RUN = 128
 
 
 @inline
-def _padded_dims(out_shape, w_shape, dilation):
+def _phase_dims(out_shape, w_shape, stride, dilation):
+    """(Dq, Hq, Wq): the size of each phase plane, enough rows for the outputs plus the farthest tap."""
     OD, OH, OW = out_shape
     KD, KH, KW = w_shape
+    sd, sh, sw = stride
     dd, dh, dw = dilation
-    return OD + dd * (KD - 1), OH + dh * (KH - 1), OW + dw * (KW - 1)
+    return OD + dd * (KD - 1) // sd, OH + dh * (KH - 1) // sh, OW + dw * (KW - 1) // sw
 
 
 @inline
-def _pad_plane(buf, plane, pad_lo, Dp, Hp, Wp):
-    """buf (Dp*Hp*Wp,) = ``plane`` (D, H, W) placed at ``pad_lo``, zeros around it."""
+def _first_inside(r, pad, s, n, m):
+    """[lo, hi): the phase indices mm < m whose padded position mm*s + r lies in the input [pad, pad + n)."""
+    lo = 0 if r >= pad else (pad - r + s - 1) // s
+    last = n - 1 + pad - r
+    hi = 0 if last < 0 else min(m, last // s + 1)
+    return lo, max(lo, hi)
+
+
+@inline
+def _pad_phases(buf, plane, pad_lo, stride, Dq, Hq, Wq):
+    """buf (phases*Dq*Hq*Wq,): the zero-padded ``plane`` (D, H, W) split into its stride phases.
+
+    Phase (rd, rh, rw), at ``((rd*sh + rh)*sw + rw) * Dq*Hq*Wq``, holds padded position
+    ``(md*sd + rd, mh*sh + rh, mw*sw + rw)`` at (md, mh, mw). With stride 1 there is one phase:
+    the padded plane itself.
+    """
     D, H, W = plane.shape
     pd, ph, pw = pad_lo
+    sd, sh, sw = stride
+    Pq = Dq * Hq * Wq
     buf[:] = 0.0
-    for i0 in range(min(D, Dp - pd)):
-        for i1 in range(min(H, Hp - ph)):
-            start = ((i0 + pd) * Hp + i1 + ph) * Wp + pw
-            n = min(W, Wp - pw)
-            dst = buf[start:start + n]
-            src = plane[i0, i1, :n]
-            for i in range(n):
-                dst[i] = src[i]
+    for rd in range(sd):
+        d0, d1 = _first_inside(rd, pd, sd, D, Dq)
+        for rh in range(sh):
+            h0, h1 = _first_inside(rh, ph, sh, H, Hq)
+            for rw in range(sw):
+                w0, w1 = _first_inside(rw, pw, sw, W, Wq)
+                base = ((rd * sh + rh) * sw + rw) * Pq
+                for md in range(d0, d1):
+                    for mh in range(h0, h1):
+                        src = plane[md * sd + rd - pd, mh * sh + rh - ph]
+                        start = base + (md * Hq + mh) * Wq
+                        dst = buf[start + w0:start + w1]
+                        if sw == 1:
+                            seg = src[w0 + rw - pw:w1 + rw - pw]
+                            for i in range(w1 - w0):
+                                dst[i] = seg[i]
+                        else:
+                            for i in range(w1 - w0):
+                                dst[i] = src[(w0 + i) * sw + rw - pw]
 
 
 @inline
-def _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation):
+def _tap_offsets(CPG, KD, KH, KW, Pc, Hq, Wq, Pq, stride, dilation):
     """Where each tap (j, kd, kh, kw), in the weight's flat order, starts reading in the flat buffer
-    of CPG padded planes of P elements each."""
+    of CPG channels of Pc elements each (their phase planes of Pq): tap k of a dimension reads
+    padded position o*s + k*d = (o + (k*d)//s)*s + (k*d)%s, phase (k*d)%s at offset (k*d)//s."""
+    sd, sh, sw = stride
     dd, dh, dw = dilation
     off = np.empty(CPG * KD * KH * KW, np.int64)
     i = 0
@@ -79,7 +123,9 @@ def _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation):
         for kd in range(KD):
             for kh in range(KH):
                 for kw in range(KW):
-                    off[i] = j * P + (kd * dd * Hp + kh * dh) * Wp + kw * dw
+                    phase = ((kd * dd % sd) * sh + kh * dh % sh) * sw + kw * dw % sw
+                    shift = ((kd * dd // sd) * Hq + kh * dh // sh) * Wq + kw * dw // sw
+                    off[i] = j * Pc + phase * Pq + shift
                     i += 1
     return off
 
@@ -100,7 +146,7 @@ def _four_taps(a, wo, i, xp, off, c0, cl):
 
 
 @kernel
-def conv_forward_planes(y, x, w, b, has_bias, pad_lo, dilation, groups):
+def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per (image, group): its C/groups input planes are padded once. Then, per chunk of
@@ -111,10 +157,11 @@ def conv_forward_planes(y, x, w, b, has_bias, pad_lo, dilation, groups):
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     opg = O // groups
-    Dp, Hp, Wp = _padded_dims((OD, OH, OW), (KD, KH, KW), dilation)
-    P = Dp * Hp * Wp
-    L = ((OD - 1) * Hp + OH - 1) * Wp + OW  # flat positions from the first output to the last
-    off = _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation)
+    Dq, Hq, Wq = _phase_dims((OD, OH, OW), (KD, KH, KW), stride, dilation)
+    Pq = Dq * Hq * Wq
+    P = stride[0] * stride[1] * stride[2] * Pq  # one channel: all its phase planes
+    L = ((OD - 1) * Hq + OH - 1) * Wq + OW  # flat positions from the first output to the last
+    off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation)
     taps = off.size
     fours = taps - taps % 4
     wf = w.reshape((O, taps))
@@ -128,7 +175,7 @@ def conv_forward_planes(y, x, w, b, has_bias, pad_lo, dilation, groups):
             n = t // groups
             g = t % groups
             for j in range(CPG):
-                _pad_plane(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, Dp, Hp, Wp)
+                _pad_phases(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq)
             for o0 in range(g * opg, (g + 1) * opg, 4):
                 ob = min(4, (g + 1) * opg - o0)
                 for c0 in range(0, L, chunk):
@@ -166,16 +213,16 @@ def conv_forward_planes(y, x, w, b, has_bias, pad_lo, dilation, groups):
                             for q in range(cl):
                                 a[q] += wv * s0[q]
                     # the chunk's outputs (padding columns dropped)
-                    for row in range(c0 // Wp, (c0 + cl - 1) // Wp + 1):
-                        od, oh = row // Hp, row % Hp
+                    for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):
+                        od, oh = row // Hq, row % Hq
                         if oh >= OH:
                             continue
-                        lo, hi = max(c0, row * Wp), min(c0 + cl, row * Wp + OW)
+                        lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
                         for r in range(ob):
                             yr = y[n, o0 + r, od, oh]
                             a = acc[r]
                             for q in range(lo, hi):
-                                yr[q - row * Wp] = a[q - c0]
+                                yr[q - row * Wq] = a[q - c0]
 
 
 PART_ELEMENTS = 1 << 22  # weight-gradient partial sums: at most this many elements, whatever the batch
@@ -190,7 +237,7 @@ def weight_grad_slices(spec) -> int:
 
 
 @kernel
-def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups, part):
+def conv_weight_grad_planes(gw, x, gy, stride, pad_lo, dilation, groups, part):
     """gw[o,j,k] = sum_{n,p} gy[n,o,p] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per (slice of the batch, group), summing into its own rows of ``part`` (slices, O, taps);
@@ -202,10 +249,11 @@ def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups, part):
     N = x.shape[0]
     OD, OH, OW = gy.shape[2], gy.shape[3], gy.shape[4]
     opg = O // groups
-    Dp, Hp, Wp = _padded_dims((OD, OH, OW), (KD, KH, KW), dilation)
-    P = Dp * Hp * Wp
-    L = ((OD - 1) * Hp + OH - 1) * Wp + OW
-    off = _tap_offsets(CPG, KD, KH, KW, P, Hp, Wp, dilation)
+    Dq, Hq, Wq = _phase_dims((OD, OH, OW), (KD, KH, KW), stride, dilation)
+    Pq = Dq * Hq * Wq
+    P = stride[0] * stride[1] * stride[2] * Pq
+    L = ((OD - 1) * Hq + OH - 1) * Wq + OW
+    off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation)
     taps = off.size
     fours = taps - taps % 4
     S = part.shape[0]
@@ -218,11 +266,11 @@ def conv_weight_grad_planes(gw, x, gy, pad_lo, dilation, groups, part):
         acc[g * opg:(g + 1) * opg, :] = 0.0
         for n in range(sl * N // S, (sl + 1) * N // S):
             for j in range(CPG):
-                _pad_plane(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, Dp, Hp, Wp)
+                _pad_phases(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq)
             for m in range(opg):
                 for od in range(OD):
                     for oh in range(OH):
-                        start = (od * Hp + oh) * Wp
+                        start = (od * Hq + oh) * Wq
                         row = gy[n, g * opg + m, od, oh]
                         for ow in range(OW):
                             gp[m, start + ow] = row[ow]
