@@ -103,8 +103,7 @@ def contiguous(x, device: str):
 @contextlib.contextmanager
 def use_algorithm(name):
     """Force a convolution algorithm ('direct', 'gemm' or 'planes') inside the block; tests run every
-    path. 'planes' runs every forward and weight gradient but only stride-1 input gradients (with
-    padding up to the dilated kernel); the others fall back to 'direct' under it."""
+    path."""
     global _forced_algorithm
     if name not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {name!r}")

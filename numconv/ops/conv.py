@@ -40,11 +40,9 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
     b, has_bias = _bias(b, gy.dtype, dev)
     gx = dispatch.empty(spec.x_shape, gy.dtype, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "input_grad")
-    if algorithm == "planes":  # stride 1: the convolution of gy with the flipped, group-transposed weight
-        planes = dispatch.kernels("conv_planes", dev)
-        wt = planes.flipped_transposed_weight(w, spec.groups)
-        pad = tuple(d * (k - 1) - lo for d, k, lo in zip(spec.dilation, spec.w_shape[2:], spec.pad_lo))
-        planes.conv_forward_planes(gx, gy, wt, b, has_bias, (1, 1, 1), pad, spec.dilation, spec.groups)
+    if algorithm == "planes":
+        dispatch.kernels("conv_planes", dev).conv_input_grad_planes(
+            gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws_shape, wt_shape = gemm.input_grad_workspace(spec, dispatch.threads())

@@ -8,12 +8,16 @@ Tap ``k`` of output ``o`` reads padded position ``o*s + k*d = (o + (k*d)//s)*s +
 the flat buffer output ``(od, oh, ow)`` sits at ``q = (od*Hq + oh)*Wq + ow`` of every phase
 plane and its tap reads ``q + off`` in the tap's phase. Every tap is then one long contiguous
 multiply-add over the whole plane, whatever the row length; positions with ``ow >= OW`` (the
-padding columns) are computed and thrown away. With stride 1 the input gradient is this
-convolution of ``gy`` with the flipped, group-transposed weight (``ops.conv`` arranges it).
+padding columns) are computed and thrown away. The input gradient is, per phase of the input
+positions, this stride-1 convolution of ``gy`` with that phase's taps of the flipped,
+group-transposed weight (``conv_input_grad_planes``).
 
 Same shapes and signatures as ``conv.py``: ``x`` (N, C, D, H, W), ``w`` (O, C/groups, KD, KH, KW),
 ``y`` (N, O, OD, OH, OW).
 """
+import itertools
+import math
+
 import numpy as np
 from numba import prange
 
@@ -21,15 +25,8 @@ from . import inline, kernel, plane_parts
 
 
 def applies(spec, pass_: str) -> bool:
-    """The forward and the weight gradient: any convolution. The input gradient: stride 1 and no
-    padding beyond the dilated kernel on either side (it is then the convolution of ``gy`` padded
-    by ``dilation*(k-1) - pad`` with the flipped weight)."""
-    if pass_ != "input_grad":
-        return True
-    if any(s != 1 for s in spec.stride):
-        return False
-    reach = [d * (k - 1) for d, k in zip(spec.dilation, spec.w_shape[2:])]
-    return all(0 <= lo <= r and 0 <= hi <= r for lo, hi, r in zip(spec.pad_lo, spec.pad_hi, reach))
+    """Every convolution, every pass (the input gradient through its stride phases)."""
+    return True
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -42,14 +39,15 @@ def preferred(spec, pass_: str, threads: int) -> bool:
         tasks = weight_grad_slices(spec) * spec.groups
     else:
         tasks = spec.x_shape[0] * spec.groups
-    kernel = spec.w_shape[2:]
-    if pass_ == "input_grad":  # the kernel writes x, as a stride-1 convolution
-        out, stride = spec.x_shape[2:], (1, 1, 1)
-    else:
-        out, stride = spec.y_shape[2:], spec.stride
+    kernel, stride = spec.w_shape[2:], spec.stride
     if any(s > d * (k - 1) + 1 for s, d, k in zip(stride, spec.dilation, kernel)):
         return False
-    _, Hq, Wq = (n + d * (k - 1) // s for n, d, k, s in zip(out, spec.dilation, kernel, stride))
+    if pass_ == "input_grad":  # stride-1 convolutions writing one phase of x each
+        out = tuple(-(-n // s) for n, s in zip(spec.x_shape[2:], stride))
+        _, Hq, Wq = (n + d * (-(-k // s) - 1) for n, d, k, s in zip(out, spec.dilation, kernel, stride))
+    else:
+        out = spec.y_shape[2:]
+        _, Hq, Wq = (n + d * (k - 1) // s for n, d, k, s in zip(out, spec.dilation, kernel, stride))
     run = ((out[0] - 1) * Hq + out[1] - 1) * Wq + out[2]
     return run >= MIN_RUN and tasks >= threads
 
@@ -338,11 +336,56 @@ def conv_weight_grad_planes(gw, x, gy, stride, pad_lo, dilation, groups, part):
             gwf[o, i] = v
 
 
-def flipped_transposed_weight(w, groups):
-    """The weight of the input gradient as a convolution: w (O, C/g, *k) -> (C, O/g, *k), each group's
-    (O/g, C/g) block transposed and every kernel flipped in all its dimensions."""
+def _phases_of_dim(n, k, s, d, p):
+    """The input gradient along one dimension, split by the phase of the input position.
+
+    The forward reads padded position o*s + k*d, so input h (padded h + p) gets
+    sum over taps k with (k*d) % s == (h + p) % s of w[k] * gy[o], o = (h + p - k*d) / s. For the
+    input positions h = m*s + r2 of phase r2 that is a stride-1 correlation of gy over the taps
+    k of that residue (in flipped order), dilated by d/gcd(s, d), with padding ``lo``. Returns one
+    (r2, M, taps or None, dilation, lo) per phase, M the phase's length; taps None: no tap reads it.
+    """
+    g = math.gcd(s, d)
+    out = []
+    for r2 in range(s):
+        M = -(-(n - r2) // s) if n > r2 else 0
+        r, c = (r2 + p) % s, (r2 + p) // s
+        ks = [t for t in range(k) if (t * d) % s == r]
+        if not ks or M == 0:
+            out.append((r2, M, None, 1, 0))
+            continue
+        dp = d // g
+        lo = (ks[0] * d) // s + (len(ks) - 1) * dp - c
+        out.append((r2, M, ks[::-1], dp, lo))
+    return out
+
+
+def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups):
+    """gx = the input gradient of the convolution (the transposed convolution of ``gy``, plus ``b``).
+
+    Per phase of the input positions (``_phases_of_dim`` in each dimension), a stride-1
+    ``conv_forward_planes`` of ``gy`` with that phase's taps of the weight, flipped and transposed
+    per group; the phase's outputs are then placed at their strided positions of ``gx`` (stride 1:
+    one phase, written in place). Positions no tap reads get the bias alone.
+    """
+    N, C = gx.shape[0], gx.shape[1]
     O, CPG = w.shape[0], w.shape[1]
     opg = O // groups
-    k = w.shape[2:]
-    wt = w.reshape((groups, opg, CPG) + k).swapaxes(1, 2)[..., ::-1, ::-1, ::-1]
-    return np.ascontiguousarray(wt.reshape((groups * CPG, opg) + k))
+    plans = [_phases_of_dim(n, k, s, d, p)
+             for n, k, s, d, p in zip(gx.shape[2:], w.shape[2:], stride, dilation, pad_lo)]
+    in_place = all(s == 1 for s in stride)
+    for pd_, ph_, pw_ in itertools.product(*plans):
+        (rd, Md, td, dd, lod), (rh, Mh, th, dh, loh), (rw, Mw, tw, dw, low) = pd_, ph_, pw_
+        if Md == 0 or Mh == 0 or Mw == 0:
+            continue
+        sub = gx[:, :, rd::stride[0], rh::stride[1], rw::stride[2]]
+        if td is None or th is None or tw is None:
+            sub[...] = b.reshape((1, C, 1, 1, 1)) if has_bias else 0.0
+            continue
+        wsub = w[:, :, td][:, :, :, th][:, :, :, :, tw]
+        k = wsub.shape[2:]
+        wt = np.ascontiguousarray(wsub.reshape((groups, opg, CPG) + k).swapaxes(1, 2).reshape((groups * CPG, opg) + k))
+        out = gx if in_place else np.empty((N, C, Md, Mh, Mw), gx.dtype)
+        conv_forward_planes(out, gy, wt, b, has_bias, (1, 1, 1), (lod, loh, low), (dd, dh, dw), groups)
+        if not in_place:
+            sub[...] = out
