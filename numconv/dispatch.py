@@ -35,13 +35,19 @@ def backend(**arrays) -> str:
     return devices.pop() if devices else CPU
 
 
+_kernel_modules = {}
+
+
 def kernels(family: str, device: str):
     """The kernel module ``numconv.kernels.<device>.<family>``."""
     if device == CUDA:
         from . import cuda
 
         cuda.require()
-    return importlib.import_module(f"numconv.kernels.{device}.{family}")
+    key = (device, family)
+    if key not in _kernel_modules:
+        _kernel_modules[key] = importlib.import_module(f"numconv.kernels.{device}.{family}")
+    return _kernel_modules[key]
 
 
 def empty(shape, dtype, device: str):

@@ -186,26 +186,19 @@ def _same_padding(sizes, kernel, stride, dilation):
     return tuple(lo), tuple(hi)
 
 
-def _typed(v):
-    """A cache key that tells 1, 1.0 and True apart at any depth (they are equal in Python, but only
-    an int is a valid stride); raises TypeError for unhashable values."""
-    if isinstance(v, tuple):
-        return (tuple, tuple(_typed(e) for e in v))
-    hash(v)
-    return (type(v), v)
-
-
 def _memo(fn):
-    """Remember ``fn``'s results for hashable arguments (a training step asks for the same specs
-    every iteration); unhashable ones (lists) are computed each time. Errors are not remembered.
-    The specs are shared: nothing may write into their arrays (the kernels only read them)."""
+    """Remember ``fn``'s results per argument values (a training step asks for the same specs every
+    iteration). The key is the arguments' ``repr``, which tells 1, 1.0, True and np.int64(1) apart
+    (equal in Python, but only some are valid sizes), so a cached result never hides an error;
+    errors are not remembered. Arguments whose repr does not pin their value down (arbitrary
+    objects, NumPy's summarized long arrays) skip the cache. The specs are shared: nothing may write into their arrays (the kernels only
+    read them)."""
     cache = {}
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            key = _typed(args + tuple(sorted(kwargs.items())))
-        except TypeError:
+        key = repr((args, sorted(kwargs.items())))
+        if " object at 0x" in key or "..." in key:  # the repr does not pin the value down
             return fn(*args, **kwargs)
         if key not in cache:
             if len(cache) >= 1024:
