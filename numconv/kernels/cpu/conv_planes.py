@@ -198,10 +198,24 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
                                 a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3
                                 a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3
                                 a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
-                    else:
-                        for r in range(ob):
+                    else:  # two rows at a time, then one
+                        for r in range(0, ob - ob % 2, 2):
+                            a0, a1 = acc[r, :cl], acc[r + 1, :cl]
+                            w0, w1 = wf[o0 + r], wf[o0 + r + 1]
                             for i in range(0, fours, 4):
-                                _four_taps(acc[r], wf[o0 + r], i, xp, off, c0, cl)
+                                s0 = xp[off[i] + c0:off[i] + c0 + cl]
+                                s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
+                                s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
+                                s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+                                u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
+                                v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
+                                for q in range(cl):
+                                    z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
+                                    a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3
+                                    a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3
+                        if ob % 2:
+                            for i in range(0, fours, 4):
+                                _four_taps(acc[ob - 1], wf[o0 + ob - 1], i, xp, off, c0, cl)
                     for r in range(ob):
                         a = acc[r]
                         wo = wf[o0 + r]
