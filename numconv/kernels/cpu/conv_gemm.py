@@ -11,6 +11,7 @@ Same ops and signatures as ``conv.py`` plus a workspace. Per image ``n`` and gro
 ``X^`` is gathered one tile of ``PB`` output positions at a time into the thread's slice of the
 workspace, so memory stays bounded whatever the batch size. Every product is ``gemm.mm_nt``.
 """
+import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
@@ -20,18 +21,23 @@ PB = 64  # output positions per tile
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _patches(T, transposed, x, n, c0, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, scatter):
+def _patches(T, transposed, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, scatter):
     """Move the patches of outputs p0 .. p0+pn-1 between ``x`` (channels from c0) and a tile.
 
     Gather (``scatter`` False): T[i, q] = X^[p0+i, q], or T[q, i] when ``transposed``.
     Scatter (``scatter`` True, col2im): x[tap q of p0+i] += T[i, q] for taps inside ``x``.
+    Positions run on into the next images: p0+i is position (p0+i) % P of image n + (p0+i) // P,
+    P = OD*OH*OW, so one tile can hold several small planes (``_tile``).
     """
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
     sd, sh, sw = stride
     pd, ph, pw = pad_lo
     dd, dh, dw = dilation
+    P = OD * OH * OW
     for i in range(pn):
         p = p0 + i
+        nn = n + p // P
+        p = p % P
         ow = p % OW
         oh = (p // OW) % OH
         od = p // (OW * OH)
@@ -47,14 +53,36 @@ def _patches(T, transposed, x, n, c0, CPG, p0, pn, OH, OW, KD, KH, KW, stride, p
                         inside = row_inside and 0 <= iw < W
                         if scatter:
                             if inside:
-                                x[n, c0 + j, idd, ih, iw] += T[i, q]
+                                x[nn, c0 + j, idd, ih, iw] += T[i, q]
                         else:
-                            v = x[n, c0 + j, idd, ih, iw] if inside else 0.0
+                            v = x[nn, c0 + j, idd, ih, iw] if inside else 0.0
                             if transposed:
                                 T[q, i] = v
                             else:
                                 T[i, q] = v
                         q += 1
+
+
+@njit(inline="always")
+def _tiling(N, groups, P, pb):
+    """(tasks, images per tile): planes of at least ``pb`` positions are cut into tiles of ``pb``;
+    smaller planes are packed whole, ``pb // P`` images to a tile (no tile splits an image, so
+    the input gradient's col2im never races), so the GEMM still sees long tiles."""
+    if P >= pb:
+        return N * groups * ((P + pb - 1) // pb), 1
+    m = pb // P
+    return ((N + m - 1) // m) * groups, m
+
+
+@njit(inline="always")
+def _tile(task, N, groups, P, pb, m):
+    """(image, group, first position, positions) of a task of ``_tiling``."""
+    if m == 1 and P >= pb:
+        ntile = (P + pb - 1) // pb
+        p0 = (task % ntile) * pb
+        return task // (groups * ntile), (task // ntile) % groups, p0, min(pb, P - p0)
+    n = (task // groups) * m
+    return n, task % groups, 0, min(m, N - n) * P
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -66,25 +94,31 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
     P = OD * OH * OW
     opg = O // groups
     pb = ws.shape[1]
-    ntile = (P + pb - 1) // pb
-    tasks = N * groups * ntile
+    tasks, m = _tiling(N, groups, P, pb)
     nthreads = ws.shape[0]
     wf = w.reshape((O, Q))
     for th in prange(nthreads):
         T = ws[th]
+        Yt = np.empty((opg, pb), y.dtype)  # a tile of several images' outputs
         for task in range(th, tasks, nthreads):
-            n = task // (groups * ntile)
-            g = (task // ntile) % groups
-            p0 = (task % ntile) * pb
-            pn = min(pb, P - p0)
-            _patches(T, False, x, n, g * CPG, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
-            yf = y[n].reshape((O, P))
-            mm_nt(yf, g * opg, p0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
-            if has_bias:
-                for o in range(g * opg, (g + 1) * opg):
-                    bo = b[o]
-                    for i in range(p0, p0 + pn):
-                        yf[o, i] += bo
+            n, g, p0, pn = _tile(task, N, groups, P, pb, m)
+            _patches(T, False, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            if pn <= P:  # within one image: straight into y
+                yf = y[n].reshape((O, P))
+                mm_nt(yf, g * opg, p0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
+                if has_bias:
+                    for o in range(g * opg, (g + 1) * opg):
+                        bo = b[o]
+                        for i in range(p0, p0 + pn):
+                            yf[o, i] += bo
+            else:
+                mm_nt(Yt, 0, 0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
+                for k in range(pn // P):
+                    yk = y[n + k].reshape((O, P))
+                    for o in range(opg):
+                        bo = b[g * opg + o] if has_bias else 0.0
+                        for i in range(P):
+                            yk[g * opg + o, i] = Yt[o, k * P + i] + bo
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -97,21 +131,26 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
     P = OD * OH * OW
     opg = O // groups
     pb = ws.shape[2]
-    ntile = (P + pb - 1) // pb
-    tasks = N * groups * ntile
+    tasks, m = _tiling(N, groups, P, pb)
     nthreads = ws.shape[0]
     for th in prange(nthreads):
         T = ws[th]
         acc = part[th]
         acc[:] = 0.0
+        Gt = np.empty((opg, pb), gy.dtype)  # a tile of several images' output gradients
         for task in range(th, tasks, nthreads):
-            n = task // (groups * ntile)
-            g = (task // ntile) % groups
-            p0 = (task % ntile) * pb
-            pn = min(pb, P - p0)
-            _patches(T, True, x, n, g * CPG, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
-            gyf = gy[n].reshape((O, P))
-            mm_nt(acc, g * opg, 0, gyf, g * opg, opg, p0, T, 0, Q, 0, pn, True)
+            n, g, p0, pn = _tile(task, N, groups, P, pb, m)
+            _patches(T, True, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            if pn <= P:
+                gyf = gy[n].reshape((O, P))
+                mm_nt(acc, g * opg, 0, gyf, g * opg, opg, p0, T, 0, Q, 0, pn, True)
+            else:
+                for k in range(pn // P):
+                    gk = gy[n + k].reshape((O, P))
+                    for o in range(opg):
+                        for i in range(P):
+                            Gt[o, k * P + i] = gk[g * opg + o, i]
+                mm_nt(acc, g * opg, 0, Gt, 0, opg, 0, T, 0, Q, 0, pn, True)
     gwf = gw.reshape((O, Q))
     for o in prange(O):
         for q in range(Q):
@@ -132,34 +171,39 @@ def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, group
     P = OD * OH * OW
     opg = O // groups
     pb = ws.shape[2]
-    ntile = (P + pb - 1) // pb
     wf = w.reshape((O, Q))
     for g in prange(groups):  # wt[g, q, o] = w[g*opg + o, q]: rows contiguous along o
         for o in range(opg):
             for q in range(Q):
                 wt[g, q, o] = wf[g * opg + o, q]
     nthreads = ws.shape[0]
-    tasks = N * groups
+    m = 1 if P >= pb else pb // P  # images per task: whole images, so the col2im adds never race
+    tasks = ((N + m - 1) // m) * groups
+    ntile = (P + pb - 1) // pb if m == 1 else 1
     for th in prange(nthreads):
         G = ws[th, 0]  # (PB, >= opg): gy transposed, G[i, o] = gy[n, g*opg + o, p0 + i]
         Ct = ws[th, 1]  # (PB, >= Q)
         for task in range(th, tasks, nthreads):
-            n = task // groups
+            n = (task // groups) * m
+            nb = min(m, N - n)
             g = task % groups
             c0 = g * CPG
-            for c in range(c0, c0 + CPG):
-                init = b[c] if has_bias else 0.0
-                gx[n, c] = init
-            gyf = gy[n].reshape((O, P))
+            for k in range(nb):
+                for c in range(c0, c0 + CPG):
+                    init = b[c] if has_bias else 0.0
+                    gx[n + k, c] = init
             for tile in range(ntile):
                 p0 = tile * pb
-                pn = min(pb, P - p0)
-                for o in range(opg):
-                    src = gyf[g * opg + o, p0:p0 + pn]
-                    for i in range(pn):
-                        G[i, o] = src[i]
+                pn = min(pb, P - p0) if m == 1 else nb * P
+                for k in range(nb):
+                    gyf = gy[n + k].reshape((O, P))
+                    q0 = p0 if m == 1 else 0
+                    for o in range(opg):
+                        src = gyf[g * opg + o, q0:q0 + min(pn, P)]
+                        for i in range(min(pn, P)):
+                            G[k * P + i if m > 1 else i, o] = src[i]
                 mm_nt(Ct, 0, 0, G, 0, pn, 0, wt[g], 0, Q, 0, opg, False)
-                _patches(Ct, False, gx, n, c0, CPG, p0, pn, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
+                _patches(Ct, False, gx, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
 
 
 def forward_workspace(spec, threads):
