@@ -97,28 +97,20 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
     tasks, m = _tiling(N, groups, P, pb)
     nthreads = ws.shape[0]
     wf = w.reshape((O, Q))
+    yflat = y.reshape(N * O * P)
     for th in prange(nthreads):
         T = ws[th]
         Yt = np.empty((opg, pb), y.dtype)  # a tile of several images' outputs
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
             _patches(T, False, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
-            if pn <= P:  # within one image: straight into y
-                yf = y[n].reshape((O, P))
-                mm_nt(yf, g * opg, p0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
-                if has_bias:
-                    for o in range(g * opg, (g + 1) * opg):
-                        bo = b[o]
-                        for i in range(p0, p0 + pn):
-                            yf[o, i] += bo
-            else:
-                mm_nt(Yt, 0, 0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
-                for k in range(pn // P):
-                    yk = y[n + k].reshape((O, P))
-                    for o in range(opg):
-                        bo = b[g * opg + o] if has_bias else 0.0
-                        for i in range(P):
-                            yk[g * opg + o, i] = Yt[o, k * P + i] + bo
+            # one call site of the (inlined, large) micro-kernel: compile time
+            mm_nt(Yt, 0, 0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
+            for o in range(opg):  # the tile's outputs, bias added, to their images
+                bo = b[g * opg + o] if has_bias else 0.0
+                for i in range(pn):
+                    nn, p = n + (p0 + i) // P, (p0 + i) % P
+                    yflat[(nn * O + g * opg + o) * P + p] = Yt[o, i] + bo
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -133,6 +125,7 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
     pb = ws.shape[2]
     tasks, m = _tiling(N, groups, P, pb)
     nthreads = ws.shape[0]
+    gyflat = gy.reshape(N * O * P)
     for th in prange(nthreads):
         T = ws[th]
         acc = part[th]
@@ -141,16 +134,11 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
             _patches(T, True, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
-            if pn <= P:
-                gyf = gy[n].reshape((O, P))
-                mm_nt(acc, g * opg, 0, gyf, g * opg, opg, p0, T, 0, Q, 0, pn, True)
-            else:
-                for k in range(pn // P):
-                    gk = gy[n + k].reshape((O, P))
-                    for o in range(opg):
-                        for i in range(P):
-                            Gt[o, k * P + i] = gk[g * opg + o, i]
-                mm_nt(acc, g * opg, 0, Gt, 0, opg, 0, T, 0, Q, 0, pn, True)
+            for o in range(opg):  # the tile's output gradients, from their images
+                for i in range(pn):
+                    nn, p = n + (p0 + i) // P, (p0 + i) % P
+                    Gt[o, i] = gyflat[(nn * O + g * opg + o) * P + p]
+            mm_nt(acc, g * opg, 0, Gt, 0, opg, 0, T, 0, Q, 0, pn, True)  # one call site: compile time
     gwf = gw.reshape((O, Q))
     for o in prange(O):
         for q in range(Q):

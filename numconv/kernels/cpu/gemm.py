@@ -12,7 +12,7 @@ NB = 64  # columns of C (rows of B) per task
 KB = 512  # shared-index block: a 4 x KB panel of A and an NB x KB panel of B stay in cache
 
 
-@njit(inline="always", fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
 def mm_nt(C, cr, cc, A, ar, nr, ak, B, br, nc, bk, K, accumulate):
     """C[cr+i, cc+j] (+)= sum_k A[ar+i, ak+k] * B[br+j, bk+k] for i < nr, j < nc (rows contiguous)."""
     i = 0
