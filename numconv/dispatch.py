@@ -131,10 +131,8 @@ def conv_algorithm(spec, device: str, pass_: str) -> str:
     from .kernels.cpu import conv_gemm, conv_planes
 
     if _forced_algorithm is not None:
-        if _forced_algorithm == "planes" and not conv_planes.applies(spec, pass_):
-            return "direct"
         return _forced_algorithm
-    if conv_planes.applies(spec, pass_) and conv_planes.preferred(spec, pass_, threads()):
+    if conv_planes.preferred(spec, pass_, threads()):
         return "planes"
     return "gemm" if conv_gemm.use_gemm(spec, pass_, threads()) else "direct"
 

@@ -24,13 +24,8 @@ from numba import prange
 from . import inline, kernel, plane_parts
 
 
-def applies(spec, pass_: str) -> bool:
-    """Every convolution, every pass (the input gradient through its stride phases)."""
-    return True
-
-
 def preferred(spec, pass_: str, threads: int) -> bool:
-    """Where it applies, whether this path should run ('forward', 'input_grad' or 'weight_grad'):
+    """Whether this path should run ('forward', 'input_grad' or 'weight_grad'; it can run any):
     when the flat run of positions it sweeps is long enough to vectorize (L >= MIN_RUN; 7x7 planes,
     say, are not), every phase plane is read by some tap (stride at most the dilated kernel), and
     there is a task per thread (images x groups, or batch slices x groups for the weight
