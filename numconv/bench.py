@@ -249,7 +249,8 @@ def conv_spec(row: dict):
 
 
 def conv_algorithms(row: dict) -> dict:
-    """The algorithm (one of ``dispatch.ALGORITHMS``: 'planes', 'gemm' or 'direct') the CPU dispatcher picks today for each pass of the row's op.
+    """The algorithm (one of ``dispatch.ALGORITHMS``: 'planes', 'gemm' or 'direct') the CPU
+    dispatcher picks today for each pass of the row's op.
 
     Keys are the op's passes: 'forward', 'input_grad', 'weight_grad'. A transposed convolution's
     forward is its spec's input-gradient kernel and its input gradient is the spec's forward kernel."""
