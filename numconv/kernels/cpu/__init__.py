@@ -48,3 +48,9 @@ def plane_parts(planes):
     balance on many threads, few enough that per-part buffers cost nothing. (A constant: asking
     Numba for its thread count inside a kernel would stop the kernel from being cached.)"""
     return min(planes, 64)
+
+
+@inline
+def part_range(part, parts, total):
+    """The items [lo, hi) of ``total`` that part ``part`` of ``parts`` (``plane_parts``) covers."""
+    return part * total // parts, (part + 1) * total // parts

@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import prange
 
-from . import inline, kernel, plane_parts
+from . import inline, kernel, part_range, plane_parts
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -127,13 +127,17 @@ CHUNK = 512  # flat positions per pass: four accumulator rows of this stay in L1
 
 
 @inline
+def _tap_slices(xp, off, i, c0, cl):
+    """The ``cl`` positions from ``c0`` that taps i..i+3 read: four shifted slices of the padded planes."""
+    return (xp[off[i] + c0:off[i] + c0 + cl], xp[off[i + 1] + c0:off[i + 1] + c0 + cl],
+            xp[off[i + 2] + c0:off[i + 2] + c0 + cl], xp[off[i + 3] + c0:off[i + 3] + c0 + cl])
+
+
+@inline
 def _four_taps(a, wo, i, xp, off, c0, cl):
     """a[:cl] += the four taps i..i+3 of the output whose flat weight is ``wo``."""
     w0, w1, w2, w3 = wo[i], wo[i + 1], wo[i + 2], wo[i + 3]
-    s0 = xp[off[i] + c0:off[i] + c0 + cl]
-    s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
-    s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
-    s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+    s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
     for q in range(cl):
         a[q] += w0 * s0[q] + w1 * s1[q] + w2 * s2[q] + w3 * s3[q]
 
@@ -164,7 +168,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     for part in prange(parts):
         xp = np.empty(CPG * P, x.dtype)
         acc = np.empty((4, chunk), x.dtype)
-        for t in range(part * T // parts, (part + 1) * T // parts):
+        for t in range(*part_range(part, parts, T)):
             n = t // groups
             g = t % groups
             for j in range(CPG):
@@ -179,10 +183,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
                         a0, a1, a2, a3 = acc[0, :cl], acc[1, :cl], acc[2, :cl], acc[3, :cl]
                         w0, w1, w2, w3 = wf[o0], wf[o0 + 1], wf[o0 + 2], wf[o0 + 3]
                         for i in range(0, fours, 4):
-                            s0 = xp[off[i] + c0:off[i] + c0 + cl]
-                            s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
-                            s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
-                            s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+                            s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
                             u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
                             v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
                             e0, e1, e2, e3 = w2[i], w2[i + 1], w2[i + 2], w2[i + 3]
@@ -198,10 +199,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
                             a0, a1 = acc[r, :cl], acc[r + 1, :cl]
                             w0, w1 = wf[o0 + r], wf[o0 + r + 1]
                             for i in range(0, fours, 4):
-                                s0 = xp[off[i] + c0:off[i] + c0 + cl]
-                                s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
-                                s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
-                                s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+                                s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
                                 u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
                                 v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
                                 for q in range(cl):
@@ -286,10 +284,7 @@ def conv_weight_grad_planes(gw, x, gy, stride, pad_lo, dilation, groups, part):
                 for m0 in range(0, opg, 4):
                     mb = min(4, opg - m0)
                     for i in range(0, fours, 4):
-                        s0 = xp[off[i] + c0:off[i] + c0 + cl]
-                        s1 = xp[off[i + 1] + c0:off[i + 1] + c0 + cl]
-                        s2 = xp[off[i + 2] + c0:off[i + 2] + c0 + cl]
-                        s3 = xp[off[i + 3] + c0:off[i + 3] + c0 + cl]
+                        s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
                         for r in range(0, mb - mb % 2, 2):  # two outputs by four taps per pass
                             g0 = gp[m0 + r, c0:c0 + cl]
                             g1 = gp[m0 + r + 1, c0:c0 + cl]

@@ -9,7 +9,7 @@ Shapes: ``x`` (N, C, D, H, W), ``y``/``idx`` (N, C, OD, OH, OW).
 import numpy as np
 from numba import prange
 
-from . import inline, kernel, plane_parts
+from . import inline, kernel, part_range, plane_parts
 
 
 def max_pool_forward(y, idx, x, first, count, step):
@@ -38,7 +38,7 @@ def _max_values(y, x, first, count, step):
     parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, x.dtype)
-        for t in range(part * P // parts, (part + 1) * P // parts):
+        for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
             xc = x[n, c]
@@ -93,7 +93,7 @@ def _max_keys32(y, idx, x, first, count, step):
     parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, np.uint64)
-        for t in range(part * P // parts, (part + 1) * P // parts):
+        for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
             xc = x[n, c]
@@ -137,7 +137,7 @@ def _max_rows(y, idx, x, first, count, step):
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, x.dtype)
         row_of = np.empty(W, np.int64)
-        for t in range(part * P // parts, (part + 1) * P // parts):
+        for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
             xc = x[n, c]
@@ -222,7 +222,7 @@ def _avg_windows(y, x, first, count, step, div, override):
     parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, x.dtype)
-        for t in range(part * P // parts, (part + 1) * P // parts):
+        for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
             xc = x[n, c]
@@ -267,7 +267,7 @@ def _avg_backward_windows(gx, gy, first, count, step, div, override):
     parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         spread = np.empty(W, gx.dtype)
-        for t in range(part * P // parts, (part + 1) * P // parts):
+        for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
             gc = gx[n, c]
