@@ -13,7 +13,7 @@ import importlib
 import numpy as np
 
 CPU, CUDA = "cpu", "cuda"
-ALGORITHMS = ("direct", "gemm", "planes")  # the CPU convolution kernels; see conv_algorithm
+ALGORITHMS = ("direct", "gemm", "planes", "winograd")  # the CPU convolution kernels; see conv_algorithm
 _forced_algorithm = None
 
 
@@ -108,8 +108,9 @@ def contiguous(x, device: str):
 
 @contextlib.contextmanager
 def use_algorithm(name):
-    """Force a convolution algorithm ('direct', 'gemm' or 'planes') inside the block; tests run every
-    path."""
+    """Force a convolution algorithm (one of ALGORITHMS) inside the block; tests run every path.
+    'winograd' covers 3x3 stride-1 forward and input-gradient passes only; elsewhere the usual
+    choice runs."""
     global _forced_algorithm
     if name not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {name!r}")
@@ -120,18 +121,38 @@ def use_algorithm(name):
         _forced_algorithm = prev
 
 
+_workspaces = {}
+
+
+def workspace(name: str, size: int, dtype, device: str):
+    """A flat scratch array of at least ``size`` elements, kept and reused across calls (a fresh
+    large array costs a page fault per 4 KiB on first touch). One per name, dtype and device; the
+    kernels that use it finish before the next call asks for it."""
+    key = (name, np.dtype(dtype), device)
+    ws = _workspaces.get(key)
+    if ws is None or ws.size < size:
+        ws = _workspaces[key] = empty((size,), dtype, device)
+    return ws
+
+
 def conv_algorithm(spec, device: str, pass_: str) -> str:
     """The kernel for one convolution pass ('forward', 'input_grad', 'weight_grad'), chosen by shape:
-    'planes' (whole padded planes split into stride phases) where its flat runs are long, else
-    'gemm' (tiled implicit GEMM) where its dot products are long and rows of outputs share loads,
-    else 'direct'. CUDA has one
-    kernel per pass. docs/performance.md gives the measurements behind the rule."""
+    'winograd' (F(4x4, 3x3)) for 3x3 stride-1 layers with enough channels and tiles, else 'planes'
+    (whole padded planes split into stride phases) where its flat runs are long, else 'gemm'
+    (tiled implicit GEMM) where its dot products are long and rows of outputs share loads, else
+    'direct'. CUDA has one kernel per pass. docs/performance.md gives the measurements behind the
+    rule."""
     if device != CPU:
         return "direct"
-    from .kernels.cpu import conv_gemm, conv_planes
+    from .kernels.cpu import conv_gemm, conv_planes, conv_winograd
 
     if _forced_algorithm is not None:
-        return _forced_algorithm
+        if _forced_algorithm != "winograd":
+            return _forced_algorithm
+        if pass_ != "weight_grad" and conv_winograd.applies(spec):
+            return "winograd"
+    elif conv_winograd.preferred(spec, pass_):
+        return "winograd"
     if conv_planes.preferred(spec, pass_, threads()):
         return "planes"
     return "gemm" if conv_gemm.use_gemm(spec, pass_, threads()) else "direct"

@@ -44,6 +44,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import dispatch
 from . import functional as F
 from . import nn, shapes
 from .autograd import enable_grad
@@ -605,46 +606,50 @@ def empirical_receptive_field(model, input_shape, layer=None, position=None, dra
             return out
         return forward
 
-    try:
-        model.eval()
-        for m in set(leaves) | ({target} if target is not None else set()):
-            patched.append((m, m.__dict__.get("forward")))
-            m.__dict__["forward"] = wrap(m, m.forward)
-        for _ in range(draws):
-            for t, data, rg in saved.values():  # fresh positive weights for every draw
+    # Winograd's transforms cancel the inputs outside a tile's windows exactly only in exact
+    # arithmetic, so its gradients are not exactly zero there: measure with a kernel that sums
+    # the window's taps alone.
+    with dispatch.use_algorithm("planes"):
+        try:
+            model.eval()
+            for m in set(leaves) | ({target} if target is not None else set()):
+                patched.append((m, m.__dict__.get("forward")))
+                m.__dict__["forward"] = wrap(m, m.forward)
+            for _ in range(draws):
+                for t, data, rg in saved.values():  # fresh positive weights for every draw
+                    t.data, t.requires_grad = data, rg
+                saved.clear()
+                for m in model.modules():  # non-leaf modules with parameters of their own
+                    if (m._parameters or m._buffers) and any(True for _ in m.children()):
+                        _positive_(m, rng, np.float64, saved)
+                x = Tensor(rng.uniform(0.5, 1.5, (1,) + input_shape), requires_grad=True)
+                captured.clear()
+                with enable_grad():
+                    try:
+                        out = model(x)
+                    except _Stop:
+                        out = captured["out"]
+                    y = out[0] if isinstance(out, tuple) else out
+                    g = np.zeros(y.shape, np.float64)
+                    spatial = y.shape[2:]
+                    pos = _center(spatial) if position is None else tuple(position)
+                    if len(pos) != len(spatial):
+                        raise ValueError(f"position {pos} does not match the layer's spatial shape {spatial}")
+                    g[(0, slice(None)) + pos] = 1.0
+                    y.backward(g)
+                grad = np.abs(x.grad.numpy()).sum(axis=(0, 1))
+                nz = np.nonzero(grad)
+                if nz[0].size:
+                    box = tuple((int(a.min()), int(a.max())) for a in nz)
+                    lo_hi = _union_region(lo_hi, box)
+        finally:
+            for m, old in patched:
+                if old is None:
+                    m.__dict__.pop("forward", None)
+                else:
+                    m.__dict__["forward"] = old
+            for t, data, rg in saved.values():
                 t.data, t.requires_grad = data, rg
-            saved.clear()
-            for m in model.modules():  # non-leaf modules with parameters of their own
-                if (m._parameters or m._buffers) and any(True for _ in m.children()):
-                    _positive_(m, rng, np.float64, saved)
-            x = Tensor(rng.uniform(0.5, 1.5, (1,) + input_shape), requires_grad=True)
-            captured.clear()
-            with enable_grad():
-                try:
-                    out = model(x)
-                except _Stop:
-                    out = captured["out"]
-                y = out[0] if isinstance(out, tuple) else out
-                g = np.zeros(y.shape, np.float64)
-                spatial = y.shape[2:]
-                pos = _center(spatial) if position is None else tuple(position)
-                if len(pos) != len(spatial):
-                    raise ValueError(f"position {pos} does not match the layer's spatial shape {spatial}")
-                g[(0, slice(None)) + pos] = 1.0
-                y.backward(g)
-            grad = np.abs(x.grad.numpy()).sum(axis=(0, 1))
-            nz = np.nonzero(grad)
-            if nz[0].size:
-                box = tuple((int(a.min()), int(a.max())) for a in nz)
-                lo_hi = _union_region(lo_hi, box)
-    finally:
-        for m, old in patched:
-            if old is None:
-                m.__dict__.pop("forward", None)
-            else:
-                m.__dict__["forward"] = old
-        for t, data, rg in saved.values():
-            t.data, t.requires_grad = data, rg
-        for m in model.modules():
-            m.__dict__["training"] = was_training.get(id(m), m.training)
+            for m in model.modules():
+                m.__dict__["training"] = was_training.get(id(m), m.training)
     return lo_hi

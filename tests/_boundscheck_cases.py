@@ -466,7 +466,7 @@ def with_algorithm(name, group):
 
 
 # Kernel modules that numconv.functional reaches: every kernel in them must have run.
-FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "elementwise", "pad", "pool", "unfold")
+FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "pad", "pool", "unfold")
 
 
 def main() -> int:

@@ -618,3 +618,115 @@ def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
         assert abs(vdot(x, gx) - linear_in_x) <= tol * scale, f"input gradient ({algorithm}, {dtype.__name__})"
         assert abs(vdot(w, gw) - linear_in_w) <= tol * scale, f"weight gradient ({algorithm}, {dtype.__name__})"
         assert_close(gb, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))), dtype, "exact", "bias gradient")
+
+
+# ----------------------------------------------------------------------------- Winograd F(4x4, 3x3)
+
+from numconv.kernels.cpu import conv_winograd  # noqa: E402
+
+# 3x3 stride-1 layers the Winograd kernel takes: sizes that are not multiples of the 4x4 tile,
+# images smaller than one tile, every padding up to past the kernel's reach (the input gradient
+# then pads negatively), asymmetric padding, dilation (tiles over each residue), groups, channel
+# counts that are not multiples of the GEMM's blocks of four. (x shape, w shape, keyword arguments)
+WINOGRAD = [
+    ((2, 5, 9, 11), (6, 5, 3, 3), dict(padding=1)),
+    ((1, 3, 6, 7), (5, 3, 3, 3), {}),
+    ((2, 4, 3, 2), (3, 4, 3, 3), dict(padding=2)),
+    ((1, 6, 10, 9), (9, 2, 3, 3), dict(padding=3, groups=3)),
+    ((2, 7, 13, 12), (8, 7, 3, 3), dict(padding=((2, 0), (1, 3)), dilation=(2, 3))),
+    ((1, 8, 17, 19), (4, 4, 3, 3), dict(padding=2, dilation=2, groups=2)),
+    ((3, 9, 8, 8), (13, 9, 3, 3), dict(padding=1, bias=False)),
+]
+
+
+@pytest.fixture
+def count_winograd(monkeypatch):
+    """How many times the Winograd kernel ran (the input gradient runs it too)."""
+    calls = []
+    kernel_fn = conv_winograd.conv_forward_winograd
+
+    def counted(*args):
+        calls.append(args[0].shape[:2] + args[0].shape[3:])  # the 2-d shape of its output
+        return kernel_fn(*args)
+
+    monkeypatch.setattr(conv_winograd, "conv_forward_winograd", counted)
+    return calls
+
+
+def _winograd_case(rng, xs, ws, kw):
+    kw = dict(kw)
+    bias = kw.pop("bias", True)
+    x, w = random(rng, xs), random(rng, ws)
+    b = random(rng, (ws[0],)) if bias else None
+    return x, w, b, kw
+
+
+@pytest.mark.parametrize("xs,ws,kw", WINOGRAD, ids=[f"{x}_{w}_{sorted(k)}" for x, w, k in WINOGRAD])
+def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
+    """Forward against the float64 reference convolution, the input gradient against the reference
+    transposed convolution (its definition as a scatter), the weight gradient through the adjoint
+    identity; each run must reach the Winograd kernel (forward and input gradient). Run twice:
+    with the usual workspace (one chunk) and with one that holds a single row of tiles (many
+    chunks)."""
+    x, w, b, kw = _winograd_case(rng, xs, ws, kw)
+    expected = R.conv_nd(x, w, b, **kw)
+    gy = random(rng, expected.shape)
+    exp_gx = R.conv_transpose_nd(gy, w, None, padding=kw.get("padding", 0), groups=kw.get("groups", 1),
+                                 dilation=kw.get("dilation", 1))
+    assert exp_gx.shape == x.shape
+    linear = vdot(R.conv_nd(x, w, None, **kw), gy)
+    for chunked, dtype in itertools.product((False, True), (np.float64, np.float32)):
+        monkeypatch.setattr(conv_winograd, "WORKSPACE", 0 if chunked else 1 << 22)
+        xd, wd, gyd = x.astype(dtype), w.astype(dtype), gy.astype(dtype)
+        bd = None if b is None else b.astype(dtype)
+        count_winograd.clear()
+        with dispatch.use_algorithm("winograd"):
+            y = F.conv2d(xd, wd, bd, **kw)
+            gx, gw, gb = F.conv2d_backward(gyd, xd, wd, bd, **kw)
+        assert count_winograd == [y.shape, xd.shape], f"Winograd did not run both passes: {count_winograd}"
+        if chunked:  # the forward's rows of tiles really are split into chunks
+            O, CPG, groups = ws[0], ws[1], kw.get("groups", 1)
+            TW = conv_winograd._tile_starts.py_func(y.shape[3], R.ntuple(kw.get("dilation", 1), 2)[1]).size
+            TH = conv_winograd._tile_starts.py_func(y.shape[2], R.ntuple(kw.get("dilation", 1), 2)[0]).size
+            size = conv_winograd.workspace_size((O, CPG), groups, y.shape[3], R.ntuple(kw.get("dilation", 1), 2)[1])
+            per = conv_winograd._workspace_layout.py_func(size, size, groups, CPG, O // groups, xs[0] * TH, TW)[0]
+            assert per == 1 or per < xs[0] * TH, f"one chunk of {per} rows holds all {xs[0] * TH}"
+        what = f"winograd {xs} {ws} {kw} ({dtype.__name__}{', chunked' if chunked else ''})"
+        assert_dtype(y, dtype, what)
+        assert_close(y, expected, dtype, "exact", f"{what} forward")
+        assert_close(gx, exp_gx, dtype, "exact", f"{what} input gradient")
+        tol = 1e-9 if dtype == np.float64 else 2e-4
+        assert abs(vdot(w, gw) - linear) <= tol * np.sqrt(vdot(x, x) * vdot(gy, gy) * w.size), f"{what} weight gradient"
+
+
+def test_winograd_chooser():
+    """The dispatcher takes Winograd for ResNet's 3x3 stride-1 layers with many tiles, and not for
+    strided, 5x5, few-channel or few-tile layers, nor for the weight gradient."""
+    from numconv import shapes
+
+    def algo(xs, ws, pass_="forward", stride=1, padding=0):
+        spec = shapes.conv_spec(xs, ws, 2, stride, padding, 1, 1)
+        return dispatch.conv_algorithm(spec, dispatch.CPU, pass_)
+
+    assert algo((32, 64, 56, 56), (64, 64, 3, 3), padding=1) == "winograd"
+    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "input_grad", padding=1) == "winograd"
+    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "weight_grad", padding=1) != "winograd"
+    assert algo((32, 64, 56, 56), (128, 64, 3, 3), stride=2, padding=1) != "winograd"
+    assert algo((32, 64, 56, 56), (64, 64, 5, 5), padding=2) != "winograd"
+    assert algo((32, 3, 32, 32), (64, 3, 3, 3), padding=1) != "winograd"  # 3 input channels
+    assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) != "winograd"  # 128 tiles for 512 channels
+
+
+def test_winograd_transforms_are_the_matrices():
+    """The spelled-out transforms equal the matrices, and the matrices compute a correlation:
+    A^T [(G g) * (B^T d)] = [sum_k d[i + k] g[k]]_i for random d, g (float64)."""
+    rng = np.random.default_rng(7)
+    AT, G, BT = conv_winograd.AT, conv_winograd.G, conv_winograd.BT
+    for _ in range(5):
+        d, g = rng.standard_normal(6), rng.standard_normal(3)
+        y = AT @ ((G @ g) * (BT @ d))
+        assert np.allclose(y, [d[i:i + 3] @ g for i in range(4)], rtol=0, atol=1e-12)
+        assert np.allclose(conv_winograd._bt6.py_func(*d, 1.0), BT @ d, rtol=0, atol=1e-12)
+        m = rng.standard_normal(6)
+        assert np.allclose(conv_winograd._at6.py_func(*m, 1.0), AT @ m, rtol=0, atol=1e-12)
+        assert np.allclose(conv_winograd._g3.py_func(*g), G @ g, rtol=0, atol=1e-12)

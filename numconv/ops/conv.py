@@ -13,6 +13,13 @@ def _bias(b, dtype, device):
     return dispatch.empty((1,), dtype, device), False
 
 
+def _winograd_workspaces(wg, spec, out_shape, dtype, device):
+    """The Winograd kernel's two scratch arrays, reused across calls."""
+    size = wg.workspace_size(spec.w_shape, spec.groups, out_shape[4], spec.dilation[2])
+    return (dispatch.workspace("winograd_V", size, dtype, device)[:size],  # exactly: the size sets the chunks
+            dispatch.workspace("winograd_M", size, dtype, device)[:size])
+
+
 def conv_forward(x, w, b, spec: ConvSpec):
     """y = conv(x, w) + b; ``x`` (N, C, *spatial) -> (N, O, *out)."""
     dev = dispatch.backend(input=x, weight=w, bias=b)
@@ -21,7 +28,11 @@ def conv_forward(x, w, b, spec: ConvSpec):
     b, has_bias = _bias(b, x.dtype, dev)
     y = dispatch.empty(spec.y_shape, x.dtype, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "forward")
-    if algorithm == "planes":
+    if algorithm == "winograd":
+        wg = dispatch.kernels("conv_winograd", dev)
+        V, M = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
+        wg.conv_forward_winograd(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M)
+    elif algorithm == "planes":
         dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
@@ -40,7 +51,11 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
     b, has_bias = _bias(b, gy.dtype, dev)
     gx = dispatch.empty(spec.x_shape, gy.dtype, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "input_grad")
-    if algorithm == "planes":
+    if algorithm == "winograd":
+        wg = dispatch.kernels("conv_winograd", dev)
+        V, M = _winograd_workspaces(wg, spec, spec.x_shape, gy.dtype, dev)
+        wg.conv_input_grad_winograd(gx, gy, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M)
+    elif algorithm == "planes":
         dispatch.kernels("conv_planes", dev).conv_input_grad_planes(
             gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":

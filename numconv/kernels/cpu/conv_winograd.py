@@ -1,0 +1,365 @@
+"""Winograd convolution F(4x4, 3x3), CPU: 3x3 stride-1 layers in a quarter of the multiplications.
+
+A 4x4 tile of outputs of a 3x3 correlation of a 6x6 input patch ``d`` with the taps ``g`` is
+(Lavin & Gray, "Fast algorithms for convolutional neural networks", 2016)::
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A          (* elementwise, 6x6)
+
+so per tile and channel pair 36 multiplications replace 144. Summed over input channels, the
+middle step is 36 independent GEMMs, one per point ``xi`` of the 6x6 transform::
+
+    U[xi][k, c] = (G g[k, c] G^T)[xi]            weight transform, once per call
+    V[xi][c, t] = (B^T d[c, t] B)[xi]            input transform of tile t, channel c
+    M[xi][k, t] = sum_c U[xi][k, c] V[xi][c, t]  the GEMMs (four outputs by four channels per pass)
+    y[k, tile t] = A^T M[:, k, t] A              output transform
+
+The matrices come from the interpolation points 0, 1, -1, 1/2, -2 and infinity rather than
+Lavin's 0, +-1, +-2: in float32 that halves the error (Barabasz et al., "Error analysis and
+improving the accuracy of Winograd convolution for deep neural networks", 2020); ``BT`` and
+``AT`` are dyadic, so their products are exact. docs/performance.md gives the measured error.
+
+Dilation d needs no change to the arithmetic: a tile takes every d-th output, starting at
+``_tile_starts``, and reads every d-th input. Any padding works (the patch is read with bounds
+checks), so the input gradient of a 3x3 stride-1 convolution is this kernel too
+(``conv_input_grad_winograd``). Tiles are taken a chunk at a time across the batch, so
+the workspaces stay bounded whatever its size.
+
+Same shapes as ``conv.py``, for 2-d convolutions: ``x`` (N, C, 1, H, W), ``w`` (O, C/groups, 1, 3, 3),
+``y`` (N, O, 1, OH, OW).
+"""
+import numpy as np
+from numba import prange
+
+from . import inline, kernel, part_range, plane_parts
+
+# Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
+# out BT and AT; tests check them against these and against the correlation they compute).
+AT = np.array([[1, 1, 1, 1, 1, 0],
+               [0, 1, -1, 1 / 2, -2, 0],
+               [0, 1, 1, 1 / 4, 4, 0],
+               [0, 1, -1, 1 / 8, -8, 1]])
+G = np.array([[1, 0, 0],
+              [1 / 3, 1 / 3, 1 / 3],
+              [-1 / 3, 1 / 3, -1 / 3],
+              [-16 / 15, -8 / 15, -4 / 15],
+              [1 / 15, -2 / 15, 4 / 15],
+              [0, 0, 1]])
+BT = np.array([[1, -3 / 2, -2, 3 / 2, 1, 0],
+               [0, -1, 1 / 2, 5 / 2, 1, 0],
+               [0, 1, -5 / 2, 1 / 2, 1, 0],
+               [0, -2, -1, 2, 1, 0],
+               [0, 1 / 2, -1, -1 / 2, 1, 0],
+               [0, 1, -3 / 2, -2, 3 / 2, 1]])
+
+WORKSPACE = 1 << 22  # elements in each of V and M: tiles are processed in chunks that fit
+TB = 256  # tiles per GEMM pass: four accumulator rows of this stay in L1
+
+
+def applies(spec) -> bool:
+    """A 2-d 3x3 convolution with stride 1 (any padding, dilation and groups)."""
+    return (spec.w_shape[2:] == (1, 3, 3) and spec.stride == (1, 1, 1) and spec.x_shape[2] == 1
+            and spec.y_shape[2] == 1 and spec.pad_lo[0] == 0)
+
+
+def preferred(spec, pass_: str) -> bool:
+    """Whether to run it for the forward or input-gradient pass (the weight gradient stays with the
+    other kernels): when it applies, each group has at least MIN_CHANNELS channels on both sides,
+    and there are at least TILES_PER_CHANNEL tiles per channel, so the weight transform (36 values
+    per channel pair, once per call) costs little next to the GEMMs. Measured in
+    docs/performance.md."""
+    if pass_ not in ("forward", "input_grad") or not applies(spec):
+        return False
+    O, CPG = spec.w_shape[0], spec.w_shape[1]
+    opg = O // spec.groups
+    out = spec.y_shape if pass_ == "forward" else spec.x_shape
+    tiles = out[0] * (-(-out[3] // 4)) * (-(-out[4] // 4))
+    return min(CPG, opg) >= MIN_CHANNELS and tiles >= TILES_PER_CHANNEL * max(CPG, opg)
+
+
+MIN_CHANNELS = 16
+TILES_PER_CHANNEL = 2
+
+
+def workspace_size(w_shape, groups, out_width, dilation_w) -> int:
+    """Elements in each of the workspaces V and M: WORKSPACE, or enough for one row of tiles."""
+    O, CPG = w_shape[0], w_shape[1]
+    row = out_width // 4 + dilation_w + 1  # at least the tiles in one row, over all residues
+    return max(WORKSPACE, groups * 36 * (max(CPG, O // groups) | 1) * (row + 32))
+
+
+def conv_input_grad_winograd(gx, gy, w, b, has_bias, pad_lo, dilation, groups, V, M):
+    """gx = the input gradient of the convolution (its transposed convolution of ``gy``, plus ``b``).
+
+    With stride 1 it is the convolution of ``gy`` with the flipped weight, transposed per group,
+    and padding ``d*2 - pad`` (negative when the forward padded more than the kernel reaches; the
+    patch reads check bounds either way).
+    """
+    O, CPG = w.shape[0], w.shape[1]
+    opg = O // groups
+    wt = np.ascontiguousarray(w[:, :, :, ::-1, ::-1].reshape((groups, opg, CPG, 1, 3, 3))
+                              .swapaxes(1, 2).reshape((groups * CPG, opg, 1, 3, 3)))
+    pad = (0, 2 * dilation[1] - pad_lo[1], 2 * dilation[2] - pad_lo[2])
+    conv_forward_winograd(gx, gy, wt, b, has_bias, pad, dilation, groups, V, M)
+
+
+@inline
+def _g3(g0, g1, g2):
+    """G g for one column of three taps (in float64: the weight transform runs once per call)."""
+    return (g0,
+            (g0 + g1 + g2) / 3.0,
+            (-g0 + g1 - g2) / 3.0,
+            (-16.0 * g0 - 8.0 * g1 - 4.0 * g2) / 15.0,
+            (g0 - 2.0 * g1 + 4.0 * g2) / 15.0,
+            g2)
+
+
+@inline
+def _bt6(d0, d1, d2, d3, d4, d5, one):
+    """B^T d for one column of six inputs (``one`` of their type keeps the arithmetic in it)."""
+    h = one / (one + one)
+    return (d0 - (one + h) * d1 - (d2 + d2) + (one + h) * d3 + d4,
+            -d1 + h * d2 + (one + one + h) * d3 + d4,
+            d1 - (one + one + h) * d2 + h * d3 + d4,
+            -(d1 + d1) - d2 + (d3 + d3) + d4,
+            h * d1 - d2 - h * d3 + d4,
+            d1 - (one + h) * d2 - (d3 + d3) + (one + h) * d4 + d5)
+
+
+@inline
+def _at6(m0, m1, m2, m3, m4, m5, one):
+    """A^T m for one column of six transformed products."""
+    h = one / (one + one)
+    two = one + one
+    return (m0 + m1 + m2 + m3 + m4,
+            m1 - m2 + h * m3 - two * m4,
+            m1 + m2 + (h * h) * m3 + (two * two) * m4,
+            m1 - m2 + (h * h * h) * m3 - (two * two * two) * m4 + m5)
+
+
+@inline
+def _tile_starts(n, d):
+    """The first output of each tile along a dimension of ``n`` outputs with dilation ``d``: per
+    residue r of d, outputs r, r + d, r + 2d, ... taken four at a time."""
+    count = 0
+    for r in range(min(d, n)):
+        count += (-(-(n - r) // d) + 3) // 4
+    starts = np.empty(count, np.int64)
+    i = 0
+    for r in range(min(d, n)):
+        for j in range((-(-(n - r) // d) + 3) // 4):
+            starts[i] = r + 4 * d * j
+            i += 1
+    return starts
+
+
+@inline
+def _workspace_layout(v_size, m_size, groups, CPG, opg, rows, TW):
+    """(tile rows per chunk, V rows, M rows, row length): chunks are whole rows of tiles; V is viewed
+    as (groups, 36, V rows, row length), M likewise. The row length is an odd number of cache
+    lines and the row counts are odd, so the 36 points of one tile and channel do not all map to
+    one L1 set (a power-of-two stride would)."""
+    rv, rm = CPG | 1, opg | 1
+    chunk = min(v_size // (groups * 36 * rv), m_size // (groups * 36 * rm)) - 32
+    per = max(1, min(rows, chunk // TW))
+    ld = per * TW + (-(per * TW)) % 16
+    if (ld // 16) % 2 == 0:
+        ld += 16
+    return per, rv, rm, ld
+
+
+@inline
+def _residues(n, d):
+    """(first output, tiles) of each residue of a dimension of ``n`` outputs, dilation ``d``, in
+    ``_tile_starts`` order: residue r's tiles start at r + 4*d*j."""
+    out = np.empty((min(d, n), 2), np.int64)
+    for r in range(min(d, n)):
+        out[r, 0] = r
+        out[r, 1] = (-(-(n - r) // d) + 3) // 4
+    return out
+
+
+@inline
+def _input_row(Vg, j, t, plane, h0, dh, r0, nt, dw, Xb, Rb, one, zero):
+    """V[xi, j, t + jj] = (B^T d B)[xi] for the ``nt`` tiles of one residue of one row of tiles:
+    tile jj reads rows h0 + dh*i and columns r0 + dw*(4*jj + c), i, c < 6 (zero outside).
+
+    The six rows are gathered with their columns split by position mod 4 (Xb[i, c % 4, c // 4]),
+    so both transform passes run over contiguous runs of tiles: B^T over the rows, then B over
+    columns 4*jj + c, which is phase c % 4 at jj + c // 4.
+    """
+    H, W = plane.shape
+    for i in range(6):
+        ih = h0 + dh * i
+        xr = Xb[i]
+        if 0 <= ih < H:
+            row = plane[ih]
+            if r0 >= 0 and r0 + dw * (4 * nt + 3) < W:  # all columns inside
+                for m4 in range(nt + 1):
+                    seg = row[r0 + 4 * dw * m4:]
+                    xr[0, m4], xr[1, m4], xr[2, m4], xr[3, m4] = seg[0], seg[dw], seg[2 * dw], seg[3 * dw]
+            else:
+                for m4 in range(nt + 1):
+                    for r4 in range(4):
+                        col = r0 + dw * (4 * m4 + r4)
+                        xr[r4, m4] = row[col] if 0 <= col < W else zero
+        else:
+            xr[:, :nt + 1] = zero
+    for r4 in range(4):
+        x0, x1, x2 = Xb[0, r4], Xb[1, r4], Xb[2, r4]
+        x3, x4, x5 = Xb[3, r4], Xb[4, r4], Xb[5, r4]
+        for q in range(nt + 1):
+            e0, e1, e2, e3, e4, e5 = _bt6(x0[q], x1[q], x2[q], x3[q], x4[q], x5[q], one)
+            Rb[0, r4, q], Rb[1, r4, q], Rb[2, r4, q] = e0, e1, e2
+            Rb[3, r4, q], Rb[4, r4, q], Rb[5, r4, q] = e3, e4, e5
+    for a in range(6):
+        q0, q1, q2, q3 = Rb[a, 0], Rb[a, 1], Rb[a, 2], Rb[a, 3]
+        v0, v1, v2 = Vg[6 * a, j, t:t + nt], Vg[6 * a + 1, j, t:t + nt], Vg[6 * a + 2, j, t:t + nt]
+        v3, v4, v5 = Vg[6 * a + 3, j, t:t + nt], Vg[6 * a + 4, j, t:t + nt], Vg[6 * a + 5, j, t:t + nt]
+        for jj in range(nt):
+            e0, e1, e2, e3, e4, e5 = _bt6(q0[jj], q1[jj], q2[jj], q3[jj], q0[jj + 1], q1[jj + 1], one)
+            v0[jj], v1[jj], v2[jj], v3[jj], v4[jj], v5[jj] = e0, e1, e2, e3, e4, e5
+
+
+@inline
+def _output_row(out, Mg, k, t, h0, dh, r0, nt, dw, Z, bias, one):
+    """out[h0 + dh*a, r0 + dw*(4*jj + c)] = (A^T M[:, k, t + jj] A)[a, c] + bias for the ``nt``
+    tiles of one residue of one row of tiles, inside the output only."""
+    OH, OW = out.shape
+    for c in range(6):
+        m0, m1, m2 = Mg[c, k, t:t + nt], Mg[6 + c, k, t:t + nt], Mg[12 + c, k, t:t + nt]
+        m3, m4, m5 = Mg[18 + c, k, t:t + nt], Mg[24 + c, k, t:t + nt], Mg[30 + c, k, t:t + nt]
+        for jj in range(nt):
+            e0, e1, e2, e3 = _at6(m0[jj], m1[jj], m2[jj], m3[jj], m4[jj], m5[jj], one)
+            Z[0, c, jj], Z[1, c, jj], Z[2, c, jj], Z[3, c, jj] = e0, e1, e2, e3
+    for a in range(4):
+        oh = h0 + dh * a
+        if oh >= OH:
+            continue
+        row = out[oh]
+        z0, z1, z2, z3, z4, z5 = Z[a, 0], Z[a, 1], Z[a, 2], Z[a, 3], Z[a, 4], Z[a, 5]
+        full = nt if r0 + dw * (4 * nt - 1) < OW else nt - 1  # tiles whose four columns are all inside
+        for jj in range(full):
+            e0, e1, e2, e3 = _at6(z0[jj], z1[jj], z2[jj], z3[jj], z4[jj], z5[jj], one)
+            col = r0 + dw * 4 * jj
+            row[col] = e0 + bias
+            row[col + dw] = e1 + bias
+            row[col + 2 * dw] = e2 + bias
+            row[col + 3 * dw] = e3 + bias
+        for jj in range(full, nt):
+            e0, e1, e2, e3 = _at6(z0[jj], z1[jj], z2[jj], z3[jj], z4[jj], z5[jj], one)
+            vals = (e0, e1, e2, e3)
+            for c in range(4):
+                col = r0 + dw * (4 * jj + c)
+                if col < OW:
+                    row[col] = vals[c] + bias
+
+
+@kernel
+def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
+    """y[n,o,h,w] = b[o] + sum_{j,kh,kw} w[o,j,kh,kw] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw].
+
+    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements. Per chunk of whole rows of
+    tiles, three parallel passes: input transform (channel x tile row), the GEMMs (group x point
+    x block of tiles), output transform (output channel x tile row).
+    """
+    N, O, OH, OW = y.shape[0], y.shape[1], y.shape[3], y.shape[4]
+    C = x.shape[1]
+    CPG = w.shape[1]
+    opg = O // groups
+    ph, pw = pad_lo[1], pad_lo[2]
+    dh, dw = dilation[1], dilation[2]
+    one, zero = x.dtype.type(1), x.dtype.type(0)
+    hs = _tile_starts(OH, dh)
+    res = _residues(OW, dw)
+    TH, TW = hs.size, _tile_starts(OW, dw).size
+    ntmax = 0
+    for r in range(res.shape[0]):
+        ntmax = max(ntmax, res[r, 1])
+    per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
+    Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
+    Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
+    # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], staged per output
+    # channel so that U is written row by row (36 rows at a power-of-two stride would thrash L1)
+    U = np.empty((groups, 36, opg, CPG), x.dtype)
+    for o in prange(O):
+        g, k = o // opg, o % opg
+        half = np.empty((6, 3))
+        stage = np.empty((36, CPG), x.dtype)
+        for j in range(CPG):
+            taps = w[o, j, 0]
+            for kw in range(3):
+                e0, e1, e2, e3, e4, e5 = _g3(np.float64(taps[0, kw]), np.float64(taps[1, kw]), np.float64(taps[2, kw]))
+                half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw] = e0, e1, e2, e3, e4, e5
+            for a in range(6):
+                e0, e1, e2, e3, e4, e5 = _g3(half[a, 0], half[a, 1], half[a, 2])
+                stage[a * 6, j], stage[a * 6 + 1, j], stage[a * 6 + 2, j] = e0, e1, e2
+                stage[a * 6 + 3, j], stage[a * 6 + 4, j], stage[a * 6 + 5, j] = e3, e4, e5
+        for xi in range(36):
+            U[g, xi, k, :] = stage[xi]
+    for row0 in range(0, N * TH, per):
+        rc = min(per, N * TH - row0)
+        tc = rc * TW
+        # input transform: V[g, xi, j, t] = (B^T d B)[xi] for the 6x6 patch d of tile t
+        parts = plane_parts(C * rc)
+        for part in prange(parts):
+            Xb = np.empty((6, 4, ntmax + 1), x.dtype)
+            Rb = np.empty((6, 4, ntmax + 1), x.dtype)
+            for task in range(*part_range(part, parts, C * rc)):
+                c, rr = task // rc, task % rc
+                n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                t = rr * TW
+                for r in range(res.shape[0]):
+                    _input_row(Vc[c // CPG], c % CPG, t, x[n, c, 0], hs[th] - ph, dh, res[r, 0] - pw, res[r, 1], dw,
+                               Xb, Rb, one, zero)
+                    t += res[r, 1]
+        # the GEMMs: M[g, xi, k, t] = sum_j U[g, xi, k, j] V[g, xi, j, t]
+        nbc = (tc + TB - 1) // TB
+        for task in prange(groups * 36 * nbc):
+            gx, blk = task // nbc, task % nbc
+            g, xi = gx // 36, gx % 36
+            lo, hi = blk * TB, min(tc, (blk + 1) * TB)
+            cl = hi - lo
+            Ux, Vx, Mx = U[g, xi], Vc[g, xi], Mc[g, xi]
+            fours = CPG - CPG % 4
+            for k0 in range(0, opg, 4):
+                kb = min(4, opg - k0)
+                for r in range(kb):
+                    Mx[k0 + r, lo:hi] = 0.0
+                if kb == 4:
+                    a0, a1, a2, a3 = Mx[k0, lo:hi], Mx[k0 + 1, lo:hi], Mx[k0 + 2, lo:hi], Mx[k0 + 3, lo:hi]
+                    u0, u1, u2, u3 = Ux[k0], Ux[k0 + 1], Ux[k0 + 2], Ux[k0 + 3]
+                    for i in range(0, fours, 4):
+                        s0, s1, s2, s3 = Vx[i, lo:hi], Vx[i + 1, lo:hi], Vx[i + 2, lo:hi], Vx[i + 3, lo:hi]
+                        p0, p1, p2, p3 = u0[i], u0[i + 1], u0[i + 2], u0[i + 3]
+                        q0, q1, q2, q3 = u1[i], u1[i + 1], u1[i + 2], u1[i + 3]
+                        e0, e1, e2, e3 = u2[i], u2[i + 1], u2[i + 2], u2[i + 3]
+                        f0, f1, f2, f3 = u3[i], u3[i + 1], u3[i + 2], u3[i + 3]
+                        for q in range(cl):
+                            z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
+                            a0[q] += p0 * z0 + p1 * z1 + p2 * z2 + p3 * z3
+                            a1[q] += q0 * z0 + q1 * z1 + q2 * z2 + q3 * z3
+                            a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3
+                            a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
+                    start = fours
+                else:
+                    start = 0
+                for r in range(kb):  # the channels past the last four, or rows past the last four
+                    a = Mx[k0 + r, lo:hi]
+                    ur = Ux[k0 + r]
+                    for i in range(start, CPG):
+                        s0 = Vx[i, lo:hi]
+                        u = ur[i]
+                        for q in range(cl):
+                            a[q] += u * s0[q]
+        # output transform: y[n, o, tile] = A^T M[g, :, k, t] A (+ bias), inside the output only
+        parts = plane_parts(O * rc)
+        for part in prange(parts):
+            Z = np.empty((4, 6, ntmax), x.dtype)
+            for task in range(*part_range(part, parts, O * rc)):
+                o, rr = task // rc, task % rc
+                n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                bias = b[o] if has_bias else zero
+                t = rr * TW
+                for r in range(res.shape[0]):
+                    _output_row(y[n, o, 0], Mc[o // opg], o % opg, t, hs[th], dh, res[r, 0], res[r, 1], dw, Z, bias, one)
+                    t += res[r, 1]
