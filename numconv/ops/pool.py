@@ -5,8 +5,20 @@ from .. import dispatch
 from ..shapes import PoolSpec
 
 
+_device_tables = {}  # id(spec) -> (spec, its tables on the GPU); specs are memoized per shape
+
+
 def _tables(spec: PoolSpec, dev):
-    return (dispatch.to_device(spec.first, dev), dispatch.to_device(spec.count, dev), dispatch.to_device(spec.div, dev))
+    """The window tables (first, count, div) where the kernels run. On the GPU they are copied once
+    per spec and kept: a host-to-device copy blocks, and cost more than the pooling itself."""
+    if dev == dispatch.CPU:
+        return spec.first, spec.count, spec.div
+    hit = _device_tables.get(id(spec))
+    if hit is None or hit[0] is not spec:  # holding the spec keeps its id from being reused
+        if len(_device_tables) >= 256:
+            _device_tables.clear()
+        hit = _device_tables[id(spec)] = (spec, tuple(dispatch.to_device(t, dev) for t in (spec.first, spec.count, spec.div)))
+    return hit[1]
 
 
 def max_pool_forward(x, spec: PoolSpec, indices: bool = True):
