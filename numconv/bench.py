@@ -4,6 +4,7 @@
     python -m numconv.bench --rows lenet_c1,max_2x2 --quick --json out.json
     python -m numconv.bench --list          # the row names
     python -m numconv.bench --report        # the short report: compile time, one ResNet layer, a LeNet-5 epoch
+    python -m numconv.bench --device cuda --json bench_cuda.json   # conv and pool rows on the GPU vs cuDNN
 
 The suite (``numconv/bench_suite.json``, a copy of the project's ``shared/bench/suite.json``)
 has conv rows (conv2d, or conv_transpose2d when ``transposed``), pool rows and train rows. For
@@ -19,6 +20,13 @@ Ratios are torch_time / numconv_time (> 1: numconv is faster). Convolution rates
 peak, measured in the same run (a 2048^3 float32 matmul, best of NumPy's and PyTorch's);
 pooling rates are GB/s of the bytes the op must move at least (input read + output written,
 twice that for forward+backward) and % of the measured copy bandwidth.
+
+``--device cuda`` runs the conv and pool rows (both passes; no train or extra rows) on the GPU:
+numconv on Numba device arrays, PyTorch on CUDA tensors twice, cuDNN with TF32 off
+(``torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False``) and on,
+every timed call bracketed by its framework's device synchronize, and it checks issue 4's
+first-pass goal: conv2d forward on the 3x3 rows >= 0.3x cuDNN FP32 (TF32 off), pooling >= 1x.
+Without a CUDA GPU it exits with status 2; with a torch that has no CUDA it runs numconv only.
 """
 from __future__ import annotations
 
@@ -31,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -267,9 +276,33 @@ def _rng_array(rng, shape, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(np.float32)
 
 
-def conv_callables(row: dict, pass_: str, torch=None) -> dict:
+def _placers(device: str, torch=None, torch_device=None):
+    """(put, tput): move a float32 NumPy array to numconv's ``device`` ('cpu': as is; 'cuda': a Numba
+    device array) and to torch's device (``torch_device``, default ``device``)."""
+    if device == "cpu":
+        put = np.asarray
+    elif device == "cuda":
+        from numba import cuda
+
+        def put(a):
+            return cuda.to_device(np.ascontiguousarray(a))
+    else:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    tdev = device if torch_device is None else torch_device
+    if torch is None:
+        return put, None
+    if tdev == "cpu":
+        return put, torch.from_numpy
+    return put, lambda a: torch.from_numpy(a).to(tdev)
+
+
+def conv_callables(row: dict, pass_: str, torch=None, device="cpu", torch_device=None) -> dict:
     """{'numconv': fn, 'torch': fn}: the row's convolution, ``pass_`` 'forward' or 'forward+backward'
-    (forward, then input and weight gradients; no bias). 'torch' only when ``torch`` is given."""
+    (forward, then input and weight gradients; no bias). 'torch' only when ``torch`` is given.
+
+    ``device`` 'cuda': numconv runs on Numba device arrays and returns device arrays, torch on CUDA
+    tensors (``torch_device``, default ``device``: the tests run torch's half on 'cpu'). The
+    callables launch work and return; synchronizing is the caller's (``run_suite_cuda``)."""
     from . import functional as F
 
     N, C, H, W, K, k, s, p, d, g = (row[key] for key in ("N", "C", "H", "W", "K", "k", "s", "p", "d", "g"))
@@ -285,19 +318,21 @@ def conv_callables(row: dict, pass_: str, torch=None) -> dict:
     else:
         kw = dict(stride=s, padding=p, dilation=d, groups=g)
         fwd, bwd = F.conv2d, F.conv2d_backward
+    put, tput = _placers(device, torch, torch_device)
+    xn, wn, gyn = put(x), put(w), put(gy)
 
     if pass_ == "forward":
-        fns = {"numconv": lambda: fwd(x, w, None, **kw)}
+        fns = {"numconv": lambda: fwd(xn, wn, None, **kw)}
     else:
         def numconv_fb():
-            fwd(x, w, None, **kw)
-            return bwd(gy, x, w, None, output_mask=(True, True, False), **kw)
+            fwd(xn, wn, None, **kw)
+            return bwd(gyn, xn, wn, None, output_mask=(True, True, False), **kw)
 
         fns = {"numconv": numconv_fb}
     if torch is not None:
         tF = torch.nn.functional
         tfwd = tF.conv_transpose2d if transposed else tF.conv2d
-        xt, wt, gyt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(gy)
+        xt, wt, gyt = tput(x), tput(w), tput(gy)
         if pass_ == "forward":
             def torch_f():
                 with torch.no_grad():
@@ -314,8 +349,9 @@ def conv_callables(row: dict, pass_: str, torch=None) -> dict:
     return fns
 
 
-def pool_callables(row: dict, pass_: str, torch=None) -> dict:
-    """{'numconv': fn, 'torch': fn}: the row's pooling, ``pass_`` 'forward' or 'forward+backward'."""
+def pool_callables(row: dict, pass_: str, torch=None, device="cpu", torch_device=None) -> dict:
+    """{'numconv': fn, 'torch': fn}: the row's pooling, ``pass_`` 'forward' or 'forward+backward';
+    ``device`` and ``torch_device`` as for ``conv_callables``."""
     from . import functional as F
 
     rng = np.random.default_rng(0)
@@ -333,24 +369,26 @@ def pool_callables(row: dict, pass_: str, torch=None) -> dict:
             fwd, bwd, tname = F.avg_pool2d, F.avg_pool2d_backward, "avg_pool2d"
         else:
             raise ValueError(f"pool row {row['name']!r}: op must be max, avg or global_avg, got {op!r}")
+    put, tput = _placers(device, torch, torch_device)
+    xn, gyn = put(x), put(gy)
 
     if pass_ == "forward":
-        fns = {"numconv": lambda: fwd(x, *args)}
+        fns = {"numconv": lambda: fwd(xn, *args)}
     elif op == "max":
         def numconv_fb():
-            _, idx = fwd(x, *args, return_indices=True)
-            return bwd(gy, x, *args, indices=idx)
+            _, idx = fwd(xn, *args, return_indices=True)
+            return bwd(gyn, xn, *args, indices=idx)
 
         fns = {"numconv": numconv_fb}
     else:
         def numconv_fb():
-            fwd(x, *args)
-            return bwd(gy, x, *args)
+            fwd(xn, *args)
+            return bwd(gyn, xn, *args)
 
         fns = {"numconv": numconv_fb}
     if torch is not None:
         tfn = getattr(torch.nn.functional, tname)
-        xt, gyt = torch.from_numpy(x), torch.from_numpy(gy)
+        xt, gyt = tput(x), tput(gy)
         if pass_ == "forward":
             def torch_f():
                 with torch.no_grad():
@@ -504,9 +542,15 @@ def copy_bandwidth(nbytes=256 << 20, tries=5, torch=None) -> dict:
     return out
 
 
-def _timed(fn) -> float:
+def _timed(fn, sync=None) -> float:
+    """Seconds of one call; with ``sync`` (a device synchronize) the call is bracketed by it: work
+    queued before does not count, and the work the call queued is finished when the clock stops."""
+    if sync is not None:
+        sync()
     t0 = time.perf_counter()
     fn()
+    if sync is not None:
+        sync()
     return time.perf_counter() - t0
 
 
@@ -541,16 +585,25 @@ def load_average() -> list:
 
 
 def interleaved_samples(fns: dict, repeats=None, warmup=2, min_repeats=5, max_repeats=11, target_s=0.75,
-                        slow_round_s=1.5) -> dict:
+                        slow_round_s=1.5, syncs=None, prepare=None) -> dict:
     """Seconds of every call per function, calls interleaved round-robin after ``warmup`` rounds
     (at least one; further warm-up rounds are skipped once a round takes over ``slow_round_s``).
 
     With ``repeats`` None the count adapts to the slowest function (from the last warm-up round):
-    enough rounds for about ``target_s`` seconds of it, within [min_repeats, max_repeats]."""
+    enough rounds for about ``target_s`` seconds of it, within [min_repeats, max_repeats].
+    ``syncs`` {name: synchronize} brackets each call of that function (see ``_timed``);
+    ``prepare`` {name: fn} runs, untimed, before each call of that function (e.g. set TF32 flags)."""
+    syncs, prepare = syncs or {}, prepare or {}
+
+    def timed(k):
+        if k in prepare:
+            prepare[k]()
+        return _timed(fns[k], syncs.get(k))
+
     last = {k: 0.0 for k in fns}
     for i in range(max(warmup, 1)):
-        for k, fn in fns.items():
-            last[k] = _timed(fn)
+        for k in fns:
+            last[k] = timed(k)
         if sum(last.values()) > slow_round_s:
             break
     if repeats is None:
@@ -558,8 +611,8 @@ def interleaved_samples(fns: dict, repeats=None, warmup=2, min_repeats=5, max_re
         repeats = int(min(max_repeats, max(min_repeats, math.ceil(target_s / slowest))))
     ts = {k: [] for k in fns}
     for _ in range(repeats):
-        for k, fn in fns.items():
-            ts[k].append(_timed(fn))
+        for k in fns:
+            ts[k].append(timed(k))
     return ts
 
 
@@ -570,8 +623,10 @@ def _ratio(torch_s, numconv_s):
     return torch_s / numconv_s
 
 
-def _measure(fns, timing, load):
-    samples = interleaved_samples(fns, **timing)
+def _measure(fns, timing, load, **hooks):
+    """Median and min ms per function, the repeats, ratio (torch/numconv) and, with a 'torch_tf32'
+    function, ratio_tf32; ``hooks``: ``syncs``/``prepare`` for ``interleaved_samples``."""
+    samples = interleaved_samples(fns, **timing, **hooks)
     load.append(load_average())
     res = {}
     for name, ts in samples.items():
@@ -579,6 +634,8 @@ def _measure(fns, timing, load):
         res[f"{name}_min_ms"] = float(np.min(ts)) * 1e3
     res["repeats"] = len(next(iter(samples.values())))
     res["ratio"] = _ratio(res.get("torch_ms"), res["numconv_ms"])
+    if "torch_tf32" in samples:
+        res["ratio_tf32"] = _ratio(res["torch_tf32_ms"], res["numconv_ms"])
     return res
 
 
@@ -664,6 +721,7 @@ def run_suite(rows=None, quick=False, repeats=None, warmup=None, torch_threads=T
         "threads": {"numba": numba.get_num_threads(), "torch": torch.get_num_threads() if torch else None},
         "torch_version": torch.__version__ if torch else None,
         "quick": bool(quick),
+        "device": "cpu",
         "rows": [],
     }
     log(f"machine: {report['machine']}; threads: numba {report['threads']['numba']}, torch {report['threads']['torch']}"
@@ -854,9 +912,9 @@ def format_table(report: dict, markdown=False) -> str:
     return "\n".join([head] + [format_row(e) for e in report.get("rows", [])])
 
 
-def format_bars(report: dict, markdown=False) -> str:
+def format_bars(report: dict, markdown=False, key="bars") -> str:
     out = []
-    for b in report.get("bars", []):
+    for b in report.get(key) or []:
         status = "met" if b["met"] else "MISSED"
         v = f"{b['value']:.2f}{(' ' + b['unit']) if b['unit'] and b['unit'] != '%' else b['unit']}"
         out.append(f"| {b['bar']} | {v} | {b['target']} | {status} |" if markdown else f"  {status:6s}  {b['bar']}: {v} (target {b['target']})")
@@ -884,6 +942,264 @@ def print_report(report: dict, log=print, markdown=False) -> None:
         log(f"WARNING: other processes used {other:.2f} cores during this run. On a 2-core machine that slows both "
             "frameworks' 2-thread kernels unevenly (PyTorch's more, in our runs), so these ratios are not a baseline; "
             "run again when the machine is idle.")
+
+
+# ---------------------------------------------------------------------------- the suite on a CUDA GPU (issue 4)
+
+CUDA_GOAL_CONV = 0.3  # issue 4, first pass: conv2d forward on the 3x3 rows >= 0.3x cuDNN FP32 (TF32 off)
+CUDA_GOAL_POOL = 1.0  # ... and every pooling row (forward, forward+backward) >= 1x cuDNN
+
+
+def cuda_device_info() -> dict:
+    """Name, compute capability and versions of numba's current CUDA device (or the simulator)."""
+    from numba import cuda
+
+    info = {"simulator": os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"}
+    try:
+        dev = cuda.get_current_device() if hasattr(cuda, "get_current_device") else cuda.current_context().device
+        name = getattr(dev, "name", None)
+        name = name.decode() if isinstance(name, bytes) else name
+        info["name"] = "CUDA simulator (NUMBA_ENABLE_CUDASIM=1)" if info["simulator"] else (name or str(dev))
+        cc = getattr(dev, "compute_capability", None)
+        info["compute_capability"] = ".".join(str(v) for v in cc) if cc else None
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal: the kernels may still run
+        info["name"] = f"unknown ({type(exc).__name__}: {exc})"
+    if not info["simulator"]:
+        try:
+            info["cuda_runtime"] = ".".join(str(v) for v in cuda.runtime.get_version())
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        from importlib.metadata import version
+
+        info["numba_cuda"] = version("numba-cuda")
+    except Exception:  # noqa: BLE001 - numba's own numba.cuda, no numba-cuda wheel
+        info["numba_cuda"] = None
+    return info
+
+
+def _torch_for_cuda(use_torch=True, torch_device="cuda"):
+    """(torch or None, torch info dict): torch when it imports and has ``torch_device``; else why not."""
+    if not use_torch:
+        return None, {"reason": "--no-torch"}
+    try:
+        import torch
+    except ImportError as exc:
+        return None, {"reason": f"torch is not importable ({exc})"}
+    info = {"version": torch.__version__, "device": torch_device}
+    if torch_device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            info["reason"] = f"torch {torch.__version__} has no CUDA (torch.cuda.is_available() is False)"
+            return None, info
+        info["device_name"] = torch.cuda.get_device_name()
+        info["cuda"] = torch.version.cuda
+        info["cudnn"] = torch.backends.cudnn.version()
+        info["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
+    return torch, info
+
+
+def run_suite_cuda(rows=None, quick=False, repeats=None, warmup=None, use_torch=True, suite=None,
+                   torch_device="cuda", log=print) -> dict:
+    """The suite's conv and pool rows (both passes) on the GPU: numconv on Numba device arrays, torch
+    on CUDA tensors twice, cuDNN with TF32 off ('torch') and on ('torch_tf32'), interleaved
+    round-robin, every timed call bracketed by its framework's device synchronize. Train and extra
+    rows are skipped. ``suite``: another suite dict (the tests' tiny rows); ``torch_device``: where
+    torch runs ('cpu' lets the tests exercise the torch columns under the simulator)."""
+    from numba import cuda
+
+    t_start = time.perf_counter()
+    suite = load_suite() if suite is None else suite
+    known = row_names(suite) + list(EXTRA_ROWS)
+    selected = [r["name"] for kind in ("conv", "pool") for r in suite.get(kind, [])] if rows is None else list(rows)
+    unknown = [r for r in selected if r not in known]
+    if unknown:
+        raise ValueError(f"unknown row(s) {unknown}; known rows: {', '.join(known)}")
+    timing = dict(warmup=1 if warmup is None else warmup, repeats=3 if repeats is None else repeats) if quick else \
+        dict(warmup=2 if warmup is None else warmup, repeats=repeats)
+    # the first round compiles the CUDA kernels (seconds): warm up fully anyway, so that the
+    # adaptive repeat count follows a warm round, not the compile
+    timing["slow_round_s"] = math.inf
+    torch, tinfo = _torch_for_cuda(use_torch, torch_device)
+    gpu = cuda_device_info()
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "device": "cuda", "gpu": gpu,
+              "torch": tinfo, "torch_version": tinfo.get("version"), "quick": bool(quick), "rows": []}
+    log(f"device: {gpu['name']}"
+        + (f", compute capability {gpu['compute_capability']}" if gpu.get("compute_capability") else "")
+        + (f", CUDA runtime {gpu['cuda_runtime']}" if gpu.get("cuda_runtime") else "")
+        + f"; numba-cuda {gpu['numba_cuda'] or '-'}; host: {report['machine']}")
+    if gpu["simulator"]:
+        log("WARNING: the CUDA simulator runs every GPU thread as a Python thread: "
+            "these timings say nothing about a GPU")
+    if torch is None:
+        log(f"torch: {tinfo['reason']}: numconv only, torch columns shown as \"-\"")
+    elif torch_device.startswith("cuda"):
+        log(f"torch {tinfo['version']} on {tinfo['device_name']} (CUDA {tinfo['cuda']}, cuDNN {tinfo['cudnn']}, "
+            f"cudnn.benchmark {tinfo['cudnn_benchmark']}): TF32 off, then on")
+    else:
+        log(f"torch {tinfo['version']} on {torch_device} (not cuDNN: a test of the columns, not a measurement)")
+    report["skipped_rows"] = [n for n in known if n in selected and n not in
+                              {r["name"] for kind in ("conv", "pool") for r in suite.get(kind, [])}]
+    if report["skipped_rows"]:
+        log(f"skipped on --device cuda (conv and pool rows only): {', '.join(report['skipped_rows'])}")
+
+    syncs = {"numconv": cuda.synchronize}
+    prepare = {}
+    if torch is not None:
+        tsync = torch.cuda.synchronize if torch_device.startswith("cuda") else (lambda: None)
+        flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+
+        def tf32(on):
+            def set_flags():
+                torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on
+            return set_flags
+
+        syncs.update(torch=tsync, torch_tf32=tsync)
+        prepare.update(torch=tf32(False), torch_tf32=tf32(True))
+    load = [load_average()]
+    by_name = {r["name"]: (kind, r) for kind in ("conv", "pool") for r in suite.get(kind, [])}
+    with warnings.catch_warnings():
+        # Numba's "grid size N will likely result in GPU under-utilization" would interleave the table
+        warnings.filterwarnings("ignore", message=".*under-utilization.*")
+        try:
+            for name in [n for n in known if n in selected and n in by_name]:
+                kind, row = by_name[name]
+                for pass_ in ("forward", "forward+backward"):
+                    entry, fns = _cuda_entry(kind, row, pass_, torch, torch_device)
+                    entry.update(_measure(fns, timing, load, syncs=syncs, prepare=prepare))
+                    del fns  # free this row's device arrays before the next row allocates
+                    t = entry["numconv_ms"] / 1e3
+                    if "flops" in entry:
+                        entry["gflops"] = entry["flops"] / t / 1e9
+                    if "bytes" in entry:
+                        entry["gbs"] = entry["bytes"] / t / 1e9
+                    report["rows"].append(entry)
+                    log(format_cuda_row(entry))
+        finally:
+            if torch is not None:
+                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+    report["goals"] = evaluate_cuda_goals(report)
+    report["goal_met"] = all(b["met"] for b in report["goals"]) if report["goals"] else None
+    report["git"] = _git_revision()
+    report["loadavg"] = {"start": load[0], "end": load_average()}
+    report["wall_s"] = time.perf_counter() - t_start
+    return report
+
+
+def _cuda_entry(kind, row, pass_, torch, torch_device):
+    """(report entry without timings, callables) of one conv or pool row's pass on the GPU; with torch,
+    'torch_tf32' is the same torch callable, run with TF32 on (``run_suite_cuda``'s ``prepare``)."""
+    entry = {"name": row["name"], "kind": kind, "pass": pass_}
+    if kind == "conv":
+        entry["op"] = "conv_transpose2d" if row.get("transposed") else "conv2d"
+        entry["k"] = row["k"]
+        entry["flops"] = conv_flops(row) * (1 if pass_ == "forward" else 3)
+        fns = conv_callables(row, pass_, torch, device="cuda", torch_device=torch_device)
+    else:
+        entry["op"] = {"max": "max_pool2d", "avg": "avg_pool2d", "global_avg": "adaptive_avg_pool2d"}[row["op"]]
+        entry["bytes"] = pool_bytes(row) * (1 if pass_ == "forward" else 2)
+        fns = pool_callables(row, pass_, torch, device="cuda", torch_device=torch_device)
+    if torch is not None:
+        fns["torch_tf32"] = fns["torch"]
+    return entry, fns
+
+
+def evaluate_cuda_goals(report: dict) -> list:
+    """Issue 4's first-pass goal, row by row, as ``evaluate_bars`` entries: conv2d forward of every
+    3x3 row (k == 3, not transposed) >= CUDA_GOAL_CONV x cuDNN FP32 (TF32 off), and both passes
+    of every pooling row >= CUDA_GOAL_POOL x; the lowest conv ratio as one more entry. Rows without
+    a torch time are left out (nothing to compare with)."""
+    goals = []
+    conv = [r for r in report.get("rows", []) if r["op"] == "conv2d" and r.get("k") == 3 and r["pass"] == "forward"
+            and r.get("ratio") is not None]
+    for r in conv:
+        goals.append({"bar": f"{r['name']} forward vs cuDNN FP32", "value": r["ratio"],
+                      "target": f">= {CUDA_GOAL_CONV}", "met": r["ratio"] >= CUDA_GOAL_CONV, "unit": ""})
+    if conv:
+        low = min(r["ratio"] for r in conv)
+        goals.append({"bar": "conv2d 3x3 forward: lowest ratio", "value": low, "target": f">= {CUDA_GOAL_CONV}",
+                      "met": low >= CUDA_GOAL_CONV, "unit": ""})
+    for r in report.get("rows", []):
+        if r["kind"] == "pool" and r.get("ratio") is not None:
+            goals.append({"bar": f"{r['name']} {r['pass']} vs cuDNN FP32", "value": r["ratio"],
+                          "target": f">= {CUDA_GOAL_POOL}", "met": r["ratio"] >= CUDA_GOAL_POOL, "unit": ""})
+    return goals
+
+
+_CUDA_COLUMNS = ("op", "pass", "row", "numconv ms", "torch ms (TF32 off)", "ratio", "torch ms (TF32 on)", "ratio",
+                 "numconv rate")
+
+
+def _cuda_cells(e) -> list:
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    if "gflops" in e:
+        rate = f"{e['gflops']:.1f} GFLOP/s"
+    elif "gbs" in e:
+        rate = f"{e['gbs']:.1f} GB/s"
+    else:
+        rate = "-"
+    return [e["op"], e["pass"], e["name"], num(e.get("numconv_ms"), ".3f"), num(e.get("torch_ms"), ".3f"),
+            num(e.get("ratio"), ".2f"), num(e.get("torch_tf32_ms"), ".3f"), num(e.get("ratio_tf32"), ".2f"), rate]
+
+
+def format_cuda_row(e) -> str:
+    c = _cuda_cells(e)
+    return (f"  {c[0]:<20} {c[1]:<16} {c[2]:<15} {c[3]:>10} {c[4]:>19} {c[5]:>6} {c[6]:>18} {c[7]:>6}  {c[8]:>16}")
+
+
+def format_cuda_table(report: dict, markdown=False) -> str:
+    rows = [_cuda_cells(e) for e in report.get("rows", [])]
+    if markdown:
+        lines = ["| " + " | ".join(_CUDA_COLUMNS) + " |", "|" + "---|" * len(_CUDA_COLUMNS)]
+        return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in rows])
+    c = _CUDA_COLUMNS
+    head = f"  {c[0]:<20} {c[1]:<16} {c[2]:<15} {c[3]:>10} {c[4]:>19} {c[5]:>6} {c[6]:>18} {c[7]:>6}  {c[8]:>16}"
+    return "\n".join([head] + [format_cuda_row(e) for e in report.get("rows", [])])
+
+
+def print_cuda_report(report: dict, log=print, markdown=False) -> None:
+    log("")
+    log(f"{report['gpu']['name']}: ratio = torch ms / numconv ms (> 1: numconv faster); numconv rate: GFLOP/s "
+        "(conv, 3x for forward+backward) or GB/s (pooling, the fewest bytes the op must move).")
+    log(format_cuda_table(report, markdown=markdown))
+    log("")
+    log(f"issue 4 first-pass goal (vs cuDNN FP32, TF32 off): conv2d forward on the 3x3 rows >= {CUDA_GOAL_CONV}x, "
+        f"pooling rows >= {CUDA_GOAL_POOL:g}x")
+    if report.get("goals"):
+        log(format_bars(report, markdown=markdown, key="goals"))
+        goals = report["goals"]
+        missed = sum(not b["met"] for b in goals)
+        log("  goal: MET" if report["goal_met"] else f"  goal: MISSED ({missed} of {len(goals)} entries)")
+    elif "reason" in report["torch"]:
+        log(f"  not evaluated: no torch CUDA times to compare with ({report['torch']['reason']})")
+    else:
+        log("  not evaluated: no 3x3 conv2d or pooling row ran")
+    log(f"this run took {report['wall_s']:.0f} s; load average start {report['loadavg']['start']}, "
+        f"end {report['loadavg']['end']}")
+
+
+def _main_cuda(args, argv, ap) -> int:
+    """``--device cuda``: exit status 2 with one line when there is no CUDA here."""
+    from . import cuda as nc_cuda
+
+    if not nc_cuda.is_available():
+        print("python -m numconv.bench: error: --device cuda: no CUDA GPU here (numconv.cuda.is_available() is "
+              "False; needs numba-cuda and an NVIDIA GPU and driver, or NUMBA_ENABLE_CUDASIM=1)", file=sys.stderr)
+        return 2
+    rows = None if args.rows is None else [r.strip() for r in args.rows.split(",") if r.strip()]
+    try:
+        report = run_suite_cuda(rows, quick=args.quick, repeats=args.repeats, warmup=args.warmup,
+                                use_torch=not args.no_torch)
+    except ValueError as exc:
+        ap.error(str(exc))
+    report["command"] = " ".join(["python -m numconv.bench"] + argv)
+    print_cuda_report(report, markdown=args.markdown)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
 
 
 def _main_report(args) -> int:
@@ -930,9 +1246,14 @@ def main(argv=None) -> int:
     ap.add_argument("--no-train", action="store_true", help="skip the training rows and the LeNet-5 epoch")
     ap.add_argument("--json", help="write all numbers to this file")
     ap.add_argument("--markdown", action="store_true", help="print the final table and bars as Markdown")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: the conv and pool rows on the GPU, numconv on device arrays vs PyTorch on CUDA "
+                         "(cuDNN, TF32 off and on), with issue 4's goal; exit status 2 if there is no CUDA GPU")
     args = ap.parse_args(argv)
     if args.report and args.suite:
         ap.error("--report and --suite are exclusive")
+    if args.device == "cuda" and args.report:
+        ap.error("--report measures the CPU only; --device cuda runs the suite's conv and pool rows")
     if args.report:
         return _main_report(args)
     suite = load_suite()
@@ -941,6 +1262,8 @@ def main(argv=None) -> int:
             print(f"{kind}: {', '.join(r['name'] for r in suite.get(kind, []))}")
         print(f"extra: {', '.join(EXTRA_ROWS)}")
         return 0
+    if args.device == "cuda":
+        return _main_cuda(args, argv, ap)
     rows = None if args.rows is None else [r.strip() for r in args.rows.split(",") if r.strip()]
     if args.no_train:
         rows = [r for r in (rows or row_names(suite) + list(EXTRA_ROWS))
