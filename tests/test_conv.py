@@ -704,8 +704,8 @@ def test_winograd_chooser():
     strided, 5x5, few-channel or few-tile layers, nor for the weight gradient."""
     from numconv import shapes
 
-    def algo(xs, ws, pass_="forward", stride=1, padding=0):
-        spec = shapes.conv_spec(xs, ws, 2, stride, padding, 1, 1)
+    def algo(xs, ws, pass_="forward", stride=1, padding=0, dilation=1, groups=1):
+        spec = shapes.conv_spec(xs, ws, 2, stride, padding, dilation, groups)
         return dispatch.conv_algorithm(spec, dispatch.CPU, pass_)
 
     assert algo((32, 64, 56, 56), (64, 64, 3, 3), padding=1) == "winograd"
@@ -715,6 +715,9 @@ def test_winograd_chooser():
     assert algo((32, 64, 56, 56), (64, 64, 5, 5), padding=2) != "winograd"
     assert algo((32, 3, 32, 32), (64, 3, 3, 3), padding=1) != "winograd"  # 3 input channels
     assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) != "winograd"  # 128 tiles for 512 channels
+    assert algo((32, 32, 56, 56), (32, 32, 3, 3), padding=1) != "winograd"  # too few channels to pay
+    assert algo((32, 128, 28, 28), (128, 16, 3, 3), padding=1, groups=8) != "winograd"  # 16 per group
+    assert algo((32, 64, 56, 56), (64, 64, 3, 3), padding=2, dilation=2) != "winograd"
 
 
 def test_winograd_transforms_are_the_matrices():

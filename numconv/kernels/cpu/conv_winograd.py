@@ -63,11 +63,15 @@ def applies(spec) -> bool:
 
 def preferred(spec, pass_: str) -> bool:
     """Whether to run it for the forward or input-gradient pass (the weight gradient stays with the
-    other kernels): when it applies, each group has at least MIN_CHANNELS channels on both sides,
-    and there are at least TILES_PER_CHANNEL tiles per channel, so the weight transform (36 values
-    per channel pair, once per call) costs little next to the GEMMs. Measured in
-    docs/performance.md."""
-    if pass_ not in ("forward", "input_grad") or not applies(spec):
+    other kernels): when it applies without dilation, each group has at least MIN_CHANNELS
+    channels on both sides, and there are at least TILES_PER_CHANNEL tiles per channel.
+
+    The transforms cost about 70 ns (input) and 40 ns (output) per tile and channel here, while
+    the GEMMs save about 1.4 ns per tile and channel pair over the direct kernels, so Winograd
+    pays from about 64 channels on; dilation splits the rows of tiles by residue, which makes the
+    transforms' runs shorter still; and with few tiles the weight transform (36 values per
+    channel pair, once per call) outweighs the saving. Measured in docs/performance.md."""
+    if pass_ not in ("forward", "input_grad") or not applies(spec) or spec.dilation != (1, 1, 1):
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
     opg = O // spec.groups
@@ -76,7 +80,7 @@ def preferred(spec, pass_: str) -> bool:
     return min(CPG, opg) >= MIN_CHANNELS and tiles >= TILES_PER_CHANNEL * max(CPG, opg)
 
 
-MIN_CHANNELS = 16
+MIN_CHANNELS = 64
 TILES_PER_CHANNEL = 2
 
 
