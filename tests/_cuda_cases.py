@@ -227,10 +227,13 @@ def conv_cases():
     # a 2-d convolution with more than a block of outputs, not a multiple of the block size
     x, w, b = rand(2, 3, 9, 7), rand(3, 3, 2, 2), rand(3)
     case("conv", "conv2d[378 outputs, > one block]", F.conv2d, x, w, b, backward=F.conv2d_backward, padding=1)
-    # the tiled forward across all its tile edges: 33 channels per group (> TM = 32), 27 taps
-    # (> TQ = 16) and 2 x 20 positions (> TP = 32)
-    x, w, b = rand(2, 6, 5, 4), rand(66, 3, 3, 3), rand(66)
-    case("conv", "conv2d[tiles: 2 groups of 33 channels, 27 taps]", F.conv2d, x, w, b, groups=2, padding=1)
+    # the tiled forward across all its tile edges: 65 channels (> TM = 64), 27 taps (> TQ = 16, in
+    # ranges of 8) and 2 x 35 positions (> TP = 64)
+    x, w, b = rand(2, 3, 5, 7), rand(65, 3, 3, 3), rand(65)
+    case("conv", "conv2d[tiles: 65 channels, 27 taps, 70 positions]", F.conv2d, x, w, b, padding=1)
+    # 1 x 1 taps (every step carries into the channel) and 5 taps (ranges of 4, two of them empty)
+    x, w = rand(2, 5, 5, 6).astype(np.float32), rand(3, 5, 1, 1).astype(np.float32)
+    case("conv", "conv2d[1x1 stride 2 float32]", F.conv2d, x, w, None, stride=2)
     # unbatched input (C, H, W), and float32 (the result keeps the dtype)
     x, w = rand(2, 4, 5), rand(3, 2, 2, 3)
     case("conv", "conv2d[unbatched]", F.conv2d, x, w, None, backward=F.conv2d_backward, stride=(1, 2), padding=1)

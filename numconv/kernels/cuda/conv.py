@@ -3,96 +3,189 @@
 Shapes: ``x`` (N, C, D, H, W), ``w`` (O, C/groups, KD, KH, KW), ``y`` (N, O, OD, OH, OW).
 Along each dimension, tap ``k`` of output ``o`` reads input ``o*stride + k*dilation - pad_lo``.
 Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cpu.conv``. The
-forward is a shared-memory tiled implicit GEMM (see ``conv_forward``); the other passes run one
-thread per element of their first argument. The input-gradient is a gather: the thread
+forward is a shared-memory tiled implicit GEMM, compiled once per dtype (see ``conv_forward``);
+the other passes run one thread per element of their first argument. The input-gradient is a gather: the thread
 owning ``gx[n,c,i]`` asks each tap which output read ``i`` (``tap_source``), so no atomics.
 A transposed convolution is ``conv_input_grad`` (forward) and ``conv_forward`` (its input-gradient).
 """
-from numba import cuda, float64
+import functools
+
+import numpy as np
+from numba import cuda, from_dtype, int64, uint64
 
 from . import jit, launch, tap_range, tap_source, unravel5
 
 
-TM, TP, TQ = 32, 32, 16  # a block's tile: output channels x output positions, taps per shared-memory step
+TM, TP, TQ = 64, 64, 16  # a block's tile: output channels x output positions, taps per shared-memory step
 R = 4  # each thread's outputs per dimension: R x R accumulators in registers
-THREADS = TM // R  # threads per block dimension (8 x 8)
+THREADS = TM // R  # threads per block dimension: a block is THREADS * THREADS = 256 threads
+NT = THREADS * THREADS
+XL = TQ * TP // NT  # X^ values each thread stages per step: XL consecutive taps of one column
+WL = TQ * TM // NT  # W values each thread stages per step: one tap of WL channels
+W_TILE, X_TILE = TM * TQ, TQ * TP  # shared-memory tile sizes
 
 
 def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p*s + k*d - pad_lo]
 
     An implicit GEMM per group, Y[o, (n,p)] = sum_q W[o, q] X^[q, (n,p)] over the flat taps
-    ``q = (j, kd, kh, kw)``: a block computes a TM x TP tile of Y, walking q in TQ-wide steps that
-    its threads stage in shared memory (W's tile as is, X^'s tile gathered from ``x`` with zeros in
-    the padding), and each thread keeps R x R outputs in registers, strided by the thread grid so
-    neighbouring threads write neighbouring positions. Accumulates in float64, in q order.
+    ``q = (j, kd, kh, kw)``: a block of 256 threads computes a TM x TP = 64 x 64 tile of Y, walking
+    the taps in steps of TQ = 16 staged in shared memory (W's tile read from ``w``, X^'s tile
+    gathered from ``x`` with zeros in the padding). A step's 16 rows are 4 consecutive taps from
+    each quarter of the (padded) tap range, so every thread stages one fixed column of X^ and the
+    next 4 taps of one quarter: its image and input coordinates are computed once per block, and
+    its taps advance by carrying digits of (j, kd, kh, kw), without divisions. The next step is
+    loaded into registers while the current one is multiplied. Each thread keeps R x R = 4 x 4
+    outputs in registers, strided by the thread grid so neighbouring threads write neighbouring
+    positions. Stages and accumulates in the arrays' dtype (float32 runs FP32 FMAs), in the same
+    order on every run.
     """
     N, O = y.shape[0], y.shape[1]
-    NP = N * y.shape[2] * y.shape[3] * y.shape[4]
+    C, D, H, W = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+    OD, OH, OW = y.shape[2], y.shape[3], y.shape[4]
+    NP = N * OD * OH * OW
     opg = O // groups
     if NP == 0 or opg == 0:
         return
-    Q = w.shape[1] * w.shape[2] * w.shape[3] * w.shape[4]
+    CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     grid = ((NP + TP - 1) // TP, (opg + TM - 1) // TM, groups)
-    _conv_forward[grid, (THREADS, THREADS)](y, x, w.reshape(O, Q), b, has_bias, *stride, *pad_lo, *dilation, groups,
-                                            w.shape[1], w.shape[2], w.shape[3], w.shape[4])
+    _conv_forward(y.dtype)[grid, NT](y.reshape(y.size), x.reshape(x.size), w.reshape(w.size), b, has_bias,
+                                     *stride, *pad_lo, *dilation, groups, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
 
 
-@jit
-def _conv_forward(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, CPG, KD, KH, KW):
-    s_w = cuda.shared.array((TQ, TM), float64)
-    s_x = cuda.shared.array((TQ, TP), float64)
-    acc = cuda.local.array((R, R), float64)
-    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-    tid = ty * THREADS + tx
-    g = cuda.blockIdx.z
-    m0 = cuda.blockIdx.y * TM  # first output channel of the tile, within the group
-    p0 = cuda.blockIdx.x * TP  # first flat (image, position) of the tile
-    N, O, OD, OH, OW = y.shape[0], y.shape[1], y.shape[2], y.shape[3], y.shape[4]
-    D, H, W = x.shape[2], x.shape[3], x.shape[4]
-    P = OD * OH * OW
-    opg = O // groups
-    Q = CPG * KD * KH * KW
-    for i in range(R):
+@cuda.jit(device=True)
+def _tap_digits(q, KD, KH, KW):
+    """The flat tap ``q`` as (j, kd, kh, kw)."""
+    kw = q % KW
+    q //= KW
+    kh = q % KH
+    q //= KH
+    return q // KD, q % KD, kh, kw
+
+
+@cuda.jit(device=True)
+def _next_tap(j, kd, kh, kw, KD, KH, KW):
+    """The flat tap after (j, kd, kh, kw), carrying instead of dividing."""
+    kw += 1
+    if kw == KW:
+        kw = 0
+        kh += 1
+        if kh == KH:
+            kh = 0
+            kd += 1
+            if kd == KD:
+                kd = 0
+                j += 1
+    return j, kd, kh, kw
+
+
+@functools.lru_cache(maxsize=None)
+def _conv_forward(dtype):
+    """The forward kernel for arrays of ``dtype`` (one compiled kernel per dtype). Arrays are flat."""
+    T = from_dtype(np.dtype(dtype))
+
+    def kernel(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups,
+               N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW):
+        # Shared and flat arrays are indexed with unsigned offsets: no negative-index wraparound code.
+        s_w = cuda.shared.array(W_TILE, T)  # W tile, [m * TQ + qq]
+        s_x = cuda.shared.array(X_TILE, T)  # X^ tile, [qq * TP + pp]
+        acc = cuda.local.array((R, R), T)
+        xr = cuda.local.array(XL, T)  # the next step, in registers until it goes to shared memory
+        wr = cuda.local.array(WL, T)
+        av = cuda.local.array(R, T)
+        bv = cuda.local.array(R, T)
+        yoff = cuda.local.array(R, int64)
+        zero = T(0)
+        tid = cuda.threadIdx.x
+        tx, ty = tid % THREADS, tid // THREADS
+        g = cuda.blockIdx.z
+        m0 = cuda.blockIdx.y * TM  # first output channel of the tile, within the group
+        p0 = cuda.blockIdx.x * TP  # first flat (image, position) of the tile
+        P = OD * OH * OW
+        NP = N * P
+        opg = O // groups
+        Q = CPG * KD * KH * KW
+        # Row qq of a step's tile is tap (qq // XL) * QR + step * XL + qq % XL: the taps split into
+        # NT // TP = TQ // XL ranges of QR, each walked XL taps per step, so that every thread
+        # stages consecutive taps from one step to the next.
+        QR = (Q + TQ - 1) // TQ * XL
+        steps = QR // XL
+        # X^ staging: column p0 + xp, rows xq .. xq + XL - 1, i.e. XL taps of range tid // TP
+        xp, xq = tid % TP, (tid // TP) * XL
+        col = p0 + xp
+        col_ok = col < NP
+        n = col // P
+        p = col - n * P
+        od = p // (OH * OW)
+        oh = (p // OW) % OH
+        ow = p % OW
+        i0b, i1b, i2b = od * sd - pd, oh * sh - ph, ow * sw - pw  # input coordinates of tap 0
+        xbase = (n * C + g * CPG) * (D * H * W)
+        tj, tkd, tkh, tkw = _tap_digits((tid // TP) * QR, KD, KH, KW)  # the next tap this thread stages
+        xst = uint64(xq * TP + xp)
+        # W staging: row wq of channels m0 + wm + k * (NT // TQ)
+        wq, wm = tid % TQ, tid // TQ
+        wtap = (wq // XL) * QR + wq % XL  # its tap at step 0
+        wbase = (g * opg + m0 + wm) * Q + wtap
+        wlim = Q - wtap  # its tap exists while step * XL < wlim
+        wrows = opg - m0 - wm  # channels k * (NT // TQ) < wrows exist
+        wst = uint64(wm * TQ + wq)
+        busy = m0 + ty < opg and p0 + tx < NP  # some of this thread's outputs exist
+        for i in range(R):
+            for j in range(R):
+                acc[i, j] = zero
+        # iteration s moves step s - 1 from registers to shared memory, loads step s into
+        # registers, then multiplies step s - 1
+        for s in range(steps + 1):
+            if s > 0:
+                for k in range(WL):
+                    s_w[wst + uint64(k * (NT // TQ) * TQ)] = wr[k]
+                for k in range(XL):
+                    s_x[xst + uint64(k * TP)] = xr[k]
+                cuda.syncthreads()
+            if s < steps:
+                w_ok = s * XL < wlim
+                for k in range(WL):
+                    v = zero
+                    if w_ok and k * (NT // TQ) < wrows:
+                        v = w[uint64(wbase + k * (NT // TQ) * Q + s * XL)]
+                    wr[k] = v
+                for k in range(XL):
+                    v = zero
+                    if col_ok and tj < CPG:
+                        i0, i1, i2 = i0b + tkd * dd, i1b + tkh * dh, i2b + tkw * dw
+                        if 0 <= i0 < D and 0 <= i1 < H and 0 <= i2 < W:
+                            v = x[uint64(xbase + ((tj * D + i0) * H + i1) * W + i2)]
+                    xr[k] = v
+                    tj, tkd, tkh, tkw = _next_tap(tj, tkd, tkh, tkw, KD, KH, KW)
+            if s > 0 and busy:
+                wo, xo = uint64(ty * TQ), uint64(tx)  # W[ty, qq] and X^[qq, tx], for qq = 0
+                for qq in range(TQ):
+                    for i in range(R):
+                        av[i] = s_w[wo + uint64(i * THREADS * TQ)]
+                    for j in range(R):
+                        bv[j] = s_x[xo + uint64(j * THREADS)]
+                    for i in range(R):
+                        for j in range(R):
+                            acc[i, j] += av[i] * bv[j]
+                    wo += uint64(1)
+                    xo += uint64(TP)
+            if s > 0:
+                cuda.syncthreads()
         for j in range(R):
-            acc[i, j] = 0.0
-    for q0 in range(0, Q, TQ):
-        for e in range(tid, TQ * TM, THREADS * THREADS):
-            qq, mm = e // TM, e % TM
-            if m0 + mm < opg and q0 + qq < Q:
-                s_w[qq, mm] = w[g * opg + m0 + mm, q0 + qq]
-            else:
-                s_w[qq, mm] = 0.0
-        for e in range(tid, TQ * TP, THREADS * THREADS):
-            qq, pp = e // TP, e % TP
-            v = 0.0
-            col, q = p0 + pp, q0 + qq
-            if col < N * P and q < Q:
-                n, p = col // P, col % P
-                od, oh, ow = p // (OH * OW), (p // OW) % OH, p % OW
-                j, kd, kh, kw = q // (KD * KH * KW), (q // (KH * KW)) % KD, (q // KW) % KH, q % KW
-                i0, i1, i2 = od * sd + kd * dd - pd, oh * sh + kh * dh - ph, ow * sw + kw * dw - pw
-                if 0 <= i0 < D and 0 <= i1 < H and 0 <= i2 < W:
-                    v = x[n, g * CPG + j, i0, i1, i2]
-            s_x[qq, pp] = v
-        cuda.syncthreads()
-        for qq in range(TQ):
-            for i in range(R):
-                a = s_w[qq, ty + i * THREADS]
+            c = p0 + tx + j * THREADS
+            nn = c // P
+            yoff[j] = nn * O * P + (c - nn * P) if c < NP else -1
+        for i in range(R):
+            m = m0 + ty + i * THREADS
+            if m < opg:
+                o = g * opg + m
+                bo = b[o] if has_bias else zero
                 for j in range(R):
-                    acc[i, j] += a * s_x[qq, tx + j * THREADS]
-        cuda.syncthreads()
-    for i in range(R):
-        m = m0 + ty + i * THREADS
-        if m >= opg:
-            continue
-        o = g * opg + m
-        for j in range(R):
-            col = p0 + tx + j * THREADS
-            if col < N * P:
-                n, p = col // P, col % P
-                v = acc[i, j] + (b[o] if has_bias else 0.0)
-                y[n, o, p // (OH * OW), (p // OW) % OH, p % OW] = v
+                    if yoff[j] >= 0:
+                        y[uint64(yoff[j] + o * P)] = acc[i, j] + bo
+
+    return jit(kernel)
 
 
 def conv_input_grad(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups):
