@@ -1187,6 +1187,7 @@ def _main_cuda(args, argv, ap) -> int:
         print("python -m numconv.bench: error: --device cuda: no CUDA GPU here (numconv.cuda.is_available() is "
               "False; needs numba-cuda and an NVIDIA GPU and driver, or NUMBA_ENABLE_CUDASIM=1)", file=sys.stderr)
         return 2
+    nc_cuda.require()  # before anything makes a context, so numconv's memory pool can be installed
     rows = None if args.rows is None else [r.strip() for r in args.rows.split(",") if r.strip()]
     try:
         report = run_suite_cuda(rows, quick=args.quick, repeats=args.repeats, warmup=args.warmup,
@@ -1194,7 +1195,9 @@ def _main_cuda(args, argv, ap) -> int:
     except ValueError as exc:
         ap.error(str(exc))
     report["command"] = " ".join(["python -m numconv.bench"] + argv)
+    report["memory_pool"] = nc_cuda.pool_status()
     print_cuda_report(report, markdown=args.markdown)
+    print(f"numconv's CUDA memory pool: {report['memory_pool']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
