@@ -22,6 +22,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
+from .gemm import rows4_taps4
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -184,16 +185,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
                         w0, w1, w2, w3 = wf[o0], wf[o0 + 1], wf[o0 + 2], wf[o0 + 3]
                         for i in range(0, fours, 4):
                             s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
-                            u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
-                            v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
-                            e0, e1, e2, e3 = w2[i], w2[i + 1], w2[i + 2], w2[i + 3]
-                            f0, f1, f2, f3 = w3[i], w3[i + 1], w3[i + 2], w3[i + 3]
-                            for q in range(cl):
-                                z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
-                                a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3
-                                a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3
-                                a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3
-                                a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
+                            rows4_taps4(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, cl)
                     else:  # two rows at a time, then one
                         for r in range(0, ob - ob % 2, 2):
                             a0, a1 = acc[r, :cl], acc[r + 1, :cl]

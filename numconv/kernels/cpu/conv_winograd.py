@@ -31,6 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
+from .gemm import rows4_taps4
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
 # out BT and AT; tests check them against these and against the correlation they compute).
@@ -334,16 +335,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
                     u0, u1, u2, u3 = Ux[k0], Ux[k0 + 1], Ux[k0 + 2], Ux[k0 + 3]
                     for i in range(0, fours, 4):
                         s0, s1, s2, s3 = Vx[i, lo:hi], Vx[i + 1, lo:hi], Vx[i + 2, lo:hi], Vx[i + 3, lo:hi]
-                        p0, p1, p2, p3 = u0[i], u0[i + 1], u0[i + 2], u0[i + 3]
-                        q0, q1, q2, q3 = u1[i], u1[i + 1], u1[i + 2], u1[i + 3]
-                        e0, e1, e2, e3 = u2[i], u2[i + 1], u2[i + 2], u2[i + 3]
-                        f0, f1, f2, f3 = u3[i], u3[i + 1], u3[i + 2], u3[i + 3]
-                        for q in range(cl):
-                            z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
-                            a0[q] += p0 * z0 + p1 * z1 + p2 * z2 + p3 * z3
-                            a1[q] += q0 * z0 + q1 * z1 + q2 * z2 + q3 * z3
-                            a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3
-                            a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
+                        rows4_taps4(a0, a1, a2, a3, u0, u1, u2, u3, i, s0, s1, s2, s3, cl)
                     start = fours
                 else:
                     start = 0

@@ -6,7 +6,7 @@ vectorizes. The convolution fast paths (``conv_gemm.py``) and ``Linear`` both ru
 """
 from numba import njit, prange
 
-from . import FASTMATH, kernel
+from . import FASTMATH, inline, kernel
 
 NB = 64  # columns of C (rows of B) per task
 KB = 512  # shared-index block: a 4 x KB panel of A and an NB x KB panel of B stay in cache
@@ -79,6 +79,24 @@ def mm_nt(C, cr, cc, A, ar, nr, ak, B, br, nc, bk, K, accumulate):
                 s += C[cr + i2, cc + j2]
             C[cr + i2, cc + j2] = s
 
+
+
+@inline
+def rows4_taps4(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, n):
+    """a_r[:n] += sum_{k<4} w_r[i+k] * s_k[:n] for four accumulator rows: the AXPY form of a 4x4
+    block of a GEMM, sixteen multiply-adds per four loads of ``s``, vectorized along the rows.
+    ``conv_planes`` (s: shifted slices of padded planes) and ``conv_winograd`` (s: rows of
+    transformed tiles) run on it."""
+    u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
+    v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
+    e0, e1, e2, e3 = w2[i], w2[i + 1], w2[i + 2], w2[i + 3]
+    f0, f1, f2, f3 = w3[i], w3[i + 1], w3[i + 2], w3[i + 3]
+    for q in range(n):
+        z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
+        a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3
+        a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3
+        a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3
+        a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
 
 
 @kernel
