@@ -216,6 +216,24 @@ TCONV = [
 ]
 
 
+# The CUDA input-gradient (the backward of conv, the forward of conv_transpose) is the tiled forward
+# of gy with the flipped, transposed weight when every stride is 1 and every
+# pad' = dilation*(K-1) - pad_lo >= 0, and the gather kernel otherwise: both paths, both dtypes.
+CONV_INPUT_GRAD = [
+    # (label, nd, C_in, C_out, sizes, kernel, bias, dtype, kwargs)
+    ("fast: groups dilation", 2, 4, 6, (7, 9), (3, 2), True, np.float64, dict(groups=2, dilation=(2, 1), padding=(2, 1))),
+    ("fast: dilation 3 float32", 1, 3, 2, 11, 3, True, np.float32, dict(dilation=3, padding=4)),
+    ("gather: padding beyond the dilated kernel float32", 2, 4, 2, (4, 5), 2, True, np.float32, dict(padding=(1, 3), dilation=(1, 2), groups=2)),
+    ("gather: stride 2 groups dilation float32", 2, 4, 2, (7, 6), 3, True, np.float32, dict(stride=2, padding=1, dilation=(2, 1), groups=2)),
+]
+
+TCONV_INPUT_GRAD = [
+    ("fast: groups dilation", 2, 4, 6, (5, 7), (3, 2), True, np.float64, dict(groups=2, dilation=(1, 2), padding=(1, 0))),
+    ("fast: 3d groups float32", 3, 2, 4, (2, 3, 3), 2, False, np.float32, dict(groups=2)),
+    ("gather: padding beyond the kernel", 2, 2, 3, (6, 5), 2, True, np.float64, dict(padding=(2, 1))),
+]
+
+
 def conv_cases():
     for label, nd, ci, co, n, k, bias, kw in CONV:
         groups = kw.get("groups", 1)
@@ -224,6 +242,13 @@ def conv_cases():
         b = rand(co) if bias else None
         fn, bw = getattr(F, f"conv{nd}d"), getattr(F, f"conv{nd}d_backward")
         case("conv", f"conv{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
+    for label, nd, ci, co, n, k, bias, dtype, kw in CONV_INPUT_GRAD:
+        groups = kw.get("groups", 1)
+        x = rand(2, ci, *spatial(nd, n)).astype(dtype)
+        w = rand(co, ci // groups, *spatial(nd, k)).astype(dtype)
+        b = rand(co).astype(dtype) if bias else None
+        fn, bw = getattr(F, f"conv{nd}d"), getattr(F, f"conv{nd}d_backward")
+        case("conv", f"conv{nd}d[input grad {label}]", fn, x, w, b, backward=bw, **kw)
     # a 2-d convolution with more than a block of outputs, not a multiple of the block size
     x, w, b = rand(2, 3, 9, 7), rand(3, 3, 2, 2), rand(3)
     case("conv", "conv2d[378 outputs, > one block]", F.conv2d, x, w, b, backward=F.conv2d_backward, padding=1)
@@ -247,6 +272,13 @@ def conv_transpose_cases():
         x = rand(2, ci, *spatial(nd, n))
         w = rand(ci, co // groups, *spatial(nd, k))
         b = rand(co) if bias else None
+        fn, bw = getattr(F, f"conv_transpose{nd}d"), getattr(F, f"conv_transpose{nd}d_backward")
+        case("conv_transpose", f"conv_transpose{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
+    for label, nd, ci, co, n, k, bias, dtype, kw in TCONV_INPUT_GRAD:
+        groups = kw.get("groups", 1)
+        x = rand(2, ci, *spatial(nd, n)).astype(dtype)
+        w = rand(ci, co // groups, *spatial(nd, k)).astype(dtype)
+        b = rand(co).astype(dtype) if bias else None
         fn, bw = getattr(F, f"conv_transpose{nd}d"), getattr(F, f"conv_transpose{nd}d_backward")
         case("conv_transpose", f"conv_transpose{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
 

@@ -4,8 +4,10 @@ Shapes: ``x`` (N, C, D, H, W), ``w`` (O, C/groups, KD, KH, KW), ``y`` (N, O, OD,
 Along each dimension, tap ``k`` of output ``o`` reads input ``o*stride + k*dilation - pad_lo``.
 Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cpu.conv``. The
 forward is a shared-memory tiled implicit GEMM, compiled once per dtype (see ``conv_forward``);
-the other passes run one thread per element of their first argument. The input-gradient is a gather: the thread
-owning ``gx[n,c,i]`` asks each tap which output read ``i`` (``tap_source``), so no atomics.
+the other passes run one thread per element of their first argument. The input-gradient with stride 1
+in every dimension (and ``pad_lo <= dilation*(K-1)``) is that same tiled forward, of ``gy`` with the weight
+flipped and transposed per group (``_flip_transpose``, built on the device); otherwise it is a gather: the
+thread owning ``gx[n,c,i]`` asks each tap which output read ``i`` (``tap_source``), so no atomics.
 A transposed convolution is ``conv_input_grad`` (forward) and ``conv_forward`` (its input-gradient).
 """
 import functools
@@ -192,10 +194,35 @@ def conv_input_grad(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups):
     """gx[n,c,i] = b[c] + sum_{o in group(c), k, p : p*s + k*d - pad_lo = i} w[o, c mod C/groups, k] * gy[n,o,p]
 
     The bias (of the transposed convolution this kernel is the forward of) is zero for a gradient.
-    One thread per ``gx`` element gathers the outputs that read it, checking that ``i - k*d + pad_lo``
-    is a multiple of the stride.
+    With stride 1 in every dimension and ``pad' = d*(K-1) - pad_lo >= 0`` in every dimension, this is
+    ``conv_forward(gx, gy, wt, b, has_bias, 1, pad', d, groups)``, the tiled forward (same dtype
+    arithmetic, deterministic), with ``wt[g*C/groups + j, m, k] = w[g*O/groups + m, j, K-1-k]``
+    (shape (C, O/groups, KD, KH, KW)) written into a new device array by ``_flip_transpose``.
+    Otherwise one thread per ``gx`` element gathers the outputs that read it, checking that
+    ``i - k*d + pad_lo`` is a multiple of the stride.
     """
+    K = w.shape[2:]
+    pad_t = tuple(d * (k - 1) - p for d, k, p in zip(dilation, K, pad_lo))
+    if all(s == 1 for s in stride) and all(p >= 0 for p in pad_t):
+        O, CPG = w.shape[0], w.shape[1]
+        wt = cuda.device_array((groups * CPG, O // groups) + tuple(K), dtype=w.dtype)
+        launch(_flip_transpose, wt.size, wt, w)
+        conv_forward(gx, gy, wt, b, has_bias, (1, 1, 1), pad_t, tuple(dilation), groups)
+        return
     launch(_conv_input_grad, gx.size, gx, gy, w, b, has_bias, *stride, *pad_lo, *dilation, groups)
+
+
+@jit
+def _flip_transpose(wt, w):
+    """wt[g*CPG + j, m, kd, kh, kw] = w[g*opg + m, j, KD-1-kd, KH-1-kh, KW-1-kw] (one thread per ``wt`` element)."""
+    t = cuda.grid(1)
+    if t >= wt.size:
+        return
+    opg, KD, KH, KW = wt.shape[1], wt.shape[2], wt.shape[3], wt.shape[4]
+    CPG = w.shape[1]
+    c, m, kd, kh, kw = unravel5(t, opg, KD, KH, KW)
+    g = c // CPG
+    wt[c, m, kd, kh, kw] = w[g * opg + m, c - g * CPG, KD - 1 - kd, KH - 1 - kh, KW - 1 - kw]
 
 
 @jit
