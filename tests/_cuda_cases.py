@@ -235,20 +235,15 @@ TCONV_INPUT_GRAD = [
 
 
 def conv_cases():
-    for label, nd, ci, co, n, k, bias, kw in CONV:
-        groups = kw.get("groups", 1)
-        x = rand(2, ci, *spatial(nd, n))
-        w = rand(co, ci // groups, *spatial(nd, k))
-        b = rand(co) if bias else None
-        fn, bw = getattr(F, f"conv{nd}d"), getattr(F, f"conv{nd}d_backward")
-        case("conv", f"conv{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
-    for label, nd, ci, co, n, k, bias, dtype, kw in CONV_INPUT_GRAD:
+    both = [(label, nd, ci, co, n, k, bias, np.float64, kw) for label, nd, ci, co, n, k, bias, kw in CONV]
+    both += [(f"input grad {label}", *rest) for label, *rest in CONV_INPUT_GRAD]
+    for label, nd, ci, co, n, k, bias, dtype, kw in both:
         groups = kw.get("groups", 1)
         x = rand(2, ci, *spatial(nd, n)).astype(dtype)
         w = rand(co, ci // groups, *spatial(nd, k)).astype(dtype)
         b = rand(co).astype(dtype) if bias else None
         fn, bw = getattr(F, f"conv{nd}d"), getattr(F, f"conv{nd}d_backward")
-        case("conv", f"conv{nd}d[input grad {label}]", fn, x, w, b, backward=bw, **kw)
+        case("conv", f"conv{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
     # a 2-d convolution with more than a block of outputs, not a multiple of the block size
     x, w, b = rand(2, 3, 9, 7), rand(3, 3, 2, 2), rand(3)
     case("conv", "conv2d[378 outputs, > one block]", F.conv2d, x, w, b, backward=F.conv2d_backward, padding=1)
@@ -267,14 +262,9 @@ def conv_cases():
 
 
 def conv_transpose_cases():
-    for label, nd, ci, co, n, k, bias, kw in TCONV:
-        groups = kw.get("groups", 1)
-        x = rand(2, ci, *spatial(nd, n))
-        w = rand(ci, co // groups, *spatial(nd, k))
-        b = rand(co) if bias else None
-        fn, bw = getattr(F, f"conv_transpose{nd}d"), getattr(F, f"conv_transpose{nd}d_backward")
-        case("conv_transpose", f"conv_transpose{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
-    for label, nd, ci, co, n, k, bias, dtype, kw in TCONV_INPUT_GRAD:
+    both = [(label, nd, ci, co, n, k, bias, np.float64, kw) for label, nd, ci, co, n, k, bias, kw in TCONV]
+    both += [(f"input grad {label}", *rest) for label, *rest in TCONV_INPUT_GRAD]
+    for label, nd, ci, co, n, k, bias, dtype, kw in both:
         groups = kw.get("groups", 1)
         x = rand(2, ci, *spatial(nd, n)).astype(dtype)
         w = rand(ci, co // groups, *spatial(nd, k)).astype(dtype)
