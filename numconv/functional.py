@@ -238,8 +238,9 @@ def _make_max_pool(nd):
     def max_pool_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, indices=None):
         x, spec, batched = setup(input, kernel_size, stride, padding, dilation, ceil_mode)
         gy = _grad(grad_output, spec.y_nd, batched, input.dtype)
-        idx = ops.max_pool_forward(x, spec)[1] if indices is None else _indices(indices, spec.y_nd, batched, shapes.prod(spec.x_shape[2:]))
-        return _unbatch(ops.max_pool_backward(gy, idx, spec), batched)
+        idx, windowed = (ops.max_pool_forward(x, spec)[1], True) if indices is None else \
+            _indices(indices, spec.y_nd, batched, spec.x_shape[2:], spec=spec)
+        return _unbatch(ops.max_pool_backward(gy, idx, spec, windowed), batched)
 
     max_pool.__name__ = max_pool.__qualname__ = f"max_pool{nd}d"
     max_pool.__doc__ = f"""{nd}-d max pooling, as ``torch.nn.functional.max_pool{nd}d``; NaN propagates.
@@ -252,23 +253,27 @@ def _make_max_pool(nd):
     return max_pool, max_pool_backward
 
 
-def _indices(indices, expected_shape, batched, plane, where="an input plane", name="indices"):
-    """Check ``indices`` (shape, integer dtype, values in [0, plane)) before a kernel writes through them."""
+def _indices(indices, expected_shape, batched, plane_shape, where="an input plane", name="indices", spec=None):
+    """Check ``indices`` (shape, integer dtype, values in [0, plane)) before a kernel writes through
+    them; the values are checked where they live (no copy to the host). Returns (indices reshaped
+    to ``expected_shape``, True where each is known to name a tap of its own window of ``spec``)."""
     shape = tuple(getattr(indices, "shape", ()))
     expect = tuple(expected_shape) if batched else tuple(expected_shape[1:])
     if shape != expect:
         raise ValueError(f"{name} must have shape {expect} (the pooled output's), got {shape}")
     if np.dtype(indices.dtype).kind not in "iu":
         raise TypeError(f"{name} must be an integer array (as returned by return_indices=True), got dtype {indices.dtype}")
-    host = dispatch.to_host(indices)
-    if host.size and (host.min() < 0 or host.max() >= plane):
+    if isinstance(indices, np.ndarray):
+        indices = indices.astype(np.int64, copy=False)
+    indices = indices.reshape(expected_shape)
+    plane = shapes.prod(plane_shape)
+    lo, hi, outside = ops.check_indices(indices, plane_shape, spec) if shapes.prod(shape) else (0, 0, None)
+    if lo < 0 or hi >= plane:
         raise ValueError(
             f"{name} must lie in [0, {plane}) (positions in {where} of {plane} elements); "
-            f"got values from {host.min()} to {host.max()}"
+            f"got values from {lo} to {hi}"
         )
-    if isinstance(indices, np.ndarray):
-        return indices.reshape(expected_shape).astype(np.int64, copy=False)
-    return indices.reshape(expected_shape)
+    return indices, outside == 0
 
 
 def _make_avg_pool(nd):
@@ -323,8 +328,9 @@ def _make_adaptive(nd):
     def adaptive_max_pool_backward(grad_output, input, output_size, indices=None):
         x, spec, batched = setup(input, output_size)
         gy = _grad(grad_output, spec.y_nd, batched, input.dtype)
-        idx = ops.max_pool_forward(x, spec)[1] if indices is None else _indices(indices, spec.y_nd, batched, shapes.prod(spec.x_shape[2:]))
-        return _unbatch(ops.max_pool_backward(gy, idx, spec), batched)
+        idx, windowed = (ops.max_pool_forward(x, spec)[1], True) if indices is None else \
+            _indices(indices, spec.y_nd, batched, spec.x_shape[2:], spec=spec)
+        return _unbatch(ops.max_pool_backward(gy, idx, spec, windowed), batched)
 
     fns = (adaptive_avg_pool, adaptive_avg_pool_backward, adaptive_max_pool, adaptive_max_pool_backward)
     for fn in fns:
@@ -344,7 +350,7 @@ def _make_max_unpool(nd):
     def setup(input, indices, kernel_size, stride, padding, output_size):
         xs, batched = _input(input, nd)
         out = shapes.unpool_output_size(xs, nd, kernel_size, stride, padding, output_size)
-        idx = _indices(indices, xs, batched, shapes.prod(out), f"an unpooled output of spatial size {out}")
+        idx, _ = _indices(indices, xs, batched, (1,) * (3 - nd) + tuple(out), f"an unpooled output of spatial size {out}")
         return input.reshape(xs), idx, xs[:2] + out, batched
 
     def max_unpool(input, indices, kernel_size, stride=None, padding=0, output_size=None):

@@ -338,6 +338,9 @@ class PoolSpec:
     are ``first[i, o] + t * step[i]`` for ``t < count[i, o]`` (taps in the padding are dropped
     here, once, so kernels never test bounds). ``div[i, o]`` is that dimension's factor of the
     average's divisor; the divisor of a window is the product over dimensions (or ``override``).
+    The inverse, for gathers: the windows whose span ``[first, first + (count-1)*step]`` holds
+    input index ``j`` of dimension ``i`` are among the outputs ``cover_first[i, j] + u`` for ``u <
+    cover_count[i, j]`` (spans move forward with ``o``, so the range is short; see _cover_table).
     """
 
     x_shape: tuple
@@ -347,6 +350,15 @@ class PoolSpec:
     step: tuple
     div: np.ndarray  # (3, max_out) float64
     nd: int = 3
+    cover_first: np.ndarray = None  # (3, max_in) int64; filled in by __post_init__
+    cover_count: np.ndarray = None
+
+    def __post_init__(self):
+        if self.cover_first is None:
+            firsts, counts = zip(*(_cover_table(self.first[i, :o], self.count[i, :o], s, n)
+                                   for i, (o, s, n) in enumerate(zip(self.y_shape[2:], self.step, self.x_shape[2:]))))
+            object.__setattr__(self, "cover_first", _stack3(firsts, np.int64))
+            object.__setattr__(self, "cover_count", _stack3(counts, np.int64))
 
     @property
     def x_nd(self) -> tuple:
@@ -396,6 +408,22 @@ def _window_table(n, out, k, s, p, d):
         div_in[o] = sum(1 for i in taps if i < n + p)
         div_ex[o] = len(valid)
     return first, count, div_in, div_ex
+
+
+def _cover_table(first, count, step, n):
+    """(cover_first, cover_count) over input indices ``0 .. n-1`` of one dimension: the outputs
+    ``cover_first[j] .. cover_first[j] + cover_count[j] - 1`` include every window whose span
+    ``[first, first + (count-1)*step]`` holds ``j``. Spans move forward with the output, except that
+    dilation with padding can shift a window's first valid tap past its neighbour's, so the range
+    runs from the first window whose span ends at or after ``j`` to the last that starts at or
+    before it; the kernels check each window they visit."""
+    last = first + (count - 1) * step
+    end_so_far = np.maximum.accumulate(last)  # nondecreasing: windows before start(j) all end before j
+    start_from_here = np.minimum.accumulate(first[::-1])[::-1]  # nondecreasing: windows from stop(j) start after j
+    j = np.arange(n)
+    start = np.searchsorted(end_so_far, j, side="left")
+    stop = np.searchsorted(start_from_here, j, side="right")
+    return start.astype(np.int64), np.maximum(stop - start, 0).astype(np.int64)
 
 
 def _stack3(rows, dtype):

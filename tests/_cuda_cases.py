@@ -314,6 +314,28 @@ def pool_cases():
                 want = bw(gy, x, k, indices=idx, **kw)
                 got = bw(dev(gy), dev(x), k, indices=dev(idx), **kw)
                 check_same(got, want, "gradient")
+    # indices that are in the plane but outside their own window: the GPU's gather would miss them,
+    # so the window check sends them to the scatter, which routes them as the CPU does
+    x = rand(2, 3, 6, 7)
+    y, idx = F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
+    idx[0, 1, 0, 0] = 41  # the plane's last position, far from window (0, 0)
+    idx[1, 2, 2, 1] = idx[1, 2, 0, 0]  # a repeat from another window
+    with checking("pool", "max_pool2d_backward[indices outside their windows]"):
+        CALLED.discard(("pool", "scatter_plane"))
+        gy = rand(*y.shape)
+        want = F.max_pool2d_backward(gy, x, 3, stride=2, padding=1, indices=idx)
+        got = F.max_pool2d_backward(dev(gy), dev(x), 3, stride=2, padding=1, indices=dev(idx))
+        check_same(got, want, "gradient")
+        assert ("pool", "scatter_plane") in CALLED, "out-of-window indices did not take the scatter"
+    with checking("pool", "max_pool2d_backward[device indices out of the plane]"):
+        bad = idx.copy()
+        bad[1, 0, 1, 2] = 42
+        try:
+            F.max_pool2d_backward(dev(gy), dev(x), 3, stride=2, padding=1, indices=dev(bad))
+        except ValueError as e:
+            assert "42" in str(e) and "[0, 42)" in str(e), f"the error does not give the range and the value: {e}"
+        else:
+            raise AssertionError("an index past the plane did not raise ValueError")
     # NaN wins the max, as on the CPU (v > best or v != v)
     x = rand(2, 2, 5, 4)
     x[0, 0, 1, 1] = np.nan

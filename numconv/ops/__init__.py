@@ -16,6 +16,7 @@ from .pad import pad_backward, pad_forward
 from .pool import (
     avg_pool_backward,
     avg_pool_forward,
+    check_indices,
     max_pool_backward,
     max_pool_forward,
     max_unpool_backward,

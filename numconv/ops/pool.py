@@ -1,4 +1,6 @@
 """Pooling and unpooling over arrays (batched n-d layout, window tables from ``shapes``)."""
+from __future__ import annotations
+
 import numpy as np
 
 from .. import dispatch
@@ -9,15 +11,17 @@ _device_tables = {}  # id(spec) -> (spec, its tables on the GPU); specs are memo
 
 
 def _tables(spec: PoolSpec, dev):
-    """The window tables (first, count, div) where the kernels run. On the GPU they are copied once
-    per spec and kept: a host-to-device copy blocks, and cost more than the pooling itself."""
+    """The window tables (first, count, div, cover_first, cover_count) where the kernels run. On the
+    GPU they are copied once per spec and kept: a host-to-device copy blocks, and cost more than the
+    pooling itself."""
+    tables = (spec.first, spec.count, spec.div, spec.cover_first, spec.cover_count)
     if dev == dispatch.CPU:
-        return spec.first, spec.count, spec.div
+        return tables
     hit = _device_tables.get(id(spec))
     if hit is None or hit[0] is not spec:  # holding the spec keeps its id from being reused
         if len(_device_tables) >= 256:
             _device_tables.clear()
-        hit = _device_tables[id(spec)] = (spec, tuple(dispatch.to_device(t, dev) for t in (spec.first, spec.count, spec.div)))
+        hit = _device_tables[id(spec)] = (spec, tuple(dispatch.to_device(t, dev) for t in tables))
     return hit[1]
 
 
@@ -28,21 +32,65 @@ def max_pool_forward(x, spec: PoolSpec, indices: bool = True):
     x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
     y = dispatch.empty(spec.y_shape, x5.dtype, dev)
     idx = dispatch.empty(spec.y_shape if indices else (0,) * 5, np.int64, dev)
-    first, count, _ = _tables(spec, dev)
+    first, count = _tables(spec, dev)[:2]
     dispatch.kernels("pool", dev).max_pool_forward(y, idx, x5, first, count, spec.step)
     return y.reshape(spec.y_nd), (idx.reshape(spec.y_nd) if indices else None)
 
 
-def max_pool_backward(gy, indices, spec: PoolSpec):
-    """Route each output gradient to the input position its max came from (summing repeats)."""
-    return _scatter(gy, indices, spec.x_shape, spec.x_nd, accumulate=True)
+def max_pool_backward(gy, indices, spec: PoolSpec, windowed: bool = True):
+    """Route each output gradient to the input position its max came from (summing repeats).
+    ``windowed``: every index names a tap of its own window, as ``max_pool_forward``'s do
+    (``check_indices`` tells); on the GPU that allows a gather, one thread per input element.
+    Other indices take the scatter (one thread per plane)."""
+    dev = dispatch.backend(grad_output=gy, indices=indices)
+    if dev == dispatch.CUDA and not windowed:
+        return _scatter(gy, indices, spec.x_shape, spec.x_nd, accumulate=True)
+    gy5 = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
+    idx5 = dispatch.contiguous(indices, dev).reshape(spec.y_shape)
+    gx = dispatch.empty(spec.x_shape, gy5.dtype, dev)
+    cover_first, cover_count = _tables(spec, dev)[3:]
+    dispatch.kernels("pool", dev).max_pool_backward(gx, gy5, idx5, cover_first, cover_count)
+    return gx.reshape(spec.x_nd)
+
+
+def check_indices(indices, plane_shape, spec: PoolSpec | None = None):
+    """(smallest, largest, outside) over integer ``indices`` of shape ``spec.y_shape`` (or any
+    shape without a ``spec``), for the checks in ``numconv.functional``; ``plane_shape`` (D, H, W)
+    is the plane they index. ``outside`` counts the in-plane indices that are not a tap of their own
+    window; it is counted only on the GPU (by ``check_indices`` there, which also finds the extremes
+    without copying the indices to the host), where the gather in ``max_pool_backward`` needs it,
+    and with a ``spec``; else it is None."""
+    dev = dispatch.backend(indices=indices)
+    if dev == dispatch.CPU:
+        return int(indices.min()), int(indices.max()), None
+    idx = dispatch.contiguous(indices, dev)
+    if spec is None:
+        idx5, step = idx.reshape((1, 1, 1, 1, -1)), (1, 1, 1)
+        first = count = _unit_table(dev)
+    else:
+        idx5, step, (first, count) = idx.reshape(spec.y_shape), spec.step, _tables(spec, dev)[:2]
+    info = np.iinfo(np.int64)
+    found = dispatch.to_device(np.array([info.max, info.min, 0], np.int64), dev)
+    dispatch.kernels("pool", dev).check_indices(found, idx5, first, count, step, tuple(plane_shape), spec is not None)
+    lo, hi, outside = (int(v) for v in dispatch.to_host(found))
+    return lo, hi, (outside if spec is not None else None)
+
+
+_unit_tables = {}
+
+
+def _unit_table(dev):
+    """A (3, 1) window table for ``check_indices`` without windows (never read), kept per device."""
+    if dev not in _unit_tables:
+        _unit_tables[dev] = dispatch.to_device(np.zeros((3, 1), np.int64), dev)
+    return _unit_tables[dev]
 
 
 def avg_pool_forward(x, spec: PoolSpec, override: float = 0.0):
     dev = dispatch.backend(input=x)
     x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
     y = dispatch.empty(spec.y_shape, x5.dtype, dev)
-    first, count, div = _tables(spec, dev)
+    first, count, div = _tables(spec, dev)[:3]
     dispatch.kernels("pool", dev).avg_pool_forward(y, x5, first, count, spec.step, div, override)
     return y.reshape(spec.y_nd)
 
@@ -51,8 +99,8 @@ def avg_pool_backward(gy, spec: PoolSpec, override: float = 0.0):
     dev = dispatch.backend(grad_output=gy)
     gy5 = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
     gx = dispatch.empty(spec.x_shape, gy5.dtype, dev)
-    first, count, div = _tables(spec, dev)
-    dispatch.kernels("pool", dev).avg_pool_backward(gx, gy5, first, count, spec.step, div, override)
+    first, count, div, cover_first, cover_count = _tables(spec, dev)
+    dispatch.kernels("pool", dev).avg_pool_backward(gx, gy5, first, count, spec.step, div, override, cover_first, cover_count)
     return gx.reshape(spec.x_nd)
 
 

@@ -245,8 +245,9 @@ def _avg_windows(y, x, first, count, step, div, override):
                         y[n, c, od, oh, ow] = s / dv
 
 
-def avg_pool_backward(gx, gy, first, count, step, div, override):
-    """gx[n,c,i] = sum over windows p containing i of gy[n,c,p] / divisor(p) (one thread per plane).
+def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, cover_count):
+    """gx[n,c,i] = sum over windows p containing i of gy[n,c,p] / divisor(p) (one thread per plane;
+    the cover tables are the CUDA gather's and go unused here).
 
     Per output row, the row's gradients spread along the columns into ``spread``, which is then
     added to each input row of the window. Global pooling fills each plane with its one value.
@@ -288,6 +289,13 @@ def _avg_backward_windows(gx, gy, first, count, step, div, override):
                             gr = gc[fd + a * sd, fh + b * sh]
                             for w in range(W):
                                 gr[w] += spread[w]
+
+
+def max_pool_backward(gx, gy, idx, cover_first, cover_count):
+    """gx[n,c,i] = sum of gy[n,c,p] over the outputs p whose index idx[n,c,p] names i: a scatter,
+    one thread per plane (the cover tables are the CUDA gather's and go unused here)."""
+    N, C = gy.shape[0], gy.shape[1]
+    scatter_plane(gx.reshape(N, C, -1), gy.reshape(N, C, -1), idx.reshape(N, C, -1), True)
 
 
 @kernel

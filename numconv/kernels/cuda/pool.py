@@ -6,11 +6,12 @@ Window tables come from ``numconv.shapes.pool_spec`` / ``adaptive_pool_spec``: a
 Indices are flat positions in the (D, H, W) plane, as PyTorch returns them.
 Shapes: ``x`` (N, C, D, H, W), ``y``/``idx`` (N, C, OD, OH, OW).
 Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cpu.pool``.
-Backward passes are gathers or one thread per plane: no atomics, deterministic results.
+Backward passes are gathers, or one thread per plane (``scatter_plane``): no atomics in what they
+compute, deterministic results. (``check_indices`` counts with atomics; counts do not depend on order.)
 """
 import math
 
-from numba import cuda
+from numba import cuda, int64
 
 from . import in_window, jit, launch, unravel5
 
@@ -73,35 +74,90 @@ def _avg_pool_forward(y, x, first, count, sd, sh, sw, div, override):
     y[n, c, od, oh, ow] = s / dv
 
 
-def avg_pool_backward(gx, gy, first, count, step, div, override):
+def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, cover_count):
     """gx[n,c,i] = sum over windows p containing i of gy[n,c,p] / divisor(p)
 
-    One thread per ``gx`` element scans each dimension's windows for those holding its index.
+    One thread per ``gx`` element gathers from the windows whose span holds its index (the cover
+    tables), keeping those that have it as a tap.
     """
-    launch(_avg_pool_backward, gx.size, gx, gy, first, count, *step, div, override)
+    launch(_avg_pool_backward, gx.size, gx, gy, first, count, *step, div, override, cover_first, cover_count)
 
 
 @jit
-def _avg_pool_backward(gx, gy, first, count, sd, sh, sw, div, override):
+def _avg_pool_backward(gx, gy, first, count, sd, sh, sw, div, override, cf, cc):
     t = cuda.grid(1)
     if t >= gx.size:
         return
     C, D, H, W = gx.shape[1], gx.shape[2], gx.shape[3], gx.shape[4]
-    OD, OH, OW = gy.shape[2], gy.shape[3], gy.shape[4]
     n, c, i0, i1, i2 = unravel5(t, C, D, H, W)
     s = 0.0
-    for od in range(OD):
+    for od in range(cf[0, i0], cf[0, i0] + cc[0, i0]):
         if not in_window(i0, first[0, od], count[0, od], sd):
             continue
-        for oh in range(OH):
+        for oh in range(cf[1, i1], cf[1, i1] + cc[1, i1]):
             if not in_window(i1, first[1, oh], count[1, oh], sh):
                 continue
-            for ow in range(OW):
+            for ow in range(cf[2, i2], cf[2, i2] + cc[2, i2]):
                 if not in_window(i2, first[2, ow], count[2, ow], sw):
                     continue
                 dv = override if override != 0 else div[0, od] * div[1, oh] * div[2, ow]
                 s += gy[n, c, od, oh, ow] / dv
     gx[n, c, i0, i1, i2] = s
+
+
+def max_pool_backward(gx, gy, idx, cover_first, cover_count):
+    """gx[n,c,i] = sum of gy[n,c,p] over the outputs p whose index idx[n,c,p] names i.
+
+    One thread per ``gx`` element gathers from the windows whose span holds its index (the cover
+    tables), in row-major order, so it adds what ``scatter_plane`` would, in the same order. Only
+    for indices inside their own windows (as ``max_pool_forward`` writes them; ``check_indices``
+    tells); ``numconv.ops`` sends other indices to ``scatter_plane``.
+    """
+    launch(_max_pool_backward, gx.size, gx, gy, idx, cover_first, cover_count)
+
+
+@jit
+def _max_pool_backward(gx, gy, idx, cf, cc):
+    t = cuda.grid(1)
+    if t >= gx.size:
+        return
+    C, D, H, W = gx.shape[1], gx.shape[2], gx.shape[3], gx.shape[4]
+    n, c, i0, i1, i2 = unravel5(t, C, D, H, W)
+    me = (i0 * H + i1) * W + i2
+    s = gx.dtype.type(0)
+    for od in range(cf[0, i0], cf[0, i0] + cc[0, i0]):
+        for oh in range(cf[1, i1], cf[1, i1] + cc[1, i1]):
+            for ow in range(cf[2, i2], cf[2, i2] + cc[2, i2]):
+                if idx[n, c, od, oh, ow] == me:
+                    s += gy[n, c, od, oh, ow]
+    gx[n, c, i0, i1, i2] = s
+
+
+def check_indices(found, idx, first, count, step, plane_shape, windowed):
+    """found = [min, max, outside] over ``idx`` (N, C, OD, OH, OW): the smallest and largest index,
+    and (when ``windowed``) how many name an in-plane position that is not a tap of their own
+    window. ``found`` comes in as [int64 max, int64 min, 0]; ``plane_shape`` is (D, H, W). GPU only:
+    on the CPU, ``numconv.ops.check_indices`` takes the extremes with NumPy and needs no count."""
+    launch(_check_indices, idx.size, found, idx, first, count, *step, *plane_shape, windowed)
+
+
+@jit
+def _check_indices(found, idx, first, count, sd, sh, sw, D, H, W, windowed):
+    t = cuda.grid(1)
+    if t >= idx.size:
+        return
+    C, OD, OH, OW = idx.shape[1], idx.shape[2], idx.shape[3], idx.shape[4]
+    n, c, od, oh, ow = unravel5(t, C, OD, OH, OW)
+    k = int64(idx[n, c, od, oh, ow])
+    cuda.atomic.min(found, 0, k)
+    cuda.atomic.max(found, 1, k)
+    if windowed and 0 <= k < D * H * W:
+        i2 = k % W
+        i1 = (k // W) % H
+        i0 = k // (W * H)
+        if not (in_window(i0, first[0, od], count[0, od], sd) and in_window(i1, first[1, oh], count[1, oh], sh)
+                and in_window(i2, first[2, ow], count[2, ow], sw)):
+            cuda.atomic.add(found, 2, 1)
 
 
 def scatter_plane(out, src, idx, accumulate):
