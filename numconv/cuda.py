@@ -38,6 +38,8 @@ def is_available() -> bool:
 
 
 def require() -> None:
+    if _pool_state.get("available"):
+        return  # checked once: every CUDA op calls this
     if not is_available():
         raise RuntimeError(
             "CUDA was asked for but is not available: install the 'cuda' extra (pip install numconv[cuda]) "
@@ -45,6 +47,7 @@ def require() -> None:
         )
     if not _pool_state["tried"]:
         _install_pool()
+    _pool_state["available"] = True
 
 
 def _simulated() -> bool:

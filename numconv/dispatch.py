@@ -52,10 +52,46 @@ def kernels(family: str, device: str):
 
 def empty(shape, dtype, device: str):
     if device == CUDA:
-        from numba import cuda as nbcuda
-
-        return nbcuda.device_array(shape, dtype=dtype)
+        return _device_empty(tuple(shape), np.dtype(dtype))
     return np.empty(shape, dtype=dtype)
+
+
+_context = []  # the CUDA context numconv allocates in, found once (numconv uses one device)
+
+
+def _device_empty(shape, dtype):
+    """``numba.cuda.device_array(shape, dtype)``, without its two lookups of the current context
+    (a third of a pooled allocation's cost) where the lean launch path is on (see its module)."""
+    from numba import cuda as nbcuda
+
+    from .kernels.cuda import fastlaunch
+
+    size = 1
+    for n in shape:
+        size *= n
+    if size == 0 or not fastlaunch.enabled():
+        return nbcuda.device_array(shape, dtype=dtype)
+    if not _context:
+        _context.append(nbcuda.current_context())
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    strides, step = [], dtype.itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return DeviceNDArray(shape, tuple(reversed(strides)), dtype, gpu_data=_context[0].memalloc(size * dtype.itemsize))
+
+
+_placeholders = {}
+
+
+def placeholder(dtype, device: str):
+    """A one-element array passed for an absent optional argument (a bias), never read; kept per
+    dtype and device."""
+    key = (np.dtype(dtype), device)
+    if key not in _placeholders:
+        _placeholders[key] = empty((1,), dtype, device)
+    return _placeholders[key]
 
 
 def to_device(array: np.ndarray, device: str):

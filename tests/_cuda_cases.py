@@ -488,6 +488,14 @@ def main(argv) -> int:
         times[group.__name__] = round(time.perf_counter() - t, 2)
         print(f"{group.__name__}: {times[group.__name__]:.1f} s", file=sys.stderr)
     problems = mirror_problems()
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1" and os.environ.get("NUMCONV_CUDA_FAST_LAUNCH", "1") != "0":
+        # on a GPU the cases above ran through the lean launch path (kernels/cuda/fastlaunch.py)
+        from numconv.kernels.cuda import fastlaunch
+
+        st = fastlaunch.status()
+        print(f"fast launch: {st}", file=sys.stderr)
+        if not st["enabled"] or st["fast"] == 0:
+            problems.append(f"the lean launch path was not taken on this GPU: {st}")
     RESULTS.append({"group": "mirror", "name": "CPU and CUDA kernels mirror each other, all ran",
                     "ok": not problems, "error": "\n".join(problems)})
     if problems:

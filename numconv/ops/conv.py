@@ -10,7 +10,7 @@ from ..shapes import ConvSpec
 def _bias(b, dtype, device):
     if b is not None:
         return dispatch.contiguous(b, device), True
-    return dispatch.empty((1,), dtype, device), False
+    return dispatch.placeholder(dtype, device), False
 
 
 def _winograd_workspaces(wg, spec, out_shape, dtype, device):

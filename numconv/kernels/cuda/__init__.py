@@ -11,6 +11,7 @@ average-pool gradients). No ``fastmath``: it would flush denormals and approxima
 from numba import cuda
 
 from .. import indexing
+from .fastlaunch import flat, launch_grid  # noqa: F401 - the launch path every launcher uses
 
 BLOCK = 128  # threads per block: small, so tiny outputs still spread over several blocks
 
@@ -24,7 +25,7 @@ def jit(fn):
 def launch(kernel, n, *args):
     """Run ``kernel(*args)`` on ``n`` threads (flat indices ``0 <= t < n``; the kernel checks ``t < n``)."""
     if n > 0:
-        kernel[(n + BLOCK - 1) // BLOCK, BLOCK](*args)
+        launch_grid(kernel, (n + BLOCK - 1) // BLOCK, BLOCK, *args)
 
 
 tap_range = cuda.jit(device=True)(indexing.tap_range)

@@ -15,7 +15,7 @@ import functools
 import numpy as np
 from numba import cuda, from_dtype, int64, uint64
 
-from . import jit, launch, tap_range, tap_source, unravel5
+from . import flat, jit, launch, launch_grid, tap_range, tap_source, unravel5
 
 
 TM, TP, TQ = 64, 64, 16  # a block's tile: output channels x output positions, taps per shared-memory step
@@ -51,8 +51,8 @@ def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
         return
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     grid = ((NP + TP - 1) // TP, (opg + TM - 1) // TM, groups)
-    _conv_forward(y.dtype)[grid, NT](y.reshape(y.size), x.reshape(x.size), w.reshape(w.size), b, has_bias,
-                                     *stride, *pad_lo, *dilation, groups, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
+    launch_grid(_conv_forward(y.dtype), grid, NT, flat(y), flat(x), flat(w), b, has_bias,
+                *stride, *pad_lo, *dilation, groups, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
 
 
 @cuda.jit(device=True)

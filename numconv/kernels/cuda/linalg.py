@@ -12,7 +12,7 @@ broadcast dimension; tuples of ``numconv.ops.math.MAXDIM`` entries).
 """
 from numba import cuda, float64
 
-from . import jit, strided_offset
+from . import jit, launch_grid, strided_offset
 
 TILE = 16
 MAX_GRID_Z = 65535
@@ -28,7 +28,7 @@ def matmul(out, a, b, n, k, m, batch_shape, s_a, s_b):
     if n == 0 or m == 0 or nbatch == 0:
         return
     grid = ((m + TILE - 1) // TILE, (n + TILE - 1) // TILE, min(nbatch, MAX_GRID_Z))
-    _matmul[grid, (TILE, TILE)](out, a, b, n, k, m, nbatch, batch_shape, s_a, s_b)
+    launch_grid(_matmul, grid, (TILE, TILE), out, a, b, n, k, m, nbatch, batch_shape, s_a, s_b)
 
 
 @jit

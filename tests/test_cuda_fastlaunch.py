@@ -1,0 +1,146 @@
+"""The lean CUDA launch path (numconv/kernels/cuda/fastlaunch.py), without a GPU.
+
+It packs kernel parameters itself instead of letting Numba do it, so what it packs must be what
+Numba packs, byte for byte. Here device arrays are built over fake device memory (no driver call
+reads it) and both packers run on the same arguments; then ``launch_grid`` runs against a fake
+kernel and a fake driver to check that the first launch goes through Numba and later ones through
+the driver with the kept handle. On a GPU, ``test_on_a_real_gpu`` (test_cuda_kernels.py) runs every
+kernel case through this path and checks that it was taken.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+if importlib.util.find_spec("numba.cuda") is None:  # pragma: no cover - the cuda extra is part of the test setup
+    if os.environ.get("CI") == "true":
+        pytest.fail("numba.cuda is not importable: install numba-cuda (pip install -e .[cuda])", pytrace=False)
+    pytest.skip("numba.cuda is not importable", allow_module_level=True)
+
+from numba import typeof  # noqa: E402
+from numba.cuda import dispatcher  # noqa: E402
+from numba.cuda.cudadrv import devicearray  # noqa: E402
+
+from numconv.kernels.cuda import fastlaunch  # noqa: E402
+
+
+class FakeMemory:
+    """Just enough of Numba's device memory for a DeviceNDArray to sit on it."""
+
+    __cuda_memory__ = True
+
+    def __init__(self, address):
+        self.device_ctypes_pointer = ctypes.c_void_p(address)
+        self.device_pointer = address
+        self.handle = self.device_ctypes_pointer
+
+    def view(self, start, stop=None):
+        return FakeMemory(self.device_pointer + start)
+
+
+@pytest.fixture
+def arrays(monkeypatch):
+    monkeypatch.setattr(devicearray._driver, "device_memory_size", lambda mem: 1 << 20)
+    rng = np.random.default_rng(7)
+    shape = tuple(int(v) for v in rng.integers(2, 6, size=3))
+
+    def device_array(shape, dtype, address):
+        strides = np.empty(shape, dtype).strides
+        return devicearray.DeviceNDArray(shape=shape, strides=strides, dtype=dtype, gpu_data=FakeMemory(address))
+
+    a = device_array(shape, np.float32, 0x7F0000100000)
+    b = device_array((int(rng.integers(3, 9)),), np.float64, 0x7F0000200000)
+    idx = device_array(shape[:2], np.int64, 0x7F0000300000)
+    return a, b, idx
+
+
+def _numba_packs(real):
+    class KernelStub:
+        extensions = []
+        _prepare_args = dispatcher._Kernel._prepare_args
+
+    out = []
+    for v in real:
+        dispatcher._Kernel._prepare_args(KernelStub(), typeof(v), v, 0, [], out)
+    return out
+
+
+def _raw(params):
+    return [(type(p).__name__, bytes(p)) for p in params]
+
+
+def test_packing_matches_numbas_own(arrays):
+    a, b, idx = arrays
+    args = (a, fastlaunch._Flat(a), b, idx, 7, -3, True, False, 2.5, np.float32(1.5), (3, 4, 5), ((1, 2), 9))
+    real = tuple(fastlaunch._real(v) for v in args)
+    assert real[1].shape == (a.size,)
+    ours = []
+    fastlaunch._pack(fastlaunch._packers(tuple(typeof(v) for v in real)), args, ours)
+    theirs = _numba_packs(real)
+    assert _raw(ours) == _raw(theirs)
+
+
+def test_a_type_it_does_not_pack_means_numbas_path():
+    from numba.core import types
+
+    assert fastlaunch._packers((types.complex128,)) is None
+    assert fastlaunch._packers((types.UniTuple(types.complex64, 2),)) is None
+
+
+def test_launch_grid_first_through_numba_then_the_driver(arrays, monkeypatch):
+    a, b, _ = arrays
+    launched = []
+
+    class Overload:
+        class _codelibrary:
+            @staticmethod
+            def get_cufunc():
+                class CuFunc:
+                    handle = "handle-0"
+
+                return CuFunc
+
+    class FakeKernel:
+        def __init__(self):
+            self.overloads = {}
+
+        def typeof_pyval(self, v):
+            return typeof(v)
+
+        def __getitem__(self, config):
+            def run(*args):
+                launched.append(("numba", config, args))
+                self.overloads[tuple(typeof(v) for v in args)] = Overload()
+
+            return run
+
+    def fake_driver_launch(handle, gx, gy, gz, bx, by, bz, shared, stream, params):
+        launched.append(("driver", (handle, gx, gy, gz, bx, by, bz, shared, stream), _raw(params)))
+
+    monkeypatch.setattr(fastlaunch, "_state", dict(fastlaunch._state, enabled=True, launch_kernel=fake_driver_launch))
+    monkeypatch.setattr(fastlaunch, "_plans", {})
+    kernel = FakeKernel()
+    fastlaunch.launch_grid(kernel, (3, 2), 64, fastlaunch.flat(a), b, 5, True)
+    assert launched[0][0] == "numba" and launched[0][1] == ((3, 2), 64)
+    assert launched[0][2][0].shape == (a.size,)  # the marker became a real 1-d array for Numba
+    fastlaunch.launch_grid(kernel, (3, 2), 64, fastlaunch.flat(a), b, 6, False)
+    kind, config, params = launched[1]
+    assert kind == "driver" and config == ("handle-0", 3, 2, 1, 64, 1, 1, 0, 0)
+    assert params == _raw(_numba_packs((a.reshape(a.size), b, 6, False)))
+    # other argument kinds are a new first launch
+    fastlaunch.launch_grid(kernel, 4, 32, a, b, 5, True)
+    assert launched[2][0] == "numba"
+    assert fastlaunch.status()["fast"] == 1 and fastlaunch.status()["numba"] == 2
+
+
+def test_off_under_the_simulator_and_on_request(monkeypatch):
+    for env, value in (("NUMBA_ENABLE_CUDASIM", "1"), ("NUMCONV_CUDA_FAST_LAUNCH", "0")):
+        monkeypatch.setattr(fastlaunch, "_state", dict(fastlaunch._state, enabled=None))
+        monkeypatch.setenv(env, value)
+        assert fastlaunch.enabled() is False
+        assert value in fastlaunch.status()["reason"] or "simulator" in fastlaunch.status()["reason"]
+        monkeypatch.delenv(env)
