@@ -234,16 +234,37 @@ TCONV_INPUT_GRAD = [
 ]
 
 
+@contextlib.contextmanager
+def forward_variant(name):
+    """Run every CUDA convolution forward (and the input-gradients built on it) with one kernel."""
+    from numconv.kernels.cuda import conv as cuda_conv
+
+    prev, cuda_conv.FORCE_VARIANT = cuda_conv.FORCE_VARIANT, name
+    try:
+        yield
+    finally:
+        cuda_conv.FORCE_VARIANT = prev
+
+
+# The cases the other two forward kernels run too (the 64-channel tiles run them all)
+OTHER_VARIANTS = ("stride padding dilation", "groups aniso", "3d", "fast: groups dilation", "fast: dilation 3 float32")
+
+
 def conv_cases():
-    both = [(label, nd, ci, co, n, k, bias, np.float64, kw) for label, nd, ci, co, n, k, bias, kw in CONV]
-    both += [(f"input grad {label}", *rest) for label, *rest in CONV_INPUT_GRAD]
-    for label, nd, ci, co, n, k, bias, dtype, kw in both:
-        groups = kw.get("groups", 1)
-        x = rand(2, ci, *spatial(nd, n)).astype(dtype)
-        w = rand(co, ci // groups, *spatial(nd, k)).astype(dtype)
-        b = rand(co).astype(dtype) if bias else None
-        fn, bw = getattr(F, f"conv{nd}d"), getattr(F, f"conv{nd}d_backward")
-        case("conv", f"conv{nd}d[{label}]", fn, x, w, b, backward=bw, **kw)
+    both = [(label, label, nd, ci, co, n, k, bias, np.float64, kw) for label, nd, ci, co, n, k, bias, kw in CONV]
+    both += [(f"input grad {label}", label, *rest) for label, *rest in CONV_INPUT_GRAD]
+    for variant in ("tiled64", "tiled16", "direct"):
+        for label, base, nd, ci, co, n, k, bias, dtype, kw in both:
+            if variant != "tiled64" and base not in OTHER_VARIANTS:
+                continue
+            groups = kw.get("groups", 1)
+            x = rand(2, ci, *spatial(nd, n)).astype(dtype)
+            w = rand(co, ci // groups, *spatial(nd, k)).astype(dtype)
+            b = rand(co).astype(dtype) if bias else None
+            fn, bw = getattr(F, f"conv{nd}d"), getattr(F, f"conv{nd}d_backward")
+            with forward_variant(variant):
+                case("conv", f"conv{nd}d[{label}{'' if variant == 'tiled64' else ', ' + variant}]", fn, x, w, b,
+                     backward=bw, **kw)
     # a 2-d convolution with more than a block of outputs, not a multiple of the block size
     x, w, b = rand(2, 3, 9, 7), rand(3, 3, 2, 2), rand(3)
     case("conv", "conv2d[378 outputs, > one block]", F.conv2d, x, w, b, backward=F.conv2d_backward, padding=1)
@@ -251,6 +272,10 @@ def conv_cases():
     # ranges of 8) and 2 x 35 positions (> TP = 64)
     x, w, b = rand(2, 3, 5, 7), rand(65, 3, 3, 3), rand(65)
     case("conv", "conv2d[tiles: 65 channels, 27 taps, 70 positions]", F.conv2d, x, w, b, padding=1)
+    # the 16-channel tiles (chosen for 8 to 47 channels per group) across their edges: 17 channels,
+    # 27 taps (> TQ = 16, one range) and 2 x 156 positions (> TP = 256)
+    x, w, b = rand(2, 3, 12, 13).astype(np.float32), rand(17, 3, 3, 3).astype(np.float32), rand(17).astype(np.float32)
+    case("conv", "conv2d[16-channel tiles: 17 channels, 27 taps, 312 positions]", F.conv2d, x, w, b, padding=1)
     # 1 x 1 taps (every step carries into the channel) and 5 taps (ranges of 4, two of them empty)
     x, w = rand(2, 5, 5, 6).astype(np.float32), rand(3, 5, 1, 1).astype(np.float32)
     case("conv", "conv2d[1x1 stride 2 float32]", F.conv2d, x, w, None, stride=2)

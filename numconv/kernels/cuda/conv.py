@@ -18,29 +18,42 @@ from numba import cuda, from_dtype, int64, uint64
 from . import flat, jit, launch, launch_grid, tap_range, tap_source, unravel5
 
 
-TM, TP, TQ = 64, 64, 16  # a block's tile: output channels x output positions, taps per shared-memory step
+TQ = 16  # taps per shared-memory step
 R = 4  # each thread's outputs per dimension: R x R accumulators in registers
-THREADS = TM // R  # threads per block dimension: a block is THREADS * THREADS = 256 threads
-NT = THREADS * THREADS
-XL = TQ * TP // NT  # X^ values each thread stages per step: XL consecutive taps of one column
-WL = TQ * TM // NT  # W values each thread stages per step: one tap of WL channels
-W_TILE, X_TILE = TM * TQ, TQ * TP  # shared-memory tile sizes
+NT = 256  # threads per block of the tiled kernels
+TILE_AREA = NT * R * R  # outputs per block: TM channels x TP positions, TM * TP = 4096
+FORCE_VARIANT = None  # tests set "tiled64", "tiled16" or "direct" to run one forward kernel everywhere
+
+
+def forward_variant(opg, cpg, taps):
+    """Which forward kernel runs for ``opg`` output channels per group over ``cpg`` input channels
+    and ``taps`` taps: 'tiled64' (64-channel x 64-position tiles) where a group has the channels to
+    fill them, 'tiled16' (16 x 256) for fewer, and 'direct' (one thread per output, for depthwise
+    and other tiny groups) where a tile would be mostly empty and the dot products are short."""
+    if FORCE_VARIANT is not None:
+        return FORCE_VARIANT
+    if opg >= 48:
+        return "tiled64"
+    if opg >= 8 or cpg * taps > 64:
+        return "tiled16"
+    return "direct"
 
 
 def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p*s + k*d - pad_lo]
 
     An implicit GEMM per group, Y[o, (n,p)] = sum_q W[o, q] X^[q, (n,p)] over the flat taps
-    ``q = (j, kd, kh, kw)``: a block of 256 threads computes a TM x TP = 64 x 64 tile of Y, walking
-    the taps in steps of TQ = 16 staged in shared memory (W's tile read from ``w``, X^'s tile
-    gathered from ``x`` with zeros in the padding). A step's 16 rows are 4 consecutive taps from
-    each quarter of the (padded) tap range, so every thread stages one fixed column of X^ and the
-    next 4 taps of one quarter: its image and input coordinates are computed once per block, and
-    its taps advance by carrying digits of (j, kd, kh, kw), without divisions. The next step is
-    loaded into registers while the current one is multiplied. Each thread keeps R x R = 4 x 4
-    outputs in registers, strided by the thread grid so neighbouring threads write neighbouring
-    positions. Stages and accumulates in the arrays' dtype (float32 runs FP32 FMAs), in the same
-    order on every run.
+    ``q = (j, kd, kh, kw)``: a block of 256 threads computes a TM x TP tile of Y (64 x 64, or
+    16 x 256 for groups of fewer channels: ``forward_variant``), walking the taps in steps of
+    TQ = 16 staged in shared memory (W's tile read from ``w``, X^'s tile gathered from ``x`` with
+    zeros in the padding). A step's 16 rows are consecutive taps from each of NT // TP ranges of
+    the (padded) tap range, so every thread stages one fixed column of X^ and the next taps of one
+    range: its image and input coordinates are computed once per block, and its taps advance by
+    carrying digits of (j, kd, kh, kw), without divisions. The next step is loaded into registers
+    while the current one is multiplied. Each thread keeps R x R = 4 x 4 outputs in registers,
+    strided by the thread grid so neighbouring threads write neighbouring positions. Depthwise and
+    other tiny groups run ``_conv_forward_direct``, one thread per output. Stages and accumulates in
+    the arrays' dtype (float32 runs FP32 FMAs), in the same order on every run.
     """
     N, O = y.shape[0], y.shape[1]
     C, D, H, W = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
@@ -50,9 +63,43 @@ def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     if NP == 0 or opg == 0:
         return
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
-    grid = ((NP + TP - 1) // TP, (opg + TM - 1) // TM, groups)
-    launch_grid(_conv_forward(y.dtype), grid, NT, flat(y), flat(x), flat(w), b, has_bias,
+    variant = forward_variant(opg, CPG, KD * KH * KW)
+    if variant == "direct":
+        launch(_conv_forward_direct, y.size, y, x, w, b, has_bias, *stride, *pad_lo, *dilation, groups)
+        return
+    tm = 64 if variant == "tiled64" else 16
+    tp = TILE_AREA // tm
+    grid = ((NP + tp - 1) // tp, (opg + tm - 1) // tm, groups)
+    launch_grid(_conv_forward(y.dtype, tm), grid, NT, flat(y), flat(x), flat(w), b, has_bias,
                 *stride, *pad_lo, *dilation, groups, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
+
+
+@jit
+def _conv_forward_direct(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups):
+    """One thread per output: the textbook sum over the group's channels and the taps."""
+    t = cuda.grid(1)
+    if t >= y.size:
+        return
+    O, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
+    D, H, W = x.shape[2], x.shape[3], x.shape[4]
+    CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
+    n, o, od, oh, ow = unravel5(t, O, OD, OH, OW)
+    c0 = (o // (O // groups)) * CPG
+    acc = b[o] if has_bias else y.dtype.type(0)
+    for j in range(CPG):
+        for kd in range(KD):
+            i0 = od * sd + kd * dd - pd
+            if i0 < 0 or i0 >= D:
+                continue
+            for kh in range(KH):
+                i1 = oh * sh + kh * dh - ph
+                if i1 < 0 or i1 >= H:
+                    continue
+                for kw in range(KW):
+                    i2 = ow * sw + kw * dw - pw
+                    if 0 <= i2 < W:
+                        acc += w[o, j, kd, kh, kw] * x[n, c0 + j, i0, i1, i2]
+    y[n, o, od, oh, ow] = acc
 
 
 @cuda.jit(device=True)
@@ -82,9 +129,15 @@ def _next_tap(j, kd, kh, kw, KD, KH, KW):
 
 
 @functools.lru_cache(maxsize=None)
-def _conv_forward(dtype):
-    """The forward kernel for arrays of ``dtype`` (one compiled kernel per dtype). Arrays are flat."""
+def _conv_forward(dtype, tm):
+    """The tiled forward kernel for arrays of ``dtype`` with tiles of ``tm`` output channels (one
+    compiled kernel per pair). Arrays are flat."""
     T = from_dtype(np.dtype(dtype))
+    TM, TP = tm, TILE_AREA // tm  # the tile: output channels x output positions
+    TX, TY = TP // R, TM // R  # the thread grid over it: TX x TY = NT threads
+    XL = TQ * TP // NT  # X^ values each thread stages per step: XL consecutive taps of one column
+    WL = TQ * TM // NT  # W values each thread stages per step: one tap of WL channels
+    W_TILE, X_TILE = TM * TQ, TQ * TP  # shared-memory tile sizes
 
     def kernel(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups,
                N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW):
@@ -99,7 +152,7 @@ def _conv_forward(dtype):
         yoff = cuda.local.array(R, int64)
         zero = T(0)
         tid = cuda.threadIdx.x
-        tx, ty = tid % THREADS, tid // THREADS
+        tx, ty = tid % TX, tid // TX
         g = cuda.blockIdx.z
         m0 = cuda.blockIdx.y * TM  # first output channel of the tile, within the group
         p0 = cuda.blockIdx.x * TP  # first flat (image, position) of the tile
@@ -164,9 +217,9 @@ def _conv_forward(dtype):
                 wo, xo = uint64(ty * TQ), uint64(tx)  # W[ty, qq] and X^[qq, tx], for qq = 0
                 for qq in range(TQ):
                     for i in range(R):
-                        av[i] = s_w[wo + uint64(i * THREADS * TQ)]
+                        av[i] = s_w[wo + uint64(i * TY * TQ)]
                     for j in range(R):
-                        bv[j] = s_x[xo + uint64(j * THREADS)]
+                        bv[j] = s_x[xo + uint64(j * TX)]
                     for i in range(R):
                         for j in range(R):
                             acc[i, j] += av[i] * bv[j]
@@ -175,11 +228,11 @@ def _conv_forward(dtype):
             if s > 0:
                 cuda.syncthreads()
         for j in range(R):
-            c = p0 + tx + j * THREADS
+            c = p0 + tx + j * TX
             nn = c // P
             yoff[j] = nn * O * P + (c - nn * P) if c < NP else -1
         for i in range(R):
-            m = m0 + ty + i * THREADS
+            m = m0 + ty + i * TY
             if m < opg:
                 o = g * opg + m
                 bo = b[o] if has_bias else zero
