@@ -68,6 +68,13 @@ def main():
     report("empty kernel, 1 array arg, launch_grid", lambda: launch_grid(k1, 1, 32, a))
     report("empty kernel, 4 arrays + 24 scalars, launch_grid", lambda: launch_grid(k28, 1, 32, a, a, a, a, True, *ints))
     print("lean launch path:", status())
+    try:
+        ov = next(iter(k1.overloads.values()))
+        cf = ov._codelibrary.get_cufunc()
+        print("overload", type(ov).__name__, "cufunc", type(cf).__module__, type(cf).__name__,
+              "handle", type(getattr(cf, "handle", None)).__name__)
+    except Exception as exc:  # noqa: BLE001
+        print("overload introspection:", type(exc).__name__, exc)
     x4 = cuda.device_array((32, 64, 56, 56), np.float32)
     report("device array reshape (4-d -> 5-d)", lambda: x4.reshape((32, 64, 1, 56, 56)))
     report("device array reshape (4-d -> flat)", lambda: x4.reshape(x4.size))

@@ -100,7 +100,7 @@ def test_launch_grid_first_through_numba_then_the_driver(arrays, monkeypatch):
             @staticmethod
             def get_cufunc():
                 class CuFunc:
-                    handle = "handle-0"
+                    handle = ctypes.c_void_p(0x5EED)
 
                 return CuFunc
 
@@ -129,12 +129,38 @@ def test_launch_grid_first_through_numba_then_the_driver(arrays, monkeypatch):
     assert launched[0][2][0].shape == (a.size,)  # the marker became a real 1-d array for Numba
     fastlaunch.launch_grid(kernel, (3, 2), 64, fastlaunch.flat(a), b, 6, False)
     kind, config, params = launched[1]
-    assert kind == "driver" and config == ("handle-0", 3, 2, 1, 64, 1, 1, 0, 0)
+    assert kind == "driver" and config == (0x5EED, 3, 2, 1, 64, 1, 1, 0, None)
     assert params == _raw(_numba_packs((a.reshape(a.size), b, 6, False)))
     # other argument kinds are a new first launch
     fastlaunch.launch_grid(kernel, 4, 32, a, b, 5, True)
     assert launched[2][0] == "numba"
     assert fastlaunch.status()["fast"] == 1 and fastlaunch.status()["numba"] == 2
+
+
+def test_a_handle_it_cannot_read_means_numbas_path_for_good(arrays, monkeypatch):
+    a, _, _ = arrays
+    calls = []
+
+    class KernelWithoutHandle:
+        overloads = {}
+
+        def typeof_pyval(self, v):
+            return typeof(v)
+
+        def __getitem__(self, config):
+            def run(*args):
+                calls.append(config)
+                self.overloads[tuple(typeof(v) for v in args)] = object()  # no _codelibrary
+
+            return run
+
+    monkeypatch.setattr(fastlaunch, "_state", dict(fastlaunch._state, enabled=True, launch_kernel=None))
+    monkeypatch.setattr(fastlaunch, "_plans", {})
+    kernel = KernelWithoutHandle()
+    fastlaunch.launch_grid(kernel, 2, 32, fastlaunch.flat(a))
+    assert fastlaunch.status()["enabled"] is False and "no kernel handle" in fastlaunch.status()["reason"]
+    fastlaunch.launch_grid(kernel, 2, 32, a)  # and later launches go through Numba
+    assert calls == [(2, 32), (2, 32)]
 
 
 def test_off_under_the_simulator_and_on_request(monkeypatch):

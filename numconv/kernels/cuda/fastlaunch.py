@@ -14,11 +14,12 @@ exactly as Numba does (per array: meminfo, parent, size, itemsize, data pointer,
 bytes; per scalar: one C value; tuples flattened), and call the driver's ``launch_kernel``.
 ``flat(a)`` passes a C-contiguous array as 1-d without building a reshaped device array.
 
-It uses two things inside numba-cuda: an overload's ``_codelibrary.get_cufunc().handle`` and
-``driver.launch_kernel``. If either is missing or a launch through it fails, numconv goes back to
-Numba's path for good and says why in ``status()``. It is off under the CUDA simulator and with
-``NUMCONV_CUDA_FAST_LAUNCH=0``. It launches on the default stream of the context current at each
-kernel's first launch, as numconv always has; numconv uses one device.
+It calls ``cuLaunchKernel`` from the driver library (libcuda) through ctypes, a stable C API, and
+reads one thing inside numba-cuda: the compiled kernel's handle (``_handle_of``). If that cannot
+be read or the driver refuses a launch, numconv goes back to Numba's path for good and says why in
+``status()``. It is off under the CUDA simulator and with ``NUMCONV_CUDA_FAST_LAUNCH=0``. It
+launches on the default stream in the thread's current context, where Numba's first launch
+left its context, as numconv always has; numconv uses one device.
 """
 from __future__ import annotations
 
@@ -51,13 +52,68 @@ def enabled() -> bool:
             _disable("disabled by NUMCONV_CUDA_FAST_LAUNCH=0")
         else:
             try:
-                from numba.cuda.cudadrv import driver
-
-                _state["launch_kernel"] = driver.launch_kernel
+                _state["launch_kernel"] = _driver_launch()
                 _state["enabled"], _state["reason"] = True, "on"
             except Exception as exc:  # noqa: BLE001 - any failure means Numba's own path
-                _disable(f"numba-cuda has no driver.launch_kernel ({type(exc).__name__}: {exc})")
+                _disable(f"no cuLaunchKernel in the CUDA driver library ({type(exc).__name__}: {exc})")
     return _state["enabled"]
+
+
+def _driver_launch():
+    """``launch(handle, gx, gy, gz, bx, by, bz, shared, stream, params)``: cuLaunchKernel from libcuda,
+    on a list of ctypes parameter values; raises RuntimeError with the driver's code on failure."""
+    import ctypes.util
+    import sys
+
+    names = ["nvcuda.dll"] if sys.platform == "win32" else ["libcuda.so.1", "libcuda.so", ctypes.util.find_library("cuda")]
+    lib, errors = None, []
+    for name in names:
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError as exc:
+            errors.append(str(exc))
+    if lib is None:
+        raise OSError("; ".join(errors) or "libcuda not found")
+    fn = lib.cuLaunchKernel
+    u = ctypes.c_uint
+    fn.argtypes = [ctypes.c_void_p, u, u, u, u, u, u, u, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    addressof = ctypes.addressof
+
+    def launch(handle, gx, gy, gz, bx, by, bz, shared, stream, params):
+        ptrs = (ctypes.c_void_p * len(params))(*[addressof(p) for p in params])
+        err = fn(handle, gx, gy, gz, bx, by, bz, shared, stream, ptrs, None)
+        if err:
+            raise RuntimeError(f"cuLaunchKernel returned CUDA error {err}")
+
+    return launch
+
+
+def _handle_of(overload):
+    """The raw CUfunction (or CUkernel, which cuLaunchKernel also takes) of a compiled kernel, as an
+    int; where numba-cuda keeps it has moved between releases, so a few places are tried."""
+    tried = []
+    for path, get in (("_codelibrary.get_cufunc().handle", lambda o: o._codelibrary.get_cufunc().handle),
+                      ("_codelibrary.get_cufunc()._handle", lambda o: o._codelibrary.get_cufunc()._handle),
+                      ("library.get_cufunc().handle", lambda o: o.library.get_cufunc().handle)):
+        try:
+            obj = get(overload)
+        except Exception as exc:  # noqa: BLE001
+            tried.append(f"{path}: {type(exc).__name__}")
+            continue
+        value = obj.value if isinstance(obj, ctypes.c_void_p) else obj
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            tried.append(f"{path}: {type(obj).__name__} is not an address")
+            continue
+        if value:
+            return value
+        tried.append(f"{path}: null")
+    raise AttributeError("no kernel handle found (" + "; ".join(tried) + ")")
 
 
 def _disable(reason: str) -> None:
@@ -174,7 +230,7 @@ def _plan(kernel, real_args):
         packers = _packers(argtypes)
         if packers is None:
             return None
-        return overload._codelibrary.get_cufunc().handle, packers
+        return _handle_of(overload), packers
     except Exception as exc:  # noqa: BLE001 - numba-cuda internals moved: Numba's own path from now on
         _disable(f"could not read a compiled kernel's handle ({type(exc).__name__}: {exc})")
         return None
@@ -203,7 +259,7 @@ def launch_grid(kernel, grid, block, *args):
     gx, gy, gz = (grid, 1, 1) if type(grid) is int else (tuple(grid) + (1, 1))[:3]
     bx, by, bz = (block, 1, 1) if type(block) is int else (tuple(block) + (1, 1))[:3]
     try:
-        _state["launch_kernel"](handle, gx, gy, gz, bx, by, bz, 0, 0, params)
+        _state["launch_kernel"](handle, gx, gy, gz, bx, by, bz, 0, None, params)
     except Exception as exc:  # noqa: BLE001 - then Numba's own path, which raises any real error
         _disable(f"a lean launch failed ({type(exc).__name__}: {exc})")
         kernel[grid, block](*(_real(a) for a in args))
