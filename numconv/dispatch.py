@@ -85,12 +85,12 @@ def _device_empty(shape, dtype):
 _placeholders = {}
 
 
-def placeholder(dtype, device: str):
-    """A one-element array passed for an absent optional argument (a bias), never read; kept per
-    dtype and device."""
-    key = (np.dtype(dtype), device)
+def placeholder(dtype, device: str, shape=(1,)):
+    """An array passed for an absent optional argument (a bias, indices not asked for), never
+    read; kept per dtype, device and shape."""
+    key = (np.dtype(dtype), device, tuple(shape))
     if key not in _placeholders:
-        _placeholders[key] = empty((1,), dtype, device)
+        _placeholders[key] = empty(shape, dtype, device)
     return _placeholders[key]
 
 

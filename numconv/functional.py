@@ -62,6 +62,12 @@ def _grad(grad_output, expected_shape, was_batched, dtype):
     return grad_output.reshape(expected_shape)
 
 
+def _shaped(x, shape):
+    """``x`` with ``shape``: itself when it has it already (a reshape of a device array builds a new
+    array object, which costs microseconds on every call)."""
+    return x if tuple(x.shape) == tuple(shape) else x.reshape(shape)
+
+
 def _unbatch(y, was_batched):
     return y if was_batched else y.reshape(y.shape[1:])
 
@@ -97,7 +103,7 @@ def _conv_setup(nd, input, weight, bias, stride, padding, dilation, groups, padd
     shapes.same_dtype([("input", input.dtype), ("weight", wdt)])
     mode = shapes.conv_padding_mode(padding_mode)
     spec = shapes.conv_spec(xs, ws, nd, stride, padding, dilation, groups, bs)
-    x = input.reshape(xs)
+    x = _shaped(input, xs)
     pad = None
     if mode != "constant" and any(spec.pad_lo + spec.pad_hi):
         pad = _flat_pad(spec.pad_lo[3 - nd:], spec.pad_hi[3 - nd:])
@@ -173,7 +179,7 @@ def _conv_transpose_setup(nd, input, weight, bias, stride, padding, output_paddi
         shapes.pad_tables(out_shape, pad, mode)
     else:
         out_shape = spec.x_nd
-    return input.reshape(xs), spec, batched, mode, pad, out_shape
+    return _shaped(input, xs), spec, batched, mode, pad, out_shape
 
 
 def _make_conv_transpose(nd):
@@ -228,7 +234,7 @@ def _make_max_pool(nd):
     def setup(input, kernel_size, stride, padding, dilation, ceil_mode):
         xs, batched = _input(input, nd)
         spec = shapes.pool_spec(xs, nd, kernel_size, stride, padding, dilation, ceil_mode)
-        return input.reshape(xs), spec, batched
+        return _shaped(input, xs), spec, batched
 
     def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
         x, spec, batched = setup(input, kernel_size, stride, padding, dilation, ceil_mode)
@@ -280,7 +286,7 @@ def _make_avg_pool(nd):
     def setup(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation):
         xs, batched = _input(input, nd)
         spec = shapes.pool_spec(xs, nd, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad)
-        return input.reshape(xs), spec, batched, shapes.divisor(divisor_override)
+        return _shaped(input, xs), spec, batched, shapes.divisor(divisor_override)
 
     def avg_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None, dilation=1):
@@ -309,7 +315,7 @@ def _make_avg_pool(nd):
 def _make_adaptive(nd):
     def setup(input, output_size):
         xs, batched = _input(input, nd)
-        return input.reshape(xs), shapes.adaptive_pool_spec(xs, nd, output_size), batched
+        return _shaped(input, xs), shapes.adaptive_pool_spec(xs, nd, output_size), batched
 
     def adaptive_avg_pool(input, output_size):
         x, spec, batched = setup(input, output_size)
@@ -351,7 +357,7 @@ def _make_max_unpool(nd):
         xs, batched = _input(input, nd)
         out = shapes.unpool_output_size(xs, nd, kernel_size, stride, padding, output_size)
         idx, _ = _indices(indices, xs, batched, (1,) * (3 - nd) + tuple(out), f"an unpooled output of spatial size {out}")
-        return input.reshape(xs), idx, xs[:2] + out, batched
+        return _shaped(input, xs), idx, xs[:2] + out, batched
 
     def max_unpool(input, indices, kernel_size, stride=None, padding=0, output_size=None):
         x, idx, out_shape, batched = setup(input, indices, kernel_size, stride, padding, output_size)

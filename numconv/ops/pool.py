@@ -31,7 +31,7 @@ def max_pool_forward(x, spec: PoolSpec, indices: bool = True):
     dev = dispatch.backend(input=x)
     x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
     y = dispatch.empty(spec.y_shape, x5.dtype, dev)
-    idx = dispatch.empty(spec.y_shape if indices else (0,) * 5, np.int64, dev)
+    idx = dispatch.empty(spec.y_shape, np.int64, dev) if indices else dispatch.placeholder(np.int64, dev, (0,) * 5)
     first, count = _tables(spec, dev)[:2]
     dispatch.kernels("pool", dev).max_pool_forward(y, idx, x5, first, count, spec.step)
     return y.reshape(spec.y_nd), (idx.reshape(spec.y_nd) if indices else None)
