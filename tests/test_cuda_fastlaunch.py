@@ -28,22 +28,47 @@ from numba.cuda.cudadrv import devicearray  # noqa: E402
 from numconv.kernels.cuda import fastlaunch  # noqa: E402
 
 
+class BindingPointer:
+    """Like cuda.bindings' CUdeviceptr: no .value, int() gives the address."""
+
+    def __init__(self, address):
+        self.address = address
+
+    def __int__(self):
+        return self.address
+
+
+POINTER_TYPES = [ctypes.c_void_p, ctypes.c_uint64, BindingPointer]  # what numba releases hand out
+
+
 class FakeMemory:
     """Just enough of Numba's device memory for a DeviceNDArray to sit on it."""
 
     __cuda_memory__ = True
+    pointer_type = ctypes.c_void_p
 
     def __init__(self, address):
-        self.device_ctypes_pointer = ctypes.c_void_p(address)
         self.device_pointer = address
-        self.handle = self.device_ctypes_pointer
+
+    @property
+    def device_ctypes_pointer(self):
+        return self.pointer_type(self.device_pointer)
+
+    @property
+    def handle(self):
+        return self.device_ctypes_pointer
 
     def view(self, start, stop=None):
         return FakeMemory(self.device_pointer + start)
 
 
-@pytest.fixture
-def arrays(monkeypatch):
+@pytest.fixture(params=POINTER_TYPES, ids=lambda t: t.__name__)
+def arrays(monkeypatch, request):
+    monkeypatch.setattr(FakeMemory, "pointer_type", request.param)
+    if request.param is BindingPointer:  # Numba's own packer then takes the NVIDIA-bindings branch
+        from numba.cuda.cudadrv import driver
+
+        monkeypatch.setattr(driver, "USE_NV_BINDING", True)
     monkeypatch.setattr(devicearray._driver, "device_memory_size", lambda mem: 1 << 20)
     rng = np.random.default_rng(7)
     shape = tuple(int(v) for v in rng.integers(2, 6, size=3))

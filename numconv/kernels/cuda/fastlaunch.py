@@ -206,10 +206,11 @@ def _pack(packers, args, params):
 
 
 def _pointer(a):
-    """The array's device address as a ctypes pointer (Numba's handle is a ctypes pointer or, with
-    NVIDIA's bindings, a CUdeviceptr)."""
+    """The array's device address as a ctypes pointer (Numba's handle is a ctypes value, c_void_p
+    or c_uint64 depending on the release, or, with NVIDIA's bindings, a CUdeviceptr; int() of a
+    ctypes value would parse its bytes as text)."""
     p = a.device_ctypes_pointer
-    return ctypes.c_void_p(p.value if type(p) is ctypes.c_void_p else int(p))
+    return ctypes.c_void_p(p.value if isinstance(p, ctypes._SimpleCData) else int(p))
 
 
 def _itemsize(dtype):
@@ -254,11 +255,11 @@ def launch_grid(kernel, grid, block, *args):
         _state["numba"] += 1
         return
     handle, packers = plan
-    params = []
-    _pack(packers, args, params)
     gx, gy, gz = (grid, 1, 1) if type(grid) is int else (tuple(grid) + (1, 1))[:3]
     bx, by, bz = (block, 1, 1) if type(block) is int else (tuple(block) + (1, 1))[:3]
     try:
+        params = []
+        _pack(packers, args, params)
         _state["launch_kernel"](handle, gx, gy, gz, bx, by, bz, 0, None, params)
     except Exception as exc:  # noqa: BLE001 - then Numba's own path, which raises any real error
         _disable(f"a lean launch failed ({type(exc).__name__}: {exc})")
