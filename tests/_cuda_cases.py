@@ -361,6 +361,26 @@ def pool_cases():
             assert "42" in str(e) and "[0, 42)" in str(e), f"the error does not give the range and the value: {e}"
         else:
             raise AssertionError("an index past the plane did not raise ValueError")
+    with checking("pool", "check_indices[several blocks, striding threads]"):
+        # more indices than one block holds, so the per-block reduction and the atomics both matter
+        from numconv import ops, shapes
+
+        x = rand(3, 5, 20, 21)
+        spec = shapes.pool_spec(x.shape, 2, 2, 2, 0, 1, False)
+        _, idx = F.max_pool2d(x, 2, return_indices=True)
+        idx = idx.copy()
+        flat = idx.reshape(-1)
+        flat[::7] = RNG.integers(0, 420, size=flat[::7].size)  # some now outside their windows
+        flat[5] = -3
+        flat[900] = 999
+        want_out = 0
+        oh, ow = np.meshgrid(np.arange(10), np.arange(10), indexing="ij")
+        for i, (h, w) in enumerate(zip(*np.divmod(idx.reshape(15, 100), 21))):
+            ok = (h // 2 == oh.reshape(-1)) & (w // 2 == ow.reshape(-1))
+            inplane = (idx.reshape(15, 100)[i] >= 0) & (idx.reshape(15, 100)[i] < 420)
+            want_out += int((inplane & ~ok).sum())
+        got = ops.check_indices(dev(idx), (1, 20, 21), spec)
+        assert got == (-3, 999, want_out), f"check_indices gave {got}, want {(-3, 999, want_out)}"
     # NaN wins the max, as on the CPU (v > best or v != v)
     x = rand(2, 2, 5, 4)
     x[0, 0, 1, 1] = np.nan

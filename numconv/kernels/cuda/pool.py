@@ -13,7 +13,7 @@ import math
 
 from numba import cuda, int64
 
-from . import in_window, jit, launch, unravel5
+from . import in_window, jit, launch, launch_grid, unravel5
 
 
 def max_pool_forward(y, idx, x, first, count, step):
@@ -133,31 +133,58 @@ def _max_pool_backward(gx, gy, idx, cf, cc):
     gx[n, c, i0, i1, i2] = s
 
 
+CHECK_BLOCKS, CHECK_THREADS = 128, 128  # check_indices: a fixed grid, each thread striding over the indices
+
+
 def check_indices(found, idx, first, count, step, plane_shape, windowed):
     """found = [min, max, outside] over ``idx`` (N, C, OD, OH, OW): the smallest and largest index,
     and (when ``windowed``) how many name an in-plane position that is not a tap of their own
     window. ``found`` comes in as [int64 max, int64 min, 0]; ``plane_shape`` is (D, H, W). GPU only:
-    on the CPU, ``numconv.ops.check_indices`` takes the extremes with NumPy and needs no count."""
-    launch(_check_indices, idx.size, found, idx, first, count, *step, *plane_shape, windowed)
+    on the CPU, ``numconv.ops.check_indices`` takes the extremes with NumPy and needs no count.
+
+    Each thread of a fixed grid strides over the indices keeping its own extremes and count; a
+    block combines its threads' in shared memory and adds them to ``found`` with one atomic each
+    (an atomic per index, all on three addresses, took 10 ms for 6.4 million indices on an H100).
+    Minimum, maximum and count do not depend on the order, so the result is the same every run."""
+    if idx.size > 0:
+        launch_grid(_check_indices, min(CHECK_BLOCKS, (idx.size + CHECK_THREADS - 1) // CHECK_THREADS), CHECK_THREADS,
+                    found, idx, first, count, *step, *plane_shape, windowed)
 
 
 @jit
 def _check_indices(found, idx, first, count, sd, sh, sw, D, H, W, windowed):
-    t = cuda.grid(1)
-    if t >= idx.size:
-        return
+    s_lo = cuda.shared.array(CHECK_THREADS, int64)
+    s_hi = cuda.shared.array(CHECK_THREADS, int64)
+    s_out = cuda.shared.array(CHECK_THREADS, int64)
     C, OD, OH, OW = idx.shape[1], idx.shape[2], idx.shape[3], idx.shape[4]
-    n, c, od, oh, ow = unravel5(t, C, OD, OH, OW)
-    k = int64(idx[n, c, od, oh, ow])
-    cuda.atomic.min(found, 0, k)
-    cuda.atomic.max(found, 1, k)
-    if windowed and 0 <= k < D * H * W:
-        i2 = k % W
-        i1 = (k // W) % H
-        i0 = k // (W * H)
-        if not (in_window(i0, first[0, od], count[0, od], sd) and in_window(i1, first[1, oh], count[1, oh], sh)
-                and in_window(i2, first[2, ow], count[2, ow], sw)):
-            cuda.atomic.add(found, 2, 1)
+    tid = cuda.threadIdx.x
+    lo, hi, outside = found[0], found[1], int64(0)  # the starting values: int64 max, int64 min
+    for t in range(cuda.grid(1), idx.size, cuda.gridsize(1)):
+        n, c, od, oh, ow = unravel5(t, C, OD, OH, OW)
+        k = int64(idx[n, c, od, oh, ow])
+        lo = min(lo, k)
+        hi = max(hi, k)
+        if windowed and 0 <= k < D * H * W:
+            i2 = k % W
+            i1 = (k // W) % H
+            i0 = k // (W * H)
+            if not (in_window(i0, first[0, od], count[0, od], sd) and in_window(i1, first[1, oh], count[1, oh], sh)
+                    and in_window(i2, first[2, ow], count[2, ow], sw)):
+                outside += 1
+    s_lo[tid], s_hi[tid], s_out[tid] = lo, hi, outside
+    cuda.syncthreads()
+    half = CHECK_THREADS // 2
+    while half > 0:
+        if tid < half:
+            s_lo[tid] = min(s_lo[tid], s_lo[tid + half])
+            s_hi[tid] = max(s_hi[tid], s_hi[tid + half])
+            s_out[tid] += s_out[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    if tid == 0:
+        cuda.atomic.min(found, 0, s_lo[0])
+        cuda.atomic.max(found, 1, s_hi[0])
+        cuda.atomic.add(found, 2, s_out[0])
 
 
 def scatter_plane(out, src, idx, accumulate):
