@@ -159,10 +159,10 @@ def _tile_starts(n, d):
 
 @inline
 def _workspace_layout(v_size, m_size, groups, CPG, opg, rows, TW):
-    """(tile rows per chunk, V rows, M rows, row length): chunks are whole rows of tiles; V is viewed
-    as (groups, 36, V rows, row length), M likewise. The row length is an odd number of cache
-    lines and the row counts are odd, so the 36 points of one tile and channel do not all map to
-    one L1 set (a power-of-two stride would)."""
+    """(tile rows per chunk, V rows, M rows, row length) for rows of ``TW`` tiles each:
+    chunks are whole rows of tiles; V is viewed as (groups, 36, V rows, row length), M likewise.
+    The row length is an odd number of cache lines and the row counts are odd, so the 36 points of
+    one tile and channel do not all map to one L1 set (a power-of-two stride would)."""
     rv, rm = CPG | 1, opg | 1
     chunk = min(v_size // (groups * 36 * rv), m_size // (groups * 36 * rm)) - 32
     per = max(1, min(rows, chunk // TW))
@@ -184,14 +184,10 @@ def _residues(n, d):
 
 
 @inline
-def _input_row(Vg, j, t, plane, h0, dh, r0, nt, dw, Xb, Rb, one, zero):
-    """V[xi, j, t + jj] = (B^T d B)[xi] for the ``nt`` tiles of one residue of one row of tiles:
-    tile jj reads rows h0 + dh*i and columns r0 + dw*(4*jj + c), i, c < 6 (zero outside).
-
-    The six rows are gathered with their columns split by position mod 4 (Xb[i, c % 4, c // 4]),
-    so both transform passes run over contiguous runs of tiles: B^T over the rows, then B over
-    columns 4*jj + c, which is phase c % 4 at jj + c // 4.
-    """
+def _gather_row(Xb, q, plane, h0, dh, r0, nt, dw, zero):
+    """Xb[i, c % 4, q + c // 4] = plane[h0 + dh*i, r0 + dw*c] for i < 6, c < 4*(nt + 1) (zero
+    outside the plane): the six input rows under ``nt`` tiles of one residue, with their columns
+    split by position mod 4 so that tile jj's column c is phase c % 4 at q + jj + c // 4."""
     H, W = plane.shape
     for i in range(6):
         ih = h0 + dh * i
@@ -201,62 +197,86 @@ def _input_row(Vg, j, t, plane, h0, dh, r0, nt, dw, Xb, Rb, one, zero):
             if r0 >= 0 and r0 + dw * (4 * nt + 3) < W:  # all columns inside
                 for m4 in range(nt + 1):
                     seg = row[r0 + 4 * dw * m4:]
-                    xr[0, m4], xr[1, m4], xr[2, m4], xr[3, m4] = seg[0], seg[dw], seg[2 * dw], seg[3 * dw]
+                    xr[0, q + m4], xr[1, q + m4], xr[2, q + m4], xr[3, q + m4] = seg[0], seg[dw], seg[2 * dw], seg[3 * dw]
             else:
                 for m4 in range(nt + 1):
                     for r4 in range(4):
                         col = r0 + dw * (4 * m4 + r4)
-                        xr[r4, m4] = row[col] if 0 <= col < W else zero
+                        xr[r4, q + m4] = row[col] if 0 <= col < W else zero
         else:
-            xr[:, :nt + 1] = zero
+            xr[:, q:q + nt + 1] = zero
+
+
+@inline
+def _input_transform(Vg, j, Xb, Rb, Wb, segs, L, one):
+    """V[xi, j, t] = (B^T d B)[xi] for every tile t of the gathered rows: B^T down the six rows, then
+    B along the columns, each pass one loop over the whole chunk (runs long enough to vectorize;
+    one row of tiles alone is too short), then each segment's tiles copied into V. Segment s has
+    ``segs[s]`` tiles, gathered at positions q .. q + segs[s] (one more column group than tiles:
+    the last tile's patch reaches into it), so its tiles sit at q .. q + segs[s] - 1 in ``Wb``."""
     for r4 in range(4):
         x0, x1, x2 = Xb[0, r4], Xb[1, r4], Xb[2, r4]
         x3, x4, x5 = Xb[3, r4], Xb[4, r4], Xb[5, r4]
-        for q in range(nt + 1):
+        for q in range(L):
             e0, e1, e2, e3, e4, e5 = _bt6(x0[q], x1[q], x2[q], x3[q], x4[q], x5[q], one)
             Rb[0, r4, q], Rb[1, r4, q], Rb[2, r4, q] = e0, e1, e2
             Rb[3, r4, q], Rb[4, r4, q], Rb[5, r4, q] = e3, e4, e5
     for a in range(6):
         q0, q1, q2, q3 = Rb[a, 0], Rb[a, 1], Rb[a, 2], Rb[a, 3]
-        v0, v1, v2 = Vg[6 * a, j, t:t + nt], Vg[6 * a + 1, j, t:t + nt], Vg[6 * a + 2, j, t:t + nt]
-        v3, v4, v5 = Vg[6 * a + 3, j, t:t + nt], Vg[6 * a + 4, j, t:t + nt], Vg[6 * a + 5, j, t:t + nt]
-        for jj in range(nt):
-            e0, e1, e2, e3, e4, e5 = _bt6(q0[jj], q1[jj], q2[jj], q3[jj], q0[jj + 1], q1[jj + 1], one)
-            v0[jj], v1[jj], v2[jj], v3[jj], v4[jj], v5[jj] = e0, e1, e2, e3, e4, e5
+        w0, w1, w2 = Wb[6 * a], Wb[6 * a + 1], Wb[6 * a + 2]
+        w3, w4, w5 = Wb[6 * a + 3], Wb[6 * a + 4], Wb[6 * a + 5]
+        for q in range(L - 1):
+            e0, e1, e2, e3, e4, e5 = _bt6(q0[q], q1[q], q2[q], q3[q], q0[q + 1], q1[q + 1], one)
+            w0[q], w1[q], w2[q], w3[q], w4[q], w5[q] = e0, e1, e2, e3, e4, e5
+    q = t = 0
+    for s in range(segs.size):
+        nt = segs[s]
+        for xi in range(36):
+            Vg[xi, j, t:t + nt] = Wb[xi, q:q + nt]
+        q += nt + 1
+        t += nt
 
 
 @inline
-def _output_row(out, Mg, k, t, h0, dh, r0, nt, dw, Z, bias, one):
-    """out[h0 + dh*a, r0 + dw*(4*jj + c)] = (A^T M[:, k, t + jj] A)[a, c] + bias for the ``nt``
-    tiles of one residue of one row of tiles, inside the output only."""
-    OH, OW = out.shape
+def _output_transform(Mg, k, Z1, Z2, L, one):
+    """Z2[a, c, q] = (A^T M[:, k, q] A)[a, c] for every position q < L of the chunk: A^T over the six
+    row points, then A over the six column points, each pass one loop over the whole chunk."""
     for c in range(6):
-        m0, m1, m2 = Mg[c, k, t:t + nt], Mg[6 + c, k, t:t + nt], Mg[12 + c, k, t:t + nt]
-        m3, m4, m5 = Mg[18 + c, k, t:t + nt], Mg[24 + c, k, t:t + nt], Mg[30 + c, k, t:t + nt]
-        for jj in range(nt):
-            e0, e1, e2, e3 = _at6(m0[jj], m1[jj], m2[jj], m3[jj], m4[jj], m5[jj], one)
-            Z[0, c, jj], Z[1, c, jj], Z[2, c, jj], Z[3, c, jj] = e0, e1, e2, e3
+        m0, m1, m2 = Mg[c, k], Mg[6 + c, k], Mg[12 + c, k]
+        m3, m4, m5 = Mg[18 + c, k], Mg[24 + c, k], Mg[30 + c, k]
+        for q in range(L):
+            e0, e1, e2, e3 = _at6(m0[q], m1[q], m2[q], m3[q], m4[q], m5[q], one)
+            Z1[0, c, q], Z1[1, c, q], Z1[2, c, q], Z1[3, c, q] = e0, e1, e2, e3
+    for a in range(4):
+        z0, z1, z2, z3, z4, z5 = Z1[a, 0], Z1[a, 1], Z1[a, 2], Z1[a, 3], Z1[a, 4], Z1[a, 5]
+        for q in range(L):
+            e0, e1, e2, e3 = _at6(z0[q], z1[q], z2[q], z3[q], z4[q], z5[q], one)
+            Z2[a, 0, q], Z2[a, 1, q], Z2[a, 2, q], Z2[a, 3, q] = e0, e1, e2, e3
+
+
+@inline
+def _scatter_row(out, Z2, q, h0, dh, r0, nt, dw, bias):
+    """out[h0 + dh*a, r0 + dw*(4*jj + c)] = Z2[a, c, q + jj] + bias for the ``nt`` tiles of one
+    residue of one row of tiles, inside the output only."""
+    OH, OW = out.shape
     for a in range(4):
         oh = h0 + dh * a
         if oh >= OH:
             continue
         row = out[oh]
-        z0, z1, z2, z3, z4, z5 = Z[a, 0], Z[a, 1], Z[a, 2], Z[a, 3], Z[a, 4], Z[a, 5]
+        z0, z1, z2, z3 = Z2[a, 0], Z2[a, 1], Z2[a, 2], Z2[a, 3]
         full = nt if r0 + dw * (4 * nt - 1) < OW else nt - 1  # tiles whose four columns are all inside
         for jj in range(full):
-            e0, e1, e2, e3 = _at6(z0[jj], z1[jj], z2[jj], z3[jj], z4[jj], z5[jj], one)
             col = r0 + dw * 4 * jj
-            row[col] = e0 + bias
-            row[col + dw] = e1 + bias
-            row[col + 2 * dw] = e2 + bias
-            row[col + 3 * dw] = e3 + bias
+            row[col] = z0[q + jj] + bias
+            row[col + dw] = z1[q + jj] + bias
+            row[col + 2 * dw] = z2[q + jj] + bias
+            row[col + 3 * dw] = z3[q + jj] + bias
         for jj in range(full, nt):
-            e0, e1, e2, e3 = _at6(z0[jj], z1[jj], z2[jj], z3[jj], z4[jj], z5[jj], one)
-            vals = (e0, e1, e2, e3)
             for c in range(4):
                 col = r0 + dw * (4 * jj + c)
                 if col < OW:
-                    row[col] = vals[c] + bias
+                    row[col] = Z2[a, c, q + jj] + bias
 
 
 @kernel
@@ -277,9 +297,6 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
     hs = _tile_starts(OH, dh)
     res = _residues(OW, dw)
     TH, TW = hs.size, _tile_starts(OW, dw).size
-    ntmax = 0
-    for r in range(res.shape[0]):
-        ntmax = max(ntmax, res[r, 1])
     per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
@@ -304,19 +321,26 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
         tc = rc * TW
-        # input transform: V[g, xi, j, t] = (B^T d B)[xi] for the 6x6 patch d of tile t
-        parts = plane_parts(C * rc)
+        # input transform: V[g, xi, j, t] = (B^T d B)[xi] for the 6x6 patch d of tile t; per
+        # channel, the whole chunk's rows at once
+        segs = np.empty(rc * res.shape[0], np.int64)  # tiles per segment: per row of tiles, per residue
+        for rr in range(rc):
+            for r in range(res.shape[0]):
+                segs[rr * res.shape[0] + r] = res[r, 1]
+        L = rc * (TW + res.shape[0])  # gathered positions: each segment's tiles and one more
+        parts = plane_parts(C)
         for part in prange(parts):
-            Xb = np.empty((6, 4, ntmax + 1), x.dtype)
-            Rb = np.empty((6, 4, ntmax + 1), x.dtype)
-            for task in range(*part_range(part, parts, C * rc)):
-                c, rr = task // rc, task % rc
-                n, th = (row0 + rr) // TH, (row0 + rr) % TH
-                t = rr * TW
-                for r in range(res.shape[0]):
-                    _input_row(Vc[c // CPG], c % CPG, t, x[n, c, 0], hs[th] - ph, dh, res[r, 0] - pw, res[r, 1], dw,
-                               Xb, Rb, one, zero)
-                    t += res[r, 1]
+            Xb = np.empty((6, 4, L), x.dtype)
+            Rb = np.empty((6, 4, L), x.dtype)
+            Wb = np.empty((36, L), x.dtype)
+            for c in range(*part_range(part, parts, C)):
+                q = 0
+                for rr in range(rc):
+                    n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                    for r in range(res.shape[0]):
+                        _gather_row(Xb, q, x[n, c, 0], hs[th] - ph, dh, res[r, 0] - pw, res[r, 1], dw, zero)
+                        q += res[r, 1] + 1
+                _input_transform(Vc[c // CPG], c % CPG, Xb, Rb, Wb, segs, L, one)
         # the GEMMs: M[g, xi, k, t] = sum_j U[g, xi, k, j] V[g, xi, j, t]
         nbc = (tc + TB - 1) // TB
         for task in prange(groups * 36 * nbc):
@@ -347,15 +371,18 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
                         u = ur[i]
                         for q in range(cl):
                             a[q] += u * s0[q]
-        # output transform: y[n, o, tile] = A^T M[g, :, k, t] A (+ bias), inside the output only
-        parts = plane_parts(O * rc)
+        # output transform: y[n, o, tile] = A^T M[g, :, k, t] A (+ bias), inside the output only;
+        # per output channel, the whole chunk at once
+        parts = plane_parts(O)
         for part in prange(parts):
-            Z = np.empty((4, 6, ntmax), x.dtype)
-            for task in range(*part_range(part, parts, O * rc)):
-                o, rr = task // rc, task % rc
-                n, th = (row0 + rr) // TH, (row0 + rr) % TH
+            Z1 = np.empty((4, 6, tc), x.dtype)
+            Z2 = np.empty((4, 4, tc), x.dtype)
+            for o in range(*part_range(part, parts, O)):
+                _output_transform(Mc[o // opg], o % opg, Z1, Z2, tc, one)
                 bias = b[o] if has_bias else zero
-                t = rr * TW
-                for r in range(res.shape[0]):
-                    _output_row(y[n, o, 0], Mc[o // opg], o % opg, t, hs[th], dh, res[r, 0], res[r, 1], dw, Z, bias, one)
-                    t += res[r, 1]
+                t = 0
+                for rr in range(rc):
+                    n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                    for r in range(res.shape[0]):
+                        _scatter_row(y[n, o, 0], Z2, t, hs[th], dh, res[r, 0], res[r, 1], dw, bias)
+                        t += res[r, 1]
