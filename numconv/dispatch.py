@@ -145,8 +145,8 @@ def contiguous(x, device: str):
 @contextlib.contextmanager
 def use_algorithm(name):
     """Force a convolution algorithm (one of ALGORITHMS) inside the block; tests run every path.
-    'winograd' covers 3x3 stride-1 forward and input-gradient passes only; elsewhere the usual
-    choice runs."""
+    'winograd' covers 3x3 stride-1 layers only (the weight gradient without dilation); elsewhere
+    the usual choice runs."""
     global _forced_algorithm
     if name not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {name!r}")
@@ -185,7 +185,7 @@ def conv_algorithm(spec, device: str, pass_: str) -> str:
     if _forced_algorithm is not None:
         if _forced_algorithm != "winograd":
             return _forced_algorithm
-        if pass_ != "weight_grad" and conv_winograd.applies(spec):
+        if conv_winograd.applies(spec, pass_):
             return "winograd"
     elif conv_winograd.preferred(spec, pass_):
         return "winograd"

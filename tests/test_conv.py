@@ -641,16 +641,35 @@ WINOGRAD = [
 
 @pytest.fixture
 def count_winograd(monkeypatch):
-    """How many times the Winograd kernel ran (the input gradient runs it too)."""
+    """How many times the Winograd kernels ran (the input gradient runs the forward's): the 2-d
+    shapes of their outputs, in call order."""
     calls = []
-    kernel_fn = conv_winograd.conv_forward_winograd
+    for name in ("conv_forward_winograd", "conv_weight_grad_winograd"):
+        kernel_fn = getattr(conv_winograd, name)
 
-    def counted(*args):
-        calls.append(args[0].shape[:2] + args[0].shape[3:])  # the 2-d shape of its output
-        return kernel_fn(*args)
+        def counted(*args, kernel_fn=kernel_fn):
+            calls.append(args[0].shape[:2] + args[0].shape[3:])
+            return kernel_fn(*args)
 
-    monkeypatch.setattr(conv_winograd, "conv_forward_winograd", counted)
+        monkeypatch.setattr(conv_winograd, name, counted)
     return calls
+
+
+def _weight_grad_reference(x, gy, w_shape, padding, dilation, groups):
+    """dL/dw of a stride-1 2-d convolution, float64, from its definition: the sum over images and
+    output positions of gy times the input each tap read."""
+    lo, hi = R.conv_padding(padding, 2)
+    xp = R.pad_nd(x, lo, hi)
+    O, CPG, KH, KW = w_shape
+    opg = O // groups
+    (dh, dw), (OH, OW) = R.ntuple(dilation, 2), gy.shape[2:]
+    gw = np.zeros(w_shape)
+    for g in range(groups):
+        for kh in range(KH):
+            for kw in range(KW):
+                patch = xp[:, g * CPG:(g + 1) * CPG, kh * dh:kh * dh + OH, kw * dw:kw * dw + OW]
+                gw[g * opg:(g + 1) * opg, :, kh, kw] = np.einsum("nohw,njhw->oj", gy[:, g * opg:(g + 1) * opg], patch)
+    return gw
 
 
 def _winograd_case(rng, xs, ws, kw):
@@ -664,10 +683,10 @@ def _winograd_case(rng, xs, ws, kw):
 @pytest.mark.parametrize("xs,ws,kw", WINOGRAD, ids=[f"{x}_{w}_{sorted(k)}" for x, w, k in WINOGRAD])
 def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
     """Forward against the float64 reference convolution, the input gradient against the reference
-    transposed convolution (its definition as a scatter), the weight gradient through the adjoint
-    identity; each run must reach the Winograd kernel (forward and input gradient). Run twice:
-    with the usual workspace (one chunk) and with one that holds a single row of tiles (many
-    chunks)."""
+    transposed convolution (its definition as a scatter), the weight gradient against its
+    definition (without dilation: the Winograd weight gradient) or through the adjoint identity
+    (with dilation: another kernel); each run must reach the Winograd kernels. Run twice: with the
+    usual workspace (one chunk) and with one that holds a single row of tiles (many chunks)."""
     x, w, b, kw = _winograd_case(rng, xs, ws, kw)
     expected = R.conv_nd(x, w, b, **kw)
     gy = random(rng, expected.shape)
@@ -683,7 +702,9 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
         with dispatch.use_algorithm("winograd"):
             y = F.conv2d(xd, wd, bd, **kw)
             gx, gw, gb = F.conv2d_backward(gyd, xd, wd, bd, **kw)
-        assert count_winograd == [y.shape, xd.shape], f"Winograd did not run both passes: {count_winograd}"
+        dilated = R.ntuple(kw.get("dilation", 1), 2) != (1, 1)
+        want_calls = [y.shape, xd.shape] + ([] if dilated else [w.shape])
+        assert count_winograd == want_calls, f"Winograd did not run every pass: {count_winograd}"
         if chunked:  # the forward's rows of tiles really are split into chunks
             O, CPG, groups = ws[0], ws[1], kw.get("groups", 1)
             TW = conv_winograd._tile_starts.py_func(y.shape[3], R.ntuple(kw.get("dilation", 1), 2)[1]).size
@@ -697,11 +718,15 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
         assert_close(gx, exp_gx, dtype, "exact", f"{what} input gradient")
         tol = 1e-9 if dtype == np.float64 else 2e-4
         assert abs(vdot(w, gw) - linear) <= tol * np.sqrt(vdot(x, x) * vdot(gy, gy) * w.size), f"{what} weight gradient"
+        if not dilated:
+            exp_gw = _weight_grad_reference(x, gy, w.shape, kw.get("padding", 0), 1, kw.get("groups", 1))
+            assert_close(gw, exp_gw, dtype, "exact", f"{what} weight gradient")
 
 
 def test_winograd_chooser():
     """The dispatcher takes Winograd for ResNet's 3x3 stride-1 layers with many tiles, and not for
-    strided, 5x5, few-channel or few-tile layers, nor for the weight gradient."""
+    strided, 5x5, few-channel or few-tile layers; for the weight gradient from 32 channels per
+    group on, whatever the tiles, but not with dilation."""
     from numconv import shapes
 
     def algo(xs, ws, pass_="forward", stride=1, padding=0, dilation=1, groups=1):
@@ -710,7 +735,10 @@ def test_winograd_chooser():
 
     assert algo((32, 64, 56, 56), (64, 64, 3, 3), padding=1) == "winograd"
     assert algo((32, 64, 56, 56), (64, 64, 3, 3), "input_grad", padding=1) == "winograd"
-    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "weight_grad", padding=1) != "winograd"
+    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "weight_grad", padding=1) == "winograd"
+    assert algo((32, 512, 7, 7), (512, 512, 3, 3), "weight_grad", padding=1) == "winograd"  # few tiles: still pays
+    assert algo((32, 128, 28, 28), (128, 16, 3, 3), "weight_grad", padding=1, groups=8) != "winograd"
+    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "weight_grad", padding=2, dilation=2) != "winograd"
     assert algo((32, 64, 56, 56), (128, 64, 3, 3), stride=2, padding=1) != "winograd"
     assert algo((32, 64, 56, 56), (64, 64, 5, 5), padding=2) != "winograd"
     assert algo((32, 3, 32, 32), (64, 3, 3, 3), padding=1) != "winograd"  # 3 input channels
@@ -733,3 +761,7 @@ def test_winograd_transforms_are_the_matrices():
         m = rng.standard_normal(6)
         assert np.allclose(conv_winograd._at6.py_func(*m, 1.0), AT @ m, rtol=0, atol=1e-12)
         assert np.allclose(conv_winograd._g3.py_func(*g), G @ g, rtol=0, atol=1e-12)
+        # the weight gradient's: A (= AT transposed) on four values, G^T on six
+        dy, u = rng.standard_normal(4), rng.standard_normal(6)
+        assert np.allclose(conv_winograd._a6.py_func(*dy, 1.0), AT.T @ dy, rtol=0, atol=1e-12)
+        assert np.allclose(conv_winograd._gt6.py_func(*u), G.T @ u, rtol=0, atol=1e-12)

@@ -75,7 +75,11 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     gy = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
     gw = dispatch.empty(spec.w_shape, x.dtype, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "weight_grad")
-    if algorithm == "planes":
+    if algorithm == "winograd":
+        wg = dispatch.kernels("conv_winograd", dev)
+        V, M = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
+        wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.groups, V, M)
+    elif algorithm == "planes":
         planes = dispatch.kernels("conv_planes", dev)
         part = dispatch.empty((planes.weight_grad_slices(spec),) + (spec.w_shape[0], shapes.prod(spec.w_shape[1:])), x.dtype, dev)
         planes.conv_weight_grad_planes(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups, part)

@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import rows4_taps4
+from .gemm import mm_nt, rows4_taps4
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
 # out BT and AT; tests check them against these and against the correlation they compute).
@@ -56,33 +56,41 @@ WORKSPACE = 1 << 22  # elements in each of V and M: tiles are processed in chunk
 TB = 256  # tiles per GEMM pass: four accumulator rows of this stay in L1
 
 
-def applies(spec) -> bool:
-    """A 2-d 3x3 convolution with stride 1 (any padding, dilation and groups)."""
+def applies(spec, pass_: str = "forward") -> bool:
+    """A 2-d 3x3 convolution with stride 1 (any padding and groups; any dilation, except for the
+    weight gradient)."""
     return (spec.w_shape[2:] == (1, 3, 3) and spec.stride == (1, 1, 1) and spec.x_shape[2] == 1
-            and spec.y_shape[2] == 1 and spec.pad_lo[0] == 0)
+            and spec.y_shape[2] == 1 and spec.pad_lo[0] == 0
+            and (pass_ != "weight_grad" or spec.dilation == (1, 1, 1)))
 
 
 def preferred(spec, pass_: str) -> bool:
-    """Whether to run it for the forward or input-gradient pass (the weight gradient stays with the
-    other kernels): when it applies without dilation, each group has at least MIN_CHANNELS
-    channels on both sides, and there are at least TILES_PER_CHANNEL tiles per channel.
+    """Whether to run it for a pass: when it applies without dilation and, for the forward and
+    input-gradient passes, each group has at least MIN_CHANNELS channels on both sides and there
+    are at least TILES_PER_CHANNEL tiles per channel; for the weight gradient, at least
+    MIN_CHANNELS_WEIGHT_GRAD channels per group on both sides (its transforms run once per tile and
+    channel like the forward's, but it replaces kernels that are slower than the forward's, and
+    its weight transform runs on the summed products, once).
 
     The transforms cost about 70 ns (input) and 40 ns (output) per tile and channel here, while
     the GEMMs save about 1.4 ns per tile and channel pair over the direct kernels, so Winograd
     pays from about 64 channels on; dilation splits the rows of tiles by residue, which makes the
     transforms' runs shorter still; and with few tiles the weight transform (36 values per
     channel pair, once per call) outweighs the saving. Measured in docs/performance.md."""
-    if pass_ not in ("forward", "input_grad") or not applies(spec) or spec.dilation != (1, 1, 1):
+    if not applies(spec, pass_) or spec.dilation != (1, 1, 1):
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
     opg = O // spec.groups
-    out = spec.y_shape if pass_ == "forward" else spec.x_shape
+    if pass_ == "weight_grad":
+        return min(CPG, opg) >= MIN_CHANNELS_WEIGHT_GRAD
+    out = spec.x_shape if pass_ == "input_grad" else spec.y_shape
     tiles = out[0] * (-(-out[3] // 4)) * (-(-out[4] // 4))
     return min(CPG, opg) >= MIN_CHANNELS and tiles >= TILES_PER_CHANNEL * max(CPG, opg)
 
 
 MIN_CHANNELS = 64
 TILES_PER_CHANNEL = 2
+MIN_CHANNELS_WEIGHT_GRAD = 32
 
 
 def workspace_size(w_shape, groups, out_width, dilation_w) -> int:
@@ -280,6 +288,33 @@ def _scatter_row(out, Z2, q, h0, dh, r0, nt, dw, bias):
 
 
 @kernel
+def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
+    """V[g, xi, j, t] = (B^T d B)[xi] for the 6x6 input patch d of each tile t of the chunk of ``rc``
+    rows of tiles from ``row0`` (rows of tiles numbered across the batch); per channel, the whole
+    chunk's rows at once."""
+    C = x.shape[1]
+    one, zero = x.dtype.type(1), x.dtype.type(0)
+    segs = np.empty(rc * res.shape[0], np.int64)  # tiles per segment: per row of tiles, per residue
+    for rr in range(rc):
+        for r in range(res.shape[0]):
+            segs[rr * res.shape[0] + r] = res[r, 1]
+    L = rc * (TW + res.shape[0])  # gathered positions: each segment's tiles and one more
+    parts = plane_parts(C)
+    for part in prange(parts):
+        Xb = np.empty((6, 4, L), x.dtype)
+        Rb = np.empty((6, 4, L), x.dtype)
+        Wb = np.empty((36, L), x.dtype)
+        for c in range(*part_range(part, parts, C)):
+            q = 0
+            for rr in range(rc):
+                n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                for r in range(res.shape[0]):
+                    _gather_row(Xb, q, x[n, c, 0], hs[th] - ph, dh, res[r, 0] - pw, res[r, 1], dw, zero)
+                    q += res[r, 1] + 1
+            _input_transform(Vc[c // CPG], c % CPG, Xb, Rb, Wb, segs, L, one)
+
+
+@kernel
 def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
     """y[n,o,h,w] = b[o] + sum_{j,kh,kw} w[o,j,kh,kw] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw].
 
@@ -321,26 +356,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
         tc = rc * TW
-        # input transform: V[g, xi, j, t] = (B^T d B)[xi] for the 6x6 patch d of tile t; per
-        # channel, the whole chunk's rows at once
-        segs = np.empty(rc * res.shape[0], np.int64)  # tiles per segment: per row of tiles, per residue
-        for rr in range(rc):
-            for r in range(res.shape[0]):
-                segs[rr * res.shape[0] + r] = res[r, 1]
-        L = rc * (TW + res.shape[0])  # gathered positions: each segment's tiles and one more
-        parts = plane_parts(C)
-        for part in prange(parts):
-            Xb = np.empty((6, 4, L), x.dtype)
-            Rb = np.empty((6, 4, L), x.dtype)
-            Wb = np.empty((36, L), x.dtype)
-            for c in range(*part_range(part, parts, C)):
-                q = 0
-                for rr in range(rc):
-                    n, th = (row0 + rr) // TH, (row0 + rr) % TH
-                    for r in range(res.shape[0]):
-                        _gather_row(Xb, q, x[n, c, 0], hs[th] - ph, dh, res[r, 0] - pw, res[r, 1], dw, zero)
-                        q += res[r, 1] + 1
-                _input_transform(Vc[c // CPG], c % CPG, Xb, Rb, Wb, segs, L, one)
+        _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw)
         # the GEMMs: M[g, xi, k, t] = sum_j U[g, xi, k, j] V[g, xi, j, t]
         nbc = (tc + TB - 1) // TB
         for task in prange(groups * 36 * nbc):
@@ -386,3 +402,119 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
                     for r in range(res.shape[0]):
                         _scatter_row(y[n, o, 0], Z2, t, hs[th], dh, res[r, 0], res[r, 1], dw, bias)
                         t += res[r, 1]
+
+
+# ----------------------------------------------------------------------------- weight gradient
+#
+# The weight gradient is the adjoint of the forward's middle step. Per tile, y = A^T [U * V] A with
+# U = G g G^T, so dL/dg = G^T [ (A dy A^T) * V ] G: the output gradient's 4x4 tile goes through A
+# (``_a6``), the products summed over tiles are again 36 GEMMs, now reducing over the tiles, and
+# the 6x6 sums come back to 3x3 through G^T (``_gt6``).
+
+
+@inline
+def _a6(g0, g1, g2, g3, one):
+    """A g for one column of four output gradients (A = AT transposed, 6x4)."""
+    h = one / (one + one)
+    two = one + one
+    return (g0,
+            g0 + g1 + g2 + g3,
+            g0 - g1 + g2 - g3,
+            g0 + h * g1 + (h * h) * g2 + (h * h * h) * g3,
+            g0 - two * g1 + (two * two) * g2 - (two * two * two) * g3,
+            g3)
+
+
+@inline
+def _gt6(u0, u1, u2, u3, u4, u5):
+    """G^T u for one column of six (in float64: it runs once per call, on the summed products)."""
+    return (u0 + (u1 - u2) / 3.0 + (-16.0 * u3 + u4) / 15.0,
+            (u1 + u2) / 3.0 + (-8.0 * u3 - 2.0 * u4) / 15.0,
+            (u1 - u2) / 3.0 + (-4.0 * u3 + 4.0 * u4) / 15.0 + u5)
+
+
+@kernel
+def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs):
+    """M[g, xi, k, t] = (A dy A^T)[xi] for the 4x4 output-gradient tile dy of each tile t of the chunk
+    (zero past the output's edge); per output channel, the whole chunk at once: the four rows of
+    each row of tiles are gathered with their columns split by position mod 4, then A runs down
+    the rows and along the columns, each pass one loop over the chunk."""
+    O, OH, OW = gy.shape[1], gy.shape[3], gy.shape[4]
+    one, zero = gy.dtype.type(1), gy.dtype.type(0)
+    L = rc * TW
+    parts = plane_parts(O)
+    for part in prange(parts):
+        Gb = np.empty((4, 4, L), gy.dtype)  # [row i, column phase c, tile]
+        Rb = np.empty((6, 4, L), gy.dtype)
+        for o in range(*part_range(part, parts, O)):
+            for rr in range(rc):
+                n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                t0 = rr * TW
+                for i in range(4):
+                    oh = hs[th] + i
+                    if oh < OH:
+                        row = gy[n, o, 0, oh]
+                        for jj in range(TW):
+                            for c in range(4):
+                                col = 4 * jj + c
+                                Gb[i, c, t0 + jj] = row[col] if col < OW else zero
+                    else:
+                        Gb[i, :, t0:t0 + TW] = zero
+            for c in range(4):
+                g0, g1, g2, g3 = Gb[0, c], Gb[1, c], Gb[2, c], Gb[3, c]
+                for q in range(L):
+                    e0, e1, e2, e3, e4, e5 = _a6(g0[q], g1[q], g2[q], g3[q], one)
+                    Rb[0, c, q], Rb[1, c, q], Rb[2, c, q] = e0, e1, e2
+                    Rb[3, c, q], Rb[4, c, q], Rb[5, c, q] = e3, e4, e5
+            Mg, k = Mc[o // opg], o % opg
+            for a in range(6):
+                r0, r1, r2, r3 = Rb[a, 0], Rb[a, 1], Rb[a, 2], Rb[a, 3]
+                m0, m1, m2 = Mg[6 * a, k], Mg[6 * a + 1, k], Mg[6 * a + 2, k]
+                m3, m4, m5 = Mg[6 * a + 3, k], Mg[6 * a + 4, k], Mg[6 * a + 5, k]
+                for q in range(L):
+                    e0, e1, e2, e3, e4, e5 = _a6(r0[q], r1[q], r2[q], r3[q], one)
+                    m0[q], m1[q], m2[q], m3[q], m4[q], m5[q] = e0, e1, e2, e3, e4, e5
+
+
+@kernel
+def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M):
+    """gw[o,j,kh,kw] = sum_{n,h,w} gy[n,o,h,w] * x[n, g(o)*C/groups + j, h + kh - ph, w + kw - pw]
+    (3x3, stride 1, no dilation).
+
+    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements. Per chunk of whole rows of
+    tiles: the input transform (as the forward's), the output gradient's transform, then the 36
+    GEMMs P[g, xi, k, j] += sum_t M[g, xi, k, t] V[g, xi, j, t], a task per group and point, the
+    chunks added in order, so the result does not depend on the thread count. Last, per weight,
+    G^T P G in float64.
+    """
+    N, O, OH, OW = gy.shape[0], gy.shape[1], gy.shape[3], gy.shape[4]
+    CPG = gw.shape[1]
+    opg = O // groups
+    ph, pw = pad_lo[1], pad_lo[2]
+    hs = _tile_starts(OH, 1)
+    res = _residues(OW, 1)
+    TH, TW = hs.size, _tile_starts(OW, 1).size
+    per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
+    Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
+    Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
+    P = np.zeros((groups, 36, opg, CPG), gy.dtype)
+    for row0 in range(0, N * TH, per):
+        rc = min(per, N * TH - row0)
+        tc = rc * TW
+        _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, 1, 1)
+        _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs)
+        for task in prange(groups * 36):
+            g, xi = task // 36, task % 36
+            mm_nt(P[g, xi], 0, 0, Mc[g, xi], 0, opg, 0, Vc[g, xi], 0, CPG, 0, tc, True)
+    for o in prange(O):
+        g, k = o // opg, o % opg
+        half = np.empty((6, 3))
+        for j in range(CPG):
+            for a in range(6):
+                e0, e1, e2 = _gt6(np.float64(P[g, 6 * a, k, j]), np.float64(P[g, 6 * a + 1, k, j]),
+                                  np.float64(P[g, 6 * a + 2, k, j]), np.float64(P[g, 6 * a + 3, k, j]),
+                                  np.float64(P[g, 6 * a + 4, k, j]), np.float64(P[g, 6 * a + 5, k, j]))
+                half[a, 0], half[a, 1], half[a, 2] = e0, e1, e2
+            for kw in range(3):
+                e0, e1, e2 = _gt6(half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw])
+                gw[o, j, 0, 0, kw], gw[o, j, 0, 1, kw], gw[o, j, 0, 2, kw] = e0, e1, e2
