@@ -173,7 +173,8 @@ def workspace(name: str, size: int, dtype, device: str):
 
 def conv_algorithm(spec, device: str, pass_: str) -> str:
     """The kernel for one convolution pass ('forward', 'input_grad', 'weight_grad'), chosen by shape:
-    'winograd' (F(4x4, 3x3)) for 3x3 stride-1 layers with enough channels and tiles, else 'planes'
+    'winograd' (F(4x4, 3x3)) for 3x3 stride-1 layers with enough channels (and, for the forward and
+    input gradient, tiles), else 'planes'
     (whole padded planes split into stride phases) where its flat runs are long, else 'gemm'
     (tiled implicit GEMM) where its dot products are long and rows of outputs share loads, else
     'direct'. CUDA has one kernel per pass. docs/performance.md gives the measurements behind the
