@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import rows4_taps4
+from .gemm import rows4_taps4, rows4_taps8
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -183,7 +183,12 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
                     if ob == 4:
                         a0, a1, a2, a3 = acc[0, :cl], acc[1, :cl], acc[2, :cl], acc[3, :cl]
                         w0, w1, w2, w3 = wf[o0], wf[o0 + 1], wf[o0 + 2], wf[o0 + 3]
-                        for i in range(0, fours, 4):
+                        eights = fours - fours % 8
+                        for i in range(0, eights, 8):
+                            s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
+                            s4, s5, s6, s7 = _tap_slices(xp, off, i + 4, c0, cl)
+                            rows4_taps8(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, s4, s5, s6, s7, cl)
+                        for i in range(eights, fours, 4):
                             s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
                             rows4_taps4(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, cl)
                     else:  # two rows at a time, then one

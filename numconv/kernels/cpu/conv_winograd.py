@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import mm_nt, rows4_taps4
+from .gemm import mm_nt, rows4_taps4, rows4_taps8
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
 # out BT and AT; tests check them against these and against the correlation they compute).
@@ -373,7 +373,12 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
                 if kb == 4:
                     a0, a1, a2, a3 = Mx[k0, lo:hi], Mx[k0 + 1, lo:hi], Mx[k0 + 2, lo:hi], Mx[k0 + 3, lo:hi]
                     u0, u1, u2, u3 = Ux[k0], Ux[k0 + 1], Ux[k0 + 2], Ux[k0 + 3]
-                    for i in range(0, fours, 4):
+                    eights = fours - fours % 8
+                    for i in range(0, eights, 8):
+                        s0, s1, s2, s3 = Vx[i, lo:hi], Vx[i + 1, lo:hi], Vx[i + 2, lo:hi], Vx[i + 3, lo:hi]
+                        s4, s5, s6, s7 = Vx[i + 4, lo:hi], Vx[i + 5, lo:hi], Vx[i + 6, lo:hi], Vx[i + 7, lo:hi]
+                        rows4_taps8(a0, a1, a2, a3, u0, u1, u2, u3, i, s0, s1, s2, s3, s4, s5, s6, s7, cl)
+                    for i in range(eights, fours, 4):
                         s0, s1, s2, s3 = Vx[i, lo:hi], Vx[i + 1, lo:hi], Vx[i + 2, lo:hi], Vx[i + 3, lo:hi]
                         rows4_taps4(a0, a1, a2, a3, u0, u1, u2, u3, i, s0, s1, s2, s3, cl)
                     start = fours

@@ -99,6 +99,22 @@ def rows4_taps4(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, n):
         a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
 
 
+@inline
+def rows4_taps8(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, s4, s5, s6, s7, n):
+    """``rows4_taps4`` over eight taps ``i .. i+7``: thirty-two multiply-adds per pass over the four
+    accumulator rows instead of sixteen, so a third less load and store traffic per multiply-add."""
+    u0, u1, u2, u3, u4, u5, u6, u7 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3], w0[i + 4], w0[i + 5], w0[i + 6], w0[i + 7]
+    v0, v1, v2, v3, v4, v5, v6, v7 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3], w1[i + 4], w1[i + 5], w1[i + 6], w1[i + 7]
+    e0, e1, e2, e3, e4, e5, e6, e7 = w2[i], w2[i + 1], w2[i + 2], w2[i + 3], w2[i + 4], w2[i + 5], w2[i + 6], w2[i + 7]
+    f0, f1, f2, f3, f4, f5, f6, f7 = w3[i], w3[i + 1], w3[i + 2], w3[i + 3], w3[i + 4], w3[i + 5], w3[i + 6], w3[i + 7]
+    for q in range(n):
+        z0, z1, z2, z3, z4, z5, z6, z7 = s0[q], s1[q], s2[q], s3[q], s4[q], s5[q], s6[q], s7[q]
+        a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3 + u4 * z4 + u5 * z5 + u6 * z6 + u7 * z7
+        a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3 + v4 * z4 + v5 * z5 + v6 * z6 + v7 * z7
+        a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3 + e4 * z4 + e5 * z5 + e6 * z6 + e7 * z7
+        a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3 + f4 * z4 + f5 * z5 + f6 * z6 + f7 * z7
+
+
 @kernel
 def matmul_nt(C, A, B):
     """C[i, j] = sum_k A[i, k] * B[j, k]: C (M, N), A (M, K), B (N, K), all C-contiguous."""
