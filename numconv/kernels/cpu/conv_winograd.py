@@ -67,16 +67,17 @@ def applies(spec, pass_: str = "forward") -> bool:
 def preferred(spec, pass_: str) -> bool:
     """Whether to run it for a pass: when it applies without dilation and, for the forward and
     input-gradient passes, each group has at least MIN_CHANNELS channels on both sides and there
-    are at least TILES_PER_CHANNEL tiles per channel; for the weight gradient, at least
+    are enough tiles per channel (``tiles_per_channel``); for the weight gradient, at least
     MIN_CHANNELS_WEIGHT_GRAD channels per group on both sides (its transforms run once per tile and
     channel like the forward's, but it replaces kernels that are slower than the forward's, and
     its weight transform runs on the summed products, once).
 
-    The transforms cost about 70 ns (input) and 40 ns (output) per tile and channel here, while
+    The transforms cost about 20 ns (input) and 10 ns (output) per tile and channel here, while
     the GEMMs save about 1.4 ns per tile and channel pair over the direct kernels, so Winograd
-    pays from about 64 channels on; dilation splits the rows of tiles by residue, which makes the
-    transforms' runs shorter still; and with few tiles the weight transform (36 values per
-    channel pair, once per call) outweighs the saving. Measured in docs/performance.md."""
+    pays from about 64 channels on (at 32 and 48, planes is faster); dilation splits the rows of
+    tiles by residue, which makes the transforms' runs shorter; and with few tiles the weight
+    transform (36 values per channel pair, once per call) outweighs the saving. Measured in
+    docs/performance.md."""
     if not applies(spec, pass_) or spec.dilation != (1, 1, 1):
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
@@ -85,11 +86,17 @@ def preferred(spec, pass_: str) -> bool:
         return min(CPG, opg) >= MIN_CHANNELS_WEIGHT_GRAD
     out = spec.x_shape if pass_ == "input_grad" else spec.y_shape
     tiles = out[0] * (-(-out[3] // 4)) * (-(-out[4] // 4))
-    return min(CPG, opg) >= MIN_CHANNELS and tiles >= TILES_PER_CHANNEL * max(CPG, opg)
+    return min(CPG, opg) >= MIN_CHANNELS and tiles >= tiles_per_channel(max(CPG, opg)) * max(CPG, opg)
+
+
+def tiles_per_channel(channels) -> float:
+    """Tiles per channel the forward and input gradient need to pay for the weight transform:
+    half a tile up to 256 channels (256 channels on 8x8 at batch 32, 128 tiles: 9.9 ms against
+    gemm's 18.3), two above (512 channels on 7x7 at batch 64, 256 tiles: 93 ms against 83)."""
+    return 0.5 if channels <= 256 else 2.0
 
 
 MIN_CHANNELS = 64
-TILES_PER_CHANNEL = 2
 MIN_CHANNELS_WEIGHT_GRAD = 32
 
 
