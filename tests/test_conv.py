@@ -742,9 +742,10 @@ def test_winograd_chooser():
     assert algo((32, 64, 56, 56), (128, 64, 3, 3), stride=2, padding=1) != "winograd"
     assert algo((32, 64, 56, 56), (64, 64, 5, 5), padding=2) != "winograd"
     assert algo((32, 3, 32, 32), (64, 3, 3, 3), padding=1) != "winograd"  # 3 input channels
-    assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) != "winograd"  # 128 tiles for 512 channels
-    assert algo((32, 256, 8, 8), (256, 256, 3, 3), padding=1) == "winograd"  # 128 tiles for 256: enough
-    assert algo((8, 256, 8, 8), (256, 256, 3, 3), padding=1) != "winograd"  # 32 tiles: not
+    assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) == "winograd"  # 128 tiles: enough
+    assert algo((32, 256, 8, 8), (256, 256, 3, 3), padding=1) == "winograd"  # 128 tiles
+    assert algo((8, 256, 8, 8), (256, 256, 3, 3), padding=1) != "winograd"  # 32 tiles: too few
+    assert algo((32, 512, 4, 4), (512, 512, 3, 3), padding=1) != "winograd"  # 32 tiles
     assert algo((32, 32, 56, 56), (32, 32, 3, 3), padding=1) != "winograd"  # too few channels to pay
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), padding=1, groups=8) != "winograd"  # 16 per group
     assert algo((32, 64, 56, 56), (64, 64, 3, 3), padding=2, dilation=2) != "winograd"

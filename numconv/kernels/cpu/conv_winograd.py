@@ -67,7 +67,7 @@ def applies(spec, pass_: str = "forward") -> bool:
 def preferred(spec, pass_: str) -> bool:
     """Whether to run it for a pass: when it applies without dilation and, for the forward and
     input-gradient passes, each group has at least MIN_CHANNELS channels on both sides and there
-    are enough tiles per channel (``tiles_per_channel``); for the weight gradient, at least
+    are at least MIN_TILES tiles; for the weight gradient, at least
     MIN_CHANNELS_WEIGHT_GRAD channels per group on both sides (its transforms run once per tile and
     channel like the forward's, but it replaces kernels that are slower than the forward's, and
     its weight transform runs on the summed products, once).
@@ -86,17 +86,14 @@ def preferred(spec, pass_: str) -> bool:
         return min(CPG, opg) >= MIN_CHANNELS_WEIGHT_GRAD
     out = spec.x_shape if pass_ == "input_grad" else spec.y_shape
     tiles = out[0] * (-(-out[3] // 4)) * (-(-out[4] // 4))
-    return min(CPG, opg) >= MIN_CHANNELS and tiles >= tiles_per_channel(max(CPG, opg)) * max(CPG, opg)
-
-
-def tiles_per_channel(channels) -> float:
-    """Tiles per channel the forward and input gradient need to pay for the weight transform:
-    half a tile up to 256 channels (256 channels on 8x8 at batch 32, 128 tiles: 9.9 ms against
-    gemm's 18.3), two above (512 channels on 7x7 at batch 64, 256 tiles: 93 ms against 83)."""
-    return 0.5 if channels <= 256 else 2.0
+    return min(CPG, opg) >= MIN_CHANNELS and tiles >= MIN_TILES
 
 
 MIN_CHANNELS = 64
+# Tiles the forward and input gradient need to pay for the weight transform: at 128 tiles
+# Winograd beat gemm at 256 channels on 8x8 (9.9 against 18.3 ms) and at 512 on 7x7 (32-36
+# against 39-41 ms); at 32 tiles it lost at both (4.8 against 4.4, 23-28 against 12-14 ms).
+MIN_TILES = 128
 MIN_CHANNELS_WEIGHT_GRAD = 32
 
 
@@ -342,22 +339,31 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
     per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
-    # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], staged per output
-    # channel so that U is written row by row (36 rows at a power-of-two stride would thrash L1)
+    # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], per output channel over
+    # all its input channels at once (loops over j vectorize), staged so that U is written row by
+    # row (36 rows at a power-of-two stride would thrash L1)
     U = np.empty((groups, 36, opg, CPG), x.dtype)
     for o in prange(O):
         g, k = o // opg, o % opg
-        half = np.empty((6, 3))
+        taps = np.empty((9, CPG))  # taps[3*kh + kw, j]
+        half = np.empty((6, 3, CPG))  # G down the taps' rows: half[a, kw, j]
         stage = np.empty((36, CPG), x.dtype)
+        wo = w[o]
         for j in range(CPG):
-            taps = w[o, j, 0]
-            for kw in range(3):
-                e0, e1, e2, e3, e4, e5 = _g3(np.float64(taps[0, kw]), np.float64(taps[1, kw]), np.float64(taps[2, kw]))
-                half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw] = e0, e1, e2, e3, e4, e5
-            for a in range(6):
-                e0, e1, e2, e3, e4, e5 = _g3(half[a, 0], half[a, 1], half[a, 2])
-                stage[a * 6, j], stage[a * 6 + 1, j], stage[a * 6 + 2, j] = e0, e1, e2
-                stage[a * 6 + 3, j], stage[a * 6 + 4, j], stage[a * 6 + 5, j] = e3, e4, e5
+            for kh in range(3):
+                for kw in range(3):
+                    taps[3 * kh + kw, j] = wo[j, 0, kh, kw]
+        for kw in range(3):
+            t0, t1, t2 = taps[kw], taps[3 + kw], taps[6 + kw]
+            h0, h1, h2, h3, h4, h5 = half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw]
+            for j in range(CPG):
+                h0[j], h1[j], h2[j], h3[j], h4[j], h5[j] = _g3(t0[j], t1[j], t2[j])
+        for a in range(6):
+            q0, q1, q2 = half[a, 0], half[a, 1], half[a, 2]
+            s0, s1, s2 = stage[6 * a], stage[6 * a + 1], stage[6 * a + 2]
+            s3, s4, s5 = stage[6 * a + 3], stage[6 * a + 4], stage[6 * a + 5]
+            for j in range(CPG):
+                s0[j], s1[j], s2[j], s3[j], s4[j], s5[j] = _g3(q0[j], q1[j], q2[j])
         for xi in range(36):
             U[g, xi, k, :] = stage[xi]
     for row0 in range(0, N * TH, per):
