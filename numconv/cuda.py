@@ -37,9 +37,12 @@ def is_available() -> bool:
         return False
 
 
+_available = []  # [True] once require() has found CUDA: every CUDA op calls it
+
+
 def require() -> None:
-    if _pool_state.get("available"):
-        return  # checked once: every CUDA op calls this
+    if _available:
+        return
     if not is_available():
         raise RuntimeError(
             "CUDA was asked for but is not available: install the 'cuda' extra (pip install numconv[cuda]) "
@@ -47,7 +50,7 @@ def require() -> None:
         )
     if not _pool_state["tried"]:
         _install_pool()
-    _pool_state["available"] = True
+    _available.append(True)
 
 
 def _simulated() -> bool:

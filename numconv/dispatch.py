@@ -56,30 +56,32 @@ def empty(shape, dtype, device: str):
     return np.empty(shape, dtype=dtype)
 
 
-_context = []  # the CUDA context numconv allocates in, found once (numconv uses one device)
+_allocator = {}  # the CUDA context numconv allocates in and Numba's array class, found once (one device)
 
 
 def _device_empty(shape, dtype):
     """``numba.cuda.device_array(shape, dtype)``, without its two lookups of the current context
     (a third of a pooled allocation's cost) where the lean launch path is on (see its module)."""
-    from numba import cuda as nbcuda
-
     from .kernels.cuda import fastlaunch
 
     size = 1
     for n in shape:
         size *= n
     if size == 0 or not fastlaunch.enabled():
-        return nbcuda.device_array(shape, dtype=dtype)
-    if not _context:
-        _context.append(nbcuda.current_context())
-    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+        from numba import cuda as nbcuda
 
+        return nbcuda.device_array(shape, dtype=dtype)
+    if not _allocator:
+        from numba import cuda as nbcuda
+        from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+        _allocator.update(context=nbcuda.current_context(), array=DeviceNDArray)
     strides, step = [], dtype.itemsize
     for n in reversed(shape):
         strides.append(step)
         step *= n
-    return DeviceNDArray(shape, tuple(reversed(strides)), dtype, gpu_data=_context[0].memalloc(size * dtype.itemsize))
+    return _allocator["array"](shape, tuple(reversed(strides)), dtype,
+                               gpu_data=_allocator["context"].memalloc(size * dtype.itemsize))
 
 
 _placeholders = {}

@@ -323,11 +323,11 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
     """y[n,o,h,w] = b[o] + sum_{j,kh,kw} w[o,j,kh,kw] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw].
 
     ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements. Per chunk of whole rows of
-    tiles, three parallel passes: input transform (channel x tile row), the GEMMs (group x point
-    x block of tiles), output transform (output channel x tile row).
+    tiles, three parallel passes: the input transform (a task per input channel, over the whole
+    chunk: ``_input_stage``), the GEMMs (group x point x block of tiles), the output transform (a
+    task per output channel, over the whole chunk).
     """
     N, O, OH, OW = y.shape[0], y.shape[1], y.shape[3], y.shape[4]
-    C = x.shape[1]
     CPG = w.shape[1]
     opg = O // groups
     ph, pw = pad_lo[1], pad_lo[2]
