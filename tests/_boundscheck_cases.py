@@ -62,6 +62,20 @@ def prove_boundscheck_active() -> None:
         problems.append("numconv.kernels.cpu.pool.gather_plane read index 7 of a 3-element plane without an error")
     except (IndexError, SystemError):
         pass
+    # The vector micro-kernels index raw pointers; their wrappers check every row they will read.
+    from numconv.kernels.cpu import gemm
+
+    off = np.array([0, 9], np.int64)  # the second row would end past S's 10 elements
+    try:
+        gemm.panel(np.zeros((1, 4)), 0, 4, np.zeros(2), 0, np.zeros(10), 0, off, 2, 1, 4, False)
+        problems.append("numconv.kernels.cpu.gemm.panel read past S without an error")
+    except IndexError:
+        pass
+    try:
+        gemm.dots(np.zeros((1, 2)), 0, 2, np.zeros(4), 0, 4, 1, np.zeros(10), 0, off, 2, 4)
+        problems.append("numconv.kernels.cpu.gemm.dots read past S without an error")
+    except IndexError:
+        pass
     if problems:
         print("NUMBA_BOUNDSCHECK is not active: " + "; ".join(problems), file=sys.stderr)
         print(f"NUMBA_BOUNDSCHECK={os.environ.get('NUMBA_BOUNDSCHECK')!r}", file=sys.stderr)

@@ -724,31 +724,32 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
 
 
 def test_winograd_chooser():
-    """The dispatcher takes Winograd for ResNet's 3x3 stride-1 layers with many tiles, and not for
-    strided, 5x5, few-channel or few-tile layers; for the weight gradient from 32 channels per
-    group on, whatever the tiles, but not with dilation."""
+    """The dispatcher takes Winograd for 3x3 stride-1 layers with at least 128 channels per group
+    and 128 tiles (the forward and input gradient also half a tile per channel); not for strided,
+    5x5, 64-channel (planes is faster there), grouped or dilated layers."""
     from numconv import shapes
 
     def algo(xs, ws, pass_="forward", stride=1, padding=0, dilation=1, groups=1):
         spec = shapes.conv_spec(xs, ws, 2, stride, padding, dilation, groups)
         return dispatch.conv_algorithm(spec, dispatch.CPU, pass_)
 
-    assert algo((32, 64, 56, 56), (64, 64, 3, 3), padding=1) == "winograd"
-    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "input_grad", padding=1) == "winograd"
-    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "weight_grad", padding=1) == "winograd"
-    assert algo((32, 512, 7, 7), (512, 512, 3, 3), "weight_grad", padding=1) == "winograd"  # few tiles: still pays
+    for pass_ in ("forward", "input_grad", "weight_grad"):
+        assert algo((32, 128, 28, 28), (128, 128, 3, 3), pass_, padding=1) == "winograd"
+        assert algo((32, 256, 8, 8), (256, 256, 3, 3), pass_, padding=1) == "winograd"  # 128 tiles
+        assert algo((32, 64, 56, 56), (64, 64, 3, 3), pass_, padding=1) == "planes"  # 64 channels
+    assert algo((32, 512, 7, 7), (512, 512, 3, 3), "weight_grad", padding=1) == "winograd"  # 128 tiles
+    assert algo((32, 512, 4, 4), (512, 512, 3, 3), "weight_grad", padding=1) == "gemm"  # 32 tiles
+    assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) == "planes"  # 128 tiles, under half a tile per channel
+    assert algo((32, 512, 14, 14), (512, 512, 3, 3), padding=1) == "winograd"  # 512 tiles
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), "weight_grad", padding=1, groups=8) != "winograd"
-    assert algo((32, 64, 56, 56), (64, 64, 3, 3), "weight_grad", padding=2, dilation=2) != "winograd"
-    assert algo((32, 64, 56, 56), (128, 64, 3, 3), stride=2, padding=1) != "winograd"
-    assert algo((32, 64, 56, 56), (64, 64, 5, 5), padding=2) != "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), "weight_grad", padding=2, dilation=2) != "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1) != "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 5, 5), padding=2) != "winograd"
     assert algo((32, 3, 32, 32), (64, 3, 3, 3), padding=1) != "winograd"  # 3 input channels
-    assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) == "winograd"  # 128 tiles: enough
-    assert algo((32, 256, 8, 8), (256, 256, 3, 3), padding=1) == "winograd"  # 128 tiles
     assert algo((8, 256, 8, 8), (256, 256, 3, 3), padding=1) != "winograd"  # 32 tiles: too few
-    assert algo((32, 512, 4, 4), (512, 512, 3, 3), padding=1) != "winograd"  # 32 tiles
-    assert algo((32, 32, 56, 56), (32, 32, 3, 3), padding=1) != "winograd"  # too few channels to pay
+    assert algo((32, 512, 4, 4), (512, 512, 3, 3), padding=1) == "gemm"  # 32 tiles, run of 22
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), padding=1, groups=8) != "winograd"  # 16 per group
-    assert algo((32, 64, 56, 56), (64, 64, 3, 3), padding=2, dilation=2) != "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=2, dilation=2) != "winograd"
 
 
 def test_winograd_transforms_are_the_matrices():

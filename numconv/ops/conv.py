@@ -60,9 +60,8 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
             gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
-        ws_shape, wt_shape = gemm.input_grad_workspace(spec, dispatch.threads())
-        ws, wt = dispatch.empty(ws_shape, gy.dtype, dev), dispatch.empty(wt_shape, gy.dtype, dev)
-        gemm.conv_input_grad_gemm(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws, wt)
+        ws = dispatch.empty(gemm.input_grad_workspace(spec, dispatch.threads()), gy.dtype, dev)
+        gemm.conv_input_grad_gemm(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws)
     else:
         dispatch.kernels("conv", dev).conv_input_grad(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     return gx.reshape(spec.x_nd)

@@ -9,15 +9,20 @@ Same ops and signatures as ``conv.py`` plus a workspace. Per image ``n`` and gro
     input grad:     GX       = col2im(C),  C[p, q] = sum_o GY[o, p] W[o, q]
 
 ``X^`` is gathered one tile of ``PB`` output positions at a time into the thread's slice of the
-workspace, so memory stays bounded whatever the batch size. Every product is ``gemm.mm_nt``.
+workspace, so memory stays bounded whatever the batch size. The forward and input gradient run
+on ``gemm.panel``, the weight gradient on ``gemm.mm_nt``.
 """
 import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
-from .gemm import mm_nt
+from .gemm import mm_nt, pack_rows, panel, row_block
 
-PB = 64  # output positions per tile
+PB = 256  # output positions per tile (forward, input gradient): small planes fill it several at a time
+PAD = 16  # PB + PAD floats: an odd number of cache lines
+PB_WEIGHT_GRAD = 64
+KB = 256  # taps per panel pass (forward)
+QB = 256  # columns of C per panel strip (input gradient): the weight's columns read stay in L2
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -63,6 +68,35 @@ def _patches(T, transposed, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, strid
                         q += 1
 
 
+@njit(inline="always", fastmath=FASTMATH)
+def _gather_t(T, at, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation):
+    """T[q, i] = X^[p0+i, q] (the transposed gather of ``_patches``), a tap q at a time so each
+    row of T is written in order; ``at`` (4, >= pn) int64 scratch: each position's image and
+    first padded row, column and plane."""
+    D, H, W = x.shape[2], x.shape[3], x.shape[4]
+    P = OD * OH * OW
+    for i in range(pn):
+        p = p0 + i
+        at[0, i] = n + p // P
+        p = p % P
+        at[1, i] = (p // (OW * OH)) * stride[0] - pad_lo[0]
+        at[2, i] = ((p // OW) % OH) * stride[1] - pad_lo[1]
+        at[3, i] = (p % OW) * stride[2] - pad_lo[2]
+    q = 0
+    for j in range(CPG):
+        for kd in range(KD):
+            for kh in range(KH):
+                for kw in range(KW):
+                    row = T[q]
+                    for i in range(pn):
+                        idd = at[1, i] + kd * dilation[0]
+                        ih = at[2, i] + kh * dilation[1]
+                        iw = at[3, i] + kw * dilation[2]
+                        inside = 0 <= idd < D and 0 <= ih < H and 0 <= iw < W
+                        row[i] = x[at[0, i], c0 + j, idd, ih, iw] if inside else 0.0
+                    q += 1
+
+
 @njit(inline="always")
 def _tiling(N, groups, P, pb):
     """(tasks, images per tile): planes of at least ``pb`` positions are cut into tiles of ``pb``;
@@ -87,30 +121,41 @@ def _tile(task, N, groups, P, pb, m):
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws):
-    """y[n,o,p] = b[o] + sum_q w[o,q] X^[n,p,q] per group; ``ws`` (threads, PB, Q)."""
+    """y[n,o,p] = b[o] + sum_q w[o,q] X^[n,p,q] per group; ``ws`` (threads, Q, PB + PAD): the tile
+    gathered transposed, so each tap q is a row of PB positions for ``gemm.panel`` (rows an odd
+    number of cache lines apart, so that KB of them do not crowd into a few L1 sets)."""
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     Q = CPG * KD * KH * KW
     P = OD * OH * OW
     opg = O // groups
-    pb = ws.shape[1]
+    pb, ld = PB, ws.shape[2]
     tasks, m = _tiling(N, groups, P, pb)
     nthreads = ws.shape[0]
-    wf = w.reshape((O, Q))
+    wp = np.empty(O * Q, x.dtype)  # the weights packed per block of outputs (gemm.pack_rows)
+    for g in range(groups):
+        pack_rows(wp, g * opg * Q, w.reshape((O, Q))[g * opg:(g + 1) * opg], Q)
+    off = np.arange(Q) * ld  # tap q's row of the tile
     yflat = y.reshape(N * O * P)
     for th in prange(nthreads):
         T = ws[th]
-        Yt = np.empty((opg, pb), y.dtype)  # a tile of several images' outputs
+        Yt = np.empty((opg, ld), y.dtype)  # a tile of several images' outputs
+        at = np.empty((4, pb), np.int64)
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
-            _patches(T, False, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
-            # one call site of the (inlined, large) micro-kernel: compile time
-            mm_nt(Yt, 0, 0, wf, g * opg, opg, 0, T, 0, pn, 0, Q, False)
-            for o in range(opg):  # the tile's outputs, bias added, to their images
-                bo = b[g * opg + o] if has_bias else 0.0
+            _gather_t(T, at, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
+            for o in range(opg):
+                Yt[o, :pn] = b[g * opg + o] if has_bias else 0.0
+            for k0 in range(0, Q, KB):
+                r0 = 0
+                while r0 < opg:
+                    mr = row_block(opg, r0)
+                    panel(Yt, r0 * ld, ld, wp, (g * opg + r0) * Q + k0 * mr, T, 0, off[k0:], min(KB, Q - k0), mr, pn, True)
+                    r0 += mr
+            for o in range(opg):  # the tile's outputs to their images
                 for i in range(pn):
                     nn, p = n + (p0 + i) // P, (p0 + i) % P
-                    yflat[(nn * O + g * opg + o) * P + p] = Yt[o, i] + bo
+                    yflat[(nn * O + g * opg + o) * P + p] = Yt[o, i]
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -131,9 +176,10 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
         acc = part[th]
         acc[:] = 0.0
         Gt = np.empty((opg, pb), gy.dtype)  # a tile of several images' output gradients
+        at = np.empty((4, pb), np.int64)
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
-            _patches(T, True, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            _gather_t(T, at, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
             for o in range(opg):  # the tile's output gradients, from their images
                 for i in range(pn):
                     nn, p = n + (p0 + i) // P, (p0 + i) % P
@@ -149,27 +195,26 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups, ws, wt):
+def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups, ws):
     """gx = col2im(C) + b, C[p,q] = sum_o gy[n,o,p] w[o,q] per group; one thread per (image, group),
-    so the overlapping col2im adds never race. ``ws`` (threads, 2, PB, max(Q, O/groups)), ``wt`` (groups, Q, O/groups)."""
+    so the overlapping col2im adds never race. ``ws`` (threads, 2, PB, max(Q, O/groups)): the tile's
+    ``gy`` packed for ``gemm.panel`` (positions as its rows), and C."""
     N, C, D, H, W = gx.shape
     O, OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     Q = CPG * KD * KH * KW
     P = OD * OH * OW
     opg = O // groups
-    pb = ws.shape[2]
+    pb, ldc = ws.shape[2], ws.shape[3]
     wf = w.reshape((O, Q))
-    for g in prange(groups):  # wt[g, q, o] = w[g*opg + o, q]: rows contiguous along o
-        for o in range(opg):
-            for q in range(Q):
-                wt[g, q, o] = wf[g * opg + o, q]
+    off = np.arange(opg) * Q  # output o's row of the weight
+    gyflat = gy.reshape(N * O * P)
     nthreads = ws.shape[0]
     m = 1 if P >= pb else pb // P  # images per task: whole images, so the col2im adds never race
     tasks = ((N + m - 1) // m) * groups
     ntile = (P + pb - 1) // pb if m == 1 else 1
     for th in prange(nthreads):
-        G = ws[th, 0]  # (PB, >= opg): gy transposed, G[i, o] = gy[n, g*opg + o, p0 + i]
+        G = ws[th, 0].reshape(pb * ldc)  # gy of the tile, packed: rows are positions
         Ct = ws[th, 1]  # (PB, >= Q)
         for task in range(th, tasks, nthreads):
             n = (task // groups) * m
@@ -178,38 +223,44 @@ def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, group
             c0 = g * CPG
             for k in range(nb):
                 for c in range(c0, c0 + CPG):
-                    init = b[c] if has_bias else 0.0
-                    gx[n + k, c] = init
+                    gx[n + k, c] = b[c] if has_bias else 0.0
             for tile in range(ntile):
                 p0 = tile * pb
                 pn = min(pb, P - p0) if m == 1 else nb * P
-                for k in range(nb):
-                    gyf = gy[n + k].reshape((O, P))
-                    q0 = p0 if m == 1 else 0
-                    for o in range(opg):
-                        src = gyf[g * opg + o, q0:q0 + min(pn, P)]
-                        for i in range(min(pn, P)):
-                            G[k * P + i if m > 1 else i, o] = src[i]
-                mm_nt(Ct, 0, 0, G, 0, pn, 0, wt[g], 0, Q, 0, opg, False)
+                r0 = 0
+                while r0 < pn:  # G[r0*opg + o*mr + r] = gy[image of p, g*opg + o, p], p = p0 + r0 + r
+                    mr = row_block(pn, r0)
+                    for r in range(mr):
+                        i = p0 + r0 + r
+                        src = (n + i // P) * O * P + g * opg * P + i % P
+                        for o in range(opg):
+                            G[r0 * opg + o * mr + r] = gyflat[src + o * P]
+                    r0 += mr
+                for q0 in range(0, Q, QB):
+                    r0 = 0
+                    while r0 < pn:
+                        mr = row_block(pn, r0)
+                        panel(Ct, r0 * ldc + q0, ldc, G, r0 * opg, wf, g * opg * Q + q0, off, opg, mr, min(QB, Q - q0), False)
+                        r0 += mr
                 _patches(Ct, False, gx, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
 
 
 def forward_workspace(spec, threads):
     O, CPG, KD, KH, KW = spec.w_shape
-    return (threads, PB, CPG * KD * KH * KW)
+    return (threads, CPG * KD * KH * KW, PB + PAD)
 
 
 def weight_grad_workspace(spec, threads):
     O, CPG, KD, KH, KW = spec.w_shape
     Q = CPG * KD * KH * KW
-    return (threads, Q, PB), (threads, O, Q)
+    return (threads, Q, PB_WEIGHT_GRAD), (threads, O, Q)
 
 
 def input_grad_workspace(spec, threads):
     O, CPG, KD, KH, KW = spec.w_shape
     Q = CPG * KD * KH * KW
     opg = O // spec.groups
-    return (threads, 2, PB, max(Q, opg)), (spec.groups, Q, opg)
+    return (threads, 2, PB, max(Q, opg))
 
 
 def use_gemm(spec, pass_: str, threads: int) -> bool:

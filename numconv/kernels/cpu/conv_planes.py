@@ -22,22 +22,23 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import rows4_taps4, rows4_taps8
+from .gemm import dots, pack_rows, panel, row_block
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
     """Whether this path should run ('forward', 'input_grad' or 'weight_grad'; it can run any):
-    when the flat run of positions it sweeps is long enough to vectorize (L >= MIN_RUN; 7x7 planes,
-    say, are not), every phase plane is read by some tap (stride at most the dilated kernel), and
-    there is a task per thread (images x groups, or batch slices x groups for the weight
-    gradient). Measured against the implicit GEMM in docs/performance.md."""
+    when the flat run of positions it sweeps is long enough (L >= MIN_RUN; the weight gradient,
+    whose dot products run along it, and the strided input gradient, a convolution per phase,
+    need LONG_RUN) and there is a task per thread
+    (images x groups, or batch slices x groups for the weight gradient). A stride larger than the
+    kernel leaves some phase planes unread, and copying them still costs less than the implicit
+    GEMM's gather (1x1 stride 2: forward 3.1 against 6.7 ms). Measured against the implicit GEMM
+    in docs/performance.md."""
     if pass_ == "weight_grad":
         tasks = weight_grad_slices(spec) * spec.groups
     else:
         tasks = spec.x_shape[0] * spec.groups
     kernel, stride = spec.w_shape[2:], spec.stride
-    if any(s > d * (k - 1) + 1 for s, d, k in zip(stride, spec.dilation, kernel)):
-        return False
     if pass_ == "input_grad":  # stride-1 convolutions writing one phase of x each
         out = tuple(-(-n // s) for n, s in zip(spec.x_shape[2:], stride))
         _, Hq, Wq = (n + d * (-(-k // s) - 1) for n, d, k, s in zip(out, spec.dilation, kernel, stride))
@@ -45,10 +46,12 @@ def preferred(spec, pass_: str, threads: int) -> bool:
         out = spec.y_shape[2:]
         _, Hq, Wq = (n + d * (k - 1) // s for n, d, k, s in zip(out, spec.dilation, kernel, stride))
     run = ((out[0] - 1) * Hq + out[1] - 1) * Wq + out[2]
-    return run >= MIN_RUN and tasks >= threads
+    long = pass_ == "weight_grad" or (pass_ == "input_grad" and stride != (1, 1, 1))
+    return run >= (LONG_RUN if long else MIN_RUN) and tasks >= threads
 
 
-MIN_RUN = 128
+MIN_RUN = 48  # 7x7 and 8x8 planes: forward 26 against 35 ms (gemm) at 512 channels; not 4x4 (22)
+LONG_RUN = 128
 
 
 @inline
@@ -71,25 +74,24 @@ def _first_inside(r, pad, s, n, m):
 
 
 @inline
-def _pad_phases(buf, plane, pad_lo, stride, Dq, Hq, Wq):
-    """buf (phases*Dq*Hq*Wq,): the zero-padded ``plane`` (D, H, W) split into its stride phases.
+def _pad_phases(buf, at, plane, pad_lo, stride, Dq, Hq, Wq, phase_stride):
+    """The zero-padded ``plane`` (D, H, W) split into its stride phases, written into ``buf`` from
+    ``at``; only the plane's own positions are written, so the padding must be zero already.
 
-    Phase (rd, rh, rw), at ``((rd*sh + rh)*sw + rw) * Dq*Hq*Wq``, holds padded position
-    ``(md*sd + rd, mh*sh + rh, mw*sw + rw)`` at (md, mh, mw). With stride 1 there is one phase:
-    the padded plane itself.
+    Phase (rd, rh, rw), at ``at + ((rd*sh + rh)*sw + rw) * phase_stride``, holds padded position
+    ``(md*sd + rd, mh*sh + rh, mw*sw + rw)`` at (md, mh, mw), in a plane of (Dq, Hq, Wq). With
+    stride 1 there is one phase: the padded plane itself.
     """
     D, H, W = plane.shape
     pd, ph, pw = pad_lo
     sd, sh, sw = stride
-    Pq = Dq * Hq * Wq
-    buf[:] = 0.0
     for rd in range(sd):
         d0, d1 = _first_inside(rd, pd, sd, D, Dq)
         for rh in range(sh):
             h0, h1 = _first_inside(rh, ph, sh, H, Hq)
             for rw in range(sw):
                 w0, w1 = _first_inside(rw, pw, sw, W, Wq)
-                base = ((rd * sh + rh) * sw + rw) * Pq
+                base = at + ((rd * sh + rh) * sw + rw) * phase_stride
                 for md in range(d0, d1):
                     for mh in range(h0, h1):
                         src = plane[md * sd + rd - pd, mh * sh + rh - ph]
@@ -124,33 +126,15 @@ def _tap_offsets(CPG, KD, KH, KW, Pc, Hq, Wq, Pq, stride, dilation):
     return off
 
 
-CHUNK = 512  # flat positions per pass: four accumulator rows of this stay in L1
-
-
-@inline
-def _tap_slices(xp, off, i, c0, cl):
-    """The ``cl`` positions from ``c0`` that taps i..i+3 read: four shifted slices of the padded planes."""
-    return (xp[off[i] + c0:off[i] + c0 + cl], xp[off[i + 1] + c0:off[i + 1] + c0 + cl],
-            xp[off[i + 2] + c0:off[i + 2] + c0 + cl], xp[off[i + 3] + c0:off[i + 3] + c0 + cl])
-
-
-@inline
-def _four_taps(a, wo, i, xp, off, c0, cl):
-    """a[:cl] += the four taps i..i+3 of the output whose flat weight is ``wo``."""
-    w0, w1, w2, w3 = wo[i], wo[i + 1], wo[i + 2], wo[i + 3]
-    s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
-    for q in range(cl):
-        a[q] += w0 * s0[q] + w1 * s1[q] + w2 * s2[q] + w3 * s3[q]
-
-
 @kernel
 def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
-    One task per (image, group): its C/groups input planes are padded once. Then, per chunk of
-    CHUNK flat positions, four outputs at a time take their taps four at a time: each pass loads
-    four shifted slices of the padded planes once for sixteen multiply-adds, and the accumulators
-    stay in L1. A GEMM over (outputs x taps) x (taps x positions) with no gathered patch matrix.
+    One task per (image, group): its C/groups input planes are padded once. Then a GEMM over
+    (outputs x taps) x (taps x positions) with no gathered patch matrix: per chunk of CHUNK flat
+    positions and block of up to eight outputs, ``gemm.panel`` runs KB taps at a time with the
+    accumulators in registers; each tap's row is a shifted slice of the padded planes (``off``).
+    Positions in the padding columns are computed and dropped.
     """
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -161,70 +145,48 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     L = ((OD - 1) * Hq + OH - 1) * Wq + OW  # flat positions from the first output to the last
     off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation)
     taps = off.size
-    fours = taps - taps % 4
-    wf = w.reshape((O, taps))
-    chunk = CHUNK if opg >= 4 else 4 * CHUNK  # one accumulator row (depthwise) can run longer
+    wp = np.empty(O * taps, x.dtype)  # the weights packed per block of outputs (gemm.pack_rows)
+    for g in range(groups):
+        pack_rows(wp, g * opg * taps, w.reshape((O, taps))[g * opg:(g + 1) * opg], taps)
+    chunk = CHUNK
     T = N * groups
     parts = plane_parts(T)
     for part in prange(parts):
-        xp = np.empty(CPG * P, x.dtype)
-        acc = np.empty((4, chunk), x.dtype)
+        xp = np.zeros(CPG * P, x.dtype)  # the padding stays zero: only the planes are rewritten
+        acc = np.empty((opg, chunk), x.dtype)
         for t in range(*part_range(part, parts, T)):
             n = t // groups
             g = t % groups
             for j in range(CPG):
-                _pad_phases(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq)
-            for o0 in range(g * opg, (g + 1) * opg, 4):
-                ob = min(4, (g + 1) * opg - o0)
-                for c0 in range(0, L, chunk):
-                    cl = min(chunk, L - c0)
-                    for r in range(ob):
-                        acc[r, :cl] = b[o0 + r] if has_bias else 0.0
-                    if ob == 4:
-                        a0, a1, a2, a3 = acc[0, :cl], acc[1, :cl], acc[2, :cl], acc[3, :cl]
-                        w0, w1, w2, w3 = wf[o0], wf[o0 + 1], wf[o0 + 2], wf[o0 + 3]
-                        eights = fours - fours % 8
-                        for i in range(0, eights, 8):
-                            s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
-                            s4, s5, s6, s7 = _tap_slices(xp, off, i + 4, c0, cl)
-                            rows4_taps8(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, s4, s5, s6, s7, cl)
-                        for i in range(eights, fours, 4):
-                            s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
-                            rows4_taps4(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, cl)
-                    else:  # two rows at a time, then one
-                        for r in range(0, ob - ob % 2, 2):
-                            a0, a1 = acc[r, :cl], acc[r + 1, :cl]
-                            w0, w1 = wf[o0 + r], wf[o0 + r + 1]
-                            for i in range(0, fours, 4):
-                                s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
-                                u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
-                                v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
-                                for q in range(cl):
-                                    z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
-                                    a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3
-                                    a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3
-                        if ob % 2:
-                            for i in range(0, fours, 4):
-                                _four_taps(acc[ob - 1], wf[o0 + ob - 1], i, xp, off, c0, cl)
-                    for r in range(ob):
+                _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
+            for c0 in range(0, L, chunk):
+                cl = min(chunk, L - c0)
+                for r in range(opg):
+                    acc[r, :cl] = b[g * opg + r] if has_bias else 0.0
+                for k0 in range(0, taps, KB):
+                    kl = min(KB, taps - k0)
+                    r0 = 0
+                    while r0 < opg:
+                        mr = row_block(opg, r0)
+                        panel(acc, r0 * chunk, chunk, wp, (g * opg + r0) * taps + k0 * mr, xp, c0, off[k0:], kl, mr,
+                              cl, True)
+                        r0 += mr
+                # the chunk's outputs (padding columns dropped)
+                for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):
+                    od, oh = row // Hq, row % Hq
+                    if oh >= OH:
+                        continue
+                    lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
+                    for r in range(opg):
+                        yr = y[n, g * opg + r, od, oh]
                         a = acc[r]
-                        wo = wf[o0 + r]
-                        for i in range(fours, taps):
-                            wv = wo[i]
-                            s0 = xp[off[i] + c0:off[i] + c0 + cl]
-                            for q in range(cl):
-                                a[q] += wv * s0[q]
-                    # the chunk's outputs (padding columns dropped)
-                    for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):
-                        od, oh = row // Hq, row % Hq
-                        if oh >= OH:
-                            continue
-                        lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
-                        for r in range(ob):
-                            yr = y[n, o0 + r, od, oh]
-                            a = acc[r]
-                            for q in range(lo, hi):
-                                yr[q - row * Wq] = a[q - c0]
+                        for q in range(lo, hi):
+                            yr[q - row * Wq] = a[q - c0]
+
+
+CHUNK = 256  # flat positions per pass of the forward: the accumulators of a group's outputs stay in L2
+KB = 256  # taps per panel pass: the rows they read stay in L1 while every block of outputs runs
+WCHUNK = 512  # flat positions per pass of the weight gradient: 4 + 4 rows of them stay in L1
 
 
 PART_ELEMENTS = 1 << 22  # weight-gradient partial sums: at most this many elements, whatever the batch
@@ -245,7 +207,7 @@ def conv_weight_grad_planes(gw, x, gy, stride, pad_lo, dilation, groups, part):
     One task per (slice of the batch, group), summing into its own rows of ``part`` (slices, O, taps);
     the slices are then added in order. Per image the group's input planes are padded once and
     its ``gy`` planes laid out in the padded width (zeros in the padding columns); then per chunk
-    of positions, four outputs and four taps at a time take sixteen dot products in one pass.
+    of positions, ``gemm.dots`` takes the products of every output and tap, four by four.
     """
     O, CPG, KD, KH, KW = gw.shape
     N = x.shape[0]
@@ -257,18 +219,16 @@ def conv_weight_grad_planes(gw, x, gy, stride, pad_lo, dilation, groups, part):
     L = ((OD - 1) * Hq + OH - 1) * Wq + OW
     off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation)
     taps = off.size
-    fours = taps - taps % 4
     S = part.shape[0]
     for t in prange(S * groups):
         sl = t // groups
         g = t % groups
-        xp = np.empty(CPG * P, x.dtype)
-        gp = np.zeros((opg, L), x.dtype)  # the padding columns stay zero
-        acc = part[sl]
-        acc[g * opg:(g + 1) * opg, :] = 0.0
+        xp = np.zeros(CPG * P, x.dtype)  # the padding stays zero: only the planes are rewritten
+        gp = np.zeros((opg, L), x.dtype)  # likewise the padding columns
+        part[sl, g * opg:(g + 1) * opg, :] = 0.0
         for n in range(sl * N // S, (sl + 1) * N // S):
             for j in range(CPG):
-                _pad_phases(xp[j * P:(j + 1) * P], x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq)
+                _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
             for m in range(opg):
                 for od in range(OD):
                     for oh in range(OH):
@@ -276,58 +236,8 @@ def conv_weight_grad_planes(gw, x, gy, stride, pad_lo, dilation, groups, part):
                         row = gy[n, g * opg + m, od, oh]
                         for ow in range(OW):
                             gp[m, start + ow] = row[ow]
-            for c0 in range(0, L, CHUNK):
-                cl = min(CHUNK, L - c0)
-                for m0 in range(0, opg, 4):
-                    mb = min(4, opg - m0)
-                    for i in range(0, fours, 4):
-                        s0, s1, s2, s3 = _tap_slices(xp, off, i, c0, cl)
-                        for r in range(0, mb - mb % 2, 2):  # two outputs by four taps per pass
-                            g0 = gp[m0 + r, c0:c0 + cl]
-                            g1 = gp[m0 + r + 1, c0:c0 + cl]
-                            a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = x.dtype.type(0)
-                            for q in range(cl):
-                                z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
-                                u, v = g0[q], g1[q]
-                                a00 += u * z0
-                                a01 += u * z1
-                                a02 += u * z2
-                                a03 += u * z3
-                                a10 += v * z0
-                                a11 += v * z1
-                                a12 += v * z2
-                                a13 += v * z3
-                            o = g * opg + m0 + r
-                            acc[o, i] += a00
-                            acc[o, i + 1] += a01
-                            acc[o, i + 2] += a02
-                            acc[o, i + 3] += a03
-                            acc[o + 1, i] += a10
-                            acc[o + 1, i + 1] += a11
-                            acc[o + 1, i + 2] += a12
-                            acc[o + 1, i + 3] += a13
-                        if mb % 2:
-                            g0 = gp[m0 + mb - 1, c0:c0 + cl]
-                            a00 = a01 = a02 = a03 = x.dtype.type(0)
-                            for q in range(cl):
-                                u = g0[q]
-                                a00 += u * s0[q]
-                                a01 += u * s1[q]
-                                a02 += u * s2[q]
-                                a03 += u * s3[q]
-                            o = g * opg + m0 + mb - 1
-                            acc[o, i] += a00
-                            acc[o, i + 1] += a01
-                            acc[o, i + 2] += a02
-                            acc[o, i + 3] += a03
-                    for i in range(fours, taps):
-                        s0 = xp[off[i] + c0:off[i] + c0 + cl]
-                        for r in range(mb):
-                            g0 = gp[m0 + r, c0:c0 + cl]
-                            a00 = x.dtype.type(0)
-                            for q in range(cl):
-                                a00 += g0[q] * s0[q]
-                            acc[g * opg + m0 + r, i] += a00
+            for c0 in range(0, L, WCHUNK):
+                dots(part, (sl * O + g * opg) * taps, taps, gp, c0, L, opg, xp, c0, off, taps, min(WCHUNK, L - c0))
     gwf = gw.reshape((O, taps))
     for o in prange(O):
         for i in range(taps):
@@ -390,3 +300,4 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
         conv_forward_planes(out, gy, wt, b, has_bias, (1, 1, 1), (lod, loh, low), (dd, dh, dw), groups)
         if not in_place:
             sub[...] = out
+

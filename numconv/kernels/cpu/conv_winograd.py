@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import mm_nt, rows4_taps4, rows4_taps8
+from .gemm import dots, pack_rows, panel, row_block
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
 # out BT and AT; tests check them against these and against the correlation they compute).
@@ -53,7 +53,8 @@ BT = np.array([[1, -3 / 2, -2, 3 / 2, 1, 0],
                [0, 1, -3 / 2, -2, 3 / 2, 1]])
 
 WORKSPACE = 1 << 22  # elements in each of V and M: tiles are processed in chunks that fit
-TB = 256  # tiles per GEMM pass: four accumulator rows of this stay in L1
+TB = 256  # tiles per GEMM task
+KB = 256  # input channels per panel pass
 
 
 def applies(spec, pass_: str = "forward") -> bool:
@@ -65,36 +66,35 @@ def applies(spec, pass_: str = "forward") -> bool:
 
 
 def preferred(spec, pass_: str) -> bool:
-    """Whether to run it for a pass: when it applies without dilation and, for the forward and
-    input-gradient passes, each group has at least MIN_CHANNELS channels on both sides and there
-    are at least MIN_TILES tiles; for the weight gradient, at least
-    MIN_CHANNELS_WEIGHT_GRAD channels per group on both sides (its transforms run once per tile and
-    channel like the forward's, but it replaces kernels that are slower than the forward's, and
-    its weight transform runs on the summed products, once).
+    """Whether to run it for a pass: when it applies without dilation, each group has at least
+    MIN_CHANNELS channels on both sides and there are at least MIN_TILES tiles and, for the
+    forward and input-gradient passes, half a tile per channel (their weight transform, 36 values
+    per channel pair, runs once per call; the weight gradient's runs once on the summed products).
 
-    The transforms cost about 20 ns (input) and 10 ns (output) per tile and channel here, while
-    the GEMMs save about 1.4 ns per tile and channel pair over the direct kernels, so Winograd
-    pays from about 64 channels on (at 32 and 48, planes is faster); dilation splits the rows of
-    tiles by residue, which makes the transforms' runs shorter; and with few tiles the weight
-    transform (36 values per channel pair, once per call) outweighs the saving. Measured in
+    Since the GEMMs of both Winograd and ``planes`` run on the register-blocked micro-kernel,
+    the transforms decide: Winograd wins from 128 channels on large planes, ``planes`` at 64
+    (forward 21 against 25 ms on ``resnet_3x3_64``); dilation splits the rows of tiles by
+    residue, which makes the transforms' runs shorter; with 512 channels on 7x7 planes the
+    weight transform outweighs the saving (forward 42 ms against 26 on ``planes``). Measured in
     docs/performance.md."""
     if not applies(spec, pass_) or spec.dilation != (1, 1, 1):
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
     opg = O // spec.groups
-    if pass_ == "weight_grad":
-        return min(CPG, opg) >= MIN_CHANNELS_WEIGHT_GRAD
+    if min(CPG, opg) < MIN_CHANNELS:
+        return False
     out = spec.x_shape if pass_ == "input_grad" else spec.y_shape
     tiles = out[0] * (-(-out[3] // 4)) * (-(-out[4] // 4))
-    return min(CPG, opg) >= MIN_CHANNELS and tiles >= MIN_TILES
+    if pass_ == "weight_grad":
+        return tiles >= MIN_TILES
+    return tiles >= max(MIN_TILES, max(CPG, opg) // 2)
 
 
-MIN_CHANNELS = 64
-# Tiles the forward and input gradient need to pay for the weight transform: at 128 tiles
-# Winograd beat gemm at 256 channels on 8x8 (9.9 against 18.3 ms) and at 512 on 7x7 (32-36
-# against 39-41 ms); at 32 tiles it lost at both (4.8 against 4.4, 23-28 against 12-14 ms).
+MIN_CHANNELS = 128
+# Tiles it needs to pay for the transforms: at 128 tiles Winograd beat the others at 256 channels
+# on 8x8 (forward 6.5 against 9.1 ms on planes), at 32 tiles it lost to gemm at 512 channels on
+# 4x4 (forward 35 against 13 ms, weight gradient 32-35 against 18-21 ms).
 MIN_TILES = 128
-MIN_CHANNELS_WEIGHT_GRAD = 32
 
 
 def workspace_size(w_shape, groups, out_width, dilation_w) -> int:
@@ -366,45 +366,28 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
                 s0[j], s1[j], s2[j], s3[j], s4[j], s5[j] = _g3(q0[j], q1[j], q2[j])
         for xi in range(36):
             U[g, xi, k, :] = stage[xi]
+    Up = np.empty(groups * 36 * opg * CPG, x.dtype)  # U packed for gemm.panel, per (g, xi)
+    for gx in prange(groups * 36):
+        pack_rows(Up, gx * opg * CPG, U[gx // 36, gx % 36], CPG)
+    voff = np.arange(CPG) * ld  # V's rows of one (g, xi)
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
         tc = rc * TW
         _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw)
-        # the GEMMs: M[g, xi, k, t] = sum_j U[g, xi, k, j] V[g, xi, j, t]
+        # the GEMMs: M[g, xi, k, t] = sum_j U[g, xi, k, j] V[g, xi, j, t], blocks of TB tiles
         nbc = (tc + TB - 1) // TB
         for task in prange(groups * 36 * nbc):
             gx, blk = task // nbc, task % nbc
-            g, xi = gx // 36, gx % 36
-            lo, hi = blk * TB, min(tc, (blk + 1) * TB)
-            cl = hi - lo
-            Ux, Vx, Mx = U[g, xi], Vc[g, xi], Mc[g, xi]
-            fours = CPG - CPG % 4
-            for k0 in range(0, opg, 4):
-                kb = min(4, opg - k0)
-                for r in range(kb):
-                    Mx[k0 + r, lo:hi] = 0.0
-                if kb == 4:
-                    a0, a1, a2, a3 = Mx[k0, lo:hi], Mx[k0 + 1, lo:hi], Mx[k0 + 2, lo:hi], Mx[k0 + 3, lo:hi]
-                    u0, u1, u2, u3 = Ux[k0], Ux[k0 + 1], Ux[k0 + 2], Ux[k0 + 3]
-                    eights = fours - fours % 8
-                    for i in range(0, eights, 8):
-                        s0, s1, s2, s3 = Vx[i, lo:hi], Vx[i + 1, lo:hi], Vx[i + 2, lo:hi], Vx[i + 3, lo:hi]
-                        s4, s5, s6, s7 = Vx[i + 4, lo:hi], Vx[i + 5, lo:hi], Vx[i + 6, lo:hi], Vx[i + 7, lo:hi]
-                        rows4_taps8(a0, a1, a2, a3, u0, u1, u2, u3, i, s0, s1, s2, s3, s4, s5, s6, s7, cl)
-                    for i in range(eights, fours, 4):
-                        s0, s1, s2, s3 = Vx[i, lo:hi], Vx[i + 1, lo:hi], Vx[i + 2, lo:hi], Vx[i + 3, lo:hi]
-                        rows4_taps4(a0, a1, a2, a3, u0, u1, u2, u3, i, s0, s1, s2, s3, cl)
-                    start = fours
-                else:
-                    start = 0
-                for r in range(kb):  # the channels past the last four, or rows past the last four
-                    a = Mx[k0 + r, lo:hi]
-                    ur = Ux[k0 + r]
-                    for i in range(start, CPG):
-                        s0 = Vx[i, lo:hi]
-                        u = ur[i]
-                        for q in range(cl):
-                            a[q] += u * s0[q]
+            lo = blk * TB
+            cl = min(tc, lo + TB) - lo
+            for j0 in range(0, CPG, KB):
+                jl = min(KB, CPG - j0)
+                k0 = 0
+                while k0 < opg:
+                    mr = row_block(opg, k0)
+                    panel(Mc, (gx * rm + k0) * ld + lo, ld, Up, (gx * opg + k0) * CPG + j0 * mr,
+                          Vc, gx * rv * ld + lo, voff[j0:], jl, mr, cl, j0 > 0)
+                    k0 += mr
         # output transform: y[n, o, tile] = A^T M[g, :, k, t] A (+ bias), inside the output only;
         # per output channel, the whole chunk at once
         parts = plane_parts(O)
@@ -516,14 +499,16 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M):
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
     P = np.zeros((groups, 36, opg, CPG), gy.dtype)
+    voff = np.arange(CPG) * ld  # V's rows of one (g, xi)
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
         tc = rc * TW
         _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, 1, 1)
         _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs)
-        for task in prange(groups * 36):
-            g, xi = task // 36, task % 36
-            mm_nt(P[g, xi], 0, 0, Mc[g, xi], 0, opg, 0, Vc[g, xi], 0, CPG, 0, tc, True)
+        for gx in prange(groups * 36):  # blocks of TB tiles: the 4 + 4 rows of a dots block stay in L1
+            for t0 in range(0, tc, 2 * TB):
+                dots(P, gx * opg * CPG, CPG, Mc, gx * rm * ld + t0, ld, opg, Vc, gx * rv * ld + t0, voff, CPG,
+                     min(2 * TB, tc - t0))
     for o in prange(O):
         g, k = o // opg, o % opg
         half = np.empty((6, 3))

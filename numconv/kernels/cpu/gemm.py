@@ -1,118 +1,137 @@
-"""Matrix products, CPU: one register-blocked micro-kernel, ``mm_nt``, and the matmul built on it.
+"""Matrix products, CPU: the register-blocked micro-kernels of ``simd.py`` and what is built on them.
 
-``mm_nt`` computes a block of ``C (+)= A . B^T`` with the rows of A and B contiguous: 4x4 dot
-products at a time, so each loaded row is used four times and the loop over the shared index
-vectorizes. The convolution fast paths (``conv_gemm.py``) and ``Linear`` both run on it.
+- ``panel``: a strip of ``C (+)= W . S`` (outer-product form; W packed by ``pack_rows``, the rows
+  of S anywhere through an offset table). ``conv_planes``' forward and Winograd's GEMMs run on it.
+- ``dots``: a block of ``C += A . S^T`` (dot-product form, both factors contiguous along the shared
+  index). The weight gradients run on it.
+- ``mm_nt`` and ``matmul_nt``: ``C (+)= A . B^T`` for the implicit GEMM (``conv_gemm.py``) and
+  ``Linear``, on ``dots``.
 """
+import numpy as np
 from numba import njit, prange
+from numba.core import config
 
 from . import FASTMATH, inline, kernel
+from .simd import REGISTER_BYTES as _REGISTER_BYTES, make_block, make_dot
 
 NB = 64  # columns of C (rows of B) per task
 KB = 512  # shared-index block: a 4 x KB panel of A and an NB x KB panel of B stay in cache
 
 
+# ----------------------------------------------------------------------------- register-blocked panels
+#
+# ``panel`` runs the vector micro-kernel of ``simd.py`` on one block: up to PANEL_ROWS rows of C by
+# up to NV vectors of columns. Callers pack the left factor with ``pack_rows`` and walk the rows
+# in the blocks ``row_block`` gives (8, then 4, 2, 1 for the remainder).
+
+PANEL_ROWS = 8
+NV = 2  # vectors per row: 32 float32 columns with AVX-512
+_B8, _B4, _B2, _B1 = (make_block(mr, NV, False) for mr in (8, 4, 2, 1))
+_M8, _M4, _M2, _M1 = (make_block(mr, NV, True) for mr in (8, 4, 2, 1))
+BOUNDS = bool(config.BOUNDSCHECK)  # tests/_boundscheck_cases.py compiles with the checks below
+
+
+@inline
+def row_block(M, r0):
+    """Rows in the block of ``panel`` that starts at row r0 of M: 8, or 4, 2, 1 near the end."""
+    left = M - r0
+    return 8 if left >= 8 else 4 if left >= 4 else 2 if left >= 2 else 1
+
+
+@inline
+def panel_width(itemsize):
+    """Columns one ``panel`` call covers at most: NV vectors of elements of ``itemsize`` bytes."""
+    return NV * (_REGISTER_BYTES // itemsize)
+
+
+@inline
+def pack_rows(Wp, w0, A, K):
+    """Wp[w0 + r0*K + k*mr + r] = A[r0 + r, k] for the row blocks (r0, mr) of A (M, K): the packed
+    left factor of ``panel``, each block's ``mr`` weights of one k adjacent."""
+    M = A.shape[0]
+    r0 = 0
+    while r0 < M:
+        mr = row_block(M, r0)
+        base = w0 + r0 * K
+        for k in range(K):
+            for r in range(mr):
+                Wp[base + k * mr + r] = A[r0 + r, k]
+        r0 += mr
+
+
+@njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
+def panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, accumulate):
+    """C.flat[c0 + r*ldc + q] (+)= sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]
+    for r < mr (8, 4, 2 or 1) and q < n: a strip of blocks of ``panel_width`` columns, each with its
+    accumulators in registers, the last one masked."""
+    width = panel_width(C.itemsize)
+    if BOUNDS:
+        if n < 0 or K > off.size or c0 < 0 or c0 + (mr - 1) * ldc + n > C.size:
+            raise IndexError("panel: C block out of range")
+        if w0 < 0 or w0 + K * mr > W.size:
+            raise IndexError("panel: W block out of range")
+        for k in range(K):
+            if s0 + off[k] < 0 or s0 + off[k] + n > S.size:
+                raise IndexError("panel: S row out of range")
+    full = n - n % width
+    if mr == 8:
+        for j in range(0, full, width):
+            _B8(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+        if full < n:
+            _M8(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+    elif mr == 4:
+        for j in range(0, full, width):
+            _B4(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+        if full < n:
+            _M4(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+    elif mr == 2:
+        for j in range(0, full, width):
+            _B2(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+        if full < n:
+            _M2(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+    else:
+        for j in range(0, full, width):
+            _B1(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+        if full < n:
+            _M1(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+
+
+_D44, _D41, _D14, _D11 = make_dot(4, 4), make_dot(4, 1), make_dot(1, 4), make_dot(1, 1)
+
+
+@njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
+def dots(C, c0, ldc, A, a0, lda, M, S, s0, off, T, n):
+    """C.flat[c0 + r*ldc + c] += sum_{q<n} A.flat[a0 + r*lda + q] * S.flat[s0 + off[c] + q]
+    for r < M and c < T: blocks of 4 x 4 dot products, each a vector accumulator along q."""
+    if BOUNDS:
+        if n < 0 or M < 0 or T > off.size or c0 < 0 or c0 + (M - 1) * ldc + T > C.size:
+            raise IndexError("dots: C block out of range")
+        if a0 < 0 or a0 + (M - 1) * lda + n > A.size:
+            raise IndexError("dots: A rows out of range")
+        for c in range(T):
+            if s0 + off[c] < 0 or s0 + off[c] + n > S.size:
+                raise IndexError("dots: S row out of range")
+    m4, t4 = M - M % 4, T - T % 4
+    for r in range(0, m4, 4):
+        for c in range(0, t4, 4):
+            _D44(C, c0 + r * ldc + c, ldc, A, a0 + r * lda, lda, S, s0, off[c:], n)
+        for c in range(t4, T):
+            _D41(C, c0 + r * ldc + c, ldc, A, a0 + r * lda, lda, S, s0, off[c:], n)
+    for r in range(m4, M):
+        for c in range(0, t4, 4):
+            _D14(C, c0 + r * ldc + c, ldc, A, a0 + r * lda, lda, S, s0, off[c:], n)
+        for c in range(t4, T):
+            _D11(C, c0 + r * ldc + c, ldc, A, a0 + r * lda, lda, S, s0, off[c:], n)
+
+
 @njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
 def mm_nt(C, cr, cc, A, ar, nr, ak, B, br, nc, bk, K, accumulate):
-    """C[cr+i, cc+j] (+)= sum_k A[ar+i, ak+k] * B[br+j, bk+k] for i < nr, j < nc (rows contiguous)."""
-    i = 0
-    while i + 4 <= nr:
-        a0 = A[ar + i, ak:ak + K]
-        a1 = A[ar + i + 1, ak:ak + K]
-        a2 = A[ar + i + 2, ak:ak + K]
-        a3 = A[ar + i + 3, ak:ak + K]
-        j = 0
-        while j + 4 <= nc:
-            b0 = B[br + j, bk:bk + K]
-            b1 = B[br + j + 1, bk:bk + K]
-            b2 = B[br + j + 2, bk:bk + K]
-            b3 = B[br + j + 3, bk:bk + K]
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = C.dtype.type(0)
-            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = C.dtype.type(0)
-            for k in range(K):
-                v0 = b0[k]
-                v1 = b1[k]
-                v2 = b2[k]
-                v3 = b3[k]
-                u = a0[k]
-                s00 += u * v0
-                s01 += u * v1
-                s02 += u * v2
-                s03 += u * v3
-                u = a1[k]
-                s10 += u * v0
-                s11 += u * v1
-                s12 += u * v2
-                s13 += u * v3
-                u = a2[k]
-                s20 += u * v0
-                s21 += u * v1
-                s22 += u * v2
-                s23 += u * v3
-                u = a3[k]
-                s30 += u * v0
-                s31 += u * v1
-                s32 += u * v2
-                s33 += u * v3
-            r, c = cr + i, cc + j
-            if accumulate:
-                s00 += C[r, c]; s01 += C[r, c + 1]; s02 += C[r, c + 2]; s03 += C[r, c + 3]  # noqa: E702
-                s10 += C[r + 1, c]; s11 += C[r + 1, c + 1]; s12 += C[r + 1, c + 2]; s13 += C[r + 1, c + 3]  # noqa: E702
-                s20 += C[r + 2, c]; s21 += C[r + 2, c + 1]; s22 += C[r + 2, c + 2]; s23 += C[r + 2, c + 3]  # noqa: E702
-                s30 += C[r + 3, c]; s31 += C[r + 3, c + 1]; s32 += C[r + 3, c + 2]; s33 += C[r + 3, c + 3]  # noqa: E702
-            C[r, c], C[r, c + 1], C[r, c + 2], C[r, c + 3] = s00, s01, s02, s03
-            C[r + 1, c], C[r + 1, c + 1], C[r + 1, c + 2], C[r + 1, c + 3] = s10, s11, s12, s13
-            C[r + 2, c], C[r + 2, c + 1], C[r + 2, c + 2], C[r + 2, c + 3] = s20, s21, s22, s23
-            C[r + 3, c], C[r + 3, c + 1], C[r + 3, c + 2], C[r + 3, c + 3] = s30, s31, s32, s33
-            j += 4
-        i += 4
-    # edges: rows past the last block of 4 (all columns), columns past it (blocked rows)
-    for i2 in range(nr):
-        j0 = 0 if i2 >= i else (nc // 4) * 4
-        arow = A[ar + i2, ak:ak + K]
-        for j2 in range(j0, nc):
-            brow = B[br + j2, bk:bk + K]
-            s = C.dtype.type(0)
-            for k in range(K):
-                s += arow[k] * brow[k]
-            if accumulate:
-                s += C[cr + i2, cc + j2]
-            C[cr + i2, cc + j2] = s
-
-
-
-@inline
-def rows4_taps4(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, n):
-    """a_r[:n] += sum_{k<4} w_r[i+k] * s_k[:n] for four accumulator rows: the AXPY form of a 4x4
-    block of a GEMM, sixteen multiply-adds per four loads of ``s``, vectorized along the rows.
-    ``conv_planes`` (s: shifted slices of padded planes) and ``conv_winograd`` (s: rows of
-    transformed tiles) run on it."""
-    u0, u1, u2, u3 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3]
-    v0, v1, v2, v3 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3]
-    e0, e1, e2, e3 = w2[i], w2[i + 1], w2[i + 2], w2[i + 3]
-    f0, f1, f2, f3 = w3[i], w3[i + 1], w3[i + 2], w3[i + 3]
-    for q in range(n):
-        z0, z1, z2, z3 = s0[q], s1[q], s2[q], s3[q]
-        a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3
-        a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3
-        a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3
-        a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3
-
-
-@inline
-def rows4_taps8(a0, a1, a2, a3, w0, w1, w2, w3, i, s0, s1, s2, s3, s4, s5, s6, s7, n):
-    """``rows4_taps4`` over eight taps ``i .. i+7``: thirty-two multiply-adds per pass over the four
-    accumulator rows instead of sixteen, so a third less load and store traffic per multiply-add."""
-    u0, u1, u2, u3, u4, u5, u6, u7 = w0[i], w0[i + 1], w0[i + 2], w0[i + 3], w0[i + 4], w0[i + 5], w0[i + 6], w0[i + 7]
-    v0, v1, v2, v3, v4, v5, v6, v7 = w1[i], w1[i + 1], w1[i + 2], w1[i + 3], w1[i + 4], w1[i + 5], w1[i + 6], w1[i + 7]
-    e0, e1, e2, e3, e4, e5, e6, e7 = w2[i], w2[i + 1], w2[i + 2], w2[i + 3], w2[i + 4], w2[i + 5], w2[i + 6], w2[i + 7]
-    f0, f1, f2, f3, f4, f5, f6, f7 = w3[i], w3[i + 1], w3[i + 2], w3[i + 3], w3[i + 4], w3[i + 5], w3[i + 6], w3[i + 7]
-    for q in range(n):
-        z0, z1, z2, z3, z4, z5, z6, z7 = s0[q], s1[q], s2[q], s3[q], s4[q], s5[q], s6[q], s7[q]
-        a0[q] += u0 * z0 + u1 * z1 + u2 * z2 + u3 * z3 + u4 * z4 + u5 * z5 + u6 * z6 + u7 * z7
-        a1[q] += v0 * z0 + v1 * z1 + v2 * z2 + v3 * z3 + v4 * z4 + v5 * z5 + v6 * z6 + v7 * z7
-        a2[q] += e0 * z0 + e1 * z1 + e2 * z2 + e3 * z3 + e4 * z4 + e5 * z5 + e6 * z6 + e7 * z7
-        a3[q] += f0 * z0 + f1 * z1 + f2 * z2 + f3 * z3 + f4 * z4 + f5 * z5 + f6 * z6 + f7 * z7
+    """C[cr+i, cc+j] (+)= sum_k A[ar+i, ak+k] * B[br+j, bk+k] for i < nr, j < nc (2-d, C-contiguous):
+    ``dots`` over the rows of B."""
+    if not accumulate:
+        C[cr:cr + nr, cc:cc + nc] = 0.0
+    off = (np.arange(nc) + br) * B.shape[1] + bk
+    dots(C, cr * C.shape[1] + cc, C.shape[1], A, ar * A.shape[1] + ak, A.shape[1], nr, B, 0, off, nc, K)
 
 
 @kernel

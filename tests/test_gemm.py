@@ -1,0 +1,73 @@
+"""The register-blocked micro-kernels (``kernels/cpu/simd.py``) through their wrappers in
+``kernels/cpu/gemm.py``, against float64 products written out in NumPy: every row block (8, 4, 2,
+1), full and partial (masked) vectors, rows read through shifted, overlapping offsets."""
+import numpy as np
+import pytest
+
+from numconv.kernels.cpu import gemm
+
+RNG = np.random.default_rng(7)
+
+
+def _rows(S, s0, off, n):
+    """The rows the kernels read: S.flat[s0 + off[k] : s0 + off[k] + n], as a (K, n) matrix."""
+    return np.stack([S.ravel()[s0 + o:s0 + o + n] for o in off]).astype(np.float64)
+
+
+def _offsets(K, n, shift):
+    """K row offsets into a flat buffer: a stride that lets rows overlap, plus a shift per row."""
+    return (np.arange(K) * max(1, n // 3) + RNG.integers(0, shift + 1, K)).astype(np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M,K,n", [(1, 1, 1), (3, 5, 7), (8, 9, 32), (13, 17, 45), (15, 40, 64), (22, 3, 100)])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_panel_is_the_product(dtype, M, K, n, accumulate):
+    A = RNG.standard_normal((M, K)).astype(dtype)
+    off = _offsets(K, n, 5)
+    s0 = 3
+    S = RNG.standard_normal(int(s0 + off.max() + n + 2)).astype(dtype)
+    ldc = n + 5  # C's rows longer than the block: nothing past column n may change
+    C = RNG.standard_normal((M, ldc)).astype(dtype)
+    C0 = C.copy()
+    Wp = np.full(M * K, np.nan, dtype)
+    gemm.pack_rows(Wp, 0, A, K)
+    assert not np.isnan(Wp).any()
+    r0 = 0
+    while r0 < M:
+        mr = gemm.row_block(M, r0)
+        assert mr in (8, 4, 2, 1) and r0 + mr <= M
+        gemm.panel(C, r0 * ldc, ldc, Wp, r0 * K, S, s0, off, K, mr, n, accumulate)
+        r0 += mr
+    want = A.astype(np.float64) @ _rows(S, s0, off, n)
+    if accumulate:
+        want += C0[:, :n]
+    tol = 1e-5 * K if dtype == np.float32 else 1e-12 * K
+    np.testing.assert_allclose(C[:, :n], want, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(C[:, n:], C0[:, n:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M,T,n", [(1, 1, 1), (3, 5, 7), (4, 4, 16), (6, 9, 45), (9, 13, 130), (5, 2, 0)])
+def test_dots_is_the_product(dtype, M, T, n):
+    lda = n + 3
+    A = RNG.standard_normal((M, lda)).astype(dtype)
+    off = _offsets(T, max(n, 1), 4)
+    s0 = 2
+    S = RNG.standard_normal(int(s0 + off.max() + n + 2)).astype(dtype)
+    ldc = T + 2
+    C = RNG.standard_normal((M, ldc)).astype(dtype)
+    C0 = C.copy()
+    gemm.dots(C, 0, ldc, A, 1, lda, M, S, s0, off, T, n)  # A's rows from column 1
+    want = C0[:, :T] + A[:, 1:1 + n].astype(np.float64) @ _rows(S, s0, off, n).T
+    tol = 1e-5 * max(n, 1) if dtype == np.float32 else 1e-12 * max(n, 1)
+    np.testing.assert_allclose(C[:, :T], want, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(C[:, T:], C0[:, T:])
+
+
+def test_panel_width_is_whole_vectors():
+    from numconv.kernels.cpu import simd
+
+    for itemsize in (4, 8):
+        w = gemm.panel_width(itemsize)
+        assert w == gemm.NV * simd.REGISTER_BYTES // itemsize and w >= 2
