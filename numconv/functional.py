@@ -716,11 +716,25 @@ class _BatchNorm(Function):
 
     Training: batch statistics (biased variance), running statistics updated in place with the
     unbiased variance; the input gradient flows through the batch mean and variance. Evaluation:
-    running statistics, a per-channel affine map.
+    running statistics, a per-channel affine map. On the CPU two fused kernels (``ops.norm``); on
+    CUDA a composite of ``ops.math``.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        ctx.training = training
+        if isinstance(x, np.ndarray):  # the CPU's fused kernels; the saved statistics are float64
+            y, mean, invstd = ops.batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps)
+            if training:
+                m = x.size // x.shape[1]
+                for r, stat in ((running_mean, mean), (running_var, 1.0 / invstd ** 2 - eps)):
+                    if r is not None:  # the variance unbiased, as PyTorch's
+                        new = stat * (m / (m - 1) if r is running_var else 1.0)
+                        r[...] = (1.0 - momentum) * r + momentum * new.astype(r.dtype)
+            ctx.save_for_backward(x, mean, invstd, weight)
+            ctx.fused = True
+            return y
+        ctx.fused = False
         axes = (0,) + tuple(range(2, x.ndim))
         chan = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         if training:
@@ -745,13 +759,17 @@ class _BatchNorm(Function):
         if bias is not None:
             y = M.add(y, M.reshape(bias, chan))
         ctx.save_for_backward(xhat, inv_std, weight)
-        ctx.axes, ctx.chan, ctx.training = axes, chan, training
+        ctx.axes, ctx.chan = axes, chan
         return y
 
     @staticmethod
     def backward(ctx, g):
-        xhat, inv_std, weight = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
+        if ctx.fused:
+            x, mean, invstd, weight = ctx.saved
+            gx, gw, gb = ops.batch_norm_backward(g, x, mean, invstd, weight, ctx.training, need_x)
+            return gx, (gw if need_w else None), (gb if need_b else None)
+        xhat, inv_std, weight = ctx.saved
         axes = ctx.axes
         gw = M.sum(M.multiply(g, xhat), axis=axes) if need_w else None
         gb = M.sum(g, axis=axes) if need_b else None

@@ -434,6 +434,21 @@ def elementwise_cases():
             run(f"relu{shape} backward", M.relu_backward, rand(*shape), y)
 
 
+def norm_cases():
+    from numconv import ops
+
+    for shape in ((5, 3), (2, 3, 4, 5)):
+        x = rand(*shape)
+        C = shape[1]
+        for training in (True, False):
+            out = run(f"batch_norm{shape} training={training}", ops.batch_norm_forward, x, rand(C), rand(C),
+                      rand(C), np.abs(rand(C)) + 0.5, training, 1e-5)
+            if out is not None:
+                _, mean, invstd = out
+                run(f"batch_norm{shape} training={training} backward", lambda *a: ops.batch_norm_backward(*a)[0],
+                    rand(*shape), x, mean, invstd, rand(C), training, True)
+
+
 def uncalled_kernels() -> list[str]:
     """Every Numba dispatcher in numconv.kernels.cpu must have been compiled by the cases above."""
     import importlib
@@ -484,7 +499,8 @@ def with_algorithm(name, group):
 
 
 # Kernel modules that numconv.functional reaches: every kernel in them must have run.
-FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "pad", "pool", "unfold")
+FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "norm", "pad", "pool",
+                             "unfold")
 
 
 def main() -> int:
@@ -498,7 +514,7 @@ def main() -> int:
               for g in (conv_cases, conv_transpose_cases)]
     if "winograd" in conv_algorithms():
         groups.append(with_algorithm("winograd", conv2d_cases))
-    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases]
+    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases, norm_cases]
     for group in groups:
         t = time.perf_counter()
         group()
