@@ -9,18 +9,16 @@ Same ops and signatures as ``conv.py`` plus a workspace. Per image ``n`` and gro
     input grad:     GX       = col2im(C),  C[p, q] = sum_o GY[o, p] W[o, q]
 
 ``X^`` is gathered one tile of ``PB`` output positions at a time into the thread's slice of the
-workspace, so memory stays bounded whatever the batch size. The forward and input gradient run
-on ``gemm.panel``, the weight gradient on ``gemm.mm_nt``.
+workspace, so memory stays bounded whatever the batch size. The products run on ``gemm.panel``.
 """
 import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
-from .gemm import mm_nt, pack_rows, panel, row_block
+from .gemm import pack_rows, panel, row_block
 
 PB = 256  # output positions per tile (forward, input gradient): small planes fill it several at a time
 PAD = 16  # PB + PAD floats: an odd number of cache lines
-PB_WEIGHT_GRAD = 64
 KB = 256  # taps per panel pass (forward)
 QB = 256  # columns of C per panel strip (input gradient): the weight's columns read stay in L2
 
@@ -160,31 +158,42 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part):
-    """gw[o,q] = sum_{n,p} gy[n,o,p] X^[n,p,q]; ``ws`` (threads, Q, PB), ``part`` (threads, O, Q)
-    per-thread partial sums added in thread order, so the result is deterministic."""
+    """gw[o,q] = sum_{n,p} gy[n,o,p] X^[n,p,q]; ``ws`` (threads, PB, ld >= Q): the tile gathered
+    position-major, each position a row of taps for ``gemm.panel`` (rows an odd number of cache
+    lines apart); ``part`` (threads, O, Q) per-thread partial sums added in thread order, so the
+    result is deterministic for a given thread count."""
     O, CPG, KD, KH, KW = gw.shape
     N, OD, OH, OW = gy.shape[0], gy.shape[2], gy.shape[3], gy.shape[4]
     Q = CPG * KD * KH * KW
     P = OD * OH * OW
     opg = O // groups
-    pb = ws.shape[2]
+    pb, ld = ws.shape[1], ws.shape[2]
     tasks, m = _tiling(N, groups, P, pb)
     nthreads = ws.shape[0]
     gyflat = gy.reshape(N * O * P)
+    off = np.arange(pb) * ld  # position i's row of the tile
     for th in prange(nthreads):
         T = ws[th]
         acc = part[th]
         acc[:] = 0.0
-        Gt = np.empty((opg, pb), gy.dtype)  # a tile of several images' output gradients
-        at = np.empty((4, pb), np.int64)
+        G = np.empty(opg * pb, gy.dtype)  # the tile's output gradients, packed: rows are outputs
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
-            _gather_t(T, at, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
-            for o in range(opg):  # the tile's output gradients, from their images
+            _patches(T, False, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            r0 = 0
+            while r0 < opg:  # G[r0*pn + i*mr + r] = gy[image of p, g*opg + r0 + r, p], p = p0 + i
+                mr = row_block(opg, r0)
                 for i in range(pn):
-                    nn, p = n + (p0 + i) // P, (p0 + i) % P
-                    Gt[o, i] = gyflat[(nn * O + g * opg + o) * P + p]
-            mm_nt(acc, g * opg, 0, Gt, 0, opg, 0, T, 0, Q, 0, pn, True)  # one call site: compile time
+                    src = (n + (p0 + i) // P) * O * P + (g * opg + r0) * P + (p0 + i) % P
+                    for r in range(mr):
+                        G[r0 * pn + i * mr + r] = gyflat[src + r * P]
+                r0 += mr
+            for q0 in range(0, Q, QB):
+                r0 = 0
+                while r0 < opg:
+                    mr = row_block(opg, r0)
+                    panel(acc, (g * opg + r0) * Q + q0, Q, G, r0 * pn, T, q0, off, pn, mr, min(QB, Q - q0), True)
+                    r0 += mr
     gwf = gw.reshape((O, Q))
     for o in prange(O):
         for q in range(Q):
@@ -253,7 +262,9 @@ def forward_workspace(spec, threads):
 def weight_grad_workspace(spec, threads):
     O, CPG, KD, KH, KW = spec.w_shape
     Q = CPG * KD * KH * KW
-    return (threads, Q, PB_WEIGHT_GRAD), (threads, O, Q)
+    ld = -(-Q // PAD) * PAD
+    ld += PAD * (1 - (ld // PAD) % 2)  # an odd number of 64-byte lines (float32)
+    return (threads, PB, ld), (threads, O, Q)
 
 
 def input_grad_workspace(spec, threads):
