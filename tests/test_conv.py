@@ -740,6 +740,8 @@ def test_winograd_chooser():
     assert algo((32, 512, 7, 7), (512, 512, 3, 3), "weight_grad", padding=1) == "winograd"  # 128 tiles
     assert algo((32, 512, 4, 4), (512, 512, 3, 3), "weight_grad", padding=1) == "gemm"  # 32 tiles
     assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) == "planes"  # 128 tiles, under half a tile per channel
+    assert algo((32, 512, 7, 7), (512, 512, 3, 3), "input_grad", padding=1) == "gemm"  # planes' run of 61 < LONG_RUN
+    assert algo((32, 64, 32, 32), (128, 64, 1, 1), stride=2) == "planes"  # stride above the kernel
     assert algo((32, 512, 14, 14), (512, 512, 3, 3), padding=1) == "winograd"  # 512 tiles
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), "weight_grad", padding=1, groups=8) != "winograd"
     assert algo((32, 128, 56, 56), (128, 128, 3, 3), "weight_grad", padding=2, dilation=2) != "winograd"

@@ -13,6 +13,14 @@ def _bias(b, dtype, device):
     return dispatch.placeholder(dtype, device), False
 
 
+def _scratch(name, shape, dtype, device):
+    """A scratch array of ``shape``, reused across calls (``dispatch.workspace``): a fresh one would
+    cost a page fault per 4 KiB on first touch, 40 ms a call for the 28 MB of a 512-channel
+    weight gradient here."""
+    size = shapes.prod(shape)
+    return dispatch.workspace(name, size, dtype, device)[:size].reshape(shape)
+
+
 def _winograd_workspaces(wg, spec, out_shape, dtype, device):
     """The Winograd kernel's two scratch arrays, reused across calls."""
     size = wg.workspace_size(spec.w_shape, spec.groups, out_shape[4], spec.dilation[2])
@@ -36,7 +44,7 @@ def conv_forward(x, w, b, spec: ConvSpec):
         dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
-        ws = dispatch.empty(gemm.forward_workspace(spec, dispatch.threads()), x.dtype, dev)
+        ws = _scratch("gemm_tiles", gemm.forward_workspace(spec, dispatch.threads()), x.dtype, dev)
         gemm.conv_forward_gemm(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws)
     else:
         dispatch.kernels("conv", dev).conv_forward(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
@@ -60,7 +68,7 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
             gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
-        ws = dispatch.empty(gemm.input_grad_workspace(spec, dispatch.threads()), gy.dtype, dev)
+        ws = _scratch("gemm_tiles", gemm.input_grad_workspace(spec, dispatch.threads()), gy.dtype, dev)
         gemm.conv_input_grad_gemm(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws)
     else:
         dispatch.kernels("conv", dev).conv_input_grad(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
@@ -80,12 +88,13 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
         wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.groups, V, M)
     elif algorithm == "planes":
         planes = dispatch.kernels("conv_planes", dev)
-        part = dispatch.empty((planes.weight_grad_slices(spec),) + (spec.w_shape[0], shapes.prod(spec.w_shape[1:])), x.dtype, dev)
+        part = _scratch("weight_grad_parts", (planes.weight_grad_slices(spec), spec.w_shape[0], shapes.prod(spec.w_shape[1:])),
+                        x.dtype, dev)
         planes.conv_weight_grad_planes(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups, part)
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws_shape, part_shape = gemm.weight_grad_workspace(spec, dispatch.threads())
-        ws, part = dispatch.empty(ws_shape, x.dtype, dev), dispatch.empty(part_shape, x.dtype, dev)
+        ws, part = _scratch("gemm_tiles", ws_shape, x.dtype, dev), _scratch("weight_grad_parts", part_shape, x.dtype, dev)
         gemm.conv_weight_grad_gemm(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws, part)
     else:
         dispatch.kernels("conv", dev).conv_weight_grad(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups)

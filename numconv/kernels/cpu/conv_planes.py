@@ -27,9 +27,9 @@ from .gemm import dots, pack_rows, panel, row_block
 
 def preferred(spec, pass_: str, threads: int) -> bool:
     """Whether this path should run ('forward', 'input_grad' or 'weight_grad'; it can run any):
-    when the flat run of positions it sweeps is long enough (L >= MIN_RUN; the weight gradient,
-    whose dot products run along it, and the strided input gradient, a convolution per phase,
-    need LONG_RUN) and there is a task per thread
+    when the flat run of positions it sweeps is long enough (L >= MIN_RUN for the forward; the
+    weight gradient, whose dot products run along it, and the input gradient, a convolution per
+    phase, need LONG_RUN) and there is a task per thread
     (images x groups, or batch slices x groups for the weight gradient). A stride larger than the
     kernel leaves some phase planes unread, and copying them still costs less than the implicit
     GEMM's gather (1x1 stride 2: forward 3.1 against 6.7 ms). Measured against the implicit GEMM
@@ -46,12 +46,11 @@ def preferred(spec, pass_: str, threads: int) -> bool:
         out = spec.y_shape[2:]
         _, Hq, Wq = (n + d * (k - 1) // s for n, d, k, s in zip(out, spec.dilation, kernel, stride))
     run = ((out[0] - 1) * Hq + out[1] - 1) * Wq + out[2]
-    long = pass_ == "weight_grad" or (pass_ == "input_grad" and stride != (1, 1, 1))
-    return run >= (LONG_RUN if long else MIN_RUN) and tasks >= threads
+    return run >= (MIN_RUN if pass_ == "forward" else LONG_RUN) and tasks >= threads
 
 
-MIN_RUN = 48  # 7x7 and 8x8 planes: forward 26 against 35 ms (gemm) at 512 channels; not 4x4 (22)
-LONG_RUN = 128
+MIN_RUN = 48  # 7x7 and 8x8 planes: forward 29 against 38 ms (gemm) at 512 channels; not 4x4 (run 22)
+LONG_RUN = 128  # 7x7 input gradient at 512 channels: gemm 33 against 45 ms
 
 
 @inline
