@@ -593,6 +593,12 @@ SIZED = [
     ((1, 4, 17, 19), (6, 4, 3, 3), dict(stride=(2, 3), padding=1, dilation=(1, 2))),
     ((2, 5, 21, 22), (6, 5, 1, 1), dict(stride=2)),
     ((1, 2, 7, 9, 11), (3, 2, 3, 2, 3), dict(stride=(2, 1, 3), padding=(1, 0, 2))),
+    # planes' row-at-a-time forward (rows of at least ROW_WIDTH outputs): more taps than one KB
+    # block, strided, 3-d, no bias
+    ((1, 30, 5, 26), (11, 30, 3, 3), dict(padding=1)),
+    ((1, 3, 6, 61), (5, 3, 3, 3), dict(stride=2, padding=1, dilation=(1, 2))),
+    ((1, 2, 3, 4, 27), (3, 2, 2, 2, 3), dict(padding=(0, 1, 1))),
+    ((2, 4, 3, 25), (9, 4, 1, 3), dict(padding=(0, 1), bias=False)),
 ]
 
 
@@ -602,11 +608,13 @@ def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
     """Forward against the float64 reference; the input and weight gradients through the adjoint
     identities <conv(x, w), gy> = <x, gx> = <w, gw>, with the reference convolution on both sides."""
     nd = len(xs) - 2
-    x, w, b = random(rng, xs), random(rng, ws), random(rng, (ws[0],))
+    kw = dict(kw)
+    x, w, b = random(rng, xs), random(rng, ws), (random(rng, (ws[0],)) if kw.pop("bias", True) else None)
     expected = R.conv_nd(x, w, b, **kw)
     gy = random(rng, expected.shape)
     for dtype in (np.float64, np.float32):
-        xd, wd, bd, gyd = (a.astype(dtype) for a in (x, w, b, gy))
+        xd, wd, gyd = (a.astype(dtype) for a in (x, w, gy))
+        bd = None if b is None else b.astype(dtype)
         with dispatch.use_algorithm(algorithm):
             y = getattr(F, f"conv{nd}d")(xd, wd, bd, **kw)
             gx, gw, gb = getattr(F, f"conv{nd}d_backward")(gyd, xd, wd, bd, **kw)
@@ -617,7 +625,8 @@ def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
         scale = np.sqrt(vdot(x, x) * vdot(gy, gy)) * np.sqrt(w.size)
         assert abs(vdot(x, gx) - linear_in_x) <= tol * scale, f"input gradient ({algorithm}, {dtype.__name__})"
         assert abs(vdot(w, gw) - linear_in_w) <= tol * scale, f"weight gradient ({algorithm}, {dtype.__name__})"
-        assert_close(gb, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))), dtype, "exact", "bias gradient")
+        if b is not None:
+            assert_close(gb, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))), dtype, "exact", "bias gradient")
 
 
 # ----------------------------------------------------------------------------- Winograd F(4x4, 3x3)

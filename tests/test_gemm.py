@@ -71,3 +71,23 @@ def test_panel_width_is_whole_vectors():
     for itemsize in (4, 8):
         w = gemm.panel_width(itemsize)
         assert w == gemm.NV * simd.REGISTER_BYTES // itemsize and w >= 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M,K,n", [(1, 2, 3), (13, 9, 40), (8, 4, 32)])
+def test_panel_bias_starts_from_the_bias(dtype, M, K, n):
+    A = RNG.standard_normal((M, K)).astype(dtype)
+    off = _offsets(K, n, 3)
+    S = RNG.standard_normal(int(off.max() + n + 1)).astype(dtype)
+    bias = RNG.standard_normal(M + 3).astype(dtype)
+    C = np.full((M, n), np.nan, dtype)  # whatever C held is ignored
+    Wp = np.empty(M * K, dtype)
+    gemm.pack_rows(Wp, 0, A, K)
+    r0 = 0
+    while r0 < M:
+        mr = gemm.row_block(M, r0)
+        gemm.panel_bias(C, r0 * n, n, Wp, r0 * K, S, 0, off, K, mr, n, bias, 3 + r0)
+        r0 += mr
+    want = bias[3:3 + M, None].astype(np.float64) + A.astype(np.float64) @ _rows(S, 0, off, n)
+    tol = 1e-5 * K if dtype == np.float32 else 1e-12 * K
+    np.testing.assert_allclose(C, want, rtol=tol, atol=tol)

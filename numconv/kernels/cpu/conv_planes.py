@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import dots, pack_rows, panel, row_block
+from .gemm import dots, pack_rows, panel, panel_bias, row_block
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -130,10 +130,12 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per (image, group): its C/groups input planes are padded once. Then a GEMM over
-    (outputs x taps) x (taps x positions) with no gathered patch matrix: per chunk of CHUNK flat
-    positions and block of up to eight outputs, ``gemm.panel`` runs KB taps at a time with the
-    accumulators in registers; each tap's row is a shifted slice of the padded planes (``off``).
-    Positions in the padding columns are computed and dropped.
+    (outputs x taps) x (taps x positions) with no gathered patch matrix: ``gemm.panel`` runs KB
+    taps at a time for a block of up to eight outputs, with the accumulators in registers; each
+    tap's row is a shifted slice of the padded planes (``off``). Rows of at least ROW_WIDTH
+    outputs go a row at a time straight into ``y`` (the bias is the accumulators' start);
+    narrower ones a chunk of CHUNK flat positions at a time into ``acc``, whose positions in
+    the padding columns are dropped on the way out.
     """
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -150,18 +152,37 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     chunk = CHUNK
     T = N * groups
     parts = plane_parts(T)
+    yf = y.reshape(y.size)
+    OP = OD * OH * OW  # one output plane
     for part in prange(parts):
         xp = np.zeros(CPG * P, x.dtype)  # the padding stays zero: only the planes are rewritten
-        acc = np.empty((opg, chunk), x.dtype)
+        acc = np.empty(opg * chunk, x.dtype)  # (opg, chunk): a chunk of the group's outputs
         for t in range(*part_range(part, parts, T)):
             n = t // groups
             g = t % groups
             for j in range(CPG):
                 _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
+            if OW >= ROW_WIDTH:  # a row of outputs at a time, straight into y: no padding columns
+                for od in range(OD):
+                    for oh in range(OH):
+                        s0 = (od * Hq + oh) * Wq
+                        ybase = (n * O + g * opg) * OP + (od * OH + oh) * OW
+                        for k0 in range(0, taps, KB):
+                            kl = min(KB, taps - k0)
+                            r0 = 0
+                            while r0 < opg:
+                                mr = row_block(opg, r0)
+                                w0 = (g * opg + r0) * taps + k0 * mr
+                                if k0 == 0 and has_bias:
+                                    panel_bias(yf, ybase + r0 * OP, OP, wp, w0, xp, s0, off, kl, mr, OW, b, g * opg + r0)
+                                else:
+                                    panel(yf, ybase + r0 * OP, OP, wp, w0, xp, s0, off[k0:], kl, mr, OW, k0 > 0)
+                                r0 += mr
+                continue
             for c0 in range(0, L, chunk):
                 cl = min(chunk, L - c0)
                 for r in range(opg):
-                    acc[r, :cl] = b[g * opg + r] if has_bias else 0.0
+                    acc[r * chunk:r * chunk + cl] = b[g * opg + r] if has_bias else 0.0
                 for k0 in range(0, taps, KB):
                     kl = min(KB, taps - k0)
                     r0 = 0
@@ -170,19 +191,24 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
                         panel(acc, r0 * chunk, chunk, wp, (g * opg + r0) * taps + k0 * mr, xp, c0, off[k0:], kl, mr,
                               cl, True)
                         r0 += mr
-                # the chunk's outputs (padding columns dropped)
+                # the chunk's outputs (padding columns dropped), by flat offsets: no views per row
                 for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):
                     od, oh = row // Hq, row % Hq
                     if oh >= OH:
                         continue
                     lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
+                    ybase = (n * O + g * opg) * OP + (od * OH + oh) * OW - row * Wq
                     for r in range(opg):
-                        yr = y[n, g * opg + r, od, oh]
-                        a = acc[r]
+                        yo, ao = ybase + r * OP, r * chunk - c0
                         for q in range(lo, hi):
-                            yr[q - row * Wq] = a[q - c0]
+                            yf[yo + q] = acc[ao + q]
 
 
+# Output rows at least this wide run a row at a time, straight into y (no accumulator copy, no
+# padding columns): forward 0.40 against 1.64 ms on cifar_stem (32 wide), 19.7 against 22.5 on
+# resnet_3x3_64 (56), level at 28 with 128 channels; narrower rows lose (16 wide: 12.2 against
+# 7.3 ms at 128 channels), their vectors mostly masked.
+ROW_WIDTH = 24
 CHUNK = 256  # flat positions per pass of the forward: the accumulators of a group's outputs stay in L2
 KB = 256  # taps per panel pass: the rows they read stay in L1 while every block of outputs runs
 WCHUNK = 512  # flat positions per pass of the weight gradient: 4 + 4 rows of them stay in L1

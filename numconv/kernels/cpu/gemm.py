@@ -60,40 +60,54 @@ def pack_rows(Wp, w0, A, K):
 
 
 @njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
-def panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, accumulate):
-    """C.flat[c0 + r*ldc + q] (+)= sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]
-    for r < mr (8, 4, 2 or 1) and q < n: a strip of blocks of ``panel_width`` columns, each with its
-    accumulators in registers, the last one masked."""
+def _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, B, b0, init):
+    """``panel`` and ``panel_bias``: C's block starts from zero (init 0), itself (1) or B[b0 + r] (2)."""
     width = panel_width(C.itemsize)
     if BOUNDS:
         if n < 0 or K > off.size or c0 < 0 or c0 + (mr - 1) * ldc + n > C.size:
             raise IndexError("panel: C block out of range")
         if w0 < 0 or w0 + K * mr > W.size:
             raise IndexError("panel: W block out of range")
+        if init == 2 and (b0 < 0 or b0 + mr > B.size):
+            raise IndexError("panel: bias out of range")
         for k in range(K):
             if s0 + off[k] < 0 or s0 + off[k] + n > S.size:
                 raise IndexError("panel: S row out of range")
     full = n - n % width
     if mr == 8:
         for j in range(0, full, width):
-            _B8(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+            _B8(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, B, b0, init)
         if full < n:
-            _M8(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+            _M8(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, B, b0, init)
     elif mr == 4:
         for j in range(0, full, width):
-            _B4(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+            _B4(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, B, b0, init)
         if full < n:
-            _M4(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+            _M4(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, B, b0, init)
     elif mr == 2:
         for j in range(0, full, width):
-            _B2(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+            _B2(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, B, b0, init)
         if full < n:
-            _M2(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+            _M2(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, B, b0, init)
     else:
         for j in range(0, full, width):
-            _B1(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, accumulate)
+            _B1(C, c0 + j, ldc, W, w0, S, s0 + j, off, K, width, B, b0, init)
         if full < n:
-            _M1(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, accumulate)
+            _M1(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, B, b0, init)
+
+
+@inline
+def panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, accumulate):
+    """C.flat[c0 + r*ldc + q] (+)= sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]
+    for r < mr (8, 4, 2 or 1) and q < n: a strip of blocks of ``panel_width`` columns, each with its
+    accumulators in registers, the last one masked."""
+    _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, W, 0, 1 if accumulate else 0)
+
+
+@inline
+def panel_bias(C, c0, ldc, W, w0, S, s0, off, K, mr, n, bias, b0):
+    """C.flat[c0 + r*ldc + q] = bias[b0 + r] + sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]."""
+    _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, bias, b0, 2)
 
 
 _D44, _D41, _D14, _D11 = make_dot(4, 4), make_dot(4, 1), make_dot(1, 4), make_dot(1, 1)

@@ -152,22 +152,24 @@ def _data(context, builder, signature, args, which):
 
 
 def make_block(MR: int, NV: int, masked: bool):
-    """The intrinsic ``block(C, c0, ldc, W, w0, S, s0, off, K, n, accumulate)``::
+    """The intrinsic ``block(C, c0, ldc, W, w0, S, s0, off, K, n, B, b0, init)``::
 
-        C.flat[c0 + r*ldc + q] (+)= sum_{k<K} W.flat[w0 + k*MR + r] * S.flat[s0 + off[k] + q]
+        C.flat[c0 + r*ldc + q] = start[r, q] + sum_{k<K} W.flat[w0 + k*MR + r] * S.flat[s0 + off[k] + q]
 
-    for r < MR and q < n, where n is NV vectors (fewer, if ``masked``)."""
+    for r < MR and q < n, where n is NV vectors (fewer, if ``masked``), and ``start`` is zero
+    (init 0), C itself (init 1: accumulate) or B.flat[b0 + r] (init 2: a bias per row; B is read
+    only then)."""
 
     @intrinsic
-    def block(typingctx, C, c0, ldc, W, w0, S, s0, off, K, n, accumulate):
-        if not _arrays_ok(C.dtype, (C, W, S), off):
+    def block(typingctx, C, c0, ldc, W, w0, S, s0, off, K, n, B, b0, init):
+        if not _arrays_ok(C.dtype, (C, W, S, B), off):
             return None
-        sig = types.void(C, c0, ldc, W, w0, S, s0, off, K, n, accumulate)
+        sig = types.void(C, c0, ldc, W, w0, S, s0, off, K, n, B, b0, init)
 
         def codegen(context, builder, signature, args):
-            cptr, wptr, sptr, optr = _data(context, builder, signature, args, (0, 3, 5, 7))
-            c0_, ldc_, w0_, s0_, K_, n_ = _int64s(context, builder, signature, args, (1, 2, 4, 6, 8, 9))
-            acc_ = context.cast(builder, args[10], signature.args[10], types.boolean)
+            cptr, wptr, sptr, optr, bptr = _data(context, builder, signature, args, (0, 3, 5, 7, 10))
+            c0_, ldc_, w0_, s0_, K_, n_, b0_, init_ = _int64s(context, builder, signature, args,
+                                                             (1, 2, 4, 6, 8, 9, 11, 12))
             v = _Vectors(context, builder, C.dtype)
             masks = [v.mask(builder.sub(n_, v.const(j * v.width))) if masked else None for j in range(NV)]
             rows = [builder.gep(cptr, [builder.add(c0_, builder.mul(ldc_, v.const(r)))]) for r in range(MR)]
@@ -175,7 +177,15 @@ def make_block(MR: int, NV: int, masked: bool):
             def at(row, j):
                 return builder.gep(row, [v.const(j * v.width)])
 
-            init = [builder.select(acc_, v.load(at(rows[r], j), masks[j]), v.zero) for r in range(MR) for j in range(NV)]
+            from_c = builder.icmp_signed("==", init_, v.const(1))
+            from_b = builder.icmp_signed("==", init_, v.const(2))
+            init = []
+            for r in range(MR):  # the bias's element is read through a pointer that is valid either way
+                bias = v.splat(builder.load(builder.select(from_b, builder.gep(bptr, [builder.add(b0_, v.const(r))]),
+                                                           rows[r])))
+                for j in range(NV):
+                    start = builder.select(from_c, v.load(at(rows[r], j), masks[j]), v.zero)
+                    init.append(builder.select(from_b, bias, start))
 
             def step(k, accs):  # one k: NV vectors of S's row, MR broadcast weights, MR x NV multiply-adds
                 srow = builder.gep(sptr, [builder.add(s0_, builder.load(builder.gep(optr, [k])))])
