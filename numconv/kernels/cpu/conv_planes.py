@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import prange
 
-from . import inline, kernel, part_range, plane_parts
+from . import inline, kernel, part_range, plane_parts, serial
 from .gemm import dots, pack_rows, panel, panel_bias, row_block
 
 
@@ -149,59 +149,87 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     wp = np.empty(O * taps, x.dtype)  # the weights packed per block of outputs (gemm.pack_rows)
     for g in range(groups):
         pack_rows(wp, g * opg * taps, w.reshape((O, taps))[g * opg:(g + 1) * opg], taps)
-    chunk = CHUNK
     T = N * groups
     parts = plane_parts(T)
     yf = y.reshape(y.size)
-    OP = OD * OH * OW  # one output plane
     for part in prange(parts):
         xp = np.zeros(CPG * P, x.dtype)  # the padding stays zero: only the planes are rewritten
-        acc = np.empty(opg * chunk, x.dtype)  # (opg, chunk): a chunk of the group's outputs
+        acc = np.empty(opg * CHUNK, x.dtype)  # (opg, CHUNK): a chunk of the group's outputs
         for t in range(*part_range(part, parts, T)):
-            n = t // groups
-            g = t % groups
-            for j in range(CPG):
-                _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
-            if OW >= ROW_WIDTH:  # a row of outputs at a time, straight into y: no padding columns
-                for od in range(OD):
-                    for oh in range(OH):
-                        s0 = (od * Hq + oh) * Wq
-                        ybase = (n * O + g * opg) * OP + (od * OH + oh) * OW
-                        for k0 in range(0, taps, KB):
-                            kl = min(KB, taps - k0)
-                            r0 = 0
-                            while r0 < opg:
-                                mr = row_block(opg, r0)
-                                w0 = (g * opg + r0) * taps + k0 * mr
-                                if k0 == 0 and has_bias:
-                                    panel_bias(yf, ybase + r0 * OP, OP, wp, w0, xp, s0, off, kl, mr, OW, b, g * opg + r0)
-                                else:
-                                    panel(yf, ybase + r0 * OP, OP, wp, w0, xp, s0, off[k0:], kl, mr, OW, k0 > 0)
-                                r0 += mr
+            _forward_task(yf, x, t // groups, t % groups, xp, acc, wp, off, b, has_bias, (O, CPG, opg), stride,
+                          pad_lo, (Dq, Hq, Wq), L, (OD, OH, OW))
+
+
+@serial  # the body of the forward's tasks, compiled once, not inlined into its parallel loop
+def _forward_task(yf, x, n, g, xp, acc, wp, off, b, has_bias, channels, stride, pad_lo, phase_dims, L, out):
+    """Image n, group g of ``conv_forward_planes``: its planes padded into ``xp``, then its outputs.
+    ``channels`` is (O, C/groups, O/groups)."""
+    O, CPG, opg = channels
+    Dq, Hq, Wq = phase_dims
+    OD, OH, OW = out
+    Pq = Dq * Hq * Wq
+    P = stride[0] * stride[1] * stride[2] * Pq
+    for j in range(CPG):
+        _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
+    ybase, wbase = (n * O + g * opg) * OD * OH * OW, g * opg * off.size
+    if OW >= ROW_WIDTH:
+        _rows_into_y(yf, ybase, wp, wbase, xp, off, b, g * opg, has_bias, opg, OD, OH, OW, Hq, Wq)
+    else:
+        _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, g * opg, has_bias, opg, L, OD, OH, OW, Hq, Wq)
+
+
+@serial
+def _rows_into_y(yf, ybase, wp, wbase, xp, off, b, b0, has_bias, opg, OD, OH, OW, Hq, Wq):
+    """One task's outputs a row at a time, straight into y (no padding columns, no copy): rows
+    of ``opg`` output planes from ``yf[ybase]``, weights packed from ``wp[wbase]``, biases
+    ``b[b0:]``."""
+    taps = off.size
+    OP = OD * OH * OW
+    for od in range(OD):
+        for oh in range(OH):
+            s0 = (od * Hq + oh) * Wq
+            y0 = ybase + (od * OH + oh) * OW
+            for k0 in range(0, taps, KB):
+                kl = min(KB, taps - k0)
+                r0 = 0
+                while r0 < opg:
+                    mr = row_block(opg, r0)
+                    w0 = wbase + r0 * taps + k0 * mr
+                    if k0 == 0 and has_bias:
+                        panel_bias(yf, y0 + r0 * OP, OP, wp, w0, xp, s0, off, kl, mr, OW, b, b0 + r0)
+                    else:
+                        panel(yf, y0 + r0 * OP, OP, wp, w0, xp, s0, off[k0:], kl, mr, OW, k0 > 0)
+                    r0 += mr
+
+
+@serial
+def _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, b0, has_bias, opg, L, OD, OH, OW, Hq, Wq):
+    """One task's outputs a chunk of CHUNK flat positions at a time into ``acc`` (opg, CHUNK), then
+    copied out without the padding columns; arguments as for ``_rows_into_y``."""
+    taps = off.size
+    OP = OD * OH * OW
+    chunk = CHUNK
+    for c0 in range(0, L, chunk):
+        cl = min(chunk, L - c0)
+        for r in range(opg):
+            acc[r * chunk:r * chunk + cl] = b[b0 + r] if has_bias else 0.0
+        for k0 in range(0, taps, KB):
+            kl = min(KB, taps - k0)
+            r0 = 0
+            while r0 < opg:
+                mr = row_block(opg, r0)
+                panel(acc, r0 * chunk, chunk, wp, wbase + r0 * taps + k0 * mr, xp, c0, off[k0:], kl, mr, cl, True)
+                r0 += mr
+        for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):  # by flat offsets: no views per row
+            od, oh = row // Hq, row % Hq
+            if oh >= OH:
                 continue
-            for c0 in range(0, L, chunk):
-                cl = min(chunk, L - c0)
-                for r in range(opg):
-                    acc[r * chunk:r * chunk + cl] = b[g * opg + r] if has_bias else 0.0
-                for k0 in range(0, taps, KB):
-                    kl = min(KB, taps - k0)
-                    r0 = 0
-                    while r0 < opg:
-                        mr = row_block(opg, r0)
-                        panel(acc, r0 * chunk, chunk, wp, (g * opg + r0) * taps + k0 * mr, xp, c0, off[k0:], kl, mr,
-                              cl, True)
-                        r0 += mr
-                # the chunk's outputs (padding columns dropped), by flat offsets: no views per row
-                for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):
-                    od, oh = row // Hq, row % Hq
-                    if oh >= OH:
-                        continue
-                    lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
-                    ybase = (n * O + g * opg) * OP + (od * OH + oh) * OW - row * Wq
-                    for r in range(opg):
-                        yo, ao = ybase + r * OP, r * chunk - c0
-                        for q in range(lo, hi):
-                            yf[yo + q] = acc[ao + q]
+            lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
+            y0 = ybase + (od * OH + oh) * OW - row * Wq
+            for r in range(opg):
+                yo, ao = y0 + r * OP, r * chunk - c0
+                for q in range(lo, hi):
+                    yf[yo + q] = acc[ao + q]
 
 
 # Output rows at least this wide run a row at a time, straight into y (no accumulator copy, no

@@ -59,9 +59,10 @@ def pack_rows(Wp, w0, A, K):
         r0 += mr
 
 
-@njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
+@njit(cache=True, fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
 def _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, B, b0, init):
-    """``panel`` and ``panel_bias``: C's block starts from zero (init 0), itself (1) or B[b0 + r] (2)."""
+    """``panel`` and ``panel_bias`` over flat arrays: C's block starts from zero (init 0), itself
+    (1) or B[b0 + r] (2)."""
     width = panel_width(C.itemsize)
     if BOUNDS:
         if n < 0 or K > off.size or c0 < 0 or c0 + (mr - 1) * ldc + n > C.size:
@@ -101,22 +102,34 @@ def panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, accumulate):
     """C.flat[c0 + r*ldc + q] (+)= sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]
     for r < mr (8, 4, 2 or 1) and q < n: a strip of blocks of ``panel_width`` columns, each with its
     accumulators in registers, the last one masked."""
-    _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, W, 0, 1 if accumulate else 0)
+    W = W.reshape(W.size)
+    i = np.int64  # no literal arguments: one compiled _panel per dtype
+    _panel(C.reshape(C.size), i(c0), i(ldc), W, i(w0), S.reshape(S.size), i(s0), off, i(K), i(mr), i(n), W, i(0),
+           i(1 if accumulate else 0))
 
 
 @inline
 def panel_bias(C, c0, ldc, W, w0, S, s0, off, K, mr, n, bias, b0):
     """C.flat[c0 + r*ldc + q] = bias[b0 + r] + sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]."""
-    _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, bias, b0, 2)
+    i = np.int64
+    _panel(C.reshape(C.size), i(c0), i(ldc), W.reshape(W.size), i(w0), S.reshape(S.size), i(s0), off, i(K), i(mr), i(n),
+           bias, i(b0), i(2))
 
 
 _D44, _D41, _D14, _D11 = make_dot(4, 4), make_dot(4, 1), make_dot(1, 4), make_dot(1, 1)
 
 
-@njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
+@inline
 def dots(C, c0, ldc, A, a0, lda, M, S, s0, off, T, n):
     """C.flat[c0 + r*ldc + c] += sum_{q<n} A.flat[a0 + r*lda + q] * S.flat[s0 + off[c] + q]
     for r < M and c < T: blocks of 4 x 4 dot products, each a vector accumulator along q."""
+    i = np.int64
+    _dots(C.reshape(C.size), i(c0), i(ldc), A.reshape(A.size), i(a0), i(lda), i(M), S.reshape(S.size), i(s0), off, i(T), i(n))
+
+
+@njit(cache=True, fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
+def _dots(C, c0, ldc, A, a0, lda, M, S, s0, off, T, n):
+    """``dots`` over flat arrays."""
     if BOUNDS:
         if n < 0 or M < 0 or T > off.size or c0 < 0 or c0 + (M - 1) * ldc + T > C.size:
             raise IndexError("dots: C block out of range")
