@@ -91,3 +91,24 @@ def test_panel_bias_starts_from_the_bias(dtype, M, K, n):
     want = bias[3:3 + M, None].astype(np.float64) + A.astype(np.float64) @ _rows(S, 0, off, n)
     tol = 1e-5 * K if dtype == np.float32 else 1e-12 * K
     np.testing.assert_allclose(C, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("width", ["16", "32"])
+def test_narrower_vectors_of_other_hosts(width, tmp_path):
+    """AVX2 (32-byte) and SSE/NEON (16-byte) widths, forced here with NUMCONV_SIMD_BYTES in a fresh
+    process (the width is fixed at import): the same products, masked tails and lane sums."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, NUMCONV_SIMD_BYTES=width, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
+    tests = "test_panel_is_the_product or test_dots_is_the_product or test_panel_bias"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__),
+                           "-k", tests], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
+    check = subprocess.run([sys.executable, "-c", "from numconv.kernels.cpu import simd; print(simd.REGISTER_BYTES)"],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert check.stdout.strip() == width, check.stdout + check.stderr  # the override really took

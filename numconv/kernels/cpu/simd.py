@@ -31,6 +31,8 @@ splits wider vectors, so the width is only a matter of speed). A partial last ve
 written with masked loads and stores, so no caller needs a scalar tail. Neither kernel checks
 bounds; their callers in ``gemm.py`` do when Numba's bounds checking is on.
 """
+import os
+
 from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba import types
@@ -39,6 +41,13 @@ from numba.extending import intrinsic
 
 
 def _register_bytes() -> int:
+    """Bytes per vector register on this host; NUMCONV_SIMD_BYTES (16, 32 or 64) overrides it, so
+    the tests can run the narrower widths of other hosts here."""
+    forced = os.environ.get("NUMCONV_SIMD_BYTES")
+    if forced:
+        if forced not in ("16", "32", "64"):
+            raise ValueError(f"NUMCONV_SIMD_BYTES must be 16, 32 or 64, got {forced!r}")
+        return int(forced)
     features = llvm_binding.get_host_cpu_features()
     if features.get("avx512f"):
         return 64
