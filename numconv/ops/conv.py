@@ -22,10 +22,13 @@ def _scratch(name, shape, dtype, device):
 
 
 def _winograd_workspaces(wg, spec, out_shape, dtype, device):
-    """The Winograd kernel's two scratch arrays, reused across calls."""
+    """The Winograd kernel's three scratch arrays, reused across calls: V and M (transformed tiles
+    and their products), U (transformed weights, or the weight gradient's summed products)."""
     size = wg.workspace_size(spec.w_shape, spec.groups, out_shape[4], spec.dilation[2])
+    u = 36 * spec.w_shape[0] * spec.w_shape[1]
     return (dispatch.workspace("winograd_V", size, dtype, device)[:size],  # exactly: the size sets the chunks
-            dispatch.workspace("winograd_M", size, dtype, device)[:size])
+            dispatch.workspace("winograd_M", size, dtype, device)[:size],
+            dispatch.workspace("winograd_U", u, dtype, device)[:u])
 
 
 def conv_forward(x, w, b, spec: ConvSpec):
@@ -38,8 +41,8 @@ def conv_forward(x, w, b, spec: ConvSpec):
     algorithm = dispatch.conv_algorithm(spec, dev, "forward")
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
-        V, M = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
-        wg.conv_forward_winograd(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M)
+        V, M, U = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
+        wg.conv_forward_winograd(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
     elif algorithm == "planes":
         dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
     elif algorithm == "gemm":
@@ -61,8 +64,8 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
     algorithm = dispatch.conv_algorithm(spec, dev, "input_grad")
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
-        V, M = _winograd_workspaces(wg, spec, spec.x_shape, gy.dtype, dev)
-        wg.conv_input_grad_winograd(gx, gy, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M)
+        V, M, U = _winograd_workspaces(wg, spec, spec.x_shape, gy.dtype, dev)
+        wg.conv_input_grad_winograd(gx, gy, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
     elif algorithm == "planes":
         dispatch.kernels("conv_planes", dev).conv_input_grad_planes(
             gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
@@ -84,8 +87,8 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     algorithm = dispatch.conv_algorithm(spec, dev, "weight_grad")
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
-        V, M = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
-        wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.groups, V, M)
+        V, M, U = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
+        wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.groups, V, M, U)
     elif algorithm == "planes":
         planes = dispatch.kernels("conv_planes", dev)
         part = _scratch("weight_grad_parts", (planes.weight_grad_slices(spec), spec.w_shape[0], shapes.prod(spec.w_shape[1:])),

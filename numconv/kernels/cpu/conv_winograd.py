@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import dots, pack_rows, panel, row_block
+from .gemm import dots, panel, row_block
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
 # out BT and AT; tests check them against these and against the correlation they compute).
@@ -104,7 +104,7 @@ def workspace_size(w_shape, groups, out_width, dilation_w) -> int:
     return max(WORKSPACE, groups * 36 * (max(CPG, O // groups) | 1) * (row + 32))
 
 
-def conv_input_grad_winograd(gx, gy, w, b, has_bias, pad_lo, dilation, groups, V, M):
+def conv_input_grad_winograd(gx, gy, w, b, has_bias, pad_lo, dilation, groups, V, M, Up):
     """gx = the input gradient of the convolution (its transposed convolution of ``gy``, plus ``b``).
 
     With stride 1 it is the convolution of ``gy`` with the flipped weight, transposed per group,
@@ -116,7 +116,7 @@ def conv_input_grad_winograd(gx, gy, w, b, has_bias, pad_lo, dilation, groups, V
     wt = np.ascontiguousarray(w[:, :, :, ::-1, ::-1].reshape((groups, opg, CPG, 1, 3, 3))
                               .swapaxes(1, 2).reshape((groups * CPG, opg, 1, 3, 3)))
     pad = (0, 2 * dilation[1] - pad_lo[1], 2 * dilation[2] - pad_lo[2])
-    conv_forward_winograd(gx, gy, wt, b, has_bias, pad, dilation, groups, V, M)
+    conv_forward_winograd(gx, gy, wt, b, has_bias, pad, dilation, groups, V, M, Up)
 
 
 @inline
@@ -167,6 +167,17 @@ def _tile_starts(n, d):
             starts[i] = r + 4 * d * j
             i += 1
     return starts
+
+
+@inline
+def _block_of(M, k):
+    """(first row, rows) of the ``gemm.row_block`` block of M rows that holds row k."""
+    r0 = 0
+    mr = row_block(M, r0)
+    while k >= r0 + mr:
+        r0 += mr
+        mr = row_block(M, r0)
+    return r0, mr
 
 
 @inline
@@ -319,11 +330,11 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
 
 
 @kernel
-def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
+def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, Up):
     """y[n,o,h,w] = b[o] + sum_{j,kh,kw} w[o,j,kh,kw] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw].
 
-    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements. Per chunk of whole rows of
-    tiles, three parallel passes: the input transform (a task per input channel, over the whole
+    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements, ``Up`` one of at least 36 *
+    O * C/groups (the transformed weights). Per chunk of whole rows of tiles, three parallel passes: the input transform (a task per input channel, over the whole
     chunk: ``_input_stage``), the GEMMs (group x point x block of tiles), the output transform (a
     task per output channel, over the whole chunk).
     """
@@ -340,9 +351,8 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
     # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], per output channel over
-    # all its input channels at once (loops over j vectorize), staged so that U is written row by
-    # row (36 rows at a power-of-two stride would thrash L1)
-    U = np.empty((groups, 36, opg, CPG), x.dtype)
+    # all its input channels at once (loops over j vectorize), staged, then written into ``Up``
+    # packed for the GEMMs' gemm.panel
     for o in prange(O):
         g, k = o // opg, o % opg
         taps = np.empty((9, CPG))  # taps[3*kh + kw, j]
@@ -364,11 +374,11 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M):
             s3, s4, s5 = stage[6 * a + 3], stage[6 * a + 4], stage[6 * a + 5]
             for j in range(CPG):
                 s0[j], s1[j], s2[j], s3[j], s4[j], s5[j] = _g3(q0[j], q1[j], q2[j])
-        for xi in range(36):
-            U[g, xi, k, :] = stage[xi]
-    Up = np.empty(groups * 36 * opg * CPG, x.dtype)  # U packed for gemm.panel, per (g, xi)
-    for gx in prange(groups * 36):
-        pack_rows(Up, gx * opg * CPG, U[gx // 36, gx % 36], CPG)
+        r0, mr = _block_of(opg, k)
+        for xi in range(36):  # U[g, xi] packed for gemm.panel (as gemm.pack_rows would)
+            row, base = stage[xi], ((g * 36 + xi) * opg + r0) * CPG + k - r0
+            for j in range(CPG):
+                Up[base + j * mr] = row[j]
     voff = np.arange(CPG) * ld  # V's rows of one (g, xi)
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
@@ -478,12 +488,12 @@ def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs):
 
 
 @kernel
-def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M):
+def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M, U):
     """gw[o,j,kh,kw] = sum_{n,h,w} gy[n,o,h,w] * x[n, g(o)*C/groups + j, h + kh - ph, w + kw - pw]
     (3x3, stride 1, no dilation).
 
-    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements. Per chunk of whole rows of
-    tiles: the input transform (as the forward's), the output gradient's transform, then the 36
+    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements, ``U`` one of at least 36 *
+    O * C/groups. Per chunk of whole rows of tiles: the input transform (as the forward's), the output gradient's transform, then the 36
     GEMMs P[g, xi, k, j] += sum_t M[g, xi, k, t] V[g, xi, j, t], a task per group and point, the
     chunks added in order, so the result does not depend on the thread count. Last, per weight,
     G^T P G in float64.
@@ -498,7 +508,8 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M):
     per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
-    P = np.zeros((groups, 36, opg, CPG), gy.dtype)
+    P = U[:groups * 36 * opg * CPG].reshape((groups, 36, opg, CPG))  # the products summed over tiles
+    P[...] = 0.0
     voff = np.arange(CPG) * ld  # V's rows of one (g, xi)
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
