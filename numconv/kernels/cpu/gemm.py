@@ -1,11 +1,11 @@
 """Matrix products, CPU: the register-blocked micro-kernels of ``simd.py`` and what is built on them.
 
-- ``panel``: a strip of ``C (+)= W . S`` (outer-product form; W packed by ``pack_rows``, the rows
-  of S anywhere through an offset table). ``conv_planes``' forward and Winograd's GEMMs run on it.
+- ``panel`` (and ``panel_bias``): a strip of ``C (+)= W . S`` (outer-product form; W packed by
+  ``pack_rows``, the rows of S anywhere through an offset table). ``conv_planes``' forward,
+  Winograd's forward GEMMs and the implicit GEMM (``conv_gemm.py``) run on it.
 - ``dots``: a block of ``C += A . S^T`` (dot-product form, both factors contiguous along the shared
-  index). The weight gradients run on it.
-- ``mm_nt`` and ``matmul_nt``: ``C (+)= A . B^T`` for the implicit GEMM (``conv_gemm.py``) and
-  ``Linear``, on ``dots``.
+  index). The planes and Winograd weight gradients run on it.
+- ``mm_nt`` and ``matmul_nt``: ``C (+)= A . B^T`` for ``Linear``, on ``dots``.
 """
 import numpy as np
 from numba import njit, prange
@@ -20,11 +20,10 @@ KB = 512  # shared-index block: a 4 x KB panel of A and an NB x KB panel of B st
 
 # ----------------------------------------------------------------------------- register-blocked panels
 #
-# ``panel`` runs the vector micro-kernel of ``simd.py`` on one block: up to PANEL_ROWS rows of C by
-# up to NV vectors of columns. Callers pack the left factor with ``pack_rows`` and walk the rows
-# in the blocks ``row_block`` gives (8, then 4, 2, 1 for the remainder).
+# ``panel`` runs the vector micro-kernel of ``simd.py`` over a strip: up to 8 rows of C, blocks of
+# NV vectors of columns (``panel_width``), the last one masked. Callers pack the left factor with
+# ``pack_rows`` and walk the rows in the blocks ``row_block`` gives (8, then 4, 2, 1).
 
-PANEL_ROWS = 8
 NV = 2  # vectors per row: 32 float32 columns with AVX-512
 _B8, _B4, _B2, _B1 = (make_block(mr, NV, False) for mr in (8, 4, 2, 1))
 _M8, _M4, _M2, _M1 = (make_block(mr, NV, True) for mr in (8, 4, 2, 1))
@@ -40,7 +39,7 @@ def row_block(M, r0):
 
 @inline
 def panel_width(itemsize):
-    """Columns one ``panel`` call covers at most: NV vectors of elements of ``itemsize`` bytes."""
+    """Columns of one micro-kernel block: NV vectors of elements of ``itemsize`` bytes."""
     return NV * (_REGISTER_BYTES // itemsize)
 
 
