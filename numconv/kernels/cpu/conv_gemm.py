@@ -20,7 +20,7 @@ from .gemm import pack_rows, panel, row_block
 PB = 256  # output positions per tile (forward, input gradient): small planes fill it several at a time
 PAD = 16  # PB + PAD floats: an odd number of cache lines
 KB = 256  # taps per panel pass (forward)
-QB = 256  # columns of C per panel strip (input gradient): the weight's columns read stay in L2
+QB = 256  # columns of C per panel strip (input and weight gradients, ``_strips``)
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -93,6 +93,19 @@ def _gather_t(T, at, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_
                         inside = 0 <= idd < D and 0 <= ih < H and 0 <= iw < W
                         row[i] = x[at[0, i], c0 + j, idd, ih, iw] if inside else 0.0
                     q += 1
+
+
+@njit(inline="always")
+def _strips(C, c0, ldc, G, S, s0, off, K, M, N, accumulate):
+    """C[r, :N] (+)= sum_k G packed[k, r] * S.flat[s0 + off[k] + :N] for the M rows from ``c0`` (row
+    stride ``ldc``): ``gemm.panel`` over columns QB at a time, every block of rows in turn (the
+    columns of S read stay in L2 while all rows use them); G packed from 0 by ``row_block``."""
+    for q0 in range(0, N, QB):
+        r0 = 0
+        while r0 < M:
+            mr = row_block(M, r0)
+            panel(C, c0 + r0 * ldc + q0, ldc, G, r0 * K, S, s0 + q0, off, K, mr, min(QB, N - q0), accumulate)
+            r0 += mr
 
 
 @njit(inline="always")
@@ -188,12 +201,7 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
                     for r in range(mr):
                         G[r0 * pn + i * mr + r] = gyflat[src + r * P]
                 r0 += mr
-            for q0 in range(0, Q, QB):
-                r0 = 0
-                while r0 < opg:
-                    mr = row_block(opg, r0)
-                    panel(acc, (g * opg + r0) * Q + q0, Q, G, r0 * pn, T, q0, off, pn, mr, min(QB, Q - q0), True)
-                    r0 += mr
+            _strips(acc, g * opg * Q, Q, G, T, 0, off, pn, opg, Q, True)
     gwf = gw.reshape((O, Q))
     for o in prange(O):
         for q in range(Q):
@@ -245,12 +253,7 @@ def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, group
                         for o in range(opg):
                             G[r0 * opg + o * mr + r] = gyflat[src + o * P]
                     r0 += mr
-                for q0 in range(0, Q, QB):
-                    r0 = 0
-                    while r0 < pn:
-                        mr = row_block(pn, r0)
-                        panel(Ct, r0 * ldc + q0, ldc, G, r0 * opg, wf, g * opg * Q + q0, off, opg, mr, min(QB, Q - q0), False)
-                        r0 += mr
+                _strips(Ct, 0, ldc, G, wf, g * opg * Q, off, opg, pn, Q, False)
                 _patches(Ct, False, gx, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
 
 
