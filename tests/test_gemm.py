@@ -96,7 +96,8 @@ def test_panel_bias_starts_from_the_bias(dtype, M, K, n):
 @pytest.mark.parametrize("width", ["16", "32"])
 def test_narrower_vectors_of_other_hosts(width, tmp_path):
     """AVX2 (32-byte) and SSE/NEON (16-byte) widths, forced here with NUMCONV_SIMD_BYTES in a fresh
-    process (the width is fixed at import): the same products, masked tails and lane sums."""
+    process (the width is fixed at import): the same products, masked tails and lane sums, in
+    float32 (float64 runs the same code with half the lanes, compiled again at some cost)."""
     import os
     import subprocess
     import sys
@@ -104,7 +105,7 @@ def test_narrower_vectors_of_other_hosts(width, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, NUMCONV_SIMD_BYTES=width, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
-    tests = "test_panel_is_the_product or test_dots_is_the_product or test_panel_bias"
+    tests = "(test_panel_is_the_product or test_dots_is_the_product or test_panel_bias) and float32"  # float64: same code
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__),
                            "-k", tests], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -10,7 +10,7 @@ middle step is 36 independent GEMMs, one per point ``xi`` of the 6x6 transform::
 
     U[xi][k, c] = (G g[k, c] G^T)[xi]            weight transform, once per call
     V[xi][c, t] = (B^T d[c, t] B)[xi]            input transform of tile t, channel c
-    M[xi][k, t] = sum_c U[xi][k, c] V[xi][c, t]  the GEMMs (four outputs by four channels per pass)
+    M[xi][k, t] = sum_c U[xi][k, c] V[xi][c, t]  the GEMMs (gemm.panel: eight outputs at a time)
     y[k, tile t] = A^T M[:, k, t] A              output transform
 
 The matrices come from the interpolation points 0, 1, -1, 1/2, -2 and infinity rather than
@@ -333,10 +333,11 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
 def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, Up):
     """y[n,o,h,w] = b[o] + sum_{j,kh,kw} w[o,j,kh,kw] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw].
 
-    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements, ``Up`` one of at least 36 *
-    O * C/groups (the transformed weights). Per chunk of whole rows of tiles, three parallel passes: the input transform (a task per input channel, over the whole
-    chunk: ``_input_stage``), the GEMMs (group x point x block of tiles), the output transform (a
-    task per output channel, over the whole chunk).
+    ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements, ``Up`` one of at least
+    36 * O * C/groups (the transformed weights). Per chunk of whole rows of tiles, three parallel
+    passes: the input transform (a task per input channel, over the whole chunk:
+    ``_input_stage``), the GEMMs (group x point x block of tiles, on ``gemm.panel``), the output
+    transform (a task per output channel, over the whole chunk).
     """
     N, O, OH, OW = y.shape[0], y.shape[1], y.shape[3], y.shape[4]
     CPG = w.shape[1]
