@@ -24,10 +24,10 @@ QB = 256  # columns of C per panel strip (input and weight gradients, ``_strips`
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _patches(T, transposed, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, scatter):
+def _patches(T, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, scatter):
     """Move the patches of outputs p0 .. p0+pn-1 between ``x`` (channels from c0) and a tile.
 
-    Gather (``scatter`` False): T[i, q] = X^[p0+i, q], or T[q, i] when ``transposed``.
+    Gather (``scatter`` False): T[i, q] = X^[p0+i, q].
     Scatter (``scatter`` True, col2im): x[tap q of p0+i] += T[i, q] for taps inside ``x``.
     Positions run on into the next images: p0+i is position (p0+i) % P of image n + (p0+i) // P,
     P = OD*OH*OW, so one tile can hold several small planes (``_tile``).
@@ -58,17 +58,13 @@ def _patches(T, transposed, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, strid
                             if inside:
                                 x[nn, c0 + j, idd, ih, iw] += T[i, q]
                         else:
-                            v = x[nn, c0 + j, idd, ih, iw] if inside else 0.0
-                            if transposed:
-                                T[q, i] = v
-                            else:
-                                T[i, q] = v
+                            T[i, q] = x[nn, c0 + j, idd, ih, iw] if inside else 0.0
                         q += 1
 
 
 @njit(inline="always", fastmath=FASTMATH)
 def _gather_t(T, at, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation):
-    """T[q, i] = X^[p0+i, q] (the transposed gather of ``_patches``), a tap q at a time so each
+    """T[q, i] = X^[p0+i, q] (the gather of ``_patches``, transposed), a tap q at a time so each
     row of T is written in order; ``at`` (4, >= pn) int64 scratch: each position's image and
     first padded row, column and plane."""
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
@@ -192,7 +188,7 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
         G = np.empty(opg * pb, gy.dtype)  # the tile's output gradients, packed: rows are outputs
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
-            _patches(T, False, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            _patches(T, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
             r0 = 0
             while r0 < opg:  # G[r0*pn + i*mr + r] = gy[image of p, g*opg + r0 + r, p], p = p0 + i
                 mr = row_block(opg, r0)
@@ -254,7 +250,7 @@ def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, group
                             G[r0 * opg + o * mr + r] = gyflat[src + o * P]
                     r0 += mr
                 _strips(Ct, 0, ldc, G, wf, g * opg * Q, off, opg, pn, Q, False)
-                _patches(Ct, False, gx, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
+                _patches(Ct, gx, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
 
 
 def forward_workspace(spec, threads):

@@ -154,7 +154,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     yf = y.reshape(y.size)
     for part in prange(parts):
         xp = np.zeros(CPG * P, x.dtype)  # the padding stays zero: only the planes are rewritten
-        acc = np.empty(opg * CHUNK, x.dtype)  # (opg, CHUNK): a chunk of the group's outputs
+        acc = np.empty(opg * CHUNK if OW < ROW_WIDTH else 0, x.dtype)  # (opg, CHUNK): the chunked path's outputs
         for t in range(*part_range(part, parts, T)):
             _forward_task(yf, x, t // groups, t % groups, xp, acc, wp, off, b, has_bias, (O, CPG, opg), stride,
                           pad_lo, (Dq, Hq, Wq), L, (OD, OH, OW))

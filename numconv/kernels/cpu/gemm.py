@@ -5,7 +5,7 @@
   Winograd's forward GEMMs and the implicit GEMM (``conv_gemm.py``) run on it.
 - ``dots``: a block of ``C += A . S^T`` (dot-product form, both factors contiguous along the shared
   index). The planes and Winograd weight gradients run on it.
-- ``mm_nt`` and ``matmul_nt``: ``C (+)= A . B^T`` for ``Linear``, on ``dots``.
+- ``matmul_nt``: ``C = A . B^T`` for ``Linear``, on ``dots``.
 """
 import numpy as np
 from numba import njit, prange
@@ -150,28 +150,17 @@ def _dots(C, c0, ldc, A, a0, lda, M, S, s0, off, T, n):
             _D11(C, c0 + r * ldc + c, ldc, A, a0 + r * lda, lda, S, s0, off[c:], n)
 
 
-@njit(cache=True, fastmath=FASTMATH)  # not inlined: compiled once per signature, not per call site
-def mm_nt(C, cr, cc, A, ar, nr, ak, B, br, nc, bk, K, accumulate):
-    """C[cr+i, cc+j] (+)= sum_k A[ar+i, ak+k] * B[br+j, bk+k] for i < nr, j < nc (2-d, C-contiguous):
-    ``dots`` over the rows of B."""
-    if not accumulate:
-        C[cr:cr + nr, cc:cc + nc] = 0.0
-    off = (np.arange(nc) + br) * B.shape[1] + bk
-    dots(C, cr * C.shape[1] + cc, C.shape[1], A, ar * A.shape[1] + ak, A.shape[1], nr, B, 0, off, nc, K)
-
-
 @kernel
 def matmul_nt(C, A, B):
-    """C[i, j] = sum_k A[i, k] * B[j, k]: C (M, N), A (M, K), B (N, K), all C-contiguous."""
+    """C[i, j] = sum_k A[i, k] * B[j, k]: C (M, N), A (M, K), B (N, K), all C-contiguous; ``dots``
+    over blocks of NB rows of B and KB of the shared index."""
     M, N = C.shape
     K = A.shape[1]
+    off = np.arange(N) * K  # row j of B
     ncb = (N + NB - 1) // NB
     for t in prange(ncb):
         c0 = t * NB
         nc = min(NB, N - c0)
-        if K == 0:
-            for i in range(M):
-                for j in range(c0, c0 + nc):
-                    C[i, j] = 0.0
+        C[:, c0:c0 + nc] = 0.0
         for k0 in range(0, K, KB):
-            mm_nt(C, 0, c0, A, 0, M, k0, B, c0, nc, k0, min(KB, K - k0), k0 > 0)
+            dots(C, c0, N, A, k0, K, M, B, k0, off[c0:], nc, min(KB, K - k0))
