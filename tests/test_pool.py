@@ -92,6 +92,15 @@ MAX = [
     # padding up to half the dilated window (torch allows half the kernel only): reference only
     Pool("2d_dilation_padding_half_dilated_window", (6, 7), 3, 1, 2, dilation=2, N=1, torch=False),
     Pool("1d_dilation_padding_half_dilated_window", (7,), 2, 2, 2, dilation=3, ceil_mode=True, torch=False),
+] + [
+    # rows long enough for the vector loops over a row's full windows and their tails
+    Pool("2d_wide_k2_s2", (3, 70), 2, N=1),
+    Pool("2d_wide_k2_s2_p1_odd", (4, 69), 2, 2, 1, N=1),
+    Pool("2d_wide_k3_s2_p1", (5, 67), 3, 2, 1, N=1),
+    Pool("2d_wide_k2_s2_dilation2_ceil", (4, 66), 2, 2, 1, dilation=2, ceil_mode=True, N=1),
+    Pool("2d_wide_k3_s1_p1", (3, 45), 3, 1, 1, N=1, C=1),
+    Pool("2d_wide_k2_s3_ceil", (3, 61), 2, 3, ceil_mode=True, N=1, C=1),
+    Pool("1d_wide_k3_s2_ceil_fortran", (83,), 3, 2, 1, ceil_mode=True, layout="F"),
 ]
 
 
@@ -181,6 +190,27 @@ def test_max_pool_vs_torch(cfg, dtype, rng):
     assert_close(nc_max_pool_backward(cfg, gy, x), gx_t, dtype, what=f"max_pool{cfg.nd}d_backward {cfg.id} vs torch")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("moved", [0, 1, 6])
+def test_max_pool_backward_given_indices_is_the_scatter(moved, dtype, rng):
+    """Through given indices the gradient is the definition's scatter-add, gx.flat[idx[p]] += gy[p],
+    whether every index names a tap of its own window (the windowed kernel) or some name other
+    positions of the plane (then the scatter), repeats included."""
+    x = random(rng, (2, 3, 7, 40), dtype)
+    _, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+    flat = idx.reshape(-1)
+    if moved:
+        flat[0] = 7 * 40 - 1  # far from window (0, 0)
+        flat[rng.choice(np.arange(1, flat.size), moved - 1, replace=False)] = rng.integers(0, 7 * 40, moved - 1)
+    gy = random(rng, idx.shape, dtype)
+    want = np.zeros((2, 3, 7 * 40))
+    for n in range(2):
+        for c in range(3):
+            np.add.at(want[n, c], idx[n, c].ravel(), gy[n, c].ravel().astype(np.float64))
+    got = F.max_pool2d_backward(gy, x, 3, 2, 1, indices=idx)
+    assert_close(got, want.reshape(x.shape), dtype, what=f"max_pool2d_backward with {moved} moved indices")
+
+
 NAN_CASES = [
     # (pool, positions of NaNs in the input)
     (Pool("2d_one_nan", (4, 5), 3, 1, 1, N=1, C=1), [(0, 0, 1, 2)]),
@@ -253,6 +283,9 @@ MIXED_CASES = [
     Pool("2d_k2_s1_dilation2_ceil", (8, 11), (2, 3), 1, 1, dilation=2, ceil_mode=True, N=1, C=2),
     Pool("3d_k2_s1_p1", (4, 5, 6), 2, 1, 1, N=1, C=2),
     Pool("1d_k4_s3_p2", (17,), 4, 3, 2, N=2, C=2),
+    Pool("2d_k2_s2_long_rows", (4, 70), 2, N=1, C=2),
+    Pool("2d_k3_s2_p1_long_rows", (5, 67), 3, 2, 1, N=1, C=2),
+    Pool("1d_k3_s1_p1_long_rows", (50,), 3, 1, 1, N=1, C=2),
 ]
 
 
@@ -313,6 +346,13 @@ AVG = [
          N=1, torch=False),
     Pool("1d_dilation_override", (9,), 3, 2, 1, dilation=2, divisor_override=2, torch=False),
     Pool("3d_dilation", (5, 3, 4), 2, 1, (1, 0, 1), dilation=(2, 1, 2), N=1, C=1, torch=False),
+    # rows long enough for the vector loops over a row's full windows and their tails
+    Pool("2d_wide_k2_s2", (3, 70), 2, N=1),
+    Pool("2d_wide_k2_s2_p1_odd_exclude", (4, 69), 2, 2, 1, count_include_pad=False, N=1),
+    Pool("2d_wide_k3_s2_p1_ceil", (5, 67), 3, 2, 1, ceil_mode=True, N=1),
+    Pool("2d_wide_k3_s1_p1_override", (3, 45), 3, 1, 1, divisor_override=7, N=1, C=1),
+    Pool("2d_wide_k2_s3_ceil_exclude", (3, 61), 2, 3, 1, ceil_mode=True, count_include_pad=False, N=1, C=1),
+    Pool("1d_wide_k4_s2_dilation3", (90,), 4, 2, 1, dilation=3, N=1, torch=False),
 ]
 AVG += random_pool_configs(12, seed=20240614, kind="avg")
 TORCH_AVG = [c for c in AVG if c.torch]

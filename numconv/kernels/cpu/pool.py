@@ -12,6 +12,178 @@ from numba import prange
 from . import inline, kernel, part_range, plane_parts
 
 
+@inline
+def _combine(acc, v, take_max):
+    """One more tap into a window's reduction: the sum, or the maximum where NaN wins (for the
+    64-bit keys of ``_key32``, whose ``v != v`` is never true, the plain maximum)."""
+    if take_max:
+        return v if (v > acc) | (v != v) else acc
+    return acc + v
+
+
+@inline
+def full_run(first, count):
+    """The longest run ``[lo, hi)`` of outputs along one dimension whose windows all have the most
+    taps ``K`` and start ``S`` apart: ``(lo, hi, S, K)``. Padding and ``ceil_mode`` clip only the
+    windows at the ends, so in practice the run is every output but those."""
+    n = first.size
+    K = 0
+    for o in range(n):
+        K = max(K, count[o])
+    best_lo, best_hi, best_s = 0, 0, 1
+    o = 0
+    while o < n:
+        if count[o] != K:
+            o += 1
+            continue
+        lo = o
+        s = first[o + 1] - first[o] if o + 1 < n and count[o + 1] == K else 1
+        o += 1
+        while o < n and count[o] == K and first[o] - first[o - 1] == s:
+            o += 1
+        if o - lo > best_hi - best_lo:
+            best_lo, best_hi, best_s = lo, o, s
+    return best_lo, best_hi, best_s, K
+
+
+@inline
+def _reduce_one(acc, col, first, count, dil, o, take_max):
+    """acc[o] from its window's columns, one by one."""
+    a = col[first[o]]
+    for e in range(1, count[o]):
+        a = _combine(a, col[first[o] + e * dil], take_max)
+    acc[o] = a
+
+
+@inline
+def _spread_one(dst, g, first, count, dil, o):
+    """g[o] into its window's columns of ``dst``, one by one."""
+    for e in range(count[o]):
+        dst[first[o] + e * dil] += g[o]
+
+
+@inline
+def _fold_strided(acc, src, stride, start, take_max):
+    """acc[i] = src[stride*i] (``start``) or combined with it."""
+    for i in range(acc.size):
+        acc[i] = src[stride * i] if start else _combine(acc[i], src[stride * i], take_max)
+
+
+@inline
+def _add_into(dst, src):
+    """dst[i] += src[i]."""
+    for i in range(src.size):
+        dst[i] += src[i]
+
+
+@inline
+def _run_span(n, K, dil):
+    """How many columns ``n`` windows of ``K`` taps ``dil`` apart, starting 2 apart, cover."""
+    return 2 * (n - 1) + (K - 1) * dil + 1
+
+
+# Windows 2 apart (the usual pooling stride) read and write every other column. A loop that does
+# that vectorizes only as gathers, or not at all for the adds, so both directions go through
+# ``phases`` (2, >= W//2 + 1): the even and odd columns of the run, split or merged by one loop
+# that touches every column, in between which tap ``e`` is a contiguous loop over phase
+# ``e*dil % 2`` shifted by ``e*dil // 2``.
+
+
+@inline
+def reduce_columns(acc, col, first, count, dil, run, phases, take_max):
+    """acc[o] = the sum (or maximum) of ``col[first[o] + e*dil]`` for ``e < count[o]``, in tap order.
+
+    Outputs outside the ``full_run`` reduce one by one; inside it, tap ``e`` of every window is
+    folded in by one loop over the run (through ``phases`` at stride 2).
+    """
+    lo, hi, S, K = run
+    for o in range(lo):
+        _reduce_one(acc, col, first, count, dil, o, take_max)
+    for o in range(hi, acc.size):
+        _reduce_one(acc, col, first, count, dil, o, take_max)
+    if hi <= lo:
+        return
+    av = acc[lo:hi]
+    f0 = first[lo]
+    if S == 2 and K == 2 and dil == 1:  # the 2x2 stride-2 window: both taps in one pass
+        cv = col[f0:f0 + 2 * av.size]
+        for i in range(av.size):
+            av[i] = cv[2 * i]
+            av[i] = _combine(av[i], cv[2 * i + 1], take_max)
+    elif S == 2:
+        span = _run_span(av.size, K, dil)
+        cv = col[f0:f0 + span]
+        even, odd = phases[0], phases[1]
+        for j in range(span // 2):
+            even[j] = cv[2 * j]
+            odd[j] = cv[2 * j + 1]
+        if span % 2:
+            even[span // 2] = cv[span - 1]
+        _fold_strided(av, even, 1, True, take_max)
+        for e in range(1, K):
+            m, q = divmod(e * dil, 2)
+            _fold_strided(av, phases[q, m:], 1, False, take_max)
+    elif S == 1:
+        _fold_strided(av, col[f0:], 1, True, take_max)
+        for e in range(1, K):
+            _fold_strided(av, col[f0 + e * dil:], 1, False, take_max)
+    else:
+        _fold_strided(av, col[f0:], S, True, take_max)
+        for e in range(1, K):
+            _fold_strided(av, col[f0 + e * dil:], S, False, take_max)
+
+
+@inline
+def spread_columns(dst, g, first, count, dil, run, phases):
+    """dst[first[o] + e*dil] += g[o] for every tap ``e < count[o]`` of every output ``o``: the
+    adjoint of ``reduce_columns``' sum, the same way round."""
+    lo, hi, S, K = run
+    for o in range(lo):
+        _spread_one(dst, g, first, count, dil, o)
+    for o in range(hi, g.size):
+        _spread_one(dst, g, first, count, dil, o)
+    if hi <= lo:
+        return
+    gv = g[lo:hi]
+    f0 = first[lo]
+    if S == 2 and K == 2 and dil == 1:
+        dv = dst[f0:f0 + 2 * gv.size]
+        for i in range(gv.size):
+            dv[2 * i] += gv[i]
+            dv[2 * i + 1] += gv[i]
+    elif S == 2:
+        span = _run_span(gv.size, K, dil)
+        even, odd = phases[0], phases[1]
+        even[:(span + 1) // 2] = 0.0
+        odd[:(span + 1) // 2] = 0.0
+        for e in range(K):
+            m, q = divmod(e * dil, 2)
+            _add_into(phases[q, m:], gv)
+        dv = dst[f0:f0 + span]
+        for j in range(span // 2):
+            dv[2 * j] += even[j]
+            dv[2 * j + 1] += odd[j]
+        if span % 2:
+            dv[span - 1] += even[span // 2]
+    else:
+        for e in range(K):
+            dv = dst[f0 + e * dil:]
+            for i in range(gv.size):
+                dv[S * i] += gv[i]
+
+
+@inline
+def _reduce_rows(col, xc, fd, cd, sd, fh, ch, sh, take_max):
+    """col[w] = the sum (or maximum) of ``xc[fd + a*sd, fh + b*sh, w]`` over the window's rows, in
+    row-major order: the first stage of every separable reduction here."""
+    col[:] = xc[fd, fh]
+    for a in range(cd):
+        for b in range(1 if a == 0 else 0, ch):
+            xr = xc[fd + a * sd, fh + b * sh]
+            for w in range(col.size):
+                col[w] = _combine(col[w], xr[w], take_max)
+
+
 def max_pool_forward(y, idx, x, first, count, step):
     """y[n,c,p] = max over the window of p of x[n,c,.]; idx the flat position of that max, the first
     in row-major order (NaN wins, the last NaN). An ``idx`` of size 0 asks for the values alone.
@@ -31,13 +203,15 @@ def max_pool_forward(y, idx, x, first, count, step):
 
 @kernel
 def _max_values(y, x, first, count, step):
-    N, C, OD, OH, OW = y.shape
+    P = y.shape[0] * y.shape[1]
+    run = full_run(first[2], count[2])
+    parts = plane_parts(P)
+    C, OD, OH = y.shape[1], y.shape[2], y.shape[3]
     W = x.shape[4]
     sd, sh, sw = step
-    P = N * C
-    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, x.dtype)
+        phases = np.empty((2, W // 2 + 1), x.dtype)
         for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
@@ -45,22 +219,8 @@ def _max_values(y, x, first, count, step):
             for od in range(OD):
                 fd, cd = first[0, od], count[0, od]
                 for oh in range(OH):
-                    fh, ch = first[1, oh], count[1, oh]
-                    col[:] = xc[fd, fh]
-                    for a in range(cd):
-                        for b in range(1 if a == 0 else 0, ch):
-                            xr = xc[fd + a * sd, fh + b * sh]
-                            for w in range(W):
-                                v = xr[w]
-                                col[w] = v if (v > col[w]) | (v != v) else col[w]
-                    yr = y[n, c, od, oh]
-                    for ow in range(OW):
-                        fw, cw = first[2, ow], count[2, ow]
-                        best = col[fw]
-                        for e in range(1, cw):
-                            v = col[fw + e * sw]
-                            best = v if (v > best) | (v != v) else best
-                        yr[ow] = best
+                    _reduce_rows(col, xc, fd, cd, sd, first[1, oh], count[1, oh], sh, True)
+                    reduce_columns(y[n, c, od, oh], col, first[2], count[2], sw, run, phases, True)
 
 
 _LOW = np.uint64(0xFFFFFFFF)
@@ -86,13 +246,16 @@ def _key32(bits, pos):
 
 @kernel
 def _max_keys32(y, idx, x, first, count, step):
-    N, C, OD, OH, OW = y.shape
+    P = y.shape[0] * y.shape[1]
+    run = full_run(first[2], count[2])
+    parts = plane_parts(P)
+    C, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
     H, W = x.shape[3], x.shape[4]
     sd, sh, sw = step
-    P = N * C
-    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, np.uint64)
+        phases = np.empty((2, W // 2 + 1), np.uint64)
+        best = np.empty(OW, np.uint64)
         for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
@@ -112,15 +275,12 @@ def _max_keys32(y, idx, x, first, count, step):
                             base = np.uint64((i0 * H + i1) * W)
                             for w in range(W):
                                 col[w] = max(col[w], _key32(br[w], base + np.uint64(w)))
+                    reduce_columns(best, col, first[2], count[2], sw, run, phases, True)
                     yr = y[n, c, od, oh]
                     ir = idx[n, c, od, oh]
                     for ow in range(OW):
-                        fw, cw = first[2, ow], count[2, ow]
-                        best = col[fw]
-                        for e in range(1, cw):
-                            best = max(best, col[fw + e * sw])
-                        low = best & _LOW
-                        pos = low if (best >> _HALF) == _LOW else _LOW - low
+                        low = best[ow] & _LOW
+                        pos = low if (best[ow] >> _HALF) == _LOW else _LOW - low
                         ir[ow] = pos
                         yr[ow] = flat[pos]
 
@@ -215,13 +375,17 @@ def _plane_fill(gx, gy, dv):
 
 @kernel
 def _avg_windows(y, x, first, count, step, div, override):
-    N, C, OD, OH, OW = y.shape
+    P = y.shape[0] * y.shape[1]
+    run = full_run(first[2], count[2])
+    div_w = np.ones(y.shape[4]) if override != 0 else div[2].copy()
+    parts = plane_parts(P)
+    C, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
     W = x.shape[4]
     sd, sh, sw = step
-    P = N * C
-    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, x.dtype)
+        phases = np.empty((2, W // 2 + 1), x.dtype)
+        acc = np.empty(OW, np.float64)
         for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
@@ -229,20 +393,12 @@ def _avg_windows(y, x, first, count, step, div, override):
             for od in range(OD):
                 fd, cd = first[0, od], count[0, od]
                 for oh in range(OH):
-                    fh, ch = first[1, oh], count[1, oh]
-                    col[:] = 0.0
-                    for a in range(cd):
-                        for b in range(ch):
-                            xr = xc[fd + a * sd, fh + b * sh]
-                            for w in range(W):
-                                col[w] += xr[w]
+                    _reduce_rows(col, xc, fd, cd, sd, first[1, oh], count[1, oh], sh, False)
+                    reduce_columns(acc, col, first[2], count[2], sw, run, phases, False)
+                    dv = override if override != 0 else div[0, od] * div[1, oh]
+                    yr = y[n, c, od, oh]
                     for ow in range(OW):
-                        fw, cw = first[2, ow], count[2, ow]
-                        s = 0.0
-                        for e in range(cw):
-                            s += col[fw + e * sw]
-                        dv = override if override != 0 else div[0, od] * div[1, oh] * div[2, ow]
-                        y[n, c, od, oh, ow] = s / dv
+                        yr[ow] = acc[ow] / (dv * div_w[ow])
 
 
 def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, cover_count):
@@ -261,29 +417,32 @@ def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, co
 
 @kernel
 def _avg_backward_windows(gx, gy, first, count, step, div, override):
-    N, C, OD, OH, OW = gy.shape
+    P = gy.shape[0] * gy.shape[1]
+    run = full_run(first[2], count[2])
+    div_w = np.ones(gy.shape[4]) if override != 0 else div[2].copy()
+    parts = plane_parts(P)
+    C, OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
     W = gx.shape[4]
     sd, sh, sw = step
-    P = N * C
-    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         spread = np.empty(W, gx.dtype)
+        phases = np.empty((2, W // 2 + 1), gx.dtype)
+        g = np.empty(OW, np.float64)
         for t in range(*part_range(part, parts, P)):
             n = t // C
             c = t % C
             gc = gx[n, c]
-            gc[:] = 0.0
+            gc.ravel()[:] = 0.0
             for od in range(OD):
                 fd, cd = first[0, od], count[0, od]
                 for oh in range(OH):
                     fh, ch = first[1, oh], count[1, oh]
-                    spread[:] = 0.0
+                    dv = override if override != 0 else div[0, od] * div[1, oh]
+                    gyr = gy[n, c, od, oh]
                     for ow in range(OW):
-                        fw, cw = first[2, ow], count[2, ow]
-                        dv = override if override != 0 else div[0, od] * div[1, oh] * div[2, ow]
-                        g = gy[n, c, od, oh, ow] / dv
-                        for e in range(cw):
-                            spread[fw + e * sw] += g
+                        g[ow] = gyr[ow] / (dv * div_w[ow])
+                    spread[:] = 0.0
+                    spread_columns(spread, g, first[2], count[2], sw, run, phases)
                     for a in range(cd):
                         for b in range(ch):
                             gr = gc[fd + a * sd, fh + b * sh]
@@ -293,7 +452,8 @@ def _avg_backward_windows(gx, gy, first, count, step, div, override):
 
 def max_pool_backward(gx, gy, idx, cover_first, cover_count):
     """gx[n,c,i] = sum of gy[n,c,p] over the outputs p whose index idx[n,c,p] names i: a scatter,
-    one thread per plane (the cover tables are the CUDA gather's and go unused here)."""
+    one thread per plane (the cover tables are the CUDA gather's and go unused here). A windowed
+    kernel in the manner of the average's backward, one masked pass per tap, took twice as long."""
     N, C = gy.shape[0], gy.shape[1]
     scatter_plane(gx.reshape(N, C, -1), gy.reshape(N, C, -1), idx.reshape(N, C, -1), True)
 
