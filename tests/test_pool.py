@@ -652,3 +652,34 @@ def test_max_pool_then_unpool_roundtrip(nd, rng):
         flat_e[p, row] = flat_x[p, row]
     assert_close(u, expected, what=f"max_unpool{nd}d(max_pool{nd}d(x))")
     assert np.count_nonzero(u) == idx.size
+
+
+def test_cpu_check_indices_extremes_and_out_of_window_count(rng):
+    """The CPU ``check_indices`` kernel (as the CUDA one): smallest and largest index, and how many
+    in-plane indices name no tap of their own window, counted from the window definition here."""
+    from numconv import shapes
+    from numconv.kernels.cpu import pool as cpu_pool
+
+    x_shape, kernel, stride, padding, dilation = (2, 3, 9, 23), (3, 2), (2, 2), (1, 1), (1, 2)
+    spec = shapes.pool_spec(x_shape, 2, kernel, stride, padding, dilation, True)
+    _, idx = F.max_pool2d(random(rng, x_shape), kernel, stride, padding, dilation, True, return_indices=True)
+    idx = idx.copy()
+    flat = idx.reshape(-1)
+    moved = rng.choice(flat.size, 17, replace=False)
+    flat[moved] = rng.integers(-5, 9 * 23 + 5, moved.size)
+    _, _, OD, OH, OW = spec.y_shape
+    want_out = 0
+    for (n, c, oh, ow), k in np.ndenumerate(idx):
+        if 0 <= k < 9 * 23:
+            h, w = divmod(int(k), 23)
+            taps_h = [oh * 2 - 1 + t for t in range(3)]
+            taps_w = [ow * 2 - 1 + 2 * t for t in range(2)]
+            want_out += not (h in taps_h and w in taps_w)
+    assert want_out > 0
+    info = np.iinfo(np.int64)
+    found = np.array([info.max, info.min, 0], np.int64)
+    cpu_pool.check_indices(found, idx.reshape(spec.y_shape), spec.first, spec.count, spec.step, (1, 9, 23), True)
+    assert tuple(found) == (idx.min(), idx.max(), want_out)
+    found = np.array([info.max, info.min, 0], np.int64)
+    cpu_pool.check_indices(found, idx.reshape(spec.y_shape), spec.first, spec.count, spec.step, (1, 9, 23), False)
+    assert tuple(found) == (idx.min(), idx.max(), 0)

@@ -56,14 +56,14 @@ def max_pool_backward(gy, indices, spec: PoolSpec, windowed: bool = True):
 def check_indices(indices, plane_shape, spec: PoolSpec | None = None):
     """(smallest, largest, outside) over integer ``indices`` of shape ``spec.y_shape`` (or any
     shape without a ``spec``), for the checks in ``numconv.functional``; ``plane_shape`` (D, H, W)
-    is the plane they index. ``outside`` counts the in-plane indices that are not a tap of their own
-    window; it is counted only on the GPU (by ``check_indices`` there, which also finds the extremes
-    without copying the indices to the host), where the gather in ``max_pool_backward`` needs it,
-    and with a ``spec``; else it is None."""
+    is the plane they index. One kernel pass where the indices live (no copy to the host).
+    ``outside`` counts the in-plane indices that are not a tap of their own window; it is counted
+    only on the GPU, where the gather in ``max_pool_backward`` needs it, and with a ``spec``; else
+    it is None."""
     dev = dispatch.backend(indices=indices)
-    if dev == dispatch.CPU:
-        return int(indices.min()), int(indices.max()), None
     idx = dispatch.contiguous(indices, dev)
+    windowed = spec is not None and dev == dispatch.CUDA
+    plane_shape = (1,) * (3 - len(plane_shape)) + tuple(plane_shape)
     if spec is None:
         idx5, step = idx.reshape((1, 1, 1, 1, -1)), (1, 1, 1)
         first = count = _unit_table(dev)
@@ -71,9 +71,9 @@ def check_indices(indices, plane_shape, spec: PoolSpec | None = None):
         idx5, step, (first, count) = idx.reshape(spec.y_shape), spec.step, _tables(spec, dev)[:2]
     info = np.iinfo(np.int64)
     found = dispatch.to_device(np.array([info.max, info.min, 0], np.int64), dev)
-    dispatch.kernels("pool", dev).check_indices(found, idx5, first, count, step, tuple(plane_shape), spec is not None)
+    dispatch.kernels("pool", dev).check_indices(found, idx5, first, count, step, plane_shape, windowed)
     lo, hi, outside = (int(v) for v in dispatch.to_host(found))
-    return lo, hi, (outside if spec is not None else None)
+    return lo, hi, (outside if windowed else None)
 
 
 _unit_tables = {}

@@ -139,8 +139,7 @@ CHECK_BLOCKS, CHECK_THREADS = 128, 128  # check_indices: a fixed grid, each thre
 def check_indices(found, idx, first, count, step, plane_shape, windowed):
     """found = [min, max, outside] over ``idx`` (N, C, OD, OH, OW): the smallest and largest index,
     and (when ``windowed``) how many name an in-plane position that is not a tap of their own
-    window. ``found`` comes in as [int64 max, int64 min, 0]; ``plane_shape`` is (D, H, W). GPU only:
-    on the CPU, ``numconv.ops.check_indices`` takes the extremes with NumPy and needs no count.
+    window. ``found`` comes in as [int64 max, int64 min, 0]; ``plane_shape`` is (D, H, W).
 
     Each thread of a fixed grid strides over the indices keeping its own extremes and count; a
     block combines its threads' in shared memory and adds them to ``found`` with one atomic each
