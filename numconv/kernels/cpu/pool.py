@@ -187,6 +187,30 @@ def _reduce_rows(col, xc, fd, cd, sd, fh, ch, sh, take_max):
                 col[w] = _combine(col[w], xr[w], take_max)
 
 
+FUSED_OUTPUTS = 32
+
+
+@inline
+def _reduce_window(acc, col, xc, fd, cd, sd, fh, ch, sh, first, count, dil, run, phases, take_max):
+    """acc[o] = the reduction over output ``o``'s window: ``_reduce_rows`` then ``_reduce_columns``;
+    or, when the window has two rows and every output's window is 2 wide and 2 apart (2x2 stride-2
+    pooling), both in one pass over the two rows: the same sums or maxima. That pass wins on rows
+    of up to ``FUSED_OUTPUTS`` outputs, where per-loop costs dominate (LeNet-5's 14 and 5: 40% less
+    time; 20 and 28: 20-40% less), and loses on long ones (56: twice the time)."""
+    lo, hi, S, K = run
+    if cd * ch == 2 and lo == 0 and hi == acc.size <= FUSED_OUTPUTS and S == 2 and K == 2 and dil == 1:
+        x0 = xc[fd, fh][first[0]:]
+        x1 = xc[fd + sd, fh][first[0]:] if cd == 2 else xc[fd, fh + sh][first[0]:]
+        for i in range(acc.size):
+            a = _combine(x0[2 * i], x1[2 * i], take_max)
+            b = _combine(x0[2 * i + 1], x1[2 * i + 1], take_max)
+            acc[i] = a
+            acc[i] = _combine(acc[i], b, take_max)
+    else:
+        _reduce_rows(col, xc, fd, cd, sd, fh, ch, sh, take_max)
+        _reduce_columns(acc, col, first, count, dil, run, phases, take_max)
+
+
 def max_pool_forward(y, idx, x, first, count, step):
     """y[n,c,p] = max over the window of p of x[n,c,.]; idx the flat position of that max, the first
     in row-major order (NaN wins, the last NaN). An ``idx`` of size 0 asks for the values alone.
@@ -226,8 +250,8 @@ def _max_values(y, x, first, count, step):
             for od in range(OD):
                 fd, cd = first[0, od], count[0, od]
                 for oh in range(OH):
-                    _reduce_rows(col, xc, fd, cd, sd, first[1, oh], count[1, oh], sh, True)
-                    _reduce_columns(y[n, c, od, oh], col, first[2], count[2], sw, run, phases, True)
+                    _reduce_window(y[n, c, od, oh], col, xc, fd, cd, sd, first[1, oh], count[1, oh], sh,
+                                   first[2], count[2], sw, run, phases, True)
 
 
 @inline
@@ -466,8 +490,8 @@ def _avg_windows(y, x, first, count, step, div, override):
             for od in range(OD):
                 fd, cd = first[0, od], count[0, od]
                 for oh in range(OH):
-                    _reduce_rows(col, xc, fd, cd, sd, first[1, oh], count[1, oh], sh, False)
-                    _reduce_columns(acc, col, first[2], count[2], sw, run, phases, False)
+                    _reduce_window(acc, col, xc, fd, cd, sd, first[1, oh], count[1, oh], sh,
+                                   first[2], count[2], sw, run, phases, False)
                     dv = override if override != 0 else div[0, od] * div[1, oh]
                     yr = y[n, c, od, oh]
                     for ow in range(OW):
