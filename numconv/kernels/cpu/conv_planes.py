@@ -169,13 +169,19 @@ def _forward_task(yf, x, n, g, xp, acc, wp, off, b, has_bias, channels, stride, 
     OD, OH, OW = out
     Pq = Dq * Hq * Wq
     P = stride[0] * stride[1] * stride[2] * Pq
-    for j in range(CPG):
-        _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
+    D, H, W = x.shape[2], x.shape[3], x.shape[4]
+    if (Dq, Hq, Wq) == (D, H, W) and P == Pq and pad_lo[0] == 0 and pad_lo[1] == 0 and pad_lo[2] == 0:
+        # stride 1, no padding: the group's planes are already the padded planes, back to back
+        planes = x[n].reshape(x.shape[1] * P)[g * CPG * P:(g + 1) * CPG * P]
+    else:
+        for j in range(CPG):
+            _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
+        planes = xp
     ybase, wbase = (n * O + g * opg) * OD * OH * OW, g * opg * off.size
     if OW >= ROW_WIDTH:
-        _rows_into_y(yf, ybase, wp, wbase, xp, off, b, g * opg, has_bias, opg, OD, OH, OW, Hq, Wq)
+        _rows_into_y(yf, ybase, wp, wbase, planes, off, b, g * opg, has_bias, opg, OD, OH, OW, Hq, Wq)
     else:
-        _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, g * opg, has_bias, opg, L, OD, OH, OW, Hq, Wq)
+        _chunks_into_y(yf, ybase, acc, wp, wbase, planes, off, b, g * opg, has_bias, opg, L, OD, OH, OW, Hq, Wq)
 
 
 @serial
@@ -211,25 +217,28 @@ def _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, b0, has_bias, opg, L, 
     chunk = CHUNK
     for c0 in range(0, L, chunk):
         cl = min(chunk, L - c0)
-        for r in range(opg):
-            acc[r * chunk:r * chunk + cl] = b[b0 + r] if has_bias else 0.0
         for k0 in range(0, taps, KB):
             kl = min(KB, taps - k0)
             r0 = 0
             while r0 < opg:
                 mr = row_block(opg, r0)
-                panel(acc, r0 * chunk, chunk, wp, wbase + r0 * taps + k0 * mr, xp, c0, off[k0:], kl, mr, cl, True)
+                w0 = wbase + r0 * taps + k0 * mr
+                if k0 == 0 and has_bias:  # the bias is the accumulators' start
+                    panel_bias(acc, r0 * chunk, chunk, wp, w0, xp, c0, off, kl, mr, cl, b, b0 + r0)
+                else:
+                    panel(acc, r0 * chunk, chunk, wp, w0, xp, c0, off[k0:], kl, mr, cl, k0 > 0)
                 r0 += mr
         for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):  # by flat offsets: no views per row
             od, oh = row // Hq, row % Hq
             if oh >= OH:
                 continue
             lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
-            y0 = ybase + (od * OH + oh) * OW - row * Wq
+            y0 = ybase + (od * OH + oh) * OW - row * Wq + lo
             for r in range(opg):
-                yo, ao = y0 + r * OP, r * chunk - c0
-                for q in range(lo, hi):
-                    yf[yo + q] = acc[ao + q]
+                dst = yf[y0 + r * OP:y0 + r * OP + hi - lo]  # views: indices from 0, no wraparound
+                src = acc[r * chunk - c0 + lo:]
+                for i in range(hi - lo):
+                    dst[i] = src[i]
 
 
 # Output rows at least this wide run a row at a time, straight into y (no accumulator copy, no
