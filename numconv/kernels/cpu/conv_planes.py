@@ -170,7 +170,8 @@ def _forward_task(yf, x, n, g, xp, acc, wp, off, b, has_bias, channels, stride, 
     Pq = Dq * Hq * Wq
     P = stride[0] * stride[1] * stride[2] * Pq
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
-    if (Dq, Hq, Wq) == (D, H, W) and P == Pq and pad_lo[0] == 0 and pad_lo[1] == 0 and pad_lo[2] == 0:
+    if ((Dq, Hq, Wq) == (D, H, W) and P == Pq and pad_lo[0] == 0 and pad_lo[1] == 0 and pad_lo[2] == 0
+            and CPG * P * x.itemsize <= DIRECT_BYTES):
         # stride 1, no padding: the group's planes are already the padded planes, back to back
         planes = x[n].reshape(x.shape[1] * P)[g * CPG * P:(g + 1) * CPG * P]
     else:
@@ -246,6 +247,10 @@ def _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, b0, has_bias, opg, L, 
 # resnet_3x3_64 (56), level at 28 with 128 channels; narrower rows lose (16 wide: 12.2 against
 # 7.3 ms at 128 channels), their vectors mostly masked.
 ROW_WIDTH = 24
+# Unpadded stride-1 planes are read where they are when a group's fit in L2 (LeNet-5's second
+# layer: 252 -> 151 us); larger ones are still copied, which streams them into cache before the
+# GEMM's scattered rows read them (256 channels of 56x56, 1x1: 16.6 against 21.4 ms in place).
+DIRECT_BYTES = 1 << 18
 CHUNK = 256  # flat positions per pass of the forward: the accumulators of a group's outputs stay in L2
 KB = 256  # taps per panel pass: the rows they read stay in L1 while every block of outputs runs
 WCHUNK = 512  # flat positions per pass of the weight gradient: 4 + 4 rows of them stay in L1
