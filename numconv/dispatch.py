@@ -53,7 +53,76 @@ def kernels(family: str, device: str):
 def empty(shape, dtype, device: str):
     if device == CUDA:
         return _device_empty(tuple(shape), np.dtype(dtype))
-    return np.empty(shape, dtype=dtype)
+    return host_empty(shape, dtype)
+
+
+# ---------------------------------------------------------------------------- reused host memory
+#
+# A fresh large NumPy array is memory the kernel maps on first touch, a page fault per 4 KiB (or a
+# huge page compacted): about 5 us each here, as much as the op itself for a ReLU of a few MB, and
+# glibc hands freed blocks of that size back to the kernel. So op outputs of at least
+# POOL_MIN_BYTES come from blocks kept for reuse, as PyTorch's CUDA allocator keeps device memory:
+# an array's memory goes back to the pool when the last array viewing it is gone (``_Lease``), for
+# the next array of the same size in pages. At most POOL_IDLE_BYTES wait there; ``empty_cache``
+# lets them go.
+
+POOL_MIN_BYTES = 1 << 20
+POOL_IDLE_BYTES = 1 << 30
+_PAGE = 4096
+_ALIGN = 64  # a cache line: vectors of a row start aligned
+_idle = {}  # bytes, rounded up to pages -> blocks (uint8 arrays) no array uses
+_idle_bytes = [0]
+
+
+class _Lease:
+    """The owner of a pooled block while arrays view it (their ``base``): NumPy keeps it alive
+    exactly as long as any of them, and its end gives the block back."""
+
+    __slots__ = ("block", "__array_interface__")
+
+    def __init__(self, block, shape, dtype):
+        self.block = block
+        start = block.ctypes.data
+        start += -start % _ALIGN
+        self.__array_interface__ = {"shape": shape, "typestr": dtype.str, "data": (start, False), "version": 3}
+
+    def __del__(self):
+        try:
+            _give_back(self.block)
+        except Exception:  # interpreter shutdown: the module may be half gone; the memory goes with it
+            pass
+
+
+def _give_back(block):
+    size = block.size - _ALIGN
+    if _idle_bytes[0] + size <= POOL_IDLE_BYTES:
+        _idle.setdefault(size, []).append(block)
+        _idle_bytes[0] += size
+
+
+def host_empty(shape, dtype):
+    """``np.empty(shape, dtype)``, from the pool when it is at least POOL_MIN_BYTES."""
+    dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    nbytes = dtype.itemsize
+    for n in shape:
+        nbytes *= n
+    if nbytes < POOL_MIN_BYTES or dtype.hasobject:
+        return np.empty(shape, dtype)
+    size = -(-nbytes // _PAGE) * _PAGE
+    blocks = _idle.get(size)
+    if blocks:
+        block = blocks.pop()
+        _idle_bytes[0] -= size
+    else:
+        block = np.empty(size + _ALIGN, np.uint8)
+    return np.asarray(_Lease(block, shape, dtype))
+
+
+def empty_cache():
+    """Let the idle pooled host blocks go (back to the allocator, and the system)."""
+    _idle.clear()
+    _idle_bytes[0] = 0
 
 
 _allocator = {}  # the CUDA context numconv allocates in and Numba's array class, found once (one device)

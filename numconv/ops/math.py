@@ -166,13 +166,23 @@ def to_device(a, device):
 # ``b`` may be an array or a Python scalar (which keeps the array's dtype).
 
 
+def _pooled_out(a, b=None):
+    """An output from ``dispatch``'s pool of host memory for an elementwise op on a large float
+    array (and, for a binary op, another of its shape and dtype: the result's), else None."""
+    if (type(a) is np.ndarray and a.dtype.kind == "f" and a.nbytes >= dispatch.POOL_MIN_BYTES
+            and (b is None or (type(b) is np.ndarray and b.shape == a.shape and b.dtype == a.dtype))):
+        return dispatch.host_empty(a.shape, a.dtype)
+    return None
+
+
 def _binary(code, np_fn):
     """The broadcasting op ``np_fn`` on the CPU, the CUDA kernel ``code`` on device arrays."""
 
     def op(a, b):
         if _on_cuda(a, b):
             return _cu_binary(code, a, b)
-        return _a(np_fn(a, b))
+        out = _pooled_out(a, b)
+        return _a(np_fn(a, b)) if out is None else np_fn(a, b, out=out)
 
     op.__name__ = op.__qualname__ = np_fn.__name__
     return op
@@ -193,7 +203,8 @@ def _unary(code, np_fn):
     def op(a):
         if _on_cuda(a):
             return _cu_unary(code, np_fn, a)
-        return _a(np_fn(a))
+        out = _pooled_out(a)
+        return _a(np_fn(a)) if out is None else np_fn(a, out=out)
 
     op.__name__ = op.__qualname__ = np_fn.__name__
     return op
