@@ -734,8 +734,8 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
 
 def test_winograd_chooser():
     """The dispatcher takes Winograd for 3x3 stride-1 layers with at least 128 channels per group
-    and 128 tiles (the forward and input gradient also half a tile per channel); not for strided,
-    5x5, 64-channel (planes is faster there), grouped or dilated layers."""
+    and 128 tiles; not for strided, 5x5, 64-channel (planes is faster there), grouped or dilated
+    layers."""
     from numconv import shapes
 
     def algo(xs, ws, pass_="forward", stride=1, padding=0, dilation=1, groups=1):
@@ -746,10 +746,11 @@ def test_winograd_chooser():
         assert algo((32, 128, 28, 28), (128, 128, 3, 3), pass_, padding=1) == "winograd"
         assert algo((32, 256, 8, 8), (256, 256, 3, 3), pass_, padding=1) == "winograd"  # 128 tiles
         assert algo((32, 64, 56, 56), (64, 64, 3, 3), pass_, padding=1) == "planes"  # 64 channels
-    assert algo((32, 512, 7, 7), (512, 512, 3, 3), "weight_grad", padding=1) == "winograd"  # 128 tiles
+    for pass_ in ("forward", "input_grad", "weight_grad"):
+        assert algo((32, 512, 7, 7), (512, 512, 3, 3), pass_, padding=1) == "winograd"  # 128 tiles
     assert algo((32, 512, 4, 4), (512, 512, 3, 3), "weight_grad", padding=1) == "gemm"  # 32 tiles
-    assert algo((32, 512, 7, 7), (512, 512, 3, 3), padding=1) == "planes"  # 128 tiles, under half a tile per channel
-    assert algo((32, 512, 7, 7), (512, 512, 3, 3), "input_grad", padding=1) == "gemm"  # planes' run of 61 < LONG_RUN
+    assert algo((16, 512, 7, 7), (512, 512, 3, 3), padding=1) == "planes"  # 64 tiles
+    assert algo((16, 512, 7, 7), (512, 512, 3, 3), "input_grad", padding=1) == "gemm"  # planes' run of 61 < LONG_RUN
     assert algo((32, 64, 32, 32), (128, 64, 1, 1), stride=2) == "planes"  # stride above the kernel
     assert algo((32, 512, 14, 14), (512, 512, 3, 3), padding=1) == "winograd"  # 512 tiles
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), "weight_grad", padding=1, groups=8) != "winograd"

@@ -67,16 +67,15 @@ def applies(spec, pass_: str = "forward") -> bool:
 
 def preferred(spec, pass_: str) -> bool:
     """Whether to run it for a pass: when it applies without dilation, each group has at least
-    MIN_CHANNELS channels on both sides and there are at least MIN_TILES tiles and, for the
-    forward and input-gradient passes, half a tile per channel (their weight transform, 36 values
-    per channel pair, runs once per call; the weight gradient's runs once on the summed products).
+    MIN_CHANNELS channels on both sides and there are at least MIN_TILES tiles.
 
     Since the GEMMs of both Winograd and ``planes`` run on the register-blocked micro-kernel,
     the transforms decide: Winograd wins from 128 channels on large planes, ``planes`` at 64
     (forward 21 against 25 ms on ``resnet_3x3_64``); dilation splits the rows of tiles by
-    residue, which makes the transforms' runs shorter; with 512 channels on 7x7 planes the
-    weight transform outweighs the saving (forward 42 ms against 26 on ``planes``). Measured in
-    docs/performance.md."""
+    residue, which makes the transforms' runs shorter. Once the weight transform wrote straight
+    into the packed workspace, 512 channels on 7x7 planes (128 tiles) went to Winograd too: forward
+    22.5 against 28.6 ms on ``planes``, input gradient 24.8 against 31.4 on ``gemm`` (it had
+    needed half a tile per channel: 42 against 26 ms before). Measured in docs/performance.md."""
     if not applies(spec, pass_) or spec.dilation != (1, 1, 1):
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
@@ -85,15 +84,14 @@ def preferred(spec, pass_: str) -> bool:
         return False
     out = spec.x_shape if pass_ == "input_grad" else spec.y_shape
     tiles = out[0] * (-(-out[3] // 4)) * (-(-out[4] // 4))
-    if pass_ == "weight_grad":
-        return tiles >= MIN_TILES
-    return tiles >= max(MIN_TILES, max(CPG, opg) // 2)
+    return tiles >= MIN_TILES
 
 
 MIN_CHANNELS = 128
 # Tiles it needs to pay for the transforms: at 128 tiles Winograd beat the others at 256 channels
 # on 8x8 (forward 6.5 against 9.1 ms on planes), at 32 tiles it lost to gemm at 512 channels on
-# 4x4 (forward 35 against 13 ms, weight gradient 32-35 against 18-21 ms).
+# 4x4 (forward 35 against 13 ms, weight gradient 32-35 against 18-21 ms; at the sixth session's
+# code 13.7 against 10.4 forward, 16.0 against 9.4 input gradient).
 MIN_TILES = 128
 
 
