@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 
 import numpy as np
 
@@ -64,8 +65,9 @@ def empty(shape, dtype, device: str):
 # POOL_MIN_BYTES come from blocks kept for reuse, as PyTorch's CUDA allocator keeps device memory:
 # an array's memory goes back to the pool when the last array viewing it is gone (``_Lease``), for
 # the next array of the same size in pages. At most POOL_IDLE_BYTES wait there; ``empty_cache``
-# lets them go.
+# lets them go, and NUMCONV_HOST_POOL=0 turns the pool off (every array from ``np.empty``).
 
+POOL_ENABLED = os.environ.get("NUMCONV_HOST_POOL", "1") != "0"
 POOL_MIN_BYTES = 1 << 20
 POOL_IDLE_BYTES = 1 << 30
 _PAGE = 4096
@@ -107,7 +109,7 @@ def host_empty(shape, dtype):
     nbytes = dtype.itemsize
     for n in shape:
         nbytes *= n
-    if nbytes < POOL_MIN_BYTES or dtype.hasobject:
+    if nbytes < POOL_MIN_BYTES or dtype.hasobject or not POOL_ENABLED:
         return np.empty(shape, dtype)
     size = -(-nbytes // _PAGE) * _PAGE
     blocks = _idle.get(size)

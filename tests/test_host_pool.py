@@ -62,3 +62,23 @@ def test_elementwise_results_from_the_pool_are_numpys(pool, rng):
                       (M.subtract(a, b[0]), a - b[0])):
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_pool_can_be_turned_off(pool, monkeypatch):
+    monkeypatch.setattr(pool, "POOL_ENABLED", False)
+    a = pool.host_empty((1 << 20,), np.float32)
+    assert a.shape == (1 << 20,) and not isinstance(a.base, pool._Lease)
+    del a
+    gc.collect()
+    assert pool._idle_bytes[0] == 0
+
+
+def test_environment_variable_turns_the_pool_off():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from numconv import dispatch; "
+            "print(dispatch.POOL_ENABLED, type(dispatch.host_empty((1 << 20,), np.float32).base).__name__)")
+    env = dict(__import__("os").environ, NUMCONV_HOST_POOL="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "False" and out[1] != "_Lease"
