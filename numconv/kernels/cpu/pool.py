@@ -66,10 +66,10 @@ def _spread_one(dst, g, first, count, dil, o):
 
 
 @inline
-def _fold_strided(acc, src, stride, start, take_max):
-    """acc[i] = src[stride*i] (``start``) or combined with it."""
+def _fold_into(acc, src, take_max):
+    """acc[i] combined with src[i]."""
     for i in range(acc.size):
-        acc[i] = src[stride * i] if start else _combine(acc[i], src[stride * i], take_max)
+        acc[i] = _combine(acc[i], src[i], take_max)
 
 
 @inline
@@ -96,14 +96,15 @@ def _run_span(n, K, dil):
 def _reduce_columns(acc, col, first, count, dil, run, phases, take_max):
     """acc[o] = the sum (or maximum) of ``col[first[o] + e*dil]`` for ``e < count[o]``, in tap order.
 
-    Outputs outside the ``_full_run`` reduce one by one; inside it, tap ``e`` of every window is
-    folded in by one loop over the run (through ``phases`` at stride 2).
+    Outputs outside the ``_full_run``, and every output when its windows start 0 or 3 or more
+    apart, reduce one by one; inside the run at stride 1 or 2, tap ``e`` of every window is folded in by one
+    contiguous loop over ``col`` shifted by ``e*dil``, or over a phase of it at stride 2.
     """
     lo, hi, S, K = run
-    for o in range(lo):
-        _reduce_one(acc, col, first, count, dil, o, take_max)
-    for o in range(hi, acc.size):
-        _reduce_one(acc, col, first, count, dil, o, take_max)
+    if S != 1 and S != 2:  # windows 3 or more apart, or all at one place: one by one
+        lo = hi = 0
+    for o in range(acc.size - (hi - lo)):  # the outputs outside the run
+        _reduce_one(acc, col, first, count, dil, o if o < lo else o + hi - lo, take_max)
     if hi <= lo:
         return
     av = acc[lo:hi]
@@ -113,7 +114,8 @@ def _reduce_columns(acc, col, first, count, dil, run, phases, take_max):
         for i in range(av.size):
             av[i] = cv[2 * i]
             av[i] = _combine(av[i], cv[2 * i + 1], take_max)
-    elif S == 2:
+        return
+    if S == 2:
         span = _run_span(av.size, K, dil)
         cv = col[f0:f0 + span]
         even, odd = phases[0], phases[1]
@@ -122,29 +124,24 @@ def _reduce_columns(acc, col, first, count, dil, run, phases, take_max):
             odd[j] = cv[2 * j + 1]
         if span % 2:
             even[span // 2] = cv[span - 1]
-        _fold_strided(av, even, 1, True, take_max)
-        for e in range(1, K):
-            m, q = divmod(e * dil, 2)
-            _fold_strided(av, phases[q, m:], 1, False, take_max)
-    elif S == 1:
-        _fold_strided(av, col[f0:], 1, True, take_max)
-        for e in range(1, K):
-            _fold_strided(av, col[f0 + e * dil:], 1, False, take_max)
-    else:
-        _fold_strided(av, col[f0:], S, True, take_max)
-        for e in range(1, K):
-            _fold_strided(av, col[f0 + e * dil:], S, False, take_max)
+    for e in range(K):  # stride 1: col itself; stride 2: the phase tap e reads
+        src = phases[e * dil % 2, e * dil // 2:] if S == 2 else col[f0 + e * dil:]
+        if e == 0:
+            for i in range(av.size):
+                av[i] = src[i]
+        else:
+            _fold_into(av, src, take_max)
 
 
 @inline
 def _spread_columns(dst, g, first, count, dil, run, phases):
     """dst[first[o] + e*dil] += g[o] for every tap ``e < count[o]`` of every output ``o``: the
-    adjoint of ``_reduce_columns``' sum, the same way round."""
+    adjoint of ``_reduce_columns``' sum, the same way round (stride 1 straight into ``dst``)."""
     lo, hi, S, K = run
-    for o in range(lo):
-        _spread_one(dst, g, first, count, dil, o)
-    for o in range(hi, g.size):
-        _spread_one(dst, g, first, count, dil, o)
+    if S != 1 and S != 2:  # windows 3 or more apart, or all at one place: one by one
+        lo = hi = 0
+    for o in range(g.size - (hi - lo)):  # the outputs outside the run
+        _spread_one(dst, g, first, count, dil, o if o < lo else o + hi - lo)
     if hi <= lo:
         return
     gv = g[lo:hi]
@@ -170,9 +167,7 @@ def _spread_columns(dst, g, first, count, dil, run, phases):
             dv[span - 1] += even[span // 2]
     else:
         for e in range(K):
-            dv = dst[f0 + e * dil:]
-            for i in range(gv.size):
-                dv[S * i] += gv[i]
+            _add_into(dst[f0 + e * dil:], gv)
 
 
 @inline
