@@ -94,15 +94,15 @@ MAX = [
     Pool("1d_dilation_padding_half_dilated_window", (7,), 2, 2, 2, dilation=3, ceil_mode=True, torch=False),
 ] + [
     # rows long enough for the vector loops over a row's full windows and their tails
-    Pool("2d_wide_k2_s2", (3, 70), 2, N=1),
-    Pool("2d_k2_s2_30_wide", (4, 60), 2, N=1),
+    Pool("2d_wide_k2_s2", (2, 70), 2, N=1, C=1),
+    Pool("2d_k2_s2_30_wide", (3, 60), 2, N=1, C=1),
     Pool("3d_k212_s2_29_wide", (4, 2, 59), (2, 1, 2), 2, N=1, C=1),
-    Pool("2d_wide_k2_s2_p1_odd", (4, 69), 2, 2, 1, N=1),
-    Pool("2d_wide_k3_s2_p1", (5, 67), 3, 2, 1, N=1),
-    Pool("2d_wide_k2_s2_dilation2_ceil", (4, 66), 2, 2, 1, dilation=2, ceil_mode=True, N=1),
-    Pool("2d_wide_k3_s1_p1", (3, 45), 3, 1, 1, N=1, C=1),
-    Pool("2d_wide_k2_s3_ceil", (3, 61), 2, 3, ceil_mode=True, N=1, C=1),
-    Pool("1d_wide_k3_s2_ceil_fortran", (83,), 3, 2, 1, ceil_mode=True, layout="F"),
+    Pool("2d_wide_k2_s2_p1_odd", (3, 69), 2, 2, 1, N=1, C=1),
+    Pool("2d_wide_k3_s2_p1", (3, 67), 3, 2, 1, N=1, C=1),
+    Pool("2d_wide_k2_s2_dilation2_ceil", (3, 66), 2, 2, 1, dilation=2, ceil_mode=True, N=1, C=1),
+    Pool("2d_wide_k3_s1_p1", (2, 45), 3, 1, 1, N=1, C=1),
+    Pool("2d_wide_k2_s3_ceil", (2, 61), 2, 3, ceil_mode=True, N=1, C=1),
+    Pool("1d_wide_k3_s2_ceil_fortran", (83,), 3, 2, 1, ceil_mode=True, N=1, layout="F"),
 ]
 
 
@@ -285,9 +285,9 @@ MIXED_CASES = [
     Pool("2d_k2_s1_dilation2_ceil", (8, 11), (2, 3), 1, 1, dilation=2, ceil_mode=True, N=1, C=2),
     Pool("3d_k2_s1_p1", (4, 5, 6), 2, 1, 1, N=1, C=2),
     Pool("1d_k4_s3_p2", (17,), 4, 3, 2, N=2, C=2),
-    Pool("2d_k2_s2_long_rows", (4, 70), 2, N=1, C=2),
-    Pool("2d_k2_s2_rows_of_30", (4, 60), 2, N=1, C=2),
-    Pool("2d_k3_s2_p1_long_rows", (5, 67), 3, 2, 1, N=1, C=2),
+    Pool("2d_k2_s2_long_rows", (2, 70), 2, N=1, C=2),
+    Pool("2d_k2_s2_rows_of_30", (2, 60), 2, N=1, C=2),
+    Pool("2d_k3_s2_p1_long_rows", (3, 67), 3, 2, 1, N=1, C=2),
     Pool("1d_k3_s1_p1_long_rows", (50,), 3, 1, 1, N=1, C=2),
 ]
 
@@ -350,12 +350,12 @@ AVG = [
     Pool("1d_dilation_override", (9,), 3, 2, 1, dilation=2, divisor_override=2, torch=False),
     Pool("3d_dilation", (5, 3, 4), 2, 1, (1, 0, 1), dilation=(2, 1, 2), N=1, C=1, torch=False),
     # rows long enough for the vector loops over a row's full windows and their tails
-    Pool("2d_wide_k2_s2", (3, 70), 2, N=1),
-    Pool("2d_k2_s2_30_wide", (4, 60), 2, N=1),
-    Pool("2d_wide_k2_s2_p1_odd_exclude", (4, 69), 2, 2, 1, count_include_pad=False, N=1),
-    Pool("2d_wide_k3_s2_p1_ceil", (5, 67), 3, 2, 1, ceil_mode=True, N=1),
-    Pool("2d_wide_k3_s1_p1_override", (3, 45), 3, 1, 1, divisor_override=7, N=1, C=1),
-    Pool("2d_wide_k2_s3_ceil_exclude", (3, 61), 2, 3, 1, ceil_mode=True, count_include_pad=False, N=1, C=1),
+    Pool("2d_wide_k2_s2", (2, 70), 2, N=1, C=1),
+    Pool("2d_k2_s2_30_wide", (3, 60), 2, N=1, C=1),
+    Pool("2d_wide_k2_s2_p1_odd_exclude", (3, 69), 2, 2, 1, count_include_pad=False, N=1, C=1),
+    Pool("2d_wide_k3_s2_p1_ceil", (3, 67), 3, 2, 1, ceil_mode=True, N=1, C=1),
+    Pool("2d_wide_k3_s1_p1_override", (2, 45), 3, 1, 1, divisor_override=7, N=1, C=1),
+    Pool("2d_wide_k2_s3_ceil_exclude", (2, 61), 2, 3, 1, ceil_mode=True, count_include_pad=False, N=1, C=1),
     Pool("1d_wide_k4_s2_dilation3", (90,), 4, 2, 1, dilation=3, N=1, torch=False),
 ]
 AVG += random_pool_configs(12, seed=20240614, kind="avg")
