@@ -185,50 +185,46 @@ def _forward_task(yf, x, n, g, xp, acc, wp, off, b, has_bias, channels, stride, 
         _chunks_into_y(yf, ybase, acc, wp, wbase, planes, off, b, g * opg, has_bias, opg, L, OD, OH, OW, Hq, Wq)
 
 
+@inline
+def _outputs_gemm(C, c0, ldc, wp, wbase, xp, s0, off, b, b0, has_bias, opg, n):
+    """C.flat[c0 + r*ldc + q] = b[b0 + r] (with ``has_bias``) + sum over taps k of
+    wp(r, k) * xp[s0 + off[k] + q], for r < opg and q < n: KB taps at a time, in the row blocks of
+    ``gemm.row_block``; the bias is the accumulators' start."""
+    taps = off.size
+    for k0 in range(0, taps, KB):
+        kl = min(KB, taps - k0)
+        r0 = 0
+        while r0 < opg:
+            mr = row_block(opg, r0)
+            w0 = wbase + r0 * taps + k0 * mr
+            if k0 == 0 and has_bias:
+                panel_bias(C, c0 + r0 * ldc, ldc, wp, w0, xp, s0, off, kl, mr, n, b, b0 + r0)
+            else:
+                panel(C, c0 + r0 * ldc, ldc, wp, w0, xp, s0, off[k0:], kl, mr, n, k0 > 0)
+            r0 += mr
+
+
 @serial
 def _rows_into_y(yf, ybase, wp, wbase, xp, off, b, b0, has_bias, opg, OD, OH, OW, Hq, Wq):
     """One task's outputs a row at a time, straight into y (no padding columns, no copy): rows
     of ``opg`` output planes from ``yf[ybase]``, weights packed from ``wp[wbase]``, biases
     ``b[b0:]``."""
-    taps = off.size
     OP = OD * OH * OW
     for od in range(OD):
         for oh in range(OH):
-            s0 = (od * Hq + oh) * Wq
-            y0 = ybase + (od * OH + oh) * OW
-            for k0 in range(0, taps, KB):
-                kl = min(KB, taps - k0)
-                r0 = 0
-                while r0 < opg:
-                    mr = row_block(opg, r0)
-                    w0 = wbase + r0 * taps + k0 * mr
-                    if k0 == 0 and has_bias:
-                        panel_bias(yf, y0 + r0 * OP, OP, wp, w0, xp, s0, off, kl, mr, OW, b, b0 + r0)
-                    else:
-                        panel(yf, y0 + r0 * OP, OP, wp, w0, xp, s0, off[k0:], kl, mr, OW, k0 > 0)
-                    r0 += mr
+            _outputs_gemm(yf, ybase + (od * OH + oh) * OW, OP, wp, wbase, xp, (od * Hq + oh) * Wq, off, b, b0,
+                          has_bias, opg, OW)
 
 
 @serial
 def _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, b0, has_bias, opg, L, OD, OH, OW, Hq, Wq):
     """One task's outputs a chunk of CHUNK flat positions at a time into ``acc`` (opg, CHUNK), then
     copied out without the padding columns; arguments as for ``_rows_into_y``."""
-    taps = off.size
     OP = OD * OH * OW
     chunk = CHUNK
     for c0 in range(0, L, chunk):
         cl = min(chunk, L - c0)
-        for k0 in range(0, taps, KB):
-            kl = min(KB, taps - k0)
-            r0 = 0
-            while r0 < opg:
-                mr = row_block(opg, r0)
-                w0 = wbase + r0 * taps + k0 * mr
-                if k0 == 0 and has_bias:  # the bias is the accumulators' start
-                    panel_bias(acc, r0 * chunk, chunk, wp, w0, xp, c0, off, kl, mr, cl, b, b0 + r0)
-                else:
-                    panel(acc, r0 * chunk, chunk, wp, w0, xp, c0, off[k0:], kl, mr, cl, k0 > 0)
-                r0 += mr
+        _outputs_gemm(acc, 0, chunk, wp, wbase, xp, c0, off, b, b0, has_bias, opg, cl)
         for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):  # by flat offsets: no views per row
             od, oh = row // Hq, row % Hq
             if oh >= OH:
