@@ -229,12 +229,12 @@ def max_pool_forward(y, idx, x, first, count, step):
 
 @kernel
 def _max_values(y, x, first, count, step):
-    P = y.shape[0] * y.shape[1]
-    run = _full_run(first[2], count[2])
-    parts = plane_parts(P)
-    C, OD, OH = y.shape[1], y.shape[2], y.shape[3]
+    N, C, OD, OH, OW = y.shape
     W = x.shape[4]
     sd, sh, sw = step
+    run = _full_run(first[2], count[2])
+    P = N * C
+    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, x.dtype)
         phases = np.empty((2, W // 2 + 1), x.dtype)
@@ -305,10 +305,8 @@ def _max_scan(y, idx, x, first, count, step):
                     for b in range(ch):
                         i0, i1 = fd + a * sd, fh + b * sh
                         xr, base, start = xc[i0, i1], (i0 * H + i1) * W, a == 0 and b == 0
-                        for o in range(lo):
-                            _scan_one(yr, ir, xr, base, first[2], count[2], sw, o, start)
-                        for o in range(hi, OW):
-                            _scan_one(yr, ir, xr, base, first[2], count[2], sw, o, start)
+                        for o in range(OW - (hi - lo)):  # the outputs outside the run
+                            _scan_one(yr, ir, xr, base, first[2], count[2], sw, o if o < lo else o + hi - lo, start)
                         if start:
                             _scan_pairs(yr[lo:hi], ir[lo:hi], xr[f0:], base + f0, True)
                         else:
@@ -338,12 +336,12 @@ def _key32(bits, pos):
 
 @kernel
 def _max_keys32(y, idx, x, first, count, step):
-    P = y.shape[0] * y.shape[1]
-    run = _full_run(first[2], count[2])
-    parts = plane_parts(P)
-    C, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
+    N, C, OD, OH, OW = y.shape
     H, W = x.shape[3], x.shape[4]
     sd, sh, sw = step
+    run = _full_run(first[2], count[2])
+    P = N * C
+    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, np.uint64)
         phases = np.empty((2, W // 2 + 1), np.uint64)
@@ -467,13 +465,13 @@ def _plane_fill(gx, gy, dv):
 
 @kernel
 def _avg_windows(y, x, first, count, step, div, override):
-    P = y.shape[0] * y.shape[1]
-    run = _full_run(first[2], count[2])
-    div_w = np.ones(y.shape[4]) if override != 0 else div[2].copy()
-    parts = plane_parts(P)
-    C, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
+    N, C, OD, OH, OW = y.shape
     W = x.shape[4]
     sd, sh, sw = step
+    run = _full_run(first[2], count[2])
+    div_w = np.ones(OW) if override != 0 else div[2].copy()
+    P = N * C
+    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         col = np.empty(W, x.dtype)
         phases = np.empty((2, W // 2 + 1), x.dtype)
@@ -509,13 +507,13 @@ def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, co
 
 @kernel
 def _avg_backward_windows(gx, gy, first, count, step, div, override):
-    P = gy.shape[0] * gy.shape[1]
-    run = _full_run(first[2], count[2])
-    div_w = np.ones(gy.shape[4]) if override != 0 else div[2].copy()
-    parts = plane_parts(P)
-    C, OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
+    N, C, OD, OH, OW = gy.shape
     W = gx.shape[4]
     sd, sh, sw = step
+    run = _full_run(first[2], count[2])
+    div_w = np.ones(OW) if override != 0 else div[2].copy()
+    P = N * C
+    parts = plane_parts(P)
     for part in prange(parts):  # buffers allocated once per part, not per plane
         spread = np.empty(W, gx.dtype)
         phases = np.empty((2, W // 2 + 1), gx.dtype)
