@@ -285,6 +285,9 @@ MIXED_CASES = [
     Pool("2d_k2_s1_dilation2_ceil", (8, 11), (2, 3), 1, 1, dilation=2, ceil_mode=True, N=1, C=2),
     Pool("3d_k2_s1_p1", (4, 5, 6), 2, 1, 1, N=1, C=2),
     Pool("1d_k4_s3_p2", (17,), 4, 3, 2, N=2, C=2),
+    Pool("2d_k2_s2_short_rows", (6, 14), 2, N=2, C=2),  # rows under 16 outputs: both window rows in one pass
+    Pool("2d_k2_s2_p1_ceil_short_rows", (7, 11), 2, 2, 1, ceil_mode=True, N=1, C=2),
+    Pool("2d_k2_s2_dilated_rows_short_rows", (8, 12), 2, 2, 0, dilation=(3, 1), N=1, C=2),
     Pool("2d_k2_s2_long_rows", (2, 70), 2, N=1, C=2),
     Pool("2d_k2_s2_rows_of_30", (2, 60), 2, N=1, C=2),
     Pool("2d_k3_s2_p1_long_rows", (3, 67), 3, 2, 1, N=1, C=2),
