@@ -263,6 +263,8 @@ def _indices(indices, expected_shape, batched, plane_shape, where="an input plan
     """Check ``indices`` (shape, integer dtype, values in [0, plane)) before a kernel writes through
     them; the values are checked where they live (no copy to the host). Returns (indices reshaped
     to ``expected_shape``, True where each is known to name a tap of its own window of ``spec``)."""
+    if isinstance(indices, _OwnIndices):  # from this op's own forward, never handed out: no pass over them
+        return indices.array.reshape(expected_shape), True
     shape = tuple(getattr(indices, "shape", ()))
     expect = tuple(expected_shape) if batched else tuple(expected_shape[1:])
     if shape != expect:
@@ -514,20 +516,31 @@ class _Window(Function):
         return ctx.backward_fn(g, ctx.saved[0], **ctx.params)
 
 
+class _OwnIndices:
+    """Indices a max pool's forward wrote and nobody else saw (``_MaxPool`` without return_indices):
+    its backward takes them without the pass over their values that user-given indices get."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+
 class _MaxPool(Function):
-    """Max and adaptive max pooling: input -> (output, int64 indices); the backward reuses the indices."""
+    """Max and adaptive max pooling: input -> (output, int64 indices); the backward reuses the indices.
+    ``own``: the indices are not returned to the caller, so they are still exactly the forward's."""
 
     @staticmethod
-    def forward(ctx, input, fn, backward, params):
+    def forward(ctx, input, fn, backward, params, own=False):
         y, idx = fn(input, return_indices=True, **params)
         ctx.save_for_backward(input, idx)
-        ctx.backward_fn, ctx.params = backward, params
+        ctx.backward_fn, ctx.params, ctx.own = backward, params, own
         return y, idx
 
     @staticmethod
     def backward(ctx, g, _):
         x, idx = ctx.saved
-        return ctx.backward_fn(g, x, indices=idx, **ctx.params)
+        return ctx.backward_fn(g, x, indices=_OwnIndices(idx) if ctx.own else idx, **ctx.params)
 
 
 class _MaxUnpool(Function):
@@ -557,7 +570,7 @@ def _differentiable(fn, backward, family, arrays):
         inputs = [params.pop(name, None) for name in arrays]
         if family is _MaxPool:
             want_indices = params.pop("return_indices", False)
-            y, idx = family.apply(*inputs, fn=fn, backward=backward, params=params)
+            y, idx = family.apply(*inputs, fn=fn, backward=backward, params=params, own=not want_indices)
             return (y, idx) if want_indices else y
         return family.apply(*inputs, fn=fn, backward=backward, params=params)
 

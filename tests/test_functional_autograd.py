@@ -143,6 +143,29 @@ def test_pool_indices_on_tensors(rng, torch):
     assert x.grad.shape == a.shape
 
 
+def test_max_pool_backward_checks_only_indices_it_handed_out(rng, monkeypatch):
+    """Indices nobody saw go straight to the backward; indices returned to the caller may have been
+    changed, so the backward checks them again (an index written out of the plane is an error)."""
+    a = rng.standard_normal((2, 3, 6, 6))
+    checks = []
+    real = nc.ops.check_indices
+    monkeypatch.setattr(nc.ops, "check_indices", lambda *args, **kw: checks.append(1) or real(*args, **kw))
+    x = nc.Tensor(a, requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    assert checks == []
+    _, idx_ref = F.max_pool2d(a, 2, return_indices=True)
+    gx_ref = F.max_pool2d_backward(np.ones((2, 3, 3, 3)), a, 2, indices=idx_ref)
+    np.testing.assert_array_equal(x.grad.numpy(), gx_ref)
+    assert checks == [1]  # the array-level backward was given indices: checked
+    checks.clear()
+    x = nc.Tensor(a, requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    idx.numpy()[0, 0, 0, 0] = 36
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 36\).*to 36"):
+        y.sum().backward()
+    assert checks == [1]
+
+
 def test_conv_backward_computes_only_needed_gradients(rng, monkeypatch):
     x = nc.Tensor(rng.standard_normal((1, 2, 5, 5)).astype(np.float32), requires_grad=True)
     w = nc.Tensor(rng.standard_normal((3, 2, 3, 3)).astype(np.float32))
