@@ -645,6 +645,7 @@ WINOGRAD = [
     ((2, 7, 13, 12), (8, 7, 3, 3), dict(padding=((2, 0), (1, 3)), dilation=(2, 3))),
     ((1, 8, 17, 19), (4, 4, 3, 3), dict(padding=2, dilation=2, groups=2)),
     ((3, 9, 8, 8), (13, 9, 3, 3), dict(padding=1, bias=False)),
+    ((1, 130, 4, 5), (11, 130, 3, 3), dict(padding=1)),  # the weight transform's input channels in two passes
 ]
 
 

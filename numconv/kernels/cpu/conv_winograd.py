@@ -55,6 +55,7 @@ BT = np.array([[1, -3 / 2, -2, 3 / 2, 1, 0],
 WORKSPACE = 1 << 22  # elements in each of V and M: tiles are processed in chunks that fit
 TB = 256  # tiles per GEMM task
 KB = 256  # input channels per panel pass
+JC = 128  # input channels per pass of the weight transform: a block's staged transforms stay in L2
 
 
 def applies(spec, pass_: str = "forward") -> bool:
@@ -168,14 +169,22 @@ def _tile_starts(n, d):
 
 
 @inline
-def _block_of(M, k):
-    """(first row, rows) of the ``gemm.row_block`` block of M rows that holds row k."""
+def _blocks(M):
+    """How many ``gemm.row_block`` blocks M rows make."""
+    r0, count = 0, 0
+    while r0 < M:
+        r0 += row_block(M, r0)
+        count += 1
+    return count
+
+
+@inline
+def _block_at(M, i):
+    """(first row, rows) of block i of M rows, in ``gemm.row_block``'s order."""
     r0 = 0
-    mr = row_block(M, r0)
-    while k >= r0 + mr:
-        r0 += mr
-        mr = row_block(M, r0)
-    return r0, mr
+    for _ in range(i):
+        r0 += row_block(M, r0)
+    return r0, row_block(M, r0)
 
 
 @inline
@@ -349,35 +358,41 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
-    # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], per output channel over
-    # all its input channels at once (loops over j vectorize), staged, then written into ``Up``
-    # packed for the GEMMs' gemm.panel
-    for o in prange(O):
-        g, k = o // opg, o % opg
-        taps = np.empty((9, CPG))  # taps[3*kh + kw, j]
-        half = np.empty((6, 3, CPG))  # G down the taps' rows: half[a, kw, j]
-        stage = np.empty((36, CPG), x.dtype)
-        wo = w[o]
-        for j in range(CPG):
-            for kh in range(3):
+    # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], per block of the GEMMs'
+    # rows (gemm.row_block's blocks of output channels), JC input channels at a time (the loops over
+    # j vectorize), staged, then written into ``Up`` packed for gemm.panel as gemm.pack_rows would:
+    # each block's cache lines are written once, by one task
+    nb = _blocks(opg)
+    for task in prange(groups * nb):
+        g, bi = task // nb, task % nb
+        r0, mr = _block_at(opg, bi)
+        taps = np.empty((9, JC))  # taps[3*kh + kw, j]
+        half = np.empty((6, 3, JC))  # G down the taps' rows: half[a, kw, j]
+        stage = np.empty((mr, 36, JC), x.dtype)
+        for j0 in range(0, CPG, JC):
+            jl = min(JC, CPG - j0)
+            for r in range(mr):
+                wo = w[g * opg + r0 + r]
+                for j in range(jl):
+                    for kh in range(3):
+                        for kw in range(3):
+                            taps[3 * kh + kw, j] = wo[j0 + j, 0, kh, kw]
                 for kw in range(3):
-                    taps[3 * kh + kw, j] = wo[j, 0, kh, kw]
-        for kw in range(3):
-            t0, t1, t2 = taps[kw], taps[3 + kw], taps[6 + kw]
-            h0, h1, h2, h3, h4, h5 = half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw]
-            for j in range(CPG):
-                h0[j], h1[j], h2[j], h3[j], h4[j], h5[j] = _g3(t0[j], t1[j], t2[j])
-        for a in range(6):
-            q0, q1, q2 = half[a, 0], half[a, 1], half[a, 2]
-            s0, s1, s2 = stage[6 * a], stage[6 * a + 1], stage[6 * a + 2]
-            s3, s4, s5 = stage[6 * a + 3], stage[6 * a + 4], stage[6 * a + 5]
-            for j in range(CPG):
-                s0[j], s1[j], s2[j], s3[j], s4[j], s5[j] = _g3(q0[j], q1[j], q2[j])
-        r0, mr = _block_of(opg, k)
-        for xi in range(36):  # U[g, xi] packed for gemm.panel (as gemm.pack_rows would)
-            row, base = stage[xi], ((g * 36 + xi) * opg + r0) * CPG + k - r0
-            for j in range(CPG):
-                Up[base + j * mr] = row[j]
+                    t0, t1, t2 = taps[kw], taps[3 + kw], taps[6 + kw]
+                    h0, h1, h2, h3, h4, h5 = half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw]
+                    for j in range(jl):
+                        h0[j], h1[j], h2[j], h3[j], h4[j], h5[j] = _g3(t0[j], t1[j], t2[j])
+                for a in range(6):
+                    q0, q1, q2 = half[a, 0], half[a, 1], half[a, 2]
+                    s0, s1, s2 = stage[r, 6 * a], stage[r, 6 * a + 1], stage[r, 6 * a + 2]
+                    s3, s4, s5 = stage[r, 6 * a + 3], stage[r, 6 * a + 4], stage[r, 6 * a + 5]
+                    for j in range(jl):
+                        s0[j], s1[j], s2[j], s3[j], s4[j], s5[j] = _g3(q0[j], q1[j], q2[j])
+            for xi in range(36):
+                dst = Up[((g * 36 + xi) * opg + r0) * CPG + j0 * mr:]
+                for j in range(jl):
+                    for r in range(mr):
+                        dst[j * mr + r] = stage[r, xi, j]
     voff = np.arange(CPG) * ld  # V's rows of one (g, xi)
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
