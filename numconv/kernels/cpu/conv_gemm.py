@@ -63,32 +63,41 @@ def _patches(T, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, d
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _gather_t(T, at, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation):
+def _gather_t(T, at, ok, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation):
     """T[q, i] = X^[p0+i, q] (the gather of ``_patches``, transposed), a tap q at a time so each
-    row of T is written in order; ``at`` (4, >= pn) int64 scratch: each position's image and
-    first padded row, column and plane."""
+    row of T is written in order. First, per kernel tap t and position i, where it reads in
+    channel c0 (``at[t, i]``, uint64 so that indexing needs no wraparound check; 0 in the
+    padding) and whether that is inside the input (``ok[t, i]``); every channel then reads at
+    those offsets plus its own, a loop that vectorizes."""
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
     P = OD * OH * OW
+    C = x.shape[1]
     for i in range(pn):
         p = p0 + i
-        at[0, i] = n + p // P
+        nn = n + p // P
         p = p % P
-        at[1, i] = (p // (OW * OH)) * stride[0] - pad_lo[0]
-        at[2, i] = ((p // OW) % OH) * stride[1] - pad_lo[1]
-        at[3, i] = (p % OW) * stride[2] - pad_lo[2]
-    q = 0
-    for j in range(CPG):
+        od, oh, ow = p // (OW * OH), (p // OW) % OH, p % OW
+        t = 0
         for kd in range(KD):
+            idd = od * stride[0] - pad_lo[0] + kd * dilation[0]
             for kh in range(KH):
+                ih = oh * stride[1] - pad_lo[1] + kh * dilation[1]
                 for kw in range(KW):
-                    row = T[q]
-                    for i in range(pn):
-                        idd = at[1, i] + kd * dilation[0]
-                        ih = at[2, i] + kh * dilation[1]
-                        iw = at[3, i] + kw * dilation[2]
-                        inside = 0 <= idd < D and 0 <= ih < H and 0 <= iw < W
-                        row[i] = x[at[0, i], c0 + j, idd, ih, iw] if inside else 0.0
-                    q += 1
+                    iw = ow * stride[2] - pad_lo[2] + kw * dilation[2]
+                    inside = 0 <= idd < D and 0 <= ih < H and 0 <= iw < W
+                    at[t, i] = (((nn * C + c0) * D + idd) * H + ih) * W + iw if inside else 0
+                    ok[t, i] = inside
+                    t += 1
+    xf = x.reshape(x.size)
+    taps = KD * KH * KW
+    plane = np.uint64(D * H * W)
+    for j in range(CPG):
+        jo = np.uint64(j) * plane
+        for t in range(taps):
+            row, src, inside = T[j * taps + t], at[t], ok[t]
+            for i in range(pn):
+                v = xf[src[i] + jo]
+                row[i] = v if inside[i] else 0.0
 
 
 @njit(inline="always")
@@ -147,10 +156,11 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
     for th in prange(nthreads):
         T = ws[th]
         Yt = np.empty((opg, ld), y.dtype)  # a tile of several images' outputs
-        at = np.empty((4, pb), np.int64)
+        at = np.empty((KD * KH * KW, pb), np.uint64)
+        ok = np.empty((KD * KH * KW, pb), np.bool_)
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
-            _gather_t(T, at, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
+            _gather_t(T, at, ok, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
             for o in range(opg):
                 Yt[o, :pn] = b[g * opg + o] if has_bias else 0.0
             for k0 in range(0, Q, KB):
