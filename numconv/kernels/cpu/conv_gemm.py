@@ -24,51 +24,13 @@ QB = 256  # columns of C per panel strip (input and weight gradients, ``_strips`
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _patches(T, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, scatter):
-    """Move the patches of outputs p0 .. p0+pn-1 between ``x`` (channels from c0) and a tile.
-
-    Gather (``scatter`` False): T[i, q] = X^[p0+i, q].
-    Scatter (``scatter`` True, col2im): x[tap q of p0+i] += T[i, q] for taps inside ``x``.
-    Positions run on into the next images: p0+i is position (p0+i) % P of image n + (p0+i) // P,
-    P = OD*OH*OW, so one tile can hold several small planes (``_tile``).
-    """
-    D, H, W = x.shape[2], x.shape[3], x.shape[4]
-    sd, sh, sw = stride
-    pd, ph, pw = pad_lo
-    dd, dh, dw = dilation
-    P = OD * OH * OW
-    for i in range(pn):
-        p = p0 + i
-        nn = n + p // P
-        p = p % P
-        ow = p % OW
-        oh = (p // OW) % OH
-        od = p // (OW * OH)
-        q = 0
-        for j in range(CPG):
-            for kd in range(KD):
-                idd = od * sd + kd * dd - pd
-                for kh in range(KH):
-                    ih = oh * sh + kh * dh - ph
-                    row_inside = 0 <= idd < D and 0 <= ih < H
-                    for kw in range(KW):
-                        iw = ow * sw + kw * dw - pw
-                        inside = row_inside and 0 <= iw < W
-                        if scatter:
-                            if inside:
-                                x[nn, c0 + j, idd, ih, iw] += T[i, q]
-                        else:
-                            T[i, q] = x[nn, c0 + j, idd, ih, iw] if inside else 0.0
-                        q += 1
-
-
-@njit(inline="always", fastmath=FASTMATH)
-def _gather_t(T, at, ok, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation):
-    """T[q, i] = X^[p0+i, q] (the gather of ``_patches``, transposed), a tap q at a time so each
-    row of T is written in order. First, per kernel tap t and position i, where it reads in
-    channel c0 (``at[t, i]``, uint64 so that indexing needs no wraparound check; 0 in the
-    padding) and whether that is inside the input (``ok[t, i]``); every channel then reads at
-    those offsets plus its own, a loop that vectorizes."""
+def _tap_table(at, ok, x, n, c0, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation):
+    """Per kernel tap t (kd, kh, kw) and tile position i (output p0+i, counted on into the next
+    images: p0+i is position (p0+i) % P of image n + (p0+i) // P, P = OD*OH*OW, so one tile can
+    hold several small planes): ``at[t, i]`` the flat offset in ``x`` of what the tap reads in
+    channel c0, ``ok[t, i]`` whether that is inside the input (outside, ``at`` is 0). Channel
+    c0 + j reads at ``at + j*D*H*W``; ``at`` is uint64 so that this indexing needs no wraparound
+    check, and the loops over it vectorize."""
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
     P = OD * OH * OW
     C = x.shape[1]
@@ -88,9 +50,36 @@ def _gather_t(T, at, ok, x, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, 
                     at[t, i] = (((nn * C + c0) * D + idd) * H + ih) * W + iw if inside else 0
                     ok[t, i] = inside
                     t += 1
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _patches(T, at, ok, x, CPG, taps, pn, scatter):
+    """Move the patches of a tile's ``pn`` positions between ``x`` and ``T`` through the tables of
+    ``_tap_table``, tap q = (j, t) of position i at T[i, q]:
+    gather (``scatter`` False): T[i, q] = X^[p0+i, q];
+    scatter (``scatter`` True, col2im): x[tap q of p0+i] += T[i, q] for taps inside ``x``.
+    """
     xf = x.reshape(x.size)
-    taps = KD * KH * KW
-    plane = np.uint64(D * H * W)
+    plane = np.uint64(x.shape[2] * x.shape[3] * x.shape[4])
+    for i in range(pn):
+        src, inside = at[:, i], ok[:, i]
+        for j in range(CPG):  # a channel's taps together: nearby in x, whatever its planes' size
+            seg, jo = T[i, j * taps:(j + 1) * taps], np.uint64(j) * plane
+            for t in range(taps):
+                if scatter:
+                    if inside[t]:
+                        xf[src[t] + jo] += seg[t]
+                else:
+                    seg[t] = xf[src[t] + jo] if inside[t] else 0.0
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _gather_t(T, at, ok, x, CPG, taps, pn):
+    """T[q, i] = X^[p0+i, q] (the gather of ``_patches``, transposed) through the tables of
+    ``_tap_table``, a tap q = (j, t) at a time so each row of T is written in order: every
+    channel reads at the tap's offsets plus its own, a loop over positions that vectorizes."""
+    xf = x.reshape(x.size)
+    plane = np.uint64(x.shape[2] * x.shape[3] * x.shape[4])
     for j in range(CPG):
         jo = np.uint64(j) * plane
         for t in range(taps):
@@ -160,7 +149,8 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
         ok = np.empty((KD * KH * KW, pb), np.bool_)
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
-            _gather_t(T, at, ok, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
+            _tap_table(at, ok, x, n, g * CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
+            _gather_t(T, at, ok, x, CPG, KD * KH * KW, pn)
             for o in range(opg):
                 Yt[o, :pn] = b[g * opg + o] if has_bias else 0.0
             for k0 in range(0, Q, KB):
@@ -196,9 +186,12 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
         acc = part[th]
         acc[:] = 0.0
         G = np.empty(opg * pb, gy.dtype)  # the tile's output gradients, packed: rows are outputs
+        at = np.empty((KD * KH * KW, pb), np.uint64)
+        ok = np.empty((KD * KH * KW, pb), np.bool_)
         for task in range(th, tasks, nthreads):
             n, g, p0, pn = _tile(task, N, groups, P, pb, m)
-            _patches(T, x, n, g * CPG, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, False)
+            _tap_table(at, ok, x, n, g * CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
+            _patches(T, at, ok, x, CPG, KD * KH * KW, pn, False)
             r0 = 0
             while r0 < opg:  # G[r0*pn + i*mr + r] = gy[image of p, g*opg + r0 + r, p], p = p0 + i
                 mr = row_block(opg, r0)
@@ -239,6 +232,8 @@ def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, group
     for th in prange(nthreads):
         G = ws[th, 0].reshape(pb * ldc)  # gy of the tile, packed: rows are positions
         Ct = ws[th, 1]  # (PB, >= Q)
+        at = np.empty((KD * KH * KW, pb), np.uint64)
+        ok = np.empty((KD * KH * KW, pb), np.bool_)
         for task in range(th, tasks, nthreads):
             n = (task // groups) * m
             nb = min(m, N - n)
@@ -260,7 +255,8 @@ def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, group
                             G[r0 * opg + o * mr + r] = gyflat[src + o * P]
                     r0 += mr
                 _strips(Ct, 0, ldc, G, wf, g * opg * Q, off, opg, pn, Q, False)
-                _patches(Ct, gx, n, c0, CPG, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation, True)
+                _tap_table(at, ok, gx, n, c0, p0, pn, OD, OH, OW, KD, KH, KW, stride, pad_lo, dilation)
+                _patches(Ct, at, ok, gx, CPG, KD * KH * KW, pn, True)
 
 
 def forward_workspace(spec, threads):
