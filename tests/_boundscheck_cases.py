@@ -67,8 +67,8 @@ def prove_boundscheck_active() -> None:
 
     off = np.array([0, 9], np.int64)  # the second row would end past S's 10 elements
     try:
-        gemm.panel(np.zeros((1, 4)), 0, 4, np.zeros(2), 0, np.zeros(10), 0, off, 2, 1, 4, False)
-        problems.append("numconv.kernels.cpu.gemm.panel read past S without an error")
+        gemm.panels(np.zeros((1, 4)), 0, 4, np.zeros(2), 0, 2, 0, np.zeros(10), 0, off, 2, 1, 4, 0, np.zeros(1))
+        problems.append("numconv.kernels.cpu.gemm.panels read past S without an error")
     except IndexError:
         pass
     try:

@@ -21,30 +21,37 @@ def _offsets(K, n, shift):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("M,K,n", [(1, 1, 1), (3, 5, 7), (8, 9, 32), (13, 17, 45), (15, 40, 64), (22, 3, 100)])
-@pytest.mark.parametrize("accumulate", [False, True])
-def test_panel_is_the_product(dtype, M, K, n, accumulate):
-    A = RNG.standard_normal((M, K)).astype(dtype)
+@pytest.mark.parametrize("init", [0, 1, 2], ids=["zero", "accumulate", "bias"])
+def test_panels_is_the_product(dtype, M, K, n, init):
+    """Every row block of M, K taps from the middle of longer packed rows (as the callers' chunks
+    of KB taps), C from a row offset and longer than the block, each way of starting C."""
+    k0, extra = 2, 3  # the taps used are k0 .. k0+K of rows packed K + extra long
+    A = RNG.standard_normal((M, K + extra)).astype(dtype)
     off = _offsets(K, n, 5)
     s0 = 3
     S = RNG.standard_normal(int(s0 + off.max() + n + 2)).astype(dtype)
     ldc = n + 5  # C's rows longer than the block: nothing past column n may change
-    C = RNG.standard_normal((M, ldc)).astype(dtype)
+    C = RNG.standard_normal((M + 1, ldc)).astype(dtype)
+    if init != 1:
+        C[1:, :n] = np.nan  # whatever C held is ignored
     C0 = C.copy()
-    Wp = np.full(M * K, np.nan, dtype)
-    gemm.pack_rows(Wp, 0, A, K)
-    assert not np.isnan(Wp).any()
-    r0 = 0
-    while r0 < M:
-        mr = gemm.row_block(M, r0)
-        assert mr in (8, 4, 2, 1) and r0 + mr <= M
-        gemm.panel(C, r0 * ldc, ldc, Wp, r0 * K, S, s0, off, K, mr, n, accumulate)
-        r0 += mr
-    want = A.astype(np.float64) @ _rows(S, s0, off, n)
-    if accumulate:
-        want += C0[:, :n]
+    Wp = np.full(4 + M * (K + extra), np.nan, dtype)
+    gemm.pack_rows(Wp, 4, A, K + extra)
+    assert not np.isnan(Wp[4:]).any()
+    bias = RNG.standard_normal(M + 3).astype(dtype)
+    gemm.panels(C, ldc, ldc, Wp, 4, K + extra, k0, S, s0, off, K, M, n, init, bias[3:])
+    want = A[:, k0:k0 + K].astype(np.float64) @ _rows(S, s0, off, n)
+    if init == 1:
+        want += C0[1:, :n]
+    elif init == 2:
+        want += bias[3:3 + M, None]
     tol = 1e-5 * K if dtype == np.float32 else 1e-12 * K
-    np.testing.assert_allclose(C[:, :n], want, rtol=tol, atol=tol)
-    np.testing.assert_array_equal(C[:, n:], C0[:, n:])
+    np.testing.assert_allclose(C[1:, :n], want, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(C[1:, n:], C0[1:, n:])
+    np.testing.assert_array_equal(C[0], C0[0])
+    for M_, r0 in ((M, 0), (13, 8), (7, 4), (3, 2), (1, 0)):
+        mr = gemm.row_block(M_, r0)
+        assert mr in (8, 4, 2, 1) and r0 + mr <= M_ and (mr == 8 or M_ - r0 < 2 * mr)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -73,26 +80,6 @@ def test_panel_width_is_whole_vectors():
         assert w == gemm.NV * simd.REGISTER_BYTES // itemsize and w >= 2
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("M,K,n", [(1, 2, 3), (13, 9, 40), (8, 4, 32)])
-def test_panel_bias_starts_from_the_bias(dtype, M, K, n):
-    A = RNG.standard_normal((M, K)).astype(dtype)
-    off = _offsets(K, n, 3)
-    S = RNG.standard_normal(int(off.max() + n + 1)).astype(dtype)
-    bias = RNG.standard_normal(M + 3).astype(dtype)
-    C = np.full((M, n), np.nan, dtype)  # whatever C held is ignored
-    Wp = np.empty(M * K, dtype)
-    gemm.pack_rows(Wp, 0, A, K)
-    r0 = 0
-    while r0 < M:
-        mr = gemm.row_block(M, r0)
-        gemm.panel_bias(C, r0 * n, n, Wp, r0 * K, S, 0, off, K, mr, n, bias, 3 + r0)
-        r0 += mr
-    want = bias[3:3 + M, None].astype(np.float64) + A.astype(np.float64) @ _rows(S, 0, off, n)
-    tol = 1e-5 * K if dtype == np.float32 else 1e-12 * K
-    np.testing.assert_allclose(C, want, rtol=tol, atol=tol)
-
-
 @pytest.mark.parametrize("width", ["16", "32"])
 def test_narrower_vectors_of_other_hosts(width, tmp_path):
     """AVX2 (32-byte) and SSE/NEON (16-byte) widths, forced here with NUMCONV_SIMD_BYTES in a fresh
@@ -105,7 +92,7 @@ def test_narrower_vectors_of_other_hosts(width, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, NUMCONV_SIMD_BYTES=width, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
-    tests = "(test_panel_is_the_product or test_dots_is_the_product or test_panel_bias) and float32"  # float64: same code
+    tests = "(test_panels_is_the_product or test_dots_is_the_product) and float32"  # float64: same code
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__),
                            "-k", tests], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

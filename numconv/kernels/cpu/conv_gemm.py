@@ -9,13 +9,13 @@ Same ops and signatures as ``conv.py`` plus a workspace. Per image ``n`` and gro
     input grad:     GX       = col2im(C),  C[p, q] = sum_o GY[o, p] W[o, q]
 
 ``X^`` is gathered one tile of ``PB`` output positions at a time into the thread's slice of the
-workspace, so memory stays bounded whatever the batch size. The products run on ``gemm.panel``.
+workspace, so memory stays bounded whatever the batch size. The products run on ``gemm.panels``.
 """
 import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
-from .gemm import pack_rows, panel, row_block
+from .gemm import pack_rows, panels, row_block
 
 PB = 256  # output positions per tile (forward, input gradient): small planes fill it several at a time
 PAD = 16  # PB + PAD floats: an odd number of cache lines
@@ -92,14 +92,10 @@ def _gather_t(T, at, ok, x, CPG, taps, pn):
 @njit(inline="always")
 def _strips(C, c0, ldc, G, S, s0, off, K, M, N, accumulate):
     """C[r, :N] (+)= sum_k G packed[k, r] * S.flat[s0 + off[k] + :N] for the M rows from ``c0`` (row
-    stride ``ldc``): ``gemm.panel`` over columns QB at a time, every block of rows in turn (the
-    columns of S read stay in L2 while all rows use them); G packed from 0 by ``row_block``."""
+    stride ``ldc``): ``gemm.panels`` over columns QB at a time, every block of rows in turn (the
+    columns of S read stay in L2 while all rows use them); G packed from 0 by ``pack_rows``' blocks."""
     for q0 in range(0, N, QB):
-        r0 = 0
-        while r0 < M:
-            mr = row_block(M, r0)
-            panel(C, c0 + r0 * ldc + q0, ldc, G, r0 * K, S, s0 + q0, off, K, mr, min(QB, N - q0), accumulate)
-            r0 += mr
+        panels(C, c0 + q0, ldc, G, 0, K, 0, S, s0 + q0, off, K, M, min(QB, N - q0), 1 if accumulate else 0, G)
 
 
 @njit(inline="always")
@@ -127,7 +123,7 @@ def _tile(task, N, groups, P, pb, m):
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws):
     """y[n,o,p] = b[o] + sum_q w[o,q] X^[n,p,q] per group; ``ws`` (threads, Q, PB + PAD): the tile
-    gathered transposed, so each tap q is a row of PB positions for ``gemm.panel`` (rows an odd
+    gathered transposed, so each tap q is a row of PB positions for ``gemm.panels`` (rows an odd
     number of cache lines apart, so that KB of them do not crowd into a few L1 sets)."""
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -154,11 +150,7 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
             for o in range(opg):
                 Yt[o, :pn] = b[g * opg + o] if has_bias else 0.0
             for k0 in range(0, Q, KB):
-                r0 = 0
-                while r0 < opg:
-                    mr = row_block(opg, r0)
-                    panel(Yt, r0 * ld, ld, wp, (g * opg + r0) * Q + k0 * mr, T, 0, off[k0:], min(KB, Q - k0), mr, pn, True)
-                    r0 += mr
+                panels(Yt, 0, ld, wp, g * opg * Q, Q, k0, T, 0, off[k0:], min(KB, Q - k0), opg, pn, 1, b)
             for o in range(opg):  # the tile's outputs to their images
                 for i in range(pn):
                     nn, p = n + (p0 + i) // P, (p0 + i) % P
@@ -168,7 +160,7 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part):
     """gw[o,q] = sum_{n,p} gy[n,o,p] X^[n,p,q]; ``ws`` (threads, PB, ld >= Q): the tile gathered
-    position-major, each position a row of taps for ``gemm.panel`` (rows an odd number of cache
+    position-major, each position a row of taps for ``gemm.panels`` (rows an odd number of cache
     lines apart); ``part`` (threads, O, Q) per-thread partial sums added in thread order, so the
     result is deterministic for a given thread count."""
     O, CPG, KD, KH, KW = gw.shape
@@ -214,7 +206,7 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
 def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups, ws):
     """gx = col2im(C) + b, C[p,q] = sum_o gy[n,o,p] w[o,q] per group; one thread per (image, group),
     so the overlapping col2im adds never race. ``ws`` (threads, 2, PB, max(Q, O/groups)): the tile's
-    ``gy`` packed for ``gemm.panel`` (positions as its rows), and C."""
+    ``gy`` packed for ``gemm.panels`` (positions as its rows), and C."""
     N, C, D, H, W = gx.shape
     O, OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]

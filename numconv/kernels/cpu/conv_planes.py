@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts, serial
-from .gemm import dots, pack_rows, panel, panel_bias, row_block
+from .gemm import dots, pack_rows, panels
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -130,7 +130,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per (image, group): its C/groups input planes are padded once. Then a GEMM over
-    (outputs x taps) x (taps x positions) with no gathered patch matrix: ``gemm.panel`` runs KB
+    (outputs x taps) x (taps x positions) with no gathered patch matrix: ``gemm.panels`` runs KB
     taps at a time for a block of up to eight outputs, with the accumulators in registers; each
     tap's row is a shifted slice of the padded planes (``off``). Rows of at least ROW_WIDTH
     outputs go a row at a time straight into ``y`` (the bias is the accumulators' start);
@@ -188,20 +188,12 @@ def _forward_task(yf, x, n, g, xp, acc, wp, off, b, has_bias, channels, stride, 
 @inline
 def _outputs_gemm(C, c0, ldc, wp, wbase, xp, s0, off, b, b0, has_bias, opg, n):
     """C.flat[c0 + r*ldc + q] = b[b0 + r] (with ``has_bias``) + sum over taps k of
-    wp(r, k) * xp[s0 + off[k] + q], for r < opg and q < n: KB taps at a time, in the row blocks of
-    ``gemm.row_block``; the bias is the accumulators' start."""
+    wp(r, k) * xp[s0 + off[k] + q], for r < opg and q < n: KB taps at a time, every row block of
+    ``gemm.row_block`` in one ``gemm.panels`` call; the bias is the accumulators' start."""
     taps = off.size
     for k0 in range(0, taps, KB):
-        kl = min(KB, taps - k0)
-        r0 = 0
-        while r0 < opg:
-            mr = row_block(opg, r0)
-            w0 = wbase + r0 * taps + k0 * mr
-            if k0 == 0 and has_bias:
-                panel_bias(C, c0 + r0 * ldc, ldc, wp, w0, xp, s0, off, kl, mr, n, b, b0 + r0)
-            else:
-                panel(C, c0 + r0 * ldc, ldc, wp, w0, xp, s0, off[k0:], kl, mr, n, k0 > 0)
-            r0 += mr
+        init = 1 if k0 > 0 else 2 if has_bias else 0
+        panels(C, c0, ldc, wp, wbase, taps, k0, xp, s0, off[k0:], min(KB, taps - k0), opg, n, init, b[b0:])
 
 
 @serial

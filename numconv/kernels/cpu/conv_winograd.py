@@ -10,7 +10,7 @@ middle step is 36 independent GEMMs, one per point ``xi`` of the 6x6 transform::
 
     U[xi][k, c] = (G g[k, c] G^T)[xi]            weight transform, once per call
     V[xi][c, t] = (B^T d[c, t] B)[xi]            input transform of tile t, channel c
-    M[xi][k, t] = sum_c U[xi][k, c] V[xi][c, t]  the GEMMs (gemm.panel: eight outputs at a time)
+    M[xi][k, t] = sum_c U[xi][k, c] V[xi][c, t]  the GEMMs (gemm.panels: eight outputs at a time)
     y[k, tile t] = A^T M[:, k, t] A              output transform
 
 The matrices come from the interpolation points 0, 1, -1, 1/2, -2 and infinity rather than
@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import dots, panel, row_block
+from .gemm import dots, panels, row_block
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
 # out BT and AT; tests check them against these and against the correlation they compute).
@@ -343,7 +343,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements, ``Up`` one of at least
     36 * O * C/groups (the transformed weights). Per chunk of whole rows of tiles, three parallel
     passes: the input transform (a task per input channel, over the whole chunk:
-    ``_input_stage``), the GEMMs (group x point x block of tiles, on ``gemm.panel``), the output
+    ``_input_stage``), the GEMMs (group x point x block of tiles, on ``gemm.panels``), the output
     transform (a task per output channel, over the whole chunk).
     """
     N, O, OH, OW = y.shape[0], y.shape[1], y.shape[3], y.shape[4]
@@ -360,7 +360,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
     # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], per block of the GEMMs'
     # rows (gemm.row_block's blocks of output channels), JC input channels at a time (the loops over
-    # j vectorize), staged, then written into ``Up`` packed for gemm.panel as gemm.pack_rows would:
+    # j vectorize), staged, then written into ``Up`` packed for gemm.panels as gemm.pack_rows would:
     # each block's cache lines are written once, by one task
     nb = _blocks(opg)
     for task in prange(groups * nb):
@@ -405,13 +405,8 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
             lo = blk * TB
             cl = min(tc, lo + TB) - lo
             for j0 in range(0, CPG, KB):
-                jl = min(KB, CPG - j0)
-                k0 = 0
-                while k0 < opg:
-                    mr = row_block(opg, k0)
-                    panel(Mc, (gx * rm + k0) * ld + lo, ld, Up, (gx * opg + k0) * CPG + j0 * mr,
-                          Vc, gx * rv * ld + lo, voff[j0:], jl, mr, cl, j0 > 0)
-                    k0 += mr
+                panels(Mc, gx * rm * ld + lo, ld, Up, gx * opg * CPG, CPG, j0, Vc, gx * rv * ld + lo, voff[j0:],
+                       min(KB, CPG - j0), opg, cl, 1 if j0 > 0 else 0, Up)
         # output transform: y[n, o, tile] = A^T M[g, :, k, t] A (+ bias), inside the output only;
         # per output channel, the whole chunk at once
         parts = plane_parts(O)

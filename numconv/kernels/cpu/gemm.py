@@ -1,8 +1,9 @@
 """Matrix products, CPU: the register-blocked micro-kernels of ``simd.py`` and what is built on them.
 
-- ``panel`` (and ``panel_bias``): a strip of ``C (+)= W . S`` (outer-product form; W packed by
-  ``pack_rows``, the rows of S anywhere through an offset table). ``conv_planes``' forward,
-  Winograd's forward GEMMs and the implicit GEMM (``conv_gemm.py``) run on it.
+- ``panels``: a strip of ``C (+)= W . S`` (outer-product form; W packed by ``pack_rows``, the
+  rows of S anywhere through an offset table), every block of rows in one call.
+  ``conv_planes``' forward, Winograd's forward GEMMs and the implicit GEMM (``conv_gemm.py``)
+  run on it.
 - ``dots``: a block of ``C += A . S^T`` (dot-product form, both factors contiguous along the shared
   index). The planes and Winograd weight gradients run on it.
 - ``matmul_nt``: ``C = A . B^T`` for ``Linear``, on ``dots``.
@@ -20,9 +21,9 @@ KB = 512  # shared-index block: a 4 x KB panel of A and an NB x KB panel of B st
 
 # ----------------------------------------------------------------------------- register-blocked panels
 #
-# ``panel`` runs the vector micro-kernel of ``simd.py`` over a strip: up to 8 rows of C, blocks of
-# NV vectors of columns (``panel_width``), the last one masked. Callers pack the left factor with
-# ``pack_rows`` and walk the rows in the blocks ``row_block`` gives (8, then 4, 2, 1).
+# ``panels`` runs the vector micro-kernel of ``simd.py`` over a strip: for each block of up to 8
+# rows of C (``row_block``: 8, then 4, 2, 1), blocks of NV vectors of columns (``panel_width``),
+# the last one masked. Callers pack the left factor with ``pack_rows``.
 
 NV = 2  # vectors per row: 32 float32 columns with AVX-512
 _B8, _B4, _B2, _B1 = (make_block(mr, NV, False) for mr in (8, 4, 2, 1))
@@ -60,8 +61,8 @@ def pack_rows(Wp, w0, A, K):
 
 @njit(cache=True, fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
 def _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, B, b0, init):
-    """``panel`` and ``panel_bias`` over flat arrays: C's block starts from zero (init 0), itself
-    (1) or B[b0 + r] (2)."""
+    """One block of ``panels``' rows (mr of them), over flat arrays: C's block starts from zero
+    (init 0), itself (1) or B[b0 + r] (2)."""
     width = panel_width(C.itemsize)
     if BOUNDS:
         if n < 0 or K > off.size or c0 < 0 or c0 + (mr - 1) * ldc + n > C.size:
@@ -96,23 +97,27 @@ def _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, B, b0, init):
             _M1(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, B, b0, init)
 
 
-@inline
-def panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, accumulate):
-    """C.flat[c0 + r*ldc + q] (+)= sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]
-    for r < mr (8, 4, 2 or 1) and q < n: a strip of blocks of ``panel_width`` columns, each with its
-    accumulators in registers, the last one masked."""
-    W = W.reshape(W.size)
-    i = np.int64  # no literal arguments: one compiled _panel per dtype
-    _panel(C.reshape(C.size), i(c0), i(ldc), W, i(w0), S.reshape(S.size), i(s0), off, i(K), i(mr), i(n), W, i(0),
-           i(1 if accumulate else 0))
+@njit(cache=True, fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
+def _panels(C, c0, ldc, W, w0, wK, k0, S, s0, off, K, M, n, B, b0, init):
+    """``panels`` over flat arrays (init as in ``_panel``)."""
+    r0 = 0
+    while r0 < M:
+        mr = row_block(M, r0)
+        _panel(C, c0 + r0 * ldc, ldc, W, w0 + r0 * wK + k0 * mr, S, s0, off, K, mr, n, B, b0 + r0, init)
+        r0 += mr
 
 
 @inline
-def panel_bias(C, c0, ldc, W, w0, S, s0, off, K, mr, n, bias, b0):
-    """C.flat[c0 + r*ldc + q] = bias[b0 + r] + sum_{k<K} W.flat[w0 + k*mr + r] * S.flat[s0 + off[k] + q]."""
+def panels(C, c0, ldc, W, w0, wK, k0, S, s0, off, K, M, n, init, bias):
+    """C.flat[c0 + r*ldc + q] = start[r, q] + sum_{k<K} Wp[r, k0 + k] * S.flat[s0 + off[k] + q]
+    for r < M, q < n, with W packed by
+    ``pack_rows`` from ``w0``, wK per row; ``start`` is 0 (init 0), C (1) or bias[r] (2): blocks of
+    ``panel_width`` columns, each with its accumulators in registers, the last one masked. All the
+    row blocks go in one call: one call per block cost a third of ``cifar_stem``'s forward, whose
+    blocks have 27 taps (0.55 -> 0.37 ms)."""
     i = np.int64
-    _panel(C.reshape(C.size), i(c0), i(ldc), W.reshape(W.size), i(w0), S.reshape(S.size), i(s0), off, i(K), i(mr), i(n),
-           bias, i(b0), i(2))
+    _panels(C.reshape(C.size), i(c0), i(ldc), W.reshape(W.size), i(w0), i(wK), i(k0), S.reshape(S.size), i(s0), off,
+            i(K), i(M), i(n), bias, i(0), i(init))
 
 
 _D44, _D41, _D14, _D11 = make_dot(4, 4), make_dot(4, 1), make_dot(1, 4), make_dot(1, 1)
