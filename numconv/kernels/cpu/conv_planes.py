@@ -340,6 +340,9 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
     plans = [_phases_of_dim(n, k, s, d, p)
              for n, k, s, d, p in zip(gx.shape[2:], w.shape[2:], stride, dilation, pad_lo)]
     in_place = all(s == 1 for s in stride)
+    # one buffer for every phase's outputs (the first phase is the largest), placed by _place_phase
+    biggest = N * C * plans[0][0][1] * plans[1][0][1] * plans[2][0][1]
+    buf = np.empty(0 if in_place else biggest, gx.dtype)
     for pd_, ph_, pw_ in itertools.product(*plans):
         (rd, Md, td, dd, lod), (rh, Mh, th, dh, loh), (rw, Mw, tw, dw, low) = pd_, ph_, pw_
         if Md == 0 or Mh == 0 or Mw == 0:
@@ -351,8 +354,25 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
         wsub = w[:, :, td][:, :, :, th][:, :, :, :, tw]
         k = wsub.shape[2:]
         wt = np.ascontiguousarray(wsub.reshape((groups, opg, CPG) + k).swapaxes(1, 2).reshape((groups * CPG, opg) + k))
-        out = gx if in_place else np.empty((N, C, Md, Mh, Mw), gx.dtype)
+        out = gx if in_place else buf[:N * C * Md * Mh * Mw].reshape((N, C, Md, Mh, Mw))
         conv_forward_planes(out, gy, wt, b, has_bias, (1, 1, 1), (lod, loh, low), (dd, dh, dw), groups)
         if not in_place:
-            sub[...] = out
+            _place_phase(gx, out, (rd, rh, rw), stride)
+
+
+@kernel
+def _place_phase(gx, out, first, stride):
+    """gx[n, c, rd::sd, rh::sh, rw::sw] = out (N, C, Md, Mh, Mw): one phase's outputs to their
+    strided positions, a task per plane (NumPy's strided copy ran on one thread: 20% of a
+    transposed convolution's time)."""
+    N, C, Md, Mh, Mw = out.shape
+    rd, rh, rw = first
+    sd, sh, sw = stride
+    for t in prange(N * C):
+        n, c = t // C, t % C
+        for a in range(Md):
+            for e in range(Mh):
+                dst, src = gx[n, c, rd + a * sd, rh + e * sh], out[n, c, a, e]
+                for i in range(Mw):
+                    dst[rw + i * sw] = src[i]
 
