@@ -593,12 +593,12 @@ SIZED = [
     ((1, 4, 17, 19), (6, 4, 3, 3), dict(stride=(2, 3), padding=1, dilation=(1, 2))),
     ((2, 5, 21, 22), (6, 5, 1, 1), dict(stride=2)),
     ((1, 2, 7, 9, 11), (3, 2, 3, 2, 3), dict(stride=(2, 1, 3), padding=(1, 0, 2))),
-    # planes' row-at-a-time forward (rows of at least ROW_WIDTH outputs): more taps than one KB
-    # block, strided, 3-d, no bias
-    ((1, 30, 5, 26), (11, 30, 3, 3), dict(padding=1)),
-    ((1, 3, 6, 61), (5, 3, 3, 3), dict(stride=2, padding=1, dilation=(1, 2))),
-    ((1, 2, 3, 4, 27), (3, 2, 2, 2, 3), dict(padding=(0, 1, 1))),
-    ((2, 4, 3, 25), (9, 4, 1, 3), dict(padding=(0, 1), bias=False)),
+    # planes' row-at-a-time forward (rows whose outputs fill whole vectors: 31-32 wide, padded
+    # rows of 33-34): more taps than one KB block, strided, 3-d, no bias
+    ((1, 30, 5, 32), (11, 30, 3, 3), dict(padding=1)),
+    ((1, 3, 6, 63), (5, 3, 3, 3), dict(stride=2, padding=1, dilation=(1, 2))),
+    ((1, 2, 3, 4, 31), (3, 2, 2, 2, 3), dict(padding=(0, 1, 1))),
+    ((2, 4, 3, 32), (9, 4, 1, 3), dict(padding=(0, 1), bias=False)),
 ]
 
 

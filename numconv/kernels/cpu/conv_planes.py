@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts, serial
-from .gemm import dots, pack_rows, panels
+from .gemm import dots, pack_rows, panel_width, panels
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -132,10 +132,10 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     One task per (image, group): its C/groups input planes are padded once. Then a GEMM over
     (outputs x taps) x (taps x positions) with no gathered patch matrix: ``gemm.panels`` runs KB
     taps at a time for a block of up to eight outputs, with the accumulators in registers; each
-    tap's row is a shifted slice of the padded planes (``off``). Rows of at least ROW_WIDTH
-    outputs go a row at a time straight into ``y`` (the bias is the accumulators' start);
-    narrower ones a chunk of CHUNK flat positions at a time into ``acc``, whose positions in
-    the padding columns are dropped on the way out.
+    tap's row is a shifted slice of the padded planes (``off``). Usually a chunk of CHUNK flat
+    positions goes at a time into ``acc``, whose positions in the padding columns are dropped on
+    the way out; when whole vectors fit a row of outputs better than that (``_by_rows``), a row
+    at a time straight into ``y``. The bias is the accumulators' start.
     """
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -154,7 +154,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     yf = y.reshape(y.size)
     for part in prange(parts):
         xp = np.zeros(CPG * P, x.dtype)  # the padding stays zero: only the planes are rewritten
-        acc = np.empty(opg * CHUNK if OW < ROW_WIDTH else 0, x.dtype)  # (opg, CHUNK): the chunked path's outputs
+        acc = np.empty(0 if _by_rows(OW, Wq, x.itemsize) else opg * CHUNK, x.dtype)  # (opg, CHUNK): the chunks' outputs
         for t in range(*part_range(part, parts, T)):
             _forward_task(yf, x, t // groups, t % groups, xp, acc, wp, off, b, has_bias, (O, CPG, opg), stride,
                           pad_lo, (Dq, Hq, Wq), L, (OD, OH, OW))
@@ -179,7 +179,7 @@ def _forward_task(yf, x, n, g, xp, acc, wp, off, b, has_bias, channels, stride, 
             _pad_phases(xp, j * P, x[n, g * CPG + j], pad_lo, stride, Dq, Hq, Wq, Pq)
         planes = xp
     ybase, wbase = (n * O + g * opg) * OD * OH * OW, g * opg * off.size
-    if OW >= ROW_WIDTH:
+    if _by_rows(OW, Wq, x.itemsize):
         _rows_into_y(yf, ybase, wp, wbase, planes, off, b, g * opg, has_bias, opg, OD, OH, OW, Hq, Wq)
     else:
         _chunks_into_y(yf, ybase, acc, wp, wbase, planes, off, b, g * opg, has_bias, opg, L, OD, OH, OW, Hq, Wq)
@@ -194,6 +194,19 @@ def _outputs_gemm(C, c0, ldc, wp, wbase, xp, s0, off, b, b0, has_bias, opg, n):
     for k0 in range(0, taps, KB):
         init = 1 if k0 > 0 else 2 if has_bias else 0
         panels(C, c0, ldc, wp, wbase, taps, k0, xp, s0, off[k0:], min(KB, taps - k0), opg, n, init, b[b0:])
+
+
+@inline
+def _by_rows(OW, Wq, itemsize):
+    """Whether the forward runs a row at a time: when OW outputs rounded up to whole micro-kernel
+    blocks are fewer than the Wq positions a padded row takes in a chunk. The rows path writes
+    straight into y but computes the masked lanes of each row's last block; the chunks compute
+    the padding columns and copy out. Since ``gemm.panels`` takes a whole strip per call the
+    chunks win unless the rows fill their vectors (forward, ms: cifar_stem, 32 wide, 0.52 rows
+    against 0.66 chunks; lenet_c1, 28, 0.20 against 0.14; depthwise_3x3, 56, 24.4 against 12.6;
+    resnet_3x3_64 20.0 against 18.6)."""
+    width = panel_width(itemsize)
+    return -(-OW // width) * width < Wq
 
 
 @serial
@@ -230,11 +243,6 @@ def _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, b0, has_bias, opg, L, 
                     dst[i] = src[i]
 
 
-# Output rows at least this wide run a row at a time, straight into y (no accumulator copy, no
-# padding columns): forward 0.40 against 1.64 ms on cifar_stem (32 wide), 19.7 against 22.5 on
-# resnet_3x3_64 (56), level at 28 with 128 channels; narrower rows lose (16 wide: 12.2 against
-# 7.3 ms at 128 channels), their vectors mostly masked.
-ROW_WIDTH = 24
 # Unpadded stride-1 planes are read where they are when a group's fit in L2 (LeNet-5's second
 # layer: 252 -> 151 us); larger ones are still copied, which streams them into cache before the
 # GEMM's scattered rows read them (256 channels of 56x56, 1x1: 16.6 against 21.4 ms in place).
