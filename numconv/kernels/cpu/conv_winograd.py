@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import dots, panels, row_block
+from .gemm import block_at, dots, panels, row_blocks
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
 # out BT and AT; tests check them against these and against the correlation they compute).
@@ -92,7 +92,9 @@ MIN_CHANNELS = 128
 # Tiles it needs to pay for the transforms: at 128 tiles Winograd beat the others at 256 channels
 # on 8x8 (forward 6.5 against 9.1 ms on planes), at 32 tiles it lost to gemm at 512 channels on
 # 4x4 (forward 35 against 13 ms, weight gradient 32-35 against 18-21 ms; at the sixth session's
-# code 13.7 against 10.4 forward, 16.0 against 9.4 input gradient).
+# code 13.7 against 10.4 forward, 16.0 against 9.4 input gradient; at the seventh's 10.6 against
+# 8.4-11.2 forward: writing and streaming back 37.7 MB of transformed weights for 32 tiles is
+# memory-bound).
 MIN_TILES = 128
 
 
@@ -166,25 +168,6 @@ def _tile_starts(n, d):
             starts[i] = r + 4 * d * j
             i += 1
     return starts
-
-
-@inline
-def _blocks(M):
-    """How many ``gemm.row_block`` blocks M rows make."""
-    r0, count = 0, 0
-    while r0 < M:
-        r0 += row_block(M, r0)
-        count += 1
-    return count
-
-
-@inline
-def _block_at(M, i):
-    """(first row, rows) of block i of M rows, in ``gemm.row_block``'s order."""
-    r0 = 0
-    for _ in range(i):
-        r0 += row_block(M, r0)
-    return r0, row_block(M, r0)
 
 
 @inline
@@ -362,10 +345,10 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     # rows (gemm.row_block's blocks of output channels), JC input channels at a time (the loops over
     # j vectorize), staged, then written into ``Up`` packed for gemm.panels as gemm.pack_rows would:
     # each block's cache lines are written once, by one task
-    nb = _blocks(opg)
+    nb = row_blocks(opg)
     for task in prange(groups * nb):
         g, bi = task // nb, task % nb
-        r0, mr = _block_at(opg, bi)
+        r0, mr = block_at(opg, bi)
         taps = np.empty((9, JC))  # taps[3*kh + kw, j]
         half = np.empty((6, 3, JC))  # G down the taps' rows: half[a, kw, j]
         stage = np.empty((mr, 36, JC), x.dtype)

@@ -39,6 +39,25 @@ def row_block(M, r0):
 
 
 @inline
+def row_blocks(M):
+    """How many ``row_block`` blocks M rows make."""
+    r0, count = 0, 0
+    while r0 < M:
+        r0 += row_block(M, r0)
+        count += 1
+    return count
+
+
+@inline
+def block_at(M, i):
+    """(first row, rows) of block i of M rows, in ``row_block``'s order."""
+    r0 = 0
+    for _ in range(i):
+        r0 += row_block(M, r0)
+    return r0, row_block(M, r0)
+
+
+@inline
 def panel_width(itemsize):
     """Columns of one micro-kernel block: NV vectors of elements of ``itemsize`` bytes."""
     return NV * (_REGISTER_BYTES // itemsize)
