@@ -108,7 +108,8 @@ def main():
 
     print("lean launch path:", status())
     if args.profile:
-        for name, fn in (("F.conv2d", lambda: F.conv2d(x, w, None, 1, 1)), ("F.max_pool2d", lambda: F.max_pool2d(xp, 2))):
+        for name, fn in (("F.conv2d", lambda: F.conv2d(x, w, None, 1, 1)), ("F.max_pool2d", lambda: F.max_pool2d(xp, 2)),
+                         ("F.adaptive_avg_pool2d", lambda: F.adaptive_avg_pool2d(xg, 1))):
             prof = cProfile.Profile()
             prof.enable()
             for _ in range(300):

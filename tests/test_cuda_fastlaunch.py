@@ -94,26 +94,64 @@ def _numba_packs(real):
     return out
 
 
-def _raw(params):
-    return [(type(p).__name__, bytes(p)) for p in params]
+def _numba_buffer(params):
+    """Numba's ctypes parameters laid out as C lays out a struct of them (how CUDA reads them)."""
+    out = bytearray()
+    for p in params:
+        out += bytes(-len(out) % ctypes.alignment(p))
+        out += bytes(p)
+    return bytes(out)
+
+
+def _ours(args):
+    """(bytes, parameter count) of our packing of ``args``, and the plan's pointers' offsets."""
+    real = tuple(fastlaunch._real(v) for v in args)
+    packers, codes = fastlaunch._layout(tuple(typeof(v) for v in real))
+    plan = fastlaunch._Plan(0, packers, codes)
+    values = []
+    fastlaunch._values(packers, args, values)
+    plan.struct.pack_into(plan.buffer, 0, *values)
+    base = ctypes.addressof(plan.buffer)
+    return plan.buffer.raw[:plan.struct.size], [p - base for p in plan.pointers]
 
 
 def test_packing_matches_numbas_own(arrays):
     a, b, idx = arrays
-    args = (a, fastlaunch._Flat(a), b, idx, 7, -3, True, False, 2.5, np.float32(1.5), (3, 4, 5), ((1, 2), 9))
+    args = (a, fastlaunch.flat(a), b, fastlaunch.view(a, (1, a.shape[0], 1, -1)), idx, 7, -3, True, False,
+            np.bool_(True), 2.5, np.float32(1.5), np.int32(-9), np.uint64(2**63 + 5), (3, 4, 5), ((1, 2), 9),
+            np.float32(0.25), fastlaunch.view(fastlaunch.flat(idx), idx.shape[::-1]))
     real = tuple(fastlaunch._real(v) for v in args)
-    assert real[1].shape == (a.size,)
-    ours = []
-    fastlaunch._pack(fastlaunch._packers(tuple(typeof(v) for v in real)), args, ours)
+    assert real[1].shape == (a.size,) and real[3].shape == (1, a.shape[0], 1, a.size // a.shape[0])
+    ours, offsets = _ours(args)
     theirs = _numba_packs(real)
-    assert _raw(ours) == _raw(theirs)
+    assert ours == _numba_buffer(theirs)
+    assert len(offsets) == len(theirs)
+    at = 0
+    for p, off in zip(theirs, offsets):  # each pointer names where its parameter starts
+        at += -at % ctypes.alignment(p)
+        assert off == at
+        at += ctypes.sizeof(p)
+
+
+def test_a_view_is_checked_and_becomes_a_reshape_on_numbas_path(arrays):
+    a, _, _ = arrays
+    v = fastlaunch.view(a, (a.size // a.shape[-1], a.shape[-1]))
+    assert (v.shape, v.size, v.dtype, v.ndim) == ((a.size // a.shape[-1], a.shape[-1]), a.size, a.dtype, 2)
+    assert fastlaunch.view(v, (-1,)).array is a  # a view of a view views the array
+    for bad in ((a.size + 1,), (-1, a.size + 1), (-1, -1), (-a.size,)):
+        with pytest.raises(ValueError, match="cannot view"):
+            fastlaunch.view(a, bad)
+    transposed = devicearray.DeviceNDArray(shape=a.shape[::-1], strides=a.strides[::-1], dtype=a.dtype, gpu_data=a.gpu_data)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fastlaunch.view(transposed, (-1,))
+    assert fastlaunch._real(v).shape == v.shape and fastlaunch._real(a) is a
 
 
 def test_a_type_it_does_not_pack_means_numbas_path():
     from numba.core import types
 
-    assert fastlaunch._packers((types.complex128,)) is None
-    assert fastlaunch._packers((types.UniTuple(types.complex64, 2),)) is None
+    assert fastlaunch._layout((types.complex128,)) is None
+    assert fastlaunch._layout((types.UniTuple(types.complex64, 2),)) is None
 
 
 def test_launch_grid_first_through_numba_then_the_driver(arrays, monkeypatch):
@@ -143,8 +181,10 @@ def test_launch_grid_first_through_numba_then_the_driver(arrays, monkeypatch):
 
             return run
 
-    def fake_driver_launch(handle, gx, gy, gz, bx, by, bz, shared, stream, params):
-        launched.append(("driver", (handle, gx, gy, gz, bx, by, bz, shared, stream), _raw(params)))
+    def fake_driver_launch(handle, gx, gy, gz, bx, by, bz, shared, stream, pointers):
+        plan = next(p for p in fastlaunch._plans.values() if p is not None)
+        assert ctypes.addressof(pointers) == ctypes.addressof(plan.pointers)
+        launched.append(("driver", (handle, gx, gy, gz, bx, by, bz, shared, stream), plan.buffer.raw[:plan.struct.size]))
 
     monkeypatch.setattr(fastlaunch, "_state", dict(fastlaunch._state, enabled=True, launch_kernel=fake_driver_launch))
     monkeypatch.setattr(fastlaunch, "_plans", {})
@@ -153,9 +193,9 @@ def test_launch_grid_first_through_numba_then_the_driver(arrays, monkeypatch):
     assert launched[0][0] == "numba" and launched[0][1] == ((3, 2), 64)
     assert launched[0][2][0].shape == (a.size,)  # the marker became a real 1-d array for Numba
     fastlaunch.launch_grid(kernel, (3, 2), 64, fastlaunch.flat(a), b, 6, False)
-    kind, config, params = launched[1]
+    kind, config, buffer = launched[1]
     assert kind == "driver" and config == (0x5EED, 3, 2, 1, 64, 1, 1, 0, None)
-    assert params == _raw(_numba_packs((a.reshape(a.size), b, 6, False)))
+    assert buffer == _numba_buffer(_numba_packs((a.reshape(a.size), b, 6, False)))
     # other argument kinds are a new first launch
     fastlaunch.launch_grid(kernel, 4, 32, a, b, 5, True)
     assert launched[2][0] == "numba"

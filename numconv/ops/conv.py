@@ -1,6 +1,7 @@
 """Convolution and transposed convolution over arrays (batched n-d layout, spec from ``shapes``).
 
-The kernels see 5-d views; a reshape of a C-contiguous array is free.
+The kernels see 5-d views of the arrays (``dispatch.view``); outputs are made in the shape the
+caller gets.
 """
 from .. import dispatch
 from .. import shapes
@@ -34,10 +35,11 @@ def _winograd_workspaces(wg, spec, out_shape, dtype, device):
 def conv_forward(x, w, b, spec: ConvSpec):
     """y = conv(x, w) + b; ``x`` (N, C, *spatial) -> (N, O, *out)."""
     dev = dispatch.backend(input=x, weight=w, bias=b)
-    x = dispatch.contiguous(x, dev).reshape(spec.x_shape)
-    w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
+    x = dispatch.view(dispatch.contiguous(x, dev), spec.x_shape, dev)
+    w = dispatch.view(dispatch.contiguous(w, dev), spec.w_shape, dev)
     b, has_bias = _bias(b, x.dtype, dev)
-    y = dispatch.empty(spec.y_shape, x.dtype, dev)
+    out = dispatch.empty(spec.y_nd, x.dtype, dev)
+    y = dispatch.view(out, spec.y_shape, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "forward")
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
@@ -51,16 +53,17 @@ def conv_forward(x, w, b, spec: ConvSpec):
         gemm.conv_forward_gemm(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws)
     else:
         dispatch.kernels("conv", dev).conv_forward(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
-    return y.reshape(spec.y_nd)
+    return out
 
 
 def conv_input_grad(gy, w, spec: ConvSpec, b=None):
     """dL/dx from dL/dy (the transposed convolution of ``gy``; ``b`` is that op's bias)."""
     dev = dispatch.backend(grad_output=gy, weight=w, bias=b)
-    gy = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
-    w = dispatch.contiguous(w, dev).reshape(spec.w_shape)
+    gy = dispatch.view(dispatch.contiguous(gy, dev), spec.y_shape, dev)
+    w = dispatch.view(dispatch.contiguous(w, dev), spec.w_shape, dev)
     b, has_bias = _bias(b, gy.dtype, dev)
-    gx = dispatch.empty(spec.x_shape, gy.dtype, dev)
+    out = dispatch.empty(spec.x_nd, gy.dtype, dev)
+    gx = dispatch.view(out, spec.x_shape, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "input_grad")
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
@@ -75,15 +78,16 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
         gemm.conv_input_grad_gemm(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws)
     else:
         dispatch.kernels("conv", dev).conv_input_grad(gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
-    return gx.reshape(spec.x_nd)
+    return out
 
 
 def conv_weight_grad(x, gy, spec: ConvSpec):
     """dL/dw = correlation of the input with dL/dy, shaped like the weight."""
     dev = dispatch.backend(input=x, grad_output=gy)
-    x = dispatch.contiguous(x, dev).reshape(spec.x_shape)
-    gy = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
-    gw = dispatch.empty(spec.w_shape, x.dtype, dev)
+    x = dispatch.view(dispatch.contiguous(x, dev), spec.x_shape, dev)
+    gy = dispatch.view(dispatch.contiguous(gy, dev), spec.y_shape, dev)
+    out = dispatch.empty(spec.w_shape[:2] + spec.w_shape[5 - spec.nd:], x.dtype, dev)
+    gw = dispatch.view(out, spec.w_shape, dev)
     algorithm = dispatch.conv_algorithm(spec, dev, "weight_grad")
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
@@ -101,14 +105,14 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
         gemm.conv_weight_grad_gemm(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups, ws, part)
     else:
         dispatch.kernels("conv", dev).conv_weight_grad(gw, x, gy, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
-    return gw.reshape(spec.w_shape[:2] + spec.w_shape[5 - spec.nd:])
+    return out
 
 
 def conv_bias_grad(gy):
     """dL/db[o] = sum of dL/dy over everything but the channel axis 1."""
     dev = dispatch.backend(grad_output=gy)
     gy = dispatch.contiguous(gy, dev)
-    gy = gy.reshape((gy.shape[0], gy.shape[1], -1, 1, 1))
+    gy = dispatch.view(gy, (gy.shape[0], gy.shape[1], -1, 1, 1), dev)
     gb = dispatch.empty((gy.shape[1],), gy.dtype, dev)
     dispatch.kernels("conv", dev).conv_bias_grad(gb, gy)
     return gb
@@ -123,5 +127,5 @@ def add_channel_bias(y, b):
     """y + b over the channel axis 1 (a new array)."""
     dev = dispatch.backend(input=y, bias=b)
     out = dispatch.copy(dispatch.contiguous(y, dev), dev)
-    dispatch.kernels("conv", dev).add_channel_bias(out.reshape((y.shape[0], y.shape[1], -1)), dispatch.contiguous(b, dev))
+    dispatch.kernels("conv", dev).add_channel_bias(dispatch.view(out, (y.shape[0], y.shape[1], -1), dev), dispatch.contiguous(b, dev))
     return out

@@ -233,9 +233,9 @@ def relu_backward(g, y):
 
 def _relu_kernel(name, like, *arrays):
     dev = dispatch.CUDA if _on_cuda(*arrays) else dispatch.CPU
-    flat = [dispatch.contiguous(a, dev).reshape(-1) for a in arrays]
+    flat = [dispatch.view(dispatch.contiguous(a, dev), (-1,), dev) for a in arrays]
     out = dispatch.empty(tuple(like.shape), like.dtype, dev)
-    getattr(dispatch.kernels("elementwise", dev), name)(out.reshape(-1), *flat)
+    getattr(dispatch.kernels("elementwise", dev), name)(dispatch.view(out, (-1,), dev), *flat)
     return out
 
 
@@ -555,7 +555,8 @@ def _resolve_shape(shape, size):
 
 
 def _flat(a):
-    return dispatch.contiguous(a, dispatch.CUDA).reshape((int(a.size),))
+    """``a`` as a 1-d kernel argument (``dispatch.view``)."""
+    return dispatch.view(dispatch.contiguous(a, dispatch.CUDA), (int(a.size),), dispatch.CUDA)
 
 
 def _cu_full(shape, value, dtype):

@@ -56,12 +56,12 @@ def _run(name, param, grad, buffers, needed, scalars):
     flat = dispatch.contiguous(param, dev)  # a parameter that is not contiguous is updated on a copy
     copied = flat is not param
     unused = dispatch.empty((0,), param.dtype, dev)
-    g = dispatch.contiguous(grad, dev).reshape(-1)
-    bufs = [unused if b is None else b.reshape(-1) for b in buffers.values()]
+    g = dispatch.view(dispatch.contiguous(grad, dev), (-1,), dev)
+    bufs = [unused if b is None else dispatch.view(b, (-1,), dev) for b in buffers.values()]
     kernels = dispatch.kernels("optim", dev)
     if param.size < PARALLEL_MIN_SIZE and hasattr(kernels, name + "_serial"):
         name += "_serial"  # the same loop without threads: a parallel launch costs more than it saves
-    getattr(kernels, name)(flat.reshape(-1), g, *bufs, *scalars)
+    getattr(kernels, name)(dispatch.view(flat, (-1,), dev), g, *bufs, *scalars)
     if copied:
         param[...] = flat.reshape(param.shape)
 

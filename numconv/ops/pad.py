@@ -20,11 +20,11 @@ def _plan(shape, pad, mode):
 def pad_forward(x, pad, mode="constant", value=0.0):
     dev = dispatch.backend(input=x)
     tables, in4, out4, out_shape = _plan(tuple(x.shape), pad, mode)
-    x4 = dispatch.contiguous(x, dev).reshape(in4)
-    y = dispatch.empty(out4, x4.dtype, dev)
+    x4 = dispatch.view(dispatch.contiguous(x, dev), in4, dev)
+    y = dispatch.empty(out_shape, x4.dtype, dev)
     t = [dispatch.to_device(a, dev) for a in tables]
-    dispatch.kernels("pad", dev).pad_forward(y, x4, t[0], t[1], t[2], float(value))
-    return y.reshape(out_shape)
+    dispatch.kernels("pad", dev).pad_forward(dispatch.view(y, out4, dev), x4, t[0], t[1], t[2], float(value))
+    return y
 
 
 def pad_backward(gy, x_shape, pad, mode="constant"):
@@ -32,8 +32,8 @@ def pad_backward(gy, x_shape, pad, mode="constant"):
     tables, in4, out4, out_shape = _plan(tuple(x_shape), pad, mode)
     if tuple(gy.shape) != out_shape:
         raise ValueError(f"grad_output must have the padded shape {out_shape}, got {tuple(gy.shape)}")
-    gy4 = dispatch.contiguous(gy, dev).reshape(out4)
-    gx = dispatch.empty(in4, gy4.dtype, dev)
+    gy4 = dispatch.view(dispatch.contiguous(gy, dev), out4, dev)
+    gx = dispatch.empty(tuple(x_shape), gy4.dtype, dev)
     t = [dispatch.to_device(a, dev) for a in tables]
-    dispatch.kernels("pad", dev).pad_backward(gx, gy4, t[0], t[1], t[2])
-    return gx.reshape(tuple(x_shape))
+    dispatch.kernels("pad", dev).pad_backward(dispatch.view(gx, in4, dev), gy4, t[0], t[1], t[2])
+    return gx
