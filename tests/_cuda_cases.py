@@ -314,6 +314,7 @@ AVG_POOL = [
     ("divisor_override", 2, (4, 5), 2, dict(stride=1, divisor_override=3)),
     ("3d exclude pad", 3, (3, 4, 3), 2, dict(padding=1, count_include_pad=False)),
     ("whole plane", 2, (3, 4), (3, 4), dict(divisor_override=5)),
+    ("windows of 20 taps: a warp each", 2, (5, 8), (5, 4), dict(stride=(1, 4))),
 ]
 
 ADAPTIVE = [
@@ -323,6 +324,8 @@ ADAPTIVE = [
     (2, (3, 4), (5, None)),
     (3, (4, 3, 5), (2, 3, 2)),
     (2, (3, 4), 1),
+    (2, (6, 7), 1),  # 42 taps: a warp per output, lanes taking two taps
+    (3, (2, 5, 4), (1, 1, 2)),  # 20 taps: a warp per output
 ]
 
 
@@ -392,6 +395,15 @@ def pool_cases():
     case("pool", "max_pool2d[unbatched float32]", F.max_pool2d, x, 2, backward=F.max_pool2d_backward,
          forward_only=dict(return_indices=True), ceil_mode=True)
     case("pool", "max_pool2d[values only]", F.max_pool2d, x, 2, ceil_mode=True)
+    # a warp per output: ties go to the first tap in row-major order, a NaN to the last NaN
+    x = np.round(rand(3, 2, 6, 7) * 2) / 2
+    x[0, 0] = 0.5
+    x[0, 1] = -np.inf
+    x[1, 0, 2, 3] = x[1, 0, 5, 6] = np.nan
+    x[2, 1, 0, 0] = np.nan
+    x[2, 1, 1, :] = 9.0
+    case("pool", "adaptive_max_pool2d[42 taps, ties, NaN, -inf]", F.adaptive_max_pool2d, x, 1,
+         backward=F.adaptive_max_pool2d_backward, forward_only=dict(return_indices=True))
     case("pool", "avg_pool2d[unbatched float32]", F.avg_pool2d, x, 3, backward=F.avg_pool2d_backward, stride=2, padding=1)
     for label, nd, n, k, kw in AVG_POOL:
         x = rand(2, 2, *spatial(nd, n))

@@ -29,12 +29,13 @@ def max_pool_forward(x, spec: PoolSpec, indices: bool = True):
     """(values, indices); indices are int64 flat positions in each input plane, or None when not
     asked for (the kernel then writes the values alone)."""
     dev = dispatch.backend(input=x)
-    x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
-    y = dispatch.empty(spec.y_shape, x5.dtype, dev)
-    idx = dispatch.empty(spec.y_shape, np.int64, dev) if indices else dispatch.placeholder(np.int64, dev, (0,) * 5)
+    x5 = dispatch.view(dispatch.contiguous(x, dev), spec.x_shape, dev)
+    y = dispatch.empty(spec.y_nd, x5.dtype, dev)
+    idx = dispatch.empty(spec.y_nd, np.int64, dev) if indices else None
+    idx5 = dispatch.view(idx, spec.y_shape, dev) if indices else dispatch.placeholder(np.int64, dev, (0,) * 5)
     first, count = _tables(spec, dev)[:2]
-    dispatch.kernels("pool", dev).max_pool_forward(y, idx, x5, first, count, spec.step)
-    return y.reshape(spec.y_nd), (idx.reshape(spec.y_nd) if indices else None)
+    dispatch.kernels("pool", dev).max_pool_forward(dispatch.view(y, spec.y_shape, dev), idx5, x5, first, count, spec.step)
+    return y, idx
 
 
 def max_pool_backward(gy, indices, spec: PoolSpec, windowed: bool = True):
@@ -45,12 +46,12 @@ def max_pool_backward(gy, indices, spec: PoolSpec, windowed: bool = True):
     dev = dispatch.backend(grad_output=gy, indices=indices)
     if dev == dispatch.CUDA and not windowed:
         return _scatter(gy, indices, spec.x_shape, spec.x_nd, accumulate=True)
-    gy5 = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
-    idx5 = dispatch.contiguous(indices, dev).reshape(spec.y_shape)
-    gx = dispatch.empty(spec.x_shape, gy5.dtype, dev)
+    gy5 = dispatch.view(dispatch.contiguous(gy, dev), spec.y_shape, dev)
+    idx5 = dispatch.view(dispatch.contiguous(indices, dev), spec.y_shape, dev)
+    gx = dispatch.empty(spec.x_nd, gy5.dtype, dev)
     cover_first, cover_count = _tables(spec, dev)[3:]
-    dispatch.kernels("pool", dev).max_pool_backward(gx, gy5, idx5, cover_first, cover_count)
-    return gx.reshape(spec.x_nd)
+    dispatch.kernels("pool", dev).max_pool_backward(dispatch.view(gx, spec.x_shape, dev), gy5, idx5, cover_first, cover_count)
+    return gx
 
 
 def check_indices(indices, plane_shape, spec: PoolSpec | None = None):
@@ -65,10 +66,10 @@ def check_indices(indices, plane_shape, spec: PoolSpec | None = None):
     windowed = spec is not None and dev == dispatch.CUDA
     plane_shape = (1,) * (3 - len(plane_shape)) + tuple(plane_shape)
     if spec is None:
-        idx5, step = idx.reshape((1, 1, 1, 1, -1)), (1, 1, 1)
+        idx5, step = dispatch.view(idx, (1, 1, 1, 1, -1), dev), (1, 1, 1)
         first = count = _unit_table(dev)
     else:
-        idx5, step, (first, count) = idx.reshape(spec.y_shape), spec.step, _tables(spec, dev)[:2]
+        idx5, step, (first, count) = dispatch.view(idx, spec.y_shape, dev), spec.step, _tables(spec, dev)[:2]
     info = np.iinfo(np.int64)
     found = dispatch.to_device(np.array([info.max, info.min, 0], np.int64), dev)
     dispatch.kernels("pool", dev).check_indices(found, idx5, first, count, step, plane_shape, windowed)
@@ -88,30 +89,31 @@ def _unit_table(dev):
 
 def avg_pool_forward(x, spec: PoolSpec, override: float = 0.0):
     dev = dispatch.backend(input=x)
-    x5 = dispatch.contiguous(x, dev).reshape(spec.x_shape)
-    y = dispatch.empty(spec.y_shape, x5.dtype, dev)
+    x5 = dispatch.view(dispatch.contiguous(x, dev), spec.x_shape, dev)
+    y = dispatch.empty(spec.y_nd, x5.dtype, dev)
     first, count, div = _tables(spec, dev)[:3]
-    dispatch.kernels("pool", dev).avg_pool_forward(y, x5, first, count, spec.step, div, override)
-    return y.reshape(spec.y_nd)
+    dispatch.kernels("pool", dev).avg_pool_forward(dispatch.view(y, spec.y_shape, dev), x5, first, count, spec.step, div, override)
+    return y
 
 
 def avg_pool_backward(gy, spec: PoolSpec, override: float = 0.0):
     dev = dispatch.backend(grad_output=gy)
-    gy5 = dispatch.contiguous(gy, dev).reshape(spec.y_shape)
-    gx = dispatch.empty(spec.x_shape, gy5.dtype, dev)
+    gy5 = dispatch.view(dispatch.contiguous(gy, dev), spec.y_shape, dev)
+    gx = dispatch.empty(spec.x_nd, gy5.dtype, dev)
     first, count, div, cover_first, cover_count = _tables(spec, dev)
-    dispatch.kernels("pool", dev).avg_pool_backward(gx, gy5, first, count, spec.step, div, override, cover_first, cover_count)
-    return gx.reshape(spec.x_nd)
+    dispatch.kernels("pool", dev).avg_pool_backward(dispatch.view(gx, spec.x_shape, dev), gy5, first, count, spec.step, div,
+                                                    override, cover_first, cover_count)
+    return gx
 
 
 def _scatter(src, indices, out_shape5, out_nd, accumulate):
     dev = dispatch.backend(input=src, indices=indices)
     n, c = out_shape5[:2]
-    src = dispatch.contiguous(src, dev).reshape((n, c, -1))
-    idx = dispatch.contiguous(indices, dev).reshape((n, c, -1))
-    out = dispatch.empty(out_shape5, src.dtype, dev)
-    dispatch.kernels("pool", dev).scatter_plane(out.reshape((n, c, -1)), src, idx, accumulate)
-    return out.reshape(out_nd)
+    src = dispatch.view(dispatch.contiguous(src, dev), (n, c, -1), dev)
+    idx = dispatch.view(dispatch.contiguous(indices, dev), (n, c, -1), dev)
+    out = dispatch.empty(out_nd, src.dtype, dev)
+    dispatch.kernels("pool", dev).scatter_plane(dispatch.view(out, (n, c, -1), dev), src, idx, accumulate)
+    return out
 
 
 def max_unpool_forward(x, indices, out_nd):
@@ -124,8 +126,8 @@ def max_unpool_backward(gy, indices):
     """dL/dx[p] = dL/dy at the position ``indices[p]`` named (a gather)."""
     dev = dispatch.backend(grad_output=gy, indices=indices)
     n, c = indices.shape[:2]
-    gy = dispatch.contiguous(gy, dev).reshape((n, c, -1))
-    idx = dispatch.contiguous(indices, dev).reshape((n, c, -1))
-    gx = dispatch.empty(idx.shape, gy.dtype, dev)
-    dispatch.kernels("pool", dev).gather_plane(gx, gy, idx)
-    return gx.reshape(indices.shape)
+    gy = dispatch.view(dispatch.contiguous(gy, dev), (n, c, -1), dev)
+    idx = dispatch.view(dispatch.contiguous(indices, dev), (n, c, -1), dev)
+    gx = dispatch.empty(tuple(indices.shape), gy.dtype, dev)
+    dispatch.kernels("pool", dev).gather_plane(dispatch.view(gx, idx.shape, dev), gy, idx)
+    return gx

@@ -11,7 +11,7 @@ average-pool gradients). No ``fastmath``: it would flush denormals and approxima
 from numba import cuda
 
 from .. import indexing
-from .fastlaunch import flat, launch_grid  # noqa: F401 - the launch path every launcher uses
+from .fastlaunch import flat, launch_grid, view  # noqa: F401 - the launch path every launcher uses
 
 BLOCK = 128  # threads per block: small, so tiny outputs still spread over several blocks
 
@@ -26,6 +26,34 @@ def launch(kernel, n, *args):
     """Run ``kernel(*args)`` on ``n`` threads (flat indices ``0 <= t < n``; the kernel checks ``t < n``)."""
     if n > 0:
         launch_grid(kernel, (n + BLOCK - 1) // BLOCK, BLOCK, *args)
+
+
+GRID_THREADS = 256  # threads per block of the kernels on a 3-d grid (``grid3``)
+MAX_GRID_Z = 65535  # the largest grid z; those kernels stride over the rest
+
+
+def _pow2_at_least(n):
+    p = 1
+    while p < n:
+        p *= 2
+    return p
+
+
+def grid3(cols, rows, planes, max_z=MAX_GRID_Z):
+    """(grid, block) for a kernel over (planes, rows, cols) outputs: x along the columns, y along the
+    rows, z striding over the planes. A block is up to 32 columns by enough rows for GRID_THREADS
+    threads (powers of two), sized down to small planes. A thread's column and row come from its
+    block and thread indices (``column_row``), with no division."""
+    bx = min(32, _pow2_at_least(cols))
+    by = min(_pow2_at_least(rows), GRID_THREADS // bx)
+    return ((cols + bx - 1) // bx, (rows + by - 1) // by, max(1, min(planes, max_z))), (bx, by, 1)
+
+
+@cuda.jit(device=True)
+def column_row():
+    """This thread's (column, row) on a ``grid3`` grid."""
+    return (cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x,
+            cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y)
 
 
 tap_range = cuda.jit(device=True)(indexing.tap_range)
