@@ -395,6 +395,22 @@ def pool_cases():
     case("pool", "max_pool2d[unbatched float32]", F.max_pool2d, x, 2, backward=F.max_pool2d_backward,
          forward_only=dict(return_indices=True), ceil_mode=True)
     case("pool", "max_pool2d[values only]", F.max_pool2d, x, 2, ceil_mode=True)
+    # the grid kernels take several planes a thread: 9 planes leave a tail; a grid of 2 blocks along z
+    # makes every thread stride on to further planes
+    import numconv.kernels.cuda as kernels_cuda
+
+    x = rand(3, 3, 6, 5)
+    for max_z in (kernels_cuda.MAX_GRID_Z, 2):
+        prev, kernels_cuda.MAX_GRID_Z = kernels_cuda.MAX_GRID_Z, max_z
+        try:
+            case("pool", f"max_pool2d[9 planes, grid z <= {max_z}]", F.max_pool2d, x, 2, backward=F.max_pool2d_backward,
+                 forward_only=dict(return_indices=True), stride=1)
+            case("pool", f"avg_pool2d[9 planes, grid z <= {max_z}]", F.avg_pool2d, x, 3, backward=F.avg_pool2d_backward,
+                 stride=2, padding=1)
+            case("conv", f"conv2d[depthwise, 9 planes, grid z <= {max_z}]", F.conv2d, x, rand(3, 1, 3, 3), rand(3),
+                 padding=1, groups=3)
+        finally:
+            kernels_cuda.MAX_GRID_Z = prev
     # a warp per output: ties go to the first tap in row-major order, a NaN to the last NaN
     x = np.round(rand(3, 2, 6, 7) * 2) / 2
     x[0, 0] = 0.5

@@ -39,11 +39,13 @@ def _pow2_at_least(n):
     return p
 
 
-def grid3(cols, rows, planes, max_z=MAX_GRID_Z):
+def grid3(cols, rows, planes, max_z=None):
     """(grid, block) for a kernel over (planes, rows, cols) outputs: x along the columns, y along the
     rows, z striding over the planes. A block is up to 32 columns by enough rows for GRID_THREADS
     threads (powers of two), sized down to small planes. A thread's column and row come from its
-    block and thread indices (``column_row``), with no division."""
+    block and thread indices (``column_row``), with no division. At most ``max_z`` (default
+    MAX_GRID_Z) blocks along z."""
+    max_z = MAX_GRID_Z if max_z is None else max_z
     bx = min(32, _pow2_at_least(cols))
     by = min(_pow2_at_least(rows), GRID_THREADS // bx)
     return ((cols + bx - 1) // bx, (rows + by - 1) // by, max(1, min(planes, max_z))), (bx, by, 1)

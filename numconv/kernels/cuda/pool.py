@@ -7,9 +7,10 @@ Indices are flat positions in the (D, H, W) plane, as PyTorch returns them.
 Shapes: ``x`` (N, C, D, H, W), ``y``/``idx`` (N, C, OD, OH, OW).
 Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cpu.pool``.
 
-The kernels see the arrays as (P, depth, rows, columns), P = N*C planes, on a 3-d grid
-(``grid3``): x along the columns, y along the rows, z striding over (plane, depth). A thread's
-coordinates come from its block and thread indices, so no thread divides to find them. Where the
+The grid kernels see the arrays as (P, flat position), P = N*C planes, on a 3-d grid
+(``grid3``): x along the columns, y along the rows, z striding over the planes, PLANES of them a
+thread, so the window arithmetic is done once for several loads. A thread's coordinates come from
+its block and thread indices, so no thread divides to find them. Where the
 windows (or, for the gathers, the covers) have at most UNROLL_TAPS taps, the kernel is compiled
 for their largest size (``_bounds``) with the loops unrolled: a short window loads its last tap
 again rather than branch, so a thread issues all its loads before it needs the first. (With one
@@ -22,12 +23,14 @@ compute, deterministic results. (``check_indices`` counts with atomics; counts d
 import functools
 import math
 
-from numba import cuda, float64, int64, uint32
+import numpy as np
+from numba import cuda, float64, from_dtype, int64, uint32, uint64
 
 from . import GRID_THREADS, column_row, grid3, jit, launch, launch_grid, unravel5, view
 
 WARP_TAPS = 16  # windows averaging this many taps or more take a warp per output
 WARPS = 8  # warps (outputs) per block of the warp kernels
+PLANES = 4  # planes a grid kernel's thread takes at one position: their loads in flight together
 UNROLL_TAPS = 32  # windows (and covers) of at most this many taps get kernels with unrolled loops
 
 
@@ -53,6 +56,11 @@ def _bounds(counts):
 def _planes(a):
     """A 5-d (N, C, d, h, w) array as (N*C, d, h, w)."""
     return view(a, (a.shape[0] * a.shape[1],) + tuple(a.shape[2:]))
+
+
+def _rows(a):
+    """A 5-d (N, C, d, h, w) array as (N*C, d*h*w): the grid kernels' planes of flat positions."""
+    return view(a, (a.shape[0] * a.shape[1], a.shape[2] * a.shape[3] * a.shape[4]))
 
 
 def _many_taps(x_shape, y_shape):
@@ -92,50 +100,62 @@ def max_pool_forward(y, idx, x, first, count, step):
     An ``idx`` of size 0 asks for the values alone."""
     if y.size == 0:
         return
-    y4, x4 = _planes(y), _planes(x)
-    idx4 = _planes(idx) if idx.size > 0 else view(idx, (0, 0, 0, 0))
-    P, OD, OH, OW = y4.shape
+    N, C, OD, OH, OW = y.shape
+    P = N * C
     if _many_taps(x.shape, y.shape):
+        idx4 = _planes(idx) if idx.size > 0 else view(idx, (0, 0, 0, 0))
         warps = min(WARPS, y.size)
-        launch_grid(_max_pool_forward_warp, (y.size + warps - 1) // warps, (32, warps), y4, idx4, x4, first, count, *step)
+        launch_grid(_max_pool_forward_warp, (y.size + warps - 1) // warps, (32, warps), _planes(y), idx4, _planes(x),
+                    first, count, *step)
     else:
-        grid, block = grid3(OW, OH, P * OD)
-        launch_grid(_max_pool_forward(_bounds(count)), grid, block, y4, idx4, x4, first, count, *step)
+        idx2 = _rows(idx) if idx.size > 0 else view(idx, (0, 0))
+        grid, block = grid3(OW, OH, (P + PLANES - 1) // PLANES)
+        launch_grid(_max_pool_forward(_bounds(count)), grid, block, _rows(y), idx2, _rows(x), first, count, *step,
+                    OD, OH, OW, x.shape[3], x.shape[4])
 
 
 @functools.lru_cache(maxsize=None)
 def _max_pool_forward(bounds):
     """The grid kernel for windows of at most ``bounds`` (KD, KH, KW) taps, its loops unrolled, or
-    of any size for None."""
+    of any size for None. Arrays are (planes, flat positions); a thread takes PLANES planes at one
+    output position."""
     FIXED = bounds is not None
     KD, KH, KW = bounds if FIXED else (0, 0, 0)
 
-    def kernel(y, idx, x, first, count, sd, sh, sw):
+    def kernel(y, idx, x, first, count, sd, sh, sw, OD, OH, OW, H, W):
         ow, oh = column_row()
-        P, OD, OH, OW = y.shape[0], y.shape[1], y.shape[2], y.shape[3]
         if ow >= OW or oh >= OH:
             return
-        H, W = x.shape[2], x.shape[3]
+        P = y.shape[0]
         fh, ch = first[1, oh], count[1, oh]
         fw, cw = first[2, ow], count[2, ow]
-        for z in range(cuda.blockIdx.z, P * OD, cuda.gridDim.z):
-            p, od = _plane_depth(z, OD)
+        best = cuda.local.array(PLANES, float64)  # float64 holds every float32 and float64 exactly
+        at = cuda.local.array(PLANES, int64)
+        for od in range(OD):
             fd, cd = first[0, od], count[0, od]
-            best = x.dtype.type(-math.inf)
-            bi = (fd * H + fh) * W + fw
-            for a in range(KD if FIXED else cd):
-                i0 = fd + min(a, cd - 1) * sd
-                for e in range(KH if FIXED else ch):
-                    i1 = fh + min(e, ch - 1) * sh
-                    for f in range(KW if FIXED else cw):
-                        i2 = fw + min(f, cw - 1) * sw
-                        v = x[p, i0, i1, i2]  # past a short window's end, its last tap again: no branch
-                        if a < cd and e < ch and f < cw and (v > best or v != v):
-                            best = v
-                            bi = (i0 * H + i1) * W + i2
-            y[p, od, oh, ow] = best
-            if idx.size > 0:
-                idx[p, od, oh, ow] = bi
+            yo = uint64((od * OH + oh) * OW + ow)
+            for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
+                for j in range(PLANES):
+                    best[j] = -math.inf
+                    at[j] = (fd * H + fh) * W + fw
+                for a in range(KD if FIXED else cd):
+                    i0 = fd + min(a, cd - 1) * sd
+                    for e in range(KH if FIXED else ch):
+                        i1 = fh + min(e, ch - 1) * sh
+                        for f in range(KW if FIXED else cw):
+                            # past a short window's end, its last tap again: the loads need no branch
+                            off = (i0 * H + i1) * W + fw + min(f, cw - 1) * sw
+                            ok = a < cd and e < ch and f < cw
+                            for j in range(PLANES):
+                                v = float64(x[uint64(min(p0 + j, P - 1)), uint64(off)])
+                                if ok and (v > best[j] or v != v):
+                                    best[j] = v
+                                    at[j] = off
+                for j in range(PLANES):
+                    if p0 + j < P:
+                        y[uint64(p0 + j), yo] = best[j]
+                        if idx.size > 0:
+                            idx[uint64(p0 + j), yo] = at[j]
 
     return jit(kernel)
 
@@ -188,15 +208,16 @@ def avg_pool_forward(y, x, first, count, step, div, override):
     """y[n,c,p] = sum over the window of p of x[n,c,.] / divisor(p); ``override`` > 0 replaces the divisor."""
     if y.size == 0:
         return
-    y4, x4 = _planes(y), _planes(x)
-    P, OD, OH, OW = y4.shape
+    N, C, OD, OH, OW = y.shape
+    P = N * C
     if _many_taps(x.shape, y.shape):
         warps = min(WARPS, y.size)
-        launch_grid(_avg_pool_forward_warp, (y.size + warps - 1) // warps, (32, warps), y4, x4, first, count, *step, div,
-                    override)
+        launch_grid(_avg_pool_forward_warp, (y.size + warps - 1) // warps, (32, warps), _planes(y), _planes(x), first,
+                    count, *step, div, override)
     else:
-        grid, block = grid3(OW, OH, P * OD)
-        launch_grid(_avg_pool_forward(_bounds(count)), grid, block, y4, x4, first, count, *step, div, override)
+        grid, block = grid3(OW, OH, (P + PLANES - 1) // PLANES)
+        launch_grid(_avg_pool_forward(_bounds(count)), grid, block, _rows(y), _rows(x), first, count, *step, div,
+                    override, OD, OH, OW, x.shape[3], x.shape[4])
 
 
 @cuda.jit(device=True)
@@ -206,30 +227,39 @@ def _divisor(div, override, od, oh, ow):
 
 @functools.lru_cache(maxsize=None)
 def _avg_pool_forward(bounds):
-    """As ``_max_pool_forward``, summing."""
+    """As ``_max_pool_forward``, summing in float64."""
     FIXED = bounds is not None
     KD, KH, KW = bounds if FIXED else (0, 0, 0)
 
-    def kernel(y, x, first, count, sd, sh, sw, div, override):
+    def kernel(y, x, first, count, sd, sh, sw, div, override, OD, OH, OW, H, W):
         ow, oh = column_row()
-        P, OD, OH, OW = y.shape[0], y.shape[1], y.shape[2], y.shape[3]
         if ow >= OW or oh >= OH:
             return
+        P = y.shape[0]
         fh, ch = first[1, oh], count[1, oh]
         fw, cw = first[2, ow], count[2, ow]
-        for z in range(cuda.blockIdx.z, P * OD, cuda.gridDim.z):
-            p, od = _plane_depth(z, OD)
+        s = cuda.local.array(PLANES, float64)
+        for od in range(OD):
             fd, cd = first[0, od], count[0, od]
-            s = 0.0
-            for a in range(KD if FIXED else cd):
-                i0 = fd + min(a, cd - 1) * sd
-                for e in range(KH if FIXED else ch):
-                    i1 = fh + min(e, ch - 1) * sh
-                    for f in range(KW if FIXED else cw):
-                        v = x[p, i0, i1, fw + min(f, cw - 1) * sw]
-                        if a < cd and e < ch and f < cw:
-                            s += v
-            y[p, od, oh, ow] = s / _divisor(div, override, od, oh, ow)
+            yo = uint64((od * OH + oh) * OW + ow)
+            dv = _divisor(div, override, od, oh, ow)
+            for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
+                for j in range(PLANES):
+                    s[j] = 0.0
+                for a in range(KD if FIXED else cd):
+                    i0 = fd + min(a, cd - 1) * sd
+                    for e in range(KH if FIXED else ch):
+                        i1 = fh + min(e, ch - 1) * sh
+                        for f in range(KW if FIXED else cw):
+                            off = (i0 * H + i1) * W + fw + min(f, cw - 1) * sw
+                            ok = a < cd and e < ch and f < cw
+                            for j in range(PLANES):
+                                v = x[uint64(min(p0 + j, P - 1)), uint64(off)]
+                                if ok:
+                                    s[j] += v
+                for j in range(PLANES):
+                    if p0 + j < P:
+                        y[uint64(p0 + j), yo] = s[j] / dv
 
     return jit(kernel)
 
@@ -278,16 +308,15 @@ def _in_window(i, first, count, step):
 def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, cover_count):
     """gx[n,c,i] = sum over windows p containing i of gy[n,c,p] / divisor(p)
 
-    One thread per ``gx`` element gathers from the windows whose span holds its index (the cover
-    tables), keeping those that have it as a tap.
+    One thread per ``gx`` element (PLANES planes at one position) gathers from the windows whose
+    span holds its index (the cover tables), keeping those that have it as a tap.
     """
     if gx.size == 0:
         return
-    gx4 = _planes(gx)
-    P, D, H, W = gx4.shape
-    grid, block = grid3(W, H, P * D)
-    launch_grid(_avg_pool_backward(_bounds(cover_count)), grid, block, gx4, _planes(gy), first, count, *step, div,
-                override, cover_first, cover_count)
+    N, C, D, H, W = gx.shape
+    grid, block = grid3(W, H, (N * C + PLANES - 1) // PLANES)
+    launch_grid(_avg_pool_backward(_bounds(cover_count)), grid, block, _rows(gx), _rows(gy), first, count, *step, div,
+                override, cover_first, cover_count, D, H, W, gy.shape[3], gy.shape[4])
 
 
 @cuda.jit(device=True)
@@ -300,33 +329,44 @@ def _cover(cf, cc, i, d):
 
 @functools.lru_cache(maxsize=None)
 def _avg_pool_backward(bounds):
-    """The gather for covers of at most ``bounds`` (CD, CH, CW) windows, its loops unrolled, or any for None."""
+    """The gather for covers of at most ``bounds`` (CD, CH, CW) windows, its loops unrolled, or any
+    for None; arrays (planes, flat positions), PLANES planes a thread. Whether a window has the
+    element as a tap, and its divisor, are worked out once for all of them."""
     FIXED = bounds is not None
     CD, CH, CW = bounds if FIXED else (0, 0, 0)
 
-    def kernel(gx, gy, first, count, sd, sh, sw, div, override, cf, cc):
+    def kernel(gx, gy, first, count, sd, sh, sw, div, override, cf, cc, D, H, W, OH, OW):
         i2, i1 = column_row()
-        P, D, H, W = gx.shape[0], gx.shape[1], gx.shape[2], gx.shape[3]
         if i2 >= W or i1 >= H:
             return
+        P = gx.shape[0]
         h0, hc, hl = _cover(cf, cc, i1, 1)
         w0, wc, wl = _cover(cf, cc, i2, 2)
-        for z in range(cuda.blockIdx.z, P * D, cuda.gridDim.z):
-            p, i0 = _plane_depth(z, D)
+        s = cuda.local.array(PLANES, float64)
+        for i0 in range(D):
             d0, dc, dl = _cover(cf, cc, i0, 0)
-            s = 0.0
-            for a in range(CD if FIXED else dc):
-                od = min(d0 + a, dl)
-                for e in range(CH if FIXED else hc):
-                    oh = min(h0 + e, hl)
-                    for f in range(CW if FIXED else wc):
-                        ow = min(w0 + f, wl)
-                        g = gy[p, od, oh, ow]
-                        if a < dc and e < hc and f < wc and _in_window(i0, first[0, od], count[0, od], sd) \
+            xo = uint64((i0 * H + i1) * W + i2)
+            for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
+                for j in range(PLANES):
+                    s[j] = 0.0
+                for a in range(CD if FIXED else dc):
+                    od = min(d0 + a, dl)
+                    for e in range(CH if FIXED else hc):
+                        oh = min(h0 + e, hl)
+                        for f in range(CW if FIXED else wc):
+                            ow = min(w0 + f, wl)
+                            ok = a < dc and e < hc and f < wc and _in_window(i0, first[0, od], count[0, od], sd) \
                                 and _in_window(i1, first[1, oh], count[1, oh], sh) \
-                                and _in_window(i2, first[2, ow], count[2, ow], sw):
-                            s += g / _divisor(div, override, od, oh, ow)
-            gx[p, i0, i1, i2] = s
+                                and _in_window(i2, first[2, ow], count[2, ow], sw)
+                            dv = _divisor(div, override, od, oh, ow)
+                            go = uint64((od * OH + oh) * OW + ow)
+                            for j in range(PLANES):
+                                g = gy[uint64(min(p0 + j, P - 1)), go]
+                                if ok:
+                                    s[j] += g / dv
+                for j in range(PLANES):
+                    if p0 + j < P:
+                        gx[uint64(p0 + j), xo] = s[j]
 
     return jit(kernel)
 
@@ -334,48 +374,57 @@ def _avg_pool_backward(bounds):
 def max_pool_backward(gx, gy, idx, cover_first, cover_count):
     """gx[n,c,i] = sum of gy[n,c,p] over the outputs p whose index idx[n,c,p] names i.
 
-    One thread per ``gx`` element gathers from the windows whose span holds its index (the cover
-    tables), in row-major order, so it adds what ``scatter_plane`` would, in the same order. Only
-    for indices inside their own windows (as ``max_pool_forward`` writes them; ``check_indices``
-    tells); ``numconv.ops`` sends other indices to ``scatter_plane``.
+    One thread per ``gx`` element (PLANES planes at one position) gathers from the windows whose
+    span holds its index (the cover tables), in row-major order, so it adds what ``scatter_plane``
+    would, in the same order and the same dtype. Only for indices inside their own windows (as
+    ``max_pool_forward`` writes them; ``check_indices`` tells); ``numconv.ops`` sends other
+    indices to ``scatter_plane``.
     """
     if gx.size == 0:
         return
-    gx4 = _planes(gx)
-    P, D, H, W = gx4.shape
-    grid, block = grid3(W, H, P * D)
-    launch_grid(_max_pool_backward(_bounds(cover_count)), grid, block, gx4, _planes(gy), _planes(idx), cover_first,
-                cover_count)
+    N, C, D, H, W = gx.shape
+    grid, block = grid3(W, H, (N * C + PLANES - 1) // PLANES)
+    launch_grid(_max_pool_backward(_bounds(cover_count), gx.dtype), grid, block, _rows(gx), _rows(gy), _rows(idx),
+                cover_first, cover_count, D, H, W, gy.shape[3], gy.shape[4])
 
 
 @functools.lru_cache(maxsize=None)
-def _max_pool_backward(bounds):
-    """As ``_avg_pool_backward``: the outputs whose index names this element, in row-major order."""
+def _max_pool_backward(bounds, dtype):
+    """As ``_avg_pool_backward``, for arrays of ``dtype``: the outputs whose index names this element."""
     FIXED = bounds is not None
     CD, CH, CW = bounds if FIXED else (0, 0, 0)
+    T = from_dtype(np.dtype(dtype))
 
-    def kernel(gx, gy, idx, cf, cc):
+    def kernel(gx, gy, idx, cf, cc, D, H, W, OH, OW):
         i2, i1 = column_row()
-        P, D, H, W = gx.shape[0], gx.shape[1], gx.shape[2], gx.shape[3]
         if i2 >= W or i1 >= H:
             return
+        P = gx.shape[0]
         h0, hc, hl = _cover(cf, cc, i1, 1)
         w0, wc, wl = _cover(cf, cc, i2, 2)
-        for z in range(cuda.blockIdx.z, P * D, cuda.gridDim.z):
-            p, i0 = _plane_depth(z, D)
+        s = cuda.local.array(PLANES, T)
+        for i0 in range(D):
             d0, dc, dl = _cover(cf, cc, i0, 0)
             me = (i0 * H + i1) * W + i2
-            s = gx.dtype.type(0)
-            for a in range(CD if FIXED else dc):
-                od = min(d0 + a, dl)
-                for e in range(CH if FIXED else hc):
-                    oh = min(h0 + e, hl)
-                    for f in range(CW if FIXED else wc):
-                        ow = min(w0 + f, wl)
-                        k, g = idx[p, od, oh, ow], gy[p, od, oh, ow]
-                        if a < dc and e < hc and f < wc and k == me:
-                            s += g
-            gx[p, i0, i1, i2] = s
+            for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
+                for j in range(PLANES):
+                    s[j] = 0
+                for a in range(CD if FIXED else dc):
+                    od = min(d0 + a, dl)
+                    for e in range(CH if FIXED else hc):
+                        oh = min(h0 + e, hl)
+                        for f in range(CW if FIXED else wc):
+                            ow = min(w0 + f, wl)
+                            ok = a < dc and e < hc and f < wc
+                            go = uint64((od * OH + oh) * OW + ow)
+                            for j in range(PLANES):
+                                pj = uint64(min(p0 + j, P - 1))
+                                k, g = idx[pj, go], gy[pj, go]
+                                if ok and k == me:
+                                    s[j] += g
+                for j in range(PLANES):
+                    if p0 + j < P:
+                        gx[uint64(p0 + j), uint64(me)] = s[j]
 
     return jit(kernel)
 
