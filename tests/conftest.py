@@ -11,6 +11,8 @@ import zlib
 import numpy as np
 import pytest
 
+import _background
+
 
 # ----------------------------------------------------------------------------- torch
 
@@ -165,3 +167,33 @@ def unbatched_ref(ref_fn, x, batched, *args, **kwargs):
 def vdot(a, b):
     """<a, b> in float64."""
     return float(np.sum(np.asarray(a, np.float64) * np.asarray(b, np.float64)))
+
+
+# ----------------------------------------------------------------------------- background jobs
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(name): the test waits on the subprocess job ``name`` "
+                                       "(tests/_background.py), started early and run beside the session")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Start the background jobs of the collected tests that wait on one, and run those tests last."""
+    if os.environ.get("NUMCONV_TEST_BACKGROUND", "1") == "0":
+        return
+    makers, waiting, rest = {}, [], []
+    for item in items:
+        marker = item.get_closest_marker("background")
+        if marker is None:
+            rest.append(item)
+            continue
+        name = marker.args[0]
+        makers[name] = getattr(item.module, "BACKGROUND")[name]
+        waiting.append(item)
+    if makers:
+        items[:] = rest + waiting
+        _background.start(makers)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _background.finish()

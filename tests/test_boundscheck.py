@@ -3,7 +3,8 @@
 Numba reads NUMBA_BOUNDSCHECK when it compiles, and kernels are cached on disk (``cache=True``)
 without that flag in the cache key, so the check runs in a subprocess with the flag set and a
 fresh, empty NUMBA_CACHE_DIR: every kernel is compiled anew with bounds checks (about 1-2 minutes
-on 2 cores). The cases live in ``tests/_boundscheck_cases.py`` (not collected by pytest).
+on 2 cores), as a background job that starts when collection ends (``tests/_background.py``).
+The cases live in ``tests/_boundscheck_cases.py`` (not collected by pytest).
 """
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import os
 import subprocess
 import sys
 import time
+
+import pytest
+
+import _background
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
@@ -31,17 +36,28 @@ def _run(args, env, timeout):
                           timeout=timeout)
 
 
-def test_kernels_stay_in_bounds(tmp_path):
+def _bounds_checked_job():
+    cache = _background.scratch_dir("numconv-boundscheck-")
+    return dict(args=[sys.executable, SCRIPT], env=_env(cache, "1"), cwd=ROOT, timeout=600)
+
+
+BACKGROUND = {"boundscheck": _bounds_checked_job}
+
+
+@pytest.mark.background("boundscheck")
+def test_kernels_stay_in_bounds():
     t0 = time.perf_counter()
-    proc = _run([], _env(tmp_path / "numba_cache", "1"), timeout=600)
-    elapsed = time.perf_counter() - t0
-    print(proc.stderr)
-    assert proc.returncode == 0, (
-        f"bounds-checked run failed (exit {proc.returncode}, {elapsed:.0f} s):\n{proc.stderr[-20000:]}\n{proc.stdout[-2000:]}"
+    job = _background.result("boundscheck", _bounds_checked_job)
+    waited = time.perf_counter() - t0
+    print(job.stderr)
+    assert job.returncode == 0 and not job.timed_out, (
+        f"bounds-checked run failed (exit {job.returncode}{', timed out' if job.timed_out else ''}; waited {waited:.0f} s):\n"
+        f"{job.stderr[-20000:]}\n{job.stdout[-2000:]}"
     )
-    assert " 0 failed" in proc.stderr, proc.stderr[-5000:]
+    assert " 0 failed" in job.stderr, job.stderr[-5000:]
     # the fresh cache really was used: the kernels were compiled into it, not loaded from elsewhere
-    assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path / "numba_cache") for name in files)
+    cache = job.env["NUMBA_CACHE_DIR"]
+    assert any(name.endswith(".nbi") for _, _, files in os.walk(cache) for name in files)
 
 
 def test_script_detects_missing_boundscheck(tmp_path):

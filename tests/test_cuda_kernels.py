@@ -5,7 +5,8 @@ once, when ``numba.cuda`` is first imported. Setting it in a conftest would put 
 session (and a developer's GPU run of it) on the simulator and depends on nothing having imported
 ``numba.cuda`` before; a subprocess with the flag in its environment is robust and leaves this
 process alone. ``tests/_cuda_cases.py`` runs every case once and writes a JSON report; each test
-here checks one group of it. It runs by hand too: ``NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_cases.py``.
+here checks one group of it. The simulator run is a background job that starts when collection
+ends (``tests/_background.py``). It runs by hand too: ``NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_cases.py``.
 
 Under the simulator every GPU thread is a Python thread, so the shapes are tiny (tens to a few
 hundred outputs per kernel); ``test_on_a_real_gpu`` repeats the cases on a GPU where there is one.
@@ -15,45 +16,58 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import _background
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_cuda_cases.py"
 TIMEOUT_S = 600
 
 
-def _run_cases(tmp_path_factory, simulator: bool) -> dict:
+def _require_numba_cuda():
     if importlib.util.find_spec("numba.cuda") is None:
         msg = "numba.cuda is not importable: install numba-cuda (pip install -e .[cuda])"
         if os.environ.get("CI") == "true":
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
-    out = tmp_path_factory.mktemp("cuda") / "results.json"
+
+
+def _cases_job(simulator: bool):
+    """The Job arguments that run every case and write the JSON report into a scratch directory."""
+    out = os.path.join(_background.scratch_dir("numconv-cuda-cases-"), "results.json")
     env = dict(os.environ)
     if simulator:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
     else:
         env.pop("NUMBA_ENABLE_CUDASIM", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(SCRIPT), "--json", str(out)],
-            env=env, cwd=HERE.parent, capture_output=True, text=True, timeout=TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{SCRIPT.name} ran past {TIMEOUT_S} s:\n{(exc.stderr or '')[-4000:]}", pytrace=False)
+    return dict(args=[sys.executable, str(SCRIPT), "--json", out], env=env, cwd=HERE.parent, timeout=TIMEOUT_S)
+
+
+def _report(job) -> dict:
+    if job.timed_out:
+        pytest.fail(f"{SCRIPT.name} ran past {TIMEOUT_S} s:\n{job.stderr[-4000:]}", pytrace=False)
+    out = Path(job.args[-1])
     report = json.loads(out.read_text()) if out.exists() else {}
-    report["returncode"] = proc.returncode
-    report["stderr"] = proc.stderr
+    report["returncode"] = job.returncode
+    report["stderr"] = job.stderr
     return report
 
 
+def _simulator_job():
+    return _cases_job(simulator=True)
+
+
+BACKGROUND = {"cuda_kernels_simulator": _simulator_job}
+
+
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    return _run_cases(tmp_path_factory, simulator=True)
+def simulated():
+    _require_numba_cuda()
+    return _report(_background.result("cuda_kernels_simulator", _simulator_job))
 
 
 def _check(report, group):
@@ -74,6 +88,7 @@ def _check(report, group):
 GROUPS = ["conv", "conv_transpose", "pool", "unpool", "unfold", "pad", "device", "mirror"]
 
 
+@pytest.mark.background("cuda_kernels_simulator")
 @pytest.mark.parametrize("group", GROUPS)
 def test_cuda_simulator(simulated, group):
     """Forward and backward on device arrays equal the CPU kernels' (float64, atol 1e-12), stay
@@ -83,12 +98,13 @@ def test_cuda_simulator(simulated, group):
     _check(simulated, group)
 
 
+@pytest.mark.background("cuda_kernels_simulator")
 def test_cuda_cases_exit_status(simulated):
     """The script's own verdict agrees (it also fails on anything outside the groups)."""
     assert simulated["returncode"] == 0, simulated["stderr"][-6000:]
 
 
-def test_on_a_real_gpu(tmp_path_factory):
+def test_on_a_real_gpu():
     """The same cases on a GPU, where this machine has one (never in CI)."""
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         pytest.skip("NUMBA_ENABLE_CUDASIM=1 in this process: no real GPU run")
@@ -100,7 +116,10 @@ def test_on_a_real_gpu(tmp_path_factory):
         available = False
     if not available:
         pytest.skip("no CUDA GPU here")
-    report = _run_cases(tmp_path_factory, simulator=False)
+    _require_numba_cuda()
+    job = _background.Job("cuda_kernels_gpu", **_cases_job(simulator=False))
+    job.run()
+    report = _report(job)
     for group in GROUPS:
         _check(report, group)
 

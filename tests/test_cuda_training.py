@@ -1,7 +1,7 @@
 """Training on the CUDA backend (numconv/ops/math.py and numconv/ops/optim.py on device arrays,
 Tensor.to / Module.to, a few training steps) under the CUDA simulator, in a subprocess for the
-reason ``test_cuda_kernels.py`` gives; ``tests/_cuda_training_cases.py`` holds the cases and also
-runs by hand. Plus, in this (non-simulator) process: asking for CUDA where there is none is a
+reason ``test_cuda_kernels.py`` gives (a background job that starts when collection ends,
+``tests/_background.py``); ``tests/_cuda_training_cases.py`` holds the cases and also runs by hand. Plus, in this (non-simulator) process: asking for CUDA where there is none is a
 clear error, not a Numba traceback.
 """
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import _background
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_cuda_training_cases.py"
@@ -22,25 +23,32 @@ TIMEOUT_S = 600
 GROUPS = ["math", "unsupported", "autograd", "random", "optim", "module", "training"]
 
 
+def _simulator_job():
+    out = os.path.join(_background.scratch_dir("numconv-cuda-training-"), "results.json")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    return dict(args=[sys.executable, str(SCRIPT), "--json", out], env=env, cwd=HERE.parent, timeout=TIMEOUT_S)
+
+
+BACKGROUND = {"cuda_training_simulator": _simulator_job}
+
+
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def simulated():
     if importlib.util.find_spec("numba.cuda") is None:
         msg = "numba.cuda is not importable: install numba-cuda (pip install -e .[cuda])"
         if os.environ.get("CI") == "true":
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
-    out = tmp_path_factory.mktemp("cuda_training") / "results.json"
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    try:
-        proc = subprocess.run([sys.executable, str(SCRIPT), "--json", str(out)], env=env, cwd=HERE.parent,
-                              capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{SCRIPT.name} ran past {TIMEOUT_S} s:\n{(exc.stderr or '')[-4000:]}", pytrace=False)
+    job = _background.result("cuda_training_simulator", _simulator_job)
+    if job.timed_out:
+        pytest.fail(f"{SCRIPT.name} ran past {TIMEOUT_S} s:\n{job.stderr[-4000:]}", pytrace=False)
+    out = Path(job.args[-1])
     report = json.loads(out.read_text()) if out.exists() else {}
-    report["returncode"], report["stderr"] = proc.returncode, proc.stderr
+    report["returncode"], report["stderr"] = job.returncode, job.stderr
     return report
 
 
+@pytest.mark.background("cuda_training_simulator")
 @pytest.mark.parametrize("group", GROUPS)
 def test_cuda_training_simulator(simulated, group):
     """math: every CUDA math kernel equals NumPy (broadcasting, odd sizes; concatenate, stack, split,
@@ -63,6 +71,7 @@ def test_cuda_training_simulator(simulated, group):
         pytest.fail(f"{len(failed)} of {len(cases)} {group} cases failed:\n\n{detail}", pytrace=False)
 
 
+@pytest.mark.background("cuda_training_simulator")
 def test_cuda_training_exit_status(simulated):
     assert simulated["returncode"] == 0, simulated["stderr"][-6000:]
 
