@@ -284,6 +284,24 @@ def conv_cases():
     case("conv", "conv2d[unbatched]", F.conv2d, x, w, None, backward=F.conv2d_backward, stride=(1, 2), padding=1)
     x, w, b = (a.astype(np.float32) for a in (rand(2, 2, 5, 4), rand(2, 1, 3, 3), rand(2)))
     case("conv", "conv2d[float32 groups]", F.conv2d, x, w, b, backward=F.conv2d_backward, groups=2, padding=1)
+    # the weight gradient's reduction over (image, position) split in several parts, added in order;
+    # 70 channels per group and 9 x 9 = 81 taps cross the 64 x 64 tiles
+    from numconv.kernels.cuda import conv as cuda_conv
+
+    # (90 positions in parts of 30: the last step of each part stops inside it)
+    for min_r, shape_x, shape_w, kw in ((30, (3, 2, 6, 5), (4, 2, 3, 3), dict(padding=1)),
+                                        (8, (2, 6, 5, 7), (140, 3, 2, 2), dict(stride=(2, 1), dilation=(1, 2), groups=2)),
+                                        (16, (2, 9, 4, 4), (3, 9, 3, 3), dict(padding=1)),
+                                        (16, (2, 3, 3, 4, 4), (5, 3, 2, 2, 3), dict(padding=(1, 0, 1)))):
+        nd = len(shape_x) - 2
+        prev = cuda_conv.WG_MIN_R, cuda_conv.WG_TILED_MIN
+        cuda_conv.WG_MIN_R, cuda_conv.WG_TILED_MIN = min_r, 0  # tiles, however small
+        try:
+            case("conv", f"conv{nd}d[weight gradient in tiles, parts of {min_r} positions, weight {shape_w}, {kw}]",
+                 getattr(F, f"conv{nd}d"), rand(*shape_x), rand(*shape_w), None,
+                 backward=getattr(F, f"conv{nd}d_backward"), **kw)
+        finally:
+            cuda_conv.WG_MIN_R, cuda_conv.WG_TILED_MIN = prev
 
 
 def conv_transpose_cases():

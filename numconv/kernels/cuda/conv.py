@@ -13,7 +13,7 @@ A transposed convolution is ``conv_input_grad`` (forward) and ``conv_forward`` (
 import functools
 
 import numpy as np
-from numba import cuda, from_dtype, int64, uint64
+from numba import cuda, float64, from_dtype, int64, uint32, uint64
 
 from . import column_row, flat, grid3, jit, launch, launch_grid, tap_range, tap_source, unravel5
 
@@ -329,9 +329,123 @@ def _conv_input_grad(gx, gy, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw,
 def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
     """gw[o,j,k] = sum_{n,p} gy[n,o,p] * x[n, g(o)*C/groups + j, p*s + k*d - pad_lo]
 
-    One thread per weight element reduces over the batch and the output positions (float64 sum).
+    A GEMM per group, GW[m, q] = sum_r GY[m, r] X^[q, r] over r = (n, p), tiled like the forward:
+    a block of 256 threads sums a 64 x 64 tile of (output channel, tap) over its share of r,
+    staging 16 values of r of both factors in shared memory per step (X^ gathered from ``x``,
+    zeros in the padding); each thread keeps 4 x 4 sums in float64 registers. The r range is split
+    (``_weight_grad_splits``) so that small weights still fill the GPU: each split's block writes its
+    partial tile, and a second kernel adds the splits in order, so every run gives the same bits.
+    Below WG_TILED_MIN products in all, one thread per weight element sums them (``_conv_weight_grad``).
     """
-    launch(_conv_weight_grad, gw.size, gw, x, gy, *stride, *pad_lo, *dilation, groups)
+    O, CPG, KD, KH, KW = gw.shape[0], gw.shape[1], gw.shape[2], gw.shape[3], gw.shape[4]
+    N, C, D, H, W = x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+    OD, OH, OW = gy.shape[2], gy.shape[3], gy.shape[4]
+    opg, Q, NP = O // groups, CPG * KD * KH * KW, N * OD * OH * OW
+    if gw.size == 0:
+        return
+    if NP == 0:
+        launch(_fill_zero, gw.size, flat(gw))
+        return
+    if gw.size * NP < WG_TILED_MIN:
+        launch(_conv_weight_grad, gw.size, gw, x, gy, *stride, *pad_lo, *dilation, groups)
+        return
+    tiles = groups * ((opg + WG_TILE - 1) // WG_TILE) * ((Q + WG_TILE - 1) // WG_TILE)
+    splits = _weight_grad_splits(tiles, NP)
+    part = cuda.device_array(splits * gw.size, dtype=np.float64)
+    grid = ((Q + WG_TILE - 1) // WG_TILE, (opg + WG_TILE - 1) // WG_TILE, groups * splits)
+    launch_grid(_weight_grad_tiled(x.dtype), grid, NT, part, flat(x), flat(gy), *stride, *pad_lo, *dilation, groups,
+                splits, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
+    launch(_sum_splits, gw.size, flat(gw), part, splits)
+
+
+WG_TILE, WG_STEP = 64, 16  # the weight gradient's tile (output channels x taps) and its step along r
+WG_BLOCKS = 512  # split r until the weight gradient has about this many blocks
+WG_MIN_R = 256  # ... but give each split at least this many values of r
+WG_TILED_MIN = 1 << 22  # products (weight elements x (image, position) pairs) from which the tiles pay
+
+
+def _weight_grad_splits(tiles, NP):
+    """How many parts the weight gradient's reduction over r = (image, position) is split into."""
+    return max(1, min(-(-WG_BLOCKS // tiles), -(-NP // WG_MIN_R)))
+
+
+@functools.lru_cache(maxsize=None)
+def _weight_grad_tiled(dtype):
+    """The tiled weight-gradient kernel for arrays of ``dtype`` (staged in it, summed in float64).
+    Arrays are flat; ``part`` is (splits, groups, opg, Q)."""
+    T = from_dtype(np.dtype(dtype))
+
+    def kernel(part, x, gy, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, splits,
+               N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW):
+        s_g = cuda.shared.array((WG_STEP, WG_TILE), T)  # [r, m]
+        s_x = cuda.shared.array((WG_STEP, WG_TILE), T)  # [r, q]
+        acc = cuda.local.array((R, R), float64)
+        tid = cuda.threadIdx.x
+        tx, ty = tid % 16, tid // 16
+        g, split = cuda.blockIdx.z // splits, cuda.blockIdx.z % splits
+        m0, q0 = cuda.blockIdx.y * WG_TILE, cuda.blockIdx.x * WG_TILE
+        opg = O // groups
+        P = OD * OH * OW
+        NP = N * P
+        Q = CPG * KD * KH * KW
+        per = (NP + splits - 1) // splits
+        r_lo = split * per
+        r_hi = min(NP, r_lo + per)
+        for i in range(R):
+            for jj in range(R):
+                acc[i, jj] = 0.0
+        # this thread stages row ``sm`` of both tiles (channel m0 + sm of GY, tap q0 + sm of X^)
+        # at the four values of r from ``sk`` in each step
+        sm, sk = tid // 4, (tid % 4) * 4
+        m, q = m0 + sm, q0 + sm
+        m_ok, q_ok = m < opg, q < Q
+        kw = q % KW
+        t = q // KW
+        kh = t % KH
+        t //= KH
+        kd = t % KD
+        c = g * CPG + t // KD
+        o = g * opg + m
+        offd, offh, offw = kd * dd - pd, kh * dh - ph, kw * dw - pw
+        uP, uOW, uOH = uint32(P), uint32(OW), uint32(OH)
+        zero = T(0)
+        for r0 in range(r_lo, r_hi, WG_STEP):
+            for i in range(4):
+                r = r0 + sk + i
+                gv = zero
+                xv = zero
+                if r < r_hi:
+                    ur = uint32(r)
+                    n = int64(ur // uP)
+                    up = ur % uP
+                    p = int64(up)
+                    ow = int64(up % uOW)
+                    up //= uOW
+                    oh = int64(up % uOH)
+                    od = int64(up // uOH)
+                    if m_ok:
+                        gv = gy[uint64((n * O + o) * P + p)]
+                    i0, i1, i2 = od * sd + offd, oh * sh + offh, ow * sw + offw
+                    if q_ok and 0 <= i0 < D and 0 <= i1 < H and 0 <= i2 < W:
+                        xv = x[uint64((((n * C + c) * D + i0) * H + i1) * W + i2)]
+                s_g[sk + i, sm] = gv
+                s_x[sk + i, sm] = xv
+            cuda.syncthreads()
+            for kk in range(WG_STEP):
+                for i in range(R):
+                    a = float64(s_g[kk, ty + 16 * i])
+                    for jj in range(R):
+                        acc[i, jj] += a * float64(s_x[kk, tx + 16 * jj])
+            cuda.syncthreads()
+        for i in range(R):
+            mm = m0 + ty + 16 * i
+            if mm < opg:
+                for jj in range(R):
+                    qq = q0 + tx + 16 * jj
+                    if qq < Q:
+                        part[uint64(((split * groups + g) * opg + mm) * Q + qq)] = acc[i, jj]
+
+    return jit(kernel)
 
 
 @jit
@@ -357,6 +471,25 @@ def _conv_weight_grad(gw, x, gy, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups):
                 for ow in range(w0, w1):
                     s += gy[n, o, od, oh, ow] * x[n, c, i0, i1, ow * sw + offw]
     gw[o, j, kd, kh, kw] = s
+
+
+@jit
+def _sum_splits(gw, part, splits):
+    """gw[t] = the splits' partial sums of element t, added in order (float64)."""
+    t = cuda.grid(1)
+    if t >= gw.size:
+        return
+    s = 0.0
+    for k in range(splits):
+        s += part[k * gw.size + t]
+    gw[t] = s
+
+
+@jit
+def _fill_zero(a):
+    t = cuda.grid(1)
+    if t < a.size:
+        a[t] = 0
 
 
 def conv_bias_grad(gb, gy):
