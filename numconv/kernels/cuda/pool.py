@@ -58,6 +58,16 @@ def _planes(a):
     return view(a, (a.shape[0] * a.shape[1],) + tuple(a.shape[2:]))
 
 
+_placeholders = []
+
+
+def _no_indices():
+    """A (0, 0) int64 device array: the indices argument of the shared kernels where there are none."""
+    if not _placeholders:
+        _placeholders.append(cuda.device_array((0, 0), np.int64))
+    return _placeholders[0]
+
+
 def _rows(a):
     """A 5-d (N, C, d, h, w) array as (N*C, d*h*w): the grid kernels' planes of flat positions."""
     return view(a, (a.shape[0] * a.shape[1], a.shape[2] * a.shape[3] * a.shape[4]))
@@ -110,33 +120,35 @@ def max_pool_forward(y, idx, x, first, count, step):
     else:
         idx2 = _rows(idx) if idx.size > 0 else view(idx, (0, 0))
         grid, block = grid3(OW, OH, (P + PLANES - 1) // PLANES)
-        launch_grid(_max_pool_forward(_bounds(count)), grid, block, _rows(y), idx2, _rows(x), first, count, *step,
-                    OD, OH, OW, x.shape[3], x.shape[4])
+        launch_grid(_pool_forward(_bounds(count), True), grid, block, _rows(y), idx2, _rows(x), first, count, *step,
+                    first, 0.0, OD, OH, OW, x.shape[3], x.shape[4])
 
 
 @functools.lru_cache(maxsize=None)
-def _max_pool_forward(bounds):
-    """The grid kernel for windows of at most ``bounds`` (KD, KH, KW) taps, its loops unrolled, or
-    of any size for None. Arrays are (planes, flat positions); a thread takes PLANES planes at one
-    output position."""
+def _pool_forward(bounds, take_max):
+    """The grid kernel of max (``take_max``) or average pooling over windows of at most ``bounds``
+    (KD, KH, KW) taps, its loops unrolled, or of any size for None. Arrays are (planes, flat
+    positions); a thread takes PLANES planes at one output position. Max pooling keeps the first
+    max (or the last NaN) and its position; average pooling sums in float64 and divides."""
     FIXED = bounds is not None
     KD, KH, KW = bounds if FIXED else (0, 0, 0)
+    MAX = take_max
 
-    def kernel(y, idx, x, first, count, sd, sh, sw, OD, OH, OW, H, W):
+    def kernel(y, idx, x, first, count, sd, sh, sw, div, override, OD, OH, OW, H, W):
         ow, oh = column_row()
         if ow >= OW or oh >= OH:
             return
         P = y.shape[0]
         fh, ch = first[1, oh], count[1, oh]
         fw, cw = first[2, ow], count[2, ow]
-        best = cuda.local.array(PLANES, float64)  # float64 holds every float32 and float64 exactly
+        acc = cuda.local.array(PLANES, float64)  # the max or the sum; float64 holds every float32 exactly
         at = cuda.local.array(PLANES, int64)
         for od in range(OD):
             fd, cd = first[0, od], count[0, od]
             yo = uint64((od * OH + oh) * OW + ow)
             for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
                 for j in range(PLANES):
-                    best[j] = -math.inf
+                    acc[j] = -math.inf if MAX else 0.0
                     at[j] = (fd * H + fh) * W + fw
                 for a in range(KD if FIXED else cd):
                     i0 = fd + min(a, cd - 1) * sd
@@ -148,13 +160,17 @@ def _max_pool_forward(bounds):
                             ok = a < cd and e < ch and f < cw
                             for j in range(PLANES):
                                 v = float64(x[uint64(min(p0 + j, P - 1)), uint64(off)])
-                                if ok and (v > best[j] or v != v):
-                                    best[j] = v
-                                    at[j] = off
+                                if MAX:
+                                    if ok and (v > acc[j] or v != v):
+                                        acc[j] = v
+                                        at[j] = off
+                                elif ok:
+                                    acc[j] += v
+                dv = 1.0 if MAX else _divisor(div, override, od, oh, ow)
                 for j in range(PLANES):
                     if p0 + j < P:
-                        y[uint64(p0 + j), yo] = best[j]
-                        if idx.size > 0:
+                        y[uint64(p0 + j), yo] = acc[j] if MAX else acc[j] / dv
+                        if MAX and idx.size > 0:
                             idx[uint64(p0 + j), yo] = at[j]
 
     return jit(kernel)
@@ -166,7 +182,7 @@ def _max_pool_forward_warp(y, idx, x, first, count, sd, sh, sw):
     s_at = cuda.shared.array((WARPS, 32), int64)
     lane, w = cuda.threadIdx.x, cuda.threadIdx.y
     o = cuda.blockIdx.x * cuda.blockDim.y + w
-    P, OD, OH, OW = y.shape[0], y.shape[1], y.shape[2], y.shape[3]
+    OD, OH, OW = y.shape[1], y.shape[2], y.shape[3]
     p = od = oh = ow = fd = cd = fh = ch = fw = cw = n = int64(0)
     # each lane: the first max (or last NaN) of its taps lane, lane+32, ...; ``at`` the tap's order
     best = -math.inf
@@ -216,8 +232,8 @@ def avg_pool_forward(y, x, first, count, step, div, override):
                     count, *step, div, override)
     else:
         grid, block = grid3(OW, OH, (P + PLANES - 1) // PLANES)
-        launch_grid(_avg_pool_forward(_bounds(count)), grid, block, _rows(y), _rows(x), first, count, *step, div,
-                    override, OD, OH, OW, x.shape[3], x.shape[4])
+        launch_grid(_pool_forward(_bounds(count), False), grid, block, _rows(y), _no_indices(), _rows(x), first, count,
+                    *step, div, override, OD, OH, OW, x.shape[3], x.shape[4])
 
 
 @cuda.jit(device=True)
@@ -225,51 +241,12 @@ def _divisor(div, override, od, oh, ow):
     return override if override != 0 else div[0, od] * div[1, oh] * div[2, ow]
 
 
-@functools.lru_cache(maxsize=None)
-def _avg_pool_forward(bounds):
-    """As ``_max_pool_forward``, summing in float64."""
-    FIXED = bounds is not None
-    KD, KH, KW = bounds if FIXED else (0, 0, 0)
-
-    def kernel(y, x, first, count, sd, sh, sw, div, override, OD, OH, OW, H, W):
-        ow, oh = column_row()
-        if ow >= OW or oh >= OH:
-            return
-        P = y.shape[0]
-        fh, ch = first[1, oh], count[1, oh]
-        fw, cw = first[2, ow], count[2, ow]
-        s = cuda.local.array(PLANES, float64)
-        for od in range(OD):
-            fd, cd = first[0, od], count[0, od]
-            yo = uint64((od * OH + oh) * OW + ow)
-            dv = _divisor(div, override, od, oh, ow)
-            for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
-                for j in range(PLANES):
-                    s[j] = 0.0
-                for a in range(KD if FIXED else cd):
-                    i0 = fd + min(a, cd - 1) * sd
-                    for e in range(KH if FIXED else ch):
-                        i1 = fh + min(e, ch - 1) * sh
-                        for f in range(KW if FIXED else cw):
-                            off = (i0 * H + i1) * W + fw + min(f, cw - 1) * sw
-                            ok = a < cd and e < ch and f < cw
-                            for j in range(PLANES):
-                                v = x[uint64(min(p0 + j, P - 1)), uint64(off)]
-                                if ok:
-                                    s[j] += v
-                for j in range(PLANES):
-                    if p0 + j < P:
-                        y[uint64(p0 + j), yo] = s[j] / dv
-
-    return jit(kernel)
-
-
 @jit
 def _avg_pool_forward_warp(y, x, first, count, sd, sh, sw, div, override):
     s_sum = cuda.shared.array((WARPS, 32), float64)
     lane, w = cuda.threadIdx.x, cuda.threadIdx.y
     o = cuda.blockIdx.x * cuda.blockDim.y + w
-    P, OD, OH, OW = y.shape[0], y.shape[1], y.shape[2], y.shape[3]
+    OD, OH, OW = y.shape[1], y.shape[2], y.shape[3]
     p = od = oh = ow = int64(0)
     s = 0.0
     if o < y.size:  # no return: every thread reaches the block's barriers
@@ -315,8 +292,8 @@ def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, co
         return
     N, C, D, H, W = gx.shape
     grid, block = grid3(W, H, (N * C + PLANES - 1) // PLANES)
-    launch_grid(_avg_pool_backward(_bounds(cover_count)), grid, block, _rows(gx), _rows(gy), first, count, *step, div,
-                override, cover_first, cover_count, D, H, W, gy.shape[3], gy.shape[4])
+    launch_grid(_pool_backward(_bounds(cover_count), gx.dtype, False), grid, block, _rows(gx), _rows(gy), _no_indices(),
+                first, count, *step, div, override, cover_first, cover_count, D, H, W, gy.shape[3], gy.shape[4])
 
 
 @cuda.jit(device=True)
@@ -328,45 +305,56 @@ def _cover(cf, cc, i, d):
 
 
 @functools.lru_cache(maxsize=None)
-def _avg_pool_backward(bounds):
-    """The gather for covers of at most ``bounds`` (CD, CH, CW) windows, its loops unrolled, or any
-    for None; arrays (planes, flat positions), PLANES planes a thread. Whether a window has the
-    element as a tap, and its divisor, are worked out once for all of them."""
+def _pool_backward(bounds, dtype, take_max):
+    """The gather of max (``take_max``) or average pooling's backward for covers of at most
+    ``bounds`` (CD, CH, CW) windows, its loops unrolled, or any for None; arrays (planes, flat
+    positions), PLANES planes a thread. Max adds, in ``dtype``, the outputs whose index names this
+    element; average adds, in float64, each window's gradient over its divisor where the element
+    is one of its taps. What is the same for all the planes is worked out once."""
     FIXED = bounds is not None
     CD, CH, CW = bounds if FIXED else (0, 0, 0)
+    MAX = take_max
+    ACC = from_dtype(np.dtype(dtype)) if take_max else float64
 
-    def kernel(gx, gy, first, count, sd, sh, sw, div, override, cf, cc, D, H, W, OH, OW):
+    def kernel(gx, gy, idx, first, count, sd, sh, sw, div, override, cf, cc, D, H, W, OH, OW):
         i2, i1 = column_row()
         if i2 >= W or i1 >= H:
             return
         P = gx.shape[0]
         h0, hc, hl = _cover(cf, cc, i1, 1)
         w0, wc, wl = _cover(cf, cc, i2, 2)
-        s = cuda.local.array(PLANES, float64)
+        s = cuda.local.array(PLANES, ACC)
         for i0 in range(D):
             d0, dc, dl = _cover(cf, cc, i0, 0)
-            xo = uint64((i0 * H + i1) * W + i2)
+            me = (i0 * H + i1) * W + i2
             for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
                 for j in range(PLANES):
-                    s[j] = 0.0
+                    s[j] = 0
                 for a in range(CD if FIXED else dc):
                     od = min(d0 + a, dl)
                     for e in range(CH if FIXED else hc):
                         oh = min(h0 + e, hl)
                         for f in range(CW if FIXED else wc):
                             ow = min(w0 + f, wl)
-                            ok = a < dc and e < hc and f < wc and _in_window(i0, first[0, od], count[0, od], sd) \
-                                and _in_window(i1, first[1, oh], count[1, oh], sh) \
-                                and _in_window(i2, first[2, ow], count[2, ow], sw)
-                            dv = _divisor(div, override, od, oh, ow)
+                            ok = a < dc and e < hc and f < wc
+                            if not MAX:
+                                ok = ok and _in_window(i0, first[0, od], count[0, od], sd) \
+                                    and _in_window(i1, first[1, oh], count[1, oh], sh) \
+                                    and _in_window(i2, first[2, ow], count[2, ow], sw)
+                            dv = 1.0 if MAX else _divisor(div, override, od, oh, ow)
                             go = uint64((od * OH + oh) * OW + ow)
                             for j in range(PLANES):
-                                g = gy[uint64(min(p0 + j, P - 1)), go]
-                                if ok:
+                                pj = uint64(min(p0 + j, P - 1))
+                                g = gy[pj, go]
+                                if MAX:
+                                    k = idx[pj, go]
+                                    if ok and k == me:
+                                        s[j] += g
+                                elif ok:
                                     s[j] += g / dv
                 for j in range(PLANES):
                     if p0 + j < P:
-                        gx[uint64(p0 + j), xo] = s[j]
+                        gx[uint64(p0 + j), uint64(me)] = s[j]
 
     return jit(kernel)
 
@@ -384,49 +372,9 @@ def max_pool_backward(gx, gy, idx, cover_first, cover_count):
         return
     N, C, D, H, W = gx.shape
     grid, block = grid3(W, H, (N * C + PLANES - 1) // PLANES)
-    launch_grid(_max_pool_backward(_bounds(cover_count), gx.dtype), grid, block, _rows(gx), _rows(gy), _rows(idx),
-                cover_first, cover_count, D, H, W, gy.shape[3], gy.shape[4])
-
-
-@functools.lru_cache(maxsize=None)
-def _max_pool_backward(bounds, dtype):
-    """As ``_avg_pool_backward``, for arrays of ``dtype``: the outputs whose index names this element."""
-    FIXED = bounds is not None
-    CD, CH, CW = bounds if FIXED else (0, 0, 0)
-    T = from_dtype(np.dtype(dtype))
-
-    def kernel(gx, gy, idx, cf, cc, D, H, W, OH, OW):
-        i2, i1 = column_row()
-        if i2 >= W or i1 >= H:
-            return
-        P = gx.shape[0]
-        h0, hc, hl = _cover(cf, cc, i1, 1)
-        w0, wc, wl = _cover(cf, cc, i2, 2)
-        s = cuda.local.array(PLANES, T)
-        for i0 in range(D):
-            d0, dc, dl = _cover(cf, cc, i0, 0)
-            me = (i0 * H + i1) * W + i2
-            for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
-                for j in range(PLANES):
-                    s[j] = 0
-                for a in range(CD if FIXED else dc):
-                    od = min(d0 + a, dl)
-                    for e in range(CH if FIXED else hc):
-                        oh = min(h0 + e, hl)
-                        for f in range(CW if FIXED else wc):
-                            ow = min(w0 + f, wl)
-                            ok = a < dc and e < hc and f < wc
-                            go = uint64((od * OH + oh) * OW + ow)
-                            for j in range(PLANES):
-                                pj = uint64(min(p0 + j, P - 1))
-                                k, g = idx[pj, go], gy[pj, go]
-                                if ok and k == me:
-                                    s[j] += g
-                for j in range(PLANES):
-                    if p0 + j < P:
-                        gx[uint64(p0 + j), uint64(me)] = s[j]
-
-    return jit(kernel)
+    launch_grid(_pool_backward(_bounds(cover_count), gx.dtype, True), grid, block, _rows(gx), _rows(gy), _rows(idx),
+                cover_first, cover_count, 1, 1, 1, cover_first, 0.0, cover_first, cover_count, D, H, W, gy.shape[3],
+                gy.shape[4])
 
 
 CHECK_PLANES = 128  # check_indices: grid z; each thread strides over the planes, four at a time
