@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import cuda, float64, from_dtype, int64, uint32, uint64
 
-from . import GRID_THREADS, column_row, grid3, jit, launch, launch_grid, unravel5, view
+from . import GRID_THREADS, column_row, grid3, in_window, jit, launch, launch_grid, unravel5, view
 
 WARP_TAPS = 16  # windows averaging this many taps or more take a warp per output
 WARPS = 8  # warps (outputs) per block of the warp kernels
@@ -270,18 +270,6 @@ def _avg_pool_forward_warp(y, x, first, count, sd, sh, sw, div, override):
         y[p, od, oh, ow] = s / _divisor(div, override, od, oh, ow)
 
 
-@cuda.jit(device=True)
-def _in_window(i, first, count, step):
-    """Whether ``i`` is one of the taps ``first + t*step``, ``t < count`` (32-bit division)."""
-    q = i - first
-    if q < 0:
-        return False
-    if step == 1:
-        return q < count
-    u, us = uint32(q), uint32(step)
-    return u % us == 0 and u // us < count
-
-
 def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, cover_count):
     """gx[n,c,i] = sum over windows p containing i of gy[n,c,p] / divisor(p)
 
@@ -338,9 +326,9 @@ def _pool_backward(bounds, dtype, take_max):
                             ow = min(w0 + f, wl)
                             ok = a < dc and e < hc and f < wc
                             if not MAX:
-                                ok = ok and _in_window(i0, first[0, od], count[0, od], sd) \
-                                    and _in_window(i1, first[1, oh], count[1, oh], sh) \
-                                    and _in_window(i2, first[2, ow], count[2, ow], sw)
+                                ok = ok and in_window(i0, first[0, od], count[0, od], sd) \
+                                    and in_window(i1, first[1, oh], count[1, oh], sh) \
+                                    and in_window(i2, first[2, ow], count[2, ow], sw)
                             dv = 1.0 if MAX else _divisor(div, override, od, oh, ow)
                             go = uint64((od * OH + oh) * OW + ow)
                             for j in range(PLANES):
@@ -427,8 +415,8 @@ def _check_indices(found, idx, first, count, sd, sh, sw, D, H, W, windowed):
                     u //= uw
                     i1 = int64(u % uh)
                     i0 = int64(u // uh)
-                    if not (_in_window(i0, first[0, od], count[0, od], sd) and _in_window(i1, fh, ch, sh)
-                            and _in_window(i2, fw, cw, sw)):
+                    if not (in_window(i0, first[0, od], count[0, od], sd) and in_window(i1, fh, ch, sh)
+                            and in_window(i2, fw, cw, sw)):
                         outside += 1
     s_lo[tid], s_hi[tid], s_out[tid] = lo, hi, outside
     cuda.syncthreads()
