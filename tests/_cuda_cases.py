@@ -217,20 +217,27 @@ TCONV = [
 
 
 # The CUDA input-gradient (the backward of conv, the forward of conv_transpose) is the tiled forward
-# of gy with the flipped, transposed weight when every stride is 1 and every
-# pad' = dilation*(K-1) - pad_lo >= 0, and the gather kernel otherwise: both paths, both dtypes.
+# of gy with the flipped, transposed weight, once per phase of the stride: one phase at stride 1
+# ("fast"), negative paddings, taps that skip (stride and dilation with a common factor), phases no
+# tap reaches (a kernel shorter than the stride: zero, or the transposed convolution's bias).
 CONV_INPUT_GRAD = [
     # (label, nd, C_in, C_out, sizes, kernel, bias, dtype, kwargs)
     ("fast: groups dilation", 2, 4, 6, (7, 9), (3, 2), True, np.float64, dict(groups=2, dilation=(2, 1), padding=(2, 1))),
     ("fast: dilation 3 float32", 1, 3, 2, 11, 3, True, np.float32, dict(dilation=3, padding=4)),
-    ("gather: padding beyond the dilated kernel float32", 2, 4, 2, (4, 5), 2, True, np.float32, dict(padding=(1, 3), dilation=(1, 2), groups=2)),
-    ("gather: stride 2 groups dilation float32", 2, 4, 2, (7, 6), 3, True, np.float32, dict(stride=2, padding=1, dilation=(2, 1), groups=2)),
+    ("negative padding: beyond the dilated kernel float32", 2, 4, 2, (4, 5), 2, True, np.float32, dict(padding=(1, 3), dilation=(1, 2), groups=2)),
+    ("phases: stride 2 groups dilation float32", 2, 4, 2, (7, 6), 3, True, np.float32, dict(stride=2, padding=1, dilation=(2, 1), groups=2)),
 ]
 
 TCONV_INPUT_GRAD = [
     ("fast: groups dilation", 2, 4, 6, (5, 7), (3, 2), True, np.float64, dict(groups=2, dilation=(1, 2), padding=(1, 0))),
     ("fast: 3d groups float32", 3, 2, 4, (2, 3, 3), 2, False, np.float32, dict(groups=2)),
-    ("gather: padding beyond the kernel", 2, 2, 3, (6, 5), 2, True, np.float64, dict(padding=(2, 1))),
+    ("negative padding: beyond the kernel", 2, 2, 3, (6, 5), 2, True, np.float64, dict(padding=(2, 1))),
+    ("phases: stride 3 > kernel, bias", 2, 3, 4, (3, 4), (2, 3), True, np.float64,
+     dict(stride=(3, 2), dilation=(1, 2), padding=(0, 1), output_padding=(2, 1))),
+    ("phases: stride 2 dilation 3, 1d float32", 1, 3, 2, 5, 3, True, np.float32, dict(stride=2, dilation=3, padding=2)),
+    ("phases: 3d stride 2, some phases tapless", 3, 2, 2, (2, 3, 2), (1, 3, 2), False, np.float64,
+     dict(stride=2, padding=(0, 1, 0), output_padding=1)),
+    ("phases: 70 channels, 4x4 stride 2", 2, 70, 3, (3, 4), 4, True, np.float32, dict(stride=2, padding=1)),
 ]
 
 
@@ -253,7 +260,7 @@ OTHER_VARIANTS = ("stride padding dilation", "groups aniso", "3d", "fast: groups
 def conv_cases():
     both = [(label, label, nd, ci, co, n, k, bias, np.float64, kw) for label, nd, ci, co, n, k, bias, kw in CONV]
     both += [(f"input grad {label}", label, *rest) for label, *rest in CONV_INPUT_GRAD]
-    for variant in ("tiled64", "tiled16", "direct"):
+    for variant in ("tiled64", "tiled16", "direct", "tiled64r8", "tiled128r8"):
         for label, base, nd, ci, co, n, k, bias, dtype, kw in both:
             if variant != "tiled64" and base not in OTHER_VARIANTS:
                 continue
@@ -272,6 +279,11 @@ def conv_cases():
     # ranges of 8) and 2 x 35 positions (> TP = 64)
     x, w, b = rand(2, 3, 5, 7), rand(65, 3, 3, 3), rand(65)
     case("conv", "conv2d[tiles: 65 channels, 27 taps, 70 positions]", F.conv2d, x, w, b, padding=1)
+    # ... and the 8 x 8 per thread tiles across theirs: 129 channels (> 128), 70 positions (> 64)
+    x, w, b = rand(2, 3, 5, 7), rand(129, 3, 3, 3), rand(129)
+    for variant in ("tiled64r8", "tiled128r8"):
+        with forward_variant(variant):
+            case("conv", f"conv2d[tiles: 129 channels, 27 taps, 70 positions, {variant}]", F.conv2d, x, w, b, padding=1)
     # the 16-channel tiles (chosen for 8 to 47 channels per group) across their edges: 17 channels,
     # 27 taps (> TQ = 16, one range) and 2 x 156 positions (> TP = 256)
     x, w, b = rand(2, 3, 12, 13).astype(np.float32), rand(17, 3, 3, 3).astype(np.float32), rand(17).astype(np.float32)
@@ -286,22 +298,53 @@ def conv_cases():
     case("conv", "conv2d[float32 groups]", F.conv2d, x, w, b, backward=F.conv2d_backward, groups=2, padding=1)
     # the weight gradient's reduction over (image, position) split in several parts, added in order;
     # 70 channels per group and 9 x 9 = 81 taps cross the 64 x 64 tiles
-    from numconv.kernels.cuda import conv as cuda_conv
-
     # (90 positions in parts of 30: the last step of each part stops inside it)
     for min_r, shape_x, shape_w, kw in ((30, (3, 2, 6, 5), (4, 2, 3, 3), dict(padding=1)),
                                         (8, (2, 6, 5, 7), (140, 3, 2, 2), dict(stride=(2, 1), dilation=(1, 2), groups=2)),
                                         (16, (2, 9, 4, 4), (3, 9, 3, 3), dict(padding=1)),
                                         (16, (2, 3, 3, 4, 4), (5, 3, 2, 2, 3), dict(padding=(1, 0, 1)))):
         nd = len(shape_x) - 2
-        prev = cuda_conv.WG_MIN_R, cuda_conv.WG_TILED_MIN
-        cuda_conv.WG_MIN_R, cuda_conv.WG_TILED_MIN = min_r, 0  # tiles, however small
-        try:
+        with weight_grad_kernel("tiled", WG_MIN_R=min_r):
             case("conv", f"conv{nd}d[weight gradient in tiles, parts of {min_r} positions, weight {shape_w}, {kw}]",
                  getattr(F, f"conv{nd}d"), rand(*shape_x), rand(*shape_w), None,
                  backward=getattr(F, f"conv{nd}d_backward"), **kw)
-        finally:
-            cuda_conv.WG_MIN_R, cuda_conv.WG_TILED_MIN = prev
+    # the small-group weight gradient (a block per output channel): its threads' step of 256
+    # (image, position) pairs carried across rows, planes and images, and the sum split in parts
+    # (WG_REDUCE_STEPS=4: parts of 4 steps of the block's threads, the last one short)
+    for shape_x, shape_w, kw in (((3, 4, 10, 11), (4, 1, 3, 3), dict(groups=4, padding=1)),
+                                 ((2, 4, 5, 6, 7), (6, 2, 2, 2, 2), dict(groups=2, stride=(2, 1, 2), dilation=(1, 2, 1),
+                                                                          padding=(1, 0, 1))),
+                                 ((3, 1, 300), (6, 1, 5), dict(stride=2, padding=2))):
+        nd = len(shape_x) - 2  # (1-d: 450 pairs, a row of 150)
+        with weight_grad_kernel("reduce", WG_REDUCE_STEPS=4):
+            case("conv", f"conv{nd}d[weight gradient a block per channel, weight {shape_w}, {kw}]",
+                 getattr(F, f"conv{nd}d"), rand(*shape_x), rand(*shape_w), None,
+                 backward=getattr(F, f"conv{nd}d_backward"), **kw)
+    # every weight-gradient kernel on the same small cases (the shapes would pick "reduce")
+    for label, nd, ci, co, n, k, bias, kw in CONV[:2]:
+        groups = kw.get("groups", 1)
+        x, w = rand(2, ci, *spatial(nd, n)), rand(co, ci // groups, *spatial(nd, k))
+        for kernel in ("tiled", "elementwise"):
+            with weight_grad_kernel(kernel):
+                case("conv", f"conv{nd}d[{label}, weight gradient {kernel}]", getattr(F, f"conv{nd}d"), x, w, None,
+                     backward=getattr(F, f"conv{nd}d_backward"), **kw)
+
+
+@contextlib.contextmanager
+def weight_grad_kernel(name, **settings):
+    """Run every CUDA weight gradient with kernel ``name`` (``weight_grad_variant``), and the
+    module's other WG_ settings given."""
+    from numconv.kernels.cuda import conv as cuda_conv
+
+    settings["WG_FORCE"] = name
+    prev = {k: getattr(cuda_conv, k) for k in settings}
+    for k, v in settings.items():
+        setattr(cuda_conv, k, v)
+    try:
+        yield
+    finally:
+        for k, v in prev.items():
+            setattr(cuda_conv, k, v)
 
 
 def conv_transpose_cases():
@@ -569,8 +612,10 @@ def main(argv) -> int:
         # The simulator starts a Python thread for every thread of a block, idle ones included:
         # smaller blocks make the tiny cases cheaper and put more of them across block edges.
         import numconv.kernels.cuda as kernels_cuda
+        from numconv.kernels.cuda import conv as cuda_conv
 
         kernels_cuda.BLOCK = 32
+        cuda_conv.WG_REDUCE_THREADS = 32
     t0 = time.perf_counter()
     times = {}
     for group in GROUPS:

@@ -3,19 +3,20 @@
 Shapes: ``x`` (N, C, D, H, W), ``w`` (O, C/groups, KD, KH, KW), ``y`` (N, O, OD, OH, OW).
 Along each dimension, tap ``k`` of output ``o`` reads input ``o*stride + k*dilation - pad_lo``.
 Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cpu.conv``. The
-forward is a shared-memory tiled implicit GEMM, compiled once per dtype (see ``conv_forward``);
-the other passes run one thread per element of their first argument. The input-gradient with stride 1
-in every dimension (and ``pad_lo <= dilation*(K-1)``) is that same tiled forward, of ``gy`` with the weight
-flipped and transposed per group (``_flip_transpose``, built on the device); otherwise it is a gather: the
-thread owning ``gx[n,c,i]`` asks each tap which output read ``i`` (``tap_source``), so no atomics.
+forward is a shared-memory tiled implicit GEMM, compiled once per dtype (see ``conv_forward``). The
+input-gradient is that same forward, once per phase of the stride, of ``gy`` with the taps of the
+weight that reach the phase, flipped and transposed per group (``conv_input_grad``). The weight
+gradient is a tiled GEMM over (image, position) with the sum split for parallelism and added in
+order (``conv_weight_grad``); nothing uses atomics, so every run gives the same bits.
 A transposed convolution is ``conv_input_grad`` (forward) and ``conv_forward`` (its input-gradient).
 """
 import functools
+import itertools
 
 import numpy as np
 from numba import cuda, float64, from_dtype, int64, uint32, uint64
 
-from . import column_row, flat, grid3, jit, launch, launch_grid, tap_range, tap_source, unravel5
+from . import column_row, flat, grid3, jit, launch, launch_grid, tap_range, unravel5, view
 
 
 TQ = 16  # taps per shared-memory step
@@ -23,6 +24,10 @@ R = 4  # each thread's outputs per dimension: R x R accumulators in registers
 NT = 256  # threads per block of the tiled kernels
 TILE_AREA = NT * R * R  # outputs per block: TM channels x TP positions, TM * TP = 4096
 FORCE_VARIANT = None  # tests set "tiled64", "tiled16" or "direct" to run one forward kernel everywhere
+
+
+# the tiled forward kernels: (output channels per tile, outputs per thread per dimension, threads)
+TILED = {"tiled64": (64, 4, 256), "tiled16": (16, 4, 256), "tiled64r8": (64, 8, 64), "tiled128r8": (128, 8, 128)}
 
 
 def forward_variant(opg, cpg, taps):
@@ -55,9 +60,16 @@ def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     other tiny groups run ``_conv_forward_direct``, one thread per output. Stages and accumulates in
     the arrays' dtype (float32 runs FP32 FMAs), in the same order on every run.
     """
+    _forward(y, tuple(y.shape[2:]), (1, 1, 1), (0, 0, 0), x, w, b, has_bias, stride, pad_lo, dilation, groups)
+
+
+def _forward(y, out, ystep, yfirst, x, w, b, has_bias, stride, pad_lo, dilation, groups):
+    """``conv_forward`` at ``out`` = (OD, OH, OW) positions, output position ``p`` (per dimension)
+    written to ``y[n, o, p*ystep + yfirst]``: all of ``y`` for a convolution, one phase of it for
+    the strided input-gradient (``conv_input_grad``)."""
     N, O = y.shape[0], y.shape[1]
     C, D, H, W = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
-    OD, OH, OW = y.shape[2], y.shape[3], y.shape[4]
+    OD, OH, OW = out
     NP = N * OD * OH * OW
     opg = O // groups
     if NP == 0 or opg == 0:
@@ -67,13 +79,14 @@ def conv_forward(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     if variant == "direct":
         grid, block = grid3(OW, OH, N * O * OD)
         launch_grid(_conv_forward_direct(CPG, KD, KH, KW), grid, block, y, x, w, b, has_bias, *stride, *pad_lo, *dilation,
-                    groups)
+                    groups, OD, OH, OW, *ystep, *yfirst)
         return
-    tm = 64 if variant == "tiled64" else 16
-    tp = TILE_AREA // tm
+    tm, r, nt = TILED[variant]
+    tp = nt * r * r // tm
     grid = ((NP + tp - 1) // tp, (opg + tm - 1) // tm, groups)
-    launch_grid(_conv_forward(y.dtype, tm), grid, NT, flat(y), flat(x), flat(w), b, has_bias,
-                *stride, *pad_lo, *dilation, groups, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
+    launch_grid(_conv_forward(y.dtype, tm, r, nt), grid, nt, flat(y), flat(x), flat(w), b, has_bias,
+                *stride, *pad_lo, *dilation, groups, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW,
+                *y.shape[2:], *ystep, *yfirst)
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,9 +98,10 @@ def _conv_forward_direct(CPG, KD, KH, KW):
     sums need them. (One thread per flat output, which divided to find its coordinates and branched
     around every padded tap, ran the depthwise layer at 0.23x cuDNN on an H100.)"""
 
-    def kernel(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups):
+    def kernel(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, OD, OH, OW,
+               ysd, ysh, ysw, yrd, yrh, yrw):
         ow, oh = column_row()
-        N, O, OD, OH, OW = y.shape[0], y.shape[1], y.shape[2], y.shape[3], y.shape[4]
+        N, O = y.shape[0], y.shape[1]
         if ow >= OW or oh >= OH:
             return
         D, H, W = x.shape[2], x.shape[3], x.shape[4]
@@ -115,7 +129,7 @@ def _conv_forward_direct(CPG, KD, KH, KW):
                             wv = w[o, j, kd, kh, kw]
                             if in0 and in1 and in2:
                                 acc += wv * v
-            y[n, o, od, oh, ow] = acc
+            y[n, o, od * ysd + yrd, oh * ysh + yrh, ow * ysw + yrw] = acc
 
     return jit(kernel)
 
@@ -147,18 +161,21 @@ def _next_tap(j, kd, kh, kw, KD, KH, KW):
 
 
 @functools.lru_cache(maxsize=None)
-def _conv_forward(dtype, tm):
-    """The tiled forward kernel for arrays of ``dtype`` with tiles of ``tm`` output channels (one
-    compiled kernel per pair). Arrays are flat."""
+def _conv_forward(dtype, tm, r=R, nt=NT):
+    """The tiled forward kernel for arrays of ``dtype`` with tiles of ``tm`` output channels, ``nt``
+    threads each computing ``r`` x ``r`` outputs (one compiled kernel per choice). Arrays are flat."""
     T = from_dtype(np.dtype(dtype))
-    TM, TP = tm, TILE_AREA // tm  # the tile: output channels x output positions
+    R, NT = r, nt  # (the kernel's constants)
+    TM, TP = tm, NT * R * R // tm  # the tile: output channels x output positions
     TX, TY = TP // R, TM // R  # the thread grid over it: TX x TY = NT threads
     XL = TQ * TP // NT  # X^ values each thread stages per step: XL consecutive taps of one column
     WL = TQ * TM // NT  # W values each thread stages per step: one tap of WL channels
     W_TILE, X_TILE = TM * TQ, TQ * TP  # shared-memory tile sizes
 
     def kernel(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups,
-               N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW):
+               N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW, YD, YH, YW, ysd, ysh, ysw, yrd, yrh, yrw):
+        # Output position (od, oh, ow) goes to y's (od*ysd + yrd, oh*ysh + yrh, ow*ysw + yrw), in y's
+        # sizes YD x YH x YW (``_forward``).
         # Shared and flat arrays are indexed with unsigned offsets: no negative-index wraparound code.
         s_w = cuda.shared.array(W_TILE, T)  # W tile, [m * TQ + qq]
         s_x = cuda.shared.array(X_TILE, T)  # X^ tile, [qq * TP + pp]
@@ -245,10 +262,16 @@ def _conv_forward(dtype, tm):
                     xo += uint64(TP)
             if s > 0:
                 cuda.syncthreads()
+        YP = YD * YH * YW
         for j in range(R):
             c = p0 + tx + j * TX
-            nn = c // P
-            yoff[j] = nn * O * P + (c - nn * P) if c < NP else -1
+            yoff[j] = -1
+            if c < NP:
+                nn = c // P
+                p = c - nn * P
+                ow = p % OW
+                p //= OW
+                yoff[j] = nn * O * YP + (((p // OH) * ysd + yrd) * YH + (p % OH) * ysh + yrh) * YW + ow * ysw + yrw
         for i in range(R):
             m = m0 + ty + i * TY
             if m < opg:
@@ -256,7 +279,7 @@ def _conv_forward(dtype, tm):
                 bo = b[o] if has_bias else zero
                 for j in range(R):
                     if yoff[j] >= 0:
-                        y[uint64(yoff[j] + o * P)] = acc[i, j] + bo
+                        y[uint64(yoff[j] + o * YP)] = acc[i, j] + bo
 
     return jit(kernel)
 
@@ -265,65 +288,62 @@ def conv_input_grad(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups):
     """gx[n,c,i] = b[c] + sum_{o in group(c), k, p : p*s + k*d - pad_lo = i} w[o, c mod C/groups, k] * gy[n,o,p]
 
     The bias (of the transposed convolution this kernel is the forward of) is zero for a gradient.
-    With stride 1 in every dimension and ``pad' = d*(K-1) - pad_lo >= 0`` in every dimension, this is
-    ``conv_forward(gx, gy, wt, b, has_bias, 1, pad', d, groups)``, the tiled forward (same dtype
-    arithmetic, deterministic), with ``wt[g*C/groups + j, m, k] = w[g*O/groups + m, j, K-1-k]``
-    (shape (C, O/groups, KD, KH, KW)) written into a new device array by ``_flip_transpose``.
-    Otherwise one thread per ``gx`` element gathers the outputs that read it, checking that
-    ``i - k*d + pad_lo`` is a multiple of the stride.
+    Split by phase: along a dimension of stride s, the elements ``i = i'*s + r`` of one phase ``r``
+    are read only by the taps with ``r + pad_lo - k*d`` a multiple of s, from outputs ``p = i' +
+    (r + pad_lo - k*d)/s``. So each phase is a stride-1 convolution of ``gy`` (``_phases``: the
+    taps, a dilation and a padding per dimension) with those taps of the weight flipped and
+    transposed per group, ``wt[g*C/groups + j, m, t] = w[g*O/groups + m, j, k_last - t*step]``
+    (``_flip_transpose``), run by the tiled forward (the same dtype arithmetic, deterministic) with
+    its outputs written to every s-th element of ``gx``. Stride 1 is one phase: the forward of ``gy``
+    with the whole weight flipped. Phases no tap reaches (a kernel shorter than the stride) are
+    zero, or the bias.
     """
-    K = w.shape[2:]
-    pad_t = tuple(d * (k - 1) - p for d, k, p in zip(dilation, K, pad_lo))
-    if all(s == 1 for s in stride) and all(p >= 0 for p in pad_t):
-        O, CPG = w.shape[0], w.shape[1]
-        wt = cuda.device_array((groups * CPG, O // groups) + tuple(K), dtype=w.dtype)
-        launch(_flip_transpose, wt.size, wt, w)
-        conv_forward(gx, gy, wt, b, has_bias, (1, 1, 1), pad_t, tuple(dilation), groups)
-        return
-    launch(_conv_input_grad, gx.size, gx, gy, w, b, has_bias, *stride, *pad_lo, *dilation, groups)
+    O, CPG = w.shape[0], w.shape[1]
+    phases = [_phases(n, k, s, p, d) for n, k, s, p, d in
+              zip(gx.shape[2:], w.shape[2:], stride, pad_lo, dilation)]
+    live = [[ph for ph in dim if ph[1] > 0] for dim in phases]  # phases with elements
+    runs = list(itertools.product(*[[ph for ph in dim if ph[2] > 0] for dim in live]))
+    if len(runs) < len(live[0]) * len(live[1]) * len(live[2]):  # some elements no tap reaches
+        launch(_fill_zero, gx.size, flat(gx))
+        if has_bias:
+            add_channel_bias(view(gx, (gx.shape[0], gx.shape[1], -1)), b)
+    sizes = [groups * CPG * (O // groups) * phd[2] * phh[2] * phw[2] for phd, phh, phw in runs]
+    wts = cuda.device_array(sum(sizes), dtype=w.dtype)
+    start = 0
+    for (phd, phh, phw), size in zip(runs, sizes):
+        (rd, cd, td, kd, ed, dd, pd), (rh, ch, th, kh, eh, dh, ph), (rw, cw, tw, kw, ew, dw, pw) = phd, phh, phw
+        wt = view(wts[start:start + size], (groups * CPG, O // groups, td, th, tw))
+        start += size
+        launch(_flip_transpose, size, wt, w, kd, kh, kw, ed, eh, ew)
+        _forward(gx, (cd, ch, cw), stride, (rd, rh, rw), gy, wt, b, has_bias, (1, 1, 1), (pd, ph, pw), (dd, dh, dw),
+                 groups)
+
+
+def _phases(n, k, s, p, d):
+    """The phases of one dimension of ``conv_input_grad``: for each r < s, (r, elements, taps,
+    last tap, tap step, dilation, padding). Elements ``i'*s + r < n``; the taps are ``k_last -
+    t*step`` for t < taps; as a forward over ``gy``, element i' reads ``i' + t*dilation - padding``."""
+    out = []
+    for r in range(s):
+        ks = [j for j in range(k) if (r + p - j * d) % s == 0]
+        step = ks[1] - ks[0] if len(ks) > 1 else 1
+        last = ks[-1] if ks else 0
+        out.append((r, max(0, -(-(n - r) // s)), len(ks), last, step, step * d // s, -((r + p - last * d) // s)))
+    return out
 
 
 @jit
-def _flip_transpose(wt, w):
-    """wt[g*CPG + j, m, kd, kh, kw] = w[g*opg + m, j, KD-1-kd, KH-1-kh, KW-1-kw] (one thread per ``wt`` element)."""
+def _flip_transpose(wt, w, kd0, kh0, kw0, ed, eh, ew):
+    """wt[g*CPG + j, m, td, th, tw] = w[g*opg + m, j, kd0 - td*ed, kh0 - th*eh, kw0 - tw*ew]
+    (one thread per ``wt`` element)."""
     t = cuda.grid(1)
     if t >= wt.size:
         return
     opg, KD, KH, KW = wt.shape[1], wt.shape[2], wt.shape[3], wt.shape[4]
     CPG = w.shape[1]
-    c, m, kd, kh, kw = unravel5(t, opg, KD, KH, KW)
+    c, m, td, th, tw = unravel5(t, opg, KD, KH, KW)
     g = c // CPG
-    wt[c, m, kd, kh, kw] = w[g * opg + m, c - g * CPG, KD - 1 - kd, KH - 1 - kh, KW - 1 - kw]
-
-
-@jit
-def _conv_input_grad(gx, gy, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups):
-    t = cuda.grid(1)
-    if t >= gx.size:
-        return
-    C, D, H, W = gx.shape[1], gx.shape[2], gx.shape[3], gx.shape[4]
-    O, OD, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
-    CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
-    n, c, i0, i1, i2 = unravel5(t, C, D, H, W)
-    opg = O // groups
-    g = c // CPG
-    j = c - g * CPG
-    acc = b[c] if has_bias else gx.dtype.type(0)
-    for kd in range(KD):
-        od = tap_source(i0, kd * dd - pd, sd, OD)
-        if od < 0:
-            continue
-        for kh in range(KH):
-            oh = tap_source(i1, kh * dh - ph, sh, OH)
-            if oh < 0:
-                continue
-            for kw in range(KW):
-                ow = tap_source(i2, kw * dw - pw, sw, OW)
-                if ow < 0:
-                    continue
-                for o in range(g * opg, (g + 1) * opg):
-                    acc += w[o, j, kd, kh, kw] * gy[n, o, od, oh, ow]
-    gx[n, c, i0, i1, i2] = acc
+    wt[c, m, td, th, tw] = w[g * opg + m, c - g * CPG, kd0 - td * ed, kh0 - th * eh, kw0 - tw * ew]
 
 
 def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
@@ -335,7 +355,9 @@ def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
     zeros in the padding); each thread keeps 4 x 4 sums in float64 registers. The r range is split
     (``_weight_grad_splits``) so that small weights still fill the GPU: each split's block writes its
     partial tile, and a second kernel adds the splits in order, so every run gives the same bits.
-    Below WG_TILED_MIN products in all, one thread per weight element sums them (``_conv_weight_grad``).
+    Depthwise and other small groups run ``_weight_grad_reduce`` instead, and below WG_TILED_MIN
+    products in all one thread per weight element sums them (``_conv_weight_grad``): see
+    ``weight_grad_variant``.
     """
     O, CPG, KD, KH, KW = gw.shape[0], gw.shape[1], gw.shape[2], gw.shape[3], gw.shape[4]
     N, C, D, H, W = x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4]
@@ -346,16 +368,140 @@ def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
     if NP == 0:
         launch(_fill_zero, gw.size, flat(gw))
         return
-    if gw.size * NP < WG_TILED_MIN:
+    variant = weight_grad_variant(opg, Q, gw.size * NP)
+    if variant == "elementwise":
         launch(_conv_weight_grad, gw.size, gw, x, gy, *stride, *pad_lo, *dilation, groups)
         return
-    tiles = groups * ((opg + WG_TILE - 1) // WG_TILE) * ((Q + WG_TILE - 1) // WG_TILE)
-    splits = _weight_grad_splits(tiles, NP)
-    part = cuda.device_array(splits * gw.size, dtype=np.float64)
-    grid = ((Q + WG_TILE - 1) // WG_TILE, (opg + WG_TILE - 1) // WG_TILE, groups * splits)
-    launch_grid(_weight_grad_tiled(x.dtype), grid, NT, part, flat(x), flat(gy), *stride, *pad_lo, *dilation, groups,
-                splits, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
+    if variant == "reduce":
+        splits = max(1, min(-(-WG_BLOCKS // O), -(-NP // (WG_REDUCE_THREADS * WG_REDUCE_STEPS))))
+        part = cuda.device_array(splits * gw.size, dtype=np.float64)
+        nt = WG_REDUCE_THREADS
+        launch_grid(_weight_grad_reduce(CPG, KD, KH, KW, nt), (O, splits), nt, part, x, gy, *stride, *pad_lo,
+                    *dilation, groups, splits)
+    else:
+        tiles = groups * ((opg + WG_TILE - 1) // WG_TILE) * ((Q + WG_TILE - 1) // WG_TILE)
+        splits = _weight_grad_splits(tiles, NP)
+        part = cuda.device_array(splits * gw.size, dtype=np.float64)
+        grid = ((Q + WG_TILE - 1) // WG_TILE, (opg + WG_TILE - 1) // WG_TILE, groups * splits)
+        launch_grid(_weight_grad_tiled(x.dtype), grid, NT, part, flat(x), flat(gy), *stride, *pad_lo, *dilation,
+                    groups, splits, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)
     launch(_sum_splits, gw.size, flat(gw), part, splits)
+
+
+WG_FORCE = None  # tests set "tiled", "reduce" or "elementwise" to run one weight-gradient kernel
+WG_REDUCE_MAX = 32  # taps (channels x kernel taps) per output channel up to which "reduce" may run
+WG_REDUCE_STEPS = 16  # ... and the fewest (image, position) steps of its block's threads per split
+WG_REDUCE_THREADS = NT  # its threads per block, a power of two (the simulator's cases run 32)
+
+
+def weight_grad_variant(opg, q, products):
+    """Which weight-gradient kernel runs for ``opg`` output channels per group over ``q`` taps per
+    channel (input channels x kernel taps), ``products`` multiply-adds in all: 'reduce' (a block per
+    output channel, each thread summing all ``q`` taps in registers over its share of (image,
+    position)) for depthwise and other small groups, where a 64 x 64 tile would be mostly empty;
+    'elementwise' (a thread per weight element) for small problems; else 'tiled'."""
+    if WG_FORCE is not None:
+        return WG_FORCE
+    if q <= WG_REDUCE_MAX and opg < 16:
+        return "reduce"
+    return "elementwise" if products < WG_TILED_MIN else "tiled"
+
+
+@functools.lru_cache(maxsize=None)
+def _weight_grad_reduce(CPG, KD, KH, KW, NTR):
+    """part[split, o, j, kd, kh, kw] = sum over the split's share of r = (n, od, oh, ow) of
+    gy[n, o, od, oh, ow] * x[n, g(o)*CPG + j, od*sd + kd*dd - pd, ...]: block (o, split); its NTR
+    threads walk r in steps of NTR (carrying the step's digits, without divisions), each summing all
+    CPG*KD*KH*KW products in float64 registers (the loops unrolled: compiled per weight shape); a
+    tree in shared memory then adds the threads' sums in a fixed order, 16 taps at a time. Padded taps load a clamped
+    element and do not add it, as in ``_conv_forward_direct``."""
+    NQ = CPG * KD * KH * KW
+    QC = min(NQ, 16)  # taps reduced together: QC x NTR float64 in shared memory (32 KB at 16 x 256)
+    RED = QC * NTR  # (a constant for cuda.shared.array)
+
+    def kernel(part, x, gy, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, splits):
+        acc = cuda.local.array(NQ, float64)
+        red = cuda.shared.array(RED, float64)
+        tid = cuda.threadIdx.x
+        o, split = cuda.blockIdx.x, cuda.blockIdx.y
+        N, O, OD, OH, OW = gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3], gy.shape[4]
+        D, H, W = x.shape[2], x.shape[3], x.shape[4]
+        c0 = (o // (O // groups)) * CPG
+        NP = N * OD * OH * OW
+        per = (NP + splits - 1) // splits
+        r_lo = split * per
+        r_hi = min(NP, r_lo + per)
+        for q in range(NQ):
+            acc[q] = 0.0
+        # r = r_lo + tid as digits (n, od, oh, ow); the step NTR as digits of the same radices
+        r = r_lo + tid
+        ow = r % OW
+        t = r // OW
+        oh = t % OH
+        t //= OH
+        od = t % OD
+        n = t // OD
+        s_w = NTR % OW
+        t = NTR // OW
+        s_h = t % OH
+        t //= OH
+        s_d = t % OD
+        s_n = t // OD
+        while r < r_hi:
+            gv = float64(gy[n, o, od, oh, ow])
+            q = 0
+            for j in range(CPG):
+                for kd in range(KD):
+                    i0 = od * sd + kd * dd - pd
+                    in0 = 0 <= i0 < D
+                    i0 = min(max(i0, 0), D - 1)
+                    for kh in range(KH):
+                        i1 = oh * sh + kh * dh - ph
+                        in1 = 0 <= i1 < H
+                        i1 = min(max(i1, 0), H - 1)
+                        for kw in range(KW):
+                            i2 = ow * sw + kw * dw - pw
+                            in2 = 0 <= i2 < W
+                            v = x[n, c0 + j, i0, i1, min(max(i2, 0), W - 1)]
+                            if in0 and in1 and in2:
+                                acc[q] += gv * float64(v)
+                            q += 1
+            r += NTR
+            ow += s_w
+            carry = 0
+            if ow >= OW:
+                ow -= OW
+                carry = 1
+            oh += s_h + carry
+            carry = 0
+            if oh >= OH:
+                oh -= OH
+                carry = 1
+            od += s_d + carry
+            carry = 0
+            if od >= OD:
+                od -= OD
+                carry = 1
+            n += s_n + carry
+        # the threads' sums, QC taps at a time: a tree over the threads for all QC at once
+        base = (split * O + o) * NQ
+        for q0 in range(0, NQ, QC):
+            for q in range(QC):
+                if q0 + q < NQ:
+                    red[q * NTR + tid] = acc[q0 + q]
+            half = NTR // 2
+            while half > 0:
+                cuda.syncthreads()
+                if tid < half:
+                    for q in range(QC):
+                        red[q * NTR + tid] += red[q * NTR + tid + half]
+                half //= 2
+            cuda.syncthreads()
+            if tid < QC and q0 + tid < NQ:
+                part[base + q0 + tid] = red[tid * NTR]
+            cuda.syncthreads()
+
+    return jit(kernel)
 
 
 WG_TILE, WG_STEP = 64, 16  # the weight gradient's tile (output channels x taps) and its step along r
