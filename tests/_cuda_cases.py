@@ -260,7 +260,7 @@ OTHER_VARIANTS = ("stride padding dilation", "groups aniso", "3d", "fast: groups
 def conv_cases():
     both = [(label, label, nd, ci, co, n, k, bias, np.float64, kw) for label, nd, ci, co, n, k, bias, kw in CONV]
     both += [(f"input grad {label}", label, *rest) for label, *rest in CONV_INPUT_GRAD]
-    for variant in ("tiled64", "tiled16", "direct", "tiled64r8", "tiled128r8"):
+    for variant in ("tiled64", "tiled16", "direct"):
         for label, base, nd, ci, co, n, k, bias, dtype, kw in both:
             if variant != "tiled64" and base not in OTHER_VARIANTS:
                 continue
@@ -279,11 +279,6 @@ def conv_cases():
     # ranges of 8) and 2 x 35 positions (> TP = 64)
     x, w, b = rand(2, 3, 5, 7), rand(65, 3, 3, 3), rand(65)
     case("conv", "conv2d[tiles: 65 channels, 27 taps, 70 positions]", F.conv2d, x, w, b, padding=1)
-    # ... and the 8 x 8 per thread tiles across theirs: 129 channels (> 128), 70 positions (> 64)
-    x, w, b = rand(2, 3, 5, 7), rand(129, 3, 3, 3), rand(129)
-    for variant in ("tiled64r8", "tiled128r8"):
-        with forward_variant(variant):
-            case("conv", f"conv2d[tiles: 129 channels, 27 taps, 70 positions, {variant}]", F.conv2d, x, w, b, padding=1)
     # the 16-channel tiles (chosen for 8 to 47 channels per group) across their edges: 17 channels,
     # 27 taps (> TQ = 16, one range) and 2 x 156 positions (> TP = 256)
     x, w, b = rand(2, 3, 12, 13).astype(np.float32), rand(17, 3, 3, 3).astype(np.float32), rand(17).astype(np.float32)

@@ -22,12 +22,13 @@ from . import column_row, flat, grid3, jit, launch, launch_grid, tap_range, unra
 TQ = 16  # taps per shared-memory step
 R = 4  # each thread's outputs per dimension: R x R accumulators in registers
 NT = 256  # threads per block of the tiled kernels
-TILE_AREA = NT * R * R  # outputs per block: TM channels x TP positions, TM * TP = 4096
 FORCE_VARIANT = None  # tests set "tiled64", "tiled16" or "direct" to run one forward kernel everywhere
 
 
 # the tiled forward kernels: (output channels per tile, outputs per thread per dimension, threads)
-TILED = {"tiled64": (64, 4, 256), "tiled16": (16, 4, 256), "tiled64r8": (64, 8, 64), "tiled128r8": (128, 8, 128)}
+# (8 x 8 outputs a thread, in 64 x 64 tiles of 64 threads or 128 x 64 of 128, ran 0.8-1.0x as fast
+# as 64 x 64 tiles of 4 x 4 on an H100 on the 3x3 rows; see docs/gpu.md)
+TILED = {"tiled64": (64, 4, 256), "tiled16": (16, 4, 256)}
 
 
 def forward_variant(opg, cpg, taps):
