@@ -5,7 +5,9 @@
 #     bash scripts/gpu_check.sh OUTDIR                 # every step, in order
 #     bash scripts/gpu_check.sh OUTDIR bench           # only the named steps (to fit a per-command time limit)
 #
-# Steps: env (date, nvidia-smi, versions), tests (the CUDA tests without the simulator), train_lenet5
+# Steps: env (date, nvidia-smi, versions), tests (the CUDA test files: the real-GPU tests, and the
+# simulator runs CI also does, beside them; 300-500 s on an H100 machine), gpu_tests (only the
+# tests that need the GPU; not in the default list), train_lenet5
 # (`numconv train --device cuda --epochs 1`: LeNet-5 on the MNIST digits), train_resnet18 (ResNet-18 on
 # synthetic CIFAR), bench (`python -m numconv.bench --device cuda --json OUTDIR/bench_cuda.json`).
 #
@@ -21,7 +23,7 @@
 set -u
 
 if [ $# -lt 1 ]; then
-    echo "usage: bash scripts/gpu_check.sh OUTDIR [env|tests|train_lenet5|train_resnet18|bench ...]" >&2
+    echo "usage: bash scripts/gpu_check.sh OUTDIR [env|tests|gpu_tests|train_lenet5|train_resnet18|bench ...]" >&2
     exit 2
 fi
 OUTDIR=$1
@@ -147,6 +149,10 @@ for step in "${STEPS[@]}"; do
             run env env_step ;;
         tests)
             run tests "$PY" -m pytest -q tests/test_cuda_kernels.py tests/test_cuda_training.py ;;
+        gpu_tests)
+            # the tests that need the GPU, without the simulator half (CI's): a third of the time
+            run gpu_tests env NUMCONV_TEST_BACKGROUND=0 "$PY" -m pytest -q tests/test_cuda_kernels.py \
+                tests/test_cuda_training.py -k "not simulator and not exit_status" ;;
         train_lenet5)
             run train_lenet5 "$PY" -m numconv.cli train --device cuda --epochs 1 --no-progress \
                 --out "$OUTDIR/runs/lenet5-mnist" ;;
@@ -156,7 +162,7 @@ for step in "${STEPS[@]}"; do
         bench)
             run bench "$PY" -m numconv.bench --device cuda --json "$OUTDIR/bench_cuda.json" ;;
         *)
-            echo "gpu_check: unknown step '$step' (env, tests, train_lenet5, train_resnet18, bench)" >&2
+            echo "gpu_check: unknown step '$step' (env, tests, gpu_tests, train_lenet5, train_resnet18, bench)" >&2
             FAILED=1 ;;
     esac
 done
