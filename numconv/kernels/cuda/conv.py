@@ -116,23 +116,25 @@ def _conv_forward_direct(CPG, KD, KH, KW):
             acc = b[o] if has_bias else y.dtype.type(0)
             for j in range(CPG):
                 for kd in range(KD):
-                    i0 = od * sd + kd * dd - pd
-                    in0 = 0 <= i0 < D
-                    i0 = min(max(i0, 0), D - 1)
+                    i0, in0 = _clamped(od * sd + kd * dd - pd, D)
                     for kh in range(KH):
-                        i1 = oh * sh + kh * dh - ph
-                        in1 = 0 <= i1 < H
-                        i1 = min(max(i1, 0), H - 1)
+                        i1, in1 = _clamped(oh * sh + kh * dh - ph, H)
                         for kw in range(KW):
-                            i2 = ow * sw + kw * dw - pw
-                            in2 = 0 <= i2 < W
-                            v = x[n, c0 + j, i0, i1, min(max(i2, 0), W - 1)]
+                            i2, in2 = _clamped(ow * sw + kw * dw - pw, W)
+                            v = x[n, c0 + j, i0, i1, i2]
                             wv = w[o, j, kd, kh, kw]
                             if in0 and in1 and in2:
                                 acc += wv * v
             y[n, o, od * ysd + yrd, oh * ysh + yrh, ow * ysw + yrw] = acc
 
     return jit(kernel)
+
+
+@cuda.jit(device=True)
+def _clamped(i, n):
+    """(``i`` clamped into [0, n), whether it was inside): a padded tap loads a real element, and
+    the caller adds it only where it was inside, so every load is issued without a branch."""
+    return min(max(i, 0), n - 1), 0 <= i < n
 
 
 @cuda.jit(device=True)
@@ -453,17 +455,12 @@ def _weight_grad_reduce(CPG, KD, KH, KW, NTR):
             q = 0
             for j in range(CPG):
                 for kd in range(KD):
-                    i0 = od * sd + kd * dd - pd
-                    in0 = 0 <= i0 < D
-                    i0 = min(max(i0, 0), D - 1)
+                    i0, in0 = _clamped(od * sd + kd * dd - pd, D)
                     for kh in range(KH):
-                        i1 = oh * sh + kh * dh - ph
-                        in1 = 0 <= i1 < H
-                        i1 = min(max(i1, 0), H - 1)
+                        i1, in1 = _clamped(oh * sh + kh * dh - ph, H)
                         for kw in range(KW):
-                            i2 = ow * sw + kw * dw - pw
-                            in2 = 0 <= i2 < W
-                            v = x[n, c0 + j, i0, i1, min(max(i2, 0), W - 1)]
+                            i2, in2 = _clamped(ow * sw + kw * dw - pw, W)
+                            v = x[n, c0 + j, i0, i1, i2]
                             if in0 and in1 and in2:
                                 acc[q] += gv * float64(v)
                             q += 1
