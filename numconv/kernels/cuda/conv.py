@@ -26,7 +26,7 @@ FORCE_VARIANT = None  # tests set "tiled64", "tiled16" or "direct" to run one fo
 
 
 # the tiled forward kernels: (output channels per tile, outputs per thread per dimension, threads)
-# (8 x 8 outputs a thread, in 64 x 64 tiles of 64 threads or 128 x 64 of 128, ran 0.8-1.0x as fast
+# (8 x 8 outputs a thread, in 64 x 64 tiles of 64 threads or 128 x 64 of 128, ran 0.65-0.96x as fast
 # as 64 x 64 tiles of 4 x 4 on an H100 on the 3x3 rows; see docs/gpu.md)
 TILED = {"tiled64": (64, 4, 256), "tiled16": (16, 4, 256)}
 
