@@ -105,6 +105,13 @@ def main():
     y, idx = F.max_pool2d(xp, 2, return_indices=True)
     gy = cuda.to_device(rng.standard_normal(y.shape).astype(np.float32))
     report("F.max_pool2d_backward (max_2x2, indices given)", lambda: F.max_pool2d_backward(gy, xp, 2, indices=idx), 30)
+    report("F.max_pool2d_backward (max_2x2, indices recomputed)", lambda: F.max_pool2d_backward(gy, xp, 2), 30)
+
+    def bench_row():  # the bench's max_2x2 forward+backward: given indices are checked (a copy to the host)
+        _, i = F.max_pool2d(xp, 2, return_indices=True)
+        return F.max_pool2d_backward(gy, xp, 2, indices=i)
+
+    report("max_2x2 forward with indices + backward given them", bench_row, 30)
 
     print("lean launch path:", status())
     if args.profile:
