@@ -5,9 +5,10 @@
 #     bash scripts/gpu_check.sh OUTDIR                 # every step, in order
 #     bash scripts/gpu_check.sh OUTDIR bench           # only the named steps (to fit a per-command time limit)
 #
-# Steps: env (date, nvidia-smi, versions), tests (the CUDA test files: the real-GPU tests, and the
-# simulator runs CI also does, beside them; 300-500 s on an H100 machine), gpu_tests (only the
-# tests that need the GPU; not in the default list), train_lenet5
+# Steps: env (date, nvidia-smi, versions), gpu_tests (the tests of the two CUDA test files that need
+# the GPU: every kernel case on it against the CPU kernels), tests (all of both files: gpu_tests and
+# beside them the simulator runs CI also does; 300-500 s on an H100 machine; not in the default
+# list), train_lenet5
 # (`numconv train --device cuda --epochs 1`: LeNet-5 on the MNIST digits), train_resnet18 (ResNet-18 on
 # synthetic CIFAR), bench (`python -m numconv.bench --device cuda --json OUTDIR/bench_cuda.json`).
 #
@@ -29,7 +30,7 @@ fi
 OUTDIR=$1
 shift
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(env tests train_lenet5 train_resnet18 bench)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(env gpu_tests train_lenet5 train_resnet18 bench)
 if [ ! -f numconv/bench.py ]; then
     echo "gpu_check.sh: run it from the repository root (no numconv/bench.py here: $(pwd))" >&2
     exit 2
