@@ -230,3 +230,36 @@ def test_device_index_plan_matches_numpy():
         assert plan.unique() or not want.size or hits.max(initial=0) > 1, ("not unique", index)
         checked += 1
     assert checked > 300 and errors > 20, (checked, errors)
+
+
+# ----------------------------------------------------------------------------- the input gradient's phases
+
+
+def test_input_gradient_phases_cover_every_tap_once():
+    """``_phases`` (host arithmetic of the CUDA input gradient): over random sizes, kernels, strides,
+    paddings (negative ones too) and dilations, the phases' (element, tap, output) triples are
+    exactly the pairs with ``o*s + k*d - p == i``: each once, and each with the right output."""
+    _require_numba_cuda()
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from numconv.kernels.cuda.conv import _phases
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.integers(0, 13), st.integers(1, 7), st.integers(1, 4), st.integers(-3, 8), st.integers(1, 4))
+    def check(n, k, s, p, d):
+        phases = _phases(n, k, s, p, d)
+        assert [ph[0] for ph in phases] == list(range(s))
+        seen = []
+        for r, count, taps, last, step, dil, pad in phases:
+            assert count == len(range(r, n, s))
+            for i_ in range(count):
+                for t in range(taps):
+                    i, tap, o = i_ * s + r, last - t * step, i_ + t * dil - pad
+                    assert 0 <= tap < k
+                    assert o * s + tap * d - p == i, (r, i_, t)
+                    seen.append((i, tap))
+        want = [(i, tap) for i in range(n) for tap in range(k) if (i + p - tap * d) % s == 0]
+        assert sorted(seen) == want
+
+    check()
