@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 
 _jobs = {}  # name -> Job
 _lock = threading.Lock()
@@ -32,8 +33,10 @@ class Job:
         self.proc = None
         self.returncode, self.stdout, self.stderr = None, "", ""
         self.timed_out = False
+        self.seconds = None  # wall time of the subprocess, once it ran
 
     def run(self):
+        t0 = time.perf_counter()
         try:
             self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
@@ -47,6 +50,7 @@ class Job:
         except Exception as exc:  # noqa: BLE001 - a job that cannot start is a failed job, not a hung test
             self.returncode, self.stderr = -1, f"{type(exc).__name__}: {exc}"
         finally:
+            self.seconds = time.perf_counter() - t0
             self.done.set()
 
 
@@ -91,6 +95,12 @@ def result(name, make=None):
         job.run()
     job.done.wait()
     return job
+
+
+def timings():
+    """[(name, seconds or None)] of the jobs this session made, in the order they were made."""
+    with _lock:
+        return [(job.name, job.seconds) for job in _jobs.values()]
 
 
 def finish():

@@ -195,5 +195,13 @@ def pytest_collection_modifyitems(session, config, items):
         _background.start(makers)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """One line with each background job's wall time: which of them sets the suite's length."""
+    jobs = _background.timings()
+    if jobs:
+        terminalreporter.write_line("background jobs: " + ", ".join(
+            f"{name} {'not run' if secs is None else f'{secs:.0f} s'}" for name, secs in jobs))
+
+
 def pytest_sessionfinish(session, exitstatus):
     _background.finish()
