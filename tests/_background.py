@@ -2,17 +2,19 @@
 
 The suite's slowest tests each wait on one single-threaded subprocess: the bounds-checked compile
 of every kernel (test_boundscheck.py, about two minutes) and the two CUDA-simulator runs
-(test_cuda_kernels.py, test_cuda_training.py, about a minute each). Run in line, the second core of
-a 2-core CI machine idles through them. A test module declares its jobs in a module-level
-``BACKGROUND = {name: make}`` (``make()`` returns the keyword arguments of ``Job``) and marks the
-tests that use one with ``@pytest.mark.background(name)``. The conftest starts the jobs of the
-marked tests it collected, one after another on one thread (so they take at most one core beside
-the session), and moves those tests to the end of the run. A test then calls ``result(name)``,
+(test_cuda_kernels.py, about four minutes; test_cuda_training.py, about one). Run in line, the
+second core of a 2-core CI machine idles through them. A test module declares its jobs in a
+module-level ``BACKGROUND = {name: make}`` (``make()`` returns the keyword arguments of ``Job``)
+and marks the tests that use one with ``@pytest.mark.background(name)``. The conftest starts the
+jobs of the marked tests it collected, in order on WORKERS threads, and moves those tests to the
+end of the run. (On one thread the jobs' chain, 450 s, was the whole suite's length in CI; the
+session's own tests finish sooner and leave a core to a second worker.) A test then calls ``result(name)``,
 which waits for its job, or runs it in line if nothing started it. NUMCONV_TEST_BACKGROUND=0 runs
 every job in line, where its test asks for it.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -64,8 +66,12 @@ def scratch_dir(prefix):
     return path
 
 
+WORKERS = int(os.environ.get("NUMCONV_TEST_BACKGROUND_WORKERS", "2"))  # threads that run the jobs
+
+
 def start(makers):
-    """Make the jobs ``makers`` ({name: make}) names and run them, in order, on one thread."""
+    """Make the jobs ``makers`` ({name: make}) names and run them, in order, on WORKERS threads
+    (each takes the next job not yet taken)."""
     jobs = []
     with _lock:
         for name, make in makers.items():
@@ -74,12 +80,18 @@ def start(makers):
                 jobs.append(_jobs[name])
             _jobs[name].started = True
 
+    queue = list(reversed(jobs))
+
     def run_all():
-        for job in jobs:
+        while True:
+            with _lock:
+                if not queue:
+                    return
+                job = queue.pop()
             job.run()
 
-    if jobs:
-        threading.Thread(target=run_all, name="background tests", daemon=True).start()
+    for k in range(min(max(1, WORKERS), len(jobs))):
+        threading.Thread(target=run_all, name=f"background tests {k}", daemon=True).start()
 
 
 def result(name, make=None):
