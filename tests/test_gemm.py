@@ -1,6 +1,8 @@
-"""The register-blocked micro-kernels (``kernels/cpu/simd.py``) through their wrappers in
-``kernels/cpu/gemm.py``, against float64 products written out in NumPy: every row block (8, 4, 2,
-1), full and partial (masked) vectors, rows read through shifted, overlapping offsets."""
+"""The vector kernels of ``kernels/cpu/simd.py``: the register-blocked micro-kernels through their
+wrappers in ``kernels/cpu/gemm.py``, against float64 products written out in NumPy (every row block
+8, 4, 2, 1, full and partial (masked) vectors, rows read through shifted, overlapping offsets);
+the linear maps down rows and the column-phase split and merge of Winograd's transforms, against
+loops written from their definitions, at lengths around whole vectors."""
 import numpy as np
 import pytest
 
@@ -72,6 +74,92 @@ def test_dots_is_the_product(dtype, M, T, n):
     np.testing.assert_array_equal(C[:, T:], C0[:, T:])
 
 
+_COMBINE_MATRIX = RNG.standard_normal((5, 7)).round(1)
+_COMBINE_MATRIX[1, 2] = _COMBINE_MATRIX[2, :] = 0.0  # zeros skipped, a row of them stores zeros
+_COMBINE_MATRIX[0, 0], _COMBINE_MATRIX[0, 3], _COMBINE_MATRIX[3, 1] = 1.0, -1.0, -1.0  # additions
+_COMBINE_ROWS, _COMBINE_SHIFTS = (0, 3, 1, 2, 0, 4, 1), (0, 0, 2, 0, 1, 0, 5)
+
+
+def _simd_wrappers():
+    """The intrinsics inside jitted functions (an intrinsic is only callable from Numba code)."""
+    from numba import njit
+
+    from numconv.kernels.cpu import simd
+
+    combine = simd.make_combine(_COMBINE_MATRIX, _COMBINE_ROWS, _COMBINE_SHIFTS)
+
+    @njit
+    def run_combine(D, d0, dstride, S, s0, sstride, n):
+        combine(D, d0, dstride, S, s0, sstride, n)
+
+    @njit
+    def run_split4(D, d0, dstride, S, s0, c0, W, groups):
+        simd.split4(D, d0, dstride, S, s0, c0, W, groups)
+
+    @njit
+    def run_merge4(D, d0, c0, W, S, s0, sstride, groups, bias):
+        simd.merge4(D, d0, c0, W, S, s0, sstride, groups, bias)
+
+    return run_combine, run_split4, run_merge4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, 15, 16, 17, 33, 70])
+def test_combine_is_the_matrix_down_rows(dtype, n):
+    """D[d0 + a*dstride + q] = sum_i matrix[a, i] * S[s0 + rows[i]*sstride + shifts[i] + q]; nothing
+    outside the n columns of the matrix's rows is written."""
+    run_combine = _simd_wrappers()[0]
+    sstride, dstride, s0, d0 = n + 6, n + 3, 4, 2
+    S = RNG.standard_normal(s0 + 5 * sstride + n + 6).astype(dtype)
+    D = np.full(d0 + 5 * dstride + 4, np.nan, dtype)
+    run_combine(D, d0, dstride, S, s0, sstride, n)
+    rows = np.stack([S[s0 + r * sstride + k:s0 + r * sstride + k + n] for r, k in zip(_COMBINE_ROWS, _COMBINE_SHIFTS)])
+    want = _COMBINE_MATRIX @ rows.astype(np.float64)
+    got = np.stack([D[d0 + a * dstride:d0 + a * dstride + n] for a in range(5)])
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    written = np.zeros(D.size, bool)
+    for a in range(5):
+        written[d0 + a * dstride:d0 + a * dstride + n] = True
+    assert np.isnan(D[~written]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("W,c0,groups", [(28, -1, 8), (28, 0, 7), (56, -1, 15), (5, -3, 3), (100, 2, 20), (30, -1, 0),
+                                         (9, 0, 0), (70, -2, 19), (12, 20, 4), (0, 0, 5)])
+def test_split4_splits_by_column_phase(dtype, W, c0, groups):
+    """D[d0 + p*dstride + g] = row[c0 + 4g + p], zero outside the row (before it too), for p < 4."""
+    run_split4 = _simd_wrappers()[1]
+    S = RNG.standard_normal(W + 9).astype(dtype)
+    D = np.full(3 + 4 * (groups + 5), np.nan, dtype)
+    run_split4(D, 3, groups + 5, S, 4, c0, W, groups)
+    want = np.full(D.size, np.nan, dtype)
+    for p in range(4):
+        for g in range(groups):
+            c = c0 + 4 * g + p
+            want[3 + p * (groups + 5) + g] = S[4 + c] if 0 <= c < W else 0.0
+    np.testing.assert_array_equal(D, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("W,c0,groups", [(28, 0, 7), (28, -1, 8), (30, 0, 8), (5, -3, 3), (100, 4, 20), (56, 0, 14),
+                                         (9, 0, 0), (70, 0, 17), (40, -5, 12)])
+def test_merge4_interleaves_column_phases(dtype, W, c0, groups):
+    """row[c0 + 4g + p] = D[s0 + p*sstride + g] + bias inside the row; nothing else written."""
+    run_merge4 = _simd_wrappers()[2]
+    S = RNG.standard_normal(2 + 4 * (groups + 3)).astype(dtype)
+    D = np.full(W + 10, np.nan, dtype)
+    bias = dtype(RNG.standard_normal())
+    run_merge4(D, 5, c0, W, S, 2, groups + 3, groups, bias)
+    want = np.full(D.size, np.nan, dtype)
+    for p in range(4):
+        for g in range(groups):
+            c = c0 + 4 * g + p
+            if 0 <= c < W:
+                want[5 + c] = S[2 + p * (groups + 3) + g] + bias
+    np.testing.assert_array_equal(D, want)
+
+
 def test_panel_width_is_whole_vectors():
     from numconv.kernels.cpu import simd
 
@@ -83,7 +171,7 @@ def test_panel_width_is_whole_vectors():
 @pytest.mark.parametrize("width", ["16", "32"])
 def test_narrower_vectors_of_other_hosts(width, tmp_path):
     """AVX2 (32-byte) and SSE/NEON (16-byte) widths, forced here with NUMCONV_SIMD_BYTES in a fresh
-    process (the width is fixed at import): the same products, masked tails and lane sums, in
+    process (the width is fixed at import): the same products, masked tails, lane sums and shuffles, in
     float32 (float64 runs the same code with half the lanes, compiled again at some cost)."""
     import os
     import subprocess
@@ -92,7 +180,8 @@ def test_narrower_vectors_of_other_hosts(width, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, NUMCONV_SIMD_BYTES=width, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
-    tests = "(test_panels_is_the_product or test_dots_is_the_product) and float32"  # float64: same code
+    tests = ("(test_panels_is_the_product or test_dots_is_the_product or test_combine or test_split4 or test_merge4)"
+             " and float32")  # float64: same code
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__),
                            "-k", tests], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -106,6 +106,9 @@ class _Vectors:
         else:
             self.b.call(self._mstore, [value, p, ir.Constant(self.i32, self.align), mask])
 
+    def splat_const(self, value):
+        return ir.Constant(self.vt, [value] * self.width)
+
     def fma(self, a, b, c):
         return self.b.call(self._fma, [a, b, c])
 
@@ -259,3 +262,168 @@ def make_dot(MR: int, NC: int):
         return sig, codegen
 
     return dot
+
+
+# ----------------------------------------------------------------------------- linear maps down rows
+#
+# Winograd's transforms apply a small constant matrix down a set of rows, element by element, and
+# split or merge rows by column phase. Written as Python loops over short rows, Numba's vectorizer
+# leaves them scalar (it cannot prove that a dozen row views do not alias, and rows of 7 tiles are
+# shorter than a vector); these are the same loops in vector IR, the last vector masked.
+
+
+def make_combine(matrix, rows, shifts):
+    """The intrinsic ``combine(D, d0, dstride, S, s0, sstride, n)``::
+
+        D.flat[d0 + a*dstride + q] = sum_i matrix[a][i] * S.flat[s0 + rows[i]*sstride + shifts[i] + q]
+
+    for every row a of ``matrix`` and q < n. The coefficients are compile-time constants: ones are
+    additions, zeros cost nothing, the rest are fused multiply-adds in the order of i."""
+    matrix = [[float(c) for c in row] for row in matrix]
+    assert all(len(row) == len(rows) for row in matrix) and len(rows) == len(shifts)
+
+    @intrinsic
+    def combine(typingctx, D, d0, dstride, S, s0, sstride, n):
+        if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S))
+                and isinstance(D.dtype, types.Float) and S.dtype == D.dtype):
+            return None
+        sig = types.void(D, d0, dstride, S, s0, sstride, n)
+
+        def codegen(context, builder, signature, args):
+            dptr, sptr = _data(context, builder, signature, args, (0, 3))
+            d0_, dstride_, s0_, sstride_, n_ = _int64s(context, builder, signature, args, (1, 2, 4, 5, 6))
+            v = _Vectors(context, builder, D.dtype)
+            srows = [builder.gep(sptr, [builder.add(s0_, builder.add(builder.mul(sstride_, v.const(r)), v.const(s)))])
+                     for r, s in zip(rows, shifts)]
+            drows = [builder.gep(dptr, [builder.add(d0_, builder.mul(dstride_, v.const(a)))])
+                     for a in range(len(matrix))]
+
+            def step(q, carried, mask=None):
+                loaded = {}
+
+                def inp(i):
+                    if i not in loaded:
+                        loaded[i] = v.load(builder.gep(srows[i], [q]), mask)
+                    return loaded[i]
+
+                for a, row in enumerate(matrix):
+                    acc = None
+                    for i, c in enumerate(row):
+                        if c == 0.0:
+                            continue
+                        x = inp(i)
+                        if acc is None:
+                            acc = x if c == 1.0 else builder.fneg(x) if c == -1.0 else builder.fmul(v.splat_const(c), x)
+                        elif c == 1.0:
+                            acc = builder.fadd(acc, x)
+                        elif c == -1.0:
+                            acc = builder.fsub(acc, x)
+                        else:
+                            acc = v.fma(v.splat_const(c), x, acc)
+                    v.store(v.zero if acc is None else acc, builder.gep(drows[a], [q]), mask)
+                return carried
+
+            full = builder.sub(n_, builder.srem(n_, v.const(v.width)))
+            v.loop(v.const(0), full, v.const(v.width), [], step)
+            step(full, [], v.mask(builder.sub(n_, full)))  # the partial last vector (maybe empty)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return combine
+
+
+def _lane_mask(v, first, lo, hi):
+    """Lanes l with lo <= first + l < hi."""
+    it = ir.VectorType(v.i64, v.width)
+    cols = v.b.add(v.splat(first, it), ir.Constant(it, list(range(v.width))))
+    return v.b.and_(v.b.icmp_signed(">=", cols, v.splat(lo, it)), v.b.icmp_signed("<", cols, v.splat(hi, it)))
+
+
+@intrinsic
+def split4(typingctx, D, d0, dstride, S, s0, c0, W, groups):
+    """``split4(D, d0, dstride, S, s0, c0, W, groups)``: the columns of a row split by position mod 4::
+
+        D.flat[d0 + p*dstride + g] = S.flat[s0 + c] if 0 <= c < W else 0,   c = c0 + 4*g + p
+
+    for p < 4 and g < groups: a row of W elements from ``s0`` read from column c0 (which may be
+    negative: its padding reads as zero and touches no memory), four vectors at a time,
+    deinterleaved by shuffles."""
+    if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S))
+            and isinstance(D.dtype, types.Float) and S.dtype == D.dtype):
+        return None
+    sig = types.void(D, d0, dstride, S, s0, c0, W, groups)
+
+    def codegen(context, builder, signature, args):
+        dptr, sptr = _data(context, builder, signature, args, (0, 3))
+        d0_, dstride_, s0_, c0_, W_, groups_ = _int64s(context, builder, signature, args, (1, 2, 4, 5, 6, 7))
+        v = _Vectors(context, builder, D.dtype)
+        w = v.width
+        half = [ir.Constant(ir.VectorType(v.i32, w // 2), [p + 4 * l for l in range(w // 2)]) for p in range(4)]
+        both = ir.Constant(ir.VectorType(v.i32, w), list(range(w)))
+        drows = [builder.gep(dptr, [builder.add(d0_, builder.mul(dstride_, v.const(p)))]) for p in range(4)]
+
+        def step(g, carried):  # groups g .. g + w: columns c0 + 4g .. c0 + 4g + 4w
+            first = builder.add(c0_, builder.mul(g, v.const(4)))
+            vecs = []
+            for k in range(4):
+                col = builder.add(first, v.const(k * w))
+                vecs.append(v.load(builder.gep(sptr, [builder.add(s0_, col)]), _lane_mask(v, col, v.const(0), W_)))
+            store = _lane_mask(v, g, v.const(0), groups_)
+            for p in range(4):
+                lo = builder.shuffle_vector(vecs[0], vecs[1], half[p])
+                hi = builder.shuffle_vector(vecs[2], vecs[3], half[p])
+                v.store(builder.shuffle_vector(lo, hi, both), builder.gep(drows[p], [g]), store)
+            return carried
+
+        v.loop(v.const(0), groups_, v.const(w), [], step)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def merge4(typingctx, D, d0, c0, W, S, s0, sstride, groups, bias):
+    """``merge4(D, d0, c0, W, S, s0, sstride, groups, bias)``, the inverse of ``split4``::
+
+        D.flat[d0 + c] = S.flat[s0 + p*sstride + g] + bias   for c = c0 + 4*g + p, if 0 <= c < W
+
+    for p < 4 and g < groups: four rows of phases interleaved into one row of W elements, by
+    shuffles; columns outside [0, W) are not written."""
+    if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S))
+            and isinstance(D.dtype, types.Float) and S.dtype == D.dtype):
+        return None
+    sig = types.void(D, d0, c0, W, S, s0, sstride, groups, bias)
+
+    def codegen(context, builder, signature, args):
+        dptr, sptr = _data(context, builder, signature, args, (0, 4))
+        d0_, c0_, W_, s0_, sstride_, groups_ = _int64s(context, builder, signature, args, (1, 2, 3, 5, 6, 7))
+        bias_ = context.cast(builder, args[8], signature.args[8], D.dtype)
+        v = _Vectors(context, builder, D.dtype)
+        w = v.width
+        srows = [builder.gep(sptr, [builder.add(s0_, builder.mul(sstride_, v.const(p)))]) for p in range(4)]
+        pairs = ir.Constant(ir.VectorType(v.i32, 2 * w), [l // 2 + (l % 2) * w for l in range(2 * w)])
+        quads = ir.Constant(ir.VectorType(v.i32, 4 * w), [(l // 4) * 2 + (l % 2) + ((l // 2) % 2) * 2 * w
+                                                          for l in range(4 * w)])
+        pieces = [ir.Constant(ir.VectorType(v.i32, w), list(range(k * w, (k + 1) * w))) for k in range(4)]
+        b = v.splat(bias_)
+
+        def step(g, carried):  # groups g .. g + w: columns c0 + 4g .. c0 + 4g + 4w
+            load = _lane_mask(v, g, v.const(0), groups_)
+            ph = [builder.fadd(v.load(builder.gep(srows[p], [g]), load), b) for p in range(4)]
+            even = builder.shuffle_vector(ph[0], ph[1], pairs)  # p = 0, 1 of each group
+            odd = builder.shuffle_vector(ph[2], ph[3], pairs)  # p = 2, 3
+            row = builder.shuffle_vector(even, odd, quads)
+            first = builder.add(c0_, builder.mul(g, v.const(4)))
+            end = builder.select(builder.icmp_signed("<", W_, builder.add(c0_, builder.mul(groups_, v.const(4)))),
+                                 W_, builder.add(c0_, builder.mul(groups_, v.const(4))))
+            for k in range(4):
+                col = builder.add(first, v.const(k * w))
+                piece = builder.shuffle_vector(row, row, pieces[k])
+                v.store(piece, builder.gep(dptr, [builder.add(d0_, col)]), _lane_mask(v, col, v.const(0), end))
+            return carried
+
+        v.loop(v.const(0), groups_, v.const(w), [], step)
+        return context.get_dummy_value()
+
+    return sig, codegen
