@@ -31,10 +31,12 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
-from .gemm import block_at, dots, panels, row_blocks
+from .gemm import BOUNDS, block_at, dots, panels, row_blocks
+from .simd import make_combine, merge4, split4
 
-# Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity (the helpers below spell
-# out BT and AT; tests check them against these and against the correlation they compute).
+# Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity. The input and output
+# transforms apply them as they are (``simd.make_combine``); the weight transform spells out G and
+# G^T in float64 (``_g3``, ``_gt6``). Tests check all of them against the correlation they compute.
 AT = np.array([[1, 1, 1, 1, 1, 0],
                [0, 1, -1, 1 / 2, -2, 0],
                [0, 1, 1, 1 / 4, 4, 0],
@@ -52,7 +54,13 @@ BT = np.array([[1, -3 / 2, -2, 3 / 2, 1, 0],
                [0, 1 / 2, -1, -1 / 2, 1, 0],
                [0, 1, -3 / 2, -2, 3 / 2, 1]])
 
-WORKSPACE = 1 << 22  # elements in each of V and M: tiles are processed in chunks that fit
+# Elements in each of V and M: tiles go through the three stages a chunk at a time, small enough
+# that a chunk's V and M stay in cache between the stages (resnet_3x3_128's forward: 9.5 ms at 1M
+# elements, 11.1 at 4M), but with at least CHUNK_TILES tiles, over which every chunk's GEMMs
+# stream the transformed weights once (512 channels on 7x7: 31 ms in chunks of 24 tiles, 16 in one
+# of 128). Measured in docs/performance.md.
+WORKSPACE = 1 << 20
+CHUNK_TILES = 128
 TB = 256  # tiles per GEMM task
 KB = 256  # input channels per panel pass
 JC = 128  # input channels per pass of the weight transform: a block's staged transforms stay in L2
@@ -71,12 +79,12 @@ def preferred(spec, pass_: str) -> bool:
     MIN_CHANNELS channels on both sides and there are at least MIN_TILES tiles.
 
     Since the GEMMs of both Winograd and ``planes`` run on the register-blocked micro-kernel,
-    the transforms decide: Winograd wins from 128 channels on large planes, ``planes`` at 64
-    (forward 21 against 25 ms on ``resnet_3x3_64``); dilation splits the rows of tiles by
-    residue, which makes the transforms' runs shorter. Once the weight transform wrote straight
-    into the packed workspace, 512 channels on 7x7 planes (128 tiles) went to Winograd too: forward
-    22.5 against 28.6 ms on ``planes``, input gradient 24.8 against 31.4 on ``gemm`` (it had
-    needed half a tile per channel: 42 against 26 ms before). Measured in docs/performance.md."""
+    the transforms decide. Written in vector IR (``simd.make_combine``, ``split4``, ``merge4``)
+    they cost a third of the Python loops they replaced, and Winograd beats ``planes`` from 32
+    channels (forward and backward, ms: 32 channels on 56x56 4.6 against 5.2 and 10.0 against
+    12.2; 64 on 56x56 11.0 against 18.6 and 24.6 against 42.5), not at 16 (0.61 against 0.45).
+    Dilation splits the rows of tiles by residue, whose columns are still gathered one by one.
+    Measured in docs/performance.md."""
     if not applies(spec, pass_) or spec.dilation != (1, 1, 1):
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
@@ -88,21 +96,22 @@ def preferred(spec, pass_: str) -> bool:
     return tiles >= MIN_TILES
 
 
-MIN_CHANNELS = 128
+MIN_CHANNELS = 32
 # Tiles it needs to pay for the transforms: at 128 tiles Winograd beat the others at 256 channels
 # on 8x8 (forward 6.5 against 9.1 ms on planes), at 32 tiles it lost to gemm at 512 channels on
 # 4x4 (forward 35 against 13 ms, weight gradient 32-35 against 18-21 ms; at the sixth session's
 # code 13.7 against 10.4 forward, 16.0 against 9.4 input gradient; at the seventh's 10.6 against
 # 8.4-11.2 forward: writing and streaming back 37.7 MB of transformed weights for 32 tiles is
-# memory-bound).
+# memory-bound; at the tenth's, 8.4 against 7.9 forward, 26 against 15 backward).
 MIN_TILES = 128
 
 
 def workspace_size(w_shape, groups, out_width, dilation_w) -> int:
-    """Elements in each of the workspaces V and M: WORKSPACE, or enough for one row of tiles."""
+    """Elements in each of the workspaces V and M: WORKSPACE, or enough for CHUNK_TILES tiles and
+    one row of tiles more."""
     O, CPG = w_shape[0], w_shape[1]
     row = out_width // 4 + dilation_w + 1  # at least the tiles in one row, over all residues
-    return max(WORKSPACE, groups * 36 * (max(CPG, O // groups) | 1) * (row + 32))
+    return max(WORKSPACE, groups * 36 * (max(CPG, O // groups) | 1) * (CHUNK_TILES + row + 32))
 
 
 def conv_input_grad_winograd(gx, gy, w, b, has_bias, pad_lo, dilation, groups, V, M, Up):
@@ -129,29 +138,6 @@ def _g3(g0, g1, g2):
             (-16.0 * g0 - 8.0 * g1 - 4.0 * g2) / 15.0,
             (g0 - 2.0 * g1 + 4.0 * g2) / 15.0,
             g2)
-
-
-@inline
-def _bt6(d0, d1, d2, d3, d4, d5, one):
-    """B^T d for one column of six inputs (``one`` of their type keeps the arithmetic in it)."""
-    h = one / (one + one)
-    return (d0 - (one + h) * d1 - (d2 + d2) + (one + h) * d3 + d4,
-            -d1 + h * d2 + (one + one + h) * d3 + d4,
-            d1 - (one + one + h) * d2 + h * d3 + d4,
-            -(d1 + d1) - d2 + (d3 + d3) + d4,
-            h * d1 - d2 - h * d3 + d4,
-            d1 - (one + h) * d2 - (d3 + d3) + (one + h) * d4 + d5)
-
-
-@inline
-def _at6(m0, m1, m2, m3, m4, m5, one):
-    """A^T m for one column of six transformed products."""
-    h = one / (one + one)
-    two = one + one
-    return (m0 + m1 + m2 + m3 + m4,
-            m1 - m2 + h * m3 - two * m4,
-            m1 + m2 + (h * h) * m3 + (two * two) * m4,
-            m1 - m2 + (h * h * h) * m3 - (two * two * two) * m4 + m5)
 
 
 @inline
@@ -197,99 +183,105 @@ def _residues(n, d):
 
 
 @inline
-def _gather_row(Xb, q, plane, h0, dh, r0, nt, dw, zero):
+def _gather_row(Xf, q, L, xf, row0, h0, dh, H, W, r0, nt, dw):
     """Xb[i, c % 4, q + c // 4] = plane[h0 + dh*i, r0 + dw*c] for i < 6, c < 4*(nt + 1) (zero
-    outside the plane): the six input rows under ``nt`` tiles of one residue, with their columns
-    split by position mod 4 so that tile jj's column c is phase c % 4 at q + jj + c // 4."""
-    H, W = plane.shape
+    outside the plane), with Xb = Xf viewed as (6, 4, L) and the plane's rows at ``xf[row0 + W*h]``:
+    the six input rows under ``nt`` tiles of one residue, with their columns split by position
+    mod 4 so that tile jj's column c is phase c % 4 at q + jj + c // 4. Without dilation along the
+    row, ``simd.split4`` splits each row four vectors at a time."""
     for i in range(6):
         ih = h0 + dh * i
-        xr = Xb[i]
-        if 0 <= ih < H:
-            row = plane[ih]
-            if r0 >= 0 and r0 + dw * (4 * nt + 3) < W:  # all columns inside
-                for m4 in range(nt + 1):
-                    seg = row[r0 + 4 * dw * m4:]
-                    xr[0, q + m4], xr[1, q + m4], xr[2, q + m4], xr[3, q + m4] = seg[0], seg[dw], seg[2 * dw], seg[3 * dw]
-            else:
-                for m4 in range(nt + 1):
-                    for r4 in range(4):
-                        col = r0 + dw * (4 * m4 + r4)
-                        xr[r4, q + m4] = row[col] if 0 <= col < W else zero
+        inside = 0 <= ih < H
+        if dw == 1:  # a row outside the plane is a row of no columns: zeros
+            _split4(Xf, 4 * i * L + q, L, xf, row0 + W * ih if inside else 0, r0, W if inside else 0, nt + 1)
         else:
-            xr[:, q:q + nt + 1] = zero
+            for m4 in range(nt + 1):
+                for r4 in range(4):
+                    col = r0 + dw * (4 * m4 + r4)
+                    Xf[(4 * i + r4) * L + q + m4] = xf[row0 + W * ih + col] if inside and 0 <= col < W else 0.0
 
 
 @inline
-def _input_transform(Vg, j, Xb, Rb, Wb, segs, L, one):
-    """V[xi, j, t] = (B^T d B)[xi] for every tile t of the gathered rows: B^T down the six rows, then
-    B along the columns, each pass one loop over the whole chunk (runs long enough to vectorize;
-    one row of tiles alone is too short), then each segment's tiles copied into V. Segment s has
-    ``segs[s]`` tiles, gathered at positions q .. q + segs[s] (one more column group than tiles:
-    the last tile's patch reaches into it), so its tiles sit at q .. q + segs[s] - 1 in ``Wb``."""
+def _split4(D, d0, dstride, S, s0, c0, W, groups):
+    """``simd.split4``, with its ranges checked when Numba's bounds checking is on."""
+    if BOUNDS and groups > 0:
+        if d0 < 0 or d0 + 3 * dstride + groups > D.size or (W > 0 and (s0 < 0 or s0 + W > S.size)):
+            raise IndexError("split4: rows out of range")
+    split4(D, d0, dstride, S, s0, c0, W, groups)
+
+
+@inline
+def _combine_checked(D, d0, dstride, drows, S, s0, sstride, sreach, n):
+    """Raise unless a ``simd.make_combine`` map's ``drows`` output rows and its input rows (the
+    farthest ``sreach`` elements past s0 + q) lie inside D and S (bounds checking on only)."""
+    if BOUNDS and n > 0:
+        if d0 < 0 or d0 + (drows - 1) * dstride + n > D.size or s0 < 0 or s0 + sreach + n > S.size:
+            raise IndexError("combine: rows out of range")
+
+
+# B^T down the six gathered rows of one column phase (rows 4L apart), and B along the columns of
+# the six rows that gives (each of the six: phases 0-3 at q, phases 0-1 at q + 1) into V's 36 points
+_BT_DOWN = make_combine(BT, range(6), (0,) * 6)
+_B_ALONG = make_combine(np.kron(np.eye(6), BT), [4 * a + k for a in range(6) for k in (0, 1, 2, 3, 0, 1)],
+                        [0, 0, 0, 0, 1, 1] * 6)
+
+
+@inline
+def _input_transform(Vf, v0, vstride, Xf, Rf, segs, L):
+    """V[xi, t] = (B^T d B)[xi] for every tile t of the gathered rows (``Xf`` as (6, 4, L)), with
+    V's point xi at ``Vf[v0 + xi*vstride]``: B^T down the six rows, one pass over the whole chunk
+    per column phase (into ``Rf``, as (6, 4, L)), then B along the columns, a segment of tiles at
+    a time, straight into V. Segment s has ``segs[s]`` tiles, gathered at positions q .. q +
+    segs[s] (one more column group than tiles: the last tile's patch reaches into it)."""
     for r4 in range(4):
-        x0, x1, x2 = Xb[0, r4], Xb[1, r4], Xb[2, r4]
-        x3, x4, x5 = Xb[3, r4], Xb[4, r4], Xb[5, r4]
-        for q in range(L):
-            e0, e1, e2, e3, e4, e5 = _bt6(x0[q], x1[q], x2[q], x3[q], x4[q], x5[q], one)
-            Rb[0, r4, q], Rb[1, r4, q], Rb[2, r4, q] = e0, e1, e2
-            Rb[3, r4, q], Rb[4, r4, q], Rb[5, r4, q] = e3, e4, e5
-    for a in range(6):
-        q0, q1, q2, q3 = Rb[a, 0], Rb[a, 1], Rb[a, 2], Rb[a, 3]
-        w0, w1, w2 = Wb[6 * a], Wb[6 * a + 1], Wb[6 * a + 2]
-        w3, w4, w5 = Wb[6 * a + 3], Wb[6 * a + 4], Wb[6 * a + 5]
-        for q in range(L - 1):
-            e0, e1, e2, e3, e4, e5 = _bt6(q0[q], q1[q], q2[q], q3[q], q0[q + 1], q1[q + 1], one)
-            w0[q], w1[q], w2[q], w3[q], w4[q], w5[q] = e0, e1, e2, e3, e4, e5
+        _combine_checked(Rf, r4 * L, 4 * L, 6, Xf, r4 * L, 4 * L, 20 * L, L)
+        _BT_DOWN(Rf, r4 * L, 4 * L, Xf, r4 * L, 4 * L, L)
     q = t = 0
     for s in range(segs.size):
         nt = segs[s]
-        for xi in range(36):
-            Vg[xi, j, t:t + nt] = Wb[xi, q:q + nt]
+        _combine_checked(Vf, v0 + t, vstride, 36, Rf, q, L, 23 * L + 1, nt)
+        _B_ALONG(Vf, v0 + t, vstride, Rf, q, L, nt)
         q += nt + 1
         t += nt
 
 
+_AT_ROWS = make_combine(AT, range(6), (0,) * 6)  # A^T down six rows at a stride (either pass)
+
+
 @inline
-def _output_transform(Mg, k, Z1, Z2, L, one):
-    """Z2[a, c, q] = (A^T M[:, k, q] A)[a, c] for every position q < L of the chunk: A^T over the six
-    row points, then A over the six column points, each pass one loop over the whole chunk."""
+def _output_transform(Mf, m0, mstride, Z1f, Z2f, L):
+    """Z2[a, c, q] = (A^T M[:, q] A)[a, c] for every position q < L of the chunk, with M's point xi
+    at ``Mf[m0 + xi*mstride]`` and Z1, Z2 = Z1f, Z2f viewed as (4, 6, L) and (4, 4, L): A^T over the
+    six row points, then A over the six column points, each pass one loop over the whole chunk."""
     for c in range(6):
-        m0, m1, m2 = Mg[c, k], Mg[6 + c, k], Mg[12 + c, k]
-        m3, m4, m5 = Mg[18 + c, k], Mg[24 + c, k], Mg[30 + c, k]
-        for q in range(L):
-            e0, e1, e2, e3 = _at6(m0[q], m1[q], m2[q], m3[q], m4[q], m5[q], one)
-            Z1[0, c, q], Z1[1, c, q], Z1[2, c, q], Z1[3, c, q] = e0, e1, e2, e3
+        _combine_checked(Z1f, c * L, 6 * L, 4, Mf, m0 + c * mstride, 6 * mstride, 30 * mstride, L)
+        _AT_ROWS(Z1f, c * L, 6 * L, Mf, m0 + c * mstride, 6 * mstride, L)
     for a in range(4):
-        z0, z1, z2, z3, z4, z5 = Z1[a, 0], Z1[a, 1], Z1[a, 2], Z1[a, 3], Z1[a, 4], Z1[a, 5]
-        for q in range(L):
-            e0, e1, e2, e3 = _at6(z0[q], z1[q], z2[q], z3[q], z4[q], z5[q], one)
-            Z2[a, 0, q], Z2[a, 1, q], Z2[a, 2, q], Z2[a, 3, q] = e0, e1, e2, e3
+        _combine_checked(Z2f, 4 * a * L, L, 4, Z1f, 6 * a * L, L, 5 * L, L)
+        _AT_ROWS(Z2f, 4 * a * L, L, Z1f, 6 * a * L, L, L)
 
 
 @inline
-def _scatter_row(out, Z2, q, h0, dh, r0, nt, dw, bias):
+def _scatter_row(yf, y0, OH, OW, Z2f, L, q, h0, dh, r0, nt, dw, bias):
     """out[h0 + dh*a, r0 + dw*(4*jj + c)] = Z2[a, c, q + jj] + bias for the ``nt`` tiles of one
-    residue of one row of tiles, inside the output only."""
-    OH, OW = out.shape
+    residue of one row of tiles, inside the output only, with out's rows at ``yf[y0 + OW*h]`` and
+    Z2 = Z2f viewed as (4, 4, L). Without dilation along the row, ``simd.merge4`` interleaves the
+    four column phases four vectors at a time."""
     for a in range(4):
         oh = h0 + dh * a
         if oh >= OH:
             continue
-        row = out[oh]
-        z0, z1, z2, z3 = Z2[a, 0], Z2[a, 1], Z2[a, 2], Z2[a, 3]
-        full = nt if r0 + dw * (4 * nt - 1) < OW else nt - 1  # tiles whose four columns are all inside
-        for jj in range(full):
-            col = r0 + dw * 4 * jj
-            row[col] = z0[q + jj] + bias
-            row[col + dw] = z1[q + jj] + bias
-            row[col + 2 * dw] = z2[q + jj] + bias
-            row[col + 3 * dw] = z3[q + jj] + bias
-        for jj in range(full, nt):
-            for c in range(4):
-                col = r0 + dw * (4 * jj + c)
-                if col < OW:
-                    row[col] = Z2[a, c, q + jj] + bias
+        if dw == 1:
+            if BOUNDS and nt > 0:
+                if y0 + OW * oh < 0 or y0 + OW * (oh + 1) > yf.size or 4 * a * L + q + 3 * L + nt > Z2f.size:
+                    raise IndexError("merge4: rows out of range")
+            merge4(yf, y0 + OW * oh, r0, OW, Z2f, 4 * a * L + q, L, nt, bias)
+        else:
+            for jj in range(nt):
+                for c in range(4):
+                    col = r0 + dw * (4 * jj + c)
+                    if col < OW:
+                        yf[y0 + OW * oh + col] = Z2f[(4 * a + c) * L + q + jj] + bias
 
 
 @kernel
@@ -297,8 +289,10 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
     """V[g, xi, j, t] = (B^T d B)[xi] for the 6x6 input patch d of each tile t of the chunk of ``rc``
     rows of tiles from ``row0`` (rows of tiles numbered across the batch); per channel, the whole
     chunk's rows at once."""
-    C = x.shape[1]
-    one, zero = x.dtype.type(1), x.dtype.type(0)
+    C, H, W = x.shape[1], x.shape[3], x.shape[4]
+    xf = x.reshape(x.size)
+    Vf = Vc.reshape(Vc.size)
+    G36, rv, ld = Vc.shape[1], Vc.shape[2], Vc.shape[3]
     segs = np.empty(rc * res.shape[0], np.int64)  # tiles per segment: per row of tiles, per residue
     for rr in range(rc):
         for r in range(res.shape[0]):
@@ -306,17 +300,16 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
     L = rc * (TW + res.shape[0])  # gathered positions: each segment's tiles and one more
     parts = plane_parts(C)
     for part in prange(parts):
-        Xb = np.empty((6, 4, L), x.dtype)
-        Rb = np.empty((6, 4, L), x.dtype)
-        Wb = np.empty((36, L), x.dtype)
+        Xf = np.empty(6 * 4 * L, x.dtype)
+        Rf = np.empty(6 * 4 * L, x.dtype)
         for c in range(*part_range(part, parts, C)):
             q = 0
             for rr in range(rc):
                 n, th = (row0 + rr) // TH, (row0 + rr) % TH
                 for r in range(res.shape[0]):
-                    _gather_row(Xb, q, x[n, c, 0], hs[th] - ph, dh, res[r, 0] - pw, res[r, 1], dw, zero)
+                    _gather_row(Xf, q, L, xf, (n * C + c) * H * W, hs[th] - ph, dh, H, W, res[r, 0] - pw, res[r, 1], dw)
                     q += res[r, 1] + 1
-            _input_transform(Vc[c // CPG], c % CPG, Xb, Rb, Wb, segs, L, one)
+            _input_transform(Vf, ((c // CPG) * G36 * rv + c % CPG) * ld, rv * ld, Xf, Rf, segs, L)
 
 
 @kernel
@@ -341,6 +334,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
+    Mf, yf = M[:groups * 36 * rm * ld], y.reshape(y.size)
     # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], per block of the GEMMs'
     # rows (gemm.row_block's blocks of output channels), JC input channels at a time (the loops over
     # j vectorize), staged, then written into ``Up`` packed for gemm.panels as gemm.pack_rows would:
@@ -394,18 +388,18 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
         # per output channel, the whole chunk at once
         parts = plane_parts(O)
         for part in prange(parts):
-            Z1 = np.empty((4, 6, tc), x.dtype)
-            Z2 = np.empty((4, 4, tc), x.dtype)
+            Z1f = np.empty(4 * 6 * tc, x.dtype)
+            Z2f = np.empty(4 * 4 * tc, x.dtype)
             for o in range(*part_range(part, parts, O)):
-                _output_transform(Mc[o // opg], o % opg, Z1, Z2, tc, one)
+                _output_transform(Mf, ((o // opg) * 36 * rm + o % opg) * ld, rm * ld, Z1f, Z2f, tc)
                 bias = b[o] if has_bias else zero
                 t = 0
                 for rr in range(rc):
                     n, th = (row0 + rr) // TH, (row0 + rr) % TH
                     for r in range(res.shape[0]):
-                        _scatter_row(y[n, o, 0], Z2, t, hs[th], dh, res[r, 0], res[r, 1], dw, bias)
+                        _scatter_row(yf, (n * O + o) * OH * OW, OH, OW, Z2f, tc, t, hs[th], dh, res[r, 0], res[r, 1],
+                                     dw, bias)
                         t += res[r, 1]
-
 
 # ----------------------------------------------------------------------------- weight gradient
 #
@@ -416,19 +410,6 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
 
 
 @inline
-def _a6(g0, g1, g2, g3, one):
-    """A g for one column of four output gradients (A = AT transposed, 6x4)."""
-    h = one / (one + one)
-    two = one + one
-    return (g0,
-            g0 + g1 + g2 + g3,
-            g0 - g1 + g2 - g3,
-            g0 + h * g1 + (h * h) * g2 + (h * h * h) * g3,
-            g0 - two * g1 + (two * two) * g2 - (two * two * two) * g3,
-            g3)
-
-
-@inline
 def _gt6(u0, u1, u2, u3, u4, u5):
     """G^T u for one column of six (in float64: it runs once per call, on the summed products)."""
     return (u0 + (u1 - u2) / 3.0 + (-16.0 * u3 + u4) / 15.0,
@@ -436,47 +417,39 @@ def _gt6(u0, u1, u2, u3, u4, u5):
             (u1 - u2) / 3.0 + (-4.0 * u3 + 4.0 * u4) / 15.0 + u5)
 
 
+_A_ROWS = make_combine(AT.T, range(4), (0,) * 4)  # A down four rows at a stride (either pass)
+
+
 @kernel
 def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs):
     """M[g, xi, k, t] = (A dy A^T)[xi] for the 4x4 output-gradient tile dy of each tile t of the chunk
     (zero past the output's edge); per output channel, the whole chunk at once: the four rows of
-    each row of tiles are gathered with their columns split by position mod 4, then A runs down
-    the rows and along the columns, each pass one loop over the chunk."""
+    each row of tiles are gathered with their columns split by position mod 4 (``simd.split4``),
+    then A runs down the rows and along the columns, each pass one loop over the chunk."""
     O, OH, OW = gy.shape[1], gy.shape[3], gy.shape[4]
-    one, zero = gy.dtype.type(1), gy.dtype.type(0)
+    gyf = gy.reshape(gy.size)
+    Mf = Mc.reshape(Mc.size)
+    rm, ld = Mc.shape[2], Mc.shape[3]
     L = rc * TW
     parts = plane_parts(O)
     for part in prange(parts):
-        Gb = np.empty((4, 4, L), gy.dtype)  # [row i, column phase c, tile]
-        Rb = np.empty((6, 4, L), gy.dtype)
+        Gf = np.empty(4 * 4 * L, gy.dtype)  # [row i, column phase c, tile]
+        Rf = np.empty(6 * 4 * L, gy.dtype)  # [point a, column phase c, tile]
         for o in range(*part_range(part, parts, O)):
             for rr in range(rc):
                 n, th = (row0 + rr) // TH, (row0 + rr) % TH
-                t0 = rr * TW
                 for i in range(4):
                     oh = hs[th] + i
-                    if oh < OH:
-                        row = gy[n, o, 0, oh]
-                        for jj in range(TW):
-                            for c in range(4):
-                                col = 4 * jj + c
-                                Gb[i, c, t0 + jj] = row[col] if col < OW else zero
-                    else:
-                        Gb[i, :, t0:t0 + TW] = zero
+                    inside = oh < OH  # a row past the edge is a row of no columns: zeros
+                    _split4(Gf, 4 * i * L + rr * TW, L, gyf, ((n * O + o) * OH + oh) * OW if inside else 0, 0,
+                            OW if inside else 0, TW)
             for c in range(4):
-                g0, g1, g2, g3 = Gb[0, c], Gb[1, c], Gb[2, c], Gb[3, c]
-                for q in range(L):
-                    e0, e1, e2, e3, e4, e5 = _a6(g0[q], g1[q], g2[q], g3[q], one)
-                    Rb[0, c, q], Rb[1, c, q], Rb[2, c, q] = e0, e1, e2
-                    Rb[3, c, q], Rb[4, c, q], Rb[5, c, q] = e3, e4, e5
-            Mg, k = Mc[o // opg], o % opg
+                _combine_checked(Rf, c * L, 4 * L, 6, Gf, c * L, 4 * L, 12 * L, L)
+                _A_ROWS(Rf, c * L, 4 * L, Gf, c * L, 4 * L, L)
+            m0 = ((o // opg) * 36 * rm + o % opg) * ld
             for a in range(6):
-                r0, r1, r2, r3 = Rb[a, 0], Rb[a, 1], Rb[a, 2], Rb[a, 3]
-                m0, m1, m2 = Mg[6 * a, k], Mg[6 * a + 1, k], Mg[6 * a + 2, k]
-                m3, m4, m5 = Mg[6 * a + 3, k], Mg[6 * a + 4, k], Mg[6 * a + 5, k]
-                for q in range(L):
-                    e0, e1, e2, e3, e4, e5 = _a6(r0[q], r1[q], r2[q], r3[q], one)
-                    m0[q], m1[q], m2[q], m3[q], m4[q], m5[q] = e0, e1, e2, e3, e4, e5
+                _combine_checked(Mf, m0 + 6 * a * rm * ld, rm * ld, 6, Rf, 4 * a * L, L, 3 * L, L)
+                _A_ROWS(Mf, m0 + 6 * a * rm * ld, rm * ld, Rf, 4 * a * L, L, L)
 
 
 @kernel
