@@ -644,6 +644,11 @@ WINOGRAD = [
     ((1, 6, 10, 9), (9, 2, 3, 3), dict(padding=3, groups=3)),
     ((2, 7, 13, 12), (8, 7, 3, 3), dict(padding=((2, 0), (1, 3)), dilation=(2, 3))),
     ((1, 8, 17, 19), (4, 4, 3, 3), dict(padding=2, dilation=2, groups=2)),
+    # dilation 2 along the rows (both residues split at once): residues of 2 and 1 tiles, of 1 and
+    # 1, and a single residue (one output column)
+    ((2, 6, 11, 9), (5, 6, 3, 3), dict(padding=(1, 2), dilation=(3, 2))),
+    ((1, 4, 13, 5), (3, 4, 3, 3), dict(padding=(1, 2), dilation=(1, 2))),
+    ((1, 3, 30, 5), (2, 3, 3, 3), dict(dilation=(1, 2))),
     ((3, 9, 8, 8), (13, 9, 3, 3), dict(padding=1, bias=False)),
     ((1, 130, 4, 5), (11, 130, 3, 3), dict(padding=1)),  # the weight transform's input channels in two passes
 ]
@@ -736,8 +741,8 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
 
 def test_winograd_chooser():
     """The dispatcher takes Winograd for 3x3 stride-1 layers with at least 32 channels per group
-    and 128 tiles; not for strided, 5x5, 16-channel (planes is faster there), grouped or dilated
-    layers."""
+    and 128 tiles, dilated by at most 2 along the rows (the weight gradient: not dilated); not for
+    strided, 5x5, 16-channel (planes is faster there) or grouped layers."""
     from numconv import shapes
 
     def algo(xs, ws, pass_="forward", stride=1, padding=0, dilation=1, groups=1):
@@ -765,7 +770,11 @@ def test_winograd_chooser():
     assert algo((8, 256, 8, 8), (256, 256, 3, 3), padding=1) != "winograd"  # 32 tiles: too few
     assert algo((32, 512, 4, 4), (512, 512, 3, 3), padding=1) == "gemm"  # 32 tiles, run of 22
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), padding=1, groups=8) != "winograd"  # 16 per group
-    assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=2, dilation=2) != "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=2, dilation=2) == "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), "input_grad", padding=2, dilation=2) == "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=(1, 2), dilation=(1, 2)) == "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=3, dilation=3) != "winograd"  # columns one by one
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=(3, 1), dilation=(3, 1)) == "winograd"
 
 
 def test_winograd_transforms_are_the_matrices():

@@ -125,6 +125,36 @@ def test_combine_is_the_matrix_down_rows(dtype, n):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,period", [(0, 3), (5, 3), (16, 3), (40, 5), (49, 7), (100, 2), (33, 17), (64, 16), (7, 8),
+                                      (45, 1 + 14)])
+def test_combine_packed_drops_the_last_of_each_period(dtype, n, period):
+    """make_combine(..., compress=True): column q goes to q - q // period, unless it is the last of
+    its period; nothing past the packed columns is written."""
+    from numba import njit
+
+    from numconv.kernels.cpu import simd
+
+    combine = simd.make_combine(_COMBINE_MATRIX, _COMBINE_ROWS, _COMBINE_SHIFTS, compress=True)
+
+    @njit
+    def run(D, d0, dstride, S, s0, sstride, n, period):
+        combine(D, d0, dstride, S, s0, sstride, n, period)
+
+    sstride, dstride, s0, d0 = n + 6, n + 3, 4, 2
+    S = RNG.standard_normal(s0 + 5 * sstride + n + 6).astype(dtype)
+    D = np.full(d0 + 5 * dstride + 4, np.nan, dtype)
+    run(D, d0, dstride, S, s0, sstride, n, period)
+    rows = np.stack([S[s0 + r * sstride + k:s0 + r * sstride + k + n] for r, k in zip(_COMBINE_ROWS, _COMBINE_SHIFTS)])
+    kept = [q for q in range(n) if q % period != period - 1]
+    want = np.full(D.size, np.nan)
+    for a in range(5):
+        want[d0 + a * dstride:d0 + a * dstride + len(kept)] = (_COMBINE_MATRIX[a] @ rows.astype(np.float64))[kept]
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert (np.isnan(D) == np.isnan(want)).all()
+    np.testing.assert_allclose(D[~np.isnan(want)], want[~np.isnan(want)], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("W,c0,groups", [(28, -1, 8), (28, 0, 7), (56, -1, 15), (5, -3, 3), (100, 2, 20), (30, -1, 0),
                                          (9, 0, 0), (70, -2, 19), (12, 20, 4), (0, 0, 5)])
 def test_split4_splits_by_column_phase(dtype, W, c0, groups):
@@ -160,6 +190,74 @@ def test_merge4_interleaves_column_phases(dtype, W, c0, groups):
     np.testing.assert_array_equal(D, want)
 
 
+_SPLIT_CASES = [(56, -2, (7, 7, 7, 7, 6, 6, 6, 6)), (28, 0, (3, 0, 3, 0, 3, 0, 3, 0)), (7, -1, (1,) * 8),
+                (100, -3, (13, 12, 13, 12, 13, 12, 13, 12)), (3, 0, (0,) * 8), (200, 5, (25, 20, 19, 18, 17, 16, 3, 1)),
+                (40, -1, (5, 3, 5, 3)), (9, 0, (3, 2, 2, 2))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("W,c0,counts", _SPLIT_CASES)
+def test_split_splits_by_column_phase_to_places(dtype, W, c0, counts):
+    """make_split(K): D[doff[p] + g] = row[c0 + K*g + p] (zero outside the row) for g < dcount[p];
+    nothing else written."""
+    from numba import njit
+
+    from numconv.kernels.cpu import simd
+
+    K = len(counts)
+    split = simd.make_split(K)
+
+    @njit
+    def run(D, doff, dcount, S, s0, c0, W, groups):
+        split(D, doff, dcount, S, s0, c0, W, groups)
+
+    counts = np.array(counts, np.int64)
+    G = int(counts.max())
+    doff = (RNG.permutation(K) * (G + 3) + 2).astype(np.int64)  # phases to places in any order
+    S = RNG.standard_normal(W + 9).astype(dtype)
+    D = np.full(K * (G + 3) + 4, np.nan, dtype)
+    run(D, doff, counts, S, 4, c0, W, G)
+    want = np.full(D.size, np.nan, dtype)
+    for p in range(K):
+        for g in range(counts[p]):
+            c = c0 + K * g + p
+            want[doff[p] + g] = S[4 + c] if 0 <= c < W else 0.0
+    np.testing.assert_array_equal(D, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("W,c0,counts", _SPLIT_CASES)
+def test_merge_interleaves_phases_from_places(dtype, W, c0, counts):
+    """make_merge(K): row[c0 + K*g + p] = S[soff[p] + g] + bias for the columns inside the row, which
+    here end where the first phase runs out of groups; nothing outside the row written."""
+    from numba import njit
+
+    from numconv.kernels.cpu import simd
+
+    K = len(counts)
+    merge = simd.make_merge(K)
+
+    @njit
+    def run(D, d0, c0, W, S, soff, scount, groups, bias):
+        merge(D, d0, c0, W, S, soff, scount, groups, bias)
+
+    counts = np.array(counts, np.int64)
+    G = int(counts.max())
+    W = max(0, min([W] + [c0 + K * int(counts[p]) + p for p in range(K)]))  # no column past a phase's groups
+    soff = (RNG.permutation(K) * (G + 3) + 2).astype(np.int64)
+    S = RNG.standard_normal(K * (G + 3) + 4).astype(dtype)
+    D = np.full(W + 10, np.nan, dtype)
+    bias = dtype(RNG.standard_normal())
+    run(D, 3, c0, W, S, soff, counts, G, bias)
+    want = np.full(D.size, np.nan, dtype)
+    for p in range(K):
+        for g in range(G):
+            c = c0 + K * g + p
+            if 0 <= c < W:
+                want[3 + c] = S[soff[p] + g] + bias
+    np.testing.assert_array_equal(D, want)
+
+
 def test_panel_width_is_whole_vectors():
     from numconv.kernels.cpu import simd
 
@@ -180,7 +278,7 @@ def test_narrower_vectors_of_other_hosts(width, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, NUMCONV_SIMD_BYTES=width, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
-    tests = ("(test_panels_is_the_product or test_dots_is_the_product or test_combine or test_split4 or test_merge4)"
+    tests = ("(test_panels_is_the_product or test_dots_is_the_product or test_combine or test_split or test_merge)"
              " and float32")  # float64: same code
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__),
                            "-k", tests], cwd=root, env=env, capture_output=True, text=True, timeout=600)

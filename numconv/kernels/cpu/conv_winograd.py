@@ -32,7 +32,7 @@ from numba import prange
 
 from . import inline, kernel, part_range, plane_parts
 from .gemm import BOUNDS, block_at, dots, panels, row_blocks
-from .simd import make_combine, merge4, split4
+from .simd import make_combine, make_merge, make_split, merge4, split4
 
 # Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity. The input and output
 # transforms apply them as they are (``simd.make_combine``); the weight transform spells out G and
@@ -75,17 +75,19 @@ def applies(spec, pass_: str = "forward") -> bool:
 
 
 def preferred(spec, pass_: str) -> bool:
-    """Whether to run it for a pass: when it applies without dilation, each group has at least
-    MIN_CHANNELS channels on both sides and there are at least MIN_TILES tiles.
+    """Whether to run it for a pass: when it applies with a dilation of 1 or 2 along the rows, each
+    group has at least MIN_CHANNELS channels on both sides and there are at least MIN_TILES tiles.
 
     Since the GEMMs of both Winograd and ``planes`` run on the register-blocked micro-kernel,
     the transforms decide. Written in vector IR (``simd.make_combine``, ``split4``, ``merge4``)
     they cost a third of the Python loops they replaced, and Winograd beats ``planes`` from 32
     channels (forward and backward, ms: 32 channels on 56x56 4.6 against 5.2 and 10.0 against
     12.2; 64 on 56x56 11.0 against 18.6 and 24.6 against 42.5), not at 16 (0.61 against 0.45).
-    Dilation splits the rows of tiles by residue, whose columns are still gathered one by one.
-    Measured in docs/performance.md."""
-    if not applies(spec, pass_) or spec.dilation != (1, 1, 1):
+    Dilation splits the rows of tiles by residue; with 2 along the rows the residues' columns are
+    split by shuffles too (``simd.make_split(8)``): 64 channels on 56x56, forward 14.5 against
+    19.2 ms, backward (the weight gradient on ``planes``) 38.5 against 43.7. Larger dilations
+    gather their columns one by one. Measured in docs/performance.md."""
+    if not applies(spec, pass_) or spec.dilation[2] > 2:
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
     opg = O // spec.groups
@@ -210,12 +212,44 @@ def _split4(D, d0, dstride, S, s0, c0, W, groups):
     split4(D, d0, dstride, S, s0, c0, W, groups)
 
 
+_SPLIT8, _MERGE8 = make_split(8), make_merge(8)  # rows dilated by 2: both residues' four phases at once
+
+
 @inline
-def _combine_checked(D, d0, dstride, drows, S, s0, sstride, sreach, n):
-    """Raise unless a ``simd.make_combine`` map's ``drows`` output rows and its input rows (the
-    farthest ``sreach`` elements past s0 + q) lie inside D and S (bounds checking on only)."""
-    if BOUNDS and n > 0:
-        if d0 < 0 or d0 + (drows - 1) * dstride + n > D.size or s0 < 0 or s0 + sreach + n > S.size:
+def _gather_rows_dilated2(Xf, q, L, xf, row0, h0, dh, H, W, c0, res, doff, dcount):
+    """``_gather_row`` for every residue of one row of tiles at once, dilation 2 along the row:
+    tiles of residue r read columns c0 + r + 2*(4g + p4), which ``_SPLIT8`` finds as phase
+    2*p4 + r of the row's columns mod 8. Residue r's segment starts at q + (res[0, 1] + 1)*r."""
+    groups = 0
+    for r in range(8):
+        dcount[r] = 0
+    for r in range(res.shape[0]):
+        groups = max(groups, res[r, 1] + 1)
+    for i in range(6):
+        ih = h0 + dh * i
+        inside = 0 <= ih < H
+        qr = q
+        for r in range(res.shape[0]):
+            for p4 in range(4):
+                doff[2 * p4 + r] = (4 * i + p4) * L + qr
+                dcount[2 * p4 + r] = res[r, 1] + 1
+            qr += res[r, 1] + 1
+        if BOUNDS:
+            for k in range(8):
+                if dcount[k] > 0 and (doff[k] < 0 or doff[k] + dcount[k] > Xf.size):
+                    raise IndexError("split: rows out of range")
+            if inside and (row0 + W * ih < 0 or row0 + W * (ih + 1) > xf.size):
+                raise IndexError("split: row out of range")
+        _SPLIT8(Xf, doff, dcount, xf, row0 + W * ih if inside else 0, c0, W if inside else 0, groups)
+
+
+@inline
+def _combine_checked(D, d0, dstride, drows, dn, S, s0, sstride, sreach, sn):
+    """Raise unless a ``simd.make_combine`` map's ``drows`` output rows of ``dn`` elements and its
+    input rows (``sn`` elements from up to ``sreach`` past s0) lie inside D and S (bounds checking
+    on only)."""
+    if BOUNDS and sn > 0:
+        if d0 < 0 or d0 + (drows - 1) * dstride + dn > D.size or s0 < 0 or s0 + sreach + sn > S.size:
             raise IndexError("combine: rows out of range")
 
 
@@ -224,22 +258,31 @@ def _combine_checked(D, d0, dstride, drows, S, s0, sstride, sreach, n):
 _BT_DOWN = make_combine(BT, range(6), (0,) * 6)
 _B_ALONG = make_combine(np.kron(np.eye(6), BT), [4 * a + k for a in range(6) for k in (0, 1, 2, 3, 0, 1)],
                         [0, 0, 0, 0, 1, 1] * 6)
+_B_ALONG_PACKED = make_combine(np.kron(np.eye(6), BT), [4 * a + k for a in range(6) for k in (0, 1, 2, 3, 0, 1)],
+                               [0, 0, 0, 0, 1, 1] * 6, compress=True)
 
 
 @inline
 def _input_transform(Vf, v0, vstride, Xf, Rf, segs, L):
     """V[xi, t] = (B^T d B)[xi] for every tile t of the gathered rows (``Xf`` as (6, 4, L)), with
     V's point xi at ``Vf[v0 + xi*vstride]``: B^T down the six rows, one pass over the whole chunk
-    per column phase (into ``Rf``, as (6, 4, L)), then B along the columns, a segment of tiles at
-    a time, straight into V. Segment s has ``segs[s]`` tiles, gathered at positions q .. q +
-    segs[s] (one more column group than tiles: the last tile's patch reaches into it)."""
+    per column phase (into ``Rf``, as (6, 4, L)), then B along the columns straight into V.
+    Segment s has ``segs[s]`` tiles, gathered at positions q .. q + segs[s] (one more column
+    group than tiles: the last tile's patch reaches into it). When all segments are alike (no
+    dilation along the rows) B runs over the whole chunk too, dropping each segment's extra
+    position as it stores; else a segment at a time."""
     for r4 in range(4):
-        _combine_checked(Rf, r4 * L, 4 * L, 6, Xf, r4 * L, 4 * L, 20 * L, L)
+        _combine_checked(Rf, r4 * L, 4 * L, 6, L, Xf, r4 * L, 4 * L, 20 * L, L)
         _BT_DOWN(Rf, r4 * L, 4 * L, Xf, r4 * L, 4 * L, L)
+    nt = segs[0]
+    if L == segs.size * (nt + 1):
+        _combine_checked(Vf, v0, vstride, 36, L - segs.size, Rf, 0, L, 23 * L, L)
+        _B_ALONG_PACKED(Vf, v0, vstride, Rf, 0, L, L, nt + 1)
+        return
     q = t = 0
     for s in range(segs.size):
         nt = segs[s]
-        _combine_checked(Vf, v0 + t, vstride, 36, Rf, q, L, 23 * L + 1, nt)
+        _combine_checked(Vf, v0 + t, vstride, 36, nt, Rf, q, L, 23 * L + 1, nt)
         _B_ALONG(Vf, v0 + t, vstride, Rf, q, L, nt)
         q += nt + 1
         t += nt
@@ -254,10 +297,10 @@ def _output_transform(Mf, m0, mstride, Z1f, Z2f, L):
     at ``Mf[m0 + xi*mstride]`` and Z1, Z2 = Z1f, Z2f viewed as (4, 6, L) and (4, 4, L): A^T over the
     six row points, then A over the six column points, each pass one loop over the whole chunk."""
     for c in range(6):
-        _combine_checked(Z1f, c * L, 6 * L, 4, Mf, m0 + c * mstride, 6 * mstride, 30 * mstride, L)
+        _combine_checked(Z1f, c * L, 6 * L, 4, L, Mf, m0 + c * mstride, 6 * mstride, 30 * mstride, L)
         _AT_ROWS(Z1f, c * L, 6 * L, Mf, m0 + c * mstride, 6 * mstride, L)
     for a in range(4):
-        _combine_checked(Z2f, 4 * a * L, L, 4, Z1f, 6 * a * L, L, 5 * L, L)
+        _combine_checked(Z2f, 4 * a * L, L, 4, L, Z1f, 6 * a * L, L, 5 * L, L)
         _AT_ROWS(Z2f, 4 * a * L, L, Z1f, 6 * a * L, L, L)
 
 
@@ -284,6 +327,35 @@ def _scatter_row(yf, y0, OH, OW, Z2f, L, q, h0, dh, r0, nt, dw, bias):
                         yf[y0 + OW * oh + col] = Z2f[(4 * a + c) * L + q + jj] + bias
 
 
+@inline
+def _scatter_rows_dilated2(yf, y0, OH, OW, Z2f, L, t, h0, dh, res, soff, scount, bias):
+    """``_scatter_row`` for every residue of one row of tiles at once, dilation 2 along the row
+    (``_MERGE8``, the inverse of ``_gather_rows_dilated2``'s split); residue r's tiles start at
+    t + res[0, 1]*r."""
+    groups = 0
+    for r in range(8):
+        scount[r] = 0
+    for r in range(res.shape[0]):
+        groups = max(groups, res[r, 1])
+    for a in range(4):
+        oh = h0 + dh * a
+        if oh >= OH:
+            continue
+        tr = t
+        for r in range(res.shape[0]):
+            for c in range(4):
+                soff[2 * c + r] = (4 * a + c) * L + tr
+                scount[2 * c + r] = res[r, 1]
+            tr += res[r, 1]
+        if BOUNDS:
+            for k in range(8):
+                if scount[k] > 0 and (soff[k] < 0 or soff[k] + scount[k] > Z2f.size):
+                    raise IndexError("merge: rows out of range")
+            if y0 + OW * oh < 0 or y0 + OW * (oh + 1) > yf.size:
+                raise IndexError("merge: row out of range")
+        _MERGE8(yf, y0 + OW * oh, 0, OW, Z2f, soff, scount, groups, bias)
+
+
 @kernel
 def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
     """V[g, xi, j, t] = (B^T d B)[xi] for the 6x6 input patch d of each tile t of the chunk of ``rc``
@@ -302,10 +374,16 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
     for part in prange(parts):
         Xf = np.empty(6 * 4 * L, x.dtype)
         Rf = np.empty(6 * 4 * L, x.dtype)
+        doff, dcount = np.empty(8, np.int64), np.empty(8, np.int64)
         for c in range(*part_range(part, parts, C)):
             q = 0
             for rr in range(rc):
                 n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                if dw == 2:
+                    _gather_rows_dilated2(Xf, q, L, xf, (n * C + c) * H * W, hs[th] - ph, dh, H, W, -pw, res, doff,
+                                          dcount)
+                    q += TW + res.shape[0]
+                    continue
                 for r in range(res.shape[0]):
                     _gather_row(Xf, q, L, xf, (n * C + c) * H * W, hs[th] - ph, dh, H, W, res[r, 0] - pw, res[r, 1], dw)
                     q += res[r, 1] + 1
@@ -390,12 +468,18 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
         for part in prange(parts):
             Z1f = np.empty(4 * 6 * tc, x.dtype)
             Z2f = np.empty(4 * 4 * tc, x.dtype)
+            soff, scount = np.empty(8, np.int64), np.empty(8, np.int64)
             for o in range(*part_range(part, parts, O)):
                 _output_transform(Mf, ((o // opg) * 36 * rm + o % opg) * ld, rm * ld, Z1f, Z2f, tc)
                 bias = b[o] if has_bias else zero
                 t = 0
                 for rr in range(rc):
                     n, th = (row0 + rr) // TH, (row0 + rr) % TH
+                    if dw == 2:
+                        _scatter_rows_dilated2(yf, (n * O + o) * OH * OW, OH, OW, Z2f, tc, t, hs[th], dh, res, soff,
+                                               scount, bias)
+                        t += TW
+                        continue
                     for r in range(res.shape[0]):
                         _scatter_row(yf, (n * O + o) * OH * OW, OH, OW, Z2f, tc, t, hs[th], dh, res[r, 0], res[r, 1],
                                      dw, bias)
@@ -444,11 +528,11 @@ def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs):
                     _split4(Gf, 4 * i * L + rr * TW, L, gyf, ((n * O + o) * OH + oh) * OW if inside else 0, 0,
                             OW if inside else 0, TW)
             for c in range(4):
-                _combine_checked(Rf, c * L, 4 * L, 6, Gf, c * L, 4 * L, 12 * L, L)
+                _combine_checked(Rf, c * L, 4 * L, 6, L, Gf, c * L, 4 * L, 12 * L, L)
                 _A_ROWS(Rf, c * L, 4 * L, Gf, c * L, 4 * L, L)
             m0 = ((o // opg) * 36 * rm + o % opg) * ld
             for a in range(6):
-                _combine_checked(Mf, m0 + 6 * a * rm * ld, rm * ld, 6, Rf, 4 * a * L, L, 3 * L, L)
+                _combine_checked(Mf, m0 + 6 * a * rm * ld, rm * ld, 6, L, Rf, 4 * a * L, L, 3 * L, L)
                 _A_ROWS(Mf, m0 + 6 * a * rm * ld, rm * ld, Rf, 4 * a * L, L, L)
 
 

@@ -69,7 +69,7 @@ class _Vectors:
         self.vt = ir.VectorType(context.get_value_type(dtype), self.width)
         self.vp = self.vt.as_pointer()
         self.zero = ir.Constant(self.vt, [0.0] * self.width)
-        name = f"v{self.width}{'f32' if dtype.bitwidth == 32 else 'f64'}"
+        name = self.name = f"v{self.width}{'f32' if dtype.bitwidth == 32 else 'f64'}"
         mt = ir.VectorType(ir.IntType(1), self.width)
         module = builder.module
         self._fma = cgutils.get_or_insert_function(module, ir.FunctionType(self.vt, [self.vt] * 3), f"llvm.fma.{name}")
@@ -98,6 +98,13 @@ class _Vectors:
         if mask is None:
             return self.b.load(p, align=self.align)
         return self.b.call(self._mload, [p, ir.Constant(self.i32, self.align), mask, self.zero])
+
+    def compress_store(self, value, ptr, mask):
+        """The lanes of ``value`` under ``mask``, stored one after another from ``ptr`` (an element pointer)."""
+        mt = ir.VectorType(ir.IntType(1), self.width)
+        fn = cgutils.get_or_insert_function(self.b.module, ir.FunctionType(
+            ir.VoidType(), [self.vt, ptr.type, mt]), f"llvm.masked.compressstore.{self.name}")
+        self.b.call(fn, [value, ptr, mask])
 
     def store(self, value, ptr, mask=None):
         p = self.b.bitcast(ptr, self.vp)
@@ -272,63 +279,92 @@ def make_dot(MR: int, NC: int):
 # shorter than a vector); these are the same loops in vector IR, the last vector masked.
 
 
-def make_combine(matrix, rows, shifts):
+def make_combine(matrix, rows, shifts, compress=False):
     """The intrinsic ``combine(D, d0, dstride, S, s0, sstride, n)``::
 
         D.flat[d0 + a*dstride + q] = sum_i matrix[a][i] * S.flat[s0 + rows[i]*sstride + shifts[i] + q]
 
     for every row a of ``matrix`` and q < n. The coefficients are compile-time constants: ones are
-    additions, zeros cost nothing, the rest are fused multiply-adds in the order of i."""
+    additions, zeros cost nothing, the rest are fused multiply-adds in the order of i.
+
+    With ``compress``, ``combine(D, d0, dstride, S, s0, sstride, n, period)`` drops the last q of
+    every ``period`` and packs the rest: q goes to D.flat[d0 + a*dstride + q - q // period], unless
+    q % period == period - 1 (compress-stores; the dropped q are still read)."""
     matrix = [[float(c) for c in row] for row in matrix]
     assert all(len(row) == len(rows) for row in matrix) and len(rows) == len(shifts)
 
-    @intrinsic
-    def combine(typingctx, D, d0, dstride, S, s0, sstride, n):
+    def typed(D, S, args):
+        """(signature, codegen), or None (no match) unless D and S are C arrays of one float dtype."""
         if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S))
                 and isinstance(D.dtype, types.Float) and S.dtype == D.dtype):
             return None
-        sig = types.void(D, d0, dstride, S, s0, sstride, n)
+        return types.void(*args), codegen
 
-        def codegen(context, builder, signature, args):
-            dptr, sptr = _data(context, builder, signature, args, (0, 3))
-            d0_, dstride_, s0_, sstride_, n_ = _int64s(context, builder, signature, args, (1, 2, 4, 5, 6))
-            v = _Vectors(context, builder, D.dtype)
-            srows = [builder.gep(sptr, [builder.add(s0_, builder.add(builder.mul(sstride_, v.const(r)), v.const(s)))])
-                     for r, s in zip(rows, shifts)]
-            drows = [builder.gep(dptr, [builder.add(d0_, builder.mul(dstride_, v.const(a)))])
-                     for a in range(len(matrix))]
+    def codegen(context, builder, signature, args):
+        dptr, sptr = _data(context, builder, signature, args, (0, 3))
+        d0_, dstride_, s0_, sstride_, n_ = _int64s(context, builder, signature, args, (1, 2, 4, 5, 6))
+        v = _Vectors(context, builder, signature.args[0].dtype)
+        it = ir.VectorType(v.i64, v.width)
+        srows = [builder.gep(sptr, [builder.add(s0_, builder.add(builder.mul(sstride_, v.const(r)), v.const(s)))])
+                 for r, s in zip(rows, shifts)]
+        drows = [builder.gep(dptr, [builder.add(d0_, builder.mul(dstride_, v.const(a)))])
+                 for a in range(len(matrix))]
+        if compress:
+            period_ = _int64s(context, builder, signature, args, (7,))[0]
+            wrap = builder.srem(v.const(v.width), period_)  # how far the lanes' phases move per vector
+            phase0 = builder.srem(ir.Constant(it, list(range(v.width))), v.splat(period_, it))
 
-            def step(q, carried, mask=None):
-                loaded = {}
+        def step(q, carried, mask=None):
+            loaded = {}
 
-                def inp(i):
-                    if i not in loaded:
-                        loaded[i] = v.load(builder.gep(srows[i], [q]), mask)
-                    return loaded[i]
+            def inp(i):
+                if i not in loaded:
+                    loaded[i] = v.load(builder.gep(srows[i], [q]), mask)
+                return loaded[i]
 
-                for a, row in enumerate(matrix):
-                    acc = None
-                    for i, c in enumerate(row):
-                        if c == 0.0:
-                            continue
-                        x = inp(i)
-                        if acc is None:
-                            acc = x if c == 1.0 else builder.fneg(x) if c == -1.0 else builder.fmul(v.splat_const(c), x)
-                        elif c == 1.0:
-                            acc = builder.fadd(acc, x)
-                        elif c == -1.0:
-                            acc = builder.fsub(acc, x)
-                        else:
-                            acc = v.fma(v.splat_const(c), x, acc)
-                    v.store(v.zero if acc is None else acc, builder.gep(drows[a], [q]), mask)
+            if compress:  # lanes kept: not the last of a period (and inside n)
+                phase = carried[0]
+                keep = builder.icmp_signed("!=", phase, v.splat(builder.sub(period_, v.const(1)), it))
+                keep = keep if mask is None else builder.and_(keep, mask)
+                at = builder.sub(q, builder.sdiv(q, period_))
+            for a, row in enumerate(matrix):
+                acc = None
+                for i, c in enumerate(row):
+                    if c == 0.0:
+                        continue
+                    x = inp(i)
+                    if acc is None:
+                        acc = x if c == 1.0 else builder.fneg(x) if c == -1.0 else builder.fmul(v.splat_const(c), x)
+                    elif c == 1.0:
+                        acc = builder.fadd(acc, x)
+                    elif c == -1.0:
+                        acc = builder.fsub(acc, x)
+                    else:
+                        acc = v.fma(v.splat_const(c), x, acc)
+                acc = v.zero if acc is None else acc
+                if compress:
+                    v.compress_store(acc, builder.gep(drows[a], [at]), keep)
+                else:
+                    v.store(acc, builder.gep(drows[a], [q]), mask)
+            if not compress:
                 return carried
+            moved = builder.add(phase, v.splat(wrap, it))
+            over = builder.icmp_signed(">=", moved, v.splat(period_, it))
+            return [builder.select(over, builder.sub(moved, v.splat(period_, it)), moved)]
 
-            full = builder.sub(n_, builder.srem(n_, v.const(v.width)))
-            v.loop(v.const(0), full, v.const(v.width), [], step)
-            step(full, [], v.mask(builder.sub(n_, full)))  # the partial last vector (maybe empty)
-            return context.get_dummy_value()
+        full = builder.sub(n_, builder.srem(n_, v.const(v.width)))
+        carried = v.loop(v.const(0), full, v.const(v.width), [phase0] if compress else [], step)
+        step(full, carried, v.mask(builder.sub(n_, full)))  # the partial last vector (maybe empty)
+        return context.get_dummy_value()
 
-        return sig, codegen
+    if compress:
+        @intrinsic
+        def combine(typingctx, D, d0, dstride, S, s0, sstride, n, period):
+            return typed(D, S, (D, d0, dstride, S, s0, sstride, n, period))
+    else:
+        @intrinsic
+        def combine(typingctx, D, d0, dstride, S, s0, sstride, n):
+            return typed(D, S, (D, d0, dstride, S, s0, sstride, n))
 
     return combine
 
@@ -427,3 +463,109 @@ def merge4(typingctx, D, d0, c0, W, S, s0, sstride, groups, bias):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _concat(b, vecs):
+    """One long vector of ``vecs`` back to back (their count a power of two), by pairwise shuffles."""
+    while len(vecs) > 1:
+        n = vecs[0].type.count
+        both = ir.Constant(ir.VectorType(ir.IntType(32), 2 * n), list(range(2 * n)))
+        vecs = [b.shuffle_vector(vecs[i], vecs[i + 1], both) for i in range(0, len(vecs), 2)]
+    return vecs[0]
+
+
+def make_split(K):
+    """The intrinsic ``split(D, doff, dcount, S, s0, c0, W, groups)``: ``split4`` for K phases, each
+    to its own place (``doff``) and for its own number of groups (``dcount``)::
+
+        D.flat[doff[p] + g] = S.flat[s0 + c] if 0 <= c < W else 0,   c = c0 + K*g + p
+
+    for p < K and g < dcount[p] (``groups`` is the largest count). K is a power of two. With
+    dilation d along a row, Winograd's tiles of residue r read the columns r + d*(4g + p4): phase
+    d*p4 + r of K = 4d."""
+    assert K & (K - 1) == 0 and K >= 2
+
+    @intrinsic
+    def split(typingctx, D, doff, dcount, S, s0, c0, W, groups):
+        if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S, doff, dcount))
+                and isinstance(D.dtype, types.Float) and S.dtype == D.dtype
+                and doff.dtype == types.int64 and dcount.dtype == types.int64):
+            return None
+        sig = types.void(D, doff, dcount, S, s0, c0, W, groups)
+
+        def codegen(context, builder, signature, args):
+            dptr, optr, nptr, sptr = _data(context, builder, signature, args, (0, 1, 2, 3))
+            s0_, c0_, W_, groups_ = _int64s(context, builder, signature, args, (4, 5, 6, 7))
+            v = _Vectors(context, builder, D.dtype)
+            w = v.width
+            picks = [ir.Constant(ir.VectorType(v.i32, w), [p + K * l for l in range(w)]) for p in range(K)]
+            drows = [builder.gep(dptr, [builder.load(builder.gep(optr, [v.const(p)]))]) for p in range(K)]
+            counts = [builder.load(builder.gep(nptr, [v.const(p)])) for p in range(K)]
+
+            def step(g, carried):  # groups g .. g + w: columns c0 + K*g .. c0 + K*(g + w)
+                first = builder.add(c0_, builder.mul(g, v.const(K)))
+                vecs = []
+                for k in range(K):
+                    col = builder.add(first, v.const(k * w))
+                    vecs.append(v.load(builder.gep(sptr, [builder.add(s0_, col)]), _lane_mask(v, col, v.const(0), W_)))
+                row = _concat(builder, vecs)
+                for p in range(K):
+                    phase = builder.shuffle_vector(row, row, picks[p])
+                    v.store(phase, builder.gep(drows[p], [g]), _lane_mask(v, g, v.const(0), counts[p]))
+                return carried
+
+            v.loop(v.const(0), groups_, v.const(w), [], step)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return split
+
+
+def make_merge(K):
+    """The intrinsic ``merge(D, d0, c0, W, S, soff, scount, groups, bias)``, the inverse of
+    ``make_split(K)``'s::
+
+        D.flat[d0 + c] = S.flat[soff[p] + g] + bias   for c = c0 + K*g + p, if 0 <= c < W
+
+    for p < K and g < groups; phase p is read for its first scount[p] groups only (the rest of
+    its columns must lie outside [0, W): they are written with zeros plus ``bias`` otherwise)."""
+    assert K & (K - 1) == 0 and K >= 2
+
+    @intrinsic
+    def merge(typingctx, D, d0, c0, W, S, soff, scount, groups, bias):
+        if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S, soff, scount))
+                and isinstance(D.dtype, types.Float) and S.dtype == D.dtype
+                and soff.dtype == types.int64 and scount.dtype == types.int64):
+            return None
+        sig = types.void(D, d0, c0, W, S, soff, scount, groups, bias)
+
+        def codegen(context, builder, signature, args):
+            dptr, sptr, optr, nptr = _data(context, builder, signature, args, (0, 4, 5, 6))
+            d0_, c0_, W_, groups_ = _int64s(context, builder, signature, args, (1, 2, 3, 7))
+            bias_ = context.cast(builder, args[8], signature.args[8], D.dtype)
+            v = _Vectors(context, builder, D.dtype)
+            w = v.width
+            pieces = [ir.Constant(ir.VectorType(v.i32, w), [(e % K) * w + e // K for e in range(k * w, (k + 1) * w)])
+                      for k in range(K)]
+            srows = [builder.gep(sptr, [builder.load(builder.gep(optr, [v.const(p)]))]) for p in range(K)]
+            counts = [builder.load(builder.gep(nptr, [v.const(p)])) for p in range(K)]
+            b = v.splat(bias_)
+
+            def step(g, carried):
+                ph = [builder.fadd(v.load(builder.gep(srows[p], [g]), _lane_mask(v, g, v.const(0), counts[p])), b)
+                      for p in range(K)]
+                row = _concat(builder, ph)
+                first = builder.add(c0_, builder.mul(g, v.const(K)))
+                for k in range(K):
+                    col = builder.add(first, v.const(k * w))
+                    v.store(builder.shuffle_vector(row, row, pieces[k]), builder.gep(dptr, [builder.add(d0_, col)]),
+                            _lane_mask(v, col, v.const(0), W_))
+                return carried
+
+            v.loop(v.const(0), groups_, v.const(w), [], step)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return merge
