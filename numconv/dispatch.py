@@ -266,9 +266,24 @@ def conv_algorithm(spec, device: str, pass_: str) -> str:
     (whole padded planes split into stride phases) where its flat runs are long, else 'gemm'
     (tiled implicit GEMM) where its dot products are long and rows of outputs share loads, else
     'direct'. CUDA has one kernel per pass. docs/performance.md gives the measurements behind the
-    rule."""
+    rule. The choice is remembered per shape, pass, forced algorithm and thread count (working it
+    out took 4 of the 20 us a small layer's call spends in Python)."""
     if device != CPU:
         return "direct"
+    key = (spec, pass_, _forced_algorithm, threads())
+    name = _algorithms.get(key)
+    if name is None:
+        if len(_algorithms) >= 4096:  # a bound for programs that see ever new shapes
+            _algorithms.clear()
+        name = _algorithms[key] = _choose_algorithm(spec, pass_)
+    return name
+
+
+_algorithms = {}
+
+
+def _choose_algorithm(spec, pass_: str) -> str:
+    """``conv_algorithm``'s rule for the CPU, worked out."""
     from .kernels.cpu import conv_gemm, conv_planes, conv_winograd
 
     if _forced_algorithm is not None:

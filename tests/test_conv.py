@@ -777,6 +777,25 @@ def test_winograd_chooser():
     assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=(3, 1), dilation=(3, 1)) == "winograd"
 
 
+def test_algorithm_choice_is_remembered_per_forced_algorithm():
+    """``conv_algorithm`` remembers its choice per shape, but a forced algorithm still wins inside
+    ``use_algorithm`` and the usual choice comes back after it."""
+    from numconv import shapes
+
+    spec = shapes.conv_spec((32, 64, 56, 56), (64, 64, 3, 3), 2, 1, 1, 1, 1)
+    usual = dispatch.conv_algorithm(spec, dispatch.CPU, "forward")
+    assert usual == "winograd"
+    for name in ("direct", "gemm", "planes"):
+        with dispatch.use_algorithm(name):
+            assert dispatch.conv_algorithm(spec, dispatch.CPU, "forward") == name
+        assert dispatch.conv_algorithm(spec, dispatch.CPU, "forward") == usual
+    strided = shapes.conv_spec((32, 64, 56, 56), (64, 64, 3, 3), 2, 2, 1, 1, 1)
+    usual_strided = dispatch.conv_algorithm(strided, dispatch.CPU, "forward")
+    assert usual_strided != "winograd"
+    with dispatch.use_algorithm("winograd"):  # does not apply: the usual choice
+        assert dispatch.conv_algorithm(strided, dispatch.CPU, "forward") == usual_strided
+
+
 def test_winograd_transforms_are_the_matrices():
     """The spelled-out weight transforms equal the matrices, and the matrices compute a correlation:
     A^T [(G g) * (B^T d)] = [sum_k d[i + k] g[k]]_i for random d, g (float64)."""
