@@ -34,9 +34,10 @@ from . import inline, kernel, part_range, plane_parts
 from .gemm import BOUNDS, block_at, dots, panels, row_blocks
 from .simd import make_combine, make_merge, make_split, merge4, split4
 
-# Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity. The input and output
-# transforms apply them as they are (``simd.make_combine``); the weight transform spells out G and
-# G^T in float64 (``_g3``, ``_gt6``). Tests check all of them against the correlation they compute.
+# Toom-Cook matrices of F(4, 3) at the points 0, 1, -1, 1/2, -2, infinity. The transforms apply
+# them as they are (``simd.make_combine``; the weight transform in float64), except the weight
+# gradient's G^T, spelled out in float64 (``_gt6``). Tests check them against the correlation they
+# compute.
 AT = np.array([[1, 1, 1, 1, 1, 0],
                [0, 1, -1, 1 / 2, -2, 0],
                [0, 1, 1, 1 / 4, 4, 0],
@@ -129,17 +130,6 @@ def conv_input_grad_winograd(gx, gy, w, b, has_bias, pad_lo, dilation, groups, V
                               .swapaxes(1, 2).reshape((groups * CPG, opg, 1, 3, 3)))
     pad = (0, 2 * dilation[1] - pad_lo[1], 2 * dilation[2] - pad_lo[2])
     conv_forward_winograd(gx, gy, wt, b, has_bias, pad, dilation, groups, V, M, Up)
-
-
-@inline
-def _g3(g0, g1, g2):
-    """G g for one column of three taps (in float64: the weight transform runs once per call)."""
-    return (g0,
-            (g0 + g1 + g2) / 3.0,
-            (-g0 + g1 - g2) / 3.0,
-            (-16.0 * g0 - 8.0 * g1 - 4.0 * g2) / 15.0,
-            (g0 - 2.0 * g1 + 4.0 * g2) / 15.0,
-            g2)
 
 
 @inline
@@ -390,6 +380,63 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
             _input_transform(Vf, ((c // CPG) * G36 * rv + c % CPG) * ld, rv * ld, Xf, Rf, segs, L)
 
 
+_G_ROWS = make_combine(G, range(3), (0,) * 3)  # G down three rows at a stride (either pass)
+_MERGE8, _MERGE4, _MERGE2 = make_merge(8), make_merge(4), make_merge(2)  # a block's rows, interleaved
+
+
+@kernel
+def _weight_transform(Up, w, groups):
+    """U[g, xi, k, j] = (G w[o, j] G^T)[xi] for o = g*opg + k, computed in float64 and written into
+    ``Up`` packed for ``gemm.panels`` as ``gemm.pack_rows`` would (each block of the GEMMs' rows, of
+    ``gemm.row_block``'s sizes, with its mr rows of one j adjacent). A task per block, JC input
+    channels at a time: the taps gathered per output row, G down them and G across (``_G_ROWS``,
+    vectors over j), then the block's rows interleaved into ``Up`` by ``simd.make_merge(mr)``."""
+    O, CPG = w.shape[0], w.shape[1]
+    opg = O // groups
+    nb = row_blocks(opg)
+    for task in prange(groups * nb):
+        g, bi = task // nb, task % nb
+        r0, mr = block_at(opg, bi)
+        taps = np.empty(9 * JC)  # taps[3*kh + kw, j], float64
+        half = np.empty(18 * JC)  # G down the taps' rows: half[a, kw, j]
+        full = np.empty(36 * JC)  # G across: full[xi, j]
+        stage = np.empty(mr * 36 * JC, w.dtype)  # stage[r, xi, j]
+        soff, scount = np.empty(8, np.int64), np.empty(8, np.int64)
+        for j0 in range(0, CPG, JC):
+            jl = min(JC, CPG - j0)
+            for r in range(mr):
+                wo = w[g * opg + r0 + r]
+                for j in range(jl):
+                    for kh in range(3):
+                        for kw in range(3):
+                            taps[(3 * kh + kw) * JC + j] = wo[j0 + j, 0, kh, kw]
+                for kw in range(3):
+                    _combine_checked(half, kw * JC, 3 * JC, 6, jl, taps, kw * JC, 3 * JC, 6 * JC, jl)
+                    _G_ROWS(half, kw * JC, 3 * JC, taps, kw * JC, 3 * JC, jl)
+                for a in range(6):
+                    _combine_checked(full, 6 * a * JC, JC, 6, jl, half, 3 * a * JC, JC, 2 * JC, jl)
+                    _G_ROWS(full, 6 * a * JC, JC, half, 3 * a * JC, JC, jl)
+                sr = stage[r * 36 * JC:]
+                for i in range(36 * JC):
+                    sr[i] = full[i]
+            for xi in range(36):
+                d0 = ((g * 36 + xi) * opg + r0) * CPG + j0 * mr
+                for r in range(mr):
+                    soff[r] = (r * 36 + xi) * JC
+                    scount[r] = jl
+                if BOUNDS and (d0 < 0 or d0 + mr * jl > Up.size):
+                    raise IndexError("merge: packed weights out of range")
+                if mr == 8:
+                    _MERGE8(Up, d0, 0, 8 * jl, stage, soff, scount, jl, 0.0)
+                elif mr == 4:
+                    _MERGE4(Up, d0, 0, 4 * jl, stage, soff, scount, jl, 0.0)
+                elif mr == 2:
+                    _MERGE2(Up, d0, 0, 2 * jl, stage, soff, scount, jl, 0.0)
+                else:
+                    for j in range(jl):
+                        Up[d0 + j] = stage[xi * JC + j]
+
+
 @kernel
 def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, Up):
     """y[n,o,h,w] = b[o] + sum_{j,kh,kw} w[o,j,kh,kw] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw].
@@ -413,41 +460,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
     Mf, yf = M[:groups * 36 * rm * ld], y.reshape(y.size)
-    # weight transform, in float64: U[g, xi, k, j] = (G w[o, j] G^T)[xi], per block of the GEMMs'
-    # rows (gemm.row_block's blocks of output channels), JC input channels at a time (the loops over
-    # j vectorize), staged, then written into ``Up`` packed for gemm.panels as gemm.pack_rows would:
-    # each block's cache lines are written once, by one task
-    nb = row_blocks(opg)
-    for task in prange(groups * nb):
-        g, bi = task // nb, task % nb
-        r0, mr = block_at(opg, bi)
-        taps = np.empty((9, JC))  # taps[3*kh + kw, j]
-        half = np.empty((6, 3, JC))  # G down the taps' rows: half[a, kw, j]
-        stage = np.empty((mr, 36, JC), x.dtype)
-        for j0 in range(0, CPG, JC):
-            jl = min(JC, CPG - j0)
-            for r in range(mr):
-                wo = w[g * opg + r0 + r]
-                for j in range(jl):
-                    for kh in range(3):
-                        for kw in range(3):
-                            taps[3 * kh + kw, j] = wo[j0 + j, 0, kh, kw]
-                for kw in range(3):
-                    t0, t1, t2 = taps[kw], taps[3 + kw], taps[6 + kw]
-                    h0, h1, h2, h3, h4, h5 = half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw]
-                    for j in range(jl):
-                        h0[j], h1[j], h2[j], h3[j], h4[j], h5[j] = _g3(t0[j], t1[j], t2[j])
-                for a in range(6):
-                    q0, q1, q2 = half[a, 0], half[a, 1], half[a, 2]
-                    s0, s1, s2 = stage[r, 6 * a], stage[r, 6 * a + 1], stage[r, 6 * a + 2]
-                    s3, s4, s5 = stage[r, 6 * a + 3], stage[r, 6 * a + 4], stage[r, 6 * a + 5]
-                    for j in range(jl):
-                        s0[j], s1[j], s2[j], s3[j], s4[j], s5[j] = _g3(q0[j], q1[j], q2[j])
-            for xi in range(36):
-                dst = Up[((g * 36 + xi) * opg + r0) * CPG + j0 * mr:]
-                for j in range(jl):
-                    for r in range(mr):
-                        dst[j * mr + r] = stage[r, xi, j]
+    _weight_transform(Up, w, groups)
     voff = np.arange(CPG) * ld  # V's rows of one (g, xi)
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
