@@ -198,7 +198,7 @@ _SPLIT_CASES = [(56, -2, (7, 7, 7, 7, 6, 6, 6, 6)), (28, 0, (3, 0, 3, 0, 3, 0, 3
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("W,c0,counts", _SPLIT_CASES)
 def test_split_splits_by_column_phase_to_places(dtype, W, c0, counts):
-    """make_split(K): D[doff[p] + g] = row[c0 + K*g + p] (zero outside the row) for g < dcount[p];
+    """make_split(K): D[d0 + doff[p] + g] = row[c0 + K*g + p] (zero outside the row) for g < dcount[p];
     nothing else written."""
     from numba import njit
 
@@ -208,27 +208,27 @@ def test_split_splits_by_column_phase_to_places(dtype, W, c0, counts):
     split = simd.make_split(K)
 
     @njit
-    def run(D, doff, dcount, S, s0, c0, W, groups):
-        split(D, doff, dcount, S, s0, c0, W, groups)
+    def run(D, d0, doff, o0, dcount, S, s0, c0, W, groups):
+        split(D, d0, doff, o0, dcount, S, s0, c0, W, groups)
 
     counts = np.array(counts, np.int64)
     G = int(counts.max())
     doff = (RNG.permutation(K) * (G + 3) + 2).astype(np.int64)  # phases to places in any order
     S = RNG.standard_normal(W + 9).astype(dtype)
-    D = np.full(K * (G + 3) + 4, np.nan, dtype)
-    run(D, doff, counts, S, 4, c0, W, G)
+    D = np.full(K * (G + 3) + 7, np.nan, dtype)
+    run(D, 3, np.concatenate([[-99, -99], doff]), 2, counts, S, 4, c0, W, G)  # the table's row from entry 2
     want = np.full(D.size, np.nan, dtype)
     for p in range(K):
         for g in range(counts[p]):
             c = c0 + K * g + p
-            want[doff[p] + g] = S[4 + c] if 0 <= c < W else 0.0
+            want[3 + doff[p] + g] = S[4 + c] if 0 <= c < W else 0.0
     np.testing.assert_array_equal(D, want)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("W,c0,counts", _SPLIT_CASES)
 def test_merge_interleaves_phases_from_places(dtype, W, c0, counts):
-    """make_merge(K): row[c0 + K*g + p] = S[soff[p] + g] + bias for the columns inside the row, which
+    """make_merge(K): row[c0 + K*g + p] = S[s0 + soff[p] + g] + bias for the columns inside the row, which
     here end where the first phase runs out of groups; nothing outside the row written."""
     from numba import njit
 
@@ -238,23 +238,23 @@ def test_merge_interleaves_phases_from_places(dtype, W, c0, counts):
     merge = simd.make_merge(K)
 
     @njit
-    def run(D, d0, c0, W, S, soff, scount, groups, bias):
-        merge(D, d0, c0, W, S, soff, scount, groups, bias)
+    def run(D, d0, c0, W, S, s0, soff, o0, scount, groups, bias):
+        merge(D, d0, c0, W, S, s0, soff, o0, scount, groups, bias)
 
     counts = np.array(counts, np.int64)
     G = int(counts.max())
     W = max(0, min([W] + [c0 + K * int(counts[p]) + p for p in range(K)]))  # no column past a phase's groups
     soff = (RNG.permutation(K) * (G + 3) + 2).astype(np.int64)
-    S = RNG.standard_normal(K * (G + 3) + 4).astype(dtype)
+    S = RNG.standard_normal(K * (G + 3) + 6).astype(dtype)
     D = np.full(W + 10, np.nan, dtype)
     bias = dtype(RNG.standard_normal())
-    run(D, 3, c0, W, S, soff, counts, G, bias)
+    run(D, 3, c0, W, S, 2, np.concatenate([[-99], soff]), 1, counts, G, bias)  # the table's row from entry 1
     want = np.full(D.size, np.nan, dtype)
     for p in range(K):
         for g in range(G):
             c = c0 + K * g + p
             if 0 <= c < W:
-                want[3 + c] = S[soff[p] + g] + bias
+                want[3 + c] = S[2 + soff[p] + g] + bias
     np.testing.assert_array_equal(D, want)
 
 

@@ -206,31 +206,48 @@ _SPLIT8, _MERGE8 = make_split(8), make_merge(8)  # rows dilated by 2: both resid
 
 
 @inline
-def _gather_rows_dilated2(Xf, q, L, xf, row0, h0, dh, H, W, c0, res, doff, dcount):
-    """``_gather_row`` for every residue of one row of tiles at once, dilation 2 along the row:
-    tiles of residue r read columns c0 + r + 2*(4g + p4), which ``_SPLIT8`` finds as phase
-    2*p4 + r of the row's columns mod 8. Residue r's segment starts at q + (res[0, 1] + 1)*r."""
-    groups = 0
-    for r in range(8):
-        dcount[r] = 0
-    for r in range(res.shape[0]):
-        groups = max(groups, res[r, 1] + 1)
+def _dilated2_tables(L, res):
+    """For rows dilated by 2, the tables ``_SPLIT8`` and ``_MERGE8`` take, the same for every row of
+    tiles: tiles of residue r read columns c0 + r + 2*(4g + p4), phase 2*p4 + r of the row's
+    columns mod 8. Returns (gather[8*i + 2*p4 + r], scatter[8*a + 2*c + r], gathered groups, tiles
+    per phase, largest of each): offsets from a row of tiles' first gathered position
+    (``_input_stage``: row i of the patch, residue r's segment) and first tile (the output
+    transform's Z2, row a)."""
+    gather = np.zeros((6, 8), np.int64)  # flat rows for the kernels' o0: no view per call
+    scatter = np.zeros((4, 8), np.int64)
+    gcount, tcount = np.zeros(8, np.int64), np.zeros(8, np.int64)
+    q = t = 0
+    for r in range(min(res.shape[0], 2)):  # other dilations: tables unused (and two residues at most)
+        for p4 in range(4):
+            for i in range(6):
+                gather[i, 2 * p4 + r] = (4 * i + p4) * L + q
+            gcount[2 * p4 + r] = res[r, 1] + 1
+            tcount[2 * p4 + r] = res[r, 1]
+        q += res[r, 1] + 1
+        t += res[r, 1]
+    t = 0
+    for r in range(min(res.shape[0], 2)):
+        for c in range(4):
+            for a in range(4):
+                scatter[a, 2 * c + r] = (4 * a + c) * L + t
+        t += res[r, 1]
+    return gather.reshape(48), scatter.reshape(32), gcount, tcount, gcount.max(), tcount.max()
+
+
+@inline
+def _gather_rows_dilated2(Xf, q, xf, row0, h0, dh, H, W, c0, gather, gcount, groups):
+    """``_gather_row`` for every residue of one row of tiles at once, dilation 2 along the row
+    (``_SPLIT8`` with the tables of ``_dilated2_tables``), from gathered position q."""
     for i in range(6):
         ih = h0 + dh * i
         inside = 0 <= ih < H
-        qr = q
-        for r in range(res.shape[0]):
-            for p4 in range(4):
-                doff[2 * p4 + r] = (4 * i + p4) * L + qr
-                dcount[2 * p4 + r] = res[r, 1] + 1
-            qr += res[r, 1] + 1
         if BOUNDS:
             for k in range(8):
-                if dcount[k] > 0 and (doff[k] < 0 or doff[k] + dcount[k] > Xf.size):
+                if gcount[k] > 0 and (q + gather[8 * i + k] < 0 or q + gather[8 * i + k] + gcount[k] > Xf.size):
                     raise IndexError("split: rows out of range")
             if inside and (row0 + W * ih < 0 or row0 + W * (ih + 1) > xf.size):
                 raise IndexError("split: row out of range")
-        _SPLIT8(Xf, doff, dcount, xf, row0 + W * ih if inside else 0, c0, W if inside else 0, groups)
+        _SPLIT8(Xf, q, gather, 8 * i, gcount, xf, row0 + W * ih if inside else 0, c0, W if inside else 0, groups)
 
 
 @inline
@@ -318,32 +335,20 @@ def _scatter_row(yf, y0, OH, OW, Z2f, L, q, h0, dh, r0, nt, dw, bias):
 
 
 @inline
-def _scatter_rows_dilated2(yf, y0, OH, OW, Z2f, L, t, h0, dh, res, soff, scount, bias):
+def _scatter_rows_dilated2(yf, y0, OH, OW, Z2f, t, h0, dh, scatter, tcount, groups, bias):
     """``_scatter_row`` for every residue of one row of tiles at once, dilation 2 along the row
-    (``_MERGE8``, the inverse of ``_gather_rows_dilated2``'s split); residue r's tiles start at
-    t + res[0, 1]*r."""
-    groups = 0
-    for r in range(8):
-        scount[r] = 0
-    for r in range(res.shape[0]):
-        groups = max(groups, res[r, 1])
+    (``_MERGE8`` with the tables of ``_dilated2_tables``), from tile t."""
     for a in range(4):
         oh = h0 + dh * a
         if oh >= OH:
             continue
-        tr = t
-        for r in range(res.shape[0]):
-            for c in range(4):
-                soff[2 * c + r] = (4 * a + c) * L + tr
-                scount[2 * c + r] = res[r, 1]
-            tr += res[r, 1]
         if BOUNDS:
             for k in range(8):
-                if scount[k] > 0 and (soff[k] < 0 or soff[k] + scount[k] > Z2f.size):
+                if tcount[k] > 0 and (t + scatter[8 * a + k] < 0 or t + scatter[8 * a + k] + tcount[k] > Z2f.size):
                     raise IndexError("merge: rows out of range")
             if y0 + OW * oh < 0 or y0 + OW * (oh + 1) > yf.size:
                 raise IndexError("merge: row out of range")
-        _MERGE8(yf, y0 + OW * oh, 0, OW, Z2f, soff, scount, groups, bias)
+        _MERGE8(yf, y0 + OW * oh, 0, OW, Z2f, t, scatter, 8 * a, tcount, groups, bias)
 
 
 @kernel
@@ -364,14 +369,14 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
     for part in prange(parts):
         Xf = np.empty(6 * 4 * L, x.dtype)
         Rf = np.empty(6 * 4 * L, x.dtype)
-        doff, dcount = np.empty(8, np.int64), np.empty(8, np.int64)
+        gather, _, gcount, _, ggroups, _ = _dilated2_tables(L, res)
         for c in range(*part_range(part, parts, C)):
             q = 0
             for rr in range(rc):
                 n, th = (row0 + rr) // TH, (row0 + rr) % TH
                 if dw == 2:
-                    _gather_rows_dilated2(Xf, q, L, xf, (n * C + c) * H * W, hs[th] - ph, dh, H, W, -pw, res, doff,
-                                          dcount)
+                    _gather_rows_dilated2(Xf, q, xf, (n * C + c) * H * W, hs[th] - ph, dh, H, W, -pw, gather, gcount,
+                                          ggroups)
                     q += TW + res.shape[0]
                     continue
                 for r in range(res.shape[0]):
@@ -427,11 +432,11 @@ def _weight_transform(Up, w, groups):
                 if BOUNDS and (d0 < 0 or d0 + mr * jl > Up.size):
                     raise IndexError("merge: packed weights out of range")
                 if mr == 8:
-                    _MERGE8(Up, d0, 0, 8 * jl, stage, soff, scount, jl, 0.0)
+                    _MERGE8(Up, d0, 0, 8 * jl, stage, 0, soff, 0, scount, jl, 0.0)
                 elif mr == 4:
-                    _MERGE4(Up, d0, 0, 4 * jl, stage, soff, scount, jl, 0.0)
+                    _MERGE4(Up, d0, 0, 4 * jl, stage, 0, soff, 0, scount, jl, 0.0)
                 elif mr == 2:
-                    _MERGE2(Up, d0, 0, 2 * jl, stage, soff, scount, jl, 0.0)
+                    _MERGE2(Up, d0, 0, 2 * jl, stage, 0, soff, 0, scount, jl, 0.0)
                 else:
                     for j in range(jl):
                         Up[d0 + j] = stage[xi * JC + j]
@@ -481,7 +486,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
         for part in prange(parts):
             Z1f = np.empty(4 * 6 * tc, x.dtype)
             Z2f = np.empty(4 * 4 * tc, x.dtype)
-            soff, scount = np.empty(8, np.int64), np.empty(8, np.int64)
+            _, scatter, _, tcount, _, tgroups = _dilated2_tables(tc, res)
             for o in range(*part_range(part, parts, O)):
                 _output_transform(Mf, ((o // opg) * 36 * rm + o % opg) * ld, rm * ld, Z1f, Z2f, tc)
                 bias = b[o] if has_bias else zero
@@ -489,8 +494,8 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
                 for rr in range(rc):
                     n, th = (row0 + rr) // TH, (row0 + rr) % TH
                     if dw == 2:
-                        _scatter_rows_dilated2(yf, (n * O + o) * OH * OW, OH, OW, Z2f, tc, t, hs[th], dh, res, soff,
-                                               scount, bias)
+                        _scatter_rows_dilated2(yf, (n * O + o) * OH * OW, OH, OW, Z2f, t, hs[th], dh, scatter, tcount,
+                                               tgroups, bias)
                         t += TW
                         continue
                     for r in range(res.shape[0]):
