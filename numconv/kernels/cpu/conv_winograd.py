@@ -457,7 +457,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     opg = O // groups
     ph, pw = pad_lo[1], pad_lo[2]
     dh, dw = dilation[1], dilation[2]
-    one, zero = x.dtype.type(1), x.dtype.type(0)
+    zero = x.dtype.type(0)
     hs = _tile_starts(OH, dh)
     res = _residues(OW, dw)
     TH, TW = hs.size, _tile_starts(OW, dw).size

@@ -162,6 +162,13 @@ def _arrays_ok(dtype, arrays, off):
             and isinstance(dtype, types.Float) and all(a.dtype == dtype for a in arrays) and off.dtype == types.int64)
 
 
+def _floats_ok(D, S, tables=()):
+    """D and S C-contiguous arrays of one float dtype, the ``tables`` C-contiguous int64 arrays."""
+    return (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S) + tuple(tables))
+            and isinstance(D.dtype, types.Float) and S.dtype == D.dtype
+            and all(t.dtype == types.int64 for t in tables))
+
+
 def _int64s(context, builder, signature, args, which):
     return [context.cast(builder, args[i], signature.args[i], types.int64) for i in which]
 
@@ -295,8 +302,7 @@ def make_combine(matrix, rows, shifts, compress=False):
 
     def typed(D, S, args):
         """(signature, codegen), or None (no match) unless D and S are C arrays of one float dtype."""
-        if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S))
-                and isinstance(D.dtype, types.Float) and S.dtype == D.dtype):
+        if not _floats_ok(D, S):
             return None
         return types.void(*args), codegen
 
@@ -385,8 +391,7 @@ def split4(typingctx, D, d0, dstride, S, s0, c0, W, groups):
     for p < 4 and g < groups: a row of W elements from ``s0`` read from column c0 (which may be
     negative: its padding reads as zero and touches no memory), four vectors at a time,
     deinterleaved by shuffles."""
-    if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S))
-            and isinstance(D.dtype, types.Float) and S.dtype == D.dtype):
+    if not _floats_ok(D, S):
         return None
     sig = types.void(D, d0, dstride, S, s0, c0, W, groups)
 
@@ -426,8 +431,7 @@ def merge4(typingctx, D, d0, c0, W, S, s0, sstride, groups, bias):
 
     for p < 4 and g < groups: four rows of phases interleaved into one row of W elements, by
     shuffles; columns outside [0, W) are not written."""
-    if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S))
-            and isinstance(D.dtype, types.Float) and S.dtype == D.dtype):
+    if not _floats_ok(D, S):
         return None
     sig = types.void(D, d0, c0, W, S, s0, sstride, groups, bias)
 
@@ -499,9 +503,7 @@ def make_split(K):
 
     @intrinsic
     def split(typingctx, D, d0, doff, o0, dcount, S, s0, c0, W, groups):
-        if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S, doff, dcount))
-                and isinstance(D.dtype, types.Float) and S.dtype == D.dtype
-                and doff.dtype == types.int64 and dcount.dtype == types.int64):
+        if not _floats_ok(D, S, (doff, dcount)):
             return None
         sig = types.void(D, d0, doff, o0, dcount, S, s0, c0, W, groups)
 
@@ -547,9 +549,7 @@ def make_merge(K):
 
     @intrinsic
     def merge(typingctx, D, d0, c0, W, S, s0, soff, o0, scount, groups, bias):
-        if not (all(isinstance(a, types.Array) and a.layout == "C" for a in (D, S, soff, scount))
-                and isinstance(D.dtype, types.Float) and S.dtype == D.dtype
-                and soff.dtype == types.int64 and scount.dtype == types.int64):
+        if not _floats_ok(D, S, (soff, scount)):
             return None
         sig = types.void(D, d0, c0, W, S, s0, soff, o0, scount, groups, bias)
 
