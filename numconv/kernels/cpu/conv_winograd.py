@@ -386,7 +386,7 @@ def _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw):
 
 
 _G_ROWS = make_combine(G, range(3), (0,) * 3)  # G down three rows at a stride (either pass)
-_MERGE8, _MERGE4, _MERGE2 = make_merge(8), make_merge(4), make_merge(2)  # a block's rows, interleaved
+_MERGE2 = make_merge(2)  # a block's rows interleaved (8 and 4 rows: _MERGE8, simd.merge4)
 
 
 @kernel
@@ -424,19 +424,19 @@ def _weight_transform(Up, w, groups):
                 sr = stage[r * 36 * JC:]
                 for i in range(36 * JC):
                     sr[i] = full[i]
+            for r in range(mr):  # row r of the block's stage, from point xi's row
+                soff[r] = r * 36 * JC
+                scount[r] = jl
             for xi in range(36):
                 d0 = ((g * 36 + xi) * opg + r0) * CPG + j0 * mr
-                for r in range(mr):
-                    soff[r] = (r * 36 + xi) * JC
-                    scount[r] = jl
                 if BOUNDS and (d0 < 0 or d0 + mr * jl > Up.size):
                     raise IndexError("merge: packed weights out of range")
                 if mr == 8:
-                    _MERGE8(Up, d0, 0, 8 * jl, stage, 0, soff, 0, scount, jl, 0.0)
+                    _MERGE8(Up, d0, 0, 8 * jl, stage, xi * JC, soff, 0, scount, jl, 0.0)
                 elif mr == 4:
-                    _MERGE4(Up, d0, 0, 4 * jl, stage, 0, soff, 0, scount, jl, 0.0)
+                    merge4(Up, d0, 0, 4 * jl, stage, xi * JC, 36 * JC, jl, 0.0)
                 elif mr == 2:
-                    _MERGE2(Up, d0, 0, 2 * jl, stage, 0, soff, 0, scount, jl, 0.0)
+                    _MERGE2(Up, d0, 0, 2 * jl, stage, xi * JC, soff, 0, scount, jl, 0.0)
                 else:
                     for j in range(jl):
                         Up[d0 + j] = stage[xi * JC + j]
