@@ -593,6 +593,10 @@ SIZED = [
     ((1, 4, 17, 19), (6, 4, 3, 3), dict(stride=(2, 3), padding=1, dilation=(1, 2))),
     ((2, 5, 21, 22), (6, 5, 1, 1), dict(stride=2)),
     ((1, 2, 7, 9, 11), (3, 2, 3, 2, 3), dict(stride=(2, 1, 3), padding=(1, 0, 2))),
+    # the input gradient's phases from one padded copy: padding past the kernel's reach (phases
+    # that start inside gy), groups with a 4x4 stride-2 kernel (the transposed upsampling layer)
+    ((1, 3, 13, 12), (4, 3, 3, 3), dict(stride=2, padding=3)),
+    ((2, 4, 15, 16), (6, 2, 4, 4), dict(stride=2, padding=1, groups=2)),
     # planes' row-at-a-time forward (rows whose outputs fill whole vectors: 31-32 wide, padded
     # rows of 33-34): more taps than one KB block, strided, 3-d, no bias
     ((1, 30, 5, 32), (11, 30, 3, 3), dict(padding=1)),

@@ -225,22 +225,34 @@ def _rows_into_y(yf, ybase, wp, wbase, xp, off, b, b0, has_bias, opg, OD, OH, OW
 def _chunks_into_y(yf, ybase, acc, wp, wbase, xp, off, b, b0, has_bias, opg, L, OD, OH, OW, Hq, Wq):
     """One task's outputs a chunk of CHUNK flat positions at a time into ``acc`` (opg, CHUNK), then
     copied out without the padding columns; arguments as for ``_rows_into_y``."""
-    OP = OD * OH * OW
-    chunk = CHUNK
-    for c0 in range(0, L, chunk):
-        cl = min(chunk, L - c0)
-        _outputs_gemm(acc, 0, chunk, wp, wbase, xp, c0, off, b, b0, has_bias, opg, cl)
-        for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):  # by flat offsets: no views per row
-            od, oh = row // Hq, row % Hq
-            if oh >= OH:
-                continue
-            lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
-            y0 = ybase + (od * OH + oh) * OW - row * Wq + lo
-            for r in range(opg):
-                dst = yf[y0 + r * OP:y0 + r * OP + hi - lo]  # views: indices from 0, no wraparound
-                src = acc[r * chunk - c0 + lo:]
+    dst = (OD * OH * OW, OH * OW, OW, 1)
+    for c0 in range(0, L, CHUNK):
+        cl = min(CHUNK, L - c0)
+        _outputs_gemm(acc, 0, CHUNK, wp, wbase, xp, c0, off, b, b0, has_bias, opg, cl)
+        _copy_out(yf, ybase, dst, acc, c0, cl, opg, OD, OH, OW, Hq, Wq)
+
+
+@inline
+def _copy_out(yf, ybase, dst, acc, c0, cl, rows, OD, OH, OW, Hq, Wq):
+    """The chunk of flat positions [c0, c0 + cl) of ``rows`` outputs in ``acc`` (rows, CHUNK), in
+    padded planes of (Hq, Wq) rows, to ``yf``: output (r, od, oh, ow) goes to ``yf[ybase + r*dst[0]
+    + od*dst[1] + oh*dst[2] + ow*dst[3]]``; the padding columns (ow >= OW) and rows are dropped."""
+    plane, row_d, row_h, col = dst
+    for row in range(c0 // Wq, (c0 + cl - 1) // Wq + 1):  # by flat offsets: no views per row
+        od, oh = row // Hq, row % Hq
+        if oh >= OH or od >= OD:
+            continue
+        lo, hi = max(c0, row * Wq), min(c0 + cl, row * Wq + OW)
+        y0 = ybase + od * row_d + oh * row_h + (lo - row * Wq) * col
+        for r in range(rows):
+            src = acc[r * CHUNK - c0 + lo:]
+            if col == 1:
+                out = yf[y0 + r * plane:y0 + r * plane + hi - lo]  # views: indices from 0, no wraparound
                 for i in range(hi - lo):
-                    dst[i] = src[i]
+                    out[i] = src[i]
+            else:
+                for i in range(hi - lo):
+                    yf[y0 + r * plane + i * col] = src[i]
 
 
 # Unpadded stride-1 planes are read where they are when a group's fit in L2 (LeNet-5's second
@@ -338,49 +350,119 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
     """gx = the input gradient of the convolution (the transposed convolution of ``gy``, plus ``b``).
 
     Per phase of the input positions (``_phases_of_dim`` in each dimension), a stride-1
-    ``conv_forward_planes`` of ``gy`` with that phase's taps of the weight, flipped and transposed
-    per group; the phase's outputs are then placed at their strided positions of ``gx`` (stride 1:
-    one phase, written in place). Positions no tap reads get the bias alone.
+    convolution of ``gy`` with that phase's taps of the weight, flipped and transposed per group.
+    Stride 1 has one phase: ``conv_forward_planes`` writes it in place. Strided, every phase runs
+    in one kernel (``conv_input_grad_phases``) over one padded copy of ``gy`` per task, each
+    phase's outputs going straight to their strided positions of ``gx``; positions no tap reads
+    get the bias alone.
     """
-    N, C = gx.shape[0], gx.shape[1]
+    C = gx.shape[1]
     O, CPG = w.shape[0], w.shape[1]
     opg = O // groups
     plans = [_phases_of_dim(n, k, s, d, p)
              for n, k, s, d, p in zip(gx.shape[2:], w.shape[2:], stride, dilation, pad_lo)]
-    in_place = all(s == 1 for s in stride)
-    # one buffer for every phase's outputs (the first phase is the largest), placed by _place_phase
-    biggest = N * C * plans[0][0][1] * plans[1][0][1] * plans[2][0][1]
-    buf = np.empty(0 if in_place else biggest, gx.dtype)
-    for pd_, ph_, pw_ in itertools.product(*plans):
-        (rd, Md, td, dd, lod), (rh, Mh, th, dh, loh), (rw, Mw, tw, dw, low) = pd_, ph_, pw_
-        if Md == 0 or Mh == 0 or Mw == 0:
-            continue
-        sub = gx[:, :, rd::stride[0], rh::stride[1], rw::stride[2]]
+    if gx.size == 0:
+        return
+    if all(s == 1 for s in stride):
+        (_, _, td, dd, lod), (_, _, th, dh, loh), (_, _, tw, dw, low) = (plan[0] for plan in plans)
+        conv_forward_planes(gx, gy, _phase_weight(w, td, th, tw, groups), b, has_bias, (1, 1, 1), (lod, loh, low),
+                            (dd, dh, dw), groups)
+        return
+    # one zero-padded copy of gy serves every phase: padded by the largest left padding of any
+    # phase, each phase reading from its own shift, long enough for the farthest tap of any
+    pad, dims = [], []
+    for plan in plans:
+        used = [(M, taps, dp, lo) for _, M, taps, dp, lo in plan if taps is not None and M > 0]
+        lo_max = max([0] + [lo for _, _, _, lo in used])
+        pad.append(lo_max)
+        dims.append(max([1] + [M + lo_max - lo + (len(taps) - 1) * dp for M, taps, dp, lo in used]))
+    Qd, Qh, Qw = dims
+    combos = [c for c in itertools.product(*plans) if c[0][1] and c[1][1] and c[2][1]]
+    tmax = opg * max(len(td or ()) * len(th or ()) * len(tw or ()) for (_, _, td, _, _), (_, _, th, _, _), (_, _, tw, _, _)
+                     in combos)
+    phases = np.zeros((len(combos), 7), np.int64)  # first (rd, rh, rw), lengths (Md, Mh, Mw), taps
+    off = np.zeros(len(combos) * max(1, tmax), np.int64)  # each phase's tap offsets from ph * tmax
+    wt = np.zeros((len(combos), C, max(1, tmax)), gx.dtype)  # each phase's weights, (C, taps)
+    for i, ((rd, Md, td, dd, lod), (rh, Mh, th, dh, loh), (rw, Mw, tw, dw, low)) in enumerate(combos):
+        phases[i, :6] = rd, rh, rw, Md, Mh, Mw
         if td is None or th is None or tw is None:
-            sub[...] = b.reshape((1, C, 1, 1, 1)) if has_bias else 0.0
-            continue
-        wsub = w[:, :, td][:, :, :, th][:, :, :, :, tw]
-        k = wsub.shape[2:]
-        wt = np.ascontiguousarray(wsub.reshape((groups, opg, CPG) + k).swapaxes(1, 2).reshape((groups * CPG, opg) + k))
-        out = gx if in_place else buf[:N * C * Md * Mh * Mw].reshape((N, C, Md, Mh, Mw))
-        conv_forward_planes(out, gy, wt, b, has_bias, (1, 1, 1), (lod, loh, low), (dd, dh, dw), groups)
-        if not in_place:
-            _place_phase(gx, out, (rd, rh, rw), stride)
+            continue  # no tap reads this phase: taps 0, the bias alone
+        taps = opg * len(td) * len(th) * len(tw)
+        phases[i, 6] = taps
+        wt[i, :, :taps] = _phase_weight(w, td, th, tw, groups).reshape((C, taps))
+        # tap (j, a, e, f) of output (md, mh, mw) reads padded (md + pad - lo + a*dd, ...) of plane j
+        k = 0
+        for j in range(opg):
+            for a in range(len(td)):
+                for e in range(len(th)):
+                    for f in range(len(tw)):
+                        off[i * tmax + k] = (((j * Qd + pad[0] - lod + a * dd) * Qh + pad[1] - loh + e * dh) * Qw
+                                             + pad[2] - low + f * dw)
+                        k += 1
+    conv_input_grad_phases(gx, gy, wt, off, phases, b, has_bias, stride, tuple(pad), (Qd, Qh, Qw), groups)
+
+
+def _phase_weight(w, td, th, tw, groups):
+    """The taps (td, th, tw) of w (O, C/groups, KD, KH, KW), flipped orders given, transposed per
+    group: (C, O/groups, len(td), len(th), len(tw)), contiguous."""
+    O, CPG = w.shape[0], w.shape[1]
+    wsub = w[:, :, td][:, :, :, th][:, :, :, :, tw]
+    k = wsub.shape[2:]
+    return np.ascontiguousarray(wsub.reshape((groups, O // groups, CPG) + k).swapaxes(1, 2).reshape((groups * CPG, O // groups) + k))
 
 
 @kernel
-def _place_phase(gx, out, first, stride):
-    """gx[n, c, rd::sd, rh::sh, rw::sw] = out (N, C, Md, Mh, Mw): one phase's outputs to their
-    strided positions, a task per plane (NumPy's strided copy ran on one thread: 20% of a
-    transposed convolution's time)."""
-    N, C, Md, Mh, Mw = out.shape
-    rd, rh, rw = first
-    sd, sh, sw = stride
-    for t in prange(N * C):
-        n, c = t // C, t % C
-        for a in range(Md):
-            for e in range(Mh):
-                dst, src = gx[n, c, rd + a * sd, rh + e * sh], out[n, c, a, e]
-                for i in range(Mw):
-                    dst[rw + i * sw] = src[i]
+def conv_input_grad_phases(gx, gy, wt, off, phases, b, has_bias, stride, pad_lo, dims, groups):
+    """Every stride phase of the input gradient (``conv_input_grad_planes``), a task per (image,
+    group): the group's ``gy`` planes padded once by ``pad_lo`` into planes of ``dims``, then per
+    phase a GEMM of its packed weights ``wt[ph]`` (C, taps) over the taps' shifted rows
+    (``off[ph * tmax:]``), CHUNK flat positions at a time, each copied out to the phase's
+    strided positions of ``gx``. ``phases[ph]`` is (rd, rh, rw, Md, Mh, Mw, taps)."""
+    N, C = gx.shape[0], gx.shape[1]
+    opg, cpg = gy.shape[1] // groups, C // groups
+    nph, tmax = wt.shape[0], wt.shape[2]
+    wp = np.empty(nph * C * tmax, gx.dtype)
+    for ph in range(nph):
+        taps = phases[ph, 6]
+        for g in range(groups):
+            pack_rows(wp, ph * C * tmax + g * cpg * taps, wt[ph, g * cpg:(g + 1) * cpg, :taps], taps)
+    T = N * groups
+    parts = plane_parts(T)
+    for part in prange(parts):
+        xp = np.zeros(opg * dims[0] * dims[1] * dims[2], gx.dtype)  # the padding stays zero
+        acc = np.empty(cpg * CHUNK, gx.dtype)
+        for t in range(*part_range(part, parts, T)):
+            _phases_task(gx, gy, t // groups, t % groups, xp, acc, wp, off, phases, tmax, b, has_bias, (opg, cpg),
+                         stride, pad_lo, dims)
 
+
+@serial
+def _phases_task(gx, gy, n, g, xp, acc, wp, off, phases, tmax, b, has_bias, channels, stride, pad_lo, dims):
+    """Image n, group g of ``conv_input_grad_phases``; ``channels`` is (O/groups, C/groups)."""
+    C, D, H, W = gx.shape[1], gx.shape[2], gx.shape[3], gx.shape[4]
+    opg, cpg = channels
+    Qd, Qh, Qw = dims
+    Pq = Qd * Qh * Qw
+    for j in range(opg):
+        _pad_phases(xp, j * Pq, gy[n, g * opg + j], pad_lo, (1, 1, 1), Qd, Qh, Qw, Pq)
+    gxf = gx.reshape(gx.size)
+    sd, sh, sw = stride
+    for ph in range(phases.shape[0]):
+        rd, rh, rw, Md, Mh, Mw, taps = phases[ph]
+        base = ((n * C + g * cpg) * D + rd) * H * W + rh * W + rw
+        dst = (D * H * W, sd * H * W, sh * W, sw)
+        if taps == 0:
+            for r in range(cpg):
+                v = b[g * cpg + r] if has_bias else 0.0
+                for md in range(Md):
+                    for mh in range(Mh):
+                        at = base + r * dst[0] + md * dst[1] + mh * dst[2]
+                        for mw in range(Mw):
+                            gxf[at + mw * sw] = v
+            continue
+        L = ((Md - 1) * Qh + Mh - 1) * Qw + Mw
+        for c0 in range(0, L, CHUNK):
+            cl = min(CHUNK, L - c0)
+            _outputs_gemm(acc, 0, CHUNK, wp, ph * C * tmax + g * cpg * taps, xp, c0, off[ph * tmax:ph * tmax + taps], b,
+                          g * cpg, has_bias, cpg, cl)
+            _copy_out(gxf, base, dst, acc, c0, cl, cpg, Md, Mh, Mw, Qh, Qw)
