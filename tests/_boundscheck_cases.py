@@ -498,6 +498,21 @@ def with_algorithm(name, group):
     return run_group
 
 
+def with_lanes(group):
+    """``group`` with the planes forward on blocks of images (``conv_planes.FORCE_LANES``) forced."""
+    from numconv.kernels.cpu import conv_planes
+
+    def run_group():
+        conv_planes.FORCE_LANES = True
+        try:
+            group()
+        finally:
+            conv_planes.FORCE_LANES = None
+
+    run_group.__name__ = f"{group.__name__}+lanes"
+    return run_group
+
+
 # Kernel modules that numconv.functional reaches: every kernel in them must have run.
 FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "norm", "pad", "pool",
                              "unfold")
@@ -514,6 +529,8 @@ def main() -> int:
               for g in (conv_cases, conv_transpose_cases)]
     if "winograd" in conv_algorithms():
         groups.append(with_algorithm("winograd", conv2d_cases))
+    if "planes" in conv_algorithms():  # its stride-1 forward on blocks of images, forced at every shape
+        groups += [with_lanes(with_algorithm("planes", g)) for g in (conv_cases, conv_transpose_cases)]
     groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases, norm_cases]
     for group in groups:
         t = time.perf_counter()

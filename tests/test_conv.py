@@ -633,6 +633,47 @@ def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
             assert_close(gb, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))), dtype, "exact", "bias gradient")
 
 
+@pytest.mark.parametrize("xs,ws,kw", [c for c in SIZED if c[2].get("stride", 1) == 1] + [
+    # more images than one block of LANES, the last one part-filled; padding past the kernel
+    ((19, 3, 9, 11), (5, 3, 3, 3), dict(padding=1)),
+    ((33, 4, 6, 7), (6, 2, 2, 3), dict(padding=(3, 0), dilation=(1, 2), groups=2)),
+], ids=lambda v: str(v) if isinstance(v, dict) else "x".join(map(str, v)))
+def test_planes_forward_on_blocks_of_images_vs_reference(xs, ws, kw, rng, monkeypatch):
+    """The planes forward with LANES images side by side (forced at every shape) against the
+    float64 reference, and the input gradient (stride 1: that forward of gy) through the adjoint
+    identity, in both dtypes."""
+    from numconv.kernels.cpu import conv_planes
+
+    monkeypatch.setattr(conv_planes, "FORCE_LANES", True)
+    nd = len(xs) - 2
+    kw = dict(kw)
+    x, w, b = random(rng, xs), random(rng, ws), (random(rng, (ws[0],)) if kw.pop("bias", True) else None)
+    expected = R.conv_nd(x, w, b, **kw)
+    gy = random(rng, expected.shape)
+    for dtype in (np.float64, np.float32):
+        cast = [None if a is None else a.astype(dtype) for a in (x, w, b, gy)]
+        with dispatch.use_algorithm("planes"):
+            y = getattr(F, f"conv{nd}d")(*cast[:3], **kw)
+            gx = getattr(F, f"conv{nd}d_backward")(cast[3], *cast[:3], **kw)[0]
+        assert_close(y, expected, dtype, "exact", f"conv{nd}d forward on blocks of images")
+        tol = 1e-9 if dtype == np.float64 else 2e-4
+        scale = np.sqrt(vdot(x, x) * vdot(gy, gy)) * np.sqrt(w.size)
+        assert abs(vdot(x, gx) - vdot(R.conv_nd(x, w, None, **kw), gy)) <= tol * scale, f"input gradient ({dtype.__name__})"
+
+
+def test_planes_chooses_blocks_of_images_for_small_planes():
+    """LeNet-5's second layer (100 outputs of 160 computed per image) runs on blocks of images;
+    its first (784 of 896), a 32-wide layer, a strided one and a batch of one block do not."""
+    from numconv.kernels.cpu.conv_planes import _by_lanes
+
+    one = (1, 1, 1)
+    assert _by_lanes((64, 16, 1, 10, 10), (16, 6, 1, 5, 5), one, one, 1, 4)
+    assert not _by_lanes((64, 6, 1, 28, 28), (6, 1, 1, 5, 5), one, one, 1, 4)
+    assert not _by_lanes((32, 64, 1, 32, 32), (64, 3, 1, 3, 3), one, one, 1, 4)
+    assert not _by_lanes((64, 16, 1, 5, 5), (16, 6, 1, 5, 5), (1, 2, 2), one, 1, 4)
+    assert not _by_lanes((16, 16, 1, 10, 10), (16, 6, 1, 5, 5), one, one, 1, 4)
+
+
 # ----------------------------------------------------------------------------- Winograd F(4x4, 3x3)
 
 from numconv.kernels.cpu import conv_winograd  # noqa: E402

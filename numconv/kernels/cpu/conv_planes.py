@@ -22,7 +22,8 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts, serial
-from .gemm import dots, pack_rows, panel_width, panels
+from .gemm import NV, dots, pack_rows, panel_width, panels
+from .simd import REGISTER_BYTES
 
 
 def preferred(spec, pass_: str, threads: int) -> bool:
@@ -125,8 +126,18 @@ def _tap_offsets(CPG, KD, KH, KW, Pc, Hq, Wq, Pq, stride, dilation):
     return off
 
 
-@kernel
 def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
+    """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p*s + k*d - pad_lo]: over each
+    image's padded planes (``_forward_images``), or, for small stride-1 planes that fill the
+    vectors badly, over blocks of LANES images side by side (``_forward_lanes``)."""
+    if _by_lanes(y.shape, w.shape, stride, dilation, groups, x.itemsize):
+        _forward_lanes(y, x, w, b, has_bias, pad_lo, dilation, groups)
+    else:
+        _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups)
+
+
+@kernel
+def _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per (image, group): its C/groups input planes are padded once. Then a GEMM over
@@ -145,10 +156,7 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     P = stride[0] * stride[1] * stride[2] * Pq  # one channel: all its phase planes
     L = ((OD - 1) * Hq + OH - 1) * Wq + OW  # flat positions from the first output to the last
     off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation)
-    taps = off.size
-    wp = np.empty(O * taps, x.dtype)  # the weights packed per block of outputs (gemm.pack_rows)
-    for g in range(groups):
-        pack_rows(wp, g * opg * taps, w.reshape((O, taps))[g * opg:(g + 1) * opg], taps)
+    wp = _packed(w, groups)
     T = N * groups
     parts = plane_parts(T)
     yf = y.reshape(y.size)
@@ -158,6 +166,120 @@ def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
         for t in range(*part_range(part, parts, T)):
             _forward_task(yf, x, t // groups, t % groups, xp, acc, wp, off, b, has_bias, (O, CPG, opg), stride,
                           pad_lo, (Dq, Hq, Wq), L, (OD, OH, OW))
+
+
+@inline
+def _packed(w, groups):
+    """The weights (O, C/groups, KD, KH, KW) packed per group's blocks of outputs (``gemm.pack_rows``)."""
+    O = w.shape[0]
+    taps = w.size // O
+    opg = O // groups
+    wp = np.empty(w.size, w.dtype)
+    for g in range(groups):
+        pack_rows(wp, g * opg * taps, w.reshape((O, taps))[g * opg:(g + 1) * opg], taps)
+    return wp
+
+
+# ----------------------------------------------------------------------------- images side by side
+#
+# On small planes the padding columns and each row's last, part-filled vectors are much of the
+# work: LeNet-5's second layer computes 160 positions of its 14-wide padded planes for 100 outputs.
+# Laid out with LANES images side by side instead, (C/groups, Dq, Hq, Wq, LANES), a row of OW
+# outputs is OW*LANES contiguous positions, whole vectors with nothing thrown away, and tap k is
+# the same shifted slice for every image: the same GEMM, on blocks of images.
+
+LANES = 16  # images per block: one AVX-512 vector of float32
+LANES_BYTES = 1 << 19  # a block's padded planes and outputs each stay within this (half of L2)
+FORCE_LANES = None  # None: by shape (``_by_lanes``); True or False: always or never (for tests)
+
+
+def _by_lanes(y_shape, w_shape, stride, dilation, groups, itemsize):
+    """Whether the forward runs on blocks of images: stride 1, a task per thread's worth of blocks,
+    and the vectors of the per-image layout at most LANES_FILL full."""
+    if FORCE_LANES is not None:
+        return FORCE_LANES and stride == (1, 1, 1)
+    N, O, OD, OH, OW = y_shape
+    CPG, k = w_shape[1], w_shape[2:]
+    if stride != (1, 1, 1) or -(-N // LANES) * groups < 2:
+        return False
+    Dq, Hq, Wq = (n + d * (kk - 1) for n, d, kk in zip((OD, OH, OW), dilation, k))
+    blocks = LANES * max(CPG * Dq * Hq * Wq, O // groups * OD * OH * OW) * itemsize
+    if blocks > LANES_BYTES:
+        return False
+    width = NV * REGISTER_BYTES // itemsize  # gemm.panel_width
+    L = ((OD - 1) * Hq + OH - 1) * Wq + OW
+    images = OD * OH * -(-OW // width) * width if -(-OW // width) * width < Wq else -(-L // width) * width
+    lanes = -(-N // LANES) * LANES * OD * OH * OW / N  # per image, with the last block's empty lanes
+    return lanes <= LANES_FILL * images
+
+
+LANES_FILL = 0.8  # LeNet-5's second layer (100 of 160 filled) moves, forward 322 -> 218 us; its first (784 of 896) stays
+
+
+@kernel
+def _forward_lanes(y, x, w, b, has_bias, pad_lo, dilation, groups):
+    """The stride-1 forward of ``conv_forward_planes`` on blocks of LANES images: a task per
+    (block, group) lays its images' planes side by side, zero-padded, then per row of outputs one
+    ``_outputs_gemm`` over OW*LANES positions, then the outputs back to each image's planes."""
+    N, O, OD, OH, OW = y.shape
+    CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
+    opg = O // groups
+    Dq, Hq, Wq = _phase_dims((OD, OH, OW), (KD, KH, KW), (1, 1, 1), dilation)
+    Pq = Dq * Hq * Wq
+    off = _tap_offsets(CPG, KD, KH, KW, Pq, Hq, Wq, Pq, (1, 1, 1), dilation) * LANES
+    wp = _packed(w, groups)
+    T = -(-N // LANES) * groups
+    parts = plane_parts(T)
+    for part in prange(parts):
+        xb = np.zeros(CPG * Pq * LANES, x.dtype)  # the padding stays zero: only the planes are rewritten
+        yb = np.empty(opg * OD * OH * OW * LANES, x.dtype)
+        for t in range(*part_range(part, parts, T)):
+            _lanes_task(y, x, (t // groups) * LANES, t % groups, xb, yb, wp, off, b, has_bias, pad_lo, (Dq, Hq, Wq))
+
+
+@serial
+def _lanes_task(y, x, n0, g, xb, yb, wp, off, b, has_bias, pad_lo, dims):
+    """Images [n0, n0 + LANES), group g of ``_forward_lanes``. Lanes past the last image compute
+    on whatever the buffer holds and are never written out."""
+    N, O, OD, OH, OW = y.shape
+    C, D, H, W = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+    Dq, Hq, Wq = dims
+    CPG = xb.size // (Dq * Hq * Wq * LANES)
+    opg = yb.size // (OD * OH * OW * LANES)
+    OP = OD * OH * OW
+    nl = min(LANES, N - n0)
+    d0, d1 = _first_inside(0, pad_lo[0], 1, D, Dq)
+    h0, h1 = _first_inside(0, pad_lo[1], 1, H, Hq)
+    w0, w1 = _first_inside(0, pad_lo[2], 1, W, Wq)
+    # lanes innermost both ways: a gather, or a scatter, and a whole vector (twice as fast as
+    # rows strided by LANES)
+    xf = x.reshape((N, C * D * H * W))
+    for j in range(CPG):
+        for md in range(d0, d1):
+            for mh in range(h0, h1):
+                at = (((g * CPG + j) * D + md - pad_lo[0]) * H + mh - pad_lo[1]) * W - pad_lo[2]
+                for mw in range(w0, w1):
+                    dst = xb[(((j * Dq + md) * Hq + mh) * Wq + mw) * LANES:]
+                    if nl == LANES:  # a constant trip count: one gather
+                        for lane in range(LANES):
+                            dst[lane] = xf[n0 + lane, at + mw]
+                    else:
+                        for lane in range(nl):
+                            dst[lane] = xf[n0 + lane, at + mw]
+    for od in range(OD):
+        for oh in range(OH):
+            _outputs_gemm(yb, (od * OH + oh) * OW * LANES, OP * LANES, wp, g * opg * off.size, xb,
+                          (od * Hq + oh) * Wq * LANES, off, b, g * opg, has_bias, opg, OW * LANES)
+    yf = y.reshape((N, O, OP))
+    for r in range(opg):
+        for p in range(OP):
+            src = yb[(r * OP + p) * LANES:]
+            if nl == LANES:
+                for lane in range(LANES):
+                    yf[n0 + lane, g * opg + r, p] = src[lane]
+            else:
+                for lane in range(nl):
+                    yf[n0 + lane, g * opg + r, p] = src[lane]
 
 
 @serial  # the body of the forward's tasks, compiled once, not inlined into its parallel loop
