@@ -633,15 +633,15 @@ def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
             assert_close(gb, gy.sum(axis=(0,) + tuple(range(2, gy.ndim))), dtype, "exact", "bias gradient")
 
 
-@pytest.mark.parametrize("xs,ws,kw", [c for c in SIZED if c[2].get("stride", 1) == 1] + [
+@pytest.mark.parametrize("xs,ws,kw", SIZED + [
     # more images than one block of LANES, the last one part-filled; padding past the kernel
     ((19, 3, 9, 11), (5, 3, 3, 3), dict(padding=1)),
     ((33, 4, 6, 7), (6, 2, 2, 3), dict(padding=(3, 0), dilation=(1, 2), groups=2)),
 ], ids=lambda v: str(v) if isinstance(v, dict) else "x".join(map(str, v)))
 def test_planes_forward_on_blocks_of_images_vs_reference(xs, ws, kw, rng, monkeypatch):
-    """The planes forward with LANES images side by side (forced at every shape) against the
-    float64 reference, and the input gradient (stride 1: that forward of gy) through the adjoint
-    identity, in both dtypes."""
+    """The planes forward with LANES images side by side (forced at every shape, strided too)
+    against the float64 reference, and the input gradient (at stride 1 that forward of gy)
+    through the adjoint identity, in both dtypes."""
     from numconv.kernels.cpu import conv_planes
 
     monkeypatch.setattr(conv_planes, "FORCE_LANES", True)
@@ -662,15 +662,18 @@ def test_planes_forward_on_blocks_of_images_vs_reference(xs, ws, kw, rng, monkey
 
 
 def test_planes_chooses_blocks_of_images_for_small_planes():
-    """LeNet-5's second layer (100 outputs of 160 computed per image) runs on blocks of images;
-    its first (784 of 896), a 32-wide layer, a strided one and a batch of one block do not."""
+    """LeNet-5's second layer (100 outputs of 160 computed per image) and ResNet-18's 4x4 layers
+    (16 of 32), strided or not, run on blocks of images; LeNet-5's first layer (784 of 896), a
+    32-wide layer, a batch of one block and planes too large for the workspace do not."""
     from numconv.kernels.cpu.conv_planes import _by_lanes
 
     one = (1, 1, 1)
     assert _by_lanes((64, 16, 1, 10, 10), (16, 6, 1, 5, 5), one, one, 1, 4)
     assert not _by_lanes((64, 6, 1, 28, 28), (6, 1, 1, 5, 5), one, one, 1, 4)
     assert not _by_lanes((32, 64, 1, 32, 32), (64, 3, 1, 3, 3), one, one, 1, 4)
-    assert not _by_lanes((64, 16, 1, 5, 5), (16, 6, 1, 5, 5), (1, 2, 2), one, 1, 4)
+    assert _by_lanes((32, 512, 1, 4, 4), (512, 512, 1, 3, 3), one, one, 1, 4)
+    assert _by_lanes((32, 512, 1, 4, 4), (512, 256, 1, 3, 3), (1, 2, 2), one, 1, 4)
+    assert not _by_lanes((32, 64, 1, 4, 4), (64, 4096, 1, 3, 3), one, one, 1, 4)
     assert not _by_lanes((16, 16, 1, 10, 10), (16, 6, 1, 5, 5), one, one, 1, 4)
 
 
@@ -813,7 +816,7 @@ def test_winograd_chooser():
     assert algo((32, 128, 56, 56), (128, 128, 5, 5), padding=2) != "winograd"
     assert algo((32, 3, 32, 32), (64, 3, 3, 3), padding=1) != "winograd"  # 3 input channels
     assert algo((8, 256, 8, 8), (256, 256, 3, 3), padding=1) != "winograd"  # 32 tiles: too few
-    assert algo((32, 512, 4, 4), (512, 512, 3, 3), padding=1) == "gemm"  # 32 tiles, run of 22
+    assert algo((32, 512, 4, 4), (512, 512, 3, 3), padding=1) == "planes"  # 32 tiles; on blocks of images
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), padding=1, groups=8) != "winograd"  # 16 per group
     assert algo((32, 128, 56, 56), (128, 128, 3, 3), padding=2, dilation=2) == "winograd"
     assert algo((32, 128, 56, 56), (128, 128, 3, 3), "input_grad", padding=2, dilation=2) == "winograd"

@@ -18,6 +18,7 @@ Same shapes and signatures as ``conv.py``: ``x`` (N, C, D, H, W), ``w`` (O, C/gr
 import itertools
 import math
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -33,13 +34,21 @@ def preferred(spec, pass_: str, threads: int) -> bool:
     phase, need LONG_RUN) and there is a task per thread
     (images x groups, or batch slices x groups for the weight gradient). A stride larger than the
     kernel leaves some phase planes unread, and copying them still costs less than the implicit
-    GEMM's gather (1x1 stride 2: forward 3.1 against 6.7 ms). Measured against the implicit GEMM
-    in docs/performance.md."""
+    GEMM's gather (1x1 stride 2: forward 3.1 against 6.7 ms). Whatever the run, the forward and
+    the stride-1 input gradient run here when they would go on blocks of images (``_by_lanes``):
+    ResNet-18's 16x16 stride-2 layer, forward 13.6 -> 10.9 ms; its 4x4 layers tie the implicit
+    GEMM. Measured against the implicit GEMM in docs/performance.md."""
     if pass_ == "weight_grad":
         tasks = weight_grad_slices(spec) * spec.groups
     else:
         tasks = spec.x_shape[0] * spec.groups
     kernel, stride = spec.w_shape[2:], spec.stride
+    if pass_ == "forward" and _by_lanes(spec.y_shape, spec.w_shape, stride, spec.dilation, spec.groups, 4):
+        return True
+    if pass_ == "input_grad" and stride == (1, 1, 1) and _by_lanes(
+            spec.x_shape, (spec.w_shape[1] * spec.groups, spec.w_shape[0] // spec.groups) + kernel, stride,
+            spec.dilation, spec.groups, 4):
+        return True
     if pass_ == "input_grad":  # stride-1 convolutions writing one phase of x each
         out = tuple(-(-n // s) for n, s in zip(spec.x_shape[2:], stride))
         _, Hq, Wq = (n + d * (-(-k // s) - 1) for n, d, k, s in zip(out, spec.dilation, kernel, stride))
@@ -129,9 +138,10 @@ def _tap_offsets(CPG, KD, KH, KW, Pc, Hq, Wq, Pq, stride, dilation):
 def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p*s + k*d - pad_lo]: over each
     image's padded planes (``_forward_images``), or, for small stride-1 planes that fill the
-    vectors badly, over blocks of LANES images side by side (``_forward_lanes``)."""
+    vectors badly, over blocks of LANES images side by side (``_forward_lanes``), stride 1 or not."""
     if _by_lanes(y.shape, w.shape, stride, dilation, groups, x.itemsize):
-        _forward_lanes(y, x, w, b, has_bias, pad_lo, dilation, groups)
+        tasks = -(-y.shape[0] // LANES) * groups
+        _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, min(tasks, 4 * numba.get_num_threads()))
     else:
         _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups)
 
@@ -183,27 +193,29 @@ def _packed(w, groups):
 # ----------------------------------------------------------------------------- images side by side
 #
 # On small planes the padding columns and each row's last, part-filled vectors are much of the
-# work: LeNet-5's second layer computes 160 positions of its 14-wide padded planes for 100 outputs.
-# Laid out with LANES images side by side instead, (C/groups, Dq, Hq, Wq, LANES), a row of OW
-# outputs is OW*LANES contiguous positions, whole vectors with nothing thrown away, and tap k is
-# the same shifted slice for every image: the same GEMM, on blocks of images.
+# work: LeNet-5's second layer computes 160 positions of its 14-wide padded planes for 100 outputs,
+# ResNet-18's last layers 32 for 16. Laid out with LANES images side by side instead, (C/groups,
+# phases, Dq, Hq, Wq, LANES), a row of OW outputs is OW*LANES contiguous positions of each phase
+# plane, whole vectors with nothing thrown away, and tap k is the same shifted slice for every
+# image: the same GEMM, on blocks of images.
 
 LANES = 16  # images per block: one AVX-512 vector of float32
-LANES_BYTES = 1 << 19  # a block's padded planes and outputs each stay within this (half of L2)
+LANES_BYTES = 1 << 22  # at most this in a block's padded planes, and in its outputs
 FORCE_LANES = None  # None: by shape (``_by_lanes``); True or False: always or never (for tests)
 
 
 def _by_lanes(y_shape, w_shape, stride, dilation, groups, itemsize):
-    """Whether the forward runs on blocks of images: stride 1, a task per thread's worth of blocks,
-    and the vectors of the per-image layout at most LANES_FILL full."""
+    """Whether the forward runs on blocks of images: a task per thread's worth of blocks, and
+    the vectors of the per-image layout at most LANES_FILL full."""
     if FORCE_LANES is not None:
-        return FORCE_LANES and stride == (1, 1, 1)
+        return FORCE_LANES
     N, O, OD, OH, OW = y_shape
     CPG, k = w_shape[1], w_shape[2:]
-    if stride != (1, 1, 1) or -(-N // LANES) * groups < 2:
+    if -(-N // LANES) * groups < 2:
         return False
-    Dq, Hq, Wq = (n + d * (kk - 1) for n, d, kk in zip((OD, OH, OW), dilation, k))
-    blocks = LANES * max(CPG * Dq * Hq * Wq, O // groups * OD * OH * OW) * itemsize
+    Dq, Hq, Wq = (n + d * (kk - 1) // s for n, d, kk, s in zip((OD, OH, OW), dilation, k, stride))
+    phases = stride[0] * stride[1] * stride[2]
+    blocks = LANES * max(CPG * phases * Dq * Hq * Wq, O // groups * OD * OH * OW) * itemsize
     if blocks > LANES_BYTES:
         return False
     width = NV * REGISTER_BYTES // itemsize  # gemm.panel_width
@@ -217,59 +229,75 @@ LANES_FILL = 0.8  # LeNet-5's second layer (100 of 160 filled) moves, forward 32
 
 
 @kernel
-def _forward_lanes(y, x, w, b, has_bias, pad_lo, dilation, groups):
-    """The stride-1 forward of ``conv_forward_planes`` on blocks of LANES images: a task per
-    (block, group) lays its images' planes side by side, zero-padded, then per row of outputs one
-    ``_outputs_gemm`` over OW*LANES positions, then the outputs back to each image's planes."""
+def _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, parts):
+    """The forward of ``conv_forward_planes`` on blocks of LANES images: a task per (block,
+    group) lays its images' phase planes side by side, zero-padded, then per row of outputs one
+    ``_outputs_gemm`` over OW*LANES positions, then the outputs back to each image's planes.
+    ``parts`` tasks at a time, each with its own buffers (up to LANES_BYTES each)."""
     N, O, OD, OH, OW = y.shape
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     opg = O // groups
-    Dq, Hq, Wq = _phase_dims((OD, OH, OW), (KD, KH, KW), (1, 1, 1), dilation)
+    Dq, Hq, Wq = _phase_dims((OD, OH, OW), (KD, KH, KW), stride, dilation)
     Pq = Dq * Hq * Wq
-    off = _tap_offsets(CPG, KD, KH, KW, Pq, Hq, Wq, Pq, (1, 1, 1), dilation) * LANES
+    P = stride[0] * stride[1] * stride[2] * Pq
+    off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation) * LANES
     wp = _packed(w, groups)
     T = -(-N // LANES) * groups
-    parts = plane_parts(T)
     for part in prange(parts):
-        xb = np.zeros(CPG * Pq * LANES, x.dtype)  # the padding stays zero: only the planes are rewritten
+        xb = np.zeros(CPG * P * LANES, x.dtype)  # the padding stays zero: only the planes are rewritten
         yb = np.empty(opg * OD * OH * OW * LANES, x.dtype)
         for t in range(*part_range(part, parts, T)):
-            _lanes_task(y, x, (t // groups) * LANES, t % groups, xb, yb, wp, off, b, has_bias, pad_lo, (Dq, Hq, Wq))
+            _lanes_task(y, x, (t // groups) * LANES, t % groups, xb, yb, wp, off, b, has_bias, stride, pad_lo,
+                        (Dq, Hq, Wq))
 
 
 @serial
-def _lanes_task(y, x, n0, g, xb, yb, wp, off, b, has_bias, pad_lo, dims):
+def _lanes_task(y, x, n0, g, xb, yb, wp, off, b, has_bias, stride, pad_lo, dims):
     """Images [n0, n0 + LANES), group g of ``_forward_lanes``. Lanes past the last image compute
     on whatever the buffer holds and are never written out."""
     N, O, OD, OH, OW = y.shape
     C, D, H, W = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
     Dq, Hq, Wq = dims
-    CPG = xb.size // (Dq * Hq * Wq * LANES)
+    sd, sh, sw = stride
+    P = sd * sh * sw * Dq * Hq * Wq
+    CPG = xb.size // (P * LANES)
     opg = yb.size // (OD * OH * OW * LANES)
     OP = OD * OH * OW
     nl = min(LANES, N - n0)
-    d0, d1 = _first_inside(0, pad_lo[0], 1, D, Dq)
-    h0, h1 = _first_inside(0, pad_lo[1], 1, H, Hq)
-    w0, w1 = _first_inside(0, pad_lo[2], 1, W, Wq)
-    # lanes innermost both ways: a gather, or a scatter, and a whole vector (twice as fast as
-    # rows strided by LANES)
     xf = x.reshape((N, C * D * H * W))
+    # phase (rd, rh, rw) of channel j holds padded position (md*sd + rd, ...) at (md, mh, mw), as
+    # ``_pad_phases``; lanes innermost both ways: a gather, or a scatter, and a whole vector
+    # (twice as fast as rows strided by LANES)
     for j in range(CPG):
-        for md in range(d0, d1):
-            for mh in range(h0, h1):
-                at = (((g * CPG + j) * D + md - pad_lo[0]) * H + mh - pad_lo[1]) * W - pad_lo[2]
-                for mw in range(w0, w1):
-                    dst = xb[(((j * Dq + md) * Hq + mh) * Wq + mw) * LANES:]
-                    if nl == LANES:  # a constant trip count: one gather
-                        for lane in range(LANES):
-                            dst[lane] = xf[n0 + lane, at + mw]
-                    else:
-                        for lane in range(nl):
-                            dst[lane] = xf[n0 + lane, at + mw]
-    for od in range(OD):
-        for oh in range(OH):
-            _outputs_gemm(yb, (od * OH + oh) * OW * LANES, OP * LANES, wp, g * opg * off.size, xb,
-                          (od * Hq + oh) * Wq * LANES, off, b, g * opg, has_bias, opg, OW * LANES)
+        for rd in range(sd):
+            d0, d1 = _first_inside(rd, pad_lo[0], sd, D, Dq)
+            for rh in range(sh):
+                h0, h1 = _first_inside(rh, pad_lo[1], sh, H, Hq)
+                for rw in range(sw):
+                    w0, w1 = _first_inside(rw, pad_lo[2], sw, W, Wq)
+                    base = j * P + ((rd * sh + rh) * sw + rw) * Dq * Hq * Wq
+                    for md in range(d0, d1):
+                        for mh in range(h0, h1):
+                            at = (((g * CPG + j) * D + md * sd + rd - pad_lo[0]) * H + mh * sh + rh - pad_lo[1]) * W
+                            for mw in range(w0, w1):
+                                dst = xb[(base + (md * Hq + mh) * Wq + mw) * LANES:]
+                                src = at + mw * sw + rw - pad_lo[2]
+                                if nl == LANES:  # a constant trip count: one gather
+                                    for lane in range(LANES):
+                                        dst[lane] = xf[n0 + lane, src]
+                                else:
+                                    for lane in range(nl):
+                                        dst[lane] = xf[n0 + lane, src]
+    # KB taps at a time for every row, the weights' panel in cache across the rows (KB from 64 to
+    # 4608 taps made no difference beyond the noise on ResNet-18's 512-channel 4x4 layer)
+    taps = off.size
+    for k0 in range(0, taps, KB):
+        init = 1 if k0 > 0 else 2 if has_bias else 0
+        for od in range(OD):
+            for oh in range(OH):
+                panels(yb, (od * OH + oh) * OW * LANES, OP * LANES, wp, g * opg * taps, taps, k0, xb,
+                       (od * Hq + oh) * Wq * LANES, off[k0:], min(KB, taps - k0), opg, OW * LANES, init,
+                       b[g * opg:])
     yf = y.reshape((N, O, OP))
     for r in range(opg):
         for p in range(OP):
@@ -284,7 +312,7 @@ def _lanes_task(y, x, n0, g, xb, yb, wp, off, b, has_bias, pad_lo, dims):
 
 @serial  # the body of the forward's tasks, compiled once, not inlined into its parallel loop
 def _forward_task(yf, x, n, g, xp, acc, wp, off, b, has_bias, channels, stride, pad_lo, phase_dims, L, out):
-    """Image n, group g of ``conv_forward_planes``: its planes padded into ``xp``, then its outputs.
+    """Image n, group g of ``_forward_images``: its planes padded into ``xp``, then its outputs.
     ``channels`` is (O, C/groups, O/groups)."""
     O, CPG, opg = channels
     Dq, Hq, Wq = phase_dims
@@ -528,9 +556,27 @@ def _phase_weight(w, td, th, tw, groups):
     """The taps (td, th, tw) of w (O, C/groups, KD, KH, KW), flipped orders given, transposed per
     group: (C, O/groups, len(td), len(th), len(tw)), contiguous."""
     O, CPG = w.shape[0], w.shape[1]
-    wsub = w[:, :, td][:, :, :, th][:, :, :, :, tw]
-    k = wsub.shape[2:]
-    return np.ascontiguousarray(wsub.reshape((groups, O // groups, CPG) + k).swapaxes(1, 2).reshape((groups * CPG, O // groups) + k))
+    wt = np.empty((groups * CPG, O // groups, len(td), len(th), len(tw)), w.dtype)
+    _gather_taps(wt, w, np.array(td, np.int64), np.array(th, np.int64), np.array(tw, np.int64))
+    return wt
+
+
+@kernel
+def _gather_taps(wt, w, td, th, tw):
+    """wt[g*CPG + c, j, a, e, f] = w[g*opg + j, c, td[a], th[e], tw[f]], a task per row of wt
+    (NumPy's fancy indexing and transpose of ResNet-18's 512-channel weight, 9.4 MB, took 20 ms
+    on one thread, as long as the convolution it fed)."""
+    C, opg = wt.shape[0], wt.shape[1]
+    CPG = w.shape[1]
+    for c in prange(C):
+        g, cc = c // CPG, c % CPG
+        for j in range(opg):
+            src = w[g * opg + j, cc]
+            dst = wt[c, j]
+            for a in range(td.size):
+                for e in range(th.size):
+                    for f in range(tw.size):
+                        dst[a, e, f] = src[td[a], th[e], tw[f]]
 
 
 @kernel
