@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 
 from . import inline, kernel, part_range, plane_parts, serial
-from .gemm import NV, dots, pack_rows, panel_width, panels
+from .gemm import NV, block_at, dots, pack_rows, panel_width, panels, row_blocks
 from .simd import REGISTER_BYTES
 
 
@@ -180,13 +180,18 @@ def _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
 
 @inline
 def _packed(w, groups):
-    """The weights (O, C/groups, KD, KH, KW) packed per group's blocks of outputs (``gemm.pack_rows``)."""
+    """The weights (O, C/groups, KD, KH, KW) packed per group's blocks of outputs (``gemm.pack_rows``),
+    a task per block (one thread took 1.6 ms for ResNet-18's 512-channel 3x3 weight)."""
     O = w.shape[0]
     taps = w.size // O
     opg = O // groups
     wp = np.empty(w.size, w.dtype)
-    for g in range(groups):
-        pack_rows(wp, g * opg * taps, w.reshape((O, taps))[g * opg:(g + 1) * opg], taps)
+    w2 = w.reshape((O, taps))
+    nb = row_blocks(opg)
+    for t in prange(groups * nb):
+        g = t // nb
+        r0, mr = block_at(opg, t % nb)
+        pack_rows(wp, (g * opg + r0) * taps, w2[g * opg + r0:g * opg + r0 + mr], taps)  # one block of mr
     return wp
 
 
