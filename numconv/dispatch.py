@@ -233,7 +233,7 @@ def contiguous(x, device: str):
 @contextlib.contextmanager
 def use_algorithm(name):
     """Force a convolution algorithm (one of ALGORITHMS) inside the block; tests run every path.
-    'winograd' covers 3x3 stride-1 layers only (the weight gradient without dilation); elsewhere
+    'winograd' covers 3x3 stride-1 2-d layers only (any padding, dilation and groups); elsewhere
     the usual choice runs."""
     global _forced_algorithm
     if name not in ALGORITHMS:

@@ -747,8 +747,8 @@ def _winograd_case(rng, xs, ws, kw):
 def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
     """Forward against the float64 reference convolution, the input gradient against the reference
     transposed convolution (its definition as a scatter), the weight gradient against its
-    definition (without dilation: the Winograd weight gradient) or through the adjoint identity
-    (with dilation: another kernel); each run must reach the Winograd kernels. Run twice: with the
+    definition and through the adjoint identity; each run must reach the Winograd kernels in all
+    three passes, dilated or not. Run twice: with the
     usual workspace (one chunk) and with one that holds a single row of tiles (many chunks)."""
     x, w, b, kw = _winograd_case(rng, xs, ws, kw)
     expected = R.conv_nd(x, w, b, **kw)
@@ -766,8 +766,7 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
         with dispatch.use_algorithm("winograd"):
             y = F.conv2d(xd, wd, bd, **kw)
             gx, gw, gb = F.conv2d_backward(gyd, xd, wd, bd, **kw)
-        dilated = R.ntuple(kw.get("dilation", 1), 2) != (1, 1)
-        want_calls = [y.shape, xd.shape] + ([] if dilated else [w.shape])
+        want_calls = [y.shape, xd.shape, w.shape]
         assert count_winograd == want_calls, f"Winograd did not run every pass: {count_winograd}"
         if chunked:  # the forward's rows of tiles really are split into chunks
             O, CPG, groups = ws[0], ws[1], kw.get("groups", 1)
@@ -782,14 +781,13 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
         assert_close(gx, exp_gx, dtype, "exact", f"{what} input gradient")
         tol = 1e-9 if dtype == np.float64 else 2e-4
         assert abs(vdot(w, gw) - linear) <= tol * np.sqrt(vdot(x, x) * vdot(gy, gy) * w.size), f"{what} weight gradient"
-        if not dilated:
-            exp_gw = _weight_grad_reference(x, gy, w.shape, kw.get("padding", 0), 1, kw.get("groups", 1))
-            assert_close(gw, exp_gw, dtype, "exact", f"{what} weight gradient")
+        exp_gw = _weight_grad_reference(x, gy, w.shape, kw.get("padding", 0), kw.get("dilation", 1), kw.get("groups", 1))
+        assert_close(gw, exp_gw, dtype, "exact", f"{what} weight gradient")
 
 
 def test_winograd_chooser():
     """The dispatcher takes Winograd for 3x3 stride-1 layers with at least 32 channels per group
-    and 128 tiles, dilated by at most 2 along the rows (the weight gradient: not dilated); not for
+    and 128 tiles, dilated by at most 2 along the rows (every pass); not for
     strided, 5x5, 16-channel (planes is faster there) or grouped layers."""
     from numconv import shapes
 
@@ -811,7 +809,8 @@ def test_winograd_chooser():
     assert algo((32, 64, 32, 32), (128, 64, 1, 1), stride=2) == "planes"  # stride above the kernel
     assert algo((32, 512, 14, 14), (512, 512, 3, 3), padding=1) == "winograd"  # 512 tiles
     assert algo((32, 128, 28, 28), (128, 16, 3, 3), "weight_grad", padding=1, groups=8) != "winograd"
-    assert algo((32, 128, 56, 56), (128, 128, 3, 3), "weight_grad", padding=2, dilation=2) != "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), "weight_grad", padding=2, dilation=2) == "winograd"
+    assert algo((32, 128, 56, 56), (128, 128, 3, 3), "weight_grad", padding=3, dilation=3) != "winograd"
     assert algo((32, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1) != "winograd"
     assert algo((32, 128, 56, 56), (128, 128, 5, 5), padding=2) != "winograd"
     assert algo((32, 3, 32, 32), (64, 3, 3, 3), padding=1) != "winograd"  # 3 input channels

@@ -92,7 +92,7 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
         V, M, U = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
-        wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.groups, V, M, U)
+        wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
     elif algorithm == "planes":
         planes = dispatch.kernels("conv_planes", dev)
         part = _scratch("weight_grad_parts", (planes.weight_grad_slices(spec), spec.w_shape[0], shapes.prod(spec.w_shape[1:])),

@@ -68,11 +68,9 @@ JC = 128  # input channels per pass of the weight transform: a block's staged tr
 
 
 def applies(spec, pass_: str = "forward") -> bool:
-    """A 2-d 3x3 convolution with stride 1 (any padding and groups; any dilation, except for the
-    weight gradient)."""
+    """A 2-d 3x3 convolution with stride 1 (any padding, dilation and groups), for every pass."""
     return (spec.w_shape[2:] == (1, 3, 3) and spec.stride == (1, 1, 1) and spec.x_shape[2] == 1
-            and spec.y_shape[2] == 1 and spec.pad_lo[0] == 0
-            and (pass_ != "weight_grad" or spec.dilation == (1, 1, 1)))
+            and spec.y_shape[2] == 1 and spec.pad_lo[0] == 0)
 
 
 def preferred(spec, pass_: str) -> bool:
@@ -86,8 +84,9 @@ def preferred(spec, pass_: str) -> bool:
     12.2; 64 on 56x56 11.0 against 18.6 and 24.6 against 42.5), not at 16 (0.61 against 0.45).
     Dilation splits the rows of tiles by residue; with 2 along the rows the residues' columns are
     split by shuffles too (``simd.make_split(8)``): 64 channels on 56x56, forward 14.5 against
-    19.2 ms, backward (the weight gradient on ``planes``) 38.5 against 43.7. Larger dilations
-    gather their columns one by one. Measured in docs/performance.md."""
+    19.2 ms, backward (the weight gradient on ``planes``) 38.5 against 43.7; the weight gradient
+    alone 40 against 49 ms (128 channels on 28x28: 44 against 51). Larger dilations gather their
+    columns one by one. Measured in docs/performance.md."""
     if not applies(spec, pass_) or spec.dilation[2] > 2:
         return False
     O, CPG = spec.w_shape[0], spec.w_shape[1]
@@ -523,11 +522,14 @@ _A_ROWS = make_combine(AT.T, range(4), (0,) * 4)  # A down four rows at a stride
 
 
 @kernel
-def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs):
+def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs, res, dh, dw):
     """M[g, xi, k, t] = (A dy A^T)[xi] for the 4x4 output-gradient tile dy of each tile t of the chunk
-    (zero past the output's edge); per output channel, the whole chunk at once: the four rows of
-    each row of tiles are gathered with their columns split by position mod 4 (``simd.split4``),
-    then A runs down the rows and along the columns, each pass one loop over the chunk."""
+    (zero past the output's edge), tiles as the forward's output transform places them (``hs``,
+    ``res``, dilation (dh, dw)); per output channel, the whole chunk at once: the four rows of
+    each row of tiles are gathered with their columns split by position in the tile
+    (``simd.split4``; dilation 2 along the row: ``_SPLIT8`` with the output transform's tables;
+    larger ones one by one), then A runs down the rows and along the columns, each pass one loop
+    over the chunk."""
     O, OH, OW = gy.shape[1], gy.shape[3], gy.shape[4]
     gyf = gy.reshape(gy.size)
     Mf = Mc.reshape(Mc.size)
@@ -537,14 +539,33 @@ def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs):
     for part in prange(parts):
         Gf = np.empty(4 * 4 * L, gy.dtype)  # [row i, column phase c, tile]
         Rf = np.empty(6 * 4 * L, gy.dtype)  # [point a, column phase c, tile]
+        _, scatter, _, tcount, _, tgroups = _dilated2_tables(L, res)
         for o in range(*part_range(part, parts, O)):
             for rr in range(rc):
                 n, th = (row0 + rr) // TH, (row0 + rr) % TH
                 for i in range(4):
-                    oh = hs[th] + i
+                    oh = hs[th] + dh * i
                     inside = oh < OH  # a row past the edge is a row of no columns: zeros
-                    _split4(Gf, 4 * i * L + rr * TW, L, gyf, ((n * O + o) * OH + oh) * OW if inside else 0, 0,
-                            OW if inside else 0, TW)
+                    row = ((n * O + o) * OH + oh) * OW if inside else 0
+                    if dw == 1:
+                        _split4(Gf, 4 * i * L + rr * TW, L, gyf, row, 0, OW if inside else 0, TW)
+                    elif dw == 2:
+                        if BOUNDS:
+                            for k in range(8):
+                                if tcount[k] > 0 and (rr * TW + scatter[8 * i + k] < 0
+                                                      or rr * TW + scatter[8 * i + k] + tcount[k] > Gf.size):
+                                    raise IndexError("split: rows out of range")
+                            if row < 0 or row + OW > gyf.size:
+                                raise IndexError("split: row out of range")
+                        _SPLIT8(Gf, rr * TW, scatter, 8 * i, tcount, gyf, row, 0, OW if inside else 0, tgroups)
+                    else:
+                        t = rr * TW
+                        for r in range(res.shape[0]):
+                            for jj in range(res[r, 1]):
+                                for c in range(4):
+                                    col = res[r, 0] + dw * (4 * jj + c)
+                                    Gf[(4 * i + c) * L + t + jj] = gyf[row + col] if inside and col < OW else 0.0
+                            t += res[r, 1]
             for c in range(4):
                 _combine_checked(Rf, c * L, 4 * L, 6, L, Gf, c * L, 4 * L, 12 * L, L)
                 _A_ROWS(Rf, c * L, 4 * L, Gf, c * L, 4 * L, L)
@@ -555,9 +576,9 @@ def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs):
 
 
 @kernel
-def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M, U):
-    """gw[o,j,kh,kw] = sum_{n,h,w} gy[n,o,h,w] * x[n, g(o)*C/groups + j, h + kh - ph, w + kw - pw]
-    (3x3, stride 1, no dilation).
+def conv_weight_grad_winograd(gw, x, gy, pad_lo, dilation, groups, V, M, U):
+    """gw[o,j,kh,kw] = sum_{n,h,w} gy[n,o,h,w] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw]
+    (3x3, stride 1).
 
     ``V`` and ``M`` are flat workspaces of ``workspace_size`` elements, ``U`` one of at least 36 *
     O * C/groups. Per chunk of whole rows of tiles: the input transform (as the forward's), the output gradient's transform, then the 36
@@ -569,9 +590,10 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M, U):
     CPG = gw.shape[1]
     opg = O // groups
     ph, pw = pad_lo[1], pad_lo[2]
-    hs = _tile_starts(OH, 1)
-    res = _residues(OW, 1)
-    TH, TW = hs.size, _tile_starts(OW, 1).size
+    dh, dw = dilation[1], dilation[2]
+    hs = _tile_starts(OH, dh)
+    res = _residues(OW, dw)
+    TH, TW = hs.size, _tile_starts(OW, dw).size
     per, rv, rm, ld = _workspace_layout(V.size, M.size, groups, CPG, opg, N * TH, TW)
     Vc = V[:groups * 36 * rv * ld].reshape((groups, 36, rv, ld))
     Mc = M[:groups * 36 * rm * ld].reshape((groups, 36, rm, ld))
@@ -581,8 +603,8 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, groups, V, M, U):
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
         tc = rc * TW
-        _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, 1, 1)
-        _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs)
+        _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw)
+        _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs, res, dh, dw)
         for gx in prange(groups * 36):  # blocks of TB tiles: the 4 + 4 rows of a dots block stay in L1
             for t0 in range(0, tc, 2 * TB):
                 dots(P, gx * opg * CPG, CPG, Mc, gx * rm * ld + t0, ld, opg, Vc, gx * rv * ld + t0, voff, CPG,
