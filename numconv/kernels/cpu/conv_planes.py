@@ -210,8 +210,9 @@ FORCE_LANES = None  # None: by shape (``_by_lanes``); True or False: always or n
 
 
 def _by_lanes(y_shape, w_shape, stride, dilation, groups, itemsize):
-    """Whether the forward runs on blocks of images: a task per thread's worth of blocks, and
-    the vectors of the per-image layout at most LANES_FILL full."""
+    """Whether the forward runs on blocks of images: at least two tasks (blocks x groups), each
+    block's buffers within LANES_BYTES, and the vectors of the per-image layout (rows or chunks,
+    as ``_forward_images`` would run) at most LANES_FILL full."""
     if FORCE_LANES is not None:
         return FORCE_LANES
     N, O, OD, OH, OW = y_shape
@@ -230,7 +231,9 @@ def _by_lanes(y_shape, w_shape, stride, dilation, groups, itemsize):
     return lanes <= LANES_FILL * images
 
 
-LANES_FILL = 0.8  # LeNet-5's second layer (100 of 160 filled) moves, forward 322 -> 218 us; its first (784 of 896) stays
+# LeNet-5's second layer (100 of 160 filled) moves, forward 322 -> 218 us; its first (784 of 896)
+# stays
+LANES_FILL = 0.8
 
 
 @kernel
@@ -512,7 +515,7 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
     get the bias alone.
     """
     C = gx.shape[1]
-    O, CPG = w.shape[0], w.shape[1]
+    O = w.shape[0]
     opg = O // groups
     plans = [_phases_of_dim(n, k, s, d, p)
              for n, k, s, d, p in zip(gx.shape[2:], w.shape[2:], stride, dilation, pad_lo)]
@@ -533,11 +536,10 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
         dims.append(max([1] + [M + lo_max - lo + (len(taps) - 1) * dp for M, taps, dp, lo in used]))
     Qd, Qh, Qw = dims
     combos = [c for c in itertools.product(*plans) if c[0][1] and c[1][1] and c[2][1]]
-    tmax = opg * max(len(td or ()) * len(th or ()) * len(tw or ()) for (_, _, td, _, _), (_, _, th, _, _), (_, _, tw, _, _)
-                     in combos)
+    tmax = max(1, opg * max(math.prod(len(phase[2] or ()) for phase in combo) for combo in combos))
     phases = np.zeros((len(combos), 7), np.int64)  # first (rd, rh, rw), lengths (Md, Mh, Mw), taps
-    off = np.zeros(len(combos) * max(1, tmax), np.int64)  # each phase's tap offsets from ph * tmax
-    wt = np.zeros((len(combos), C, max(1, tmax)), gx.dtype)  # each phase's weights, (C, taps)
+    off = np.zeros(len(combos) * tmax, np.int64)  # each phase's tap offsets from ph * tmax
+    wt = np.zeros((len(combos), C, tmax), gx.dtype)  # each phase's weights, (C, taps)
     for i, ((rd, Md, td, dd, lod), (rh, Mh, th, dh, loh), (rw, Mw, tw, dw, low)) in enumerate(combos):
         phases[i, :6] = rd, rh, rw, Md, Mh, Mw
         if td is None or th is None or tw is None:
