@@ -611,6 +611,11 @@ SIZED = [
 def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
     """Forward against the float64 reference; the input and weight gradients through the adjoint
     identities <conv(x, w), gy> = <x, gx> = <w, gw>, with the reference convolution on both sides."""
+    _check_at_size(xs, ws, kw, algorithm, rng)
+
+
+def _check_at_size(xs, ws, kw, algorithm, rng):
+    """``test_conv_at_size_vs_reference``'s checks, in both dtypes, with ``algorithm`` forced."""
     nd = len(xs) - 2
     kw = dict(kw)
     x, w, b = random(rng, xs), random(rng, ws), (random(rng, (ws[0],)) if kw.pop("bias", True) else None)
@@ -639,27 +644,13 @@ def test_conv_at_size_vs_reference(xs, ws, kw, algorithm, rng):
     ((33, 4, 6, 7), (6, 2, 2, 3), dict(padding=(3, 0), dilation=(1, 2), groups=2)),
 ], ids=lambda v: str(v) if isinstance(v, dict) else "x".join(map(str, v)))
 def test_planes_forward_on_blocks_of_images_vs_reference(xs, ws, kw, rng, monkeypatch):
-    """The planes forward with LANES images side by side (forced at every shape, strided too)
-    against the float64 reference, and the input gradient (at stride 1 that forward of gy)
-    through the adjoint identity, in both dtypes."""
+    """The planes forward with LANES images side by side (forced at every shape, strided too):
+    the checks of ``test_conv_at_size_vs_reference``, whose input gradient at stride 1 is that
+    forward of gy."""
     from numconv.kernels.cpu import conv_planes
 
     monkeypatch.setattr(conv_planes, "FORCE_LANES", True)
-    nd = len(xs) - 2
-    kw = dict(kw)
-    x, w, b = random(rng, xs), random(rng, ws), (random(rng, (ws[0],)) if kw.pop("bias", True) else None)
-    expected = R.conv_nd(x, w, b, **kw)
-    gy = random(rng, expected.shape)
-    for dtype in (np.float64, np.float32):
-        cast = [None if a is None else a.astype(dtype) for a in (x, w, b, gy)]
-        with dispatch.use_algorithm("planes"):
-            y = getattr(F, f"conv{nd}d")(*cast[:3], **kw)
-            gx = getattr(F, f"conv{nd}d_backward")(cast[3], *cast[:3], **kw)[0]
-        assert_close(y, expected, dtype, "exact", f"conv{nd}d forward on blocks of images")
-        tol = 1e-9 if dtype == np.float64 else 2e-4
-        scale = np.sqrt(vdot(x, x) * vdot(gy, gy)) * np.sqrt(w.size)
-        linear = vdot(R.conv_nd(x, w, None, **kw), gy)
-        assert abs(vdot(x, gx) - linear) <= tol * scale, f"input gradient ({dtype.__name__})"
+    _check_at_size(xs, ws, kw, "planes", rng)
 
 
 def test_planes_chooses_blocks_of_images_for_small_planes():
