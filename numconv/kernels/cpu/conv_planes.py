@@ -137,8 +137,8 @@ def _tap_offsets(CPG, KD, KH, KW, Pc, Hq, Wq, Pq, stride, dilation):
 
 def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p*s + k*d - pad_lo]: over each
-    image's padded planes (``_forward_images``), or, for small stride-1 planes that fill the
-    vectors badly, over blocks of LANES images side by side (``_forward_lanes``), stride 1 or not."""
+    image's padded planes (``_forward_images``), or, for small planes that fill the vectors
+    badly, over blocks of LANES images side by side (``_forward_lanes``)."""
     if _by_lanes(y.shape, w.shape, stride, dilation, groups, x.itemsize):
         tasks = -(-y.shape[0] // LANES) * groups
         _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, min(tasks, 4 * numba.get_num_threads()))
