@@ -29,6 +29,8 @@ FORCE_VARIANT = None  # tests set "tiled64", "tiled16" or "direct" to run one fo
 # (8 x 8 outputs a thread, in 64 x 64 tiles of 64 threads or 128 x 64 of 128, ran 0.65-0.96x as fast
 # as 64 x 64 tiles of 4 x 4 on an H100 on the 3x3 rows; see docs/gpu.md)
 TILED = {"tiled64": (64, 4, 256), "tiled16": (16, 4, 256)}
+DIRECT_ROWS = 4  # outputs down a column per thread of the direct kernel: its plane found once for them
+DIRECT_WEIGHTS = 64  # the direct kernel keeps a channel's weights in registers up to this many
 
 
 def forward_variant(opg, cpg, taps):
@@ -78,9 +80,9 @@ def _forward(y, out, ystep, yfirst, x, w, b, has_bias, stride, pad_lo, dilation,
     CPG, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     variant = forward_variant(opg, CPG, KD * KH * KW)
     if variant == "direct":
-        grid, block = grid3(OW, OH, N * O * OD)
-        launch_grid(_conv_forward_direct(CPG, KD, KH, KW), grid, block, y, x, w, b, has_bias, *stride, *pad_lo, *dilation,
-                    groups, OD, OH, OW, *ystep, *yfirst)
+        grid, block = grid3(OW, (OH + DIRECT_ROWS - 1) // DIRECT_ROWS, N * O * OD)
+        launch_grid(_conv_forward_direct(y.dtype, CPG, KD, KH, KW), grid, block, flat(y), flat(x), flat(w), b, has_bias,
+                    *stride, *pad_lo, *dilation, groups, N, C, D, H, W, O, *y.shape[2:], OD, OH, OW, *ystep, *yfirst)
         return
     tm, r, nt = TILED[variant]
     tp = nt * r * r // tm
@@ -91,41 +93,59 @@ def _forward(y, out, ystep, yfirst, x, w, b, has_bias, stride, pad_lo, dilation,
 
 
 @functools.lru_cache(maxsize=None)
-def _conv_forward_direct(CPG, KD, KH, KW):
-    """One thread per output, the textbook sum over the group's ``CPG`` channels and the taps,
-    compiled per weight shape with its loops unrolled. The thread's output column and row come from
-    a ``grid3`` grid, whose z strides over (image, channel, depth). A tap in the padding loads a
-    clamped input element and does not add it: every load is issued without a branch, before the
-    sums need them. (One thread per flat output, which divided to find its coordinates and branched
-    around every padded tap, ran the depthwise layer at 0.23x cuDNN on an H100.)"""
+def _conv_forward_direct(dtype, CPG, KD, KH, KW):
+    """The textbook sum over the group's ``CPG`` channels and the taps, for DIRECT_ROWS outputs down
+    a column a thread, compiled per dtype and weight shape with its loops unrolled. The thread's
+    output column and first row come from a ``grid3`` grid, whose z strides over (image, channel,
+    depth); it finds those three once for its DIRECT_ROWS outputs, keeps the channel's weights
+    in registers (at most DIRECT_WEIGHTS of them) and indexes flat arrays from the plane's start.
+    A tap in the padding loads a clamped input element and does not add it: every load is issued
+    without a branch, before the sums need them.
+    (On an H100, one thread per output that found its plane with five 64-bit divisions and indexed
+    5-d arrays ran the depthwise layer at 0.25x cuDNN; one per flat output that also branched around
+    padded taps, at 0.23x.)"""
+    T = from_dtype(dtype)
+    NWT = CPG * KD * KH * KW
+    KEEP = NWT <= DIRECT_WEIGHTS  # the weights in registers, else read where they are
 
-    def kernel(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, OD, OH, OW,
-               ysd, ysh, ysw, yrd, yrh, yrw):
-        ow, oh = column_row()
-        N, O = y.shape[0], y.shape[1]
-        if ow >= OW or oh >= OH:
+    def kernel(y, x, w, b, has_bias, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, N, C, D, H, W, O, YD, YH, YW,
+               OD, OH, OW, ysd, ysh, ysw, yrd, yrh, yrw):
+        ow, q = column_row()
+        oh0 = q * DIRECT_ROWS
+        if ow >= OW or oh0 >= OH:
             return
-        D, H, W = x.shape[2], x.shape[3], x.shape[4]
         opg = O // groups
+        wk = cuda.local.array(NWT if KEEP else 1, T)
         for z in range(cuda.blockIdx.z, N * O * OD, cuda.gridDim.z):
             od = z % OD
-            n = z // OD
-            o = n % O
-            n //= O
+            o = z // OD
+            n = o // O
+            o -= n * O
             c0 = (o // opg) * CPG
-            acc = b[o] if has_bias else y.dtype.type(0)
-            for j in range(CPG):
-                for kd in range(KD):
-                    i0, in0 = _clamped(od * sd + kd * dd - pd, D)
-                    for kh in range(KH):
-                        i1, in1 = _clamped(oh * sh + kh * dh - ph, H)
-                        for kw in range(KW):
-                            i2, in2 = _clamped(ow * sw + kw * dw - pw, W)
-                            v = x[n, c0 + j, i0, i1, i2]
-                            wv = w[o, j, kd, kh, kw]
-                            if in0 and in1 and in2:
-                                acc += wv * v
-            y[n, o, od * ysd + yrd, oh * ysh + yrh, ow * ysw + yrw] = acc
+            wo = uint64(o * NWT)
+            if KEEP:
+                for t in range(NWT):
+                    wk[t] = w[wo + uint64(t)]
+            xn = uint64((n * C + c0) * D)  # the group's first input plane, in (D, H, W) slabs
+            yo = uint64(((n * O + o) * YD + od * ysd + yrd) * YH)
+            for r in range(DIRECT_ROWS):
+                oh = oh0 + r
+                if oh < OH:
+                    acc = b[o] if has_bias else T(0)
+                    for j in range(CPG):
+                        for kd in range(KD):
+                            i0, in0 = _clamped(od * sd + kd * dd - pd, D)
+                            for kh in range(KH):
+                                i1, in1 = _clamped(oh * sh + kh * dh - ph, H)
+                                row = ((xn + uint64(j * D + i0)) * uint64(H) + uint64(i1)) * uint64(W)
+                                for kw in range(KW):
+                                    i2, in2 = _clamped(ow * sw + kw * dw - pw, W)
+                                    t = ((j * KD + kd) * KH + kh) * KW + kw
+                                    v = x[row + uint64(i2)]
+                                    wv = wk[t] if KEEP else w[wo + uint64(t)]
+                                    if in0 and in1 and in2:
+                                        acc += wv * v
+                    y[(yo + uint64(oh * ysh + yrh)) * uint64(YW) + uint64(ow * ysw + yrw)] = acc
 
     return jit(kernel)
 
