@@ -194,10 +194,12 @@ def to_device(array: np.ndarray, device: str):
 def copy(x, device: str):
     """A new array with ``x``'s values, on ``x``'s device."""
     if device == CUDA:
-        from numba import cuda as nbcuda
+        from .kernels.cuda import fastlaunch
 
-        out = nbcuda.device_array(tuple(x.shape), dtype=x.dtype)
-        out.copy_to_device(x)
+        x = contiguous(x, device)
+        out = empty(tuple(x.shape), x.dtype, device)
+        if x.size:
+            fastlaunch.copy_array(out, x)
         return out
     return np.array(x, copy=True)
 

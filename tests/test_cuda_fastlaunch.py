@@ -228,6 +228,31 @@ def test_a_handle_it_cannot_read_means_numbas_path_for_good(arrays, monkeypatch)
     assert calls == [(2, 32), (2, 32)]
 
 
+def test_copy_array_queues_one_driver_copy_or_falls_back_to_numba(arrays, monkeypatch):
+    a, b, _ = arrays
+    copies = []
+    monkeypatch.setattr(fastlaunch, "_state", dict(fastlaunch._state, enabled=True,
+                                                   copy=lambda dst, src, n: copies.append((dst, src, n))))
+    fastlaunch.copy_array(b, a)
+    assert copies == [(fastlaunch._address(b), fastlaunch._address(a), a.size * a.dtype.itemsize)]
+
+    class Target:  # where the lean path is off: Numba's copy
+        def copy_to_device(self, src):
+            copies.append(("numba", src))
+
+    def failing(dst, src, n):
+        raise RuntimeError("cuMemcpyDtoDAsync returned CUDA error 1")
+
+    target = Target()
+    monkeypatch.setattr(fastlaunch, "_state", dict(fastlaunch._state, enabled=True, copy=failing))
+    monkeypatch.setattr(fastlaunch, "_address", lambda arr: 0x1000)
+    fastlaunch.copy_array(target, a)  # a failing driver copy: off for good, and Numba's copy instead
+    assert copies[-1] == ("numba", a) and fastlaunch.status()["enabled"] is False
+    assert "lean copy failed" in fastlaunch.status()["reason"]
+    fastlaunch.copy_array(target, b)
+    assert copies[-1] == ("numba", b)
+
+
 def test_off_under_the_simulator_and_on_request(monkeypatch):
     for env, value in (("NUMBA_ENABLE_CUDASIM", "1"), ("NUMCONV_CUDA_FAST_LAUNCH", "0")):
         monkeypatch.setattr(fastlaunch, "_state", dict(fastlaunch._state, enabled=None))
