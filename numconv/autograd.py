@@ -162,8 +162,9 @@ def backward(tensor, grad=None, retain_graph=False):
             if node.ctx is None:
                 raise RuntimeError("trying to backward through the graph a second time; pass retain_graph=True the first time")
             continue
-        if len(out_grads) > 1:
-            out_grads = [g if g is not None else ops.math.zeros(s, d, like=next(x for x in out_grads if x is not None))
+        if len(out_grads) > 1:  # zeros for the floating outputs nothing used (integer ones have no gradient)
+            out_grads = [g if g is not None or np.dtype(d).kind != "f" else
+                         ops.math.zeros(s, d, like=next(x for x in out_grads if x is not None))
                          for g, (s, d) in zip(out_grads, node.out_meta)]
         grads = node.fn.backward(node.ctx, *out_grads)
         if not isinstance(grads, tuple):
