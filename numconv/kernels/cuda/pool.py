@@ -32,6 +32,11 @@ WARP_TAPS = 16  # windows averaging this many taps or more take a warp per outpu
 WARPS = 8  # warps (outputs) per block of the warp kernels
 PLANES = 4  # planes a grid kernel's thread takes at one position: their loads in flight together
 UNROLL_TAPS = 32  # windows (and covers) of at most this many taps get kernels with unrolled loops
+# The forward grid kernel's shape per kind of call ("max" values alone, "max_idx" with indices, "avg"):
+# (planes a thread, blocks of GRID_THREADS a multiprocessor must hold, which caps the registers a
+# thread, or None). With four planes and the indices kept in every compile, max pooling took 106
+# registers, so one in four warp slots was used; see docs/gpu.md.
+FORWARD = {"max": (PLANES, None), "max_idx": (PLANES, None), "avg": (PLANES, 4)}
 
 
 _maxima = {}  # id(device table) -> (table, its largest count per dimension)
@@ -118,21 +123,25 @@ def max_pool_forward(y, idx, x, first, count, step):
         launch_grid(_max_pool_forward_warp, (y.size + warps - 1) // warps, (32, warps), _planes(y), idx4, _planes(x),
                     first, count, *step)
     else:
+        kind = "max_idx" if idx.size > 0 else "max"
         idx2 = _rows(idx) if idx.size > 0 else view(idx, (0, 0))
-        grid, block = grid3(OW, OH, (P + PLANES - 1) // PLANES)
-        launch_grid(_pool_forward(_bounds(count), True), grid, block, _rows(y), idx2, _rows(x), first, count, *step,
-                    first, 0.0, OD, OH, OW, x.shape[3], x.shape[4])
+        planes, min_blocks = FORWARD[kind]
+        grid, block = grid3(OW, OH, (P + planes - 1) // planes)
+        launch_grid(_pool_forward(_bounds(count), kind, planes, min_blocks), grid, block, _rows(y), idx2, _rows(x),
+                    first, count, *step, first, 0.0, OD, OH, OW, x.shape[3], x.shape[4])
 
 
 @functools.lru_cache(maxsize=None)
-def _pool_forward(bounds, take_max):
-    """The grid kernel of max (``take_max``) or average pooling over windows of at most ``bounds``
-    (KD, KH, KW) taps, its loops unrolled, or of any size for None. Arrays are (planes, flat
-    positions); a thread takes PLANES planes at one output position. Max pooling keeps the first
-    max (or the last NaN) and its position; average pooling sums in float64 and divides."""
+def _pool_forward(bounds, kind, planes, min_blocks):
+    """The grid kernel of max pooling (``kind`` "max" for the values alone, "max_idx" with their
+    indices) or average pooling ("avg") over windows of at most ``bounds`` (KD, KH, KW) taps, its
+    loops unrolled, or of any size for None. Arrays are (planes, flat positions); a thread takes
+    ``planes`` planes at one output position; ``min_blocks`` as for ``jit``. Max pooling keeps the
+    first max (or the last NaN) and, with indices, its position; average pooling sums in float64 and
+    divides."""
     FIXED = bounds is not None
     KD, KH, KW = bounds if FIXED else (0, 0, 0)
-    MAX = take_max
+    MAX, INDICES, PL = kind != "avg", kind == "max_idx", planes
 
     def kernel(y, idx, x, first, count, sd, sh, sw, div, override, OD, OH, OW, H, W):
         ow, oh = column_row()
@@ -141,15 +150,16 @@ def _pool_forward(bounds, take_max):
         P = y.shape[0]
         fh, ch = first[1, oh], count[1, oh]
         fw, cw = first[2, ow], count[2, ow]
-        acc = cuda.local.array(PLANES, float64)  # the max or the sum; float64 holds every float32 exactly
-        at = cuda.local.array(PLANES, int64)
+        acc = cuda.local.array(PL, float64)  # the max or the sum; float64 holds every float32 exactly
+        at = cuda.local.array(PL if INDICES else 1, int64)
         for od in range(OD):
             fd, cd = first[0, od], count[0, od]
             yo = uint64((od * OH + oh) * OW + ow)
-            for p0 in range(cuda.blockIdx.z * PLANES, P, cuda.gridDim.z * PLANES):
-                for j in range(PLANES):
+            for p0 in range(cuda.blockIdx.z * PL, P, cuda.gridDim.z * PL):
+                for j in range(PL):
                     acc[j] = -math.inf if MAX else 0.0
-                    at[j] = (fd * H + fh) * W + fw
+                    if INDICES:
+                        at[j] = (fd * H + fh) * W + fw
                 for a in range(KD if FIXED else cd):
                     i0 = fd + min(a, cd - 1) * sd
                     for e in range(KH if FIXED else ch):
@@ -158,22 +168,23 @@ def _pool_forward(bounds, take_max):
                             # past a short window's end, its last tap again: the loads need no branch
                             off = (i0 * H + i1) * W + fw + min(f, cw - 1) * sw
                             ok = a < cd and e < ch and f < cw
-                            for j in range(PLANES):
+                            for j in range(PL):
                                 v = float64(x[uint64(min(p0 + j, P - 1)), uint64(off)])
                                 if MAX:
                                     if ok and (v > acc[j] or v != v):
                                         acc[j] = v
-                                        at[j] = off
+                                        if INDICES:
+                                            at[j] = off
                                 elif ok:
                                     acc[j] += v
                 dv = 1.0 if MAX else _divisor(div, override, od, oh, ow)
-                for j in range(PLANES):
+                for j in range(PL):
                     if p0 + j < P:
                         y[uint64(p0 + j), yo] = acc[j] if MAX else acc[j] / dv
-                        if MAX and idx.size > 0:
+                        if INDICES:
                             idx[uint64(p0 + j), yo] = at[j]
 
-    return jit(kernel)
+    return jit(kernel, min_blocks=min_blocks)
 
 
 @jit
@@ -231,9 +242,10 @@ def avg_pool_forward(y, x, first, count, step, div, override):
         launch_grid(_avg_pool_forward_warp, (y.size + warps - 1) // warps, (32, warps), _planes(y), _planes(x), first,
                     count, *step, div, override)
     else:
-        grid, block = grid3(OW, OH, (P + PLANES - 1) // PLANES)
-        launch_grid(_pool_forward(_bounds(count), False), grid, block, _rows(y), _no_indices(), _rows(x), first, count,
-                    *step, div, override, OD, OH, OW, x.shape[3], x.shape[4])
+        planes, min_blocks = FORWARD["avg"]
+        grid, block = grid3(OW, OH, (P + planes - 1) // planes)
+        launch_grid(_pool_forward(_bounds(count), "avg", planes, min_blocks), grid, block, _rows(y), _no_indices(),
+                    _rows(x), first, count, *step, div, override, OD, OH, OW, x.shape[3], x.shape[4])
 
 
 @cuda.jit(device=True)
