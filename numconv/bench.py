@@ -10,8 +10,8 @@ The suite (``numconv/bench_suite.json``, a copy of the project's ``shared/bench/
 has conv rows (conv2d, or conv_transpose2d when ``transposed``), pool rows and train rows. For
 each row numconv and PyTorch run the same float32 arrays, both on 2 threads, interleaved
 round-robin after a warm-up, and the median of the repeats is reported: convolution forward
-and forward+backward (input and weight gradients), pooling forward and forward+backward, and
-one SGD-momentum training step of the train rows' models. Besides the rows, a full run times
+and forward+backward (input and weight gradients), pooling forward and forward+backward (through
+autograd on both sides, as a training step runs it), and one SGD-momentum training step of the train rows' models. Besides the rows, a full run times
 import + first conv2d forward+backward in a fresh process (cold and warm Numba cache), a
 LeNet-5 epoch on MNIST, and the peak memory of resnet_3x3_64's forward+backward.
 
@@ -360,13 +360,13 @@ def pool_callables(row: dict, pass_: str, torch=None, device="cpu", torch_device
     op = row["op"]
     if op == "global_avg":
         args = (1,)
-        fwd, bwd, tname = F.adaptive_avg_pool2d, F.adaptive_avg_pool2d_backward, "adaptive_avg_pool2d"
+        fwd, tname = F.adaptive_avg_pool2d, "adaptive_avg_pool2d"
     else:
         args = (row["k"], row.get("s", row["k"]), row.get("p", 0))
         if op == "max":
-            fwd, bwd, tname = F.max_pool2d, F.max_pool2d_backward, "max_pool2d"
+            fwd, tname = F.max_pool2d, "max_pool2d"
         elif op == "avg":
-            fwd, bwd, tname = F.avg_pool2d, F.avg_pool2d_backward, "avg_pool2d"
+            fwd, tname = F.avg_pool2d, "avg_pool2d"
         else:
             raise ValueError(f"pool row {row['name']!r}: op must be max, avg or global_avg, got {op!r}")
     put, tput = _placers(device, torch, torch_device)
@@ -374,16 +374,18 @@ def pool_callables(row: dict, pass_: str, torch=None, device="cpu", torch_device
 
     if pass_ == "forward":
         fns = {"numconv": lambda: fwd(xn, *args)}
-    elif op == "max":
-        def numconv_fb():
-            _, idx = fwd(xn, *args, return_indices=True)
-            return bwd(gyn, xn, *args, indices=idx)
-
-        fns = {"numconv": numconv_fb}
     else:
+        # Through autograd, as torch's side and a training step run it: max pooling's backward then
+        # takes the indices its own forward kept. (Indices handed to ``max_pool2d_backward`` by a
+        # caller are checked first, a pass over them and a copy to the host that autograd skips.)
+        from .tensor import Tensor
+
+        gy_t = Tensor(gyn)
+
         def numconv_fb():
-            fwd(xn, *args)
-            return bwd(gyn, xn, *args)
+            xg = Tensor(xn, requires_grad=True)
+            fwd(xg, *args).backward(gy_t)
+            return xg.grad.data
 
         fns = {"numconv": numconv_fb}
     if torch is not None:
