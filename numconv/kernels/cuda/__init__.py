@@ -8,7 +8,7 @@ same bit for bit from run to run. Accumulators follow the CPU kernels: the outpu
 sums over channels and taps, float64 for sums over the batch and positions (weight, bias and
 average-pool gradients). No ``fastmath``: it would flush denormals and approximate division.
 """
-from numba import config, cuda
+from numba import cuda
 
 from .. import indexing
 from .fastlaunch import flat, launch_grid, view  # noqa: F401 - the launch path every launcher uses
@@ -16,17 +16,9 @@ from .fastlaunch import flat, launch_grid, view  # noqa: F401 - the launch path 
 BLOCK = 128  # threads per block: small, so tiny outputs still spread over several blocks
 
 
-def jit(fn, min_blocks=None):
+def jit(fn):
     """The decorator every CUDA kernel uses: compiled at first launch, once per argument-type
-    signature, and cached on disk as the CPU kernels are. ``min_blocks``: ask the compiler to keep
-    registers few enough for that many blocks of GRID_THREADS threads to share a multiprocessor
-    (CUDA's launch bounds), for memory-bound kernels that need warps in flight more than registers;
-    ignored under the simulator and by numba-cuda releases without ``launch_bounds``."""
-    if min_blocks is not None and not config.ENABLE_CUDASIM:
-        try:
-            return cuda.jit(cache=True, launch_bounds=(GRID_THREADS, min_blocks))(fn)
-        except TypeError:  # a numba-cuda release without launch bounds: the kernel as it is
-            pass
+    signature, and cached on disk as the CPU kernels are."""
     return cuda.jit(cache=True)(fn)
 
 

@@ -8,8 +8,9 @@ Shapes: ``x`` (N, C, D, H, W), ``y``/``idx`` (N, C, OD, OH, OW).
 Each launcher has the name and signature of its CPU twin in ``numconv.kernels.cpu.pool``.
 
 The grid kernels see the arrays as (P, flat position), P = N*C planes, on a 3-d grid
-(``grid3``): x along the columns, y along the rows, z striding over the planes, PLANES of them a
-thread, so the window arithmetic is done once for several loads. A thread's coordinates come from
+(``grid3``): x along the columns, y along the rows, z striding over the planes, several of them a
+thread (PLANES; FORWARD_PLANES for the forwards), so the window arithmetic is done once for
+several loads. A thread's coordinates come from
 its block and thread indices, so no thread divides to find them. Where the
 windows (or, for the gathers, the covers) have at most UNROLL_TAPS taps, the kernel is compiled
 for their largest size (``_bounds``) with the loops unrolled: a short window loads its last tap
@@ -32,11 +33,10 @@ WARP_TAPS = 16  # windows averaging this many taps or more take a warp per outpu
 WARPS = 8  # warps (outputs) per block of the warp kernels
 PLANES = 4  # planes a grid kernel's thread takes at one position: their loads in flight together
 UNROLL_TAPS = 32  # windows (and covers) of at most this many taps get kernels with unrolled loops
-# The forward grid kernel's shape per kind of call ("max" values alone, "max_idx" with indices, "avg"):
-# (planes a thread, blocks of GRID_THREADS a multiprocessor must hold, which caps the registers a
-# thread, or None). With four planes and the indices kept in every compile, max pooling took 106
-# registers, so one in four warp slots was used; see docs/gpu.md.
-FORWARD = {"max": (PLANES, None), "max_idx": (PLANES, None), "avg": (PLANES, 4)}
+# Planes a thread of the forward grid kernel takes, per kind of call ("max": values alone, "max_idx":
+# with indices, "avg"). Timed on an H100 over 2, 4 and 8 (docs/gpu.md): 4 for the values (max_2x2
+# 63 us, against 70 and 77), 2 with indices (81 us, against 88 and 94; each plane keeps an int64).
+FORWARD_PLANES = {"max": 4, "max_idx": 2, "avg": 4}
 
 
 _maxima = {}  # id(device table) -> (table, its largest count per dimension)
@@ -125,20 +125,20 @@ def max_pool_forward(y, idx, x, first, count, step):
     else:
         kind = "max_idx" if idx.size > 0 else "max"
         idx2 = _rows(idx) if idx.size > 0 else view(idx, (0, 0))
-        planes, min_blocks = FORWARD[kind]
+        planes = FORWARD_PLANES[kind]
         grid, block = grid3(OW, OH, (P + planes - 1) // planes)
-        launch_grid(_pool_forward(_bounds(count), kind, planes, min_blocks), grid, block, _rows(y), idx2, _rows(x),
+        launch_grid(_pool_forward(_bounds(count), kind, planes), grid, block, _rows(y), idx2, _rows(x),
                     first, count, *step, first, 0.0, OD, OH, OW, x.shape[3], x.shape[4])
 
 
 @functools.lru_cache(maxsize=None)
-def _pool_forward(bounds, kind, planes, min_blocks):
+def _pool_forward(bounds, kind, planes):
     """The grid kernel of max pooling (``kind`` "max" for the values alone, "max_idx" with their
     indices) or average pooling ("avg") over windows of at most ``bounds`` (KD, KH, KW) taps, its
     loops unrolled, or of any size for None. Arrays are (planes, flat positions); a thread takes
-    ``planes`` planes at one output position; ``min_blocks`` as for ``jit``. Max pooling keeps the
-    first max (or the last NaN) and, with indices, its position; average pooling sums in float64 and
-    divides."""
+    ``planes`` planes at one output position. Max pooling keeps the first max (or the last NaN)
+    and, with indices, its position (compiled without the positions for values alone: their
+    registers took a quarter of the kernel's); average pooling sums in float64 and divides."""
     FIXED = bounds is not None
     KD, KH, KW = bounds if FIXED else (0, 0, 0)
     MAX, INDICES, PL = kind != "avg", kind == "max_idx", planes
@@ -184,7 +184,7 @@ def _pool_forward(bounds, kind, planes, min_blocks):
                         if INDICES:
                             idx[uint64(p0 + j), yo] = at[j]
 
-    return jit(kernel, min_blocks=min_blocks)
+    return jit(kernel)
 
 
 @jit
@@ -242,9 +242,9 @@ def avg_pool_forward(y, x, first, count, step, div, override):
         launch_grid(_avg_pool_forward_warp, (y.size + warps - 1) // warps, (32, warps), _planes(y), _planes(x), first,
                     count, *step, div, override)
     else:
-        planes, min_blocks = FORWARD["avg"]
+        planes = FORWARD_PLANES["avg"]
         grid, block = grid3(OW, OH, (P + planes - 1) // planes)
-        launch_grid(_pool_forward(_bounds(count), "avg", planes, min_blocks), grid, block, _rows(y), _no_indices(),
+        launch_grid(_pool_forward(_bounds(count), "avg", planes), grid, block, _rows(y), _no_indices(),
                     _rows(x), first, count, *step, div, override, OD, OH, OW, x.shape[3], x.shape[4])
 
 
