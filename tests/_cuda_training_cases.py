@@ -138,6 +138,20 @@ def math_cases():
     ties = np.array([[1.0, 3.0, 3.0, np.nan, 2.0], [0.0, 0.0, -1.0, -1.0, 5.0]])
     math_case("argmax ties and NaN", lambda t: M.argmax(t, axis=1), ties)
     math_case("max NaN propagates", lambda t: M.max(t, axis=1), ties)
+    # few long reductions take a block per output (kernels/cuda/reduce.py): a batch norm's statistics,
+    # whole arrays, long rows with ties and NaN that fall to different threads of the block
+    bn, row = r(4, 9, 5, 6), r(3, 150)
+    row[0, [7, 100]] = 9.0  # the first of two maxima, in different threads
+    row[1, [90, 20]] = np.nan  # the first NaN wins
+    row[2, [33, 130]] = -9.0
+    for name, fn in (("sum", M.sum), ("mean", M.mean), ("max", M.max), ("min", M.min)):
+        math_case(f"{name} batch-norm axes, a block per channel", lambda t, fn=fn: fn(t, axis=(0, 2, 3), keepdims=True), bn)
+        math_case(f"{name} of a whole array", fn, bn)
+        math_case(f"{name} float32 long rows", lambda t, fn=fn: fn(t, axis=1), row.astype(np.float32))
+    for name in ("argmax", "argmin"):
+        math_case(f"{name} long rows, ties and NaN", lambda t, name=name: getattr(M, name)(t, axis=1), row)
+        math_case(f"{name} of a whole array", lambda t, name=name: getattr(M, name)(t), bn)
+    math_case("sum of a long int row", lambda t: M.sum(t, axis=1), np.arange(300).reshape(2, 150))
     math_case("sum bool dtype", lambda t: M.sum(t, axis=1, keepdims=True, dtype=np.float64), a > 0)
     math_case("sum bool", M.sum, a > 0)
     math_case("sum float32", lambda t: M.sum(t, axis=1), x32)
@@ -586,10 +600,11 @@ def main(argv) -> int:
     out_json = argv[argv.index("--json") + 1] if "--json" in argv else None
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         import numconv.kernels.cuda as kernels_cuda
-        from numconv.kernels.cuda import linalg
+        from numconv.kernels.cuda import linalg, reduce
 
         kernels_cuda.BLOCK = 32  # fewer idle Python threads per block, more block edges
         linalg.TILE = 4
+        reduce.RED_THREADS = 16  # several elements a thread, and a tree of four levels
     t0 = time.perf_counter()
     times = {}
     for group in GROUPS:

@@ -1,21 +1,60 @@
 """Reductions, CUDA: sum/mean, max/min, argmax/argmin over any set of axes, and softmax/log_softmax.
 
-One thread per output element walks its reduced elements in row-major order, so the result does
-not depend on the launch and no atomics are needed. ``k_shape``/``k_strides`` describe the kept
-axes (the output, flat row-major), ``r_shape``/``r_strides`` the reduced ones, in elements of the
-flat C-contiguous input; all are tuples of ``numconv.ops.math.MAXDIM`` entries. Sums accumulate in
-float64 and are rounded once to the output's dtype.
+Many short reductions (more outputs than each has elements, or fewer than RED_MIN elements): one
+thread per output element walks its reduced elements in row-major order. Few long ones (a batch
+norm's statistics: 64 channels of 65,536 elements each): a block of RED_THREADS threads per output,
+thread t taking elements t, t + RED_THREADS, ... in order, then a tree over the threads in shared
+memory, always in the same order. (One thread walking 65,536 elements took tens of milliseconds on
+an H100, and a ResNet-18 training step 5 s; see docs/gpu.md.) Either way the result does not depend
+on the run and no atomics are needed. ``k_shape``/``k_strides`` describe the kept axes (the output,
+flat row-major), ``r_shape``/``r_strides`` the reduced ones, in elements of the flat C-contiguous
+input; all are tuples of ``numconv.ops.math.MAXDIM`` entries. Sums accumulate in float64 and are
+rounded once to the output's dtype.
 """
 import math
 
-from numba import cuda
+import numpy as np
+from numba import cuda, float64, int64
 
-from . import jit, launch, strided_offset
+from . import jit, launch, launch_grid, strided_offset
+
+RED_MIN = 64  # reductions of at least this many elements, and more elements than outputs, take a block each
+RED_THREADS = 256  # threads of such a block (a power of two, at most RED_SHARED); the simulator runs use fewer
+RED_SHARED = 256  # the blocks' shared-memory slots
+
+
+def _by_block(out, a, count):
+    """Whether each output takes a block: few long reductions (for max/argmax, of floating arrays:
+    the block kernels compare in float64)."""
+    return count >= RED_MIN and count >= out.size and np.dtype(a.dtype).kind == "f"
 
 
 def sum(out, a, k_shape, k_strides, r_shape, r_strides, count, divisor):  # noqa: A001
     """out[i] = (sum over the ``count`` reduced elements of a) / divisor (1 for a sum, count for a mean)."""
-    launch(_sum, out.size, out, a, k_shape, k_strides, r_shape, r_strides, count, divisor)
+    if count >= RED_MIN and count >= out.size:  # sums accumulate in float64 on both paths, any dtype
+        launch_grid(_sum_block, out.size, RED_THREADS, out, a, k_shape, k_strides, r_shape, r_strides, count, divisor)
+    else:
+        launch(_sum, out.size, out, a, k_shape, k_strides, r_shape, r_strides, count, divisor)
+
+
+@jit
+def _sum_block(out, a, k_shape, k_strides, r_shape, r_strides, count, divisor):
+    s = cuda.shared.array(RED_SHARED, float64)
+    t, o = cuda.threadIdx.x, cuda.blockIdx.x
+    base = strided_offset(o, k_shape, k_strides)
+    acc = 0.0
+    for r in range(t, count, cuda.blockDim.x):
+        acc += a[base + strided_offset(r, r_shape, r_strides)]
+    s[t] = acc
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if t < half:
+            s[t] += s[t + half]
+        cuda.syncthreads()
+        half //= 2
+    if t == 0:
+        out[o] = s[0] / divisor
 
 
 @jit
@@ -31,7 +70,11 @@ def _sum(out, a, k_shape, k_strides, r_shape, r_strides, count, divisor):
 
 def max(out, a, k_shape, k_strides, r_shape, r_strides, count, sign):  # noqa: A001
     """out[i] = max (sign 1) or min (sign -1) of the reduced elements; NaN propagates."""
-    launch(_max, out.size, out, a, k_shape, k_strides, r_shape, r_strides, count, sign)
+    if _by_block(out, a, count):
+        launch_grid(_argmax_block, out.size, RED_THREADS, out, a, k_shape, k_strides, r_shape, r_strides, count, sign,
+                    False)
+    else:
+        launch(_max, out.size, out, a, k_shape, k_strides, r_shape, r_strides, count, sign)
 
 
 @jit
@@ -52,7 +95,47 @@ def _max(out, a, k_shape, k_strides, r_shape, r_strides, count, sign):
 def argmax(out, a, k_shape, k_strides, r_shape, r_strides, count, sign):
     """out[i] = flat index (among the reduced elements) of the first max (sign 1) or min (sign -1);
     the first NaN counts as the extreme, as NumPy and PyTorch."""
-    launch(_argmax, out.size, out, a, k_shape, k_strides, r_shape, r_strides, count, sign)
+    if _by_block(out, a, count):
+        launch_grid(_argmax_block, out.size, RED_THREADS, out, a, k_shape, k_strides, r_shape, r_strides, count, sign,
+                    True)
+    else:
+        launch(_argmax, out.size, out, a, k_shape, k_strides, r_shape, r_strides, count, sign)
+
+
+@cuda.jit(device=True)
+def _beats(v, i, best, arg, sign):
+    """Whether element ``i`` of value ``v`` comes before (``best``, ``arg``) as the extreme: the first
+    NaN, else the larger (sign 1) or smaller (sign -1) value, else, on a tie, the first index."""
+    if v != v or best != best:
+        return v != v and (best == best or i < arg)
+    return (sign > 0 and v > best) or (sign < 0 and v < best) or (v == best and i < arg)
+
+
+@jit
+def _argmax_block(out, a, k_shape, k_strides, r_shape, r_strides, count, sign, want_index):
+    s_best = cuda.shared.array(RED_SHARED, float64)  # float64 holds every float32 and float64 exactly
+    s_arg = cuda.shared.array(RED_SHARED, int64)
+    t, o = cuda.threadIdx.x, cuda.blockIdx.x
+    base = strided_offset(o, k_shape, k_strides)
+    best = -math.inf if sign > 0 else math.inf
+    arg = int64(count)  # a thread with no elements loses every tie
+    for r in range(t, count, cuda.blockDim.x):
+        v = float64(a[base + strided_offset(r, r_shape, r_strides)])
+        if _beats(v, r, best, arg, sign):
+            best, arg = v, r
+    s_best[t], s_arg[t] = best, arg
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if t < half and _beats(s_best[t + half], s_arg[t + half], s_best[t], s_arg[t], sign):
+            s_best[t], s_arg[t] = s_best[t + half], s_arg[t + half]
+        cuda.syncthreads()
+        half //= 2
+    if t == 0:
+        if want_index:
+            out[o] = s_arg[0]
+        else:
+            out[o] = s_best[0]
 
 
 @jit
