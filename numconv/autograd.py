@@ -1,5 +1,5 @@
-"""Define-by-run autograd: ``Function`` (forward and backward side by side), the backward engine,
-``no_grad`` and ``gradcheck``.
+"""Define-by-run autograd: ``Function`` (forward and backward side by side), the backward engine
+(``backward``, and ``grad`` as ``torch.autograd.grad``), ``no_grad`` and ``gradcheck``.
 
 A ``Function`` works on raw arrays: ``forward(ctx, *arrays, **params)`` returns an array (or a
 tuple of arrays), ``backward(ctx, *grad_outputs)`` returns one gradient (or None) per positional
@@ -135,6 +135,42 @@ def _accumulate(old, new):
 
 def backward(tensor, grad=None, retain_graph=False):
     """Back-propagate from ``tensor``; leaves that require grad get ``.grad`` (summed over calls)."""
+    _run(tensor, grad, retain_graph, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
+    """The gradients of ``outputs`` (one Tensor, or a sequence of one) with respect to ``inputs`` (a
+    Tensor or a sequence of them, leaves or not), as ``torch.autograd.grad``: a tuple of Tensors,
+    one per input, and no ``.grad`` touched. Only the part of the graph that leads to an input is
+    run. An input the output does not depend on raises RuntimeError, or gives None with
+    ``allow_unused``. The results are the engine's arrays, not copies: a gradient that reaches an
+    input unchanged is the array that was passed in."""
+    from .tensor import Tensor
+
+    if isinstance(outputs, (list, tuple)):
+        if len(outputs) != 1:
+            raise ValueError(f"grad takes one output tensor, got {len(outputs)}")
+        outputs = outputs[0]
+    if isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1:
+        grad_outputs = grad_outputs[0]
+    single = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single else tuple(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
+    found = _run(outputs, grad_outputs, retain_graph, inputs)
+    result = []
+    for i, t in enumerate(inputs):
+        g = found.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) is not used to compute the output; "
+                               "pass allow_unused=True to get None for it")
+        result.append(None if g is None else Tensor(g))
+    return tuple(result)
+
+
+def _seed(tensor, grad):
+    """The gradient backward starts from: ones for a one-element ``tensor``, else ``grad`` checked."""
     from .tensor import Tensor
 
     if not tensor.requires_grad:
@@ -142,25 +178,61 @@ def backward(tensor, grad=None, retain_graph=False):
     if grad is None:
         if tensor.numel() != 1:
             raise RuntimeError(f"grad can be implicitly created only for a single-element tensor, got shape {tensor.shape}")
-        grad = ops.math.full_like(tensor.data, 1.0)
-    else:
-        grad = grad.data if isinstance(grad, Tensor) else grad
-        if not hasattr(grad, "shape"):  # a Python number
-            grad = ops.math.full_like(tensor.data, grad)
-        if tuple(grad.shape) != tuple(tensor.shape):
-            raise ValueError(f"grad must have the tensor's shape {tensor.shape}, got {tuple(grad.shape)}")
-        if grad.dtype != tensor.dtype:
-            grad = ops.math.astype(grad, tensor.dtype)
+        return ops.math.full_like(tensor.data, 1.0)
+    grad = grad.data if isinstance(grad, Tensor) else grad
+    if not hasattr(grad, "shape"):  # a Python number
+        grad = ops.math.full_like(tensor.data, grad)
+    if tuple(grad.shape) != tuple(tensor.shape):
+        raise ValueError(f"grad must have the tensor's shape {tensor.shape}, got {tuple(grad.shape)}")
+    if grad.dtype != tensor.dtype:
+        grad = ops.math.astype(grad, tensor.dtype)
+    return grad
+
+
+def _needed(order, inputs):
+    """ids of the nodes of ``order`` whose backward leads to one of ``inputs`` (for ``grad``)."""
+    wanted = {id(t) for t in inputs}
+    holders = {id(t._node) for t in inputs if t._node is not None}
+    needed = set()
+    for node in reversed(order):  # inputs before the outputs computed from them
+        for t in node.inputs:
+            if t is not None and (id(t) in wanted or (t._node is not None and (
+                    id(t._node) in needed or id(t._node) in holders))):
+                needed.add(id(node))
+                break
+    return needed
+
+
+def _run(tensor, grad, retain_graph, capture):
+    """The backward engine. ``capture`` None: leaves get ``.grad``; else a tuple of Tensors whose
+    gradients are returned as {id(tensor): array} and no ``.grad`` is touched (``grad``)."""
+    grad = _seed(tensor, grad)
+    found = {}
+    wanted = None if capture is None else {id(t): t for t in capture}
     if tensor._node is None:
-        tensor._accumulate_grad(grad)
-        return
+        if wanted is None:
+            tensor._accumulate_grad(grad)
+        elif id(tensor) in wanted:
+            found[id(tensor)] = grad
+        return found
     pending = {id(tensor._node): [None] * len(tensor._node.out_meta)}
     pending[id(tensor._node)][tensor._index] = grad
-    for node in _topological(tensor._node):
+    order = _topological(tensor._node)
+    needed, held = None, {}  # for ``grad``: the nodes to run, and the nodes whose outputs are inputs of it
+    if wanted is not None:
+        needed = _needed(order, capture)
+        for t in capture:
+            if t._node is not None:
+                held.setdefault(id(t._node), []).append(t)
+    for node in order:
         out_grads = pending.pop(id(node), None)
         if out_grads is None or node.ctx is None:
             if node.ctx is None:
                 raise RuntimeError("trying to backward through the graph a second time; pass retain_graph=True the first time")
+            continue
+        for t in held.get(id(node), ()):  # an input of ``grad`` that is not a leaf: its gradient is complete here
+            found[id(t)] = out_grads[t._index]
+        if needed is not None and id(node) not in needed:
             continue
         if len(out_grads) > 1:  # zeros for the floating outputs nothing used (integer ones have no gradient)
             out_grads = [g if g is not None or np.dtype(d).kind != "f" else
@@ -177,13 +249,17 @@ def backward(tensor, grad=None, retain_graph=False):
             if g.dtype != t.dtype:  # e.g. a float32 input mixed with a float64 array
                 g = ops.math.astype(g, t.dtype)
             if t._node is None:
-                t._accumulate_grad(g)
+                if wanted is None:
+                    t._accumulate_grad(g)
+                elif id(t) in wanted:
+                    found[id(t)] = _accumulate(found.get(id(t)), g)
             else:
                 slot = pending.setdefault(id(t._node), [None] * len(t._node.out_meta))
                 slot[t._index] = _accumulate(slot[t._index], g)
         if not retain_graph:
             node.ctx = None
             node.inputs = [None] * len(node.inputs)
+    return found
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):

@@ -204,6 +204,91 @@ def test_graph_freed_after_backward():
     np.testing.assert_array_equal(x.grad.numpy(), 2 * x.numpy() * 3)
 
 
+# ----------------------------------------------------------------------------- autograd.grad
+
+
+def _central_differences(fn, x, gy, eps=1e-6):
+    """d(sum(fn(x) * gy))/dx by central differences, float64."""
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        p, m = x.copy(), x.copy()
+        p[i] += eps
+        m[i] -= eps
+        out[i] = (np.sum(fn(p) * gy) - np.sum(fn(m) * gy)) / (2 * eps)
+    return out
+
+
+def test_grad_matches_central_differences_and_leaves_grad_alone(rng):
+    F = nc.functional
+    x0, w0 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    gy = rng.standard_normal((2, 4, 2, 2))
+
+    def f(x, w):
+        return F.max_pool2d(F.conv2d(x, w, padding=1).tanh(), 3, 2)
+
+    x, w = nc.Tensor(x0, requires_grad=True), nc.Tensor(w0, requires_grad=True)
+    gx, gw = nc.autograd.grad(f(x, w), (x, w), gy)
+    assert x.grad is None and w.grad is None  # no .grad touched
+    fx = lambda a: f(nc.Tensor(a), nc.Tensor(w0)).numpy()  # noqa: E731
+    fw = lambda a: f(nc.Tensor(x0), nc.Tensor(a)).numpy()  # noqa: E731
+    np.testing.assert_allclose(gx.numpy(), _central_differences(fx, x0, gy), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gw.numpy(), _central_differences(fw, w0, gy), rtol=1e-5, atol=1e-7)
+    (one,) = nc.autograd.grad(f(x, w), x, gy)  # a single input: a tuple of one
+    np.testing.assert_array_equal(one.numpy(), gx.numpy())
+
+
+def test_grad_of_an_intermediate_and_of_paths_that_meet(rng):
+    a0 = rng.standard_normal(5)
+    x = nc.Tensor(a0, requires_grad=True)
+    h = x * 2 + 1  # not a leaf
+    y = (h.tanh() * h).sum() + (h * x).sum()
+    gh, gx = nc.autograd.grad(y, [h, x])
+    t = np.tanh(2 * a0 + 1)
+    np.testing.assert_allclose(gh.numpy(), (1 - t ** 2) * (2 * a0 + 1) + t + a0, rtol=1e-12)
+    # x reaches y through h twice and directly once
+    np.testing.assert_allclose(gx.numpy(), 2 * ((1 - t ** 2) * (2 * a0 + 1) + t + a0) + (2 * a0 + 1), rtol=1e-12)
+
+
+def test_grad_runs_only_the_branches_that_lead_to_its_inputs(rng):
+    calls = []
+
+    class Counted(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(1)
+            return g * 3
+
+    x = nc.Tensor(rng.standard_normal(4), requires_grad=True)
+    w = nc.Tensor(rng.standard_normal(4), requires_grad=True)
+    y = (x * 2).sum() + Counted.apply(w).sum()
+    (gx,) = nc.autograd.grad(y, x, retain_graph=True)
+    np.testing.assert_array_equal(gx.numpy(), np.full(4, 2.0))
+    assert calls == []
+    (gw,) = nc.autograd.grad(y, w)
+    np.testing.assert_array_equal(gw.numpy(), np.full(4, 3.0))
+    assert calls == [1]
+    with pytest.raises(RuntimeError, match="second time"):
+        nc.autograd.grad(y, w)
+
+
+def test_grad_refuses_unused_and_non_grad_inputs(rng):
+    x = nc.Tensor(rng.standard_normal(3), requires_grad=True)
+    unused = nc.Tensor(rng.standard_normal(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="input 1 .* not used"):
+        nc.autograd.grad((x * x).sum(), (x, unused))
+    gx, gu = nc.autograd.grad((x * x).sum(), (x, unused), allow_unused=True)
+    np.testing.assert_allclose(gx.numpy(), 2 * x.numpy())
+    assert gu is None
+    with pytest.raises(RuntimeError, match="input 0 is not a Tensor that requires grad"):
+        nc.autograd.grad((x * x).sum(), nc.Tensor(np.ones(3)))
+    with pytest.raises(RuntimeError, match="single-element"):
+        nc.autograd.grad(x * 2, x)
+
+
 def test_backward_needs_scalar_or_gradient():
     x = nc.Tensor(np.ones(3), requires_grad=True)
     with pytest.raises(RuntimeError, match="single-element"):
