@@ -11,9 +11,10 @@ has conv rows (conv2d, or conv_transpose2d when ``transposed``), pool rows and t
 each row numconv and PyTorch run the same float32 arrays, both on 2 threads, interleaved
 round-robin after a warm-up, and the median of the repeats is reported: convolution forward
 and forward+backward (input and weight gradients), pooling forward and forward+backward (through
-autograd on both sides, as a training step runs it), and one SGD-momentum training step of the train rows' models. Besides the rows, a full run times
-import + first conv2d forward+backward in a fresh process (cold and warm Numba cache), a
-LeNet-5 epoch on MNIST, and the peak memory of resnet_3x3_64's forward+backward.
+autograd's ``grad`` on both sides), and one SGD-momentum training step of the train rows'
+models. Besides the rows, a full run times import + first conv2d forward+backward in a fresh
+process (cold and warm Numba cache), a LeNet-5 epoch on MNIST, and the peak memory of
+resnet_3x3_64's forward+backward.
 
 Ratios are torch_time / numconv_time (> 1: numconv is faster). Convolution rates are GFLOP/s
 (2*N*K*OH*OW*C/g*k*k per forward, 3x that for forward+backward) and % of this machine's SGEMM
@@ -375,17 +376,18 @@ def pool_callables(row: dict, pass_: str, torch=None, device="cpu", torch_device
     if pass_ == "forward":
         fns = {"numconv": lambda: fwd(xn, *args)}
     else:
-        # Through autograd, as torch's side and a training step run it: max pooling's backward then
-        # takes the indices its own forward kept. (Indices handed to ``max_pool2d_backward`` by a
-        # caller are checked first, a pass over them and a copy to the host that autograd skips.)
+        # Through autograd.grad, as torch's side runs torch.autograd.grad: max pooling's backward
+        # then takes the indices its own forward kept. (Indices handed to ``max_pool2d_backward``
+        # by a caller are checked first, a pass over them and a copy to the host that autograd
+        # skips.) ``grad`` returns the input's gradient without copying it into ``.grad``.
+        from .autograd import grad
         from .tensor import Tensor
 
         gy_t = Tensor(gyn)
 
         def numconv_fb():
             xg = Tensor(xn, requires_grad=True)
-            fwd(xg, *args).backward(gy_t)
-            return xg.grad.data
+            return grad(fwd(xg, *args), xg, gy_t)[0].data
 
         fns = {"numconv": numconv_fb}
     if torch is not None:
