@@ -8,8 +8,9 @@ keeps freed blocks and hands them out again. It is installed only when all of th
 
 - no CUDA context has been created by Numba yet in this process (Numba fixes its memory manager
   when it creates a context): if you created device arrays (``cuda.to_device``,
-  ``cuda.device_array``) before the first numconv call, the pool is skipped silently; call
-  ``numconv.cuda.require()`` first, right after importing, to have it;
+  ``cuda.device_array``) before the first numconv call, the pool is skipped; call
+  ``numconv.cuda.require()`` first, right after importing, to have it (numconv says so with a
+  ``RuntimeWarning``);
 - the environment does not choose a memory manager itself (``NUMBA_CUDA_MEMORY_MANAGER``) and no
   other plugin was set with ``numba.cuda.set_memory_manager``;
 - ``NUMCONV_CUDA_POOL`` is not ``"0"`` (set it to ``0`` to keep Numba's own allocator);
@@ -80,13 +81,17 @@ def _install_pool() -> bool:
     try:
         from numba.cuda.cudadrv import driver as drv
 
-        if getattr(drv, "_memory_manager", None) is not None:
+        chosen = getattr(drv, "_memory_manager", None)
+        if chosen is not None:
             # a plugin was set already, or Numba created a context (which fixes its manager)
             state["reason"] = "a memory manager was already chosen (a CUDA context exists or a plugin was set)"
+            if chosen is getattr(drv, "NumbaCUDAMemoryManager", None):  # Numba's own: not the user's choice
+                _warn_no_pool("a CUDA context was created before numconv's first CUDA call")
             return False
         devices = getattr(drv.driver, "devices", {}) or {}
         if any(getattr(dev, "primary_context", None) is not None for dev in devices.values()):
             state["reason"] = "a CUDA context exists already"
+            _warn_no_pool("a CUDA context was created before numconv's first CUDA call")
             return False
         from numba import cuda as nbcuda
 
@@ -100,6 +105,16 @@ def _install_pool() -> bool:
     state["installed"] = True
     state["reason"] = "installed"
     return True
+
+
+def _warn_no_pool(why: str) -> None:
+    import warnings
+
+    warnings.warn(
+        f"numconv's caching CUDA memory pool is off: {why}, and Numba fixes its allocator then. Every "
+        "device array is a cuMemAlloc and every free a cuMemFree, each as slow as a small kernel. Call "
+        "numconv.cuda.require() before making CUDA arrays, or set NUMCONV_CUDA_POOL=0 to keep Numba's "
+        "allocator without this warning.", RuntimeWarning, stacklevel=4)
 
 
 def pool_status() -> dict:

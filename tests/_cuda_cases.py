@@ -589,6 +589,9 @@ GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cas
 
 def main(argv) -> int:
     out_json = argv[argv.index("--json") + 1] if "--json" in argv else None
+    import numconv
+
+    numconv.cuda.require()  # the caching memory pool, as users get it, before this script's first array
     probe = cuda.to_device(np.zeros(1))
     if dispatch.device_of(probe) != dispatch.CUDA:
         print(

@@ -598,6 +598,7 @@ GROUPS = [math_cases, unsupported_cases, autograd_cases, random_cases, optim_cas
 
 def main(argv) -> int:
     out_json = argv[argv.index("--json") + 1] if "--json" in argv else None
+    nc.cuda.require()  # the caching memory pool, as users get it, before the first array
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         import numconv.kernels.cuda as kernels_cuda
         from numconv.kernels.cuda import linalg, reduce

@@ -270,9 +270,21 @@ def test_opt_outs(env, reason):
 
 
 def test_skipped_when_a_manager_was_chosen():
-    code = _INSTALL.replace("installed = nc.cuda._install_pool()",
-                            "drv._memory_manager = drv.NumbaCUDAMemoryManager  # as after a context\n"
-                            "installed = nc.cuda._install_pool()")
-    res = _run(code)
-    assert not res["installed"] and res["plugin"] == "NumbaCUDAMemoryManager"
-    assert res["stats"] is None
+    """After a context, Numba's own allocator stays, and numconv warns; a plugin of the user's own is
+    left alone without a warning."""
+    for setup, warned in (("drv._memory_manager = drv.NumbaCUDAMemoryManager  # as after a context", True),
+                          ("drv._memory_manager = type('Mine', (), {})  # a plugin the user set", False)):
+        code = _INSTALL.replace(
+            "installed = nc.cuda._install_pool()",
+            f"{setup}\nimport warnings\nwith warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n    installed = nc.cuda._install_pool()\n"
+            "said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]")
+        code = code.replace('"plugin": getattr(mm, "__name__", None)}', '"plugin": getattr(mm, "__name__", None), "said": said}')
+        res = _run(code)
+        assert not res["installed"] and res["plugin"] in ("NumbaCUDAMemoryManager", "Mine")
+        assert res["stats"] is None
+        if warned:
+            assert len(res["said"]) == 1 and "numconv.cuda.require()" in res["said"][0], res["said"]
+            assert "NUMCONV_CUDA_POOL=0" in res["said"][0]
+        else:
+            assert res["said"] == []
