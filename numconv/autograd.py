@@ -153,8 +153,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         outputs = outputs[0]
     if isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1:
         grad_outputs = grad_outputs[0]
-    single = isinstance(inputs, Tensor)
-    inputs = (inputs,) if single else tuple(inputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
