@@ -9,8 +9,10 @@
 # the GPU: every kernel case on it against the CPU kernels), tests (all of both files: gpu_tests and
 # beside them the simulator runs CI also does; 300-500 s on an H100 machine; not in the default
 # list), train_lenet5
-# (`numconv train --device cuda --epochs 1`: LeNet-5 on the MNIST digits), train_resnet18 (ResNet-18 on
-# synthetic CIFAR), bench (`python -m numconv.bench --device cuda --json OUTDIR/bench_cuda.json`).
+# (`numconv train --device cuda --epochs 2`: LeNet-5 on the MNIST digits), train_resnet18 (ResNet-18 on
+# synthetic CIFAR, 2 epochs), bench (`python -m numconv.bench --device cuda --json OUTDIR/bench_cuda.json`),
+# and, not in the default list, step_profile (scripts/gpu_step_profile.py: a ResNet-18 step's phases and
+# cProfile).
 #
 # It installs nothing: numconv runs from this checkout (put first on PYTHONPATH); numba, numba-cuda,
 # pytest and a CUDA build of torch must already be importable (pip install -e ".[test,cuda]" plus a
@@ -24,7 +26,7 @@
 set -u
 
 if [ $# -lt 1 ]; then
-    echo "usage: bash scripts/gpu_check.sh OUTDIR [env|tests|gpu_tests|train_lenet5|train_resnet18|bench ...]" >&2
+    echo "usage: bash scripts/gpu_check.sh OUTDIR [env|tests|gpu_tests|train_lenet5|train_resnet18|bench|step_profile ...]" >&2
     exit 2
 fi
 OUTDIR=$1
@@ -154,16 +156,20 @@ for step in "${STEPS[@]}"; do
             # the tests that need the GPU, without the simulator half (CI's): a third of the time
             run gpu_tests env NUMCONV_TEST_BACKGROUND=0 "$PY" -m pytest -q tests/test_cuda_kernels.py \
                 tests/test_cuda_training.py -k "not simulator and not exit_status" ;;
+        # two epochs each: the first includes compiling every kernel on a fresh machine, the second
+        # is the steady state (ResNet-18's first epoch took 86 s for a slow kernel, not compiling)
         train_lenet5)
-            run train_lenet5 "$PY" -m numconv.cli train --device cuda --epochs 1 --no-progress \
+            run train_lenet5 "$PY" -m numconv.cli train --device cuda --epochs 2 --no-progress \
                 --out "$OUTDIR/runs/lenet5-mnist" ;;
         train_resnet18)
-            run train_resnet18 "$PY" -m numconv.cli train --device cuda --epochs 1 --model resnet18_cifar \
+            run train_resnet18 "$PY" -m numconv.cli train --device cuda --epochs 2 --model resnet18_cifar \
                 --data synthetic-cifar --no-progress --out "$OUTDIR/runs/resnet18_cifar-synthetic-cifar" ;;
+        step_profile)
+            run step_profile "$PY" scripts/gpu_step_profile.py ;;
         bench)
             run bench "$PY" -m numconv.bench --device cuda --json "$OUTDIR/bench_cuda.json" ;;
         *)
-            echo "gpu_check: unknown step '$step' (env, tests, gpu_tests, train_lenet5, train_resnet18, bench)" >&2
+            echo "gpu_check: unknown step '$step' (env, tests, gpu_tests, train_lenet5, train_resnet18, bench, step_profile)" >&2
             FAILED=1 ;;
     esac
 done
