@@ -125,9 +125,9 @@ def astype(a, dtype):
 
 def copy(a):
     """A new array with ``a``'s values (large host copies into reused memory: ``dispatch.copy``)."""
-    if _on_cuda(a) or isinstance(a, np.ndarray):
-        return dispatch.copy(a, dispatch.CUDA if _on_cuda(a) else dispatch.CPU)
-    return a.copy()
+    if _on_cuda(a):
+        return dispatch.copy(a, dispatch.CUDA)
+    return dispatch.copy(a, dispatch.CPU) if isinstance(a, np.ndarray) else a.copy()
 
 
 def assign(dst, src, index=Ellipsis):
