@@ -88,28 +88,45 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-
+        Tensor = _tensor_class()
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs)
+        record = any(needs) and is_grad_enabled()
         ctx = Context(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
+        if not isinstance(out, tuple):  # one output: the common case, kept short (it runs per op)
+            diff = cls.differentiable_outputs
+            grad_ok = record and (diff is None or 0 in diff) and np.dtype(out.dtype).kind == "f"
+            t = Tensor._of(out, grad_ok)
+            if grad_ok:
+                t._node = Node(cls, ctx, [a if isinstance(a, Tensor) and a.requires_grad else None for a in args],
+                               ((tuple(out.shape), out.dtype),))
+            return t
         diff = cls.differentiable_outputs
-        results = []
         node = None
         if record:
-            meta = tuple((tuple(o.shape), o.dtype) for o in outs)
+            meta = tuple((tuple(o.shape), o.dtype) for o in out)
             node = Node(cls, ctx, [a if isinstance(a, Tensor) and a.requires_grad else None for a in args], meta)
-        for i, o in enumerate(outs):
+        results = []
+        for i, o in enumerate(out):
             grad_ok = record and np.dtype(o.dtype).kind == "f" and (diff is None or i in diff)
-            t = Tensor(o, requires_grad=grad_ok)
+            t = Tensor._of(o, grad_ok)
             if grad_ok:
                 t._node, t._index = node, i
             results.append(t)
-        return tuple(results) if multi else results[0]
+        return tuple(results)
+
+
+_TENSOR = []
+
+
+def _tensor_class():
+    """``numconv.tensor.Tensor`` (imported on first use: tensor imports this module)."""
+    if not _TENSOR:
+        from .tensor import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
 
 
 def _topological(root_node):

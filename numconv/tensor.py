@@ -628,6 +628,20 @@ class Tensor:
         self._node = None
         self._index = 0
 
+    @classmethod
+    def _of(cls, data, requires_grad=False):
+        """A Tensor around an array an op returned, without the constructor's conversions when it
+        needs none (a NumPy array of a Tensor's dtype, or a device array); anything else, a NumPy
+        scalar for one, goes through the constructor. Function.apply wraps every output with it."""
+        if type(data) is np.ndarray:
+            if data.dtype.kind == "f" and data.dtype != np.float32 and data.dtype != np.float64:
+                return cls(data, requires_grad)
+        elif dispatch.device_of(data) == dispatch.CPU:
+            return cls(data, requires_grad)
+        t = object.__new__(cls)
+        t.data, t.requires_grad, t.grad, t._node, t._index = data, requires_grad, None, None, 0
+        return t
+
     # ---- metadata
     @property
     def shape(self):
