@@ -70,6 +70,8 @@ CASES = [
     ("pad_circular", lambda L, x: L.pad(x, (1, 1, 2, 0, 1, 1), mode="circular"), [(1, 2, 3, 4, 3)]),
     ("linear", lambda L, x, w, b: L.linear(x, w, b), [(4, 5), (3, 5), (3,)]),
     ("linear_3d_no_bias", lambda L, x, w: L.linear(x, w), [(2, 4, 5), (3, 5)]),
+    ("linear_1d", lambda L, x, w, b: L.linear(x, w, b), [(5,), (3, 5), (3,)]),
+    ("linear_into_sum", lambda L, x, w, b: L.linear(x, w, b) * L.linear(x, w, b).sum(), [(2, 3, 5), (4, 5), (4,)]),
     ("relu", lambda L, x: L.relu(x), [(3, 4)]),
     ("sigmoid", lambda L, x: L.sigmoid(x), [(3, 4)]),
     ("tanh", lambda L, x: L.tanh(x), [(3, 4)]),
