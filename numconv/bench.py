@@ -130,7 +130,9 @@ def _torch_lenet5(torch):
 
 def lenet5_epoch(epochs=2, batch_size=64) -> dict:
     """Seconds per training epoch of LeNet-5 on the 4,000 MNIST training digits (Adam, batch 64),
-    numconv and the same network in PyTorch on the same batches, epochs interleaved; best of ``epochs``."""
+    numconv and the same network in PyTorch on the same batches, epochs interleaved: the median of
+    ``epochs`` after one untimed epoch each (the first epoch loads kernels from Numba's cache and
+    picks algorithms; with two timed epochs and no warm-up, the median was half that epoch)."""
     from . import data, models, optim
     from . import functional as F
     from .tensor import Tensor
@@ -170,7 +172,7 @@ def lenet5_epoch(epochs=2, batch_size=64) -> dict:
         runs["torch"] = torch_epoch
     except ImportError:
         pass
-    times = interleaved(runs, repeats=epochs, warmup=0)
+    times = interleaved(runs, repeats=epochs, warmup=1)
     out = {name: {"s_per_epoch": t, "images_per_s": len(y_all) / t} for name, t in times.items()}
     if "torch" in times:
         out["ratio_torch_over_numconv"] = times["torch"] / times["numconv"]
