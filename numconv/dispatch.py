@@ -53,6 +53,18 @@ def kernels(family: str, device: str):
     return _kernel_modules[key]
 
 
+def cpu_kernels_cached():
+    """Whether Numba's disk cache already holds a build of the CPU convolution kernel every model
+    runs first (``conv_planes._forward_images``): False on a machine's first run, when the first
+    training step compiles the kernels (tens of seconds); None when it cannot be told (Numba's
+    cache internals are not a public API)."""
+    try:
+        cache = kernels("conv_planes", CPU)._forward_images._cache
+        return bool(cache._cache_file._load_index())
+    except Exception:  # another Numba's internals, or no cache directory: say nothing
+        return None
+
+
 def empty(shape, dtype, device: str):
     if device == CUDA:
         return _device_empty(tuple(shape), np.dtype(dtype))

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, dispatch
 from . import functional as F
 from . import random as nc_random
 from .autograd import no_grad
@@ -234,6 +234,9 @@ def train(cfg: Config, resume: bool = False, log=print):
     n_params = sum(p.size for p in model.parameters())
     log(f"{cfg.model} ({n_params:,} parameters) on {cfg.data}: {len(train_set)} train / {len(test_set)} test images, "
         f"{cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, {cfg.epochs} epochs, device {cfg.device}")
+    if cfg.device == "cpu" and dispatch.cpu_kernels_cached() is False:
+        log("first run on this machine: the first batch compiles numconv's kernels with Numba (about 20-40 s "
+            "on 2 cores), which then load from its cache in later runs")
     for epoch in range(start, cfg.epochs + 1):
         loader.set_epoch(epoch)
         model.train()

@@ -106,3 +106,33 @@ def test_lenet5_reaches_96_percent_within_10_epochs(tmp_path):
     best = max(h["test_acc"] for h in hist)
     assert best >= 0.96, [h["test_acc"] for h in hist]
     assert hist[-1]["train_loss"] < 0.15
+
+
+@pytest.mark.parametrize("cached, says", [(False, True), (True, False), (None, False)])
+def test_first_run_says_the_first_batch_compiles(tmp_path, monkeypatch, cached, says):
+    from numconv import dispatch
+
+    monkeypatch.setattr(dispatch, "cpu_kernels_cached", lambda: cached)
+    lines = []
+    train(_cfg(tmp_path / "c", epochs=1, limit=64), log=lines.append)
+    assert any("compiles numconv's kernels" in line for line in lines) == says, lines
+
+
+def test_cpu_kernels_cached_is_false_with_an_empty_cache(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", "from numconv import dispatch; print(dispatch.cpu_kernels_cached())"],
+                         env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False", out
+
+
+def test_cpu_kernels_cached_after_the_kernel_ran():
+    from numconv import dispatch
+    from numconv import functional as F
+
+    rng = np.random.default_rng(0)
+    F.conv2d(rng.standard_normal((8, 1, 28, 28)).astype(np.float32),
+             rng.standard_normal((6, 1, 5, 5)).astype(np.float32), padding=2)  # LeNet-5's first layer
+    assert dispatch.cpu_kernels_cached() is True
