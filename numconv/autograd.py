@@ -260,9 +260,10 @@ def _run(tensor, grad, retain_graph, capture):
         for t, g in zip(node.inputs, grads):
             if t is None or g is None:
                 continue
-            if tuple(g.shape) != tuple(t.shape):
-                g = ops.math.sum_to(g, tuple(t.shape))
-            if g.dtype != t.dtype:  # e.g. a float32 input mixed with a float64 array
+            data = t.data
+            if g.shape != data.shape and tuple(g.shape) != tuple(data.shape):
+                g = ops.math.sum_to(g, tuple(data.shape))
+            if g.dtype != data.dtype:  # e.g. a float32 input mixed with a float64 array
                 g = ops.math.astype(g, t.dtype)
             if t._node is None:
                 if wanted is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import os
 
 import numpy as np
@@ -119,12 +120,12 @@ def _give_back(block):
 def host_empty(shape, dtype):
     """``np.empty(shape, dtype)``, from the pool when it is at least POOL_MIN_BYTES."""
     dtype = np.dtype(dtype)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
-    nbytes = dtype.itemsize
-    for n in shape:
-        nbytes *= n
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < POOL_MIN_BYTES or dtype.hasobject or not POOL_ENABLED:
-        return np.empty(shape, dtype)
+        return np.empty(shape, dtype)  # small: what the pool would save costs more than it saves
+    shape = tuple(int(n) for n in shape)
     size = -(-nbytes // _PAGE) * _PAGE
     blocks = _idle.get(size)
     if blocks:
