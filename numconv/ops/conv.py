@@ -46,7 +46,8 @@ def conv_forward(x, w, b, spec: ConvSpec):
         V, M, U = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
         wg.conv_forward_winograd(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
     elif algorithm == "planes":
-        dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+        dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation,
+                                                                 spec.groups, _scratch("planes_wp", (w.size,), x.dtype, dev))
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws = _scratch("gemm_tiles", gemm.forward_workspace(spec, dispatch.threads()), x.dtype, dev)
@@ -71,7 +72,8 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
         wg.conv_input_grad_winograd(gx, gy, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
     elif algorithm == "planes":
         dispatch.kernels("conv_planes", dev).conv_input_grad_planes(
-            gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups)
+            gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups,
+            _scratch("planes_wt", (w.size,), gy.dtype, dev), _scratch("planes_wp", (w.size,), gy.dtype, dev))
     elif algorithm == "gemm":
         gemm = dispatch.kernels("conv_gemm", dev)
         ws = _scratch("gemm_tiles", gemm.input_grad_workspace(spec, dispatch.threads()), gy.dtype, dev)

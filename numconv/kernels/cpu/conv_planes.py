@@ -135,19 +135,25 @@ def _tap_offsets(CPG, KD, KH, KW, Pc, Hq, Wq, Pq, stride, dilation):
     return off
 
 
-def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
+def conv_forward_planes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, wp=None):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p*s + k*d - pad_lo]: over each
     image's padded planes (``_forward_images``), or, for small planes that fill the vectors
-    badly, over blocks of LANES images side by side (``_forward_lanes``)."""
+    badly, over blocks of LANES images side by side (``_forward_lanes``). ``wp``: scratch for the
+    packed weights, at least ``w.size`` elements of its dtype (made here if None; a caller that
+    reuses one spares a page fault per 4 KiB of a fresh array: 2,300 for a 512-channel 3x3 weight)."""
+    if wp is None:
+        wp = np.empty(w.size, w.dtype)
+    wp = wp[:w.size]
     if _by_lanes(y.shape, w.shape, stride, dilation, groups, x.itemsize):
         tasks = -(-y.shape[0] // LANES) * groups
-        _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, min(tasks, 4 * numba.get_num_threads()))
+        _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, min(tasks, 4 * numba.get_num_threads()),
+                       wp)
     else:
-        _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups)
+        _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, wp)
 
 
 @kernel
-def _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
+def _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, wp):
     """y[n,o,p] = b[o] + sum_{j,k} w[o,j,k] * x[n, g(o)*C/groups + j, p + k*d - pad_lo] (stride 1).
 
     One task per (image, group): its C/groups input planes are padded once. Then a GEMM over
@@ -166,7 +172,7 @@ def _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
     P = stride[0] * stride[1] * stride[2] * Pq  # one channel: all its phase planes
     L = ((OD - 1) * Hq + OH - 1) * Wq + OW  # flat positions from the first output to the last
     off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation)
-    wp = _packed(w, groups)
+    _packed(wp, w, groups)
     T = N * groups
     parts = plane_parts(T)
     yf = y.reshape(y.size)
@@ -179,20 +185,19 @@ def _forward_images(y, x, w, b, has_bias, stride, pad_lo, dilation, groups):
 
 
 @inline
-def _packed(w, groups):
-    """The weights (O, C/groups, KD, KH, KW) packed per group's blocks of outputs (``gemm.pack_rows``),
-    a task per block (one thread took 1.6 ms for ResNet-18's 512-channel 3x3 weight)."""
+def _packed(wp, w, groups):
+    """wp = the weights (O, C/groups, KD, KH, KW) packed per group's blocks of outputs
+    (``gemm.pack_rows``), a task per block (one thread took 1.6 ms for ResNet-18's 512-channel 3x3
+    weight)."""
     O = w.shape[0]
     taps = w.size // O
     opg = O // groups
-    wp = np.empty(w.size, w.dtype)
     w2 = w.reshape((O, taps))
     nb = row_blocks(opg)
     for t in prange(groups * nb):
         g = t // nb
         r0, mr = block_at(opg, t % nb)
         pack_rows(wp, (g * opg + r0) * taps, w2[g * opg + r0:g * opg + r0 + mr], taps)  # one block of mr
-    return wp
 
 
 # ----------------------------------------------------------------------------- images side by side
@@ -237,7 +242,7 @@ LANES_FILL = 0.8
 
 
 @kernel
-def _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, parts):
+def _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, parts, wp):
     """The forward of ``conv_forward_planes`` on blocks of LANES images: a task per (block,
     group) lays its images' phase planes side by side, zero-padded, then per row of outputs one
     ``_outputs_gemm`` over OW*LANES positions, then the outputs back to each image's planes.
@@ -249,7 +254,7 @@ def _forward_lanes(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, parts
     Pq = Dq * Hq * Wq
     P = stride[0] * stride[1] * stride[2] * Pq
     off = _tap_offsets(CPG, KD, KH, KW, P, Hq, Wq, Pq, stride, dilation) * LANES
-    wp = _packed(w, groups)
+    _packed(wp, w, groups)
     T = -(-N // LANES) * groups
     for part in prange(parts):
         xb = np.zeros(CPG * P * LANES, x.dtype)  # the padding stays zero: only the planes are rewritten
@@ -504,7 +509,7 @@ def _phases_of_dim(n, k, s, d, p):
     return out
 
 
-def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups):
+def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups, wt=None, wp=None):
     """gx = the input gradient of the convolution (the transposed convolution of ``gy``, plus ``b``).
 
     Per phase of the input positions (``_phases_of_dim`` in each dimension), a stride-1
@@ -512,7 +517,8 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
     Stride 1 has one phase: ``conv_forward_planes`` writes it in place. Strided, every phase runs
     in one kernel (``conv_input_grad_phases``) over one padded copy of ``gy`` per task, each
     phase's outputs going straight to their strided positions of ``gx``; positions no tap reads
-    get the bias alone.
+    get the bias alone. ``wt`` and ``wp``: scratch of at least ``w.size`` elements each for the
+    stride-1 case's flipped weights and their packed form (made here if None).
     """
     C = gx.shape[1]
     O = w.shape[0]
@@ -523,8 +529,8 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
         return
     if all(s == 1 for s in stride):
         (_, _, td, dd, lod), (_, _, th, dh, loh), (_, _, tw, dw, low) = (plan[0] for plan in plans)
-        conv_forward_planes(gx, gy, _phase_weight(w, td, th, tw, groups), b, has_bias, (1, 1, 1), (lod, loh, low),
-                            (dd, dh, dw), groups)
+        conv_forward_planes(gx, gy, _phase_weight(w, td, th, tw, groups, wt), b, has_bias, (1, 1, 1),
+                            (lod, loh, low), (dd, dh, dw), groups, wp)
         return
     # one zero-padded copy of gy serves every phase: padded by the largest left padding of any
     # phase, each phase reading from its own shift, long enough for the farthest tap of any
@@ -559,11 +565,13 @@ def conv_input_grad_planes(gx, gy, w, b, has_bias, stride, pad_lo, dilation, gro
     conv_input_grad_phases(gx, gy, wt, off, phases, b, has_bias, stride, tuple(pad), (Qd, Qh, Qw), groups)
 
 
-def _phase_weight(w, td, th, tw, groups):
+def _phase_weight(w, td, th, tw, groups, out=None):
     """The taps (td, th, tw) of w (O, C/groups, KD, KH, KW), flipped orders given, transposed per
-    group: (C, O/groups, len(td), len(th), len(tw)), contiguous."""
+    group: (C, O/groups, len(td), len(th), len(tw)), contiguous (in ``out``'s memory if given: at
+    least that many elements)."""
     O, CPG, KD, KH, KW = w.shape
-    wt = np.empty((groups * CPG, O // groups, len(td), len(th), len(tw)), w.dtype)
+    shape = (groups * CPG, O // groups, len(td), len(th), len(tw))
+    wt = np.empty(shape, w.dtype) if out is None else out[:math.prod(shape)].reshape(shape)
     # each kept tap's offset in a (KD, KH, KW) block of w, in wt's order
     taps = np.array([(a * KH + e) * KW + f for a in td for e in th for f in tw], np.int64)
     _gather_taps(wt.reshape(groups * CPG, -1), w.reshape(O, -1), taps, groups)
