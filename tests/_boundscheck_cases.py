@@ -434,6 +434,17 @@ def elementwise_cases():
             run(f"relu{shape} backward", M.relu_backward, rand(*shape), y)
 
 
+def matmul_cases():
+    """Linear's products: x @ W.T (``gemm.matmul_nt``) and x @ W, g.T @ x (``gemm.matmul_nn``), with
+    row and column counts past one task's block and a shared index past one KB block."""
+    from numconv.ops import math as M
+
+    for m, k, n in ((1, 1, 1), (9, 3, 70), (70, 600, 5), (3, 0, 4), (66, 5, 260)):
+        run(f"matmul{(m, k, n)} a @ b", M.matmul, rand(m, k), rand(k, n))
+        run(f"matmul{(m, k, n)} a @ b.T", M.matmul, rand(m, k), rand(n, k).T)
+        run(f"matmul{(m, k, n)} a.T @ b", M.matmul, rand(k, m).T, rand(k, n))
+
+
 def norm_cases():
     from numconv import ops
 
@@ -514,8 +525,8 @@ def with_lanes(group):
 
 
 # Kernel modules that numconv.functional reaches: every kernel in them must have run.
-FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "norm", "pad", "pool",
-                             "unfold")
+FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "gemm", "norm", "pad",
+                             "pool", "unfold")
 
 
 def main() -> int:
@@ -531,7 +542,8 @@ def main() -> int:
         groups.append(with_algorithm("winograd", conv2d_cases))
     if "planes" in conv_algorithms():  # its stride-1 forward on blocks of images, forced at every shape
         groups += [with_lanes(with_algorithm("planes", g)) for g in (conv_cases, conv_transpose_cases)]
-    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases, norm_cases]
+    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases, matmul_cases,
+               norm_cases]
     for group in groups:
         t = time.perf_counter()
         group()

@@ -287,3 +287,33 @@ def test_narrower_vectors_of_other_hosts(width, tmp_path):
     check = subprocess.run([sys.executable, "-c", "from numconv.kernels.cpu import simd; print(simd.REGISTER_BYTES)"],
                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert check.stdout.strip() == width, check.stdout + check.stderr  # the override really took
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M,K,N", [(1, 1, 1), (3, 5, 7), (8, 600, 33), (70, 9, 300), (130, 520, 17), (2, 0, 5)])
+def test_matmul_nn_is_the_product(dtype, M, K, N):
+    """C = A @ B with B's rows read in place: tasks of rows and columns past one block, the shared
+    index past one KB block, partial row blocks and masked vectors; C fully overwritten."""
+    A = RNG.standard_normal((M, K)).astype(dtype)
+    B = RNG.standard_normal((K, N)).astype(dtype)
+    C = np.full((M, N), np.nan, dtype)
+    Wp = np.full(M * K + 3, np.nan, dtype)
+    gemm.matmul_nn(C, A, B, Wp)
+    ref = A.astype(np.float64) @ B.astype(np.float64)
+    tol = (1e-5 if dtype == np.float32 else 1e-12) * (1 + np.abs(A).astype(np.float64) @ np.abs(B).astype(np.float64))
+    assert np.all(np.abs(C - ref) <= tol)
+
+
+@pytest.mark.parametrize("layout", ["a @ b", "a @ b.T", "a.T @ b", "a.T @ b.T"])
+def test_ops_matmul_takes_every_layout(layout):
+    """ops.math.matmul on 2-d float arrays: the product whichever operand is a transposed view
+    (matmul_nt for b.T views, matmul_nn otherwise), against float64 NumPy."""
+    from numconv.ops import math as M
+
+    a = RNG.standard_normal((37, 70)).astype(np.float32)
+    b = RNG.standard_normal((70, 45)).astype(np.float32)
+    x = a.T.copy().T if layout.startswith("a.T") else a
+    y = b.T.copy().T if layout.endswith("b.T") else b
+    assert x.flags.c_contiguous != layout.startswith("a.T") and y.flags.c_contiguous != layout.endswith("b.T")
+    out = M.matmul(x, y)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-4, atol=1e-4)

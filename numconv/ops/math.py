@@ -505,9 +505,13 @@ def matmul(a, b):
         return _cu_matmul(a, b)
     if (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
             and a.shape[1] == b.shape[0]):
-        out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        # b.T of a transposed view (x @ W.T in Linear) is contiguous already: no copy
-        dispatch.kernels("gemm", dispatch.CPU).matmul_nt(out, np.ascontiguousarray(a), np.ascontiguousarray(b.T))
+        out = dispatch.host_empty((a.shape[0], b.shape[1]), a.dtype)
+        gemm = dispatch.kernels("gemm", dispatch.CPU)
+        a = np.ascontiguousarray(a)  # O(M*K), against the product's O(M*K*N)
+        if b.T.flags.c_contiguous and not b.flags.c_contiguous:  # a transposed view (x @ W.T in Linear)
+            gemm.matmul_nt(out, a, b.T)
+        else:  # b's rows read in place: no transposed copy of b
+            gemm.matmul_nn(out, a, np.ascontiguousarray(b), dispatch.host_empty((a.size,), a.dtype))
         return out
     return _a(np.matmul(a, b))
 

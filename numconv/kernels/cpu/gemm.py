@@ -6,7 +6,8 @@
   run on it.
 - ``dots``: a block of ``C += A . S^T`` (dot-product form, both factors contiguous along the shared
   index). The planes and Winograd weight gradients run on it.
-- ``matmul_nt``: ``C = A . B^T`` for ``Linear``, on ``dots``.
+- ``matmul_nt``: ``C = A . B^T`` for ``Linear``'s forward, on ``dots``.
+- ``matmul_nn``: ``C = A . B`` with B's rows contiguous (``Linear``'s gradients), on ``panels``.
 """
 import numpy as np
 from numba import njit, prange
@@ -188,3 +189,31 @@ def matmul_nt(C, A, B):
         C[:, c0:c0 + nc] = 0.0
         for k0 in range(0, K, KB):
             dots(C, c0, N, A, k0, K, M, B, k0, off[c0:], nc, min(KB, K - k0))
+
+
+NN_COLS = 256  # columns of C per task of matmul_nn: eight panel widths of float32
+NN_ROWS = 64  # rows of C per task: whole blocks of eight, so each task's packed rows are its own
+
+
+@kernel
+def matmul_nn(C, A, B, Wp):
+    """C[i, j] = sum_k A[i, k] * B[k, j]: C (M, N), A (M, K), B (K, N), all C-contiguous; A packed
+    into ``Wp`` (at least M*K elements) by ``pack_rows``, then ``panels`` over tasks of NN_ROWS rows
+    x NN_COLS columns, KB rows of B at a time. B is read in place, so ``x @ W`` needs no transposed
+    copy of W (Linear's input gradient: 411 MB for VGG's first classifier layer)."""
+    M, N = C.shape
+    K = A.shape[1]
+    pack_rows(Wp, 0, A, K)
+    off = np.arange(K) * N  # row k of B
+    Cf, Bf = C.reshape(C.size), B.reshape(B.size)
+    ncb = (N + NN_COLS - 1) // NN_COLS
+    nrb = (M + NN_ROWS - 1) // NN_ROWS
+    for t in prange(ncb * nrb):
+        r0, c0 = (t // ncb) * NN_ROWS, (t % ncb) * NN_COLS
+        mr, nc = min(NN_ROWS, M - r0), min(NN_COLS, N - c0)
+        if K == 0:
+            for r in range(mr):
+                Cf[(r0 + r) * N + c0:(r0 + r) * N + c0 + nc] = 0.0
+        for k0 in range(0, K, KB):
+            panels(Cf, r0 * N + c0, N, Wp, r0 * K, K, k0, Bf, c0, off[k0:], min(KB, K - k0), mr, nc,
+                   0 if k0 == 0 else 1, Wp)
