@@ -77,6 +77,10 @@ class Function:
     """
 
     differentiable_outputs = None  # None: all floating outputs; or a tuple of output positions
+    # True when ``backward`` returns only arrays it made and holds nowhere else (not a gradient it
+    # was given, not a saved array, not a view of either): a leaf's first gradient from it then
+    # becomes the leaf's ``.grad`` as it is, without a copy (VGG's 411 MB classifier weight: 24 ms).
+    fresh_grads = False
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -267,7 +271,7 @@ def _run(tensor, grad, retain_graph, capture):
                 g = ops.math.astype(g, t.dtype)
             if t._node is None:
                 if wanted is None:
-                    t._accumulate_grad(g)
+                    t._accumulate_grad(g, owned=node.fn.fresh_grads)
                 elif id(t) in wanted:
                     found[id(t)] = _accumulate(found.get(id(t)), g)
             else:

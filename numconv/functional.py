@@ -489,6 +489,8 @@ def _any_tensor(args, kwargs):
 class _Conv(Function):
     """conv{1,2,3}d and conv_transpose{1,2,3}d: (input, weight, bias) -> output."""
 
+    fresh_grads = True  # its backward's gradients are new arrays (ops' outputs)
+
     @staticmethod
     def forward(ctx, input, weight, bias, fn, backward, params):
         ctx.save_for_backward(input, weight, bias)
@@ -673,6 +675,8 @@ class _Linear(Function):
     reshape, a transpose, a product, an add and a reshape, since a small network's step runs it
     several times and each node costs microseconds of Python."""
 
+    fresh_grads = True  # its backward's gradients are new arrays (ops' outputs)
+
     @staticmethod
     def forward(ctx, x, w, b):
         x2 = M.reshape(x, (-1, w.shape[1]))
@@ -779,6 +783,8 @@ class _BatchNorm(Function):
     running statistics, a per-channel affine map. On the CPU two fused kernels (``ops.norm``); on
     CUDA a composite of ``ops.math``.
     """
+
+    fresh_grads = True  # its backward's gradients are new arrays (ops' outputs)
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):

@@ -848,9 +848,11 @@ class Tensor:
         """Back-propagate from this tensor (a scalar, or pass ``gradient`` of its shape); leaves get ``.grad``."""
         autograd.backward(self, gradient if gradient is not None else grad, retain_graph)
 
-    def _accumulate_grad(self, g):
+    def _accumulate_grad(self, g, owned=False):
+        """Add ``g`` into ``.grad``; ``owned``: nothing else holds ``g`` (``Function.fresh_grads``),
+        so a first gradient is kept as it is instead of copied."""
         if self.grad is None:
-            self.grad = Tensor(M.copy(g))
+            self.grad = Tensor(g if owned else M.copy(g))
         else:
             self.grad = Tensor(M.add(self.grad.data, g))
 

@@ -487,3 +487,50 @@ def test_relu_one_pass_kernels_match_numpy_and_torch(dtype):
     np.testing.assert_array_equal(gx, xt.grad.numpy())
     gb = M.relu_backward(np.float64(2.0) * np.ones((1,), dtype), y[:5])  # broadcast: the general ops
     np.testing.assert_array_equal(gb, np.where(y[:5] <= 0, 0.0, 2.0).astype(dtype))
+
+
+def test_leaf_gradients_never_alias_what_else_holds_them(rng):
+    """Add's backward hands the same array to both inputs, and the seed is the caller's array: each
+    leaf's .grad must be its own copy. Changing one .grad in place changes nothing else."""
+    a = nc.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = nc.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    gy = rng.standard_normal((3, 4))
+    keep = gy.copy()
+    (a + b).backward(gy)
+    a.grad.data[...] = 7.0
+    np.testing.assert_array_equal(b.grad.numpy(), keep)
+    np.testing.assert_array_equal(gy, keep)
+
+
+@pytest.mark.parametrize("op", ["linear", "conv2d", "batch_norm"])
+def test_fresh_gradients_kept_without_copy_still_accumulate(op, rng):
+    """Functions whose backward makes new arrays (``fresh_grads``) hand them to leaves uncopied: a
+    second backward adds to the first, and changing a .grad in place changes no saved array or
+    later gradient."""
+    import numconv.functional as F
+
+    x = nc.Tensor(rng.standard_normal((4, 3, 5, 5)), requires_grad=True)
+    if op == "linear":
+        w, b = nc.Tensor(rng.standard_normal((6, 5)), requires_grad=True), nc.Tensor(rng.standard_normal(6), requires_grad=True)
+        f = lambda: F.linear(x, w, b)  # noqa: E731
+    elif op == "conv2d":
+        w, b = nc.Tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True), nc.Tensor(rng.standard_normal(2), requires_grad=True)
+        f = lambda: F.conv2d(x, w, b, padding=1)  # noqa: E731
+    else:
+        w, b = nc.Tensor(rng.standard_normal(3) + 2, requires_grad=True), nc.Tensor(rng.standard_normal(3), requires_grad=True)
+        f = lambda: F.batch_norm(x, None, None, w, b, training=True)  # noqa: E731
+    y = f()
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy, retain_graph=True)
+    first = {name: t.grad.numpy().copy() for name, t in (("x", x), ("w", w), ("b", b))}
+    for t in (x, w, b):
+        t.grad.data[...] = 0.0  # in place: must reach nothing the graph saved
+    y.backward(gy)
+    for name, t in (("x", x), ("w", w), ("b", b)):
+        np.testing.assert_allclose(t.grad.numpy(), first[name], rtol=1e-12, atol=1e-12, err_msg=name)
+    for t in (x, w, b):
+        t.grad = None
+    f().backward(gy)
+    f().backward(gy)
+    for name, t in (("x", x), ("w", w), ("b", b)):
+        np.testing.assert_allclose(t.grad.numpy(), 2 * first[name], rtol=1e-10, atol=1e-10, err_msg=name)
