@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -264,17 +265,21 @@ def use_algorithm(name):
         _forced_algorithm = prev
 
 
-_workspaces = {}
+_workspaces = threading.local()  # per thread: {(name, dtype, device): array}
 
 
 def workspace(name: str, size: int, dtype, device: str):
     """A flat scratch array of at least ``size`` elements, kept and reused across calls (a fresh
-    large array costs a page fault per 4 KiB on first touch). One per name, dtype and device; the
-    kernels that use it finish before the next call asks for it."""
+    large array costs a page fault per 4 KiB on first touch). One per name, dtype, device and
+    thread: an op may fill one in a kernel and read it in the next, so two threads running ops at
+    once must not share it (a thread's arrays go when the thread ends)."""
+    arrays = getattr(_workspaces, "arrays", None)
+    if arrays is None:
+        arrays = _workspaces.arrays = {}
     key = (name, np.dtype(dtype), device)
-    ws = _workspaces.get(key)
+    ws = arrays.get(key)
     if ws is None or ws.size < size:
-        ws = _workspaces[key] = empty((size,), dtype, device)
+        ws = arrays[key] = empty((size,), dtype, device)
     return ws
 
 

@@ -872,3 +872,41 @@ def test_winograd_transforms_are_the_matrices():
         # the weight gradient's G^T on six values
         u = rng.standard_normal(6)
         assert np.allclose(conv_winograd._gt6.py_func(*u), G.T @ u, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ["planes", "winograd", "gemm"])
+def test_two_threads_convolving_at_once_get_their_own_results(algorithm):
+    """Ops that fill a scratch array (``dispatch.workspace``) in one kernel and read it in the next
+    (the planes input gradient's flipped weights, Winograd's transforms, the GEMM tiles) must not
+    share it between threads: two threads running different weights, interleaved as often as the
+    interpreter allows, each get their single-threaded result every time."""
+    import sys
+    import threading
+
+    from numconv import dispatch
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 32, 12, 12)).astype(np.float32)
+    ws = [rng.standard_normal((32, 32, 3, 3)).astype(np.float32) for _ in range(2)]
+    with dispatch.use_algorithm(algorithm):
+        refs = [F.conv_transpose2d(x, w, padding=1) for w in ws]
+        bad, errors = [0, 0], []
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+
+        def run(i):
+            try:
+                for _ in range(60):
+                    bad[i] += not np.array_equal(F.conv_transpose2d(x, ws[i], padding=1), refs[i])
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        try:
+            threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(switch)
+    assert not errors and bad == [0, 0], (bad, errors)
