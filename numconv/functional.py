@@ -691,7 +691,7 @@ class _Linear(Function):
     def backward(ctx, g):
         x2, w = ctx.saved
         nx, nw, nb = ctx.needs_input_grad
-        g2 = M.reshape(g, (-1, w.shape[0]))
+        g2 = M.reshape(g, (x2.shape[0], w.shape[0]))  # not -1: out_features may be 0
         gx = M.reshape(M.matmul(g2, w), ctx.x_shape) if nx else None
         gw = M.matmul(M.swapaxes(g2, 0, 1), x2) if nw else None
         gb = M.sum(g2, axis=0) if nb else None

@@ -313,3 +313,15 @@ def test_batch_norm_errors():
         F.batch_norm(x, np.zeros(3), np.ones(3))
     with pytest.raises(ValueError, match=r"\(N, C, \*\)"):
         F.batch_norm(np.ones(3, np.float32), None, None, training=True)
+
+
+def test_linear_with_no_output_features_has_gradients():
+    """out_features = 0: an empty output, zero input gradient, empty weight and bias gradients."""
+    x = nc.Tensor(np.random.default_rng(0).standard_normal((3, 5)), requires_grad=True)
+    w = nc.Tensor(np.zeros((0, 5)), requires_grad=True)
+    b = nc.Tensor(np.zeros(0), requires_grad=True)
+    y = F.linear(x, w, b)
+    assert y.shape == (3, 0)
+    y.backward(np.zeros((3, 0)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 5)))
+    assert w.grad.shape == (0, 5) and b.grad.shape == (0,)
