@@ -508,8 +508,8 @@ def matmul(a, b):
         out = dispatch.host_empty((a.shape[0], b.shape[1]), a.dtype)
         gemm = dispatch.kernels("gemm", dispatch.CPU)
         a = np.ascontiguousarray(a)  # O(M*K), against the product's O(M*K*N)
-        if b.T.flags.c_contiguous and not b.flags.c_contiguous:  # a transposed view (x @ W.T in Linear)
-            gemm.matmul_nt(out, a, b.T)
+        if b.T.flags.c_contiguous and (not b.flags.c_contiguous or b.shape[1] == 1):
+            gemm.matmul_nt(out, a, b.T)  # a transposed view (x @ W.T in Linear), or one column: dot products
         else:  # b's rows read in place: no transposed copy of b
             gemm.matmul_nn(out, a, np.ascontiguousarray(b), dispatch.host_empty((a.size,), a.dtype))
         return out
