@@ -55,14 +55,20 @@ def kernels(family: str, device: str):
     return _kernel_modules[key]
 
 
+_CONV_FORWARDS = (("conv_planes", "_forward_images"), ("conv_planes", "_forward_lanes"),
+                  ("conv_gemm", "conv_forward_gemm"), ("conv_winograd", "conv_forward_winograd"),
+                  ("conv", "conv_forward"))
+
+
 def cpu_kernels_cached():
-    """Whether Numba's disk cache already holds a build of the CPU convolution kernel every model
-    runs first (``conv_planes._forward_images``): False on a machine's first run, when the first
-    training step compiles the kernels (tens of seconds); None when it cannot be told (Numba's
-    cache internals are not a public API)."""
+    """Whether Numba's disk cache holds a build of any CPU convolution forward (which one a model's
+    first layer runs depends on its shape and the thread count): False on a machine's first run,
+    when the first training step compiles the kernels (tens of seconds); None when it cannot be
+    told (Numba's cache internals are not a public API). A True does not promise that every kernel
+    a model needs is cached, only that numconv has run here before."""
     try:
-        cache = kernels("conv_planes", CPU)._forward_images._cache
-        return bool(cache._cache_file._load_index())
+        return any(bool(getattr(kernels(family, CPU), name)._cache._cache_file._load_index())
+                   for family, name in _CONV_FORWARDS)
     except Exception:  # another Numba's internals, or no cache directory: say nothing
         return None
 
