@@ -654,14 +654,14 @@ def test_planes_forward_on_blocks_of_images_vs_reference(xs, ws, kw, rng, monkey
 
 
 def test_planes_chooses_blocks_of_images_for_small_planes():
-    """LeNet-5's second layer (100 outputs of 160 computed per image) and ResNet-18's 4x4 layers
-    (16 of 32), strided or not, run on blocks of images; LeNet-5's first layer (784 of 896), a
-    32-wide layer, a batch of one block and planes too large for the workspace do not."""
+    """LeNet-5's second layer (100 outputs of 160 computed per image), its first (784 of 896) and
+    ResNet-18's 4x4 layers (16 of 32), strided or not, run on blocks of images; a 32-wide layer
+    (32 of 32), a batch of one block and planes too large for the workspace do not."""
     from numconv.kernels.cpu.conv_planes import _by_lanes
 
     one = (1, 1, 1)
     assert _by_lanes((64, 16, 1, 10, 10), (16, 6, 1, 5, 5), one, one, 1, 4)
-    assert not _by_lanes((64, 6, 1, 28, 28), (6, 1, 1, 5, 5), one, one, 1, 4)
+    assert _by_lanes((64, 6, 1, 28, 28), (6, 1, 1, 5, 5), one, one, 1, 4)
     assert not _by_lanes((32, 64, 1, 32, 32), (64, 3, 1, 3, 3), one, one, 1, 4)
     assert _by_lanes((32, 512, 1, 4, 4), (512, 512, 1, 3, 3), one, one, 1, 4)
     assert _by_lanes((32, 512, 1, 4, 4), (512, 256, 1, 3, 3), (1, 2, 2), one, 1, 4)
