@@ -205,6 +205,9 @@ def train(cfg: Config, resume: bool = False, log=print):
     _check(cfg)
     from . import data
 
+    if cfg.device == "cpu" and dispatch.cpu_kernels_cached() is False:  # before _build's shape check compiles
+        log("first run on this machine: numconv's kernels compile with Numba as they are first used (about "
+            "20-40 s on 2 cores, most of it before and in the first batch); later runs load them from its cache")
     os.makedirs(cfg.out, exist_ok=True)
     ck_path = os.path.join(cfg.out, "last.npz")
     model, opt, sched, train_set, test_set = _build(cfg)
@@ -234,9 +237,6 @@ def train(cfg: Config, resume: bool = False, log=print):
     n_params = sum(p.size for p in model.parameters())
     log(f"{cfg.model} ({n_params:,} parameters) on {cfg.data}: {len(train_set)} train / {len(test_set)} test images, "
         f"{cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, {cfg.epochs} epochs, device {cfg.device}")
-    if cfg.device == "cpu" and dispatch.cpu_kernels_cached() is False:
-        log("first run on this machine: the first batch compiles numconv's kernels with Numba (about 20-40 s "
-            "on 2 cores), which then load from its cache in later runs")
     for epoch in range(start, cfg.epochs + 1):
         loader.set_epoch(epoch)
         model.train()
