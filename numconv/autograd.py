@@ -98,39 +98,34 @@ class Function:
         record = any(needs) and is_grad_enabled()
         ctx = Context(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
-        if not isinstance(out, tuple):  # one output: the common case, kept short (it runs per op)
-            diff = cls.differentiable_outputs
-            grad_ok = record and (diff is None or 0 in diff) and np.dtype(out.dtype).kind == "f"
-            t = Tensor._of(out, grad_ok)
-            if grad_ok:
-                t._node = Node(cls, ctx, [a if isinstance(a, Tensor) and a.requires_grad else None for a in args],
-                               ((tuple(out.shape), out.dtype),))
-            return t
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
         diff = cls.differentiable_outputs
         node = None
         if record:
-            meta = tuple((tuple(o.shape), o.dtype) for o in out)
+            meta = tuple((tuple(o.shape), o.dtype) for o in outs)
             node = Node(cls, ctx, [a if isinstance(a, Tensor) and a.requires_grad else None for a in args], meta)
         results = []
-        for i, o in enumerate(out):
+        for i, o in enumerate(outs):
             grad_ok = record and np.dtype(o.dtype).kind == "f" and (diff is None or i in diff)
             t = Tensor._of(o, grad_ok)
             if grad_ok:
                 t._node, t._index = node, i
             results.append(t)
-        return tuple(results)
+        return tuple(results) if multi else results[0]
 
 
-_TENSOR = []
+_Tensor = None
 
 
 def _tensor_class():
-    """``numconv.tensor.Tensor`` (imported on first use: tensor imports this module)."""
-    if not _TENSOR:
+    """``numconv.tensor.Tensor``, imported on first use (tensor imports this module) and kept."""
+    global _Tensor
+    if _Tensor is None:
         from .tensor import Tensor
 
-        _TENSOR.append(Tensor)
-    return _TENSOR[0]
+        _Tensor = Tensor
+    return _Tensor
 
 
 def _topological(root_node):
