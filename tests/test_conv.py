@@ -2,6 +2,7 @@
 (tests/reference.py, gradients by central differences) and against torch.nn.functional."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 from dataclasses import dataclass, replace
@@ -776,6 +777,77 @@ def test_winograd_vs_reference(xs, ws, kw, rng, monkeypatch, count_winograd):
         exp_gw = _weight_grad_reference(x, gy, w.shape, kw.get("padding", 0), kw.get("dilation", 1),
                                         kw.get("groups", 1))
         assert_close(gw, exp_gw, dtype, "exact", f"{what} weight gradient")
+
+
+
+# Shapes of WINOGRAD (plain, grouped with padding past the kernel, dilated by 2 along the rows) and
+# one the dispatcher sends to Winograd by itself (32 channels, 128 tiles).
+NONFINITE = [WINOGRAD[0], WINOGRAD[3], WINOGRAD[6], ((2, 32, 32, 32), (32, 32, 3, 3), dict(padding=1))]
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("xs,ws,kw", NONFINITE, ids=[f"{x}_{w}_{sorted(k)}" for x, w, k in NONFINITE])
+def test_winograd_nonfinite_lands_where_the_definition_puts_it(xs, ws, kw, value, rng, monkeypatch):
+    """A NaN or infinity in the input (or the output gradient) makes exactly the outputs (and
+    gradients) not finite whose sums hold it, as the float64 definition does: Winograd's transforms
+    would spread it over whole tiles, so such a pass runs again on ``planes``. With finite inputs
+    Winograd's results stand (``planes`` never runs). Both dtypes; forced and, for the last shape,
+    the dispatcher's own choice.
+
+    The weight gradient is held to ``planes``' pattern, not the definition's: where a tap of an
+    output reads the padding, the definition multiplies by a zero (a NaN when the output gradient
+    there is infinite, as in PyTorch), and the kernels that skip the padding (``direct``) or sum over
+    whole padded rows (``planes``) differ from it and from each other there."""
+    from numconv.kernels.cpu import conv_planes
+
+    planes_calls = []
+    for name in ("conv_forward_planes", "conv_input_grad_planes", "conv_weight_grad_planes"):
+        kernel_fn = getattr(conv_planes, name)
+
+        def counted(*args, kernel_fn=kernel_fn, name=name):
+            planes_calls.append(name)
+            return kernel_fn(*args)
+
+        monkeypatch.setattr(conv_planes, name, counted)
+    x, w, b, kw = _winograd_case(rng, xs, ws, kw)
+    gy = random(rng, R.conv_nd(x, w, b, **kw).shape)
+    forced = xs[1] < 32
+
+    def algorithm():
+        return dispatch.use_algorithm("winograd") if forced else contextlib.nullcontext()
+
+    with algorithm():
+        F.conv2d(x.astype(np.float32), w.astype(np.float32), None if b is None else b.astype(np.float32), **kw)
+        F.conv2d_backward(gy.astype(np.float32), x.astype(np.float32), w.astype(np.float32), **kw)
+    assert planes_calls == [], f"planes ran on finite inputs: {planes_calls}"
+    xb, gyb = x.copy(), gy.copy()
+    xb[tuple(rng.integers(0, n) for n in xb.shape)] = value
+    gyb[tuple(rng.integers(0, n) for n in gyb.shape)] = value
+    padding, groups, dilation = kw.get("padding", 0), kw.get("groups", 1), kw.get("dilation", 1)
+    with np.errstate(invalid="ignore"):
+        exp_y = R.conv_nd(xb, w, b, **kw)
+        exp_gx = R.conv_transpose_nd(gyb, w, None, padding=padding, groups=groups, dilation=dilation)
+        exp_gw = _weight_grad_reference(xb, gyb, w.shape, padding, dilation, groups)
+    planted = 0
+    for dtype in (np.float32, np.float64):
+        bd = None if b is None else b.astype(dtype)
+        with algorithm():
+            y = F.conv2d(xb.astype(dtype), w.astype(dtype), bd, **kw)
+            gx, gw, _ = F.conv2d_backward(gyb.astype(dtype), xb.astype(dtype), w.astype(dtype), bd, **kw)
+        with dispatch.use_algorithm("planes"):
+            gw_planes = F.conv2d_backward(gyb.astype(dtype), xb.astype(dtype), w.astype(dtype), bd, **kw)[1]
+        for got, want, what in ((y, exp_y, "forward"), (gx, exp_gx, "input gradient"), (gw, exp_gw, "weight gradient")):
+            what = f"{xs} {ws} {kw} {value} {dtype.__name__} {what}"
+            finite = np.isfinite(want)
+            planted += int(finite.size - finite.sum())
+            if got is gw:  # where a product meets padding, the kernels differ (see the docstring)
+                np.testing.assert_array_equal(np.isfinite(gw), np.isfinite(gw_planes), err_msg=f"{what}: not planes'")
+                finite &= np.isfinite(gw_planes)
+            else:
+                np.testing.assert_array_equal(np.isfinite(got), finite, err_msg=f"{what}: values not finite elsewhere")
+            assert_close(got[finite], want[finite], dtype, "exact", what)
+    assert planted, "the planted values reach no output"
+    assert planes_calls, "no Winograd pass fell back to planes"
 
 
 def test_winograd_chooser():

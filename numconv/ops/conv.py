@@ -8,6 +8,12 @@ from .. import shapes
 from ..shapes import ConvSpec
 
 
+# Winograd spreads a NaN or infinity of its input over whole tiles of outputs (kernels/cpu/
+# conv_winograd.py); when a Winograd pass reports values that are not finite, the pass runs again on
+# this algorithm, whose sums follow the definition, so the NaN and infinities land where PyTorch's do.
+NONFINITE_FALLBACK = "planes"
+
+
 def _bias(b, dtype, device):
     if b is not None:
         return dispatch.contiguous(b, device), True
@@ -44,8 +50,10 @@ def conv_forward(x, w, b, spec: ConvSpec):
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
         V, M, U = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
-        wg.conv_forward_winograd(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
-    elif algorithm == "planes":
+        if wg.conv_forward_winograd(y, x, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U) == 0:
+            return out
+        algorithm = NONFINITE_FALLBACK
+    if algorithm == "planes":
         dispatch.kernels("conv_planes", dev).conv_forward_planes(y, x, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation,
                                                                  spec.groups, _scratch("planes_wp", (w.size,), x.dtype, dev))
     elif algorithm == "gemm":
@@ -69,8 +77,10 @@ def conv_input_grad(gy, w, spec: ConvSpec, b=None):
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
         V, M, U = _winograd_workspaces(wg, spec, spec.x_shape, gy.dtype, dev)
-        wg.conv_input_grad_winograd(gx, gy, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
-    elif algorithm == "planes":
+        if wg.conv_input_grad_winograd(gx, gy, w, b, has_bias, spec.pad_lo, spec.dilation, spec.groups, V, M, U) == 0:
+            return out
+        algorithm = NONFINITE_FALLBACK
+    if algorithm == "planes":
         dispatch.kernels("conv_planes", dev).conv_input_grad_planes(
             gx, gy, w, b, has_bias, spec.stride, spec.pad_lo, spec.dilation, spec.groups,
             _scratch("planes_wt", (w.size,), gy.dtype, dev), _scratch("planes_wp", (w.size,), gy.dtype, dev))
@@ -94,8 +104,10 @@ def conv_weight_grad(x, gy, spec: ConvSpec):
     if algorithm == "winograd":
         wg = dispatch.kernels("conv_winograd", dev)
         V, M, U = _winograd_workspaces(wg, spec, spec.y_shape, x.dtype, dev)
-        wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.dilation, spec.groups, V, M, U)
-    elif algorithm == "planes":
+        if wg.conv_weight_grad_winograd(gw, x, gy, spec.pad_lo, spec.dilation, spec.groups, V, M, U) == 0:
+            return out
+        algorithm = NONFINITE_FALLBACK
+    if algorithm == "planes":
         planes = dispatch.kernels("conv_planes", dev)
         part = _scratch("weight_grad_parts", (planes.weight_grad_slices(spec), spec.w_shape[0], shapes.prod(spec.w_shape[1:])),
                         x.dtype, dev)

@@ -18,6 +18,12 @@ Lavin's 0, +-1, +-2: in float32 that halves the error (Barabasz et al., "Error a
 improving the accuracy of Winograd convolution for deep neural networks", 2020); ``BT`` and
 ``AT`` are dyadic, so their products are exact. docs/performance.md gives the measured error.
 
+A NaN or an infinity in the input spreads over the whole 4x4 tile of outputs whose patch holds it
+(the transforms mix all 36 values of a patch), where the definition's sums spread it only to the
+outputs whose window holds it. So each pass counts the values it made that are not finite (about
+free: they are counted in buffers already in cache), and ``numconv.ops.conv`` runs the pass again on
+``planes`` when the count is not zero; finite results are kept as they are.
+
 Dilation d needs no change to the arithmetic: a tile takes every d-th output, starting at
 ``_tile_starts``, and reads every d-th input. Any padding works (the patch is read with bounds
 checks), so the input gradient of a 3x3 stride-1 convolution is this kernel too
@@ -121,14 +127,14 @@ def conv_input_grad_winograd(gx, gy, w, b, has_bias, pad_lo, dilation, groups, V
 
     With stride 1 it is the convolution of ``gy`` with the flipped weight, transposed per group,
     and padding ``d*2 - pad`` (negative when the forward padded more than the kernel reaches; the
-    patch reads check bounds either way).
+    patch reads check bounds either way). Returns the forward's count of values not finite.
     """
     O, CPG = w.shape[0], w.shape[1]
     opg = O // groups
     wt = np.ascontiguousarray(w[:, :, :, ::-1, ::-1].reshape((groups, opg, CPG, 1, 3, 3))
                               .swapaxes(1, 2).reshape((groups * CPG, opg, 1, 3, 3)))
     pad = (0, 2 * dilation[1] - pad_lo[1], 2 * dilation[2] - pad_lo[2])
-    conv_forward_winograd(gx, gy, wt, b, has_bias, pad, dilation, groups, V, M, Up)
+    return conv_forward_winograd(gx, gy, wt, b, has_bias, pad, dilation, groups, V, M, Up)
 
 
 @inline
@@ -311,6 +317,18 @@ def _output_transform(Mf, m0, mstride, Z1f, Z2f, L):
 
 
 @inline
+def _nonfinite(a, n):
+    """1 if a[:n] holds a NaN or an infinity (their sum is then not finite), else 0; a sum past the
+    largest float also gives 1, which costs a needless rerun, never a wrong result. One add per
+    value, vectorized. (Not v - v != 0: under the kernels' 'reassoc' flag LLVM may cancel an
+    expression against itself; the ordered test |s| < inf is false for NaN and infinities.)"""
+    total = a.dtype.type(0)
+    for i in range(n):
+        total += a[i]
+    return 0 if abs(total) < a.dtype.type(np.inf) else 1
+
+
+@inline
 def _scatter_row(yf, y0, OH, OW, Z2f, L, q, h0, dh, r0, nt, dw, bias):
     """out[h0 + dh*a, r0 + dw*(4*jj + c)] = Z2[a, c, q + jj] + bias for the ``nt`` tiles of one
     residue of one row of tiles, inside the output only, with out's rows at ``yf[y0 + OW*h]`` and
@@ -450,6 +468,10 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     passes: the input transform (a task per input channel, over the whole chunk:
     ``_input_stage``), the GEMMs (group x point x block of tiles, on ``gemm.panels``), the output
     transform (a task per output channel, over the whole chunk).
+
+    Returns a count that is not zero when a transformed tile holds a value that is not finite
+    (``_nonfinite`` over the output transform's buffers, positions past the output's edge
+    included): the caller then runs the pass on another algorithm (see the module's docstring).
     """
     N, O, OH, OW = y.shape[0], y.shape[1], y.shape[3], y.shape[4]
     CPG = w.shape[1]
@@ -466,6 +488,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     Mf, yf = M[:groups * 36 * rm * ld], y.reshape(y.size)
     _weight_transform(Up, w, groups)
     voff = np.arange(CPG) * ld  # V's rows of one (g, xi)
+    nonfinite = 0
     for row0 in range(0, N * TH, per):
         rc = min(per, N * TH - row0)
         tc = rc * TW
@@ -488,6 +511,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
             _, scatter, _, tcount, _, tgroups = _dilated2_tables(tc, res)
             for o in range(*part_range(part, parts, O)):
                 _output_transform(Mf, ((o // opg) * 36 * rm + o % opg) * ld, rm * ld, Z1f, Z2f, tc)
+                nonfinite += _nonfinite(Z2f, 16 * tc)
                 bias = b[o] if has_bias else zero
                 t = 0
                 for rr in range(rc):
@@ -501,6 +525,7 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
                         _scatter_row(yf, (n * O + o) * OH * OW, OH, OW, Z2f, tc, t, hs[th], dh, res[r, 0], res[r, 1],
                                      dw, bias)
                         t += res[r, 1]
+    return nonfinite
 
 # ----------------------------------------------------------------------------- weight gradient
 #
@@ -584,7 +609,7 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, dilation, groups, V, M, U):
     O * C/groups. Per chunk of whole rows of tiles: the input transform (as the forward's), the output gradient's transform, then the 36
     GEMMs P[g, xi, k, j] += sum_t M[g, xi, k, t] V[g, xi, j, t], a task per group and point, the
     chunks added in order, so the result does not depend on the thread count. Last, per weight,
-    G^T P G in float64.
+    G^T P G in float64. Returns how many of the weight gradient's values are not finite.
     """
     N, O, OH, OW = gy.shape[0], gy.shape[1], gy.shape[3], gy.shape[4]
     CPG = gw.shape[1]
@@ -609,6 +634,7 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, dilation, groups, V, M, U):
             for t0 in range(0, tc, 2 * TB):
                 dots(P, gx * opg * CPG, CPG, Mc, gx * rm * ld + t0, ld, opg, Vc, gx * rv * ld + t0, voff, CPG,
                      min(2 * TB, tc - t0))
+    nonfinite = 0
     for o in prange(O):
         g, k = o // opg, o % opg
         half = np.empty((6, 3))
@@ -621,3 +647,5 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, dilation, groups, V, M, U):
             for kw in range(3):
                 e0, e1, e2 = _gt6(half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw])
                 gw[o, j, 0, 0, kw], gw[o, j, 0, 1, kw], gw[o, j, 0, 2, kw] = e0, e1, e2
+                nonfinite += (not abs(e0) < np.inf) + (not abs(e1) < np.inf) + (not abs(e2) < np.inf)
+    return nonfinite
