@@ -721,3 +721,18 @@ def test_avg_pool_window_entirely_in_padding_is_not_nan():
         assert "padding" in str(e)
         return
     assert np.isfinite(y).all(), y
+
+
+# ----------------------------------------------------------------------------- empty batches
+
+def test_empty_batches_run_forward_and_backward():
+    """N=0 through conv (bias gradient), pooling, unpooling and batch norm in eval: empty results
+    of the right shapes, as in PyTorch (it was a NumPy reshape error of -1 on a size-0 array)."""
+    x = numconv.Tensor(np.zeros((0, 3, 6, 6), np.float32), requires_grad=True)
+    conv = numconv.nn.Conv2d(3, 4, 3)
+    (conv(x).sum() + F.max_pool2d(x, 2).sum() + F.adaptive_max_pool2d(x, 2).sum()).backward()
+    assert x.grad.shape == (0, 3, 6, 6) and conv.bias.grad.shape == (4,)
+    assert np.array_equal(conv.bias.grad.numpy(), np.zeros(4, np.float32))
+    y, idx = F.max_pool2d(np.zeros((0, 3, 6, 6), np.float32), 2, return_indices=True)
+    assert F.max_unpool2d(y, idx, 2).shape == (0, 3, 6, 6)
+    assert numconv.nn.BatchNorm2d(3).eval()(np.zeros((0, 3, 2, 2), np.float32)).shape == (0, 3, 2, 2)

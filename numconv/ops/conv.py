@@ -126,7 +126,7 @@ def conv_bias_grad(gy):
     """dL/db[o] = sum of dL/dy over everything but the channel axis 1."""
     dev = dispatch.backend(grad_output=gy)
     gy = dispatch.contiguous(gy, dev)
-    gy = dispatch.view(gy, (gy.shape[0], gy.shape[1], -1, 1, 1), dev)
+    gy = dispatch.view(gy, (gy.shape[0], gy.shape[1], shapes.prod(gy.shape[2:]), 1, 1), dev)  # not -1: N may be 0
     gb = dispatch.empty((gy.shape[1],), gy.dtype, dev)
     dispatch.kernels("conv", dev).conv_bias_grad(gb, gy)
     return gb
@@ -141,5 +141,6 @@ def add_channel_bias(y, b):
     """y + b over the channel axis 1 (a new array)."""
     dev = dispatch.backend(input=y, bias=b)
     out = dispatch.copy(dispatch.contiguous(y, dev), dev)
-    dispatch.kernels("conv", dev).add_channel_bias(dispatch.view(out, (y.shape[0], y.shape[1], -1), dev), dispatch.contiguous(b, dev))
+    dispatch.kernels("conv", dev).add_channel_bias(dispatch.view(out, (y.shape[0], y.shape[1], shapes.prod(y.shape[2:])), dev),
+                                                  dispatch.contiguous(b, dev))
     return out

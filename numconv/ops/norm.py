@@ -9,7 +9,7 @@ from .. import dispatch
 
 def _view(a):
     """(N, C, S): the spatial axes flattened."""
-    return a.reshape(a.shape[0], a.shape[1], -1)
+    return a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))  # not -1: N may be 0
 
 
 def batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps):

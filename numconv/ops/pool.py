@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dispatch
+from .. import shapes
 from ..shapes import PoolSpec
 
 
@@ -66,7 +67,7 @@ def check_indices(indices, plane_shape, spec: PoolSpec | None = None):
     windowed = spec is not None and dev == dispatch.CUDA
     plane_shape = (1,) * (3 - len(plane_shape)) + tuple(plane_shape)
     if spec is None:
-        idx5, step = dispatch.view(idx, (1, 1, 1, 1, -1), dev), (1, 1, 1)
+        idx5, step = dispatch.view(idx, (1, 1, 1, 1, idx.size), dev), (1, 1, 1)
         first = count = _unit_table(dev)
     else:
         idx5, step, (first, count) = dispatch.view(idx, spec.y_shape, dev), spec.step, _tables(spec, dev)[:2]
@@ -109,10 +110,12 @@ def avg_pool_backward(gy, spec: PoolSpec, override: float = 0.0):
 def _scatter(src, indices, out_shape5, out_nd, accumulate):
     dev = dispatch.backend(input=src, indices=indices)
     n, c = out_shape5[:2]
-    src = dispatch.view(dispatch.contiguous(src, dev), (n, c, -1), dev)
-    idx = dispatch.view(dispatch.contiguous(indices, dev), (n, c, -1), dev)
+    k = shapes.prod(src.shape[2:])  # sizes spelled out, not -1: an empty batch has no size to infer
+    src = dispatch.view(dispatch.contiguous(src, dev), (n, c, k), dev)
+    idx = dispatch.view(dispatch.contiguous(indices, dev), (n, c, k), dev)
     out = dispatch.empty(out_nd, src.dtype, dev)
-    dispatch.kernels("pool", dev).scatter_plane(dispatch.view(out, (n, c, -1), dev), src, idx, accumulate)
+    dispatch.kernels("pool", dev).scatter_plane(dispatch.view(out, (n, c, shapes.prod(out_shape5[2:])), dev), src, idx,
+                                                accumulate)
     return out
 
 
@@ -126,8 +129,8 @@ def max_unpool_backward(gy, indices):
     """dL/dx[p] = dL/dy at the position ``indices[p]`` named (a gather)."""
     dev = dispatch.backend(grad_output=gy, indices=indices)
     n, c = indices.shape[:2]
-    gy = dispatch.view(dispatch.contiguous(gy, dev), (n, c, -1), dev)
-    idx = dispatch.view(dispatch.contiguous(indices, dev), (n, c, -1), dev)
+    gy = dispatch.view(dispatch.contiguous(gy, dev), (n, c, shapes.prod(gy.shape[2:])), dev)
+    idx = dispatch.view(dispatch.contiguous(indices, dev), (n, c, shapes.prod(indices.shape[2:])), dev)
     gx = dispatch.empty(tuple(indices.shape), gy.dtype, dev)
     dispatch.kernels("pool", dev).gather_plane(dispatch.view(gx, idx.shape, dev), gy, idx)
     return gx

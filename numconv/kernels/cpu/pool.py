@@ -466,7 +466,7 @@ def avg_pool_forward(y, x, first, count, step, div, override):
     """
     if _whole_plane(y.shape, x.shape, count):
         P = y.shape[0] * y.shape[1]
-        _plane_means(y.reshape(P), x.reshape(P, -1), _divisor(div, override))
+        _plane_means(y.reshape(P), x.reshape(P, x.size // max(P, 1)), _divisor(div, override))
     else:
         _avg_windows(y, x, first, count, step, div, override)
 
@@ -524,7 +524,7 @@ def avg_pool_backward(gx, gy, first, count, step, div, override, cover_first, co
     """
     if _whole_plane(gy.shape, gx.shape, count):
         P = gy.shape[0] * gy.shape[1]
-        _plane_fill(gx.reshape(P, -1), gy.reshape(P), _divisor(div, override))
+        _plane_fill(gx.reshape(P, gx.size // max(P, 1)), gy.reshape(P), _divisor(div, override))
     else:
         _avg_backward_windows(gx, gy, first, count, step, div, override)
 
@@ -569,7 +569,9 @@ def max_pool_backward(gx, gy, idx, cover_first, cover_count):
     one thread per plane (the cover tables are the CUDA gather's and go unused here). A windowed
     kernel in the manner of the average's backward, one masked pass per tap, took twice as long."""
     N, C = gy.shape[0], gy.shape[1]
-    scatter_plane(gx.reshape(N, C, -1), gy.reshape(N, C, -1), idx.reshape(N, C, -1), True)
+    plane = max(N * C, 1)  # sizes spelled out, not -1: an empty batch has no size to infer
+    scatter_plane(gx.reshape(N, C, gx.size // plane), gy.reshape(N, C, gy.size // plane),
+                  idx.reshape(N, C, idx.size // plane), True)
 
 
 @kernel
