@@ -44,16 +44,28 @@ def _flatten(obj, arrays: dict):
 
 
 def _unflatten(node, arrays):
+    """The object a ``_flatten`` node describes; a node of another shape (a crafted or damaged
+    structure) is a ValueError naming what was found."""
+    if not isinstance(node, dict) or len(node) != 1:
+        raise ValueError(f"an entry must be an object with one key, got {type(node).__name__}")
     (kind, v), = node.items()
     if kind == "dict":
+        if not isinstance(v, dict):
+            raise ValueError(f"a 'dict' entry holds {type(v).__name__}, not an object")
         return {k: _unflatten(x, arrays) for k, x in v.items()}
-    if kind == "list":
-        return [_unflatten(x, arrays) for x in v]
-    if kind == "tuple":
-        return tuple(_unflatten(x, arrays) for x in v)
+    if kind in ("list", "tuple"):
+        if not isinstance(v, list):
+            raise ValueError(f"a {kind!r} entry holds {type(v).__name__}, not a list")
+        items = [_unflatten(x, arrays) for x in v]
+        return items if kind == "list" else tuple(items)
     if kind == "array":
-        return arrays[v]
+        a = arrays.get(v) if isinstance(v, str) else None
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"an 'array' entry names {v!r}, which is not an array of the file")
+        return a
     if kind == "value":
+        if v is not None and not isinstance(v, (bool, int, float, str)):
+            raise ValueError(f"a 'value' entry holds {type(v).__name__}")
         return v
     raise ValueError(f"unknown entry kind {kind!r}")
 
@@ -90,9 +102,12 @@ def load(path):
     if _STRUCT not in arrays:
         raise ValueError(f"{path} is not a numconv checkpoint (no {_STRUCT} entry)")
     try:
-        structure = json.loads(arrays.pop(_STRUCT).tobytes().decode())
-        if structure.get("format") != _FORMAT:
-            raise ValueError(f"unknown format {structure.get('format')!r}")
+        raw = arrays.pop(_STRUCT)
+        if not isinstance(raw, np.ndarray):
+            raise ValueError(f"{_STRUCT} is not an array")
+        structure = json.loads(raw.tobytes().decode())
+        if not isinstance(structure, dict) or structure.get("format") != _FORMAT:
+            raise ValueError(f"unknown format {structure.get('format') if isinstance(structure, dict) else structure!r}")
         return _unflatten(structure["root"], arrays)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as e:
         raise ValueError(f"checkpoint {path} is corrupt: its structure cannot be read ({e})") from None

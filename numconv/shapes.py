@@ -47,6 +47,30 @@ def ntuple(value, n: int, name: str) -> tuple:
     raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
 
 
+def real(value, name: str, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
+    """``value`` as a float: a finite real number (not a bool) in [lo, hi] (an end excluded when
+    ``lo_open`` / ``hi_open``; None: unbounded); else a TypeError (not a number) or ValueError (NaN,
+    infinite, out of range) naming ``name`` and the value."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi)):
+        left, right = ("(" if lo_open else "[") + ("-inf" if lo is None else f"{lo}"), \
+            ("inf" if hi is None else f"{hi}") + (")" if hi_open else "]")
+        raise ValueError(f"{name} must be in {left}, {right}, got {value!r}")
+    return v
+
+
+def flag(value, name: str) -> bool:
+    """``value`` as a bool: True or False (NumPy's too); anything else, a truthy string say, is a
+    TypeError naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
 def positive(values: tuple, name: str) -> tuple:
     if any(v < 1 for v in values):
         raise ValueError(f"{name} must be >= 1 in every dimension, got {values}")
@@ -77,7 +101,12 @@ def array_info(x, name: str, ndims: tuple | None = None, what: str = ""):
     dtype = getattr(x, "dtype", None)
     if shape is None or dtype is None:
         raise TypeError(f"{name} must be an array (numpy.ndarray, numconv.Tensor or CUDA array), got {type(x).__name__}")
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:  # a torch CPU tensor, say: its dtype is not NumPy's
+        raise TypeError(f"{name} must be an array (numpy.ndarray, numconv.Tensor or CUDA array), got "
+                        f"{type(x).__module__}.{type(x).__name__} of dtype {dtype}; for a torch tensor pass "
+                        f"{name}.numpy()") from None
     if dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must be float32 or float64, got dtype {dtype}; convert it first, e.g. {name}.astype(numpy.float32)"
@@ -236,6 +265,7 @@ def conv_spec(x_shape, w_shape, nd, stride, padding, dilation, groups, bias_shap
     if bias_shape is not None and tuple(bias_shape) != (O,):
         raise ValueError(f"bias must have shape ({O},) to match weight.shape[0], got {tuple(bias_shape)}")
     sizes = x_shape[2:]
+    nonempty_spatial(sizes, x_shape)
     pad = conv_padding(padding, nd)
     lo, hi = _same_padding(sizes, kernel, stride, dilation) if pad == "same" else pad
     out = tuple(out_size(n, k, s, d, a, b) for n, k, s, d, a, b in zip(sizes, kernel, stride, dilation, lo, hi))
@@ -291,6 +321,7 @@ def conv_transpose_spec(
         raise ValueError(f"bias must have shape ({O},) (weight.shape[1] x groups), got {tuple(bias_shape)}")
     lo, hi = conv_transpose_padding(padding, nd)
     sizes = x_shape[2:]
+    nonempty_spatial(sizes, x_shape)
     out = tuple(
         (n - 1) * s - a - b + d * (k - 1) + 1 + op
         for n, s, a, b, d, k, op in zip(sizes, stride, lo, hi, dilation, kernel, opad)
@@ -436,6 +467,7 @@ def _stack3(rows, dtype):
 
 @_memo
 def pool_spec(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad=True) -> PoolSpec:
+    ceil_mode, count_include_pad = flag(ceil_mode, "ceil_mode"), flag(count_include_pad, "count_include_pad")
     kernel, stride, padding, dilation = pool_params(nd, kernel_size, stride, padding, dilation)
     sizes = x_shape[2:]
     outs = tuple(pool_out_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(sizes, kernel, stride, padding, dilation))
@@ -564,6 +596,9 @@ def pad_tables(sizes, pad, mode):
         out = n + lo + hi
         if out < 1:
             raise ValueError(f"pad {tuple(pad)} would make a dimension of size {n} empty ({out})")
+        if n + lo < 0 or n + hi < 0:
+            raise ValueError(f"pad {tuple(pad)} crops more than the {n} elements of a dimension (a negative pad "
+                             f"crops, at most the dimension's size)")
         if mode != "constant" and (lo < 0 or hi < 0):
             raise ValueError(f"negative padding is only allowed with mode='constant', got pad={tuple(pad)}")
         if mode == "reflect" and (lo >= n or hi >= n):
@@ -597,6 +632,7 @@ def unfold_params(kernel_size, dilation, padding, stride, nd=2):
 
 
 def block_counts(sizes, kernel, dilation, padding, stride, name="input"):
+    nonempty_spatial(sizes, sizes, f"{name} spatial size")
     outs = tuple(out_size(n, k, s, d, p, p) for n, k, s, d, p in zip(sizes, kernel, stride, dilation, padding))
     if min(outs) < 1:
         raise ValueError(
@@ -604,6 +640,14 @@ def block_counts(sizes, kernel, dilation, padding, stride, name="input"):
             f"(kernel_size={kernel}, dilation={dilation}): no sliding blocks"
         )
     return outs
+
+
+def nonempty_spatial(sizes, shape, name="input") -> None:
+    """Raise unless every spatial size is at least 1 (the batch and channels may be 0, as in PyTorch:
+    a window over a dimension of no elements would read padding alone)."""
+    if min(sizes, default=1) < 1:
+        raise ValueError(f"{name} has an empty spatial dimension, shape {tuple(shape)}: only the batch and channel "
+                         f"dimensions may be 0")
 
 
 def prod(values) -> int:

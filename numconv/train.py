@@ -61,8 +61,11 @@ def _check(cfg: Config):
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
-    if not cfg.lr > 0:
-        raise ValueError(f"--lr must be > 0, got {cfg.lr}")
+    if not 0 < cfg.lr < float("inf"):
+        raise ValueError(f"--lr must be a finite number > 0, got {cfg.lr}")
+    for name in ("momentum", "weight_decay"):
+        if not 0 <= getattr(cfg, name) < float("inf"):
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(cfg, name)}")
     if cfg.limit < 0:
         raise ValueError(f"--limit must be >= 0, got {cfg.limit}")
     if cfg.device not in ("cpu", "cuda"):
@@ -200,6 +203,27 @@ def _config_record(cfg):
     return {k: v for k, v in rec.items() if v is not None}
 
 
+# what a training checkpoint holds (``train`` writes it), and the kind of each entry
+_CHECKPOINT_ENTRIES = {"config": dict, "model": dict, "optimizer": dict, "rng": dict, "history": list, "epoch": int}
+
+
+def _training_state(path, needs):
+    """``checkpoint.load(path)``, checked to be a training checkpoint with the ``needs`` entries of
+    the right kinds: a ValueError naming what is missing or wrong, instead of a KeyError or
+    AttributeError deep inside the resume."""
+    state = checkpoint.load(path)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a numconv training checkpoint (it holds a {type(state).__name__})")
+    missing = [k for k in needs if k not in state]
+    if missing:
+        raise ValueError(f"{path} is not a numconv training checkpoint: it lacks {missing}")
+    for k in needs:
+        kind = _CHECKPOINT_ENTRIES[k]
+        if not isinstance(state[k], kind) or isinstance(state[k], bool):
+            raise ValueError(f"{path}: its {k!r} entry is a {type(state[k]).__name__}, not a {kind.__name__}")
+    return state
+
+
 def train(cfg: Config, resume: bool = False, log=print):
     """Train per ``cfg``; returns the history (a list of per-epoch dicts)."""
     _check(cfg)
@@ -215,7 +239,7 @@ def train(cfg: Config, resume: bool = False, log=print):
         model.to(cfg.device)
     history, start = [], 1
     if resume and os.path.exists(ck_path):
-        state = checkpoint.load(ck_path)
+        state = _training_state(ck_path, tuple(_CHECKPOINT_ENTRIES))
         saved = state["config"]
         for key in ("model", "data", "optimizer", "batch_size", "seed", "limit"):
             if saved.get(key) != getattr(cfg, key):
@@ -277,9 +301,7 @@ def train(cfg: Config, resume: bool = False, log=print):
 
 def evaluate(checkpoint_path, data_dir=None, batch_size=256, log=print):
     """Rebuild the model a checkpoint was trained as, load its weights, report test loss and accuracy."""
-    state = checkpoint.load(checkpoint_path)
-    if "config" not in state or "model" not in state:
-        raise ValueError(f"{checkpoint_path} is not a numconv training checkpoint (no config/model entries)")
+    state = _training_state(checkpoint_path, ("config", "model"))
     cfg = Config(**{k: v for k, v in state["config"].items() if k in Config.__dataclass_fields__})
     if data_dir is not None:
         cfg.data_dir = data_dir

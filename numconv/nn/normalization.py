@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from .. import shapes
 from ..tensor import Tensor
 from . import init
 from ._utils import factory_dtype, positive_int
@@ -27,10 +28,9 @@ class _BatchNorm(Module):
                  device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features = positive_int(num_features, "num_features")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
+        if momentum is not None:
+            momentum = shapes.real(momentum, "momentum (or None)", 0.0, 1.0)
+        eps = shapes.real(eps, "eps", 0.0, lo_open=True)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = factory_dtype(device, dtype)

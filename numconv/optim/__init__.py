@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import shapes
 from ..autograd import enable_grad
 from ..ops import optim as ops
 from . import lr_scheduler
@@ -67,9 +68,14 @@ def _require(ok, message):
 
 
 def _nonnegative(group, *names):
+    """Each named hyperparameter a finite number >= 0 (a float from here on)."""
     for name in names:
-        v = group[name]
-        _require(v >= 0, f"invalid {name}={v!r}: must be >= 0")
+        group[name] = shapes.real(group[name], name, 0.0)
+
+
+def _flags(group, *names):
+    for name in names:
+        group[name] = shapes.flag(group[name], name)
 
 
 class Optimizer:
@@ -172,9 +178,25 @@ class Optimizer:
                 state[str(index[id(p)])] = {k: ops.to_host(v) if k in self._buffers else v for k, v in s.items()}
         return {"state": state, "param_groups": groups}
 
+    def _state_names(self, group):
+        """The state a parameter that has taken a step must hold under ``group``'s settings."""
+        return ()
+
     def load_state_dict(self, state_dict):
-        """Restore hyperparameters and state saved by ``state_dict`` (for the same parameters, in order)."""
+        """Restore hyperparameters and state saved by ``state_dict`` (for the same parameters, in order).
+        Anything missing or of the wrong kind is a ValueError or TypeError, before anything changes."""
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError("an optimizer state_dict is a dict with 'state' and 'param_groups', got "
+                             f"{sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__}")
+        if not isinstance(state_dict["state"], dict) or not isinstance(state_dict["param_groups"], (list, tuple)):
+            raise TypeError("an optimizer state_dict's 'state' must be a dict and its 'param_groups' a list")
         saved_groups = list(state_dict["param_groups"])
+        for i, saved in enumerate(saved_groups):
+            if not isinstance(saved, dict):
+                raise TypeError(f"param group {i} of the state_dict must be a dict, got {type(saved).__name__}")
+            missing = sorted(set(self.defaults) - set(saved)) + ([] if "params" in saved else ["params"])
+            if missing:
+                raise ValueError(f"param group {i} of the state_dict lacks {missing}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"state_dict has {len(saved_groups)} param groups, the optimizer has "
                              f"{len(self.param_groups)}")
@@ -188,6 +210,8 @@ class Optimizer:
             groups.append({**{k: _plain(v) for k, v in saved.items() if k != "params"}, "params": group["params"]})
         state = ParamState()
         for key, saved in state_dict["state"].items():
+            if not isinstance(saved, dict):
+                raise TypeError(f"state[{key!r}] of the state_dict must be a dict, got {type(saved).__name__}")
             p = by_index.get(int(key))
             if p is None:
                 raise ValueError(f"state_dict has state for parameter {key}, which no param group lists")
@@ -196,7 +220,14 @@ class Optimizer:
                 s[name] = ops.from_host(v, p.data, f"state[{key}][{name!r}]") if name in self._buffers else _plain(v)
         for group in groups:
             self._check(group)
+        for group in groups:
+            for p in group["params"]:
+                s = state[p] if p in state else {}
+                lacking = [name for name in self._state_names(group) if s and name not in s]
+                if lacking:
+                    raise ValueError(f"the state_dict's state of a parameter lacks {lacking} (has {sorted(s)})")
         self.param_groups, self.state = groups, state
+
 
 
 class SGD(Optimizer):
@@ -214,6 +245,8 @@ class SGD(Optimizer):
 
     def _check(self, group):
         _nonnegative(group, "lr", "momentum", "weight_decay")
+        group["dampening"] = shapes.real(group["dampening"], "dampening", 0.0, 1.0)
+        _flags(group, "nesterov")
         _require(not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
                  f"nesterov=True requires momentum > 0 and dampening = 0, got momentum={group['momentum']!r}, "
                  f"dampening={group['dampening']!r}")
@@ -240,7 +273,13 @@ class RMSprop(Optimizer):
                                       centered=centered))
 
     def _check(self, group):
-        _nonnegative(group, "lr", "eps", "momentum", "weight_decay", "alpha")
+        _nonnegative(group, "lr", "eps", "momentum", "weight_decay")
+        group["alpha"] = shapes.real(group["alpha"], "alpha", 0.0, 1.0)
+        _flags(group, "centered")
+
+    def _state_names(self, group):
+        return ("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ()) + \
+            (("grad_avg",) if group["centered"] else ())
 
     def _update(self, p, grad, state, group):
         state.setdefault("step", 0)
@@ -267,15 +306,19 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
                  decoupled_weight_decay=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay))
 
     def _check(self, group):
         _nonnegative(group, "lr", "eps", "weight_decay")
-        betas = group["betas"] = tuple(group["betas"])
-        _require(len(betas) == 2, f"betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, b in enumerate(betas):
-            _require(0.0 <= b < 1.0, f"invalid betas[{i}]={b!r}: must be in [0, 1)")
+        _flags(group, "amsgrad", "decoupled_weight_decay")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = tuple(shapes.real(b, f"betas[{i}]", 0.0, 1.0, hi_open=True) for i, b in enumerate(betas))
+
+    def _state_names(self, group):
+        return ("step", "exp_avg", "exp_avg_sq")
 
     def _update(self, p, grad, state, group):
         if not state:

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from .. import shapes
+
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR"]
 
 
@@ -85,7 +87,7 @@ class StepLR(LRScheduler):
         if int(step_size) != step_size or step_size < 1:
             raise ValueError(f"invalid step_size={step_size!r}: must be a positive integer")
         self.step_size = int(step_size)
-        self.gamma = gamma
+        self.gamma = shapes.real(gamma, "gamma", 0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -108,7 +110,7 @@ class CosineAnnealingLR(LRScheduler):
         if int(T_max) != T_max or T_max < 1:
             raise ValueError(f"invalid T_max={T_max!r}: must be a positive integer")
         self.T_max = int(T_max)
-        self.eta_min = eta_min
+        self.eta_min = shapes.real(eta_min, "eta_min", 0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
