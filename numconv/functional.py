@@ -87,7 +87,7 @@ def _output_mask(output_mask, bias):
     """Which of (grad_input, grad_weight, grad_bias) to compute: all by default; never grad_bias without a bias."""
     if output_mask is None:
         return True, True, bias is not None
-    if len(output_mask) != 3:
+    if not isinstance(output_mask, (tuple, list)) or len(output_mask) != 3:
         raise ValueError(f"output_mask must be 3 booleans (input, weight, bias), got {output_mask!r}")
     return bool(output_mask[0]), bool(output_mask[1]), bool(output_mask[2]) and bias is not None
 
@@ -237,6 +237,7 @@ def _make_max_pool(nd):
         return _shaped(input, xs), spec, batched
 
     def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+        return_indices = shapes.flag(return_indices, "return_indices")
         x, spec, batched = setup(input, kernel_size, stride, padding, dilation, ceil_mode)
         y, idx = ops.max_pool_forward(x, spec, indices=return_indices)
         return (_unbatch(y, batched), _unbatch(idx, batched)) if return_indices else _unbatch(y, batched)
@@ -329,6 +330,7 @@ def _make_adaptive(nd):
         return _unbatch(ops.avg_pool_backward(gy, spec), batched)
 
     def adaptive_max_pool(input, output_size, return_indices=False):
+        return_indices = shapes.flag(return_indices, "return_indices")
         x, spec, batched = setup(input, output_size)
         y, idx = ops.max_pool_forward(x, spec, indices=return_indices)
         return (_unbatch(y, batched), _unbatch(idx, batched)) if return_indices else _unbatch(y, batched)
@@ -871,10 +873,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     shapes.same_dtype(pairs)
     if not training and (running_mean is None or running_var is None):
         raise ValueError("running_mean and running_var must be given when training=False")
+    training = shapes.flag(training, "training")
+    momentum = shapes.real(momentum, "momentum", 0.0, 1.0)
+    eps = shapes.real(eps, "eps", 0.0, lo_open=True)
     if training and x.size // C <= 1:
         raise ValueError(f"expected more than 1 value per channel when training, got input shape {x.shape}")
     return _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
-                            training=bool(training), momentum=float(momentum), eps=float(eps))
+                            training=training, momentum=momentum, eps=eps)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -950,6 +955,13 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
     picked = logp.gather(1, M.reshape(safe, safe.shape[:1] + (1,) + safe.shape[1:])).squeeze(1)
     loss = -picked * Tensor(wt)
     denom = M.sum(wt)
+    none_counted = None  # 'mean' with every target ignored (or weighted 0): as PyTorch, NaN with gradient 0
+    if reduction == "mean":
+        none_counted = M.compare("eq", denom, 0)
+        if isinstance(none_counted, np.ndarray) and not none_counted:
+            none_counted = None  # on the host it is known: the usual case takes no extra node
+        else:
+            denom = M.where(none_counted, M.ones((), denom.dtype), denom)
     if reduction == "sum":
         loss = loss.sum()
     elif reduction == "mean":
@@ -964,6 +976,8 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
         elif reduction == "mean":
             smooth = smooth.sum() / Tensor(denom)
         loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / C)
+    if none_counted is not None:
+        loss = loss + Tensor(M.where(none_counted, M.full((), np.nan, logp.dtype), M.zeros((), logp.dtype)))
     return loss
 
 

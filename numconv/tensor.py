@@ -160,20 +160,36 @@ class Pow(Function):
 
     @staticmethod
     def backward(ctx, g):
+        """PyTorch's rules where the formulas meet 0 * inf: the gradient is 0 wherever the exponent
+        is 0 (for a), and where the base is 0 and the exponent >= 0 (for b)."""
         a, b, y = ctx.saved
         na, nb = ctx.needs_input_grad
         ga = gb = None
-        if na:
-            if isinstance(b, numbers.Number) and b == 0:
-                ga = M.zeros_like(g)
-            else:
-                ga = M.multiply(M.multiply(g, b), M.power(a, b - 1))  # b * a^(b-1)
-        if nb:
-            if isinstance(a, numbers.Number):
-                log_a = math.log(a) if a > 0 else float("nan")
-            else:
-                log_a = M.log(M.where(M.compare("eq", a, 0), M.ones((), a.dtype), a))  # 0^b: gradient 0 (b > 0)
-            gb = M.multiply(M.multiply(g, y), log_a)  # a^b * log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if na:
+                if isinstance(b, numbers.Number) and b == 0:
+                    ga = M.zeros_like(g)
+                else:
+                    ga = M.multiply(M.multiply(g, b), M.power(a, b - 1))  # b * a^(b-1)
+                    if not isinstance(b, numbers.Number):
+                        ga = M.where(M.compare("eq", b, 0), M.zeros((), ga.dtype), ga)
+            if nb:
+                if isinstance(a, numbers.Number):
+                    log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
+                else:
+                    log_a = M.log(a)
+                gb = M.multiply(M.multiply(g, y), log_a)  # a^b * log(a)
+                if isinstance(a, numbers.Number):
+                    if a == 0:
+                        gb = M.where(M.compare("ge", b, 0), M.zeros((), gb.dtype), gb)
+                else:
+                    zero_base = M.compare("eq", a, 0)
+                    if not isinstance(b, numbers.Number):
+                        zero_base = M.logical_and(zero_base, M.compare("ge", b, 0))
+                    elif b < 0:
+                        zero_base = None
+                    if zero_base is not None:
+                        gb = M.where(zero_base, M.zeros((), gb.dtype), gb)
         return ga, gb
 
 
@@ -246,6 +262,23 @@ class Sqrt(Function):
         return M.divide(g, M.multiply(ctx.saved[0], 2))
 
 
+class StdFromVar(Function):
+    """sqrt of a variance, with PyTorch's gradient for ``std``: 0 where the result is 0 (a constant
+    slice), instead of the inf that 0 * inf makes NaN on the way back to the input."""
+
+    @staticmethod
+    def forward(ctx, v):
+        y = M.sqrt(v)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.saved[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return M.where(M.compare("eq", y, 0), M.zeros((), g.dtype), M.divide(g, M.multiply(y, 2)))
+
+
 class Abs(Function):
     @staticmethod
     def forward(ctx, a):
@@ -254,7 +287,8 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return M.multiply(g, M.sign(ctx.saved[0]))  # 0 at 0, as PyTorch
+        sign = M.sign(ctx.saved[0])  # 0 at 0, and at NaN, as PyTorch's sgn
+        return M.multiply(g, M.where(M.compare("ne", sign, sign), M.zeros((), sign.dtype), sign))
 
 
 class Clamp(Function):
@@ -613,6 +647,9 @@ class Tensor:
         if dispatch.device_of(data) == dispatch.CPU:
             native = isinstance(data, (np.ndarray, np.generic))
             arr = np.asarray(data)
+            if arr.dtype.kind not in "biuf":  # None, strings, objects, complex: nothing the ops can take
+                raise TypeError(f"Tensor data must be booleans, integers or floating-point numbers, got "
+                                f"{type(data).__name__} of dtype {arr.dtype}")
             if dtype is not None:
                 arr = arr.astype(dtype, copy=False)
             elif arr.dtype.kind == "f" and (arr.dtype not in (np.float32, np.float64) or not native):
@@ -936,15 +973,18 @@ class Tensor:
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-    # ---- elementwise
+    # ---- elementwise (exp, log, sqrt, sigmoid and tanh of an integer or bool tensor are float32, as in PyTorch)
+    def _floating(self):
+        return self if self.dtype.kind == "f" else self.astype(_DEFAULT_DTYPE)
+
     def exp(self):
-        return Exp.apply(self)
+        return Exp.apply(self._floating())
 
     def log(self):
-        return Log.apply(self)
+        return Log.apply(self._floating())
 
     def sqrt(self):
-        return Sqrt.apply(self)
+        return Sqrt.apply(self._floating())
 
     def abs(self):
         return Abs.apply(self)
@@ -960,10 +1000,10 @@ class Tensor:
         return Relu.apply(self)
 
     def sigmoid(self):
-        return Sigmoid.apply(self)
+        return Sigmoid.apply(self._floating())
 
     def tanh(self):
-        return Tanh.apply(self)
+        return Tanh.apply(self._floating())
 
     def softmax(self, dim):
         return Softmax.apply(self, axis=_axes(dim, self.ndim)[0] if self.ndim else None)
@@ -987,7 +1027,7 @@ class Tensor:
         return (d * d).sum(dim, keepdim=keepdim) / max(n - int(bool(unbiased)), 0)
 
     def std(self, dim=None, unbiased=True, keepdim=False):
-        return self.var(dim, unbiased, keepdim).sqrt()
+        return StdFromVar.apply(self.var(dim, unbiased, keepdim))
 
     def max(self, dim=None, keepdim=False):
         """``max()``: the maximum (gradient shared among ties); ``max(dim)``: (values, indices), the gradient to
@@ -1022,6 +1062,8 @@ class Tensor:
     # ---- shape
     def reshape(self, *shape):
         shape = _shape_args(shape)
+        if any(n < -1 for n in shape) or shape.count(-1) > 1:
+            raise ValueError(f"reshape: sizes must be >= 0 with at most one -1, got {shape}")
         return Reshape.apply(self, shape=shape)
 
     view = reshape
@@ -1067,6 +1109,10 @@ class Tensor:
     def expand(self, *shape):
         shape = _shape_args(shape)
         lead = len(shape) - self.ndim
+        bad = [n for i, n in enumerate(shape) if n < -1 or (n == -1 and i < lead)]
+        if lead < 0 or bad:
+            raise ValueError(f"expand: shape {shape} for a tensor of shape {self.shape}: sizes must be >= 0, "
+                             f"with -1 (keep the size) only for the tensor's own {self.ndim} trailing dimensions")
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         try:
             np.broadcast_shapes(self.shape, shape)
@@ -1088,6 +1134,11 @@ class Tensor:
         if any(m > n for i, (m, n) in enumerate(zip(index.shape, self.shape)) if i != axis):
             raise ValueError(f"gather: index shape {tuple(index.shape)} exceeds the input's shape {self.shape} "
                              f"outside dim {dim}")
+        if index.size and dispatch.device_of(index) == dispatch.CPU:
+            lo, hi = int(index.min()), int(index.max())
+            if lo < 0 or hi >= self.shape[axis]:
+                raise ValueError(f"gather: index values must be in [0, {self.shape[axis]}) along dim {dim}, "
+                                 f"got {lo if lo < 0 else hi}")
         return Gather.apply(self, index, axis=axis)
 
 
@@ -1140,7 +1191,13 @@ def full(size, fill_value, dtype=None, requires_grad=False):
         dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, numbers.Integral) \
             else _DEFAULT_DTYPE
     size = _shape_args((size,) if isinstance(size, numbers.Integral) else tuple(size), "size")
-    return Tensor(M.full(size, fill_value, np.dtype(dtype)), requires_grad=requires_grad)
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and not (isinstance(fill_value, numbers.Integral)
+                                   or (isinstance(fill_value, numbers.Real) and float(fill_value).is_integer())):
+        raise ValueError(f"full: fill_value {fill_value!r} is not an integer, for dtype {dtype}")
+    if dtype.kind in "iu" and not np.iinfo(dtype).min <= int(fill_value) <= np.iinfo(dtype).max:
+        raise ValueError(f"full: fill_value {fill_value!r} is out of range for dtype {dtype}")
+    return Tensor(M.full(size, fill_value, dtype), requires_grad=requires_grad)
 
 
 def _like(t):
@@ -1192,6 +1249,11 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     """[start, end) by ``step``: int64 when all are ints, else float32 (or ``dtype``)."""
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(float(v)):
+            raise TypeError(f"arange: {name} must be a finite number, got {v!r}")
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else _DEFAULT_DTYPE

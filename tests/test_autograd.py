@@ -534,3 +534,43 @@ def test_fresh_gradients_kept_without_copy_still_accumulate(op, rng):
     f().backward(gy)
     for name, t in (("x", x), ("w", w), ("b", b)):
         np.testing.assert_allclose(t.grad.numpy(), 2 * first[name], rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")  # NumPy's 0 ** -1 warning; the inf is the point
+def test_gradients_where_formulas_meet_zero_times_inf_match_torch():
+    """PyTorch's rules at the edges a review helper found NaN at: pow at base 0 and exponent 0 (both
+    operands, scalar base too), abs at NaN (sgn(NaN) = 0), std of a constant slice (0, not NaN),
+    cross-entropy and nll with every target ignored (NaN loss, gradient 0), and float ops of an
+    integer tensor (float32, as torch)."""
+    torch = torch_or_fail()
+
+    def both(fn, *arrays):
+        ours = [nc.Tensor(x.copy(), requires_grad=True) for x in arrays]
+        theirs = [torch.tensor(x.copy(), requires_grad=True) for x in arrays]
+        fn(*ours).sum().backward()
+        fn(*theirs).sum().backward()
+        for o, t in zip(ours, theirs):
+            np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-6, equal_nan=True)
+
+    both(lambda x, y: x ** y, np.array([0., 0., 0., 2., -1.]), np.array([0., -1., 2., 0., 2.]))
+    both(lambda y: 0.0 ** y, np.array([1., 0., -1.]))
+    both(lambda y: 2.0 ** y, np.array([1., -1.]))
+    both(lambda x: x ** -1.0, np.array([0., 2.]))
+    both(lambda x: x.abs(), np.array([np.nan, -2., 0., 3.]))
+    both(lambda x: x.std(1), np.array([[1., 1., 1.], [1., 2., 3.]]))
+    logits = np.random.default_rng(0).standard_normal((3, 4))
+    for target in ([-100, -100, -100], [1, -100, 2]):
+        for kw in ({}, {"label_smoothing": 0.1}):
+            ours = nc.Tensor(logits.copy(), requires_grad=True)
+            theirs = torch.tensor(logits.copy(), requires_grad=True)
+            lo = nc.F.cross_entropy(ours, np.array(target), **kw)
+            lt = torch.nn.functional.cross_entropy(theirs, torch.tensor(target), **kw)
+            lo.backward()
+            lt.backward()
+            np.testing.assert_allclose(lo.item(), lt.item(), rtol=1e-6, equal_nan=True)
+            np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6, atol=1e-12)
+    ints = np.array([-1, 2])
+    for name in ("sigmoid", "tanh", "exp"):
+        got = getattr(nc.Tensor(ints), name)()
+        assert got.dtype == np.float32, name
+        np.testing.assert_allclose(got.numpy(), getattr(torch.tensor(ints), name)().numpy(), rtol=1e-6)

@@ -723,6 +723,83 @@ def test_avg_pool_window_entirely_in_padding_is_not_nan():
     assert np.isfinite(y).all(), y
 
 
+# ----------------------------------------------------------------------------- found by fuzzing the API (fourteenth session)
+
+LIN = lambda: numconv.nn.Linear(2, 2).parameters()  # noqa: E731
+OPTIM = numconv.optim
+
+
+@pytest.mark.parametrize("call,error,words", [
+    (lambda: numconv.Tensor(np.ones(2, np.float32)) + None, TypeError, "NoneType"),
+    (lambda: numconv.Tensor(np.arange(3.0)).expand(-1, 3), ValueError, "expand"),
+    (lambda: numconv.Tensor(np.arange(3.0)[None]).gather(1, np.array([[-1]])), ValueError, "[0, 3)"),
+    (lambda: numconv.Tensor(np.arange(3.0)[None]).gather(1, np.array([[3]])), ValueError, "[0, 3)"),
+    (lambda: numconv.Tensor(np.ones((2, 3))).reshape(-2, 3), ValueError, "-2"),
+    (lambda: numconv.full((2,), float("nan"), dtype=np.int64), ValueError, "nan"),
+    (lambda: numconv.arange(0, 5, 0), ValueError, "step"),
+    (lambda: F.pad(a(1, 5), (-6, 2)), ValueError, "crops"),
+    (lambda: F.conv2d(a(1, 3, 0, 5), a(4, 3, 3, 3), padding=2), ValueError, "empty spatial"),
+    (lambda: F.conv_transpose2d(a(1, 3, 0, 5), a(3, 4, 3, 3)), ValueError, "empty spatial"),
+    (lambda: F.unfold(a(1, 3, 0, 5), 2, padding=1), ValueError, "empty spatial"),
+    (lambda: F.batch_norm(a(2, 3), a(3), a(3) ** 2, eps=-2.0), ValueError, "eps"),
+    (lambda: F.batch_norm(a(2, 3), a(3), a(3) ** 2, momentum=None), TypeError, "momentum"),
+    (lambda: numconv.nn.BatchNorm2d(3, eps="a"), TypeError, "eps"),
+    (lambda: F.avg_pool2d(a(1, 1, 4, 4), 2, count_include_pad="no"), TypeError, "count_include_pad"),
+    (lambda: F.max_pool2d(a(1, 1, 4, 4), 2, ceil_mode="yes"), TypeError, "ceil_mode"),
+    (lambda: F.max_pool2d(a(1, 1, 4, 4), 2, return_indices="yes"), TypeError, "return_indices"),
+    (lambda: F.conv2d_backward(a(1, 4, 3, 3), a(1, 3, 5, 5), a(4, 3, 3, 3), output_mask=5), ValueError, "output_mask"),
+    (lambda: OPTIM.SGD(LIN(), lr=float("inf")), ValueError, "lr"),
+    (lambda: OPTIM.SGD(LIN(), lr="0.1"), TypeError, "lr"),
+    (lambda: OPTIM.SGD(LIN(), momentum=0.9, dampening=float("nan")), ValueError, "dampening"),
+    (lambda: OPTIM.SGD(LIN(), momentum=0.9, nesterov="no"), TypeError, "nesterov"),
+    (lambda: OPTIM.RMSprop(LIN(), alpha=1.5), ValueError, "alpha"),
+    (lambda: OPTIM.RMSprop(LIN(), momentum=float("inf")), ValueError, "momentum"),
+    (lambda: OPTIM.Adam(LIN(), betas=0.9), TypeError, "betas"),
+    (lambda: OPTIM.Adam(LIN(), eps=float("inf")), ValueError, "eps"),
+    (lambda: OPTIM.Adam(LIN(), amsgrad="no"), TypeError, "amsgrad"),
+    (lambda: OPTIM.SGD(LIN()).load_state_dict({}), ValueError, "param_groups"),
+    (lambda: OPTIM.lr_scheduler.StepLR(OPTIM.SGD(LIN(), lr=0.1), 2, gamma=float("nan")), ValueError, "gamma"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_fuzzed_mistakes_raise_named_errors(call, error, words):
+    """Mistakes a review helper's fuzzing found answered with NaN, zeros, a wrapped index, an option
+    silently on, or an exception from inside the package: each is now a ValueError or TypeError
+    naming the argument."""
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value), str(info.value)
+
+
+def test_optimizer_state_missing_entries_is_named():
+    """A state_dict whose group lacks a hyperparameter, or whose state lacks Adam's moments, is
+    refused at load (it failed later, at step(), with a KeyError)."""
+    m = numconv.nn.Linear(2, 2)
+    opt = OPTIM.Adam(m.parameters())
+    sd = opt.state_dict()
+    del sd["param_groups"][0]["eps"]
+    with pytest.raises(ValueError, match="eps"):
+        opt.load_state_dict(sd)
+    sd = opt.state_dict()
+    sd["state"] = {"0": {"step": 1}}
+    with pytest.raises(ValueError, match="exp_avg"):
+        opt.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("structure", [
+    b'[1, 2]', b'{"format": 1, "root": [1]}', b'{"format": 1, "root": {"dict": [1]}}',
+    b'{"format": 1, "root": {"array": "nope"}}', b'{"format": 1, "root": {"value": {"a": 1}}}',
+    b'{"format": 1, "root": ' + b'{"list": [' * 3000 + b']}' * 3000 + b'}',
+])
+def test_crafted_checkpoint_structure_is_a_value_error(structure, tmp_path):
+    """A valid zip whose structure entry was crafted or damaged: a ValueError, not an
+    AttributeError or RecursionError from inside ``load``."""
+    from numconv import checkpoint
+
+    path = tmp_path / "x.npz"
+    np.savez(path, **{checkpoint._STRUCT: np.frombuffer(structure, np.uint8)})
+    with pytest.raises(ValueError, match="corrupt"):
+        checkpoint.load(str(path))
+
+
 # ----------------------------------------------------------------------------- empty batches
 
 def test_empty_batches_run_forward_and_backward():
