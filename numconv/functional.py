@@ -961,7 +961,7 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
         if isinstance(none_counted, np.ndarray) and not none_counted:
             none_counted = None  # on the host it is known: the usual case takes no extra node
         else:
-            denom = M.where(none_counted, M.ones((), denom.dtype), denom)
+            denom = M.where(none_counted, M.ones((), denom.dtype, like=denom), denom)
     if reduction == "sum":
         loss = loss.sum()
     elif reduction == "mean":
@@ -977,7 +977,8 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
             smooth = smooth.sum() / Tensor(denom)
         loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / C)
     if none_counted is not None:
-        loss = loss + Tensor(M.where(none_counted, M.full((), np.nan, logp.dtype), M.zeros((), logp.dtype)))
+        nan_or_0 = M.where(none_counted, M.full((), np.nan, logp.dtype, like=denom), M.zeros((), logp.dtype, like=denom))
+        loss = loss + Tensor(nan_or_0)
     return loss
 
 

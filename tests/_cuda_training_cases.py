@@ -463,10 +463,14 @@ def autograd_cases():
         same(d.data, h, "setitem")
     with checking("autograd", "cross_entropy on the device: in-range targets as the CPU, out-of-range a ValueError"):
         logits = r(3, 4)
-        for target in (np.array([0, 3, 1]), np.array([0, -100, 3])):
-            want = F.cross_entropy(nc.Tensor(logits), nc.Tensor(target))
-            got = F.cross_entropy(nc.Tensor(logits).cuda(), nc.Tensor(target).cuda())
-            same(got.data, want.numpy(), "loss")
+        for target in (np.array([0, 3, 1]), np.array([0, -100, 3]), np.array([-100, -100, -100])):
+            xs = [nc.Tensor(logits, requires_grad=True), nc.Tensor(logits).cuda().requires_grad_()]
+            want = F.cross_entropy(xs[0], nc.Tensor(target))
+            got = F.cross_entropy(xs[1], nc.Tensor(target).cuda())
+            same(got.data, want.numpy(), "loss")  # NaN where every target is ignored, as PyTorch
+            want.backward()
+            got.backward()
+            same(xs[1].grad.data, xs[0].grad.numpy(), "logits' gradient")  # and 0 there
         for target in (np.array([0, 5, 1]), np.array([-1, 2, -100])):
             messages = []
             for device in ("cpu", "cuda"):
