@@ -737,16 +737,17 @@ DROPOUT_MODES = ("upscale_in_train", "downgrade_in_infer")
 
 
 def _dropout(input, p, training, mode, mask_shape):
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= float(p) < 1.0:
-        raise ValueError(f"dropout probability p must be a number in [0, 1), got {p!r}")
+    p = shapes.real(p, "dropout probability p", 0.0, 1.0)
     if mode not in DROPOUT_MODES:
         raise ValueError(f"mode must be one of {DROPOUT_MODES}, got {mode!r}")
-    p = float(p)
+    shapes.flag(training, "training")
     x = input
     if not training:
         return x if mode == "upscale_in_train" or p == 0.0 else x * (1.0 - p)
     if p == 0.0:
         return x
+    if p == 1.0:  # every element dropped, as PyTorch (no 1/(1-p) to scale by)
+        return x * 0.0
     # on a device input the mask is drawn there (a different stream from the CPU's: numconv.ops.math)
     keep = M.compare("ge", M.uniform(_random.generator(), mask_shape(x.shape), x.dtype, like=_raw(x)), p)
     mask = M.astype(keep, x.dtype)
@@ -942,6 +943,8 @@ def _batched_classes(input, name="input"):
     x = _float(input, name)
     if x.ndim == 0:
         raise ValueError(f"{name} must have shape (N, C, *) or (C,), got a 0-d array")
+    if x.shape[min(1, x.ndim - 1)] == 0:
+        raise ValueError(f"{name} must have at least one class (C >= 1), got shape {tuple(x.shape)}")
     return (x, True) if x.ndim >= 2 else (x.reshape(1, -1), False)
 
 
@@ -990,6 +993,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     or ignore_index; weight (C,) per-class. reduction 'mean' divides by the sum of the targets' weights.
     """
     _reduction(reduction)
+    ignore_index = shapes.integer(ignore_index, "ignore_index")
     x, batched = _batched_classes(input)
     t = _class_target(target if batched else _one_target(target), x, ignore_index)
     loss = _nll(x, t, _class_weight(weight, x), ignore_index, reduction)
@@ -1005,8 +1009,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     distribution: loss = (1 - eps) * nll + eps / C * sum_c -w_c log p_c.
     """
     _reduction(reduction)
-    if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    label_smoothing = shapes.real(label_smoothing, "label_smoothing", 0.0, 1.0)
+    ignore_index = shapes.integer(ignore_index, "ignore_index")
     x, batched = _batched_classes(input)
     w = _class_weight(weight, x)
     logp = x.log_softmax(1)
@@ -1032,7 +1036,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             return loss.sum() / (loss.numel())
         return loss if batched else loss.reshape(())
     t = _class_target(target if batched else _one_target(target), x, ignore_index)
-    loss = _nll(logp, t, w, ignore_index, reduction, float(label_smoothing))
+    loss = _nll(logp, t, w, ignore_index, reduction, label_smoothing)
     return loss if batched or reduction != "none" else loss.reshape(())
 
 

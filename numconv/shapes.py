@@ -63,6 +63,17 @@ def real(value, name: str, lo=None, hi=None, lo_open=False, hi_open=False) -> fl
     return v
 
 
+def integer(value, name: str, lo=None) -> int:
+    """``value`` as an int: an integer (Python's or NumPy's, not a bool) of at least ``lo`` (None:
+    unbounded); else a TypeError (not an integer: 1.5, '3', None) or ValueError (below ``lo``)
+    naming ``name`` and the value."""
+    if not _is_int(value) or isinstance(value, np.bool_):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if lo is not None and value < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {value!r}")
+    return int(value)
+
+
 def flag(value, name: str) -> bool:
     """``value`` as a bool: True or False (NumPy's too); anything else, a truthy string say, is a
     TypeError naming ``name``."""

@@ -15,7 +15,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import autograd, dispatch
+from . import autograd, dispatch, shapes
 from . import random as _random
 from .autograd import Function
 from .ops import math as M
@@ -1233,14 +1233,20 @@ def rand(*size, dtype=None, requires_grad=False, generator=None):
 
 def randint(low, high=None, size=(), dtype=np.int64, generator=None):
     """Integers in [low, high) (``randint(high, size)`` starts at 0), as ``torch.randint``."""
-    if high is None:
+    if isinstance(high, (tuple, list)) and size == ():  # randint(high, size), PyTorch's usual call
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
+    low, high = shapes.integer(low, "low"), shapes.integer(high, "high")
+    if high <= low:
+        raise ValueError(f"randint: high must be above low, got low={low}, high={high}")
     rng = generator if generator is not None else _random.generator()
     return Tensor(M.integers(rng, low, high, _shape_args(tuple(size) if not isinstance(size, int) else (size,)), dtype))
 
 
 def randperm(n, generator=None):
     """A random permutation of 0..n-1 (int64)."""
+    n = shapes.integer(n, "n", lo=0)
     rng = generator if generator is not None else _random.generator()
     return Tensor(M.permutation(rng, n))
 
@@ -1254,6 +1260,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
             raise TypeError(f"arange: {name} must be a finite number, got {v!r}")
     if step == 0:
         raise ValueError("arange: step must not be zero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: step={step!r} goes away from end={end!r} starting at {start!r}")
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else _DEFAULT_DTYPE

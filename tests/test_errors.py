@@ -759,6 +759,21 @@ OPTIM = numconv.optim
     (lambda: OPTIM.Adam(LIN(), amsgrad="no"), TypeError, "amsgrad"),
     (lambda: OPTIM.SGD(LIN()).load_state_dict({}), ValueError, "param_groups"),
     (lambda: OPTIM.lr_scheduler.StepLR(OPTIM.SGD(LIN(), lr=0.1), 2, gamma=float("nan")), ValueError, "gamma"),
+    (lambda: F.cross_entropy(a(3, 4), np.array([0, 1, 2]), ignore_index=1.5), TypeError, "ignore_index"),
+    (lambda: F.nll_loss(a(3, 4), np.array([0, 1, 2]), ignore_index=None), TypeError, "ignore_index"),
+    (lambda: F.cross_entropy(a(3, 4), np.array([0, 1, 2]), label_smoothing=None), TypeError, "label_smoothing"),
+    (lambda: F.cross_entropy(a(3, 0), np.array([0, 1, 2])), ValueError, "at least one class"),
+    (lambda: numconv.nn.Flatten(1.0), TypeError, "start_dim"),
+    (lambda: numconv.nn.Dropout(True), TypeError, "probability"),
+    (lambda: F.dropout(a(3, 4), float("nan")), ValueError, "dropout probability"),
+    (lambda: F.dropout(a(3, 4), 0.5, training="yes"), TypeError, "training"),
+    (lambda: numconv.randint(0.5, 3.7, (2,)), TypeError, "low"),
+    (lambda: numconv.randint(3, 3, (2,)), ValueError, "high"),
+    (lambda: numconv.randperm(-1), ValueError, "n must be >= 0"),
+    (lambda: numconv.arange(5, 0, 1), ValueError, "step"),
+    (lambda: numconv.nn.ConvTranspose2d(2, 2, 3, stride=2)(a(1, 2, 4, 4), output_size=10), TypeError, "output_size"),
+    (lambda: numconv.nn.ConvTranspose2d(2, 2, 3, stride=2)(a(1, 2, 4, 4), output_size=(9.0, 9.0)), TypeError,
+     "output_size"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_fuzzed_mistakes_raise_named_errors(call, error, words):
     """Mistakes a review helper's fuzzing found answered with NaN, zeros, a wrapped index, an option
@@ -813,3 +828,19 @@ def test_empty_batches_run_forward_and_backward():
     y, idx = F.max_pool2d(np.zeros((0, 3, 6, 6), np.float32), 2, return_indices=True)
     assert F.max_unpool2d(y, idx, 2).shape == (0, 3, 6, 6)
     assert numconv.nn.BatchNorm2d(3).eval()(np.zeros((0, 3, 2, 2), np.float32)).shape == (0, 3, 2, 2)
+
+
+def test_randint_high_size_and_dropout_of_one_as_torch(torch):
+    """``randint(high, size)``, PyTorch's usual call, raised NumPy's 'low >= high'; dropout with
+    p=1 raised where PyTorch returns zeros (and a zero gradient)."""
+    numconv.manual_seed(0)
+    r = numconv.randint(5, (200, 3)).numpy()
+    assert r.shape == (200, 3) and r.dtype == np.int64 and set(np.unique(r)) == set(range(5))
+    x = numconv.Tensor(np.random.default_rng(1).standard_normal((4, 5)), requires_grad=True)
+    y = F.dropout(x, 1.0)
+    y.sum().backward()
+    xt = torch.tensor(x.numpy(), requires_grad=True)
+    yt = torch.nn.functional.dropout(xt, 1.0)
+    yt.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())

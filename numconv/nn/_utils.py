@@ -25,6 +25,8 @@ def factory_dtype(device=None, dtype=None):
 
 
 def probability(p, name="p"):
-    if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+    if not isinstance(p, numbers.Real) or isinstance(p, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a probability (a number between 0 and 1), got {p!r} ({type(p).__name__})")
+    if not 0.0 <= p <= 1.0:  # NaN too
         raise ValueError(f"{name} must be a probability between 0 and 1, got {p!r}")
     return float(p)

@@ -131,7 +131,9 @@ def _make_conv_transpose(nd):
             """The output_padding that gives ``output_size`` (spatial, or with the N, C dimensions)."""
             if output_size is None:
                 return self.output_padding
-            size = tuple(int(s) for s in output_size)
+            if not isinstance(output_size, (tuple, list)):
+                raise TypeError(f"output_size must be a tuple of {nd} (or {nd + 2}) ints, got {output_size!r}")
+            size = tuple(shapes.integer(s, "output_size") for s in output_size)
             in_sizes = tuple(input.shape)[-nd:]
             if len(size) in (nd + 1, nd + 2) and len(size) == len(input.shape):
                 size = size[-nd:]

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from .. import shapes
 from . import init
 from ._utils import factory_dtype, positive_int
 from .module import Module
@@ -51,7 +52,7 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim, self.end_dim = shapes.integer(start_dim, "start_dim"), shapes.integer(end_dim, "end_dim")
 
     def forward(self, input):
         shape = tuple(input.shape)
