@@ -258,9 +258,10 @@ def test_dropout2d_drops_whole_channels():
         F.dropout2d(np.ones((3, 4)), 0.5)
 
 
-@pytest.mark.parametrize("p", [1.0, -0.1, 1.5, "0.5"])
-def test_dropout_bad_p(p):
-    with pytest.raises(ValueError, match="p must be"):
+@pytest.mark.parametrize("p,error", [(-0.1, ValueError), (1.5, ValueError), (float("nan"), ValueError),
+                                     ("0.5", TypeError), (True, TypeError)])
+def test_dropout_bad_p(p, error):
+    with pytest.raises(error, match="p must be"):
         F.dropout(np.ones(3, np.float32), p)
 
 
