@@ -2,7 +2,12 @@
 
 ``x`` is viewed as (N, C, S), S the product of the spatial sizes; a task per channel. The sums run
 in float64 (m = N*S values per channel, 32768 for a CIFAR batch), the mean first and then the
-centred squares, as the textbook two-pass variance.
+centred squares, as the textbook two-pass variance. The output and the input gradient are worked
+out in float64 too, ``x - mean`` first, and rounded once: with float32 arithmetic, ``x*scale +
+shift`` cancels two large terms when a channel's mean is far from zero next to its spread (mean
+1e4, spread 0.01: errors of 5e-2 against 1e-7; PyTorch 2.13 loses as much). On these
+memory-bound passes the conversions cost nothing measurable (ResNet-18's 64-channel 32x32 layer,
+batch 32: forward 0.22-0.34 ms and forward+backward 1.7-1.8 ms either way).
 """
 import numpy as np
 from numba import prange
@@ -33,13 +38,13 @@ def batch_norm_forward(y, mean, invstd, x, weight, bias, has_weight, has_bias, t
                     s2 += d * d
             mean[c] = mu
             invstd[c] = 1.0 / np.sqrt(s2 / m + eps)
+        mu = mean[c]
         scale = invstd[c] * (weight[c] if has_weight else 1.0)
-        shift = x.dtype.type((bias[c] if has_bias else 0.0) - mean[c] * scale)
-        scale = x.dtype.type(scale)
-        for n in range(N):
+        shift = bias[c] if has_bias else 0.0
+        for n in range(N):  # in float64: x - mean before the scaling (see the module docstring)
             xr, yr = x[n, c], y[n, c]
             for i in range(S):
-                yr[i] = xr[i] * scale + shift
+                yr[i] = (np.float64(xr[i]) - mu) * scale + shift
 
 
 @kernel
@@ -62,11 +67,10 @@ def batch_norm_backward(gx, gw, gb, g, x, mean, invstd, weight, has_weight, trai
         gw[c] = sgx
         gb[c] = sg
         if need_x:  # gx = k * (g - a - (x - mu) * bcoef), in x's dtype
-            k = x.dtype.type(r * (weight[c] if has_weight else 1.0))
-            a = x.dtype.type(sg / m if training else 0.0)
-            bcoef = x.dtype.type(sgx / m * r if training else 0.0)  # (x - mu) * bcoef = xhat * sum g*xhat / m
-            mu = x.dtype.type(mu)
+            k = r * (weight[c] if has_weight else 1.0)
+            a = sg / m if training else 0.0
+            bcoef = sgx / m * r if training else 0.0  # (x - mu) * bcoef = xhat * sum g*xhat / m
             for n in range(N):
                 gr, xr, out = g[n, c], x[n, c], gx[n, c]
                 for i in range(S):
-                    out[i] = k * (gr[i] - a - (xr[i] - mu) * bcoef)
+                    out[i] = k * (np.float64(gr[i]) - a - (np.float64(xr[i]) - mu) * bcoef)
