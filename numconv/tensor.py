@@ -172,7 +172,7 @@ class Pow(Function):
                 else:
                     ga = M.multiply(M.multiply(g, b), M.power(a, b - 1))  # b * a^(b-1)
                     if not isinstance(b, numbers.Number):
-                        ga = M.where(M.compare("eq", b, 0), M.zeros((), ga.dtype), ga)
+                        ga = M.where(M.compare("eq", b, 0), 0.0, ga)
             if nb:
                 if isinstance(a, numbers.Number):
                     log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
@@ -181,7 +181,7 @@ class Pow(Function):
                 gb = M.multiply(M.multiply(g, y), log_a)  # a^b * log(a)
                 if isinstance(a, numbers.Number):
                     if a == 0:
-                        gb = M.where(M.compare("ge", b, 0), M.zeros((), gb.dtype), gb)
+                        gb = M.where(M.compare("ge", b, 0), 0.0, gb)
                 else:
                     zero_base = M.compare("eq", a, 0)
                     if not isinstance(b, numbers.Number):
@@ -189,7 +189,7 @@ class Pow(Function):
                     elif b < 0:
                         zero_base = None
                     if zero_base is not None:
-                        gb = M.where(zero_base, M.zeros((), gb.dtype), gb)
+                        gb = M.where(zero_base, 0.0, gb)
         return ga, gb
 
 
@@ -276,7 +276,7 @@ class StdFromVar(Function):
     def backward(ctx, g):
         y = ctx.saved[0]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return M.where(M.compare("eq", y, 0), M.zeros((), g.dtype), M.divide(g, M.multiply(y, 2)))
+            return M.where(M.compare("eq", y, 0), 0.0, M.divide(g, M.multiply(y, 2)))
 
 
 class Abs(Function):
@@ -288,7 +288,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         sign = M.sign(ctx.saved[0])  # 0 at 0, and at NaN, as PyTorch's sgn
-        return M.multiply(g, M.where(M.compare("ne", sign, sign), M.zeros((), sign.dtype), sign))
+        return M.multiply(g, M.where(M.compare("ne", sign, sign), 0.0, sign))
 
 
 class Clamp(Function):

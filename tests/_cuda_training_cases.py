@@ -440,6 +440,13 @@ def autograd_cases():
     for dtype in (np.float64, np.float32):
         tag = np.dtype(dtype).name
         a, b, c = r(2, 3, 5).astype(dtype), r(2, 1, 5).astype(dtype), r(3, 4).astype(dtype)
+        with checking("autograd", f"pow, abs and std where their formulas meet 0 * inf {tag}"):
+            base, expo = np.array([0., 0., 0., 2., -1.], dtype), np.array([0., -1., 2., 0., 2.], dtype)
+            both(lambda x, y: x ** y, base, expo)
+            both(lambda y: 0.0 ** y, np.array([1., 0., -1.], dtype))
+            both(lambda x: x ** 2.0, base)
+            both(lambda x: x.abs(), np.array([np.nan, -2., 0., 3.], dtype))
+            both(lambda x: x.std(1), np.array([[1., 1., 1.], [1., 2., 3.]], dtype))
         with checking("autograd", f"cat and stack {tag}"):
             both(lambda x, y: nc.cat([x, y, x], dim=1) * 2.0, a, b)
             both(lambda x, y: nc.stack([x, y * 3.0], dim=-1), a[:, :1], b)
