@@ -1256,8 +1256,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     if end is None:
         start, end = 0, start
     for name, v in (("start", start), ("end", end), ("step", step)):
-        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(float(v)):
-            raise TypeError(f"arange: {name} must be a finite number, got {v!r}")
+        shapes.real(v, f"arange: {name}")  # a number (TypeError), finite (ValueError)
     if step == 0:
         raise ValueError("arange: step must not be zero")
     if (end - start) * step < 0:
