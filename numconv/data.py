@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import shapes
 from .tensor import Tensor
 
 __all__ = [
@@ -225,6 +226,7 @@ def stratified_split(labels, test_every=5):
     Both parts are then interleaved round-robin over the classes (rank within class, then label),
     so any window of consecutive samples is class-balanced. Returns ``(train_idx, test_idx)``.
     """
+    test_every = shapes.integer(test_every, "test_every", lo=2)  # 1 would leave no training set
     labels = np.asarray(labels)
     rank = np.zeros(len(labels), dtype=np.int64)
     for c in np.unique(labels):

