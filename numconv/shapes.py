@@ -58,7 +58,7 @@ def real(value, name: str, lo=None, hi=None, lo_open=False, hi_open=False) -> fl
         raise ValueError(f"{name} must be finite, got {value!r}")
     if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi)):
         left, right = ("(" if lo_open else "[") + ("-inf" if lo is None else f"{lo}"), \
-            ("inf" if hi is None else f"{hi}") + (")" if hi_open else "]")
+            ("inf)" if hi is None else f"{hi}" + (")" if hi_open else "]"))
         raise ValueError(f"{name} must be in {left}, {right}, got {value!r}")
     return v
 

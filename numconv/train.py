@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import checkpoint, dispatch
+from . import checkpoint, dispatch, shapes
 from . import functional as F
 from . import random as nc_random
 from .autograd import no_grad
@@ -61,11 +61,9 @@ def _check(cfg: Config):
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
-    if not 0 < cfg.lr < float("inf"):
-        raise ValueError(f"--lr must be a finite number > 0, got {cfg.lr}")
+    shapes.real(cfg.lr, "--lr", 0.0, lo_open=True)
     for name in ("momentum", "weight_decay"):
-        if not 0 <= getattr(cfg, name) < float("inf"):
-            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(cfg, name)}")
+        shapes.real(getattr(cfg, name), f"--{name.replace('_', '-')}", 0.0)
     if cfg.limit < 0:
         raise ValueError(f"--limit must be >= 0, got {cfg.limit}")
     if cfg.device not in ("cpu", "cuda"):
