@@ -150,17 +150,26 @@ def empty_cache():
 
 
 _allocator = {}  # the CUDA context numconv allocates in and Numba's array class, found once (one device)
+_fast = []  # the module numconv.kernels.cuda.fastlaunch, once a CUDA op has imported it
+
+
+def _fastlaunch():
+    """``numconv.kernels.cuda.fastlaunch`` (which imports numba.cuda), imported on first use: an
+    import statement in a function costs about half a microsecond on every call."""
+    if not _fast:
+        from .kernels.cuda import fastlaunch
+
+        _fast.append(fastlaunch)
+    return _fast[0]
 
 
 def _device_empty(shape, dtype):
     """``numba.cuda.device_array(shape, dtype)``, without its two lookups of the current context
     (a third of a pooled allocation's cost) where the lean launch path is on (see its module)."""
-    from .kernels.cuda import fastlaunch
-
     size = 1
     for n in shape:
         size *= n
-    if size == 0 or not fastlaunch.enabled():
+    if size == 0 or not _fastlaunch().enabled():
         from numba import cuda as nbcuda
 
         return nbcuda.device_array(shape, dtype=dtype)
@@ -196,9 +205,7 @@ def view(x, shape, device: str):
     else to compute with), because a reshaped Numba array object costs 10 us to build, as much as
     a small kernel."""
     if device == CUDA:
-        from .kernels.cuda import fastlaunch
-
-        return fastlaunch.view(x, shape)
+        return (_fast[0] if _fast else _fastlaunch()).view(x, shape)
     return x.reshape(shape)
 
 
@@ -214,12 +221,10 @@ def to_device(array: np.ndarray, device: str):
 def copy(x, device: str):
     """A new array with ``x``'s values, on ``x``'s device."""
     if device == CUDA:
-        from .kernels.cuda import fastlaunch
-
         x = contiguous(x, device)
         out = empty(tuple(x.shape), x.dtype, device)
         if x.size:
-            fastlaunch.copy_array(out, x)
+            _fastlaunch().copy_array(out, x)
         return out
     if isinstance(x, np.ndarray) and x.flags.c_contiguous:  # into reused memory: no page faults
         out = host_empty(x.shape, x.dtype)

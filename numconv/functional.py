@@ -59,7 +59,7 @@ def _grad(grad_output, expected_shape, was_batched, dtype):
     if shape != expect:
         raise ValueError(f"grad_output must have the forward output's shape {expect}, got {shape}")
     shapes.same_dtype([("input", dtype), ("grad_output", gdt)])
-    return grad_output.reshape(expected_shape)
+    return _shaped(grad_output, expected_shape)
 
 
 def _shaped(x, shape):
@@ -265,7 +265,7 @@ def _indices(indices, expected_shape, batched, plane_shape, where="an input plan
     them; the values are checked where they live (no copy to the host). Returns (indices reshaped
     to ``expected_shape``, True where each is known to name a tap of its own window of ``spec``)."""
     if isinstance(indices, _OwnIndices):  # from this op's own forward, never handed out: no pass over them
-        return indices.array.reshape(expected_shape), True
+        return _shaped(indices.array, expected_shape), True
     shape = tuple(getattr(indices, "shape", ()))
     expect = tuple(expected_shape) if batched else tuple(expected_shape[1:])
     if shape != expect:
@@ -274,7 +274,7 @@ def _indices(indices, expected_shape, batched, plane_shape, where="an input plan
         raise TypeError(f"{name} must be an integer array (as returned by return_indices=True), got dtype {indices.dtype}")
     if isinstance(indices, np.ndarray):
         indices = indices.astype(np.int64, copy=False)
-    indices = indices.reshape(expected_shape)
+    indices = _shaped(indices, expected_shape)
     plane = shapes.prod(plane_shape)
     lo, hi, outside = ops.check_indices(indices, plane_shape, spec) if shapes.prod(shape) else (0, 0, None)
     if lo < 0 or hi >= plane:

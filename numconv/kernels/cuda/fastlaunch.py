@@ -40,12 +40,14 @@ _c_strides = {}  # (shape, itemsize) -> C-contiguous strides in bytes
 
 
 class _View:
-    """A C-contiguous device array seen with another ``shape`` of the same size (``view``)."""
+    """A C-contiguous device array seen with another ``shape`` of the same size (``view``); ``kind``
+    is its argument kind for ``launch_grid``'s plans (as ``_kind`` gives it for an array)."""
 
-    __slots__ = ("array", "shape", "size", "dtype", "ndim")
+    __slots__ = ("array", "shape", "size", "dtype", "ndim", "kind")
 
     def __init__(self, array, shape):
         self.array, self.shape, self.size, self.dtype, self.ndim = array, shape, array.size, array.dtype, len(shape)
+        self.kind = ("array", self.dtype, self.ndim, "C")
 
 
 def view(a, shape):
@@ -180,7 +182,7 @@ def status() -> dict:
 def _kind(a):
     t = type(a)
     if t is _View:
-        return ("array", a.dtype, a.ndim, "C")
+        return a.kind
     if hasattr(t, "device_ctypes_pointer"):  # on the class: reading it on the array costs a lookup
         layout = "C" if a.is_c_contiguous() else ("F" if a.is_f_contiguous() else "A")
         return ("array", a.dtype, a.ndim, layout)
@@ -261,22 +263,21 @@ class _Plan:
 def _values(packers, args, out):
     """The flattened C parameter values of ``args`` (the order of ``_layout``'s codes)."""
     for p, a in zip(packers, args):
-        if p is _ARRAY:
+        if p is _SCALAR:  # the most common parameter first
+            out.append(a)
+        elif p is _ARRAY:
             if type(a) is _View:
-                arr, shape = a.array, a.shape
-                isz = arr.dtype.itemsize
+                shape, isz = a.shape, a.dtype.itemsize
                 strides = _c_strides.get((shape, isz))
                 if strides is None:
                     strides = _c_strides[(shape, isz)] = _strides_of(shape, isz)
-                out += (0, 0, a.size, isz, _address(arr))
+                out += (0, 0, a.size, isz, _address(a.array))
                 out += shape
                 out += strides
             else:
                 out += (0, 0, a.size, a.dtype.itemsize, _address(a))
                 out += a.shape
                 out += a.strides
-        elif p is _SCALAR:
-            out.append(a)
         else:
             _values(p, a, out)
 
@@ -317,10 +318,10 @@ def _plan(kernel, real_args):
 
 def launch_grid(kernel, grid, block, *args):
     """``kernel[grid, block](*args)`` (``grid`` and ``block`` ints or tuples of up to 3)."""
-    if not enabled():
+    if not (_state["enabled"] or (_state["enabled"] is None and enabled())):
         kernel[grid, block](*(_real(a) for a in args))
         return
-    key = (id(kernel), tuple(_kind(a) for a in args))  # kernels live as long as their modules
+    key = (id(kernel), tuple(map(_kind, args)))  # kernels live as long as their modules
     plan = _plans.get(key, False)
     if plan is False:  # first launch with these kinds: through Numba, then read what it compiled
         real = tuple(_real(a) for a in args)
