@@ -25,8 +25,10 @@ twice that for forward+backward) and % of the measured copy bandwidth.
 ``--device cuda`` runs the conv and pool rows (both passes; no train or extra rows) on the GPU:
 numconv on Numba device arrays, PyTorch on CUDA tensors twice, cuDNN with TF32 off
 (``torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False``) and on,
-every timed call bracketed by its framework's device synchronize, and it checks issue 4's
-first-pass goal: conv2d forward on the 3x3 rows >= 0.3x cuDNN FP32 (TF32 off), pooling >= 1x.
+every timed call bracketed by its framework's device synchronize, then (not with ``--quick``)
+again in bursts of calls with one synchronize after the last (the "burst" columns: host work
+overlaps the GPU's, as in a training loop), and it checks issue 4's first-pass goal on the synchronized calls: conv2d forward
+on the 3x3 rows >= 0.3x cuDNN FP32 (TF32 off), pooling >= 1x.
 Without a CUDA GPU it exits with status 2; with a torch that has no CUDA it runs numconv only.
 """
 from __future__ import annotations
@@ -645,6 +647,35 @@ def _measure(fns, timing, load, **hooks):
     return res
 
 
+BURST_TARGET_S = 0.01  # a burst (``_measure_burst``) lasts about this long: at least BURST_MIN calls
+BURST_MIN, BURST_MAX = 4, 64
+
+
+def _measure_burst(fns, latency_s, timing, **hooks):
+    """Ms per call of a burst: ``calls`` calls in a row with one device synchronize before the first
+    and after the last, per function, the bursts interleaved round-robin as ``_measure`` does. This
+    is a training loop's view: Python queues the next call while the GPU runs the last, so a call's
+    host time overlaps the device's work, where one synchronize per call (``_measure``) adds them
+    up. ``latency_s`` (the slowest function's per-call time) sizes the burst: about
+    BURST_TARGET_S of calls, within [BURST_MIN, BURST_MAX]. Keys: ``{name}_burst_ms``,
+    ``burst_calls``, ``ratio_burst`` and, with 'torch_tf32', ``ratio_tf32_burst``."""
+    calls = int(min(BURST_MAX, max(BURST_MIN, math.ceil(BURST_TARGET_S / max(latency_s, 1e-9)))))
+
+    def burst(fn):
+        def run():
+            for _ in range(calls):
+                fn()
+        return run
+
+    samples = interleaved_samples({k: burst(f) for k, f in fns.items()}, **timing, **hooks)
+    res = {f"{name}_burst_ms": float(np.median(ts)) / calls * 1e3 for name, ts in samples.items()}
+    res["burst_calls"] = calls
+    res["ratio_burst"] = _ratio(res.get("torch_burst_ms"), res["numconv_burst_ms"])
+    if "torch_tf32" in samples:
+        res["ratio_tf32_burst"] = _ratio(res["torch_tf32_burst_ms"], res["numconv_burst_ms"])
+    return res
+
+
 def _torch_or_none(threads):
     try:
         import torch
@@ -1005,10 +1036,11 @@ def _torch_for_cuda(use_torch=True, torch_device="cuda"):
 
 
 def run_suite_cuda(rows=None, quick=False, repeats=None, warmup=None, use_torch=True, suite=None,
-                   torch_device="cuda", log=print) -> dict:
+                   torch_device="cuda", log=print, burst=None) -> dict:
     """The suite's conv and pool rows (both passes) on the GPU: numconv on Numba device arrays, torch
     on CUDA tensors twice, cuDNN with TF32 off ('torch') and on ('torch_tf32'), interleaved
-    round-robin, every timed call bracketed by its framework's device synchronize. Train and extra
+    round-robin, every timed call bracketed by its framework's device synchronize, then in bursts
+    (``_measure_burst``; ``burst`` None: not with ``quick``). Train and extra
     rows are skipped. ``suite``: another suite dict (the tests' tiny rows); ``torch_device``: where
     torch runs ('cpu' lets the tests exercise the torch columns under the simulator)."""
     from numba import cuda
@@ -1072,6 +1104,9 @@ def run_suite_cuda(rows=None, quick=False, repeats=None, warmup=None, use_torch=
                 for pass_ in ("forward", "forward+backward"):
                     entry, fns = _cuda_entry(kind, row, pass_, torch, torch_device)
                     entry.update(_measure(fns, timing, load, syncs=syncs, prepare=prepare))
+                    if burst or (burst is None and not quick):
+                        slowest = max(entry[f"{k}_ms"] for k in fns) / 1e3
+                        entry.update(_measure_burst(fns, slowest, timing, syncs=syncs, prepare=prepare))
                     del fns  # free this row's device arrays before the next row allocates
                     t = entry["numconv_ms"] / 1e3
                     if "flops" in entry:
@@ -1132,7 +1167,7 @@ def evaluate_cuda_goals(report: dict) -> list:
 
 
 _CUDA_COLUMNS = ("op", "pass", "row", "numconv ms", "torch ms (TF32 off)", "ratio", "torch ms (TF32 on)", "ratio",
-                 "numconv rate")
+                 "numconv rate", "burst ms", "burst ratio")
 
 
 def _cuda_cells(e) -> list:
@@ -1146,12 +1181,17 @@ def _cuda_cells(e) -> list:
     else:
         rate = "-"
     return [e["op"], e["pass"], e["name"], num(e.get("numconv_ms"), ".3f"), num(e.get("torch_ms"), ".3f"),
-            num(e.get("ratio"), ".2f"), num(e.get("torch_tf32_ms"), ".3f"), num(e.get("ratio_tf32"), ".2f"), rate]
+            num(e.get("ratio"), ".2f"), num(e.get("torch_tf32_ms"), ".3f"), num(e.get("ratio_tf32"), ".2f"), rate,
+            num(e.get("numconv_burst_ms"), ".3f"), num(e.get("ratio_burst"), ".2f")]
+
+
+def _cuda_line(c) -> str:
+    return (f"  {c[0]:<20} {c[1]:<16} {c[2]:<15} {c[3]:>10} {c[4]:>19} {c[5]:>6} {c[6]:>18} {c[7]:>6}  {c[8]:>16}"
+            f"  {c[9]:>9} {c[10]:>11}")
 
 
 def format_cuda_row(e) -> str:
-    c = _cuda_cells(e)
-    return (f"  {c[0]:<20} {c[1]:<16} {c[2]:<15} {c[3]:>10} {c[4]:>19} {c[5]:>6} {c[6]:>18} {c[7]:>6}  {c[8]:>16}")
+    return _cuda_line(_cuda_cells(e))
 
 
 def format_cuda_table(report: dict, markdown=False) -> str:
@@ -1159,15 +1199,15 @@ def format_cuda_table(report: dict, markdown=False) -> str:
     if markdown:
         lines = ["| " + " | ".join(_CUDA_COLUMNS) + " |", "|" + "---|" * len(_CUDA_COLUMNS)]
         return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in rows])
-    c = _CUDA_COLUMNS
-    head = f"  {c[0]:<20} {c[1]:<16} {c[2]:<15} {c[3]:>10} {c[4]:>19} {c[5]:>6} {c[6]:>18} {c[7]:>6}  {c[8]:>16}"
-    return "\n".join([head] + [format_cuda_row(e) for e in report.get("rows", [])])
+    return "\n".join([_cuda_line(_CUDA_COLUMNS)] + [format_cuda_row(e) for e in report.get("rows", [])])
 
 
 def print_cuda_report(report: dict, log=print, markdown=False) -> None:
     log("")
-    log(f"{report['gpu']['name']}: ratio = torch ms / numconv ms (> 1: numconv faster); numconv rate: GFLOP/s "
-        "(conv, 3x for forward+backward) or GB/s (pooling, the fewest bytes the op must move).")
+    log(f"{report['gpu']['name']}: ratio = torch ms / numconv ms (> 1: numconv faster), one synchronize per call; "
+        "numconv rate: GFLOP/s (conv, 3x for forward+backward) or GB/s (pooling, the fewest bytes the op must "
+        "move); burst: ms per call of a burst of calls with one synchronize after the last (host work overlaps "
+        "the GPU's, as in a training loop), and its ratio vs cuDNN FP32 (TF32 off).")
     log(format_cuda_table(report, markdown=markdown))
     log("")
     log(f"issue 4 first-pass goal (vs cuDNN FP32, TF32 off): conv2d forward on the 3x3 rows >= {CUDA_GOAL_CONV}x, "

@@ -226,7 +226,7 @@ res["cli_rc"] = bench.main(["--device", "cuda", "--rows", sys.argv[3], "--quick"
 if torch is not None:
     torch.set_num_threads(1)
     rep = bench.run_suite_cuda(["tiny_3x3", "tiny_gavg"], quick=True, repeats=1, warmup=1, torch_device="cpu",
-                               log=lambda *a: None)
+                               log=lambda *a: None, burst=True)
     res["with_torch"] = json.loads(json.dumps(rep))
     res["with_torch_table"] = bench.format_cuda_table(rep)
 
@@ -296,6 +296,7 @@ def test_cuda_cli_without_torch_cuda_runs_numconv_only(cuda_sim):
     for r in report["rows"]:
         assert r["numconv_ms"] > 0 and r["repeats"] == 1
         assert r["ratio"] is None and "torch_ms" not in r and "ratio_tf32" not in r
+        assert "numconv_burst_ms" not in r  # --quick measures no bursts
     conv_fwd, conv_fb, pool_fwd, pool_fb = report["rows"]
     assert conv_fwd["flops"] == bench.conv_flops(TINY_SUITE["conv"][0]) and conv_fb["flops"] == 3 * conv_fwd["flops"]
     assert conv_fwd["gflops"] == pytest.approx(conv_fwd["flops"] / conv_fwd["numconv_ms"] / 1e6)
@@ -324,6 +325,11 @@ def test_cuda_torch_columns_and_goal(cuda_sim):
         assert r["torch_ms"] > 0 and r["torch_tf32_ms"] > 0
         assert r["ratio"] == pytest.approx(r["torch_ms"] / r["numconv_ms"])
         assert r["ratio_tf32"] == pytest.approx(r["torch_tf32_ms"] / r["numconv_ms"])
+        # bursts (asked for with quick): at least BURST_MIN calls, each framework timed, ratios of their per-call times
+        assert bench.BURST_MIN <= r["burst_calls"] <= bench.BURST_MAX
+        assert r["numconv_burst_ms"] > 0 and r["torch_burst_ms"] > 0 and r["torch_tf32_burst_ms"] > 0
+        assert r["ratio_burst"] == pytest.approx(r["torch_burst_ms"] / r["numconv_burst_ms"])
+        assert r["ratio_tf32_burst"] == pytest.approx(r["torch_tf32_burst_ms"] / r["numconv_burst_ms"])
     goals = {g["bar"]: g for g in rep["goals"]}
     assert set(goals) == {"tiny_3x3 forward vs cuDNN FP32", "conv2d 3x3 forward: lowest ratio",
                           "tiny_gavg forward vs cuDNN FP32", "tiny_gavg forward+backward vs cuDNN FP32"}
@@ -374,7 +380,8 @@ def test_timed_call_is_bracketed_by_the_sync():
 def test_cuda_goals_and_table_from_fixed_numbers():
     rows = [
         {"name": "c3", "kind": "conv", "op": "conv2d", "k": 3, "pass": "forward", "numconv_ms": 2.0, "torch_ms": 1.0,
-         "torch_tf32_ms": 0.5, "ratio": 0.5, "ratio_tf32": 0.25, "gflops": 10.0},
+         "torch_tf32_ms": 0.5, "ratio": 0.5, "ratio_tf32": 0.25, "gflops": 10.0, "numconv_burst_ms": 1.25,
+         "ratio_burst": 0.8},
         {"name": "c3", "kind": "conv", "op": "conv2d", "k": 3, "pass": "forward+backward", "ratio": 0.1},
         {"name": "d3", "kind": "conv", "op": "conv2d", "k": 3, "pass": "forward", "ratio": 0.2},
         {"name": "c1", "kind": "conv", "op": "conv2d", "k": 1, "pass": "forward", "ratio": 0.01},
@@ -388,7 +395,34 @@ def test_cuda_goals_and_table_from_fixed_numbers():
                      "conv2d 3x3 forward: lowest ratio": False, "p forward vs cuDNN FP32": True,
                      "p forward+backward vs cuDNN FP32": False}
     cells = bench._cuda_cells(rows[0])
-    assert cells == ["conv2d", "forward", "c3", "2.000", "1.000", "0.50", "0.500", "0.25", "10.0 GFLOP/s"]
-    assert bench._cuda_cells(rows[7])[3:] == ["-"] * 5 + ["-"]
+    assert cells == ["conv2d", "forward", "c3", "2.000", "1.000", "0.50", "0.500", "0.25", "10.0 GFLOP/s", "1.250",
+                     "0.80"]
+    assert bench._cuda_cells(rows[7])[3:] == ["-"] * 8
+    assert bench.format_cuda_row(rows[0]).split()[-2:] == ["1.250", "0.80"]
     md = bench.format_cuda_table({"rows": rows[:1]}, markdown=True).splitlines()
     assert md[0].count("|") == len(bench._CUDA_COLUMNS) + 1 and "torch ms (TF32 on)" in md[0]
+
+
+def test_burst_times_calls_in_a_row_between_two_synchronizes(monkeypatch):
+    """A burst runs ``calls`` calls with a synchronize before the first and after the last only; its
+    time per call is the burst's median over the calls; the burst's size follows the latency."""
+    events, clock = [], [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+
+    def fn(name, cost):
+        def run():
+            events.append(name)
+            clock[0] += cost
+        return run
+
+    fns = {"numconv": fn("n", 0.002), "torch": fn("t", 0.001)}
+    res = bench._measure_burst(fns, 0.0025, {"warmup": 1, "repeats": 2},
+                               syncs={k: (lambda k=k: events.append(f"sync {k}")) for k in fns})
+    calls = 4  # ceil(10 ms / 2.5 ms)
+    assert res["burst_calls"] == calls
+    one_round = ["sync numconv"] + ["n"] * calls + ["sync numconv", "sync torch"] + ["t"] * calls + ["sync torch"]
+    assert events == one_round * 3  # a warm-up round, then two timed ones
+    assert res["numconv_burst_ms"] == pytest.approx(2.0) and res["torch_burst_ms"] == pytest.approx(1.0)
+    assert res["ratio_burst"] == pytest.approx(0.5) and "ratio_tf32_burst" not in res
+    assert bench._measure_burst(fns, 1.0, {"warmup": 1, "repeats": 1})["burst_calls"] == bench.BURST_MIN
+    assert bench._measure_burst(fns, 1e-6, {"warmup": 1, "repeats": 1})["burst_calls"] == bench.BURST_MAX
