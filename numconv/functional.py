@@ -783,8 +783,8 @@ class _BatchNorm(Function):
 
     Training: batch statistics (biased variance), running statistics updated in place with the
     unbiased variance; the input gradient flows through the batch mean and variance. Evaluation:
-    running statistics, a per-channel affine map. On the CPU two fused kernels (``ops.norm``); on
-    CUDA a composite of ``ops.math``.
+    running statistics, a per-channel affine map. Fused kernels on either device (``ops.norm``);
+    the saved statistics are float64.
     """
 
     fresh_grads = True  # its backward's gradients are new arrays (ops' outputs)
@@ -792,65 +792,18 @@ class _BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         ctx.training = training
-        if isinstance(x, np.ndarray):  # the CPU's fused kernels; the saved statistics are float64
-            y, mean, invstd = ops.batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps)
-            if training:
-                m = x.size // x.shape[1]
-                for r, stat in ((running_mean, mean), (running_var, 1.0 / invstd ** 2 - eps)):
-                    if r is not None:  # the variance unbiased, as PyTorch's
-                        new = stat * (m / (m - 1) if r is running_var else 1.0)
-                        r[...] = (1.0 - momentum) * r + momentum * new.astype(r.dtype)
-            ctx.save_for_backward(x, mean, invstd, weight)
-            ctx.fused = True
-            return y
-        ctx.fused = False
-        axes = (0,) + tuple(range(2, x.ndim))
-        chan = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        y, mean, invstd = ops.batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps)
         if training:
-            m = x.size // x.shape[1]
-            mean = M.mean(x, axis=axes, keepdims=True)
-            xc = M.subtract(x, mean)
-            var = M.mean(M.multiply(xc, xc), axis=axes, keepdims=True)
-            if running_mean is not None:
-                M.assign(running_mean, M.add(M.multiply(running_mean, 1.0 - momentum),
-                                             M.multiply(M.reshape(mean, (-1,)), momentum)))
-            if running_var is not None:
-                unbiased = M.multiply(M.reshape(var, (-1,)), m / (m - 1))
-                M.assign(running_var, M.add(M.multiply(running_var, 1.0 - momentum), M.multiply(unbiased, momentum)))
-        else:
-            xc = M.subtract(x, M.reshape(running_mean, chan))
-            var = M.reshape(running_var, chan)
-        inv_std = M.divide(1.0, M.sqrt(M.add(var, eps)))  # (1, C, 1, ...)
-        xhat = M.multiply(xc, inv_std)
-        y = xhat
-        if weight is not None:
-            y = M.multiply(y, M.reshape(weight, chan))
-        if bias is not None:
-            y = M.add(y, M.reshape(bias, chan))
-        ctx.save_for_backward(xhat, inv_std, weight)
-        ctx.axes, ctx.chan = axes, chan
+            ops.batch_norm_update_running(running_mean, running_var, mean, invstd, x.size // x.shape[1], momentum, eps)
+        ctx.save_for_backward(x, mean, invstd, weight)
         return y
 
     @staticmethod
     def backward(ctx, g):
         need_x, need_w, need_b = ctx.needs_input_grad
-        if ctx.fused:
-            x, mean, invstd, weight = ctx.saved
-            gx, gw, gb = ops.batch_norm_backward(g, x, mean, invstd, weight, ctx.training, need_x)
-            return gx, (gw if need_w else None), (gb if need_b else None)
-        xhat, inv_std, weight = ctx.saved
-        axes = ctx.axes
-        gw = M.sum(M.multiply(g, xhat), axis=axes) if need_w else None
-        gb = M.sum(g, axis=axes) if need_b else None
-        gx = None
-        if need_x:
-            gxhat = M.multiply(g, M.reshape(weight, ctx.chan)) if weight is not None else g
-            if ctx.training:  # d/dx of (x - mean) * inv_std through the batch mean and variance
-                mean_g = M.mean(gxhat, axis=axes, keepdims=True)
-                mean_gx = M.mean(M.multiply(gxhat, xhat), axis=axes, keepdims=True)
-                gxhat = M.subtract(M.subtract(gxhat, mean_g), M.multiply(xhat, mean_gx))
-            gx = M.multiply(gxhat, inv_std)
-        return gx, gw, gb
+        x, mean, invstd, weight = ctx.saved
+        gx, gw, gb = ops.batch_norm_backward(g, x, mean, invstd, weight, ctx.training, need_x)
+        return gx, (gw if need_w else None), (gb if need_b else None)
 
 
 @_arrays_in_arrays_out

@@ -537,6 +537,59 @@ def pad_cases():
             case("pad", f"pad[{mode} {shape} {flat}]", F.pad, rand(*shape), flat, backward=F.pad_backward, mode=mode, **kw)
 
 
+def norm_cases():
+    """Batch normalization's kernels (``ops.norm``): statistics, output, gradients and the running
+    statistics' update, on channels cut into one part and into several (``BN_CHUNK``)."""
+    from numconv import ops
+    from numconv.kernels.cuda import norm as cuda_norm
+
+    def run(x, weight, bias, running, training, need_x, g):
+        """Every output of a forward, backward and running update, device arrays in, as a tuple."""
+        y, mean, invstd = ops.batch_norm_forward(x, weight, bias, running[0], running[1], training, 1e-5)
+        m = x.size // x.shape[1]
+        if training:
+            ops.batch_norm_update_running(running[0], running[1], mean, invstd, m, 0.1, 1e-5)
+        gx, gw, gb = ops.batch_norm_backward(g, x, mean, invstd, weight, training, need_x)
+        return y, mean, invstd, gx, gw, gb, running[0], running[1]
+
+    names = ("y", "mean", "invstd", "gx", "gweight", "gbias", "running_mean", "running_var")
+    default_chunk = cuda_norm.BN_CHUNK
+    for chunk in (default_chunk, 10):  # 10: two to six parts a channel here, some of uneven length
+        cuda_norm.BN_CHUNK = chunk
+        for shape, dtype, training, affine, need_x in [
+            ((3, 2, 5), np.float64, True, True, True),
+            ((2, 3, 4, 4), np.float64, True, False, True),
+            ((2, 2, 2, 3, 3), np.float64, False, True, True),
+            ((6, 3), np.float64, True, True, False),
+            ((4, 3, 3, 5), np.float32, True, True, True),
+            ((2, 2, 3, 3), np.float32, False, False, True),
+        ]:
+            label = f"{shape} {np.dtype(dtype).name} training={training} affine={affine} need_x={need_x} chunk={chunk}"
+            with checking("norm", f"batch_norm[{label}]"):
+                C = shape[1]
+                x = rand(*shape).astype(dtype)
+                if dtype == np.float32:  # a mean far from zero next to the spread: float64 arithmetic matters
+                    x = (x * 0.01 + 1e4).astype(dtype)
+                w, b = (rand(C).astype(dtype), rand(C).astype(dtype)) if affine else (None, None)
+                running = (rand(C).astype(dtype), (np.abs(rand(C)) + 0.5).astype(dtype))
+                g = rand(*shape).astype(dtype)
+                want = run(x, w, b, tuple(r.copy() for r in running), training, need_x, g)
+                dargs = [None if a is None else dev(a) for a in (x, w, b)]
+                got = run(*dargs, tuple(dev(r) for r in running), training, need_x, dev(g))
+                for name, gv, wv in zip(names, got, want):
+                    if name in ("mean", "invstd"):
+                        # float64 statistics, summed in another order: the mean to ~1e-16 relative; the
+                        # variance of values 1e4 apart from their mean by 0.01 to 1e-16 * (1e4 / 0.01)
+                        assert is_device(gv) and np.allclose(host(gv), wv, rtol=1e-9, atol=0), \
+                            f"{name}: CUDA {host(gv)}, CPU {wv}"
+                    else:
+                        check_same(gv, wv, name)
+                again = run(*dargs, tuple(dev(r) for r in running), training, need_x, dev(g))
+                for name, gv, av in zip(names, got, again):
+                    assert gv is None or bits(gv) == bits(av), f"{name}: two CUDA runs differ bit for bit"
+    cuda_norm.BN_CHUNK = default_chunk
+
+
 def device_cases():
     """Device placement rules that are not about values."""
     with checking("device", "mixing a device and a NumPy array"):
@@ -564,7 +617,7 @@ def mirror_problems() -> list[str]:
     import importlib
 
     problems = []
-    for family in ("conv", "pool", "pad", "unfold"):
+    for family in ("conv", "pool", "pad", "unfold", "norm"):
         cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
         gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
         for name, obj in vars(cpu).items():
@@ -584,7 +637,8 @@ def mirror_problems() -> list[str]:
     return problems
 
 
-GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, device_cases]
+GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, norm_cases,
+          device_cases]
 
 
 def main(argv) -> int:
@@ -614,6 +668,9 @@ def main(argv) -> int:
 
         kernels_cuda.BLOCK = 32
         cuda_conv.WG_REDUCE_THREADS = 32
+        from numconv.kernels.cuda import norm as cuda_norm
+
+        cuda_norm.BN_THREADS = 8  # fewer than some planes' sizes and more than others
     t0 = time.perf_counter()
     times = {}
     for group in GROUPS:

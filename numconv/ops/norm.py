@@ -1,44 +1,58 @@
-"""Batch normalization over arrays, CPU: the fused kernels of ``kernels/cpu/norm.py``.
-
-(CUDA arrays take the composite of ``ops.math`` in ``functional._BatchNorm``.)
-"""
+"""Batch normalization over arrays: the fused kernels of ``kernels/{cpu,cuda}/norm.py``, on the
+device the arrays live on. The statistics are float64 (C,) arrays there, kept for the backward."""
 import numpy as np
 
 from .. import dispatch
+from .. import shapes
 
 
-def _view(a):
-    """(N, C, S): the spatial axes flattened."""
-    return a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))  # not -1: N may be 0
+def _view(a, dev):
+    """(N, C, S): the spatial axes flattened (sizes spelled out, not -1: N may be 0)."""
+    return dispatch.view(a, (a.shape[0], a.shape[1], shapes.prod(a.shape[2:])), dev)
+
+
+def _optional(a, dtype, dev):
+    """``a`` contiguous where the kernels run, or an empty placeholder for None (never read)."""
+    return dispatch.placeholder(dtype, dev, (0,)) if a is None else dispatch.contiguous(a, dev)
 
 
 def batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps):
     """(y, mean, invstd): y = (x - mean) * invstd * weight + bias per channel (axis 1), with the
     batch's mean and biased variance when ``training``, else the running ones; mean and invstd are
     float64 (C,), kept for the backward."""
-    x = np.ascontiguousarray(x)
+    dev = dispatch.backend(input=x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+    x = dispatch.contiguous(x, dev)
     C = x.shape[1]
-    y = dispatch.host_empty(x.shape, x.dtype)  # pooled: a fresh activation-sized array is a page fault per 4 KiB
-    if training:
-        mean, invstd = np.empty(C), np.empty(C)
-    else:
-        mean = np.asarray(running_mean, np.float64)
-        invstd = 1.0 / np.sqrt(np.asarray(running_var, np.float64) + eps)
-    w = np.empty(0, x.dtype) if weight is None else np.ascontiguousarray(weight)
-    b = np.empty(0, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    k = dispatch.kernels("norm", dispatch.CPU)
-    k.batch_norm_forward(_view(y), mean, invstd, _view(x), w, b, weight is not None, bias is not None, training, eps)
+    k = dispatch.kernels("norm", dev)
+    y = dispatch.empty(x.shape, x.dtype, dev)  # pooled on the CPU: a fresh array is a page fault per 4 KiB
+    mean, invstd = dispatch.empty((C,), np.float64, dev), dispatch.empty((C,), np.float64, dev)
+    if not training:
+        k.batch_norm_eval_stats(mean, invstd, dispatch.contiguous(running_mean, dev),
+                                dispatch.contiguous(running_var, dev), eps)
+    k.batch_norm_forward(_view(y, dev), mean, invstd, _view(x, dev), _optional(weight, x.dtype, dev),
+                         _optional(bias, x.dtype, dev), weight is not None, bias is not None, training, eps)
     return y, mean, invstd
+
+
+def batch_norm_update_running(running_mean, running_var, mean, invstd, m, momentum, eps):
+    """In place, each that is not None: r = (1 - momentum) * r + momentum * the batch's statistic of
+    ``batch_norm_forward`` over m values per channel (the variance unbiased, as PyTorch keeps it)."""
+    dev = dispatch.backend(running_mean=running_mean, running_var=running_var, mean=mean)
+    k = dispatch.kernels("norm", dev)
+    for running, variance in ((running_mean, False), (running_var, True)):
+        if running is not None:
+            k.batch_norm_update_running(running, mean, invstd, momentum, m, eps, variance)
 
 
 def batch_norm_backward(g, x, mean, invstd, weight, training, need_x):
     """(gx or None, gweight, gbias) of ``batch_norm_forward`` for the output gradient ``g``."""
-    g = np.ascontiguousarray(g)
+    dev = dispatch.backend(grad_output=g, input=x, weight=weight)
+    g, x = dispatch.contiguous(g, dev), dispatch.contiguous(x, dev)
     C = x.shape[1]
-    gx = dispatch.host_empty(x.shape, x.dtype) if need_x else np.empty((1, C, 1), x.dtype)
-    gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    w = np.empty(0, x.dtype) if weight is None else np.ascontiguousarray(weight)
-    k = dispatch.kernels("norm", dispatch.CPU)
-    k.batch_norm_backward(_view(gx) if need_x else gx, gw, gb, _view(g), _view(x), mean, invstd, w,
+    gx = dispatch.empty(x.shape, x.dtype, dev) if need_x else None
+    gw, gb = dispatch.empty((C,), x.dtype, dev), dispatch.empty((C,), x.dtype, dev)
+    k = dispatch.kernels("norm", dev)
+    k.batch_norm_backward(_view(gx, dev) if need_x else dispatch.placeholder(x.dtype, dev, (0, 0, 0)), gw, gb,
+                          _view(g, dev), _view(x, dev), mean, invstd, _optional(weight, x.dtype, dev),
                           weight is not None, training, need_x)
-    return (gx if need_x else None), gw, gb
+    return gx, gw, gb

@@ -58,6 +58,20 @@ def column_row():
             cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y)
 
 
+@cuda.jit(device=True)
+def tree_sum(s, t):
+    """Add a block's ``s[0:blockDim.x]`` (a shared array each thread ``t`` has written its slot of)
+    into ``s[0]`` by a tree, always in the same order; blockDim.x a power of two. Every thread
+    returns after the last step, so all may read ``s[0]``."""
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if t < half:
+            s[t] += s[t + half]
+        cuda.syncthreads()
+        half //= 2
+
+
 tap_range = cuda.jit(device=True)(indexing.tap_range)
 tap_source = cuda.jit(device=True)(indexing.tap_source)
 in_window = cuda.jit(device=True)(indexing.in_window)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import cuda, float64, int64
 
-from . import jit, launch, launch_grid, strided_offset
+from . import jit, launch, launch_grid, strided_offset, tree_sum
 
 RED_MIN = 64  # reductions of at least this many elements, and more elements than outputs, take a block each
 RED_THREADS = 256  # threads of such a block (a power of two, at most RED_SHARED); the simulator runs use fewer
@@ -46,13 +46,7 @@ def _sum_block(out, a, k_shape, k_strides, r_shape, r_strides, count, divisor):
     for r in range(t, count, cuda.blockDim.x):
         acc += a[base + strided_offset(r, r_shape, r_strides)]
     s[t] = acc
-    cuda.syncthreads()
-    half = cuda.blockDim.x // 2
-    while half > 0:
-        if t < half:
-            s[t] += s[t + half]
-        cuda.syncthreads()
-        half //= 2
+    tree_sum(s, t)
     if t == 0:
         out[o] = s[0] / divisor
 

@@ -1,0 +1,283 @@
+"""Batch normalization, CUDA: the twin of ``numconv.kernels.cpu.norm``, launcher for launcher, with
+its float64 arithmetic.
+
+``x`` is (N, C, S), S the product of the spatial sizes. A channel's sums run over its m = N*S
+values in row-major (n, s) order, cut into ``parts`` runs of about BN_CHUNK values each, so that
+a channel spreads over several blocks (64 channels alone would fill 64 of an H100's 132
+multiprocessors). Block (part, channel) sums its run in float64, thread t taking values t,
+t + BN_THREADS, ..., then a tree over the threads in shared memory. A second kernel, a thread per
+channel, combines the parts in their order. For the statistics each part gives its mean and its
+centred sum of squares (two passes over the run, as the CPU kernel's two passes over the
+channel), and the parts combine by Chan, Golub and LeVeque's pairwise update: the variance is never
+a sum of squares minus a squared sum. The output and the input gradient are a thread per value,
+(s, c) from the block and thread indices and n striding over the grid's z, worked out in float64
+from ``x - mean`` and rounded once. Every order is fixed: the same bits on every run, no atomics.
+"""
+import math
+import threading
+
+import numpy as np
+from numba import cuda, float64
+
+from . import jit, launch, launch_grid, tree_sum
+
+BN_THREADS = 256  # threads of a summing block (a power of two, at most BN_SHARED); the simulator runs use fewer
+BN_SHARED = 256  # the summing blocks' shared-memory slots per sum
+BN_CHUNK = 8192  # values per part of a channel (the last part takes the rest)
+BN_PARTS = 64  # at most this many parts per channel
+MAX_GRID = 65535  # the largest grid y and z
+
+
+_scratch = threading.local()  # per thread: {shape: float64 device array}
+
+
+def _scratch_array(shape):
+    """A float64 device array of ``shape`` for a launcher's partial sums, kept per shape and thread
+    and reused: numconv's kernels all run in order on the default stream, so the next call's first
+    kernel starts after this call's last one has read it. (An allocation through Numba costs about
+    20 us of host time on an H100 machine, as much as the kernels of a small layer.)"""
+    arrays = getattr(_scratch, "arrays", None)
+    if arrays is None:
+        arrays = _scratch.arrays = {}
+    a = arrays.get(shape)
+    if a is None:
+        if len(arrays) >= 64:  # a bound for programs that see ever new shapes
+            arrays.clear()
+        a = arrays[shape] = cuda.device_array(shape, np.float64)
+    return a
+
+
+def _split(m):
+    """(parts, run length) for a channel of m values: runs of at least BN_CHUNK, at most BN_PARTS runs,
+    none of them empty (the last takes the rest)."""
+    if m == 0:
+        return 1, 1
+    run = -(-m // max(1, min(BN_PARTS, m // BN_CHUNK)))
+    return -(-m // run), run
+
+
+def _sum_grid(parts, C):
+    return (parts, min(C, MAX_GRID)), BN_THREADS
+
+
+def _value_grid(N, C, S):
+    """(grid, block) of the per-value kernels: x over S, y over C, z over N (striding past MAX_GRID)."""
+    bx = 1
+    while bx < min(S, 32):
+        bx *= 2
+    by = 1
+    while by < min(C, 256 // bx):
+        by *= 2
+    return ((S + bx - 1) // bx, min((C + by - 1) // by, MAX_GRID), max(1, min(N, MAX_GRID))), (bx, by)
+
+
+def batch_norm_forward(y, mean, invstd, x, weight, bias, has_weight, has_bias, training, eps):
+    """Per channel c: when ``training``, mean[c] = sum x / m and invstd[c] = 1 / sqrt(var + eps)
+    with var the biased variance (otherwise mean and invstd are given); then
+    y = (x - mean[c]) * invstd[c] * weight[c] + bias[c]. y, x (N, C, S); mean, invstd (C,) float64."""
+    N, C, S = x.shape
+    m = N * S
+    if C == 0:
+        return
+    if training:
+        parts, run = _split(m)
+        part = _scratch_array((C, parts, 2))
+        grid, block = _sum_grid(parts, C)
+        launch_grid(_stat_parts, grid, block, part, x, run)
+        launch(_stat_finish, C, mean, invstd, part, m, run, eps)
+    if m:
+        grid, block = _value_grid(N, C, S)
+        launch_grid(_normalize, grid, block, y, x, mean, invstd, weight, bias, has_weight, has_bias)
+
+
+def batch_norm_backward(gx, gw, gb, g, x, mean, invstd, weight, has_weight, training, need_x):
+    """Per channel c, with xhat = (x - mean[c]) * invstd[c]: gw[c] = sum g*xhat, gb[c] = sum g, and
+    gx = weight[c] * invstd[c] * (g - [sum g + xhat * sum g*xhat] / m) when ``training`` (the
+    gradient through the batch statistics), weight[c] * invstd[c] * g otherwise."""
+    N, C, S = x.shape
+    m = N * S
+    if C == 0:
+        return
+    parts, run = _split(m)
+    part, coef = _scratch_array((C, parts, 2)), _scratch_array((C, 3))
+    grid, block = _sum_grid(parts, C)
+    launch_grid(_grad_parts, grid, block, part, g, x, mean, run)
+    launch(_grad_finish, C, gw, gb, coef, part, invstd, weight, has_weight, training, m)
+    if need_x and m:
+        grid, block = _value_grid(N, C, S)
+        launch_grid(_input_grad, grid, block, gx, g, x, mean, coef)
+
+
+def batch_norm_eval_stats(mean, invstd, running_mean, running_var, eps):
+    """mean = running_mean and invstd = 1 / sqrt(running_var + eps), in float64 (C,): the statistics
+    ``batch_norm_forward`` normalizes with outside training."""
+    launch(_eval_stats, mean.size, mean, invstd, running_mean, running_var, eps)
+
+
+def batch_norm_update_running(running, mean, invstd, momentum, m, eps, variance):
+    """running = (1 - momentum) * running + momentum * the batch's statistic, in float64 rounded once:
+    the mean, or (``variance``) the unbiased variance (1 / invstd**2 - eps) * m / (m - 1)."""
+    launch(_update_running, running.size, running, mean, invstd, momentum, m, eps, variance)
+
+
+SUM, SQUARES, GRAD = 0, 1, 2  # what ``_run_sums`` adds up
+
+
+@cuda.jit(device=True)
+def _run_sums(x, g, c, lo, hi, mu, what):
+    """This thread's float64 sums over its values of run [lo, hi) of channel c, values t, t + T, ...
+    of the run (t, T its thread index and count): (sum x, 0) for SUM, (sum (x - mu)**2, 0) for
+    SQUARES, (sum g, sum g * (x - mu)) for GRAD. A value's (n, s) steps along without division."""
+    N, C, S = x.shape
+    t, T = cuda.threadIdx.x, cuda.blockDim.x
+    j = lo + t
+    n = j // S
+    i = j - n * S
+    dn = T // S
+    di = T - dn * S
+    a = 0.0
+    b = 0.0
+    for _ in range(j, hi, T):
+        v = float64(x[n, c, i])  # float64 under the simulator too (0.0 + a float32 is a float32 in NumPy 2)
+        if what == SUM:
+            a += v
+        elif what == SQUARES:
+            a += (v - mu) * (v - mu)
+        else:
+            gv = float64(g[n, c, i])
+            a += gv
+            b += gv * (v - mu)
+        n += dn
+        i += di
+        if i >= S:
+            i -= S
+            n += 1
+    return a, b
+
+
+@cuda.jit(device=True)
+def _block_run(x, run):
+    """[lo, hi): the values of a channel of ``x`` (N, C, S) that this block's run (blockIdx.x) takes."""
+    lo = cuda.blockIdx.x * run
+    return lo, min(x.shape[0] * x.shape[2], lo + run)
+
+
+@jit
+def _stat_parts(part, x, run):
+    """part[c, p] = (mean, centred sum of squares) of run p of channel c (values p*run ... of m)."""
+    s = cuda.shared.array(BN_SHARED, float64)
+    t, p, (lo, hi) = cuda.threadIdx.x, cuda.blockIdx.x, _block_run(x, run)
+    for c in range(cuda.blockIdx.y, x.shape[1], cuda.gridDim.y):
+        s[t] = _run_sums(x, x, c, lo, hi, 0.0, SUM)[0]
+        tree_sum(s, t)
+        mu = s[0] / (hi - lo)
+        cuda.syncthreads()  # every thread has read s[0] before it is written again
+        s[t] = _run_sums(x, x, c, lo, hi, mu, SQUARES)[0]
+        tree_sum(s, t)
+        if t == 0:
+            part[c, p, 0] = mu
+            part[c, p, 1] = s[0]
+        cuda.syncthreads()
+
+
+@jit
+def _stat_finish(mean, invstd, part, m, run, eps):
+    """Combine a channel's parts in order (Chan et al.): its mean and 1 / sqrt(biased variance + eps)."""
+    c = cuda.grid(1)
+    if c < mean.size:
+        parts = part.shape[1]
+        na = float64(min(m, run))
+        mu = part[c, 0, 0]
+        m2 = part[c, 0, 1]
+        for p in range(1, parts):
+            nb = float64(min(m, (p + 1) * run) - p * run)
+            delta = part[c, p, 0] - mu
+            total = na + nb
+            mu += delta * (nb / total)
+            m2 += part[c, p, 1] + delta * delta * (na * nb / total)
+            na = total
+        mean[c] = mu
+        invstd[c] = 1.0 / math.sqrt(m2 / m + eps)
+
+
+@jit
+def _normalize(y, x, mean, invstd, weight, bias, has_weight, has_bias):
+    N, C, S = x.shape
+    i = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    c = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    while c < C:
+        if i < S:
+            mu = mean[c]
+            scale = invstd[c] * (float64(weight[c]) if has_weight else 1.0)
+            shift = float64(bias[c]) if has_bias else 0.0
+            for n in range(cuda.blockIdx.z, N, cuda.gridDim.z):
+                y[n, c, i] = (float64(x[n, c, i]) - mu) * scale + shift
+        c += cuda.gridDim.y * cuda.blockDim.y
+
+
+@jit
+def _grad_parts(part, g, x, mean, run):
+    """part[c, p] = (sum g, sum g * (x - mean[c])) over run p of channel c."""
+    sg = cuda.shared.array(BN_SHARED, float64)
+    sx = cuda.shared.array(BN_SHARED, float64)
+    t, p, (lo, hi) = cuda.threadIdx.x, cuda.blockIdx.x, _block_run(x, run)
+    for c in range(cuda.blockIdx.y, x.shape[1], cuda.gridDim.y):
+        sg[t], sx[t] = _run_sums(x, g, c, lo, hi, mean[c], GRAD)
+        tree_sum(sg, t)
+        tree_sum(sx, t)
+        if t == 0:
+            part[c, p, 0] = sg[0]
+            part[c, p, 1] = sx[0]
+        cuda.syncthreads()
+
+
+@jit
+def _grad_finish(gw, gb, coef, part, invstd, weight, has_weight, training, m):
+    """gw, gb of a channel from its parts (summed in order), and the input gradient's coefficients
+    (k, a, b): gx = k * (g - a - (x - mean) * b)."""
+    c = cuda.grid(1)
+    if c < gw.size:
+        sg = 0.0
+        sgx = 0.0
+        for p in range(part.shape[1]):
+            sg += part[c, p, 0]
+            sgx += part[c, p, 1]
+        r = invstd[c]
+        sgx *= r
+        gw[c] = sgx
+        gb[c] = sg
+        coef[c, 0] = r * (float64(weight[c]) if has_weight else 1.0)
+        coef[c, 1] = sg / m if training else 0.0
+        coef[c, 2] = sgx / m * r if training else 0.0
+
+
+@jit
+def _input_grad(gx, g, x, mean, coef):
+    N, C, S = x.shape
+    i = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    c = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    while c < C:
+        if i < S:
+            mu, k, a, b = mean[c], coef[c, 0], coef[c, 1], coef[c, 2]
+            for n in range(cuda.blockIdx.z, N, cuda.gridDim.z):
+                gx[n, c, i] = k * (float64(g[n, c, i]) - a - (float64(x[n, c, i]) - mu) * b)
+        c += cuda.gridDim.y * cuda.blockDim.y
+
+
+@jit
+def _eval_stats(mean, invstd, running_mean, running_var, eps):
+    c = cuda.grid(1)
+    if c < mean.size:
+        mean[c] = running_mean[c]
+        invstd[c] = 1.0 / math.sqrt(float64(running_var[c]) + eps)
+
+
+@jit
+def _update_running(running, mean, invstd, momentum, m, eps, variance):
+    c = cuda.grid(1)
+    if c < running.size:
+        if variance:
+            new = (1.0 / (invstd[c] * invstd[c]) - eps) * (float64(m) / (m - 1))
+        else:
+            new = mean[c]
+        running[c] = (1.0 - momentum) * float64(running[c]) + momentum * new
