@@ -32,12 +32,16 @@ def device_of(x) -> str:
 
 def backend(**arrays) -> str:
     """The one backend all named arrays live on; mixing devices is a ValueError naming them."""
-    where = {name: device_of(a) for name, a in arrays.items() if a is not None}
-    devices = set(where.values())
-    if len(devices) > 1:
-        listing = ", ".join(f"{name} on {dev}" for name, dev in where.items())
-        raise ValueError(f"arrays are on different devices ({listing}); move them to one device first")
-    return devices.pop() if devices else CPU
+    found = None
+    for a in arrays.values():  # (every op calls this: no dict or set built when the devices agree)
+        if a is not None:
+            dev = device_of(a)
+            if found is None:
+                found = dev
+            elif dev != found:
+                listing = ", ".join(f"{name} on {device_of(v)}" for name, v in arrays.items() if v is not None)
+                raise ValueError(f"arrays are on different devices ({listing}); move them to one device first")
+    return CPU if found is None else found
 
 
 _kernel_modules = {}
@@ -149,7 +153,6 @@ def empty_cache():
     _idle_bytes[0] = 0
 
 
-_allocator = {}  # the CUDA context numconv allocates in and Numba's array class, found once (one device)
 _fast = []  # the module numconv.kernels.cuda.fastlaunch, once a CUDA op has imported it
 
 
@@ -164,26 +167,9 @@ def _fastlaunch():
 
 
 def _device_empty(shape, dtype):
-    """``numba.cuda.device_array(shape, dtype)``, without its two lookups of the current context
-    (a third of a pooled allocation's cost) where the lean launch path is on (see its module)."""
-    size = 1
-    for n in shape:
-        size *= n
-    if size == 0 or not _fastlaunch().enabled():
-        from numba import cuda as nbcuda
-
-        return nbcuda.device_array(shape, dtype=dtype)
-    if not _allocator:
-        from numba import cuda as nbcuda
-        from numba.cuda.cudadrv.devicearray import DeviceNDArray
-
-        _allocator.update(context=nbcuda.current_context(), array=DeviceNDArray)
-    strides, step = [], dtype.itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= n
-    return _allocator["array"](shape, tuple(reversed(strides)), dtype,
-                               gpu_data=_allocator["context"].memalloc(size * dtype.itemsize))
+    """``numba.cuda.device_array(shape, dtype)``, through the lean path's allocation (see
+    ``kernels.cuda.fastlaunch.device_empty``)."""
+    return (_fast[0] if _fast else _fastlaunch()).device_empty(shape, dtype)
 
 
 _placeholders = {}

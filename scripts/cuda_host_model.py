@@ -9,8 +9,9 @@ CUDA call goes through runs as on a GPU machine, over real Numba ``DeviceNDArray
 ``cuLaunchKernel``. Three things are stand-ins:
 
 - device memory: numconv's caching pool (``cuda_memory.BlockPool`` inside its Numba memory-manager
-  plugin) over a counter in place of ``cuMemAlloc``; nothing is ever read or written there
-  (arrays whose values the host asks for read as zeros);
+  plugin) over a counter in place of ``cuMemAlloc``, reached through Numba's own Python
+  (``numba.cuda.device_array`` runs as it would); nothing is ever read or written there (arrays
+  whose values the host asks for read as zeros);
 - the launch: a C function with ``cuLaunchKernel``'s signature that returns at once, called through
   ctypes as the real one is (and one for ``cuMemcpyDtoDAsync``);
 - each kernel's launch plan: built from Numba's typing of the arguments (what the first launch
@@ -83,7 +84,7 @@ def install():
 
     import numconv.cuda
     import numconv.kernels.cuda as kernels_cuda
-    from numconv import cuda_memory, dispatch
+    from numconv import cuda_memory
     from numconv.kernels.cuda import fastlaunch
 
     launch, copy = _driver_stand_ins()
@@ -123,14 +124,15 @@ def install():
         out.host = a
         return out
 
-    def device_array(shape, dtype=np.float64, strides=None, order="C", stream=0):
-        return device(np.zeros(shape, dtype))
-
-    nbcuda.device_array = device_array
     nbcuda.to_device = lambda a, *args, **kwargs: device(np.asarray(a))
     devices.get_context = lambda devnum=None: context
     devices._runtime.ensure_context = contextlib.nullcontext  # slicing a device array asks for one
-    dispatch._allocator.update(context=context, array=ModelArray)
+    allocator = getattr(fastlaunch, "_allocator", None)
+    if allocator is None:  # before 2026-11-23's sixteenth session the lean allocation lived in dispatch
+        from numconv import dispatch
+
+        allocator = dispatch._allocator
+    allocator.update(context=context, array=ModelArray)
     numconv.cuda._available.append(True)
     numconv.cuda.is_available = lambda: True
     numconv.cuda._pool_state.update(tried=True, installed=True, reason="host model")

@@ -458,6 +458,10 @@ def norm_cases():
                 _, mean, invstd = out
                 run(f"batch_norm{shape} training={training} backward", lambda *a: ops.batch_norm_backward(*a)[0],
                     rand(*shape), x, mean, invstd, rand(C), training, True)
+                if training:
+                    running = (rand(C), np.abs(rand(C)) + 0.5)
+                    run(f"batch_norm{shape} running statistics", lambda *a: ops.batch_norm_update_running(*a) or running,
+                        *running, mean, invstd, x.size // C, 0.1, 1e-5)
 
 
 def uncalled_kernels() -> list[str]:

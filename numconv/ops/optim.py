@@ -55,7 +55,7 @@ def _run(name, param, grad, buffers, needed, scalars):
             raise ValueError(f"{what} must be C-contiguous (it is updated in place)")
     flat = dispatch.contiguous(param, dev)  # a parameter that is not contiguous is updated on a copy
     copied = flat is not param
-    unused = dispatch.empty((0,), param.dtype, dev)
+    unused = dispatch.placeholder(param.dtype, dev, (0,))  # kept: an empty CUDA array costs Numba's whole allocation path
     g = dispatch.view(dispatch.contiguous(grad, dev), (-1,), dev)
     bufs = [unused if b is None else dispatch.view(b, (-1,), dev) for b in buffers.values()]
     kernels = dispatch.kernels("optim", dev)

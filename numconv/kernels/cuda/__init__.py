@@ -11,7 +11,7 @@ average-pool gradients). No ``fastmath``: it would flush denormals and approxima
 from numba import cuda
 
 from .. import indexing
-from .fastlaunch import flat, launch_grid, view  # noqa: F401 - the launch path every launcher uses
+from .fastlaunch import device_empty, flat, launch_grid, view  # noqa: F401 - the launch path every launcher uses
 
 BLOCK = 128  # threads per block: small, so tiny outputs still spread over several blocks
 

@@ -16,7 +16,7 @@ import itertools
 import numpy as np
 from numba import cuda, float64, from_dtype, int64, uint32, uint64
 
-from . import column_row, flat, grid3, jit, launch, launch_grid, tap_range, unravel5, view
+from . import column_row, device_empty, flat, grid3, jit, launch, launch_grid, tap_range, unravel5, view
 
 
 TQ = 16  # taps per shared-memory step
@@ -330,14 +330,10 @@ def conv_input_grad(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups):
         launch(_fill_zero, gx.size, flat(gx))
         if has_bias:
             add_channel_bias(view(gx, (gx.shape[0], gx.shape[1], -1)), b)
-    sizes = [groups * CPG * (O // groups) * phd[2] * phh[2] * phw[2] for phd, phh, phw in runs]
-    wts = cuda.device_array(sum(sizes), dtype=w.dtype)
-    start = 0
-    for (phd, phh, phw), size in zip(runs, sizes):
+    for phd, phh, phw in runs:
         (rd, cd, td, kd, ed, dd, pd), (rh, ch, th, kh, eh, dh, ph), (rw, cw, tw, kw, ew, dw, pw) = phd, phh, phw
-        wt = view(wts[start:start + size], (groups * CPG, O // groups, td, th, tw))
-        start += size
-        launch(_flip_transpose, size, wt, w, kd, kh, kw, ed, eh, ew)
+        wt = device_empty((groups * CPG, O // groups, td, th, tw), w.dtype)  # each phase's own: no slicing
+        launch(_flip_transpose, wt.size, wt, w, kd, kh, kw, ed, eh, ew)
         _forward(gx, (cd, ch, cw), stride, (rd, rh, rw), gy, wt, b, has_bias, (1, 1, 1), (pd, ph, pw), (dd, dh, dw),
                  groups)
 
@@ -397,14 +393,14 @@ def conv_weight_grad(gw, x, gy, stride, pad_lo, dilation, groups):
         return
     if variant == "reduce":
         splits = max(1, min(-(-WG_BLOCKS // O), -(-NP // (WG_REDUCE_THREADS * WG_REDUCE_STEPS))))
-        part = cuda.device_array(splits * gw.size, dtype=np.float64)
+        part = device_empty((splits * gw.size,), np.dtype(np.float64))
         nt = WG_REDUCE_THREADS
         launch_grid(_weight_grad_reduce(CPG, KD, KH, KW, nt), (O, splits), nt, part, x, gy, *stride, *pad_lo,
                     *dilation, groups, splits)
     else:
         tiles = groups * ((opg + WG_TILE - 1) // WG_TILE) * ((Q + WG_TILE - 1) // WG_TILE)
         splits = _weight_grad_splits(tiles, NP)
-        part = cuda.device_array(splits * gw.size, dtype=np.float64)
+        part = device_empty((splits * gw.size,), np.dtype(np.float64))
         grid = ((Q + WG_TILE - 1) // WG_TILE, (opg + WG_TILE - 1) // WG_TILE, groups * splits)
         launch_grid(_weight_grad_tiled(x.dtype), grid, NT, part, flat(x), flat(gy), *stride, *pad_lo, *dilation,
                     groups, splits, N, C, D, H, W, O, OD, OH, OW, CPG, KD, KH, KW)

@@ -14,12 +14,11 @@ a sum of squares minus a squared sum. The output and the input gradient are a th
 from ``x - mean`` and rounded once. Every order is fixed: the same bits on every run, no atomics.
 """
 import math
-import threading
 
 import numpy as np
 from numba import cuda, float64
 
-from . import jit, launch, launch_grid, tree_sum
+from . import device_empty, jit, launch, launch_grid, tree_sum
 
 BN_THREADS = 256  # threads of a summing block (a power of two, at most BN_SHARED); the simulator runs use fewer
 BN_SHARED = 256  # the summing blocks' shared-memory slots per sum
@@ -28,23 +27,7 @@ BN_PARTS = 64  # at most this many parts per channel
 MAX_GRID = 65535  # the largest grid y and z
 
 
-_scratch = threading.local()  # per thread: {shape: float64 device array}
-
-
-def _scratch_array(shape):
-    """A float64 device array of ``shape`` for a launcher's partial sums, kept per shape and thread
-    and reused: numconv's kernels all run in order on the default stream, so the next call's first
-    kernel starts after this call's last one has read it. (An allocation through Numba costs about
-    20 us of host time on an H100 machine, as much as the kernels of a small layer.)"""
-    arrays = getattr(_scratch, "arrays", None)
-    if arrays is None:
-        arrays = _scratch.arrays = {}
-    a = arrays.get(shape)
-    if a is None:
-        if len(arrays) >= 64:  # a bound for programs that see ever new shapes
-            arrays.clear()
-        a = arrays[shape] = cuda.device_array(shape, np.float64)
-    return a
+_F64 = np.dtype(np.float64)
 
 
 def _split(m):
@@ -81,7 +64,7 @@ def batch_norm_forward(y, mean, invstd, x, weight, bias, has_weight, has_bias, t
         return
     if training:
         parts, run = _split(m)
-        part = _scratch_array((C, parts, 2))
+        part = device_empty((C, parts, 2), _F64)
         grid, block = _sum_grid(parts, C)
         launch_grid(_stat_parts, grid, block, part, x, run)
         launch(_stat_finish, C, mean, invstd, part, m, run, eps)
@@ -99,7 +82,7 @@ def batch_norm_backward(gx, gw, gb, g, x, mean, invstd, weight, has_weight, trai
     if C == 0:
         return
     parts, run = _split(m)
-    part, coef = _scratch_array((C, parts, 2)), _scratch_array((C, 3))
+    part, coef = device_empty((C, parts, 2), _F64), device_empty((C, 3), _F64)
     grid, block = _sum_grid(parts, C)
     launch_grid(_grad_parts, grid, block, part, g, x, mean, run)
     launch(_grad_finish, C, gw, gb, coef, part, invstd, weight, has_weight, training, m)
