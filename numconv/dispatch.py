@@ -159,17 +159,18 @@ _fast = []  # the module numconv.kernels.cuda.fastlaunch, once a CUDA op has imp
 def _fastlaunch():
     """``numconv.kernels.cuda.fastlaunch`` (which imports numba.cuda), imported on first use: an
     import statement in a function costs about half a microsecond on every call."""
-    if not _fast:
-        from .kernels.cuda import fastlaunch
+    if _fast:
+        return _fast[0]
+    from .kernels.cuda import fastlaunch
 
-        _fast.append(fastlaunch)
-    return _fast[0]
+    _fast.append(fastlaunch)
+    return fastlaunch
 
 
 def _device_empty(shape, dtype):
     """``numba.cuda.device_array(shape, dtype)``, through the lean path's allocation (see
     ``kernels.cuda.fastlaunch.device_empty``)."""
-    return (_fast[0] if _fast else _fastlaunch()).device_empty(shape, dtype)
+    return _fastlaunch().device_empty(shape, dtype)
 
 
 _placeholders = {}
@@ -191,7 +192,7 @@ def view(x, shape, device: str):
     else to compute with), because a reshaped Numba array object costs 10 us to build, as much as
     a small kernel."""
     if device == CUDA:
-        return (_fast[0] if _fast else _fastlaunch()).view(x, shape)
+        return _fastlaunch().view(x, shape)
     return x.reshape(shape)
 
 

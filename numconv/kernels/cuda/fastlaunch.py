@@ -76,6 +76,11 @@ def flat(a):
 
 
 def enabled() -> bool:
+    """Whether the lean path is on (decided on the first call: not under the simulator, not with
+    NUMCONV_CUDA_FAST_LAUNCH=0, and only where libcuda has cuLaunchKernel)."""
+    on = _state["enabled"]
+    if on is not None:  # every launch and allocation asks: the settled answer first
+        return on
     if _state["enabled"] is None:
         if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
             _disable("CUDA simulator")
@@ -141,7 +146,7 @@ def device_empty(shape, dtype):
     size = 1
     for n in shape:
         size *= n
-    if size == 0 or not (_state["enabled"] or (_state["enabled"] is None and enabled())):
+    if size == 0 or not enabled():
         from numba import cuda
 
         return cuda.device_array(shape, dtype=dtype)
@@ -343,7 +348,7 @@ def _plan(kernel, real_args):
 
 def launch_grid(kernel, grid, block, *args):
     """``kernel[grid, block](*args)`` (``grid`` and ``block`` ints or tuples of up to 3)."""
-    if not (_state["enabled"] or (_state["enabled"] is None and enabled())):
+    if not enabled():
         kernel[grid, block](*(_real(a) for a in args))
         return
     key = (id(kernel), tuple(map(_kind, args)))  # kernels live as long as their modules
