@@ -51,6 +51,7 @@ class Context:
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad
         self.saved = ()
+        self.versions = ()  # (counter, version) of each saved array that is a Tensor's: checked before backward
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -77,6 +78,9 @@ class Function:
     """
 
     differentiable_outputs = None  # None: all floating outputs; or a tuple of output positions
+    # True when the output may be a view of the first input's memory (reshape, permute, basic indexing):
+    # where it is, the two tensors share one version counter, so an in-place change through either is seen.
+    view = False
     # True when ``backward`` returns only arrays it made and holds nowhere else (not a gradient it
     # was given, not a saved array, not a view of either): a leaf's first gradient from it then
     # becomes the leaf's ``.grad`` as it is, without a copy (VGG's 411 MB classifier weight: 24 ms).
@@ -112,7 +116,35 @@ class Function:
             if grad_ok:
                 t._node, t._index = node, i
             results.append(t)
+        if cls.view and isinstance(args[0], Tensor) and ops.math.may_share(outs[0], arrays[0]):
+            args[0]._share(results[0])
+        if record and ctx.saved:
+            ctx.versions = _versions(ctx.saved, args, results)
         return tuple(results) if multi else results[0]
+
+
+def _versions(saved, args, results):
+    """(counter, version) of each Tensor (an input or an output) whose array a forward saved: an
+    in-place change to it before backward would make the gradient wrong, so backward checks them."""
+    Tensor = _tensor_class()
+    found = []
+    for s in saved:
+        for t in (*args, *results):
+            if isinstance(t, Tensor) and t.data is s:
+                counter = t._counter()
+                found.append((counter, counter[0]))
+                break
+    return tuple(found)
+
+
+def _check_versions(node):
+    for counter, version in node.ctx.versions:
+        if counter[0] != version:
+            raise RuntimeError(
+                f"an array {node.fn.__name__}'s backward needs was modified in place after the forward used it "
+                f"(its tensor's version went from {version} to {counter[0]}); change it out of place "
+                "(y = y + 1), or clone() it before the in-place change"
+            )
 
 
 _Tensor = None
@@ -253,6 +285,8 @@ def _run(tensor, grad, retain_graph, capture):
             out_grads = [g if g is not None or np.dtype(d).kind != "f" else
                          ops.math.zeros(s, d, like=next(x for x in out_grads if x is not None))
                          for g, (s, d) in zip(out_grads, node.out_meta)]
+        if node.ctx.versions:
+            _check_versions(node)
         grads = node.fn.backward(node.ctx, *out_grads)
         if not isinstance(grads, tuple):
             grads = (grads,)

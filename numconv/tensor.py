@@ -514,6 +514,8 @@ class MaxDim(Function):
 
 
 class Reshape(Function):
+    view = True
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -525,6 +527,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    view = True
+
     @staticmethod
     def forward(ctx, a, axes):
         ctx.inverse = tuple(int(i) for i in np.argsort(axes))
@@ -538,6 +542,8 @@ class Permute(Function):
 class Expand(Function):
     """Broadcast to ``shape``; the engine sums the gradient back."""
 
+    view = True
+
     @staticmethod
     def forward(ctx, a, shape):
         return M.broadcast_to(a, shape)
@@ -548,6 +554,8 @@ class Expand(Function):
 
 
 class GetItem(Function):
+    view = True
+
     @staticmethod
     def forward(ctx, a, index):
         ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
@@ -614,6 +622,10 @@ def _operands(t, other):
     elif ko == "f" and kt != "f":
         t = t.astype(other.dtype)
     return t, other
+
+
+def _nothing(*args):
+    pass
 
 
 def _index(index):
@@ -759,7 +771,9 @@ class Tensor:
 
     def detach(self):
         """The same array, cut from the graph."""
-        return Tensor(self.data)
+        out = Tensor(self.data)
+        self._share(out)
+        return out
 
     def clone(self):
         return Clone.apply(self)
@@ -822,7 +836,47 @@ class Tensor:
     def is_cuda(self):
         return self.device == dispatch.CUDA
 
-    # ---- in-place (no graph)
+    # ---- in-place
+    # Tensors over one memory (a tensor, its views and slices, its detach()) share a version counter
+    # ``_vc`` = [version, shared]: each in-place change counts in it, and backward refuses to use an
+    # array its forward saved once that count moved. ``shared`` says another tensor sees the memory.
+    # On CUDA a slice that is not contiguous (or a permute) is a copy, not a view: ``_writeback``
+    # (the tensor it came from, and how to write it there) carries in-place changes back.
+    _vc = None
+    _writeback = None
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's memory has had (as ``torch.Tensor._version``)."""
+        return 0 if self._vc is None else self._vc[0]
+
+    def _counter(self):
+        if self._vc is None:
+            self._vc = [0, False]
+        return self._vc
+
+    def _share(self, other):
+        """``other`` sees this tensor's memory: one counter for both."""
+        counter = self._counter()
+        counter[1] = True
+        other._vc = counter
+        if self._writeback is not None:  # a view of a device copy: a change through it goes on to the copy's base
+            other._writeback = (self, _nothing)
+
+    def _copy_of(self, base, write):
+        """This tensor stands for a view of ``base`` but is a copy: ``write(base array, own array)``
+        carries its in-place changes there."""
+        base._share(self)
+        self._writeback = (base, write)
+
+    def _written(self):
+        """Count an in-place change (and carry it to the tensor this is a device copy of)."""
+        self._counter()[0] += 1
+        if self._writeback is not None:
+            base, write = self._writeback
+            write(base.data, self.data)
+            base._written()
+
     def _check_inplace(self):
         if self.requires_grad and autograd.is_grad_enabled():
             raise RuntimeError(
@@ -832,11 +886,13 @@ class Tensor:
     def zero_(self):
         self._check_inplace()
         M.assign(self.data, 0)
+        self._written()
         return self
 
     def fill_(self, value):
         self._check_inplace()
         M.assign(self.data, value)
+        self._written()
         return self
 
     def copy_(self, src):
@@ -845,14 +901,19 @@ class Tensor:
         if tuple(np.shape(src)) != self.shape and np.broadcast_shapes(np.shape(src), self.shape) != self.shape:
             raise ValueError(f"copy_: source shape {tuple(np.shape(src))} does not broadcast to {self.shape}")
         M.assign(self.data, src)
+        self._written()
         return self
 
     def __setitem__(self, index, value):
         self._check_inplace()
         value = value.data if isinstance(value, Tensor) else value
         M.assign(self.data, value, _index(index))
+        self._written()
 
     def _inplace(self, op, other):
+        """``self op= other`` in place, as PyTorch: every name for this tensor sees the new values. With
+        autograd recording, the op is recorded on a stand-in for the old values and this tensor takes
+        over the result's place in the graph."""
         other_grad = isinstance(other, Tensor) and other.requires_grad
         if autograd.is_grad_enabled() and (self.requires_grad or other_grad):
             if self.is_leaf and self.requires_grad:
@@ -860,12 +921,30 @@ class Tensor:
                     "a leaf tensor that requires grad is being modified in place; "
                     "do it inside `with numconv.no_grad():`"
                 )
-            return op(self, other)  # recorded out of place; the name is rebound to the result
-        with autograd.no_grad():
-            out = op(self, other)
+            if self._vc is not None and self._vc[1]:
+                raise RuntimeError(
+                    "an in-place op autograd must record, on a tensor whose memory another tensor shares (a view, "
+                    "slice or detach() of it, or the tensor it was taken from): numconv cannot carry the change "
+                    "into the other's gradient. Write it out of place (y = y + x), or under numconv.no_grad()"
+                )
+            # the stand-in: the old values where the op's backward saves them (mul, div), else this memory
+            old = Tensor._of(M.copy(self.data) if op in (Tensor.__mul__, Tensor.__truediv__) else self.data,
+                             self.requires_grad)
+            old._node, old._index = self._node, self._index
+            if old.data is self.data:
+                old._vc = self._counter()  # a saved array of it would be seen changing
+            out = op(old, old if other is self else other)
+        else:
+            with autograd.no_grad():
+                out = op(self, other)
         if out.shape != self.shape:
             raise RuntimeError(f"in-place result of shape {out.shape} does not fit the tensor's shape {self.shape}")
+        if out.dtype.kind != self.dtype.kind:
+            raise RuntimeError(f"in-place result of dtype {out.dtype} does not fit the tensor's dtype {self.dtype}")
         M.assign(self.data, out.data)
+        self._written()
+        if out._node is not None:
+            self._node, self._index, self.requires_grad = out._node, out._index, True
         return self
 
     def __iadd__(self, other):
@@ -1094,17 +1173,24 @@ class Tensor:
         dims = _shape_args(dims, "dims")
         if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: dims {dims} must be a permutation of the {self.ndim} dimensions")
-        return Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
+        return self._permute(tuple(d % self.ndim for d in dims))
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
         i, j = _axes(dim0, self.ndim, "dim0")[0], _axes(dim1, self.ndim, "dim1")[0]
         axes[i], axes[j] = axes[j], axes[i]
-        return Permute.apply(self, axes=tuple(axes))
+        return self._permute(tuple(axes))
 
     @property
     def T(self):  # noqa: N802 (PyTorch's name)
-        return Permute.apply(self, axes=tuple(reversed(range(self.ndim))))
+        return self._permute(tuple(reversed(range(self.ndim))))
+
+    def _permute(self, axes):
+        out = Permute.apply(self, axes=axes)
+        if out._vc is None and self.device != dispatch.CPU:  # a device copy, not a view
+            inverse = tuple(int(i) for i in np.argsort(axes))
+            out._copy_of(self, lambda base, own: M.assign(base, M.transpose(own, inverse)))
+        return out
 
     def expand(self, *shape):
         shape = _shape_args(shape)
@@ -1121,7 +1207,11 @@ class Tensor:
         return Expand.apply(self, shape=shape)
 
     def __getitem__(self, index):
-        return GetItem.apply(self, index=_index(index))
+        index = _index(index)
+        out = GetItem.apply(self, index=index)
+        if out._vc is None and M.is_basic(index) and self.device != dispatch.CPU:  # a device copy, not a view
+            out._copy_of(self, lambda base, own: M.assign(base, own, index))
+        return out
 
     def gather(self, dim, index):
         """``torch.gather``: out[..., j, ...] = self[..., index[..., j, ...], ...] along ``dim``."""

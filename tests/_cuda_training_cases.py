@@ -604,7 +604,42 @@ def module_cases():
             raise AssertionError("to('cuda:1') did not raise ValueError")
 
 
-GROUPS = [math_cases, unsupported_cases, autograd_cases, random_cases, optim_cases, module_cases, training_cases]
+def inplace_cases():
+    """In-place edits through slices, transposes and reshapes, and augmented assignment with autograd: on the
+    device as on the CPU (a strided slice on the device is a copy that carries its changes back)."""
+    from _edits import edit_through_views
+
+    base = RNG.standard_normal((3, 4, 5))
+    with checking("inplace", "edits through views reach the tensor"):
+        results = []
+        for device in ("cpu", "cuda"):
+            t = nc.Tensor(base.copy()).to(device)
+            with nc.no_grad():
+                seen = edit_through_views(t, lambda a, device=device: nc.Tensor(np.asarray(a)).to(device),
+                                          np.random.default_rng(5))
+            assert t.device == device
+            results.append((t.numpy(), seen))
+        (got, got_seen), (want, want_seen) = results
+        assert not np.allclose(want, base), "the edits changed nothing"
+        np.testing.assert_array_equal(got, want)
+        for g, w in zip(got_seen, want_seen):
+            np.testing.assert_array_equal(g, w)
+    with checking("inplace", "a contiguous slice is a view; a strided one a copy"):
+        t = nc.Tensor(dev(base))
+        assert M.may_share(t[1].data, t.data) and not M.may_share(t[:, 1].data, t.data)
+
+    def augmented(x, w):
+        y = x * 1.5
+        alias = y
+        alias += w
+        alias *= w
+        return y
+
+    with checking("inplace", "augmented assignment with autograd"):
+        both(augmented, base[0], base[1])
+
+
+GROUPS = [math_cases, unsupported_cases, autograd_cases, inplace_cases, random_cases, optim_cases, module_cases, training_cases]
 
 
 def main(argv) -> int:

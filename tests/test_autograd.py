@@ -386,7 +386,7 @@ def test_inplace_rules():
     assert w.data is data and w.dtype == np.float32
     np.testing.assert_array_equal(w.numpy(), [1.0, 7.0, 1.0])
     acc = nc.zeros(3)
-    acc += w * 2  # acc does not require grad: recorded out of place
+    acc += w * 2  # acc does not require grad: it joins the graph, changed in place
     assert acc.requires_grad
     acc.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])

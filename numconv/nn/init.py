@@ -40,6 +40,13 @@ def _fill(tensor, values):
         arr[...] = values
     else:  # a device array: draw on the host, copy once
         arr.copy_to_device(np.ascontiguousarray(np.broadcast_to(values, arr.shape), dtype=arr.dtype))
+    return _written(tensor)
+
+
+def _written(tensor):
+    """``tensor`` after an in-place fill: the change counted (and carried to what it is a slice of)."""
+    if isinstance(tensor, Tensor):
+        tensor._written()
     return tensor
 
 
@@ -103,7 +110,7 @@ def _draw(tensor, kind, scale, shift, generator):
         draw(dtype=dt, out=arr)  # in place: no temporary for 100M-element weights
         arr *= dt.type(scale)
         arr += dt.type(shift)
-        return tensor
+        return _written(tensor)
     values = draw(arr.shape, dtype=dt)
     values *= dt.type(scale)
     values += dt.type(shift)

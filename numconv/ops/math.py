@@ -440,14 +440,21 @@ def take(a, index, axis):
 
 
 def getitem(a, index):
-    """a[index] for NumPy-style indices (ints, slices, None, Ellipsis, int or bool arrays); a copy. On a
+    """a[index] for NumPy-style indices (ints, slices, None, Ellipsis, int or bool arrays). Basic indices
+    (no arrays) give a view of ``a``, as in NumPy and PyTorch, a 0-d one too; on a device only where the
+    view is C-contiguous (the kernels' arrays are), else a copy, as advanced indices always give. On a
     device ``a`` the index arrays may be host or device arrays; a 0-d boolean index is CPU-only."""
     if _on_cuda(a):
         return _cu_getitem(a, index)
-    return np.array(a[_host_index(index)])
+    index = _host_index(index)
+    if is_basic(index):
+        parts = index if isinstance(index, tuple) else (index,)
+        return a[parts if any(p is Ellipsis for p in parts) else parts + (Ellipsis,)]  # an array even when 0-d
+    return np.array(a[index])
 
 
-def _is_basic(index):
+def is_basic(index):
+    """Whether ``index`` has no index arrays (ints, slices, None and Ellipsis only): NumPy's basic indexing."""
     parts = index if isinstance(index, tuple) else (index,)
     return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
 
@@ -461,7 +468,7 @@ def index_add(shape, index, values, dtype):
         return _cu_index_add(shape, index, values, dtype)
     index = _host_index(index)
     out = np.zeros(shape, dtype=dtype)
-    if _is_basic(index):
+    if is_basic(index):
         out[index] = values
     else:
         np.add.at(out, index, values)
@@ -1097,6 +1104,10 @@ def _cu_index_rows(plan):
 
 def _cu_getitem(a, index):
     plan = _index_plan(a.shape, index)
+    n = int(np.prod(plan.shape))
+    if not plan.rows and n and len(plan.shape) <= MAXDIM and _contiguous_steps(plan.shape, plan.s_a):  # a view
+        flat = dispatch.contiguous(a, dispatch.CUDA).reshape(int(a.size))
+        return flat[plan.base:plan.base + n].reshape(tuple(plan.shape))
     out = dispatch.empty(plan.shape, a.dtype, dispatch.CUDA)
     idx, adv_strides, adv_sizes = _cu_index_rows(plan)
     if out.size:
@@ -1104,6 +1115,17 @@ def _cu_getitem(a, index):
         _kernels("gather").getitem(_flat(out), _flat(a), idx, _builtin_max(plan.nb, 1), len(plan.rows), plan.base,
                                    _pad(plan.shape), lead + plan.s_a, lead + plan.s_b, adv_strides, adv_sizes)
     return out
+
+
+def _contiguous_steps(shape, steps):
+    """Whether element steps ``steps`` over ``shape`` are C order's (dimensions of one element aside)."""
+    expect = 1
+    for n, s in zip(reversed(shape), reversed(steps)):
+        if n != 1:
+            if s != expect:
+                return False
+            expect *= n
+    return True
 
 
 def _source(src, shape, dtype):
@@ -1169,6 +1191,15 @@ def _memory(x):
         return None
     lo = cai["data"][0]
     return lo, lo + int(np.prod(cai["shape"])) * np.dtype(cai["typestr"]).itemsize
+
+
+def may_share(a, b):
+    """Whether arrays ``a`` and ``b`` may share memory (their byte ranges overlap), on either device."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.may_share_memory(a, b)
+    if isinstance(a, _HOST_TYPES) or isinstance(b, _HOST_TYPES):
+        return False
+    return _may_overlap(a, b)
 
 
 def _may_overlap(x, y):

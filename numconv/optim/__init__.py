@@ -151,6 +151,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self._update(p, _grad_array(p), self.state[p], group)
+                    written = getattr(p, "_written", None)  # a Tensor counts the in-place change
+                    if written is not None:
+                        written()
         return loss
 
     def _check(self, group):
