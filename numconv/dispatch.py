@@ -308,6 +308,8 @@ def _choose_algorithm(spec, pass_: str) -> str:
     """``conv_algorithm``'s rule for the CPU, worked out."""
     from .kernels.cpu import conv_gemm, conv_planes, conv_winograd
 
+    if 0 in spec.w_shape[:2]:  # no input or no output channels: sums over nothing, which the definition's loops give
+        return "direct"
     if _forced_algorithm is not None:
         if _forced_algorithm != "winograd":
             return _forced_algorithm

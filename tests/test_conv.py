@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import numconv.functional as F
-from numconv import dispatch
+from numconv import dispatch, shapes
 import reference as R
 from conftest import (
     arrange,
@@ -982,3 +982,35 @@ def test_two_threads_convolving_at_once_get_their_own_results(algorithm):
         finally:
             sys.setswitchinterval(switch)
     assert not errors and bad == [0, 0], (bad, errors)
+
+
+def test_a_one_element_tuple_stands_for_every_dimension_as_in_torch(torch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 9, 8))
+    w = rng.standard_normal((4, 3, 3, 3))
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+    got = F.conv2d(x, w, stride=(2,), padding=[1], dilation=(2,))
+    want = torch.nn.functional.conv2d(tx, tw, stride=(2,), padding=[1], dilation=(2,)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    got = F.max_pool2d(x, (3,), stride=[2], padding=(1,))
+    want = torch.nn.functional.max_pool2d(tx, (3,), stride=[2], padding=(1,)).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert shapes.ntuple((5,), 3, "k") == (5, 5, 5) and shapes.ntuple([2, 3], 2, "k") == (2, 3)
+
+
+@pytest.mark.parametrize("algorithm", [None, "direct", "gemm", "planes", "winograd"])
+def test_zero_channels_sum_over_nothing(algorithm, rng):
+    """No input channels: every output is its bias (a sum over no terms), whatever memory the output
+    was given (a same-sized result is freed first, so reused memory holds values)."""
+    b = rng.standard_normal(16)
+    del_me = F.conv2d(rng.standard_normal((2, 3, 28, 28)), rng.standard_normal((16, 3, 3, 3)), padding=1)
+    del del_me
+    with dispatch.use_algorithm(algorithm) if algorithm else contextlib.nullcontext():
+        y = F.conv2d(np.zeros((2, 0, 28, 28)), np.zeros((16, 0, 3, 3)), b, padding=1)
+        t = F.conv_transpose2d(np.zeros((2, 0, 28, 28)), np.zeros((0, 16, 3, 3)), b)
+        gy = rng.standard_normal((2, 16, 28, 28))
+        gx, gw, gb = F.conv2d_backward(gy, np.zeros((2, 0, 28, 28)), np.zeros((16, 0, 3, 3)), b, padding=1)
+    np.testing.assert_array_equal(y, np.broadcast_to(b[:, None, None], (2, 16, 28, 28)))
+    np.testing.assert_array_equal(t, np.broadcast_to(b[:, None, None], (2, 16, 30, 30)))
+    assert gx.shape == (2, 0, 28, 28) and gw.shape == (16, 0, 3, 3)
+    np.testing.assert_allclose(gb, gy.sum(axis=(0, 2, 3)), rtol=1e-12)
