@@ -272,10 +272,13 @@ def _indices(indices, expected_shape, batched, plane_shape, where="an input plan
         raise ValueError(f"{name} must have shape {expect} (the pooled output's), got {shape}")
     if np.dtype(indices.dtype).kind not in "iu":
         raise TypeError(f"{name} must be an integer array (as returned by return_indices=True), got dtype {indices.dtype}")
+    plane = shapes.prod(plane_shape)
     if isinstance(indices, np.ndarray):
+        if indices.dtype.kind == "u" and indices.size and int(indices.max()) >= plane:  # before int64 could wrap it
+            raise ValueError(f"{name} must lie in [0, {plane}) (positions in {where} of {plane} elements); "
+                             f"got values up to {int(indices.max())}")
         indices = indices.astype(np.int64, copy=False)
     indices = _shaped(indices, expected_shape)
-    plane = shapes.prod(plane_shape)
     lo, hi, outside = ops.check_indices(indices, plane_shape, spec) if shapes.prod(shape) else (0, 0, None)
     if lo < 0 or hi >= plane:
         raise ValueError(
@@ -878,7 +881,11 @@ def _class_target(target, x, ignore_index):
 def _one_target(target):
     """An unbatched (0-d) target as shape (1,), where it lives."""
     t = _raw(target)
-    return M.reshape(t if hasattr(t, "shape") else np.asarray(t), (1,))
+    t = t if hasattr(t, "shape") else np.asarray(t)
+    if tuple(t.shape) != ():
+        raise ValueError(f"target must be one class index (shape ()) for an unbatched input of shape (C,), "
+                         f"got shape {tuple(t.shape)}")
+    return M.reshape(t, (1,))
 
 
 def _class_weight(weight, x):

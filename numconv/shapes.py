@@ -39,11 +39,12 @@ def _is_int(v) -> bool:
 
 
 def ntuple(value, n: int, name: str) -> tuple:
-    """``value`` as a tuple of ``n`` ints: an int is repeated, a sequence must have length ``n``."""
+    """``value`` as a tuple of ``n`` ints: an int (or a sequence of one, as PyTorch takes it) is repeated,
+    a longer sequence must have length ``n``."""
     if _is_int(value):
         return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) == n and all(_is_int(v) for v in value):
-        return tuple(int(v) for v in value)
+    if isinstance(value, (tuple, list)) and len(value) in (1, n) and all(_is_int(v) for v in value):
+        return tuple(int(v) for v in value) * (n // len(value))
     raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
 
 

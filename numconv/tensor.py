@@ -628,6 +628,24 @@ def _nothing(*args):
     pass
 
 
+def _matmul_shapes(a, b):
+    """(a, b) once their shapes fit ``a @ b`` (NumPy's rules), else a ValueError naming both."""
+    sa, sb = a.shape, getattr(b, "shape", ())
+    if not sa or not sb:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}")
+    k_a, k_b = sa[-1], sb[0] if len(sb) == 1 else sb[-2]
+    ok = k_a == k_b
+    if ok and len(sa) > 2 and len(sb) > 2:
+        try:
+            np.broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValueError(f"matmul: shapes {sa} and {sb} do not fit (the first's last dimension must equal the "
+                         "second's second-to-last, and batch dimensions must broadcast)")
+    return a, b
+
+
 def _index(index):
     """A Tensor/list-free NumPy index: Tensors become their arrays (device ones stay on the device) and
     lists arrays."""
@@ -1015,11 +1033,11 @@ class Tensor:
 
     def __matmul__(self, other):
         a, b = _operands(self, other)
-        return MatMul.apply(a, b)
+        return MatMul.apply(*_matmul_shapes(a, b))
 
     def __rmatmul__(self, other):
         a, b = _operands(self, other)
-        return MatMul.apply(b, a)
+        return MatMul.apply(*_matmul_shapes(b, a))
 
     def __neg__(self):
         return Neg.apply(self)
@@ -1240,7 +1258,13 @@ def cat(tensors, dim=0):
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat needs at least one tensor")
-    return Cat.apply(*tensors, axis=_axes(dim, tensors[0].ndim)[0])
+    axis = _axes(dim, tensors[0].ndim)[0]
+    first = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.ndim != len(first) or any(m != n for d, (m, n) in enumerate(zip(t.shape, first)) if d != axis):
+            raise ValueError(f"cat: tensors must have the same shape except along dim {dim}; tensor 0 has shape "
+                             f"{first}, tensor {i} has shape {t.shape}")
+    return Cat.apply(*tensors, axis=axis)
 
 
 def stack(tensors, dim=0):
@@ -1251,6 +1275,10 @@ def stack(tensors, dim=0):
     n = tensors[0].ndim + 1
     if not -n <= dim < n:
         raise IndexError(f"stack: dim {dim} out of range for tensors with {n - 1} dimensions")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensors must have the same shape; tensor 0 has shape {tensors[0].shape}, "
+                             f"tensor {i} has shape {t.shape}")
     return Stack.apply(*tensors, axis=dim % n)
 
 

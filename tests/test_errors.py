@@ -243,7 +243,7 @@ def test_unfold_fold_parameters():
         (dict(stride=True), TE, r"stride must be an int or a tuple of 2 ints", "True"),
         (dict(stride=None), TE, r"stride must be an int or a tuple of 2 ints", "None"),
         (dict(stride=(1, 1, 1)), TE, r"stride must be an int or a tuple of 2 ints", "(1, 1, 1)"),
-        (dict(dilation=(2,)), TE, r"dilation must be an int or a tuple of 2 ints", "(2,)"),
+        (dict(dilation=()), TE, r"dilation must be an int or a tuple of 2 ints", "()"),
         (dict(padding=1.5), TE, r"padding must be an int or a tuple of 2 ints", "1.5"),
         (dict(padding=(1, 1, 1)), TE, r"padding must be an int or a tuple of 2 ints", "(1, 1, 1)"),
         (dict(padding=((1,), (1, 1))), TE, r"padding given per side must be 2 pairs", "((1,), (1, 1))"),
@@ -353,6 +353,9 @@ class TestUnpoolIndices:
         check(VE, r"indices must lie in", lambda: unpool(y, idx, 2), "-1")
         idx.flat[5] = plane - 1  # in range for the default size, not for a smaller explicit output_size
         check(VE, r"indices must lie in", lambda: unpool(y, idx, 2, output_size=sp(nd, 5)), str(plane - 1), str(sp(nd, 5)))
+        huge = np.abs(idx).astype(np.uint64)
+        huge.flat[5] = 2 ** 63 + 5  # would wrap to a negative int64
+        check(VE, r"indices must lie in", lambda: unpool(y, huge, 2), str(2 ** 63 + 5))
 
     @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.bool_])
     def test_non_integer_dtype(self, nd, dtype):
@@ -650,7 +653,7 @@ def test_pooling_misc_arguments():
         check(VE, r"divisor_override must be a non-zero int or None", lambda: F.avg_pool2d(x, 2, divisor_override=bad), repr(bad))
     check(TE, r"kernel_size must be an int or a tuple of 2 ints", lambda: F.max_pool2d(x, (2, 2, 2)), "(2, 2, 2)")
     check(TE, r"kernel_size must be an int or a tuple of 2 ints", lambda: F.avg_pool2d(x, 2.0), "2.0")
-    check(TE, r"padding must be an int or a tuple of 2 ints", lambda: F.max_pool2d(x, 2, padding=(1,)), "(1,)")
+    check(TE, r"padding must be an int or a tuple of 2 ints", lambda: F.max_pool2d(x, 2, padding=(1, 1, 1)), "(1, 1, 1)")
 
 
 # ----------------------------------------------------------------------------- NaN is not an error
@@ -844,3 +847,26 @@ def test_randint_high_size_and_dropout_of_one_as_torch(torch):
     yt.sum().backward()
     np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
     np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_tensor_shape_errors_name_the_shapes():
+    r = np.random.default_rng(4)
+    a, b = numconv.Tensor(r.standard_normal((2, 3))), numconv.Tensor(r.standard_normal((4, 5)))
+    check(VE, r"matmul: shapes \(2, 3\) and \(4, 5\) do not fit", lambda: a @ b)
+    check(VE, r"matmul", lambda: numconv.Tensor(r.standard_normal((2, 3, 4))) @ numconv.Tensor(r.standard_normal((5, 4, 2))),
+          "(2, 3, 4)", "(5, 4, 2)")
+    check(VE, r"cat: tensors must have the same shape except along dim 0", lambda: numconv.cat([a, b]), "(2, 3)", "(4, 5)")
+    check(VE, r"stack: tensors must have the same shape", lambda: numconv.stack([a, a.T]), "(3, 2)")
+    for loss in (F.cross_entropy, F.nll_loss):
+        check(VE, r"target must be one class index", lambda loss=loss: loss(r.standard_normal(3), np.array([0, 1])),
+              "(2,)")
+
+
+def test_optimizer_refuses_a_state_it_would_run_backwards():
+    p = numconv.nn.Parameter(np.random.default_rng(5).standard_normal(3))
+    opt = numconv.optim.SGD([p], lr=0.1)
+    state = opt.state_dict()
+    state["param_groups"][0]["maximize"] = True
+    check(VE, r"maximize=True", lambda: opt.load_state_dict(state))
+    state["param_groups"][0]["maximize"] = False  # PyTorch's default: the same descent
+    opt.load_state_dict(state)

@@ -37,6 +37,9 @@ class TestNtuple:
         assert shapes.ntuple(3, 2, "stride") == (3, 3)
         assert shapes.ntuple(0, 3, "padding") == (0, 0, 0)
 
+    def test_one_element_sequence_is_repeated_as_in_torch(self):
+        assert shapes.ntuple((3,), 2, "stride") == (3, 3) and shapes.ntuple([np.int64(2)], 3, "stride") == (2, 2, 2)
+
     def test_numpy_integer_becomes_python_int(self):
         out = shapes.ntuple(np.int64(2), 2, "stride")
         assert out == (2, 2) and all(type(v) is int for v in out)
@@ -47,7 +50,7 @@ class TestNtuple:
         assert out == (1, 2) and isinstance(out, tuple) and all(type(v) is int for v in out)
 
     @pytest.mark.parametrize(
-        "value", [(1, 2, 3), (1,), [], 1.0, 2.5, "2", None, True, (1, True), (1.0, 2), ((1, 1), (1, 1))]
+        "value", [(1, 2, 3), (1.0,), [], 1.0, 2.5, "2", None, True, (1, True), (1.0, 2), ((1, 1), (1, 1)), (True,)]
     )
     def test_rejects_with_name_and_value(self, value):
         with pytest.raises(TypeError, match=r"kernel_size must be an int or a tuple of 2 ints, got") as info:

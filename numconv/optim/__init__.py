@@ -200,6 +200,9 @@ class Optimizer:
             missing = sorted(set(self.defaults) - set(saved)) + ([] if "params" in saved else ["params"])
             if missing:
                 raise ValueError(f"param group {i} of the state_dict lacks {missing}")
+            if saved.get("maximize"):  # a PyTorch optimizer's state: numconv would descend where it ascended
+                raise ValueError(f"param group {i} of the state_dict has maximize=True, which numconv's "
+                                 f"optimizers do not implement")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"state_dict has {len(saved_groups)} param groups, the optimizer has "
                              f"{len(self.param_groups)}")
