@@ -888,12 +888,14 @@ class Tensor:
         self._writeback = (base, write)
 
     def _written(self):
-        """Count an in-place change (and carry it to the tensor this is a device copy of)."""
-        self._counter()[0] += 1
-        if self._writeback is not None:
-            base, write = self._writeback
-            write(base.data, self.data)
-            base._written()
+        """Count an in-place change (and carry it to the tensor this is a device copy of, whose counter
+        this one shares: it counts there)."""
+        if self._writeback is None:
+            self._counter()[0] += 1
+            return
+        base, write = self._writeback
+        write(base.data, self.data)
+        base._written()
 
     def _check_inplace(self):
         if self.requires_grad and autograd.is_grad_enabled():

@@ -1105,7 +1105,8 @@ def _cu_index_rows(plan):
 def _cu_getitem(a, index):
     plan = _index_plan(a.shape, index)
     n = int(np.prod(plan.shape))
-    if not plan.rows and n and len(plan.shape) <= MAXDIM and _contiguous_steps(plan.shape, plan.s_a):  # a view
+    if not plan.rows and n and len(plan.shape) <= MAXDIM and all(  # one C-ordered block of ``a``: a view
+            k == 1 or s == c for k, s, c in zip(plan.shape, plan.s_a, _strides(plan.shape))):
         flat = dispatch.contiguous(a, dispatch.CUDA).reshape(int(a.size))
         return flat[plan.base:plan.base + n].reshape(tuple(plan.shape))
     out = dispatch.empty(plan.shape, a.dtype, dispatch.CUDA)
@@ -1115,17 +1116,6 @@ def _cu_getitem(a, index):
         _kernels("gather").getitem(_flat(out), _flat(a), idx, _builtin_max(plan.nb, 1), len(plan.rows), plan.base,
                                    _pad(plan.shape), lead + plan.s_a, lead + plan.s_b, adv_strides, adv_sizes)
     return out
-
-
-def _contiguous_steps(shape, steps):
-    """Whether element steps ``steps`` over ``shape`` are C order's (dimensions of one element aside)."""
-    expect = 1
-    for n, s in zip(reversed(shape), reversed(steps)):
-        if n != 1:
-            if s != expect:
-                return False
-            expect *= n
-    return True
 
 
 def _source(src, shape, dtype):
