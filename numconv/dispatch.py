@@ -237,7 +237,7 @@ def contiguous(x, device: str):
     Foreign CUDA arrays (CuPy, PyTorch) are wrapped zero-copy as Numba device arrays.
     """
     if device == CPU:
-        return np.ascontiguousarray(x)
+        return np.asarray(x, order="C")  # ascontiguousarray would make a 0-d array 1-d
     if not hasattr(x, "is_c_contiguous"):
         from numba import cuda as nbcuda
 

@@ -587,6 +587,11 @@ def module_cases():
         model.to("cpu")
         for k, v in model.state_dict().items():
             assert np.array_equal(v, before[k]) and v.dtype == before[k].dtype, k
+    with checking("module", "a 0-d tensor keeps its shape on the device and back"):
+        for value in (np.array(2.5), np.float32(-1.5)):
+            d = nc.Tensor(value).to("cuda")
+            assert d.shape == () and tuple(d.data.shape) == () and d.cpu().shape == (), d.shape
+            assert d.item() == float(value)
     with checking("module", "Tensor.to / cuda / cpu, with the gradient moving back"):
         h = nc.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
         d = h.to("cuda")

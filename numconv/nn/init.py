@@ -39,7 +39,7 @@ def _fill(tensor, values):
     if isinstance(arr, np.ndarray):
         arr[...] = values
     else:  # a device array: draw on the host, copy once
-        arr.copy_to_device(np.ascontiguousarray(np.broadcast_to(values, arr.shape), dtype=arr.dtype))
+        arr.copy_to_device(np.asarray(np.broadcast_to(values, arr.shape), dtype=arr.dtype, order="C"))
     return _written(tensor)
 
 

@@ -136,7 +136,7 @@ def assign(dst, src, index=Ellipsis):
     first (loading a checkpoint into a model on the GPU); index arrays may live on either side."""
     if _is_array(dst) and dispatch.device_of(dst) == dispatch.CUDA:
         if isinstance(src, np.ndarray):
-            src = dispatch.to_device(np.ascontiguousarray(src), dispatch.CUDA)
+            src = dispatch.to_device(np.asarray(src, order="C"), dispatch.CUDA)
         if index is Ellipsis:
             _cu_assign(dst, src)
         else:
@@ -159,7 +159,7 @@ def to_device(a, device):
         from .. import cuda
 
         cuda.require()
-        return dispatch.to_device(np.ascontiguousarray(a), dispatch.CUDA)
+        return dispatch.to_device(np.asarray(a, order="C"), dispatch.CUDA)  # not ascontiguousarray: 0-d stays 0-d
     return to_host(a)
 
 
