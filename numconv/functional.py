@@ -650,6 +650,11 @@ def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+def _same_device(**named):
+    """Refuse arguments on different devices with a ValueError naming each (None and scalars skipped)."""
+    dispatch.backend(**{k: _raw(v) for k, v in named.items() if hasattr(v, "shape")})
+
+
 def _implicit_dim(ndim):
     return 0 if ndim in (0, 1, 3) else 1  # PyTorch's legacy choice when dim is None
 
@@ -732,6 +737,222 @@ def log_softmax(input, dim=None):
     """x - max - log(sum(exp(x - max))) along ``dim``: stable for any logits."""
     x = _float(input, "input")
     return x.log_softmax(_implicit_dim(x.ndim) if dim is None else dim)
+
+
+# ----------------------------------------------------------------------------- more activations
+# Each is y = f(x) elementwise with its derivative written out over ``numconv.ops`` arrays, so one
+# definition serves both backends and the gradient at the kinks is PyTorch's (a composite of
+# relu/abs/clamp would give 0 where PyTorch gives the slope).
+
+
+class _Pointwise(Function):
+    """y = ``act.forward(x, **params)``; dx = ``act.grad(g, x, **params)``. NumPy's warnings are off
+    inside: the branch ``where`` drops may overflow (elu's exp(800)), and infinite inputs give the
+    NaN PyTorch gives, without a warning there either."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, act, params):
+        ctx.save_for_backward(x)
+        ctx.act, ctx.params = act, params
+        with np.errstate(all="ignore"):
+            return act.forward(x, **params)
+
+    @staticmethod
+    def backward(ctx, g):
+        with np.errstate(all="ignore"):
+            return ctx.act.grad(g, ctx.saved[0], **ctx.params)
+
+
+class _LeakyRelu:
+    @staticmethod
+    def forward(x, slope):
+        return M.where(M.compare("gt", x, 0), x, M.multiply(x, slope))
+
+    @staticmethod
+    def grad(g, x, slope):
+        return M.where(M.compare("gt", x, 0), g, M.multiply(g, slope))
+
+
+class _Elu:
+    @staticmethod
+    def forward(x, alpha):
+        return M.where(M.compare("le", x, 0), M.multiply(M.expm1(x), alpha), x)
+
+    @staticmethod
+    def grad(g, x, alpha):
+        return M.where(M.compare("le", x, 0), M.multiply(g, M.multiply(M.exp(x), alpha)), g)
+
+
+_SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
+_INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
+_SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi)
+_GELU_CUBIC = 0.044715
+
+
+class _Gelu:
+    """x * Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt 2)); approximate='tanh'
+    puts 0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) for Phi."""
+
+    @staticmethod
+    def _tanh_inner(x):
+        return M.tanh(M.multiply(M.add(x, M.multiply(M.multiply(M.multiply(x, x), x), _GELU_CUBIC)),
+                                 _SQRT_2_OVER_PI))
+
+    @staticmethod
+    def forward(x, approximate):
+        if approximate == "tanh":
+            t = _Gelu._tanh_inner(x)
+        else:
+            t = M.erf(M.multiply(x, _SQRT_HALF))
+        return M.multiply(M.multiply(x, 0.5), M.add(t, 1))
+
+    @staticmethod
+    def grad(g, x, approximate):
+        if approximate == "tanh":  # 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            t = _Gelu._tanh_inner(x)
+            inner = M.multiply(M.add(M.multiply(M.multiply(x, x), 3 * _GELU_CUBIC), 1), _SQRT_2_OVER_PI)
+            d = M.add(M.multiply(M.add(t, 1), 0.5),
+                      M.multiply(M.multiply(M.multiply(x, 0.5), M.subtract(1, M.multiply(t, t))), inner))
+        else:  # Phi(x) + x phi(x)
+            cdf = M.multiply(M.add(M.erf(M.multiply(x, _SQRT_HALF)), 1), 0.5)
+            pdf = M.multiply(M.exp(M.multiply(M.multiply(x, x), -0.5)), _INV_SQRT_2PI)
+            d = M.add(cdf, M.multiply(x, pdf))
+        return M.multiply(g, d)
+
+
+class _Silu:
+    @staticmethod
+    def forward(x):
+        return M.multiply(x, M.sigmoid(x))
+
+    @staticmethod
+    def grad(g, x):  # s (1 + x (1 - s))
+        s = M.sigmoid(x)
+        return M.multiply(g, M.multiply(s, M.add(M.multiply(x, M.subtract(1, s)), 1)))
+
+
+class _Hardtanh:
+    @staticmethod
+    def forward(x, lo, hi):
+        return M.clip(x, lo, hi)
+
+    @staticmethod
+    def grad(g, x, lo, hi):  # 0 at and beyond the bounds (PyTorch's hardtanh_backward); NaN passes g
+        zero = M.zeros((), g.dtype, like=g)
+        return M.where(M.compare("le", x, lo), zero, M.where(M.compare("ge", x, hi), zero, g))
+
+
+class _Softplus:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
+
+    @staticmethod
+    def forward(x, beta, threshold):
+        bx = M.multiply(x, beta)
+        return M.where(M.compare("gt", bx, threshold), x, M.divide(M.log1p(M.exp(bx)), beta))
+
+    @staticmethod
+    def grad(g, x, beta, threshold):
+        z = M.exp(M.multiply(x, beta))
+        return M.where(M.compare("gt", M.multiply(x, beta), threshold), g, M.multiply(g, M.divide(z, M.add(z, 1))))
+
+
+def _activation(input, act, **params):
+    return _Pointwise.apply(_float(input, "input"), act=act, params=params)
+
+
+@_arrays_in_arrays_out
+def leaky_relu(input, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x."""
+    return _activation(input, _LeakyRelu, slope=shapes.real(negative_slope, "negative_slope"))
+
+
+@_arrays_in_arrays_out
+def elu(input, alpha=1.0):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return _activation(input, _Elu, alpha=shapes.real(alpha, "alpha"))
+
+
+GELU_APPROXIMATIONS = ("none", "tanh")
+
+
+@_arrays_in_arrays_out
+def gelu(input, approximate="none"):
+    """x * Phi(x), Phi the standard normal CDF (erf); approximate='tanh' uses the tanh approximation."""
+    if approximate not in GELU_APPROXIMATIONS:
+        raise ValueError(f"approximate must be one of {GELU_APPROXIMATIONS}, got {approximate!r}")
+    return _activation(input, _Gelu, approximate=approximate)
+
+
+@_arrays_in_arrays_out
+def silu(input):
+    """x * sigmoid(x) (also called swish)."""
+    return _activation(input, _Silu)
+
+
+@_arrays_in_arrays_out
+def hardtanh(input, min_val=-1.0, max_val=1.0):
+    """x clipped to [min_val, max_val]; its gradient is 0 at and beyond the bounds."""
+    lo, hi = shapes.real(min_val, "min_val"), shapes.real(max_val, "max_val")
+    if lo > hi:
+        raise ValueError(f"min_val must not exceed max_val, got min_val={min_val!r} and max_val={max_val!r}")
+    return _activation(input, _Hardtanh, lo=lo, hi=hi)
+
+
+@_arrays_in_arrays_out
+def relu6(input):
+    """min(max(x, 0), 6): ``hardtanh(input, 0, 6)``."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+@_arrays_in_arrays_out
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, a smooth ReLU; x itself where beta * x > threshold."""
+    beta = shapes.real(beta, "beta")
+    if beta == 0:
+        raise ValueError("beta must not be 0 (softplus divides by it)")
+    return _activation(input, _Softplus, beta=beta, threshold=shapes.real(threshold, "threshold"))
+
+
+class _Prelu(Function):
+    """x where x > 0, else w * x, with ``w`` one slope or one per channel (axis 1)."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, w):
+        wb = M.reshape(w, (1, w.shape[0]) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and w.shape[0] > 1 else \
+            M.reshape(w, ())
+        ctx.save_for_backward(x, wb)
+        ctx.w_shape = tuple(w.shape)
+        return M.where(M.compare("gt", x, 0), x, M.multiply(x, wb))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, wb = ctx.saved
+        nx, nw = ctx.needs_input_grad
+        pos = M.compare("gt", x, 0)
+        gx = M.where(pos, g, M.multiply(g, wb)) if nx else None
+        gw = None
+        if nw:
+            gw = M.reshape(M.sum_to(M.where(pos, M.zeros((), g.dtype, like=g), M.multiply(g, x)), wb.shape),
+                           ctx.w_shape)
+        return gx, gw
+
+
+@_arrays_in_arrays_out
+def prelu(input, weight):
+    """x where x > 0, else weight * x; weight (1,) shared, or (C,) one slope per channel (input's axis 1)."""
+    x = _float(input, "input")
+    w = _float(weight, "weight", (1,), " (1,) or (C,)")
+    shapes.same_dtype([("input", x.dtype), ("weight", w.dtype)])
+    _same_device(input=x, weight=w)
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if w.shape[0] not in (1, channels):
+        raise ValueError(f"weight must have 1 or C={channels} (input.shape[1]) elements, got shape {w.shape} "
+                         f"for input shape {x.shape}")
+    return _Prelu.apply(x, w)
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -1000,16 +1221,216 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return loss if batched or reduction != "none" else loss.reshape(())
 
 
-@_arrays_in_arrays_out
-def mse_loss(input, target, reduction="mean"):
-    """Mean squared error, as ``torch.nn.functional.mse_loss``: (input - target)^2, then the reduction."""
-    _reduction(reduction)
+def _pair(input, target):
+    """(input, target) as Tensors of one float dtype whose shapes broadcast (the regression losses)."""
     x, y = _float(input, "input"), _float(target, "target")
     shapes.same_dtype([("input", x.dtype), ("target", y.dtype)])
+    _same_device(input=x, target=y)
     try:
         np.broadcast_shapes(x.shape, y.shape)
     except ValueError:
         raise ValueError(f"target shape {y.shape} does not broadcast with input shape {x.shape}") from None
+    return x, y
+
+
+def _reduce(loss, reduction):
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+@_arrays_in_arrays_out
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error, as ``torch.nn.functional.mse_loss``: (input - target)^2, then the reduction."""
+    _reduction(reduction)
+    x, y = _pair(input, target)
     d = x - y
-    sq = d * d
-    return sq.mean() if reduction == "mean" else sq.sum() if reduction == "sum" else sq
+    return _reduce(d * d, reduction)
+
+
+@_arrays_in_arrays_out
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error: |input - target|, then the reduction (gradient 0 where they are equal)."""
+    _reduction(reduction)
+    x, y = _pair(input, target)
+    return _reduce((x - y).abs(), reduction)
+
+
+def _smooth_l1(d, beta):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, written as 0.5 m^2 / beta + (|d| - m)
+    with m = min(|d|, beta): the same values, and through clamp's and abs's gradients the same
+    derivative (d / beta inside, sign(d) outside, 0 at d = 0)."""
+    a = d.abs()
+    m = a.clamp(max=beta)
+    return m * m * (0.5 / beta) + (a - m)
+
+
+@_arrays_in_arrays_out
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 (input - target)^2 / beta where |input - target| < beta, else |input - target| - 0.5 beta;
+    beta=0 is l1_loss."""
+    _reduction(reduction)
+    beta = shapes.real(beta, "beta", 0.0)
+    x, y = _pair(input, target)
+    d = x - y
+    return _reduce(d.abs() if beta == 0 else _smooth_l1(d, beta), reduction)
+
+
+@_arrays_in_arrays_out
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 (input - target)^2 where |input - target| < delta, else delta (|input - target| - 0.5 delta):
+    ``delta * smooth_l1_loss(beta=delta)``."""
+    _reduction(reduction)
+    delta = shapes.real(delta, "delta", 0.0, lo_open=True)
+    x, y = _pair(input, target)
+    return _reduce(_smooth_l1(x - y, delta) * delta, reduction)
+
+
+def _binary_args(input, target, weight, pos_weight=None):
+    """input and target (Tensors of one float dtype and one shape) and the raw weight arrays, each
+    broadcasting to input's shape (as PyTorch's binary losses require)."""
+    x = _float(input, "input")
+    _same_device(input=x, target=target, weight=weight, pos_weight=pos_weight)
+    t = _raw(target)
+    t_dtype = np.dtype(getattr(t, "dtype", np.asarray(t).dtype))
+    if t_dtype.kind != "f":
+        raise TypeError(f"target must be a float array of probabilities in [0, 1], got dtype {t_dtype}")
+    y = _float(target, "target")
+    shapes.same_dtype([("input", x.dtype), ("target", y.dtype)])
+    if y.shape != x.shape:
+        raise ValueError(f"target must have input's shape {x.shape}, got {y.shape}")
+    raw = []
+    for name, w in (("weight", weight), ("pos_weight", pos_weight)):
+        if w is None:
+            raw.append(None)
+            continue
+        if isinstance(w, Tensor) and w.requires_grad:
+            raise ValueError(f"{name} requires grad, but its gradient is not computed (as in PyTorch); pass "
+                             f"{name}.detach()")
+        shape, dt = array_info(w, name)
+        shapes.same_dtype([("input", x.dtype), (name, dt)])
+        try:
+            fits = np.broadcast_shapes(shape, x.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{name} of shape {shape} does not broadcast to input's shape {x.shape}")
+        raw.append(_raw(w))
+    return x, y, raw[0], raw[1]
+
+
+def _probabilities(x):
+    """Refuse an input outside [0, 1] (NaN too): its logarithms would be NaN. On a device, its min
+    and max come back to the host: two scalars."""
+    a = x.data
+    if not a.size:
+        return
+    lo, hi = (float(v) for v in M.to_host(M.stack([M.min(a), M.max(a)], 0)))
+    if not (lo >= 0 and hi <= 1):
+        raise ValueError(f"input must hold probabilities in [0, 1], got values from {lo} to {hi} "
+                         "(for logits, use binary_cross_entropy_with_logits)")
+
+
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's bound on x (1 - x) in the gradient, a float32 constant
+
+
+class _BinaryCrossEntropy(Function):
+    """-w (y log x + (1 - y) log(1 - x)), each logarithm clamped at -100 as in PyTorch, so x = 0 or 1
+    gives a finite loss; dx = w (x - y) / max(x (1 - x), 1e-12), dy = w (log(1 - x) - log x), as PyTorch's."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def _logs(x):
+        with np.errstate(divide="ignore"):
+            return M.maximum(M.log(x), -100.0), M.maximum(M.log1p(M.negative(x)), -100.0)
+
+    @staticmethod
+    def forward(ctx, x, y, weight):
+        ctx.save_for_backward(x, y)
+        ctx.weight = weight
+        log_x, log_1mx = _BinaryCrossEntropy._logs(x)
+        loss = M.negative(M.add(M.multiply(y, log_x), M.multiply(M.subtract(1, y), log_1mx)))
+        return loss if weight is None else M.multiply(loss, weight)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved
+        nx, ny = ctx.needs_input_grad
+        if ctx.weight is not None:
+            g = M.multiply(g, ctx.weight)
+        gx = gy = None
+        if nx:
+            gx = M.divide(M.multiply(g, M.subtract(x, y)), M.maximum(M.multiply(x, M.subtract(1, x)), _BCE_EPS))
+        if ny:  # PyTorch does not clamp these logarithms: x = 0 or 1 gives an infinite gradient
+            with np.errstate(divide="ignore"):
+                gy = M.multiply(g, M.subtract(M.log1p(M.negative(x)), M.log(x)))
+        return gx, gy
+
+
+@_arrays_in_arrays_out
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-weight * (target log(input) + (1 - target) log(1 - input)), then the reduction.
+
+    input holds probabilities in [0, 1] (a ValueError otherwise; each log is clamped at -100, as in
+    PyTorch); target has input's shape, float; weight broadcasts to input's shape.
+    """
+    _reduction(reduction)
+    x, y, w, _ = _binary_args(input, target, weight)
+    _probabilities(x)
+    return _reduce(_BinaryCrossEntropy.apply(x, y, weight=w), reduction)
+
+
+class _BinaryCrossEntropyWithLogits(Function):
+    """With s = softplus(-x) = log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|)) and l = 1 + (p - 1) y
+    (p the pos_weight, 1 when None): loss = w ((1 - y) x + l s);
+    dx = w (l sigmoid(x) - p y), dy = w ((p - 1) s - x)."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def _softplus_neg(x):
+        return M.add(M.maximum(M.negative(x), 0), M.log1p(M.exp(M.negative(M.abs(x)))))
+
+    @staticmethod
+    def forward(ctx, x, y, weight, pos_weight):
+        ctx.save_for_backward(x, y)
+        ctx.weight, ctx.pos_weight = weight, pos_weight
+        s = _BinaryCrossEntropyWithLogits._softplus_neg(x)
+        if pos_weight is not None:
+            s = M.multiply(s, M.add(M.multiply(M.subtract(pos_weight, 1), y), 1))
+        loss = M.add(M.multiply(M.subtract(1, y), x), s)
+        return loss if weight is None else M.multiply(loss, weight)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved
+        nx, ny = ctx.needs_input_grad
+        p = ctx.pos_weight
+        if ctx.weight is not None:
+            g = M.multiply(g, ctx.weight)
+        gx = gy = None
+        if nx:
+            sig = M.sigmoid(x)
+            if p is None:
+                d = M.subtract(sig, y)
+            else:
+                d = M.subtract(M.multiply(sig, M.add(M.multiply(M.subtract(p, 1), y), 1)), M.multiply(p, y))
+            gx = M.multiply(g, d)
+        if ny:
+            d = M.negative(x)
+            if p is not None:
+                d = M.add(d, M.multiply(M.subtract(p, 1), _BinaryCrossEntropyWithLogits._softplus_neg(x)))
+            gy = M.multiply(g, d)
+        return gx, gy
+
+
+@_arrays_in_arrays_out
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits ``input``.
+
+    target has input's shape, float; weight broadcasts to input's shape; pos_weight (broadcasting
+    too, typically one per class along the last axis) weighs the positive term: loss =
+    -weight * (pos_weight * target * log sigmoid(x) + (1 - target) * log(1 - sigmoid(x))).
+    """
+    _reduction(reduction)
+    x, y, w, p = _binary_args(input, target, weight, pos_weight)
+    return _reduce(_BinaryCrossEntropyWithLogits.apply(x, y, weight=w, pos_weight=p), reduction)

@@ -432,6 +432,7 @@ def elementwise_cases():
         y = run(f"relu{shape}", M.relu, x)
         if y is not None:
             run(f"relu{shape} backward", M.relu_backward, rand(*shape), y)
+        run(f"erf{shape}", M.erf, x)
 
 
 def matmul_cases():
@@ -546,8 +547,8 @@ def main() -> int:
         groups.append(with_algorithm("winograd", conv2d_cases))
     if "planes" in conv_algorithms():  # its stride-1 forward on blocks of images, forced at every shape
         groups += [with_lanes(with_algorithm("planes", g)) for g in (conv_cases, conv_transpose_cases)]
-    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases, matmul_cases,
-               norm_cases]
+    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases,
+               matmul_cases, norm_cases]
     for group in groups:
         t = time.perf_counter()
         group()

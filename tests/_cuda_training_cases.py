@@ -571,6 +571,41 @@ def random_cases():
         assert np.array_equal(g, np.where(kept[:, None], np.full((48, 6), 2.0), 0.0)), "the gradient is not the mask"
 
 
+def layer_math_cases():
+    """The activations and the regression and binary losses, forward and backward on device tensors
+    against the same on the CPU."""
+    r = lambda *s: RNG.standard_normal(s)  # noqa: E731
+    for dtype in (np.float64, np.float32):
+        tag = np.dtype(dtype).name
+        x = (r(2, 3, 4) * 3).astype(dtype)
+        x.reshape(-1)[:3] = [0.0, -0.5, 0.75]  # the kinks
+        with checking("layer math", f"activations {tag}"):
+            for fn in (lambda a: F.leaky_relu(a, 0.2), lambda a: F.elu(a, 1.3), F.gelu,
+                       lambda a: F.gelu(a, approximate="tanh"), F.silu, lambda a: F.hardtanh(a, -0.5, 0.75),
+                       F.relu6, lambda a: F.softplus(a, 2.0, 3.0)):
+                both(fn, x)
+            both(F.prelu, x, RNG.uniform(size=3).astype(dtype))
+        with checking("layer math", f"regression losses {tag}"):
+            y = r(2, 3, 4).astype(dtype)
+            for fn in (F.l1_loss, lambda a, b: F.smooth_l1_loss(a, b, reduction="sum", beta=0.5),
+                       lambda a, b: F.huber_loss(a, b, reduction="none", delta=0.7)):
+                both(fn, x, y)
+        with checking("layer math", f"binary cross-entropy, weights on the device {tag}"):
+            p, t = RNG.uniform(size=(2, 3, 4)).astype(dtype), RNG.uniform(size=(2, 3, 4)).astype(dtype)
+            w, pw = RNG.uniform(0.5, 2, size=4).astype(dtype), RNG.uniform(0.5, 2, size=4).astype(dtype)
+            both(lambda a, b: F.binary_cross_entropy(a, b, nc.Tensor(w).to(a.device)), p, t)
+            both(lambda a, b: F.binary_cross_entropy_with_logits(a, b, nc.Tensor(w).to(a.device),
+                                                                  pos_weight=nc.Tensor(pw).to(a.device)), x, t)
+    with checking("layer math", "a device argument beside a host one is named"):
+        d = nc.Tensor(r(2, 3)).to("cuda")
+        try:
+            F.binary_cross_entropy_with_logits(d, nc.Tensor(RNG.uniform(size=(2, 3))))
+        except ValueError as e:
+            assert "input on cuda, target on cpu" in str(e), str(e)
+        else:
+            raise AssertionError("a host target beside a device input did not raise")
+
+
 def module_cases():
     with checking("module", "Module.to('cuda') and back: same Parameter objects, same values"):
         model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
@@ -644,7 +679,8 @@ def inplace_cases():
         both(augmented, base[0], base[1])
 
 
-GROUPS = [math_cases, unsupported_cases, autograd_cases, inplace_cases, random_cases, optim_cases, module_cases, training_cases]
+GROUPS = [math_cases, unsupported_cases, autograd_cases, layer_math_cases, inplace_cases, random_cases, optim_cases,
+          module_cases, training_cases]
 
 
 def main(argv) -> int:

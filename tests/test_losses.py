@@ -1,6 +1,7 @@
-"""cross_entropy, nll_loss and mse_loss: values and gradients against torch (class weights,
-ignore_index, label_smoothing, every reduction, (N, C) and (N, C, d1, ...)), central differences in
-float64, and the errors for bad targets."""
+"""cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy
+and binary_cross_entropy_with_logits: values and gradients against torch (class weights,
+ignore_index, label_smoothing, pos_weight, every reduction, (N, C) and (N, C, d1, ...)), values
+from the textbook formulas, central differences in float64, and the errors for bad targets."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import numconv as nc
 import numconv.functional as F
 from conftest import assert_close
+from numconv import nn
 from numconv.autograd import gradcheck
 
 
@@ -173,3 +175,160 @@ def test_bad_arguments():
         F.mse_loss(x, np.zeros((2, 3), np.float32))
     with pytest.raises(TypeError, match=r"class probabilities needs input's shape \(4, 3\)"):
         F.cross_entropy(np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32))
+
+
+# ----------------------------------------------------------------------------- regression and binary losses
+
+
+def _regression_pair(rng, dtype):
+    """Input and target with some differences exactly 0, exactly +-beta (0.5) and +-delta (1.5)."""
+    a = rng.standard_normal((3, 4, 2)) * 2
+    b = rng.standard_normal((3, 4, 2)) * 2
+    flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+    for k, d in enumerate([0.0, 0.5, -0.5, 1.5, -1.5]):
+        flat_b[k] = flat_a[k] - d
+    return a.astype(dtype), b.astype(dtype)
+
+
+REGRESSION = {
+    "l1": (lambda x, y, r: F.l1_loss(x, y, r), lambda T, x, y, r: T.l1_loss(x, y, reduction=r),
+           lambda d: np.abs(d)),
+    "smooth_l1": (lambda x, y, r: F.smooth_l1_loss(x, y, r, beta=0.5),
+                  lambda T, x, y, r: T.smooth_l1_loss(x, y, reduction=r, beta=0.5),
+                  lambda d: np.where(np.abs(d) < 0.5, 0.5 * d * d / 0.5, np.abs(d) - 0.25)),
+    "smooth_l1_beta0": (lambda x, y, r: F.smooth_l1_loss(x, y, r, beta=0.0),
+                        lambda T, x, y, r: T.smooth_l1_loss(x, y, reduction=r, beta=0.0), lambda d: np.abs(d)),
+    "huber": (lambda x, y, r: F.huber_loss(x, y, r, delta=1.5),
+              lambda T, x, y, r: T.huber_loss(x, y, reduction=r, delta=1.5),
+              lambda d: np.where(np.abs(d) < 1.5, 0.5 * d * d, 1.5 * (np.abs(d) - 0.75))),
+}
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_losses_textbook(name, rng):
+    fn, _, formula = REGRESSION[name]
+    a, b = _regression_pair(rng, np.float64)
+    assert_close(fn(a, b, "none"), formula(a - b), what=name)
+    assert_close(fn(a, b, "sum"), formula(a - b).sum(), what=name)
+    assert_close(fn(a, b, "mean"), formula(a - b).mean(), what=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_losses_against_torch(name, reduction, dtype, rng, torch):
+    import torch.nn.functional as TF
+
+    fn, t_fn, _ = REGRESSION[name]
+    a, b = _regression_pair(rng, dtype)
+    _compare(torch, lambda x, y: fn(x, y, reduction), lambda x, y: t_fn(TF, x, y, reduction), [a, b], dtype, rng)
+
+
+def _probabilities(rng, shape, dtype, edges=True):
+    p = rng.uniform(0.02, 0.98, size=shape)
+    if edges:
+        p.reshape(-1)[:2] = [0.0, 1.0]  # the clamped logarithms
+    return p.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_binary_cross_entropy_against_torch(weighted, reduction, dtype, rng, torch):
+    import torch.nn.functional as TF
+
+    shape = (4, 3, 2)
+    x = _probabilities(rng, shape, dtype)
+    t = _probabilities(rng, shape, dtype, edges=False)
+    w = rng.uniform(0.5, 2, size=(3, 1)).astype(dtype) if weighted else None
+    tw = torch.from_numpy(w) if weighted else None
+    # the target's gradient is infinite where the input is 0 or 1 (as in torch): compare it away from them
+    _compare(torch, lambda a: F.binary_cross_entropy(a, t, w, reduction),
+             lambda a: TF.binary_cross_entropy(a, torch.from_numpy(t), tw, reduction=reduction), [x], dtype, rng)
+    x_inner = _probabilities(rng, shape, dtype, edges=False)
+    _compare(torch, lambda a, b: F.binary_cross_entropy(a, b, w, reduction),
+             lambda a, b: TF.binary_cross_entropy(a, b, tw, reduction=reduction), [x_inner, t], dtype, rng)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weights", ["none", "weight", "pos_weight", "both"])
+def test_binary_cross_entropy_with_logits_against_torch(weights, reduction, dtype, rng, torch):
+    import torch.nn.functional as TF
+
+    shape = (4, 3, 5)
+    x = (rng.standard_normal(shape) * 6).astype(dtype)
+    x.reshape(-1)[:3] = [0.0, 80.0, -80.0]  # the kink of max(-x, 0), and saturated logits
+    t = _probabilities(rng, shape, dtype)
+    w = rng.uniform(0.5, 2, size=(3, 1)).astype(dtype) if weights in ("weight", "both") else None
+    pw = rng.uniform(0.5, 3, size=5).astype(dtype) if weights in ("pos_weight", "both") else None
+    tw, tpw = (None if a is None else torch.from_numpy(a) for a in (w, pw))
+    _compare(torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, w, reduction, pw),
+             lambda a, b: TF.binary_cross_entropy_with_logits(a, b, tw, reduction=reduction, pos_weight=tpw),
+             [x, t], dtype, rng)
+
+
+def test_binary_losses_textbook_and_gradcheck(rng):
+    x = rng.uniform(0.05, 0.95, size=(3, 4))
+    t = rng.uniform(size=(3, 4))
+    w = rng.uniform(0.5, 2, size=4)
+    bce = -w * (t * np.log(x) + (1 - t) * np.log(1 - x))
+    assert_close(F.binary_cross_entropy(x, t, w, "none"), bce)
+    z = rng.standard_normal((3, 4)) * 3
+    pw = rng.uniform(0.5, 3, size=4)
+    s = 1 / (1 + np.exp(-z))
+    assert_close(F.binary_cross_entropy_with_logits(z, t, w, "none", pw),
+                 -w * (pw * t * np.log(s) + (1 - t) * np.log(1 - s)))
+    xs, ts, zs = (nc.Tensor(a, requires_grad=True) for a in (x, t, z))
+    assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b, w), [xs, ts])
+    assert gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, w, pos_weight=pw), [zs, ts])
+    a, b = _regression_pair(rng, np.float64)
+    d = np.abs(a - b)
+    b = np.where((np.abs(d - 0.5) < 1e-3) | (np.abs(d - 1.5) < 1e-3) | (d < 1e-3), b + 0.01, b)  # off the kinks
+    for fn in (F.l1_loss, lambda p, q: F.smooth_l1_loss(p, q, beta=0.5), lambda p, q: F.huber_loss(p, q, delta=1.5)):
+        assert gradcheck(fn, [nc.Tensor(a, requires_grad=True), nc.Tensor(b, requires_grad=True)])
+
+
+def test_loss_modules_against_torch(rng, torch):
+    x = (rng.standard_normal((4, 3)) * 3).astype(np.float32)
+    t = rng.uniform(size=(4, 3)).astype(np.float32)
+    w, pw = rng.uniform(0.5, 2, size=3).astype(np.float32), rng.uniform(0.5, 2, size=3).astype(np.float32)
+    p = 1 / (1 + np.exp(-x))
+    pairs = [
+        (nn.L1Loss(reduction="sum"), torch.nn.L1Loss(reduction="sum"), x, t),
+        (nn.SmoothL1Loss(beta=0.3), torch.nn.SmoothL1Loss(beta=0.3), x, t),
+        (nn.HuberLoss(delta=0.7), torch.nn.HuberLoss(delta=0.7), x, t),
+        (nn.BCELoss(weight=w), torch.nn.BCELoss(weight=torch.from_numpy(w)), p, t),
+        (nn.BCEWithLogitsLoss(weight=w, pos_weight=pw),
+         torch.nn.BCEWithLogitsLoss(weight=torch.from_numpy(w), pos_weight=torch.from_numpy(pw)), x, t),
+    ]
+    for ours, theirs, a, b in pairs:
+        assert_close(ours(nc.Tensor(a), nc.Tensor(b)).numpy(), theirs(torch.from_numpy(a), torch.from_numpy(b)).numpy(),
+                     np.float32, what=type(ours).__name__)
+        assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+
+
+def test_binary_and_regression_loss_errors():
+    x = np.full((2, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match=r"input must hold probabilities in \[0, 1\], got values from 0.5 to 1.5"):
+        F.binary_cross_entropy(np.array([[0.5, 1.5]], np.float32), np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="probabilities"):
+        F.binary_cross_entropy(np.array([np.nan, 0.5], np.float32), np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match=r"target must have input's shape \(2, 3\), got \(3,\)"):
+        F.binary_cross_entropy_with_logits(x, np.zeros(3, np.float32))
+    with pytest.raises(TypeError, match="target must be a float array"):
+        F.binary_cross_entropy(x, np.zeros((2, 3), np.int64))
+    with pytest.raises(ValueError, match=r"pos_weight of shape \(2,\) does not broadcast to input's shape \(2, 3\)"):
+        F.binary_cross_entropy_with_logits(x, x, pos_weight=np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="weight requires grad"):
+        F.binary_cross_entropy(x, x, weight=nc.Tensor(np.ones(3, np.float32), requires_grad=True))
+    with pytest.raises(TypeError, match="float32|float64"):
+        F.binary_cross_entropy_with_logits(x, x, weight=np.ones(3, np.float64))
+    with pytest.raises(ValueError, match=r"beta must be in \[0.0, inf\)"):
+        F.smooth_l1_loss(x, x, beta=-1.0)
+    with pytest.raises(ValueError, match=r"delta must be in \(0.0, inf\)"):
+        F.huber_loss(x, x, delta=0.0)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        F.l1_loss(x, np.zeros((3, 2), np.float32))
+    with pytest.raises(ValueError, match="reduction"):
+        nn.HuberLoss(reduction="max")

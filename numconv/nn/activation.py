@@ -1,10 +1,21 @@
-"""Activations, as ``torch.nn``: ``ReLU``, ``Sigmoid``, ``Tanh``, ``Softmax``, ``LogSoftmax``."""
+"""Activations, as ``torch.nn``: ``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``GELU``, ``SiLU``,
+``Hardtanh``, ``ReLU6``, ``Softplus``, ``Sigmoid``, ``Tanh``, ``Softmax``, ``LogSoftmax``.
+
+``inplace`` is accepted where PyTorch has it, and ignored: the result is always a new Tensor,
+which is what ``x = act(x)`` uses either way.
+"""
 from __future__ import annotations
 
-from .. import functional as F
-from .module import Module
+import numpy as np
 
-__all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+from .. import functional as F
+from .. import shapes
+from ._utils import factory_dtype, positive_int
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Hardtanh", "ReLU6", "Softplus", "Sigmoid", "Tanh",
+           "Softmax", "LogSoftmax"]
 
 
 class ReLU(Module):
@@ -19,6 +30,131 @@ class ReLU(Module):
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
+
+
+def _inplace_repr(module, text=""):
+    return ", ".join(p for p in (text, "inplace=True" if module.inplace else "") if p)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope * x."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope, self.inplace = shapes.real(negative_slope, "negative_slope"), inplace
+
+    def forward(self, input):
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self):
+        return _inplace_repr(self, f"negative_slope={self.negative_slope}")
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x, with the slope ``a`` learned: one (``num_parameters=1``) or one per
+    channel (``num_parameters=C``), each starting at ``init``."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = positive_int(num_parameters, "num_parameters")
+        self.init = shapes.real(init, "init")
+        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=factory_dtype(device, dtype)))
+
+    def reset_parameters(self):
+        self.weight.fill_(self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class ELU(Module):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = shapes.real(alpha, "alpha"), inplace
+
+    def forward(self, input):
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self):
+        return _inplace_repr(self, f"alpha={self.alpha}")
+
+
+class GELU(Module):
+    """x * Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` for the tanh approximation."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in F.GELU_APPROXIMATIONS:
+            raise ValueError(f"approximate must be one of {F.GELU_APPROXIMATIONS}, got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input):
+        return F.gelu(input, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.silu(input)
+
+    def extra_repr(self):
+        return _inplace_repr(self)
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val]."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        self.min_val, self.max_val = shapes.real(min_val, "min_val"), shapes.real(max_val, "max_val")
+        if self.min_val > self.max_val:
+            raise ValueError(f"min_val must not exceed max_val, got min_val={min_val!r} and max_val={max_val!r}")
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return _inplace_repr(self, f"min_val={self.min_val}, max_val={self.max_val}")
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        return _inplace_repr(self)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta; x itself where beta * x > threshold."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = shapes.real(beta, "beta"), shapes.real(threshold, "threshold")
+        if self.beta == 0:
+            raise ValueError("beta must not be 0 (softplus divides by it)")
+
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Sigmoid(Module):

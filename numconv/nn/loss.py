@@ -1,13 +1,16 @@
-"""Losses, as ``torch.nn``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``; ``forward(input, target)``."""
+"""Losses, as ``torch.nn``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``SmoothL1Loss``,
+``HuberLoss``, ``BCELoss``, ``BCEWithLogitsLoss``; ``forward(input, target)``."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import functional as F
+from .. import shapes
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+           "BCEWithLogitsLoss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -67,3 +70,65 @@ class MSELoss(_Loss):
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """``L1Loss(reduction='mean')``: |input - target|, reduced."""
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """``SmoothL1Loss(reduction='mean', beta=1.0)``: quadratic within beta of the target, linear beyond."""
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = shapes.real(beta, "beta", 0.0)
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """``HuberLoss(reduction='mean', delta=1.0)``: 0.5 d^2 within delta of the target, delta (|d| - 0.5 delta) beyond."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = shapes.real(delta, "delta", 0.0, lo_open=True)
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+def _float_buffer(value):
+    if value is None:
+        return None
+    arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+    return Tensor(arr if arr.dtype.kind == "f" else arr.astype(np.float32))
+
+
+class BCELoss(_Loss):
+    """``BCELoss(weight=None, reduction='mean')``: binary cross-entropy of probabilities in [0, 1];
+    ``weight`` (broadcasting to the input) is a buffer, as in PyTorch."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", _float_buffer(weight))
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """``BCEWithLogitsLoss(weight=None, reduction='mean', pos_weight=None)``: binary cross-entropy of
+    sigmoid(input), computed stably from the logits; ``weight`` and ``pos_weight`` are buffers."""
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self.register_buffer("weight", _float_buffer(weight))
+        self.register_buffer("pos_weight", _float_buffer(pos_weight))
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

@@ -218,21 +218,30 @@ sqrt = _unary("SQRT", np.sqrt)
 abs = _unary("ABS", np.abs)  # noqa: A001 (mirrors NumPy's name)
 sign = _unary("SIGN", np.sign)
 tanh = _unary("TANH", np.tanh)
+expm1 = _unary("EXPM1", np.expm1)
+log1p = _unary("LOG1P", np.log1p)
 
 
 def relu(a):
     """max(a, 0) in one pass (NaN stays NaN); a float array."""
-    return _relu_kernel("relu_forward", a, a)
+    return _flat_kernel("relu_forward", a, a)
 
 
 def relu_backward(g, y):
     """0 where the ReLU's output ``y`` <= 0, else g (so a NaN output passes g, as in PyTorch), in one pass."""
     if tuple(g.shape) != tuple(y.shape) or g.dtype != y.dtype:  # broadcast or mixed: the general ops
         return where(compare("le", y, 0), zeros_like(g), g)
-    return _relu_kernel("relu_backward", g, g, y)
+    return _flat_kernel("relu_backward", g, g, y)
 
 
-def _relu_kernel(name, like, *arrays):
+def erf(a):
+    """The error function of a float array, elementwise."""
+    return _flat_kernel("erf", a, a)
+
+
+def _flat_kernel(name, like, *arrays):
+    """The elementwise kernel ``name`` (``kernels.{cpu,cuda}.elementwise``) over flat views of
+    same-shape arrays, into a new array like ``like``."""
     dev = dispatch.CUDA if _on_cuda(*arrays) else dispatch.CPU
     flat = [dispatch.view(dispatch.contiguous(a, dev), (-1,), dev) for a in arrays]
     out = dispatch.empty(tuple(like.shape), like.dtype, dev)

@@ -20,7 +20,7 @@ ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
 # comparisons and logic: bool out
 EQ, NE, LT, LE, GT, GE, AND = range(7)
 # unary: out = op(a)
-NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID = range(8)
+NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID, EXPM1, LOG1P = range(10)
 
 _LOG_MAX = 709.782712893384  # log(largest float64): exp overflows above
 
@@ -39,6 +39,22 @@ def _log(x):
     if x == 0:
         return -math.inf
     return math.nan  # x < 0 or NaN
+
+
+@cuda.jit(device=True)
+def _expm1(x):
+    if x != x or x <= _LOG_MAX:
+        return math.expm1(x)
+    return math.inf
+
+
+@cuda.jit(device=True)
+def _log1p(x):
+    if x > -1:
+        return math.log1p(x)
+    if x == -1:
+        return -math.inf
+    return math.nan  # x < -1 or NaN
 
 
 @cuda.jit(device=True)
@@ -107,6 +123,10 @@ def _unary(op, x):
         return x  # 0 (signed) and NaN
     if op == TANH:
         return math.tanh(x)
+    if op == EXPM1:
+        return _expm1(x)
+    if op == LOG1P:
+        return _log1p(x)
     # SIGMOID: 1 / (1 + exp(-a)) without overflow: exp(-|a|) <= 1 on both branches
     e = _exp(-abs(x))
     if x >= 0:
@@ -212,3 +232,15 @@ def _relu_backward(out, g, y):
     i = cuda.grid(1)
     if i < g.size:
         out[i] = 0.0 if y[i] <= 0.0 else g[i]
+
+
+def erf(out, x):
+    """out = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt (flat arrays; GELU's exact form)."""
+    launch(_erf, x.size, out, x)
+
+
+@jit
+def _erf(out, x):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = math.erf(x[i])

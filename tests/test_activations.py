@@ -1,0 +1,169 @@
+"""leaky_relu, prelu, elu, gelu (both forms), silu, hardtanh, relu6 and softplus: values from their
+textbook formulas in float64, values and gradients against torch (at the kinks too, where the
+gradient is a convention), central differences in float64, the nn modules, and bad arguments."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import numconv as nc
+import numconv.functional as F
+from conftest import assert_close
+from numconv import nn
+from numconv.autograd import gradcheck
+
+_erf = np.vectorize(math.erf)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# name, numconv call, torch call (on torch.nn.functional), textbook formula in float64, kinks to visit
+CASES = {
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda T, x: T.leaky_relu(x, 0.2),
+                   lambda x: np.where(x > 0, x, 0.2 * x), [0.0]),
+    "elu": (lambda x: F.elu(x, 1.3), lambda T, x: T.elu(x, 1.3),
+            lambda x: np.where(x > 0, x, 1.3 * (np.exp(x) - 1)), [0.0]),
+    "gelu": (F.gelu, lambda T, x: T.gelu(x),
+             lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))), []),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), lambda T, x: T.gelu(x, approximate="tanh"),
+                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))), []),
+    "silu": (F.silu, lambda T, x: T.silu(x), lambda x: x * _sigmoid(x), []),
+    "hardtanh": (lambda x: F.hardtanh(x, -0.5, 0.75), lambda T, x: T.hardtanh(x, -0.5, 0.75),
+                 lambda x: np.clip(x, -0.5, 0.75), [-0.5, 0.75]),
+    "relu6": (F.relu6, lambda T, x: T.relu6(x), lambda x: np.clip(x, 0, 6), [0.0, 6.0]),
+    "softplus": (lambda x: F.softplus(x, 2.0, 3.0), lambda T, x: T.softplus(x, 2.0, 3.0),
+                 lambda x: np.where(2 * x > 3, x, np.log(1 + np.exp(2 * x)) / 2), [1.5]),
+    "softplus_default": (F.softplus, lambda T, x: T.softplus(x), lambda x: np.where(x > 20, x, np.log1p(np.exp(x))),
+                         [20.0]),
+}
+
+
+def _inputs(rng, kinks, dtype):
+    """Values spread over [-8, 8] (both tails of every activation), with the kinks themselves."""
+    x = rng.uniform(-8, 8, size=(3, 4, 5))
+    x.reshape(-1)[: len(kinks)] = kinks
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_textbook_values(name, rng):
+    fn, _, formula, kinks = CASES[name]
+    x = _inputs(rng, kinks, np.float64)
+    y = fn(x)
+    assert isinstance(y, np.ndarray) and y.dtype == np.float64
+    assert_close(y, formula(x), what=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", CASES)
+def test_against_torch_with_kinks(name, dtype, rng, torch):
+    import torch.nn.functional as TF
+
+    fn, t_fn, _, kinks = CASES[name]
+    x = _inputs(rng, kinks, dtype)
+    gy = rng.standard_normal(x.shape).astype(dtype)
+    xn = nc.Tensor(x, requires_grad=True)
+    y = fn(xn)
+    y.backward(gy)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = t_fn(TF, xt)
+    yt.backward(torch.from_numpy(gy))
+    assert y.dtype == dtype and xn.grad.dtype == dtype
+    assert_close(y.numpy(), yt.detach().numpy(), dtype, what=f"{name} forward")
+    assert_close(xn.grad.numpy(), xt.grad.numpy(), dtype, what=f"{name} gradient")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_gradcheck(name, rng):
+    fn, _, _, kinks = CASES[name]
+    x = rng.uniform(-4, 4, size=(2, 3, 4))
+    for k in kinks:  # central differences are meaningless within eps of a kink
+        x[np.abs(x - k) < 1e-3] += 2e-3
+    assert gradcheck(fn, [nc.Tensor(x, requires_grad=True)])
+
+
+@pytest.mark.parametrize("shape, slopes", [((2, 3, 4, 4), 3), ((2, 3, 4, 4), 1), ((5, 3), 3), ((6,), 1)])
+def test_prelu_against_torch_and_gradcheck(shape, slopes, rng, torch):
+    import torch.nn.functional as TF
+
+    x = rng.standard_normal(shape)
+    x.reshape(-1)[0] = 0.0
+    w = rng.uniform(-0.5, 0.5, size=slopes)
+    gy = rng.standard_normal(shape)
+    xn, wn = nc.Tensor(x, requires_grad=True), nc.Tensor(w, requires_grad=True)
+    F.prelu(xn, wn).backward(gy)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    yt = TF.prelu(xt, wt)
+    yt.backward(torch.from_numpy(gy))
+    assert_close(F.prelu(x, w), yt.detach().numpy())
+    assert_close(xn.grad.numpy(), xt.grad.numpy(), what="input gradient")
+    assert_close(wn.grad.numpy(), wt.grad.numpy(), what="slope gradient")
+    assert gradcheck(F.prelu, [nc.Tensor(x + 0.01, requires_grad=True), nc.Tensor(w, requires_grad=True)])
+
+
+MODULES = [
+    (lambda m: m.LeakyReLU(0.1), "LeakyReLU(negative_slope=0.1)"),
+    (lambda m: m.ELU(alpha=0.5), "ELU(alpha=0.5)"),
+    (lambda m: m.GELU(approximate="tanh"), "GELU(approximate='tanh')"),
+    (lambda m: m.SiLU(), "SiLU()"),
+    (lambda m: m.Hardtanh(-2.0, 3.0), "Hardtanh(min_val=-2.0, max_val=3.0)"),
+    (lambda m: m.ReLU6(), "ReLU6()"),
+    (lambda m: m.Softplus(beta=0.5, threshold=10.0), "Softplus(beta=0.5, threshold=10.0)"),
+    (lambda m: m.PReLU(3, init=0.1), "PReLU(num_parameters=3)"),
+]
+
+
+@pytest.mark.parametrize("make, text", MODULES, ids=[t.split("(")[0] for _, t in MODULES])
+def test_modules_against_torch(make, text, rng, torch):
+    ours, theirs = make(nn), make(torch.nn)
+    assert repr(ours) == text
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32) * 4
+    theirs_out = theirs(torch.from_numpy(x))
+    ours_out = ours(nc.Tensor(x))
+    assert_close(ours_out.numpy(), theirs_out.detach().numpy(), np.float32, what=text)
+    state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in state.items()}
+
+
+def test_prelu_module_learns_its_slopes(rng):
+    m = nn.PReLU(2)
+    assert np.array_equal(m.weight.numpy(), np.full(2, 0.25, np.float32))
+    x = nc.Tensor(-np.abs(rng.standard_normal((4, 2, 3))).astype(np.float32))
+    m(x).sum().backward()
+    assert_close(m.weight.grad.numpy(), x.numpy().sum(axis=(0, 2)), np.float32)  # d(a x)/da = x where x < 0
+
+
+def test_inplace_is_accepted_and_returns_a_new_tensor():
+    x = nc.Tensor(np.array([-1.0, 2.0]))
+    for m in (nn.LeakyReLU(inplace=True), nn.ELU(inplace=True), nn.SiLU(inplace=True), nn.ReLU6(inplace=True)):
+        y = m(x)
+        assert y is not x and np.array_equal(x.numpy(), [-1.0, 2.0])
+        assert "inplace=True" in repr(m)
+
+
+def test_bad_arguments():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="approximate"):
+        F.gelu(x, approximate="erf")
+    with pytest.raises(ValueError, match="min_val must not exceed max_val"):
+        F.hardtanh(x, 1.0, -1.0)
+    with pytest.raises(ValueError, match="beta must not be 0"):
+        F.softplus(x, beta=0)
+    with pytest.raises(TypeError, match="negative_slope must be a real number"):
+        F.leaky_relu(x, "0.1")
+    with pytest.raises(ValueError, match="alpha must be finite"):
+        F.elu(x, float("nan"))
+    with pytest.raises(TypeError, match="input must be float32 or float64"):
+        F.silu(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="weight must have 1 or C=3"):
+        F.prelu(x, np.ones(2, np.float32))
+    with pytest.raises(TypeError, match="weight.*float64.*input.*float32|input.*float32.*weight.*float64"):
+        F.prelu(x, np.ones(3, np.float64))
+    with pytest.raises(ValueError, match="num_parameters must be a positive int"):
+        nn.PReLU(0)
+    with pytest.raises(ValueError, match="approximate"):
+        nn.GELU("fast")
