@@ -481,6 +481,60 @@ def pad_backward(grad_output, input, pad, mode="constant", value=None):
 _export(pad, pad_backward)
 
 
+# ----------------------------------------------------------------------------- interpolate
+
+
+def _interpolate_setup(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
+    xs, dt = array_info(input, "input", ndims=(3, 4, 5), what=" (N, C, W), (N, C, H, W) or (N, C, D, H, W)")
+    if antialias is not False:
+        raise ValueError(f"antialias is not supported (only antialias=False), got {antialias!r}")
+    out, scales, corners = shapes.interpolate_params(xs[2:], size, scale_factor, mode, align_corners,
+                                                     recompute_scale_factor)
+    if mode == "area":
+        return xs, out, None
+    tables = tuple(shapes.resample_table(n, m, mode, corners, s, np.dtype(dt))
+                   for n, m, s in zip(xs[2:], out, scales))
+    return xs, out, tables
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """Resize the spatial dimensions of (N, C, *spatial), as ``torch.nn.functional.interpolate``.
+
+    Give ``size`` (an int, or one per dimension) or ``scale_factor`` (output = floor(input * factor)).
+    mode: 'nearest' (PyTorch's index rule, floor(j * in / out)), 'nearest-exact' (pixel centres),
+    'linear' (3-d input), 'bilinear' / 'bicubic' (4-d), 'trilinear' (5-d), 'area' (adaptive average
+    pooling). ``align_corners`` (linear modes only, default False) maps the corner pixels' centres
+    onto each other instead of their outer edges. Every mode reads the pixels PyTorch reads with the
+    weights it uses: one linear map per axis (``numconv.shapes.resample_table``), applied last axis first.
+    One exception: 'nearest' with a scale factor that leaves a size as it was (or doubles it) reads
+    floor(j / scale_factor) in every rank, as PyTorch's 1-d and 3-d forwards do; its 2-d CPU forward
+    copies pixel j (j // 2) instead.
+    """
+    xs, out, tables = _interpolate_setup(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
+                                         antialias)
+    if tables is None:
+        return globals()[f"adaptive_avg_pool{len(xs) - 2}d"](input, out)
+    return ops.resample_axes(input, tuple(forward for forward, _ in tables))
+
+
+def interpolate_backward(grad_output, input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                         recompute_scale_factor=None, antialias=False):
+    """Gradient of ``interpolate`` w.r.t. its input: each axis's transposed map, first axis first."""
+    xs, out, tables = _interpolate_setup(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
+                                         antialias)
+    if tables is None:
+        return globals()[f"adaptive_avg_pool{len(xs) - 2}d_backward"](grad_output, input, out)
+    gy = _grad(grad_output, xs[:2] + out, True, input.dtype)
+    g = gy
+    for d in range(len(tables)):  # the forward's axes in reverse: the last one it did comes first here
+        g = ops.resample_axes(g, (None,) * d + (tables[d][1],) + (None,) * (len(tables) - d - 1))
+    return g
+
+
+_export(interpolate, interpolate_backward)
+
+
 # ============================================================================= autograd
 # Each op above takes and returns arrays. Given any Tensor argument, it runs as one autograd
 # Function per op family instead: the forward is the array op (which validates before any kernel
@@ -618,7 +672,7 @@ for _nd in (1, 2, 3):
     _wrap(f"avg_pool{_nd}d", _Window, ("input",))
     _wrap(f"adaptive_avg_pool{_nd}d", _Window, ("input",))
     _wrap(f"max_unpool{_nd}d", _MaxUnpool, ("input", "indices"))
-for _name in ("unfold", "fold", "pad"):
+for _name in ("unfold", "fold", "pad", "interpolate"):
     _wrap(_name, _Window, ("input",))
 del _nd, _name
 

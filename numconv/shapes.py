@@ -664,3 +664,119 @@ def nonempty_spatial(sizes, shape, name="input") -> None:
 
 def prod(values) -> int:
     return int(math.prod(values))
+
+
+# ----------------------------------------------------------------------------- interpolate
+
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # each for one spatial rank
+
+
+def interpolate_params(spatial, size, scale_factor, mode, align_corners, recompute_scale_factor):
+    """(output spatial sizes, per-dimension scale factors to resample with (None: input / output),
+    align_corners as a bool) for ``interpolate``, with PyTorch's rules:
+
+    - exactly one of ``size`` (an int, or one per spatial dimension) and ``scale_factor`` (a positive
+      number, or one per dimension); the output is floor(input * scale_factor) then;
+    - the linear modes need their rank (linear 1-d, bilinear and bicubic 2-d, trilinear 3-d) and alone
+      take ``align_corners`` (default False);
+    - the given scale factor positions the samples, unless ``recompute_scale_factor`` is True, when
+      input / output does (as it always does with ``size``).
+    """
+    nd = len(spatial)
+    if mode not in INTERPOLATE_MODES:
+        raise ValueError(f"mode must be one of {INTERPOLATE_MODES}, got {mode!r}")
+    if mode in _LINEAR_MODES and _LINEAR_MODES[mode] != nd:
+        raise ValueError(f"mode={mode!r} needs a {_LINEAR_MODES[mode] + 2}-d input (N, C, "
+                         f"{_spatial_names(_LINEAR_MODES[mode])}), got {nd + 2}-d (spatial size {spatial})")
+    if align_corners is not None:
+        if mode not in _LINEAR_MODES:
+            raise ValueError(f"align_corners can only be set with the interpolating modes (linear, bilinear, "
+                             f"bicubic, trilinear), got mode={mode!r}")
+        align_corners = flag(align_corners, "align_corners")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("give exactly one of size and scale_factor, got "
+                         + ("both" if size is not None else "neither"))
+    if recompute_scale_factor is not None:
+        recompute_scale_factor = flag(recompute_scale_factor, "recompute_scale_factor")
+        if recompute_scale_factor and size is not None:
+            raise ValueError("recompute_scale_factor=True only applies with scale_factor, got size")
+    if size is not None:
+        sizes = (size,) * nd if _is_int(size) else size
+        if not isinstance(sizes, (tuple, list)) or len(sizes) != nd or not all(_is_int(s) for s in sizes):
+            raise TypeError(f"size must be an int or a tuple of {nd} ints (one per spatial dimension), got {size!r}")
+        out = tuple(int(s) for s in sizes)
+        scales = (None,) * nd
+    else:
+        factors = (scale_factor,) * nd if isinstance(scale_factor, numbers.Real) else scale_factor
+        if not isinstance(factors, (tuple, list)) or len(factors) != nd:
+            raise TypeError(f"scale_factor must be a number or a tuple of {nd} numbers (one per spatial "
+                            f"dimension), got {scale_factor!r}")
+        factors = tuple(real(f, "scale_factor", 0.0, lo_open=True) for f in factors)
+        out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+        scales = (None,) * nd if recompute_scale_factor else factors
+    if any(n < 1 for n in spatial) or any(m < 1 for m in out):
+        raise ValueError(f"input and output spatial sizes must be >= 1, got input {tuple(spatial)} and output {out}"
+                         + (f" (scale_factor={scale_factor!r})" if scale_factor is not None else ""))
+    return out, scales, bool(align_corners)
+
+
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic convolution constant
+
+
+@functools.lru_cache(maxsize=512)
+def resample_table(n_in: int, n_out: int, mode: str, align_corners: bool, scale_factor, dtype):
+    """Interpolation along one axis as a sparse (n_out, n_in) matrix R: output j = sum_k w_k * input i_k.
+
+    Returns (ptr, idx, wts) of R in compressed rows (row j's entries are ptr[j]:ptr[j+1]) and the
+    same of R's transpose, the backward (each input's list of the outputs that read it, in output
+    order). Positions follow PyTorch's kernels, in its arithmetic (float32 for the nearest modes;
+    the input's float type for the others), so the same pixels are read with the same weights:
+
+    - nearest: i = min(floor(j * s), n_in - 1); nearest-exact: i = min(floor((j + 0.5) * s), n_in - 1);
+      s = 1 / scale_factor when one is given, else n_in / n_out;
+    - linear: x = s * j with align_corners (s = (n_in - 1) / (n_out - 1)), else max(s (j + 0.5) - 0.5, 0);
+      taps i = floor(x) and i + 1 (clamped) with weights 1 - t and t, t = x - i;
+    - bicubic: the same x, unclamped; taps floor(x) - 1 ... floor(x) + 2 (clamped to the edge) with
+      Keys' cubic convolution weights (a = -0.75).
+    """
+    T = np.float64 if np.dtype(dtype) == np.float64 else np.float32
+    j = np.arange(n_out, dtype=np.int64)
+    if mode in ("nearest", "nearest-exact"):
+        s = np.float32(1.0 / scale_factor) if scale_factor else np.float32(n_in) / np.float32(n_out)
+        jf = j.astype(np.float32) + np.float32(0.5 if mode == "nearest-exact" else 0.0)
+        src = np.minimum(np.floor(jf * s).astype(np.int64), n_in - 1)
+        taps, wts = src[:, None], np.ones((n_out, 1), T)
+    else:
+        if align_corners:
+            s = T(n_in - 1) / T(n_out - 1) if n_out > 1 else T(0)
+        else:
+            s = T(1.0 / scale_factor) if scale_factor else T(n_in) / T(n_out)
+        # s (j + 0.5) - 0.5 rounded once, as the fused multiply-add PyTorch's compiled kernels use: exact
+        # in float64 for a float32 s, then rounded to T (float64 inputs: float64 throughout)
+        x = (np.float64(s) * j if align_corners else np.float64(s) * (j + 0.5) - 0.5).astype(T)
+        if mode != "bicubic":
+            x = np.maximum(x, T(0))
+        i0 = np.minimum(np.floor(x).astype(np.int64), n_in - 1)
+        t = np.clip(x - i0.astype(T), T(0), T(1)).astype(T)
+        if mode == "bicubic":
+            a = T(_CUBIC_A)
+            near = lambda u: ((a + T(2)) * u - (a + T(3))) * u * u + T(1)  # noqa: E731 |u| <= 1
+            far = lambda u: ((a * u - T(5) * a) * u + T(8) * a) * u - T(4) * a  # noqa: E731 1 < |u| < 2
+            wts = np.stack([far(t + T(1)), near(t), near(T(1) - t), far(T(2) - t)], axis=1).astype(T)
+            taps = np.clip(i0[:, None] + np.arange(-1, 3), 0, n_in - 1)
+        elif n_out == n_in:  # PyTorch's identity: the same element twice, weights 1 and 0
+            taps, wts = np.stack([j, j], axis=1), np.stack([np.ones(n_out, T), np.zeros(n_out, T)], axis=1)
+        else:
+            i1 = i0 + (i0 < n_in - 1)
+            taps, wts = np.stack([i0, i1], axis=1), np.stack([T(1) - t, t], axis=1).astype(T)
+    k = taps.shape[1]
+    fwd = (np.arange(0, n_out * k + 1, k, dtype=np.int64), np.ascontiguousarray(taps.reshape(-1), np.int64),
+           np.ascontiguousarray(wts.reshape(-1), T))
+    order = np.argsort(fwd[1], kind="stable")  # by input, and within one input by output
+    counts = np.bincount(fwd[1], minlength=n_in)
+    bwd = (np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), np.repeat(j, k)[order].astype(np.int64),
+           fwd[2][order])
+    for a in (*fwd, *bwd):
+        a.setflags(write=False)
+    return fwd, bwd

@@ -435,6 +435,21 @@ def elementwise_cases():
         run(f"erf{shape}", M.erf, x)
 
 
+def resample_cases():
+    """interpolate's kernel: one, two and four taps, edge taps clamped, sizes down to one."""
+    import numconv.functional as F
+
+    for mode, shape, kw in [("nearest", (2, 3, 5), dict(size=1)), ("nearest-exact", (1, 2, 1, 4), dict(scale_factor=3)),
+                            ("linear", (2, 2, 5), dict(size=9, align_corners=True)),
+                            ("bilinear", (1, 2, 4, 1), dict(size=(1, 3))),
+                            ("bicubic", (1, 1, 3, 5), dict(scale_factor=(2.5, 0.5))),
+                            ("trilinear", (1, 1, 2, 3, 2), dict(scale_factor=2))]:
+        x = rand(*shape)
+        y = run(f"interpolate[{mode} {shape} {kw}]", F.interpolate, x, mode=mode, **kw)
+        if y is not None:
+            run(f"interpolate[{mode} {shape} {kw}] backward", F.interpolate_backward, rand(*y.shape), x, mode=mode, **kw)
+
+
 def matmul_cases():
     """Linear's products: x @ W.T (``gemm.matmul_nt``) and x @ W, g.T @ x (``gemm.matmul_nn``), with
     row and column counts past one task's block and a shared index past one KB block."""
@@ -547,7 +562,7 @@ def main() -> int:
         groups.append(with_algorithm("winograd", conv2d_cases))
     if "planes" in conv_algorithms():  # its stride-1 forward on blocks of images, forced at every shape
         groups += [with_lanes(with_algorithm("planes", g)) for g in (conv_cases, conv_transpose_cases)]
-    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, elementwise_cases,
+    groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, resample_cases, elementwise_cases,
                matmul_cases, norm_cases]
     for group in groups:
         t = time.perf_counter()

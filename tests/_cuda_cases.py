@@ -537,6 +537,25 @@ def pad_cases():
             case("pad", f"pad[{mode} {shape} {flat}]", F.pad, rand(*shape), flat, backward=F.pad_backward, mode=mode, **kw)
 
 
+def resample_cases():
+    """interpolate in every mode and rank (``kernels.cuda.resample``), its backward (the transposed
+    tables) twice, bit for bit; the error function's kernel through gelu."""
+    for mode, shape, kw in [
+        ("nearest", (2, 3, 5), dict(scale_factor=1.7)),
+        ("nearest-exact", (1, 2, 3, 4), dict(size=(5, 2))),
+        ("nearest", (1, 2, 2, 3, 2), dict(scale_factor=(2.0, 1.0, 1.5))),
+        ("linear", (2, 2, 5), dict(size=9, align_corners=True)),
+        ("bilinear", (1, 2, 4, 3), dict(scale_factor=(0.75, 2.5))),
+        ("bicubic", (1, 2, 3, 5), dict(size=(6, 4))),
+        ("bicubic", (1, 1, 4, 4), dict(scale_factor=1.5, align_corners=True)),
+        ("trilinear", (1, 1, 2, 3, 2), dict(scale_factor=2)),
+    ]:
+        case("resample", f"interpolate[{mode} {shape} {kw}]", F.interpolate, rand(*shape), backward=F.interpolate_backward,
+             mode=mode, **kw)
+    x = rand(2, 3, 5) * 3
+    case("resample", "gelu (erf)", F.gelu, x)
+
+
 def norm_cases():
     """Batch normalization's kernels (``ops.norm``): statistics, output, gradients and the running
     statistics' update, on channels cut into one part and into several (``BN_CHUNK``)."""
@@ -617,7 +636,7 @@ def mirror_problems() -> list[str]:
     import importlib
 
     problems = []
-    for family in ("conv", "pool", "pad", "unfold", "norm"):
+    for family in ("conv", "pool", "pad", "unfold", "norm", "resample"):
         cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
         gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
         for name, obj in vars(cpu).items():
@@ -637,8 +656,8 @@ def mirror_problems() -> list[str]:
     return problems
 
 
-GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, norm_cases,
-          device_cases]
+GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, resample_cases,
+          norm_cases, device_cases]
 
 
 def main(argv) -> int:

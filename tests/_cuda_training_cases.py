@@ -572,8 +572,8 @@ def random_cases():
 
 
 def layer_math_cases():
-    """The activations and the regression and binary losses, forward and backward on device tensors
-    against the same on the CPU."""
+    """The activations, the regression and binary losses and interpolate, forward and backward on device
+    tensors against the same on the CPU."""
     r = lambda *s: RNG.standard_normal(s)  # noqa: E731
     for dtype in (np.float64, np.float32):
         tag = np.dtype(dtype).name
@@ -596,6 +596,15 @@ def layer_math_cases():
             both(lambda a, b: F.binary_cross_entropy(a, b, nc.Tensor(w).to(a.device)), p, t)
             both(lambda a, b: F.binary_cross_entropy_with_logits(a, b, nc.Tensor(w).to(a.device),
                                                                   pos_weight=nc.Tensor(pw).to(a.device)), x, t)
+        with checking("layer math", f"interpolate in every mode {tag}"):
+            both(lambda a: F.interpolate(a, scale_factor=1.7), x)
+            both(lambda a: F.interpolate(a, size=7, mode="nearest-exact"), x)
+            both(lambda a: F.interpolate(a, size=6, mode="linear", align_corners=True), x)
+            img = r(1, 2, 3, 5).astype(dtype)
+            both(lambda a: F.interpolate(a, scale_factor=(1.5, 0.8), mode="bilinear"), img)
+            both(lambda a: F.interpolate(a, size=(4, 7), mode="bicubic", align_corners=False), img)
+            both(lambda a: F.interpolate(a, scale_factor=2, mode="trilinear"), r(1, 1, 2, 3, 2).astype(dtype))
+            both(lambda a: F.interpolate(a, size=3, mode="area"), x)
     with checking("layer math", "a device argument beside a host one is named"):
         d = nc.Tensor(r(2, 3)).to("cuda")
         try:

@@ -40,6 +40,7 @@ __all__ = [
     "max_unpool_nd",
     "unfold",
     "fold",
+    "interpolate_nd",
     "numerical_grad",
 ]
 
@@ -389,6 +390,60 @@ def fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
         if 0 <= i < H and 0 <= j < W:
             x[n, c, i, j] += cols[n, (c * KH + kh) * KW + kw, oh * out[1] + ow]
     return x
+
+
+# ----------------------------------------------------------------------------- interpolation
+
+
+def _cubic(d, a=-0.75):
+    """Keys' cubic convolution kernel W(d) (a = -0.75, as PyTorch and OpenCV)."""
+    d = abs(d)
+    if d <= 1:
+        return (a + 2) * d**3 - (a + 3) * d**2 + 1
+    if d < 2:
+        return a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
+    return 0.0
+
+
+def _axis_taps(j, n, m, mode, align_corners, scale_factor):
+    """[(source index, weight)] of output j along one axis of n inputs and m outputs.
+
+    The source coordinate of output j: j * (n - 1) / (m - 1) with align_corners, else
+    (j + 0.5) * s - 0.5 with s = n / m, or 1 / scale_factor when one is given (PyTorch's definition;
+    for the nearest modes, PyTorch's s is a float32 number, so it is one here too).
+    """
+    if mode in ("nearest", "nearest-exact"):
+        s = np.float32(1.0 / scale_factor) if scale_factor else np.float32(n) / np.float32(m)
+        shift = 0.5 if mode == "nearest-exact" else 0.0
+        return [(min(int(math.floor(np.float32(j + shift) * s)), n - 1), 1.0)]
+    s = (n - 1) / (m - 1) if m > 1 else 0.0
+    if not align_corners:
+        s = 1.0 / scale_factor if scale_factor else n / m
+    src = s * j if align_corners else s * (j + 0.5) - 0.5
+    if mode == "bicubic":
+        base = math.floor(src)
+        return [(min(max(base + k, 0), n - 1), _cubic(src - (base + k))) for k in (-1, 0, 1, 2)]
+    src = max(src, 0.0)
+    i0 = min(int(math.floor(src)), n - 1)
+    t = src - i0
+    return [(i0, 1 - t), (min(i0 + 1, n - 1), t)]
+
+
+def interpolate_nd(x, size, mode, align_corners=False, scale_factors=None):
+    """``torch.nn.functional.interpolate`` to spatial ``size``: each output the weighted sum over
+    the product of its per-axis taps (for 'area', the mean of its adaptive pooling window)."""
+    x = _f64(x)
+    N, C, *sizes = x.shape
+    if mode == "area":
+        return adaptive_avg_pool_nd(x, size)
+    scale_factors = scale_factors or (None,) * len(sizes)
+    out = np.zeros((N, C) + tuple(size))
+    for o in itertools.product(*[range(m) for m in size]):
+        per_axis = [_axis_taps(j, n, m, mode, align_corners, f) for j, n, m, f in zip(o, sizes, size, scale_factors)]
+        for combo in itertools.product(*per_axis):
+            w = math.prod(t[1] for t in combo)
+            out[(slice(None), slice(None)) + o] += w * x[(slice(None), slice(None)) + tuple(t[0] for t in combo)]
+    return out
 
 
 # ----------------------------------------------------------------------------- gradients

@@ -574,6 +574,10 @@ def _backward_cases():
         ("fold_backward", lambda g: F.fold_backward(g, a(2, 12, 9), (5, 5), 2, stride=2, padding=1), (2, 3, 5, 5)),
         ("pad_backward", lambda g: F.pad_backward(g, x2, (1, 2, 0, 3)), (2, 3, 8, 8)),
         ("pad_backward reflect", lambda g: F.pad_backward(g, x2, (1, 2), mode="reflect"), (2, 3, 5, 8)),
+        ("interpolate_backward", lambda g: F.interpolate_backward(g, x2, scale_factor=2), (2, 3, 10, 10)),
+        ("interpolate_backward bicubic", lambda g: F.interpolate_backward(g, x2, size=(7, 3), mode="bicubic"),
+         (2, 3, 7, 3)),
+        ("interpolate_backward area", lambda g: F.interpolate_backward(g, x2, size=3, mode="area"), (2, 3, 3, 3)),
     ]
     return cases
 

@@ -23,5 +23,6 @@ from .pool import (
     max_unpool_backward,
     max_unpool_forward,
 )
+from .resample import resample_axes
 from .unfold import fold_forward, unfold_forward
 from . import math
