@@ -33,7 +33,7 @@ from . import random as _random
 from .autograd import Function
 from .ops import math as M
 from .shapes import array_info
-from .tensor import Tensor
+from .tensor import Gather, Tensor
 
 __all__ = []
 
@@ -1190,7 +1190,9 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
     wt = M.astype(valid, logp.dtype)  # per-sample weight: weight[target], 0 where ignored
     if weight is not None:
         wt = M.multiply(wt, M.take(weight, safe, 0))
-    picked = logp.gather(1, M.reshape(safe, safe.shape[:1] + (1,) + safe.shape[1:])).squeeze(1)
+    # the targets were range-checked already (_class_target): gather without checking them again, which on
+    # a device would read their min and max back a second time
+    picked = Gather.apply(logp, M.reshape(safe, safe.shape[:1] + (1,) + safe.shape[1:]), axis=1).squeeze(1)
     loss = -picked * Tensor(wt)
     denom = M.sum(wt)
     none_counted = None  # 'mean' with every target ignored (or weighted 0): as PyTorch, NaN with gradient 0

@@ -628,6 +628,28 @@ def _nothing(*args):
     pass
 
 
+def _splits(old, new):
+    """Whether reshaping ``old`` to ``new`` (one -1 allowed) only splits dimensions (and adds or drops
+    ones): then any strided view of ``old`` has a view of ``new``; a merge may need a copy."""
+    old = [n for n in old if n != 1]
+    if -1 in new:
+        known = int(np.prod([n for n in new if n != -1]))
+        total = int(np.prod(old)) if old else 1
+        new = [total // known if n == -1 and known else n for n in new]
+    new = [n for n in new if n != 1]
+    if 0 in old or 0 in new:
+        return True  # nothing to change through it
+    k = 0
+    for n in old:
+        prod = 1
+        while prod < n and k < len(new):
+            prod *= new[k]
+            k += 1
+        if prod != n:
+            return False
+    return k == len(new)
+
+
 def _matmul_shapes(a, b):
     """(a, b) once their shapes fit ``a @ b`` (NumPy's rules), else a ValueError naming both."""
     sa, sb = a.shape, getattr(b, "shape", ())
@@ -1105,10 +1127,10 @@ class Tensor:
         return Tanh.apply(self._floating())
 
     def softmax(self, dim):
-        return Softmax.apply(self, axis=_axes(dim, self.ndim)[0] if self.ndim else None)
+        return Softmax.apply(self._floating(), axis=_axes(dim, self.ndim)[0] if self.ndim else None)
 
     def log_softmax(self, dim):
-        return LogSoftmax.apply(self, axis=_axes(dim, self.ndim)[0] if self.ndim else None)
+        return LogSoftmax.apply(self._floating(), axis=_axes(dim, self.ndim)[0] if self.ndim else None)
 
     # ---- reductions
     def sum(self, dim=None, keepdim=False):
@@ -1163,6 +1185,10 @@ class Tensor:
         shape = _shape_args(shape)
         if any(n < -1 for n in shape) or shape.count(-1) > 1:
             raise ValueError(f"reshape: sizes must be >= 0 with at most one -1, got {shape}")
+        if self._writeback is not None and self._writeback[1] is not _nothing and not _splits(self.shape, shape):
+            # a device copy standing in for a strided view (a transpose, a stepped slice): PyTorch's reshape of
+            # that view merges strided dimensions, so it copies; the result must not carry changes back
+            return Reshape.apply(Clone.apply(self), shape=shape)
         return Reshape.apply(self, shape=shape)
 
     view = reshape
@@ -1244,8 +1270,9 @@ class Tensor:
         if any(m > n for i, (m, n) in enumerate(zip(index.shape, self.shape)) if i != axis):
             raise ValueError(f"gather: index shape {tuple(index.shape)} exceeds the input's shape {self.shape} "
                              f"outside dim {dim}")
-        if index.size and dispatch.device_of(index) == dispatch.CPU:
-            lo, hi = int(index.min()), int(index.max())
+        if index.size:  # on a device, its min and max come back: two scalars, before any kernel reads through it
+            lo, hi = (int(index.min()), int(index.max())) if dispatch.device_of(index) == dispatch.CPU else \
+                (int(v) for v in M.to_host(M.stack([M.min(index), M.max(index)], 0)))
             if lo < 0 or hi >= self.shape[axis]:
                 raise ValueError(f"gather: index values must be in [0, {self.shape[axis]}) along dim {dim}, "
                                  f"got {lo if lo < 0 else hi}")

@@ -571,6 +571,37 @@ def random_cases():
         assert np.array_equal(g, np.where(kept[:, None], np.full((48, 6), 2.0), 0.0)), "the gradient is not the mask"
 
 
+def edge_cases_found_by_review():
+    """Device results that once differed from the CPU's: an overlapping copy, the mean of nothing,
+    softmax of integers and over an empty axis, gather with out-of-range device indices."""
+    with checking("edges", "copy_ between overlapping views reads the source first"):
+        for dev_ in ("cpu", "cuda"):
+            t = nc.Tensor(np.arange(8.0)).to(dev_)
+            t[1:].copy_(t[:-1])
+            assert t.numpy().tolist() == [0, 0, 1, 2, 3, 4, 5, 6], (dev_, t.numpy())
+    with checking("edges", "mean over an empty axis is NaN"):
+        d = nc.Tensor(np.zeros((2, 0, 3))).to("cuda")
+        assert np.isnan(d.mean().item()) and np.isnan(d.mean(1).numpy()).all() and d.mean(1).shape == (2, 3)
+    with checking("edges", "softmax and log_softmax of an integer tensor are float, as on the CPU"):
+        a = np.array([[1, 2, 3], [0, 0, 0]])
+        for fn in (lambda t: t.softmax(1), lambda t: t.log_softmax(1)):
+            got, want = fn(nc.Tensor(a).to("cuda")), fn(nc.Tensor(a))
+            assert got.dtype == want.dtype == np.float32
+            same(got.data, want.numpy(), "softmax of integers")
+    with checking("edges", "softmax over an empty axis is empty"):
+        for fn in (lambda t: t.softmax(1), lambda t: t.log_softmax(1)):
+            assert fn(nc.Tensor(np.zeros((2, 0, 3))).to("cuda")).shape == (2, 0, 3)
+    with checking("edges", "gather with out-of-range device indices raises"):
+        src = nc.Tensor(np.arange(8.0).reshape(2, 4)).to("cuda")
+        for bad in ([[0, 4], [1, 0]], [[0, -1], [1, 0]]):
+            try:
+                src.gather(1, nc.Tensor(np.array(bad)).to("cuda"))
+            except ValueError as e:
+                assert "index values must be in [0, 4)" in str(e), str(e)
+            else:
+                raise AssertionError(f"gather with indices {bad} did not raise")
+
+
 def layer_math_cases():
     """The activations, the regression and binary losses and interpolate, forward and backward on device
     tensors against the same on the CPU."""
@@ -688,8 +719,8 @@ def inplace_cases():
         both(augmented, base[0], base[1])
 
 
-GROUPS = [math_cases, unsupported_cases, autograd_cases, layer_math_cases, inplace_cases, random_cases, optim_cases,
-          module_cases, training_cases]
+GROUPS = [math_cases, unsupported_cases, autograd_cases, edge_cases_found_by_review, layer_math_cases, inplace_cases,
+          random_cases, optim_cases, module_cases, training_cases]
 
 
 def main(argv) -> int:

@@ -28,4 +28,13 @@ def edit_through_views(t, new, rng):
     u /= 2.5
     u[1, 2:] = new(rng.standard_normal(3))
     seen.append(u.numpy().copy())
+    m = t.transpose(0, 1).reshape(-1)  # a reshape that merges strided dimensions copies: t keeps its values
+    m.fill_(float(rng.standard_normal()))
+    seen.append(m.numpy().copy())
+    p = t[:, ::2].reshape(3, 2, 1, 5)[1:]  # one that only splits (here adds a 1) is a view: the edit reaches t
+    p.fill_(float(rng.standard_normal()))
+    seen.append(p.numpy().copy())
+    q = t.transpose(1, 2)[:, 1:].reshape(3, 2, 2, 4)  # splitting the stepped dimension: a view too
+    q[0, 1] = new(rng.standard_normal((2, 4)))
+    seen.append(q.numpy().copy())
     return seen

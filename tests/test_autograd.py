@@ -574,3 +574,17 @@ def test_gradients_where_formulas_meet_zero_times_inf_match_torch():
         got = getattr(nc.Tensor(ints), name)()
         assert got.dtype == np.float32, name
         np.testing.assert_allclose(got.numpy(), getattr(torch.tensor(ints), name)().numpy(), rtol=1e-6)
+
+
+def test_softmax_of_integers_and_over_an_empty_axis(torch):
+    """Integers become float32 first (as exp and log do); an empty axis gives an empty result, as in torch."""
+    a = np.array([[1, 2, 3], [0, 0, 0]])
+    want = torch.softmax(torch.tensor(a, dtype=torch.float32), 1).numpy()
+    assert nc.Tensor(a).softmax(1).dtype == np.float32
+    assert np.allclose(nc.Tensor(a).softmax(1).numpy(), want, atol=1e-6)
+    assert np.allclose(nc.Tensor(a).log_softmax(1).numpy(), np.log(want), atol=1e-6)
+    x = nc.Tensor(np.zeros((2, 0, 3)), requires_grad=True)
+    y = x.log_softmax(1)
+    assert y.shape == (2, 0, 3)
+    y.sum().backward()
+    assert x.grad.shape == (2, 0, 3)

@@ -351,6 +351,8 @@ def argmin(a, axis=None, keepdims=False):
 
 def softmax(a, axis):
     """exp(a - max) / sum(exp(a - max)) along ``axis``."""
+    if a.size == 0:  # nothing to normalize (an empty axis too): an empty result, as PyTorch gives
+        return zeros_like(a)
     if _on_cuda(a):
         return _cu_softmax(a, axis, False)
     e = np.exp(a - np.max(a, axis=axis, keepdims=True))
@@ -360,6 +362,8 @@ def softmax(a, axis):
 
 def log_softmax(a, axis):
     """a - max - log(sum(exp(a - max))) along ``axis``: never overflows."""
+    if a.size == 0:
+        return zeros_like(a)
     if _on_cuda(a):
         return _cu_softmax(a, axis, True)
     s = a - np.max(a, axis=axis, keepdims=True)
@@ -594,6 +598,8 @@ def _cu_assign(dst, src):
         _kernels("elementwise").fill(_flat(dst), np.dtype(dst.dtype).type(src))
         return
     np.broadcast_shapes(tuple(src.shape), tuple(dst.shape))
+    if may_share(dst, src):  # t[1:].copy_(t[:-1]): read all of src before any of it is overwritten, as NumPy does
+        src = copy(src)
     _kernels("elementwise").copy(_flat(dst), _flat(src), _pad(dst.shape), _bstrides(src.shape, dst.shape))
 
 
@@ -701,6 +707,8 @@ def _cu_reduce(kind, a, axis, keepdims, out_dtype, flag):
     out_shape = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdims else k_shape
     if count == 0 and kind != "sum":
         raise ValueError(f"{kind} of an empty array (shape {shape}) over axis {axis} has no identity")
+    if count == 0 and flag == 1:  # the mean of nothing: NaN, as NumPy and PyTorch give
+        return _cu_full(out_shape, np.nan, out_dtype)
     out = dispatch.empty(out_shape, out_dtype, dispatch.CUDA)
     k_strides = (0,) * (MAXDIM - len(kept)) + tuple(st[i] for i in kept)
     r_strides = (0,) * (MAXDIM - len(axes)) + tuple(st[i] for i in axes)
