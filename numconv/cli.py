@@ -60,7 +60,7 @@ def train(args) -> int:
                  scheduler=args.scheduler, device=args.device, seed=args.seed,
                  out=args.out or f"runs/{args.model}-{args.data}", data_dir=args.data_dir, limit=args.limit,
                  progress=not args.no_progress)
-    run(cfg, resume=args.resume)
+    run(cfg, resume=args.resume, overwrite=args.overwrite)
     return 0
 
 
@@ -97,6 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in OUT (else refused)")
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=train)
@@ -116,7 +117,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as e:  # numconv's checks name the culprit
+    except (ValueError, TypeError, ImportError) as e:  # numconv's checks name the culprit
+        return _user_error(e)
+    except OSError as e:  # a missing file, a folder that cannot be written: the path is in the message
         return _user_error(e)
 
 

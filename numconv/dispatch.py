@@ -23,10 +23,12 @@ _forced_algorithm = None
 def device_of(x) -> str:
     if isinstance(x, np.ndarray):
         return CPU
-    # the class first: on a Numba array, reading the attribute builds the interface's dict
-    if hasattr(type(x), "__cuda_array_interface__") or hasattr(x, "__cuda_array_interface__") \
-            or getattr(x, "__cuda_ndarray__", False):
-        return CUDA  # the second test catches Numba's device arrays under the CUDA simulator too
+    # the class first: on a Numba array, reading the attribute builds the interface's dict. A CPU torch
+    # tensor's class has the attribute too, but reading it on the tensor raises: only the instance tells
+    cls = type(x)
+    if (hasattr(cls, "__cuda_array_interface__") and cls.__module__.startswith("numba")) \
+            or hasattr(x, "__cuda_array_interface__") or getattr(x, "__cuda_ndarray__", False):
+        return CUDA  # the last test catches Numba's device arrays under the CUDA simulator too
     return CPU
 
 

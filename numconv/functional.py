@@ -1110,6 +1110,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     eps = shapes.real(eps, "eps", 0.0, lo_open=True)
     if training and x.size // C <= 1:
         raise ValueError(f"expected more than 1 value per channel when training, got input shape {x.shape}")
+    for name, v in (("running_mean", running_mean), ("running_var", running_var)):
+        if training and isinstance(_raw(v), np.ndarray) and not _raw(v).flags.writeable:
+            raise ValueError(f"{name} is read-only, but training updates it in place; pass a writable copy")
     return _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
                             training=training, momentum=momentum, eps=eps)
 

@@ -697,6 +697,8 @@ class Tensor:
             data = data.data
         dtype = _dtype(dtype)
         if dispatch.device_of(data) == dispatch.CPU:
+            if type(data).__module__.split(".")[0] == "torch":  # a CPU torch tensor: its values, as NumPy sees them
+                data = np.array(data.detach().numpy() if hasattr(data, "detach") else data)
             native = isinstance(data, (np.ndarray, np.generic))
             arr = np.asarray(data)
             if arr.dtype.kind not in "biuf":  # None, strings, objects, complex: nothing the ops can take
@@ -1217,9 +1219,11 @@ class Tensor:
 
     def permute(self, *dims):
         dims = _shape_args(dims, "dims")
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: dims {dims} must be a permutation of the {self.ndim} dimensions")
-        return self._permute(tuple(d % self.ndim for d in dims))
+        n = self.ndim
+        if any(not -max(n, 1) <= d < max(n, 1) for d in dims) or sorted(d % max(n, 1) for d in dims) != list(range(n)):
+            raise ValueError(f"permute: dims {dims} must be a permutation of the {n} dimensions (each in "
+                             f"[{-n}, {n - 1}])")
+        return self._permute(tuple(d % n for d in dims))
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))

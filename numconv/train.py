@@ -222,29 +222,51 @@ def _training_state(path, needs):
     return state
 
 
-def train(cfg: Config, resume: bool = False, log=print):
-    """Train per ``cfg``; returns the history (a list of per-epoch dicts)."""
+# settings a resumed run must share with its checkpoint: each changes what the run computes
+_RESUME_KEYS = ("model", "data", "optimizer", "batch_size", "seed", "limit", "lr", "weight_decay", "scheduler")
+
+
+def _resume_mismatch(saved, cfg):
+    """The first setting ``cfg`` changes from the checkpoint's ``saved`` config, as (flag, saved, asked), or None."""
+    keys = _RESUME_KEYS + (("momentum",) if cfg.optimizer in ("sgd", "rmsprop") else ())
+    if cfg.scheduler != "none":  # the step and cosine schedules are fitted to the run's length
+        keys += ("epochs",)
+    for key in keys:
+        if saved.get(key) != getattr(cfg, key):
+            return f"--{key.replace('_', '-')}", saved.get(key), getattr(cfg, key)
+    return None
+
+
+def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False):
+    """Train per ``cfg``; returns the history (a list of per-epoch dicts). A run folder that holds a
+    checkpoint is continued (``resume``) or replaced (``overwrite``), never silently replaced."""
     _check(cfg)
+    ck_path = os.path.join(cfg.out, "last.npz")
+    if os.path.lexists(ck_path) and not os.path.isdir(ck_path) and not resume and not overwrite:
+        raise ValueError(f"--out {cfg.out} already holds a run (last.npz); continue it with --resume, replace it "
+                         "with --overwrite, or choose another --out")
     from . import data
 
     if cfg.device == "cpu" and dispatch.cpu_kernels_cached() is False:  # before _build's shape check compiles
         log("first run on this machine: numconv's kernels compile with Numba as they are first used (about "
             "20-40 s on 2 cores, most of it before and in the first batch); later runs load them from its cache")
+    if os.path.exists(cfg.out) and not os.path.isdir(cfg.out):
+        raise ValueError(f"--out {cfg.out} is a file, not a folder")
     os.makedirs(cfg.out, exist_ok=True)
-    ck_path = os.path.join(cfg.out, "last.npz")
+    if not os.access(cfg.out, os.W_OK) or os.path.isdir(ck_path):  # found now, not after an epoch of training
+        raise ValueError(f"--out {cfg.out}: cannot write {ck_path} there")
     model, opt, sched, train_set, test_set = _build(cfg)
     if cfg.device != "cpu":  # before a checkpoint loads: its arrays go into the moved parameters and state
         model.to(cfg.device)
     history, start = [], 1
     if resume and os.path.exists(ck_path):
         state = _training_state(ck_path, tuple(_CHECKPOINT_ENTRIES))
-        saved = state["config"]
-        for key in ("model", "data", "optimizer", "batch_size", "seed", "limit"):
-            if saved.get(key) != getattr(cfg, key):
-                raise ValueError(
-                    f"--resume: the checkpoint in {cfg.out} was made with --{key.replace('_', '-')} {saved.get(key)!r}, "
-                    f"this run asks for {getattr(cfg, key)!r}; use the same settings or another --out"
-                )
+        bad = _resume_mismatch(state["config"], cfg)
+        if bad is not None:
+            flag, was, asked = bad
+            why = " (the schedule is fitted to the run's length)" if flag == "--epochs" else ""
+            raise ValueError(f"--resume: the checkpoint in {cfg.out} was made with {flag} {was!r}, this run asks for "
+                             f"{asked!r}{why}; use the same settings or another --out")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None and state.get("scheduler") is not None:

@@ -588,3 +588,19 @@ def test_softmax_of_integers_and_over_an_empty_axis(torch):
     assert y.shape == (2, 0, 3)
     y.sum().backward()
     assert x.grad.shape == (2, 0, 3)
+
+
+def test_permute_refuses_dims_out_of_range():
+    t = nc.Tensor(np.arange(6.0).reshape(2, 3))
+    assert t.permute(-1, 0).shape == (3, 2)
+    for dims in [(1, 2), (0, -3)]:
+        with pytest.raises(ValueError, match=r"permutation of the 2 dimensions \(each in \[-2, 1\]\)"):
+            t.permute(*dims)
+    with pytest.raises(ValueError, match="permutation of the 3 dimensions"):
+        nc.Tensor(np.zeros((2, 3, 4))).permute(3, 1, 2)
+
+
+def test_a_cpu_torch_tensor_becomes_numpy_values(torch):
+    t = nc.tensor(torch.arange(6.0).reshape(2, 3))
+    assert isinstance(t.data, np.ndarray) and t.dtype == np.float32 and t.device == "cpu"
+    assert np.array_equal((t + 1).numpy(), np.arange(1.0, 7.0).reshape(2, 3))

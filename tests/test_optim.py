@@ -315,3 +315,19 @@ def test_scheduler_bad_arguments():
         lr_scheduler.StepLR(opt, step_size=0)
     with pytest.raises(ValueError, match="T_max"):
         lr_scheduler.CosineAnnealingLR(opt, T_max=0)
+
+
+def test_read_only_parameters_and_running_statistics_are_refused():
+    import numconv.functional as F
+
+    w = np.ones((3, 4), np.float32)
+    w.setflags(write=False)
+    p = nc.nn.Parameter(w)
+    p.grad = nc.ones(3, 4)
+    with pytest.raises(ValueError, match="param is read-only"):
+        nc.optim.SGD([p], lr=0.1).step()
+    stats = np.broadcast_to(np.float32(1), (3,))
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="running_mean is read-only"):
+        F.batch_norm(x, stats, stats, training=True)
+    assert F.batch_norm(x, stats, stats, training=False).shape == x.shape  # read, not written

@@ -48,8 +48,35 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 
 def test_resume_refuses_different_settings(tmp_path):
     train(_cfg(tmp_path / "r", epochs=1), log=lambda *a: None)
-    with pytest.raises(ValueError, match="--batch-size"):
-        train(_cfg(tmp_path / "r", epochs=2, batch_size=16), resume=True, log=lambda *a: None)
+    path = tmp_path / "r" / "last.npz"
+    before = path.read_bytes()
+    for change, flag in [(dict(batch_size=16), "--batch-size"), (dict(lr=0.5), "--lr 0.002"),
+                         (dict(weight_decay=0.1), "--weight-decay"), (dict(scheduler="cosine"), "--scheduler 'none'")]:
+        with pytest.raises(ValueError, match=flag):
+            train(_cfg(tmp_path / "r", epochs=2, **change), resume=True, log=lambda *a: None)
+    assert path.read_bytes() == before
+    # a schedule is fitted to the run's length: resuming it for more epochs would not be the run asked for
+    train(_cfg(tmp_path / "s", epochs=1, scheduler="step"), log=lambda *a: None)
+    with pytest.raises(ValueError, match="--epochs 1, this run asks for 2 .the schedule"):
+        train(_cfg(tmp_path / "s", epochs=2, scheduler="step"), resume=True, log=lambda *a: None)
+
+
+def test_a_folder_with_a_run_is_continued_or_replaced_never_silently(tmp_path, capsys):
+    train(_cfg(tmp_path / "o", epochs=1), log=lambda *a: None)
+    path = tmp_path / "o" / "last.npz"
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="already holds a run .* --resume, .* --overwrite"):
+        train(_cfg(tmp_path / "o", epochs=1, seed=4), log=lambda *a: None)
+    assert path.read_bytes() == before
+    train(_cfg(tmp_path / "o", epochs=1, seed=4), overwrite=True, log=lambda *a: None)
+    assert checkpoint.load(str(path))["config"]["seed"] == 4
+    (tmp_path / "file").write_text("not a folder")
+    argv = ["train", "--epochs", "1", "--limit", "64", "--no-progress", "--out"]
+    assert cli.main(argv + [str(tmp_path / "file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    os.makedirs(tmp_path / "d" / "last.npz")
+    assert cli.main(argv + [str(tmp_path / "d")]) == 2
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_corrupt_checkpoint_is_reported_and_not_overwritten(tmp_path):

@@ -44,6 +44,10 @@ def _run(name, param, grad, buffers, needed, scalars):
     dev = dispatch.backend(param=param, grad=grad, **{k: v for k, v in buffers.items() if v is not None})
     if param.dtype.kind != "f":
         raise TypeError(f"optimizers update floating-point parameters, got param dtype {param.dtype}")
+    for what, a in (("param", param),) + tuple(buffers.items()):
+        if dev == dispatch.CPU and a is not None and not a.flags.writeable:
+            raise ValueError(f"{what} is read-only (an array from np.load(mmap_mode='r') or a broadcast, say) and "
+                             "the optimizer updates it in place; give the Parameter a writable copy")
     for what, a in (("grad", grad),) + tuple(buffers.items()):
         if a is None:
             continue
