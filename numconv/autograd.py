@@ -231,6 +231,7 @@ def _seed(tensor, grad):
         grad = ops.math.full_like(tensor.data, grad)
     if tuple(grad.shape) != tuple(tensor.shape):
         raise ValueError(f"grad must have the tensor's shape {tensor.shape}, got {tuple(grad.shape)}")
+    ops.math.same_device(tensor=tensor.data, grad=grad)  # a gradient on the other device: a ValueError naming both
     if grad.dtype != tensor.dtype:
         grad = ops.math.astype(grad, tensor.dtype)
     return grad

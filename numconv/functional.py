@@ -706,7 +706,7 @@ def _raw(x):
 
 def _same_device(**named):
     """Refuse arguments on different devices with a ValueError naming each (None and scalars skipped)."""
-    dispatch.backend(**{k: _raw(v) for k, v in named.items() if hasattr(v, "shape")})
+    M.same_device(**{k: _raw(v) for k, v in named.items() if hasattr(v, "shape")})
 
 
 def _implicit_dim(ndim):
@@ -721,6 +721,7 @@ def linear(input, weight, bias=None):
     """
     x = _float(input, "input")
     w = _float(weight, "weight", (2,), " (out_features, in_features)")
+    _same_device(input=x, weight=w, bias=bias)
     pairs = [("input", x.dtype), ("weight", w.dtype)]
     if bias is not None:
         b = _float(bias, "bias", (1,), " (out_features,)")
@@ -1235,6 +1236,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     _reduction(reduction)
     ignore_index = shapes.integer(ignore_index, "ignore_index")
     x, batched = _batched_classes(input)
+    _same_device(input=x, target=target, weight=weight)
     t = _class_target(target if batched else _one_target(target), x, ignore_index)
     loss = _nll(x, t, _class_weight(weight, x), ignore_index, reduction)
     return loss if batched or reduction != "none" else loss.reshape(())
@@ -1252,6 +1254,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     label_smoothing = shapes.real(label_smoothing, "label_smoothing", 0.0, 1.0)
     ignore_index = shapes.integer(ignore_index, "ignore_index")
     x, batched = _batched_classes(input)
+    _same_device(input=x, target=target, weight=weight)
     w = _class_weight(weight, x)
     logp = x.log_softmax(1)
     t_raw = _raw(target)

@@ -1115,7 +1115,16 @@ class Tensor:
     def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
         if min is None and max is None:
             raise ValueError("clamp needs at least one of min and max")
-        return Clamp.apply(self, lo=min, hi=max)
+        bounds = {}
+        for name, b in (("min", min), ("max", max)):
+            if isinstance(b, Tensor):
+                if b.requires_grad:
+                    raise ValueError(f"clamp: {name} requires grad, but the bounds' gradient is not computed; pass "
+                                     f"{name}.detach()")
+                b = b.data
+            bounds[name] = b
+        M.same_device(input=self.data, **{k: v for k, v in bounds.items() if hasattr(v, "shape")})
+        return Clamp.apply(self, lo=bounds["min"], hi=bounds["max"])
 
     clip = clamp
 
@@ -1187,9 +1196,10 @@ class Tensor:
         shape = _shape_args(shape)
         if any(n < -1 for n in shape) or shape.count(-1) > 1:
             raise ValueError(f"reshape: sizes must be >= 0 with at most one -1, got {shape}")
-        if self._writeback is not None and self._writeback[1] is not _nothing and not _splits(self.shape, shape):
-            # a device copy standing in for a strided view (a transpose, a stepped slice): PyTorch's reshape of
-            # that view merges strided dimensions, so it copies; the result must not carry changes back
+        if self._writeback is not None and not _splits(self.shape, shape):
+            # a device copy standing in for a strided view (a transpose, a stepped slice), or a view of one: a
+            # reshape that merges its dimensions copies in PyTorch (where the strides do not line up; numconv
+            # does not keep them, and copies always), so the result must not carry changes back
             return Reshape.apply(Clone.apply(self), shape=shape)
         return Reshape.apply(self, shape=shape)
 

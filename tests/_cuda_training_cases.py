@@ -602,6 +602,36 @@ def edge_cases_found_by_review():
                 raise AssertionError(f"gather with indices {bad} did not raise")
 
 
+def edge_cases_found_by_review_2():
+    """clamp with device tensor bounds, a gradient seed on the other device, and mixed devices named."""
+    with checking("edges", "clamp with tensor bounds on the device"):
+        h = np.array([-1.0, 0.5, 4.0])
+        lo, hi = nc.Tensor(np.array([0.0, 0.0, 0.0])), nc.Tensor(np.array([1.0, 1.0, 3.0]))
+        got = nc.Tensor(h).to("cuda").clamp(lo.to("cuda"), hi.to("cuda"))
+        assert got.numpy().tolist() == nc.Tensor(h).clamp(lo, hi).numpy().tolist() == [0.0, 0.5, 3.0]
+    with checking("edges", "backward with a gradient on the other device raises, naming both"):
+        x = nc.Tensor(np.ones(3), requires_grad=True).to("cuda")
+        try:
+            (x * 2).backward(nc.Tensor(np.ones(3)))
+        except ValueError as e:
+            assert "tensor on cuda, grad on cpu" in str(e), str(e)
+        else:
+            raise AssertionError("a host gradient for a device tensor did not raise")
+    with checking("edges", "linear, cross_entropy and nll_loss name the arguments on different devices"):
+        x = nc.Tensor(RNG.standard_normal((2, 3))).to("cuda")
+        calls = [(lambda: F.linear(x, nc.Tensor(RNG.standard_normal((4, 3)))), "input on cuda, weight on cpu"),
+                 (lambda: F.cross_entropy(x, nc.Tensor(np.array([0, 1]))), "input on cuda, target on cpu"),
+                 (lambda: F.nll_loss(x, nc.Tensor(np.array([0, 1])).to("cuda"), weight=nc.Tensor(np.ones(3))),
+                  "weight on cpu")]
+        for call, words in calls:
+            try:
+                call()
+            except ValueError as e:
+                assert words in str(e), str(e)
+            else:
+                raise AssertionError(f"no error for {words}")
+
+
 def layer_math_cases():
     """The activations, the regression and binary losses and interpolate, forward and backward on device
     tensors against the same on the CPU."""
@@ -719,8 +749,8 @@ def inplace_cases():
         both(augmented, base[0], base[1])
 
 
-GROUPS = [math_cases, unsupported_cases, autograd_cases, edge_cases_found_by_review, layer_math_cases, inplace_cases,
-          random_cases, optim_cases, module_cases, training_cases]
+GROUPS = [math_cases, unsupported_cases, autograd_cases, edge_cases_found_by_review, edge_cases_found_by_review_2,
+          layer_math_cases, inplace_cases, random_cases, optim_cases, module_cases, training_cases]
 
 
 def main(argv) -> int:

@@ -604,3 +604,14 @@ def test_a_cpu_torch_tensor_becomes_numpy_values(torch):
     t = nc.tensor(torch.arange(6.0).reshape(2, 3))
     assert isinstance(t.data, np.ndarray) and t.dtype == np.float32 and t.device == "cpu"
     assert np.array_equal((t + 1).numpy(), np.arange(1.0, 7.0).reshape(2, 3))
+
+
+def test_clamp_with_tensor_bounds():
+    x = nc.Tensor(np.array([-1.0, 0.5, 4.0]), requires_grad=True)
+    lo, hi = nc.Tensor(np.array([0.0, 0.0, 0.0])), nc.Tensor(np.array([1.0, 1.0, 3.0]))
+    y = x.clamp(lo, hi)
+    assert y.numpy().tolist() == [0.0, 0.5, 3.0]
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="clamp: max requires grad"):
+        x.clamp(max=nc.Tensor(np.ones(3), requires_grad=True))

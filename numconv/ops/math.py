@@ -146,9 +146,14 @@ def assign(dst, src, index=Ellipsis):
     dst[_host_index(index)] = src
 
 
+def same_device(**named):
+    """The device all the named arrays live on; arrays on different devices are a ValueError naming each."""
+    return dispatch.backend(**named)
+
+
 def to_host(a):
     """A NumPy array with ``a``'s values."""
-    return a if isinstance(a, np.ndarray) else a.copy_to_host()
+    return a if isinstance(a, np.ndarray) else dispatch.to_host(a)  # Numba's arrays, and any CUDA array interface
 
 
 def to_device(a, device):
