@@ -198,6 +198,23 @@ def view(x, shape, device: str):
     return x.reshape(shape)
 
 
+_kept_tables = {}  # id(owner) -> (owner, its tables on the GPU); the owners are memoized per shape
+
+
+def kept_on_device(owner, tables: tuple, device: str) -> tuple:
+    """``tables`` (small host arrays that belong to ``owner``, a memoized spec or table) where the
+    kernels run: on the GPU copied once per owner and kept, since a host-to-device copy blocks and
+    costs more than the pooling or resampling that reads them."""
+    if device == CPU:
+        return tables
+    hit = _kept_tables.get(id(owner))
+    if hit is None or hit[0] is not owner:  # holding the owner keeps its id from being reused
+        if len(_kept_tables) >= 512:
+            _kept_tables.clear()
+        hit = _kept_tables[id(owner)] = (owner, tuple(to_device(t, device) for t in tables))
+    return hit[1]
+
+
 def to_device(array: np.ndarray, device: str):
     """A small host table (pooling windows, pad indices) on the device the kernels run on."""
     if device == CUDA:

@@ -23,16 +23,22 @@ class _Loss(Module):
         self.reduction = reduction
 
 
+def _float_buffer(value):
+    """A loss's weight buffer: a float Tensor with ``value``'s values (integers as float32), or None."""
+    if value is None:
+        return None
+    arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+    return Tensor(arr if arr.dtype.kind == "f" else arr.astype(np.float32))
+
+
 class _WeightedLoss(_Loss):
     """Keeps the per-class ``weight`` as a buffer (as PyTorch, so it appears in state_dict)."""
 
     def __init__(self, weight=None, reduction="mean"):
         super().__init__(reduction)
-        if weight is not None:
-            arr = weight.numpy() if isinstance(weight, Tensor) else np.asarray(weight)
-            if arr.ndim != 1:
-                raise ValueError(f"weight must be a 1-d array of per-class weights, got shape {arr.shape}")
-            weight = Tensor(arr if arr.dtype.kind == "f" else arr.astype(np.float32))
+        weight = _float_buffer(weight)
+        if weight is not None and weight.ndim != 1:
+            raise ValueError(f"weight must be a 1-d array of per-class weights, got shape {weight.shape}")
         self.register_buffer("weight", weight)
 
 
@@ -99,13 +105,6 @@ class HuberLoss(_Loss):
 
     def forward(self, input, target):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
-
-
-def _float_buffer(value):
-    if value is None:
-        return None
-    arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-    return Tensor(arr if arr.dtype.kind == "f" else arr.astype(np.float32))
 
 
 class BCELoss(_Loss):

@@ -8,22 +8,10 @@ from .. import shapes
 from ..shapes import PoolSpec
 
 
-_device_tables = {}  # id(spec) -> (spec, its tables on the GPU); specs are memoized per shape
-
-
 def _tables(spec: PoolSpec, dev):
-    """The window tables (first, count, div, cover_first, cover_count) where the kernels run. On the
-    GPU they are copied once per spec and kept: a host-to-device copy blocks, and cost more than the
-    pooling itself."""
-    tables = (spec.first, spec.count, spec.div, spec.cover_first, spec.cover_count)
-    if dev == dispatch.CPU:
-        return tables
-    hit = _device_tables.get(id(spec))
-    if hit is None or hit[0] is not spec:  # holding the spec keeps its id from being reused
-        if len(_device_tables) >= 256:
-            _device_tables.clear()
-        hit = _device_tables[id(spec)] = (spec, tuple(dispatch.to_device(t, dev) for t in tables))
-    return hit[1]
+    """The window tables (first, count, div, cover_first, cover_count) where the kernels run (on the
+    GPU copied once per spec and kept)."""
+    return dispatch.kept_on_device(spec, (spec.first, spec.count, spec.div, spec.cover_first, spec.cover_count), dev)
 
 
 def max_pool_forward(x, spec: PoolSpec, indices: bool = True):

@@ -4,19 +4,6 @@ import numpy as np
 
 from .. import dispatch
 
-_device_tables = {}  # id(table) -> (table, its arrays on the GPU); the tables are memoized per axis
-
-
-def _on(table, dev):
-    if dev == dispatch.CPU:
-        return table
-    hit = _device_tables.get(id(table))
-    if hit is None or hit[0] is not table:
-        if len(_device_tables) >= 256:
-            _device_tables.clear()
-        hit = _device_tables[id(table)] = (table, tuple(dispatch.to_device(t, dev) for t in table))
-    return hit[1]
-
 
 def resample_axes(x, tables):
     """``x`` (N, C, *spatial) with spatial axis d resampled by ``tables[d]`` (ptr, idx, wts) of an
@@ -26,7 +13,7 @@ def resample_axes(x, tables):
     for d in reversed(range(len(tables))):
         if tables[d] is None:
             continue
-        ptr, idx, wts = _on(tables[d], dev)
+        ptr, idx, wts = dispatch.kept_on_device(tables[d], tables[d], dev)
         shape = tuple(y.shape)
         ax = 2 + d
         P, N, R = int(np.prod(shape[:ax])), shape[ax], int(np.prod(shape[ax + 1:]))
