@@ -909,8 +909,9 @@ class _Softplus:
 
     @staticmethod
     def grad(g, x, beta, threshold):
-        z = M.exp(M.multiply(x, beta))
-        return M.where(M.compare("gt", M.multiply(x, beta), threshold), g, M.multiply(g, M.divide(z, M.add(z, 1))))
+        bx = M.multiply(x, beta)
+        z = M.exp(bx)
+        return M.where(M.compare("gt", bx, threshold), g, M.multiply(g, M.divide(z, M.add(z, 1))))
 
 
 def _activation(input, act, **params):
