@@ -15,6 +15,8 @@ import threading
 
 import numpy as np
 
+from .kernels.scalar import ACTIVATIONS  # noqa: F401 - the elementwise kernels' activation codes, for ops
+
 CPU, CUDA = "cpu", "cuda"
 ALGORITHMS = ("direct", "gemm", "planes", "winograd")  # the CPU convolution kernels; see conv_algorithm
 _forced_algorithm = None

@@ -795,139 +795,44 @@ def log_softmax(input, dim=None):
 
 
 # ----------------------------------------------------------------------------- more activations
-# Each is y = f(x) elementwise with its derivative written out over ``numconv.ops`` arrays, so one
-# definition serves both backends and the gradient at the kinks is PyTorch's (a composite of
-# relu/abs/clamp would give 0 where PyTorch gives the slope).
+# Each is y = f(x) elementwise, forward and backward one pass of a kernel each, the formula and its
+# derivative written once for both backends in ``numconv.kernels.scalar`` (``ops.activation``); the
+# gradient at the kinks is PyTorch's.
 
 
 class _Pointwise(Function):
-    """y = ``act.forward(x, **params)``; dx = ``act.grad(g, x, **params)``. NumPy's warnings are off
-    inside: the branch ``where`` drops may overflow (elu's exp(800)), and infinite inputs give the
-    NaN PyTorch gives, without a warning there either."""
+    """y = ``ops.activation(name, x, *params)``; dx = ``ops.activation_backward(name, g, x, *params)``."""
 
     fresh_grads = True
 
     @staticmethod
-    def forward(ctx, x, act, params):
+    def forward(ctx, x, name, params):
         ctx.save_for_backward(x)
-        ctx.act, ctx.params = act, params
-        with np.errstate(all="ignore"):
-            return act.forward(x, **params)
+        ctx.name, ctx.params = name, params
+        return M.activation(name, x, *params)
 
     @staticmethod
     def backward(ctx, g):
-        with np.errstate(all="ignore"):
-            return ctx.act.grad(g, ctx.saved[0], **ctx.params)
+        x = ctx.saved[0]
+        if g.dtype != x.dtype:
+            g = M.astype(g, x.dtype)
+        return M.activation_backward(ctx.name, g, x, *ctx.params)
 
 
-class _LeakyRelu:
-    @staticmethod
-    def forward(x, slope):
-        return M.where(M.compare("gt", x, 0), x, M.multiply(x, slope))
-
-    @staticmethod
-    def grad(g, x, slope):
-        return M.where(M.compare("gt", x, 0), g, M.multiply(g, slope))
-
-
-class _Elu:
-    @staticmethod
-    def forward(x, alpha):
-        return M.where(M.compare("le", x, 0), M.multiply(M.expm1(x), alpha), x)
-
-    @staticmethod
-    def grad(g, x, alpha):
-        return M.where(M.compare("le", x, 0), M.multiply(g, M.multiply(M.exp(x), alpha)), g)
-
-
-_SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
-_INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
-_SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi)
-_GELU_CUBIC = 0.044715
-
-
-class _Gelu:
-    """x * Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt 2)); approximate='tanh'
-    puts 0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) for Phi."""
-
-    @staticmethod
-    def _tanh_inner(x):
-        return M.tanh(M.multiply(M.add(x, M.multiply(M.multiply(M.multiply(x, x), x), _GELU_CUBIC)),
-                                 _SQRT_2_OVER_PI))
-
-    @staticmethod
-    def forward(x, approximate):
-        if approximate == "tanh":
-            t = _Gelu._tanh_inner(x)
-        else:
-            t = M.erf(M.multiply(x, _SQRT_HALF))
-        return M.multiply(M.multiply(x, 0.5), M.add(t, 1))
-
-    @staticmethod
-    def grad(g, x, approximate):
-        if approximate == "tanh":  # 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-            t = _Gelu._tanh_inner(x)
-            inner = M.multiply(M.add(M.multiply(M.multiply(x, x), 3 * _GELU_CUBIC), 1), _SQRT_2_OVER_PI)
-            d = M.add(M.multiply(M.add(t, 1), 0.5),
-                      M.multiply(M.multiply(M.multiply(x, 0.5), M.subtract(1, M.multiply(t, t))), inner))
-        else:  # Phi(x) + x phi(x)
-            cdf = M.multiply(M.add(M.erf(M.multiply(x, _SQRT_HALF)), 1), 0.5)
-            pdf = M.multiply(M.exp(M.multiply(M.multiply(x, x), -0.5)), _INV_SQRT_2PI)
-            d = M.add(cdf, M.multiply(x, pdf))
-        return M.multiply(g, d)
-
-
-class _Silu:
-    @staticmethod
-    def forward(x):
-        return M.multiply(x, M.sigmoid(x))
-
-    @staticmethod
-    def grad(g, x):  # s (1 + x (1 - s))
-        s = M.sigmoid(x)
-        return M.multiply(g, M.multiply(s, M.add(M.multiply(x, M.subtract(1, s)), 1)))
-
-
-class _Hardtanh:
-    @staticmethod
-    def forward(x, lo, hi):
-        return M.clip(x, lo, hi)
-
-    @staticmethod
-    def grad(g, x, lo, hi):  # 0 at and beyond the bounds (PyTorch's hardtanh_backward); NaN passes g
-        zero = M.zeros((), g.dtype, like=g)
-        return M.where(M.compare("le", x, lo), zero, M.where(M.compare("ge", x, hi), zero, g))
-
-
-class _Softplus:
-    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
-
-    @staticmethod
-    def forward(x, beta, threshold):
-        bx = M.multiply(x, beta)
-        return M.where(M.compare("gt", bx, threshold), x, M.divide(M.log1p(M.exp(bx)), beta))
-
-    @staticmethod
-    def grad(g, x, beta, threshold):
-        bx = M.multiply(x, beta)
-        z = M.exp(bx)
-        return M.where(M.compare("gt", bx, threshold), g, M.multiply(g, M.divide(z, M.add(z, 1))))
-
-
-def _activation(input, act, **params):
-    return _Pointwise.apply(_float(input, "input"), act=act, params=params)
+def _activation(input, name, *params):
+    return _Pointwise.apply(_float(input, "input"), name=name, params=params)
 
 
 @_arrays_in_arrays_out
 def leaky_relu(input, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    return _activation(input, _LeakyRelu, slope=shapes.real(negative_slope, "negative_slope"))
+    return _activation(input, "leaky_relu", shapes.real(negative_slope, "negative_slope"))
 
 
 @_arrays_in_arrays_out
 def elu(input, alpha=1.0):
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    return _activation(input, _Elu, alpha=shapes.real(alpha, "alpha"))
+    return _activation(input, "elu", shapes.real(alpha, "alpha"))
 
 
 GELU_APPROXIMATIONS = ("none", "tanh")
@@ -938,13 +843,13 @@ def gelu(input, approximate="none"):
     """x * Phi(x), Phi the standard normal CDF (erf); approximate='tanh' uses the tanh approximation."""
     if approximate not in GELU_APPROXIMATIONS:
         raise ValueError(f"approximate must be one of {GELU_APPROXIMATIONS}, got {approximate!r}")
-    return _activation(input, _Gelu, approximate=approximate)
+    return _activation(input, "gelu" if approximate == "none" else "gelu_tanh")
 
 
 @_arrays_in_arrays_out
 def silu(input):
     """x * sigmoid(x) (also called swish)."""
-    return _activation(input, _Silu)
+    return _activation(input, "silu")
 
 
 @_arrays_in_arrays_out
@@ -953,7 +858,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0):
     lo, hi = shapes.real(min_val, "min_val"), shapes.real(max_val, "max_val")
     if lo > hi:
         raise ValueError(f"min_val must not exceed max_val, got min_val={min_val!r} and max_val={max_val!r}")
-    return _activation(input, _Hardtanh, lo=lo, hi=hi)
+    return _activation(input, "hardtanh", lo, hi)
 
 
 @_arrays_in_arrays_out
@@ -968,7 +873,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     beta = shapes.real(beta, "beta")
     if beta == 0:
         raise ValueError("beta must not be 0 (softplus divides by it)")
-    return _activation(input, _Softplus, beta=beta, threshold=shapes.real(threshold, "threshold"))
+    return _activation(input, "softplus", beta, shapes.real(threshold, "threshold"))
 
 
 class _Prelu(Function):

@@ -432,7 +432,14 @@ def elementwise_cases():
         y = run(f"relu{shape}", M.relu, x)
         if y is not None:
             run(f"relu{shape} backward", M.relu_backward, rand(*shape), y)
-        run(f"erf{shape}", M.erf, x)
+        for name, params in ACTIVATION_PARAMS.items():
+            y = run(f"{name}{shape}", M.activation, name, x, *params)
+            if y is not None:
+                run(f"{name}{shape} backward", M.activation_backward, name, rand(*shape), x, *params)
+
+
+ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),
+                     "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0)}
 
 
 def resample_cases():

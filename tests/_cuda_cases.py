@@ -87,7 +87,8 @@ def check_same(got, want, what):
         atol = ATOL if want.dtype == np.float64 else 1e-5 * max(1.0, float(finite.max()) if finite.size else 1.0)
         nan_g, nan_w = np.isnan(g), np.isnan(want)
         same_inf = np.isinf(want) & (g == want)
-        bad = (nan_g != nan_w) | (~nan_w & ~same_inf & ~(np.abs(g - want) <= atol))
+        with np.errstate(invalid="ignore"):  # inf - inf where both are infinite
+            bad = (nan_g != nan_w) | (~nan_w & ~same_inf & ~(np.abs(g - want) <= atol))
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise AssertionError(
@@ -552,8 +553,32 @@ def resample_cases():
     ]:
         case("resample", f"interpolate[{mode} {shape} {kw}]", F.interpolate, rand(*shape), backward=F.interpolate_backward,
              mode=mode, **kw)
-    x = rand(2, 3, 5) * 3
-    case("resample", "gelu (erf)", F.gelu, x)
+
+
+# the parameters p0, p1 each activation of ``numconv.kernels.scalar`` runs with here
+ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),
+                     "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0)}
+
+
+def elementwise_cases():
+    """The activation kernels (``kernels.cuda.elementwise``), forward and backward in both float
+    dtypes, on values that visit every branch: the kinks, NaN, both infinities, and magnitudes
+    where exp overflows in float32 or float64 (the simulator's Python math raises there unless
+    the kernel guards it); ReLU's two kernels."""
+    from numconv.ops import math as M
+
+    edges = [0.0, -0.0, -0.5, 0.75, 1.5, np.nan, np.inf, -np.inf, 100.0, -100.0, 800.0, -800.0, 1e30, -1e30]
+    for dtype in (np.float64, np.float32):
+        x = rand(3, 5, 4) * 3
+        x.reshape(-1)[: len(edges)] = edges
+        x = x.astype(dtype)
+        tag = np.dtype(dtype).name
+        for name, params in ACTIVATION_PARAMS.items():
+            case("elementwise", f"{name} {tag}", lambda a, n=name, p=params: M.activation(n, a, *p), x,
+                 backward=lambda g, a, n=name, p=params: M.activation_backward(n, g, a, *p))
+        case("elementwise", f"softplus past exp's range {tag}", lambda a: M.activation("softplus", a, 1.0, 1e4), x,
+             backward=lambda g, a: M.activation_backward("softplus", g, a, 1.0, 1e4))
+        case("elementwise", f"relu {tag}", M.relu, x, backward=lambda g, a: M.relu_backward(g, M.relu(a)))
 
 
 def norm_cases():
@@ -636,7 +661,7 @@ def mirror_problems() -> list[str]:
     import importlib
 
     problems = []
-    for family in ("conv", "pool", "pad", "unfold", "norm", "resample"):
+    for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise"):
         cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
         gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
         for name, obj in vars(cpu).items():
@@ -657,7 +682,7 @@ def mirror_problems() -> list[str]:
 
 
 GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, resample_cases,
-          norm_cases, device_cases]
+          elementwise_cases, norm_cases, device_cases]
 
 
 def main(argv) -> int:

@@ -78,6 +78,53 @@ def test_against_torch_with_kinks(name, dtype, rng, torch):
 
 
 @pytest.mark.parametrize("name", CASES)
+def test_float32_is_the_float64_value_rounded_once(name, rng):
+    """The kernels compute in float64 and round once, so float32 results are the textbook values
+    rounded even where a float32 computation overflows inside (x^3 in gelu_tanh beyond 7e12, exp
+    beyond 88.7, where PyTorch's float32 gives NaN or inf)."""
+    fn, _, formula, kinks = CASES[name]
+    x = np.concatenate([_inputs(rng, kinks, np.float64).ravel(), [60.0, -60.0, 1e13, -1e13, 1e30, -1e30]])
+    x32 = x.astype(np.float32)
+    with np.errstate(all="ignore"):
+        want = formula(x32.astype(np.float64)).astype(np.float32)
+    got = fn(x32)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2 * np.finfo(np.float32).eps, atol=1e-37, err_msg=name)
+
+
+def test_no_float32_overflow_inside():
+    """Where an intermediate overflows float32 the answer is still the float64 one: softplus with a
+    threshold past exp's float32 range, and gelu_tanh's gradient at 1e30 (PyTorch: inf and NaN)."""
+    x = nc.Tensor(np.array([89.0, 100.0, 1e30, -1e30], np.float32), requires_grad=True)
+    g = np.array([0.5, -2.0, 3.0, 4.0], np.float32)
+    y = F.softplus(x, threshold=1e4)
+    assert np.array_equal(y.numpy(), np.array([89.0, 100.0, 1e30, 0.0], np.float32))  # x above, 0 far below
+    y.backward(g)
+    assert np.array_equal(x.grad.numpy(), [0.5, -2.0, 3.0, 0.0])  # sigmoid(x): 1 above, 0 far below
+    x.grad = None
+    F.gelu(x, approximate="tanh").backward(g)
+    assert np.array_equal(x.grad.numpy(), [0.5, -2.0, 3.0, 0.0])  # Phi = 1 above, 0 far below
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_nan_and_infinities_as_torch(name, torch):
+    """NaN and both infinities, forward and backward, as PyTorch's float64 (its float32 overflows
+    inside, see above): NaN gives NaN, +inf the limit, -inf the limit or NaN (-inf * 0) as there."""
+    import torch.nn.functional as TF
+
+    fn, t_fn, _, _ = CASES[name]
+    x, g = np.array([np.nan, np.inf, -np.inf]), np.array([1.5, -2.0, 0.5])
+    xn = nc.Tensor(x, requires_grad=True)
+    y = fn(xn)
+    y.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = t_fn(TF, xt)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy(), err_msg=f"{name} forward")
+    np.testing.assert_array_equal(xn.grad.numpy(), xt.grad.numpy(), err_msg=f"{name} gradient")
+
+
+@pytest.mark.parametrize("name", CASES)
 def test_gradcheck(name, rng):
     fn, _, _, kinks = CASES[name]
     x = rng.uniform(-4, 4, size=(2, 3, 4))

@@ -1,5 +1,6 @@
 """Scalar helpers for elementwise kernels, written once in plain Python and wrapped per target
 (``njit(inline="always")`` in ``cpu/``, ``cuda.jit(device=True)`` in ``cuda/``)."""
+import math
 
 
 def lerp(start, end, weight, complement):
@@ -8,3 +9,90 @@ def lerp(start, end, weight, complement):
     if abs(weight) < 0.5:
         return start + weight * (end - start)
     return end - (end - start) * complement
+
+
+# ----------------------------------------------------------------------------- activations
+# y = f(x) and the gradient g * f'(x), one code per activation, with up to two parameters p0, p1.
+# Computed in float64 whatever the arrays' dtype, and rounded once on the store: so a float32
+# result is the exact one rounded (no float32 overflow inside x^3 or exp), and the CPU, the GPU and
+# the CUDA simulator (whose Python math would otherwise mix float32 and float64) agree. NaN in
+# gives NaN out; the gradient at a kink is PyTorch's convention. exp is only taken where it cannot
+# overflow, or guarded (the simulator's Python math raises there).
+
+LEAKY_RELU, ELU, GELU, GELU_TANH, SILU, HARDTANH, SOFTPLUS = range(7)
+ACTIVATIONS = {"leaky_relu": LEAKY_RELU, "elu": ELU, "gelu": GELU, "gelu_tanh": GELU_TANH, "silu": SILU,
+               "hardtanh": HARDTANH, "softplus": SOFTPLUS}
+
+LOG_MAX = 709.782712893384  # log(largest float64): exp overflows above
+SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
+INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
+SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi)
+GELU_CUBIC = 0.044715
+
+
+def activation(code, x, p0, p1):
+    """f(x) for the activation ``code``:
+
+    - leaky_relu: x if x > 0 else p0 x (p0 the negative slope);
+    - elu: x if x > 0 else p0 (exp(x) - 1) (p0 = alpha);
+    - gelu: x Phi(x) = x (1 + erf(x / sqrt 2)) / 2;
+    - gelu_tanh: x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2;
+    - silu: x sigmoid(x);
+    - hardtanh: x clipped to [p0, p1];
+    - softplus: log(1 + exp(p0 x)) / p0, and x itself where p0 x > p1 (p0 = beta, p1 = threshold).
+    """
+    x = float(x)
+    if code == LEAKY_RELU:
+        return x if x > 0 else x * p0
+    if code == ELU:
+        return p0 * math.expm1(x) if x <= 0 else x
+    if code == GELU:
+        return 0.5 * x * (1.0 + math.erf(x * SQRT_HALF))
+    if code == GELU_TANH:
+        return 0.5 * x * (1.0 + math.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x)))
+    if code == SILU:
+        e = math.exp(-abs(x))  # sigmoid without overflow: exp(-|x|) <= 1
+        return x / (1.0 + e) if x >= 0 else x * e / (1.0 + e)
+    if code == HARDTANH:
+        if x < p0:
+            return p0
+        if x > p1:
+            return p1
+        return x  # NaN too
+    # SOFTPLUS
+    bx = x * p0
+    if bx > p1:
+        return x
+    return math.log1p(math.exp(bx) if not bx > LOG_MAX else math.inf) / p0
+
+
+def activation_grad(code, g, x, p0, p1):
+    """g * f'(x) for the activation ``code`` (``activation``), with PyTorch's value at the kinks:
+    the negative side's slope at 0 for leaky_relu and elu, 0 at and beyond hardtanh's bounds, g
+    where softplus's p0 x > p1."""
+    g, x = float(g), float(x)
+    if code == LEAKY_RELU:
+        return g if x > 0 else g * p0
+    if code == ELU:
+        return g * (p0 * math.exp(x)) if x <= 0 else g
+    if code == GELU:  # Phi(x) + x phi(x)
+        cdf = 0.5 * (1.0 + math.erf(x * SQRT_HALF))
+        return g * (cdf + x * (INV_SQRT_2PI * math.exp(-0.5 * x * x)))
+    if code == GELU_TANH:  # (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2
+        t = math.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
+        inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x)
+        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner)
+    if code == SILU:  # s (1 + x (1 - s))
+        e = math.exp(-abs(x))
+        s = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+        return g * (s * (1.0 + x * (1.0 - s)))
+    if code == HARDTANH:
+        if x <= p0 or x >= p1:
+            return 0.0  # even where g is NaN or infinite, as PyTorch's where()
+        return g
+    # SOFTPLUS: g exp(bx) / (exp(bx) + 1)
+    bx = x * p0
+    if bx > p1:
+        return g
+    z = math.exp(bx) if not bx > LOG_MAX else math.inf
+    return g * (z / (z + 1.0))

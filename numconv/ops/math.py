@@ -239,18 +239,35 @@ def relu_backward(g, y):
     return _flat_kernel("relu_backward", g, g, y)
 
 
-def erf(a):
-    """The error function of a float array, elementwise."""
-    return _flat_kernel("erf", a, a)
+ACTIVATIONS = tuple(dispatch.ACTIVATIONS)
 
 
-def _flat_kernel(name, like, *arrays):
+def activation(name, x, p0=0.0, p1=0.0):
+    """The activation ``name`` (one of ACTIVATIONS; formulas in ``numconv.kernels.scalar``) of a
+    float array, with parameters p0, p1, in one pass, computed in float64 and stored in x's dtype."""
+    return _flat_kernel("activation_forward", x, x, scalars=(_code(name), float(p0), float(p1)))
+
+
+def activation_backward(name, g, x, p0=0.0, p1=0.0):
+    """g * f'(x), f the activation ``name`` and x its input, in one pass."""
+    if tuple(g.shape) != tuple(x.shape) or g.dtype != x.dtype:
+        raise ValueError(f"activation_backward: g {g.dtype}{tuple(g.shape)} must match x {x.dtype}{tuple(x.shape)}")
+    return _flat_kernel("activation_backward", g, g, x, scalars=(_code(name), float(p0), float(p1)))
+
+
+def _code(name):
+    if name not in dispatch.ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    return dispatch.ACTIVATIONS[name]
+
+
+def _flat_kernel(name, like, *arrays, scalars=()):
     """The elementwise kernel ``name`` (``kernels.{cpu,cuda}.elementwise``) over flat views of
-    same-shape arrays, into a new array like ``like``."""
+    same-shape arrays and then ``scalars``, into a new array like ``like``."""
     dev = dispatch.CUDA if _on_cuda(*arrays) else dispatch.CPU
     flat = [dispatch.view(dispatch.contiguous(a, dev), (-1,), dev) for a in arrays]
     out = dispatch.empty(tuple(like.shape), like.dtype, dev)
-    getattr(dispatch.kernels("elementwise", dev), name)(dispatch.view(out, (-1,), dev), *flat)
+    getattr(dispatch.kernels("elementwise", dev), name)(dispatch.view(out, (-1,), dev), *flat, *scalars)
     return out
 
 

@@ -1,13 +1,16 @@
 """Elementwise kernels, CPU: the hottest activation, ReLU, forward and backward in one pass each
-(NumPy takes two for the backward, a comparison then a product), and the error function, which
-NumPy lacks (GELU's exact form). Flat (P,) C-contiguous arrays; the rest of the elementwise math
-runs in NumPy (``numconv.ops.math``).
+(NumPy takes two for the backward, a comparison then a product); the other activations, each
+forward and backward in one pass (their formulas, written once for both backends, are in
+``numconv.kernels.scalar``). Flat (P,) C-contiguous arrays; the rest of the elementwise math runs
+in NumPy (``numconv.ops.math``).
 """
-import math
-
 from numba import prange
 
-from . import kernel
+from .. import scalar
+from . import inline, kernel
+
+_activation = inline(scalar.activation)
+_activation_grad = inline(scalar.activation_grad)
 
 
 @kernel
@@ -26,7 +29,14 @@ def relu_backward(out, g, y):
 
 
 @kernel
-def erf(out, x):
-    """out = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt."""
+def activation_forward(out, x, code, p0, p1):
+    """out = f(x), f the activation ``code`` of ``numconv.kernels.scalar`` with parameters p0, p1."""
     for i in prange(x.size):
-        out[i] = math.erf(x[i])
+        out[i] = _activation(code, x[i], p0, p1)
+
+
+@kernel
+def activation_backward(out, g, x, code, p0, p1):
+    """out = g * f'(x), f the activation ``code`` (the forward's input x, not its output)."""
+    for i in prange(g.size):
+        out[i] = _activation_grad(code, g[i], x[i], p0, p1)

@@ -1,5 +1,6 @@
 """Elementwise kernels, CUDA: fill, strided copy (cast, transpose, broadcast), unary and binary
-math with broadcasting, comparisons and ``where``.
+math with broadcasting, comparisons and ``where``; ReLU, the other activations (their formulas
+shared with the CPU in ``numconv.kernels.scalar``), forward and backward.
 
 One thread per output element over the output's flat row-major index. Inputs are flat (1-d)
 views of C-contiguous arrays; ``shape`` is the output's shape and ``s_*`` each input's strides in
@@ -13,7 +14,11 @@ import math
 
 from numba import cuda
 
+from .. import scalar
 from . import jit, launch, strided_offset
+
+_activation = cuda.jit(device=True)(scalar.activation)
+_activation_grad = cuda.jit(device=True)(scalar.activation_grad)
 
 # binary arithmetic: out = a <op> b
 ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
@@ -22,7 +27,7 @@ EQ, NE, LT, LE, GT, GE, AND = range(7)
 # unary: out = op(a)
 NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID, EXPM1, LOG1P = range(10)
 
-_LOG_MAX = 709.782712893384  # log(largest float64): exp overflows above
+_LOG_MAX = scalar.LOG_MAX
 
 
 @cuda.jit(device=True)
@@ -234,13 +239,25 @@ def _relu_backward(out, g, y):
         out[i] = 0.0 if y[i] <= 0.0 else g[i]
 
 
-def erf(out, x):
-    """out = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt (flat arrays; GELU's exact form)."""
-    launch(_erf, x.size, out, x)
+def activation_forward(out, x, code, p0, p1):
+    """out = f(x), f the activation ``code`` of ``numconv.kernels.scalar`` (flat arrays)."""
+    launch(_activation_forward, x.size, out, x, code, p0, p1)
 
 
 @jit
-def _erf(out, x):
+def _activation_forward(out, x, code, p0, p1):
     i = cuda.grid(1)
     if i < x.size:
-        out[i] = math.erf(x[i])
+        out[i] = _activation(code, x[i], p0, p1)
+
+
+def activation_backward(out, g, x, code, p0, p1):
+    """out = g * f'(x), f the activation ``code`` (flat arrays; x the forward's input)."""
+    launch(_activation_backward, g.size, out, g, x, code, p0, p1)
+
+
+@jit
+def _activation_backward(out, g, x, code, p0, p1):
+    i = cuda.grid(1)
+    if i < g.size:
+        out[i] = _activation_grad(code, g[i], x[i], p0, p1)
