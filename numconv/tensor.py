@@ -34,7 +34,10 @@ class _Size(int):
     def __call__(self, dim=None):
         if dim is None:
             return self._shape
-        return self._shape[_axes(dim, len(self._shape))[0]]
+        axis = _axis(dim, len(self._shape))
+        if axis is None:
+            raise IndexError(f"dim {dim}: a 0-d tensor has no dimensions")
+        return self._shape[axis]
 
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -45,10 +48,13 @@ def _dtype(dtype):
 
 
 def _axes(dim, ndim, name="dim"):
-    """``dim`` (None, int or tuple of ints, negatives allowed) as a sorted tuple of axes, or None for all."""
+    """``dim`` (None, int or tuple of ints, negatives allowed) as a sorted tuple of axes, or None for all:
+    an empty tuple too, as PyTorch's reductions take it."""
     if dim is None:
         return None
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if not dims:
+        return None
     n = max(ndim, 1)
     out = []
     for d in dims:
@@ -63,6 +69,15 @@ def _axes(dim, ndim, name="dim"):
     if ndim == 0:
         return None
     return tuple(sorted(out))
+
+
+def _axis(dim, ndim, name="dim"):
+    """One ``dim`` (an int, negatives allowed) as an axis in [0, ndim); None for a 0-d tensor (which
+    takes dim 0 or -1, as in PyTorch)."""
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"{name} must be an int, got {dim!r}")
+    axes = _axes(dim, ndim, name)
+    return None if axes is None else axes[0]
 
 
 def _shape_args(args, name="shape"):
@@ -1138,10 +1153,10 @@ class Tensor:
         return Tanh.apply(self._floating())
 
     def softmax(self, dim):
-        return Softmax.apply(self._floating(), axis=_axes(dim, self.ndim)[0] if self.ndim else None)
+        return Softmax.apply(self._floating(), axis=_axis(dim, self.ndim))
 
     def log_softmax(self, dim):
-        return LogSoftmax.apply(self._floating(), axis=_axes(dim, self.ndim)[0] if self.ndim else None)
+        return LogSoftmax.apply(self._floating(), axis=_axis(dim, self.ndim))
 
     # ---- reductions
     def sum(self, dim=None, keepdim=False):
@@ -1166,7 +1181,7 @@ class Tensor:
         the index; ``max(tuple of dims)``: values, as ``amax``."""
         if dim is None or isinstance(dim, (tuple, list)):
             return self.amax(dim, keepdim)
-        return ValuesIndices(*MaxDim.apply(self, axis=_axes(dim, self.ndim)[0] if self.ndim else None, keepdim=keepdim))
+        return ValuesIndices(*MaxDim.apply(self, axis=_axis(dim, self.ndim), keepdim=keepdim))
 
     def min(self, dim=None, keepdim=False):
         out = (-self).max(dim, keepdim)
@@ -1184,12 +1199,12 @@ class Tensor:
         """int64 index of the first maximum (flat when ``dim`` is None)."""
         if dim is None:
             return Tensor(M.argmax(M.reshape(self.data, (-1,)), axis=0))
-        return Tensor(M.argmax(self.data, axis=_axes(dim, self.ndim)[0] if self.ndim else None, keepdims=keepdim))
+        return Tensor(M.argmax(self.data, axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
             return Tensor(M.argmin(M.reshape(self.data, (-1,)), axis=0))
-        return Tensor(M.argmin(self.data, axis=_axes(dim, self.ndim)[0] if self.ndim else None, keepdims=keepdim))
+        return Tensor(M.argmin(self.data, axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     # ---- shape
     def reshape(self, *shape):
@@ -1208,7 +1223,7 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = _axes(start_dim, self.ndim, "start_dim")[0], _axes(end_dim, self.ndim, "end_dim")[0]
+        s, e = _axis(start_dim, self.ndim, "start_dim"), _axis(end_dim, self.ndim, "end_dim")
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         shape = self.shape
@@ -1222,7 +1237,7 @@ class Tensor:
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def squeeze(self, dim=None):
-        axes = _axes(dim, self.ndim)
+        axes = () if isinstance(dim, (tuple, list)) and not dim else _axes(dim, self.ndim)
         axes = range(self.ndim) if axes is None else axes
         drop = {i for i in axes if self.shape[i] == 1}
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
@@ -1237,7 +1252,9 @@ class Tensor:
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
-        i, j = _axes(dim0, self.ndim, "dim0")[0], _axes(dim1, self.ndim, "dim1")[0]
+        i, j = _axis(dim0, self.ndim, "dim0"), _axis(dim1, self.ndim, "dim1")
+        if i is None:  # a 0-d tensor
+            return self._permute(())
         axes[i], axes[j] = axes[j], axes[i]
         return self._permute(tuple(axes))
 
@@ -1280,7 +1297,9 @@ class Tensor:
         if np.dtype(index.dtype).kind not in "iu" or index.ndim != self.ndim:
             raise TypeError(f"gather: index must be an integer tensor with {self.ndim} dimensions, "
                             f"got dtype {index.dtype} and shape {tuple(index.shape)}")
-        axis = _axes(dim, self.ndim)[0]
+        axis = _axis(dim, self.ndim)
+        if axis is None:
+            raise ValueError("gather: the input must have at least one dimension")
         if any(m > n for i, (m, n) in enumerate(zip(index.shape, self.shape)) if i != axis):
             raise ValueError(f"gather: index shape {tuple(index.shape)} exceeds the input's shape {self.shape} "
                              f"outside dim {dim}")
@@ -1301,7 +1320,9 @@ def cat(tensors, dim=0):
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat needs at least one tensor")
-    axis = _axes(dim, tensors[0].ndim)[0]
+    if tensors[0].ndim == 0:
+        raise ValueError("cat: 0-d tensors cannot be concatenated; stack them, or reshape them to (1,)")
+    axis = _axis(dim, tensors[0].ndim)
     first = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.ndim != len(first) or any(m != n for d, (m, n) in enumerate(zip(t.shape, first)) if d != axis):

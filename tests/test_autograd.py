@@ -615,3 +615,33 @@ def test_clamp_with_tensor_bounds():
     assert x.grad.numpy().tolist() == [0.0, 1.0, 0.0]
     with pytest.raises(ValueError, match="clamp: max requires grad"):
         x.clamp(max=nc.Tensor(np.ones(3), requires_grad=True))
+
+
+def test_an_empty_dim_tuple_reduces_everything_as_torch(rng, torch):
+    """sum/mean/amax/var over dim=() reduce every dimension, as PyTorch's reductions do; squeeze(())
+    keeps every dimension."""
+    x = rng.standard_normal((2, 1, 3))
+    t = torch.from_numpy(x)
+    for name in ("sum", "mean", "amax", "var"):
+        for dim in ((), []):
+            got = getattr(nc.Tensor(x), name)(dim=dim)
+            want = getattr(t, name)(dim=dim).numpy()
+            assert got.shape == want.shape and np.allclose(got.numpy(), want), (name, dim)
+    assert nc.Tensor(x).squeeze(()).shape == t.squeeze(()).shape == (2, 1, 3)
+    g = nc.Tensor(x, requires_grad=True)
+    g.sum(dim=()).backward()
+    assert np.array_equal(g.grad.numpy(), np.ones_like(x))
+
+
+def test_single_dim_ops_refuse_a_tuple():
+    x = nc.Tensor(np.arange(6.0).reshape(2, 3))
+    for call in (lambda: x.softmax((0,)), lambda: x.log_softmax((1,)), lambda: x.argmax((0,)),
+                 lambda: nc.cat([x, x], dim=(0,)), lambda: x.transpose((0,), 1), lambda: x.size((1,))):
+        with pytest.raises(TypeError, match="must be an int"):
+            call()
+    s = nc.Tensor(np.array(2.0))
+    assert s.transpose(0, -1).shape == () and float(s.softmax(0).numpy()) == 1.0
+    with pytest.raises(ValueError, match="0-d tensors cannot be concatenated"):
+        nc.cat([s, s])
+    with pytest.raises(IndexError, match="no dimensions"):
+        s.size(0)
