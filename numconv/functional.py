@@ -397,6 +397,8 @@ def _unfold_setup(input, kernel_size, dilation, padding, stride):
     xs, batched = shapes.batched(xs, 2, "input")
     kernel, dilation, padding, stride = shapes.unfold_params(kernel_size, dilation, padding, stride)
     outs = shapes.block_counts(xs[2:], kernel, dilation, padding, stride)
+    shapes.output_fits((xs[0], xs[1] * shapes.prod(kernel), shapes.prod(outs)), "unfold",
+                       f"kernel_size={kernel}, padding={padding}")
     return input.reshape((xs[0], xs[1], 1) + xs[2:]), xs, batched, kernel, dilation, padding, stride, outs
 
 
@@ -421,6 +423,7 @@ def _fold_setup(input, output_size, kernel_size, dilation, padding, stride):
     cs = cs if batched else (1,) + cs
     kernel, dilation, padding, stride = shapes.unfold_params(kernel_size, dilation, padding, stride)
     size = shapes.positive(shapes.ntuple(output_size, 2, "output_size"), "output_size")
+    shapes.output_fits((cs[0], cs[1] // shapes.prod(kernel) or 1) + size, "fold", f"output_size={size}")
     outs = shapes.block_counts(size, kernel, dilation, padding, stride, name="output_size")
     kk = shapes.prod(kernel)
     if cs[1] % kk:
@@ -490,6 +493,7 @@ def _interpolate_setup(input, size, scale_factor, mode, align_corners, recompute
         raise ValueError(f"antialias is not supported (only antialias=False), got {antialias!r}")
     out, scales, corners = shapes.interpolate_params(xs[2:], size, scale_factor, mode, align_corners,
                                                      recompute_scale_factor)
+    shapes.output_fits(xs[:2] + out, "interpolate", f"size={size!r}, scale_factor={scale_factor!r}", 4 * sum(out))
     if mode == "area":
         return xs, out, None
     tables = tuple(shapes.resample_table(n, m, mode, corners, s, np.dtype(dt))
@@ -744,7 +748,7 @@ class _Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        x2 = M.reshape(x, (-1, w.shape[1]))
+        x2 = M.reshape(x, (shapes.prod(x.shape[:-1]), w.shape[1]))  # not -1: in_features may be 0
         ctx.save_for_backward(x2, w)
         ctx.x_shape = tuple(x.shape)
         y = M.matmul(x2, M.transpose(w, (1, 0)))

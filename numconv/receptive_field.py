@@ -128,7 +128,8 @@ def layer_geometry(layer, n_in=None, n_out=None, nd=None):
         nd = len(n_in) if n_in is not None else 2
     if not isinstance(layer, nn.Module):
         k, s, p, d = _spec_geometry(layer)
-        k, s, d = _tuple(k, nd, "kernel_size"), _tuple(s, nd, "stride"), _tuple(d, nd, "dilation")
+        k, s, d = (shapes.positive(_tuple(v, nd, name), name)
+                   for v, name in ((k, "kernel_size"), (s, "stride"), (d, "dilation")))
         return Geometry("window", k, s, _conv_lo_padding(p, k, s, d, n_in), d)
     if isinstance(layer, _ConvNd):
         k, s, d = layer.kernel_size, layer.stride, layer.dilation

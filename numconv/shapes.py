@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -286,6 +287,7 @@ def conv_spec(x_shape, w_shape, nd, stride, padding, dilation, groups, bias_shap
             f"the output would be empty: input size {sizes} with padding {tuple(zip(lo, hi))} is smaller than "
             f"the dilated kernel {tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))} (kernel {kernel}, dilation {dilation})"
         )
+    output_fits((N, O) + out, "convolution", f"padding={tuple(zip(lo, hi))}, stride={stride}")
     return ConvSpec(
         x_shape=(N, C) + to3(sizes, 1),
         w_shape=(O, cpg) + to3(kernel, 1),
@@ -343,6 +345,7 @@ def conv_transpose_spec(
             f"the output would be empty: transposed convolution of size {sizes} with stride {stride}, "
             f"kernel {kernel}, dilation {dilation} and padding {tuple(zip(lo, hi))} gives {out}"
         )
+    output_fits((N, O) + out, "transposed convolution", f"stride={stride}, dilation={dilation}, kernel {kernel}")
     # The convolution whose input-gradient this is: input `out` (O channels), output `sizes` (C channels).
     return ConvSpec(
         x_shape=(N, O) + to3(out, 1),
@@ -439,18 +442,16 @@ def pool_out_size(n, k, s, p, d, ceil_mode) -> int:
 
 
 def _window_table(n, out, k, s, p, d):
-    first = np.zeros(out, np.int64)
-    count = np.zeros(out, np.int64)
-    div_in = np.zeros(out, np.float64)  # taps inside the padded input
-    div_ex = np.zeros(out, np.float64)  # taps inside the input
-    for o in range(out):
-        taps = [o * s - p + t * d for t in range(k)]
-        valid = [i for i in taps if 0 <= i < n]
-        first[o] = valid[0] if valid else 0
-        count[o] = len(valid)
-        div_in[o] = sum(1 for i in taps if i < n + p)
-        div_ex[o] = len(valid)
-    return first, count, div_in, div_ex
+    """Per output ``o`` of one dimension (taps ``o*s - p + t*d``, ``t < k``): its first tap inside
+    ``[0, n)`` (0 if none), how many of its taps are inside, and its two divisors: the taps inside
+    the padded input (``< n + p``; the left padding counts) and the taps inside the input."""
+    start = np.arange(out, dtype=np.int64) * s - p  # tap 0
+    t_lo = np.minimum(np.where(start < 0, (-start + d - 1) // d, 0), k)  # the first tap at or after 0
+    t_hi = np.clip((n - start + d - 1) // d, 0, k)  # past the last tap before n
+    count = np.maximum(t_hi - t_lo, 0)
+    first = np.where(count > 0, start + t_lo * d, 0)
+    div_in = np.clip((n + p - start + d - 1) // d, 0, k).astype(np.float64)
+    return first, count, div_in, count.astype(np.float64)
 
 
 def _cover_table(first, count, step, n):
@@ -488,6 +489,7 @@ def pool_spec(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode, co
             f"the output would be empty: input size {sizes} is smaller than the window "
             f"(kernel_size={kernel}, dilation={dilation}, padding={padding})"
         )
+    output_fits(x_shape[:2] + outs, "pooling", f"kernel_size={kernel}, stride={stride}, padding={padding}", sum(outs))
     tables = [_window_table(*a) for a in zip(sizes, outs, kernel, stride, padding, dilation)]
     for t, n, k, d, p in zip(tables, sizes, kernel, dilation, padding):
         if (t[1] == 0).any():
@@ -531,12 +533,14 @@ def adaptive_pool_spec(x_shape, nd, output_size) -> PoolSpec:
     if min(sizes) < 1:
         raise ValueError(f"input must have non-empty spatial dimensions, got shape {x_shape}")
     outs = adaptive_output_size(output_size, sizes, nd)
+    output_fits(x_shape[:2] + outs, "adaptive pooling", f"output_size={output_size!r}", sum(outs))
     firsts, counts = [], []
     for n, out in zip(sizes, outs):
-        start = np.array([(o * n) // out for o in range(out)], np.int64)
-        end = np.array([-(-((o + 1) * n) // out) for o in range(out)], np.int64)
-        firsts.append(start)
-        counts.append(end - start)
+        o = np.arange(out + 1, dtype=np.int64 if (out + 1) * n < 2**63 else object)
+        start = (o[:-1] * n) // out
+        end = -(-(o[1:] * n) // out)
+        firsts.append(start.astype(np.int64))
+        counts.append((end - start).astype(np.int64))
     pad_unit = 3 - nd
     firsts = [np.zeros(1, np.int64)] * pad_unit + firsts
     counts = [np.ones(1, np.int64)] * pad_unit + counts
@@ -582,6 +586,7 @@ def unpool_output_size(x_shape, nd, kernel_size, stride, padding, output_size):
                 )
     if min(out) < 1:
         raise ValueError(f"the unpooled output would be empty: {out}")
+    output_fits(tuple(x_shape[:2]) + out, "max_unpool", f"kernel_size={kernel}, stride={stride}")
     return out
 
 
@@ -603,6 +608,8 @@ def pad_tables(sizes, pad, mode):
         raise ValueError(f"pad {tuple(pad)} pads {npad} dimensions; at most 3 trailing dimensions of the input {sizes}")
     pairs = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(npad)][::-1]  # outermost first
     dims = sizes[len(sizes) - npad:]
+    padded = tuple(max(n + lo + hi, 0) for n, (lo, hi) in zip(dims, pairs))
+    output_fits(tuple(sizes[:len(sizes) - npad]) + padded, "pad", f"pad={tuple(pad)}", sum(padded))
     tables, outs = [], []
     for n, (lo, hi) in zip(dims, pairs):
         out = n + lo + hi
@@ -664,6 +671,29 @@ def nonempty_spatial(sizes, shape, name="input") -> None:
 
 def prod(values) -> int:
     return int(math.prod(values))
+
+
+@functools.lru_cache(maxsize=1)
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (2**63 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2**63
+
+
+TABLE_ENTRY_BYTES = 64  # an index table's entry: its int64 arrays and the temporaries that build them
+
+
+def output_fits(shape, what: str, because: str, table_entries: int = 0) -> None:
+    """Refuse, before any table is built or memory allocated, an output that could not fit in this
+    machine's memory even in float32 (4 bytes an element), with ``table_entries`` entries of index
+    tables beside it: a size typed wrong, not a big batch."""
+    need = prod(shape) * 4 + table_entries * TABLE_ENTRY_BYTES
+    if need > memory_bytes():
+        tables = " with its index tables" if table_entries else ""
+        raise ValueError(f"{what}: the output would have shape {tuple(shape)}, {need / 2**30:.3g} GiB{tables} even "
+                         f"in float32, more than this machine's {memory_bytes() / 2**30:.3g} GiB of memory ({because})")
 
 
 # ----------------------------------------------------------------------------- interpolate

@@ -791,6 +791,32 @@ def test_fuzzed_mistakes_raise_named_errors(call, error, words):
     assert words in str(info.value), str(info.value)
 
 
+ABSURD = 10**9  # per spatial dimension: no machine holds 10**18 elements
+
+
+@pytest.mark.usefixtures("no_kernels")
+@pytest.mark.parametrize("call,words", [
+    (lambda: F.adaptive_avg_pool2d(a(1, 1, 4, 4), ABSURD), "adaptive pooling"),
+    (lambda: F.adaptive_max_pool1d(a(1, 2, 4), ABSURD**2), "adaptive pooling"),
+    (lambda: F.adaptive_max_pool2d(a(1, 1, 4, 4), (ABSURD, 2)), "adaptive pooling"),  # 8 GB, its tables 64
+    (lambda: F.max_pool2d(a(1, 1, 4, 4), 2, stride=1, padding=1, dilation=ABSURD), "empty"),
+    (lambda: F.conv2d(a(1, 1, 4, 4), a(1, 1, 2, 2), padding=ABSURD), "convolution"),
+    (lambda: F.conv_transpose2d(a(1, 1, 4, 4), a(1, 1, 2, 2), stride=ABSURD), "transposed convolution"),
+    (lambda: F.interpolate(a(1, 1, 4, 4), size=ABSURD), "interpolate"),
+    (lambda: F.interpolate(a(1, 1, 4, 4), scale_factor=1e9), "interpolate"),
+    (lambda: F.pad(a(1, 1, 4, 4), (ABSURD * 100, 0)), "pad"),
+    (lambda: F.unfold(a(1, 1, 4, 4), 1, padding=ABSURD), "unfold"),
+    (lambda: F.fold(a(1, 4, 1), (ABSURD, ABSURD), 2), "fold"),
+    (lambda: F.max_unpool2d(a(1, 1, 2, 2), np.zeros((1, 1, 2, 2), np.int64), 2, stride=ABSURD), "max_unpool"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_outputs_no_machine_could_hold_are_refused_at_once(call, words):
+    """A size typed wrong (10**9 where 10 was meant) is a ValueError naming the op and the sizes, before
+    any index table is built: these hung for minutes or were killed for memory."""
+    with pytest.raises(ValueError) as info:
+        call()
+    assert words in str(info.value) and ("GiB" in str(info.value) or "empty" in str(info.value)), str(info.value)
+
+
 def test_optimizer_state_missing_entries_is_named():
     """A state_dict whose group lacks a hyperparameter, or whose state lacks Adam's moments, is
     refused at load (it failed later, at step(), with a KeyError)."""

@@ -351,3 +351,21 @@ def test_linear_with_no_output_features_has_gradients():
     y.backward(np.zeros((3, 0)))
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 5)))
     assert w.grad.shape == (0, 5) and b.grad.shape == (0,)
+
+
+def test_linear_with_no_input_features_is_its_bias(torch):
+    """in_features = 0: the output is the bias, as in PyTorch (the sum over no features is 0)."""
+    rng = np.random.default_rng(1)
+    b = rng.standard_normal(3)
+    x = nc.Tensor(np.zeros((2, 4, 0)), requires_grad=True)
+    w = nc.Tensor(np.zeros((3, 0)), requires_grad=True)
+    bt = nc.Tensor(b, requires_grad=True)
+    y = F.linear(x, w, bt)
+    g = rng.standard_normal((2, 4, 3))
+    y.backward(g)
+    tb = torch.tensor(b, requires_grad=True)
+    ty = torch.nn.functional.linear(torch.zeros((2, 4, 0), dtype=torch.float64), torch.zeros((3, 0), dtype=torch.float64), tb)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(bt.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
+    assert x.grad.shape == (2, 4, 0) and w.grad.shape == (3, 0)

@@ -230,3 +230,13 @@ def test_adaptive_pooling_with_uneven_windows():
     for pos, region in [((0, 1), ((0, 1), (1, 3))), ((2, 2), ((3, 4), (3, 4)))]:
         assert receptive_region(model, (1, 5, 5), position=pos) == region
         assert empirical_receptive_field(model, (1, 5, 5), position=pos) == region
+
+
+@pytest.mark.parametrize("spec, words", [((0, 1, 0), "kernel_size"), (0, "kernel_size"), ((3, 0), "stride"),
+                                         ((3, 1, -1), "padding"), ((3, 1, 0, 0), "dilation"),
+                                         (dict(kernel_size=3, stride=-2), "stride")])
+def test_impossible_layer_specs_are_refused(spec, words):
+    """A spec with a kernel, stride or dilation below 1 (or negative padding) is a ValueError naming
+    it; a kernel of 0 gave a field of size 0."""
+    with pytest.raises(ValueError, match=words):
+        receptive_field([3, spec])
