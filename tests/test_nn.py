@@ -121,6 +121,68 @@ def test_sequential_and_module_list():
     assert x.shape == (4, 2)
 
 
+def test_replacing_a_child_or_parameter_keeps_its_place():
+    """``s[0] = new``, ``m.weight = Parameter(...)`` and tying weights replace in place, as PyTorch does:
+    a replaced first layer used to move to the end, so the Sequential ran its layers out of order."""
+    torch = torch_or_fail()
+    for lib in (nn, torch.nn):
+        s = lib.Sequential(lib.Linear(2, 3), lib.ReLU(), lib.Linear(3, 4))
+        s[0] = lib.Linear(2, 3)
+        assert [n for n, _ in s.named_children()] == ["0", "1", "2"]
+        assert [type(m).__name__ for m in s] == ["Linear", "ReLU", "Linear"]
+        lin = lib.Linear(2, 3)
+        lin.weight = type(lin.weight)(lin.weight.detach() if lib is torch.nn else lin.weight.numpy())
+        assert list(lin.state_dict()) == ["weight", "bias"]
+        a, b = lib.Linear(2, 2), lib.Linear(2, 2)
+        pair = lib.Sequential(a, b)
+        b.weight = a.weight
+        assert [n for n, _ in pair.named_parameters(remove_duplicate=False)] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    s = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))
+    s[0] = nn.Linear(2, 3)
+    assert s(nc_tensor(np.ones((1, 2), np.float32))).shape == (1, 4)
+
+
+def test_register_over_another_kind_of_attribute_is_refused():
+    """As PyTorch: register_parameter/buffer/add_module over a plain attribute, or over another kind
+    of entry, is a KeyError; assignment replaces (and keeps the position)."""
+    m = nn.Linear(2, 2)
+    m.scale = 3.0
+    with pytest.raises(KeyError, match="scale"):
+        m.register_parameter("scale", nn.Parameter(np.ones(1, np.float32)))
+    with pytest.raises(KeyError, match="weight"):
+        m.register_buffer("weight", np.ones(1, np.float32))
+    with pytest.raises(KeyError, match="bias"):
+        m.add_module("bias", nn.ReLU())
+    m.register_buffer("stat", np.zeros(2, np.float32), persistent=False)
+    m.register_buffer("stat", np.ones(2, np.float32))  # re-registered as persistent
+    assert "stat" in m.state_dict()
+
+
+def test_insert_iadd_and_module_dict_as_torch():
+    torch = torch_or_fail()
+    for lib in (nn, torch.nn):
+        s = lib.Sequential(lib.ReLU())
+        with pytest.raises(IndexError):
+            s.insert(3, lib.Tanh())
+        s.insert(-1, lib.Tanh())
+        s.insert(2, lib.Sigmoid())
+        assert [type(m).__name__ for m in s] == ["Tanh", "ReLU", "Sigmoid"]
+        ml = lib.ModuleList([lib.ReLU()])
+        ml += [lib.Tanh()]
+        assert len(ml) == 2
+        d = lib.ModuleDict({"conv": lib.Conv2d(1, 2, 3), "act": lib.ReLU()})
+        d["head"] = lib.Linear(2, 3)
+        d.update([("act", lib.Tanh())])
+        assert list(d) == ["conv", "act", "head"] and isinstance(d["act"], lib.Tanh)
+        assert list(d.state_dict()) == ["conv.weight", "conv.bias", "head.weight", "head.bias"]
+        assert "head" in d and len(d) == 3
+        assert isinstance(d.pop("conv"), lib.Conv2d) and list(d.keys()) == ["act", "head"]
+    with pytest.raises(TypeError, match="pairs"):
+        nn.ModuleDict([nn.ReLU()])
+    with pytest.raises(TypeError, match="strings"):
+        nn.ModuleDict({1: nn.ReLU()})
+
+
 def test_module_repr_matches_torch():
     torch = torch_or_fail()
     tn = torch.nn

@@ -1,4 +1,5 @@
-"""Containers: ``Sequential`` (a pipeline) and ``ModuleList`` (an indexable list of modules)."""
+"""Containers: ``Sequential`` (a pipeline), ``ModuleList`` (an indexable list of modules) and
+``ModuleDict`` (modules by name)."""
 from __future__ import annotations
 
 import operator
@@ -6,7 +7,7 @@ from collections import OrderedDict
 
 from .module import Module
 
-__all__ = ["Sequential", "ModuleList"]
+__all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
 
 class _IndexedModules(Module):
@@ -58,9 +59,15 @@ class _IndexedModules(Module):
         return self
 
     def insert(self, index, module):
+        """Put ``module`` before position ``index`` (``len(self)`` appends; negative counts from the end)."""
+        n = len(self._modules)
+        index = operator.index(index)
+        if not -n <= index <= n:
+            raise IndexError(f"insert index {index} is out of range for {type(self).__name__} of length {n}")
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._renumber(mods)
+        return self
 
     def __dir__(self):
         return [k for k in super().__dir__() if not k.isdigit()]
@@ -103,3 +110,60 @@ class ModuleList(_IndexedModules):
 
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+
+class ModuleDict(Module):
+    """``ModuleDict({'name': module, ...})``: modules by name, in insertion order, registered as children
+    (so ``state_dict`` keys are ``name.weight``); a dict's methods, no forward."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        if not isinstance(key, str):
+            raise TypeError(f"ModuleDict keys must be strings, got {type(key).__name__}")
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key):
+        module = self._modules[key]
+        del self[key]
+        return module
+
+    def clear(self):
+        self._modules.clear()
+
+    def update(self, modules):
+        """Add or replace modules from a mapping, or from an iterable of (name, module) pairs."""
+        for pair in modules.items() if hasattr(modules, "items") else modules:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"ModuleDict.update needs a mapping or (name, module) pairs, got {pair!r}")
+            self[pair[0]] = pair[1]

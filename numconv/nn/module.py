@@ -137,10 +137,19 @@ class Module:
         if not name or "." in name:
             raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
+        """Drop ``name`` from every table but ``keep``, where it is about to be (re)assigned in place, so a
+        replaced parameter, buffer or child keeps its position (a Sequential's order, a state_dict's keys)."""
         for d in (self.__dict__, self._parameters, self._buffers, self._modules):
-            d.pop(name, None)
-        self._non_persistent_buffers.discard(name)
+            if d is not keep:
+                d.pop(name, None)
+        if keep is not self._buffers:
+            self._non_persistent_buffers.discard(name)
+
+    def _taken(self, name, table):
+        """Whether ``name`` is already something other than an entry of ``table`` (PyTorch's KeyError rule)."""
+        return name not in table and (hasattr(type(self), name) or any(
+            name in d for d in (self.__dict__, self._parameters, self._buffers, self._modules) if d is not table))
 
     def register_parameter(self, name, param):
         """Add ``param`` (a Parameter, or None for an absent optional weight such as ``bias``)."""
@@ -148,9 +157,9 @@ class Module:
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} (numconv.nn.Parameter or None expected)")
-        if hasattr(type(self), name):
+        if self._taken(name, self._parameters):
             raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -159,11 +168,13 @@ class Module:
         self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(tensor)
-        if hasattr(type(self), name):
+        if self._taken(name, self._buffers):
             raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
             self._non_persistent_buffers.add(name)
 
     def add_module(self, name, module):
@@ -171,9 +182,9 @@ class Module:
         self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if hasattr(type(self), name) and name not in self._modules:
+        if self._taken(name, self._modules):
             raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     register_module = add_module
@@ -183,7 +194,7 @@ class Module:
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             self._require_init("parameters")
-            self._forget(name)
+            self._forget(name, keep=self._parameters)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -191,7 +202,7 @@ class Module:
             params[name] = None
         elif isinstance(value, Module):
             self._require_init("submodules")
-            self._forget(name)
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
         elif d.get("_modules") is not None and name in d["_modules"]:
             if value is not None:
