@@ -90,11 +90,29 @@ def save(path, obj) -> None:
         raise
 
 
+def _check_sizes(path):
+    """Each member's .npy header must declare exactly the bytes the member holds, so a crafted or
+    damaged header (a shape of 10**12) is refused before NumPy allocates for it."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+                need = f.tell() + int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if dtype.hasobject or need != info.file_size:
+                    raise ValueError(f"member {info.filename} declares shape {shape} of {dtype} ({need} bytes with its "
+                                     f"header) but holds {info.file_size} bytes")
+
+
 def load(path):
     """Read a checkpoint written by ``save``; a corrupt or truncated file raises ValueError."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
+        if not zipfile.is_zipfile(path):  # np.load would read a .npy (or a pickle header) as one array
+            raise ValueError("not an .npz archive")
+        _check_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:

@@ -346,8 +346,8 @@ def read_idx(path):
     if code not in _IDX_TYPES:
         known = ", ".join(f"0x{c:02X}" for c in _IDX_TYPES)
         raise ValueError(f"{path}: unknown IDX data type code 0x{code:02X} (known: {known})")
-    if ndim == 0:
-        raise ValueError(f"{path}: IDX header declares 0 dimensions")
+    if ndim == 0 or ndim > 32:
+        raise ValueError(f"{path}: IDX header declares {ndim} dimensions (a numconv dataset has 1 to 32)")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(f"{path}: truncated IDX header: {ndim} dimensions need {header} bytes, file has {len(raw)}")

@@ -40,4 +40,11 @@ def get_state() -> dict:
 
 
 def set_state(state: dict) -> None:
-    _generator.bit_generator.state = state
+    """Restore a ``get_state()``; a ValueError if ``state`` is not one (a corrupt checkpoint)."""
+    if not isinstance(state, dict):
+        raise ValueError(f"a random generator state must be a dict, got {type(state).__name__}")
+    try:
+        _generator.bit_generator.state = state
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"not a {type(_generator.bit_generator).__name__} generator state ({type(e).__name__}: "
+                         f"{e}): {sorted(state)}") from None

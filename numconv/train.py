@@ -219,6 +219,8 @@ def _training_state(path, needs):
         kind = _CHECKPOINT_ENTRIES[k]
         if not isinstance(state[k], kind) or isinstance(state[k], bool):
             raise ValueError(f"{path}: its {k!r} entry is a {type(state[k]).__name__}, not a {kind.__name__}")
+    if "epoch" in needs and state["epoch"] < 0:
+        raise ValueError(f"{path}: its 'epoch' entry is {state['epoch']}, not an epoch number (>= 0)")
     return state
 
 
@@ -267,11 +269,18 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
             why = " (the schedule is fitted to the run's length)" if flag == "--epochs" else ""
             raise ValueError(f"--resume: the checkpoint in {cfg.out} was made with {flag} {was!r}, this run asks for "
                              f"{asked!r}{why}; use the same settings or another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None and state.get("scheduler") is not None:
-            sched.load_state_dict(state["scheduler"])
-        nc_random.set_state(state["rng"])
+        if sched is not None and not isinstance(state.get("scheduler"), dict):
+            raise ValueError(f"{ck_path}: its 'scheduler' entry is {type(state.get('scheduler')).__name__}, not the "
+                             f"--scheduler {cfg.scheduler} state its config names")
+        for entry, load in (("model", model.load_state_dict), ("optimizer", opt.load_state_dict),
+                            ("scheduler", sched.load_state_dict if sched is not None else None),
+                            ("rng", nc_random.set_state)):
+            if load is not None:
+                try:
+                    load(state[entry])
+                except (ValueError, TypeError) as e:
+                    kind = TypeError if isinstance(e, TypeError) else ValueError
+                    raise kind(f"{ck_path}: its {entry!r} entry: {e}") from None
         history = list(state["history"])
         start = int(state["epoch"]) + 1
         log(f"resuming {cfg.out} after epoch {start - 1}")

@@ -84,3 +84,32 @@ def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         checkpoint.load(tmp_path / "nope.npz")
+
+
+def test_a_npy_file_is_not_a_checkpoint(tmp_path):
+    """np.load reads a .npy as one array; it was then used as an archive (a TypeError from NumPy)."""
+    path = tmp_path / "ck.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.arange(3))
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        checkpoint.load(str(path))
+
+
+def test_a_header_declaring_more_than_the_file_holds_is_refused_before_reading(tmp_path):
+    """A member whose .npy header declares a shape of 10**10 (crafted or damaged) is corrupt: refused
+    from its header, where NumPy would try to allocate 80 GB first."""
+    import zipfile
+
+    good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
+    checkpoint.save(str(good), {"w": np.arange(10.0), "meta": {"epoch": 3}})
+    crafted = 0
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if b"(10,)" in data[:128]:
+                data, crafted = data.replace(b"(10,)", b"(10000000000,)", 1), crafted + 1
+            zout.writestr(info.filename, data)
+    assert crafted == 1
+    with pytest.raises(ValueError, match=r"declares shape \(10000000000,\)"):
+        checkpoint.load(str(bad))
+    assert checkpoint.load(str(good))["meta"] == {"epoch": 3}

@@ -245,6 +245,7 @@ def _corruptions():
         "bad magic": (b"\x01" + good[1:], "magic"),
         "unknown type": (good[:2] + b"\x07" + good[3:], "type code"),
         "zero dims": (good[:3] + b"\x00", "0 dimensions"),
+        "65 dims": (good[:3] + b"\x41" + b"\x00\x00\x00\x01" * 65, "65 dimensions"),
         "truncated header": (good[:9], "header"),
         "too short": (good[:3], "too short"),
     }

@@ -309,6 +309,70 @@ def test_scheduler_state_dict_round_trip(config, tmp_path):
         assert a.get_last_lr() == b.get_last_lr()
 
 
+def test_a_torch_optimizer_state_is_copied_not_shared(torch):
+    """Loading a PyTorch Adam's state_dict takes its step counter's value: numconv's ``step += 1``
+    used to change torch's own counter tensor in place."""
+    tp = torch.nn.Parameter(torch.ones(3))
+    topt = torch.optim.Adam([tp], lr=0.1)
+    tp.grad = torch.ones(3)
+    topt.step()
+    p = nc.nn.Parameter(np.ones(3, np.float32))
+    opt = optim.Adam([p], lr=0.1)
+    opt.load_state_dict(topt.state_dict())
+    assert opt.state[p]["step"] == 1 and type(opt.state[p]["step"]) is int
+    p.grad = nc.Tensor(np.ones(3, np.float32))
+    opt.step()
+    opt.step()
+    assert topt.state[tp]["step"].item() == 1.0 and opt.state[p]["step"] == 3
+
+
+@pytest.mark.parametrize("step", [-1, 2.5, "3", True, float("nan"), np.array([1, 2])])
+def test_a_step_counter_that_is_not_a_count_is_refused(step):
+    p = nc.nn.Parameter(np.ones(3))
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = nc.Tensor(np.ones(3))
+    opt.step()
+    sd = opt.state_dict()
+    next(iter(sd["state"].values()))["step"] = step
+    with pytest.raises(ValueError, match="'step'.* must be a whole number >= 0"):
+        opt.load_state_dict(sd)
+    assert opt.state[p]["step"] == 1  # unchanged
+
+
+@pytest.mark.parametrize("name, kw", [("StepLR", dict(step_size=3, gamma=0.5)), ("CosineAnnealingLR", dict(T_max=5))])
+def test_scheduler_state_dicts_cross_with_torch_and_are_checked(torch, name, kw):
+    """A PyTorch scheduler's state_dict loads into numconv's (and numconv's into PyTorch's), and the
+    schedules go on identically; entries of the wrong kind are a ValueError naming them, and leave
+    the scheduler as it was."""
+    tp = torch.nn.Parameter(torch.ones(1))
+    topt = torch.optim.SGD([tp], lr=0.1)
+    ts = getattr(torch.optim.lr_scheduler, name)(topt, **kw)
+    for _ in range(4):
+        topt.step()
+        ts.step()
+    opt = optim.SGD([nc.Tensor(np.zeros(1), requires_grad=True)], lr=0.1)
+    ours = getattr(lr_scheduler, name)(opt, **kw)
+    ours.load_state_dict(ts.state_dict())
+    opt.param_groups[0]["lr"] = topt.param_groups[0]["lr"]
+    for _ in range(7):
+        topt.step()
+        ts.step()
+        ours.step()
+        assert ours.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-15)
+    ts.load_state_dict(ours.state_dict())
+    good = ours.state_dict()
+    for change, words in [(dict(last_epoch=-2), "'last_epoch' must be a whole number >= -1"),
+                          (dict(base_lrs=[0.1, 0.2]), "'base_lrs' must be a list of 1"),
+                          (dict(_last_lr=[float("nan")]), "'_last_lr' must be a finite number"),
+                          (dict(_step_count="2"), "'_step_count' must be a finite number"),
+                          (dict(surprise=1), "has entries \\['surprise'\\]")]:
+        with pytest.raises(ValueError, match=words):
+            ours.load_state_dict({**good, **change})
+        assert ours.state_dict() == good
+    with pytest.raises(ValueError, match="it lacks \\['last_epoch'\\]"):
+        ours.load_state_dict({k: v for k, v in good.items() if k != "last_epoch"})
+
+
 def test_scheduler_bad_arguments():
     opt = optim.SGD([nc.Tensor(np.zeros(2), requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="step_size"):

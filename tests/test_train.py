@@ -89,6 +89,26 @@ def test_corrupt_checkpoint_is_reported_and_not_overwritten(tmp_path):
     assert path.read_bytes() == data[: len(data) // 3]  # nothing was written over the user's file
 
 
+@pytest.mark.parametrize("entry, value, words", [
+    ("rng", {"bit_generator": "PCG64"}, "'rng' entry: not a PCG64 generator state"),
+    ("scheduler", [1, 2], "'scheduler' entry is list"),
+    ("scheduler", None, "'scheduler' entry is NoneType"),
+    ("epoch", -3, "'epoch' entry is -3"),
+])
+def test_a_crafted_checkpoint_entry_is_a_named_error(tmp_path, entry, value, words):
+    """Entries of the wrong shape ended in a KeyError or AttributeError traceback, or (a missing
+    scheduler state) resumed silently with a fresh schedule."""
+    train(_cfg(tmp_path / "k", epochs=1, scheduler="step"), log=lambda *a: None)
+    path = tmp_path / "k" / "last.npz"
+    state = checkpoint.load(str(path))
+    state[entry] = value
+    checkpoint.save(str(path), state)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=words):
+        train(_cfg(tmp_path / "k", epochs=1, scheduler="step"), resume=True, log=lambda *a: None)
+    assert path.read_bytes() == before
+
+
 def test_evaluate_reproduces_the_last_test_accuracy(tmp_path):
     hist = train(_cfg(tmp_path / "e", epochs=1), log=lambda *a: None)
     loss, acc = evaluate(str(tmp_path / "e" / "last.npz"), log=lambda *a: None)

@@ -14,6 +14,9 @@ can store it in an ``.npz``; ``load_state_dict`` also accepts what such a file g
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .. import shapes
@@ -52,7 +55,10 @@ def _grad_array(p):
 
 
 def _plain(v):
-    """A hyperparameter loaded back from a file (0-d / 1-d arrays) as Python numbers and tuples."""
+    """A hyperparameter loaded back from a file (0-d / 1-d arrays) as Python numbers and tuples; a
+    PyTorch tensor as its values too, never the object (numconv's ``step += 1`` would change it)."""
+    if hasattr(v, "__array__") and not isinstance(v, (np.ndarray, np.generic)):
+        v = np.asarray(v)
     if isinstance(v, np.ndarray):
         return v.item() if v.ndim == 0 else tuple(x.item() for x in v.ravel())
     if isinstance(v, np.generic):
@@ -60,6 +66,13 @@ def _plain(v):
     if isinstance(v, list):
         return tuple(_plain(x) for x in v)
     return v
+
+
+def _step_count(v, where):
+    """A saved step counter: a whole number >= 0 (PyTorch saves it as a float tensor), as an int."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0 or v != int(v):
+        raise ValueError(f"{where} must be a whole number >= 0 (the steps taken), got {v!r}")
+    return int(v)
 
 
 def _require(ok, message):
@@ -223,7 +236,9 @@ class Optimizer:
                 raise ValueError(f"state_dict has state for parameter {key}, which no param group lists")
             s = state[p]
             for name, v in saved.items():
-                s[name] = ops.from_host(v, p.data, f"state[{key}][{name!r}]") if name in self._buffers else _plain(v)
+                where = f"state[{key}][{name!r}]"
+                s[name] = ops.from_host(v, p.data, where) if name in self._buffers else \
+                    _step_count(_plain(v), where) if name == "step" else _plain(v)
         for group in groups:
             self._check(group)
         for group in groups:

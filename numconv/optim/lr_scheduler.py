@@ -25,6 +25,39 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
+_WHOLE = {"last_epoch": -1, "_step_count": 0, "step_size": 1, "T_max": 1}  # integer entries, and their least values
+_IGNORED = ("_get_lr_called_within_step", "verbose")  # PyTorch's bookkeeping, with no meaning here
+
+
+def _number(v, name, whole):
+    """A saved number checked: a finite real (a whole one >= its least value for ``whole`` names), else >= 0."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"the scheduler state's {name!r} must be a finite number, got {v!r}")
+    if whole:
+        if v != int(v) or v < _WHOLE[name]:
+            raise ValueError(f"the scheduler state's {name!r} must be a whole number >= {_WHOLE[name]}, got {v!r}")
+        return int(v)
+    if v < 0:
+        raise ValueError(f"the scheduler state's {name!r} must be >= 0, got {v!r}")
+    return v
+
+
+def _like(v, mine, name):
+    """The saved entry ``v`` checked to be of the kind of this scheduler's own entry ``mine``."""
+    if isinstance(mine, bool):
+        if not isinstance(v, bool):
+            raise ValueError(f"the scheduler state's {name!r} must be True or False, got {v!r}")
+        return v
+    if isinstance(mine, (int, float)):
+        return _number(v, name, name in _WHOLE)
+    if isinstance(mine, list):
+        if not isinstance(v, (list, tuple)) or len(v) != len(mine):
+            raise ValueError(f"the scheduler state's {name!r} must be a list of {len(mine)} numbers (one per param "
+                             f"group), got {v!r}")
+        return [_number(x, name, False) for x in v]
+    return v
+
+
 class LRScheduler:
     """Base class: subclasses give ``get_lr()`` (from the groups' current rates, chainable) and
     ``_closed_form_lr()`` (from ``base_lrs`` at ``last_epoch``, used by ``step(epoch)``)."""
@@ -45,9 +78,9 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in groups]
         self.last_epoch = last_epoch
         self._step_count = 0
-        self._initial = True
+        self._is_initial = True
         self.step()
-        self._initial = False
+        self._is_initial = False
 
     def get_lr(self):
         raise NotImplementedError
@@ -77,7 +110,20 @@ class LRScheduler:
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update({k: _plain(v) for k, v in state_dict.items()})
+        """Restore a ``state_dict()``, numconv's or PyTorch's: every entry this scheduler keeps must be
+        there, of its kind (whole epochs and counts, finite rates, one per param group), nothing else;
+        a ValueError names the first that is not, and nothing changes then."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"a scheduler state_dict must be a dict, got {type(state_dict).__name__}")
+        saved = {("_is_initial" if k == "_initial" else k): _plain(v)  # '_initial': numconv's name until 2026-11
+                 for k, v in state_dict.items() if k not in _IGNORED}
+        own = self.state_dict()
+        missing, unknown = sorted(set(own) - set(saved)), sorted(set(saved) - set(own), key=str)
+        if missing or unknown:
+            raise ValueError(f"not a {type(self).__name__} state: "
+                             + "; ".join(([f"it lacks {missing}"] if missing else [])
+                                         + ([f"it has entries {unknown} this scheduler does not"] if unknown else [])))
+        self.__dict__.update({k: _like(v, own[k], k) for k, v in saved.items()})
 
 
 class StepLR(LRScheduler):
@@ -115,7 +161,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self):
         groups, e, T, eta = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
-        if self._initial:
+        if self._is_initial:
             return [group["lr"] for group in groups]
         if self._step_count == 1 and e > 0:
             return [eta + (base - eta) * (1 + math.cos(e * math.pi / T)) / 2 for base in self.base_lrs]
