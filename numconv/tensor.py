@@ -324,7 +324,8 @@ class Clamp(Function):
         if ctx.hi is not None:
             le = M.compare("le", a, ctx.hi)
             keep = le if keep is None else M.logical_and(keep, le)
-        return g if keep is None else M.multiply(g, keep)
+        # a select, not a product: 0 outside even where g is inf or NaN (PyTorch's where(mask, g, 0))
+        return g if keep is None else M.where(keep, g, M.zeros((), g.dtype, like=g))
 
 
 class Relu(Function):
@@ -487,21 +488,27 @@ class Mean(Function):
 
 
 class Amax(Function):
-    """Maximum over ``axes``; the gradient is shared evenly among tied maxima (PyTorch's ``max()``/``amax``)."""
+    """Maximum over ``axes``; the gradient is shared evenly among tied maxima. As PyTorch's ``amax``
+    it is ``mask * g / count``; with ``select`` as its ``max()`` (every dimension): a NaN maximum's
+    NaNs are its ties, and ``where(mask, g / count, 0)`` gives 0 elsewhere even where g is inf or NaN."""
 
     @staticmethod
-    def forward(ctx, a, axes, keepdim):
+    def forward(ctx, a, axes, keepdim, select=False):
         y = M.max(a, axis=axes, keepdims=True)
         ctx.save_for_backward(a, y)
-        ctx.axes = axes
+        ctx.axes, ctx.select = axes, select
         return y if keepdim else M.reshape(y, _drop_shape(a.shape, axes))
 
     @staticmethod
     def backward(ctx, g):
         a, y = ctx.saved
         mask = M.compare("eq", a, y)
+        if ctx.select:
+            mask = M.where(M.compare("ne", y, y), M.compare("ne", a, a), mask)
         count = M.sum(mask, axis=ctx.axes, keepdims=True, dtype=a.dtype)
         g = M.divide(M.reshape(g, y.shape), count)
+        if ctx.select:
+            return M.where(mask, g, M.zeros((), g.dtype, like=g))
         return M.multiply(mask, g)
 
 
@@ -1179,7 +1186,9 @@ class Tensor:
     def max(self, dim=None, keepdim=False):
         """``max()``: the maximum (gradient shared among ties); ``max(dim)``: (values, indices), the gradient to
         the index; ``max(tuple of dims)``: values, as ``amax``."""
-        if dim is None or isinstance(dim, (tuple, list)):
+        if dim is None:
+            return Amax.apply(self, axes=None, keepdim=keepdim, select=True)
+        if isinstance(dim, (tuple, list)):
             return self.amax(dim, keepdim)
         return ValuesIndices(*MaxDim.apply(self, axis=_axis(dim, self.ndim), keepdim=keepdim))
 

@@ -645,3 +645,21 @@ def test_single_dim_ops_refuse_a_tuple():
         nc.cat([s, s])
     with pytest.raises(IndexError, match="no dimensions"):
         s.size(0)
+
+
+@pytest.mark.parametrize("xs", [[-1.0, -0.2, 0.5, 2.0], [0.0, -1.0, -3.0, 0.0], [np.nan, 1.0, 2.0, -1.0],
+                                [np.nan, np.nan, 1.0, 4.0]])
+@pytest.mark.parametrize("op", ["clamp", "clamp_both", "max", "min", "amax", "max_dim"])
+def test_an_infinite_upstream_gradient_stays_off_what_a_select_drops(op, xs, torch):
+    """clamp's and max()'s backward select (PyTorch's where(mask, g, 0)): an inf or NaN gradient from
+    above (sqrt at 0, as in the clamp(min=0).sqrt() distance pattern) gave NaN to the entries they
+    drop. amax multiplies, as PyTorch's does."""
+    calls = {"clamp": lambda t: t.clamp(min=0), "clamp_both": lambda t: t.clamp(-0.5, 0.0),
+             "max": lambda t: t.max(), "min": lambda t: t.min(), "amax": lambda t: t.amax(0),
+             "max_dim": lambda t: t.max(0)[0]}
+    x = nc.Tensor(np.array(xs), requires_grad=True)
+    with np.errstate(all="ignore"):
+        calls[op](x).abs().sqrt().sum().backward()
+    t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    calls[op](t).abs().sqrt().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
