@@ -588,6 +588,33 @@ class GetItem(Function):
         return M.index_add(ctx.shape, ctx.index, g, ctx.dtype)  # repeated integer indices add up
 
 
+class SetItem(Function):
+    """A copy of ``a`` with ``a[index] = value`` (broadcast, cast to a's dtype): ``t[index] = value``
+    recorded. The gradient is g with zeros at ``index`` for ``a``, and g[index] summed to value's shape
+    for ``value``."""
+
+    @staticmethod
+    def forward(ctx, a, value, index):
+        out = M.copy(a)
+        M.assign(out, value, index)
+        ctx.index = index
+        ctx.value_shape, ctx.value_dtype = tuple(np.shape(value)), getattr(value, "dtype", None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_value = ctx.needs_input_grad
+        ga = gv = None
+        if need_a:
+            ga = M.copy(g)
+            M.assign(ga, 0, ctx.index)
+        if need_value:
+            gv = M.sum_to(M.getitem(g, ctx.index), ctx.value_shape)
+            if ctx.value_dtype is not None and gv.dtype != ctx.value_dtype:
+                gv = M.astype(gv, ctx.value_dtype)
+        return ga, gv
+
+
 class Gather(Function):
     """out[i][j][k] = a[i][index[i][j][k]][k] for axis 1 (``torch.gather``)."""
 
@@ -943,37 +970,44 @@ class Tensor:
         write(base.data, self.data)
         base._written()
 
-    def _check_inplace(self):
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                "a tensor that requires grad is being modified in place; do it inside `with numconv.no_grad():`"
-            )
+    def _recorded_set(self, index, value):
+        """``self[index] = value`` as autograd records it, when it must (``_inplace``); else False."""
+        value_grad = isinstance(value, Tensor) and value.requires_grad
+        if not (autograd.is_grad_enabled() and (self.requires_grad or value_grad)):
+            return False
+        self._inplace(lambda old, v: SetItem.apply(old, v, index=index), value)
+        return True
 
     def zero_(self):
-        self._check_inplace()
-        M.assign(self.data, 0)
-        self._written()
+        if not self._recorded_set(Ellipsis, 0):
+            M.assign(self.data, 0)
+            self._written()
         return self
 
     def fill_(self, value):
-        self._check_inplace()
-        M.assign(self.data, value)
+        if isinstance(value, Tensor) and value.ndim:
+            raise ValueError(f"fill_ takes a number or a 0-d tensor, got a tensor of shape {value.shape}")
+        if self._recorded_set(Ellipsis, value):
+            return self
+        M.assign(self.data, value.data if isinstance(value, Tensor) else value)
         self._written()
         return self
 
     def copy_(self, src):
-        self._check_inplace()
-        src = src.data if isinstance(src, Tensor) else src
-        if tuple(np.shape(src)) != self.shape and np.broadcast_shapes(np.shape(src), self.shape) != self.shape:
-            raise ValueError(f"copy_: source shape {tuple(np.shape(src))} does not broadcast to {self.shape}")
-        M.assign(self.data, src)
+        shape = tuple(src.shape) if isinstance(src, Tensor) else tuple(np.shape(src))
+        if shape != self.shape and np.broadcast_shapes(shape, self.shape) != self.shape:
+            raise ValueError(f"copy_: source shape {shape} does not broadcast to {self.shape}")
+        if self._recorded_set(Ellipsis, src):
+            return self
+        M.assign(self.data, src.data if isinstance(src, Tensor) else src)
         self._written()
         return self
 
     def __setitem__(self, index, value):
-        self._check_inplace()
-        value = value.data if isinstance(value, Tensor) else value
-        M.assign(self.data, value, _index(index))
+        index = _index(index)
+        if self._recorded_set(index, value):
+            return
+        M.assign(self.data, value.data if isinstance(value, Tensor) else value, index)
         self._written()
 
     def _inplace(self, op, other):
@@ -1174,14 +1208,20 @@ class Tensor:
             raise TypeError(f"mean() needs a floating-point tensor, got dtype {self.dtype}; use .float() first")
         return Mean.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim)
 
-    def var(self, dim=None, unbiased=True, keepdim=False):
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """sum((x - mean)^2) / (n - correction) over ``dim``; ``correction`` 1 (Bessel's, the default) or
+        any number >= 0, or the older ``unbiased`` (True: 1, False: 0), as PyTorch."""
+        if unbiased is not None and correction is not None:
+            raise ValueError("give correction or unbiased, not both")
+        c = shapes.real(correction, "correction", 0.0) if correction is not None else \
+            (1 if unbiased is None else int(bool(unbiased)))
         axes = _axes(dim, self.ndim)
         n = self.numel() if axes is None else int(np.prod([self.shape[i] for i in axes]))
         d = self - self.mean(dim, keepdim=True)
-        return (d * d).sum(dim, keepdim=keepdim) / max(n - int(bool(unbiased)), 0)
+        return (d * d).sum(dim, keepdim=keepdim) / max(n - c, 0)
 
-    def std(self, dim=None, unbiased=True, keepdim=False):
-        return StdFromVar.apply(self.var(dim, unbiased, keepdim))
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return StdFromVar.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
     def max(self, dim=None, keepdim=False):
         """``max()``: the maximum (gradient shared among ties); ``max(dim)``: (values, indices), the gradient to

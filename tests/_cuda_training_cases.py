@@ -603,7 +603,20 @@ def edge_cases_found_by_review():
 
 
 def edge_cases_found_by_review_2():
-    """clamp with device tensor bounds, a gradient seed on the other device, and mixed devices named."""
+    """clamp with device tensor bounds, a gradient seed on the other device, mixed devices named, and
+    recorded assignments (y[i] = v, zero_, copy_) and selecting backward passes (clamp, max())."""
+    with checking("edges", "assignment into a non-leaf, recorded, and clamp/max() gradients that select"):
+        def assigned(x, v):
+            y = x * 1.5
+            y[1] = v[0]
+            y[:, 2] = 0.0
+            y[np.array([0, 2])] = v  # an index array
+            z = y.clone()
+            z.zero_()
+            z.copy_(v[:1] * 2)  # broadcast over the rows
+            return y + z + (x.clamp(min=0).sqrt() * 0 + x.clamp(max=0.5)).sum(0) + x.max()
+
+        both(assigned, RNG.standard_normal((3, 4)), RNG.standard_normal((2, 4)))
     with checking("edges", "clamp with tensor bounds on the device"):
         h = np.array([-1.0, 0.5, 4.0])
         lo, hi = nc.Tensor(np.array([0.0, 0.0, 0.0])), nc.Tensor(np.array([1.0, 1.0, 3.0]))

@@ -663,3 +663,20 @@ def test_an_infinite_upstream_gradient_stays_off_what_a_select_drops(op, xs, tor
     t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
     calls[op](t).abs().sqrt().sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("kw", [dict(correction=0), dict(correction=2), dict(correction=0.5), dict(unbiased=False), {}])
+def test_var_and_std_take_correction_as_torch(kw, rng, torch):
+    x = rng.standard_normal((4, 5))
+    for name in ("var", "std"):
+        ours = nc.Tensor(x, requires_grad=True)
+        theirs = torch.tensor(x, requires_grad=True)
+        y, ty = getattr(ours, name)(1, **kw), getattr(theirs, name)(1, **kw)
+        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-13)
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="not both"):
+        nc.Tensor(x).var(0, unbiased=True, correction=1)
+    with pytest.raises(ValueError, match="correction"):
+        nc.Tensor(x).std(correction=-1)

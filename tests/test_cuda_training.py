@@ -20,7 +20,8 @@ import _background
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_cuda_training_cases.py"
 TIMEOUT_S = 600
-GROUPS = ["math", "unsupported", "autograd", "random", "optim", "module", "training"]
+GROUPS = ["math", "unsupported", "autograd", "edges", "layer math", "inplace", "random", "optim", "module",
+          "training"]
 
 
 def _simulator_job():

@@ -154,3 +154,55 @@ def test_in_place_with_grad_on_shared_memory_is_refused(rng):
     with pytest.raises(RuntimeError, match="does not fit the tensor's dtype"):
         i = nc.Tensor(np.arange(3))
         i += 0.5
+
+
+def _setitem_cases():
+    rng = np.random.default_rng(11)
+    return {
+        "int and slice, a number": (lambda y, v: y.__setitem__((0, slice(1, 3)), 5.0), None),
+        "a row from a tensor that requires grad": (lambda y, v: y.__setitem__(1, v[0]), (1, 4)),
+        "broadcast value": (lambda y, v: y.__setitem__((slice(None), 2), v[0, 0]), (1, 4)),
+        "index array": (lambda y, v: y.__setitem__(np.array([2, 0]), v), (2, 4)),
+        "bool mask": (lambda y, v: y.__setitem__(np.arange(12).reshape(3, 4) % 3 == 1, 0.0), None),
+        "zero_": (lambda y, v: y.zero_(), None),
+        "fill_ with a 0-d tensor that requires grad": (lambda y, v: y.fill_(v[0, 0]), (1, 1)),
+        "copy_": (lambda y, v: y.copy_(v), (3, 4)),
+        "rng": rng,
+    }
+
+
+@pytest.mark.parametrize("case", [k for k in _setitem_cases() if k != "rng"])
+def test_assignment_into_a_tensor_autograd_records_as_torch(case, torch):
+    """``y[i] = v``, zero_, fill_ and copy_ on a non-leaf that requires grad (or with a value that does)
+    are recorded, as PyTorch: the old values lose their gradient where they were overwritten, the value
+    gets the gradient of the places it went to (summed where it broadcast). They raised."""
+    cases = _setitem_cases()
+    write, vshape = cases[case]
+    rng = cases["rng"]
+    x, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    v = rng.standard_normal(vshape) if vshape else None
+
+    def run(lib_tensor, wrap):
+        xt = lib_tensor(x)
+        vt = lib_tensor(v) if v is not None else None
+        y = xt * 1.5
+        write(y, vt)
+        (y * wrap(g)).sum().backward()
+        return y, xt.grad, (vt.grad if vt is not None else None)
+
+    ours = run(lambda a: nc.Tensor(a.copy(), requires_grad=True), nc.Tensor)
+    theirs = run(lambda a: torch.tensor(a, requires_grad=True), torch.from_numpy)
+    np.testing.assert_allclose(ours[0].detach().numpy(), theirs[0].detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(ours[1].numpy(), theirs[1].numpy(), rtol=1e-14)
+    if v is not None:
+        np.testing.assert_allclose(ours[2].numpy(), theirs[2].numpy(), rtol=1e-14)
+
+
+def test_assignment_into_a_leaf_that_requires_grad_is_refused():
+    w = nc.Tensor(np.ones(3), requires_grad=True)
+    for write in (lambda: w.__setitem__(0, 2.0), w.zero_, lambda: w.fill_(1.0), lambda: w.copy_(np.zeros(3))):
+        with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+            write()
+    with nc.no_grad():
+        w[0] = 2.0
+    assert w.numpy().tolist() == [2.0, 1.0, 1.0]
