@@ -173,3 +173,11 @@ def test_bad_inputs():
         nn.Upsample(scale_factor=2, mode="box")
     with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
         nn.Upsample()
+
+
+def test_bicubic_gradient_at_a_kept_size_is_the_transposed_map(rng):
+    """scale_factor (1.14, 1.1) keeps 5x7 but moves every sample: the gradient is the forward's
+    transpose (central differences agree), where PyTorch's is a copy of the output gradient."""
+    x = nc.Tensor(rng.standard_normal((1, 2, 5, 7)), requires_grad=True)
+    assert F.interpolate(x, scale_factor=(1.14, 1.1), mode="bicubic").shape == (1, 2, 5, 7)
+    assert gradcheck(lambda t: F.interpolate(t, scale_factor=(1.14, 1.1), mode="bicubic"), [x])
