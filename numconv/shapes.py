@@ -597,7 +597,7 @@ def pad_tables(sizes, pad, mode):
     """Source index per output index, for each padded (trailing) dimension; -1 means "the constant".
 
     ``pad`` is PyTorch's flat form: (last_lo, last_hi, second_last_lo, second_last_hi, ...).
-    Negative constant padding crops.
+    A negative pad crops, in every mode (circular wraps around what the crop leaves, as PyTorch).
     """
     if mode not in PAD_MODES:
         raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
@@ -618,12 +618,12 @@ def pad_tables(sizes, pad, mode):
         if n + lo < 0 or n + hi < 0:
             raise ValueError(f"pad {tuple(pad)} crops more than the {n} elements of a dimension (a negative pad "
                              f"crops, at most the dimension's size)")
-        if mode != "constant" and (lo < 0 or hi < 0):
-            raise ValueError(f"negative padding is only allowed with mode='constant', got pad={tuple(pad)}")
         if mode == "reflect" and (lo >= n or hi >= n):
             raise ValueError(f"reflect padding must be smaller than the dimension it pads: pad={tuple(pad)}, size {n}")
-        if mode == "circular" and (lo > n or hi > n):
-            raise ValueError(f"circular padding must be at most the dimension it pads: pad={tuple(pad)}, size {n}")
+        kept = n - max(-lo, 0) - max(-hi, 0)  # circular: what the negative sides leave, which the padding wraps
+        if mode == "circular" and (lo > kept or hi > kept):
+            raise ValueError(f"circular padding must be at most the dimension it pads: pad={tuple(pad)}, size {n}"
+                             + (f" ({kept} after cropping)" if kept != n else ""))
         i = np.arange(out, dtype=np.int64) - lo
         if mode == "constant":
             src = np.where((i >= 0) & (i < n), i, -1)
@@ -632,8 +632,9 @@ def pad_tables(sizes, pad, mode):
             src = np.where(src >= n, 2 * (n - 1) - src, src)
         elif mode == "replicate":
             src = np.clip(i, 0, n - 1)
-        else:
-            src = np.mod(i, n)
+        else:  # crop the negative sides, then wrap around what is left, as PyTorch
+            first = max(-lo, 0)
+            src = first + np.mod(np.arange(out, dtype=np.int64) - max(lo, 0), kept)
         tables.append(src.astype(np.int64))
         outs.append(out)
     return tables, tuple(outs)

@@ -536,6 +536,9 @@ def pad_cases():
             flat = tuple(v for pair in reversed(pads) for v in pair)
             kw = dict(value=1.5) if mode == "constant" else {}
             case("pad", f"pad[{mode} {shape} {flat}]", F.pad, rand(*shape), flat, backward=F.pad_backward, mode=mode, **kw)
+        if mode != "constant":  # a side cropped, the other padded (circular wraps what the crop leaves)
+            case("pad", f"pad[{mode} crop and pad]", F.pad, rand(1, 2, 4, 5), (-1, 2, 2, -1), backward=F.pad_backward,
+                 mode=mode)
 
 
 def resample_cases():

@@ -118,9 +118,13 @@ def pad_source(i, n, mode):
 
 
 def pad_nd(x, lo, hi, mode="constant", value=0.0):
-    """Pad the trailing ``len(lo)`` dimensions of ``x`` by ``lo``/``hi`` (negative crops, constant only)."""
+    """Pad the trailing ``len(lo)`` dimensions of ``x`` by ``lo``/``hi``; a negative side crops. Circular
+    crops first and wraps around what is left (PyTorch's rule); the other modes index the whole input."""
     x = _f64(x)
     k = len(lo)
+    if mode == "circular" and min(lo + hi) < 0:
+        crop = tuple(slice(max(-a, 0), n - max(-b, 0)) for a, b, n in zip(lo, hi, x.shape[x.ndim - k:]))
+        return pad_nd(x[(Ellipsis,) + crop], tuple(max(a, 0) for a in lo), tuple(max(b, 0) for b in hi), mode)
     lead, sizes = x.shape[: x.ndim - k], x.shape[x.ndim - k:]
     outs = tuple(n + a + b for n, a, b in zip(sizes, lo, hi))
     y = np.empty(lead + outs)

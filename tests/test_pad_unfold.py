@@ -222,6 +222,8 @@ PAD = [
     Pad("constant_negative_crop", (2, 2, 5, 6), (-1, 2, 1, -2), modes=("constant",)),
     Pad("constant_crop_3dims", (1, 2, 4, 5, 3), (-1, -1, 1, -2, 0, 1), modes=("constant",), value=-0.5),
     Pad("constant_1d_input", (6,), (2, -3), modes=("constant",)),
+    Pad("crop_one_side_pad_the_other", (2, 2, 5, 6), (-1, 2, 3, -2)),
+    Pad("crop_and_pad_3dims", (1, 2, 4, 5, 6), (2, -3, -1, 1, 0, -2)),
 ]
 PAD_CASES = [(m, c) for c in PAD for m in c.modes]
 PAD_IDS = [f"{m}-{c.id}" for m, c in PAD_CASES]

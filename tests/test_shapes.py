@@ -630,7 +630,7 @@ def test_pad_tables_torch_circular_and_reflect():
         ((3, 4), (4, 0), "reflect", ValueError, r"reflect padding must be smaller.*pad=\(4, 0\), size 4"),
         ((3, 4), (0, 0, 0, 3), "reflect", ValueError, r"reflect padding must be smaller.*size 3"),
         ((3, 4), (5, 0), "circular", ValueError, r"circular padding must be at most.*pad=\(5, 0\), size 4"),
-        ((3, 4), (-1, 0), "reflect", ValueError, r"negative padding is only allowed with mode='constant'"),
+        ((3, 4), (2, -3), "circular", ValueError, r"circular padding must be at most.*size 4 \(1 after cropping\)"),
         ((3, 4), (-2, -2), "constant", ValueError, r"pad \(-2, -2\) would make a dimension of size 4 empty"),
     ],
 )
