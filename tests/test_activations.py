@@ -214,3 +214,27 @@ def test_bad_arguments():
         nn.PReLU(0)
     with pytest.raises(ValueError, match="approximate"):
         nn.GELU("fast")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_arrays_of_many_chunks_equal_their_pieces(name, rng):
+    """The CPU kernels cut an array into chunks of ``CHUNK`` elements, one thread each: an array of
+    several chunks (and a ragged end) gives bit for bit what its pieces give one at a time, forward
+    and backward, and the textbook values."""
+    from numconv.kernels.cpu.elementwise import CHUNK
+
+    fn, _, formula, kinks = CASES[name]
+    n = 3 * CHUNK + 7
+    x = rng.uniform(-8, 8, size=n)
+    x[: len(kinks)] = kinks
+    g = rng.standard_normal(n)
+    whole = nc.Tensor(x, requires_grad=True)
+    y = fn(whole)
+    y.backward(g)
+    assert_close(y.numpy(), formula(x), what=name)
+    for lo in range(0, n, 1000):
+        piece = nc.Tensor(x[lo:lo + 1000], requires_grad=True)
+        yp = fn(piece)
+        yp.backward(g[lo:lo + 1000])
+        assert np.array_equal(yp.numpy(), y.numpy()[lo:lo + 1000])
+        assert np.array_equal(piece.grad.numpy(), whole.grad.numpy()[lo:lo + 1000])

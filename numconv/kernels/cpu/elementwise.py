@@ -7,7 +7,7 @@ in NumPy (``numconv.ops.math``).
 from numba import prange
 
 from .. import scalar
-from . import inline, kernel
+from . import exact_serial, inline, kernel, part_range, plane_parts
 
 _activation = inline(scalar.activation)
 _activation_grad = inline(scalar.activation_grad)
@@ -28,15 +28,76 @@ def relu_backward(out, g, y):
         out[i] = 0.0 if y[i] <= 0.0 else g[i]
 
 
+CHUNK = 16384  # elements a thread takes at a time: enough to hide the threads' start
+
+
 @kernel
 def activation_forward(out, x, code, p0, p1):
     """out = f(x), f the activation ``code`` of ``numconv.kernels.scalar`` with parameters p0, p1."""
-    for i in prange(x.size):
-        out[i] = _activation(code, x[i], p0, p1)
+    parts = plane_parts((x.size + CHUNK - 1) // CHUNK)
+    for part in prange(parts):
+        lo, hi = part_range(part, parts, x.size)
+        _forward_run(out[lo:hi], x[lo:hi], code, p0, p1)
 
 
 @kernel
 def activation_backward(out, g, x, code, p0, p1):
     """out = g * f'(x), f the activation ``code`` (the forward's input x, not its output)."""
-    for i in prange(g.size):
+    parts = plane_parts((g.size + CHUNK - 1) // CHUNK)
+    for part in prange(parts):
+        lo, hi = part_range(part, parts, g.size)
+        _backward_run(out[lo:hi], g[lo:hi], x[lo:hi], code, p0, p1)
+
+
+# Each thread runs a plain loop from 0 over its chunk, one loop per activation with its code a
+# constant, so LLVM compiles straight-line code for it and vectorizes the branches without
+# transcendentals (leaky_relu, hardtanh: 30 to 50 times faster than one loop switching on ``code``
+# as the body of a prange, whose offset indices and by-reference arguments stop both). Compiled
+# without fastmath: an element gives the same bits in the vector body as in the loop's remainder,
+# so the result does not depend on where the chunks fall.
+@inline
+def _forward_loop(out, x, code, p0, p1):
+    for i in range(x.size):
+        out[i] = _activation(code, x[i], p0, p1)
+
+
+@inline
+def _backward_loop(out, g, x, code, p0, p1):
+    for i in range(g.size):
         out[i] = _activation_grad(code, g[i], x[i], p0, p1)
+
+
+@exact_serial
+def _forward_run(out, x, code, p0, p1):
+    if code == scalar.LEAKY_RELU:
+        _forward_loop(out, x, scalar.LEAKY_RELU, p0, p1)
+    elif code == scalar.ELU:
+        _forward_loop(out, x, scalar.ELU, p0, p1)
+    elif code == scalar.GELU:
+        _forward_loop(out, x, scalar.GELU, p0, p1)
+    elif code == scalar.GELU_TANH:
+        _forward_loop(out, x, scalar.GELU_TANH, p0, p1)
+    elif code == scalar.SILU:
+        _forward_loop(out, x, scalar.SILU, p0, p1)
+    elif code == scalar.HARDTANH:
+        _forward_loop(out, x, scalar.HARDTANH, p0, p1)
+    else:
+        _forward_loop(out, x, scalar.SOFTPLUS, p0, p1)
+
+
+@exact_serial
+def _backward_run(out, g, x, code, p0, p1):
+    if code == scalar.LEAKY_RELU:
+        _backward_loop(out, g, x, scalar.LEAKY_RELU, p0, p1)
+    elif code == scalar.ELU:
+        _backward_loop(out, g, x, scalar.ELU, p0, p1)
+    elif code == scalar.GELU:
+        _backward_loop(out, g, x, scalar.GELU, p0, p1)
+    elif code == scalar.GELU_TANH:
+        _backward_loop(out, g, x, scalar.GELU_TANH, p0, p1)
+    elif code == scalar.SILU:
+        _backward_loop(out, g, x, scalar.SILU, p0, p1)
+    elif code == scalar.HARDTANH:
+        _backward_loop(out, g, x, scalar.HARDTANH, p0, p1)
+    else:
+        _backward_loop(out, g, x, scalar.SOFTPLUS, p0, p1)
