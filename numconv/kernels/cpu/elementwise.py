@@ -7,7 +7,7 @@ in NumPy (``numconv.ops.math``).
 from numba import prange
 
 from .. import scalar
-from . import exact_serial, inline, kernel, part_range, plane_parts
+from . import inline, kernel, part_range, plane_parts, serial
 
 _activation = inline(scalar.activation)
 _activation_grad = inline(scalar.activation_grad)
@@ -52,9 +52,10 @@ def activation_backward(out, g, x, code, p0, p1):
 # Each thread runs a plain loop from 0 over its chunk, one loop per activation with its code a
 # constant, so LLVM compiles straight-line code for it and vectorizes the branches without
 # transcendentals (leaky_relu, hardtanh: 30 to 50 times faster than one loop switching on ``code``
-# as the body of a prange, whose offset indices and by-reference arguments stop both). Compiled
-# without fastmath: an element gives the same bits in the vector body as in the loop's remainder,
-# so the result does not depend on where the chunks fall.
+# as the body of a prange, whose offset indices and by-reference arguments stop both). The chunks
+# depend on the array's size alone, so a result is the same bit for bit run to run and on any
+# number of threads; an element computed in a loop's vector body and in its remainder may differ
+# in the last bit or two (the vector body's operations may be fused differently).
 @inline
 def _forward_loop(out, x, code, p0, p1):
     for i in range(x.size):
@@ -67,7 +68,7 @@ def _backward_loop(out, g, x, code, p0, p1):
         out[i] = _activation_grad(code, g[i], x[i], p0, p1)
 
 
-@exact_serial
+@serial
 def _forward_run(out, x, code, p0, p1):
     if code == scalar.LEAKY_RELU:
         _forward_loop(out, x, scalar.LEAKY_RELU, p0, p1)
@@ -85,7 +86,7 @@ def _forward_run(out, x, code, p0, p1):
         _forward_loop(out, x, scalar.SOFTPLUS, p0, p1)
 
 
-@exact_serial
+@serial
 def _backward_run(out, g, x, code, p0, p1):
     if code == scalar.LEAKY_RELU:
         _backward_loop(out, g, x, scalar.LEAKY_RELU, p0, p1)
