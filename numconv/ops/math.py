@@ -223,7 +223,6 @@ sqrt = _unary("SQRT", np.sqrt)
 abs = _unary("ABS", np.abs)  # noqa: A001 (mirrors NumPy's name)
 sign = _unary("SIGN", np.sign)
 tanh = _unary("TANH", np.tanh)
-expm1 = _unary("EXPM1", np.expm1)
 log1p = _unary("LOG1P", np.log1p)
 
 

@@ -25,7 +25,7 @@ ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
 # comparisons and logic: bool out
 EQ, NE, LT, LE, GT, GE, AND = range(7)
 # unary: out = op(a)
-NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID, EXPM1, LOG1P = range(10)
+NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID, LOG1P = range(9)
 
 _LOG_MAX = scalar.LOG_MAX
 
@@ -44,13 +44,6 @@ def _log(x):
     if x == 0:
         return -math.inf
     return math.nan  # x < 0 or NaN
-
-
-@cuda.jit(device=True)
-def _expm1(x):
-    if x != x or x <= _LOG_MAX:
-        return math.expm1(x)
-    return math.inf
 
 
 @cuda.jit(device=True)
@@ -128,8 +121,6 @@ def _unary(op, x):
         return x  # 0 (signed) and NaN
     if op == TANH:
         return math.tanh(x)
-    if op == EXPM1:
-        return _expm1(x)
     if op == LOG1P:
         return _log1p(x)
     # SIGMOID: 1 / (1 + exp(-a)) without overflow: exp(-|a|) <= 1 on both branches
