@@ -10,7 +10,7 @@ from . import functional as F
 from .autograd import Function, enable_grad, no_grad
 from .tensor import (
     Tensor, arange, cat, float32, float64, full, full_like, int64, manual_seed, ones, ones_like, rand, randint,
-    randn, randperm, stack, tensor, zeros, zeros_like,
+    randn, randperm, split, chunk, stack, tensor, where, zeros, zeros_like,
 )
 from . import cuda, data, models, nn, optim
 from .conv_matrix import conv_matrix
@@ -21,6 +21,6 @@ __version__ = "0.1.0"
 __all__ = [
     "F", "Function", "Tensor", "arange", "autograd", "cat", "enable_grad", "float32", "float64", "full", "full_like",
     "functional", "int64", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randint", "randn", "randperm",
-    "random", "shapes", "stack", "tensor", "zeros", "zeros_like", "__version__",
+    "random", "shapes", "split", "chunk", "stack", "where", "tensor", "zeros", "zeros_like", "__version__",
     "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
 ]

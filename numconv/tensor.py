@@ -651,6 +651,21 @@ class Stack(Function):
         return tuple(M.take(g, i, ctx.axis) for i in range(ctx.n))
 
 
+class Where(Function):
+    """cond ? a : b elementwise, broadcast; the gradient goes to the side each element was taken from."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond  # a boolean array: never differentiated, and nothing writes it through autograd
+        return M.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        _, na, nb = ctx.needs_input_grad
+        zero = M.zeros((), g.dtype, like=g)
+        return None, (M.where(ctx.cond, g, zero) if na else None), (M.where(ctx.cond, zero, g) if nb else None)
+
+
 # ============================================================================= Tensor
 
 
@@ -1361,6 +1376,42 @@ class Tensor:
         return Gather.apply(self, index, axis=axis)
 
 
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim``, as ``torch.split``: of ``split_size_or_sections`` each (an int; the
+        last one smaller where it does not divide), or of the sizes in a list that sums to the size
+        along ``dim``. Each piece is a slice of this tensor (a view on the CPU)."""
+        axis = _axis(dim, self.ndim)
+        if axis is None:
+            raise ValueError("split: the tensor must have at least one dimension")
+        n = self.shape[axis]
+        if shapes._is_int(split_size_or_sections):
+            size = shapes.integer(split_size_or_sections, "split_size", 0)
+            if size == 0 and n:
+                raise ValueError(f"split: split_size 0 cannot split a dimension of size {n}")
+            sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
+        else:
+            sizes = list(shapes.sizes(split_size_or_sections, "split_size_or_sections"))
+            if sum(sizes) != n:
+                raise ValueError(f"split: sections {sizes} must sum to the size {n} of dim {dim}")
+        starts = np.cumsum([0] + sizes[:-1])
+        lead = (slice(None),) * axis
+        return tuple(self[lead + (slice(int(a), int(a) + k),)] for a, k in zip(starts, sizes))
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` pieces along ``dim`` or fewer, as ``torch.chunk``: each of ceil(size / chunks)
+        elements, the last one smaller where that does not divide."""
+        chunks = shapes.integer(chunks, "chunks", 1)
+        axis = _axis(dim, self.ndim)
+        if axis is None:
+            raise ValueError("chunk: the tensor must have at least one dimension")
+        n = self.shape[axis]
+        return self.split(-(-n // chunks) if n else [0] * chunks, dim)  # an empty dimension: ``chunks`` empty pieces
+
+    def where(self, condition, other):
+        """``numconv.where(condition, self, other)``."""
+        return where(condition, self, other)
+
+
 # ============================================================================= functions and factories
 
 
@@ -1393,6 +1444,59 @@ def stack(tensors, dim=0):
             raise ValueError(f"stack: tensors must have the same shape; tensor 0 has shape {tensors[0].shape}, "
                              f"tensor {i} has shape {t.shape}")
     return Stack.apply(*tensors, axis=dim % n)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """``Tensor.split`` as a function (``torch.split``)."""
+    return _as_tensor(tensor).split(split_size_or_sections, dim)
+
+
+def chunk(input, chunks, dim=0):  # noqa: A002 (PyTorch's name)
+    """``Tensor.chunk`` as a function (``torch.chunk``)."""
+    return _as_tensor(input).chunk(chunks, dim)
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _where_operand(x, name):
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, (bool, int, float)):
+        return x
+    if isinstance(x, numbers.Number) or not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        raise TypeError(f"where: {name} must be a tensor, an array or a real number, got {type(x).__name__} {x!r}")
+    return _as_tensor(x)
+
+
+def where(condition, input, other):  # noqa: A002 (PyTorch's names)
+    """``input`` where ``condition`` holds, else ``other``, as ``torch.where``: condition a boolean
+    tensor or array, the three broadcast together; input and other tensors, arrays or Python
+    numbers, promoted to one dtype as the arithmetic operators do. The gradient flows to each
+    element's source."""
+    cond = condition.data if isinstance(condition, Tensor) else \
+        condition if dispatch.device_of(condition) == dispatch.CUDA else np.asarray(condition)
+    if np.dtype(cond.dtype) != np.bool_:
+        raise TypeError(f"where: condition must be a boolean tensor, got dtype {cond.dtype}; compare first (x > 0)")
+    a, b = _where_operand(input, "input"), _where_operand(other, "other")
+    if isinstance(a, Tensor):
+        a, b = _operands(a, b)
+    elif isinstance(b, Tensor):
+        b, a = _operands(b, a)
+    else:  # two numbers: torch's default dtypes (float32, int64, bool)
+        kind = type(a) if type(a) is type(b) else float if float in (type(a), type(b)) else int
+        a = Tensor(M.full((), a, _DEFAULT_DTYPE if kind is float else np.int64 if kind is int else np.bool_,
+                          like=cond))
+        a, b = _operands(a, b)
+    M.same_device(condition=cond, **{k: v.data for k, v in (("input", a), ("other", b)) if isinstance(v, Tensor)})
+    shape = lambda v: v.shape if isinstance(v, Tensor) else ()  # noqa: E731
+    try:
+        np.broadcast_shapes(tuple(cond.shape), shape(a), shape(b))
+    except ValueError:
+        raise ValueError(f"where: condition {tuple(cond.shape)}, input {shape(a)} and other {shape(b)} do not "
+                         f"broadcast together") from None
+    return Where.apply(cond, a, b)
 
 
 def tensor(data, dtype=None, requires_grad=False):

@@ -83,6 +83,14 @@ CASES = [
     ("stack", lambda L, a, b: L.stack([a, b], 1), [(2, 3), (2, 3)], ()),
     ("clone", lambda L, a: a.clone() * 2, [(3,)], ()),
     ("cast_roundtrip", lambda L, a: (a.double() * 2).to(a.dtype), [(3,)], ()),
+    ("where", lambda L, a, b: L.where(a > 0.2, a, b * 2), [(3, 4), (4,)], ()),
+    ("where_scalar_other", lambda L, a: L.where(a < 0, 0.5, a), [(3, 4)], ()),
+    ("where_method_broadcast_condition", lambda L, a, b: a.where(b > 0, b), [(3, 1), (2, 3, 4)], ()),
+    ("split_sections", lambda L, a: (lambda p, q, r: p * 2 - q.sum(1, keepdim=True) + r)(*a.split([1, 3, 1], 1)),
+     [(2, 5)], ()),
+    ("split_size", lambda L, a: L.cat(a.split(2)[::-1], 0), [(5, 3)], ()),
+    ("chunk", lambda L, a: a.chunk(3, -1)[1] * a.chunk(3, -1)[2], [(2, 6)], ()),
+    ("split_function", lambda L, a: L.split(a, 2, 1)[0] + L.chunk(a, 2, 1)[1][:, :2], [(3, 4)], ()),
     ("composite", lambda L, a, b: ((a @ b).tanh() * a.sum(1, keepdim=True)).softmax(1).log(), [(3, 4), (4, 2)], ()),
 ]
 IDS = [c[0] for c in CASES]
