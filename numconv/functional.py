@@ -33,7 +33,7 @@ from . import random as _random
 from .autograd import Function
 from .ops import math as M
 from .shapes import array_info
-from .tensor import Gather, Tensor
+from .tensor import Gather, Tensor, where
 
 __all__ = []
 
@@ -1028,6 +1028,240 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                             training=training, momentum=momentum, eps=eps)
 
 
+# ----------------------------------------------------------------------------- layer, group and RMS normalization
+# Each normalizes runs of elements by their own statistics: batch_norm's training pass (its fused
+# kernels, statistics in float64) over the input seen as (1, runs, elements per run), then the
+# elementwise affine map.
+
+
+def _normalize_runs(x, runs, eps):
+    """(x - mean) / sqrt(var + eps) over each of ``runs`` equal runs of ``x``'s elements in memory
+    order (biased variance), without running statistics or affine map. A run of one element
+    normalizes to 0 (NaN where it is not finite), as in PyTorch."""
+    per = x.numel() // runs if runs else 0
+    if per <= 1:
+        return x - x
+    y = _BatchNorm.apply(x.reshape(1, runs, per), None, None, running_mean=None, running_var=None,
+                         training=True, momentum=0.0, eps=eps)
+    return y.reshape(*x.shape)
+
+
+def _affine(x, weight, bias, shape, where):
+    """The (weight, bias) pair checked against ``shape`` and x's dtype and device, as Tensors or None."""
+    pairs, out = [("input", x.dtype)], []
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None:
+            got, dt = array_info(v, name)
+            if got != shape:
+                raise ValueError(f"{name} must have shape {shape} ({where}), got {got}")
+            pairs.append((name, dt))
+            v = v if isinstance(v, Tensor) else Tensor(v)
+        out.append(v)
+    shapes.same_dtype(pairs)
+    _same_device(input=x, weight=weight, bias=bias)
+    return out
+
+
+def _scale_shift(y, weight, bias, shape):
+    """y * weight + bias, the parameters reshaped to ``shape`` to broadcast over y."""
+    if weight is not None:
+        y = y * weight.reshape(*shape)
+    if bias is not None:
+        y = y + bias.reshape(*shape)
+    return y
+
+
+def _normalized_shape(x, normalized_shape):
+    shape = shapes.sizes(normalized_shape, "normalized_shape")
+    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+        raise ValueError(f"normalized_shape {shape} must be the last dimensions of input, got input shape {x.shape}")
+    return shape
+
+
+@_arrays_in_arrays_out
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the last ``len(normalized_shape)`` dimensions, as ``torch.nn.functional.layer_norm``:
+    y = (x - mean) / sqrt(var + eps) * weight + bias, mean and (biased) var over those dimensions,
+    separately for every index of the leading ones; weight and bias have shape ``normalized_shape``."""
+    x = _float(input, "input")
+    shape = _normalized_shape(x, normalized_shape)
+    weight, bias = _affine(x, weight, bias, shape, "normalized_shape")
+    eps = shapes.real(eps, "eps", 0.0, lo_open=True)
+    y = _normalize_runs(x, shapes.prod(x.shape[:x.ndim - len(shape)]), eps)
+    return _scale_shift(y, weight, bias, shape)
+
+
+@_arrays_in_arrays_out
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalize groups of channels, as ``torch.nn.functional.group_norm``: input (N, C, *) with C a
+    multiple of ``num_groups``; mean and (biased) var over each sample's C / num_groups channels of a
+    group and all their positions; then weight and bias (C,) per channel. num_groups=1 is a layer
+    norm over (C, *) with per-channel affine, num_groups=C an instance norm."""
+    x = _float(input, "input")
+    if x.ndim < 2:
+        raise ValueError(f"input must have shape (N, C, *), got shape {x.shape}")
+    C = x.shape[1]
+    num_groups = shapes.integer(num_groups, "num_groups", 1)
+    if C % num_groups:
+        raise ValueError(f"the number of channels C={C} (input.shape[1]) must be a multiple of num_groups={num_groups}")
+    weight, bias = _affine(x, weight, bias, (C,), "one per channel, input.shape[1]")
+    eps = shapes.real(eps, "eps", 0.0, lo_open=True)
+    y = _normalize_runs(x, x.shape[0] * num_groups, eps)
+    return _scale_shift(y, weight, bias, (C,) + (1,) * (x.ndim - 2))
+
+
+@_arrays_in_arrays_out
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) * weight over the last ``len(normalized_shape)`` dimensions, as
+    ``torch.nn.functional.rms_norm``; eps None is the dtype's machine epsilon."""
+    x = _float(input, "input")
+    shape = _normalized_shape(x, normalized_shape)
+    weight, _ = _affine(x, weight, None, shape, "normalized_shape")
+    eps = float(np.finfo(x.dtype).eps) if eps is None else shapes.real(eps, "eps", 0.0)
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    y = x / ((x * x).mean(dims, keepdim=True) + eps).sqrt() if x.numel() else x * 1
+    return _scale_shift(y, weight, None, shape)
+
+
+# ----------------------------------------------------------------------------- built from the ops above
+
+
+def _shuffle_args(input, factor, name):
+    x = _float(input, "input")
+    if x.ndim < 3:
+        raise ValueError(f"input must have shape (*, C, H, W), got shape {x.shape}")
+    return x, shapes.integer(factor, name, 1)
+
+
+@_arrays_in_arrays_out
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r), as ``torch.nn.functional.pixel_shuffle``: output
+    [c, h r + i, w r + j] = input[c r^2 + i r + j, h, w] (the sub-pixel convolution's upsampling)."""
+    x, r = _shuffle_args(input, upscale_factor, "upscale_factor")
+    *lead, C, H, W = x.shape
+    if C % (r * r):
+        raise ValueError(f"input's channels C={C} (dimension {x.ndim - 3}) must be a multiple of "
+                         f"upscale_factor^2={r * r}")
+    n = len(lead)
+    y = x.reshape(*lead, C // (r * r), r, r, H, W).permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return y.reshape(*lead, C // (r * r), H * r, W * r)
+
+
+@_arrays_in_arrays_out
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of ``pixel_shuffle``, as
+    ``torch.nn.functional.pixel_unshuffle``."""
+    x, r = _shuffle_args(input, downscale_factor, "downscale_factor")
+    *lead, C, H, W = x.shape
+    if H % r or W % r:
+        raise ValueError(f"input's height {H} and width {W} must be multiples of downscale_factor={r}")
+    n = len(lead)
+    y = x.reshape(*lead, C, H // r, r, W // r, r).permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return y.reshape(*lead, C * r * r, H // r, W // r)
+
+
+def _make_lp_pool(nd):
+    avg_pool = globals()[f"avg_pool{nd}d"]
+
+    @_arrays_in_arrays_out
+    def lp_pool(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+        x = _float(input, "input")
+        p = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
+        taps = shapes.prod(shapes.ntuple(kernel_size, nd, "kernel_size"))
+        return (avg_pool(x ** p, kernel_size, stride, 0, ceil_mode) * taps) ** (1.0 / p)
+
+    lp_pool.__name__ = lp_pool.__qualname__ = f"lp_pool{nd}d"
+    lp_pool.__doc__ = f"""{nd}-d power-average pooling, as ``torch.nn.functional.lp_pool{nd}d``:
+    (sum over each window of x^norm_type)^(1 / norm_type), no padding; norm_type 1 is sum pooling
+    and a large one tends to max pooling. PyTorch's formula: ``avg_pool{nd}d(x^p) * taps``, so
+    with ``ceil_mode`` a window cut by the edge is scaled as if it were whole."""
+    return lp_pool
+
+
+for _nd in (1, 2, 3):
+    _export(_make_lp_pool(_nd))
+del _nd
+
+
+class _Embedding(Function):
+    """Rows of ``weight`` (V, D) picked by integer ``index``; the gradient adds up per row, in index
+    order (no atomics), and skips ``padding_idx``'s row."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, weight, index, padding_idx, scale_grad_by_freq):
+        ctx.index, ctx.shape, ctx.dtype = index, tuple(weight.shape), weight.dtype
+        ctx.padding_idx, ctx.scale = padding_idx, scale_grad_by_freq
+        return M.take(weight, index, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        V, D = ctx.shape
+        flat = M.reshape(ctx.index, (-1,))
+        gw = M.index_add(ctx.shape, flat, M.reshape(g, (-1, D)), ctx.dtype)
+        if ctx.scale:  # divided by how often each row was picked in this batch
+            counts = M.index_add((V,), flat, M.ones(tuple(flat.shape), ctx.dtype, like=g), ctx.dtype)
+            gw = M.divide(gw, M.reshape(M.maximum(counts, 1), (V, 1)))
+        if ctx.padding_idx is not None:
+            M.assign(gw, 0, ctx.padding_idx)
+        return gw
+
+
+def _embedding_index(input, V):
+    """The integer index array of ``embedding`` (on its own device), its values checked to lie in [0, V)."""
+    index = _raw(input)
+    if not hasattr(index, "dtype") or not hasattr(index, "shape"):
+        index = np.asarray(index)
+    if np.dtype(index.dtype).kind not in "iu":
+        raise TypeError(f"input must hold integer indices (int64 or int32), got dtype {index.dtype}")
+    if shapes.prod(index.shape):
+        lo, hi = (int(M.to_host(M.min(index))), int(M.to_host(M.max(index))))
+        if lo < 0 or hi >= V:
+            raise ValueError(f"input holds index {lo if lo < 0 else hi}, outside [0, {V}) for an embedding of "
+                             f"{V} rows (weight.shape[0])")
+    return index
+
+
+def _renorm_rows(w, index, max_norm, norm_type):
+    """Scale, in place and outside the graph, the rows of ``w`` that ``index`` names whose
+    ``norm_type``-norm exceeds ``max_norm`` down to ``max_norm`` (as PyTorch, by max_norm / (norm + 1e-7))."""
+    flat = M.reshape(index, (-1,))
+    rows = M.take(w.data, flat, 0)
+    norms = M.power(M.sum(M.power(M.abs(rows), norm_type), axis=1, keepdims=True), 1.0 / norm_type)
+    scale = M.where(M.compare("gt", norms, max_norm), M.divide(max_norm, M.add(norms, 1e-7)), 1.0)
+    M.assign(w.data, M.multiply(rows, M.astype(scale, rows.dtype)), flat)
+    w._written()
+
+
+@_arrays_in_arrays_out
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` (num_embeddings, embedding_dim) at the integer indices ``input`` (any shape):
+    output input.shape + (embedding_dim,), as ``torch.nn.functional.embedding``. ``padding_idx``'s row
+    gets no gradient; ``max_norm`` first scales the rows ``input`` names, in place, to a norm of at
+    most max_norm; ``scale_grad_by_freq`` divides each row's gradient by its count in ``input``.
+    Gradients are dense (``sparse=True`` is refused)."""
+    w = _float(weight, "weight", (2,), " (num_embeddings, embedding_dim)")
+    V = w.shape[0]
+    index = _embedding_index(input, V)
+    _same_device(weight=w, input=index)
+    if padding_idx is not None:
+        padding_idx = shapes.integer(padding_idx, "padding_idx")
+        if not -V <= padding_idx < V:
+            raise ValueError(f"padding_idx must be in [{-V}, {V}) for an embedding of {V} rows, got {padding_idx}")
+        padding_idx %= V
+    scale_grad_by_freq = shapes.flag(scale_grad_by_freq, "scale_grad_by_freq")
+    if shapes.flag(sparse, "sparse"):
+        raise ValueError("sparse=True: numconv's gradients are dense arrays; pass sparse=False")
+    if max_norm is not None:
+        max_norm = shapes.real(max_norm, "max_norm", 0.0)
+        norm_type = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
+        with autograd.no_grad():
+            _renorm_rows(w, index, max_norm, norm_type)
+    return _Embedding.apply(w, index=index, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+
+
 # ----------------------------------------------------------------------------- losses
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -1254,6 +1488,27 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     delta = shapes.real(delta, "delta", 0.0, lo_open=True)
     x, y = _pair(input, target)
     return _reduce(_smooth_l1(x - y, delta) * delta, reduction)
+
+
+@_arrays_in_arrays_out
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence of ``target`` from log-probabilities ``input``, as
+    ``torch.nn.functional.kl_div``: target * (log target - input) pointwise (0 where target is 0), or
+    exp(target) * (target - input) with ``log_target``; then the reduction, where 'batchmean' (the
+    divergence's true value for a batch of distributions) divides the sum by input.shape[0] and
+    'mean' by the number of elements, as PyTorch."""
+    if reduction != "batchmean":
+        _reduction(reduction)
+    log_target = shapes.flag(log_target, "log_target")
+    x, y = _pair(input, target)
+    if log_target:
+        loss = y.exp() * (y - x)
+    else:  # xlogy(y, y) - y x, with 0 log 0 = 0; the gradient for a target of 0 is NaN, as PyTorch's
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = where(y == 0, 0.0, y * y.log()) - y * x
+    if reduction == "batchmean":
+        return loss.sum() / (x.shape[0] if x.ndim else 1)
+    return _reduce(loss, reduction)
 
 
 def _binary_args(input, target, weight, pos_weight=None):

@@ -76,6 +76,17 @@ def integer(value, name: str, lo=None) -> int:
     return int(value)
 
 
+def sizes(value, name: str) -> tuple:
+    """``value`` as a tuple of non-negative ints: an int is a tuple of one, a sequence (list, tuple,
+    torch.Size) gives one entry each; else a TypeError, or a ValueError for a negative entry."""
+    seq = (value,) if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if seq is None or not all(_is_int(v) for v in seq):
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {value!r}")
+    if any(v < 0 for v in seq):
+        raise ValueError(f"{name} must not hold a negative size, got {tuple(int(v) for v in seq)}")
+    return tuple(int(v) for v in seq)
+
+
 def flag(value, name: str) -> bool:
     """``value`` as a bool: True or False (NumPy's too); anything else, a truthy string say, is a
     TypeError naming ``name``."""

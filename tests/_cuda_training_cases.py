@@ -679,6 +679,26 @@ def layer_math_cases():
             both(lambda a: F.interpolate(a, size=(4, 7), mode="bicubic", align_corners=False), img)
             both(lambda a: F.interpolate(a, scale_factor=2, mode="trilinear"), r(1, 1, 2, 3, 2).astype(dtype))
             both(lambda a: F.interpolate(a, size=3, mode="area"), x)
+        with checking("layer math", f"layer, group and RMS norm, pixel shuffles, lp_pool, kl_div {tag}"):
+            w, b = r(3, 4).astype(dtype), r(3, 4).astype(dtype)
+            both(lambda a, w, b: F.layer_norm(a, (3, 4), w, b), x, w, b)
+            img = r(2, 6, 3, 2).astype(dtype)
+            both(lambda a, w, b: F.group_norm(a, 3, w, b), img, r(6).astype(dtype), r(6).astype(dtype))
+            both(lambda a, w: F.rms_norm(a, (4,), w), x, r(4).astype(dtype))
+            both(lambda a: F.pixel_unshuffle(F.pixel_shuffle(a, 2), 1) * 1.5, r(1, 8, 2, 3).astype(dtype))
+            both(lambda a: F.pixel_unshuffle(a, 2), r(2, 4, 4).astype(dtype))
+            both(lambda a: F.lp_pool2d(a, 2, 2, ceil_mode=True), r(1, 2, 3, 5).astype(dtype))
+            both(lambda a, t: F.kl_div(F.log_softmax(a, 1), F.softmax(t, 1), reduction="batchmean"), x, y)
+        with checking("layer math", f"where, split and chunk {tag}"):
+            both(lambda a, b: nc.where(a > 0.1, a, b * 2), x, r(3, 4).astype(dtype))
+            both(lambda a: nc.where(a < 0, 0.5, a), x)
+            both(lambda a: nc.cat([p * (i + 1) for i, p in enumerate(a.split([1, 2, 1], 2))], 2), x)
+            both(lambda a: a.chunk(2, 0)[1] - a.chunk(3, 1)[0].sum(1, keepdim=True), x)
+        with checking("layer math", f"embedding: padding_idx, scale_grad_by_freq, max_norm {tag}"):
+            index = np.array([[1, 3, 3], [0, 4, 1]], np.int64)
+            table = r(5, 3).astype(dtype)
+            both(lambda t, i: F.embedding(i, t, padding_idx=1, scale_grad_by_freq=True), table, index)
+            both(lambda t, i: F.embedding(i, t, max_norm=1.0), table * 3, index)
     with checking("layer math", "a device argument beside a host one is named"):
         d = nc.Tensor(r(2, 3)).to("cuda")
         try:

@@ -41,6 +41,13 @@ __all__ = [
     "unfold",
     "fold",
     "interpolate_nd",
+    "normalize_groups",
+    "layer_norm",
+    "rms_norm",
+    "pixel_shuffle",
+    "lp_pool_nd",
+    "embedding_weight_grad",
+    "kl_div",
     "numerical_grad",
 ]
 
@@ -447,6 +454,111 @@ def interpolate_nd(x, size, mode, align_corners=False, scale_factors=None):
         for combo in itertools.product(*per_axis):
             w = math.prod(t[1] for t in combo)
             out[(slice(None), slice(None)) + o] += w * x[(slice(None), slice(None)) + tuple(t[0] for t in combo)]
+    return out
+
+
+# ----------------------------------------------------------------------------- normalization, rearrangement
+
+
+def _standardize(values, eps):
+    """(v - mean) / sqrt(var + eps) of a list of numbers, var the biased (population) variance."""
+    m = math.fsum(values) / len(values)
+    var = math.fsum((v - m) ** 2 for v in values) / len(values)
+    return [(v - m) / math.sqrt(var + eps) for v in values]
+
+
+def normalize_groups(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalization of (N, C, *): each sample's channels c in group g = c // (C / G) and all
+    their positions standardized together, then weight[c] * v + bias[c]."""
+    x = _f64(x)
+    N, C = x.shape[:2]
+    per = C // num_groups
+    out = np.empty_like(x)
+    for n in range(N):
+        for g in range(num_groups):
+            cells = [(c,) + i for c in range(g * per, (g + 1) * per) for i in np.ndindex(*x.shape[2:])]
+            for cell, v in zip(cells, _standardize([x[(n,) + cell] for cell in cells], eps)):
+                c = cell[0]
+                out[(n,) + cell] = v * (1.0 if weight is None else weight[c]) + (0.0 if bias is None else bias[c])
+    return out
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Each index of the leading dimensions: its trailing ``normalized_shape`` block standardized,
+    then weight * v + bias elementwise over the block."""
+    x = _f64(x)
+    k = len(normalized_shape)
+    out = np.empty_like(x)
+    for lead in np.ndindex(*x.shape[:x.ndim - k]):
+        cells = list(np.ndindex(*normalized_shape))
+        for cell, v in zip(cells, _standardize([x[lead + c] for c in cells], eps)):
+            out[lead + cell] = v * (1.0 if weight is None else weight[cell]) + (0.0 if bias is None else bias[cell])
+    return out
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
+    """x / sqrt(mean of x^2 over the trailing block + eps) * weight."""
+    x = _f64(x)
+    k = len(normalized_shape)
+    out = np.empty_like(x)
+    for lead in np.ndindex(*x.shape[:x.ndim - k]):
+        cells = list(np.ndindex(*normalized_shape))
+        rms = math.sqrt(math.fsum(x[lead + c] ** 2 for c in cells) / len(cells) + eps)
+        for c in cells:
+            out[lead + c] = x[lead + c] / rms * (1.0 if weight is None else weight[c])
+    return out
+
+
+def pixel_shuffle(x, r):
+    """out[..., c, h r + i, w r + j] = x[..., c r^2 + i r + j, h, w]."""
+    x = _f64(x)
+    *lead, C, H, W = x.shape
+    out = np.empty((*lead, C // (r * r), H * r, W * r))
+    for idx in np.ndindex(*out.shape):
+        *l, c, oh, ow = idx
+        out[idx] = x[(*l, c * r * r + (oh % r) * r + ow % r, oh // r, ow // r)]
+    return out
+
+
+def lp_pool_nd(x, p, kernel_size, stride=None):
+    """(sum over each window of x^p)^(1/p), windows of ``kernel_size`` every ``stride``, no padding."""
+    x = _f64(x)
+    nd = x.ndim - 2
+    kernel = ntuple(kernel_size, nd)
+    stride = kernel if stride is None else ntuple(stride, nd)
+    out_sizes = tuple((n - k) // s + 1 for n, k, s in zip(x.shape[2:], kernel, stride))
+    out = np.empty(x.shape[:2] + out_sizes)
+    for n, c in np.ndindex(*x.shape[:2]):
+        for o in np.ndindex(*out_sizes):
+            taps = [tuple(oi * s + ki for oi, s, ki in zip(o, stride, k)) for k in np.ndindex(*kernel)]
+            out[(n, c) + o] = math.fsum(x[(n, c) + t] ** p for t in taps) ** (1.0 / p)
+    return out
+
+
+def embedding_weight_grad(index, grad_output, num_embeddings, padding_idx=None, scale_grad_by_freq=False):
+    """The gradient of out[...] = weight[index[...]]: row v gets the sum of grad_output over the
+    positions that picked v (divided by their count with ``scale_grad_by_freq``); padding_idx's
+    row none."""
+    index = np.asarray(index)
+    g = np.asarray(grad_output, np.float64)
+    out = np.zeros((num_embeddings, g.shape[-1]))
+    counts = np.zeros(num_embeddings)
+    for pos in np.ndindex(*index.shape):
+        counts[index[pos]] += 1
+    for pos in np.ndindex(*index.shape):
+        v = index[pos]
+        if v != padding_idx:
+            out[v] += g[pos] / (counts[v] if scale_grad_by_freq else 1.0)
+    return out
+
+
+def kl_div(log_q, target, log_target=False):
+    """Pointwise target * (log target - log_q), 0 where target is 0 (exp(t) * (t - log_q) for a log target)."""
+    log_q, target = np.broadcast_arrays(_f64(log_q), _f64(target))
+    out = np.empty(log_q.shape)
+    for i in np.ndindex(*out.shape):
+        q, t = log_q[i], target[i]
+        out[i] = math.exp(t) * (t - q) if log_target else (0.0 if t == 0 else t * (math.log(t) - q))
     return out
 
 

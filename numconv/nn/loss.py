@@ -1,5 +1,5 @@
 """Losses, as ``torch.nn``: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``SmoothL1Loss``,
-``HuberLoss``, ``BCELoss``, ``BCEWithLogitsLoss``; ``forward(input, target)``."""
+``HuberLoss``, ``BCELoss``, ``BCEWithLogitsLoss``, ``KLDivLoss``; ``forward(input, target)``."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from ..tensor import Tensor
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
-           "BCEWithLogitsLoss"]
+           "BCEWithLogitsLoss", "KLDivLoss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -76,6 +76,18 @@ class MSELoss(_Loss):
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """``KLDivLoss(reduction='mean', log_target=False)``: ``F.kl_div`` of target from the log-probabilities
+    input; reduction 'batchmean' (the divergence per sample) as well as 'none', 'mean' and 'sum'."""
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__("mean" if reduction == "batchmean" else reduction)
+        self.reduction, self.log_target = reduction, shapes.flag(log_target, "log_target")
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class L1Loss(_Loss):

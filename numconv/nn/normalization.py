@@ -1,4 +1,8 @@
-"""Batch normalization layers, as ``torch.nn``: ``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d``.
+"""Normalization layers, as ``torch.nn``: ``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d``, and
+``LayerNorm``, ``GroupNorm``, ``RMSNorm`` (statistics of each sample alone: the same in training
+and evaluation, no running statistics).
+
+Batch normalization:
 
 y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (dimension 1); ``affine=False``
 drops weight and bias, keyword ``bias=False`` only the bias (as PyTorch 2.13). Training uses the
@@ -18,7 +22,7 @@ from ._utils import factory_dtype, positive_int
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm"]
 
 
 class _BatchNorm(Module):
@@ -117,3 +121,87 @@ class BatchNorm3d(_BatchNorm):
     """``BatchNorm3d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)``: input (N, C, D, H, W)."""
 
     _dims = (5,)
+
+
+def _affine_parameters(module, affine, shape, dt, bias=True):
+    """weight (ones) and bias (zeros) of ``shape`` as Parameters, or registered as None."""
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype=dt)) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype=dt)) if affine and bias else None)
+
+
+def _eps(eps, name="eps"):
+    return shapes.real(eps, name, 0.0, lo_open=True)
+
+
+class LayerNorm(Module):
+    """``LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True)``: ``F.layer_norm``
+    over the last dimensions of shape ``normalized_shape``, with weight and bias of that shape."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = shapes.sizes(normalized_shape, "normalized_shape")
+        self.eps = _eps(eps)
+        self.elementwise_affine = shapes.flag(elementwise_affine, "elementwise_affine")
+        _affine_parameters(self, self.elementwise_affine, self.normalized_shape, factory_dtype(device, dtype),
+                           shapes.flag(bias, "bias"))
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """``GroupNorm(num_groups, num_channels, eps=1e-5, affine=True, *, bias=True)``: ``F.group_norm`` of
+    (N, C, *) input with C = num_channels, a multiple of num_groups; weight and bias (C,)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        self.num_groups = positive_int(num_groups, "num_groups")
+        self.num_channels = positive_int(num_channels, "num_channels")
+        if num_channels % num_groups:
+            raise ValueError(f"num_channels={num_channels} must be a multiple of num_groups={num_groups}")
+        self.eps = _eps(eps)
+        self.affine = shapes.flag(affine, "affine")
+        _affine_parameters(self, self.affine, (self.num_channels,), factory_dtype(device, dtype),
+                           shapes.flag(bias, "bias"))
+
+    reset_parameters = LayerNorm.reset_parameters
+
+    def forward(self, input):
+        if len(input.shape) < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}) expects input (N, "
+                             f"{self.num_channels}, *), got shape {tuple(input.shape)}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"
+
+
+class RMSNorm(Module):
+    """``RMSNorm(normalized_shape, eps=None, elementwise_affine=True)``: ``F.rms_norm``, x / rms(x) *
+    weight over the last dimensions; eps None is the input dtype's machine epsilon."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = shapes.sizes(normalized_shape, "normalized_shape")
+        self.eps = None if eps is None else shapes.real(eps, "eps", 0.0)
+        self.elementwise_affine = shapes.flag(elementwise_affine, "elementwise_affine")
+        _affine_parameters(self, self.elementwise_affine, self.normalized_shape, factory_dtype(device, dtype),
+                           bias=False)
+
+    reset_parameters = LayerNorm.reset_parameters
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -13,7 +13,7 @@ __all__ = [
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
-    "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+    "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d",
 ]
 
 
@@ -124,8 +124,30 @@ def _make_max_unpool(nd):
     ``forward(input, indices, output_size=None)`` puts each value at its index from ``MaxPool{nd}d(return_indices=True)``.""")
 
 
+def _make_lp_pool(nd):
+    fn = getattr(F, f"lp_pool{nd}d")
+
+    class LPPool(Module):
+        def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+            super().__init__()
+            shapes.pool_params(nd, kernel_size, stride, 0, 1)
+            self.norm_type = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
+            self.kernel_size, self.stride, self.ceil_mode = kernel_size, stride, ceil_mode
+
+        def forward(self, input):
+            return fn(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+        def extra_repr(self):
+            return f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, " \
+                   f"ceil_mode={self.ceil_mode}"
+
+    return _named(LPPool, f"LPPool{nd}d", f"""``LPPool{nd}d(norm_type, kernel_size, stride=None, ceil_mode=False)``:
+    ``F.lp_pool{nd}d``, (sum of x^p over each window)^(1/p); stride defaults to kernel_size.""")
+
+
 MaxPool1d, MaxPool2d, MaxPool3d = (_make_max_pool(n) for n in (1, 2, 3))
 AvgPool1d, AvgPool2d, AvgPool3d = (_make_avg_pool(n) for n in (1, 2, 3))
 AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (_make_adaptive(n, "avg") for n in (1, 2, 3))
 AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = (_make_adaptive(n, "max") for n in (1, 2, 3))
 MaxUnpool1d, MaxUnpool2d, MaxUnpool3d = (_make_max_unpool(n) for n in (1, 2, 3))
+LPPool1d, LPPool2d, LPPool3d = (_make_lp_pool(n) for n in (1, 2, 3))

@@ -1,0 +1,283 @@
+"""Layer, group and RMS normalization, pixel (un)shuffle, power-average pooling, embeddings, the KL
+divergence, and ``where`` / ``split`` / ``chunk``: values against the float64 textbook loops of
+``reference.py`` (float32 and float64), the layers against torch.nn (initialization, state_dict,
+outputs), the edge cases PyTorch defines, and the errors. Gradients are checked against central
+differences and torch in ``test_functional_autograd.py`` / ``test_autograd.py``."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numconv as nc
+import numconv.functional as F
+import reference as ref
+from conftest import assert_close
+from numconv import nn
+
+
+def _r(rng, *shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- values against the textbook
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, groups", [((2, 6, 3, 2), 3), ((3, 4, 5), 4), ((1, 3, 2, 2, 2), 1), ((2, 8), 2)])
+def test_group_norm_is_the_textbook_one(shape, groups, dtype, rng):
+    x = _r(rng, *shape, dtype=dtype) * 3 + 5  # a mean far from zero
+    w, b = _r(rng, shape[1], dtype=dtype), _r(rng, shape[1], dtype=dtype)
+    assert_close(F.group_norm(x, groups, w, b, eps=1e-4), ref.normalize_groups(x, groups, w, b, 1e-4), dtype)
+    assert_close(F.group_norm(x, groups), ref.normalize_groups(x, groups), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, normalized", [((2, 3, 4), (3, 4)), ((5, 6), (6,)), ((2, 2, 3, 2), (3, 2)), ((4,), (4,))])
+def test_layer_and_rms_norm_are_the_textbook_ones(shape, normalized, dtype, rng):
+    x = _r(rng, *shape, dtype=dtype)
+    w, b = _r(rng, *normalized, dtype=dtype), _r(rng, *normalized, dtype=dtype)
+    assert_close(F.layer_norm(x, normalized, w, b), ref.layer_norm(x, normalized, w, b), dtype)
+    assert_close(F.layer_norm(x, normalized, eps=0.1), ref.layer_norm(x, normalized, eps=0.1), dtype)
+    eps = float(np.finfo(dtype).eps)
+    assert_close(F.rms_norm(x, normalized, w), ref.rms_norm(x, normalized, w, eps=eps), dtype)
+    assert_close(F.rms_norm(x, normalized, eps=0.5), ref.rms_norm(x, normalized, eps=0.5), dtype)
+
+
+def test_layer_norm_statistics_in_float64(rng):
+    """A float32 block with mean 1e4 and spread 1e-2 normalizes as its float64 value rounded would,
+    within float32's error of the input itself (batch_norm's kernels work in float64)."""
+    x64 = 1e4 + rng.standard_normal((3, 64)) * 1e-2
+    x = x64.astype(np.float32)
+    assert_close(F.layer_norm(x, (64,)), ref.layer_norm(x.astype(np.float64), (64,)), np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, r", [((2, 8, 3, 2), 2), ((9, 2, 1), 3), ((2, 1, 4, 2, 3), 2), ((1, 5, 2, 3), 1)])
+def test_pixel_shuffle_is_the_index_formula_and_unshuffle_its_inverse(shape, r, dtype, rng):
+    x = _r(rng, *shape, dtype=dtype)
+    y = F.pixel_shuffle(x, r)
+    np.testing.assert_array_equal(y, ref.pixel_shuffle(x, r).astype(dtype))
+    np.testing.assert_array_equal(F.pixel_unshuffle(y, r), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nd, p, kernel, stride", [(1, 2, 3, 2), (2, 3, (2, 3), None), (2, 1.5, 2, 1), (3, 2, 2, None)])
+def test_lp_pool_is_the_power_sum_of_each_window(nd, p, kernel, stride, dtype, rng):
+    x = np.abs(_r(rng, 2, 3, *(5,) * nd, dtype=dtype)) + 0.1
+    got = getattr(F, f"lp_pool{nd}d")(x, p, kernel, stride)
+    assert_close(got, ref.lp_pool_nd(x, p, kernel, stride), dtype)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+@pytest.mark.parametrize("scale", [False, True])
+def test_embedding_rows_and_gradient_are_the_textbook_ones(padding_idx, scale, rng):
+    table = _r(rng, 6, 3)
+    index = rng.integers(0, 6, size=(4, 5))
+    w = nc.Tensor(table.copy(), requires_grad=True)
+    y = F.embedding(nc.Tensor(index), w, padding_idx=padding_idx, scale_grad_by_freq=scale)
+    np.testing.assert_array_equal(y.numpy(), table[index])
+    g = _r(rng, 4, 5, 3)
+    y.backward(g)
+    pad = None if padding_idx is None else padding_idx % 6
+    assert_close(w.grad.numpy(), ref.embedding_weight_grad(index, g, 6, pad, scale))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_is_the_textbook_one_in_every_reduction(log_target, dtype, rng):
+    log_q = np.log(rng.dirichlet(np.ones(5), size=4)).astype(dtype)
+    target = rng.dirichlet(np.ones(5), size=4)
+    target[1, 2] = 0.0  # 0 log 0 = 0
+    target = (np.log(target + 0.05) if log_target else target).astype(dtype)
+    pointwise = ref.kl_div(log_q, target, log_target)
+    for reduction, want in (("none", pointwise), ("sum", pointwise.sum()), ("mean", pointwise.mean()),
+                            ("batchmean", pointwise.sum() / 4)):
+        assert_close(F.kl_div(log_q, target, reduction, log_target), want, dtype, what=reduction)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_kl_div_gradient_at_a_zero_target_is_torchs(torch):
+    """xlogy's rule: where the target is 0 the loss is 0, input's gradient -target = 0 and target's NaN
+    (log 0 + 0 / 0), as PyTorch's."""
+    x = np.array([[-1.0, -0.5, -2.0]])
+    t = np.array([[0.0, 0.4, 0.6]])
+    xs, ts = nc.Tensor(x, requires_grad=True), nc.Tensor(t, requires_grad=True)
+    F.kl_div(xs, ts, "sum").backward()
+    xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    torch.nn.functional.kl_div(xt, tt, reduction="sum").backward()
+    assert_close(xs.grad.numpy(), xt.grad.numpy())
+    assert_close(ts.grad.numpy(), tt.grad.numpy(), equal_nan=True)
+    assert np.isnan(ts.grad.numpy()[0, 0])
+
+
+# ----------------------------------------------------------------------------- edge cases as PyTorch
+
+
+@pytest.mark.parametrize("fn, shape", [
+    (lambda L, x: L.layer_norm(x, (1,)), (3, 1)),
+    (lambda L, x: L.group_norm(x, 2), (3, 2)),
+    (lambda L, x: L.group_norm(x, 3, eps=1e-3), (2, 3, 1, 1)),
+    (lambda L, x: L.layer_norm(x, (0,)), (3, 0)),
+    (lambda L, x: L.group_norm(x, 1), (0, 2, 3)),
+    (lambda L, x: L.layer_norm(x, (2, 3)), (0, 2, 3)),
+], ids=["layer_norm_of_one", "group_norm_of_one", "group_norm_of_one_4d", "layer_norm_of_nothing", "empty_batch",
+        "layer_norm_empty_batch"])
+def test_runs_of_one_element_normalize_to_zero_and_empty_stays_empty(fn, shape, rng, torch):
+    x = _r(rng, *shape)
+    xs, xt = nc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = fn(F, xs), fn(torch.nn.functional, xt)
+    assert_close(y.numpy(), yt.detach().numpy())
+    g = _r(rng, *y.shape)
+    y.backward(g)
+    yt.backward(torch.from_numpy(g))
+    assert_close(xs.grad.numpy(), xt.grad.numpy())
+
+
+def test_the_normalization_layers_match_torch_in_init_state_and_output(rng, torch):
+    tnn = torch.nn
+    pairs = [(nn.LayerNorm((3, 4)), tnn.LayerNorm((3, 4)), (2, 5, 3, 4)),
+             (nn.LayerNorm(4, elementwise_affine=False), tnn.LayerNorm(4, elementwise_affine=False), (3, 4)),
+             (nn.LayerNorm(4, bias=False), tnn.LayerNorm(4, bias=False), (3, 4)),
+             (nn.GroupNorm(2, 6), tnn.GroupNorm(2, 6), (2, 6, 3, 3)),
+             (nn.GroupNorm(3, 3, affine=False, eps=1e-3), tnn.GroupNorm(3, 3, affine=False, eps=1e-3), (2, 3, 5)),
+             (nn.RMSNorm([2, 4]), tnn.RMSNorm([2, 4]), (3, 2, 4)),
+             (nn.RMSNorm(4, eps=1e-2, elementwise_affine=False), tnn.RMSNorm(4, eps=1e-2, elementwise_affine=False),
+              (3, 4))]
+    for ours, theirs, shape in pairs:
+        assert repr(ours) == repr(theirs)
+        sd = ours.state_dict()
+        assert list(sd) == list(theirs.state_dict())
+        for k, v in theirs.state_dict().items():
+            np.testing.assert_array_equal(np.asarray(sd[k]), v.numpy(), err_msg=f"{ours} {k}: default init")
+        with torch.no_grad():  # trained-looking parameters, loaded into numconv
+            for p in theirs.parameters():
+                p.copy_(torch.randn(p.shape))
+        ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+        x = _r(rng, *shape, dtype=np.float32)
+        y = ours(nc.Tensor(x))
+        assert_close(y.numpy(), theirs(torch.from_numpy(x)).detach().numpy(), np.float32, what=repr(ours))
+        assert_close(ours.eval()(nc.Tensor(x)).numpy(), y.numpy(), np.float32, what="eval is training")
+
+
+def test_the_other_layers_match_torch(rng, torch):
+    tnn = torch.nn
+    x = np.abs(_r(rng, 2, 8, 4, 6, dtype=np.float32)) + 0.1
+    for ours, theirs in [(nn.PixelShuffle(2), tnn.PixelShuffle(2)), (nn.PixelUnshuffle(2), tnn.PixelUnshuffle(2)),
+                         (nn.LPPool2d(2, 3, 2), tnn.LPPool2d(2, 3, 2)),
+                         (nn.LPPool1d(3, 2), tnn.LPPool1d(3, 2))]:
+        assert repr(ours).replace("2.0", "2").replace("3.0", "3") == repr(theirs)
+        inp = x.reshape(2, 8, 24) if "1d" in repr(ours) else x
+        assert_close(ours(nc.Tensor(inp)).numpy(), theirs(torch.from_numpy(inp)).numpy(), np.float32, what=repr(ours))
+    logq, t = np.log(rng.dirichlet(np.ones(4), 3)), rng.dirichlet(np.ones(4), 3)
+    for red in ("batchmean", "sum", "none"):
+        assert_close(nn.KLDivLoss(red)(nc.Tensor(logq), nc.Tensor(t)).numpy(),
+                     tnn.KLDivLoss(reduction=red)(torch.from_numpy(logq), torch.from_numpy(t)).numpy())
+
+
+def test_embedding_layer_as_torch(rng, torch):
+    e = nn.Embedding(7, 3, padding_idx=-2)
+    t = torch.nn.Embedding(7, 3, padding_idx=-2)
+    assert repr(e) == repr(t) and e.padding_idx == 5
+    np.testing.assert_array_equal(e.weight.numpy()[5], 0.0)
+    assert abs(float(e.weight.numpy().std()) - 1.0) < 0.5  # N(0, 1) rows
+    e.load_state_dict({"weight": t.weight.detach().numpy()})
+    index = rng.integers(0, 7, size=(2, 4))
+    y = e(nc.Tensor(index))
+    np.testing.assert_array_equal(y.numpy(), t(torch.from_numpy(index)).detach().numpy())
+    pre = _r(rng, 4, 2)
+    frozen = nn.Embedding.from_pretrained(pre)
+    assert not frozen.weight.requires_grad and list(frozen.parameters())[0] is frozen.weight
+    np.testing.assert_array_equal(frozen(np.array([3, 0])).numpy(), pre[[3, 0]])
+    assert nn.Embedding.from_pretrained(pre, freeze=False).weight.requires_grad
+
+
+def test_embedding_max_norm_renormalizes_the_rows_it_reads_in_place(rng, torch):
+    table = _r(rng, 6, 4) * 2
+    index = np.array([[0, 2, 2], [5, 0, 1]])
+    ours, theirs = table.copy(), torch.tensor(table)
+    w = nc.Tensor(ours)
+    y = F.embedding(nc.Tensor(index), w, max_norm=1.5, norm_type=3.0)
+    yt = torch.nn.functional.embedding(torch.from_numpy(index), theirs, max_norm=1.5, norm_type=3.0)
+    assert_close(y.numpy(), yt.numpy())
+    assert_close(ours, theirs.numpy())  # the table itself changed, only rows 0, 1, 2, 5
+    np.testing.assert_array_equal(ours[[3, 4]], table[[3, 4]])
+    assert w._version == 1
+
+
+def test_where_split_chunk_as_torch(rng, torch):
+    c = rng.random((3, 4)) > 0.5
+    a = _r(rng, 3, 4)
+    for ours, theirs in [(nc.where(c, 1, 2.5), torch.where(torch.from_numpy(c), 1, 2.5)),
+                         (nc.where(c, 1, 2), torch.where(torch.from_numpy(c), 1, 2)),
+                         (nc.where(c, a.astype(np.float32), 0.0), torch.where(torch.from_numpy(c),
+                                                                               torch.from_numpy(a).float(), 0.0)),
+                         (nc.where(c, np.arange(4, dtype=np.int32), a),
+                          torch.where(torch.from_numpy(c), torch.arange(4, dtype=torch.int32), torch.from_numpy(a)))]:
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for n in (0, 1, 5, 6, 7):
+        for k in (1, 2, 3, 5, 8):
+            x = nc.zeros(n, 2)
+            assert [p.shape for p in x.chunk(k)] == [tuple(p.shape) for p in torch.zeros(n, 2).chunk(k)]
+            assert [p.shape for p in x.split(k)] == [tuple(p.shape) for p in torch.zeros(n, 2).split(k)]
+    pieces = nc.Tensor(a).split([1, 3], dim=1)
+    pieces[1][0, 0] = 7.0  # a slice: a view of the tensor (which shares a) on the CPU, as PyTorch's
+    assert a[0, 1] == 7.0
+
+
+# ----------------------------------------------------------------------------- errors a person can act on
+
+
+def _a(*shape):
+    return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: F.layer_norm(_a(2, 3), (4,)), ValueError, "normalized_shape (4,) must be the last"),
+    (lambda: F.layer_norm(_a(3), (2, 3)), ValueError, "normalized_shape"),
+    (lambda: F.layer_norm(_a(2, 3), ()), ValueError, "normalized_shape"),
+    (lambda: F.layer_norm(_a(2, 3), 3.0), TypeError, "normalized_shape"),
+    (lambda: F.layer_norm(_a(2, 3), (3,), _a(2)), ValueError, "weight must have shape (3,)"),
+    (lambda: F.layer_norm(_a(2, 3), (3,), None, _a(3).astype(np.float64)), TypeError, "bias has dtype float64"),
+    (lambda: F.layer_norm(_a(2, 3), (3,), eps=0.0), ValueError, "eps"),
+    (lambda: F.layer_norm(np.ones((2, 3), np.int64), (3,)), TypeError, "input must be float32 or float64"),
+    (lambda: F.group_norm(_a(2, 6, 2), 4), ValueError, "C=6 (input.shape[1]) must be a multiple of num_groups=4"),
+    (lambda: F.group_norm(_a(6), 2), ValueError, "(N, C, *)"),
+    (lambda: F.group_norm(_a(2, 6), 0), ValueError, "num_groups"),
+    (lambda: F.group_norm(_a(2, 6), 2, _a(3)), ValueError, "weight must have shape (6,)"),
+    (lambda: F.rms_norm(_a(2, 3), (3,), eps=-1.0), ValueError, "eps"),
+    (lambda: nn.GroupNorm(4, 6), ValueError, "num_channels=6 must be a multiple of num_groups=4"),
+    (lambda: nn.GroupNorm(2, 6)(nc.Tensor(_a(2, 4, 3))), ValueError, "expects input (N, 6, *)"),
+    (lambda: nn.LayerNorm(-1), ValueError, "negative"),
+    (lambda: F.pixel_shuffle(_a(1, 6, 2, 2), 2), ValueError, "C=6 (dimension 1) must be a multiple of upscale_factor^2=4"),
+    (lambda: F.pixel_shuffle(_a(4, 2), 2), ValueError, "(*, C, H, W)"),
+    (lambda: F.pixel_shuffle(_a(1, 4, 2, 2), 0), ValueError, "upscale_factor"),
+    (lambda: F.pixel_unshuffle(_a(1, 1, 3, 4), 2), ValueError, "height 3 and width 4 must be multiples"),
+    (lambda: nn.PixelShuffle(1.5), ValueError, "upscale_factor"),
+    (lambda: F.lp_pool2d(_a(1, 1, 4, 4), 0, 2), ValueError, "norm_type"),
+    (lambda: F.lp_pool2d(_a(1, 1, 4, 4), 2, 5), ValueError, "kernel"),
+    (lambda: nn.LPPool2d(2, 0), ValueError, "kernel_size"),
+    (lambda: F.kl_div(_a(2, 3), _a(2, 3), "average"), ValueError, "reduction"),
+    (lambda: F.kl_div(_a(2, 3), _a(3, 3)), ValueError, "does not broadcast"),
+    (lambda: F.embedding(np.array([0, 5]), _a(5, 2)), ValueError, "index 5, outside [0, 5)"),
+    (lambda: F.embedding(np.array([-1]), _a(5, 2)), ValueError, "index -1"),
+    (lambda: F.embedding(np.array([0.0]), _a(5, 2)), TypeError, "integer indices"),
+    (lambda: F.embedding(np.array([0]), _a(5)), ValueError, "weight must have 2 dimensions"),
+    (lambda: F.embedding(np.array([0]), _a(5, 2), padding_idx=5), ValueError, "padding_idx must be in [-5, 5)"),
+    (lambda: F.embedding(np.array([0]), _a(5, 2), sparse=True), ValueError, "sparse=True"),
+    (lambda: F.embedding(np.array([0]), _a(5, 2), max_norm=-1.0), ValueError, "max_norm"),
+    (lambda: nn.Embedding(0, 3), ValueError, "num_embeddings"),
+    (lambda: nn.Embedding(4, 3, _weight=_a(3, 3)), ValueError, "_weight must have shape (4, 3)"),
+    (lambda: nc.where(np.array([1, 0]), _a(2), _a(2)), TypeError, "condition must be a boolean"),
+    (lambda: nc.where(np.array([True, False]), _a(3), 0.0), ValueError, "do not broadcast"),
+    (lambda: nc.where(np.array([True]), "a", 0.0), TypeError, "input"),
+    (lambda: nc.randn(4, 3).split([1, 2]), ValueError, "sections [1, 2] must sum to the size 4"),
+    (lambda: nc.randn(4, 3).split(0), ValueError, "split_size 0"),
+    (lambda: nc.randn(4, 3).split(2, dim=2), IndexError, "dim"),
+    (lambda: nc.randn(4, 3).chunk(0), ValueError, "chunks"),
+    (lambda: nc.chunk(nc.tensor(1.0), 2), ValueError, "at least one dimension"),
+])
+def test_bad_input_is_named(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value), str(info.value)
