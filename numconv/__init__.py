@@ -7,7 +7,7 @@
 """
 from . import autograd, functional, random, shapes
 from . import functional as F
-from .autograd import Function, enable_grad, no_grad
+from .autograd import Function, enable_grad, inference_mode, no_grad, set_grad_enabled
 from .tensor import (
     Tensor, arange, cat, float32, float64, full, full_like, int64, manual_seed, ones, ones_like, rand, randint,
     randn, randperm, split, chunk, stack, tensor, where, zeros, zeros_like,
@@ -20,7 +20,7 @@ from .summary import summary
 __version__ = "0.1.0"
 __all__ = [
     "F", "Function", "Tensor", "arange", "autograd", "cat", "enable_grad", "float32", "float64", "full", "full_like",
-    "functional", "int64", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randint", "randn", "randperm",
+    "functional", "inference_mode", "int64", "manual_seed", "no_grad", "set_grad_enabled", "ones", "ones_like", "rand", "randint", "randn", "randperm",
     "random", "shapes", "split", "chunk", "stack", "where", "tensor", "zeros", "zeros_like", "__version__",
     "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
 ]

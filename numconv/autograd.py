@@ -45,6 +45,52 @@ def enable_grad():
         _state.enabled = prev
 
 
+class set_grad_enabled:  # noqa: N801 (PyTorch's name)
+    """``set_grad_enabled(mode)``: turn recording on or off now (a call), or for a ``with`` block,
+    after which the previous mode comes back, as ``torch.set_grad_enabled``."""
+
+    def __init__(self, mode):
+        self.prev = is_grad_enabled()
+        _state.enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+
+
+def inference_mode(mode=True):
+    """``no_grad()`` (numconv has no separate inference tensors); ``inference_mode(False)`` changes nothing."""
+    return no_grad() if mode else contextlib.nullcontext()
+
+
+class RemovableHandle:
+    """What ``Tensor.register_hook`` returns: ``remove()`` takes the hook off."""
+
+    def __init__(self, hooks, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self):
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def _run_hooks(hooks, g, shape):
+    """``g`` through each hook in turn: a hook sees the gradient as a Tensor and may return a
+    replacement of the same shape (or None to keep it)."""
+    Tensor = _tensor_class()
+    for fn in list(hooks):
+        out = fn(Tensor._of(g))
+        if out is not None:
+            out = out.data if isinstance(out, Tensor) else out
+            if tuple(out.shape) != tuple(shape):
+                raise RuntimeError(f"a gradient hook returned shape {tuple(out.shape)} for a gradient of shape "
+                                   f"{tuple(shape)}")
+            g = out
+    return g
+
+
 class Context:
     """What a Function's forward leaves for its backward."""
 
@@ -62,12 +108,33 @@ class Context:
 
 
 class Node:
-    """One recorded call: the function, its context, its inputs (Tensors or None), its outputs' metadata."""
+    """One recorded call: the function, its context, its inputs (leaf Tensors, ``Edge``s or None),
+    its outputs' metadata."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "hooks")
 
     def __init__(self, fn, ctx, inputs, out_meta):
         self.fn, self.ctx, self.inputs, self.out_meta = fn, ctx, inputs, out_meta
+        self.hooks = None  # {output index: [hook, ...]} from Tensor.register_hook on a non-leaf
+
+
+class Edge:
+    """A non-leaf input as it was when an op used it: the node and output that made it. An in-place
+    change later moves the Tensor itself on to a new node (``Tensor._inplace``); the ops that used it
+    before must still send their gradients to the node that made the values they read."""
+
+    __slots__ = ("_node", "_index", "shape", "dtype")
+
+    def __init__(self, t):
+        self._node, self._index, self.shape, self.dtype = t._node, t._index, tuple(t.data.shape), t.data.dtype
+
+
+def _input_edge(a, Tensor):
+    """What a node records of positional argument ``a``: a leaf Tensor itself (its ``.grad`` is
+    where the gradient goes), an Edge for a non-leaf, None for what needs no gradient."""
+    if not isinstance(a, Tensor) or not a.requires_grad:
+        return None
+    return a if a._node is None else Edge(a)
 
 
 class Function:
@@ -108,7 +175,7 @@ class Function:
         node = None
         if record:
             meta = tuple((tuple(o.shape), o.dtype) for o in outs)
-            node = Node(cls, ctx, [a if isinstance(a, Tensor) and a.requires_grad else None for a in args], meta)
+            node = Node(cls, ctx, [_input_edge(a, Tensor) for a in args], meta)
         results = []
         for i, o in enumerate(outs):
             grad_ok = record and np.dtype(o.dtype).kind == "f" and (diff is None or i in diff)
@@ -124,16 +191,21 @@ class Function:
 
 
 def _versions(saved, args, results):
-    """(counter, version) of each Tensor (an input or an output) whose array a forward saved: an
-    in-place change to it before backward would make the gradient wrong, so backward checks them."""
+    """(counter, version) of each Tensor (an input or an output) whose array a forward saved, or
+    saved a view of (a reshape, say): an in-place change to it before backward would make the
+    gradient wrong, so backward checks them."""
     Tensor = _tensor_class()
+    tensors = [t for t in (*args, *results) if isinstance(t, Tensor)]
     found = []
     for s in saved:
-        for t in (*args, *results):
-            if isinstance(t, Tensor) and t.data is s:
-                counter = t._counter()
-                found.append((counter, counter[0]))
-                break
+        if s is None or not hasattr(s, "shape"):
+            continue
+        owner = next((t for t in tensors if t.data is s), None)
+        if owner is None:
+            owner = next((t for t in tensors if ops.math.may_share(s, t.data)), None)
+        if owner is not None:
+            counter = owner._counter()
+            found.append((counter, counter[0]))
     return tuple(found)
 
 
@@ -258,11 +330,14 @@ def _run(tensor, grad, retain_graph, capture):
     found = {}
     wanted = None if capture is None else {id(t): t for t in capture}
     if tensor._node is None:
+        if tensor._hooks:
+            grad = _run_hooks(tensor._hooks, grad, tensor.shape)
         if wanted is None:
             tensor._accumulate_grad(grad)
         elif id(tensor) in wanted:
             found[id(tensor)] = grad
         return found
+    hooked = {}  # leaves with hooks: {id: (tensor, gradient summed over the paths)}, hooked once at the end
     pending = {id(tensor._node): [None] * len(tensor._node.out_meta)}
     pending[id(tensor._node)][tensor._index] = grad
     order = _topological(tensor._node)
@@ -278,6 +353,9 @@ def _run(tensor, grad, retain_graph, capture):
             if node.ctx is None:
                 raise RuntimeError("trying to backward through the graph a second time; pass retain_graph=True the first time")
             continue
+        if node.hooks:
+            out_grads = [g if g is None or not node.hooks.get(i) else _run_hooks(node.hooks[i], g, node.out_meta[i][0])
+                         for i, g in enumerate(out_grads)]
         for t in held.get(id(node), ()):  # an input of ``grad`` that is not a leaf: its gradient is complete here
             found[id(t)] = out_grads[t._index]
         if needed is not None and id(node) not in needed:
@@ -294,13 +372,16 @@ def _run(tensor, grad, retain_graph, capture):
         for t, g in zip(node.inputs, grads):
             if t is None or g is None:
                 continue
-            data = t.data
-            if g.shape != data.shape and tuple(g.shape) != tuple(data.shape):
-                g = ops.math.sum_to(g, tuple(data.shape))
-            if g.dtype != data.dtype:  # e.g. a float32 input mixed with a float64 array
-                g = ops.math.astype(g, t.dtype)
+            shape, dtype = (t.data.shape, t.data.dtype) if t._node is None else (t.shape, t.dtype)
+            if g.shape != shape and tuple(g.shape) != tuple(shape):
+                g = ops.math.sum_to(g, tuple(shape))
+            if g.dtype != dtype:  # e.g. a float32 input mixed with a float64 array
+                g = ops.math.astype(g, dtype)
             if t._node is None:
-                if wanted is None:
+                if t._hooks and (wanted is None or id(t) in wanted):
+                    prev = hooked.get(id(t))
+                    hooked[id(t)] = (t, g if prev is None else ops.math.add(prev[1], g))
+                elif wanted is None:
                     t._accumulate_grad(g, owned=node.fn.fresh_grads)
                 elif id(t) in wanted:
                     found[id(t)] = _accumulate(found.get(id(t)), g)
@@ -310,6 +391,12 @@ def _run(tensor, grad, retain_graph, capture):
         if not retain_graph:
             node.ctx = None
             node.inputs = [None] * len(node.inputs)
+    for t, g in hooked.values():
+        g = _run_hooks(t._hooks, g, t.shape)
+        if wanted is None:
+            t._accumulate_grad(g)
+        else:
+            found[id(t)] = g
     return found
 
 

@@ -767,10 +767,19 @@ class _Linear(Function):
         return gx, gw, gb
 
 
+def _written_back(x, inplace, fn):
+    """``fn(x)``, or with ``inplace`` that result written into ``x``'s memory and ``x`` returned (PyTorch's
+    in-place activations; recorded by autograd as ``x.relu_()`` is)."""
+    if not shapes.flag(inplace, "inplace"):
+        return fn(x)
+    return x._inplace(lambda t, _: fn(t), None)
+
+
 @_arrays_in_arrays_out
-def relu(input):
-    """max(input, 0)."""
-    return _float(input, "input").relu()
+def relu(input, inplace=False):
+    """max(input, 0); with ``inplace`` written into input, which is returned."""
+    x = _float(input, "input")
+    return x.relu_() if shapes.flag(inplace, "inplace") else x.relu()
 
 
 @_arrays_in_arrays_out
@@ -828,15 +837,17 @@ def _activation(input, name, *params):
 
 
 @_arrays_in_arrays_out
-def leaky_relu(input, negative_slope=0.01):
+def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x."""
-    return _activation(input, "leaky_relu", shapes.real(negative_slope, "negative_slope"))
+    slope = shapes.real(negative_slope, "negative_slope")
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "leaky_relu", slope))
 
 
 @_arrays_in_arrays_out
-def elu(input, alpha=1.0):
+def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    return _activation(input, "elu", shapes.real(alpha, "alpha"))
+    alpha = shapes.real(alpha, "alpha")
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "elu", alpha))
 
 
 GELU_APPROXIMATIONS = ("none", "tanh")
@@ -851,24 +862,24 @@ def gelu(input, approximate="none"):
 
 
 @_arrays_in_arrays_out
-def silu(input):
+def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
-    return _activation(input, "silu")
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "silu"))
 
 
 @_arrays_in_arrays_out
-def hardtanh(input, min_val=-1.0, max_val=1.0):
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val]; its gradient is 0 at and beyond the bounds."""
     lo, hi = shapes.real(min_val, "min_val"), shapes.real(max_val, "max_val")
     if lo > hi:
         raise ValueError(f"min_val must not exceed max_val, got min_val={min_val!r} and max_val={max_val!r}")
-    return _activation(input, "hardtanh", lo, hi)
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "hardtanh", lo, hi))
 
 
 @_arrays_in_arrays_out
-def relu6(input):
+def relu6(input, inplace=False):
     """min(max(x, 0), 6): ``hardtanh(input, 0, 6)``."""
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 @_arrays_in_arrays_out
@@ -1540,7 +1551,7 @@ def _binary_args(input, target, weight, pos_weight=None):
             fits = False
         if not fits:
             raise ValueError(f"{name} of shape {shape} does not broadcast to input's shape {x.shape}")
-        raw.append(_raw(w))
+        raw.append(w)  # a Tensor stays one: an in-place change to it before backward is then caught
     return x, y, raw[0], raw[1]
 
 
@@ -1572,25 +1583,24 @@ class _BinaryCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, y, weight):
-        ctx.save_for_backward(x, y)
-        ctx.weight = weight
+        ctx.save_for_backward(x, y, weight)
         log_x, log_1mx = _BinaryCrossEntropy._logs(x)
         loss = M.negative(M.add(M.multiply(y, log_x), M.multiply(M.subtract(1, y), log_1mx)))
         return loss if weight is None else M.multiply(loss, weight)
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved
-        nx, ny = ctx.needs_input_grad
-        if ctx.weight is not None:
-            g = M.multiply(g, ctx.weight)
+        x, y, weight = ctx.saved
+        nx, ny, _ = ctx.needs_input_grad
+        if weight is not None:
+            g = M.multiply(g, weight)
         gx = gy = None
         if nx:
             gx = M.divide(M.multiply(g, M.subtract(x, y)), M.maximum(M.multiply(x, M.subtract(1, x)), _BCE_EPS))
         if ny:  # PyTorch does not clamp these logarithms: x = 0 or 1 gives an infinite gradient
             with np.errstate(divide="ignore"):
                 gy = M.multiply(g, M.subtract(M.log1p(M.negative(x)), M.log(x)))
-        return gx, gy
+        return gx, gy, None
 
 
 @_arrays_in_arrays_out
@@ -1603,7 +1613,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _reduction(reduction)
     x, y, w, _ = _binary_args(input, target, weight)
     _probabilities(x)
-    return _reduce(_BinaryCrossEntropy.apply(x, y, weight=w), reduction)
+    return _reduce(_BinaryCrossEntropy.apply(x, y, w), reduction)
 
 
 class _BinaryCrossEntropyWithLogits(Function):
@@ -1619,8 +1629,7 @@ class _BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight):
-        ctx.save_for_backward(x, y)
-        ctx.weight, ctx.pos_weight = weight, pos_weight
+        ctx.save_for_backward(x, y, weight, pos_weight)
         s = _BinaryCrossEntropyWithLogits._softplus_neg(x)
         if pos_weight is not None:
             s = M.multiply(s, M.add(M.multiply(M.subtract(pos_weight, 1), y), 1))
@@ -1629,11 +1638,10 @@ class _BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved
-        nx, ny = ctx.needs_input_grad
-        p = ctx.pos_weight
-        if ctx.weight is not None:
-            g = M.multiply(g, ctx.weight)
+        x, y, weight, p = ctx.saved
+        nx, ny, _, _ = ctx.needs_input_grad
+        if weight is not None:
+            g = M.multiply(g, weight)
         gx = gy = None
         if nx:
             sig = M.sigmoid(x)
@@ -1647,7 +1655,7 @@ class _BinaryCrossEntropyWithLogits(Function):
             if p is not None:
                 d = M.add(d, M.multiply(M.subtract(p, 1), _BinaryCrossEntropyWithLogits._softplus_neg(x)))
             gy = M.multiply(g, d)
-        return gx, gy
+        return gx, gy, None, None
 
 
 @_arrays_in_arrays_out
@@ -1660,4 +1668,4 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """
     _reduction(reduction)
     x, y, w, p = _binary_args(input, target, weight, pos_weight)
-    return _reduce(_BinaryCrossEntropyWithLogits.apply(x, y, weight=w, pos_weight=p), reduction)
+    return _reduce(_BinaryCrossEntropyWithLogits.apply(x, y, w, p), reduction)

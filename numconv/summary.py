@@ -61,6 +61,13 @@ __all__ = ["summary", "LayerSummary", "ModelSummary", "trace", "Trace", "Node", 
 # Outputs of these are not stored anew (in-place in torchvision's models, or views of the input).
 _INPLACE = (nn.ReLU, nn.Dropout, nn.Dropout2d)
 _VIEWS = (nn.Identity, nn.Flatten)
+_WRITE_IN_PLACE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Hardtanh)  # with inplace=True they return their input
+
+
+def _key(t):
+    """What identifies a value in the graph: the node and output that made it (a Tensor and the
+    ``autograd.Edge``s recorded of it share this), or a leaf's identity."""
+    return (id(t._node), t._index) if t._node is not None else id(t)
 
 
 def _first_tensor(obj):
@@ -190,7 +197,7 @@ def trace(model, input_shape, targets=(), stop_at=None):
     stop_module = named[stop_at] if stop_at is not None else None
     target_ids = {id(named[t]): t for t in targets}
     tr = Trace(input_shape)
-    known = {}  # id(tensor) -> node index (-1: the input)
+    known = {}  # _key(tensor) -> node index (-1: the input)
     keep = []  # the traced tensors, alive until the trace ends, so that ids stay unique
     seen_modules = set()
     counts = {}
@@ -205,8 +212,8 @@ def trace(model, input_shape, targets=(), stop_at=None):
             if id(u) in visited:
                 continue
             visited.add(id(u))
-            if id(u) in known:
-                found.add(known[id(u)])
+            if _key(u) in known:
+                found.add(known[_key(u)])
                 continue
             node = getattr(u, "_node", None)
             if node is not None:
@@ -218,7 +225,7 @@ def trace(model, input_shape, targets=(), stop_at=None):
     def add(node, y):
         tr.nodes.append(node)
         if y is not None:
-            known[id(y)] = node.index
+            known[_key(y)] = node.index
             keep.append(y)
         return node.index
 
@@ -282,7 +289,7 @@ def trace(model, input_shape, targets=(), stop_at=None):
                 patched.append((m, m.__dict__.get("forward")))
                 m.__dict__["forward"] = target_wrapper(t, m.forward)
         x = Tensor(np.random.default_rng(0).standard_normal((1,) + input_shape).astype(dtype), requires_grad=True)
-        known[id(x)] = -1
+        known[_key(x)] = -1
         stopped = False
         with enable_grad():
             try:
@@ -294,7 +301,7 @@ def trace(model, input_shape, targets=(), stop_at=None):
             if y is None:
                 raise TypeError(f"{type(model).__name__} returned {type(out).__name__}, not a Tensor")
             tr.output_shape = tuple(y.shape)
-            tr.output_node = known[id(y)] if known.get(id(y), -1) >= 0 else marker(None, y)
+            tr.output_node = known[_key(y)] if known.get(_key(y), -1) >= 0 else marker(None, y)
         for t in targets:
             if t not in tr.target_nodes:
                 raise ValueError(f"module {t!r} was not called in the forward pass")
@@ -445,7 +452,9 @@ def summary(model, input_shape, batch_size=1, dtype=None, inplace_activations=Tr
         n_buf = sum(b.numel() for b in m._buffers.values() if b is not None and b.dtype.kind == "f") \
             if node.first_call else 0
         acts = _prod(node.out_shape) * batch_size if node.out_shape else 0
-        stored = not (node.same_object or isinstance(m, _VIEWS) or (inplace_activations and isinstance(m, _INPLACE)))
+        # an inplace=True activation returns its input too: counted unless inplace_activations says it is free
+        same = node.same_object and not isinstance(m, _WRITE_IN_PLACE)
+        stored = not (same or isinstance(m, _VIEWS) or (inplace_activations and isinstance(m, _INPLACE)))
         act_bytes = acts * item if stored else 0
         rows.append(LayerSummary(
             name=node.name, type=node.type, input_shape=with_batch(node.in_shape), output_shape=with_batch(node.out_shape),
@@ -528,7 +537,7 @@ def add_cli(subparsers):
     p = subparsers.add_parser("summary", help="per-layer shapes, parameters, MACs, memory and receptive fields of a model")
     p.add_argument("--model", required=True, help="model name (numconv.models.list_models())")
     p.add_argument("--input-shape", type=int, nargs="+", default=None, metavar="N",
-                   help="one sample's shape C H W (default: 1 28 28 for lenet5, 3 32 32 for the CIFAR models, else 3 224 224)")
+                   help="one sample's shape C H W (default: 1 28 28 for lenet5, 3 32 32 for the CIFAR models, 3 64 64 for encoder_decoder, else 3 224 224)")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--all-activations", action="store_true",
                    help="count ReLU and dropout outputs in the activation memory too (default: in-place, as the notes)")

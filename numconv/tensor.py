@@ -128,7 +128,8 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        na, nb = ctx.needs_input_grad
+        ctx.save_for_backward(a if nb else None, b if na else None)  # each gradient needs the other side
         return M.multiply(a, b)
 
     @staticmethod
@@ -310,22 +311,21 @@ class Clamp(Function):
     """min(max(a, lo), hi); the gradient passes where lo <= a <= hi (PyTorch's rule at the bounds)."""
 
     @staticmethod
-    def forward(ctx, a, lo=None, hi=None):
-        ctx.save_for_backward(a)
-        ctx.lo, ctx.hi = lo, hi
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward(a, lo, hi)
         return M.clip(a, lo, hi)
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved
+        a, lo, hi = ctx.saved
         keep = None
-        if ctx.lo is not None:
-            keep = M.compare("ge", a, ctx.lo)
-        if ctx.hi is not None:
-            le = M.compare("le", a, ctx.hi)
+        if lo is not None:
+            keep = M.compare("ge", a, lo)
+        if hi is not None:
+            le = M.compare("le", a, hi)
             keep = le if keep is None else M.logical_and(keep, le)
         # a select, not a product: 0 outside even where g is inf or NaN (PyTorch's where(mask, g, 0))
-        return g if keep is None else M.where(keep, g, M.zeros((), g.dtype, like=g))
+        return (g if keep is None else M.where(keep, g, M.zeros((), g.dtype, like=g))), None, None
 
 
 class Relu(Function):
@@ -656,14 +656,15 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        ctx.cond = cond  # a boolean array: never differentiated, and nothing writes it through autograd
+        ctx.save_for_backward(cond)
         return M.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
+        (cond,) = ctx.saved
         _, na, nb = ctx.needs_input_grad
         zero = M.zeros((), g.dtype, like=g)
-        return None, (M.where(ctx.cond, g, zero) if na else None), (M.where(ctx.cond, zero, g) if nb else None)
+        return None, (M.where(cond, g, zero) if na else None), (M.where(cond, zero, g) if nb else None)
 
 
 # ============================================================================= Tensor
@@ -757,8 +758,9 @@ class Tensor:
     __hash__ = object.__hash__  # identity: __eq__ is elementwise
 
     def __init__(self, data, requires_grad=False, dtype=None):
+        source = None
         if isinstance(data, Tensor):
-            data = data.data
+            source, data = data, data.data
         dtype = _dtype(dtype)
         if dispatch.device_of(data) == dispatch.CPU:
             if type(data).__module__.split(".")[0] == "torch":  # a CPU torch tensor: its values, as NumPy sees them
@@ -782,6 +784,8 @@ class Tensor:
         self.grad = None
         self._node = None
         self._index = 0
+        if source is not None and data is source.data:  # one memory: one version counter
+            source._share(self)
 
     @classmethod
     def _of(cls, data, requires_grad=False):
@@ -885,13 +889,31 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self):
-        return self
+        """This tensor where its memory is C-contiguous, else a copy (with gradient), as PyTorch's: a
+        transposed CPU view, or a device copy standing for a strided view of another tensor."""
+        if self._writeback is None and (not isinstance(self.data, np.ndarray) or self.data.flags.c_contiguous):
+            return self
+        return Clone.apply(self)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_(False) on a tensor computed by autograd (not a leaf) would cut the "
+                               "graph; use y.detach() for a copy outside it")
         self.requires_grad = bool(requires_grad)
         return self
+
+    def detach_(self):
+        """Cut this tensor from the graph, in place: it becomes a leaf that does not require grad."""
+        self._node, self._index, self.requires_grad = None, 0, False
+        return self
+
+    def t(self):
+        """The transpose of a tensor of at most 2 dimensions, as ``torch.Tensor.t``."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor of at most 2 dimensions, got shape {self.shape}; use transpose")
+        return self._permute(tuple(reversed(range(self.ndim))))
 
     def astype(self, dtype):
         """This tensor as ``dtype`` (differentiable between float dtypes; ``self`` when it already is)."""
@@ -1025,10 +1047,11 @@ class Tensor:
         M.assign(self.data, value.data if isinstance(value, Tensor) else value, index)
         self._written()
 
-    def _inplace(self, op, other):
+    def _inplace(self, op, other, saves_input=None):
         """``self op= other`` in place, as PyTorch: every name for this tensor sees the new values. With
         autograd recording, the op is recorded on a stand-in for the old values and this tensor takes
-        over the result's place in the graph."""
+        over the result's place in the graph. ``saves_input``: whether the op's backward keeps its
+        input (None: all but + and - do), which the stand-in must then hold as a copy."""
         other_grad = isinstance(other, Tensor) and other.requires_grad
         if autograd.is_grad_enabled() and (self.requires_grad or other_grad):
             if self.is_leaf and self.requires_grad:
@@ -1042,9 +1065,11 @@ class Tensor:
                     "slice or detach() of it, or the tensor it was taken from): numconv cannot carry the change "
                     "into the other's gradient. Write it out of place (y = y + x), or under numconv.no_grad()"
                 )
-            # the stand-in: the old values where the op's backward saves them (mul, div), else this memory
-            old = Tensor._of(M.copy(self.data) if op in (Tensor.__mul__, Tensor.__truediv__) else self.data,
-                             self.requires_grad)
+            # the stand-in: this memory for + and - (whose backward saves nothing), else a copy of the old
+            # values, which the op's backward may save (mul, div, pow, clamp, log, ...)
+            if saves_input is None:
+                saves_input = op not in (Tensor.__add__, Tensor.__sub__)
+            old = Tensor._of(M.copy(self.data) if saves_input else self.data, self.requires_grad)
             old._node, old._index = self._node, self._index
             if old.data is self.data:
                 old._vc = self._counter()  # a saved array of it would be seen changing
@@ -1074,7 +1099,108 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(Tensor.__truediv__, other)
 
+    def __ipow__(self, other):
+        return self._inplace(Tensor.__pow__, other)
+
+    # PyTorch's named in-place methods: each is its out-of-place op written back, as ``+=`` is
+    def add_(self, other, alpha=1):
+        return self._inplace(Tensor.__add__, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(Tensor.__sub__, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._inplace(Tensor.__mul__, other)
+
+    def div_(self, other):
+        return self._inplace(Tensor.__truediv__, other)
+
+    def pow_(self, exponent):
+        return self._inplace(Tensor.__pow__, exponent)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
+        return self._inplace(lambda t, _: t.clamp(min, max), None)
+
+    clip_ = clamp_
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` (boolean, broadcasting to this shape) holds, else this tensor's values."""
+        if isinstance(value, Tensor) and value.ndim:
+            raise ValueError(f"masked_fill takes a number or a 0-d tensor, got a tensor of shape {value.shape}")
+        out = where(mask, value, self)
+        if out.shape != self.shape:
+            raise ValueError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast to {self.shape}")
+        return out if out.dtype == self.dtype else out.astype(self.dtype)
+
+    def masked_fill_(self, mask, value):
+        return self._inplace(lambda t, v: t.masked_fill(mask, v), value)
+
+    def _unary_(self, name, saves_input=True):
+        return self._inplace(lambda t, _: getattr(t, name)(), None, saves_input)
+
+    def relu_(self):
+        return self._unary_("relu", saves_input=False)  # its backward keeps the output
+
+    def exp_(self):
+        return self._unary_("exp", saves_input=False)
+
+    def log_(self):
+        return self._unary_("log")
+
+    def sqrt_(self):
+        return self._unary_("sqrt", saves_input=False)
+
+    def abs_(self):
+        return self._unary_("abs")
+
+    def neg_(self):
+        return self._unary_("__neg__", saves_input=False)
+
+    def sigmoid_(self):
+        return self._unary_("sigmoid", saves_input=False)
+
+    def tanh_(self):
+        return self._unary_("tanh", saves_input=False)
+
     # ---- autograd
+    _hooks = None  # a leaf's gradient hooks (a non-leaf's live on its node)
+    _retains = False
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient each backward pass (a leaf's: summed over every
+        path, before it is added to ``.grad``); a Tensor it returns replaces the gradient. Returns a
+        handle whose ``remove()`` takes the hook off, as ``torch.Tensor.register_hook``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self._node.hooks is None:
+                self._node.hooks = {}
+            hooks = self._node.hooks.setdefault(self._index, [])
+        # retain_grad's hook stays the last one, so that .grad holds the gradient the hooks made (as PyTorch's)
+        hooks.insert(len(hooks) - 1 if self._retains and hooks else len(hooks), hook)
+        return autograd.RemovableHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` on backward (summed over calls); a leaf's
+        is kept anyway."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if self._node is not None and not self._retains:
+            def keep(g):
+                self._accumulate_grad(g.data)
+
+            self.register_hook(keep)
+            self._retains = True
+        return self
+
+    @property
+    def retains_grad(self):
+        return self._retains
+
     def backward(self, gradient=None, retain_graph=False, grad=None):
         """Back-propagate from this tensor (a scalar, or pass ``gradient`` of its shape); leaves get ``.grad``."""
         autograd.backward(self, gradient if gradient is not None else grad, retain_graph)
@@ -1186,16 +1312,13 @@ class Tensor:
     def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
         if min is None and max is None:
             raise ValueError("clamp needs at least one of min and max")
-        bounds = {}
         for name, b in (("min", min), ("max", max)):
-            if isinstance(b, Tensor):
-                if b.requires_grad:
-                    raise ValueError(f"clamp: {name} requires grad, but the bounds' gradient is not computed; pass "
-                                     f"{name}.detach()")
-                b = b.data
-            bounds[name] = b
+            if isinstance(b, Tensor) and b.requires_grad:
+                raise ValueError(f"clamp: {name} requires grad, but the bounds' gradient is not computed; pass "
+                                 f"{name}.detach()")
+        bounds = {k: v.data if isinstance(v, Tensor) else v for k, v in (("min", min), ("max", max))}
         M.same_device(input=self.data, **{k: v for k, v in bounds.items() if hasattr(v, "shape")})
-        return Clamp.apply(self, lo=bounds["min"], hi=bounds["max"])
+        return Clamp.apply(self, min, max)  # Tensor bounds as they are: an in-place change to one is then caught
 
     clip = clamp
 
@@ -1245,7 +1368,10 @@ class Tensor:
             return Amax.apply(self, axes=None, keepdim=keepdim, select=True)
         if isinstance(dim, (tuple, list)):
             return self.amax(dim, keepdim)
-        return ValuesIndices(*MaxDim.apply(self, axis=_axis(dim, self.ndim), keepdim=keepdim))
+        axis = _axis(dim, self.ndim)
+        if axis is None:  # a 0-d tensor: itself, at index 0
+            return ValuesIndices(Clone.apply(self), Tensor(M.zeros((), np.int64, like=self.data)))
+        return ValuesIndices(*MaxDim.apply(self, axis=axis, keepdim=keepdim))
 
     def min(self, dim=None, keepdim=False):
         out = (-self).max(dim, keepdim)
@@ -1356,6 +1482,7 @@ class Tensor:
 
     def gather(self, dim, index):
         """``torch.gather``: out[..., j, ...] = self[..., index[..., j, ...], ...] along ``dim``."""
+        given = index
         index = index.data if isinstance(index, Tensor) else \
             index if dispatch.device_of(index) == dispatch.CUDA else np.asarray(index)
         if np.dtype(index.dtype).kind not in "iu" or index.ndim != self.ndim:
@@ -1373,7 +1500,7 @@ class Tensor:
             if lo < 0 or hi >= self.shape[axis]:
                 raise ValueError(f"gather: index values must be in [0, {self.shape[axis]}) along dim {dim}, "
                                  f"got {lo if lo < 0 else hi}")
-        return Gather.apply(self, index, axis=axis)
+        return Gather.apply(self, given if isinstance(given, Tensor) else index, axis=axis)
 
 
     def split(self, split_size_or_sections, dim=0):
@@ -1496,7 +1623,7 @@ def where(condition, input, other):  # noqa: A002 (PyTorch's names)
     except ValueError:
         raise ValueError(f"where: condition {tuple(cond.shape)}, input {shape(a)} and other {shape(b)} do not "
                          f"broadcast together") from None
-    return Where.apply(cond, a, b)
+    return Where.apply(condition if isinstance(condition, Tensor) else cond, a, b)
 
 
 def tensor(data, dtype=None, requires_grad=False):

@@ -184,12 +184,16 @@ def test_prelu_module_learns_its_slopes(rng):
     assert_close(m.weight.grad.numpy(), x.numpy().sum(axis=(0, 2)), np.float32)  # d(a x)/da = x where x < 0
 
 
-def test_inplace_is_accepted_and_returns_a_new_tensor():
-    x = nc.Tensor(np.array([-1.0, 2.0]))
-    for m in (nn.LeakyReLU(inplace=True), nn.ELU(inplace=True), nn.SiLU(inplace=True), nn.ReLU6(inplace=True)):
-        y = m(x)
-        assert y is not x and np.array_equal(x.numpy(), [-1.0, 2.0])
-        assert "inplace=True" in repr(m)
+def test_inplace_writes_into_the_input_as_torch(torch):
+    for m, t in ((nn.LeakyReLU(0.1, inplace=True), torch.nn.LeakyReLU(0.1, inplace=True)),
+                 (nn.ELU(inplace=True), torch.nn.ELU(inplace=True)), (nn.SiLU(inplace=True), torch.nn.SiLU(inplace=True)),
+                 (nn.ReLU6(inplace=True), torch.nn.ReLU6(inplace=True))):
+        x, xt = nc.Tensor(np.array([-1.0, 2.0, 7.0])), torch.tensor([-1.0, 2.0, 7.0], dtype=torch.float64)
+        assert m(x) is x and t(xt) is xt
+        np.testing.assert_allclose(x.numpy(), xt.numpy(), rtol=1e-15)
+        assert repr(m) == repr(t)
+        y = nc.Tensor(np.array([-1.0, 2.0]))
+        assert type(m)(inplace=False)(y) is not y
 
 
 def test_bad_arguments():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import numconv as nc
+import numconv.functional as F
 from _edits import edit_through_views
 from conftest import assert_close, random
 from numconv.autograd import gradcheck
@@ -206,3 +207,188 @@ def test_assignment_into_a_leaf_that_requires_grad_is_refused():
     with nc.no_grad():
         w[0] = 2.0
     assert w.numpy().tolist() == [2.0, 1.0, 1.0]
+
+
+# ----------------------------------------------------------------------------- found by the graph-semantics review
+# Each case runs the same code on numconv and torch (float64) and compares every leaf's gradient.
+
+
+def _both(torch, fn, *arrays):
+    """fn(lib, leaf tensors...) on both libraries; the leaves' gradients (None where unreached)."""
+    out = []
+    for lib, make in ((nc, lambda a: nc.Tensor(a.copy(), requires_grad=True)),
+                      (torch, lambda a: torch.tensor(a.copy(), requires_grad=True))):
+        leaves = [make(a) for a in arrays]
+        fn(lib, *leaves)
+        out.append([None if t.grad is None else t.grad.numpy() for t in leaves])
+    return out
+
+
+def _mean0(y):
+    return y.mean(0)
+
+
+USED_BEFORE_CHANGED = [
+    ("used_then_scaled", lambda L, x, v: ((lambda y: (y, y + 0))(x * 2)), lambda y, z: y.__imul__(3),
+     lambda y, z: z.sum() + y.sum()),
+    ("centred_in_place", lambda L, x, v: (x * 1, None), lambda y, z: y.__isub__(_mean0(y)), lambda y, z: (y * y).sum()),
+    ("normalized_in_place", lambda L, x, v: (x * 1, None), lambda y, z: y.__itruediv__(y.sum(1, keepdim=True)),
+     lambda y, z: (y * y).sum()),
+    ("reduced_then_added_to", lambda L, x, v: ((lambda y: (y, (y.sum(), v)))(x * 1)),
+     lambda y, z: y.__iadd__(z[1]), lambda y, z: z[0] + (y * 0).sum()),
+    ("masked_update", lambda L, x, v: (x * 1, None), lambda y, z: y.__setitem__(y > 0, y[y > 0] * 2),
+     lambda y, z: (y * y).sum()),
+    ("row_from_another_row", lambda L, x, v: (x * 1, None), lambda y, z: y.__setitem__([1], y[[0]] * 2),
+     lambda y, z: (y * y).sum()),
+    ("row_from_its_sum", lambda L, x, v: (x * 1, None), lambda y, z: y.__setitem__(0, y.sum(0)), lambda y, z: (y * y).sum()),
+    ("repeated_index_added", lambda L, x, v: (x * 1, None), lambda y, z: y.__setitem__([0, 0], y[[0, 0]] + 1),
+     lambda y, z: (y * y).sum()),
+]
+
+
+@pytest.mark.parametrize("case", USED_BEFORE_CHANGED, ids=[c[0] for c in USED_BEFORE_CHANGED])
+def test_ops_that_used_a_tensor_before_an_in_place_change_send_their_gradient_to_its_old_values(case, torch, rng):
+    """An op records the node that made the values it read, not the Tensor: ``z = y + 0; y *= 3`` leaves z's
+    gradient going to the old y (it went through y *= 3 before, or was lost in a cycle)."""
+    _, make, change, loss = case
+
+    def run(L, x, v):
+        y, z = make(L, x, v)
+        change(y, z)
+        loss(y, z).backward()
+
+    ours, theirs = _both(torch, run, rng.standard_normal((3, 4)), rng.standard_normal((3, 4)))
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert (a is None) == (b is None), f"leaf {i}: numconv {a is not None}, torch {b is not None}"
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=f"leaf {i}")
+
+
+CHANGED_SAVED = {
+    "amax_output": lambda x, o: (lambda m: (m.__iadd__(1), m.sum()))(x.amax(dim=1))[1],
+    "max_output": lambda x, o: (lambda m: (m.__iadd__(1), m))(x.max())[1],
+    "max_dim_indices": lambda x, o: (lambda vi: (vi[1].zero_(), vi[0].sum()))(x.max(dim=1))[1],
+    "linear_input_reshaped": lambda x, o: (lambda h: (lambda y: (h.__iadd__(1), y.sum()))(F.linear(h, o)))(x * 1)[1],
+    "gather_index": lambda x, o: (lambda i: (lambda y: (i.zero_(), y.sum()))(x.gather(1, i)))(
+        nc.Tensor(np.array([[0, 2], [1, 1], [3, 0]])))[1],
+    "clamp_bound": lambda x, o: (lambda lo: (lambda y: (lo.fill_(-10.0), y.sum()))(x.clamp(min=lo)))(nc.zeros(4))[1],
+    "bce_weight": lambda x, o: (lambda w: (lambda y: (w.zero_(), y))(
+        F.binary_cross_entropy(x.sigmoid(), o[:3].sigmoid().detach(), weight=w)))(nc.ones(4, dtype=nc.float64))[1],
+    "where_condition": lambda x, o: (lambda m: (lambda y: (m.fill_(True), y.sum()))(nc.where(m, x, x * 0)))(
+        nc.Tensor(x.numpy() > 0))[1],
+    "an_alias_made_by_the_constructor": lambda x, o: (lambda y: (nc.Tensor(y).zero_(), y.sum()))(x.exp())[1],
+}
+
+
+@pytest.mark.parametrize("name", list(CHANGED_SAVED))
+def test_changing_what_a_backward_saved_through_a_view_or_argument_fails_backward(name, rng):
+    """A saved reshape of an input, an index or bound or weight passed in, a Tensor made over another's
+    memory: each is version-checked, as PyTorch's (before, backward silently used the new values)."""
+    x = nc.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    other = nc.Tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    loss = CHANGED_SAVED[name](x, other)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_a_multiply_keeps_only_the_side_a_gradient_needs(rng):
+    """z = y * 3 saves nothing of y (the gradient is 3): changing y afterwards is fine, as in PyTorch."""
+    x = nc.Tensor(rng.standard_normal(4), requires_grad=True)
+    y = x * 2
+    z = y * 3
+    with nc.no_grad():
+        y.zero_()
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 6.0)
+
+
+def test_named_in_place_methods_match_torch(torch, rng):
+    X, W = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    mask = X > 0.3
+    changes = [lambda L, y: y.add_(y * 2, alpha=0.5), lambda L, y: y.sub_(1.5), lambda L, y: y.mul_(y * 1),
+               lambda L, y: y.div_(2.0), lambda L, y: y.pow_(2), lambda L, y: y.__ipow__(3),
+               lambda L, y: y.clamp_(-0.2, 0.4), lambda L, y: y.masked_fill_(L.tensor(mask), 0.7),
+               lambda L, y: y.relu_(), lambda L, y: y.exp_(), lambda L, y: y.abs_().log_(),
+               lambda L, y: y.abs_().sqrt_(), lambda L, y: y.neg_(), lambda L, y: y.sigmoid_(), lambda L, y: y.tanh_()]
+    for i, change in enumerate(changes):
+        def run(L, x):
+            y = x * 1
+            assert change(L, y) is y
+            (y * L.tensor(W)).sum().backward()
+        ours, theirs = _both(torch, run, X)
+        np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12, atol=1e-12, err_msg=f"change {i}")
+    np.testing.assert_array_equal(nc.Tensor(X).masked_fill(nc.Tensor(mask), 2.0).numpy(),
+                                  torch.tensor(X).masked_fill(torch.tensor(mask), 2.0).numpy())
+
+
+@pytest.mark.parametrize("layer", ["ReLU", "LeakyReLU", "ELU", "SiLU", "Hardtanh", "ReLU6"])
+def test_inplace_activations_write_into_their_input_as_torch(layer, torch, rng):
+    X, W = rng.standard_normal((3, 4)) * 3, rng.standard_normal((3, 4))
+
+    def run(L, x):
+        y = x * 1
+        assert getattr(L.nn, layer)(inplace=True)(y) is y
+        (y * L.tensor(W)).sum().backward()
+
+    ours, theirs = _both(torch, run, X)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12, atol=1e-12)
+    a = X.copy()
+    assert F.relu(a, inplace=True) is a and (a >= 0).all()
+
+
+def test_contiguous_copies_a_transposed_view_as_torch(rng):
+    x = nc.Tensor(rng.standard_normal((2, 3)))
+    c = x.transpose(0, 1).contiguous()
+    c += 100
+    assert x.numpy().max() < 100
+    assert x.contiguous() is x
+
+
+def test_hooks_and_retain_grad_as_torch(torch, rng):
+    X = rng.standard_normal((3, 4))
+
+    def run(L, x, record):
+        x.register_hook(lambda g: record.append(g.numpy().copy()))
+        y = x * 2
+        y.retain_grad()
+        z = (y * y).sum(0)
+        z.retain_grad()
+        handle = y.register_hook(lambda g: g * 3)  # registered after retain_grad: .grad still sees it
+        w = (z * L.tensor(X[0])).sum() + (x * 5).sum()
+        w.backward(retain_graph=True)
+        first = [t.grad.numpy().copy() for t in (x, y, z)]
+        handle.remove()
+        w.backward()
+        return first + [t.grad.numpy().copy() for t in (x, y, z)] + [record[0], record[1], len(record)]
+
+    ours = run(nc, nc.Tensor(X.copy(), requires_grad=True), [])
+    theirs = run(torch, torch.tensor(X.copy(), requires_grad=True), [])
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=f"item {i}")
+    x = nc.Tensor(X, requires_grad=True)
+    x.register_hook(lambda g: g * 0 + 1)  # a leaf's hook sees its gradient summed over paths, once
+    (x * x + x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 1.0)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        nc.zeros(2).register_hook(print)
+
+
+def test_grad_mode_helpers_and_small_methods(rng):
+    with nc.set_grad_enabled(False):
+        assert not nc.autograd.is_grad_enabled()
+    assert nc.autograd.is_grad_enabled()
+    nc.set_grad_enabled(False)
+    try:
+        assert (nc.Tensor(np.ones(2), requires_grad=True) * 2).grad_fn is None
+    finally:
+        nc.set_grad_enabled(True)
+    with nc.inference_mode():
+        assert not nc.autograd.is_grad_enabled()
+    x = nc.Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="not a leaf"):
+        y.requires_grad_(False)
+    assert y.detach_() is y and y.is_leaf and not y.requires_grad
+    np.testing.assert_array_equal(x.t().numpy(), x.numpy().T)
+    v, i = nc.tensor(3.0).max(0)
+    assert float(v) == 3.0 and int(i) == 0

@@ -1,8 +1,9 @@
 """Activations, as ``torch.nn``: ``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``GELU``, ``SiLU``,
 ``Hardtanh``, ``ReLU6``, ``Softplus``, ``Sigmoid``, ``Tanh``, ``Softmax``, ``LogSoftmax``.
 
-``inplace`` is accepted where PyTorch has it, and ignored: the result is always a new Tensor,
-which is what ``x = act(x)`` uses either way.
+``inplace=True`` writes the result into the input and returns it, as PyTorch's. It saves no
+memory here: the result is computed out of place, then copied in (and autograd keeps a copy of
+the input where the backward needs it).
 """
 from __future__ import annotations
 
@@ -19,14 +20,14 @@ __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Hardtanh", "ReL
 
 
 class ReLU(Module):
-    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility and ignored (a new Tensor is returned)."""
+    """max(x, 0); ``inplace=True`` writes it into the input."""
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input)
+        return F.relu(input, self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -44,7 +45,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = shapes.real(negative_slope, "negative_slope"), inplace
 
     def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return _inplace_repr(self, f"negative_slope={self.negative_slope}")
@@ -78,7 +79,7 @@ class ELU(Module):
         self.alpha, self.inplace = shapes.real(alpha, "alpha"), inplace
 
     def forward(self, input):
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         return _inplace_repr(self, f"alpha={self.alpha}")
@@ -108,7 +109,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
     def extra_repr(self):
         return _inplace_repr(self)
@@ -125,7 +126,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
         return _inplace_repr(self, f"min_val={self.min_val}, max_val={self.max_val}")
