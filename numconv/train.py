@@ -36,7 +36,7 @@ class Config:
     lr: float = 1e-3
     optimizer: str = "adam"
     momentum: float = 0.9
-    weight_decay: float = 0.0
+    weight_decay: float | None = None  # None: 0.01 for AdamW (its usual default), else 0
     scheduler: str = "none"
     device: str = "cpu"
     seed: int = 0
@@ -45,6 +45,10 @@ class Config:
     limit: int = 0  # use only the first N training images (0: all); for quick runs and tests
     progress: bool = True
     history: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.weight_decay is None:
+            self.weight_decay = 1e-2 if self.optimizer == "adamw" else 0.0
 
 
 def _check(cfg: Config):
@@ -109,7 +113,7 @@ def _build(cfg: Config):
     elif cfg.optimizer == "adam":
         opt = optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     elif cfg.optimizer == "adamw":
-        opt = optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay or 1e-2)
+        opt = optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
         opt = optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = None

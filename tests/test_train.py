@@ -185,3 +185,15 @@ def test_cpu_kernels_cached_after_the_kernel_ran():
     F.conv2d(rng.standard_normal((8, 1, 28, 28)).astype(np.float32),
              rng.standard_normal((6, 1, 5, 5)).astype(np.float32), padding=2)  # LeNet-5's first layer
     assert dispatch.cpu_kernels_cached() is True
+
+
+@pytest.mark.parametrize("kw, decay", [({}, 0.0), (dict(optimizer="adamw"), 0.01),
+                                      (dict(optimizer="adamw", weight_decay=0.0), 0.0),
+                                      (dict(optimizer="sgd", weight_decay=5e-4), 5e-4)])
+def test_weight_decay_defaults_per_optimizer_and_an_explicit_zero_holds(kw, decay, tmp_path):
+    """AdamW's default decay is 0.01; weight_decay=0 (--weight-decay 0) turns it off (it used to become 0.01)."""
+    from numconv.train import _build
+
+    cfg = _cfg(tmp_path, limit=64, **kw)
+    _, opt, *_ = _build(cfg)
+    assert cfg.weight_decay == decay and opt.param_groups[0]["weight_decay"] == decay
