@@ -11,6 +11,7 @@ math goes through ``numconv.ops``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 
 import numpy as np
@@ -50,8 +51,8 @@ class set_grad_enabled:  # noqa: N801 (PyTorch's name)
     after which the previous mode comes back, as ``torch.set_grad_enabled``."""
 
     def __init__(self, mode):
-        self.prev = is_grad_enabled()
-        _state.enabled = bool(mode)
+        self.prev, self.mode = is_grad_enabled(), bool(mode)
+        _state.enabled = self.mode
 
     def __enter__(self):
         return self
@@ -59,10 +60,22 @@ class set_grad_enabled:  # noqa: N801 (PyTorch's name)
     def __exit__(self, *exc):
         _state.enabled = self.prev
 
+    def __call__(self, fn):
+        """As a decorator: the mode for each call of ``fn`` only (the constructor's change is undone)."""
+        _state.enabled = self.prev
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
 
 def inference_mode(mode=True):
-    """``no_grad()`` (numconv has no separate inference tensors); ``inference_mode(False)`` changes nothing."""
-    return no_grad() if mode else contextlib.nullcontext()
+    """``no_grad()`` (numconv has no separate inference tensors); ``inference_mode(False)`` is ``enable_grad()``."""
+    return no_grad() if mode else enable_grad()
 
 
 class RemovableHandle:
@@ -84,9 +97,9 @@ def _run_hooks(hooks, g, shape):
         out = fn(Tensor._of(g))
         if out is not None:
             out = out.data if isinstance(out, Tensor) else out
-            if tuple(out.shape) != tuple(shape):
-                raise RuntimeError(f"a gradient hook returned shape {tuple(out.shape)} for a gradient of shape "
-                                   f"{tuple(shape)}")
+            if tuple(out.shape) != tuple(shape) or out.dtype != g.dtype:
+                raise RuntimeError(f"a gradient hook returned shape {tuple(out.shape)} and dtype {out.dtype} for a "
+                                   f"gradient of shape {tuple(shape)} and dtype {g.dtype}")
             g = out
     return g
 

@@ -749,8 +749,9 @@ class _Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         x2 = M.reshape(x, (shapes.prod(x.shape[:-1]), w.shape[1]))  # not -1: in_features may be 0
-        ctx.save_for_backward(x2, w)
-        ctx.x_shape = tuple(x.shape)
+        nx, nw, _ = ctx.needs_input_grad
+        ctx.save_for_backward(x2 if nw else None, w if nx else None)  # each gradient needs the other side
+        ctx.x_shape, ctx.rows, ctx.out_features = tuple(x.shape), x2.shape[0], w.shape[0]
         y = M.matmul(x2, M.transpose(w, (1, 0)))
         if b is not None:
             y = M.add(y, b)
@@ -760,7 +761,7 @@ class _Linear(Function):
     def backward(ctx, g):
         x2, w = ctx.saved
         nx, nw, nb = ctx.needs_input_grad
-        g2 = M.reshape(g, (x2.shape[0], w.shape[0]))  # not -1: out_features may be 0
+        g2 = M.reshape(g, (ctx.rows, ctx.out_features))  # not -1: out_features may be 0
         gx = M.reshape(M.matmul(g2, w), ctx.x_shape) if nx else None
         gw = M.matmul(M.swapaxes(g2, 0, 1), x2) if nw else None
         gb = M.sum(g2, axis=0) if nb else None
@@ -1051,7 +1052,8 @@ def _normalize_runs(x, runs, eps):
     normalizes to 0 (NaN where it is not finite), as in PyTorch."""
     per = x.numel() // runs if runs else 0
     if per <= 1:
-        return x - x
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as PyTorch's (without a warning)
+            return x - x
     y = _BatchNorm.apply(x.reshape(1, runs, per), None, None, running_mean=None, running_var=None,
                          training=True, momentum=0.0, eps=eps)
     return y.reshape(*x.shape)
@@ -1080,6 +1082,27 @@ def _scale_shift(y, weight, bias, shape):
     if bias is not None:
         y = y + bias.reshape(*shape)
     return y
+
+
+class _ChannelAffine(Function):
+    """y = x * weight[c] + bias[c] along axis 1 (either may be None): batch_norm's evaluation kernels
+    with mean 0 and invstd 1, one fused pass each way (gweight = sum g x, gbias = sum g)."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        C = x.shape[1]
+        ctx.stats = M.zeros((C,), np.float64, like=x), M.ones((C,), np.float64, like=x)
+        ctx.save_for_backward(x, weight)
+        return ops.channel_affine(x, weight, bias, *ctx.stats)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x, weight = ctx.saved
+        gx, gw, gb = ops.batch_norm_backward(g, x, *ctx.stats, weight, False, need_x)
+        return gx, (gw if need_w else None), (gb if need_b else None)
 
 
 def _normalized_shape(x, normalized_shape):
@@ -1118,7 +1141,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     weight, bias = _affine(x, weight, bias, (C,), "one per channel, input.shape[1]")
     eps = shapes.real(eps, "eps", 0.0, lo_open=True)
     y = _normalize_runs(x, x.shape[0] * num_groups, eps)
-    return _scale_shift(y, weight, bias, (C,) + (1,) * (x.ndim - 2))
+    if weight is None and bias is None:
+        return y
+    if y.numel() == 0:
+        return _scale_shift(y, weight, bias, (C,) + (1,) * (x.ndim - 2))
+    return _ChannelAffine.apply(y, weight, bias)
 
 
 @_arrays_in_arrays_out
@@ -1179,7 +1206,12 @@ def _make_lp_pool(nd):
         x = _float(input, "input")
         p = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
         taps = shapes.prod(shapes.ntuple(kernel_size, nd, "kernel_size"))
-        return (avg_pool(x ** p, kernel_size, stride, 0, ceil_mode) * taps) ** (1.0 / p)
+        ceil_mode = shapes.flag(ceil_mode, "ceil_mode")
+        with np.errstate(invalid="ignore"):  # a negative x to a fractional p: NaN, as PyTorch's (no warning)
+            s = avg_pool(x ** p, kernel_size, stride, 0, ceil_mode) * taps
+        # a window of zeros gives 0 with a gradient of 0, not the 0 * inf of s^(1/p) there (PyTorch's rule)
+        zero = s == 0
+        return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
 
     lp_pool.__name__ = lp_pool.__qualname__ = f"lp_pool{nd}d"
     lp_pool.__doc__ = f"""{nd}-d power-average pooling, as ``torch.nn.functional.lp_pool{nd}d``:
@@ -1202,28 +1234,35 @@ class _Embedding(Function):
 
     @staticmethod
     def forward(ctx, weight, index, padding_idx, scale_grad_by_freq):
-        ctx.index, ctx.shape, ctx.dtype = index, tuple(weight.shape), weight.dtype
+        ctx.save_for_backward(index)  # an index Tensor changed in place before backward is caught
+        ctx.shape, ctx.dtype = tuple(weight.shape), weight.dtype
         ctx.padding_idx, ctx.scale = padding_idx, scale_grad_by_freq
         return M.take(weight, index, 0)
 
     @staticmethod
     def backward(ctx, g):
         V, D = ctx.shape
-        flat = M.reshape(ctx.index, (-1,))
+        flat = M.reshape(ctx.saved[0], (-1,))
         gw = M.index_add(ctx.shape, flat, M.reshape(g, (-1, D)), ctx.dtype)
         if ctx.scale:  # divided by how often each row was picked in this batch
             counts = M.index_add((V,), flat, M.ones(tuple(flat.shape), ctx.dtype, like=g), ctx.dtype)
             gw = M.divide(gw, M.reshape(M.maximum(counts, 1), (V, 1)))
         if ctx.padding_idx is not None:
             M.assign(gw, 0, ctx.padding_idx)
-        return gw
+        return gw, None
 
 
 def _embedding_index(input, V):
     """The integer index array of ``embedding`` (on its own device), its values checked to lie in [0, V)."""
     index = _raw(input)
+    if type(index).__module__.split(".")[0] == "torch":
+        raise TypeError(f"input must be a NumPy or device array or a numconv Tensor, got a torch tensor; pass "
+                        f"input.numpy()")
     if not hasattr(index, "dtype") or not hasattr(index, "shape"):
-        index = np.asarray(index)
+        try:
+            index = np.asarray(index)
+        except ValueError as e:
+            raise ValueError(f"input must be a rectangular array of indices: {e}") from None
     if np.dtype(index.dtype).kind not in "iu":
         raise TypeError(f"input must hold integer indices (int64 or int32), got dtype {index.dtype}")
     if shapes.prod(index.shape):
@@ -1270,7 +1309,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         norm_type = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
         with autograd.no_grad():
             _renorm_rows(w, index, max_norm, norm_type)
-    return _Embedding.apply(w, index=index, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+    # a Tensor index is version-checked at backward; an array one is copied (nothing could check it)
+    index = input if isinstance(input, Tensor) else M.copy(index)
+    return _Embedding.apply(w, index, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -1508,8 +1549,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
     exp(target) * (target - input) with ``log_target``; then the reduction, where 'batchmean' (the
     divergence's true value for a batch of distributions) divides the sum by input.shape[0] and
     'mean' by the number of elements, as PyTorch."""
-    if reduction != "batchmean":
-        _reduction(reduction)
+    if reduction not in REDUCTIONS + ("batchmean",):
+        raise ValueError(f"reduction must be one of {REDUCTIONS + ('batchmean',)}, got {reduction!r}")
     log_target = shapes.flag(log_target, "log_target")
     x, y = _pair(input, target)
     if log_target:

@@ -79,7 +79,8 @@ def integer(value, name: str, lo=None) -> int:
 def sizes(value, name: str) -> tuple:
     """``value`` as a tuple of non-negative ints: an int is a tuple of one, a sequence (list, tuple,
     torch.Size) gives one entry each; else a TypeError, or a ValueError for a negative entry."""
-    seq = (value,) if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    seq = (value,) if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) or \
+        (isinstance(value, np.ndarray) and value.ndim == 1) else None
     if seq is None or not all(_is_int(v) for v in seq):
         raise TypeError(f"{name} must be an int or a sequence of ints, got {value!r}")
     if any(v < 0 for v in seq):

@@ -640,6 +640,20 @@ class Cat(Function):
         return tuple(M.split(g, ctx.sizes, ctx.axis))
 
 
+class Split(Function):
+    """Pieces of ``sizes`` along ``axis`` (views on the CPU); the gradient is the pieces' gradients
+    concatenated, one pass however many pieces there are."""
+
+    @staticmethod
+    def forward(ctx, a, sizes, axis):
+        ctx.axis = axis
+        return tuple(M.split(a, sizes, axis))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return M.concatenate(grads, ctx.axis)
+
+
 class Stack(Function):
     @staticmethod
     def forward(ctx, *arrays, axis):
@@ -1084,7 +1098,10 @@ class Tensor:
         M.assign(self.data, out.data)
         self._written()
         if out._node is not None:
+            before = (self._node, self._index)
             self._node, self._index, self.requires_grad = out._node, out._index, True
+            if self._retains:  # .grad is the gradient of the tensor's newest values (as PyTorch's)
+                self._move_retain_hook(*before)
         return self
 
     def __iadd__(self, other):
@@ -1104,10 +1121,10 @@ class Tensor:
 
     # PyTorch's named in-place methods: each is its out-of-place op written back, as ``+=`` is
     def add_(self, other, alpha=1):
-        return self._inplace(Tensor.__add__, other if alpha == 1 else other * alpha)
+        return self._inplace(Tensor.__add__, other if alpha == 1 else other * shapes.real(alpha, "alpha"))
 
     def sub_(self, other, alpha=1):
-        return self._inplace(Tensor.__sub__, other if alpha == 1 else other * alpha)
+        return self._inplace(Tensor.__sub__, other if alpha == 1 else other * shapes.real(alpha, "alpha"))
 
     def mul_(self, other):
         return self._inplace(Tensor.__mul__, other)
@@ -1127,9 +1144,18 @@ class Tensor:
         """``value`` where ``mask`` (boolean, broadcasting to this shape) holds, else this tensor's values."""
         if isinstance(value, Tensor) and value.ndim:
             raise ValueError(f"masked_fill takes a number or a 0-d tensor, got a tensor of shape {value.shape}")
+        if not isinstance(value, (Tensor, numbers.Number, np.generic)):
+            raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
+        shape, dtype = tuple(getattr(mask, "shape", ())), np.dtype(getattr(mask, "dtype", object))
+        if dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a boolean tensor, got dtype {dtype}")
+        try:
+            fits = np.broadcast_shapes(shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"masked_fill: mask of shape {shape} does not broadcast to the tensor's shape {self.shape}")
         out = where(mask, value, self)
-        if out.shape != self.shape:
-            raise ValueError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast to {self.shape}")
         return out if out.dtype == self.dtype else out.astype(self.dtype)
 
     def masked_fill_(self, mask, value):
@@ -1165,6 +1191,7 @@ class Tensor:
     # ---- autograd
     _hooks = None  # a leaf's gradient hooks (a non-leaf's live on its node)
     _retains = False
+    _retain_hook = None
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient each backward pass (a leaf's: summed over every
@@ -1194,8 +1221,17 @@ class Tensor:
                 self._accumulate_grad(g.data)
 
             self.register_hook(keep)
-            self._retains = True
+            self._retains, self._retain_hook = True, keep
         return self
+
+    def _move_retain_hook(self, node, index):
+        """retain_grad's hook off the node that made the old values, onto this tensor's node, last."""
+        hooks = node.hooks.get(index, []) if node is not None and node.hooks else []
+        if self._retain_hook in hooks:
+            hooks.remove(self._retain_hook)
+        if self._node.hooks is None:
+            self._node.hooks = {}
+        self._node.hooks.setdefault(self._index, []).append(self._retain_hook)
 
     @property
     def retains_grad(self):
@@ -1520,9 +1556,15 @@ class Tensor:
             sizes = list(shapes.sizes(split_size_or_sections, "split_size_or_sections"))
             if sum(sizes) != n:
                 raise ValueError(f"split: sections {sizes} must sum to the size {n} of dim {dim}")
-        starts = np.cumsum([0] + sizes[:-1])
-        lead = (slice(None),) * axis
-        return tuple(self[lead + (slice(int(a), int(a) + k),)] for a, k in zip(starts, sizes))
+        pieces = Split.apply(self, sizes=sizes, axis=axis)
+        lead, start = (slice(None),) * axis, 0
+        for piece, k in zip(pieces, sizes):  # each is a slice of this tensor, as its basic indexing gives
+            if self.device == dispatch.CPU:
+                self._share(piece)
+            else:  # a device copy: changes through it go back to this tensor
+                piece._copy_of(self, lambda base, own, index=lead + (slice(start, start + k),): M.assign(base, own, index))
+            start += k
+        return pieces
 
     def chunk(self, chunks, dim=0):
         """``chunks`` pieces along ``dim`` or fewer, as ``torch.chunk``: each of ceil(size / chunks)

@@ -392,3 +392,74 @@ def test_grad_mode_helpers_and_small_methods(rng):
     np.testing.assert_array_equal(x.t().numpy(), x.numpy().T)
     v, i = nc.tensor(3.0).max(0)
     assert float(v) == 3.0 and int(i) == 0
+
+
+def test_retain_grad_follows_the_tensor_through_in_place_changes_and_stays_the_last_hook(torch):
+    """.grad is the gradient of the tensor's newest values, after every hook registered on them (a second
+    look at the hooks found both wrong: the old values' gradient, and hooks run out of order)."""
+    for change in (lambda L, y: y.mul_(2), lambda L, y: (F if L is nc else torch.nn.functional).silu(y, inplace=True)):
+        results = []
+        for L in (nc, torch):
+            x = L.tensor([1.0, 2.0], dtype=L.float64, requires_grad=True)
+            y = x * 1
+            y.retain_grad()
+            change(L, y)
+            y.register_hook(lambda g: g * 10)
+            y.register_hook(lambda g: g + 1)
+            (y * y).sum().backward()
+            results.append((x.grad.numpy(), y.grad.numpy()))
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_a_hook_must_keep_the_gradients_dtype():
+    x = nc.Tensor(np.ones(3), requires_grad=True)
+    x.register_hook(lambda g: g.float())
+    with pytest.raises(RuntimeError, match="dtype float32"):
+        (x * 2).sum().backward()
+
+
+def test_grad_mode_as_a_decorator_and_inference_mode_off():
+    @nc.set_grad_enabled(False)
+    def doubled(t):
+        return t * 2
+
+    x = nc.Tensor(np.ones(2), requires_grad=True)
+    assert nc.autograd.is_grad_enabled() and not doubled(x).requires_grad and (x * 2).requires_grad
+    with nc.no_grad():
+        with nc.inference_mode(False):
+            assert (x * 2).requires_grad
+
+
+def test_linear_keeps_only_what_its_gradients_need(rng):
+    """A weight changed after a forward whose input needs no gradient is fine, as in PyTorch (only the
+    weight's gradient is needed, and it reads the input)."""
+    w = nc.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    y = F.linear(nc.ones(2, 4, dtype=nc.float64), w)
+    with nc.no_grad():
+        w.mul_(0.5)
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 2.0)
+
+
+def test_an_embedding_index_changed_before_backward(rng):
+    table = rng.standard_normal((4, 2))
+    w = nc.Tensor(table, requires_grad=True)
+    index = nc.tensor([0, 1])
+    y = F.embedding(index, w)
+    index[0] = 3
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.sum().backward()
+    w.grad = None
+    raw = np.array([0, 1])  # an array cannot be checked: it is copied, so the gradient goes to the rows read
+    y = F.embedding(raw, w)
+    raw[0] = 3
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[1, 1], [1, 1], [0, 0], [0, 0]])
+
+
+def test_contiguous_is_c_contiguous_and_then_itself(rng):
+    for t in (nc.randn(2, 3).t(), nc.randn(2, 3, 4).permute(2, 0, 1), nc.randn(4, 6)[:, ::2]):
+        c = t.contiguous()
+        assert c.data.flags.c_contiguous and c.contiguous() is c
+        np.testing.assert_array_equal(c.numpy(), t.numpy())

@@ -131,8 +131,9 @@ def _make_lp_pool(nd):
         def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
             super().__init__()
             shapes.pool_params(nd, kernel_size, stride, 0, 1)
-            self.norm_type = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
-            self.kernel_size, self.stride, self.ceil_mode = kernel_size, stride, ceil_mode
+            shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
+            self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+            self.ceil_mode = shapes.flag(ceil_mode, "ceil_mode")
 
         def forward(self, input):
             return fn(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)

@@ -8,7 +8,7 @@ from .. import shapes
 from ..autograd import no_grad
 from ..tensor import Tensor
 from . import init
-from ._utils import factory_dtype, positive_int
+from ._utils import factory_dtype
 from .module import Module
 from .parameter import Parameter
 
@@ -23,8 +23,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
-        self.num_embeddings = positive_int(num_embeddings, "num_embeddings")
-        self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
+        self.num_embeddings = shapes.integer(num_embeddings, "num_embeddings", 0)
+        self.embedding_dim = shapes.integer(embedding_dim, "embedding_dim", 0)
         if padding_idx is not None:
             padding_idx = shapes.integer(padding_idx, "padding_idx")
             if not -num_embeddings <= padding_idx < num_embeddings:
@@ -32,7 +32,8 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
         self.max_norm = None if max_norm is None else shapes.real(max_norm, "max_norm", 0.0)
-        self.norm_type = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
+        shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
+        self.norm_type = norm_type
         self.scale_grad_by_freq = shapes.flag(scale_grad_by_freq, "scale_grad_by_freq")
         if shapes.flag(sparse, "sparse"):
             raise ValueError("sparse=True: numconv's gradients are dense arrays; pass sparse=False")
@@ -73,6 +74,8 @@ class Embedding(Module):
             s += f", padding_idx={self.padding_idx}"
         if self.max_norm is not None:
             s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq:
             s += ", scale_grad_by_freq=True"
         return s

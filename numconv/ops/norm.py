@@ -21,17 +21,29 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps
     batch's mean and biased variance when ``training``, else the running ones; mean and invstd are
     float64 (C,), kept for the backward."""
     dev = dispatch.backend(input=x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
-    x = dispatch.contiguous(x, dev)
     C = x.shape[1]
-    k = dispatch.kernels("norm", dev)
-    y = dispatch.empty(x.shape, x.dtype, dev)  # pooled on the CPU: a fresh array is a page fault per 4 KiB
     mean, invstd = dispatch.empty((C,), np.float64, dev), dispatch.empty((C,), np.float64, dev)
     if not training:
-        k.batch_norm_eval_stats(mean, invstd, dispatch.contiguous(running_mean, dev),
-                                dispatch.contiguous(running_var, dev), eps)
-    k.batch_norm_forward(_view(y, dev), mean, invstd, _view(x, dev), _optional(weight, x.dtype, dev),
-                         _optional(bias, x.dtype, dev), weight is not None, bias is not None, training, eps)
-    return y, mean, invstd
+        dispatch.kernels("norm", dev).batch_norm_eval_stats(mean, invstd, dispatch.contiguous(running_mean, dev),
+                                                            dispatch.contiguous(running_var, dev), eps)
+    return _forward(x, weight, bias, mean, invstd, training, eps, dev), mean, invstd
+
+
+def channel_affine(x, weight, bias, mean, invstd):
+    """y = (x - mean) * invstd * weight + bias per channel (axis 1), mean and invstd given (float64
+    (C,)): batch normalization's evaluation pass. With mean 0 and invstd 1 it is the per-channel
+    affine map of a group norm, in one pass; ``batch_norm_backward`` with training=False is its gradient."""
+    dev = dispatch.backend(input=x, weight=weight, bias=bias, mean=mean)
+    return _forward(x, weight, bias, mean, invstd, False, 0.0, dev)
+
+
+def _forward(x, weight, bias, mean, invstd, training, eps, dev):
+    x = dispatch.contiguous(x, dev)
+    y = dispatch.empty(x.shape, x.dtype, dev)  # pooled on the CPU: a fresh array is a page fault per 4 KiB
+    dispatch.kernels("norm", dev).batch_norm_forward(
+        _view(y, dev), mean, invstd, _view(x, dev), _optional(weight, x.dtype, dev), _optional(bias, x.dtype, dev),
+        weight is not None, bias is not None, training, eps)
+    return y
 
 
 def batch_norm_update_running(running_mean, running_var, mean, invstd, m, momentum, eps):
