@@ -21,6 +21,15 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _gelu_tanh(x):
+    """x (1 + tanh(u)) / 2, u = sqrt(2/pi) (x + 0.044715 x^3), written as x / (1 + exp(-2u)): the same
+    number, without the cancellation of 1 + tanh(u) where tanh(u) is near -1 (x below -5), which in
+    float64 leaves a tenth of the value wrong at x = -7 (PyTorch's float64 has it)."""
+    u = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+    with np.errstate(over="ignore"):
+        return x / (1.0 + np.exp(-2.0 * u))
+
+
 # name, numconv call, torch call (on torch.nn.functional), textbook formula in float64, kinks to visit
 CASES = {
     "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda T, x: T.leaky_relu(x, 0.2),
@@ -30,7 +39,7 @@ CASES = {
     "gelu": (F.gelu, lambda T, x: T.gelu(x),
              lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))), []),
     "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), lambda T, x: T.gelu(x, approximate="tanh"),
-                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))), []),
+                  lambda x: _gelu_tanh(x), []),
     "silu": (F.silu, lambda T, x: T.silu(x), lambda x: x * _sigmoid(x), []),
     "hardtanh": (lambda x: F.hardtanh(x, -0.5, 0.75), lambda T, x: T.hardtanh(x, -0.5, 0.75),
                  lambda x: np.clip(x, -0.5, 0.75), [-0.5, 0.75]),

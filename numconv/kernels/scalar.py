@@ -1,6 +1,18 @@
 """Scalar helpers for elementwise kernels, written once in plain Python and wrapped per target
 (``njit(inline="always")`` in ``cpu/``, ``cuda.jit(device=True)`` in ``cuda/``)."""
 import math
+import types
+
+# The functions the formulas call. Plain Python takes these; each target binds its compiled ones
+# with ``with_primitives``: the GPU the math module's and its own ``sigmoid``, the CPU its
+# vectorizable exp, expm1 and log1p (``cpu/vecmath.py``; log1p is only asked for 0 <= w <= 1).
+exp, expm1, log1p, erf = math.exp, math.expm1, math.log1p, math.erf
+
+
+def with_primitives(fn, **primitives):
+    """``fn`` with some of its global names (exp, expm1, log1p, erf, sigmoid) bound to other functions."""
+    return types.FunctionType(fn.__code__, {**fn.__globals__, **primitives}, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
 
 
 def lerp(start, end, weight, complement):
@@ -36,34 +48,43 @@ def activation(code, x, p0, p1):
     - leaky_relu: x if x > 0 else p0 x (p0 the negative slope);
     - elu: x if x > 0 else p0 (exp(x) - 1) (p0 = alpha);
     - gelu: x Phi(x) = x (1 + erf(x / sqrt 2)) / 2;
-    - gelu_tanh: x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2;
+    - gelu_tanh: x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), computed as x sigmoid(2u);
     - silu: x sigmoid(x);
     - hardtanh: x clipped to [p0, p1];
-    - softplus: log(1 + exp(p0 x)) / p0, and x itself where p0 x > p1 (p0 = beta, p1 = threshold).
+    - softplus: log(1 + exp(p0 x)) / p0, computed as (max(p0 x, 0) + log1p(exp(-|p0 x|))) / p0, and x
+      itself where p0 x > p1 (p0 = beta, p1 = threshold).
+
+    Every sigmoid is taken from e = exp(-|z|) <= 1: 1 / (1 + e) for z >= 0, e / (1 + e) below, so
+    no exp overflows.
     """
     x = float(x)
     if code == LEAKY_RELU:
         return x if x > 0 else x * p0
     if code == ELU:
-        return p0 * math.expm1(x) if x <= 0 else x
+        return p0 * expm1(x) if x <= 0 else x
     if code == GELU:
-        return 0.5 * x * (1.0 + math.erf(x * SQRT_HALF))
-    if code == GELU_TANH:
-        return 0.5 * x * (1.0 + math.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x)))
+        return 0.5 * x * (1.0 + erf(x * SQRT_HALF))
+    if code == GELU_TANH:  # (1 + tanh(u)) / 2 = sigmoid(2u)
+        return x * sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
     if code == SILU:
-        e = math.exp(-abs(x))  # sigmoid without overflow: exp(-|x|) <= 1
-        return x / (1.0 + e) if x >= 0 else x * e / (1.0 + e)
+        return x * sigmoid(x)
     if code == HARDTANH:
         if x < p0:
             return p0
         if x > p1:
             return p1
         return x  # NaN too
-    # SOFTPLUS
+    # SOFTPLUS: log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)
     bx = x * p0
     if bx > p1:
         return x
-    return math.log1p(math.exp(bx) if not bx > LOG_MAX else math.inf) / p0
+    return ((bx if bx > 0.0 else 0.0) + log1p(exp(-abs(bx)))) / p0
+
+
+def sigmoid(z):
+    """1 / (1 + e^-z) from e = e^-|z| <= 1 (no overflow); NaN for NaN."""
+    e = exp(-abs(z))
+    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
 
 
 def activation_grad(code, g, x, p0, p1):
@@ -74,25 +95,23 @@ def activation_grad(code, g, x, p0, p1):
     if code == LEAKY_RELU:
         return g if x > 0 else g * p0
     if code == ELU:
-        return g * (p0 * math.exp(x)) if x <= 0 else g
+        return g * (p0 * exp(x)) if x <= 0 else g
     if code == GELU:  # Phi(x) + x phi(x)
-        cdf = 0.5 * (1.0 + math.erf(x * SQRT_HALF))
-        return g * (cdf + x * (INV_SQRT_2PI * math.exp(-0.5 * x * x)))
-    if code == GELU_TANH:  # (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2
-        t = math.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
+        cdf = 0.5 * (1.0 + erf(x * SQRT_HALF))
+        return g * (cdf + x * (INV_SQRT_2PI * exp(-0.5 * x * x)))
+    if code == GELU_TANH:  # (1 + t) / 2 + x (1 - t^2) u', t = tanh(u): with s = (1 + t) / 2, s + 2 x s (1 - s) u'
+        s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
         inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x)
-        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner)
+        return g * (s + 2.0 * x * s * (1.0 - s) * inner)
     if code == SILU:  # s (1 + x (1 - s))
-        e = math.exp(-abs(x))
-        s = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+        s = sigmoid(x)
         return g * (s * (1.0 + x * (1.0 - s)))
     if code == HARDTANH:
         if x <= p0 or x >= p1:
             return 0.0  # even where g is NaN or infinite, as PyTorch's where()
         return g
-    # SOFTPLUS: g exp(bx) / (exp(bx) + 1)
+    # SOFTPLUS: g exp(bx) / (exp(bx) + 1) = g sigmoid(bx)
     bx = x * p0
     if bx > p1:
         return g
-    z = math.exp(bx) if not bx > LOG_MAX else math.inf
-    return g * (z / (z + 1.0))
+    return g * sigmoid(bx)

@@ -4,13 +4,33 @@ forward and backward in one pass (their formulas, written once for both backends
 ``numconv.kernels.scalar``). Flat (P,) C-contiguous arrays; the rest of the elementwise math runs
 in NumPy (``numconv.ops.math``).
 """
-from numba import prange
+from numba import njit, prange
 
 from .. import scalar
-from . import inline, kernel, part_range, plane_parts, serial
+from . import FASTMATH, inline, kernel, part_range, plane_parts, vecmath
 
-_activation = inline(scalar.activation)
-_activation_grad = inline(scalar.activation_grad)
+# The activation kernels drop 'reassoc': with it LLVM reassociated the formulas' products into
+# vecmath's inlined arithmetic (gelu's gradient at x = inf came out -inf instead of NaN). These
+# loops have no reductions for it to help. And they take NumPy's error model: under Python's, every
+# division tests its divisor for zero (to raise ZeroDivisionError), a branch that stops LLVM from
+# vectorizing the loop; here a division by zero gives inf or NaN, as the formulas expect.
+_FLAGS = FASTMATH - {"reassoc"}
+
+
+def _parallel(fn):
+    return njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")(fn)
+
+
+def _serial(fn):
+    return njit(cache=True, fastmath=_FLAGS, error_model="numpy")(fn)
+
+
+# the formulas with the vectorizable exp, expm1 and log1p: a loop over elu, silu, gelu_tanh or
+# softplus vectorizes (gelu's erf stays libm's)
+_primitives = dict(exp=vecmath.exp, expm1=vecmath.expm1, log1p=vecmath.log1p)
+_primitives["sigmoid"] = inline(scalar.with_primitives(scalar.sigmoid, **_primitives))
+_activation = inline(scalar.with_primitives(scalar.activation, **_primitives))
+_activation_grad = inline(scalar.with_primitives(scalar.activation_grad, **_primitives))
 
 
 @kernel
@@ -31,7 +51,7 @@ def relu_backward(out, g, y):
 CHUNK = 16384  # elements a thread takes at a time: enough to hide the threads' start
 
 
-@kernel
+@_parallel
 def activation_forward(out, x, code, p0, p1):
     """out = f(x), f the activation ``code`` of ``numconv.kernels.scalar`` with parameters p0, p1."""
     parts = plane_parts((x.size + CHUNK - 1) // CHUNK)
@@ -40,7 +60,7 @@ def activation_forward(out, x, code, p0, p1):
         _forward_run(out[lo:hi], x[lo:hi], code, p0, p1)
 
 
-@kernel
+@_parallel
 def activation_backward(out, g, x, code, p0, p1):
     """out = g * f'(x), f the activation ``code`` (the forward's input x, not its output)."""
     parts = plane_parts((g.size + CHUNK - 1) // CHUNK)
@@ -68,7 +88,7 @@ def _backward_loop(out, g, x, code, p0, p1):
         out[i] = _activation_grad(code, g[i], x[i], p0, p1)
 
 
-@serial
+@_serial
 def _forward_run(out, x, code, p0, p1):
     if code == scalar.LEAKY_RELU:
         _forward_loop(out, x, scalar.LEAKY_RELU, p0, p1)
@@ -86,7 +106,7 @@ def _forward_run(out, x, code, p0, p1):
         _forward_loop(out, x, scalar.SOFTPLUS, p0, p1)
 
 
-@serial
+@_serial
 def _backward_run(out, g, x, code, p0, p1):
     if code == scalar.LEAKY_RELU:
         _backward_loop(out, g, x, scalar.LEAKY_RELU, p0, p1)

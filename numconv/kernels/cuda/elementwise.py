@@ -17,8 +17,9 @@ from numba import cuda
 from .. import scalar
 from . import jit, launch, strided_offset
 
-_activation = cuda.jit(device=True)(scalar.activation)
-_activation_grad = cuda.jit(device=True)(scalar.activation_grad)
+_sigmoid = cuda.jit(device=True)(scalar.sigmoid)  # with the math module's exp, as the formulas below
+_activation = cuda.jit(device=True)(scalar.with_primitives(scalar.activation, sigmoid=_sigmoid))
+_activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activation_grad, sigmoid=_sigmoid))
 
 # binary arithmetic: out = a <op> b
 ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
