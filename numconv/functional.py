@@ -1586,11 +1586,7 @@ def _binary_args(input, target, weight, pos_weight=None):
                              f"{name}.detach()")
         shape, dt = array_info(w, name)
         shapes.same_dtype([("input", x.dtype), (name, dt)])
-        try:
-            fits = np.broadcast_shapes(shape, x.shape) == x.shape
-        except ValueError:
-            fits = False
-        if not fits:
+        if not shapes.broadcasts_to(shape, x.shape):
             raise ValueError(f"{name} of shape {shape} does not broadcast to input's shape {x.shape}")
         raw.append(w)  # a Tensor stays one: an in-place change to it before backward is then caught
     return x, y, raw[0], raw[1]

@@ -88,6 +88,14 @@ def sizes(value, name: str) -> tuple:
     return tuple(int(v) for v in seq)
 
 
+def broadcasts_to(shape, target) -> bool:
+    """Whether an array of ``shape`` broadcasts to exactly ``target`` (NumPy's rules)."""
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
 def flag(value, name: str) -> bool:
     """``value`` as a bool: True or False (NumPy's too); anything else, a truthy string say, is a
     TypeError naming ``name``."""

@@ -1149,11 +1149,7 @@ class Tensor:
         shape, dtype = tuple(getattr(mask, "shape", ())), np.dtype(getattr(mask, "dtype", object))
         if dtype != np.bool_:
             raise TypeError(f"masked_fill: mask must be a boolean tensor, got dtype {dtype}")
-        try:
-            fits = np.broadcast_shapes(shape, self.shape) == self.shape
-        except ValueError:
-            fits = False
-        if not fits:
+        if not shapes.broadcasts_to(shape, self.shape):
             raise ValueError(f"masked_fill: mask of shape {shape} does not broadcast to the tensor's shape {self.shape}")
         out = where(mask, value, self)
         return out if out.dtype == self.dtype else out.astype(self.dtype)
