@@ -14,7 +14,7 @@ from conftest import assert_close
 from numconv import nn
 from numconv.autograd import gradcheck
 
-_erf = np.vectorize(math.erf)
+_erfc = np.vectorize(math.erfc)  # Phi(x) = erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels in the left tail
 
 
 def _sigmoid(x):
@@ -37,7 +37,7 @@ CASES = {
     "elu": (lambda x: F.elu(x, 1.3), lambda T, x: T.elu(x, 1.3),
             lambda x: np.where(x > 0, x, 1.3 * (np.exp(x) - 1)), [0.0]),
     "gelu": (F.gelu, lambda T, x: T.gelu(x),
-             lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))), []),
+             lambda x: x * 0.5 * _erfc(-x / math.sqrt(2)), []),
     "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), lambda T, x: T.gelu(x, approximate="tanh"),
                   lambda x: _gelu_tanh(x), []),
     "silu": (F.silu, lambda T, x: T.silu(x), lambda x: x * _sigmoid(x), []),

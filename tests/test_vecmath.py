@@ -1,7 +1,7 @@
-"""The CPU activation kernels' exp, expm1 and log1p (``numconv/kernels/cpu/vecmath.py``, written so
-that loops over them vectorize) against Python's math module (the C library's, correctly rounded
-or within an ulp): over their whole ranges, at the edges of overflow and underflow, on
-subnormal results, and on inf, -inf, NaN and signed zeros."""
+"""The CPU activation kernels' exp, expm1, log1p and erfc (``numconv/kernels/cpu/vecmath.py``,
+written so that loops over them vectorize) against Python's math module (the C library's, correctly
+rounded or within an ulp) or mpmath: over their whole ranges, at the edges of overflow and
+underflow, on subnormal results, and on inf, -inf, NaN and signed zeros."""
 from __future__ import annotations
 
 import math
@@ -76,6 +76,16 @@ def test_log1p_within_three_ulps_on_its_interval(rng):
     _check(vecmath.log1p, math.log1p, w, 3.0)
 
 
+def test_erfc_within_four_ulps_of_the_true_value(rng):
+    """Against mpmath at 30 digits (libm's erfc is itself 2 ulps off here and there): relative
+    precision in the right tail down to the subnormals, 2 - erfc(-x) on the left."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    x = np.concatenate([rng.uniform(-6, 27.3, 3000), rng.uniform(-2, 2, 1000), SPECIAL,
+                        [26.5, 27.2, 27.3, 27.5, 28.0, -30.0, 0.5, -0.5]])
+    _check(vecmath.erfc, lambda v: float(mp.erfc(mp.mpf(v))) if math.isfinite(v) else math.erfc(v), x, 4.0)
+
+
 def test_the_activation_loops_vectorize():
     """What the module is for: the CPU activation loop (``elementwise._forward_loop`` over silu, compiled
     afresh with the kernels' options: the cached kernels keep no assembly) holds packed arithmetic and
@@ -95,3 +105,16 @@ def test_the_activation_loops_vectorize():
     asm = silu_loop.inspect_asm(silu_loop.signatures[0])
     assert re.search(r"vfmadd\w*pd\s+%[yz]mm", asm), "no packed (vector) fused multiply-add of doubles"
     assert "exp@" not in asm and "call\texp" not in asm, "libm's exp is called"
+
+
+def test_a_kernels_cache_goes_stale_with_the_helpers_it_inlines():
+    """Numba checks a cached kernel against its own file only; the activation kernels inline the
+    formulas of kernels/scalar.py and this module's functions, so their cache stamp holds every
+    kernel source's (a stale kernel kept running old code after an edit of vecmath.py alone)."""
+    import numconv.kernels.cpu as cpu
+    from numconv.kernels.cpu import conv_gemm, elementwise
+
+    names = {name for name, _, _ in cpu._SOURCES}
+    assert {"scalar.py", "indexing.py", "vecmath.py", "simd.py", "elementwise.py"} <= names
+    for dispatcher in (elementwise._forward_run, elementwise.activation_backward, conv_gemm.conv_forward_gemm):
+        assert dispatcher._cache._cache_file._source_stamp[1] == cpu._SOURCES

@@ -5,12 +5,12 @@ import types
 
 # The functions the formulas call. Plain Python takes these; each target binds its compiled ones
 # with ``with_primitives``: the GPU the math module's and its own ``sigmoid``, the CPU its
-# vectorizable exp, expm1 and log1p (``cpu/vecmath.py``; log1p is only asked for 0 <= w <= 1).
-exp, expm1, log1p, erf = math.exp, math.expm1, math.log1p, math.erf
+# vectorizable exp, expm1, log1p and erfc (``cpu/vecmath.py``; log1p is only asked for 0 <= w <= 1).
+exp, expm1, log1p, erfc = math.exp, math.expm1, math.log1p, math.erfc
 
 
 def with_primitives(fn, **primitives):
-    """``fn`` with some of its global names (exp, expm1, log1p, erf, sigmoid) bound to other functions."""
+    """``fn`` with some of its global names (exp, expm1, log1p, erfc, sigmoid) bound to other functions."""
     return types.FunctionType(fn.__code__, {**fn.__globals__, **primitives}, fn.__name__, fn.__defaults__,
                               fn.__closure__)
 
@@ -47,7 +47,8 @@ def activation(code, x, p0, p1):
 
     - leaky_relu: x if x > 0 else p0 x (p0 the negative slope);
     - elu: x if x > 0 else p0 (exp(x) - 1) (p0 = alpha);
-    - gelu: x Phi(x) = x (1 + erf(x / sqrt 2)) / 2;
+    - gelu: x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, computed as x erfc(-x / sqrt 2) / 2 (no cancellation
+      of 1 + erf in the left tail);
     - gelu_tanh: x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), computed as x sigmoid(2u);
     - silu: x sigmoid(x);
     - hardtanh: x clipped to [p0, p1];
@@ -63,7 +64,7 @@ def activation(code, x, p0, p1):
     if code == ELU:
         return p0 * expm1(x) if x <= 0 else x
     if code == GELU:
-        return 0.5 * x * (1.0 + erf(x * SQRT_HALF))
+        return 0.5 * x * erfc(-x * SQRT_HALF)
     if code == GELU_TANH:  # (1 + tanh(u)) / 2 = sigmoid(2u)
         return x * sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
     if code == SILU:
@@ -97,7 +98,7 @@ def activation_grad(code, g, x, p0, p1):
     if code == ELU:
         return g * (p0 * exp(x)) if x <= 0 else g
     if code == GELU:  # Phi(x) + x phi(x)
-        cdf = 0.5 * (1.0 + erf(x * SQRT_HALF))
+        cdf = 0.5 * erfc(-x * SQRT_HALF)
         return g * (cdf + x * (INV_SQRT_2PI * exp(-0.5 * x * x)))
     if code == GELU_TANH:  # (1 + t) / 2 + x (1 - t^2) u', t = tanh(u): with s = (1 + t) / 2, s + 2 x s (1 - s) u'
         s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))

@@ -3,6 +3,8 @@
 Parallel loops run over independent output planes (``prange``), so every element is written
 by one thread and results do not depend on the thread count.
 """
+import os
+
 from numba import njit
 
 from .. import indexing
@@ -11,14 +13,43 @@ from .. import indexing
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
+def _sources_stamp():
+    """(name, mtime, size) of every source file the CPU kernels compile in: this package's and the
+    shared helpers one level up (``scalar.py``, ``indexing.py``)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = [os.path.join(d, f) for d in (here, os.path.dirname(here)) for f in sorted(os.listdir(d))
+             if f.endswith(".py")]
+    return tuple((os.path.basename(f), os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in files)
+
+
+_SOURCES = _sources_stamp()
+
+
+def cached(**options):
+    """``njit(cache=True, **options)``, with a cache that is stale when any kernel source changes.
+
+    Numba checks a cached function against its own file only, so a kernel that inlines helpers
+    from other files (the activation formulas of ``scalar.py``, ``vecmath.py``, the GEMM
+    micro-kernels) would be loaded stale after an edit, or a ``git pull``, that touched only them.
+    Every CPU kernel's cache stamp holds the stamps of all the kernel sources instead."""
+    def wrap(fn):
+        dispatcher = njit(cache=True, **options)(fn)
+        cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+        if cache_file is not None and hasattr(cache_file, "_source_stamp"):
+            cache_file._source_stamp = (cache_file._source_stamp, _SOURCES)
+        return dispatcher
+
+    return wrap
+
+
 def kernel(fn):
     """The decorator every CPU kernel uses."""
-    return njit(parallel=True, cache=True, fastmath=FASTMATH)(fn)
+    return cached(parallel=True, fastmath=FASTMATH)(fn)
 
 
 def serial(fn):
     """Serial kernel for small work where threading costs more than it saves."""
-    return njit(cache=True, fastmath=FASTMATH)(fn)
+    return cached(fastmath=FASTMATH)(fn)
 
 
 def exact_kernel(fn):
@@ -26,12 +57,12 @@ def exact_kernel(fn):
     as written (the optimizers, which follow PyTorch's). With fastmath, a freshly compiled parallel
     function and the same function loaded from Numba's cache may contract or reorder differently
     (numba#10617), so a run and its resume in a new process would drift apart by an ulp."""
-    return njit(parallel=True, cache=True)(fn)
+    return cached(parallel=True)(fn)
 
 
 def exact_serial(fn):
     """``exact_kernel`` without threads."""
-    return njit(cache=True)(fn)
+    return cached()(fn)
 
 
 def inline(fn):

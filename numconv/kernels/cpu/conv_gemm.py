@@ -14,7 +14,7 @@ workspace, so memory stays bounded whatever the batch size. The products run on 
 import numpy as np
 from numba import njit, prange
 
-from . import FASTMATH
+from . import FASTMATH, cached
 from .gemm import pack_rows, panels, row_block
 
 PB = 256  # output positions per tile (forward, input gradient): small planes fill it several at a time
@@ -120,7 +120,7 @@ def _tile(task, N, groups, P, pb, m):
     return n, task % groups, 0, min(m, N - n) * P
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@cached(parallel=True, fastmath=FASTMATH)
 def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws):
     """y[n,o,p] = b[o] + sum_q w[o,q] X^[n,p,q] per group; ``ws`` (threads, Q, PB + PAD): the tile
     gathered transposed, so each tap q is a row of PB positions for ``gemm.panels`` (rows an odd
@@ -157,7 +157,7 @@ def conv_forward_gemm(y, x, w, b, has_bias, stride, pad_lo, dilation, groups, ws
                     yflat[(nn * O + g * opg + o) * P + p] = Yt[o, i]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@cached(parallel=True, fastmath=FASTMATH)
 def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part):
     """gw[o,q] = sum_{n,p} gy[n,o,p] X^[n,p,q]; ``ws`` (threads, PB, ld >= Q): the tile gathered
     position-major, each position a row of taps for ``gemm.panels`` (rows an odd number of cache
@@ -202,7 +202,7 @@ def conv_weight_grad_gemm(gw, x, gy, stride, pad_lo, dilation, groups, ws, part)
             gwf[o, q] = s
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@cached(parallel=True, fastmath=FASTMATH)
 def conv_input_grad_gemm(gx, gy, w, b, has_bias, stride, pad_lo, dilation, groups, ws):
     """gx = col2im(C) + b, C[p,q] = sum_o gy[n,o,p] w[o,q] per group; one thread per (image, group),
     so the overlapping col2im adds never race. ``ws`` (threads, 2, PB, max(Q, O/groups)): the tile's

@@ -4,10 +4,10 @@ forward and backward in one pass (their formulas, written once for both backends
 ``numconv.kernels.scalar``). Flat (P,) C-contiguous arrays; the rest of the elementwise math runs
 in NumPy (``numconv.ops.math``).
 """
-from numba import njit, prange
+from numba import prange
 
 from .. import scalar
-from . import FASTMATH, inline, kernel, part_range, plane_parts, vecmath
+from . import FASTMATH, cached, inline, kernel, part_range, plane_parts, vecmath
 
 # The activation kernels drop 'reassoc': with it LLVM reassociated the formulas' products into
 # vecmath's inlined arithmetic (gelu's gradient at x = inf came out -inf instead of NaN). These
@@ -18,16 +18,15 @@ _FLAGS = FASTMATH - {"reassoc"}
 
 
 def _parallel(fn):
-    return njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")(fn)
+    return cached(parallel=True, fastmath=_FLAGS, error_model="numpy")(fn)
 
 
 def _serial(fn):
-    return njit(cache=True, fastmath=_FLAGS, error_model="numpy")(fn)
+    return cached(fastmath=_FLAGS, error_model="numpy")(fn)
 
 
-# the formulas with the vectorizable exp, expm1 and log1p: a loop over elu, silu, gelu_tanh or
-# softplus vectorizes (gelu's erf stays libm's)
-_primitives = dict(exp=vecmath.exp, expm1=vecmath.expm1, log1p=vecmath.log1p)
+# the formulas with the vectorizable exp, expm1, log1p and erfc: a loop over any activation vectorizes
+_primitives = dict(exp=vecmath.exp, expm1=vecmath.expm1, log1p=vecmath.log1p, erfc=vecmath.erfc)
 _primitives["sigmoid"] = inline(scalar.with_primitives(scalar.sigmoid, **_primitives))
 _activation = inline(scalar.with_primitives(scalar.activation, **_primitives))
 _activation_grad = inline(scalar.with_primitives(scalar.activation_grad, **_primitives))

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 from numba.core import config
 
-from . import FASTMATH, inline, kernel
+from . import FASTMATH, cached, inline, kernel
 from .simd import REGISTER_BYTES as _REGISTER_BYTES, make_block, make_dot
 
 NB = 64  # columns of C (rows of B) per task
@@ -79,7 +79,7 @@ def pack_rows(Wp, w0, A, K):
         r0 += mr
 
 
-@njit(cache=True, fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
+@cached(fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
 def _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, B, b0, init):
     """One block of ``panels``' rows (mr of them), over flat arrays: C's block starts from zero
     (init 0), itself (1) or B[b0 + r] (2)."""
@@ -117,7 +117,7 @@ def _panel(C, c0, ldc, W, w0, S, s0, off, K, mr, n, B, b0, init):
             _M1(C, c0 + full, ldc, W, w0, S, s0 + full, off, K, n - full, B, b0, init)
 
 
-@njit(cache=True, fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
+@cached(fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
 def _panels(C, c0, ldc, W, w0, wK, k0, S, s0, off, K, M, n, B, b0, init):
     """``panels`` over flat arrays (init as in ``_panel``)."""
     r0 = 0
@@ -151,7 +151,7 @@ def dots(C, c0, ldc, A, a0, lda, M, S, s0, off, T, n):
     _dots(C.reshape(C.size), i(c0), i(ldc), A.reshape(A.size), i(a0), i(lda), i(M), S.reshape(S.size), i(s0), off, i(T), i(n))
 
 
-@njit(cache=True, fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
+@cached(fastmath=FASTMATH)  # not inlined, and given flat arrays: compiled once per dtype
 def _dots(C, c0, ldc, A, a0, lda, M, S, s0, off, T, n):
     """``dots`` over flat arrays."""
     if BOUNDS:
