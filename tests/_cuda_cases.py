@@ -667,8 +667,8 @@ def mirror_problems() -> list[str]:
     for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise"):
         cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
         gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
-        for name, obj in vars(cpu).items():
-            py = getattr(obj, "py_func", None)
+        for name, obj in vars(cpu).items():  # the compiled kernels, and the plain functions that pick one
+            py = getattr(obj, "py_func", None) or (obj if inspect.isfunction(obj) else None)
             if py is None or name.startswith("_") or getattr(py, "__module__", "") != cpu.__name__:
                 continue
             twin = getattr(gpu, name, None)

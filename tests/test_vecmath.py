@@ -87,22 +87,17 @@ def test_erfc_within_four_ulps_of_the_true_value(rng):
 
 
 def test_the_activation_loops_vectorize():
-    """What the module is for: the CPU activation loop (``elementwise._forward_loop`` over silu, compiled
-    afresh with the kernels' options: the cached kernels keep no assembly) holds packed arithmetic and
-    calls no exp: neither libm's, nor a division guarded for ZeroDivisionError, holds it to one element
-    at a time."""
+    """What the module is for: the CPU activation loop (silu's, compiled afresh with the kernels'
+    options: the cached kernels keep no assembly) holds packed arithmetic and calls no exp: neither
+    libm's, nor a division guarded for ZeroDivisionError, holds it to one element at a time."""
     from numconv.kernels import scalar
     from numconv.kernels.cpu import elementwise as E
 
-    options = {k: v for k, v in E._forward_run.targetoptions.items() if k not in ("cache", "nopython")}
-
-    @njit(**options)
-    def silu_loop(out, x):
-        E._forward_loop(out, x, scalar.SILU, 0.0, 0.0)
-
+    run = E._KERNELS[scalar.SILU][2]
+    fresh = njit(**{k: v for k, v in run.targetoptions.items() if k not in ("cache", "nopython")})(run.py_func)
     x = np.linspace(-3, 3, 64).astype(np.float32)
-    silu_loop(np.empty_like(x), x)
-    asm = silu_loop.inspect_asm(silu_loop.signatures[0])
+    fresh(np.empty_like(x), x, 0.0, 0.0)
+    asm = fresh.inspect_asm(fresh.signatures[0])
     assert re.search(r"vfmadd\w*pd\s+%[yz]mm", asm), "no packed (vector) fused multiply-add of doubles"
     assert "exp@" not in asm and "call\texp" not in asm, "libm's exp is called"
 
@@ -116,5 +111,5 @@ def test_a_kernels_cache_goes_stale_with_the_helpers_it_inlines():
 
     names = {name for name, _, _ in cpu._SOURCES}
     assert {"scalar.py", "indexing.py", "vecmath.py", "simd.py", "elementwise.py"} <= names
-    for dispatcher in (elementwise._forward_run, elementwise.activation_backward, conv_gemm.conv_forward_gemm):
+    for dispatcher in (*elementwise._KERNELS[0], conv_gemm.conv_forward_gemm):
         assert dispatcher._cache._cache_file._source_stamp[1] == cpu._SOURCES

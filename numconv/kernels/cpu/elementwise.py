@@ -50,74 +50,51 @@ def relu_backward(out, g, y):
 CHUNK = 16384  # elements a thread takes at a time: enough to hide the threads' start
 
 
-@_parallel
 def activation_forward(out, x, code, p0, p1):
     """out = f(x), f the activation ``code`` of ``numconv.kernels.scalar`` with parameters p0, p1."""
-    parts = plane_parts((x.size + CHUNK - 1) // CHUNK)
-    for part in prange(parts):
-        lo, hi = part_range(part, parts, x.size)
-        _forward_run(out[lo:hi], x[lo:hi], code, p0, p1)
+    _KERNELS[code][0](out, x, p0, p1)
 
 
-@_parallel
 def activation_backward(out, g, x, code, p0, p1):
     """out = g * f'(x), f the activation ``code`` (the forward's input x, not its output)."""
-    parts = plane_parts((g.size + CHUNK - 1) // CHUNK)
-    for part in prange(parts):
-        lo, hi = part_range(part, parts, g.size)
-        _backward_run(out[lo:hi], g[lo:hi], x[lo:hi], code, p0, p1)
+    _KERNELS[code][1](out, g, x, p0, p1)
 
 
-# Each thread runs a plain loop from 0 over its chunk, one loop per activation with its code a
-# constant, so LLVM compiles straight-line code for it and vectorizes the branches without
-# transcendentals (leaky_relu, hardtanh: 30 to 50 times faster than one loop switching on ``code``
-# as the body of a prange, whose offset indices and by-reference arguments stop both). The chunks
-# depend on the array's size alone, so a result is the same bit for bit run to run and on any
-# number of threads; an element computed in a loop's vector body and in its remainder may differ
-# in the last bit or two (the vector body's operations may be fused differently).
-@inline
-def _forward_loop(out, x, code, p0, p1):
-    for i in range(x.size):
-        out[i] = _activation(code, x[i], p0, p1)
+# One pair of kernels per activation, its code a constant of the closure: each compiles (and is
+# cached) alone, when first used. (One kernel holding every activation's loop took 40 s to compile
+# a dtype's forward once their exp, erfc, ... vectorized; one activation's takes a few seconds.)
+# Each thread runs a plain loop from 0 over its chunk, so LLVM compiles straight-line code for it
+# and vectorizes it (leaky_relu, hardtanh: 30 to 50 times faster than one loop switching on
+# ``code`` as the body of a prange, whose offset indices and by-reference arguments stop both).
+# The chunks depend on the array's size alone, so a result is the same bit for bit run to run and
+# on any number of threads; an element computed in a loop's vector body and in its remainder may
+# differ in the last bit or two (the vector body's operations may be fused differently).
+def _make_kernels(code):
+    @_serial
+    def forward_run(out, x, p0, p1):
+        for i in range(x.size):
+            out[i] = _activation(code, x[i], p0, p1)
+
+    @_serial
+    def backward_run(out, g, x, p0, p1):
+        for i in range(g.size):
+            out[i] = _activation_grad(code, g[i], x[i], p0, p1)
+
+    @_parallel
+    def forward(out, x, p0, p1):
+        parts = plane_parts((x.size + CHUNK - 1) // CHUNK)
+        for part in prange(parts):
+            lo, hi = part_range(part, parts, x.size)
+            forward_run(out[lo:hi], x[lo:hi], p0, p1)
+
+    @_parallel
+    def backward(out, g, x, p0, p1):
+        parts = plane_parts((g.size + CHUNK - 1) // CHUNK)
+        for part in prange(parts):
+            lo, hi = part_range(part, parts, g.size)
+            backward_run(out[lo:hi], g[lo:hi], x[lo:hi], p0, p1)
+
+    return forward, backward, forward_run
 
 
-@inline
-def _backward_loop(out, g, x, code, p0, p1):
-    for i in range(g.size):
-        out[i] = _activation_grad(code, g[i], x[i], p0, p1)
-
-
-@_serial
-def _forward_run(out, x, code, p0, p1):
-    if code == scalar.LEAKY_RELU:
-        _forward_loop(out, x, scalar.LEAKY_RELU, p0, p1)
-    elif code == scalar.ELU:
-        _forward_loop(out, x, scalar.ELU, p0, p1)
-    elif code == scalar.GELU:
-        _forward_loop(out, x, scalar.GELU, p0, p1)
-    elif code == scalar.GELU_TANH:
-        _forward_loop(out, x, scalar.GELU_TANH, p0, p1)
-    elif code == scalar.SILU:
-        _forward_loop(out, x, scalar.SILU, p0, p1)
-    elif code == scalar.HARDTANH:
-        _forward_loop(out, x, scalar.HARDTANH, p0, p1)
-    else:
-        _forward_loop(out, x, scalar.SOFTPLUS, p0, p1)
-
-
-@_serial
-def _backward_run(out, g, x, code, p0, p1):
-    if code == scalar.LEAKY_RELU:
-        _backward_loop(out, g, x, scalar.LEAKY_RELU, p0, p1)
-    elif code == scalar.ELU:
-        _backward_loop(out, g, x, scalar.ELU, p0, p1)
-    elif code == scalar.GELU:
-        _backward_loop(out, g, x, scalar.GELU, p0, p1)
-    elif code == scalar.GELU_TANH:
-        _backward_loop(out, g, x, scalar.GELU_TANH, p0, p1)
-    elif code == scalar.SILU:
-        _backward_loop(out, g, x, scalar.SILU, p0, p1)
-    elif code == scalar.HARDTANH:
-        _backward_loop(out, g, x, scalar.HARDTANH, p0, p1)
-    else:
-        _backward_loop(out, g, x, scalar.SOFTPLUS, p0, p1)
+_KERNELS = tuple(_make_kernels(code) for code in range(len(scalar.ACTIVATIONS)))
