@@ -1266,7 +1266,7 @@ def _embedding_index(input, V):
     if np.dtype(index.dtype).kind not in "iu":
         raise TypeError(f"input must hold integer indices (int64 or int32), got dtype {index.dtype}")
     if shapes.prod(index.shape):
-        lo, hi = (int(M.to_host(M.min(index))), int(M.to_host(M.max(index))))
+        lo, hi = (int(v) for v in M.extremes(index))
         if lo < 0 or hi >= V:
             raise ValueError(f"input holds index {lo if lo < 0 else hi}, outside [0, {V}) for an embedding of "
                              f"{V} rows (weight.shape[0])")
@@ -1343,7 +1343,7 @@ def _class_target(target, x, ignore_index):
         lo, hi = 0, -1  # checked below, directly
     else:  # min and max of the targets that are not ignore_index, reduced on the device: two scalars come back
         counted = M.where(M.compare("ne", t, ignore_index), t, 0)
-        lo, hi = (int(v) for v in M.to_host(M.stack([M.min(counted), M.max(counted)], 0)))
+        lo, hi = (int(v) for v in M.extremes(counted))
     if isinstance(t, np.ndarray) or lo < 0 or hi >= C:  # on a device, the whole target only to name the culprits
         h = M.to_host(t)
         bad = (h != ignore_index) & ((h < 0) | (h >= C))
@@ -1598,7 +1598,7 @@ def _probabilities(x):
     a = x.data
     if not a.size:
         return
-    lo, hi = (float(v) for v in M.to_host(M.stack([M.min(a), M.max(a)], 0)))
+    lo, hi = (float(v) for v in M.extremes(a))
     if not (lo >= 0 and hi <= 1):
         raise ValueError(f"input must hold probabilities in [0, 1], got values from {lo} to {hi} "
                          "(for logits, use binary_cross_entropy_with_logits)")

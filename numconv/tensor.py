@@ -1527,8 +1527,7 @@ class Tensor:
             raise ValueError(f"gather: index shape {tuple(index.shape)} exceeds the input's shape {self.shape} "
                              f"outside dim {dim}")
         if index.size:  # on a device, its min and max come back: two scalars, before any kernel reads through it
-            lo, hi = (int(index.min()), int(index.max())) if dispatch.device_of(index) == dispatch.CPU else \
-                (int(v) for v in M.to_host(M.stack([M.min(index), M.max(index)], 0)))
+            lo, hi = (int(v) for v in M.extremes(index))
             if lo < 0 or hi >= self.shape[axis]:
                 raise ValueError(f"gather: index values must be in [0, {self.shape[axis]}) along dim {dim}, "
                                  f"got {lo if lo < 0 else hi}")

@@ -156,6 +156,15 @@ def to_host(a):
     return a if isinstance(a, np.ndarray) else dispatch.to_host(a)  # Numba's arrays, and any CUDA array interface
 
 
+def extremes(a):
+    """(min, max) of a non-empty array as NumPy scalars: on a device, reduced there and copied back
+    together (one transfer of two values)."""
+    if isinstance(a, np.ndarray):
+        return a.min(), a.max()
+    lo, hi = to_host(stack([min(a), max(a)], 0))
+    return lo, hi
+
+
 def to_device(a, device):
     """``a`` on ``device`` ('cpu' or 'cuda'): ``a`` itself when it is there already, else a copy."""
     if dispatch.device_of(a) == device:
