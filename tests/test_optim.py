@@ -395,3 +395,73 @@ def test_read_only_parameters_and_running_statistics_are_refused():
     with pytest.raises(ValueError, match="running_mean is read-only"):
         F.batch_norm(x, stats, stats, training=True)
     assert F.batch_norm(x, stats, stats, training=False).shape == x.shape  # read, not written
+
+
+def test_amsgrad_keeps_a_nan_in_its_running_max_as_torch(torch, rng):
+    """torch.maximum propagates NaN; a max that dropped it would leave a state torch never has."""
+    ours, theirs = _pair(torch, rng, np.float64)
+    opt, ref = optim.Adam(ours, lr=0.02, amsgrad=True), torch.optim.Adam(theirs, lr=0.02, amsgrad=True)
+    for step in range(3):
+        grads = [rng.standard_normal(s) for s in SHAPES]
+        if step == 1:
+            grads[0][1, 2] = np.nan
+        _set_grads(torch, ours, theirs, grads)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        want = ref.state[t]["max_exp_avg_sq"].numpy()
+        np.testing.assert_allclose(opt.state[p]["max_exp_avg_sq"], want, rtol=1e-12)  # NaN where torch's is
+    assert np.isnan(opt.state[ours[0]]["max_exp_avg_sq"][1, 2])
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_an_adam_state_saved_before_decoupled_weight_decay_existed_loads(torch, rng, name):
+    """PyTorch before 2.6 saved Adam and AdamW groups without 'decoupled_weight_decay'; PyTorch fills
+    in the class's own value, and so does numconv: the run continues as torch's does."""
+    ours, theirs = _pair(torch, rng, np.float64)
+    ref = getattr(torch.optim, name)(theirs, lr=0.02, weight_decay=0.1)
+    for _ in range(2):
+        grads = [rng.standard_normal(s) for s in SHAPES]
+        _set_grads(torch, ours, theirs, grads)
+        ref.step()
+    saved = ref.state_dict()
+    for group in saved["param_groups"]:
+        del group["decoupled_weight_decay"]
+    opt = getattr(optim, name)(ours, lr=0.5)
+    for p, t in zip(ours, theirs):
+        p.data[...] = t.detach().numpy()
+    opt.load_state_dict(saved)
+    assert opt.param_groups[0]["decoupled_weight_decay"] == (name == "AdamW")
+    grads = [rng.standard_normal(s) for s in SHAPES]
+    _set_grads(torch, ours, theirs, grads)
+    opt.step()
+    ref.step()
+    _assert_params(ours, theirs, np.float64, name)
+
+
+def test_a_non_leaf_tensor_is_not_a_parameter(rng):
+    w = nc.Tensor(rng.standard_normal(3), requires_grad=True)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([w * 2.0], lr=0.1)
+    opt = optim.SGD([w], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        opt.add_param_group({"params": [w + 1.0]})
+
+
+@pytest.mark.parametrize("make", [lambda o: lr_scheduler.StepLR(o, step_size=2),
+                                  lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=2)], ids=["step", "cosine"])
+def test_a_scheduler_refuses_groups_added_after_it_and_fractional_epochs(rng, make):
+    """A group added after the scheduler has no base rate in it: torch fails at some later epoch
+    (a zip of unequal lengths), numconv at the next step, naming the cause, before any rate changes.
+    A fractional epoch is refused rather than truncated."""
+    ws = [nc.Tensor(rng.standard_normal(2), requires_grad=True) for _ in range(2)]
+    opt = optim.SGD(ws[:1], lr=0.1)
+    sched = make(opt)
+    with pytest.raises(ValueError, match="epoch must be a whole number, got 2.5"):
+        sched.step(2.5)
+    sched.step(3)
+    before = opt.param_groups[0]["lr"]
+    opt.add_param_group({"params": ws[1:], "lr": 0.3})
+    with pytest.raises(ValueError, match="has 2 param groups, but this .* was made for 1"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == before and opt.param_groups[1]["lr"] == 0.3

@@ -23,6 +23,14 @@ def lerp(start, end, weight, complement):
     return end - (end - start) * complement
 
 
+
+def maximum(a, b):
+    """The larger of a and b, NaN if either is (``np.maximum``, ``torch.maximum``; Python's ``max``
+    and Numba's keep the first argument when the other is NaN)."""
+    if a != a or a > b:
+        return a
+    return b
+
 # ----------------------------------------------------------------------------- activations
 # y = f(x) and the gradient g * f'(x), one code per activation, with up to two parameters p0, p1.
 # Computed in float64 whatever the arrays' dtype, and rounded once on the store: so a float32

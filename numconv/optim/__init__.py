@@ -99,6 +99,9 @@ class Optimizer:
     """
 
     _buffers: tuple = ()
+    # hyperparameters PyTorch added after some optimizers' states were saved: a saved group that
+    # lacks one takes this value, as PyTorch's own ``__setstate__`` fills it in
+    _added_later: dict = {}
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -134,6 +137,9 @@ class Optimizer:
         for p in params:
             if not hasattr(p, "data") or not hasattr(p, "grad"):
                 raise TypeError(f"parameters need .data and .grad, got {type(p).__name__}")
+            if not getattr(p, "is_leaf", True):  # its .grad is never filled: it would silently never move
+                raise ValueError("can't optimize a non-leaf Tensor (one computed from others); optimize the "
+                                 "leaves it came from, or a .detach().requires_grad_() copy")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
             raise ValueError("some parameters appear more than once in the optimizer's param groups")
@@ -210,6 +216,7 @@ class Optimizer:
         for i, saved in enumerate(saved_groups):
             if not isinstance(saved, dict):
                 raise TypeError(f"param group {i} of the state_dict must be a dict, got {type(saved).__name__}")
+            saved = saved_groups[i] = {**self._added_later, **saved}
             missing = sorted(set(self.defaults) - set(saved)) + ([] if "params" in saved else ["params"])
             if missing:
                 raise ValueError(f"param group {i} of the state_dict lacks {missing}")
@@ -324,6 +331,7 @@ class Adam(Optimizer):
     """
 
     _buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _added_later = {"decoupled_weight_decay": False}  # PyTorch 2.6; AdamW's states had none before
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
                  decoupled_weight_decay=False):
@@ -358,6 +366,8 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
+
+    _added_later = {"decoupled_weight_decay": True}
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)

@@ -11,6 +11,7 @@ holds numbers and lists of numbers only.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -89,7 +90,14 @@ class LRScheduler:
         return self.get_lr()
 
     def step(self, epoch=None):
-        """Advance one epoch (or jump to ``epoch``) and write the new rates into the param groups."""
+        """Advance one epoch (or jump to the whole number ``epoch``) and write the new rates into the param groups."""
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.base_lrs):
+            raise ValueError(f"the optimizer has {len(groups)} param groups, but this {type(self).__name__} was "
+                             f"made for {len(self.base_lrs)}: make the scheduler after add_param_group")
+        if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, numbers.Real)
+                                  or not math.isfinite(epoch) or epoch != int(epoch)):
+            raise ValueError(f"epoch must be a whole number, got {epoch!r}")
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
@@ -97,9 +105,9 @@ class LRScheduler:
         else:
             self.last_epoch = int(epoch)
             values = self._closed_form_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        for group, lr in zip(groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = [group["lr"] for group in groups]
 
     def get_last_lr(self):
         """The rates the last ``step()`` set, one per param group."""

@@ -17,6 +17,7 @@ from .. import scalar
 from . import exact_kernel, exact_serial
 
 lerp = njit(inline="always")(scalar.lerp)
+maximum = njit(inline="always")(scalar.maximum)
 
 
 @exact_kernel
@@ -64,7 +65,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:
-            v = max(max_exp_avg_sq[i], v)
+            v = maximum(max_exp_avg_sq[i], v)  # NaN sticks, as in torch.maximum
             max_exp_avg_sq[i] = v
         param[i] = p + neg_step_size * (m / (math.sqrt(v) / bc2_sqrt + eps_))
 

@@ -13,6 +13,7 @@ from . import jit, launch
 from .elementwise import _sqrt  # NaN for v < 0, as on a GPU (the simulator's math.sqrt raises)
 
 lerp = cuda.jit(device=True)(scalar.lerp)
+maximum = cuda.jit(device=True)(scalar.maximum)
 
 
 def _t(param):
@@ -76,7 +77,7 @@ def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, neg_step_size, bc2_s
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:
-            v = max(max_exp_avg_sq[i], v)
+            v = maximum(max_exp_avg_sq[i], v)  # NaN sticks, as in torch.maximum
             max_exp_avg_sq[i] = v
         param[i] = p + neg_step_size * (m / (_sqrt(v) / bc2_sqrt + eps))
 
