@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -79,6 +80,9 @@ def save(path, obj) -> None:
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
     try:
+        umask = os.umask(0o022)  # mkstemp makes the file 0600; give it the mode open() would
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -115,7 +119,8 @@ def load(path):
         _check_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error,
+            NotImplementedError, RuntimeError) as e:  # the last two: zipfile on a damaged version or flags byte
         raise ValueError(f"checkpoint {path} is corrupt or truncated and cannot be read ({type(e).__name__}: {e})") from None
     if _STRUCT not in arrays:
         raise ValueError(f"{path} is not a numconv checkpoint (no {_STRUCT} entry)")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import random as nc_random
 from . import shapes
 from .tensor import Tensor
 
@@ -151,7 +152,8 @@ class DataLoader:
 
     ``shuffle`` draws a new order each epoch from ``(seed, epoch)``: reproducible, and a run resumed
     at epoch ``k`` after ``set_epoch(k)`` repeats the original order. Each full pass advances the
-    epoch by one. With ``seed=None`` a seed is drawn once at construction (``loader.seed``).
+    epoch by one. With ``seed=None`` a seed is drawn once at construction (``loader.seed``) from
+    numconv's global generator, so ``numconv.manual_seed`` makes the order reproducible, as in PyTorch.
     ``generator`` (a ``numpy.random.Generator``) is used instead of ``(seed, epoch)`` when given.
     ``len(loader)`` is ``ceil(len(dataset) / batch_size)``, or the floor with ``drop_last``.
     """
@@ -171,7 +173,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.generator = generator
-        self.seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+        self.seed = int(nc_random.generator().integers(2**63)) if seed is None else int(seed)
         self.collate_fn = collate_fn
         self.epoch = 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import numbers
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -70,6 +71,8 @@ def _check(cfg: Config):
         shapes.real(getattr(cfg, name), f"--{name.replace('_', '-')}", 0.0)
     if cfg.limit < 0:
         raise ValueError(f"--limit must be >= 0, got {cfg.limit}")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, numbers.Integral) or cfg.seed < 0:
+        raise ValueError(f"--seed must be a whole number >= 0, got {cfg.seed!r}")
     if cfg.device not in ("cpu", "cuda"):
         raise ValueError(f"--device must be 'cpu' or 'cuda', got {cfg.device!r}")
     if cfg.device == "cuda":
@@ -125,23 +128,28 @@ def _build(cfg: Config):
 
 
 def evaluate_model(model, dataset, batch_size=256, device="cpu"):
-    """(mean cross-entropy, accuracy) of ``model`` on ``dataset``, in eval mode without a graph; batches
-    go to ``device`` (the model's), and only the two per-batch scalars come back to the host."""
+    """(mean cross-entropy, accuracy) of ``model`` on ``dataset``, in eval mode without a graph (the
+    model's mode is restored after); batches go to ``device`` (the model's), and only the two
+    per-batch scalars come back to the host."""
     from . import data
 
+    was_training = model.training
     model.eval()
     total, correct, loss_sum = 0, 0, 0.0
-    with no_grad():
-        for xb, yb in data.DataLoader(dataset, batch_size=batch_size):
-            if device != "cpu":
-                xb, yb = xb.to(device), yb.to(device)
-            logits = model(xb)
-            loss_sum += float(F.cross_entropy(logits, yb, reduction="sum").item())
-            if device != "cpu":
-                correct += int((logits.argmax(1) == yb).sum().item())
-            else:
-                correct += int((np.asarray(logits.numpy()).argmax(1) == np.asarray(yb.numpy())).sum())
-            total += len(yb)
+    try:
+        with no_grad():
+            for xb, yb in data.DataLoader(dataset, batch_size=batch_size):
+                if device != "cpu":
+                    xb, yb = xb.to(device), yb.to(device)
+                logits = model(xb)
+                loss_sum += float(F.cross_entropy(logits, yb, reduction="sum").item())
+                if device != "cpu":
+                    correct += int((logits.argmax(1) == yb).sum().item())
+                else:
+                    correct += int((np.asarray(logits.numpy()).argmax(1) == np.asarray(yb.numpy())).sum())
+                total += len(yb)
+    finally:
+        model.train(was_training)  # as it was: evaluating mid-epoch leaves dropout and batch norm training
     return loss_sum / total, correct / total
 
 
@@ -207,6 +215,9 @@ def _config_record(cfg):
 
 # what a training checkpoint holds (``train`` writes it), and the kind of each entry
 _CHECKPOINT_ENTRIES = {"config": dict, "model": dict, "optimizer": dict, "rng": dict, "history": list, "epoch": int}
+# one epoch's row of its history (and of metrics.csv)
+_HISTORY_ROW = {"epoch": int, "train_loss": float, "test_loss": float, "test_acc": float, "seconds": float,
+                "images_per_s": float}
 
 
 def _training_state(path, needs):
@@ -225,11 +236,20 @@ def _training_state(path, needs):
             raise ValueError(f"{path}: its {k!r} entry is a {type(state[k]).__name__}, not a {kind.__name__}")
     if "epoch" in needs and state["epoch"] < 0:
         raise ValueError(f"{path}: its 'epoch' entry is {state['epoch']}, not an epoch number (>= 0)")
+    if "history" in needs:
+        for i, row in enumerate(state["history"]):
+            if not isinstance(row, dict) or set(row) != set(_HISTORY_ROW) or not all(
+                    isinstance(row[k], kind) and not isinstance(row[k], bool) for k, kind in _HISTORY_ROW.items()):
+                raise ValueError(f"{path}: its 'history' entry {i} is {row!r}, not a row of "
+                                 f"{{{', '.join(f'{k}: {t.__name__}' for k, t in _HISTORY_ROW.items())}}}")
+        if "epoch" in needs and len(state["history"]) != state["epoch"]:
+            raise ValueError(f"{path}: its 'history' holds {len(state['history'])} rows for {state['epoch']} epochs")
     return state
 
 
 # settings a resumed run must share with its checkpoint: each changes what the run computes
-_RESUME_KEYS = ("model", "data", "optimizer", "batch_size", "seed", "limit", "lr", "weight_decay", "scheduler")
+_RESUME_KEYS = ("model", "data", "data_dir", "optimizer", "batch_size", "seed", "limit", "lr", "weight_decay",
+                "scheduler")
 
 
 def _resume_mismatch(saved, cfg):
@@ -261,11 +281,8 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
     os.makedirs(cfg.out, exist_ok=True)
     if not os.access(cfg.out, os.W_OK) or os.path.isdir(ck_path):  # found now, not after an epoch of training
         raise ValueError(f"--out {cfg.out}: cannot write {ck_path} there")
-    model, opt, sched, train_set, test_set = _build(cfg)
-    if cfg.device != "cpu":  # before a checkpoint loads: its arrays go into the moved parameters and state
-        model.to(cfg.device)
-    history, start = [], 1
-    if resume and os.path.exists(ck_path):
+    state = None
+    if resume and os.path.exists(ck_path):  # checked before the data loads and the model is built
         state = _training_state(ck_path, tuple(_CHECKPOINT_ENTRIES))
         bad = _resume_mismatch(state["config"], cfg)
         if bad is not None:
@@ -273,6 +290,11 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
             why = " (the schedule is fitted to the run's length)" if flag == "--epochs" else ""
             raise ValueError(f"--resume: the checkpoint in {cfg.out} was made with {flag} {was!r}, this run asks for "
                              f"{asked!r}{why}; use the same settings or another --out")
+    model, opt, sched, train_set, test_set = _build(cfg)
+    if cfg.device != "cpu":  # before a checkpoint loads: its arrays go into the moved parameters and state
+        model.to(cfg.device)
+    history, start = [], 1
+    if state is not None:
         if sched is not None and not isinstance(state.get("scheduler"), dict):
             raise ValueError(f"{ck_path}: its 'scheduler' entry is {type(state.get('scheduler')).__name__}, not the "
                              f"--scheduler {cfg.scheduler} state its config names")
@@ -338,7 +360,11 @@ def evaluate(checkpoint_path, data_dir=None, batch_size=256, log=print):
     cfg = Config(**{k: v for k, v in state["config"].items() if k in Config.__dataclass_fields__})
     if data_dir is not None:
         cfg.data_dir = data_dir
-    cfg.progress = False
+    cfg.progress, cfg.device = False, "cpu"  # evaluated on the CPU, wherever it trained
+    try:
+        _check(cfg)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{checkpoint_path}: its config is not one numconv train accepts: {e}") from None
     model, _, _, _, test_set = _build(cfg)
     model.load_state_dict(state["model"])
     loss, acc = evaluate_model(model, test_set, batch_size)

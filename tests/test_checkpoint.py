@@ -54,6 +54,34 @@ def test_corrupt_file_raises_clear_error(tmp_path, damage):
         checkpoint.load(path)
 
 
+@pytest.mark.parametrize("field, value, raised", [(6, 99, "NotImplementedError"), (8, 1, "RuntimeError")],
+                         ids=["version", "encrypted"])
+def test_a_damaged_zip_directory_byte_is_a_clear_error(tmp_path, field, value, raised):
+    """One byte of the central directory (the version needed to extract, the flags' encrypted bit)
+    made Python's zipfile raise NotImplementedError or RuntimeError, not a damaged-file error."""
+    import zipfile
+
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, _state(np.random.default_rng(4)))
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the first member's central directory record
+    data[entry + field] = value
+    path.write_bytes(bytes(data))
+    with pytest.raises(Exception) as plain:  # what zipfile itself does with it
+        with zipfile.ZipFile(path) as zf:
+            zf.read(zf.namelist()[0])
+    assert type(plain.value).__name__ == raised
+    with pytest.raises(ValueError, match=f"corrupt or truncated.*{raised}"):
+        checkpoint.load(path)
+
+
+def test_a_checkpoint_gets_the_mode_a_plain_file_would(tmp_path):
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, _state(np.random.default_rng(5)))
+    (tmp_path / "plain").write_text("x")
+    assert os.stat(path).st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
+
+
 def test_npz_without_structure_is_rejected(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, a=np.arange(3))

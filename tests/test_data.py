@@ -90,6 +90,20 @@ def test_seedless_and_generator_loaders():
     np.testing.assert_array_equal(np.concatenate(g1), np.concatenate(g2))
 
 
+def test_a_seedless_loader_follows_manual_seed():
+    """As torch.manual_seed fixes a DataLoader's shuffle, numconv.manual_seed fixes a seedless loader's."""
+    import numconv as nc
+
+    ds = _dataset(30)
+    orders = []
+    for _ in range(2):
+        nc.manual_seed(7)
+        orders.append(np.concatenate(_orders(data.DataLoader(ds, batch_size=4, shuffle=True), 2)))
+    np.testing.assert_array_equal(orders[0], orders[1])
+    nc.manual_seed(8)
+    assert not np.array_equal(np.concatenate(_orders(data.DataLoader(ds, batch_size=4, shuffle=True), 2)), orders[0])
+
+
 def test_generic_dataset_and_subset():
     class Squares(data.Dataset):
         def __len__(self):

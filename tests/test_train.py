@@ -51,7 +51,8 @@ def test_resume_refuses_different_settings(tmp_path):
     path = tmp_path / "r" / "last.npz"
     before = path.read_bytes()
     for change, flag in [(dict(batch_size=16), "--batch-size"), (dict(lr=0.5), "--lr 0.002"),
-                         (dict(weight_decay=0.1), "--weight-decay"), (dict(scheduler="cosine"), "--scheduler 'none'")]:
+                         (dict(weight_decay=0.1), "--weight-decay"), (dict(scheduler="cosine"), "--scheduler 'none'"),
+                         (dict(data_dir=str(tmp_path / "elsewhere")), "--data-dir None")]:
         with pytest.raises(ValueError, match=flag):
             train(_cfg(tmp_path / "r", epochs=2, **change), resume=True, log=lambda *a: None)
     assert path.read_bytes() == before
@@ -94,6 +95,8 @@ def test_corrupt_checkpoint_is_reported_and_not_overwritten(tmp_path):
     ("scheduler", [1, 2], "'scheduler' entry is list"),
     ("scheduler", None, "'scheduler' entry is NoneType"),
     ("epoch", -3, "'epoch' entry is -3"),
+    ("history", [1, 2], "'history' entry 0 is 1, not a row"),
+    ("history", [], "'history' holds 0 rows for 1 epochs"),
 ])
 def test_a_crafted_checkpoint_entry_is_a_named_error(tmp_path, entry, value, words):
     """Entries of the wrong shape ended in a KeyError or AttributeError traceback, or (a missing
@@ -114,6 +117,36 @@ def test_evaluate_reproduces_the_last_test_accuracy(tmp_path):
     loss, acc = evaluate(str(tmp_path / "e" / "last.npz"), log=lambda *a: None)
     assert acc == pytest.approx(hist[-1]["test_acc"])
     assert loss == pytest.approx(hist[-1]["test_loss"], rel=1e-5)
+
+
+def test_evaluate_model_restores_the_models_mode(tmp_path):
+    """Evaluating mid-epoch must not leave dropout off and batch norm frozen for the rest of it."""
+    from numconv import data, models
+    from numconv.train import evaluate_model
+
+    rng = np.random.default_rng(0)
+    ds = data.TensorDataset(rng.standard_normal((20, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 20))
+    model = models.get_model("lenet5")
+    for mode in (True, False):
+        model.train(mode)
+        evaluate_model(model, ds, batch_size=8)
+        assert all(m.training == mode for m in model.modules())
+
+
+def test_evaluate_checks_the_checkpoints_config(tmp_path):
+    train(_cfg(tmp_path / "v", epochs=1), log=lambda *a: None)
+    path = tmp_path / "v" / "last.npz"
+    state = checkpoint.load(str(path))
+    state["config"]["limit"] = -5  # an empty training set, whose first image _build reads
+    checkpoint.save(str(path), state)
+    with pytest.raises(ValueError, match="its config is not one numconv train accepts: --limit must be >= 0"):
+        evaluate(str(path), log=lambda *a: None)
+
+
+def test_a_bad_seed_is_refused_before_the_run_folder_is_made(tmp_path):
+    with pytest.raises(ValueError, match="--seed must be a whole number >= 0, got -1"):
+        train(_cfg(tmp_path / "neg", seed=-1), log=lambda *a: None)
+    assert not (tmp_path / "neg").exists()
 
 
 @pytest.mark.parametrize(
