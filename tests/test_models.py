@@ -91,6 +91,18 @@ def test_get_model_errors_and_listing():
         models.vgg("Z")
 
 
+def test_zero_init_residual_zeroes_each_branchs_last_norm_and_skips_one_without_weights():
+    from functools import partial
+
+    model = models.resnet18(zero_init_residual=True)
+    assert all(not np.any(b.bn2.weight.numpy()) for b in model.modules() if isinstance(b, models.resnet.BasicBlock))
+    assert np.all(model.bn1.weight.numpy() == 1)
+    model = models.resnet50(zero_init_residual=True)
+    assert all(not np.any(b.bn3.weight.numpy()) for b in model.modules() if isinstance(b, models.resnet.Bottleneck))
+    plain = models.resnet18(norm_layer=partial(nn.BatchNorm2d, affine=False), zero_init_residual=True)  # raised
+    assert plain.layer1[0].bn2.weight is None
+
+
 # ----------------------------------------------------------------------------- forward passes
 
 
