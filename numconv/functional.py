@@ -1121,8 +1121,33 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape = _normalized_shape(x, normalized_shape)
     weight, bias = _affine(x, weight, bias, shape, "normalized_shape")
     eps = shapes.real(eps, "eps", 0.0, lo_open=True)
+    D = shapes.prod(shape)
+    if 2 <= D <= ops.LAYER_NORM_ROW and x.numel():  # short rows: one fused pass each way
+        return _LayerNorm.apply(x, weight, bias, shape=shape, eps=eps)
     y = _normalize_runs(x, shapes.prod(x.shape[:x.ndim - len(shape)]), eps)
     return _scale_shift(y, weight, bias, shape)
+
+
+class _LayerNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over each run of D values (a row), weight and
+    bias per position in the row: the fused row kernels of ``ops.norm`` (float64 statistics)."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, shape, eps):
+        ctx.shape = shape
+        y, mean, invstd = ops.layer_norm_forward(x, shapes.prod(shape), weight, bias, eps)
+        ctx.stats = mean, invstd
+        ctx.save_for_backward(x, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x, weight = ctx.saved
+        gx, gw, gb = ops.layer_norm_backward(g, x, shapes.prod(ctx.shape), *ctx.stats, weight, need_x)
+        return gx, (M.reshape(gw, ctx.shape) if need_w else None), (M.reshape(gb, ctx.shape) if need_b else None)
 
 
 @_arrays_in_arrays_out

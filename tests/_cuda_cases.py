@@ -636,6 +636,44 @@ def norm_cases():
                     assert gv is None or bits(gv) == bits(av), f"{name}: two CUDA runs differ bit for bit"
     cuda_norm.BN_CHUNK = default_chunk
 
+    # layer normalization's row kernels: rows of D values, weight and bias per column; more rows
+    # than LN_PARTS (so parts hold several), and more columns than a block of LN_COLUMNS takes
+    default_parts, default_columns = cuda_norm.LN_PARTS, cuda_norm.LN_COLUMNS
+    cuda_norm.LN_PARTS, cuda_norm.LN_COLUMNS = 4, 8
+    for shape, D, dtype, affine, need_x in [
+        ((3, 4, 5), 5, np.float64, (True, True), True),
+        ((11, 2, 9), 18, np.float64, (True, False), True),
+        ((2, 3), 3, np.float64, (False, False), True),
+        ((7, 13), 13, np.float32, (True, True), False),
+        ((5, 1, 12), 12, np.float32, (False, True), True),
+    ]:
+        label = f"{shape} D={D} {np.dtype(dtype).name} weight, bias={affine} need_x={need_x}"
+        with checking("norm", f"layer_norm rows[{label}]"):
+            x = rand(*shape).astype(dtype)
+            if dtype == np.float32:
+                x = (x * 0.01 + 1e4).astype(dtype)
+            w, b = (rand(D).astype(dtype) if on else None for on in affine)
+            g = rand(*shape).astype(dtype)
+
+            def run(x, w, b, g):
+                y, mean, invstd = ops.layer_norm_forward(x, D, w, b, 1e-5)
+                return (y, mean, invstd) + ops.layer_norm_backward(g, x, D, mean, invstd, w, need_x)
+
+            want = run(x, w, b, g)
+            got = run(*(None if a is None else dev(a) for a in (x, w, b, g)))
+            for name, gv, wv in zip(("y", "mean", "invstd", "gx", "gweight", "gbias"), got, want):
+                if name in ("mean", "invstd"):
+                    assert is_device(gv) and np.allclose(host(gv), wv, rtol=1e-9, atol=0), \
+                        f"{name}: CUDA {host(gv)}, CPU {wv}"
+                elif wv is None:
+                    assert gv is None, f"{name}: CUDA gave one where the CPU gave None"
+                else:
+                    check_same(gv, wv, name)
+            again = run(*(None if a is None else dev(a) for a in (x, w, b, g)))
+            for name, gv, av in zip(("y", "mean", "invstd", "gx", "gweight", "gbias"), got, again):
+                assert gv is None or bits(gv) == bits(av), f"{name}: two CUDA runs differ bit for bit"
+    cuda_norm.LN_PARTS, cuda_norm.LN_COLUMNS = default_parts, default_columns
+
 
 def device_cases():
     """Device placement rules that are not about values."""

@@ -51,6 +51,36 @@ def test_layer_norm_statistics_in_float64(rng):
     assert_close(F.layer_norm(x, (64,)), ref.layer_norm(x.astype(np.float64), (64,)), np.float32)
 
 
+@pytest.mark.parametrize("row_max", [None, 1], ids=["row_kernels", "runs_then_affine"])
+@pytest.mark.parametrize("shape, normalized, affine", [((2, 5, 5, 8), (8,), (True, True)), ((3, 4, 6), (4, 6), (True, False)),
+                                                       ((70, 3), (3,), (False, True)), ((2, 9), (9,), (False, False))])
+def test_layer_norm_both_paths_match_torch_with_gradients(row_max, shape, normalized, affine, rng, torch, monkeypatch):
+    """Rows of at most ``ops.LAYER_NORM_ROW`` values take the fused row kernels (one pass each way,
+    the affine map per column inside), longer ones batch norm's runs and a broadcast affine map:
+    both give torch's values and gradients, in float64, and central differences agree."""
+    from numconv import ops
+
+    if row_max is not None:
+        monkeypatch.setattr(ops, "LAYER_NORM_ROW", row_max)
+    x = _r(rng, *shape) * 3 + 5
+    w, b = (_r(rng, *normalized) if on else None for on in affine)
+    g = _r(rng, *shape)
+    leaves = [nc.Tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    F.layer_norm(leaves[0], normalized, leaves[1], leaves[2], eps=1e-3).backward(nc.Tensor(g))
+    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    torch.nn.functional.layer_norm(theirs[0], normalized, theirs[1], theirs[2], eps=1e-3).backward(torch.tensor(g))
+    for name, ours, t in zip(("input", "weight", "bias"), leaves, theirs):
+        if ours is not None:
+            np.testing.assert_allclose(ours.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+    def fn(a, *params):
+        params = iter(params)
+        return F.layer_norm(a, normalized, *(next(params) if on else None for on in affine), eps=1e-3)
+
+    small = [nc.Tensor(x[:2], requires_grad=True)] + [nc.Tensor(a, requires_grad=True) for a in (w, b) if a is not None]
+    assert nc.autograd.gradcheck(fn, small)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 2), 2), ((9, 2, 1), 3), ((2, 1, 4, 2, 3), 2), ((1, 5, 2, 3), 1)])
 def test_pixel_shuffle_is_the_index_formula_and_unshuffle_its_inverse(shape, r, dtype, rng):

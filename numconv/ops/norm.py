@@ -1,5 +1,6 @@
-"""Batch normalization over arrays: the fused kernels of ``kernels/{cpu,cuda}/norm.py``, on the
-device the arrays live on. The statistics are float64 (C,) arrays there, kept for the backward."""
+"""Batch normalization, and layer normalization over short rows, over arrays: the fused kernels of
+``kernels/{cpu,cuda}/norm.py``, on the device the arrays live on. The statistics are float64
+arrays there (per channel, per row), kept for the backward."""
 import numpy as np
 
 from .. import dispatch
@@ -68,3 +69,41 @@ def batch_norm_backward(g, x, mean, invstd, weight, training, need_x):
                           _view(g, dev), _view(x, dev), mean, invstd, _optional(weight, x.dtype, dev),
                           weight is not None, training, need_x)
     return gx, gw, gb
+
+
+LAYER_NORM_ROW = 4096  # layer norms over at most this many values take the row kernels below
+
+
+def layer_norm_forward(x, D, weight, bias, eps):
+    """(y, mean, invstd): each run of D consecutive values of ``x`` (a row) normalized by its mean
+    and biased variance, then y = xhat * weight + bias with weight and bias of D values (any shape)
+    per position in the row; mean and invstd are float64 (rows,), kept for the backward."""
+    dev = dispatch.backend(input=x, weight=weight, bias=bias)
+    x = dispatch.contiguous(x, dev)
+    R = x.size // D
+    mean, invstd = dispatch.empty((R,), np.float64, dev), dispatch.empty((R,), np.float64, dev)
+    y = dispatch.empty(x.shape, x.dtype, dev)
+    dispatch.kernels("norm", dev).layer_norm_forward(
+        dispatch.view(y, (R, D), dev), mean, invstd, dispatch.view(x, (R, D), dev), _row(weight, D, x.dtype, dev),
+        _row(bias, D, x.dtype, dev), weight is not None, bias is not None, eps)
+    return y, mean, invstd
+
+
+def layer_norm_backward(g, x, D, mean, invstd, weight, need_x):
+    """(gx or None, gweight, gbias) of ``layer_norm_forward`` for the output gradient ``g``; the
+    parameter gradients have D values, shaped as the caller's parameters need."""
+    dev = dispatch.backend(grad_output=g, input=x, weight=weight)
+    g, x = dispatch.contiguous(g, dev), dispatch.contiguous(x, dev)
+    R = x.size // D
+    gx = dispatch.empty(x.shape, x.dtype, dev) if need_x else None
+    gw, gb = dispatch.empty((D,), x.dtype, dev), dispatch.empty((D,), x.dtype, dev)
+    dispatch.kernels("norm", dev).layer_norm_backward(
+        dispatch.view(gx, (R, D), dev) if need_x else dispatch.placeholder(x.dtype, dev, (0, 0)), gw, gb,
+        dispatch.view(g, (R, D), dev), dispatch.view(x, (R, D), dev), mean, invstd, _row(weight, D, x.dtype, dev),
+        weight is not None, need_x)
+    return gx, gw, gb
+
+
+def _row(a, D, dtype, dev):
+    """A parameter seen as (D,), or an empty placeholder for None (never read)."""
+    return dispatch.placeholder(dtype, dev, (0,)) if a is None else dispatch.view(dispatch.contiguous(a, dev), (D,), dev)

@@ -1,5 +1,5 @@
-"""Batch normalization, CUDA: the twin of ``numconv.kernels.cpu.norm``, launcher for launcher, with
-its float64 arithmetic.
+"""Batch and layer normalization, CUDA: the twin of ``numconv.kernels.cpu.norm``, launcher for
+launcher, with its float64 arithmetic.
 
 ``x`` is (N, C, S), S the product of the spatial sizes. A channel's sums run over its m = N*S
 values in row-major (n, s) order, cut into ``parts`` runs of about BN_CHUNK values each, so that
@@ -12,6 +12,11 @@ channel), and the parts combine by Chan, Golub and LeVeque's pairwise update: th
 a sum of squares minus a squared sum. The output and the input gradient are a thread per value,
 (s, c) from the block and thread indices and n striding over the grid's z, worked out in float64
 from ``x - mean`` and rounded once. Every order is fixed: the same bits on every run, no atomics.
+
+Layer normalization over rows of ``x`` (R, D) (short ones: ``ops.norm.LAYER_NORM_ROW``), weight and bias (D,) per column: a thread per row for a row's
+statistics (and, backward, its two means), a thread per value for the output and the input
+gradient, and, for the weight and bias gradients, a thread per (column, part of the rows) whose
+partial sums a thread per column adds in part order.
 """
 import math
 
@@ -264,3 +269,131 @@ def _update_running(running, mean, invstd, momentum, m, eps, variance):
         else:
             new = mean[c]
         running[c] = (1.0 - momentum) * float64(running[c]) + momentum * new
+
+
+LN_PARTS = 64  # at most this many parts of the rows for the weight and bias gradients' partial sums
+LN_COLUMNS = 32  # columns a block of the partial sums takes
+
+
+def layer_norm_forward(y, mean, invstd, x, weight, bias, has_weight, has_bias, eps):
+    """Per row r of x (R, D): mean[r] = sum x / D and invstd[r] = 1 / sqrt(var + eps), var the
+    biased variance; then y = (x - mean[r]) * invstd[r] * weight + bias, weight and bias (D,) per
+    column. mean, invstd (R,) float64."""
+    R, D = x.shape
+    if R == 0 or D == 0:
+        return
+    launch(_row_stats, R, mean, invstd, x, eps)
+    grid, block = _value_grid(1, R, D)
+    launch_grid(_layer_normalize, grid, block, y, x, mean, invstd, weight, bias, has_weight, has_bias)
+
+
+def layer_norm_backward(gx, gw, gb, g, x, mean, invstd, weight, has_weight, need_x):
+    """With xhat = (x - mean[r]) * invstd[r] and gh = g * weight per row r of x (R, D): gw = sum over
+    the rows of g * xhat, gb = sum of g (D,), and, when ``need_x``, gx = invstd[r] * (gh - mean(gh)
+    - xhat * mean(gh * xhat)), the means over the row (the gradient through its statistics)."""
+    R, D = x.shape
+    if D == 0:
+        return
+    parts = max(1, min(R, LN_PARTS))
+    part = device_empty((parts, 2, D), _F64)
+    launch_grid(_column_parts, ((D + LN_COLUMNS - 1) // LN_COLUMNS, parts), LN_COLUMNS, part, g, x, mean, invstd)
+    launch(_column_finish, D, gw, gb, part)
+    if need_x and R:
+        coef = device_empty((R, 2), _F64)
+        launch(_row_grad_means, R, coef, g, x, mean, invstd, weight, has_weight)
+        grid, block = _value_grid(1, R, D)
+        launch_grid(_layer_input_grad, grid, block, gx, g, x, mean, invstd, weight, has_weight, coef)
+
+
+@jit
+def _row_stats(mean, invstd, x, eps):
+    """mean[r], invstd[r] of row r (two passes: the mean, then the centred squares)."""
+    r = cuda.grid(1)
+    if r < x.shape[0]:
+        D = x.shape[1]
+        s = 0.0
+        for j in range(D):
+            s += float64(x[r, j])
+        mu = s / D
+        s2 = 0.0
+        for j in range(D):
+            d = float64(x[r, j]) - mu
+            s2 += d * d
+        mean[r] = mu
+        invstd[r] = 1.0 / math.sqrt(s2 / D + eps)
+
+
+@jit
+def _layer_normalize(y, x, mean, invstd, weight, bias, has_weight, has_bias):
+    R, D = x.shape
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    r = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    while r < R:
+        if j < D:
+            v = (float64(x[r, j]) - mean[r]) * invstd[r]
+            if has_weight:
+                v *= float64(weight[j])
+            if has_bias:
+                v += float64(bias[j])
+            y[r, j] = v
+        r += cuda.gridDim.y * cuda.blockDim.y
+
+
+@jit
+def _column_parts(part, g, x, mean, invstd):
+    """part[p, :, j] = (sum g * xhat, sum g) over column j of part p of the rows."""
+    R, D = x.shape
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    p, parts = cuda.blockIdx.y, cuda.gridDim.y
+    if j < D:
+        sw = 0.0
+        sb = 0.0
+        for r in range(p * R // parts, (p + 1) * R // parts):
+            gv = float64(g[r, j])
+            sw += gv * ((float64(x[r, j]) - mean[r]) * invstd[r])
+            sb += gv
+        part[p, 0, j] = sw
+        part[p, 1, j] = sb
+
+
+@jit
+def _column_finish(gw, gb, part):
+    j = cuda.grid(1)
+    if j < gw.size:
+        sw = 0.0
+        sb = 0.0
+        for p in range(part.shape[0]):
+            sw += part[p, 0, j]
+            sb += part[p, 1, j]
+        gw[j] = sw
+        gb[j] = sb
+
+
+@jit
+def _row_grad_means(coef, g, x, mean, invstd, weight, has_weight):
+    """coef[r] = (mean of gh, mean of gh * xhat) over row r."""
+    r = cuda.grid(1)
+    if r < x.shape[0]:
+        D = x.shape[1]
+        mu, rs = mean[r], invstd[r]
+        a = 0.0
+        b = 0.0
+        for j in range(D):
+            gh = float64(g[r, j]) * (float64(weight[j]) if has_weight else 1.0)
+            a += gh
+            b += gh * ((float64(x[r, j]) - mu) * rs)
+        coef[r, 0] = a / D
+        coef[r, 1] = b / D
+
+
+@jit
+def _layer_input_grad(gx, g, x, mean, invstd, weight, has_weight, coef):
+    R, D = x.shape
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    r = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    while r < R:
+        if j < D:
+            rs = invstd[r]
+            gh = float64(g[r, j]) * (float64(weight[j]) if has_weight else 1.0)
+            gx[r, j] = rs * (gh - coef[r, 0] - (float64(x[r, j]) - mean[r]) * rs * coef[r, 1])
+        r += cuda.gridDim.y * cuda.blockDim.y
