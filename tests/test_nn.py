@@ -183,6 +183,87 @@ def test_insert_iadd_and_module_dict_as_torch():
         nn.ModuleDict({1: nn.ReLU()})
 
 
+def test_found_by_review_module_machinery_as_torch():
+    """A nested child's own train() runs (a frozen norm stays frozen); a failed insert changes
+    nothing, and a named Sequential refuses one; PReLU resets; a number is not a buffer."""
+    class Frozen(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)
+
+        def train(self, mode=True):
+            super().train(mode)
+            self.bn.eval()
+            return self
+
+    net = nn.Sequential(nn.Sequential(Frozen()), nn.ReLU())
+    net.train()
+    assert net.training and net[0].training and net[0][0].conv.training and not net[0][0].bn.training
+    net.eval()
+    assert not any(m.training for m in net.modules())
+
+    seq = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.ReLU())
+    with pytest.raises(TypeError, match="int is not a Module"):
+        seq.insert(1, 5)
+    assert len(seq) == 3 and list(seq._modules) == ["0", "1", "2"]
+    named = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 1, 1), act=nn.ReLU()))
+    with pytest.raises(KeyError, match="named children"):
+        named.insert(0, nn.ReLU())
+    assert list(named.state_dict()) == ["conv.weight", "conv.bias"]
+
+    p = nn.PReLU(3, init=0.1)
+    p.weight.data[...] = 5.0
+    p.reset_parameters()
+    np.testing.assert_array_equal(p.weight.numpy(), np.full(3, 0.1, np.float32))
+
+    bn = nn.BatchNorm2d(2)
+    with pytest.raises(TypeError, match="cannot assign int as buffer 'running_mean'"):
+        bn.running_mean = 5
+    with pytest.raises(TypeError, match="as buffer 'extra'"):
+        bn.register_buffer("extra", [1.0, 2.0])
+    bn.running_mean = np.ones(2, np.float32)  # an array is still welcome
+    assert isinstance(bn.running_mean, nc.Tensor)
+
+
+def test_load_state_dict_counters_and_bfloat16_as_torch(torch):
+    """A (1,) num_batches_tracked of older checkpoints loads; only a batch norm's counter may be
+    missing; a bfloat16 state_dict loads, widened to float32 as torch does."""
+    bn = nn.BatchNorm1d(3)
+    sd = bn.state_dict()
+    sd["num_batches_tracked"] = np.array([7])
+    bn.load_state_dict(sd)
+    assert int(bn.num_batches_tracked.item()) == 7 and bn.num_batches_tracked.shape == ()
+
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("num_batches_tracked", nc.Tensor(np.array(0, np.int64)))
+
+    with pytest.raises(ValueError, match="missing keys .*num_batches_tracked"):
+        Counting().load_state_dict({})
+    lin, tlin = nn.Linear(3, 2), torch.nn.Linear(3, 2).to(torch.bfloat16)
+    lin.load_state_dict(tlin.state_dict())
+    np.testing.assert_array_equal(lin.weight.numpy(), tlin.weight.float().detach().numpy())
+
+
+def test_trunc_normal_in_tails_and_narrow_intervals(rng):
+    """Redrawing values outside [a, b] takes forever where [a, b] holds little mass: those draw
+    the inverse CDF instead. The draws stay inside, and their mean is the truncated normal's."""
+    from statistics import NormalDist
+
+    w = nn.Parameter(np.zeros((100, 100), np.float64))
+    N = NormalDist()
+    for a, b in [(4.5, 5.0), (0.0, 1e-5), (6.0, 7.0), (-7.0, -6.0), (-0.5, 1.0), (-2.0, 2.0)]:
+        nn.init.trunc_normal_(w, 0.0, 1.0, a, b)
+        v = w.numpy()
+        assert v.min() >= a and v.max() <= b
+        mass = N.cdf(b) - N.cdf(a) if b < 3 else N.cdf(-a) - N.cdf(-b)
+        mean = (N.pdf(a) - N.pdf(b)) / mass  # the truncated standard normal's mean
+        assert v.mean() == pytest.approx(mean, abs=5 * (b - a) / math.sqrt(12 * v.size) + 1e-9), (a, b)
+    with pytest.raises(ValueError, match="no mass in float64"):
+        nn.init.trunc_normal_(w, 0.0, 1.0, 40.0, 41.0)
+
+
 def test_module_repr_matches_torch():
     torch = torch_or_fail()
     tn = torch.nn

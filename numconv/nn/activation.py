@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import shapes
+from . import init
 from ._utils import factory_dtype, positive_int
 from .module import Module
 from .parameter import Parameter
@@ -62,7 +63,7 @@ class PReLU(Module):
         self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=factory_dtype(device, dtype)))
 
     def reset_parameters(self):
-        self.weight.fill_(self.init)
+        init.constant_(self.weight, self.init)  # not weight.fill_: a leaf that requires grad refuses in-place ops
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -21,6 +21,10 @@ class _IndexedModules(Module):
         return idx + n if idx < 0 else idx
 
     def _renumber(self, modules):
+        """Children renamed '0', '1', ... (as PyTorch after a deletion), every module checked first."""
+        for m in modules:
+            if m is not None and not isinstance(m, Module):
+                raise TypeError(f"{type(m).__name__} is not a Module subclass")
         self._modules.clear()
         for i, m in enumerate(modules):
             self.add_module(str(i), m)
@@ -64,6 +68,9 @@ class _IndexedModules(Module):
         index = operator.index(index)
         if not -n <= index <= n:
             raise IndexError(f"insert index {index} is out of range for {type(self).__name__} of length {n}")
+        if list(self._modules) != [str(i) for i in range(n)]:  # PyTorch: a KeyError too
+            raise KeyError(f"{type(self).__name__} has named children {list(self._modules)}: inserting by position "
+                           "would rename them (and their state_dict keys)")
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._renumber(mods)

@@ -10,6 +10,7 @@ Fans of a weight of shape (out, in, *kernel): fan_in = in * prod(kernel), fan_ou
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 
@@ -132,20 +133,40 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, as torch): redraws outside values."""
+    """Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, as torch).
+
+    Where [a, b] holds at least a tenth of the normal's mass, values outside are drawn again (a
+    few rounds); otherwise (a narrow interval, or one in a tail, where redrawing could take
+    forever) each value is the normal's inverse CDF at a uniform draw between the bounds' CDFs,
+    taken on the side of the mean where those are small numbers, so that they keep their
+    precision. An interval whose mass is below float64's range (40 std from the mean) is refused.
+    """
     dt = _float_dtype(tensor)
     if not a < b:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
+    if not std > 0:
+        raise ValueError(f"trunc_normal_ needs std > 0, got {std}")
     rng = _generator(generator)
     shape = _array(tensor).shape
     lo, hi = (a - mean) / std, (b - mean) / std
-    if lo > 5 or hi < -5:
-        raise ValueError(f"[a, b] = [{a}, {b}] is more than 5 std from the mean {mean}; the truncated normal is degenerate")
-    z = rng.standard_normal(shape)
-    bad = (z < lo) | (z > hi)
-    while bad.any():
-        z[bad] = rng.standard_normal(int(bad.sum()))
+    flip = lo > 0  # in the upper tail: draw -z on [-hi, -lo], where the CDF is small and exact
+    if flip:
+        lo, hi = -hi, -lo
+    cdf_lo, cdf_hi = (0.5 * math.erfc(-v / math.sqrt(2.0)) for v in (lo, hi))
+    if cdf_hi <= cdf_lo:
+        raise ValueError(f"[a, b] = [{a}, {b}] lies where N({mean}, {std}^2) has no mass in float64 (more than 38 std "
+                         f"from the mean); nothing can be drawn there")
+    if cdf_hi - cdf_lo >= 0.1:
+        z = rng.standard_normal(shape)
         bad = (z < lo) | (z > hi)
+        while bad.any():
+            z[bad] = rng.standard_normal(int(bad.sum()))
+            bad = (z < lo) | (z > hi)
+    else:
+        u = np.maximum(rng.uniform(cdf_lo, cdf_hi, shape), np.nextafter(0.0, 1.0))  # inv_cdf(0) is -inf
+        z = np.frompyfunc(statistics.NormalDist().inv_cdf, 1, 1)(u).astype(np.float64).reshape(shape)
+    if flip:
+        z = -z
     return _fill(tensor, np.clip(z * std + mean, a, b).astype(dt))
 
 

@@ -85,12 +85,25 @@ def _target_device(device):
     return _device_name(device)
 
 
+def _buffer_value(value, name):
+    """A buffer's value: a Tensor, or an array made one, or None; a number or a list is refused
+    (``bn.running_mean = 5`` would otherwise become a 0-d int64 buffer, and fail only in forward)."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor, an array or None expected)")
+    return Tensor(value)
+
+
 def _as_array(value, key):
     """A state_dict value (NumPy array, numconv Tensor, PyTorch tensor, number) as a NumPy array."""
     if isinstance(value, Tensor):
         return np.asarray(value.numpy())
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a PyTorch tensor
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if "bfloat16" in str(value.dtype):  # NumPy has no bfloat16: widen to float32, as torch loads it
+            value = value.float()
+        value = value.numpy()
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"state_dict[{key!r}] must be a numeric array, got {type(value).__name__} of dtype {arr.dtype}")
@@ -166,8 +179,7 @@ class Module:
         """Add a non-learnable state array (``running_mean``); persistent ones are saved in ``state_dict``."""
         self._require_init("buffers")
         self._check_name(name, "buffer")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            tensor = Tensor(tensor)
+        tensor = _buffer_value(tensor, name)
         if self._taken(name, self._buffers):
             raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
         self._forget(name, keep=self._buffers)
@@ -209,9 +221,7 @@ class Module:
                 raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} (Module or None expected)")
             d["_modules"][name] = None
         elif d.get("_buffers") is not None and name in d["_buffers"]:
-            if value is not None and not isinstance(value, Tensor):
-                value = Tensor(value)
-            d["_buffers"][name] = value
+            d["_buffers"][name] = _buffer_value(value, name)
         else:
             object.__setattr__(self, name, value)
 
@@ -308,11 +318,19 @@ class Module:
 
     # ------------------------------------------------------------------ modes and state
 
+    def _is_norm_counter(self, key):
+        """Whether state_dict key ``key`` is a batch norm's ``num_batches_tracked``."""
+        from .normalization import _BatchNorm
+
+        prefix, _, name = key.rpartition(".")
+        return name == "num_batches_tracked" and isinstance(self.get_submodule(prefix) if prefix else self, _BatchNorm)
+
     def train(self, mode=True):
         if not isinstance(mode, bool):
             raise ValueError(f"training mode must be a bool, got {mode!r}")
-        for m in self.modules():
-            m.__dict__["training"] = mode
+        self.__dict__["training"] = mode
+        for m in self.children():  # each child's own train(), as PyTorch: an override (a frozen norm) holds
+            m.train(mode)
         return self
 
     def eval(self):
@@ -403,12 +421,14 @@ class Module:
             raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
         own = self._state_entries()
         # As PyTorch with a plain dict: a BatchNorm counter absent from the checkpoint keeps its value.
-        missing = [k for k in own if k not in state_dict and k.rsplit(".", 1)[-1] != "num_batches_tracked"]
+        missing = [k for k in own if k not in state_dict and not self._is_norm_counter(k)]
         unexpected = [k for k in state_dict if k not in own]
         arrays, mismatched = {}, []
         for k, t in own.items():
             if k in state_dict:
                 arr = _as_array(state_dict[k], k)
+                if self._is_norm_counter(k) and arr.shape == (1,) and t.ndim == 0:  # older checkpoints' (1,)
+                    arr = arr.reshape(())
                 if tuple(arr.shape) != tuple(t.shape):
                     mismatched.append(f"{k!r}: checkpoint shape {tuple(arr.shape)}, model shape {tuple(t.shape)}")
                 arrays[k] = arr

@@ -10,7 +10,8 @@ class Parameter(Tensor):
     """``Parameter(data, requires_grad=True)``: assigning one to a Module attribute registers it.
 
     ``data`` (a NumPy array, shared, not copied; or a Tensor, whose array is shared) keeps its
-    float32/float64 dtype; Python numbers and lists become float32.
+    float32/float64 dtype; Python floats and lists of them become float32 (integers are refused,
+    as only floating-point tensors can require a gradient).
     """
 
     def __init__(self, data=None, requires_grad=True):
