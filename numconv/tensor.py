@@ -488,13 +488,14 @@ class Mean(Function):
 
 
 class Amax(Function):
-    """Maximum over ``axes``; the gradient is shared evenly among tied maxima. As PyTorch's ``amax``
-    it is ``mask * g / count``; with ``select`` as its ``max()`` (every dimension): a NaN maximum's
-    NaNs are its ties, and ``where(mask, g / count, 0)`` gives 0 elsewhere even where g is inf or NaN."""
+    """Maximum (minimum, not ``largest``) over ``axes``; the gradient is shared evenly among tied
+    maxima. As PyTorch's ``amax`` it is ``mask * g / count``; with ``select`` as its ``max()`` (every
+    dimension): a NaN maximum's NaNs are its ties, and ``where(mask, g / count, 0)`` gives 0
+    elsewhere even where g is inf or NaN."""
 
     @staticmethod
-    def forward(ctx, a, axes, keepdim, select=False):
-        y = M.max(a, axis=axes, keepdims=True)
+    def forward(ctx, a, axes, keepdim, select=False, largest=True):
+        y = (M.max if largest else M.min)(a, axis=axes, keepdims=True)
         ctx.save_for_backward(a, y)
         ctx.axes, ctx.select = axes, select
         return y if keepdim else M.reshape(y, _drop_shape(a.shape, axes))
@@ -513,11 +514,12 @@ class Amax(Function):
 
 
 class MaxDim(Function):
-    """(values, int64 indices) of the maximum along one axis; the gradient goes to that index."""
+    """(values, int64 indices) of the maximum (minimum, not ``largest``) along one axis; the gradient
+    goes to that index."""
 
     @staticmethod
-    def forward(ctx, a, axis, keepdim):
-        idx = M.argmax(a, axis=axis, keepdims=True)
+    def forward(ctx, a, axis, keepdim, largest=True):
+        idx = (M.argmax if largest else M.argmin)(a, axis=axis, keepdims=True)
         y = M.gather(a, idx, axis)
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dtype, ctx.axis = a.shape, a.dtype, axis
@@ -757,8 +759,38 @@ def _index(index):
             p = p.data
         elif isinstance(p, list):
             p = np.asarray(p)
+            if p.size == 0:  # [] selects nothing: an integer index, not NumPy's float64 array
+                p = p.astype(np.int64)
         out.append(p)
     return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+def _torch_layout(index, ndim):
+    """Where PyTorch lays out ``x[index]`` otherwise than NumPy: None, or ``perm`` with
+    ``torch_result = numpy_result.transpose(perm)``.
+
+    PyTorch applies an integer (or a 0-d index) as a basic index, removing its dimension, and then
+    places the array indices' dimensions where those indices stand, if they are adjacent. NumPy
+    counts the integer among the array indices, and where a slice, None or Ellipsis separates it
+    from them, puts all their dimensions first: ``x[0, :, [1, 2]]`` on (2, 3, 4) is (2, 3) in
+    NumPy, (3, 2) in PyTorch. Only then do the two differ."""
+    parts = index if isinstance(index, tuple) else (index,)
+    ints = [k for k, p in enumerate(parts) if isinstance(p, (int, np.integer)) or getattr(p, "ndim", None) == 0]
+    arrays = [k for k, p in enumerate(parts) if getattr(p, "ndim", 0) and k not in ints]
+    if not ints or not arrays:
+        return None
+    numpy_block = sorted(ints + arrays)
+    if numpy_block[-1] - numpy_block[0] + 1 == len(numpy_block):  # adjacent in NumPy: the same place in both
+        return None
+    if any(k not in ints for k in range(arrays[0], arrays[-1] + 1) if k not in arrays):  # apart in both: first
+        return None
+    nb = max(1 if np.dtype(parts[k].dtype) == np.bool_ else parts[k].ndim for k in arrays)
+    consumed = sum(parts[k].ndim if k in arrays and np.dtype(parts[k].dtype) == np.bool_ else 1
+                   for k, p in enumerate(parts) if p is not None and p is not Ellipsis)
+    pre = sum(ndim - consumed if p is Ellipsis else 1 for p in parts[:arrays[0]]
+              if p is None or p is Ellipsis or isinstance(p, slice))
+    rest = ndim - consumed + sum(1 for p in parts if p is None or isinstance(p, slice))
+    return tuple(range(nb, nb + pre)) + tuple(range(nb)) + tuple(range(nb + pre, nb + rest))
 
 
 class Tensor:
@@ -1056,10 +1088,30 @@ class Tensor:
 
     def __setitem__(self, index, value):
         index = _index(index)
+        on_host = all(not getattr(p, "ndim", 0) or isinstance(p, np.ndarray)
+                      for p in (index if isinstance(index, tuple) else (index,)))
+        if getattr(value, "ndim", 0) and on_host:  # (device index arrays: NumPy's rules, as before)
+            value = self._value_for(index, value if isinstance(value, Tensor) else Tensor(value))
         if self._recorded_set(index, value):
             return
         M.assign(self.data, value.data if isinstance(value, Tensor) else value, index)
         self._written()
+
+    def _value_for(self, index, value):
+        """``value`` as NumPy assigns it to ``self[index]``, from what PyTorch accepts: leading dimensions
+        of size 1 beyond the region's dropped, and the region's dimensions in NumPy's order where
+        PyTorch's differs (``_torch_layout``)."""
+        region = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), self.shape, (0,) * self.ndim)[index].shape
+        perm = _torch_layout(index, self.ndim)
+        torch_region = region if perm is None else tuple(region[p] for p in perm)
+        extra = value.ndim - len(torch_region)
+        if extra > 0:
+            if any(n != 1 for n in value.shape[:extra]):
+                raise ValueError(f"cannot assign a value of shape {value.shape} to a region of shape {torch_region}")
+            value = value.reshape(*value.shape[extra:])
+        if perm is not None:
+            value = value.expand(*torch_region).permute(*(int(p) for p in np.argsort(perm)))
+        return value
 
     def _inplace(self, op, other, saves_input=None):
         """``self op= other`` in place, as PyTorch: every name for this tensor sees the new values. With
@@ -1350,7 +1402,13 @@ class Tensor:
                                  f"{name}.detach()")
         bounds = {k: v.data if isinstance(v, Tensor) else v for k, v in (("min", min), ("max", max))}
         M.same_device(input=self.data, **{k: v for k, v in bounds.items() if hasattr(v, "shape")})
-        return Clamp.apply(self, min, max)  # Tensor bounds as they are: an in-place change to one is then caught
+        t = self
+        for _ in range(2):  # PyTorch's promotion, as for arithmetic: an integer side takes the floating one's dtype
+            if min is not None:
+                t, min = _operands(t, min)
+            if max is not None:
+                t, max = _operands(t, max)
+        return Clamp.apply(t, min, max)  # Tensor bounds as they are: an in-place change to one is then caught
 
     clip = clamp
 
@@ -1396,37 +1454,53 @@ class Tensor:
     def max(self, dim=None, keepdim=False):
         """``max()``: the maximum (gradient shared among ties); ``max(dim)``: (values, indices), the gradient to
         the index; ``max(tuple of dims)``: values, as ``amax``."""
+        return self._extreme(dim, keepdim, True)
+
+    def min(self, dim=None, keepdim=False):
+        """As ``max``, for the minimum (its own reduction: negating would wrap unsigned and INT64_MIN)."""
+        return self._extreme(dim, keepdim, False)
+
+    def _extreme(self, dim, keepdim, largest):
+        axes = _axes(dim, self.ndim) if isinstance(dim, (tuple, list)) else None if dim is None else (_axis(dim, self.ndim),)
+        self._nonempty(axes, dim, "max" if largest else "min")
         if dim is None:
-            return Amax.apply(self, axes=None, keepdim=keepdim, select=True)
+            return Amax.apply(self, axes=None, keepdim=keepdim, select=True, largest=largest)
         if isinstance(dim, (tuple, list)):
-            return self.amax(dim, keepdim)
+            return Amax.apply(self, axes=axes, keepdim=keepdim, largest=largest)
         axis = _axis(dim, self.ndim)
         if axis is None:  # a 0-d tensor: itself, at index 0
             return ValuesIndices(Clone.apply(self), Tensor(M.zeros((), np.int64, like=self.data)))
-        return ValuesIndices(*MaxDim.apply(self, axis=axis, keepdim=keepdim))
+        return ValuesIndices(*MaxDim.apply(self, axis=axis, keepdim=keepdim, largest=largest))
 
-    def min(self, dim=None, keepdim=False):
-        out = (-self).max(dim, keepdim)
-        if isinstance(out, tuple):
-            return ValuesIndices(-out.values, out.indices)
-        return -out
+    def _nonempty(self, axes, dim, name):
+        """A ValueError naming the call where the reduced dimensions hold nothing (an extreme of nothing)."""
+        if self.numel() == 0 and (axes is None or any(a is not None and self.shape[a] == 0 for a in axes)):
+            raise ValueError(f"{name}() of an empty tensor (shape {self.shape}) over dim={dim} has no value; give "
+                             f"a dim whose size is not 0")
 
     def amax(self, dim=None, keepdim=False):
-        return Amax.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim)
+        axes = _axes(dim, self.ndim)
+        self._nonempty(axes, dim, "amax")
+        return Amax.apply(self, axes=axes, keepdim=keepdim)
 
     def amin(self, dim=None, keepdim=False):
-        return -(-self).amax(dim, keepdim)
+        axes = _axes(dim, self.ndim)
+        self._nonempty(axes, dim, "amin")
+        return Amax.apply(self, axes=axes, keepdim=keepdim, largest=False)
 
     def argmax(self, dim=None, keepdim=False):
-        """int64 index of the first maximum (flat when ``dim`` is None)."""
-        if dim is None:
-            return Tensor(M.argmax(M.reshape(self.data, (-1,)), axis=0))
-        return Tensor(M.argmax(self.data, axis=_axis(dim, self.ndim), keepdims=keepdim))
+        """int64 index of the first maximum (flat when ``dim`` is None; then ``keepdim`` keeps every
+        dimension, at size 1, as PyTorch)."""
+        return self._arg(M.argmax, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False):
+        return self._arg(M.argmin, dim, keepdim)
+
+    def _arg(self, fn, dim, keepdim):
         if dim is None:
-            return Tensor(M.argmin(M.reshape(self.data, (-1,)), axis=0))
-        return Tensor(M.argmin(self.data, axis=_axis(dim, self.ndim), keepdims=keepdim))
+            flat = fn(M.reshape(self.data, (-1,)), axis=0)
+            return Tensor(M.reshape(flat, (1,) * self.ndim) if keepdim else flat)
+        return Tensor(fn(self.data, axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     # ---- shape
     def reshape(self, *shape):
@@ -1508,6 +1582,9 @@ class Tensor:
     def __getitem__(self, index):
         index = _index(index)
         out = GetItem.apply(self, index=index)
+        perm = _torch_layout(index, self.ndim)
+        if perm is not None:  # an integer apart from the array indices: PyTorch's order of the dimensions
+            return out.permute(*perm)
         if out._vc is None and M.is_basic(index) and self.device != dispatch.CPU:  # a device copy, not a view
             out._copy_of(self, lambda base, own: M.assign(base, own, index))
         return out
@@ -1586,6 +1663,7 @@ def cat(tensors, dim=0):
         raise ValueError("cat needs at least one tensor")
     if tensors[0].ndim == 0:
         raise ValueError("cat: 0-d tensors cannot be concatenated; stack them, or reshape them to (1,)")
+    tensors = _common_dtype(tensors)
     axis = _axis(dim, tensors[0].ndim)
     first = tensors[0].shape
     for i, t in enumerate(tensors):
@@ -1600,6 +1678,7 @@ def stack(tensors, dim=0):
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack needs at least one tensor")
+    tensors = _common_dtype(tensors)
     n = tensors[0].ndim + 1
     if not -n <= dim < n:
         raise IndexError(f"stack: dim {dim} out of range for tensors with {n - 1} dimensions")
@@ -1608,6 +1687,16 @@ def stack(tensors, dim=0):
             raise ValueError(f"stack: tensors must have the same shape; tensor 0 has shape {tensors[0].shape}, "
                              f"tensor {i} has shape {t.shape}")
     return Stack.apply(*tensors, axis=dim % n)
+
+
+def _common_dtype(tensors):
+    """PyTorch's promotion for cat and stack, as for arithmetic: with any floating tensor, the integer
+    and bool ones take the floating ones' common dtype (int64 with float32 is float32, not NumPy's float64)."""
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+    if not floats or len(floats) == len(tensors):
+        return tensors
+    target = np.result_type(*floats)
+    return [t if t.dtype.kind == "f" else t.astype(target) for t in tensors]
 
 
 def split(tensor, split_size_or_sections, dim=0):

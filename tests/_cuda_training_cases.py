@@ -646,6 +646,20 @@ def edge_cases_found_by_review_2():
             else:
                 raise AssertionError(f"no error for {words}")
 
+    with checking("edges", "min as its own reduction, PyTorch's layout of x[0, :, [1, 2]], argmax keepdim, cat promotion"):
+        def picked(x, v):
+            y = x * 1.0
+            y[0, :, [1, 2]] = v  # v in PyTorch's layout (3, 2)
+            return y[1, :, [0, 3]] + y.min(2).values[:, :2].T.sum() + y.amin((0, 2)).sum() + x.min()
+
+        both(picked, RNG.standard_normal((2, 3, 4)), RNG.standard_normal((3, 2)))
+        u = np.array([[0, 5, 3], [7, 1, 9]], np.uint8)
+        got = nc.Tensor(u).to("cuda")
+        assert int(got.min().item()) == 0 and got.min(1).values.numpy().tolist() == [0, 1]
+        assert got.argmax(keepdim=True).shape == (1, 1) and int(got.argmax(keepdim=True).item()) == 5
+        mixed = nc.cat([nc.Tensor(np.array([1, 2])).to("cuda"), nc.Tensor(np.array([0.5], np.float32)).to("cuda")])
+        assert mixed.dtype == np.float32 and mixed.numpy().tolist() == [1.0, 2.0, 0.5]
+
 
 def layer_math_cases():
     """The activations, the regression and binary losses and interpolate, forward and backward on device

@@ -688,3 +688,105 @@ def test_var_and_std_take_correction_as_torch(kw, rng, torch):
         nc.Tensor(x).var(0, unbiased=True, correction=1)
     with pytest.raises(ValueError, match="correction"):
         nc.Tensor(x).std(correction=-1)
+
+
+# ----------------------------------------------------------------------------- found by the Tensor review
+
+@pytest.mark.parametrize("values", [np.array([0, 5, 3], np.uint8), np.array([np.iinfo(np.int64).min, 0, 5]),
+                                    np.array([True, False, True]), np.array([2.5, -1.0, np.nan, -1.0])],
+                         ids=["uint8", "int64_min", "bool", "float_nan"])
+def test_min_is_its_own_reduction_as_torch(values, torch):
+    """min was -(-x).max(): 3 for uint8 [0, 5, 3], 0 for [INT64_MIN, 0, 5], a TypeError for bool."""
+    t, tt = nc.Tensor(values), torch.from_numpy(values)
+    np.testing.assert_array_equal(t.min().numpy(), tt.min().numpy())
+    np.testing.assert_array_equal(t.amin().numpy(), tt.amin().numpy())
+    v, i = t.min(0)
+    tv, ti = tt.min(0)
+    np.testing.assert_array_equal(v.numpy(), tv.numpy())
+    if not np.isnan(values.astype(float)).any():  # torch's index of a NaN minimum is its own rule
+        assert int(i.item()) == int(ti.item())
+
+
+def test_min_gradient_and_arg_keepdim_and_empty_reductions_as_torch(rng, torch):
+    x = rng.standard_normal((3, 4))
+    x[1, 2] = x[1, 0]  # a tie
+    for fn in (lambda t: t.min(), lambda t: t.min(1).values, lambda t: t.amin((0,)), lambda t: t.amin((0, 1))):
+        ours, theirs = nc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        g = rng.standard_normal(tuple(fn(theirs).shape))
+        fn(ours).backward(nc.Tensor(g))
+        fn(theirs).backward(torch.tensor(g))
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-15)
+    for name in ("argmax", "argmin"):
+        ours, theirs = getattr(nc.Tensor(x), name)(keepdim=True), getattr(torch.tensor(x), name)(keepdim=True)
+        assert ours.shape == tuple(theirs.shape) and int(ours.numpy().ravel()[0]) == int(theirs.item())
+    empty = nc.Tensor(np.zeros((0, 3)))
+    assert empty.max(1).values.shape == (0,) and empty.amin(1).shape == (0,)
+    for call in (lambda t: t.max(), lambda t: t.min(0), lambda t: t.amax((0,))):
+        with pytest.raises(ValueError, match="of an empty tensor .shape .0, 3.."):
+            call(empty)
+
+
+@pytest.mark.parametrize("index", [
+    (0, slice(None), [1, 2]), (np.array(1), slice(None), [2, 0]), (0, None, [1, 2]), (0, Ellipsis, [1, 2]),
+    (slice(None), 0, slice(None), [1, 2]), ([0, 1], 0, [1, 2]), ([1, 0], slice(None), 0, [3, 2]),
+    (1, slice(None), np.array([True, False, True, True]), 1), (slice(None), [0, 2], 1)],
+    ids=["int_slice_array", "0d_slice_array", "int_none_array", "int_ellipsis_array", "slice_int_slice_array",
+         "arrays_around_int", "arrays_apart", "bool_mask", "adjacent"])
+def test_an_integer_apart_from_array_indices_lays_out_as_torch(index, rng, torch):
+    """NumPy moves the dimensions of array indices first when an integer stands apart from them
+    (x[0, :, [1, 2]] on (2, 3, 4, 5): (2, 3, 5)); PyTorch applies the integer first (3, 2, 5).
+    Values, assignment of a value in PyTorch's layout, and both gradients."""
+    x = rng.standard_normal((2, 3, 4, 5))
+    tindex = tuple(torch.tensor(p) if isinstance(p, (list, np.ndarray)) else p for p in index)
+    want = torch.from_numpy(x)[tindex].numpy()
+    got = nc.Tensor(x)[index].numpy()
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    value = rng.standard_normal(want.shape)
+    ours, theirs = nc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    v_ours, v_theirs = nc.Tensor(value, requires_grad=True), torch.tensor(value, requires_grad=True)
+    a, b = ours * 2.0, theirs * 2.0
+    a[index] = v_ours
+    b[tindex] = v_theirs
+    np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
+    g = rng.standard_normal(x.shape)
+    (a * nc.Tensor(g)).sum().backward()
+    (b * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(v_ours.grad.numpy(), v_theirs.grad.numpy(), rtol=1e-15)
+    read = nc.Tensor(x, requires_grad=True)
+    read[index].backward(nc.Tensor(value))
+    tread = torch.tensor(x, requires_grad=True)
+    tread[tindex].backward(torch.tensor(value))
+    np.testing.assert_allclose(read.grad.numpy(), tread.grad.numpy(), rtol=1e-15)
+
+
+def test_assigned_values_with_leading_ones_and_empty_list_indices_as_torch(rng, torch):
+    x = rng.standard_normal((4, 3))
+    for index, shape in [(1, (1, 3)), ((1, 2), (1,)), (x > 0, (1, 1))]:
+        value = rng.standard_normal(shape)
+        ours, theirs = nc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        v_ours, v_theirs = nc.Tensor(value, requires_grad=True), torch.tensor(value, requires_grad=True)
+        a, b = ours * 1.0, theirs * 1.0
+        tindex = torch.from_numpy(index) if isinstance(index, np.ndarray) else index
+        a[index] = v_ours
+        b[tindex] = v_theirs
+        np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
+        a.sum().backward()
+        b.sum().backward()
+        np.testing.assert_array_equal(v_ours.grad.numpy(), v_theirs.grad.numpy())
+    with pytest.raises(ValueError, match=r"value of shape \(2, 3\) to a region of shape \(3,\)"):
+        nc.Tensor(x)[1] = np.ones((2, 3))
+    assert nc.Tensor(x)[[]].shape == (0, 3) and nc.Tensor(x)[:, []].shape == (4, 0)
+
+
+def test_promotion_of_cat_stack_clamp_and_integer_powers_as_torch(torch):
+    i, f = np.array([1, 2]), np.array([0.5, 1.5], np.float32)
+    for fn in ("cat", "stack"):
+        assert getattr(nc, fn)([nc.Tensor(i), nc.Tensor(f)]).dtype == np.float32
+    assert nc.Tensor(i).clamp(0.5).dtype == np.float32
+    assert nc.Tensor(f).clamp(nc.Tensor(np.array([1, 1]))).dtype == np.float32
+    base, exponent = np.array([0, 1, -1, 2, -2, 3, 0, -1, 5]), np.array([-1, -3, -3, -1, -1, -2, 0, -2, 2])
+    want = (torch.from_numpy(base) ** torch.from_numpy(exponent)).numpy()
+    np.testing.assert_array_equal((nc.Tensor(base) ** nc.Tensor(exponent)).numpy(), want)
+    np.testing.assert_array_equal((2 ** nc.Tensor(np.array([-1, 2]))).numpy(), [0, 4])

@@ -207,7 +207,25 @@ add = _binary("ADD", np.add)
 subtract = _binary("SUBTRACT", np.subtract)
 multiply = _binary("MULTIPLY", np.multiply)
 divide = _binary("DIVIDE", np.true_divide)
-power = _binary("POWER", np.power)
+def _power(a, b, out=None):
+    """np.power, with PyTorch's integer powers where an integer exponent array holds negative values
+    (NumPy refuses them): a^b truncated toward 0, so 0 but for a = 1 (1) and a = -1 (+-1)."""
+    b_arr = b if isinstance(b, np.ndarray) else None
+    if (b_arr is not None and b_arr.dtype.kind in "iu" and np.asarray(a).dtype.kind in "iub" and b_arr.size
+            and b_arr.min() < 0):
+        a_arr = np.asarray(a)
+        whole = np.power(a_arr, np.maximum(b_arr, 0))
+        inverse = np.where(a_arr == 1, 1, np.where(a_arr == -1, np.where(b_arr % 2 == 0, 1, -1), 0))
+        result = np.where(b_arr < 0, inverse.astype(whole.dtype), whole)
+        if out is None:
+            return result
+        out[...] = result
+        return out
+    return np.power(a, b) if out is None else np.power(a, b, out=out)
+
+
+_power.__name__ = "power"
+power = _binary("POWER", _power)
 maximum = _binary("MAXIMUM", np.maximum)
 minimum = _binary("MINIMUM", np.minimum)
 
