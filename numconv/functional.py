@@ -1391,6 +1391,8 @@ def _one_target(target):
 def _class_weight(weight, x):
     if weight is None:
         return None
+    if isinstance(weight, Tensor) and weight.requires_grad:  # as the binary losses: refused, not silently dropped
+        raise ValueError("weight requires grad, but the class weights' gradient is not computed; pass weight.detach()")
     shape, dt = array_info(weight, "weight", (1,))
     if shape != (x.shape[1],):
         raise ValueError(f"weight must have shape ({x.shape[1]},) (one per class), got {shape}")
@@ -1418,7 +1420,9 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
     # the targets were range-checked already (_class_target): gather without checking them again, which on
     # a device would read their min and max back a second time
     picked = Gather.apply(logp, M.reshape(safe, safe.shape[:1] + (1,) + safe.shape[1:]), axis=1).squeeze(1)
-    loss = -picked * Tensor(wt)
+    kept = Tensor(valid)  # a select, not a product: an ignored row's -inf log-probability times 0 would be NaN
+    with np.errstate(invalid="ignore"):
+        loss = where(kept, -picked * Tensor(wt), 0.0)
     denom = M.sum(wt)
     none_counted = None  # 'mean' with every target ignored (or weighted 0): as PyTorch, NaN with gradient 0
     if reduction == "mean":
@@ -1435,7 +1439,8 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
         C = logp.shape[1]
         chan = (1, C) + (1,) * (logp.ndim - 2)
         per_class = logp * Tensor(M.reshape(weight, chan)) if weight is not None else logp
-        smooth = -per_class.sum(1) * Tensor(M.astype(valid, logp.dtype))
+        with np.errstate(invalid="ignore"):
+            smooth = where(kept, -per_class.sum(1), 0.0)
         if reduction == "sum":
             smooth = smooth.sum()
         elif reduction == "mean":
@@ -1538,12 +1543,25 @@ def l1_loss(input, target, reduction="mean"):
 
 
 def _smooth_l1(d, beta):
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, written as 0.5 m^2 / beta + (|d| - m)
-    with m = min(|d|, beta): the same values, and through clamp's and abs's gradients the same
-    derivative (d / beta inside, sign(d) outside, 0 at d = 0)."""
-    a = d.abs()
-    m = a.clamp(max=beta)
-    return m * m * (0.5 / beta) + (a - m)
+    return _SmoothL1.apply(d, beta=beta)
+
+
+class _SmoothL1(Function):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta; the gradient d / beta inside, sign(d)
+    outside, as PyTorch's (NaN where d is: abs and clamp, which would build it, give 0 there)."""
+
+    @staticmethod
+    def forward(ctx, d, beta):
+        ctx.save_for_backward(d)
+        ctx.beta = beta
+        a = M.abs(d)
+        return M.where(M.compare("lt", a, beta), M.multiply(M.multiply(d, d), 0.5 / beta), M.subtract(a, 0.5 * beta))
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved
+        inside = M.compare("lt", M.abs(d), ctx.beta)
+        return M.multiply(g, M.where(inside, M.divide(d, ctx.beta), M.sign(d)))
 
 
 @_arrays_in_arrays_out

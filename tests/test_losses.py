@@ -332,3 +332,51 @@ def test_binary_and_regression_loss_errors():
         F.l1_loss(x, np.zeros((3, 2), np.float32))
     with pytest.raises(ValueError, match="reduction"):
         nn.HuberLoss(reduction="max")
+
+
+# ----------------------------------------------------------------------------- found by the losses review
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_an_ignored_row_with_an_infinite_logit_does_not_make_the_loss_nan(reduction, label_smoothing, torch):
+    """An ignored target was replaced by class 0 and weighted 0: -(-inf) * 0 = NaN spread to the loss."""
+    x = np.array([[-np.inf, 1.0, 2.0], [0.5, -1.0, 0.3], [0.2, np.inf, -0.4]])
+    t = np.array([-100, 2, -100])
+    ours = nc.Tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):  # the +inf row's log_softmax: inf - inf (NaN in torch too; ignored)
+        a = F.cross_entropy(ours, nc.Tensor(t), reduction=reduction, label_smoothing=label_smoothing)
+        a.sum().backward()
+    b = torch.nn.functional.cross_entropy(theirs, torch.tensor(t), reduction=reduction, label_smoothing=label_smoothing)
+    np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-14)
+    b.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-14)
+    logp = np.array([[-np.inf, -1.0, -2.0], [-0.5, -1.0, -0.3]])
+    np.testing.assert_allclose(F.nll_loss(nc.Tensor(logp), nc.Tensor(np.array([-100, 2]))).numpy(), 0.3)
+
+
+@pytest.mark.parametrize("name, kw", [("smooth_l1_loss", dict(beta=0.7)), ("huber_loss", dict(delta=0.7)),
+                                      ("smooth_l1_loss", dict(beta=2.0))])
+def test_smooth_l1_and_huber_gradients_keep_a_nan_as_torch(name, kw, rng, torch):
+    x = np.concatenate([[np.nan, 0.0, 0.7, -0.7], rng.standard_normal(8) * 2])
+    y = rng.standard_normal(12) * 0.1
+    y[:4] = 0.0
+    ours, theirs = nc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a = getattr(F, name)(ours, nc.Tensor(y), reduction="none", **kw)
+    b = getattr(torch.nn.functional, name)(theirs, torch.tensor(y), reduction="none", **kw)
+    np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-14)
+    g = rng.standard_normal(12)
+    a.backward(nc.Tensor(g))
+    b.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-14)
+    assert np.isnan(ours.grad.numpy()[0])
+    assert gradcheck(lambda v: getattr(F, name)(v, nc.Tensor(y[4:]), **kw), [nc.Tensor(x[4:], requires_grad=True)])
+
+
+def test_a_class_weight_that_requires_grad_is_refused_not_dropped(rng):
+    w = nc.Tensor(np.ones(3), requires_grad=True)
+    x, t = nc.Tensor(rng.standard_normal((2, 3))), nc.Tensor(np.array([0, 2]))
+    for fn in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(ValueError, match="weight requires grad"):
+            fn(x, t, weight=w)
+    F.cross_entropy(x, t, weight=w.detach())
