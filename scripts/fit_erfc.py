@@ -1,13 +1,11 @@
-"""Print the coefficients of ``numconv/kernels/cpu/vecmath.py``'s erfc (``ERFC_H``) and erfc_float32
-(``ERFC_FLOAT32_H``).
+"""Print the coefficients of ``numconv/kernels/cpu/vecmath.py``'s erfc (``ERFC_H``).
 
 erfc(z) = t exp(g - z^2) for z >= 0, with t = 2 / (2 + z) in (0, 1] and y = 2t - 1 in (-1, 1]:
 g is smooth in y, and 0 at y = 1 (z = 0), so it is written g = (1 - y) h(y) with 1 - y = z t,
 and h is smooth too, between -0.68 and -0.62 on [-1, 1]. h is interpolated at the n Chebyshev
-points of [-1, 1] (mpmath at 50 digits; n = 32 for float64's precision, 16 for a float32
-result's) and the interpolant written as a polynomial in y: its coefficients are small beside h
+points of [-1, 1] (mpmath at 50 digits; n = 32 for float64's precision) and the interpolant written as a polynomial in y: its coefficients are small beside h
 itself (their absolute values sum to 0.74), so evaluating it in float64 loses nothing, and
-g = (z t) h is exact in relative terms, also near z = 0, where g is small. Each is printed as the
+g = (z t) h is exact in relative terms, also near z = 0, where g is small. It is printed as the
 tuple vecmath evaluates as four Horner chains in y^4 (coefficients k = j, j + 4, j + 8, ... for
 chain j), with the interpolant's largest error on [-1, 1] above it. mpmath comes with PyTorch's
 sympy; it is not a numconv dependency. Run: python scripts/fit_erfc.py
@@ -48,5 +46,4 @@ def fit(name, n):
     print(")")
 
 
-fit("ERFC_H", 32)  # float64's precision
-fit("ERFC_FLOAT32_H", 16)  # a float32 result's: g to 3e-11, erfc to 4e-11 relative
+fit("ERFC_H", 32)

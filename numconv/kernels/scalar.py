@@ -5,9 +5,8 @@ import types
 
 # The functions the formulas call. Plain Python takes these; each target binds its compiled ones
 # with ``with_primitives``: the GPU the math module's and its own ``sigmoid``, the CPU its
-# vectorizable exp, expm1, log1p and erfc (``cpu/vecmath.py``; log1p is only asked for 0 <= w <= 1),
-# and an erfc accurate to a float32 result's precision, which costs half as much.
-exp, expm1, log1p, erfc, erfc_float32 = math.exp, math.expm1, math.log1p, math.erfc, math.erfc
+# vectorizable exp, expm1, log1p and erfc (``cpu/vecmath.py``; log1p is only asked for 0 <= w <= 1).
+exp, expm1, log1p, erfc = math.exp, math.expm1, math.log1p, math.erfc
 
 
 def with_primitives(fn, **primitives):
@@ -43,7 +42,6 @@ def maximum(a, b):
 LEAKY_RELU, ELU, GELU, GELU_TANH, SILU, HARDTANH, SOFTPLUS = range(7)
 ACTIVATIONS = {"leaky_relu": LEAKY_RELU, "elu": ELU, "gelu": GELU, "gelu_tanh": GELU_TANH, "silu": SILU,
                "hardtanh": HARDTANH, "softplus": SOFTPLUS}
-GELU_FLOAT32 = len(ACTIVATIONS)  # gelu with erfc_float32: what a float32 result of gelu runs (on the CPU)
 
 LOG_MAX = 709.782712893384  # log(largest float64): exp overflows above
 SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
@@ -75,8 +73,6 @@ def activation(code, x, p0, p1):
         return p0 * expm1(x) if x <= 0 else x
     if code == GELU:
         return 0.5 * x * erfc(-x * SQRT_HALF)
-    if code == GELU_FLOAT32:
-        return 0.5 * x * erfc_float32(-x * SQRT_HALF)
     if code == GELU_TANH:  # (1 + tanh(u)) / 2 = sigmoid(2u)
         return x * sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
     if code == SILU:
@@ -109,8 +105,8 @@ def activation_grad(code, g, x, p0, p1):
         return g if x > 0 else g * p0
     if code == ELU:
         return g * (p0 * exp(x)) if x <= 0 else g
-    if code == GELU or code == GELU_FLOAT32:  # Phi(x) + x phi(x)
-        cdf = 0.5 * (erfc(-x * SQRT_HALF) if code == GELU else erfc_float32(-x * SQRT_HALF))
+    if code == GELU:  # Phi(x) + x phi(x)
+        cdf = 0.5 * erfc(-x * SQRT_HALF)
         return g * (cdf + x * (INV_SQRT_2PI * exp(-0.5 * x * x)))
     if code == GELU_TANH:  # (1 + t) / 2 + x (1 - t^2) u', t = tanh(u): with s = (1 + t) / 2, s + 2 x s (1 - s) u'
         s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))

@@ -4,7 +4,6 @@ forward and backward in one pass (their formulas, written once for both backends
 ``numconv.kernels.scalar``). Flat (P,) C-contiguous arrays; the rest of the elementwise math runs
 in NumPy (``numconv.ops.math``).
 """
-import numpy as np
 from numba import prange
 
 from .. import scalar
@@ -27,8 +26,7 @@ def _serial(fn):
 
 
 # the formulas with the vectorizable exp, expm1, log1p and erfc: a loop over any activation vectorizes
-_primitives = dict(exp=vecmath.exp, expm1=vecmath.expm1, log1p=vecmath.log1p, erfc=vecmath.erfc,
-                   erfc_float32=vecmath.erfc_float32)
+_primitives = dict(exp=vecmath.exp, expm1=vecmath.expm1, log1p=vecmath.log1p, erfc=vecmath.erfc)
 _primitives["sigmoid"] = inline(scalar.with_primitives(scalar.sigmoid, **_primitives))
 _activation = inline(scalar.with_primitives(scalar.activation, **_primitives))
 _activation_grad = inline(scalar.with_primitives(scalar.activation_grad, **_primitives))
@@ -54,17 +52,12 @@ CHUNK = 16384  # elements a thread takes at a time: enough to hide the threads' 
 
 def activation_forward(out, x, code, p0, p1):
     """out = f(x), f the activation ``code`` of ``numconv.kernels.scalar`` with parameters p0, p1."""
-    _KERNELS[_for_dtype(code, out)][0](out, x, p0, p1)
+    _KERNELS[code][0](out, x, p0, p1)
 
 
 def activation_backward(out, g, x, code, p0, p1):
     """out = g * f'(x), f the activation ``code`` (the forward's input x, not its output)."""
-    _KERNELS[_for_dtype(code, out)][1](out, g, x, p0, p1)
-
-
-def _for_dtype(code, out):
-    """gelu's float32 results take the erfc of a float32's precision, at half the cost."""
-    return scalar.GELU_FLOAT32 if code == scalar.GELU and out.dtype == np.float32 else code
+    _KERNELS[code][1](out, g, x, p0, p1)
 
 
 # One pair of kernels per activation, its code a constant of the closure: each compiles (and is
@@ -104,4 +97,4 @@ def _make_kernels(code):
     return forward, backward, forward_run
 
 
-_KERNELS = tuple(_make_kernels(code) for code in range(scalar.GELU_FLOAT32 + 1))
+_KERNELS = tuple(_make_kernels(code) for code in range(len(scalar.ACTIVATIONS)))
