@@ -775,6 +775,9 @@ def _torch_layout(index, ndim):
     from them, puts all their dimensions first: ``x[0, :, [1, 2]]`` on (2, 3, 4) is (2, 3) in
     NumPy, (3, 2) in PyTorch. Only then do the two differ."""
     parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(p, (bool, np.bool_)) or (getattr(p, "ndim", None) == 0 and np.dtype(p.dtype) == np.bool_)
+           for p in parts):
+        return None  # a boolean scalar is an array index of its own in both: NumPy's layout
     ints = [k for k, p in enumerate(parts) if isinstance(p, (int, np.integer)) or getattr(p, "ndim", None) == 0]
     arrays = [k for k, p in enumerate(parts) if getattr(p, "ndim", 0) and k not in ints]
     if not ints or not arrays:
@@ -1088,9 +1091,7 @@ class Tensor:
 
     def __setitem__(self, index, value):
         index = _index(index)
-        on_host = all(not getattr(p, "ndim", 0) or isinstance(p, np.ndarray)
-                      for p in (index if isinstance(index, tuple) else (index,)))
-        if getattr(value, "ndim", 0) and on_host:  # (device index arrays: NumPy's rules, as before)
+        if getattr(value, "ndim", 0):
             value = self._value_for(index, value if isinstance(value, Tensor) else Tensor(value))
         if self._recorded_set(index, value):
             return
@@ -1101,16 +1102,23 @@ class Tensor:
         """``value`` as NumPy assigns it to ``self[index]``, from what PyTorch accepts: leading dimensions
         of size 1 beyond the region's dropped, and the region's dimensions in NumPy's order where
         PyTorch's differs (``_torch_layout``)."""
-        region = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), self.shape, (0,) * self.ndim)[index].shape
         perm = _torch_layout(index, self.ndim)
-        torch_region = region if perm is None else tuple(region[p] for p in perm)
+        if all(not getattr(p, "ndim", 0) or isinstance(p, np.ndarray) for p in (index if isinstance(index, tuple)
+                                                                                else (index,))):
+            region = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), self.shape, (0,) * self.ndim)[index].shape
+            torch_region = region if perm is None else tuple(region[p] for p in perm)
+        elif perm is not None:  # device index arrays: their count is on the device, the number of dimensions not
+            torch_region = (None,) * len(perm)
+        else:
+            return value
         extra = value.ndim - len(torch_region)
         if extra > 0:
             if any(n != 1 for n in value.shape[:extra]):
                 raise ValueError(f"cannot assign a value of shape {value.shape} to a region of shape {torch_region}")
             value = value.reshape(*value.shape[extra:])
-        if perm is not None:
-            value = value.expand(*torch_region).permute(*(int(p) for p in np.argsort(perm)))
+        if perm is not None:  # NumPy's order: the value's dimensions moved with the region's (ones added first)
+            value = value.reshape(*(1,) * (len(perm) - value.ndim), *value.shape)
+            value = value.permute(*(int(p) for p in np.argsort(perm)))
         return value
 
     def _inplace(self, op, other, saves_input=None):

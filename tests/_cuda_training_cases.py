@@ -659,6 +659,14 @@ def edge_cases_found_by_review_2():
         assert got.argmax(keepdim=True).shape == (1, 1) and int(got.argmax(keepdim=True).item()) == 5
         mixed = nc.cat([nc.Tensor(np.array([1, 2])).to("cuda"), nc.Tensor(np.array([0.5], np.float32)).to("cuda")])
         assert mixed.dtype == np.float32 and mixed.numpy().tolist() == [1.0, 2.0, 0.5]
+        h, v = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((3, 2))
+        on_host, on_dev = nc.Tensor(h.copy()), nc.Tensor(h).to("cuda")
+        on_host[0, :, np.array([2, 0])] = v
+        on_dev[0, :, nc.Tensor(np.array([2, 0])).to("cuda")] = nc.Tensor(v).to("cuda")  # a device index array
+        same(on_dev.data, on_host.numpy(), "assignment through a device index apart from an integer")
+        base, expo = np.array([0, 1, -1, 2, -2, 5, -1]), np.array([-1, -3, -3, -1, -2, 2, -2])
+        got = (nc.Tensor(base).to("cuda") ** nc.Tensor(expo).to("cuda")).numpy()
+        assert got.tolist() == [0, 1, -1, 0, 0, 25, 1], got
 
 
 def layer_math_cases():

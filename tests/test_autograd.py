@@ -761,6 +761,26 @@ def test_an_integer_apart_from_array_indices_lays_out_as_torch(index, rng, torch
     np.testing.assert_allclose(read.grad.numpy(), tread.grad.numpy(), rtol=1e-15)
 
 
+@pytest.mark.parametrize("index", [(True, slice(None), [1, 2]), (0, True, slice(None), [1, 2]),
+                                   (np.array(True), slice(None), [0, 2]), (np.bool_(False), 0, slice(None), [1])],
+                         ids=["true_apart", "int_true_apart", "0d_bool", "false_int"])
+def test_a_boolean_scalar_index_keeps_numpys_and_torchs_layout(index, rng, torch):
+    """A boolean scalar is an index of its own (a new dimension of 1 or 0), not an integer: it
+    crashed the layout rule for integers apart from array indices."""
+    x = rng.standard_normal((2, 3, 4, 5))
+    tindex = tuple(torch.tensor(p) if isinstance(p, (list, np.ndarray)) else bool(p) if isinstance(p, np.bool_)
+                   else p for p in index)
+    want = torch.from_numpy(x)[tindex].numpy()
+    got = nc.Tensor(x)[index].numpy()
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    y = nc.Tensor(x.copy())
+    y[index] = np.full(want.shape, 7.0)
+    t = torch.from_numpy(x.copy())
+    t[tindex] = 7.0
+    np.testing.assert_array_equal(y.numpy(), t.numpy())
+
+
 def test_assigned_values_with_leading_ones_and_empty_list_indices_as_torch(rng, torch):
     x = rng.standard_normal((4, 3))
     for index, shape in [(1, (1, 3)), ((1, 2), (1,)), (x > 0, (1, 1))]:

@@ -262,6 +262,11 @@ def test_trunc_normal_in_tails_and_narrow_intervals(rng):
         assert v.mean() == pytest.approx(mean, abs=5 * (b - a) / math.sqrt(12 * v.size) + 1e-9), (a, b)
     with pytest.raises(ValueError, match="no mass in float64"):
         nn.init.trunc_normal_(w, 0.0, 1.0, 40.0, 41.0)
+    nn.init.trunc_normal_(w, 0.0, 1.0, 0.0, 1e-17)  # narrower than the CDF's resolution: uniform, not refused
+    assert w.numpy().min() >= 0.0 and w.numpy().max() <= 1e-17 and np.unique(w.numpy()).size > 100
+    scalar = nn.Parameter(np.zeros((), np.float32))
+    nn.init.trunc_normal_(scalar, 0.0, 1.0, 3.0, 4.0)  # a 0-d tensor through the inverse CDF
+    assert 3.0 <= float(scalar.item()) <= 4.0
 
 
 def test_module_repr_matches_torch():

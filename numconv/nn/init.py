@@ -139,7 +139,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     few rounds); otherwise (a narrow interval, or one in a tail, where redrawing could take
     forever) each value is the normal's inverse CDF at a uniform draw between the bounds' CDFs,
     taken on the side of the mean where those are small numbers, so that they keep their
-    precision. An interval whose mass is below float64's range (40 std from the mean) is refused.
+    precision. One narrower than the CDF's resolution draws uniformly; one whose mass is below
+    float64's range (beyond 37 std) is refused.
     """
     dt = _float_dtype(tensor)
     if not a < b:
@@ -153,10 +154,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if flip:
         lo, hi = -hi, -lo
     cdf_lo, cdf_hi = (0.5 * math.erfc(-v / math.sqrt(2.0)) for v in (lo, hi))
-    if cdf_hi <= cdf_lo:
-        raise ValueError(f"[a, b] = [{a}, {b}] lies where N({mean}, {std}^2) has no mass in float64 (more than 38 std "
+    if cdf_hi <= cdf_lo and hi < -37.0:
+        raise ValueError(f"[a, b] = [{a}, {b}] lies where N({mean}, {std}^2) has no mass in float64 (more than 37 std "
                          f"from the mean); nothing can be drawn there")
-    if cdf_hi - cdf_lo >= 0.1:
+    if cdf_hi <= cdf_lo:  # narrower than the CDF's resolution there: the density is constant across it
+        z = rng.uniform(lo, hi, shape)
+    elif cdf_hi - cdf_lo >= 0.1:
         z = rng.standard_normal(shape)
         bad = (z < lo) | (z > hi)
         while bad.any():
@@ -164,7 +167,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             bad = (z < lo) | (z > hi)
     else:
         u = np.maximum(rng.uniform(cdf_lo, cdf_hi, shape), np.nextafter(0.0, 1.0))  # inv_cdf(0) is -inf
-        z = np.frompyfunc(statistics.NormalDist().inv_cdf, 1, 1)(u).astype(np.float64).reshape(shape)
+        z = np.asarray(np.frompyfunc(statistics.NormalDist().inv_cdf, 1, 1)(u), np.float64).reshape(shape)
     if flip:
         z = -z
     return _fill(tensor, np.clip(z * std + mean, a, b).astype(dt))

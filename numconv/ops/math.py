@@ -16,6 +16,7 @@ under ``numconv.manual_seed``, but not the numbers the CPU draws for the same se
 """
 from __future__ import annotations
 
+import builtins
 import numbers
 
 import numpy as np
@@ -207,25 +208,21 @@ add = _binary("ADD", np.add)
 subtract = _binary("SUBTRACT", np.subtract)
 multiply = _binary("MULTIPLY", np.multiply)
 divide = _binary("DIVIDE", np.true_divide)
-def _power(a, b, out=None):
-    """np.power, with PyTorch's integer powers where an integer exponent array holds negative values
-    (NumPy refuses them): a^b truncated toward 0, so 0 but for a = 1 (1) and a = -1 (+-1)."""
-    b_arr = b if isinstance(b, np.ndarray) else None
-    if (b_arr is not None and b_arr.dtype.kind in "iu" and np.asarray(a).dtype.kind in "iub" and b_arr.size
-            and b_arr.min() < 0):
-        a_arr = np.asarray(a)
-        whole = np.power(a_arr, np.maximum(b_arr, 0))
-        inverse = np.where(a_arr == 1, 1, np.where(a_arr == -1, np.where(b_arr % 2 == 0, 1, -1), 0))
-        result = np.where(b_arr < 0, inverse.astype(whole.dtype), whole)
-        if out is None:
-            return result
-        out[...] = result
-        return out
-    return np.power(a, b) if out is None else np.power(a, b, out=out)
+_raw_power = _binary("POWER", np.power)
 
 
-_power.__name__ = "power"
-power = _binary("POWER", _power)
+def power(a, b):
+    """a ** b; an integer exponent array may hold negative values, as in PyTorch (NumPy refuses
+    them, and a GPU's integer power gives garbage): a^b truncated toward 0, so 0 but for a = 1 (1)
+    and a = -1 (+-1). ``a`` may be a Python number."""
+    a_kind = np.dtype(a.dtype).kind if _is_array(a) else np.asarray(a).dtype.kind
+    if not (_is_array(b) and np.dtype(b.dtype).kind in "iu" and a_kind in "iub" and b.size):
+        return _raw_power(a, b)
+    whole = _raw_power(a, maximum(b, 0))
+    flipped = _raw_power(a, maximum(negative(b), 0))  # a^|b| where b < 0: wraps for |a| > 1, but is only kept for |a| = 1
+    unit = compare("eq", abs(a), 1) if _is_array(a) else builtins.abs(a) == 1
+    inverse = where(unit, flipped, zeros_like(flipped)) if _is_array(a) else (flipped if unit else zeros_like(flipped))
+    return where(compare("lt", b, 0), inverse, whole)
 maximum = _binary("MAXIMUM", np.maximum)
 minimum = _binary("MINIMUM", np.minimum)
 
