@@ -1122,22 +1122,27 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     weight, bias = _affine(x, weight, bias, shape, "normalized_shape")
     eps = shapes.real(eps, "eps", 0.0, lo_open=True)
     D = shapes.prod(shape)
-    if 2 <= D <= ops.LAYER_NORM_ROW and x.numel():  # short rows: one fused pass each way
-        return _LayerNorm.apply(x, weight, bias, shape=shape, eps=eps)
+    if 2 <= D <= ops.GROUP_NORM_ROW and x.numel():  # short rows: one fused pass each way
+        return _GroupNorm.apply(x, weight, bias, groups=None, shape=shape, eps=eps)
     y = _normalize_runs(x, shapes.prod(x.shape[:x.ndim - len(shape)]), eps)
     return _scale_shift(y, weight, bias, shape)
 
 
-class _LayerNorm(Function):
-    """y = (x - mean) / sqrt(var + eps) * weight + bias over each run of D values (a row), weight and
-    bias per position in the row: the fused row kernels of ``ops.norm`` (float64 statistics)."""
+class _GroupNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over groups of values: a group norm's groups of
+    channels (``groups`` of them, weight and bias per channel), or a layer norm's rows (``groups``
+    None; weight and bias per position of the trailing ``shape``). The fused kernels of
+    ``ops.norm``, one pass each way; float64 statistics."""
 
     fresh_grads = True
 
     @staticmethod
-    def forward(ctx, x, weight, bias, shape, eps):
-        ctx.shape = shape
-        y, mean, invstd = ops.layer_norm_forward(x, shapes.prod(shape), weight, bias, eps)
+    def forward(ctx, x, weight, bias, groups, shape, eps):
+        ctx.groups, ctx.shape = groups, shape
+        if groups is None:
+            y, mean, invstd = ops.layer_norm_forward(x, shapes.prod(shape), weight, bias, eps)
+        else:
+            y, mean, invstd = ops.group_norm_forward(x, groups, weight, bias, eps)
         ctx.stats = mean, invstd
         ctx.save_for_backward(x, weight)
         return y
@@ -1146,7 +1151,10 @@ class _LayerNorm(Function):
     def backward(ctx, g):
         need_x, need_w, need_b = ctx.needs_input_grad
         x, weight = ctx.saved
-        gx, gw, gb = ops.layer_norm_backward(g, x, shapes.prod(ctx.shape), *ctx.stats, weight, need_x)
+        if ctx.groups is None:
+            gx, gw, gb = ops.layer_norm_backward(g, x, shapes.prod(ctx.shape), *ctx.stats, weight, need_x)
+        else:
+            gx, gw, gb = ops.group_norm_backward(g, x, ctx.groups, *ctx.stats, weight, need_x)
         return gx, (M.reshape(gw, ctx.shape) if need_w else None), (M.reshape(gb, ctx.shape) if need_b else None)
 
 
@@ -1165,6 +1173,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"the number of channels C={C} (input.shape[1]) must be a multiple of num_groups={num_groups}")
     weight, bias = _affine(x, weight, bias, (C,), "one per channel, input.shape[1]")
     eps = shapes.real(eps, "eps", 0.0, lo_open=True)
+    per = x.numel() // (x.shape[0] * num_groups) if x.numel() else 0
+    if 2 <= per <= ops.GROUP_NORM_ROW:  # groups of up to 4096 values: one fused pass each way
+        return _GroupNorm.apply(x, weight, bias, groups=num_groups, shape=(C,), eps=eps)
     y = _normalize_runs(x, x.shape[0] * num_groups, eps)
     if weight is None and bias is None:
         return y

@@ -485,14 +485,16 @@ def norm_cases():
                     running = (rand(C), np.abs(rand(C)) + 0.5)
                     run(f"batch_norm{shape} running statistics", lambda *a: ops.batch_norm_update_running(*a) or running,
                         *running, mean, invstd, x.size // C, 0.1, 1e-5)
-    for shape, D in (((5, 3), 3), ((2, 3, 4, 5), 20), ((70, 2), 2)):  # 70 rows: more than one part of them
-        x = rand(*shape)
-        out = run(f"layer_norm{shape} D={D}", ops.layer_norm_forward, x, D, rand(D), rand(D), 1e-5)
+    for kind, shape, count, P in (("layer", (5, 3), 3, 3), ("layer", (2, 3, 4, 5), 20, 20), ("layer", (70, 2), 2, 2),
+                                  ("group", (4, 6, 3, 2), 3, 6), ("group", (70, 4), 2, 4), ("group", (2, 5, 7), 5, 5)):
+        x = rand(*shape)  # 70 rows or samples: more than one part of them
+        forward, backward = getattr(ops, f"{kind}_norm_forward"), getattr(ops, f"{kind}_norm_backward")
+        out = run(f"{kind}_norm{shape} {count}", forward, x, count, rand(P), rand(P), 1e-5)
         if out is not None:
             _, mean, invstd = out
             for need_x in (True, False):
-                run(f"layer_norm{shape} D={D} backward need_x={need_x}", lambda *a: ops.layer_norm_backward(*a)[1],
-                    rand(*shape), x, D, mean, invstd, rand(D), need_x)
+                run(f"{kind}_norm{shape} {count} backward need_x={need_x}", lambda *a, b=backward: b(*a)[1],
+                    rand(*shape), x, count, mean, invstd, rand(P), need_x)
 
 
 def uncalled_kernels() -> list[str]:

@@ -636,28 +636,35 @@ def norm_cases():
                     assert gv is None or bits(gv) == bits(av), f"{name}: two CUDA runs differ bit for bit"
     cuda_norm.BN_CHUNK = default_chunk
 
-    # layer normalization's row kernels: rows of D values, weight and bias per column; more rows
-    # than LN_PARTS (so parts hold several), and more columns than a block of LN_COLUMNS takes
-    default_parts, default_columns = cuda_norm.LN_PARTS, cuda_norm.LN_COLUMNS
-    cuda_norm.LN_PARTS, cuda_norm.LN_COLUMNS = 4, 8
-    for shape, D, dtype, affine, need_x in [
-        ((3, 4, 5), 5, np.float64, (True, True), True),
-        ((11, 2, 9), 18, np.float64, (True, False), True),
-        ((2, 3), 3, np.float64, (False, False), True),
-        ((7, 13), 13, np.float32, (True, True), False),
-        ((5, 1, 12), 12, np.float32, (False, True), True),
+    # group normalization's kernels, and layer normalization's through them (a row a group, a channel
+    # per value): more samples than GN_PARTS (so parts hold several), more channels than a block of
+    # GN_CHANNELS takes
+    default_parts, default_columns = cuda_norm.GN_PARTS, cuda_norm.GN_CHANNELS
+    cuda_norm.GN_PARTS, cuda_norm.GN_CHANNELS = 4, 8
+    for shape, kind, count, dtype, affine, need_x in [
+        ((3, 4, 5), "layer", 5, np.float64, (True, True), True),
+        ((11, 2, 9), "layer", 18, np.float64, (True, False), True),
+        ((2, 3), "layer", 3, np.float64, (False, False), True),
+        ((7, 13), "layer", 13, np.float32, (True, True), False),
+        ((5, 1, 12), "layer", 12, np.float32, (False, True), True),
+        ((6, 12, 2, 3), "group", 4, np.float64, (True, True), True),  # 3 channels a group, 6 values each
+        ((2, 9, 5), "group", 9, np.float64, (True, False), True),  # an instance norm
+        ((3, 4), "group", 2, np.float64, (False, True), True),  # no spatial dimensions
+        ((5, 6, 4), "group", 1, np.float32, (True, True), False),  # a layer norm over (C, S) with channel affine
     ]:
-        label = f"{shape} D={D} {np.dtype(dtype).name} weight, bias={affine} need_x={need_x}"
-        with checking("norm", f"layer_norm rows[{label}]"):
+        label = f"{kind} {shape} {count} {np.dtype(dtype).name} weight, bias={affine} need_x={need_x}"
+        with checking("norm", f"{kind}_norm groups[{label}]"):
             x = rand(*shape).astype(dtype)
             if dtype == np.float32:
                 x = (x * 0.01 + 1e4).astype(dtype)
-            w, b = (rand(D).astype(dtype) if on else None for on in affine)
+            P = count if kind == "layer" else shape[1]
+            w, b = (rand(P).astype(dtype) if on else None for on in affine)
             g = rand(*shape).astype(dtype)
+            forward, backward = getattr(ops, f"{kind}_norm_forward"), getattr(ops, f"{kind}_norm_backward")
 
             def run(x, w, b, g):
-                y, mean, invstd = ops.layer_norm_forward(x, D, w, b, 1e-5)
-                return (y, mean, invstd) + ops.layer_norm_backward(g, x, D, mean, invstd, w, need_x)
+                y, mean, invstd = forward(x, count, w, b, 1e-5)
+                return (y, mean, invstd) + backward(g, x, count, mean, invstd, w, need_x)
 
             want = run(x, w, b, g)
             got = run(*(None if a is None else dev(a) for a in (x, w, b, g)))
@@ -672,7 +679,7 @@ def norm_cases():
             again = run(*(None if a is None else dev(a) for a in (x, w, b, g)))
             for name, gv, av in zip(("y", "mean", "invstd", "gx", "gweight", "gbias"), got, again):
                 assert gv is None or bits(gv) == bits(av), f"{name}: two CUDA runs differ bit for bit"
-    cuda_norm.LN_PARTS, cuda_norm.LN_COLUMNS = default_parts, default_columns
+    cuda_norm.GN_PARTS, cuda_norm.GN_CHANNELS = default_parts, default_columns
 
 
 def device_cases():

@@ -51,34 +51,74 @@ def test_layer_norm_statistics_in_float64(rng):
     assert_close(F.layer_norm(x, (64,)), ref.layer_norm(x.astype(np.float64), (64,)), np.float32)
 
 
+def _norm_matches_torch(ours, theirs, x, params, affine, rng, torch):
+    """``ours(x, weight, bias)`` against ``theirs`` (torch's) in float64: the input's and the present
+    parameters' gradients for a random output gradient, and central differences."""
+    w, b = (p if on else None for p, on in zip(params, affine))
+    g = _r(rng, *x.shape)
+    leaves = [nc.Tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    ours(*leaves).backward(nc.Tensor(g))
+    tleaves = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    theirs(*tleaves).backward(torch.tensor(g))
+    for name, o, t in zip(("input", "weight", "bias"), leaves, tleaves):
+        if o is not None:
+            np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+    def fn(a, *present):
+        present = iter(present)
+        return ours(a, *(next(present) if on else None for on in affine))
+
+    small = [nc.Tensor(x[:2], requires_grad=True)] + [nc.Tensor(a, requires_grad=True) for a in (w, b) if a is not None]
+    assert nc.autograd.gradcheck(fn, small)
+
+
 @pytest.mark.parametrize("row_max", [None, 1], ids=["row_kernels", "runs_then_affine"])
 @pytest.mark.parametrize("shape, normalized, affine", [((2, 5, 5, 8), (8,), (True, True)), ((3, 4, 6), (4, 6), (True, False)),
                                                        ((70, 3), (3,), (False, True)), ((2, 9), (9,), (False, False))])
 def test_layer_norm_both_paths_match_torch_with_gradients(row_max, shape, normalized, affine, rng, torch, monkeypatch):
-    """Rows of at most ``ops.LAYER_NORM_ROW`` values take the fused row kernels (one pass each way,
+    """Rows of at most ``ops.GROUP_NORM_ROW`` values take the fused row kernels (one pass each way,
     the affine map per column inside), longer ones batch norm's runs and a broadcast affine map:
     both give torch's values and gradients, in float64, and central differences agree."""
     from numconv import ops
 
     if row_max is not None:
-        monkeypatch.setattr(ops, "LAYER_NORM_ROW", row_max)
-    x = _r(rng, *shape) * 3 + 5
-    w, b = (_r(rng, *normalized) if on else None for on in affine)
-    g = _r(rng, *shape)
-    leaves = [nc.Tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
-    F.layer_norm(leaves[0], normalized, leaves[1], leaves[2], eps=1e-3).backward(nc.Tensor(g))
-    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
-    torch.nn.functional.layer_norm(theirs[0], normalized, theirs[1], theirs[2], eps=1e-3).backward(torch.tensor(g))
-    for name, ours, t in zip(("input", "weight", "bias"), leaves, theirs):
-        if ours is not None:
-            np.testing.assert_allclose(ours.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+    _norm_matches_torch(lambda a, w, b: F.layer_norm(a, normalized, w, b, eps=1e-3),
+                        lambda a, w, b: torch.nn.functional.layer_norm(a, normalized, w, b, eps=1e-3),
+                        _r(rng, *shape) * 3 + 5, (_r(rng, *normalized), _r(rng, *normalized)), affine, rng, torch)
 
-    def fn(a, *params):
-        params = iter(params)
-        return F.layer_norm(a, normalized, *(next(params) if on else None for on in affine), eps=1e-3)
 
-    small = [nc.Tensor(x[:2], requires_grad=True)] + [nc.Tensor(a, requires_grad=True) for a in (w, b) if a is not None]
-    assert nc.autograd.gradcheck(fn, small)
+@pytest.mark.parametrize("row_max", [None, 1], ids=["group_kernels", "runs_then_affine"])
+@pytest.mark.parametrize("shape, groups, affine", [((2, 6, 3, 2), 3, (True, True)), ((3, 4, 5), 4, (True, False)),
+                                                   ((70, 4), 2, (True, True)), ((2, 8, 2, 2, 2), 1, (False, False))])
+def test_group_norm_both_paths_match_torch_with_gradients(row_max, shape, groups, affine, rng, torch, monkeypatch):
+    """Groups of at most ``ops.GROUP_NORM_ROW`` values take the fused group kernels, larger ones batch
+    norm's runs and the channel affine map: torch's values and gradients either way, in float64,
+    and central differences agree. (torch itself fails on a bias without a weight; that case is
+    checked against the other path.)"""
+    from numconv import ops
+
+    if row_max is not None:
+        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+    _norm_matches_torch(lambda a, w, b: F.group_norm(a, groups, w, b, eps=1e-3),
+                        lambda a, w, b: torch.nn.functional.group_norm(a, groups, w, b, eps=1e-3),
+                        _r(rng, *shape) * 3 + 5, (_r(rng, shape[1]), _r(rng, shape[1])), affine, rng, torch)
+
+
+def test_a_bias_without_weight_is_the_same_on_both_paths(rng, monkeypatch):
+    from numconv import ops
+
+    x, b, g = _r(rng, 3, 4, 5), _r(rng, 4), _r(rng, 3, 4, 5)
+    results = []
+    for row_max in (4096, 1):
+        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+        xs, bs = nc.Tensor(x, requires_grad=True), nc.Tensor(b, requires_grad=True)
+        y = F.group_norm(xs, 2, None, bs)
+        y.backward(nc.Tensor(g))
+        results.append((y.numpy(), xs.grad.numpy(), bs.grad.numpy()))
+    for fused, runs in zip(*results):
+        np.testing.assert_allclose(fused, runs, rtol=1e-12, atol=1e-13)
+    assert_close(results[0][0], ref.normalize_groups(x, 2, None, b), np.float64)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

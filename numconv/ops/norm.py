@@ -1,6 +1,6 @@
-"""Batch normalization, and layer normalization over short rows, over arrays: the fused kernels of
-``kernels/{cpu,cuda}/norm.py``, on the device the arrays live on. The statistics are float64
-arrays there (per channel, per row), kept for the backward."""
+"""Batch, group and layer normalization over arrays: the fused kernels of ``kernels/{cpu,cuda}/norm.py``,
+on the device the arrays live on. The statistics are float64 arrays there (per channel, per
+group), kept for the backward."""
 import numpy as np
 
 from .. import dispatch
@@ -71,39 +71,66 @@ def batch_norm_backward(g, x, mean, invstd, weight, training, need_x):
     return gx, gw, gb
 
 
-LAYER_NORM_ROW = 4096  # layer norms over at most this many values take the row kernels below
+GROUP_NORM_ROW = 4096  # layer and group norms over groups of at most this many values take the kernels below
 
 
 def layer_norm_forward(x, D, weight, bias, eps):
     """(y, mean, invstd): each run of D consecutive values of ``x`` (a row) normalized by its mean
     and biased variance, then y = xhat * weight + bias with weight and bias of D values (any shape)
     per position in the row; mean and invstd are float64 (rows,), kept for the backward."""
-    dev = dispatch.backend(input=x, weight=weight, bias=bias)
-    x = dispatch.contiguous(x, dev)
-    R = x.size // D
-    mean, invstd = dispatch.empty((R,), np.float64, dev), dispatch.empty((R,), np.float64, dev)
-    y = dispatch.empty(x.shape, x.dtype, dev)
-    dispatch.kernels("norm", dev).layer_norm_forward(
-        dispatch.view(y, (R, D), dev), mean, invstd, dispatch.view(x, (R, D), dev), _row(weight, D, x.dtype, dev),
-        _row(bias, D, x.dtype, dev), weight is not None, bias is not None, eps)
-    return y, mean, invstd
+    return _groups_forward(x, (x.size // D, D), weight, bias, eps, "layer_norm_forward")
 
 
 def layer_norm_backward(g, x, D, mean, invstd, weight, need_x):
     """(gx or None, gweight, gbias) of ``layer_norm_forward`` for the output gradient ``g``; the
     parameter gradients have D values, shaped as the caller's parameters need."""
+    return _groups_backward(g, x, (x.size // D, D), mean, invstd, weight, need_x, "layer_norm_backward")
+
+
+def group_norm_forward(x, G, weight, bias, eps):
+    """(y, mean, invstd): ``x`` (N, C, *) normalized over each sample's groups of C / G channels (the
+    mean and biased variance of their values), then y = xhat * weight[c] + bias[c] per channel;
+    mean and invstd are float64 (N * G,), kept for the backward."""
+    return _groups_forward(x, _group_shape(x, G), weight, bias, eps, "group_norm_forward")
+
+
+def group_norm_backward(g, x, G, mean, invstd, weight, need_x):
+    """(gx or None, gweight, gbias) of ``group_norm_forward`` for the output gradient ``g``."""
+    return _groups_backward(g, x, _group_shape(x, G), mean, invstd, weight, need_x, "group_norm_backward")
+
+
+def _group_shape(x, G):
+    N, C = x.shape[0], x.shape[1]
+    return N, G, C // G, shapes.prod(x.shape[2:])
+
+
+def _groups_forward(x, shape, weight, bias, eps, kernel):
+    """The layer norm's (rows, D) or the group norm's (N, G, Cg, S) forward kernel on x seen as ``shape``."""
+    dev = dispatch.backend(input=x, weight=weight, bias=bias)
+    x = dispatch.contiguous(x, dev)
+    groups = shape[0] * (shape[1] if len(shape) == 4 else 1)
+    mean, invstd = dispatch.empty((groups,), np.float64, dev), dispatch.empty((groups,), np.float64, dev)
+    y = dispatch.empty(x.shape, x.dtype, dev)
+    C = shape[1] * shape[2] if len(shape) == 4 else shape[1]
+    getattr(dispatch.kernels("norm", dev), kernel)(
+        dispatch.view(y, shape, dev), mean, invstd, dispatch.view(x, shape, dev), _channels(weight, C, x.dtype, dev),
+        _channels(bias, C, x.dtype, dev), weight is not None, bias is not None, eps)
+    return y, mean, invstd
+
+
+def _groups_backward(g, x, shape, mean, invstd, weight, need_x, kernel):
     dev = dispatch.backend(grad_output=g, input=x, weight=weight)
     g, x = dispatch.contiguous(g, dev), dispatch.contiguous(x, dev)
-    R = x.size // D
+    C = shape[1] * shape[2] if len(shape) == 4 else shape[1]
     gx = dispatch.empty(x.shape, x.dtype, dev) if need_x else None
-    gw, gb = dispatch.empty((D,), x.dtype, dev), dispatch.empty((D,), x.dtype, dev)
-    dispatch.kernels("norm", dev).layer_norm_backward(
-        dispatch.view(gx, (R, D), dev) if need_x else dispatch.placeholder(x.dtype, dev, (0, 0)), gw, gb,
-        dispatch.view(g, (R, D), dev), dispatch.view(x, (R, D), dev), mean, invstd, _row(weight, D, x.dtype, dev),
+    gw, gb = dispatch.empty((C,), x.dtype, dev), dispatch.empty((C,), x.dtype, dev)
+    getattr(dispatch.kernels("norm", dev), kernel)(
+        dispatch.view(gx, shape, dev) if need_x else dispatch.placeholder(x.dtype, dev, (0,) * len(shape)), gw, gb,
+        dispatch.view(g, shape, dev), dispatch.view(x, shape, dev), mean, invstd, _channels(weight, C, x.dtype, dev),
         weight is not None, need_x)
     return gx, gw, gb
 
 
-def _row(a, D, dtype, dev):
-    """A parameter seen as (D,), or an empty placeholder for None (never read)."""
-    return dispatch.placeholder(dtype, dev, (0,)) if a is None else dispatch.view(dispatch.contiguous(a, dev), (D,), dev)
+def _channels(a, C, dtype, dev):
+    """A parameter seen as (C,), or an empty placeholder for None (never read)."""
+    return dispatch.placeholder(dtype, dev, (0,)) if a is None else dispatch.view(dispatch.contiguous(a, dev), (C,), dev)

@@ -13,17 +13,19 @@ a sum of squares minus a squared sum. The output and the input gradient are a th
 (s, c) from the block and thread indices and n striding over the grid's z, worked out in float64
 from ``x - mean`` and rounded once. Every order is fixed: the same bits on every run, no atomics.
 
-Layer normalization over rows of ``x`` (R, D) (short ones: ``ops.norm.LAYER_NORM_ROW``), weight and bias (D,) per column: a thread per row for a row's
-statistics (and, backward, its two means), a thread per value for the output and the input
-gradient, and, for the weight and bias gradients, a thread per (column, part of the rows) whose
-partial sums a thread per column adds in part order.
+Group normalization over groups of ``x`` (N, G, Cg, S), weight and bias per channel (and a layer
+norm, the view (rows, 1, D, 1); the functional layers take this path for groups of at most
+``ops.norm.GROUP_NORM_ROW`` values): a group is a row of Cg*S values in memory. A thread per row
+for its statistics (and, backward, its two means), a thread per value for the output and the
+input gradient, and, for the weight and bias gradients, a thread per (channel, part of the
+samples) whose partial sums a thread per channel adds in part order.
 """
 import math
 
 import numpy as np
 from numba import cuda, float64
 
-from . import device_empty, jit, launch, launch_grid, tree_sum
+from . import device_empty, jit, launch, launch_grid, tree_sum, view
 
 BN_THREADS = 256  # threads of a summing block (a power of two, at most BN_SHARED); the simulator runs use fewer
 BN_SHARED = 256  # the summing blocks' shared-memory slots per sum
@@ -271,20 +273,57 @@ def _update_running(running, mean, invstd, momentum, m, eps, variance):
         running[c] = (1.0 - momentum) * float64(running[c]) + momentum * new
 
 
-LN_PARTS = 64  # at most this many parts of the rows for the weight and bias gradients' partial sums
-LN_COLUMNS = 32  # columns a block of the partial sums takes
+
+GN_PARTS = 64  # at most this many parts of the groups for the weight and bias gradients' partial sums
+GN_CHANNELS = 32  # channels a block of the partial sums takes
+
+
+def group_norm_forward(y, mean, invstd, x, weight, bias, has_weight, has_bias, eps):
+    """Per group (n, g) of x (N, G, Cg, S): mean[n*G + g] and invstd = 1 / sqrt(var + eps) over its
+    Cg*S values (var the biased variance); then y = (x - mean) * invstd * weight[c] + bias[c], c =
+    g*Cg + k the channel of the group's k-th. mean, invstd (N*G,) float64. A layer norm over rows of
+    D is the view (rows, 1, D, 1): each position of the row a channel of its own."""
+    N, G, Cg, S = x.shape
+    R, m = N * G, Cg * S
+    if R == 0 or m == 0:
+        return
+    xf = _rows(x, R, m)
+    launch(_row_stats, R, mean, invstd, xf, eps)
+    grid, block = _value_grid(1, R, m)
+    launch_grid(_group_normalize, grid, block, _rows(y, R, m), xf, mean, invstd, weight, bias, has_weight, has_bias,
+                G, S)
+
+
+def group_norm_backward(gx, gw, gb, g, x, mean, invstd, weight, has_weight, need_x):
+    """With xhat = (x - mean) * invstd per group of x (N, G, Cg, S) and gh = g * weight[c]: gw[c] =
+    sum of g * xhat over the channel's values in every sample, gb[c] = sum of g, and, when
+    ``need_x``, gx = invstd * (gh - mean(gh) - xhat * mean(gh * xhat)), the means over the group
+    (the gradient through its statistics)."""
+    N, G, Cg, S = x.shape
+    R, m, C = N * G, Cg * S, G * Cg
+    if C == 0:
+        return
+    xf, gf = _rows(x, R, m), _rows(g, R, m)
+    parts = max(1, min(N, GN_PARTS))
+    part = device_empty((parts, 2, C), _F64)
+    launch_grid(_channel_parts, ((C + GN_CHANNELS - 1) // GN_CHANNELS, parts), GN_CHANNELS, part, gf, xf, mean, invstd,
+                G, S)
+    launch(_channel_finish, C, gw, gb, part)
+    if need_x and R and m:
+        coef = device_empty((R, 2), _F64)
+        launch(_row_grad_means, R, coef, gf, xf, mean, invstd, weight, has_weight, G, S)
+        grid, block = _value_grid(1, R, m)
+        launch_grid(_group_input_grad, grid, block, _rows(gx, R, m), gf, xf, mean, invstd, weight, has_weight, coef,
+                    G, S)
 
 
 def layer_norm_forward(y, mean, invstd, x, weight, bias, has_weight, has_bias, eps):
     """Per row r of x (R, D): mean[r] = sum x / D and invstd[r] = 1 / sqrt(var + eps), var the
     biased variance; then y = (x - mean[r]) * invstd[r] * weight + bias, weight and bias (D,) per
-    column. mean, invstd (R,) float64."""
+    column. mean, invstd (R,) float64. The group norm kernels, a row a group and a value a channel."""
     R, D = x.shape
-    if R == 0 or D == 0:
-        return
-    launch(_row_stats, R, mean, invstd, x, eps)
-    grid, block = _value_grid(1, R, D)
-    launch_grid(_layer_normalize, grid, block, y, x, mean, invstd, weight, bias, has_weight, has_bias)
+    group_norm_forward(view(y, (R, 1, D, 1)), mean, invstd, view(x, (R, 1, D, 1)), weight, bias, has_weight, has_bias,
+                       eps)
 
 
 def layer_norm_backward(gx, gw, gb, g, x, mean, invstd, weight, has_weight, need_x):
@@ -292,17 +331,20 @@ def layer_norm_backward(gx, gw, gb, g, x, mean, invstd, weight, has_weight, need
     the rows of g * xhat, gb = sum of g (D,), and, when ``need_x``, gx = invstd[r] * (gh - mean(gh)
     - xhat * mean(gh * xhat)), the means over the row (the gradient through its statistics)."""
     R, D = x.shape
-    if D == 0:
-        return
-    parts = max(1, min(R, LN_PARTS))
-    part = device_empty((parts, 2, D), _F64)
-    launch_grid(_column_parts, ((D + LN_COLUMNS - 1) // LN_COLUMNS, parts), LN_COLUMNS, part, g, x, mean, invstd)
-    launch(_column_finish, D, gw, gb, part)
-    if need_x and R:
-        coef = device_empty((R, 2), _F64)
-        launch(_row_grad_means, R, coef, g, x, mean, invstd, weight, has_weight)
-        grid, block = _value_grid(1, R, D)
-        launch_grid(_layer_input_grad, grid, block, gx, g, x, mean, invstd, weight, has_weight, coef)
+    rows = (R, 1, D, 1)
+    group_norm_backward(view(gx, rows) if need_x else gx, gw, gb, view(g, rows), view(x, rows), mean, invstd, weight,
+                        has_weight, need_x)
+
+
+def _rows(a, R, m):
+    """(N, G, Cg, S) seen as (N*G, Cg*S): a group a row (a view marker where the lean launch runs)."""
+    return view(a, (R, m))
+
+
+@cuda.jit(device=True)
+def _channel_of(r, j, G, S, Cg):
+    """The channel of value j of group row r."""
+    return (r % G) * Cg + j // S
 
 
 @jit
@@ -324,76 +366,84 @@ def _row_stats(mean, invstd, x, eps):
 
 
 @jit
-def _layer_normalize(y, x, mean, invstd, weight, bias, has_weight, has_bias):
-    R, D = x.shape
+def _group_normalize(y, x, mean, invstd, weight, bias, has_weight, has_bias, G, S):
+    R, m = x.shape
     j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     r = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
     while r < R:
-        if j < D:
+        if j < m:
+            c = _channel_of(r, j, G, S, m // S)
             v = (float64(x[r, j]) - mean[r]) * invstd[r]
             if has_weight:
-                v *= float64(weight[j])
+                v *= float64(weight[c])
             if has_bias:
-                v += float64(bias[j])
+                v += float64(bias[c])
             y[r, j] = v
         r += cuda.gridDim.y * cuda.blockDim.y
 
 
 @jit
-def _column_parts(part, g, x, mean, invstd):
-    """part[p, :, j] = (sum g * xhat, sum g) over column j of part p of the rows."""
-    R, D = x.shape
-    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+def _channel_parts(part, g, x, mean, invstd, G, S):
+    """part[p, :, c] = (sum g * xhat, sum g) over channel c's values in part p of the samples."""
+    R, m = x.shape
+    Cg = m // S
+    c = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     p, parts = cuda.blockIdx.y, cuda.gridDim.y
-    if j < D:
+    if c < G * Cg:
+        N = R // G
+        grp = c // Cg
+        lo = (c - grp * Cg) * S
         sw = 0.0
         sb = 0.0
-        for r in range(p * R // parts, (p + 1) * R // parts):
-            gv = float64(g[r, j])
-            sw += gv * ((float64(x[r, j]) - mean[r]) * invstd[r])
-            sb += gv
-        part[p, 0, j] = sw
-        part[p, 1, j] = sb
+        for n in range(p * N // parts, (p + 1) * N // parts):
+            r = n * G + grp
+            mu, rs = mean[r], invstd[r]
+            for j in range(lo, lo + S):
+                gv = float64(g[r, j])
+                sw += gv * ((float64(x[r, j]) - mu) * rs)
+                sb += gv
+        part[p, 0, c] = sw
+        part[p, 1, c] = sb
 
 
 @jit
-def _column_finish(gw, gb, part):
-    j = cuda.grid(1)
-    if j < gw.size:
+def _channel_finish(gw, gb, part):
+    c = cuda.grid(1)
+    if c < gw.size:
         sw = 0.0
         sb = 0.0
         for p in range(part.shape[0]):
-            sw += part[p, 0, j]
-            sb += part[p, 1, j]
-        gw[j] = sw
-        gb[j] = sb
+            sw += part[p, 0, c]
+            sb += part[p, 1, c]
+        gw[c] = sw
+        gb[c] = sb
 
 
 @jit
-def _row_grad_means(coef, g, x, mean, invstd, weight, has_weight):
-    """coef[r] = (mean of gh, mean of gh * xhat) over row r."""
+def _row_grad_means(coef, g, x, mean, invstd, weight, has_weight, G, S):
+    """coef[r] = (mean of gh, mean of gh * xhat) over group row r."""
     r = cuda.grid(1)
     if r < x.shape[0]:
-        D = x.shape[1]
+        m = x.shape[1]
         mu, rs = mean[r], invstd[r]
         a = 0.0
         b = 0.0
-        for j in range(D):
-            gh = float64(g[r, j]) * (float64(weight[j]) if has_weight else 1.0)
+        for j in range(m):
+            gh = float64(g[r, j]) * (float64(weight[_channel_of(r, j, G, S, m // S)]) if has_weight else 1.0)
             a += gh
             b += gh * ((float64(x[r, j]) - mu) * rs)
-        coef[r, 0] = a / D
-        coef[r, 1] = b / D
+        coef[r, 0] = a / m
+        coef[r, 1] = b / m
 
 
 @jit
-def _layer_input_grad(gx, g, x, mean, invstd, weight, has_weight, coef):
-    R, D = x.shape
+def _group_input_grad(gx, g, x, mean, invstd, weight, has_weight, coef, G, S):
+    R, m = x.shape
     j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     r = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
     while r < R:
-        if j < D:
+        if j < m:
             rs = invstd[r]
-            gh = float64(g[r, j]) * (float64(weight[j]) if has_weight else 1.0)
-            gx[r, j] = rs * (gh - coef[r, 0] - (float64(x[r, j]) - mean[r]) * rs * coef[r, 1])
+            w = float64(weight[_channel_of(r, j, G, S, m // S)]) if has_weight else 1.0
+            gx[r, j] = rs * (float64(g[r, j]) * w - coef[r, 0] - (float64(x[r, j]) - mean[r]) * rs * coef[r, 1])
         r += cuda.gridDim.y * cuda.blockDim.y
