@@ -78,50 +78,49 @@ def layer_norm_forward(x, D, weight, bias, eps):
     """(y, mean, invstd): each run of D consecutive values of ``x`` (a row) normalized by its mean
     and biased variance, then y = xhat * weight + bias with weight and bias of D values (any shape)
     per position in the row; mean and invstd are float64 (rows,), kept for the backward."""
-    return _groups_forward(x, (x.size // D, D), weight, bias, eps, "layer_norm_forward")
+    return _norm_forward("layer_norm_forward", x, (x.size // D, D), x.size // D, D, weight, bias, eps)
 
 
 def layer_norm_backward(g, x, D, mean, invstd, weight, need_x):
     """(gx or None, gweight, gbias) of ``layer_norm_forward`` for the output gradient ``g``; the
     parameter gradients have D values, shaped as the caller's parameters need."""
-    return _groups_backward(g, x, (x.size // D, D), mean, invstd, weight, need_x, "layer_norm_backward")
+    return _norm_backward("layer_norm_backward", g, x, (x.size // D, D), D, mean, invstd, weight, need_x)
 
 
 def group_norm_forward(x, G, weight, bias, eps):
     """(y, mean, invstd): ``x`` (N, C, *) normalized over each sample's groups of C / G channels (the
     mean and biased variance of their values), then y = xhat * weight[c] + bias[c] per channel;
     mean and invstd are float64 (N * G,), kept for the backward."""
-    return _groups_forward(x, _group_shape(x, G), weight, bias, eps, "group_norm_forward")
+    return _norm_forward("group_norm_forward", x, _group_shape(x, G), x.shape[0] * G, x.shape[1], weight, bias, eps)
 
 
 def group_norm_backward(g, x, G, mean, invstd, weight, need_x):
     """(gx or None, gweight, gbias) of ``group_norm_forward`` for the output gradient ``g``."""
-    return _groups_backward(g, x, _group_shape(x, G), mean, invstd, weight, need_x, "group_norm_backward")
+    return _norm_backward("group_norm_backward", g, x, _group_shape(x, G), x.shape[1], mean, invstd, weight, need_x)
 
 
 def _group_shape(x, G):
+    """(N, C, *) as (N, G, C / G, positions)."""
     N, C = x.shape[0], x.shape[1]
     return N, G, C // G, shapes.prod(x.shape[2:])
 
 
-def _groups_forward(x, shape, weight, bias, eps, kernel):
-    """The layer norm's (rows, D) or the group norm's (N, G, Cg, S) forward kernel on x seen as ``shape``."""
+def _norm_forward(kernel, x, shape, groups, C, weight, bias, eps):
+    """The forward ``kernel`` of kernels/*/norm.py on x seen as ``shape``, with ``groups`` statistics
+    and C parameters."""
     dev = dispatch.backend(input=x, weight=weight, bias=bias)
     x = dispatch.contiguous(x, dev)
-    groups = shape[0] * (shape[1] if len(shape) == 4 else 1)
     mean, invstd = dispatch.empty((groups,), np.float64, dev), dispatch.empty((groups,), np.float64, dev)
     y = dispatch.empty(x.shape, x.dtype, dev)
-    C = shape[1] * shape[2] if len(shape) == 4 else shape[1]
     getattr(dispatch.kernels("norm", dev), kernel)(
         dispatch.view(y, shape, dev), mean, invstd, dispatch.view(x, shape, dev), _channels(weight, C, x.dtype, dev),
         _channels(bias, C, x.dtype, dev), weight is not None, bias is not None, eps)
     return y, mean, invstd
 
 
-def _groups_backward(g, x, shape, mean, invstd, weight, need_x, kernel):
+def _norm_backward(kernel, g, x, shape, C, mean, invstd, weight, need_x):
     dev = dispatch.backend(grad_output=g, input=x, weight=weight)
     g, x = dispatch.contiguous(g, dev), dispatch.contiguous(x, dev)
-    C = shape[1] * shape[2] if len(shape) == 4 else shape[1]
     gx = dispatch.empty(x.shape, x.dtype, dev) if need_x else None
     gw, gb = dispatch.empty((C,), x.dtype, dev), dispatch.empty((C,), x.dtype, dev)
     getattr(dispatch.kernels("norm", dev), kernel)(
