@@ -79,14 +79,23 @@ def inference_mode(mode=True):
 
 
 class RemovableHandle:
-    """What ``Tensor.register_hook`` returns: ``remove()`` takes the hook off."""
+    """What ``Tensor.register_hook`` and a Module's ``register_*_hook`` return: ``remove()`` takes the
+    hook off; ``with handle:`` removes it at the block's end."""
 
     def __init__(self, hooks, fn):
         self._hooks, self._fn = hooks, fn
 
     def remove(self):
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
+        for i, h in enumerate(self._hooks):  # by identity: the same function registered twice is two hooks
+            if h is self._fn:
+                del self._hooks[i]
+                return
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 def _run_hooks(hooks, g, shape):
@@ -165,6 +174,9 @@ class Function:
     # was given, not a saved array, not a view of either): a leaf's first gradient from it then
     # becomes the leaf's ``.grad`` as it is, without a copy (VGG's 411 MB classifier weight: 24 ms).
     fresh_grads = False
+    # False: ``backward`` gets None for an output nothing used, instead of zeros (as PyTorch's
+    # ``ctx.set_materialize_grads(False)``).
+    materialize_grads = True
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -373,7 +385,7 @@ def _run(tensor, grad, retain_graph, capture):
             found[id(t)] = out_grads[t._index]
         if needed is not None and id(node) not in needed:
             continue
-        if len(out_grads) > 1:  # zeros for the floating outputs nothing used (integer ones have no gradient)
+        if len(out_grads) > 1 and node.fn.materialize_grads:  # zeros for the floating outputs nothing used (integer ones have no gradient)
             out_grads = [g if g is not None or np.dtype(d).kind != "f" else
                          ops.math.zeros(s, d, like=next(x for x in out_grads if x is not None))
                          for g, (s, d) in zip(out_grads, node.out_meta)]

@@ -171,30 +171,19 @@ def feature_maps(model, x, layer=None):
     """The output of submodule ``layer`` (a dotted name such as ``'features.0'``, or the module) for one input ``x``.
 
     ``x``: (C, H, W) or (1, C, H, W). Default layer: the first ``Conv2d``. Returns (C', H', W').
-    The model runs as usual; the layer's ``forward`` is wrapped for the call and restored.
+    The model runs as usual; a forward hook on the layer keeps its output.
     """
     from .tensor import Tensor
 
     xb = _batch(model, x)
     name, mod = first_conv(model) if layer is None else _module(model, layer)
     captured = []
-    had_own = "forward" in mod.__dict__
-    original = mod.forward
 
-    def forward(*args, **kwargs):
-        out = original(*args, **kwargs)
+    def keep(module, args, out):
         captured.append(np.array(out.numpy() if isinstance(out, Tensor) else out, copy=True))
-        return out
 
-    object.__setattr__(mod, "forward", forward)
-    try:
-        with _examining(model):
-            model(Tensor(xb))
-    finally:
-        if had_own:
-            object.__setattr__(mod, "forward", original)
-        else:
-            object.__delattr__(mod, "forward")
+    with mod.register_forward_hook(keep), _examining(model):
+        model(Tensor(xb))
     if not captured:
         raise ValueError(f"layer {name!r} did not run in the model's forward pass")
     out = captured[0]

@@ -15,6 +15,7 @@ from .. import dispatch
 from ..autograd import no_grad
 from ..ops import math as M
 from ..tensor import Tensor, _device_name
+from .hooks import ModuleHooks
 from .parameter import Parameter
 
 __all__ = ["Module", "StateDictError", "IncompatibleKeys"]
@@ -134,8 +135,42 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
+    _module_hooks = None  # a ModuleHooks once a hook is registered
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        hooks = self._module_hooks
+        if hooks is None:
+            return self.forward(*args, **kwargs)
+        return hooks.call(self, args, kwargs)
+
+    # ------------------------------------------------------------------ hooks (see nn/hooks.py for the order)
+
+    def _hook_lists(self):
+        if self._module_hooks is None:
+            object.__setattr__(self, "_module_hooks", ModuleHooks())
+        return self._module_hooks
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each ``forward`` (``hook(module, args, kwargs)`` with
+        ``with_kwargs``); a non-None result replaces the arguments. Returns a handle with ``remove()``."""
+        return self._hook_lists().add("forward_pre", hook, prepend, with_kwargs=bool(with_kwargs))
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """Call ``hook(module, args, output)`` after each ``forward`` (``hook(module, args, kwargs, output)``
+        with ``with_kwargs``); a non-None result replaces the output. ``always_call``: also when
+        ``forward`` raised (with output None). Returns a handle with ``remove()``."""
+        return self._hook_lists().add("forward", hook, prepend, with_kwargs=bool(with_kwargs), always_call=bool(always_call))
+
+    def register_full_backward_pre_hook(self, hook, *, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients with respect to the module's outputs are
+        known; a non-None result (a tuple, one entry per output) replaces them."""
+        return self._hook_lists().add("backward_pre", hook, prepend)
+
+    def register_full_backward_hook(self, hook, *, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the module's
+        positional inputs are known; a non-None result (a tuple, one entry per input) replaces
+        ``grad_input``. Entries are None where an input is not a Tensor or needs no gradient."""
+        return self._hook_lists().add("backward", hook, prepend)
 
     # ------------------------------------------------------------------ registration
 
