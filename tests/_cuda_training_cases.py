@@ -376,6 +376,7 @@ def training_cases():
     opts = {
         "SGD momentum": lambda ps: nc.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
         "Adam": lambda ps: nc.optim.Adam(ps, lr=1e-2),
+        "Adam maximize": lambda ps: nc.optim.Adam(ps, lr=1e-2, weight_decay=0.1, maximize=True),
     }
     for name, make in opts.items():
         with checking("training", f"3 steps of a tiny CNN with {name}: the CPU's losses"):
@@ -390,6 +391,22 @@ def training_cases():
             sd, want_sd = model.state_dict(), cpu_model.state_dict()
             for k in want_sd:
                 assert np.allclose(sd[k], want_sd[k], rtol=1e-9, atol=1e-9), f"{k} differs after training"
+    with checking("training", "module hooks on the device: a forward hook's output and a backward hook's grad_input"):
+        def hooked_model(seen):
+            model = tiny_cnn()
+            model[1].register_forward_hook(lambda m, args, out: out * 0.5)
+            model[1].register_full_backward_hook(lambda m, gi, go: (gi[0] * 3 + go[0],))
+            model[0].register_full_backward_hook(lambda m, gi, go: seen.append(go[0].numpy()))
+            return model
+        seen = {"cpu": [], "cuda": []}
+        want, cpu_model, _ = train_steps("cpu", opts["SGD momentum"], 2, hooked_model(seen["cpu"]))
+        got, model, _ = train_steps("cuda", opts["SGD momentum"], 2, hooked_model(seen["cuda"]))
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12), f"losses {got} on CUDA, {want} on the CPU"
+        assert len(seen["cuda"]) == len(seen["cpu"]) == 2
+        for a, b in zip(seen["cuda"], seen["cpu"]):
+            assert np.allclose(a, b, rtol=1e-12, atol=1e-14), "the conv's grad_output differs"
+        for k, v in cpu_model.state_dict().items():
+            assert np.allclose(model.state_dict()[k], v, rtol=1e-9, atol=1e-9), f"{k} differs after training"
     with checking("training", "batch_norm forward and backward on the device, running stats updated there"):
         def bn_model():
             nc.manual_seed(0)

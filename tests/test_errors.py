@@ -891,11 +891,17 @@ def test_tensor_shape_errors_name_the_shapes():
               "(2,)")
 
 
-def test_optimizer_refuses_a_state_it_would_run_backwards():
+def test_optimizer_maximize_flag_is_checked_and_a_saved_one_loads():
     p = numconv.nn.Parameter(np.random.default_rng(5).standard_normal(3))
+    check(TypeError, r"maximize", lambda: numconv.optim.SGD([p], lr=0.1, maximize="yes"), "'yes'")
     opt = numconv.optim.SGD([p], lr=0.1)
     state = opt.state_dict()
-    state["param_groups"][0]["maximize"] = True
-    check(VE, r"maximize=True", lambda: opt.load_state_dict(state))
-    state["param_groups"][0]["maximize"] = False  # PyTorch's default: the same descent
+    state["param_groups"][0]["maximize"] = True  # a torch optimizer's state that ascends: it ascends here too
     opt.load_state_dict(state)
+    p.grad = numconv.Tensor(np.array([1.0, -2.0, 0.5]))
+    before = p.numpy().copy()
+    opt.step()
+    np.testing.assert_allclose(p.numpy(), before + 0.1 * np.array([1.0, -2.0, 0.5]))
+    del state["param_groups"][0]["maximize"]  # a state saved before the flag existed: descent
+    opt.load_state_dict(state)
+    assert opt.param_groups[0]["maximize"] is False

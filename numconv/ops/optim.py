@@ -20,6 +20,11 @@ def zeros_like(a):
     return dispatch.to_device(np.zeros(a.shape, dtype=a.dtype), dispatch.device_of(a))
 
 
+def negative(a):
+    """-a, on ``a``'s device (``maximize=True`` steps on the negated gradient)."""
+    return math.negative(a)
+
+
 def to_host(a):
     """A NumPy copy of a state buffer (for ``state_dict``)."""
     if dispatch.device_of(a) == dispatch.CPU:

@@ -8,6 +8,7 @@ array, or None; None is skipped). ``param_groups`` is a list of dicts, each hold
 and that group's hyperparameters (edit ``group['lr']`` to change a rate); ``state[param]`` holds a
 parameter's buffers on the parameter's device. Each update is one fused kernel per parameter
 (``numconv.ops.optim`` -> ``numconv.dispatch`` -> ``numconv.kernels.<device>.optim``).
+``maximize=True`` makes the same update on the negated gradient (ascent), as PyTorch's.
 ``state_dict()`` holds only NumPy arrays, numbers, bools and tuples of numbers, so a checkpoint
 can store it in an ``.npz``; ``load_state_dict`` also accepts what such a file gives back
 (string keys, 0-d arrays).
@@ -101,7 +102,7 @@ class Optimizer:
     _buffers: tuple = ()
     # hyperparameters PyTorch added after some optimizers' states were saved: a saved group that
     # lacks one takes this value, as PyTorch's own ``__setstate__`` fills it in
-    _added_later: dict = {}
+    _added_later: dict = {"maximize": False}
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -169,7 +170,10 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, _grad_array(p), self.state[p], group)
+                    grad = _grad_array(p)
+                    if group.get("maximize"):  # ascend: the same update on -grad, as PyTorch
+                        grad = ops.negative(grad)
+                    self._update(p, grad, self.state[p], group)
                     written = getattr(p, "_written", None)  # a Tensor counts the in-place change
                     if written is not None:
                         written()
@@ -220,9 +224,6 @@ class Optimizer:
             missing = sorted(set(self.defaults) - set(saved)) + ([] if "params" in saved else ["params"])
             if missing:
                 raise ValueError(f"param group {i} of the state_dict lacks {missing}")
-            if saved.get("maximize"):  # a PyTorch optimizer's state: numconv would descend where it ascended
-                raise ValueError(f"param group {i} of the state_dict has maximize=True, which numconv's "
-                                 f"optimizers do not implement")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"state_dict has {len(saved_groups)} param groups, the optimizer has "
                              f"{len(self.param_groups)}")
@@ -267,14 +268,14 @@ class SGD(Optimizer):
 
     _buffers = ("momentum_buffer",)
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def _check(self, group):
         _nonnegative(group, "lr", "momentum", "weight_decay")
         group["dampening"] = shapes.real(group["dampening"], "dampening", 0.0, 1.0)
-        _flags(group, "nesterov")
+        _flags(group, "nesterov", "maximize")
         _require(not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
                  f"nesterov=True requires momentum > 0 and dampening = 0, got momentum={group['momentum']!r}, "
                  f"dampening={group['dampening']!r}")
@@ -296,14 +297,15 @@ class RMSprop(Optimizer):
 
     _buffers = ("square_avg", "momentum_buffer", "grad_avg")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
+                 maximize=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+                                      centered=centered, maximize=maximize))
 
     def _check(self, group):
         _nonnegative(group, "lr", "eps", "momentum", "weight_decay")
         group["alpha"] = shapes.real(group["alpha"], "alpha", 0.0, 1.0)
-        _flags(group, "centered")
+        _flags(group, "centered", "maximize")
 
     def _state_names(self, group):
         return ("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ()) + \
@@ -331,16 +333,18 @@ class Adam(Optimizer):
     """
 
     _buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    _added_later = {"decoupled_weight_decay": False}  # PyTorch 2.6; AdamW's states had none before
+    # decoupled_weight_decay: PyTorch 2.6; AdamW's states had none before
+    _added_later = {"maximize": False, "decoupled_weight_decay": False}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                 decoupled_weight_decay=False):
+                 decoupled_weight_decay=False, *, maximize=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay))
+                                      amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
 
     def _check(self, group):
         _nonnegative(group, "lr", "eps", "weight_decay")
-        _flags(group, "amsgrad", "decoupled_weight_decay")
+        _flags(group, "amsgrad", "decoupled_weight_decay", "maximize")
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
@@ -364,10 +368,11 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p = p * (1 - lr * weight_decay) before the step."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True, maximize=maximize)
 
-    _added_later = {"decoupled_weight_decay": True}
+    _added_later = {"maximize": False, "decoupled_weight_decay": True}
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
