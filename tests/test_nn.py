@@ -295,6 +295,75 @@ def test_module_repr_matches_torch():
     assert repr(nn.Parameter(np.zeros(2, np.float32))).startswith("Parameter containing:\n")
 
 
+def chain(m, x):
+    """Weights from a ParameterList, biases from a ParameterDict: the same code for either library."""
+    for k, w in enumerate(m.weights):
+        x = (x @ w.T + m.biases[f"b{k}"]).tanh()
+    return x
+
+
+def test_parameter_list_and_dict_as_torch(rng):
+    torch = torch_or_fail()
+    sizes = [4, 5, 3]
+    theirs = torch.nn.Module()
+    theirs.weights = torch.nn.ParameterList([torch.randn(o, i, dtype=torch.float64) for i, o in zip(sizes, sizes[1:])])
+    theirs.biases = torch.nn.ParameterDict({f"b{k}": torch.randn(o, dtype=torch.float64) for k, o in enumerate(sizes[1:])})
+    ours = nn.Module()
+    ours.weights = nn.ParameterList([np.zeros((o, i)) for i, o in zip(sizes, sizes[1:])])
+    ours.biases = nn.ParameterDict({f"b{k}": np.zeros(o) for k, o in enumerate(sizes[1:])})
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weights.0", "weights.1", "biases.b0", "biases.b1"]
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal((6, 4))
+    gy = rng.standard_normal((6, 3))
+    yo, yt = chain(ours, nc.Tensor(x)), chain(theirs, torch.tensor(x))
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-12)
+    yo.backward(nc.Tensor(gy))
+    yt.backward(torch.tensor(gy))
+    for (name, p), (tname, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert name == tname
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, err_msg=name)
+    assert len(nc.optim.SGD(ours.parameters(), lr=0.1).param_groups[0]["params"]) == 4
+
+
+def test_parameter_list_and_dict_behave_as_containers(rng):
+    a, b, c = (nn.Parameter(rng.standard_normal(k)) for k in (2, 3, 4))
+    pl = nn.ParameterList([a, nc.Tensor(rng.standard_normal(5))])
+    assert pl[0] is a and isinstance(pl[1], nn.Parameter) and pl[1].requires_grad and pl[-1] is pl[1]
+    assert [p.shape for p in pl[0:1]] == [(2,)] and pl[0:1][0] is a
+    pl.append(b)
+    pl += [c]
+    assert len(pl) == 4 and pl[2] is b and pl[3] is c
+    pl[1] = a.data * 2  # an array becomes a Parameter in place of the old one
+    assert list(pl.state_dict()) == ["0", "1", "2", "3"]
+    np.testing.assert_allclose(pl[1].numpy(), a.numpy() * 2)
+    with pytest.raises(IndexError, match="out of range"):
+        pl[4]
+    with pytest.raises(TypeError, match="ParameterList\\[5\\]"):
+        pl.extend([c.data, "not a parameter"])
+    assert len(pl) == 4  # nothing added
+    with pytest.raises(RuntimeError, match="should not be called"):
+        pl(a)
+    pd = nn.ParameterDict({"x": a})
+    pd.update([("y", b)])
+    pd["z"] = c.data
+    assert list(pd) == ["x", "y", "z"] and pd["x"] is a and "y" in pd and pd.get("w") is None
+    assert pd.setdefault("x", c) is a and pd.pop("y") is b and list(pd.keys()) == ["x", "z"]
+    copy = pd.copy()
+    assert copy["x"] is a and copy is not pd
+    with pytest.raises(TypeError, match="keys must be strings"):
+        pd[3] = a
+    with pytest.raises(TypeError, match="ParameterDict\\['q'\\]"):
+        pd.update({"p": a, "q": 1.5})
+    assert "p" not in pd
+    model = nn.Module()
+    model.ps, model.pd = pl, pd
+    model.to(np.float32)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    # pd["x"] is ps[0]: listed once, as torch
+    assert [n for n, _ in model.named_parameters()] == ["ps.0", "ps.1", "ps.2", "ps.3", "pd.z"]
+    assert list(model.state_dict()) == ["ps.0", "ps.1", "ps.2", "ps.3", "pd.x", "pd.z"]
+
+
 # ============================================================================= state_dict
 
 

@@ -27,7 +27,7 @@ from .activation import (
     Softplus,
     Tanh,
 )
-from .container import ModuleDict, ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dropout import Dropout, Dropout2d
 from .linear import Flatten, Identity, Linear
@@ -70,7 +70,7 @@ from .pooling import (
 )
 
 __all__ = [
-    "Module", "Parameter", "StateDictError", "IncompatibleKeys", "Sequential", "ModuleList", "ModuleDict", "init", "functional",
+    "Module", "Parameter", "StateDictError", "IncompatibleKeys", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "init", "functional",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",

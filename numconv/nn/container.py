@@ -1,24 +1,32 @@
-"""Containers: ``Sequential`` (a pipeline), ``ModuleList`` (an indexable list of modules) and
-``ModuleDict`` (modules by name)."""
+"""Containers: ``Sequential`` (a pipeline), ``ModuleList`` (an indexable list of modules),
+``ModuleDict`` (modules by name), and ``ParameterList`` / ``ParameterDict`` (the same for Parameters)."""
 from __future__ import annotations
 
 import operator
 from collections import OrderedDict
 
-from .module import Module
+import numpy as np
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict"]
+from ..tensor import Tensor
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+
+
+def _abs_index(container, idx, n):
+    """``idx`` (negative counts from the end) as a position in ``container`` of length ``n``."""
+    idx = operator.index(idx)
+    if not -n <= idx < n:
+        raise IndexError(f"index {idx} is out of range for {type(container).__name__} of length {n}")
+    return idx + n if idx < 0 else idx
 
 
 class _IndexedModules(Module):
     """Children named '0', '1', ... ; shared by Sequential and ModuleList."""
 
     def _abs_index(self, idx):
-        idx = operator.index(idx)
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of length {n}")
-        return idx + n if idx < 0 else idx
+        return _abs_index(self, idx, len(self._modules))
 
     def _renumber(self, modules):
         """Children renamed '0', '1', ... (as PyTorch after a deletion), every module checked first."""
@@ -174,3 +182,151 @@ class ModuleDict(Module):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise TypeError(f"ModuleDict.update needs a mapping or (name, module) pairs, got {pair!r}")
             self[pair[0]] = pair[1]
+
+
+def _as_parameter(value, where):
+    """A Parameter as it is; a Tensor or floating array as a new Parameter sharing its memory (as
+    PyTorch's containers wrap a plain tensor); anything else is refused."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value.data)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return Parameter(value)
+    raise TypeError(f"{where} must be a Parameter, a Tensor or a floating-point array, got {type(value).__name__}")
+
+
+def _parameter_lines(items):
+    return [f"({k}): Parameter containing: [{p.dtype} of shape {tuple(p.shape)} on {p.device}]" for k, p in items]
+
+
+class _ParameterContainer(Module):
+    """Holds Parameters only (no forward); its repr lists them one a line."""
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"{type(self).__name__} should not be called (it only holds parameters)")
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def extra_repr(self):
+        return "\n".join(_parameter_lines(self._parameters.items()))
+
+
+class ParameterList(_ParameterContainer):
+    """``ParameterList([p0, p1, ...])``: Parameters registered as '0', '1', ... (``state_dict`` keys
+    ``name.0``), indexable (negative indices, slices give a new ParameterList of the same
+    Parameters), with ``append``, ``extend`` and ``+=``. A Tensor or array becomes a Parameter."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __getitem__(self, idx):
+        values = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return ParameterList(values[idx])
+        return values[_abs_index(self, idx, len(values))]
+
+    def __setitem__(self, idx, param):
+        idx = _abs_index(self, idx, len(self._parameters))
+        self.register_parameter(str(idx), _as_parameter(param, f"ParameterList[{idx}]"))
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def append(self, value):
+        """Add ``value`` at the end; returns self."""
+        n = len(self._parameters)
+        self.register_parameter(str(n), _as_parameter(value, f"ParameterList[{n}]"))
+        return self
+
+    def extend(self, values):
+        if isinstance(values, (Tensor, np.ndarray)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"ParameterList.extend needs an iterable of parameters, got {type(values).__name__}")
+        values = [_as_parameter(v, f"ParameterList[{len(self) + i}]") for i, v in enumerate(values)]
+        for v in values:  # all checked first: a bad entry adds nothing
+            self.append(v)
+        return self
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def __dir__(self):
+        return [k for k in super().__dir__() if not k.isdigit()]
+
+
+class ParameterDict(_ParameterContainer):
+    """``ParameterDict({'name': p, ...})``: Parameters by name, in insertion order (``state_dict`` keys
+    ``name.key``), with a dict's methods. A Tensor or array becomes a Parameter; keys are strings."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys must be strings, got {type(key).__name__} {key!r}")
+        self.register_parameter(key, _as_parameter(value, f"ParameterDict[{key!r}]"))
+
+    def __delitem__(self, key):
+        del self._parameters[key]
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __reversed__(self):
+        return reversed(self._parameters)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def items(self):
+        return self._parameters.items()
+
+    def values(self):
+        return self._parameters.values()
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
+
+    def setdefault(self, key, default=None):
+        if key not in self._parameters:
+            self[key] = default
+        return self._parameters[key]
+
+    def pop(self, key):
+        value = self._parameters[key]
+        del self[key]
+        return value
+
+    def popitem(self):
+        return self._parameters.popitem()
+
+    def clear(self):
+        self._parameters.clear()
+
+    def copy(self):
+        """A new ParameterDict holding the same Parameters."""
+        return ParameterDict(self._parameters.items())
+
+    def update(self, parameters):
+        """Add or replace Parameters from a mapping, or from an iterable of (name, value) pairs."""
+        pairs = list(parameters.items() if hasattr(parameters, "items") else parameters)
+        checked = []
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"ParameterDict.update needs a mapping or (name, value) pairs, got {pair!r}")
+            if not isinstance(pair[0], str):
+                raise TypeError(f"ParameterDict keys must be strings, got {type(pair[0]).__name__} {pair[0]!r}")
+            checked.append((pair[0], _as_parameter(pair[1], f"ParameterDict[{pair[0]!r}]")))
+        for key, value in checked:  # all checked first: a bad entry adds nothing
+            self[key] = value
