@@ -794,17 +794,30 @@ def tanh(input):
     return _float(input, "input").tanh()
 
 
+def _cast(input, dtype, what):
+    """``input`` as a Tensor of floating ``dtype`` (the ``dtype=`` of softmax: cast before the op), or as it is."""
+    if dtype is None:
+        return input
+    dtype = shapes.float_dtype(dtype, f"{what} dtype")
+    if not isinstance(input, Tensor):
+        if not (hasattr(input, "shape") and hasattr(input, "dtype")):
+            raise TypeError(f"input must be an array (numpy.ndarray, numconv.Tensor or CUDA array), got {type(input).__name__}")
+        input = Tensor(input)
+    return input.astype(dtype)
+
+
 @_arrays_in_arrays_out
-def softmax(input, dim=None):
-    """exp(x - max) / sum(exp(x - max)) along ``dim`` (None: PyTorch's legacy implicit choice)."""
-    x = _float(input, "input")
+def softmax(input, dim=None, *, dtype=None):
+    """exp(x - max) / sum(exp(x - max)) along ``dim`` (None: PyTorch's legacy implicit choice);
+    ``dtype``: cast the input to it first."""
+    x = _float(_cast(input, dtype, "softmax"), "input")
     return x.softmax(_implicit_dim(x.ndim) if dim is None else dim)
 
 
 @_arrays_in_arrays_out
-def log_softmax(input, dim=None):
-    """x - max - log(sum(exp(x - max))) along ``dim``: stable for any logits."""
-    x = _float(input, "input")
+def log_softmax(input, dim=None, *, dtype=None):
+    """x - max - log(sum(exp(x - max))) along ``dim``: stable for any logits; ``dtype``: cast the input to it first."""
+    x = _float(_cast(input, dtype, "log_softmax"), "input")
     return x.log_softmax(_implicit_dim(x.ndim) if dim is None else dim)
 
 

@@ -162,6 +162,17 @@ def same_dtype(pairs) -> None:
             )
 
 
+def float_dtype(value, name: str) -> np.dtype:
+    """``value`` (``numpy.float32``, ``'float64'``, ...) as float32 or float64; anything else a TypeError naming ``name``."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64 (numpy.float32, 'float64', ...), got {value!r}")
+    return dtype
+
+
 def batched(shape: tuple, nd: int, name: str) -> tuple[tuple, bool]:
     """Accept ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; return the batched shape and whether it was."""
     if len(shape) == nd + 2:

@@ -1429,11 +1429,15 @@ class Tensor:
     def tanh(self):
         return Tanh.apply(self._floating())
 
-    def softmax(self, dim):
-        return Softmax.apply(self._floating(), axis=_axis(dim, self.ndim))
+    def _floating_as(self, dtype, what):
+        """``_floating()``, or this tensor cast to ``dtype`` first (the ``dtype=`` of softmax, as PyTorch's)."""
+        return self._floating() if dtype is None else self.astype(shapes.float_dtype(dtype, f"{what} dtype"))
 
-    def log_softmax(self, dim):
-        return LogSoftmax.apply(self._floating(), axis=_axis(dim, self.ndim))
+    def softmax(self, dim, dtype=None):
+        return Softmax.apply(self._floating_as(dtype, "softmax"), axis=_axis(dim, self.ndim))
+
+    def log_softmax(self, dim, dtype=None):
+        return LogSoftmax.apply(self._floating_as(dtype, "log_softmax"), axis=_axis(dim, self.ndim))
 
     # ---- reductions
     def sum(self, dim=None, keepdim=False):

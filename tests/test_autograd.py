@@ -810,3 +810,28 @@ def test_promotion_of_cat_stack_clamp_and_integer_powers_as_torch(torch):
     want = (torch.from_numpy(base) ** torch.from_numpy(exponent)).numpy()
     np.testing.assert_array_equal((nc.Tensor(base) ** nc.Tensor(exponent)).numpy(), want)
     np.testing.assert_array_equal((2 ** nc.Tensor(np.array([-1, 2]))).numpy(), [0, 4])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_dtype_casts_first_as_torch(torch, rng, name):
+    """``dtype=``: the input is cast before the op (float32 logits, a float64 result and a float32
+    gradient; integer logits allowed), through the Tensor method and ``functional``."""
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    gy = rng.standard_normal((3, 5))
+    tx = torch.tensor(x, requires_grad=True)
+    want = getattr(torch, name)(tx, 1, dtype=torch.float64)
+    want.backward(torch.tensor(gy))
+    t = nc.Tensor(x.copy(), requires_grad=True)
+    got = getattr(t, name)(1, dtype=np.float64)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-15)
+    got.backward(nc.Tensor(gy))
+    assert t.grad.dtype == np.float32
+    np.testing.assert_allclose(t.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-7)
+    ints = rng.integers(-3, 4, (2, 4))
+    got = getattr(nc.functional, name)(ints, dim=0, dtype="float64")
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64
+    np.testing.assert_allclose(got, getattr(torch, name)(torch.tensor(ints), 0, dtype=torch.float64).numpy(), rtol=1e-12)
+    for bad in (np.int64, "complex64", torch.float64):
+        with pytest.raises(TypeError, match=f"{name} dtype must be float32 or float64"):
+            getattr(nc.functional, name)(x, 1, dtype=bad)
