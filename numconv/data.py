@@ -74,11 +74,19 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``, in that order."""
+    """The samples of ``dataset`` at ``indices`` (integers; negative ones count from the end), in that
+    order. ``subset[i]`` is one sample; ``subset[[i, j]]`` or ``subset[a:b]`` stacks several, as
+    the dataset's own ``batch`` (or a TensorDataset's list indexing) does."""
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        raw = indices.numpy() if isinstance(indices, Tensor) else \
+            np.asarray(indices if isinstance(indices, np.ndarray) else list(indices))
+        raw = raw.reshape(-1)
+        if raw.size and raw.dtype.kind not in "iu":
+            hint = " (for a boolean mask pass numpy.flatnonzero(mask))" if raw.dtype.kind == "b" else ""
+            raise TypeError(f"Subset indices must be integers, got dtype {raw.dtype}{hint}")
+        self.indices = raw.astype(np.int64)
         n = len(dataset)
         if self.indices.size and (self.indices.min() < -n or self.indices.max() >= n):
             raise IndexError(f"Subset indices must be in [-{n}, {n}) for a dataset of {n} samples")
@@ -87,6 +95,8 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
+        if isinstance(index, (list, slice, np.ndarray)):
+            return self.batch(index)
         return self.dataset[int(self.indices[index])]
 
     def batch(self, indices):
@@ -138,9 +148,9 @@ class Split:
 
 
 def _collate(fields):
-    """Stack one field across a batch: integers become int64, float16 float32, other floats keep their dtype."""
+    """Stack one field across a batch: integers become int64, float16 float32; other floats and bools keep their dtype."""
     a = np.stack([np.asarray(f) for f in fields])
-    if a.dtype.kind in "iub":
+    if a.dtype.kind in "iu":
         a = a.astype(np.int64)
     elif a.dtype == np.float16:
         a = a.astype(np.float32)
@@ -154,32 +164,33 @@ class DataLoader:
     at epoch ``k`` after ``set_epoch(k)`` repeats the original order. Each full pass advances the
     epoch by one. With ``seed=None`` a seed is drawn once at construction (``loader.seed``) from
     numconv's global generator, so ``numconv.manual_seed`` makes the order reproducible, as in PyTorch.
-    ``generator`` (a ``numpy.random.Generator``) is used instead of ``(seed, epoch)`` when given.
+    ``generator`` (a ``numpy.random.Generator``) is used instead of ``(seed, epoch)`` when given: each
+    pass draws its order from it (``order()`` shows the next pass's, without drawing it twice).
     ``len(loader)`` is ``ceil(len(dataset) / batch_size)``, or the floor with ``drop_last``.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, generator=None,
                  collate_fn=None):
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"invalid batch_size={batch_size!r}: must be a positive integer")
+        batch_size = shapes.integer(batch_size, "batch_size", lo=1)
         if isinstance(seed, np.random.Generator):
             seed, generator = None, seed
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError(f"generator must be a numpy.random.Generator, got {type(generator).__name__}")
-        if seed is not None and (int(seed) != seed or seed < 0):
-            raise ValueError(f"invalid seed={seed!r}: must be a non-negative integer")
+        if seed is not None:
+            seed = shapes.integer(seed, "seed", lo=0)
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.generator = generator
         self.seed = int(nc_random.generator().integers(2**63)) if seed is None else int(seed)
         self.collate_fn = collate_fn
         self.epoch = 0
+        self._drawn = None  # with a generator: the next pass's order, once order() has drawn it
 
     def set_epoch(self, epoch):
         """The next pass uses epoch ``epoch``'s order (to resume a run where it stopped)."""
-        self.epoch = int(epoch)
+        self.epoch = shapes.integer(epoch, "epoch", lo=0)
 
     def __len__(self):
         n = len(self.dataset)
@@ -190,13 +201,19 @@ class DataLoader:
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
+        epoch = self.epoch if epoch is None else shapes.integer(epoch, "epoch", lo=0)
         if self.generator is not None:
-            return self.generator.permutation(n)
-        epoch = self.epoch if epoch is None else int(epoch)
+            if epoch != self.epoch:
+                raise ValueError(f"a loader with a generator knows only the next pass's order (epoch {self.epoch}), "
+                                 f"not epoch {epoch}'s")
+            if self._drawn is None or len(self._drawn) != n:
+                self._drawn = self.generator.permutation(n)
+            return self._drawn.copy()
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
     def __iter__(self):
         order = self.order()
+        self._drawn = None
         self.epoch += 1
         stop = len(self) * self.batch_size
         for start in range(0, min(stop, len(order)), self.batch_size):
@@ -215,7 +232,7 @@ class DataLoader:
 
 def _collate_array(a):
     a = np.ascontiguousarray(a)
-    if a.dtype.kind in "iub" and a.dtype != np.int64:
+    if a.dtype.kind in "iu" and a.dtype != np.int64:
         return a.astype(np.int64)
     return a.astype(np.float32) if a.dtype == np.float16 else a
 
@@ -306,6 +323,8 @@ def synthetic_cifar(n_train=1024, n_test=256, num_classes=10, seed=0):
     Each class has a fixed random template; a sample is ``0.5 + 0.25 * template + 0.15 * noise``
     (clipped), so a model can learn it. Fully determined by ``seed``.
     """
+    n_train, n_test = shapes.integer(n_train, "n_train", lo=1), shapes.integer(n_test, "n_test", lo=1)
+    num_classes, seed = shapes.integer(num_classes, "num_classes", lo=1), shapes.integer(seed, "seed", lo=0)
     rng = np.random.default_rng(seed)
     templates = rng.standard_normal((num_classes, 3, 32, 32)).astype(np.float32)
 
@@ -404,6 +423,11 @@ def load_mnist_dir(directory, name="mnist"):
             raise ValueError(f"{lab_path}: expected (N,) uint8 labels, got {labels.shape} {labels.dtype}")
         if len(labels) != len(images):
             raise ValueError(f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels")
+        if len(images) == 0 or 0 in images.shape[1:]:
+            raise ValueError(f"{img_path} holds no images (shape {images.shape}); a {split} split needs at least one")
+        if split == "test" and images.shape[1:] != parts["train"].arrays[0].shape[2:]:
+            raise ValueError(f"{img_path} holds {images.shape[1]}x{images.shape[2]} images but the training images "
+                             f"are {parts['train'].arrays[0].shape[2]}x{parts['train'].arrays[0].shape[3]}")
         x = (images[:, None] / np.float32(255)).astype(np.float32)
         parts[split] = TensorDataset(x, _labels(labels, lab_path))
     return Split(parts["train"], parts["test"], 10, name)
@@ -458,12 +482,21 @@ def _with_dir(name, loader):
     return load
 
 
+def _without_dir(name, loader):
+    def load(data_dir=None, **options):
+        if data_dir is not None:
+            raise ValueError(f"dataset {name!r} is not read from files, so data_dir={data_dir!r} would be ignored; "
+                             "leave it out")
+        return loader(**options)
+    return load
+
+
 DATASETS = {
     "mnist": lambda data_dir=None: load_mnist() if data_dir is None else load_mnist_dir(data_dir),
-    "digits": lambda data_dir=None: load_digits(),
+    "digits": _without_dir("digits", load_digits),
     "fashion-mnist": _with_dir("fashion-mnist", lambda d: load_mnist_dir(d, "fashion-mnist")),
     "cifar10": _with_dir("cifar10", load_cifar10_dir),
-    "synthetic-cifar": lambda data_dir=None, **options: synthetic_cifar(**options),
+    "synthetic-cifar": _without_dir("synthetic-cifar", synthetic_cifar),
 }
 """name -> loader(data_dir=None, ...) returning a ``Split``."""
 
@@ -481,9 +514,11 @@ def available():
     return sorted(DATASETS)
 
 
-def num_classes(name):
-    """How many classes dataset ``name`` has (all the built-in ones have 10)."""
-    return {"mnist": 10, "digits": 10, "fashion-mnist": 10, "cifar10": 10, "synthetic-cifar": 10}[_canonical(name)]
+def num_classes(name, **options):
+    """How many classes dataset ``name`` has: 10 for each built-in one, or synthetic-cifar's
+    ``num_classes`` option (``get_dataset``'s ``Split.num_classes`` says the same)."""
+    key = _canonical(name)
+    return shapes.integer(options.get("num_classes", 10), "num_classes", lo=1) if key == "synthetic-cifar" else 10
 
 
 def get_dataset(name, data_dir=None, **options):

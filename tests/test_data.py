@@ -125,10 +125,76 @@ def test_generic_dataset_and_subset():
     np.testing.assert_array_equal(ys.numpy(), [0, 1, 2])
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_bad_batch_size(bad):
-    with pytest.raises(ValueError, match="batch_size"):
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError),
+                                        (float("inf"), TypeError), (float("nan"), TypeError), (None, TypeError),
+                                        ("3", TypeError)])
+def test_bad_batch_size(bad, error):
+    with pytest.raises(error, match="batch_size"):
         data.DataLoader(_dataset(), batch_size=bad)
+
+
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (float("inf"), TypeError), ("abc", TypeError), (1.5, TypeError)])
+def test_bad_seed_and_epoch(bad, error):
+    with pytest.raises(error, match="seed"):
+        data.DataLoader(_dataset(), seed=bad)
+    loader = data.DataLoader(_dataset(), shuffle=True, seed=0)
+    with pytest.raises(error, match="epoch"):
+        loader.set_epoch(bad)
+    with pytest.raises(error, match="epoch"):
+        loader.order(bad)
+
+
+def test_order_with_a_generator_is_the_next_pass_and_drawn_once(rng):
+    ds = _dataset()
+    a = data.DataLoader(ds, batch_size=4, shuffle=True, generator=np.random.default_rng(7))
+    b = data.DataLoader(ds, batch_size=4, shuffle=True, generator=np.random.default_rng(7))
+    shown = a.order()
+    np.testing.assert_array_equal(a.order(), shown)  # asking twice draws once
+    passes_a, passes_b = _orders(a, 2), _orders(b, 2)
+    np.testing.assert_array_equal(passes_a[0], shown)
+    for x, y in zip(passes_a, passes_b):  # looking did not change what either loader gives
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(passes_a[0], passes_a[1])
+    with pytest.raises(ValueError, match="only the next pass"):
+        a.order(0)
+
+
+def test_subset_indices_as_torch(rng):
+    x = rng.standard_normal((10, 3))
+    y = np.arange(10)
+    ds = data.TensorDataset(x, y)
+    sub = data.Subset(ds, [7, 2, -1, 4])
+    got_x, got_y = sub[[0, 2]]
+    np.testing.assert_array_equal(got_y, [7, 9])
+    np.testing.assert_array_equal(got_x, x[[7, 9]])
+    np.testing.assert_array_equal(sub[1:][1], [2, 9, 4])
+    np.testing.assert_array_equal(sub[np.array([3])][1], [4])
+    assert sub[2][1] == 9
+    np.testing.assert_array_equal(data.Subset(ds, range(3, 6)).indices, [3, 4, 5])
+    np.testing.assert_array_equal(data.Subset(ds, nc.Tensor(np.array([5, 1]))).indices, [5, 1])
+    with pytest.raises(TypeError, match="flatnonzero"):
+        data.Subset(ds, [True, False] * 5)
+    with pytest.raises(TypeError, match="float64"):
+        data.Subset(ds, [0.5, 1.7])
+    with pytest.raises(IndexError, match="indices"):
+        data.Subset(ds, [10])
+
+
+def test_boolean_fields_stay_boolean_as_torch(rng):
+    flags = rng.random(6) < 0.5
+    labels = rng.integers(0, 3, 6).astype(np.int32)
+
+    class Plain(data.Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return flags[i], labels[i]
+
+    for ds in (data.TensorDataset(flags, labels), Plain()):
+        (f, lab), = list(data.DataLoader(ds, batch_size=6))
+        assert f.dtype == np.bool_ and lab.dtype == np.int64
+        np.testing.assert_array_equal(f.numpy(), flags)
 
 
 # ---------------------------------------------------------------------------- bundled datasets
@@ -196,6 +262,15 @@ def test_registry_names_and_errors():
     with pytest.raises(ValueError, match="data_dir"):
         data.get_dataset("cifar10")
     assert data.num_classes("Fashion_MNIST") == 10
+    assert data.num_classes("synthetic-cifar", num_classes=5) == 5
+    assert data.get_dataset("synthetic-cifar", n_train=4, n_test=2, num_classes=5).num_classes == 5
+    for name in ("digits", "synthetic-cifar"):  # not read from files: a folder would be silently ignored
+        with pytest.raises(ValueError, match="data_dir='somewhere' would be ignored"):
+            data.get_dataset(name, data_dir="somewhere")
+    for kw, error in ((dict(n_train=-1), ValueError), (dict(n_test=0), ValueError), (dict(num_classes=0), ValueError),
+                      (dict(seed=1.5), TypeError)):
+        with pytest.raises(error, match=next(iter(kw))):
+            data.synthetic_cifar(**kw)
 
 
 def test_missing_optional_packages_say_what_to_install(monkeypatch):
@@ -316,6 +391,16 @@ def test_load_mnist_dir_errors(tmp_path, rng):
     _mnist_dir(tmp_path / "count", rng, labels=np.zeros(5, np.uint8))
     with pytest.raises(ValueError, match="6 images but"):
         data.load_mnist_dir(str(tmp_path / "count"))
+    for n_train, n_test in ((0, 4), (6, 0)):
+        where = tmp_path / f"empty{n_train}{n_test}"
+        _mnist_dir(where, rng, n_train, n_test, labels=np.zeros(n_train, np.uint8))
+        with pytest.raises(ValueError, match="holds no images"):
+            data.load_mnist_dir(str(where))
+    _mnist_dir(tmp_path / "sizes", rng, compress=False)
+    _write(os.path.join(tmp_path / "sizes", "t10k-images-idx3-ubyte"),
+           _idx_bytes(rng.integers(0, 256, (4, 32, 32), dtype=np.uint8)))
+    with pytest.raises(ValueError, match="32x32 images but the training images are 28x28"):
+        data.load_mnist_dir(str(tmp_path / "sizes"))
 
 
 # ---------------------------------------------------------------------------- CIFAR-10 binary
