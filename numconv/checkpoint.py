@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
+
+from .atomic import atomic_open
 
 _STRUCT = "__structure__"
 _FORMAT = "numconv-checkpoint-1"
@@ -76,22 +77,8 @@ def save(path, obj) -> None:
     arrays = {}
     structure = {"format": _FORMAT, "root": _flatten(obj, arrays)}
     arrays[_STRUCT] = np.frombuffer(json.dumps(structure).encode(), dtype=np.uint8)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        umask = os.umask(0o022)  # mkstemp makes the file 0600; give it the mode open() would
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb", suffix=".npz") as f:
+        np.savez(f, **arrays)
 
 
 def _check_sizes(path):

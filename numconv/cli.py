@@ -55,10 +55,12 @@ def demo(args) -> int:
 def train(args) -> int:
     from .train import Config, train as run
 
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out must name a folder, got an empty string (leave it out for runs/<model>-<data>)")
     cfg = Config(model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
                  scheduler=args.scheduler, device=args.device, seed=args.seed,
-                 out=args.out or f"runs/{args.model}-{args.data}", data_dir=args.data_dir, limit=args.limit,
+                 out=f"runs/{args.model}-{args.data}" if args.out is None else args.out, data_dir=args.data_dir, limit=args.limit,
                  progress=not args.no_progress)
     run(cfg, resume=args.resume, overwrite=args.overwrite)
     return 0

@@ -21,6 +21,7 @@ import numpy as np
 from . import checkpoint, dispatch, shapes
 from . import functional as F
 from . import random as nc_random
+from .atomic import atomic_open
 from .autograd import no_grad
 from .tensor import Tensor
 
@@ -88,7 +89,8 @@ def _check(cfg: Config):
 def _build(cfg: Config):
     from . import data, models, optim
 
-    train_set, test_set = data.get_dataset(cfg.data, data_dir=cfg.data_dir)
+    split = data.get_dataset(cfg.data, data_dir=cfg.data_dir)
+    train_set, test_set = split
     # Standard practice: zero-mean, unit-variance inputs per channel, from the training split only.
     mean, std = data.channel_stats(train_set)
     train_set, test_set = data.standardize(train_set, mean, std), data.standardize(test_set, mean, std)
@@ -96,7 +98,7 @@ def _build(cfg: Config):
         train_set = data.Subset(train_set, range(min(cfg.limit, len(train_set))))
     x0, _ = train_set[0]
     in_shape = tuple(np.asarray(x0).shape)
-    n_classes = data.num_classes(cfg.data)
+    n_classes = split.num_classes
     nc_random.manual_seed(cfg.seed)
     try:
         model = models.get_model(cfg.model, num_classes=n_classes, in_channels=in_shape[0])
@@ -165,12 +167,8 @@ def _progress(iterable, total, desc, enabled):
 
 
 def _write_text_atomic(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
+    with atomic_open(path, "w") as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _write_metrics(out, history):
@@ -200,10 +198,11 @@ def _plot(out, history):
     b.set_xlabel("epoch"), b.set_ylabel("test accuracy (%)"), b.grid(alpha=0.3)
     fig.tight_layout()
     path = os.path.join(out, "curves.png")
-    tmp = os.path.join(out, ".curves.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_open(path, "wb", suffix=".png") as f:
+            fig.savefig(f, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -271,6 +270,10 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
     if os.path.lexists(ck_path) and not os.path.isdir(ck_path) and not resume and not overwrite:
         raise ValueError(f"--out {cfg.out} already holds a run (last.npz); continue it with --resume, replace it "
                          "with --overwrite, or choose another --out")
+    files = [name for name in ("metrics.csv", "curves.png") if os.path.lexists(os.path.join(cfg.out, name))]
+    if files and not os.path.lexists(ck_path) and not overwrite:
+        raise ValueError(f"--out {cfg.out} already holds {' and '.join(files)} but no run (last.npz); a run would "
+                         "replace them: choose another --out, or pass --overwrite")
     from . import data
 
     if cfg.device == "cpu" and dispatch.cpu_kernels_cached() is False:  # before _build's shape check compiles

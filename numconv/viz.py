@@ -25,6 +25,9 @@ import os
 
 import numpy as np
 
+from . import shapes
+from .atomic import atomic_open
+
 __all__ = [
     "add_cli", "class_visualization", "feature_maps", "filter_grid", "first_conv", "first_layer_filters",
     "occlusion", "run", "saliency", "save_class_visualization", "save_feature_maps", "save_filters",
@@ -145,6 +148,9 @@ def filter_grid(weights, ncols=None, pad=1):
     w = np.asarray(weights, np.float64)
     if w.ndim != 4:
         raise ValueError(f"weights must be (C_out, C_in, kH, kW), got shape {w.shape}")
+    pad = shapes.integer(pad, "pad", lo=0)
+    if ncols is not None:
+        ncols = shapes.integer(ncols, "ncols", lo=1)
     c_out, c_in, kh, kw = w.shape
     lo = w.min(axis=(1, 2, 3) if c_in == 3 else (2, 3), keepdims=True)
     hi = w.max(axis=(1, 2, 3) if c_in == 3 else (2, 3), keepdims=True)
@@ -262,8 +268,15 @@ def class_visualization(model, target, shape=(1, 28, 28), steps=200, lr=0.05, l2
     from . import filters
     from .tensor import Tensor
 
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    steps = shapes.integer(steps, "steps", lo=0)
+    if blur_every is not None:
+        blur_every = shapes.integer(blur_every, "blur_every", lo=0)
+    if clip is not None:
+        if not (isinstance(clip, (tuple, list)) and len(clip) == 2):
+            raise TypeError(f"clip must be a pair (lo, hi) or None, got {clip!r}")
+        clip = (shapes.real(clip[0], "clip[0]"), shapes.real(clip[1], "clip[1]"))
+        if clip[0] >= clip[1]:
+            raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip!r}")
     if len(shape) != 3:
         raise ValueError(f"shape must be (C, H, W), got {shape!r}")
     single = isinstance(target, (int, np.integer)) and not isinstance(target, bool)
@@ -330,10 +343,8 @@ def _figure(ncols, nrows=1, size=2.2, title=None):
 
 
 def _save(fig, path):
-    d = os.path.dirname(os.fspath(path))
-    if d:
-        os.makedirs(d, exist_ok=True)
-    fig.savefig(path, dpi=100, format="png")
+    with atomic_open(path, "wb", suffix=".png") as f:  # a failed write leaves an earlier picture whole
+        fig.savefig(f, dpi=100, format="png")
     return os.fspath(path)
 
 
@@ -410,15 +421,21 @@ def save_saliency(path, image, saliency_map, title="saliency |d score / d pixel|
     return _save(fig, path)
 
 
+def _occlusion_extent(patch, stride, rows, cols):
+    """imshow's (left, right, bottom, top) for an occlusion map over its image: cell [i, j] is drawn
+    ``stride`` pixels wide, centred on its patch's centre (i*stride + (patch-1)/2, ...), in pixel
+    coordinates (pixel k is centred at k)."""
+    centre, half = (patch - 1) / 2, stride / 2
+    return centre - half, centre + (cols - 1) * stride + half, centre + (rows - 1) * stride + half, centre - half
+
+
 def save_occlusion(path, image, occlusion_map, patch, stride, title="occlusion: class score drop"):
     """PNG: the input and the occlusion map, each map cell drawn over the centre of its patch (red: evidence for the class)."""
     occ = np.asarray(occlusion_map, np.float64)
     a_img = _display(image)
     h, w = a_img.shape[:2]
     rows, cols = occ.shape
-    # cell [i, j] covers the patch centred at (i*stride + (patch-1)/2, ...): extent in pixel coordinates
-    extent = (-0.5 + (patch - 1) / 2 - stride / 2, (patch - 1) / 2 + (cols - 1) * stride + stride / 2 - 0.5,
-              (patch - 1) / 2 + (rows - 1) * stride + stride / 2 - 0.5, -0.5 + (patch - 1) / 2 - stride / 2)
+    extent = _occlusion_extent(patch, stride, rows, cols)
     lim = float(np.abs(occ).max()) or 1.0
     fig, axes = _figure(3, size=2.6, title=title)
     a, b, c = axes[0]
@@ -483,6 +500,7 @@ def run(checkpoint_path, out, image_index=0, data_dir=None, occlusion_patch=6, o
     """
     from .tensor import Tensor
 
+    steps = shapes.integer(steps, "--steps", lo=0)  # checked before any picture is written
     model, test_set, cfg = _load(checkpoint_path, data_dir)
     if isinstance(image_index, bool) or not isinstance(image_index, (int, np.integer)) or not 0 <= image_index < len(test_set):
         raise ValueError(f"--image-index must be in [0, {len(test_set) - 1}], got {image_index!r}")

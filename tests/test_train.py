@@ -78,6 +78,14 @@ def test_a_folder_with_a_run_is_continued_or_replaced_never_silently(tmp_path, c
     os.makedirs(tmp_path / "d" / "last.npz")
     assert cli.main(argv + [str(tmp_path / "d")]) == 2
     assert "cannot write" in capsys.readouterr().err
+    assert cli.main(argv + [""]) == 2  # not silently runs/<model>-<data>
+    assert "--out must name a folder" in capsys.readouterr().err
+    mine = tmp_path / "mine"  # a folder with the user's own metrics.csv and no run
+    mine.mkdir()
+    (mine / "metrics.csv").write_text("my numbers\n")
+    with pytest.raises(ValueError, match="already holds metrics.csv but no run"):
+        train(_cfg(mine, epochs=1), log=lambda *a: None)
+    assert (mine / "metrics.csv").read_text() == "my numbers\n" and not (mine / "last.npz").exists()
 
 
 def test_corrupt_checkpoint_is_reported_and_not_overwritten(tmp_path):

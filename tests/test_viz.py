@@ -229,3 +229,49 @@ def test_numconv_viz_command_writes_every_picture(tmp_path):
 
         checkpoint.save(str(tmp_path / "other.npz"), {"weights": np.zeros(3)})
         viz.run(str(tmp_path / "other.npz"), str(out))
+
+
+def test_a_failed_save_leaves_the_earlier_picture_whole(tmp_path, rng, monkeypatch):
+    x = rng.random((2, 8, 8))
+    path = tmp_path / "s.png"
+    viz.save_saliency(path, x, rng.random((8, 8)))
+    before = path.read_bytes()
+    from matplotlib.figure import Figure
+
+    def half_written(self, f, **kw):  # a full disk: some bytes, then an error
+        f.write(before[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    with pytest.raises(OSError, match="No space"):
+        viz.save_saliency(path, x, rng.random((8, 8)))
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["s.png"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("patch, stride, rows, cols", [(6, 1, 7, 5), (3, 2, 4, 6), (5, 3, 2, 2), (1, 1, 3, 3)])
+def test_occlusion_cells_are_drawn_over_their_patches(patch, stride, rows, cols):
+    left, right, bottom, top = viz._occlusion_extent(patch, stride, rows, cols)
+    for j in range(cols):  # a cell's centre on screen is the mean position of its patch's pixels
+        assert left + (j + 0.5) * (right - left) / cols == pytest.approx(np.mean(np.arange(j * stride, j * stride + patch)))
+    for i in range(rows):
+        assert top + (i + 0.5) * (bottom - top) / rows == pytest.approx(np.mean(np.arange(i * stride, i * stride + patch)))
+
+
+def test_picture_arguments_are_checked(tmp_path, rng):
+    w = rng.standard_normal((4, 1, 3, 3))
+    for kw, error in ((dict(ncols=0), ValueError), (dict(pad=-1), ValueError), (dict(ncols=1.5), TypeError)):
+        with pytest.raises(error, match=next(iter(kw))):
+            viz.filter_grid(w, **kw)
+    model = tiny_model()
+    for kw, error in ((dict(clip=(1.0, 0.0)), ValueError), (dict(blur_every=-1), ValueError),
+                      (dict(steps=-1), ValueError), (dict(clip=(0.0,)), TypeError)):
+        with pytest.raises(error, match=next(iter(kw))):
+            viz.class_visualization(model, 0, shape=(2, 8, 8), **kw)
+
+
+def test_viz_refuses_bad_steps_before_writing(tmp_path):
+    out = tmp_path / "pictures"
+    with pytest.raises(ValueError, match="--steps"):
+        viz.run(str(tmp_path / "missing.npz"), str(out), steps=-1)
+    assert not out.exists()

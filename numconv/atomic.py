@@ -1,0 +1,40 @@
+"""Atomic file writes: nothing the user saved is lost if a write fails half-way (a full disk, Ctrl-C).
+
+    with atomic_open("runs/x/curves.png", "wb", suffix=".png") as f:
+        fig.savefig(f, format="png")
+
+The data goes to a temporary file beside ``path``, is flushed and fsynced, and only then renamed over
+``path`` (``os.replace``, atomic on POSIX and Windows). On any error the temporary file is removed
+and ``path`` keeps its old contents.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+__all__ = ["atomic_open"]
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb", suffix=""):
+    """A file object (``mode`` 'wb' or 'w') whose contents replace ``path`` when the block ends without
+    an error; the folder is made if missing, and the file gets the mode ``open`` would give it."""
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    try:
+        with os.fdopen(fd, mode) as f:
+            umask = os.umask(0o022)  # mkstemp makes the file 0600; read the umask to give it open()'s mode
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
