@@ -489,14 +489,17 @@ _export(pad, pad_backward)
 
 def _interpolate_setup(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
     xs, dt = array_info(input, "input", ndims=(3, 4, 5), what=" (N, C, W), (N, C, H, W) or (N, C, D, H, W)")
-    if antialias is not False:
-        raise ValueError(f"antialias is not supported (only antialias=False), got {antialias!r}")
+    antialias = shapes.flag(antialias, "antialias")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"antialias=True is for the bilinear and bicubic modes (as in PyTorch), got mode={mode!r}")
     out, scales, corners = shapes.interpolate_params(xs[2:], size, scale_factor, mode, align_corners,
                                                      recompute_scale_factor)
-    shapes.output_fits(xs[:2] + out, "interpolate", f"size={size!r}, scale_factor={scale_factor!r}", 4 * sum(out))
+    taps = 4 * sum(out) if not antialias else 2 * sum((int(np.ceil(max(n / m, 1) * 2)) * 2 + 1) * m
+                                                      for n, m in zip(xs[2:], out))
+    shapes.output_fits(xs[:2] + out, "interpolate", f"size={size!r}, scale_factor={scale_factor!r}", taps)
     if mode == "area":
         return xs, out, None
-    tables = tuple(shapes.resample_table(n, m, mode, corners, s, np.dtype(dt))
+    tables = tuple(shapes.resample_table(n, m, mode, corners, s, np.dtype(dt), antialias)
                    for n, m, s in zip(xs[2:], out, scales))
     return xs, out, tables
 
@@ -513,7 +516,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     weights it uses: one linear map per axis (``numconv.shapes.resample_table``), applied last axis first.
     One exception: 'nearest' with a scale factor that leaves a size as it was (or doubles it) reads
     floor(j / scale_factor) in every rank, as PyTorch's 1-d and 3-d forwards do; its 2-d CPU forward
-    copies pixel j (j // 2) instead.
+    copies pixel j (j // 2) instead. ``antialias=True`` (bilinear, bicubic): when downsampling, the
+    filter is widened by the shrink factor so every input pixel counts, as PyTorch's.
     """
     xs, out, tables = _interpolate_setup(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
                                          antialias)

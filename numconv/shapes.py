@@ -786,8 +786,56 @@ def interpolate_params(spatial, size, scale_factor, mode, align_corners, recompu
 _CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic convolution constant
 
 
+def _cubic(a, T):
+    """Keys' cubic convolution kernel with constant ``a``, in arithmetic of type ``T``: (near, far),
+    the pieces for |u| <= 1 and 1 < |u| < 2."""
+    a = T(a)
+    near = lambda u: ((a + T(2)) * u - (a + T(3))) * u * u + T(1)  # noqa: E731
+    far = lambda u: ((a * u - T(5) * a) * u + T(8) * a) * u - T(4) * a  # noqa: E731
+    return near, far
+
+
+def _antialias_rows(n_in, n_out, mode, align_corners, scale_factor, T):
+    """PyTorch's antialiased rows (``antialias=True``, its CPU kernels' arithmetic in ``T``): output j
+    averages the inputs under the interpolation filter (a triangle, or the cubic with a = -0.5) centred
+    at s (j + 0.5) and, when downsampling (s > 1), stretched by s; each row's weights sum to 1.
+    Returns (row lengths, taps, weights), rows one after another."""
+    if align_corners:
+        s = T(n_in - 1) / T(n_out - 1) if n_out > 1 else T(0)
+    else:
+        s = T(1.0 / scale_factor) if scale_factor else T(n_in) / T(n_out)
+    width = 2 if mode == "bilinear" else 4  # the filter's support, in input pixels at s <= 1
+    support = T(width * 0.5 * np.float64(s)) if s >= 1 else T(width * 0.5)
+    inv = T(1.0 / np.float64(s)) if s >= 1 else T(1)
+    if mode == "bilinear":
+        def filt(u):
+            u = np.abs(u)
+            return np.where(u < T(1), T(1) - u, T(0)).astype(T)
+    else:
+        near, far = _cubic(-0.5, T)
+
+        def filt(u):
+            u = np.abs(u)
+            return np.where(u < T(1), near(u), np.where(u < T(2), far(u), T(0))).astype(T)
+    most = int(np.ceil(support)) * 2 + 1
+    centre = (np.float64(s) * (np.arange(n_out) + 0.5)).astype(T)
+    first = np.maximum(((centre - support).astype(np.float64) + 0.5).astype(np.int64), 0)  # C's truncation
+    last = np.minimum(((centre + support).astype(np.float64) + 0.5).astype(np.int64), n_in)
+    count = np.clip(last - first, 0, most)
+    k = np.arange(most)
+    taps = first[:, None] + k
+    u = (((taps.astype(T) - centre[:, None]).astype(np.float64) + 0.5) * np.float64(inv)).astype(T)
+    w = np.where(k < count[:, None], filt(u), T(0)).astype(T)
+    total = np.zeros(n_out, T)
+    for c in range(most):  # summed in tap order, as the kernel's loop
+        total = (total + w[:, c]).astype(T)
+    w = np.where(total[:, None] != 0, w / np.where(total != 0, total, T(1))[:, None], w).astype(T)
+    used = k < count[:, None]
+    return count, taps[used], w[used]
+
+
 @functools.lru_cache(maxsize=512)
-def resample_table(n_in: int, n_out: int, mode: str, align_corners: bool, scale_factor, dtype):
+def resample_table(n_in: int, n_out: int, mode: str, align_corners: bool, scale_factor, dtype, antialias=False):
     """Interpolation along one axis as a sparse (n_out, n_in) matrix R: output j = sum_k w_k * input i_k.
 
     Returns (ptr, idx, wts) of R in compressed rows (row j's entries are ptr[j]:ptr[j+1]) and the
@@ -800,10 +848,14 @@ def resample_table(n_in: int, n_out: int, mode: str, align_corners: bool, scale_
     - linear: x = s * j with align_corners (s = (n_in - 1) / (n_out - 1)), else max(s (j + 0.5) - 0.5, 0);
       taps i = floor(x) and i + 1 (clamped) with weights 1 - t and t, t = x - i;
     - bicubic: the same x, unclamped; taps floor(x) - 1 ... floor(x) + 2 (clamped to the edge) with
-      Keys' cubic convolution weights (a = -0.75).
+      Keys' cubic convolution weights (a = -0.75);
+    - ``antialias`` (bilinear and bicubic): ``_antialias_rows``, rows of varying length.
     """
     T = np.float64 if np.dtype(dtype) == np.float64 else np.float32
     j = np.arange(n_out, dtype=np.int64)
+    if antialias:
+        counts, taps, wts = _antialias_rows(n_in, n_out, mode, align_corners, scale_factor, T)
+        return _compressed(n_in, n_out, counts, taps, wts)
     if mode in ("nearest", "nearest-exact"):
         s = np.float32(1.0 / scale_factor) if scale_factor else np.float32(n_in) / np.float32(n_out)
         jf = j.astype(np.float32) + np.float32(0.5 if mode == "nearest-exact" else 0.0)
@@ -822,9 +874,7 @@ def resample_table(n_in: int, n_out: int, mode: str, align_corners: bool, scale_
         i0 = np.minimum(np.floor(x).astype(np.int64), n_in - 1)
         t = np.clip(x - i0.astype(T), T(0), T(1)).astype(T)
         if mode == "bicubic":
-            a = T(_CUBIC_A)
-            near = lambda u: ((a + T(2)) * u - (a + T(3))) * u * u + T(1)  # noqa: E731 |u| <= 1
-            far = lambda u: ((a * u - T(5) * a) * u + T(8) * a) * u - T(4) * a  # noqa: E731 1 < |u| < 2
+            near, far = _cubic(_CUBIC_A, T)
             wts = np.stack([far(t + T(1)), near(t), near(T(1) - t), far(T(2) - t)], axis=1).astype(T)
             taps = np.clip(i0[:, None] + np.arange(-1, 3), 0, n_in - 1)
         elif n_out == n_in:  # PyTorch's identity: the same element twice, weights 1 and 0
@@ -832,12 +882,17 @@ def resample_table(n_in: int, n_out: int, mode: str, align_corners: bool, scale_
         else:
             i1 = i0 + (i0 < n_in - 1)
             taps, wts = np.stack([i0, i1], axis=1), np.stack([T(1) - t, t], axis=1).astype(T)
-    k = taps.shape[1]
-    fwd = (np.arange(0, n_out * k + 1, k, dtype=np.int64), np.ascontiguousarray(taps.reshape(-1), np.int64),
-           np.ascontiguousarray(wts.reshape(-1), T))
+    return _compressed(n_in, n_out, np.full(n_out, taps.shape[1]), taps.reshape(-1), wts.reshape(-1))
+
+
+def _compressed(n_in, n_out, counts, taps, wts):
+    """The (ptr, idx, wts) rows of R (output j reads ``counts[j]`` taps, listed row after row) and of R's
+    transpose, read-only."""
+    fwd = (np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), np.ascontiguousarray(taps, np.int64),
+           np.ascontiguousarray(wts))
     order = np.argsort(fwd[1], kind="stable")  # by input, and within one input by output
-    counts = np.bincount(fwd[1], minlength=n_in)
-    bwd = (np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), np.repeat(j, k)[order].astype(np.int64),
+    rows = np.repeat(np.arange(n_out, dtype=np.int64), counts)
+    bwd = (np.concatenate([[0], np.cumsum(np.bincount(fwd[1], minlength=n_in))]).astype(np.int64), rows[order],
            fwd[2][order])
     for a in (*fwd, *bwd):
         a.setflags(write=False)

@@ -553,6 +553,8 @@ def resample_cases():
         ("bicubic", (1, 2, 3, 5), dict(size=(6, 4))),
         ("bicubic", (1, 1, 4, 4), dict(scale_factor=1.5, align_corners=True)),
         ("trilinear", (1, 1, 2, 3, 2), dict(scale_factor=2)),
+        ("bilinear", (1, 2, 7, 5), dict(size=(3, 4), antialias=True)),  # rows of varying length
+        ("bicubic", (1, 1, 6, 3), dict(scale_factor=(0.4, 1.5), antialias=True)),
     ]:
         case("resample", f"interpolate[{mode} {shape} {kw}]", F.interpolate, rand(*shape), backward=F.interpolate_backward,
              mode=mode, **kw)

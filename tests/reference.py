@@ -440,7 +440,29 @@ def _axis_taps(j, n, m, mode, align_corners, scale_factor):
     return [(i0, 1 - t), (min(i0 + 1, n - 1), t)]
 
 
-def interpolate_nd(x, size, mode, align_corners=False, scale_factors=None):
+def _antialias_taps(j, n, m, mode, align_corners, scale_factor):
+    """[(source index, weight)] of output j with antialias: the interpolation filter (a triangle of
+    half-width 1, or Keys' cubic with a = -0.5 and half-width 2) centred at s (j + 0.5) in the
+    input's pixel coordinates (pixel i's centre at i + 0.5) and, when s > 1 (downsampling), widened
+    s times; the weights at the n input centres, divided by their sum."""
+    if align_corners:
+        s = (n - 1) / (m - 1) if m > 1 else 0.0
+    else:
+        s = 1.0 / scale_factor if scale_factor else n / m
+    centre, stretch = s * (j + 0.5), max(s, 1.0)
+
+    def filt(u):
+        u = abs(u)
+        if mode == "bilinear":
+            return max(1.0 - u, 0.0)
+        return _cubic(u, a=-0.5) if u < 2 else 0.0
+
+    w = [filt((i + 0.5 - centre) / stretch) for i in range(n)]
+    total = math.fsum(w)
+    return [(i, wi / total) for i, wi in enumerate(w) if wi != 0.0]
+
+
+def interpolate_nd(x, size, mode, align_corners=False, scale_factors=None, antialias=False):
     """``torch.nn.functional.interpolate`` to spatial ``size``: each output the weighted sum over
     the product of its per-axis taps (for 'area', the mean of its adaptive pooling window)."""
     x = _f64(x)
@@ -448,9 +470,10 @@ def interpolate_nd(x, size, mode, align_corners=False, scale_factors=None):
     if mode == "area":
         return adaptive_avg_pool_nd(x, size)
     scale_factors = scale_factors or (None,) * len(sizes)
+    taps = _antialias_taps if antialias else _axis_taps
     out = np.zeros((N, C) + tuple(size))
     for o in itertools.product(*[range(m) for m in size]):
-        per_axis = [_axis_taps(j, n, m, mode, align_corners, f) for j, n, m, f in zip(o, sizes, size, scale_factors)]
+        per_axis = [taps(j, n, m, mode, align_corners, f) for j, n, m, f in zip(o, sizes, size, scale_factors)]
         for combo in itertools.product(*per_axis):
             w = math.prod(t[1] for t in combo)
             out[(slice(None), slice(None)) + o] += w * x[(slice(None), slice(None)) + tuple(t[0] for t in combo)]
