@@ -466,10 +466,10 @@ def pad(input, pad, mode="constant", value=None):
     pads crop), 'reflect' (pad < size), 'replicate' or 'circular' (pad <= size).
     """
     array_info(input, "input")
-    if value is not None and mode != "constant":
-        raise ValueError(f"value={value!r} is only used with mode='constant', got mode={mode!r}")
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))):
         raise TypeError(f"value must be a real number (the constant to pad with), got {value!r}")
+    if value is not None and value != 0 and mode != "constant":  # PyTorch takes a 0 with any mode
+        raise ValueError(f"value={value!r} is only used with mode='constant', got mode={mode!r}")
     return ops.pad_forward(input, pad, mode, 0.0 if value is None else float(value))
 
 

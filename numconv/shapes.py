@@ -551,7 +551,9 @@ def adaptive_output_size(output_size, sizes, nd):
     for o, n in zip(output_size, sizes):
         if o is None:
             o = n
-        if not _is_int(o) or o < 1:
+        if not _is_int(o):
+            raise TypeError(f"output_size must be an int or a tuple of {nd} ints (or None), got {tuple(output_size)}")
+        if o < 1:
             raise ValueError(f"output_size must be >= 1 in every dimension, got {tuple(output_size)}")
         outs.append(int(o))
     return tuple(outs)

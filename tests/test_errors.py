@@ -288,6 +288,8 @@ class TestEmptyOutput:
         check(VE, r"output_size must be >= 1", lambda: pool(x, zero_last), str(zero_last))
         check(VE, r"output_size must be >= 1", lambda: pool(x, -3), str(sp(nd, -3)))
         check(TE, r"output_size must be an int or a tuple of", lambda: pool(x, 2.5), "2.5")
+        float_entry = (3.0,) + (2,) * (nd - 1)  # a float among ints: its type is wrong, not its size (torch: TypeError)
+        check(TE, r"output_size must be an int or a tuple of", lambda: pool(x, float_entry), str(float_entry))
         check(TE, r"output_size must be an int or a tuple of", lambda: pool(x, sp(nd + 1, 2)), str(sp(nd + 1, 2)))
         check(VE, r"input must have non-empty spatial dimensions", lambda: pool(a(1, 2, *sp(nd, 0)), 2), str((1, 2) + sp(nd, 0)))
 
@@ -640,6 +642,12 @@ def test_pad_errors(shape, pad, kw, exc, match, values):
     if "value" not in kw:  # the backward validates the same way
         mode = kw.get("mode", "constant")
         check(exc, match, lambda: F.pad_backward(a(*shape), a(*shape), pad, mode=mode), *values)
+
+
+def test_pad_takes_a_zero_value_with_any_mode_as_torch():
+    x = np.random.default_rng(4).standard_normal((1, 2, 4, 5))
+    for mode in ("reflect", "replicate", "circular"):
+        np.testing.assert_array_equal(F.pad(x, (1, 2, 2, 1), mode, 0.0), F.pad(x, (1, 2, 2, 1), mode))
 
 
 @pytest.mark.parametrize("value", ["a", [1.0], 1j])
