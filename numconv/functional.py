@@ -1251,6 +1251,20 @@ def pixel_unshuffle(input, downscale_factor):
     return y.reshape(*lead, C * r * r, H // r, W // r)
 
 
+@_arrays_in_arrays_out
+def channel_shuffle(input, groups):
+    """(N, C, *) with C = groups * k: channel g * k + i moves to i * groups + g, as
+    ``torch.nn.functional.channel_shuffle`` (ShuffleNet's mixing of grouped convolutions' outputs)."""
+    x = _float(input, "input")
+    if x.ndim < 3:
+        raise ValueError(f"input must have shape (N, C, *) with at least one spatial dimension, got shape {x.shape}")
+    g = shapes.integer(groups, "groups", 1)
+    N, C, *rest = x.shape
+    if C % g:
+        raise ValueError(f"input's channels C={C} must be a multiple of groups={g}")
+    return x.reshape(N, g, C // g, *rest).transpose(1, 2).reshape(N, C, *rest)
+
+
 def _make_lp_pool(nd):
     avg_pool = globals()[f"avg_pool{nd}d"]
 
@@ -1274,8 +1288,25 @@ def _make_lp_pool(nd):
     return lp_pool
 
 
+def _make_with_indices(nd):
+    max_pool, adaptive = globals()[f"max_pool{nd}d"], globals()[f"adaptive_max_pool{nd}d"]
+
+    def max_pool_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                              return_indices=True):
+        return max_pool(input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+
+    def adaptive_max_pool_with_indices(input, output_size, return_indices=True):
+        return adaptive(input, output_size, return_indices=True)
+
+    for fn, name in ((max_pool_with_indices, f"max_pool{nd}d_with_indices"),
+                     (adaptive_max_pool_with_indices, f"adaptive_max_pool{nd}d_with_indices")):
+        fn.__name__ = fn.__qualname__ = name
+        fn.__doc__ = f"``{name[:-13]}`` with ``return_indices=True``: (output, indices), as torch's ``{name}``."
+    return max_pool_with_indices, adaptive_max_pool_with_indices
+
+
 for _nd in (1, 2, 3):
-    _export(_make_lp_pool(_nd))
+    _export(_make_lp_pool(_nd), *_make_with_indices(_nd))
 del _nd
 
 

@@ -291,6 +291,15 @@ def test_module_repr_matches_torch():
         nn.BatchNorm2d(2, bias=False),
     )
     assert repr(m) == repr(t)
+    pads = [(kind, nd, 2 if nd == 1 else (1, 2) * nd) for kind in ("Zero", "Reflection", "Replication", "Circular")
+            for nd in (1, 2, 3)]
+    for kind, nd, padding in pads:
+        assert repr(getattr(nn, f"{kind}Pad{nd}d")(padding)) == repr(getattr(tn, f"{kind}Pad{nd}d")(padding))
+    assert repr(nn.ConstantPad2d(1, 3.5)) == repr(tn.ConstantPad2d(1, 3.5))
+    for layer, args in (("Fold", ((4, 5), 2)), ("Unfold", (3,)), ("ChannelShuffle", (2,))):
+        assert repr(getattr(nn, layer)(*args)) == repr(getattr(tn, layer)(*args))
+    with pytest.raises(TypeError, match=r"padding must be an int or a tuple of 4 ints"):
+        nn.ZeroPad2d((1, 2))
     assert repr(nn.Dropout(0.2, mode="downgrade_in_infer")) == "Dropout(p=0.2, inplace=False, mode='downgrade_in_infer')"
     assert repr(nn.Parameter(np.zeros(2, np.float32))).startswith("Parameter containing:\n")
 
@@ -535,6 +544,19 @@ LAYERS = [
     ("softmax", "Softmax", (), dict(dim=1), (3, 4, 5)),
     ("softmax_implicit_dim", "Softmax", (), {}, (3, 4, 5)),
     ("log_softmax", "LogSoftmax", (), dict(dim=-1), (3, 4, 5)),
+    ("zeropad1d", "ZeroPad1d", ((2, -1),), {}, (2, 3, 5)),
+    ("zeropad2d_unbatched", "ZeroPad2d", (1,), {}, (3, 4, 5)),
+    ("constantpad3d", "ConstantPad3d", ((1, 0, 2, 1, 0, 1), 2.5), {}, (1, 2, 3, 2, 3)),
+    ("reflectionpad1d", "ReflectionPad1d", (2,), {}, (2, 3, 5)),
+    ("reflectionpad2d", "ReflectionPad2d", ((1, 0, 2, 3),), {}, (2, 3, 4, 5)),
+    ("reflectionpad3d", "ReflectionPad3d", (1,), {}, (1, 2, 3, 3, 4)),
+    ("replicationpad2d", "ReplicationPad2d", ((2, 1, 0, 3),), {}, (2, 3, 4, 5)),
+    ("replicationpad3d", "ReplicationPad3d", ((1, 2, 0, 1, 2, 0),), {}, (1, 2, 3, 2, 4)),
+    ("circularpad1d", "CircularPad1d", ((3, 1),), {}, (2, 3, 4)),
+    ("circularpad2d", "CircularPad2d", (2,), {}, (2, 3, 4, 5)),
+    ("unfold", "Unfold", (3,), dict(dilation=(1, 2), padding=1, stride=(2, 1)), (2, 3, 6, 7)),
+    ("fold", "Fold", ((5, 6), (2, 3)), dict(stride=(1, 2)), (2, 12, 8)),
+    ("channel_shuffle", "ChannelShuffle", (3,), {}, (2, 6, 4, 3)),
 ]
 
 
@@ -728,3 +750,22 @@ def test_layer_argument_errors():
         nn.BatchNorm2d(3, momentum=2.0)
     with pytest.raises(ValueError, match="channels"):
         nn.BatchNorm2d(3)(nc.Tensor(np.zeros((2, 4, 3, 3), np.float32)))
+
+
+def test_channel_shuffle_errors_and_pooling_with_indices_as_torch(rng):
+    torch = torch_or_fail()
+    x = rng.standard_normal((2, 6, 5, 4))
+    with pytest.raises(ValueError, match="C=6 must be a multiple of groups=4"):
+        nc.functional.channel_shuffle(x, 4)
+    with pytest.raises(ValueError, match="groups must be >= 1"):
+        nc.functional.channel_shuffle(x, 0)
+    with pytest.raises(ValueError, match="at least one spatial dimension"):
+        nc.functional.channel_shuffle(x[0, :, 0], 2)
+    for nd in (1, 2, 3):
+        xs = rng.standard_normal((2, 3) + (5,) * nd)
+        tx = torch.tensor(xs)
+        for name, args in ((f"max_pool{nd}d_with_indices", (2,)), (f"adaptive_max_pool{nd}d_with_indices", (2,))):
+            out, idx = getattr(nc.functional, name)(xs, *args)
+            t_out, t_idx = getattr(torch.nn.functional, name)(tx, *args)
+            np.testing.assert_array_equal(out, t_out.numpy(), err_msg=name)
+            np.testing.assert_array_equal(idx, t_idx.numpy(), err_msg=name)

@@ -1,11 +1,11 @@
-"""Pixel shuffle layers, as ``torch.nn``: ``PixelShuffle`` and ``PixelUnshuffle`` (no parameters)."""
+"""Shuffle layers, as ``torch.nn``: ``PixelShuffle``, ``PixelUnshuffle`` and ``ChannelShuffle`` (no parameters)."""
 from __future__ import annotations
 
 from .. import functional as F
 from ._utils import positive_int
 from .module import Module
 
-__all__ = ["PixelShuffle", "PixelUnshuffle"]
+__all__ = ["PixelShuffle", "PixelUnshuffle", "ChannelShuffle"]
 
 
 class PixelShuffle(Module):
@@ -34,3 +34,17 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """``ChannelShuffle(groups)``: (N, g k, *) -> channel g * k + i to i * groups + g, ``F.channel_shuffle``."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = positive_int(groups, "groups")
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
