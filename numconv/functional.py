@@ -954,43 +954,59 @@ def prelu(input, weight):
 DROPOUT_MODES = ("upscale_in_train", "downgrade_in_infer")
 
 
-def _dropout(input, p, training, mode, mask_shape):
+def _dropout(input, p, training, inplace, mode, mask_shape):
     p = shapes.real(p, "dropout probability p", 0.0, 1.0)
     if mode not in DROPOUT_MODES:
         raise ValueError(f"mode must be one of {DROPOUT_MODES}, got {mode!r}")
     shapes.flag(training, "training")
     x = input
+
+    def scaled(factor):  # x * factor, or x scaled in place (autograd records it, as PyTorch's inplace=True)
+        return x.mul_(factor) if shapes.flag(inplace, "inplace") else x * factor
+
     if not training:
-        return x if mode == "upscale_in_train" or p == 0.0 else x * (1.0 - p)
+        return x if mode == "upscale_in_train" or p == 0.0 else scaled(1.0 - p)
     if p == 0.0:
         return x
     if p == 1.0:  # every element dropped, as PyTorch (no 1/(1-p) to scale by)
-        return x * 0.0
+        return scaled(0.0)
     # on a device input the mask is drawn there (a different stream from the CPU's: numconv.ops.math)
     keep = M.compare("ge", M.uniform(_random.generator(), mask_shape(x.shape), x.dtype, like=_raw(x)), p)
     mask = M.astype(keep, x.dtype)
     if mode == "upscale_in_train":
         mask = M.multiply(mask, 1.0 / (1.0 - p))
-    return x * Tensor(mask)
+    return scaled(Tensor(mask))
 
 
 @_arrays_in_arrays_out
-def dropout(input, p=0.5, training=True, mode="upscale_in_train"):
+def dropout(input, p=0.5, training=True, inplace=False, mode="upscale_in_train"):
     """Zero each element with probability ``p`` (draws from ``numconv.random.generator()``; a device input's
     mask is drawn on the device, reproducible under ``numconv.manual_seed`` but not the CPU's mask).
 
     mode 'upscale_in_train': kept elements scaled by 1/(1-p) in training, identity otherwise (PyTorch's);
-    'downgrade_in_infer': no scaling in training, multiplied by (1-p) otherwise.
+    'downgrade_in_infer': no scaling in training, multiplied by (1-p) otherwise. ``inplace``: change
+    ``input`` itself and return it.
     """
-    return _dropout(_float(input, "input"), p, training, mode, lambda s: s)
+    return _dropout(_float(input, "input"), p, training, inplace, mode, lambda s: s)
 
 
-@_arrays_in_arrays_out
-def dropout2d(input, p=0.5, training=True, mode="upscale_in_train"):
-    """Zero whole channels with probability ``p``: input (N, C, H, W) or unbatched (C, H, W); modes as ``dropout``."""
-    x = _float(input, "input", (3, 4), " (N, C, H, W) or unbatched (C, H, W)")
-    lead = 2 if x.ndim == 4 else 1
-    return _dropout(x, p, training, mode, lambda s: s[:lead] + (1,) * (len(s) - lead))
+def _make_feature_dropout(nd):
+    dims = ("L", "H, W", "D, H, W")[nd - 1]
+
+    def feature_dropout(input, p=0.5, training=True, inplace=False, mode="upscale_in_train"):
+        x = _float(input, "input", (nd + 1, nd + 2), f" (N, C, {dims}) or unbatched (C, {dims})")
+        lead = 2 if x.ndim == nd + 2 else 1
+        return _dropout(x, p, training, inplace, mode, lambda s: s[:lead] + (1,) * (len(s) - lead))
+
+    feature_dropout.__name__ = feature_dropout.__qualname__ = f"dropout{nd}d"
+    feature_dropout.__doc__ = f"""Zero whole channels with probability ``p``: input (N, C, {dims}) or unbatched
+    (C, {dims}); one draw per (sample, channel), the kept channels scaled as ``dropout`` scales them."""
+    return _arrays_in_arrays_out(feature_dropout)  # (which exports it under its name)
+
+
+for _nd in (1, 2, 3):
+    _make_feature_dropout(_nd)
+del _nd
 
 
 # ----------------------------------------------------------------------------- batch normalization
@@ -1268,7 +1284,6 @@ def channel_shuffle(input, groups):
 def _make_lp_pool(nd):
     avg_pool = globals()[f"avg_pool{nd}d"]
 
-    @_arrays_in_arrays_out
     def lp_pool(input, norm_type, kernel_size, stride=None, ceil_mode=False):
         x = _float(input, "input")
         p = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
@@ -1285,7 +1300,7 @@ def _make_lp_pool(nd):
     (sum over each window of x^norm_type)^(1 / norm_type), no padding; norm_type 1 is sum pooling
     and a large one tends to max pooling. PyTorch's formula: ``avg_pool{nd}d(x^p) * taps``, so
     with ``ceil_mode`` a window cut by the edge is scaled as if it were whole."""
-    return lp_pool
+    return _arrays_in_arrays_out(lp_pool)  # (which exports it under its name)
 
 
 def _make_with_indices(nd):
@@ -1306,7 +1321,8 @@ def _make_with_indices(nd):
 
 
 for _nd in (1, 2, 3):
-    _export(_make_lp_pool(_nd), *_make_with_indices(_nd))
+    _make_lp_pool(_nd)
+    _export(*_make_with_indices(_nd))
 del _nd
 
 

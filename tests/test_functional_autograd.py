@@ -280,6 +280,48 @@ def test_dropout2d_drops_whole_channels():
         F.dropout2d(np.ones((3, 4)), 0.5)
 
 
+@pytest.mark.parametrize("nd", [1, 3])
+def test_dropout1d_and_3d_drop_whole_channels(nd, rng):
+    nc.manual_seed(2)
+    x = rng.random((30, 40) + (3,) * nd) + 0.5
+    y = getattr(F, f"dropout{nd}d")(x, 0.25)
+    ratio = (y / x).reshape(30, 40, -1)
+    assert (np.isclose(ratio, 0).all(-1) | np.isclose(ratio, 1 / 0.75).all(-1)).all()
+    assert abs(np.isclose(ratio[..., 0], 0).mean() - 0.25) < 0.04
+    unbatched = getattr(F, f"dropout{nd}d")(x[0], 0.5)  # (C, *spatial)
+    assert unbatched.shape == x[0].shape
+    with pytest.raises(ValueError, match="dimensions"):
+        getattr(F, f"dropout{nd}d")(x[0, 0], 0.5)
+
+
+def test_dropout_inplace_changes_the_input_and_keeps_the_gradient(rng):
+    a = rng.standard_normal((20, 30))
+    arr = a.copy()
+    nc.manual_seed(3)
+    out = F.dropout(arr, 0.4, inplace=True)
+    assert out is arr  # the array itself, changed
+    nc.manual_seed(3)
+    np.testing.assert_array_equal(arr, F.dropout(a, 0.4))
+    x = nc.Tensor(a.copy(), requires_grad=True)
+    h = x * 2.0
+    nc.manual_seed(4)
+    y = F.dropout(h, 0.4, inplace=True)
+    assert y is h and h._version == 1
+    (y * y).sum().backward()
+    kept = y.numpy() != 0
+    np.testing.assert_allclose(x.grad.numpy(), kept * 2 * y.numpy() * 2 / 0.6)  # d(y^2)/dx = 2y * 2 * mask/(1-p)
+    model = nc.nn.Sequential(nc.nn.Linear(30, 8), nc.nn.Dropout(0.5, inplace=True)).double()
+    t = nc.Tensor(a)
+    z = model(t)
+    assert repr(model[1]) == "Dropout(p=0.5, inplace=True)"
+    assert (z.numpy() == 0).any() and np.array_equal(t.numpy(), a)  # the layer's output changed, not x
+    leaf = nc.Tensor(a.copy(), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):  # as torch: a leaf that requires grad is not changed in place
+        F.dropout(leaf, 0.3, inplace=True)
+    with pytest.raises(TypeError, match="inplace"):
+        F.dropout(a, 0.3, inplace="yes")
+
+
 @pytest.mark.parametrize("p,error", [(-0.1, ValueError), (1.5, ValueError), (float("nan"), ValueError),
                                      ("0.5", TypeError), (True, TypeError)])
 def test_dropout_bad_p(p, error):

@@ -1,4 +1,4 @@
-"""``Dropout`` and ``Dropout2d``: zero elements (or whole channels) with probability p while training.
+"""``Dropout`` and ``Dropout1d/2d/3d``: zero elements (or whole channels) with probability p while training.
 
 mode='upscale_in_train' (default, PyTorch's): training scales the kept values by 1/(1-p), eval is
 the identity. mode='downgrade_in_infer': training only zeroes, eval multiplies by (1-p).
@@ -6,12 +6,13 @@ the identity. mode='downgrade_in_infer': training only zeroes, eval multiplies b
 from __future__ import annotations
 
 from .. import functional as F
+from .. import shapes
 from ._utils import probability
 from .module import Module
 
-__all__ = ["Dropout", "Dropout2d"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
-_MODES = ("upscale_in_train", "downgrade_in_infer")
+_MODES = F.DROPOUT_MODES
 
 
 class _DropoutNd(Module):
@@ -22,15 +23,10 @@ class _DropoutNd(Module):
         self.p = probability(p)
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        self.inplace, self.mode = inplace, mode
+        self.inplace, self.mode = shapes.flag(inplace, "inplace"), mode
 
     def forward(self, input):
-        fn = getattr(F, self._fn_name)
-        if self.mode == "upscale_in_train":
-            return fn(input, self.p, self.training)
-        if self.training:  # fn keeps x / (1-p) with probability 1-p; undo the scaling
-            return input * 0.0 if self.p == 1.0 else fn(input, self.p, True) * (1.0 - self.p)
-        return input * (1.0 - self.p)
+        return getattr(F, self._fn_name)(input, self.p, self.training, self.inplace, self.mode)
 
     def extra_repr(self):
         s = f"p={self.p}, inplace={self.inplace}"
@@ -38,12 +34,24 @@ class _DropoutNd(Module):
 
 
 class Dropout(_DropoutNd):
-    """``Dropout(p=0.5, inplace=False, mode='upscale_in_train')``: ``F.dropout`` on every element; inplace is ignored."""
+    """``Dropout(p=0.5, inplace=False, mode='upscale_in_train')``: ``F.dropout`` on every element."""
 
     _fn_name = "dropout"
+
+
+class Dropout1d(_DropoutNd):
+    """``Dropout1d(p=0.5, inplace=False, mode='upscale_in_train')``: ``F.dropout1d``, zeroes whole channels of (N, C, L)."""
+
+    _fn_name = "dropout1d"
 
 
 class Dropout2d(_DropoutNd):
     """``Dropout2d(p=0.5, inplace=False, mode='upscale_in_train')``: ``F.dropout2d``, zeroes whole channels of (N, C, H, W)."""
 
     _fn_name = "dropout2d"
+
+
+class Dropout3d(_DropoutNd):
+    """``Dropout3d(p=0.5, inplace=False, mode='upscale_in_train')``: ``F.dropout3d``, zeroes whole channels of (N, C, D, H, W)."""
+
+    _fn_name = "dropout3d"
