@@ -100,6 +100,11 @@ def math_cases():
     for op in ("eq", "ne", "lt", "le", "gt", "ge"):
         math_case(f"compare {op}", lambda p, q, op=op: M.compare(op, p, q), a, b)
     math_case("compare int scalar", lambda t: M.compare("ne", t, -100), np.array([3, -100, 0, 2]))
+    u8 = np.array([0, 5, 254, 255], np.uint8)
+    for op in ("lt", "ge", "eq", "ne"):  # ints the array's dtype cannot hold compare exactly, as NumPy
+        math_case(f"compare uint8 {op} -2", lambda t, op=op: M.compare(op, t, -2), u8)
+        math_case(f"compare uint8 {op} 300", lambda t, op=op: M.compare(op, 300, t), u8)
+    math_case("compare int8 gt 2**70", lambda t: M.compare("gt", t, 2**70), np.array([-128, 0, 127], np.int8))
     math_case("logical_and", M.logical_and, a > 0, b > 0)
     math_case("logical_not", M.logical_not, a > 0)
     math_case("isnan", M.isnan, nan)

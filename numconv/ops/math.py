@@ -686,6 +686,11 @@ def _cu_binary(op, a, b):
 
 def _cu_compare(op, a, b):
     dt = np.result_type(_dtype_of(a), _dtype_of(b))
+    for x in (a, b):  # an int the integer dtype cannot hold (uint8 < -2): compare in a wider type, exactly, as NumPy
+        if isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_)) and dt.kind in "iu" and \
+                not np.iinfo(dt).min <= x <= np.iinfo(dt).max:
+            dt = np.result_type(dt, np.int64) if np.iinfo(np.int64).min <= x <= np.iinfo(np.int64).max else \
+                np.dtype(np.float64)
     shape = _out_shape(a, b)
     a, b = _operand(a, dt), _operand(b, dt)
     out = dispatch.empty(shape, np.bool_, dispatch.CUDA)
