@@ -16,6 +16,21 @@ import tempfile
 __all__ = ["atomic_open"]
 
 
+def _umask():
+    """The process's umask: read from /proc where Linux shows it (no change, so no race with other
+    threads creating files), else set and restored at once."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", suffix=""):
     """A file object (``mode`` 'wb' or 'w') whose contents replace ``path`` when the block ends without
@@ -27,9 +42,7 @@ def atomic_open(path, mode="wb", suffix=""):
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     try:
         with os.fdopen(fd, mode) as f:
-            umask = os.umask(0o022)  # mkstemp makes the file 0600; read the umask to give it open()'s mode
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file 0600; give it open()'s mode
             yield f
             f.flush()
             os.fsync(f.fileno())

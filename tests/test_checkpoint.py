@@ -75,11 +75,24 @@ def test_a_damaged_zip_directory_byte_is_a_clear_error(tmp_path, field, value, r
         checkpoint.load(path)
 
 
-def test_a_checkpoint_gets_the_mode_a_plain_file_would(tmp_path):
-    path = tmp_path / "ck.npz"
-    checkpoint.save(path, _state(np.random.default_rng(5)))
-    (tmp_path / "plain").write_text("x")
-    assert os.stat(path).st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
+@pytest.mark.parametrize("proc", [True, False], ids=["umask-from-proc", "umask-set-and-restored"])
+def test_a_checkpoint_gets_the_mode_a_plain_file_would(tmp_path, monkeypatch, proc):
+    from numconv import atomic
+
+    if not proc:  # no /proc (macOS, say): the umask is read by setting it and restoring it
+        def no_proc(*a, **k):
+            raise OSError("no /proc here")
+
+        monkeypatch.setattr(atomic, "open", no_proc, raising=False)
+    old = os.umask(0o027)
+    try:
+        path = tmp_path / "ck.npz"
+        checkpoint.save(path, _state(np.random.default_rng(5)))
+        (tmp_path / "plain").write_text("x")
+        assert os.stat(path).st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777 == 0o640
+        assert os.umask(0o027) == 0o027  # left as it was
+    finally:
+        os.umask(old)
 
 
 def test_npz_without_structure_is_rejected(tmp_path):
