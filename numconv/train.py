@@ -257,9 +257,15 @@ def _resume_mismatch(saved, cfg):
     if cfg.scheduler != "none":  # the step and cosine schedules are fitted to the run's length
         keys += ("epochs",)
     for key in keys:
-        if saved.get(key) != getattr(cfg, key):
+        if saved.get(key) != getattr(cfg, key) and not (key == "data_dir" and _same_folder(saved.get(key), cfg.data_dir)):
             return f"--{key.replace('_', '-')}", saved.get(key), getattr(cfg, key)
     return None
+
+
+def _same_folder(a, b):
+    """Whether two --data-dir values name one folder ('data', 'data/', './data', a link to it)."""
+    return a is not None and b is not None and os.path.realpath(os.path.expanduser(str(a))) == \
+        os.path.realpath(os.path.expanduser(str(b)))
 
 
 def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False):

@@ -56,6 +56,16 @@ def test_resume_refuses_different_settings(tmp_path):
         with pytest.raises(ValueError, match=flag):
             train(_cfg(tmp_path / "r", epochs=2, **change), resume=True, log=lambda *a: None)
     assert path.read_bytes() == before
+    # one folder spelled another way is the same --data-dir; another folder is not
+    from numconv.train import _resume_mismatch
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "other").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "link")
+    saved = vars(_cfg(tmp_path / "r", data_dir=str(tmp_path / "data")))
+    for same in (str(tmp_path / "data") + "/", str(tmp_path / "data" / ".." / "data"), str(tmp_path / "link")):
+        assert _resume_mismatch(saved, _cfg(tmp_path / "r", data_dir=same)) is None, same
+    assert _resume_mismatch(saved, _cfg(tmp_path / "r", data_dir=str(tmp_path / "other")))[0] == "--data-dir"
     # a schedule is fitted to the run's length: resuming it for more epochs would not be the run asked for
     train(_cfg(tmp_path / "s", epochs=1, scheduler="step"), log=lambda *a: None)
     with pytest.raises(ValueError, match="--epochs 1, this run asks for 2 .the schedule"):
