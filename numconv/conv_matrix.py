@@ -45,7 +45,7 @@ def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, 
     if w.dtype.kind != "f":
         raise TypeError(f"weight must be a floating array, got dtype {w.dtype}")
     nd = w.ndim - 2
-    input_shape = tuple(int(n) for n in input_shape)
+    input_shape = shapes.sample_shape(input_shape)
     if len(input_shape) == nd + 2 and input_shape[0] == 1:
         input_shape = input_shape[1:]
     if len(input_shape) != nd + 1:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import shapes
+
 __all__ = [
     "apply", "correlate_nchw", "edge8", "edge_1d", "gaussian", "identity", "kernels", "laplacian", "mean", "moving_average",
     "sharpen", "sobel_x", "sobel_y",
@@ -60,10 +62,9 @@ def gaussian(size=5, sigma=1.0):
     flips and transposition for any size.
     """
     size = _positive_size(size)
-    if not (isinstance(sigma, (int, float, np.floating, np.integer)) and sigma > 0):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    sigma = shapes.real(sigma, "sigma", 0.0, lo_open=True)  # not a bool; inf would be a box blur
     t = np.arange(size) - (size - 1) / 2.0
-    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2.0 * float(sigma) ** 2))
+    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2.0 * sigma ** 2))
     return g / g.sum()
 
 
@@ -91,7 +92,7 @@ def edge8():
 
 def sharpen(amount=1.0):
     """``identity(3) + amount * laplacian()``; ``amount=1`` is ``[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]`` (sums to 1)."""
-    return identity(3) + float(amount) * laplacian()
+    return identity(3) + shapes.real(amount, "amount") * laplacian()
 
 
 def edge_1d():
@@ -188,13 +189,16 @@ def apply(image, kernel, padding="same", mode="reflect", channel_axis=None):
     Returns an array of the same layout as ``image`` (cross-correlation: no kernel flip).
     """
     x = _as_float(image)
+    if channel_axis is not None:
+        shapes.integer(channel_axis, "channel_axis")
+        if x.ndim < 3:
+            raise ValueError(f"channel_axis={channel_axis} given for a {x.ndim}-d (single-channel) image "
+                             f"of shape {x.shape}")
     if x.ndim == 1:
         if np.asarray(kernel).ndim != 1:
             raise ValueError(f"a 1-d signal needs a 1-d kernel, got kernel shape {np.asarray(kernel).shape}")
         return apply(x[None, :], kernel, padding=padding, mode=mode)[0]
     if x.ndim == 2:
-        if channel_axis is not None:
-            raise ValueError(f"channel_axis={channel_axis} given for a 2-d (grey) image of shape {x.shape}")
         return correlate_nchw(x[None, None], kernel, padding, mode)[0, 0]
     if x.ndim != 3:
         raise ValueError(f"image must be (H, W), (H, W, C) or 1-d, got shape {x.shape}")

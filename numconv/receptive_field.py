@@ -11,8 +11,9 @@ Conventions (per spatial dimension, in pixels of the network input, pixel centre
   recurrence ``r_n = r_{n-1} + (k'_n - 1) prod(s_1..s_{n-1})``. The top-down form
   ``RF_i = (RF_{i+1} - 1) s_i + k'_i`` (``receptive_field_topdown``) gives the same size.
 - Unit o of a layer sees input pixels ``[start + o j - (r-1)/2, start + o j + (r-1)/2]``.
-- Pooling counts as a window (max and average alike); BatchNorm, activations, dropout and other
-  layers that keep the spatial size are the identity for receptive fields.
+- Pooling counts as a window (max, average and power-average alike), and so does ``PixelUnshuffle(r)``
+  (kernel and stride r); BatchNorm, activations, dropout and other layers that keep the spatial size
+  are the identity for receptive fields.
 - Adaptive pooling whose input size is a multiple of the output size is a window of n/m; otherwise
   its windows differ in size: ``size`` uses the largest, ``jump`` is j n/m (fractional) and ``start``
   the first window's centre.
@@ -20,11 +21,21 @@ Conventions (per spatial dimension, in pixels of the network input, pixel centre
   the inputs that reach one output (over output positions); ``start`` is exact for output 0. Units
   of an upsampled map are not evenly aligned with the input, so the bottom-up numbers are an
   approximation there; ``receptive_region`` is exact for any unit.
+- Upsampling (``Upsample`` in every mode, ``PixelShuffle``) reads known input pixels per output: output
+  o reads inputs a_o..b_o (the interpolation's taps; o // r for pixel shuffle). ``jump`` is the
+  fractional stride j n_in/n_out, and ``size`` and ``start`` bound every unit: with q = n_in/n_out,
+  lo = min_o (a_o - o q) and hi = max_o (b_o - o q), size r + (hi - lo) j and start shifted by
+  (lo + hi)/2 j, so each unit's region contains its exact one (wider where the offsets vary: by
+  (s-1)/s of the input's jump for nearest upsampling by s).
+  ``Upsample(mode='area')`` is adaptive average pooling.
 - Where branches meet (a residual addition, an Inception concatenation) the field is the union of
   the branches' fields (their bounding interval): the largest branch field when the branches are
   centred alike, as in every zoo model.
 - A tensor whose spatial shape changes outside a layer numconv knows (``flatten`` before a
-  ``Linear``) becomes global: its field is the union of the fields of all units of the map.
+  ``Linear``, a functional resize), or through a layer it does not model, becomes global: every unit
+  sees the union of the fields of all units of the map before it. Its jump is 0 where the new map
+  still has several units (they all see the same pixels) and that of one window over the whole map
+  (j n) where it has one.
 - Padding modes other than zeros are treated as zero padding ('circular' wraps around and is not
   modelled).
 
@@ -61,12 +72,39 @@ _AVGPOOL = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 _ADAPTIVE_MAX = (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
 _ADAPTIVE = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d) + _ADAPTIVE_MAX
 _UNPOOL = (nn.MaxUnpool1d, nn.MaxUnpool2d, nn.MaxUnpool3d)
+_LPPOOL = (nn.LPPool1d, nn.LPPool2d, nn.LPPool3d)
+_POOL = _MAXPOOL + _AVGPOOL + _LPPOOL
 
 
 def _num(x):
     """A Fraction as an int when whole, else a float (for display and data)."""
     x = Fraction(x)
     return int(x) if x.denominator == 1 else float(x)
+
+
+def _position(position, shape):
+    """``position``, one unit of a layer of spatial ``shape``, as a tuple of ints with 0 <= p < n in
+    every dimension (n None: the size is not known, p >= 0 only)."""
+    if not isinstance(position, (tuple, list, np.ndarray)) or not all(shapes._is_int(p) for p in position):
+        raise TypeError(f"position must be a tuple of ints, one per spatial dimension, got {position!r}")
+    position = tuple(int(p) for p in position)
+    if len(position) != len(shape):
+        raise ValueError(f"position {position} does not match the layer's spatial shape {tuple(shape)}")
+    if any(p < 0 or n is not None and p >= n for p, n in zip(position, shape)):
+        bounds = ", ".join(f"position[{i}] >= 0" if n is None else f"0 <= position[{i}] < {n}"
+                           for i, n in enumerate(shape))
+        where = "" if None in shape else f" of spatial shape {tuple(shape)}"
+        raise ValueError(f"position {position} is outside the layer's output{where}: need {bounds}")
+    return position
+
+
+def _unit_grid(spatial, nd):
+    """A layer's output spatial shape as the ``nd``-dimensional grid of its units: a vector (no spatial
+    dimension left, after a flatten) is one unit; None when not known or of another rank."""
+    if spatial is None:
+        return None
+    spatial = tuple(spatial)
+    return (1,) * nd if not spatial else spatial if len(spatial) == nd else None
 
 
 # ----------------------------------------------------------------------------- layer geometry
@@ -77,7 +115,8 @@ class Geometry:
     """How one layer maps positions, per spatial dimension.
 
     kind: 'window' (convolution, pooling), 'transposed' (transposed convolution, max unpooling),
-    'adaptive', 'pass' (spatial size kept, position-wise) or 'global' (mixes every position).
+    'adaptive', 'resample' (upsampling: ``windows[dim][o]`` = (first, last) input read by output o),
+    'pass' (spatial size kept, position-wise) or 'global' (mixes every position).
     """
 
     kind: str
@@ -87,6 +126,7 @@ class Geometry:
     dilation: tuple = ()
     n_in: tuple = ()
     n_out: tuple = ()
+    windows: tuple = ()
 
 
 def _tuple(v, nd, name):
@@ -118,11 +158,30 @@ def _spec_geometry(spec):
     return k, s, p, d
 
 
+def _resample_geometry(layer, n_in):
+    """The 'resample' geometry of an ``Upsample`` or ``PixelShuffle`` on spatial sizes ``n_in``."""
+    if isinstance(layer, nn.PixelShuffle):
+        r = layer.upscale_factor
+        windows = tuple(tuple((o // r, o // r) for o in range(n * r)) for n in n_in)
+        return Geometry("resample", n_in=n_in, n_out=tuple(n * r for n in n_in), windows=windows)
+    out, scales, corners = shapes.interpolate_params(n_in, layer.size, layer.scale_factor, layer.mode,
+                                                     layer.align_corners, layer.recompute_scale_factor)
+    if layer.mode == "area":
+        return Geometry("adaptive", n_in=n_in, n_out=out)
+    windows = []
+    for n, m, s in zip(n_in, out, scales):
+        # the taps F.interpolate reads; float32 and float64 may round a position differently: both
+        taps = np.concatenate([shapes.resample_table(n, m, layer.mode, corners, s, dt)[0][1].reshape(m, -1)
+                               for dt in shapes.FLOAT_DTYPES], axis=1)
+        windows.append(tuple(zip(taps.min(axis=1).tolist(), taps.max(axis=1).tolist())))
+    return Geometry("resample", n_in=n_in, n_out=out, windows=tuple(windows))
+
+
 def layer_geometry(layer, n_in=None, n_out=None, nd=None):
     """The ``Geometry`` of a module (or a (k, s, p, d) spec) for input/output spatial sizes ``n_in``/``n_out``.
 
-    Sizes are needed only for padding='same' and adaptive pooling. Modules that keep the spatial
-    size are 'pass'; any other module that changes it is 'global'.
+    Sizes are needed only for padding='same', adaptive pooling and upsampling. Modules that keep the
+    spatial size are 'pass'; any other module that changes it is 'global'.
     """
     if nd is None:
         nd = len(n_in) if n_in is not None else 2
@@ -142,6 +201,15 @@ def layer_geometry(layer, n_in=None, n_out=None, nd=None):
     if isinstance(layer, _AVGPOOL):
         k, s, p, d = shapes.pool_params(nd, layer.kernel_size, layer.stride, layer.padding, 1)
         return Geometry("window", k, s, p, d)
+    if isinstance(layer, _LPPOOL):
+        return Geometry("window", *shapes.pool_params(nd, layer.kernel_size, layer.stride, 0, 1))
+    if isinstance(layer, nn.PixelUnshuffle) and nd == 2:  # pixel (un)shuffles rearrange (H, W) only
+        r = (layer.downscale_factor,) * nd
+        return Geometry("window", r, r, (0,) * nd, (1,) * nd)
+    if isinstance(layer, nn.Upsample) or (isinstance(layer, nn.PixelShuffle) and nd == 2):
+        if n_in is None:
+            raise ValueError(f"{type(layer).__name__} needs the input size: pass input_shape")
+        return _resample_geometry(layer, tuple(n_in))
     if isinstance(layer, _UNPOOL):
         return Geometry("transposed", layer.kernel_size, layer.stride, layer.padding, (1,) * len(layer.kernel_size))
     if isinstance(layer, _ADAPTIVE):
@@ -160,7 +228,7 @@ def geometry_out_size(layer, geom, n_in):
         if geom.kind == "pass":
             out.append(n)
             continue
-        if geom.kind == "adaptive":
+        if geom.kind in ("adaptive", "resample"):
             return tuple(geom.n_out)
         if geom.kind == "global":
             return (1,) * len(n_in)
@@ -173,7 +241,7 @@ def geometry_out_size(layer, geom, n_in):
             else:
                 op = 0
             out.append((n - 1) * s - p - hi + d * (k - 1) + op + 1)
-        elif isinstance(layer, (_MAXPOOL + _AVGPOOL)):
+        elif isinstance(layer, _POOL):
             out.append(shapes.pool_out_size(n, k, s, p, d, layer.ceil_mode))
         else:
             hi = p
@@ -224,13 +292,16 @@ def input_dims(n_in):
     return tuple(_Dim(Fraction(1), Fraction(1), Fraction(0), Fraction(0), Fraction(n - 1)) for n in n_in)
 
 
-def collapse(dims, n=None):
-    """A map whose positions are all mixed (flatten, global layers): the union of all its units' fields.
+def collapse(dims, n=None, n_out=None):
+    """A map whose positions are all mixed (flatten, global layers): every unit of the result sees the
+    union of the fields of all units of the map (``n``: its spatial sizes; ``n_out``: the result's).
 
-    The jump becomes that of one window over the whole map (j * n, ``n`` its spatial sizes)."""
+    The jump is 0 along a dimension where the result still has several units (they all see the same
+    pixels), else that of one window over the whole map (j * n): a vector after a flatten."""
     n = (1,) * len(dims) if n is None or len(n) != len(dims) else n
-    return tuple(_Dim(x.full_hi - x.full_lo + 1, x.j * m, (x.full_lo + x.full_hi) / 2, x.full_lo, x.full_hi)
-                 for x, m in zip(dims, n))
+    n_out = (1,) * len(dims) if n_out is None or len(n_out) != len(dims) else n_out
+    return tuple(_Dim(x.full_hi - x.full_lo + 1, x.j * m if m_out == 1 else 0, (x.full_lo + x.full_hi) / 2,
+                      x.full_lo, x.full_hi) for x, m, m_out in zip(dims, n, n_out))
 
 
 def union(dim_sets):
@@ -253,7 +324,7 @@ def apply_geometry(geom, dims, n_out=None):
     if geom.kind == "pass":
         return dims
     if geom.kind == "global":
-        return collapse(dims, geom.n_in)
+        return collapse(dims, geom.n_in, geom.n_out)
     out = []
     for i, x in enumerate(dims):
         m = None if n_out is None else n_out[i]
@@ -269,6 +340,12 @@ def apply_geometry(geom, dims, n_out=None):
                 r, j = x.r + (kmax - 1) * x.j, x.j * Fraction(n, mm)
                 start = x.start + Fraction(wins[0][0] + wins[0][1], 2) * x.j
             out.append(_Dim(r, j, start, x.full_lo, x.full_hi))
+            continue
+        if geom.kind == "resample":  # inputs a..b of output o lie in [o q + lo, o q + hi]
+            q = Fraction(geom.n_in[i], geom.n_out[i])
+            lo = min(a - o * q for o, (a, _) in enumerate(geom.windows[i]))
+            hi = max(b - o * q for o, (_, b) in enumerate(geom.windows[i]))
+            out.append(_Dim(x.r + (hi - lo) * x.j, x.j * q, x.start + (lo + hi) / 2 * x.j, x.full_lo, x.full_hi))
             continue
         k, s, p, d = geom.kernel[i], geom.stride[i], geom.padding[i], geom.dilation[i]
         kk = d * (k - 1) + 1
@@ -296,21 +373,24 @@ def apply_geometry(geom, dims, n_out=None):
 
 @dataclass(frozen=True)
 class RFLayer:
-    """The receptive field of one layer's output units: per spatial dimension size, jump and start."""
+    """The receptive field of one layer's output units: per spatial dimension size, jump and start;
+    ``output_size``: the grid of its units, when known."""
 
     name: str
     type: str
     size: tuple
     jump: tuple
     start: tuple
+    output_size: tuple = None
 
     def region(self, position, input_size=None):
         """Input pixels (lo, hi), inclusive, seen by unit ``position``; clipped to ``input_size`` if given."""
-        return _region(self.size, self.jump, self.start, position, input_size)
+        return _region(self.size, self.jump, self.start, position, input_size, self.output_size)
 
 
-def _region(size, jump, start, position, input_size):
-    position = tuple(position) if isinstance(position, (tuple, list)) else (position,) * len(size)
+def _region(size, jump, start, position, input_size, output_size):
+    position = position if isinstance(position, (tuple, list, np.ndarray)) else (position,) * len(size)
+    position = _position(position, output_size if output_size is not None else (None,) * len(size))
     out = []
     for i, (r, j, s0, o) in enumerate(zip(size, jump, start, position)):
         c = Fraction(s0) + o * Fraction(j)
@@ -325,17 +405,20 @@ def _region(size, jump, start, position, input_size):
 @dataclass
 class ReceptiveField:
     """``layers``: one ``RFLayer`` per layer (per call, for a traced model); ``size``/``jump``/``start``:
-    the field of the final output's units; ``input_size``: the spatial input size, when known."""
+    the field of the final output's units; ``input_size``: the spatial input size, ``output_size`` the
+    grid of the output's units, when known."""
 
     layers: list
     size: tuple
     jump: tuple
     start: tuple
     input_size: tuple = None
+    output_size: tuple = None
 
     def region(self, position, clip=True):
         """Input pixels (lo, hi), inclusive, seen by output unit ``position`` (clipped to the input if known)."""
-        return _region(self.size, self.jump, self.start, position, self.input_size if clip else None)
+        return _region(self.size, self.jump, self.start, position, self.input_size if clip else None,
+                       self.output_size)
 
     def __getitem__(self, name):
         for layer in self.layers:
@@ -344,15 +427,18 @@ class ReceptiveField:
         raise KeyError(f"no layer named {name!r}; names: {[layer.name for layer in self.layers]}")
 
 
-def _as_layer(dims, name, type_name):
+def _as_layer(dims, name, type_name, output_size=None):
     return RFLayer(name, type_name, tuple(_num(x.r) for x in dims), tuple(_num(x.j) for x in dims),
-                   tuple(_num(x.start) for x in dims))
+                   tuple(_num(x.start) for x in dims), _unit_grid(output_size, len(dims)))
 
 
 def _sequence_geometries(layers, input_shape):
     """[(layer, geometry, n_in, n_out)] for a list of modules / specs, tracking sizes when input_shape is known."""
     if input_shape is not None:
-        sizes = tuple(int(n) for n in input_shape[1:])
+        sizes = shapes.sample_shape(input_shape)[1:]
+        if not sizes:
+            raise ValueError(f"input_shape must be (C, *spatial) with at least one spatial size, "
+                             f"got {tuple(input_shape)}")
         nd = len(sizes)
     else:
         sizes = None
@@ -364,7 +450,7 @@ def _sequence_geometries(layers, input_shape):
                 break
         nd = nd or 2
     out = []
-    for layer in layers:
+    for i, layer in enumerate(layers):
         if isinstance(layer, _ADAPTIVE):
             if sizes is None:
                 raise ValueError(f"{type(layer).__name__} needs the input size: pass input_shape")
@@ -374,6 +460,9 @@ def _sequence_geometries(layers, input_shape):
         else:
             geom = layer_geometry(layer, sizes, None, nd=nd)
             n_out = geometry_out_size(layer, geom, sizes) if sizes is not None else None
+        if n_out is not None and min(n_out, default=1) < 1:
+            what = type(layer).__name__ if isinstance(layer, nn.Module) else f"spec {layer!r}"
+            raise ValueError(f"layer {i} ({what}) has no output: its input's spatial size {sizes} gives {n_out}")
         out.append((layer, geom, sizes, n_out))
         sizes = n_out
     return out, nd
@@ -386,7 +475,7 @@ def receptive_field(layers_or_model, input_shape=None):
     = (C, *spatial), so residual additions and concatenations are followed; one ``RFLayer`` per
     leaf-module call) or a list of layers, each a Module or a spec ``k``, ``(k, s)``, ``(k, s, p)``,
     ``(k, s, p, d)`` or ``dict(kernel_size=, stride=, padding=, dilation=)``, composed in order
-    (``input_shape`` then optional, needed for padding='same' and adaptive pooling; an int spec
+    (``input_shape`` then optional, needed for padding='same', adaptive pooling and upsampling; an int spec
     applies to every dimension: 2 unless input_shape or a module says otherwise).
 
         >>> receptive_field([3, 3, 3]).size         # three 3x3 convolutions
@@ -398,22 +487,20 @@ def receptive_field(layers_or_model, input_shape=None):
         from .summary import trace
 
         tr = trace(layers_or_model, input_shape)
-        rows = [RFLayer(c.name, c.type, c.rf, c.jump, c.start) for c in tr.calls]
-        final = _as_layer(tr.output_dims, "", "output")
-        return ReceptiveField(rows, final.size, final.jump, final.start, tuple(input_shape[1:]))
+        rows = [_as_layer(c.dims, c.name, c.type, c.out_shape[2:]) for c in tr.calls]
+        final = _as_layer(tr.output_dims, "", "output", tr.output_shape[2:])
+        return ReceptiveField(rows, final.size, final.jump, final.start, tr.input_shape[1:], final.output_size)
     if not isinstance(layers_or_model, (list, tuple)):
         raise TypeError(f"receptive_field expects a Module or a list of layers, got {type(layers_or_model).__name__}")
-    if input_shape is not None:
-        input_shape = tuple(input_shape)
     seq, nd = _sequence_geometries(list(layers_or_model), input_shape)
-    dims = input_dims(input_shape[1:] if input_shape is not None else (1,) * nd)
+    n_in = None if input_shape is None else shapes.sample_shape(input_shape)[1:]
+    dims = input_dims(n_in if n_in is not None else (1,) * nd)
     rows = []
     for i, (layer, geom, _, n_out) in enumerate(seq):
         dims = apply_geometry(geom, dims, n_out)
-        rows.append(_as_layer(dims, str(i), type(layer).__name__ if isinstance(layer, nn.Module) else "spec"))
-    last = rows[-1] if rows else _as_layer(dims, "", "input")
-    return ReceptiveField(rows, last.size, last.jump, last.start,
-                          tuple(input_shape[1:]) if input_shape is not None else None)
+        rows.append(_as_layer(dims, str(i), type(layer).__name__ if isinstance(layer, nn.Module) else "spec", n_out))
+    last = rows[-1] if rows else _as_layer(dims, "", "input", n_in)
+    return ReceptiveField(rows, last.size, last.jump, last.start, n_in, last.output_size)
 
 
 def receptive_field_topdown(layers, input_shape=None):
@@ -453,12 +540,13 @@ def _map_back(geom, region, n_in):
             if a > b:
                 return ()
             out.append((a, b))
-        elif geom.kind == "adaptive":
+        elif geom.kind in ("adaptive", "resample"):  # windows that move on with the output
             n, m = geom.n_in[i], geom.n_out[i]
             a, b = max(a, 0), min(b, m - 1)
             if a > b:
                 return ()
-            out.append((_adaptive_window(a, n, m)[0], _adaptive_window(b, n, m)[1]))
+            first, last = (_adaptive_window(o, n, m) if geom.kind == "adaptive" else geom.windows[i][o] for o in (a, b))
+            out.append((first[0], last[1]))
         else:  # transposed: only inputs that exist
             k, s, p, d = geom.kernel[i], geom.stride[i], geom.padding[i], geom.dilation[i]
             ins = [x for o in range(a, b + 1) for x in _transposed_inputs(o, k, s, p, d) if 0 <= x < n_in[i]]
@@ -488,17 +576,15 @@ def receptive_region(model, input_shape, layer=None, position=None, clip=True):
     ``layer``: a module name (its output; default the model's output); ``position``: the unit's
     spatial index (default the centre). The walk maps the unit back through every traced call (the
     real graph: both sides of an addition or concatenation), so it is exact for transposed
-    convolutions and adaptive pooling too; ``clip`` limits the result to the image.
+    convolutions, adaptive pooling and upsampling too; ``clip`` limits the result to the image.
     """
     from .summary import trace
 
     tr = trace(model, input_shape, stop_at=layer)
     node = tr.output_node if layer is None else tr.target_nodes[layer]
-    n_in = tuple(input_shape[1:])
+    n_in = tr.input_shape[1:]
     shape = tr.spatial_out(node)
-    position = _center(shape) if position is None else tuple(position)
-    if len(position) != len(shape):
-        raise ValueError(f"position {position} does not match the layer's spatial shape {shape}")
+    position = _center(shape) if position is None else _position(position, shape)
     regions = {node: tuple((p, p) for p in position) if shape else None}
     result = ()
     for c in range(node, -1, -1):  # calls are in execution order: parents come first
@@ -583,7 +669,10 @@ def empirical_receptive_field(model, input_shape, layer=None, position=None, dra
     Returns (lo, hi) per spatial dimension, inclusive, of the non-zero input gradient (clipped to
     the image by construction), or () when no pixel reaches it.
     """
-    input_shape = tuple(int(n) for n in input_shape)
+    input_shape = shapes.sample_shape(input_shape)
+    shapes.integer(draws, "draws", 1)
+    if position is not None:  # its range is checked once the forward pass has given the layer's shape
+        _position(position, (None,) * len(position) if isinstance(position, (tuple, list, np.ndarray)) else ())
     rng = np.random.default_rng(seed)
     named = dict(model.named_modules())
     if layer is not None and layer not in named:
@@ -633,9 +722,7 @@ def empirical_receptive_field(model, input_shape, layer=None, position=None, dra
                     y = out[0] if isinstance(out, tuple) else out
                     g = np.zeros(y.shape, np.float64)
                     spatial = y.shape[2:]
-                    pos = _center(spatial) if position is None else tuple(position)
-                    if len(pos) != len(spatial):
-                        raise ValueError(f"position {pos} does not match the layer's spatial shape {spatial}")
+                    pos = _center(spatial) if position is None else _position(position, spatial)
                     g[(0, slice(None)) + pos] = 1.0
                     y.backward(g)
                 grad = np.abs(x.grad.numpy()).sum(axis=(0, 1))

@@ -162,6 +162,17 @@ def same_dtype(pairs) -> None:
             )
 
 
+def sample_shape(value, name: str = "input_shape") -> tuple:
+    """``value``, one sample's shape (C, *spatial), as a tuple of positive ints: a sequence of ints,
+    never truncated from floats, no bools; a bare int is refused (is 28 a channel count or a width?)."""
+    if not isinstance(value, (tuple, list, np.ndarray)) or not all(_is_int(n) for n in value):
+        raise TypeError(f"{name} must be a tuple of ints (C, *spatial), got {value!r}")
+    shape = tuple(int(n) for n in value)
+    if not shape or min(shape) < 1:
+        raise ValueError(f"{name} must be (C, *spatial) with positive sizes, got {shape}")
+    return shape
+
+
 def float_dtype(value, name: str) -> np.dtype:
     """``value`` (``numpy.float32``, ``'float64'``, ...) as float32 or float64; anything else a TypeError naming ``name``."""
     try:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import nn
+from . import nn, shapes
 from .autograd import enable_grad
 from .nn.conv import _ConvNd
 from .receptive_field import (
@@ -164,7 +164,7 @@ def _merge_dims(tr, parents, in_spatial):
         p_shape = tr.spatial_out(p)
         d = tr.dims(p)
         if p_shape != tuple(in_spatial):
-            d = collapse(d, p_shape)
+            d = collapse(d, p_shape, tuple(in_spatial))
         sets.append(d)
     return union(sets)
 
@@ -184,9 +184,7 @@ def trace(model, input_shape, targets=(), stop_at=None):
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a numconv.nn.Module, got {type(model).__name__}")
-    input_shape = tuple(int(n) for n in input_shape)
-    if len(input_shape) < 1 or min(input_shape) < 1:
-        raise ValueError(f"input_shape must be (C, *spatial) with positive sizes, got {input_shape}")
+    input_shape = shapes.sample_shape(input_shape)
     params = list(model.parameters())
     dtype = params[0].dtype if params else np.dtype(np.float32)
     named = dict(model.named_modules())
@@ -242,7 +240,7 @@ def trace(model, input_shape, targets=(), stop_at=None):
             in_sp, out_sp = in_shape[2:], out_shape[2:]
             geom = layer_geometry(m, in_sp, out_sp, nd=len(in_sp))
             d_in = _merge_dims(tr, parents, in_sp)
-            if geom.kind in ("window", "transposed") and len(geom.kernel) != len(d_in):
+            if geom.kind not in ("pass", "global") and len(in_sp) != len(d_in):
                 geom = Geometry("global", n_in=in_sp, n_out=out_sp)
             node = Node(len(tr.nodes), label, type(m).__name__, m, in_shape, out_shape, parents,
                         first_call=id(m) not in seen_modules, same_object=y is x, geom=geom,
@@ -466,11 +464,11 @@ def summary(model, input_shape, batch_size=1, dtype=None, inplace_activations=Tr
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     buffers = sum(b.numel() for b in model.buffers() if b.dtype.kind == "f")
-    in_acts = _prod(input_shape) * batch_size
+    in_acts = _prod(tr.input_shape) * batch_size
     fwd = in_acts + sum(r.activations for r in rows if r.stored)
     out_dims = tr.output_dims
     return ModelSummary(
-        model=type(model).__name__, input_shape=(batch_size,) + tuple(int(n) for n in input_shape),
+        model=type(model).__name__, input_shape=(batch_size,) + tr.input_shape,
         output_shape=with_batch(tr.output_shape), dtype=str(np.dtype(dtype)), rows=tuple(rows),
         total_params=total, trainable_params=trainable, non_trainable_params=total - trainable, buffers=buffers,
         total_macs=sum(r.macs for r in rows), input_activations=in_acts, forward_activations=fwd,

@@ -107,3 +107,19 @@ def test_tensor_weight_batch_shape_and_errors():
         conv_matrix(np.ones((2, 3)), (1, 6, 6))
     with pytest.raises(TypeError):
         conv_matrix(np.ones((2, 1, 3, 3), np.int64), (1, 6, 6))
+
+
+def test_input_shape_must_be_a_tuple_of_positive_ints():
+    """A float size was truncated ((2, 5.7, 5) built the 5x5 matrix); a bare int failed with 'int' object
+    is not iterable. NumPy integers are sizes like any other."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 2, 3, 3))
+    h, wd = (int(n) for n in rng.integers(3, 9, 2))
+    for bad in [(2, h + 0.7, wd), (2, float(h), wd), (2, True, wd), (2.0, h, wd), h, None]:
+        with pytest.raises(TypeError, match="input_shape"):
+            conv_matrix(w, bad, sparse=False)
+    with pytest.raises(ValueError, match="input_shape"):
+        conv_matrix(w, (2, -h, wd), sparse=False)
+    C = conv_matrix(w, [np.int64(2), np.int32(h), wd], sparse=False)
+    x = rng.standard_normal((2, h, wd))
+    np.testing.assert_allclose(C @ x.ravel(), F.conv2d(x[None], w)[0].ravel(), rtol=1e-12, atol=1e-12)

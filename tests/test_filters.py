@@ -76,6 +76,29 @@ def test_kernel_argument_errors():
         nf.identity(4)
 
 
+def test_bool_and_non_finite_numbers_are_refused():
+    """gaussian(5, True) was the sigma=1 kernel and gaussian(5, inf) a box blur; sharpen took NaN and strings."""
+    sigma = float(np.random.default_rng(0).uniform(0.3, 3.0))
+    for bad in (True, np.bool_(True), "1.0", None):
+        with pytest.raises(TypeError, match="sigma"):
+            nf.gaussian(5, bad)
+        with pytest.raises(TypeError, match="amount"):
+            nf.sharpen(bad)
+    for bad in (float("inf"), float("nan"), -float("inf"), -sigma):
+        with pytest.raises(ValueError, match="sigma"):
+            nf.gaussian(5, bad)
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="amount"):
+            nf.sharpen(bad)
+    np.testing.assert_array_equal(nf.gaussian(5, np.float32(sigma)), nf.gaussian(5, float(np.float32(sigma))))
+    image = np.random.default_rng(1).standard_normal((6, 7, 3))
+    for bad in (1.5, True, "0"):
+        with pytest.raises(TypeError, match="channel_axis"):
+            nf.apply(image, nf.mean(3), channel_axis=bad)
+    with pytest.raises(ValueError, match="channel_axis"):  # it was silently ignored for a 1-d signal
+        nf.apply(image[:, 0, 0], nf.edge_1d(), channel_axis=0)
+
+
 # ----------------------------------------------------------------------------- apply vs float64 correlation
 
 _NP_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap", "zeros": "constant", "constant": "constant"}

@@ -8,6 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from numconv import functional as F
 from numconv import models, nn
 from numconv.models.vgg import cfgs, make_layers
 from numconv.receptive_field import (
@@ -240,3 +241,160 @@ def test_impossible_layer_specs_are_refused(spec, words):
     it; a kernel of 0 gave a field of size 0."""
     with pytest.raises(ValueError, match=words):
         receptive_field([3, spec])
+
+
+# ----------------------------------------------------------------------------- layers that resample or mix the map
+
+
+class _Crop(nn.Module):
+    """A size-changing leaf numconv does not model (a 'global' layer): drops the first row and column."""
+
+    def forward(self, x):
+        return x[:, :, 1:, 1:]
+
+
+class _FunctionalResize(nn.Module):
+    """A resize between two layers in functional code: the spatial shape changes outside any layer."""
+
+    def __init__(self, a, b):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x):
+        return self.b(F.interpolate(self.a(x), scale_factor=2))
+
+
+def _contains(outer, inner):
+    return all(a <= c and d <= b for (a, b), (c, d) in zip(outer, inner))
+
+
+# (middle layer, channels it takes, channels it gives, whether the walk is exact: every tap reads with a
+# non-zero weight; bilinear taps can have weight 0, so the measured region may be smaller)
+_MIDDLE = {
+    "nearest x2": (lambda rng: nn.Upsample(scale_factor=2), 2, 2, True),
+    "nearest to size": (lambda rng: nn.Upsample(size=int(rng.integers(9, 20))), 2, 2, True),
+    "nearest x1.5": (lambda rng: nn.Upsample(scale_factor=1.5), 2, 2, True),
+    "bilinear": (lambda rng: nn.Upsample(scale_factor=2, mode="bilinear"), 2, 2, False),
+    "bilinear corners": (lambda rng: nn.UpsamplingBilinear2d(scale_factor=3), 2, 2, False),
+    "area": (lambda rng: nn.Upsample(size=5, mode="area"), 2, 2, True),
+    "lppool": (lambda rng: nn.LPPool2d(2, int(rng.integers(2, 4)), int(rng.integers(1, 3))), 2, 2, True),
+    "pixel shuffle": (lambda rng: nn.PixelShuffle(2), 4, 1, True),
+    "pixel unshuffle": (lambda rng: nn.PixelUnshuffle(2), 1, 4, True),
+    "crop (global)": (lambda rng: _Crop(), 2, 2, False),
+}
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("middle", list(_MIDDLE))
+def test_field_through_resampling_and_unmodelled_layers_contains_the_exact_region(middle, seed):
+    """conv -> middle -> conv on a random input size: for random units, the bottom-up field (the
+    summary's RF columns) holds the exact top-down region, which holds the measured one (equal to it
+    when every tap has a weight). An upsampling layer once gave a field of one pixel off the image."""
+    rng = np.random.default_rng(seed)
+    make, c_mid, c_out, exact = _MIDDLE[middle]
+    k0, s0 = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+    n = 2 * int(rng.integers(4, 8)) * s0 + k0 - s0  # an even first output, as PixelUnshuffle(2) needs
+    mid = make(rng)
+    pad = int(rng.integers(0, 2))
+    model = nn.Sequential(nn.Conv2d(1, c_mid, k0, stride=s0), mid, nn.Conv2d(c_out, 1, 3, padding=pad))
+    shape = (1, n, n)
+    rf = receptive_field(model, shape)
+    out = trace(model, shape).output_shape[2:]
+    positions = {(0, 0), (out[0] - 1, out[1] - 1)} | {tuple(int(rng.integers(0, m)) for m in out) for _ in range(4)}
+    for pos in sorted(positions):
+        analytic, walked = rf.region(pos), receptive_region(model, shape, position=pos)
+        measured = empirical_receptive_field(model, shape, position=pos)
+        assert _contains(analytic, walked) and _contains(walked, measured), (pos, analytic, walked, measured)
+        if exact:
+            assert walked == measured, pos
+        if middle in ("lppool", "pixel unshuffle") and pad == 0:
+            # windows: the notes' field is exact (unless a padded layer after them reaches a unit that the
+            # window's floor dropped, as in test_dilated_and_padded_layers_measured)
+            assert analytic == walked, pos
+
+
+def test_upsampling_field_is_a_fractional_stride_and_lppool_a_window():
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Upsample(scale_factor=2), nn.Conv2d(1, 1, 3, padding=1))
+    rf = receptive_field(model, (1, 8, 8))
+    # 3x3 (jump 1) -> nearest x2: output o reads pixel o // 2, jump 1/2, bound o/2 - 1/2 .. o/2: size 3 + 1/2
+    # -> 3x3 at jump 1/2: 4.5
+    assert rf["1"].jump == (0.5, 0.5) and rf["1"].size == (3.5, 3.5) and rf.size == (4.5, 4.5)
+    assert rf.region((2, 2)) == ((0, 3), (0, 3))  # it was ((7, 7), (7, 7)): one pixel, off the exact region
+    assert receptive_region(model, (1, 8, 8), position=(2, 2)) == ((0, 2), (0, 2))
+    # LPPool is a window like the other pools: the notes' recurrence
+    layers = [(3, 1, 1), (3, 2, 1), (3, 1, 1)]
+    lp = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.LPPool2d(2, 3, 2), nn.Conv2d(1, 1, 3)), (1, 20, 20))
+    assert lp.size == (notes_recurrence(layers),) * 2 and lp.jump == (2, 2)
+    assert lp.region((3, 3)) == ((6, 14), (6, 14))
+
+
+def test_functional_resize_makes_every_unit_see_the_whole_union():
+    model = _FunctionalResize(nn.Conv2d(1, 2, 3, stride=2), nn.Conv2d(2, 1, 3))
+    shape = (1, 11, 11)
+    rf = receptive_field(model, shape)
+    assert rf.jump == (0, 0)  # after the resize every unit sees the same pixels: the union of all fields
+    whole = ((0, 10), (0, 10))
+    rng = np.random.default_rng(0)
+    for pos in [(0, 0), tuple(int(rng.integers(0, n)) for n in trace(model, shape).output_shape[2:])]:
+        assert rf.region(pos) == receptive_region(model, shape, position=pos) == whole
+        assert _contains(whole, empirical_receptive_field(model, shape, position=pos))
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_positions_outside_the_output_are_refused_and_inside_all_agree(seed):
+    """A unit outside the layer's output (negative, or past its end) is a ValueError naming position in
+    every function; NumPy once wrapped -1 to the last unit in one of them and another returned ()."""
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Conv2d(1, 2, int(rng.integers(2, 4)), stride=int(rng.integers(1, 3))), nn.Conv2d(2, 1, 3))
+    shape = (1,) + tuple(int(n) for n in rng.integers(10, 16, 2))
+    rf = receptive_field(model, shape)
+    out = trace(model, shape).output_shape[2:]
+    assert rf.output_size == out and rf["0"].output_size == trace(model, shape).calls[0].out_shape[2:]
+    inside = tuple(int(rng.integers(0, n)) for n in out)
+    assert rf.region(inside) == receptive_region(model, shape, position=inside) \
+        == empirical_receptive_field(model, shape, position=inside)
+    past = out[0] + int(rng.integers(0, 5))
+    for bad in [(-1, inside[1]), (inside[0], out[1]), (past, 0), (-int(rng.integers(1, 9)),) * 2]:
+        for fn in (rf.region, lambda p: receptive_region(model, shape, position=p),
+                   lambda p: empirical_receptive_field(model, shape, position=p)):
+            with pytest.raises(ValueError, match=r"position .*outside"):
+                fn(bad)
+    with pytest.raises(ValueError, match="position"):
+        rf["0"].region((rf["0"].output_size[0], 0))
+    with pytest.raises(ValueError, match="position"):
+        receptive_field([3, 3]).region((-1, 0))  # sizes unknown: still not negative
+    with pytest.raises(TypeError, match="position"):
+        receptive_region(model, shape, position=(1.5, 0))
+    with pytest.raises(ValueError, match="draws"):
+        empirical_receptive_field(model, shape, draws=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_layer_lists_take_only_possible_input_shapes(seed):
+    """receptive_field(list, input_shape) refuses a shape of non-positive or non-integer sizes, and a layer
+    whose output would be empty (naming it) exactly where the real convolutions refuse the input."""
+    rng = np.random.default_rng(seed)
+    with pytest.raises(ValueError, match="input_shape"):
+        receptive_field([3], input_shape=(1, -5, 5))
+    for bad in [(1, 5.5, 5), (1, True, 5), 5, "1x5x5"]:
+        with pytest.raises(TypeError, match="input_shape"):
+            receptive_field([3], input_shape=bad)
+    model = nn.Sequential(nn.Conv2d(1, 1, 3))
+    for fn in (receptive_field, receptive_region, empirical_receptive_field):  # a model's shape, too
+        with pytest.raises(TypeError, match="input_shape"):
+            fn(model, (1, 9.5, 9))
+    specs = [(int(rng.integers(1, 5)), int(rng.integers(1, 3))) for _ in range(4)]
+    for n in range(1, 12):
+        model = nn.Sequential(*[nn.Conv2d(1, 1, k, stride=s) for k, s in specs])
+        try:
+            real = model(np.zeros((1, 1, n, n), np.float32)).shape[2:]
+        except ValueError:
+            real = None
+        if real is None:
+            with pytest.raises(ValueError, match=r"layer \d \(spec .*no output"):
+                receptive_field(specs, input_shape=(1, n, n))
+        else:
+            assert receptive_field(specs, input_shape=(1, n, n)).output_size == tuple(real)

@@ -219,6 +219,54 @@ def test_table_and_errors():
         summary(lambda x: x, (1, 28, 28))
 
 
+def _reads(maps, o):
+    """Brute force along one dimension: the input pixels that unit ``o`` of the last map reads, each map
+    a function from one of its units to the units of the map before it that it reads."""
+    units = {o}
+    for m in reversed(maps):
+        units = {i for u in units for i in m(u)}
+    return units
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_receptive_field_columns_through_upsampling_and_lp_pooling(seed):
+    """Every unit's field from a row's RF, Jump and Start holds the pixels it reads (the padding's too,
+    as the notes count them), by brute force through the index maps, and is at most one input pixel
+    wider. Upsample and LPPool were 'global' layers: a jump of 8 placed a unit's field off the image."""
+    rng = np.random.default_rng(seed)
+    h, w = (int(n) for n in rng.integers(6, 12, 2))
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Upsample(scale_factor=2), nn.Conv2d(2, 2, 3),
+                          nn.LPPool2d(2, 2))
+    s = summary(model, (1, h, w))
+    for dim in (0, 1):
+        maps = []
+        for row, read in zip(s.rows, [lambda u: range(u - 1, u + 2),                          # 3x3, padding 1
+                                      lambda u: [u // 2],                                      # nearest x2
+                                      lambda u: range(u, u + 3),                               # 3x3
+                                      lambda u: [2 * u, 2 * u + 1]]):                          # LP pool 2
+            maps.append(read)
+            r, j, c0 = row.rf[dim], row.jump[dim], row.start[dim]
+            for o in range(row.output_shape[2 + dim]):
+                pixels = _reads(maps, o)
+                lo, hi = c0 + o * j - (r - 1) / 2, c0 + o * j + (r - 1) / 2
+                assert lo <= min(pixels) and max(pixels) <= hi, (row.name, o)
+                assert hi - lo <= max(pixels) - min(pixels) + 1
+    assert s.rows[3].jump == (1, 1) and s.rf == s.rows[3].rf  # LPPool: a window of stride 2 at jump 1/2
+
+
+def test_input_shape_must_be_a_tuple_of_positive_ints():
+    """A float size was truncated ((1, 5.9, 5.2) ran as 5x5); a bare int failed with 'int' object is not iterable."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3))
+    for bad in [(1, 5.9, 5.2), (1, 6.0, 6), (1, True, 6), (np.float64(1), 6, 6), 6, None]:
+        with pytest.raises(TypeError, match="input_shape"):
+            summary(model, bad)
+    with pytest.raises(ValueError, match="input_shape"):
+        summary(model, (1, 6, -6))
+    n, m = (int(v) for v in np.random.default_rng(0).integers(3, 20, 2))
+    s = summary(model, [np.int64(1), np.int32(n), m])  # NumPy integers and lists are fine
+    assert s.input_shape == (1, 1, n, m) and s.output_shape == (1, 2, n - 2, m - 2)
+
+
 def test_cli(capsys):
     parser = argparse.ArgumentParser(prog="numconv")
     add_cli(parser.add_subparsers(dest="command"))
