@@ -909,6 +909,39 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _activation(input, "softplus", beta, shapes.real(threshold, "threshold"))
 
 
+@_arrays_in_arrays_out
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6 (MobileNetV3's cheap swish)."""
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "hardswish"))
+
+
+@_arrays_in_arrays_out
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6, a piecewise-linear sigmoid."""
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "hardsigmoid"))
+
+
+@_arrays_in_arrays_out
+def mish(input, inplace=False):
+    """x * tanh(softplus(x)) (Misra 2019)."""
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "mish"))
+
+
+@_arrays_in_arrays_out
+def selu(input, inplace=False):
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)), alpha and scale the self-normalizing constants."""
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "selu"))
+
+
+@_arrays_in_arrays_out
+def celu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    alpha = shapes.real(alpha, "alpha")
+    if alpha == 0:
+        raise ValueError("alpha must not be 0 (celu divides by it)")
+    return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "celu", alpha))
+
+
 class _Prelu(Function):
     """x where x > 0, else w * x, with ``w`` one slope or one per channel (axis 1)."""
 

@@ -439,7 +439,7 @@ def elementwise_cases():
 
 
 ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),
-                     "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0)}
+                     "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0), "hardswish": (), "hardsigmoid": (), "mish": (), "selu": (), "celu": (0.7,)}
 
 
 def resample_cases():

@@ -562,7 +562,7 @@ def resample_cases():
 
 # the parameters p0, p1 each activation of ``numconv.kernels.scalar`` runs with here
 ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),
-                     "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0)}
+                     "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0), "hardswish": (), "hardsigmoid": (), "mish": (), "selu": (), "celu": (0.7,)}
 
 
 def elementwise_cases():
@@ -572,7 +572,7 @@ def elementwise_cases():
     the kernel guards it); ReLU's two kernels."""
     from numconv.ops import math as M
 
-    edges = [0.0, -0.0, -0.5, 0.75, 1.5, np.nan, np.inf, -np.inf, 100.0, -100.0, 800.0, -800.0, 1e30, -1e30]
+    edges = [0.0, -0.0, -0.5, 0.75, 1.5, -3.0, 3.0, np.nan, np.inf, -np.inf, 100.0, -100.0, 800.0, -800.0, 1e30, -1e30]
     for dtype in (np.float64, np.float32):
         x = rand(3, 5, 4) * 3
         x.reshape(-1)[: len(edges)] = edges

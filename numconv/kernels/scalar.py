@@ -10,7 +10,8 @@ exp, expm1, log1p, erfc = math.exp, math.expm1, math.log1p, math.erfc
 
 
 def with_primitives(fn, **primitives):
-    """``fn`` with some of its global names (exp, expm1, log1p, erfc, sigmoid) bound to other functions."""
+    """``fn`` with some of its global names (exp, expm1, log1p, erfc, and the helpers the formulas
+    call: sigmoid, clip6, tanh_softplus) bound to other functions: each target's compiled ones."""
     return types.FunctionType(fn.__code__, {**fn.__globals__, **primitives}, fn.__name__, fn.__defaults__,
                               fn.__closure__)
 
@@ -39,15 +40,19 @@ def maximum(a, b):
 # gives NaN out; the gradient at a kink is PyTorch's convention. exp is only taken where it cannot
 # overflow, or guarded (the simulator's Python math raises there).
 
-LEAKY_RELU, ELU, GELU, GELU_TANH, SILU, HARDTANH, SOFTPLUS = range(7)
+LEAKY_RELU, ELU, GELU, GELU_TANH, SILU, HARDTANH, SOFTPLUS, HARDSWISH, HARDSIGMOID, MISH, SELU, CELU = range(12)
 ACTIVATIONS = {"leaky_relu": LEAKY_RELU, "elu": ELU, "gelu": GELU, "gelu_tanh": GELU_TANH, "silu": SILU,
-               "hardtanh": HARDTANH, "softplus": SOFTPLUS}
+               "hardtanh": HARDTANH, "softplus": SOFTPLUS, "hardswish": HARDSWISH, "hardsigmoid": HARDSIGMOID,
+               "mish": MISH, "selu": SELU, "celu": CELU}
 
 LOG_MAX = 709.782712893384  # log(largest float64): exp overflows above
 SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
 SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi)
 GELU_CUBIC = 0.044715
+SIXTH, THIRD = 1.0 / 6.0, 1.0 / 3.0  # multiplied by, not divided by: the CPU's 'arcp' would turn one into the other
+SELU_ALPHA = 1.6732632423543772848170429916717  # Klambauer et al.'s self-normalizing constants
+SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def activation(code, x, p0, p1):
@@ -61,7 +66,12 @@ def activation(code, x, p0, p1):
     - silu: x sigmoid(x);
     - hardtanh: x clipped to [p0, p1];
     - softplus: log(1 + exp(p0 x)) / p0, computed as (max(p0 x, 0) + log1p(exp(-|p0 x|))) / p0, and x
-      itself where p0 x > p1 (p0 = beta, p1 = threshold).
+      itself where p0 x > p1 (p0 = beta, p1 = threshold);
+    - hardswish: x min(max(x + 3, 0), 6) / 6; hardsigmoid: min(max(x + 3, 0), 6) / 6;
+    - mish: x tanh(softplus(x)), with tanh(log(1 + e^x)) = (e^2x + 2 e^x) / (e^2x + 2 e^x + 2)
+      (``tanh_softplus``);
+    - selu: scale x if x > 0 else scale alpha (exp(x) - 1) (Klambauer et al.'s constants);
+    - celu: x if x > 0 else p0 (exp(x / p0) - 1) (p0 = alpha).
 
     Every sigmoid is taken from e = exp(-|z|) <= 1: 1 / (1 + e) for z >= 0, e / (1 + e) below, so
     no exp overflows.
@@ -83,11 +93,43 @@ def activation(code, x, p0, p1):
         if x > p1:
             return p1
         return x  # NaN too
+    if code == HARDSWISH:  # -inf * 0: NaN, as PyTorch's; x itself from 3 on (x * 6 / 6 can round)
+        return x if x >= 3.0 else x * clip6(x + 3.0) * SIXTH
+    if code == HARDSIGMOID:
+        return clip6(x + 3.0) * SIXTH
+    if code == MISH:
+        t, _ = tanh_softplus(x)
+        return x * t
+    if code == SELU:
+        return SELU_SCALE * SELU_ALPHA * expm1(x) if x <= 0 else SELU_SCALE * x
+    if code == CELU:
+        return p0 * expm1(x / p0) if x <= 0 else x
     # SOFTPLUS: log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)
     bx = x * p0
     if bx > p1:
         return x
     return ((bx if bx > 0.0 else 0.0) + log1p(exp(-abs(bx)))) / p0
+
+
+def clip6(r):
+    """r clipped to [0, 6] (NaN stays NaN)."""
+    if r < 0.0:
+        return 0.0
+    if r > 6.0:
+        return 6.0
+    return r
+
+
+def tanh_softplus(x):
+    """(tanh(softplus(x)), 1 - tanh(softplus(x))) from e = e^-|x| <= 1, without overflow or cancellation:
+    for x >= 0, (1 + 2e) / d and 2e^2 / d with d = 1 + 2e + 2e^2; below, e (e + 2) / d and 2 / d with
+    d = e (e + 2) + 2."""
+    e = exp(-abs(x))
+    if x >= 0:
+        d = 1.0 + 2.0 * e + 2.0 * e * e
+        return (1.0 + 2.0 * e) / d, 2.0 * e * e / d
+    d = e * (e + 2.0) + 2.0
+    return e * (e + 2.0) / d, 2.0 / d
 
 
 def sigmoid(z):
@@ -119,6 +161,23 @@ def activation_grad(code, g, x, p0, p1):
         if x <= p0 or x >= p1:
             return 0.0  # even where g is NaN or infinite, as PyTorch's where()
         return g
+    if code == HARDSWISH:  # (2x + 3) / 6 inside (-3, 3); PyTorch's: 0 at -3, g at 3 and for NaN
+        if x <= -3.0:
+            return 0.0
+        if x < 3.0:
+            return g * (x * THIRD + 0.5)
+        return g
+    if code == HARDSIGMOID:
+        if x > -3.0 and x < 3.0:
+            return g * SIXTH
+        return 0.0
+    if code == MISH:  # t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)), 1 - t^2 = (1 - t)(1 + t)
+        t, one_minus_t = tanh_softplus(x)
+        return g * (t + x * sigmoid(x) * (one_minus_t * (1.0 + t)))
+    if code == SELU:
+        return g * (SELU_SCALE * SELU_ALPHA * exp(x)) if x <= 0 else g * SELU_SCALE
+    if code == CELU:
+        return g * exp(x / p0) if x <= 0 else g
     # SOFTPLUS: g exp(bx) / (exp(bx) + 1) = g sigmoid(bx)
     bx = x * p0
     if bx > p1:

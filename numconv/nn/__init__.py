@@ -13,11 +13,16 @@ into the same numconv model and gives the same outputs.
 from .. import functional
 from . import init
 from .activation import (
+    CELU,
     ELU,
     GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
     LogSoftmax,
+    Mish,
     PReLU,
     ReLU,
     ReLU6,
@@ -100,7 +105,8 @@ __all__ = [
     "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
     "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-    "Linear", "Flatten", "Identity", "ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Hardtanh", "ReLU6",
+    "Linear", "Flatten", "Identity", "ReLU", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish",
+    "Hardswish", "Hardsigmoid", "Hardtanh", "ReLU6",
     "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "KLDivLoss",

@@ -1,5 +1,6 @@
-"""Activations, as ``torch.nn``: ``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``GELU``, ``SiLU``,
-``Hardtanh``, ``ReLU6``, ``Softplus``, ``Sigmoid``, ``Tanh``, ``Softmax``, ``LogSoftmax``.
+"""Activations, as ``torch.nn``: ``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``CELU``, ``SELU``, ``GELU``,
+``SiLU``, ``Mish``, ``Hardswish``, ``Hardsigmoid``, ``Hardtanh``, ``ReLU6``, ``Softplus``, ``Sigmoid``,
+``Tanh``, ``Softmax``, ``LogSoftmax``.
 
 ``inplace=True`` writes the result into the input and returns it, as PyTorch's. It saves no
 memory here: the result is computed out of place, then copied in (and autograd keeps a copy of
@@ -16,26 +17,34 @@ from ._utils import factory_dtype, positive_int
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Hardtanh", "ReLU6", "Softplus", "Sigmoid", "Tanh",
-           "Softmax", "LogSoftmax"]
-
-
-class ReLU(Module):
-    """max(x, 0); ``inplace=True`` writes it into the input."""
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.relu(input, self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+__all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid",
+           "Hardtanh", "ReLU6", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
 
 
 def _inplace_repr(module, text=""):
     return ", ".join(p for p in (text, "inplace=True" if module.inplace else "") if p)
+
+
+class _Elementwise(Module):
+    """An activation without parameters: ``F.<_fn>(input, inplace)``."""
+
+    _fn = "relu"
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = shapes.flag(inplace, "inplace")
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input, self.inplace)
+
+    def extra_repr(self):
+        return _inplace_repr(self)
+
+
+class ReLU(_Elementwise):
+    """max(x, 0); ``inplace=True`` writes it into the input."""
+
+    _fn = "relu"
 
 
 class LeakyReLU(Module):
@@ -102,18 +111,57 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_Elementwise):
     """x * sigmoid(x)."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
+    _fn = "silu"
 
-    def forward(self, input):
-        return F.silu(input, self.inplace)
+
+class Mish(_Elementwise):
+    """x * tanh(softplus(x))."""
+
+    _fn = "mish"
+
+
+class Hardswish(_Elementwise):
+    """x * relu6(x + 3) / 6."""
+
+    _fn = "hardswish"
 
     def extra_repr(self):
-        return _inplace_repr(self)
+        return ""  # as torch's, whose repr leaves inplace out
+
+
+class Hardsigmoid(_Elementwise):
+    """relu6(x + 3) / 6."""
+
+    _fn = "hardsigmoid"
+
+    def extra_repr(self):
+        return ""  # as torch's, whose repr leaves inplace out
+
+
+class SELU(_Elementwise):
+    """scale * elu(x, alpha) with the self-normalizing constants."""
+
+    _fn = "selu"
+
+
+class CELU(Module):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = shapes.real(alpha, "alpha")
+        if self.alpha == 0:
+            raise ValueError("alpha must not be 0 (celu divides by it)")
+        self.inplace = shapes.flag(inplace, "inplace")
+
+    def forward(self, input):
+        return F.celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return _inplace_repr(self, f"alpha={self.alpha}")
 
 
 class Hardtanh(Module):

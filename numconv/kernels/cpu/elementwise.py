@@ -28,6 +28,8 @@ def _serial(fn):
 # the formulas with the vectorizable exp, expm1, log1p and erfc: a loop over any activation vectorizes
 _primitives = dict(exp=vecmath.exp, expm1=vecmath.expm1, log1p=vecmath.log1p, erfc=vecmath.erfc)
 _primitives["sigmoid"] = inline(scalar.with_primitives(scalar.sigmoid, **_primitives))
+_primitives["clip6"] = inline(scalar.clip6)
+_primitives["tanh_softplus"] = inline(scalar.with_primitives(scalar.tanh_softplus, **_primitives))
 _activation = inline(scalar.with_primitives(scalar.activation, **_primitives))
 _activation_grad = inline(scalar.with_primitives(scalar.activation_grad, **_primitives))
 

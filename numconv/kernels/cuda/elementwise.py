@@ -17,9 +17,11 @@ from numba import cuda
 from .. import scalar
 from . import jit, launch, strided_offset
 
-_sigmoid = cuda.jit(device=True)(scalar.sigmoid)  # with the math module's exp, as the formulas below
-_activation = cuda.jit(device=True)(scalar.with_primitives(scalar.activation, sigmoid=_sigmoid))
-_activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activation_grad, sigmoid=_sigmoid))
+# the formulas' helpers, with the math module's exp, as the formulas below
+_helpers = dict(sigmoid=cuda.jit(device=True)(scalar.sigmoid), clip6=cuda.jit(device=True)(scalar.clip6),
+                tanh_softplus=cuda.jit(device=True)(scalar.tanh_softplus))
+_activation = cuda.jit(device=True)(scalar.with_primitives(scalar.activation, **_helpers))
+_activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activation_grad, **_helpers))
 
 # binary arithmetic: out = a <op> b
 ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
