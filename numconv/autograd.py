@@ -10,8 +10,9 @@ math goes through ``numconv.ops``.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
+import inspect
+import numbers
 import threading
 
 import numpy as np
@@ -25,56 +26,126 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
-@contextlib.contextmanager
-def no_grad():
-    """Inside this block no graph is recorded (inference, optimizer updates)."""
-    prev = is_grad_enabled()
-    _state.enabled = False
-    try:
-        yield
-    finally:
-        _state.enabled = prev
+class _GradMode:
+    """Grad mode ``mode`` for a ``with`` block (re-usable and re-entrant: the mode before each entry
+    comes back at its exit), or for each call of a function it decorates, written ``@no_grad()`` or
+    ``@no_grad``; a generator function's body runs in the mode too, step by step, as PyTorch's."""
 
+    mode = False
 
-@contextlib.contextmanager
-def enable_grad():
-    prev = is_grad_enabled()
-    _state.enabled = True
-    try:
-        yield
-    finally:
-        _state.enabled = prev
-
-
-class set_grad_enabled:  # noqa: N801 (PyTorch's name)
-    """``set_grad_enabled(mode)``: turn recording on or off now (a call), or for a ``with`` block,
-    after which the previous mode comes back, as ``torch.set_grad_enabled``."""
-
-    def __init__(self, mode):
-        self.prev, self.mode = is_grad_enabled(), bool(mode)
-        _state.enabled = self.mode
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        self._prev = []
+        return self if func is None else self(func)
 
     def __enter__(self):
-        return self
+        self._prev.append(is_grad_enabled())
+        _state.enabled = self.mode
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _state.enabled = self._prev.pop()
+
+    def _fresh(self):
+        return type(self)()
 
     def __call__(self, fn):
-        """As a decorator: the mode for each call of ``fn`` only (the constructor's change is undone)."""
-        _state.enabled = self.prev
-        mode = self.mode
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__} decorates a function, got {type(fn).__name__}")
+        if inspect.isgeneratorfunction(fn):
+            return self._generator(fn)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
+            with self._fresh():
                 return fn(*args, **kwargs)
 
         return wrapper
 
+    def _generator(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self._fresh():
+                gen = fn(*args, **kwargs)
+                response = gen.send(None)
+            while True:  # each step of the body in the mode; the caller's code between steps in its own
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with self._fresh():
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with self._fresh():
+                        response = gen.throw(exc)
+                else:
+                    try:
+                        with self._fresh():
+                            response = gen.send(request)
+                    except StopIteration as stop:
+                        return stop.value
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 (PyTorch's name)
+    """Inside this block (or decorated function) no graph is recorded (inference, optimizer updates)."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 (PyTorch's name)
+    """Inside this block (or decorated function) graphs are recorded, even within ``no_grad``."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 (PyTorch's name)
+    """``set_grad_enabled(mode)``: turn recording on or off now (a call), or for a ``with`` block,
+    after which the mode from before the call comes back, as ``torch.set_grad_enabled``."""
+
+    def __new__(cls, mode):
+        return super().__new__(cls)
+
+    def __init__(self, mode):
+        self.mode = _mode_flag(mode)
+        self.prev = is_grad_enabled()
+        _state.enabled = self.mode
+
+    def __enter__(self):
+        _state.enabled = self.mode
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+
+    def _fresh(self):
+        return _GradModeOf(self.mode)
+
+    def __call__(self, fn):
+        """As a decorator: the mode for each call of ``fn`` only (the constructor's change is undone)."""
+        _state.enabled = self.prev
+        return super().__call__(fn)
+
+
+class _GradModeOf(_GradMode):
+    """A given mode, for ``set_grad_enabled``'s decorated functions."""
+
+    def __new__(cls, mode):
+        self = super().__new__(cls)
+        self.mode = mode
+        return self
+
+
+def _mode_flag(mode):
+    if not isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"set_grad_enabled takes True or False, got {mode!r} ({type(mode).__name__})")
+    return bool(mode)
+
 
 def inference_mode(mode=True):
-    """``no_grad()`` (numconv has no separate inference tensors); ``inference_mode(False)`` is ``enable_grad()``."""
+    """``no_grad()`` (numconv has no separate inference tensors); ``inference_mode(False)`` is
+    ``enable_grad()``; ``@inference_mode`` decorates as ``@no_grad``."""
+    if callable(mode):
+        return no_grad(mode)
     return no_grad() if mode else enable_grad()
 
 
@@ -105,6 +176,8 @@ def _run_hooks(hooks, g, shape):
     for fn in list(hooks):
         out = fn(Tensor._of(g))
         if out is not None:
+            if not (isinstance(out, Tensor) or hasattr(out, "shape") and hasattr(out, "dtype")):
+                raise TypeError(f"a gradient hook must return a Tensor or None, got {type(out).__name__}")
             out = out.data if isinstance(out, Tensor) else out
             if tuple(out.shape) != tuple(shape) or out.dtype != g.dtype:
                 raise RuntimeError(f"a gradient hook returned shape {tuple(out.shape)} and dtype {out.dtype} for a "
@@ -278,37 +351,89 @@ def _accumulate(old, new):
     return new if old is None else ops.math.add(old, new)
 
 
-def backward(tensor, grad=None, retain_graph=False):
-    """Back-propagate from ``tensor``; leaves that require grad get ``.grad`` (summed over calls)."""
-    _run(tensor, grad, retain_graph, None)
+def _no_double_backward(create_graph):
+    if create_graph:
+        raise NotImplementedError("create_graph=True (double backward) is not supported: numconv's backward "
+                                  "passes are not themselves recorded")
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
-    """The gradients of ``outputs`` (one Tensor, or a sequence of one) with respect to ``inputs`` (a
-    Tensor or a sequence of them, leaves or not), as ``torch.autograd.grad``: a tuple of Tensors,
-    one per input, and no ``.grad`` touched. Only the part of the graph that leads to an input is
-    run. An input the output does not depend on raises RuntimeError, or gives None with
-    ``allow_unused``. The results are the engine's arrays, not copies: a gradient that reaches an
-    input unchanged is the array that was passed in."""
+def _one_root(tensors, grads, what):
+    """``tensors`` (one Tensor, or a sequence) and their ``grads`` as one root and its gradient: several
+    are summed as sum_i (t_i * g_i).sum(), whose gradient with respect to each t_i is g_i exactly
+    (one engine pass visits every graph; the gradients add up where they meet, as PyTorch's)."""
     from .tensor import Tensor
 
-    if isinstance(outputs, (list, tuple)):
-        if len(outputs) != 1:
-            raise ValueError(f"grad takes one output tensor, got {len(outputs)}")
-        outputs = outputs[0]
-    if isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1:
-        grad_outputs = grad_outputs[0]
+    if isinstance(tensors, Tensor):
+        return tensors, grads[0] if isinstance(grads, (list, tuple)) and len(grads) == 1 else grads
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError(f"{what} takes a Tensor or a non-empty sequence of Tensors, got {tensors!r}")
+    grads = [None] * len(tensors) if grads is None else list(grads) if isinstance(grads, (list, tuple)) else [grads]
+    if len(grads) != len(tensors):
+        raise ValueError(f"{what}: {len(tensors)} tensors but {len(grads)} gradients")
+    if len(tensors) == 1:
+        return tensors[0], grads[0]
+    with enable_grad():
+        total = None
+        for t, g in zip(tensors, grads):
+            term = (t * Tensor(_seed(t, g))).sum()
+            total = term if total is None else total + term
+    return total, None
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None, *, grad=None):
+    """Back-propagate from ``tensors`` (one, or several, whose gradients add up), as
+    ``torch.autograd.backward``; leaves that require grad get ``.grad`` (summed over calls), or only
+    ``inputs`` (Tensors, leaves or not) when given. ``grad`` is ``grad_tensors``'s older name."""
+    _no_double_backward(create_graph)
+    root, seed = _one_root(tensors, grad if grad_tensors is None else grad_tensors, "backward")
+    if inputs is None:
+        _run(root, seed, bool(retain_graph), None)
+        return
+    inputs = _input_tensors(inputs, "backward")
+    found = _run(root, seed, bool(retain_graph), inputs)
+    for t in inputs:
+        if id(t) in found:
+            t._accumulate_grad(found[id(t)])
+
+
+def _input_tensors(inputs, what):
+    from .tensor import Tensor
+
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not inputs:
+        raise RuntimeError(f"{what}: inputs is empty; name at least one tensor to differentiate with respect to")
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
-    found = _run(outputs, grad_outputs, retain_graph, inputs)
+            raise RuntimeError(f"{what}: input {i} is not a Tensor that requires grad")
+    return inputs
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         materialize_grads=False):
+    """The gradients of ``outputs`` (one Tensor, or several, whose gradients add up) with respect to
+    ``inputs`` (a Tensor or a sequence of them, leaves or not), as ``torch.autograd.grad``: a tuple
+    of Tensors, one per input, and no ``.grad`` touched. Only the part of the graph that leads to
+    an input is run. An input the output does not depend on raises RuntimeError, or gives None
+    with ``allow_unused`` (zeros with ``materialize_grads``). The results are the engine's arrays,
+    not copies: a gradient that reaches an input unchanged is the array that was passed in."""
+    from .tensor import Tensor
+
+    _no_double_backward(create_graph)
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    if materialize_grads and not allow_unused:
+        raise ValueError("materialize_grads=True needs allow_unused=True (or left unset)")
+    outputs, grad_outputs = _one_root(outputs, grad_outputs, "grad")
+    inputs = _input_tensors(inputs, "grad")
+    found = _run(outputs, grad_outputs, bool(retain_graph), inputs)
     result = []
     for i, t in enumerate(inputs):
         g = found.get(id(t))
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) is not used to compute the output; "
                                "pass allow_unused=True to get None for it")
+        if g is None and materialize_grads:
+            g = ops.math.zeros(t.shape, t.dtype, like=t.data)
         result.append(None if g is None else Tensor(g))
     return tuple(result)
 
@@ -324,6 +449,8 @@ def _seed(tensor, grad):
             raise RuntimeError(f"grad can be implicitly created only for a single-element tensor, got shape {tensor.shape}")
         return ops.math.full_like(tensor.data, 1.0)
     grad = grad.data if isinstance(grad, Tensor) else grad
+    if isinstance(grad, (bool, np.bool_)) or not (hasattr(grad, "shape") or isinstance(grad, numbers.Real)):
+        raise TypeError(f"the gradient to start backward from must be a Tensor, an array or a number, got {grad!r}")
     if not hasattr(grad, "shape"):  # a Python number
         grad = ops.math.full_like(tensor.data, grad)
     if tuple(grad.shape) != tuple(tensor.shape):

@@ -395,6 +395,11 @@ class LogSoftmax(Function):
         return M.subtract(g, M.multiply(M.exp(y), M.sum(g, axis=ctx.axis, keepdims=True)))  # g - softmax * sum(g)
 
 
+def _writable(a):
+    """Whether array ``a`` may be changed in place (a CUDA array always may)."""
+    return not isinstance(a, np.ndarray) or a.flags.writeable
+
+
 class Cast(Function):
     @staticmethod
     def forward(ctx, a, dtype):
@@ -829,8 +834,8 @@ class Tensor:
         if requires_grad and np.dtype(data.dtype).kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
         self.data = data
-        self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._requires_grad = bool(requires_grad)
+        self._grad = None
         self._node = None
         self._index = 0
         if source is not None and data is source.data:  # one memory: one version counter
@@ -847,7 +852,7 @@ class Tensor:
         elif dispatch.device_of(data) == dispatch.CPU:
             return cls(data, requires_grad)
         t = object.__new__(cls)
-        t.data, t.requires_grad, t.grad, t._node, t._index = data, requires_grad, None, None, 0
+        t.data, t._requires_grad, t._grad, t._node, t._index = data, requires_grad, None, None, 0
         return t
 
     # ---- metadata
@@ -945,17 +950,46 @@ class Tensor:
         return Clone.apply(self)
 
     def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad):
         if requires_grad and self.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
         if not requires_grad and self._node is not None:
-            raise RuntimeError("requires_grad_(False) on a tensor computed by autograd (not a leaf) would cut the "
+            raise RuntimeError("requires_grad = False on a tensor computed by autograd (not a leaf) would cut the "
                                "graph; use y.detach() for a copy outside it")
-        self.requires_grad = bool(requires_grad)
-        return self
+        self._requires_grad = bool(requires_grad)
+
+    @property
+    def grad(self):
+        """The gradient backward accumulated here (a leaf's, or a non-leaf's after ``retain_grad``), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """None, or a Tensor (or array) of this tensor's shape, dtype and device, as PyTorch checks."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+                    raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}")
+                value = Tensor(value)
+            if value.shape != self.shape:
+                raise ValueError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
+            if value.dtype != self.dtype:
+                raise TypeError(f"grad of dtype {value.dtype} assigned to a tensor of dtype {self.dtype}")
+            if value.device != self.device:
+                raise ValueError(f"grad on {value.device} assigned to a tensor on {self.device}")
+        self._grad = value
 
     def detach_(self):
         """Cut this tensor from the graph, in place: it becomes a leaf that does not require grad."""
-        self._node, self._index, self.requires_grad = None, 0, False
+        self._node, self._index, self._requires_grad = None, 0, False
         return self
 
     def t(self):
@@ -1159,7 +1193,7 @@ class Tensor:
         self._written()
         if out._node is not None:
             before = (self._node, self._index)
-            self._node, self._index, self.requires_grad = out._node, out._index, True
+            self._node, self._index, self._requires_grad = out._node, out._index, True
             if self._retains:  # .grad is the gradient of the tensor's newest values (as PyTorch's)
                 self._move_retain_hook(*before)
         return self
@@ -1293,17 +1327,22 @@ class Tensor:
     def retains_grad(self):
         return self._retains
 
-    def backward(self, gradient=None, retain_graph=False, grad=None):
-        """Back-propagate from this tensor (a scalar, or pass ``gradient`` of its shape); leaves get ``.grad``."""
-        autograd.backward(self, gradient if gradient is not None else grad, retain_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None, *, grad=None):
+        """Back-propagate from this tensor (a scalar, or pass ``gradient`` of its shape); leaves get
+        ``.grad`` (or only ``inputs``), as ``torch.Tensor.backward``. ``grad`` is ``gradient``'s older name."""
+        autograd.backward(self, gradient if gradient is not None else grad, retain_graph, create_graph, inputs)
 
     def _accumulate_grad(self, g, owned=False):
-        """Add ``g`` into ``.grad``; ``owned``: nothing else holds ``g`` (``Function.fresh_grads``),
-        so a first gradient is kept as it is instead of copied."""
-        if self.grad is None:
-            self.grad = Tensor(g if owned else M.copy(g))
-        else:
-            self.grad = Tensor(M.add(self.grad.data, g))
+        """Add ``g`` into ``.grad``, in place as PyTorch does (a reference to ``.grad`` sees the sum);
+        ``owned``: nothing else holds ``g`` (``Function.fresh_grads``), so a first gradient is kept as
+        it is instead of copied."""
+        if self._grad is None:
+            self._grad = Tensor(g if owned else M.copy(g))
+        elif self._grad.shape == tuple(g.shape) and _writable(self._grad.data):
+            with autograd.no_grad():
+                self._grad.add_(Tensor._of(g))
+        else:  # a read-only .grad the user assigned (a broadcast view, say): a new one
+            self._grad = Tensor(M.add(self._grad.data, g))
 
     # ---- arithmetic
     def __add__(self, other):

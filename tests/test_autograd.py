@@ -835,3 +835,103 @@ def test_softmax_dtype_casts_first_as_torch(torch, rng, name):
     for bad in (np.int64, "complex64", torch.float64):
         with pytest.raises(TypeError, match=f"{name} dtype must be float32 or float64"):
             getattr(nc.functional, name)(x, 1, dtype=bad)
+
+
+def test_backward_and_grad_arguments_as_torch(torch, rng):
+    """torch's positional order (gradient, retain_graph, create_graph, inputs), several roots, ``inputs``."""
+    a = rng.standard_normal(3)
+    x = nc.Tensor(a.copy(), requires_grad=True)
+    (x * 3).sum().backward(None, False, False)  # create_graph=False, not a zero gradient
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0, 3.0])
+    with pytest.raises(TypeError, match="gradient to start backward from"):
+        (x * 3).sum().backward(False)
+    with pytest.raises(NotImplementedError, match="create_graph"):
+        (x * 3).sum().backward(create_graph=True)
+    # several roots: their gradients add up; autograd.grad likewise; inputs limits what gets .grad
+    w = rng.standard_normal(3)
+    ours = {k: nc.Tensor(a.copy(), requires_grad=True) for k in "xy"}
+    theirs = {k: torch.tensor(a.copy(), requires_grad=True) for k in "xy"}
+    for lib, t, T in ((nc.autograd, ours, nc.Tensor), (torch.autograd, theirs, torch.tensor)):
+        u, v = (t["x"] * t["y"]).exp(), (t["x"] * T(w)).sum()
+        lib.backward([u, v], [T(w), None], inputs=[t["x"]])
+    np.testing.assert_allclose(ours["x"].grad.numpy(), theirs["x"].grad.numpy(), rtol=1e-12)
+    assert ours["y"].grad is None and theirs["y"].grad is None
+    x, y = nc.Tensor(a.copy(), requires_grad=True), nc.Tensor(w.copy(), requires_grad=True)
+    gx, gy, gz = nc.autograd.grad([(x * y).sum(), (x * x).sum()], [x, y, nc.Tensor(a, requires_grad=True)],
+                                  materialize_grads=True)
+    np.testing.assert_allclose(gx.numpy(), w + 2 * a, rtol=1e-12)
+    np.testing.assert_allclose(gy.numpy(), a, rtol=1e-12)
+    np.testing.assert_array_equal(gz.numpy(), np.zeros(3))
+    with pytest.raises(RuntimeError, match="inputs is empty"):
+        nc.autograd.grad((x * 2).sum(), [])
+
+
+def test_grad_is_accumulated_in_place_and_checked_when_assigned(rng):
+    x = nc.Tensor(rng.standard_normal(2), requires_grad=True)
+    (x * x).sum().backward()
+    g = x.grad
+    (x * x).sum().backward()
+    assert g is x.grad  # as torch: a reference to .grad sees the sum
+    np.testing.assert_allclose(g.numpy(), 4 * x.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        x.grad = nc.zeros(3, 2, dtype=np.float64)
+    with pytest.raises(TypeError, match="float32"):
+        x.grad = nc.zeros(2, dtype=np.float32)
+    with pytest.raises(TypeError, match="Tensor or None"):
+        x.grad = [1.0, 2.0]
+    frozen = np.broadcast_to(np.ones(1), (2,))  # read-only: the next gradient makes a new .grad
+    x.grad = frozen
+    (x * 1.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match="not a leaf"):
+        y.requires_grad = False  # would cut the graph silently
+    with pytest.raises(TypeError, match="floating-point"):
+        nc.Tensor(np.arange(3)).requires_grad = True
+
+
+def test_grad_modes_as_context_managers_and_decorators():
+    x = nc.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    cm = nc.set_grad_enabled(False)
+    assert nc.autograd.is_grad_enabled() is False  # a call changes the mode at once
+    with cm:
+        pass
+    assert nc.autograd.is_grad_enabled() is True  # the mode from before the call
+    with cm:  # entered again: its mode again
+        assert not (x * 2).requires_grad
+    ng = nc.no_grad()
+    with ng:
+        with ng:  # one instance, nested
+            assert not (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+    @nc.no_grad  # bare, as torch 2 allows
+    def bare():
+        return (x * 2).requires_grad
+
+    @nc.no_grad()
+    def steps():
+        yield (x * 2).requires_grad
+        yield (x * 3).requires_grad
+
+    it = steps()
+    assert next(it) is False
+    assert (x * 2).requires_grad  # between steps, the caller's mode
+    assert next(it) is False and not bare()
+
+    @nc.inference_mode
+    def inferred():
+        return (x * 2).requires_grad
+
+    with nc.no_grad():
+        assert nc.enable_grad()(lambda: (x * 2).requires_grad)() and not inferred()
+    with pytest.raises(TypeError, match="True or False"):
+        nc.set_grad_enabled("no")
+
+
+def test_a_hook_returning_a_number_is_a_type_error():
+    x = nc.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x.register_hook(lambda g: 5.0)
+    with pytest.raises(TypeError, match="hook must return a Tensor or None"):
+        (x * 2).sum().backward()

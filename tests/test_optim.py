@@ -218,11 +218,17 @@ def test_updates_in_place_even_for_a_non_contiguous_parameter(rng):
 
 def test_gradient_mismatches_are_errors(rng):
     p = nc.Tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True)
-    opt = optim.SGD([p], lr=0.1)
-    p.grad = nc.Tensor(np.ones(3))  # float64 gradient for a float32 parameter
+    with pytest.raises(TypeError, match="dtype"):  # a Tensor refuses them when assigned, as torch
+        p.grad = nc.Tensor(np.ones(3))
+    with pytest.raises(ValueError, match="shape"):
+        p.grad = nc.Tensor(np.ones(4, np.float32))
+    from types import SimpleNamespace  # any object with .data and .grad is a parameter: the step checks it
+
+    q = SimpleNamespace(data=rng.standard_normal(3).astype(np.float32), grad=np.ones(3))  # float64 gradient
+    opt = optim.SGD([q], lr=0.1)
     with pytest.raises(TypeError, match="dtype"):
         opt.step()
-    p.grad = nc.Tensor(np.ones(4, np.float32))
+    q.grad = np.ones(4, np.float32)
     with pytest.raises(ValueError, match="shape"):
         opt.step()
 
