@@ -412,6 +412,23 @@ def training_cases():
             assert np.allclose(a, b, rtol=1e-12, atol=1e-14), "the conv's grad_output differs"
         for k, v in cpu_model.state_dict().items():
             assert np.allclose(model.state_dict()[k], v, rtol=1e-9, atol=1e-9), f"{k} differs after training"
+    with checking("training", "clip_grad_norm_ on the device: the CPU's norm and scaled gradients, nothing moved"):
+        from numconv.nn import utils
+
+        rng = np.random.default_rng(5)
+        grads = [rng.standard_normal(s) * 3 for s in ((3, 4), (5,), (2, 2, 2))]
+        for norm_type in (2.0, "inf", 1.5):
+            results = {}
+            for device in ("cpu", "cuda"):
+                ps = [nn.Parameter(g.copy()).to(device) for g in grads]
+                for p_, g in zip(ps, grads):
+                    p_.grad = nc.Tensor(g.copy()).to(device)
+                total = utils.clip_grad_norm_(ps, 1.0, norm_type)
+                assert total.device == device and all(p_.grad.device == device for p_ in ps)
+                results[device] = (float(total.cpu().numpy()), [p_.grad.cpu().numpy() for p_ in ps])
+            assert np.isclose(results["cuda"][0], results["cpu"][0], rtol=1e-12), f"{norm_type}: total norm differs"
+            for a, b in zip(results["cuda"][1], results["cpu"][1]):
+                assert np.allclose(a, b, rtol=1e-12, atol=1e-15), f"{norm_type}: a clipped gradient differs"
     with checking("training", "batch_norm forward and backward on the device, running stats updated there"):
         def bn_model():
             nc.manual_seed(0)
@@ -425,6 +442,14 @@ def training_cases():
         assert bn.running_mean.device == "cuda" and bn.running_var.device == "cuda"
         for k, v in cpu_model.state_dict().items():
             assert np.allclose(model.state_dict()[k], v, rtol=1e-9, atol=1e-9), f"{k} differs after training"
+    with checking("training", "batch_norm of an empty batch on the device: empty output, running stats kept"):
+        x, w, b = np.zeros((0, 3, 4)), RNG.standard_normal(3), RNG.standard_normal(3)
+        both(lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True), x, w, b)
+        bn = nn.BatchNorm1d(3).double().to("cuda")
+        y = bn(nc.Tensor(dev(np.zeros((0, 3, 5)))))
+        assert y.shape == (0, 3, 5) and is_device(y.data), f"{y.shape} {type(y.data).__name__}"
+        assert bn.running_mean.device == "cuda" and int(bn.num_batches_tracked.item()) == 1
+        assert np.array_equal(bn.running_mean.numpy(), np.zeros(3)) and np.array_equal(bn.running_var.numpy(), np.ones(3))
     with checking("training", "the same gradients bit for bit on a second run"):
         grads = []
         for _ in range(2):

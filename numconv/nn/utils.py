@@ -35,7 +35,13 @@ from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, \
     AdaptiveMaxPool3d
 
-__all__ = ["linear_to_conv", "make_fully_convolutional", "FullyConvolutional"]
+from .clip_grad import (  # noqa: E402,F401 (torch.nn.utils's home for them)
+    clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm, parameters_to_vector,
+    vector_to_parameters,
+)
+
+__all__ = ["linear_to_conv", "make_fully_convolutional", "FullyConvolutional", "clip_grad_norm_", "clip_grad_value_",
+           "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector", "vector_to_parameters"]
 
 _CONV = {1: Conv1d, 2: Conv2d, 3: Conv3d}
 _BN = {1: BatchNorm1d, 2: BatchNorm2d, 3: BatchNorm3d}
