@@ -949,8 +949,8 @@ class _Prelu(Function):
 
     @staticmethod
     def forward(ctx, x, w):
-        wb = M.reshape(w, (1, w.shape[0]) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and w.shape[0] > 1 else \
-            M.reshape(w, ())
+        n = shapes.prod(w.shape)
+        wb = M.reshape(w, (1, n) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and n > 1 else M.reshape(w, ())
         ctx.save_for_backward(x, wb)
         ctx.w_shape = tuple(w.shape)
         return M.where(M.compare("gt", x, 0), x, M.multiply(x, wb))
@@ -970,13 +970,13 @@ class _Prelu(Function):
 
 @_arrays_in_arrays_out
 def prelu(input, weight):
-    """x where x > 0, else weight * x; weight (1,) shared, or (C,) one slope per channel (input's axis 1)."""
+    """x where x > 0, else weight * x; weight 0-d or (1,) shared, or (C,) one slope per channel (input's axis 1)."""
     x = _float(input, "input")
-    w = _float(weight, "weight", (1,), " (1,) or (C,)")
+    w = _float(weight, "weight", (0, 1), ": a slope (), (1,) or (C,)")
     shapes.same_dtype([("input", x.dtype), ("weight", w.dtype)])
     _same_device(input=x, weight=w)
     channels = x.shape[1] if x.ndim >= 2 else 1
-    if w.shape[0] not in (1, channels):
+    if w.ndim and w.shape[0] not in (1, channels):
         raise ValueError(f"weight must have 1 or C={channels} (input.shape[1]) elements, got shape {w.shape} "
                          f"for input shape {x.shape}")
     return _Prelu.apply(x, w)
@@ -1092,16 +1092,24 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 raise ValueError(f"{name} must have shape ({C},) (input.shape[1]), got {shape}")
             pairs.append((name, dt))
     shapes.same_dtype(pairs)
-    if not training and (running_mean is None or running_var is None):
-        raise ValueError("running_mean and running_var must be given when training=False")
+    _same_device(input=x, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    if (running_mean is None) != (running_var is None):
+        given = "running_mean" if running_var is None else "running_var"
+        raise ValueError(f"running_mean and running_var must either both be None or neither be None, got only {given}")
     training = shapes.flag(training, "training")
-    momentum = shapes.real(momentum, "momentum", 0.0, 1.0)
-    eps = shapes.real(eps, "eps", 0.0, lo_open=True)
-    if training and x.size // C <= 1:
+    if not training and running_mean is None:
+        raise ValueError("running_mean and running_var must be given when training=False")
+    momentum = shapes.real(momentum, "momentum")  # any finite number, as PyTorch's
+    # training divides by sqrt(var + eps) with var possibly 0: eps > 0 there, as in PyTorch; eps >= 0 otherwise
+    eps = shapes.real(eps, "eps (when training)" if training else "eps", 0.0, lo_open=training)
+    if training and x.shape[0] * shapes.prod(x.shape[2:]) == 1:
         raise ValueError(f"expected more than 1 value per channel when training, got input shape {x.shape}")
     for name, v in (("running_mean", running_mean), ("running_var", running_var)):
         if training and isinstance(_raw(v), np.ndarray) and not _raw(v).flags.writeable:
             raise ValueError(f"{name} is read-only, but training updates it in place; pass a writable copy")
+    if x.numel() == 0:  # an empty batch: no statistics to take, the running ones left as they are (PyTorch's)
+        weight, bias = (v if v is None or isinstance(v, Tensor) else Tensor(v) for v in (weight, bias))
+        return _scale_shift(x * 1, weight, bias, (C,) + (1,) * (x.ndim - 2))
     return _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
                             training=training, momentum=momentum, eps=eps)
 
@@ -1186,7 +1194,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     x = _float(input, "input")
     shape = _normalized_shape(x, normalized_shape)
     weight, bias = _affine(x, weight, bias, shape, "normalized_shape")
-    eps = shapes.real(eps, "eps", 0.0, lo_open=True)
+    eps = shapes.real(eps, "eps", 0.0)
     D = shapes.prod(shape)
     if 2 <= D <= ops.GROUP_NORM_ROW and x.numel():  # short rows: one fused pass each way
         return _GroupNorm.apply(x, weight, bias, groups=None, shape=shape, eps=eps)
@@ -1238,7 +1246,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if C % num_groups:
         raise ValueError(f"the number of channels C={C} (input.shape[1]) must be a multiple of num_groups={num_groups}")
     weight, bias = _affine(x, weight, bias, (C,), "one per channel, input.shape[1]")
-    eps = shapes.real(eps, "eps", 0.0, lo_open=True)
+    eps = shapes.real(eps, "eps", 0.0)
+    if x.shape[0] * (C // num_groups) * shapes.prod(x.shape[2:]) == 1:  # PyTorch's condition
+        raise ValueError(f"expected more than 1 value per group, got input shape {x.shape} with "
+                         f"num_groups={num_groups} (a batch of one value per group)")
     per = x.numel() // (x.shape[0] * num_groups) if x.numel() else 0
     if 2 <= per <= ops.GROUP_NORM_ROW:  # groups of up to 4096 values: one fused pass each way
         return _GroupNorm.apply(x, weight, bias, groups=num_groups, shape=(C,), eps=eps)
@@ -1253,9 +1264,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 @_arrays_in_arrays_out
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) * weight over the last ``len(normalized_shape)`` dimensions, as
-    ``torch.nn.functional.rms_norm``; eps None is the dtype's machine epsilon."""
+    ``torch.nn.functional.rms_norm``; eps None is the dtype's machine epsilon. A weight of the other
+    float dtype is cast to the input's, the output's dtype."""
     x = _float(input, "input")
     shape = _normalized_shape(x, normalized_shape)
+    if weight is not None:  # cast to the input's dtype, which the output keeps, as PyTorch's
+        weight = _float(weight, "weight").astype(x.dtype)
     weight, _ = _affine(x, weight, None, shape, "normalized_shape")
     eps = float(np.finfo(x.dtype).eps) if eps is None else shapes.real(eps, "eps", 0.0)
     dims = tuple(range(x.ndim - len(shape), x.ndim))
@@ -1406,12 +1420,33 @@ def _embedding_index(input, V):
     return index
 
 
+def _norm_type(value):
+    """embedding's ``norm_type``: the p of a p-norm, any real number or +-inf, as ``torch.norm``'s (NaN refused)."""
+    if isinstance(value, (float, np.floating)) and np.isinf(value):
+        return float(value)
+    return shapes.real(value, "norm_type")
+
+
+def _row_norms(rows, p):
+    """The p-norm of each row of ``rows`` (k, D), as (k, 1), as ``torch.norm``: max |x| for p = inf, min |x|
+    for -inf, the number of non-zeros for 0, else sum(|x|^p)^(1/p) (a row holding a 0 is 0 for p < 0)."""
+    a = M.abs(rows)
+    if np.isinf(p):
+        return (M.max if p > 0 else M.min)(a, axis=1, keepdims=True)
+    if p == 0:
+        return M.sum(M.astype(M.compare("ne", a, 0), rows.dtype), axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):  # 0^p = inf for p < 0
+        return M.power(M.sum(M.power(a, p), axis=1, keepdims=True), 1.0 / p)
+
+
 def _renorm_rows(w, index, max_norm, norm_type):
     """Scale, in place and outside the graph, the rows of ``w`` that ``index`` names whose
     ``norm_type``-norm exceeds ``max_norm`` down to ``max_norm`` (as PyTorch, by max_norm / (norm + 1e-7))."""
     flat = M.reshape(index, (-1,))
     rows = M.take(w.data, flat, 0)
-    norms = M.power(M.sum(M.power(M.abs(rows), norm_type), axis=1, keepdims=True), 1.0 / norm_type)
+    if not shapes.prod(rows.shape):  # no rows, or rows of nothing: nothing to scale
+        return
+    norms = _row_norms(rows, norm_type)
     scale = M.where(M.compare("gt", norms, max_norm), M.divide(max_norm, M.add(norms, 1e-7)), 1.0)
     M.assign(w.data, M.multiply(rows, M.astype(scale, rows.dtype)), flat)
     w._written()
@@ -1422,9 +1457,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
               sparse=False):
     """Rows of ``weight`` (num_embeddings, embedding_dim) at the integer indices ``input`` (any shape):
     output input.shape + (embedding_dim,), as ``torch.nn.functional.embedding``. ``padding_idx``'s row
-    gets no gradient; ``max_norm`` first scales the rows ``input`` names, in place, to a norm of at
-    most max_norm; ``scale_grad_by_freq`` divides each row's gradient by its count in ``input``.
-    Gradients are dense (``sparse=True`` is refused)."""
+    gets no gradient; ``max_norm`` first scales the rows ``input`` names, in place, to a ``norm_type``-norm
+    of at most max_norm (norm_type as ``torch.norm``'s p, +-inf included); ``scale_grad_by_freq``
+    divides each row's gradient by its count in ``input``. Gradients are dense (``sparse=True`` is refused)."""
     w = _float(weight, "weight", (2,), " (num_embeddings, embedding_dim)")
     V = w.shape[0]
     index = _embedding_index(input, V)
@@ -1439,7 +1474,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise ValueError("sparse=True: numconv's gradients are dense arrays; pass sparse=False")
     if max_norm is not None:
         max_norm = shapes.real(max_norm, "max_norm", 0.0)
-        norm_type = shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
+        norm_type = _norm_type(norm_type)
         with autograd.no_grad():
             _renorm_rows(w, index, max_norm, norm_type)
     # a Tensor index is version-checked at backward; an array one is copied (nothing could check it)

@@ -158,8 +158,10 @@ def test_gradcheck(name, rng):
     assert gradcheck(fn, [nc.Tensor(x, requires_grad=True)])
 
 
-@pytest.mark.parametrize("shape, slopes", [((2, 3, 4, 4), 3), ((2, 3, 4, 4), 1), ((5, 3), 3), ((6,), 1)])
+@pytest.mark.parametrize("shape, slopes", [((2, 3, 4, 4), 3), ((2, 3, 4, 4), 1), ((5, 3), 3), ((6,), 1),
+                                           ((2, 3, 4), ()), ((6,), ()), ((), ())])
 def test_prelu_against_torch_and_gradcheck(shape, slopes, rng, torch):
+    """One slope per channel, or one shared: (1,) or 0-d, whose gradient is 0-d too (as torch's)."""
     import torch.nn.functional as TF
 
     x = rng.standard_normal(shape)
@@ -174,6 +176,7 @@ def test_prelu_against_torch_and_gradcheck(shape, slopes, rng, torch):
     assert_close(F.prelu(x, w), yt.detach().numpy())
     assert_close(xn.grad.numpy(), xt.grad.numpy(), what="input gradient")
     assert_close(wn.grad.numpy(), wt.grad.numpy(), what="slope gradient")
+    assert wn.grad.shape == np.shape(w) == tuple(wt.grad.shape)
     assert gradcheck(F.prelu, [nc.Tensor(x + 0.01, requires_grad=True), nc.Tensor(w, requires_grad=True)])
 
 
@@ -243,6 +246,8 @@ def test_bad_arguments():
         F.silu(np.zeros(3, np.int64))
     with pytest.raises(ValueError, match="weight must have 1 or C=3"):
         F.prelu(x, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"weight must have 0 or 1 dimensions: a slope \(\), \(1,\) or \(C,\)"):
+        F.prelu(x, np.ones((1, 1), np.float32))
     with pytest.raises(TypeError, match="weight.*float64.*input.*float32|input.*float32.*weight.*float64"):
         F.prelu(x, np.ones(3, np.float64))
     with pytest.raises(ValueError, match="num_parameters must be a positive int"):

@@ -757,6 +757,8 @@ OPTIM = numconv.optim
     (lambda: F.unfold(a(1, 3, 0, 5), 2, padding=1), ValueError, "empty spatial"),
     (lambda: F.batch_norm(a(2, 3), a(3), a(3) ** 2, eps=-2.0), ValueError, "eps"),
     (lambda: F.batch_norm(a(2, 3), a(3), a(3) ** 2, momentum=None), TypeError, "momentum"),
+    (lambda: F.batch_norm(a(2, 3), a(3), a(3) ** 2, training=True, momentum=float("nan")), ValueError, "momentum"),
+    (lambda: numconv.nn.BatchNorm2d(3, momentum=float("inf")), ValueError, "momentum"),
     (lambda: numconv.nn.BatchNorm2d(3, eps="a"), TypeError, "eps"),
     (lambda: F.avg_pool2d(a(1, 1, 4, 4), 2, count_include_pad="no"), TypeError, "count_include_pad"),
     (lambda: F.max_pool2d(a(1, 1, 4, 4), 2, ceil_mode="yes"), TypeError, "ceil_mode"),
@@ -796,6 +798,43 @@ def test_fuzzed_mistakes_raise_named_errors(call, error, words):
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value), str(info.value)
+
+
+@pytest.mark.usefixtures("no_kernels")
+@pytest.mark.parametrize("call, words", [
+    (lambda L, t: L.batch_norm(t(4, 3), t(3), None, training=True), "both be None or neither be None, got only running_mean"),
+    (lambda L, t: L.batch_norm(t(4, 3), None, t(3), training=True), "both be None or neither be None, got only running_var"),
+    (lambda L, t: L.batch_norm(t(4, 3), t(3), None, training=False), "both be None or neither be None"),
+    (lambda L, t: L.batch_norm(t(4, 3), None, None, training=False), "must be given when training=False"),
+    (lambda L, t: L.batch_norm(t(1, 3), None, None, training=True), "more than 1 value per channel"),
+    (lambda L, t: L.batch_norm(t(1, 3, 1, 1), t(3), t(3), training=True), "more than 1 value per channel"),
+    (lambda L, t: L.batch_norm(t(1, 0), None, None, training=True), "more than 1 value per channel"),
+    (lambda L, t: L.batch_norm(t(4, 3), None, None, training=True, eps=0.0), "eps (when training) must be in (0.0"),
+    (lambda L, t: L.batch_norm(t(0, 3), t(3), t(3), training=True, eps=0.0), "eps (when training)"),
+    (lambda L, t: L.batch_norm(t(4, 3), t(3), t(3), training=False, eps=-1e-5), "eps must be in [0.0"),
+    (lambda L, t: L.group_norm(t(1, 4), 4), "more than 1 value per group"),
+    (lambda L, t: L.group_norm(t(1, 2, 1, 1), 2), "more than 1 value per group"),
+    (lambda L, t: L.prelu(t(2, 3), t(1, 1)), "weight must have 0 or 1 dimensions"),
+], ids=["bn_mean_only", "bn_var_only", "bn_eval_mean_only", "bn_eval_none", "bn_one_value", "bn_one_value_4d",
+        "bn_one_sample_no_channels", "bn_train_eps_zero", "bn_empty_train_eps_zero", "bn_eval_eps_negative",
+        "gn_one_value", "gn_one_value_4d", "prelu_2d_weight"])
+def test_refused_as_torch_before_any_kernel(call, words, torch):
+    """Calls torch refuses (the first two ran here, updating only the running mean; the group norms
+    gave the bias): a ValueError naming the arguments, before any kernel runs and any running statistic
+    changes."""
+    made = []  # (array, its values when made)
+
+    def ours(*shape):
+        array = np.abs(RNG.standard_normal(shape)) + 0.5
+        made.append((array, array.copy()))
+        return array
+
+    with pytest.raises(ValueError) as info:
+        call(F, ours)
+    assert words in str(info.value), str(info.value)
+    assert all(np.array_equal(array, values) for array, values in made)
+    with pytest.raises((ValueError, RuntimeError)):
+        call(torch.nn.functional, lambda *shape: torch.tensor(np.abs(RNG.standard_normal(shape)) + 0.5))
 
 
 ABSURD = 10**9  # per spatial dimension: no machine holds 10**18 elements

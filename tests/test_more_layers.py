@@ -5,6 +5,8 @@ outputs), the edge cases PyTorch defines, and the errors. Gradients are checked 
 differences and torch in ``test_functional_autograd.py`` / ``test_autograd.py``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -201,8 +203,10 @@ def test_lp_pool_of_a_window_of_zeros_has_a_zero_gradient_as_torch(torch):
     (lambda L, x: L.layer_norm(x, (0,)), (3, 0)),
     (lambda L, x: L.group_norm(x, 1), (0, 2, 3)),
     (lambda L, x: L.layer_norm(x, (2, 3)), (0, 2, 3)),
+    (lambda L, x: L.group_norm(x, 4), (1, 4, 2)),
+    (lambda L, x: L.group_norm(x, 1), (1, 2)),
 ], ids=["layer_norm_of_one", "group_norm_of_one", "group_norm_of_one_4d", "layer_norm_of_nothing", "empty_batch",
-        "layer_norm_empty_batch"])
+        "layer_norm_empty_batch", "group_norm_two_values_one_sample", "group_norm_one_sample_two_channels"])
 def test_runs_of_one_element_normalize_to_zero_and_empty_stays_empty(fn, shape, rng, torch):
     x = _r(rng, *shape)
     xs, xt = nc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -212,6 +216,68 @@ def test_runs_of_one_element_normalize_to_zero_and_empty_stays_empty(fn, shape, 
     y.backward(g)
     yt.backward(torch.from_numpy(g))
     assert_close(xs.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("shape, groups", [((1, 4), 4), ((1, 4, 1), 4), ((1, 1), 1), ((1, 6, 1, 1), 6)])
+def test_group_norm_of_one_value_in_all_is_refused_as_torch(shape, groups, torch):
+    """A batch of one sample with one value per group (N * C / num_groups * prod(spatial) == 1): a
+    ValueError, as torch's (it gave the bias), from the function and the layer alike."""
+    x = _r(np.random.default_rng(0), *shape, dtype=np.float32)
+    for call in (lambda: F.group_norm(x, groups), lambda: nn.GroupNorm(groups, shape[1])(nc.Tensor(x))):
+        with pytest.raises(ValueError, match=r"expected more than 1 value per group, got input shape \(1, "):
+            call()
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        torch.nn.functional.group_norm(torch.from_numpy(x), groups)
+
+
+@pytest.mark.parametrize("row_max", [None, 1], ids=["fused_kernels", "runs_then_affine"])
+@pytest.mark.parametrize("op", ["layer_norm", "group_norm"])
+def test_eps_zero_is_taken_as_torch(op, row_max, rng, torch, monkeypatch):
+    """eps = 0 (refused before): torch's values and gradients on random input, where no variance is 0,
+    and central differences agree; a constant row or group is 0 / 0, NaN, as torch's. The layers take it."""
+    from numconv import ops
+
+    if row_max is not None:
+        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+    if op == "layer_norm":
+        def call(L, a, w, b):
+            return L.layer_norm(a, (5,), w, b, eps=0.0)
+        params, layers = (_r(rng, 5), _r(rng, 5)), (nn.LayerNorm(5, eps=0), torch.nn.LayerNorm(5, eps=0))
+    else:
+        def call(L, a, w, b):
+            return L.group_norm(a, 2, w, b, eps=0.0)
+        params, layers = (_r(rng, 4), _r(rng, 4)), (nn.GroupNorm(2, 4, eps=0), torch.nn.GroupNorm(2, 4, eps=0))
+    x = _r(rng, 3, 4, 5) * 3 + 5
+    assert_close(call(F, x, *params), call(torch.nn.functional, *(torch.tensor(a) for a in (x,) + params)).numpy())
+    _norm_matches_torch(lambda a, w, b: call(F, a, w, b), lambda a, w, b: call(torch.nn.functional, a, w, b),
+                        x, params, (True, True), rng, torch)
+    constant = np.full((3, 4, 5), 2.0)
+    assert np.isnan(call(torch.nn.functional, torch.tensor(constant), None, None).numpy()).all()
+    assert np.isnan(call(F, constant, None, None)).all()
+    x32 = x.astype(np.float32)
+    assert_close(layers[0](nc.Tensor(x32)).numpy(), layers[1](torch.from_numpy(x32)).detach().numpy(), np.float32)
+
+
+@pytest.mark.filterwarnings("ignore:Mismatch dtype between input and weight")  # torch's, on the unfused path
+@pytest.mark.parametrize("x_dtype, w_dtype", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_rms_norm_casts_a_weight_of_the_other_dtype_as_torch(x_dtype, w_dtype, rng, torch):
+    """The weight cast to the input's dtype, which the output keeps; the weight's gradient in its own
+    dtype, the input's in the input's; values as torch's (float32's tolerance)."""
+    x, w, g = _r(rng, 3, 2, 4, dtype=x_dtype), _r(rng, 2, 4, dtype=w_dtype), _r(rng, 3, 2, 4, dtype=x_dtype)
+    xs, ws = nc.Tensor(x, requires_grad=True), nc.Tensor(w, requires_grad=True)
+    y = F.rms_norm(xs, (2, 4), ws)
+    y.backward(nc.Tensor(g))
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    yt = torch.nn.functional.rms_norm(xt, (2, 4), wt)
+    yt.backward(torch.from_numpy(g))
+    assert (y.dtype, xs.grad.dtype, ws.grad.dtype) == (x_dtype, x_dtype, w_dtype)
+    for what, ours, theirs in (("output", y, yt), ("input gradient", xs.grad, xt.grad),
+                               ("weight gradient", ws.grad, wt.grad)):
+        assert str(theirs.dtype) == f"torch.{ours.dtype}", what
+        assert_close(ours.numpy(), theirs.detach().numpy(), np.float32, what=what)
+    assert_close(F.rms_norm(x, (2, 4), w), yt.detach().numpy(), np.float32, what="arrays in, arrays out")
+    layer = nn.RMSNorm((2, 4), dtype=w_dtype)
+    assert layer(nc.Tensor(x)).dtype == x_dtype
 
 
 def test_the_normalization_layers_match_torch_in_init_state_and_output(rng, torch):
@@ -287,6 +353,25 @@ def test_embedding_max_norm_renormalizes_the_rows_it_reads_in_place(rng, torch):
     assert w._version == 1
 
 
+@pytest.mark.parametrize("norm_type", [math.inf, -math.inf, 0.0, -1.0, 0.5, 1, 3.0])
+def test_embedding_max_norm_of_every_norm_type_as_torch(norm_type, rng, torch):
+    """norm_type is torch.norm's p: inf the largest |value| (refused before), -inf the smallest, 0 the
+    number of non-zeros, a negative p 0 for a row holding a 0; the rows read and the table as torch's."""
+    table = _r(rng, 6, 4)
+    table = np.sign(table) * (1 + np.abs(table))  # every |value| above 1...
+    table[2, 1] = 0.0  # ...but one
+    index = np.array([[0, 2, 2], [5, 0, 1]])
+    ours, theirs = table.copy(), torch.tensor(table)
+    y = F.embedding(index, ours, max_norm=0.2, norm_type=norm_type)
+    yt = torch.nn.functional.embedding(torch.from_numpy(index), theirs, max_norm=0.2, norm_type=norm_type)
+    assert_close(y, yt.numpy())
+    assert_close(ours, theirs.numpy())
+    assert not np.array_equal(ours[[0, 1, 5]], table[[0, 1, 5]])
+    np.testing.assert_array_equal(ours[[3, 4]], table[[3, 4]])
+    assert repr(nn.Embedding(6, 4, max_norm=0.2, norm_type=norm_type)) == \
+        repr(torch.nn.Embedding(6, 4, max_norm=0.2, norm_type=norm_type))
+
+
 def test_where_split_chunk_as_torch(rng, torch):
     c = rng.random((3, 4)) > 0.5
     a = _r(rng, 3, 4)
@@ -322,7 +407,12 @@ def _a(*shape):
     (lambda: F.layer_norm(_a(2, 3), 3.0), TypeError, "normalized_shape"),
     (lambda: F.layer_norm(_a(2, 3), (3,), _a(2)), ValueError, "weight must have shape (3,)"),
     (lambda: F.layer_norm(_a(2, 3), (3,), None, _a(3).astype(np.float64)), TypeError, "bias has dtype float64"),
-    (lambda: F.layer_norm(_a(2, 3), (3,), eps=0.0), ValueError, "eps"),
+    (lambda: F.layer_norm(_a(2, 3), (3,), eps=-1e-5), ValueError, "eps must be in [0.0, inf)"),
+    (lambda: F.group_norm(_a(2, 4), 2, eps=float("nan")), ValueError, "eps must be finite"),
+    (lambda: nn.LayerNorm(3, eps=-1.0), ValueError, "eps"),
+    (lambda: nn.GroupNorm(1, 3, eps=float("inf")), ValueError, "eps"),
+    (lambda: nn.RMSNorm(3, eps="0"), TypeError, "eps"),
+    (lambda: nn.GroupNorm(4, 4)(nc.Tensor(_a(1, 4))), ValueError, "more than 1 value per group"),
     (lambda: F.layer_norm(np.ones((2, 3), np.int64), (3,)), TypeError, "input must be float32 or float64"),
     (lambda: F.group_norm(_a(2, 6, 2), 4), ValueError, "C=6 (input.shape[1]) must be a multiple of num_groups=4"),
     (lambda: F.group_norm(_a(6), 2), ValueError, "(N, C, *)"),
@@ -350,6 +440,9 @@ def _a(*shape):
     (lambda: F.embedding(np.array([0]), _a(5, 2), padding_idx=5), ValueError, "padding_idx must be in [-5, 5)"),
     (lambda: F.embedding(np.array([0]), _a(5, 2), sparse=True), ValueError, "sparse=True"),
     (lambda: F.embedding(np.array([0]), _a(5, 2), max_norm=-1.0), ValueError, "max_norm"),
+    (lambda: F.embedding(np.array([0]), _a(5, 2), max_norm=1.0, norm_type=float("nan")), ValueError,
+     "norm_type must be finite"),
+    (lambda: nn.Embedding(5, 2, norm_type="2"), TypeError, "norm_type must be a real number"),
     (lambda: nn.Embedding(-1, 3), ValueError, "num_embeddings"),
     (lambda: F.embedding([[1, 2], [3]], _a(5, 2)), ValueError, "rectangular"),
     (lambda: nc.randn(3).add_(1.0, alpha="x"), TypeError, "alpha"),

@@ -488,6 +488,152 @@ def test_init_functions():
         nn.init.kaiming_uniform_(w, mode="fan_avg")
 
 
+@pytest.mark.parametrize("call, dtype, words", [
+    (lambda init, w: init.normal_(w, 0.0, float("nan")), np.float64, "std must be finite"),
+    (lambda init, w: init.normal_(w, 0.0, -1.0), np.float64, "std must be in [0.0, inf)"),
+    (lambda init, w: init.uniform_(w, -math.inf, math.inf), np.float64, "a must be finite"),
+    (lambda init, w: init.uniform_(w, 0.0, math.inf), np.float64, "b must be finite"),
+    (lambda init, w: init.uniform_(w, math.nan, 1.0), np.float64, "a must be finite"),
+    (lambda init, w: init.uniform_(w, 2.0, 1.0), np.float64, "a <= b"),
+    (lambda init, w: init.uniform_(w, -1e308, 1e308), np.float64, "b - a within the tensor dtype's range"),
+    (lambda init, w: init.uniform_(w, -3e38, 3e38), np.float32, "b - a within the tensor dtype's range"),
+    (lambda init, w: init.uniform_(w, 0.0, 1e39), np.float32, "b - a within the tensor dtype's range"),
+], ids=["normal_std_nan", "normal_std_negative", "uniform_infinite", "uniform_b_infinite", "uniform_a_nan",
+        "uniform_a_above_b", "uniform_width_overflows", "uniform_width_overflows_float32", "uniform_b_above_float32"])
+def test_init_refuses_what_torch_refuses(call, dtype, words):
+    """Parameters for which torch raises (they filled NaN or inf here): a ValueError naming them, the
+    tensor untouched."""
+    torch = torch_or_fail()
+    w = np.full(3, 7.0, dtype)
+    with pytest.raises(ValueError) as info:
+        call(nn.init, w)
+    assert words in str(info.value), str(info.value)
+    np.testing.assert_array_equal(w, 7.0)
+    with pytest.raises(RuntimeError):
+        call(torch.nn.init, torch.from_numpy(w))
+
+
+def test_init_at_the_edges_torch_accepts():
+    """An interval of one point, and the widest one float32 holds, fill as torch's; constant_, zeros_,
+    ones_ and eye_ fill integer and bool tensors too (torch: 2.7 fills an int64 tensor with 2)."""
+    torch = torch_or_fail()
+    np.testing.assert_array_equal(nn.init.uniform_(np.zeros(4), 1.5, 1.5), np.full(4, 1.5))
+    wide = nn.init.uniform_(np.zeros(1000, np.float32), -1e38, 1e38)
+    assert np.isfinite(wide).all() and wide.min() < -1e37 and wide.max() > 1e37
+    for fill in (lambda i, w: i.constant_(w, 2.7), lambda i, w: i.zeros_(w), lambda i, w: i.ones_(w),
+                 lambda i, w: i.eye_(w.reshape(2, 3))):
+        for dtype in (np.int64, np.int32, np.bool_):
+            ours = fill(nn.init, np.full(6, 5, dtype))
+            theirs = fill(torch.nn.init, torch.from_numpy(np.full(6, 5, dtype)))
+            assert ours.dtype == dtype
+            np.testing.assert_array_equal(ours.reshape(-1), theirs.numpy().reshape(-1))
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (4, 4), (1, 1), (0, 2)])
+def test_eye_is_the_identity_as_torch(shape):
+    torch = torch_or_fail()
+    w = nn.Parameter(np.full(shape, 9.0, np.float32))
+    assert nn.init.eye_(w) is w and w.requires_grad
+    np.testing.assert_array_equal(w.numpy(), np.eye(*shape))
+    np.testing.assert_array_equal(w.numpy(), torch.nn.init.eye_(torch.empty(shape)).numpy())
+
+
+@pytest.mark.parametrize("shape, groups", [((4, 4, 3), 1), ((6, 2, 3, 3), 3), ((3, 5, 2, 4), 1), ((2, 6, 3), 1),
+                                           ((4, 2, 3, 3, 3), 2), ((8, 2, 5, 5), 4), ((2, 0, 3), 1)])
+def test_dirac_matches_torch(shape, groups):
+    torch = torch_or_fail()
+    w = np.full(shape, 9.0)
+    nn.init.dirac_(w, groups)
+    np.testing.assert_array_equal(w, torch.nn.init.dirac_(torch.empty(shape, dtype=torch.float64), groups).numpy())
+    assert w.sum() == groups * min(shape[0] // groups, shape[1])
+    assert np.array_equal(nn.init.dirac_(np.zeros(shape, np.int32), groups), w)  # any dtype, as torch
+
+
+@pytest.mark.parametrize("nd, channels, groups", [(1, 3, 1), (2, 4, 1), (2, 6, 3), (3, 4, 2)])
+def test_dirac_makes_the_convolution_the_identity(nd, channels, groups, rng):
+    """A (C, C / groups, 3, ...) weight from dirac_ with 'same' padding passes every channel through."""
+    w = nn.Parameter(np.empty((channels, channels // groups) + (3,) * nd))
+    nn.init.dirac_(w, groups)
+    x = rng.standard_normal((2, channels) + (5,) * nd)
+    conv = getattr(nc.functional, f"conv{nd}d")
+    assert_close(conv(x, w.numpy(), padding=1, groups=groups), x, what=f"conv{nd}d, groups={groups}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 7), (7, 3), (5, 5), (6, 2, 3, 3), (20, 2, 2), (1, 4)])
+def test_orthogonal_rows_or_columns_are_orthonormal(shape, dtype):
+    """W (shape[0], the rest flattened) times gain: W W^T = gain^2 I when it has no more rows than
+    columns, W^T W = gain^2 I otherwise; and W is the Q of the Gaussian's QR made unique by a positive
+    diagonal of R (so that Q is uniformly distributed): Q^T G is R, upper triangular with that diagonal."""
+    gain = 1.5
+    w = nn.Parameter(np.empty(shape, dtype))
+    assert nn.init.orthogonal_(w, gain, generator=np.random.default_rng(4)) is w
+    rows = shape[0]
+    flat = w.numpy().reshape(rows, -1).astype(np.float64) / gain
+    wide = rows < flat.shape[1]
+    gram = flat @ flat.T if wide else flat.T @ flat
+    assert_close(gram, np.eye(len(gram)), dtype, what="orthonormal")
+    gaussian = np.random.default_rng(4).standard_normal(flat.shape)
+    r = flat @ gaussian.T if wide else flat.T @ gaussian
+    assert_close(np.tril(r, -1), np.zeros_like(r), dtype, what="R is upper triangular")
+    assert (np.diag(r) > 0).all()
+
+
+def test_orthogonal_is_uniformly_distributed():
+    """Each entry of a uniformly random 4x4 orthogonal matrix has mean 0 and variance 1/4 (without the
+    sign correction the diagonal's mean would be far from 0)."""
+    nc.manual_seed(0)
+    draws = np.stack([nn.init.orthogonal_(np.empty((4, 4))) for _ in range(2000)])
+    assert np.abs(draws.mean(axis=0)).max() < 0.05
+    assert np.abs(draws.var(axis=0) - 0.25).max() < 0.03
+
+
+@pytest.mark.parametrize("rows, cols, sparsity", [(10, 7, 0.3), (5, 4, 0.0), (6, 3, 1.0), (9, 400, 0.5)])
+def test_sparse_zeroes_the_same_count_in_every_column_as_torch(rows, cols, sparsity):
+    torch = torch_or_fail()
+    w = nn.Parameter(np.empty((rows, cols), np.float32))
+    assert nn.init.sparse_(w, sparsity, std=2.0) is w
+    zeros = (w.numpy() == 0).sum(axis=0)
+    theirs = (torch.nn.init.sparse_(torch.empty(rows, cols), sparsity, std=2.0) == 0).sum(dim=0).numpy()
+    np.testing.assert_array_equal(zeros, math.ceil(sparsity * rows))
+    np.testing.assert_array_equal(zeros, theirs)
+    kept = w.numpy()[w.numpy() != 0]
+    if kept.size > 1000:
+        assert kept.std() == pytest.approx(2.0, rel=0.05) and abs(kept.mean()) < 0.15
+    if cols > 100:  # which rows: a fresh permutation per column, every row about as often
+        per_row = (w.numpy() == 0).sum(axis=1)
+        assert np.abs(per_row - cols * sparsity).max() < 5 * math.sqrt(cols * sparsity * (1 - sparsity))
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: nn.init.eye_(np.zeros(3)), ValueError, "eye_ needs a tensor with 2 dimensions, got shape (3,)"),
+    (lambda: nn.init.eye_(np.zeros((2, 2, 2))), ValueError, "eye_ needs a tensor with 2 dimensions"),
+    (lambda: nn.init.dirac_(np.zeros((3, 2))), ValueError, "3, 4 or 5 dimensions, got shape (3, 2)"),
+    (lambda: nn.init.dirac_(np.zeros((3, 2, 3)), 2), ValueError,
+     "dimension 0 (3) of shape (3, 2, 3) to be divisible by groups=2"),
+    (lambda: nn.init.dirac_(np.zeros((4, 2, 3)), 0), ValueError, "groups"),
+    (lambda: nn.init.dirac_(np.zeros((4, 2, 3)), 2.0), TypeError, "groups"),
+    (lambda: nn.init.orthogonal_(np.zeros(3)), ValueError, "at least 2 dimensions, got shape (3,)"),
+    (lambda: nn.init.orthogonal_(np.zeros((3, 3), np.int64)), TypeError, "floating-point"),
+    (lambda: nn.init.orthogonal_(np.zeros((3, 3)), gain=float("nan")), ValueError, "gain"),
+    (lambda: nn.init.sparse_(np.zeros((3, 2, 2)), 0.5), ValueError, "2 dimensions, got shape (3, 2, 2)"),
+    (lambda: nn.init.sparse_(np.zeros((3, 2)), 1.5), ValueError, "sparsity must be in [0.0, 1.0]"),
+    (lambda: nn.init.sparse_(np.zeros((3, 2)), -0.1), ValueError, "sparsity"),
+    (lambda: nn.init.sparse_(np.zeros((3, 2)), 0.5, std=-1.0), ValueError, "std"),
+    (lambda: nn.init.sparse_(np.zeros((3, 2), np.int32), 0.5), TypeError, "floating-point"),
+    (lambda: nn.init.eye_([[0.0]]), TypeError, "Tensor/Parameter or a NumPy array"),
+])
+def test_new_init_functions_refuse_bad_arguments(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value), str(info.value)
+
+
+def test_orthogonal_of_an_empty_tensor_is_a_no_op():
+    w = np.empty((0, 3))
+    assert nn.init.orthogonal_(w) is w
+
+
 # ============================================================================= layers vs torch
 
 
@@ -533,6 +679,8 @@ LAYERS = [
     ("bn2d_no_tracking", "BatchNorm2d", (3,), dict(track_running_stats=False, eps=1e-3), (4, 3, 5, 6)),
     ("bn3d", "BatchNorm3d", (2,), {}, (3, 2, 3, 4, 2)),
     ("bn2d_no_bias", "BatchNorm2d", (3,), dict(bias=False), (4, 3, 5, 6)),
+    ("bn1d_momentum_above_one", "BatchNorm1d", (5,), dict(momentum=1.5), (6, 5)),
+    ("bn2d_negative_momentum", "BatchNorm2d", (3,), dict(momentum=-0.5), (4, 3, 2, 3)),
     ("linear", "Linear", (7, 5), {}, (4, 7)),
     ("linear_3d_nobias", "Linear", (7, 5), dict(bias=False), (2, 3, 7)),
     ("flatten", "Flatten", (), {}, (2, 3, 4, 5)),
@@ -606,6 +754,72 @@ def test_batchnorm_train_then_eval(name, rng):
     assert int(m.num_batches_tracked.item()) == 3
     with pytest.raises(ValueError, match="expects"):
         m(nc_tensor(rng.standard_normal((2, 3, 4, 4, 4))))
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batchnorm_empty_batch_in_training_as_torch(momentum, rng):
+    """An empty batch in training (a detection head given no proposals): an empty output and input
+    gradient, zero parameter gradients, the running statistics left as they are and the batch
+    counted, as torch; the next batch then updates them as torch's does (the cumulative average of
+    momentum=None counts the empty batch too)."""
+    torch = torch_or_fail()
+    m, t = _pair("BatchNorm2d", 3, momentum=momentum)
+    with torch.no_grad():
+        t.running_mean.copy_(torch.randn(3))
+        t.running_var.copy_(torch.rand(3) + 0.5)
+    before = t.running_mean.numpy().copy(), t.running_var.numpy().copy()
+    _compare_layer(m, t, np.zeros((0, 3, 4, 4)), rng, train=True)
+    np.testing.assert_array_equal(m.running_mean.numpy(), before[0])
+    np.testing.assert_array_equal(m.running_var.numpy(), before[1])
+    assert int(m.num_batches_tracked.item()) == 1
+    np.testing.assert_array_equal(m.weight.grad.numpy(), np.zeros(3))
+    _compare_layer(m, t, rng.standard_normal((4, 3, 2, 2)), rng, train=True)
+    assert int(m.num_batches_tracked.item()) == 2
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 0), (0, 3)])
+def test_batch_norm_of_no_values_in_training_as_torch(shape, rng):
+    """F.batch_norm with no values (no samples, or no positions): the empty output torch gives, its
+    gradient flowing back (zeros for weight and bias), the running statistics unchanged; no channels
+    too (torch fails there given a weight, an IndexError)."""
+    torch = torch_or_fail()
+    C = shape[1]
+    x, w, b = np.zeros(shape), rng.standard_normal(C), rng.standard_normal(C)
+    rm, rv = rng.standard_normal(C), rng.random(C) + 0.5
+    kept = rm.copy(), rv.copy()
+    leaves = [nc.Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = nc.functional.batch_norm(leaves[0], rm, rv, leaves[1], leaves[2], training=True)
+    yt = torch.nn.functional.batch_norm(torch.tensor(x), torch.tensor(rm), torch.tensor(rv), torch.tensor(w),
+                                        torch.tensor(b), training=True)
+    assert y.shape == tuple(yt.shape) and y.dtype == np.float64
+    y.sum().backward()
+    assert leaves[0].grad.shape == shape
+    for leaf in leaves[1:]:
+        np.testing.assert_array_equal(leaf.grad.numpy(), np.zeros(C))
+    np.testing.assert_array_equal(rm, kept[0])
+    np.testing.assert_array_equal(rv, kept[1])
+    no_channels = torch.nn.functional.batch_norm(torch.zeros(4, 0), None, None, training=True)
+    assert nc.functional.batch_norm(np.zeros((4, 0)), None, None, training=True).shape == tuple(no_channels.shape)
+
+
+def test_batchnorm_eps_zero_as_torch(rng):
+    """eps = 0 builds and evaluates with the running statistics, as torch; only the training pass, which
+    divides by sqrt(var + eps) with var possibly 0, refuses it (torch too, at forward)."""
+    torch = torch_or_fail()
+    m, t = _pair("BatchNorm1d", 3, eps=0)
+    assert m.eps == 0.0
+    with torch.no_grad():
+        t.running_mean.copy_(torch.randn(3))
+        t.running_var.copy_(torch.rand(3) + 0.5)
+    _compare_layer(m, t, rng.standard_normal((4, 3)), rng, train=False)
+    with pytest.raises(ValueError, match=r"eps \(when training\) must be in \(0.0, inf\), got 0.0"):
+        m.train()(nc_tensor(rng.standard_normal((4, 3))))
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        t.train()(torch.randn(4, 3, dtype=torch.float64))
+    x = rng.standard_normal((5, 3, 2))
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+    assert_close(nc.functional.batch_norm(x, rm, rv, eps=0.0),
+                 torch.nn.functional.batch_norm(*(torch.tensor(a) for a in (x, rm, rv)), eps=0.0).numpy())
 
 
 def test_conv_transpose_output_size(rng):
@@ -746,8 +960,12 @@ def test_layer_argument_errors():
         nn.ConvTranspose2d(1, 1, 3, padding="same")
     with pytest.raises(ValueError, match="half"):
         nn.MaxPool2d(2, padding=2)
-    with pytest.raises(ValueError, match="momentum"):
-        nn.BatchNorm2d(3, momentum=2.0)
+    with pytest.raises(ValueError, match="momentum"):  # any finite number, as torch; never NaN
+        nn.BatchNorm2d(3, momentum=float("nan"))
+    with pytest.raises(TypeError, match="momentum"):
+        nn.BatchNorm2d(3, momentum="0.1")
+    with pytest.raises(ValueError, match="eps"):
+        nn.BatchNorm2d(3, eps=-1e-5)
     with pytest.raises(ValueError, match="channels"):
         nn.BatchNorm2d(3)(nc.Tensor(np.zeros((2, 4, 3, 3), np.float32)))
 

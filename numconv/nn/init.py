@@ -15,11 +15,12 @@ import statistics
 import numpy as np
 
 from .. import random as _random
+from .. import shapes
 from ..tensor import Tensor
 
 __all__ = [
-    "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
-    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "eye_", "dirac_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
 ]
 
 
@@ -119,16 +120,20 @@ def _draw(tensor, kind, scale, shift, generator):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with U(a, b)."""
+    """Fill with U(a, b): a <= b, the bounds and b - a within the tensor's float dtype (as torch)."""
+    largest = float(np.finfo(_float_dtype(tensor)).max)
+    a, b = shapes.real(a, "a"), shapes.real(b, "b")
     if not a <= b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
+    if max(-a, b, b - a) > largest:
+        raise ValueError(f"uniform_ needs a, b and b - a within the tensor dtype's range (at most {largest:g} in "
+                         f"magnitude), got a={a}, b={b}")
     return _draw(tensor, "random", b - a, a, generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with N(mean, std^2)."""
-    if std < 0:
-        raise ValueError(f"normal_ needs std >= 0, got {std}")
+    """Fill with N(mean, std^2); mean and std finite, std >= 0."""
+    mean, std = shapes.real(mean, "mean"), shapes.real(std, "std", 0.0)
     return _draw(tensor, "standard_normal", std, mean, generator)
 
 
@@ -143,10 +148,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     float64's range (beyond 37 std) is refused.
     """
     dt = _float_dtype(tensor)
+    mean, std = shapes.real(mean, "mean"), shapes.real(std, "std", 0.0, lo_open=True)
     if not a < b:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
-    if not std > 0:
-        raise ValueError(f"trunc_normal_ needs std > 0, got {std}")
     rng = _generator(generator)
     shape = _array(tensor).shape
     lo, hi = (a - mean) / std, (b - mean) / std
@@ -174,7 +178,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
-    _float_dtype(tensor)
+    """Fill with ``val`` (a tensor of any dtype, as torch: 0.5 fills an integer one with 0)."""
     return _fill(tensor, val)
 
 
@@ -184,6 +188,35 @@ def zeros_(tensor):
 
 def ones_(tensor):
     return constant_(tensor, 1.0)
+
+
+def eye_(tensor):
+    """Fill a 2-d tensor with the identity matrix: ones on the main diagonal, zeros elsewhere (any dtype)."""
+    shape = _array(tensor).shape
+    if len(shape) != 2:
+        raise ValueError(f"eye_ needs a tensor with 2 dimensions, got shape {tuple(shape)}")
+    return _fill(tensor, np.eye(*shape))
+
+
+def dirac_(tensor, groups=1):
+    """Fill a convolution weight (out, in, *kernel) of 3, 4 or 5 dimensions with the Dirac delta, so that the
+    convolution is the identity on the first channels: in each of ``groups`` groups of out / groups filters,
+    filter d is 1 at input channel d and the kernel's centre (index k // 2 along each kernel dimension), for
+    d < min(out / groups, in); zeros elsewhere (any dtype)."""
+    shape = tuple(_array(tensor).shape)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"dirac_ needs a tensor with 3, 4 or 5 dimensions, got shape {shape}")
+    groups = shapes.integer(groups, "groups", 1)
+    if shape[0] % groups:
+        raise ValueError(f"dirac_ needs dimension 0 ({shape[0]}) of shape {shape} to be divisible by groups={groups}")
+    per_group = shape[0] // groups
+    centre = tuple(k // 2 for k in shape[2:])
+    values = np.zeros(shape)
+    if values.size:  # (a kernel dimension of size 0 has no centre)
+        for g in range(groups):
+            for d in range(min(per_group, shape[1])):
+                values[(g * per_group + d, d) + centre] = 1
+    return _fill(tensor, values)
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
@@ -214,3 +247,41 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     if fan == 0:
         return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
+
+
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013), as torch: the tensor seen as
+    (rows = shape[0], cols = the product of the rest) is the Q of the QR decomposition of a Gaussian
+    matrix (of its transpose when rows < cols), each column's sign that of R's diagonal entry, so that
+    Q is uniformly distributed. W W^T = gain^2 I when rows <= cols, W^T W = gain^2 I when rows >= cols."""
+    _float_dtype(tensor)
+    shape = tuple(_array(tensor).shape)
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_ needs a tensor with at least 2 dimensions, got shape {shape}")
+    gain = shapes.real(gain, "gain")
+    if not shapes.prod(shape):
+        return tensor
+    rows = shape[0]
+    cols = shapes.prod(shape) // rows
+    wide = rows < cols
+    gaussian = _generator(generator).standard_normal((rows, cols))
+    q, r = np.linalg.qr(gaussian.T if wide else gaussian)  # q: (max, min) with orthonormal columns
+    q *= np.sign(np.diag(r))
+    return _fill(tensor, (gain * (q.T if wide else q)).reshape(shape))
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Fill a 2-d tensor (rows, cols) with N(0, std^2), then zero ceil(sparsity * rows) entries of each column,
+    at rows drawn without replacement (Martens, 2010), as torch; sparsity in [0, 1]."""
+    _float_dtype(tensor)
+    shape = tuple(_array(tensor).shape)
+    if len(shape) != 2:
+        raise ValueError(f"sparse_ needs a tensor with 2 dimensions, got shape {shape}")
+    sparsity = shapes.real(sparsity, "sparsity", 0.0, 1.0)
+    std = shapes.real(std, "std", 0.0)
+    rng = _generator(generator)
+    values = rng.standard_normal(shape) * std
+    zeros = math.ceil(sparsity * shape[0])
+    rows = np.argsort(rng.random(shape), axis=0)[:zeros]  # each column's first rows of a random permutation
+    np.put_along_axis(values, rows, 0.0, axis=0)
+    return _fill(tensor, values)

@@ -25,6 +25,11 @@ from .parameter import Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm"]
 
 
+def _eps(eps):
+    """eps >= 0, as PyTorch's layers take it (batch norm's training pass needs eps > 0: ``F.batch_norm``)."""
+    return shapes.real(eps, "eps", 0.0)
+
+
 class _BatchNorm(Module):
     _dims = (4,)
 
@@ -32,10 +37,9 @@ class _BatchNorm(Module):
                  device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features = positive_int(num_features, "num_features")
-        if momentum is not None:
-            momentum = shapes.real(momentum, "momentum (or None)", 0.0, 1.0)
-        eps = shapes.real(eps, "eps", 0.0, lo_open=True)
-        self.eps, self.momentum = eps, momentum
+        if momentum is not None:  # any finite number, as PyTorch's
+            momentum = shapes.real(momentum, "momentum (or None)")
+        self.eps, self.momentum = _eps(eps), momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = factory_dtype(device, dtype)
         if affine:
@@ -129,10 +133,6 @@ def _affine_parameters(module, affine, shape, dt, bias=True):
     module.register_parameter("bias", Parameter(np.zeros(shape, dtype=dt)) if affine and bias else None)
 
 
-def _eps(eps, name="eps"):
-    return shapes.real(eps, name, 0.0, lo_open=True)
-
-
 class LayerNorm(Module):
     """``LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True)``: ``F.layer_norm``
     over the last dimensions of shape ``normalized_shape``, with weight and bias of that shape."""
@@ -193,7 +193,7 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
         self.normalized_shape = shapes.sizes(normalized_shape, "normalized_shape")
-        self.eps = None if eps is None else shapes.real(eps, "eps", 0.0)
+        self.eps = None if eps is None else _eps(eps)
         self.elementwise_affine = shapes.flag(elementwise_affine, "elementwise_affine")
         _affine_parameters(self, self.elementwise_affine, self.normalized_shape, factory_dtype(device, dtype),
                            bias=False)

@@ -32,8 +32,8 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
         self.max_norm = None if max_norm is None else shapes.real(max_norm, "max_norm", 0.0)
-        shapes.real(norm_type, "norm_type", 0.0, lo_open=True)
-        self.norm_type = norm_type
+        F._norm_type(norm_type)
+        self.norm_type = norm_type  # as given, so that repr shows it as PyTorch's does
         self.scale_grad_by_freq = shapes.flag(scale_grad_by_freq, "scale_grad_by_freq")
         if shapes.flag(sparse, "sparse"):
             raise ValueError("sparse=True: numconv's gradients are dense arrays; pass sparse=False")
