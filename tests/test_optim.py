@@ -1,4 +1,6 @@
 """Optimizers and LR schedulers against torch.optim (for-loop implementations), state_dict round trips, errors."""
+import copy
+import math
 import warnings
 
 import numpy as np
@@ -31,11 +33,17 @@ CONFIGS = [
     ("Adam", dict(lr=0.02, weight_decay=0.05, amsgrad=True, maximize=True)),
     ("AdamW", dict(lr=0.02, weight_decay=0.1, maximize=True)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1, maximize=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
+    ("Adagrad", dict(lr=0.05, maximize=True)),
 ]
 
 
 def _ids(c):
-    return c[0] + "-" + "-".join(f"{k}={v}" for k, v in c[1].items())
+    def show(v):
+        return f"[{','.join(map(show, v))}]" if isinstance(v, list) else str(getattr(v, "__name__", v))
+
+    return c[0] + "-" + "-".join(f"{k}={show(v)}" for k, v in c[1].items())
 
 
 def _pair(torch, rng, dtype):
@@ -83,7 +91,7 @@ def test_matches_torch(torch, rng, config, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("config", [CONFIGS[4], CONFIGS[8], CONFIGS[10], CONFIGS[14]], ids=_ids)
+@pytest.mark.parametrize("config", [CONFIGS[4], CONFIGS[8], CONFIGS[10], CONFIGS[14], CONFIGS[20]], ids=_ids)
 def test_large_parameters_use_the_threaded_kernels(torch, rng, config, dtype):
     from numconv.ops.optim import PARALLEL_MIN_SIZE
 
@@ -139,7 +147,7 @@ def _all_plain(obj):
     return isinstance(obj, (np.ndarray, bool, int, float))
 
 
-@pytest.mark.parametrize("config", [CONFIGS[4], CONFIGS[8], CONFIGS[10], CONFIGS[14]], ids=_ids)
+@pytest.mark.parametrize("config", [CONFIGS[4], CONFIGS[8], CONFIGS[10], CONFIGS[14], CONFIGS[20]], ids=_ids)
 def test_state_dict_round_trip_continues_identically(rng, config, tmp_path):
     name, kw = config
     init = [rng.standard_normal(s) for s in SHAPES]
@@ -245,6 +253,8 @@ def test_gradient_mismatches_are_errors(rng):
     (lambda ps: optim.Adam(ps, eps=-1.0), "eps"),
     (lambda ps: optim.RMSprop(ps, alpha=-0.1), "alpha"),
     (lambda ps: optim.RMSprop(ps, momentum=-0.1), "momentum"),
+    (lambda ps: optim.Adagrad(ps, lr_decay=-0.1), "lr_decay"),
+    (lambda ps: optim.Adagrad(ps, initial_accumulator_value=-1.0), "initial_accumulator_value"),
     (lambda ps: optim.SGD([{"params": ps, "lr": -1.0}], lr=0.1), "lr"),
     (lambda ps: optim.SGD([], lr=0.1), "empty"),
     (lambda ps: optim.SGD(ps + ps[:1], lr=0.1), "more than once"),
@@ -256,11 +266,61 @@ def test_bad_hyperparameters_raise_value_error(make, match):
 
 
 # ---------------------------------------------------------------------------- schedulers
+def _decay(epoch):
+    return 0.9 ** epoch
+
+
+def _shrink(epoch):
+    return 0.8 if epoch % 3 else 1.1
+
+
+class _Warmup:
+    """A callable object: its ``__dict__`` is in the scheduler's state, as torch saves it."""
+
+    def __init__(self, steps):
+        self.steps, self.calls = steps, 0
+
+    def __call__(self, epoch):
+        self.calls += 1
+        return min(1.0, (epoch + 1) / self.steps) * 0.97 ** self.calls
+
+    def __repr__(self):
+        return f"Warmup({self.steps})"
+
+
+def _own(kw):
+    """``kw`` with fresh ``_Warmup`` objects: each scheduler counts its own calls."""
+    return {k: [_Warmup(x.steps) if isinstance(x, _Warmup) else x for x in v] if isinstance(v, list) else v
+            for k, v in kw.items()}
+
+
 SCHEDULERS = [
     ("StepLR", dict(step_size=3, gamma=0.5)),
     ("StepLR", dict(step_size=1)),
     ("CosineAnnealingLR", dict(T_max=5)),
     ("CosineAnnealingLR", dict(T_max=4, eta_min=0.01)),
+    ("MultiStepLR", dict(milestones=[3, 7, 7, 12], gamma=0.5)),  # a repeated milestone: gamma^2 there
+    ("MultiStepLR", dict(milestones=[9, 2])),  # any order, as torch's Counter
+    ("ExponentialLR", dict(gamma=0.9)),
+    ("LambdaLR", dict(lr_lambda=_decay)),
+    ("LambdaLR", dict(lr_lambda=[_decay, _Warmup(4)])),
+    ("MultiplicativeLR", dict(lr_lambda=_shrink)),
+    ("MultiplicativeLR", dict(lr_lambda=[_shrink, _decay])),
+    ("ConstantLR", dict()),
+    ("ConstantLR", dict(factor=0.5, total_iters=3)),
+    ("LinearLR", dict()),
+    ("LinearLR", dict(start_factor=1.0, end_factor=0.0, total_iters=10)),
+    ("LinearLR", dict(start_factor=0.1, end_factor=0.6, total_iters=4)),
+    ("PolynomialLR", dict()),
+    ("PolynomialLR", dict(total_iters=8, power=2.0)),
+    ("PolynomialLR", dict(total_iters=20, power=0.5)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=2, T_mult=2, eta_min=0.01)),  # restarts at 2, 6, 14
+    ("OneCycleLR", dict(max_lr=[1.0, 0.5], total_steps=25)),
+    ("OneCycleLR", dict(max_lr=0.8, total_steps=25, anneal_strategy="linear", three_phase=True)),
+    ("OneCycleLR", dict(max_lr=[0.5, 2.0], epochs=5, steps_per_epoch=5, pct_start=0.4, div_factor=10.0,
+                        final_div_factor=100.0, base_momentum=0.8, max_momentum=[0.9, 0.99], three_phase=True)),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=30, cycle_momentum=False)),
 ]
 
 
@@ -276,8 +336,8 @@ def _two_group_opts(torch):
 def test_scheduler_matches_torch(torch, config):
     name, kw = config
     opt, ref = _two_group_opts(torch)
-    ours = getattr(lr_scheduler, name)(opt, **kw)
-    theirs = getattr(torch.optim.lr_scheduler, name)(ref, **kw)
+    ours = getattr(lr_scheduler, name)(opt, **_own(kw))
+    theirs = getattr(torch.optim.lr_scheduler, name)(ref, **_own(kw))
     assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -288,35 +348,52 @@ def test_scheduler_matches_torch(torch, config):
             theirs.step()
             np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
             assert [g["lr"] for g in opt.param_groups] == ours.get_last_lr()
-        ours.step(7)  # jumping to an epoch uses the closed form, as torch does
-        theirs.step(7)
-    np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12)
+            # OneCycleLR cycles SGD's momentum (both have the key, so torch cycles it too); the others leave it
+            np.testing.assert_allclose([g["momentum"] for g in opt.param_groups],
+                                       [g["momentum"] for g in ref.param_groups], rtol=1e-12, atol=1e-15)
+        for epoch in (7, 0, 3):  # jumping to an epoch uses the closed form where torch has one
+            ours.step(epoch)
+            theirs.step(epoch)
+            np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
+    assert ours.last_epoch == theirs.last_epoch == 3
+
+
+def _storable(obj):
+    """What ``numconv.checkpoint`` stores: numbers, bools, strings, None, lists, and dicts with string keys."""
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _storable(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(_storable(v) for v in obj)
+    return obj is None or isinstance(obj, (bool, int, float, str))
+
+
+def _fresh(config):
+    """A scheduler of ``config`` over a fresh two-group SGD (the lambdas' objects fresh too)."""
+    name, kw = config
+    opt = optim.SGD([{"params": [nc.Tensor(np.zeros(2), requires_grad=True)]},
+                     {"params": [nc.Tensor(np.zeros(2), requires_grad=True)], "lr": 0.3}], lr=0.1)
+    return opt, getattr(lr_scheduler, name)(opt, **_own(kw))
 
 
 @pytest.mark.parametrize("config", SCHEDULERS, ids=_ids)
 def test_scheduler_state_dict_round_trip(config, tmp_path):
-    name, kw = config
-
-    def fresh():
-        return optim.SGD([nc.Tensor(np.zeros(2), requires_grad=True)], lr=0.1)
-
-    opt_a = fresh()
-    a = getattr(lr_scheduler, name)(opt_a, **kw)
+    opt_a, a = _fresh(config)
     for _ in range(6):
         a.step()
     sd = a.state_dict()
-    assert _all_plain(sd)
+    assert _storable(sd)
     checkpoint = pytest.importorskip("numconv.checkpoint")
     checkpoint.save(tmp_path / "s.npz", {"scheduler": sd, "optimizer": opt_a.state_dict()})
     back = checkpoint.load(tmp_path / "s.npz")
-    opt_b = fresh()
+    opt_b, b = _fresh(config)  # the scheduler first, then the optimizer's state, as torch advises
     opt_b.load_state_dict(back["optimizer"])
-    b = getattr(lr_scheduler, name)(opt_b, **kw)
     b.load_state_dict(back["scheduler"])
+    assert b.state_dict() == sd
     for _ in range(9):
         a.step()
         b.step()
         assert a.get_last_lr() == b.get_last_lr()
+        assert [g["momentum"] for g in opt_a.param_groups] == [g["momentum"] for g in opt_b.param_groups]
 
 
 def test_a_torch_optimizer_state_is_copied_not_shared(torch):
@@ -349,19 +426,26 @@ def test_a_step_counter_that_is_not_a_count_is_refused(step):
     assert opt.state[p]["step"] == 1  # unchanged
 
 
-@pytest.mark.parametrize("name, kw", [("StepLR", dict(step_size=3, gamma=0.5)), ("CosineAnnealingLR", dict(T_max=5))])
+CROSS = [("StepLR", dict(step_size=3, gamma=0.5)), ("CosineAnnealingLR", dict(T_max=5)),
+         ("MultiStepLR", dict(milestones=[2, 5, 5, 9])), ("LinearLR", dict(start_factor=0.25, total_iters=6)),
+         ("PolynomialLR", dict(total_iters=9, power=1.5)), ("CosineAnnealingWarmRestarts", dict(T_0=2, T_mult=2)),
+         ("OneCycleLR", dict(max_lr=1.0, total_steps=20, three_phase=True)), ("LambdaLR", dict(lr_lambda=[_Warmup(6)]))]
+
+
+@pytest.mark.parametrize("name, kw", CROSS, ids=[_ids(c) for c in CROSS])
 def test_scheduler_state_dicts_cross_with_torch_and_are_checked(torch, name, kw):
-    """A PyTorch scheduler's state_dict loads into numconv's (and numconv's into PyTorch's), and the
-    schedules go on identically; entries of the wrong kind are a ValueError naming them, and leave
-    the scheduler as it was."""
+    """A PyTorch scheduler's state_dict loads into numconv's (and numconv's into PyTorch's, but for
+    MultiStepLR's, whose milestones torch keeps as a Counter), and the schedules go on identically
+    (a callable lr_lambda's attributes too); entries of the wrong kind are a ValueError naming them,
+    and leave the scheduler as it was."""
     tp = torch.nn.Parameter(torch.ones(1))
     topt = torch.optim.SGD([tp], lr=0.1)
-    ts = getattr(torch.optim.lr_scheduler, name)(topt, **kw)
+    ts = getattr(torch.optim.lr_scheduler, name)(topt, **_own(kw))
     for _ in range(4):
         topt.step()
         ts.step()
     opt = optim.SGD([nc.Tensor(np.zeros(1), requires_grad=True)], lr=0.1)
-    ours = getattr(lr_scheduler, name)(opt, **kw)
+    ours = getattr(lr_scheduler, name)(opt, **_own(kw))
     ours.load_state_dict(ts.state_dict())
     opt.param_groups[0]["lr"] = topt.param_groups[0]["lr"]
     for _ in range(7):
@@ -369,7 +453,17 @@ def test_scheduler_state_dicts_cross_with_torch_and_are_checked(torch, name, kw)
         ts.step()
         ours.step()
         assert ours.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-15)
-    ts.load_state_dict(ours.state_dict())
+    if name != "MultiStepLR":
+        for _ in range(2):
+            ours.step()
+        ts.load_state_dict(ours.state_dict())
+        topt.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
+        for _ in range(5):
+            topt.step()
+            ts.step()
+            ours.step()
+            assert ours.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-15)
+            assert opt.param_groups[0]["momentum"] == pytest.approx(topt.param_groups[0]["momentum"], rel=1e-15)
     good = ours.state_dict()
     for change, words in [(dict(last_epoch=-2), "'last_epoch' must be a whole number >= -1"),
                           (dict(base_lrs=[0.1, 0.2]), "'base_lrs' must be a list of 1"),
@@ -383,12 +477,509 @@ def test_scheduler_state_dicts_cross_with_torch_and_are_checked(torch, name, kw)
         ours.load_state_dict({k: v for k, v in good.items() if k != "last_epoch"})
 
 
-def test_scheduler_bad_arguments():
-    opt = optim.SGD([nc.Tensor(np.zeros(2), requires_grad=True)], lr=0.1)
-    with pytest.raises(ValueError, match="step_size"):
-        lr_scheduler.StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="T_max"):
-        lr_scheduler.CosineAnnealingLR(opt, T_max=0)
+class _NoMomentum(optim.Optimizer):
+    """An optimizer with neither momentum nor betas (numconv's four all have one)."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+
+
+def _two_group(name="SGD"):
+    ps = [nc.Tensor(np.zeros(2), requires_grad=True) for _ in range(2)]
+    make = _NoMomentum if name == "NoMomentum" else getattr(optim, name)
+    return make([{"params": ps[:1]}, {"params": ps[1:], "lr": 0.3}], lr=0.1)
+
+
+BAD_SCHEDULER_ARGS = [  # (scheduler, arguments, optimizer, error, message)
+    ("StepLR", dict(step_size=0), "SGD", ValueError, "step_size=0"),
+    ("CosineAnnealingLR", dict(T_max=0), "SGD", ValueError, "T_max=0"),
+    ("MultiStepLR", dict(milestones=[3, "a"]), "SGD", TypeError, r"milestones\[1\] must be an int, got 'a'"),
+    ("MultiStepLR", dict(milestones=[-1, 3]), "SGD", ValueError, r"milestones\[0\] must be >= 0, got -1"),
+    ("MultiStepLR", dict(milestones=5), "SGD", TypeError, "milestones must be a list of epochs, got 5"),
+    ("MultiStepLR", dict(milestones=[2], gamma=-1), "SGD", ValueError, r"gamma must be in \[0.0, inf\), got -1"),
+    ("ExponentialLR", dict(gamma=float("nan")), "SGD", ValueError, "gamma must be finite, got nan"),
+    ("ExponentialLR", dict(gamma="0.9"), "SGD", TypeError, "gamma must be a real number, got '0.9'"),
+    ("LambdaLR", dict(lr_lambda=[_decay]), "SGD", ValueError, "Expected 2 lr_lambdas .*, but got 1"),
+    ("LambdaLR", dict(lr_lambda=0.5), "SGD", TypeError, "lr_lambda must be a function or a callable object, got 0.5"),
+    ("MultiplicativeLR", dict(lr_lambda=[_decay, "x"]), "SGD", TypeError, "lr_lambda must be .*, got 'x'"),
+    ("ConstantLR", dict(factor=1.5), "SGD", ValueError, r"factor must be in \(0.0, 1.0\], got 1.5"),
+    ("ConstantLR", dict(factor=0), "SGD", ValueError, r"factor must be in \(0.0, 1.0\], got 0"),
+    ("ConstantLR", dict(total_iters=0), "SGD", ValueError, "total_iters must be >= 1, got 0"),
+    ("LinearLR", dict(start_factor=0), "SGD", ValueError, r"start_factor must be in \(0.0, 1.0\], got 0"),
+    ("LinearLR", dict(end_factor=1.2), "SGD", ValueError, r"end_factor must be in \[0.0, 1.0\], got 1.2"),
+    ("LinearLR", dict(total_iters=2.5), "SGD", TypeError, "total_iters must be an int, got 2.5"),
+    ("PolynomialLR", dict(total_iters=0), "SGD", ValueError, "total_iters must be >= 1, got 0"),
+    ("PolynomialLR", dict(power=-1.0), "SGD", ValueError, r"power must be in \[0.0, inf\), got -1.0"),
+    ("CosineAnnealingWarmRestarts", dict(T_0=0), "SGD", ValueError, "T_0 must be >= 1, got 0"),
+    ("CosineAnnealingWarmRestarts", dict(T_0=2.5), "SGD", TypeError, "T_0 must be an int, got 2.5"),
+    ("CosineAnnealingWarmRestarts", dict(T_0=2, T_mult=0), "SGD", ValueError, "T_mult must be >= 1, got 0"),
+    ("CosineAnnealingWarmRestarts", dict(T_0=2, eta_min=-0.1), "SGD", ValueError, "eta_min .*, got -0.1"),
+    ("OneCycleLR", dict(max_lr=1.0), "SGD", ValueError, "total_steps OR .*epochs=None, steps_per_epoch=None"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=0), "SGD", ValueError, "total_steps must be >= 1, got 0"),
+    ("OneCycleLR", dict(max_lr=1.0, epochs=0, steps_per_epoch=3), "SGD", ValueError, "epochs must be >= 1, got 0"),
+    ("OneCycleLR", dict(max_lr=1.0, epochs=2, steps_per_epoch=1.5), "SGD", TypeError, "steps_per_epoch .*, got 1.5"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9, pct_start=1.5), "SGD", ValueError, "pct_start .*, got 1.5"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=10, pct_start=0.1), "SGD", ValueError,
+     r"pct_start \* total_steps must not be 1 .*pct_start=0.1, total_steps=10"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9, anneal_strategy="cosine"), "SGD", ValueError,
+     "anneal_strategy must be 'cos' or 'linear', got 'cosine'"),
+    ("OneCycleLR", dict(max_lr=[1.0], total_steps=9), "SGD", ValueError,
+     r"max_lr must have one value per param group \(2\), got 1: \[1.0\]"),
+    ("OneCycleLR", dict(max_lr=[1.0, -2.0], total_steps=9), "SGD", ValueError, r"max_lr\[1\] .*, got -2.0"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9, div_factor=0), "SGD", ValueError, "div_factor .*, got 0"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9, final_div_factor=-1.0), "SGD", ValueError,
+     "final_div_factor .*, got -1.0"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9, three_phase="yes"), "SGD", TypeError,
+     "three_phase must be True or False, got 'yes'"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9, base_momentum=-0.1), "SGD", ValueError,
+     "base_momentum .*, got -0.1"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9, max_momentum=1.0), "Adam", ValueError,
+     r"max_momentum must be in \[0.0, 1.0\), got 1.0"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=9), "NoMomentum", ValueError,
+     "cycle_momentum=True needs an optimizer with momentum or betas, and _NoMomentum has neither"),
+    ("ReduceLROnPlateau", dict(factor=1.0), "SGD", ValueError, r"factor must be in \[0.0, 1.0\), got 1.0"),
+    ("ReduceLROnPlateau", dict(mode="low"), "SGD", ValueError, "mode must be 'min' or 'max', got 'low'"),
+    ("ReduceLROnPlateau", dict(threshold_mode="relative"), "SGD", ValueError,
+     "threshold_mode must be 'rel' or 'abs', got 'relative'"),
+    ("ReduceLROnPlateau", dict(patience=-1), "SGD", ValueError, "patience must be >= 0, got -1"),
+    ("ReduceLROnPlateau", dict(cooldown=1.5), "SGD", TypeError, "cooldown must be an int, got 1.5"),
+    ("ReduceLROnPlateau", dict(threshold=-0.1), "SGD", ValueError, "threshold .*, got -0.1"),
+    ("ReduceLROnPlateau", dict(min_lr=[0.1]), "SGD", ValueError, r"min_lr must have one value per param group \(2\)"),
+    ("ReduceLROnPlateau", dict(min_lr=[0.1, -1]), "SGD", ValueError, r"min_lr\[1\] .*, got -1"),
+    ("ReduceLROnPlateau", dict(eps=-1e-8), "SGD", ValueError, "eps .*, got -1e-08"),
+]
+
+
+@pytest.mark.parametrize("name, kw, opt_name, error, match", BAD_SCHEDULER_ARGS,
+                         ids=[_ids(c[:2]) for c in BAD_SCHEDULER_ARGS])
+def test_scheduler_bad_arguments(name, kw, opt_name, error, match):
+    """A ValueError or TypeError naming the argument and the value, raised before the optimizer's
+    param groups change (OneCycleLR writes several entries into them)."""
+    opt = _two_group(opt_name)
+    before = copy.deepcopy([{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups])
+    with pytest.raises(error, match=match):
+        getattr(lr_scheduler, name)(opt, **kw)
+    assert [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups] == before
+
+
+def test_a_scheduler_needs_an_optimizer():
+    for make in (lambda: lr_scheduler.ExponentialLR(object(), 0.9), lambda: lr_scheduler.ReduceLROnPlateau(None),
+                 lambda: lr_scheduler.OneCycleLR("sgd", 1.0, total_steps=5)):
+        with pytest.raises(TypeError, match="is not an optimizer"):
+            make()
+
+
+@pytest.mark.parametrize("T_0, T_mult", [(3, 1), (2, 2), (1, 3)])
+def test_warm_restarts_take_fractional_epochs_as_torch(torch, T_0, T_mult):
+    """``step(epoch)`` with fractions of an epoch (steps within it), jumps back and forth, then plain
+    steps on from there; T_cur, T_i and last_epoch as torch's. Epoch 121 with T_0=1, T_mult=3 is a
+    restart, but torch's floating-point log (log(243, 3) = 4.999...) puts it at the end of the period
+    before, lr = eta_min: numconv does the same."""
+    opt, ref = _two_group_opts(torch)
+    ours = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, T_mult=T_mult, eta_min=0.005)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(ref, T_0=T_0, T_mult=T_mult, eta_min=0.005)
+    epochs = [e + i / 5 for e in range(16) for i in range(5)] + [121, 13, 40.0, 0, 0.5, 6, 14, np.float64(2.25)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for epoch in epochs + [None] * 12:
+            if epoch is None:
+                ours.step()
+                theirs.step()
+            else:
+                ours.step(epoch)
+                theirs.step(epoch)
+            np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
+            assert (ours.T_cur, ours.T_i, ours.last_epoch) == (theirs.T_cur, theirs.T_i, theirs.last_epoch)
+            if epoch == 121 and T_mult == 3:
+                assert ours.get_last_lr() == pytest.approx([0.005, 0.005], rel=1e-12)
+    before = ours.state_dict()
+    with pytest.raises(ValueError, match=r"epoch must be in \[0.0, inf\), got -1"):
+        ours.step(-1)
+    with pytest.raises(TypeError, match="epoch must be a real number"):
+        ours.step("3")
+    assert ours.state_dict() == before
+
+
+OPTIMIZERS_FOR_ONE_CYCLE = [("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+                            ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+                            ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True))]
+
+
+@pytest.mark.parametrize("config", OPTIMIZERS_FOR_ONE_CYCLE, ids=_ids)
+@pytest.mark.parametrize("anneal, three_phase", [("cos", False), ("linear", True)])
+def test_one_cycle_drives_momentum_or_beta1_and_the_updates_as_torch(torch, rng, config, anneal, three_phase):
+    """OneCycleLR cycles SGD's and RMSprop's momentum and Adam's betas[0] (betas[1] kept) inversely to
+    the rate, as torch's; the parameters after a whole cycle of updates match torch's."""
+    name, kw = config
+    ours, theirs = _pair(torch, rng, np.float64)
+    opt = getattr(optim, name)(ours, **kw)
+    ref = getattr(torch.optim, name)(theirs, foreach=False, **kw)
+    sk = dict(max_lr=0.05, total_steps=12, pct_start=0.25, anneal_strategy=anneal, three_phase=three_phase,
+              base_momentum=0.7, max_momentum=0.9)
+    sched, tsched = lr_scheduler.OneCycleLR(opt, **sk), torch.optim.lr_scheduler.OneCycleLR(ref, **sk)
+    key = "betas" if name.startswith("Adam") else "momentum"
+    seen = set()
+    for step in range(12):
+        _set_grads(torch, ours, theirs, _grads(rng, np.float64, step))
+        opt.step()
+        ref.step()
+        sched.step()
+        tsched.step()
+        assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+        mine, want = opt.param_groups[0][key], ref.param_groups[0][key]
+        assert mine == pytest.approx(want, rel=1e-12)
+        seen.add(round(mine[0] if key == "betas" else mine, 6))
+        if key == "betas":
+            assert isinstance(mine, tuple) and mine[1] == 0.999
+    assert len(seen) >= 3  # it did move
+    _assert_params(ours, theirs, np.float64)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_one_cycle_ends_as_torch_and_refuses_steps_past_it(torch):
+    """torch lets the cycle take total_steps steps after step 0: the last is past the end of the last
+    phase, its rate extrapolated (linear: below min_lr, here negative), and numconv takes it too; one
+    more is torch's ValueError, which numconv raises before counting the step. A phase of no steps
+    is where torch divides by zero: at construction (pct_start * total_steps = 1) or at the last
+    step (pct_start = 1); numconv raises a ValueError instead, leaving everything as it was."""
+    opt, ref = _two_group_opts(torch)
+    kw = dict(max_lr=1.0, total_steps=4, anneal_strategy="linear")
+    ours, theirs = lr_scheduler.OneCycleLR(opt, **kw), torch.optim.lr_scheduler.OneCycleLR(ref, **kw)
+    for _ in range(4):
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    assert ours.get_last_lr()[0] < 0
+    before = (ours.state_dict(), copy.deepcopy([{k: v for k, v in g.items() if k != "params"}
+                                                for g in opt.param_groups]))
+    with pytest.raises(ValueError, match="Tried to step 5 times. The specified number of total steps is 4"):
+        ours.step()
+    with pytest.raises(ValueError, match="Tried to step 5 times"):
+        theirs.step()
+    assert (ours.state_dict(), [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]) == before
+    with pytest.raises(ZeroDivisionError):
+        torch.optim.lr_scheduler.OneCycleLR(ref, max_lr=1.0, total_steps=10, pct_start=0.1)
+
+    opt, ref = _two_group_opts(torch)
+    kw = dict(max_lr=1.0, total_steps=4, pct_start=1.0)
+    ours, theirs = lr_scheduler.OneCycleLR(opt, **kw), torch.optim.lr_scheduler.OneCycleLR(ref, **kw)
+    for _ in range(3):
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    before = ours.state_dict()
+    with pytest.raises(ValueError, match="step 4 falls in phase 1 of the cycle, which has no steps"):
+        ours.step()
+    with pytest.raises(ZeroDivisionError):
+        theirs.step()
+    assert ours.state_dict() == before and ours.get_last_lr() == [1.0, 1.0]
+
+
+PLATEAU = [dict(), dict(mode="max", patience=2, cooldown=1),
+           dict(patience=1, threshold=0.05, threshold_mode="abs", cooldown=2, min_lr=[0.02, 0.001], factor=0.5),
+           dict(mode="max", threshold_mode="abs", threshold=0.01, patience=0, factor=0.3, min_lr=0.01, eps=1e-3)]
+
+
+def _metrics(mode):
+    v = np.r_[np.linspace(1, 0.5, 8), np.full(6, 0.5), 0.5 + 0.001 * np.arange(5), [np.nan], np.linspace(0.49, 0.3, 5),
+              np.full(14, 0.3), 0.3 - 0.01 * np.arange(6)]
+    return list(-v if mode == "max" else v)
+
+
+@pytest.mark.parametrize("kw", PLATEAU, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()) or "defaults")
+def test_reduce_lr_on_plateau_matches_torch(torch, kw, tmp_path):
+    """Rates, best, bad-epoch and cooldown counts as torch's for a metric that falls, stalls, turns
+    NaN and falls again (rises, for mode='max'); its state round-trips through a checkpoint and
+    crosses with torch's both ways, going on identically."""
+    opt, ref = _two_group_opts(torch)
+    ours, theirs = lr_scheduler.ReduceLROnPlateau(opt, **kw), torch.optim.lr_scheduler.ReduceLROnPlateau(ref, **kw)
+    metrics = _metrics(kw.get("mode", "min"))
+
+    def same(a, b, oa, ob):
+        np.testing.assert_allclose(a.get_last_lr(), b.get_last_lr(), rtol=1e-12)
+        assert [g["lr"] for g in oa.param_groups] == a.get_last_lr()
+        assert (a.best, a.num_bad_epochs, a.cooldown_counter, a.last_epoch) == \
+            (b.best, b.num_bad_epochs, b.cooldown_counter, b.last_epoch)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, m in enumerate(metrics[:30]):
+            epoch = 100 if i == 20 else None  # an explicit epoch, as torch's (deprecated) argument
+            ours.step(nc.Tensor(np.array(m)) if i % 3 == 0 else m, epoch)
+            theirs.step(torch.tensor(m) if i % 3 == 0 else m, epoch)
+            same(ours, theirs, opt, ref)
+    assert min(ours.get_last_lr()) < 0.1  # it did reduce
+    sd = ours.state_dict()
+    assert _storable(sd)
+    checkpoint = pytest.importorskip("numconv.checkpoint")
+    checkpoint.save(tmp_path / "p.npz", {"scheduler": sd})
+    opt_b, _ = _two_group_opts(torch)
+    back = lr_scheduler.ReduceLROnPlateau(opt_b, **kw)
+    back.load_state_dict(checkpoint.load(tmp_path / "p.npz")["scheduler"])
+    opt_c, ref_c = _two_group_opts(torch)
+    from_torch = lr_scheduler.ReduceLROnPlateau(opt_c, **kw)
+    from_torch.load_state_dict(theirs.state_dict())
+    into_torch = torch.optim.lr_scheduler.ReduceLROnPlateau(ref_c, **kw)
+    into_torch.load_state_dict(ours.state_dict())
+    for o in (opt_b, opt_c, ref_c):
+        for g, lr in zip(o.param_groups, ours.get_last_lr()):
+            g["lr"] = lr
+    for m in metrics[30:]:
+        for s in (ours, theirs, back, from_torch, into_torch):
+            s.step(m)
+        same(ours, theirs, opt, ref)
+        for s, o in ((back, opt_b), (from_torch, opt_c), (into_torch, ref_c)):
+            same(s, ours, o, opt)
+
+
+def test_reduce_lr_on_plateau_state_and_steps_are_checked():
+    opt = _two_group()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.0, 0.01])
+    sched.step(1.0)
+    good = sched.state_dict()
+    for change, words in [(dict(mode="up"), r"'mode' must be one of \('min', 'max'\), got 'up'"),
+                          (dict(best=float("nan")), "'best' must be a number, got nan"),
+                          (dict(min_lrs=[0.0]), "'min_lrs' must be a list of 2"),
+                          (dict(num_bad_epochs=-1), "'num_bad_epochs' must be a whole number >= 0"),
+                          (dict(default_min_lr="0"), "'default_min_lr' must be a finite number")]:
+        with pytest.raises(ValueError, match=words):
+            sched.load_state_dict({**good, **change})
+        assert sched.state_dict() == good
+    with pytest.raises(TypeError, match="metrics must be a number, got 'low'"):
+        sched.step("low")
+    opt.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
+    with pytest.raises(ValueError, match="has 3 param groups, but this ReduceLROnPlateau has min_lr for 2"):
+        sched.step(0.5)
+    assert sched.state_dict() == good
+    one = lr_scheduler.ReduceLROnPlateau(_two_group(), patience=0, min_lr=0.05)  # one min_lr covers added groups
+    one.optimizer.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
+    one.step(1.0)
+    one.step(2.0)
+    assert one.get_last_lr() == [0.05, 0.05, 0.05] and one.min_lrs == [0.05, 0.05, 0.05]
+
+
+def _build(lib, opt, specs):
+    return [getattr(lib, name)(opt, **_own(kw)) for name, kw in specs]
+
+
+SEQUENTIAL = [
+    ([("LinearLR", dict(start_factor=0.1, total_iters=4)), ("CosineAnnealingLR", dict(T_max=10))], [5]),
+    ([("ConstantLR", dict(factor=0.5, total_iters=2)), ("ExponentialLR", dict(gamma=0.9)),
+      ("StepLR", dict(step_size=2, gamma=0.5))], [3, 9]),
+    ([("LinearLR", dict(total_iters=3)), ("CosineAnnealingWarmRestarts", dict(T_0=4, T_mult=2))], [3]),
+    ([("ExponentialLR", dict(gamma=0.8)), ("MultiStepLR", dict(milestones=[2, 4])),
+      ("LambdaLR", dict(lr_lambda=[_decay, _Warmup(3)]))], [0, 7]),
+    ([("OneCycleLR", dict(max_lr=1.0, total_steps=8)), ("ConstantLR", dict(factor=0.1, total_iters=100))], [8]),
+]
+
+
+def _seq_id(c):
+    return "-".join(name for name, _ in c[0]) + f"-{c[1]}"
+
+
+@pytest.mark.parametrize("specs, milestones", SEQUENTIAL, ids=[_seq_id(c) for c in SEQUENTIAL])
+def test_sequential_lr_matches_torch(torch, specs, milestones, tmp_path):
+    """Each scheduler in turn, the next one started at its milestone (its epoch 0), as torch's; the state
+    (the schedulers' own inside) round-trips through a checkpoint, and torch's loads and goes on alike
+    (numconv's into torch's too, but where a MultiStepLR's milestones are in it)."""
+    opt, ref = _two_group_opts(torch)
+    ours = lr_scheduler.SequentialLR(opt, _build(lr_scheduler, opt, specs), milestones)
+    theirs = torch.optim.lr_scheduler.SequentialLR(ref, _build(torch.optim.lr_scheduler, ref, specs), milestones)
+
+    def same(a, b, oa, ob):
+        np.testing.assert_allclose(a.get_last_lr(), b.get_last_lr(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose([g["lr"] for g in oa.param_groups], [g["lr"] for g in ob.param_groups],
+                                   rtol=1e-12, atol=1e-15)
+        assert a.last_epoch == b.last_epoch
+        assert [s.last_epoch for s in a._schedulers] == [s.last_epoch for s in b._schedulers]
+
+    same(ours, theirs, opt, ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(8):
+            ours.step()
+            theirs.step()
+            same(ours, theirs, opt, ref)
+        sd = ours.state_dict()
+        assert _storable(sd)
+        checkpoint = pytest.importorskip("numconv.checkpoint")
+        checkpoint.save(tmp_path / "q.npz", {"scheduler": sd, "optimizer": opt.state_dict()})
+        opt_b, ref_b = _two_group_opts(torch)
+        back = lr_scheduler.SequentialLR(opt_b, _build(lr_scheduler, opt_b, specs), milestones)
+        saved = checkpoint.load(tmp_path / "q.npz")
+        opt_b.load_state_dict(saved["optimizer"])
+        back.load_state_dict(saved["scheduler"])
+        assert back.state_dict() == sd
+        opt_c, _ = _two_group_opts(torch)
+        from_torch = lr_scheduler.SequentialLR(opt_c, _build(lr_scheduler, opt_c, specs), milestones)
+        from_torch.load_state_dict(theirs.state_dict())
+        into_torch = None
+        if "MultiStepLR" not in [name for name, _ in specs]:
+            into_torch = torch.optim.lr_scheduler.SequentialLR(
+                ref_b, _build(torch.optim.lr_scheduler, ref_b, specs), milestones)
+            into_torch.load_state_dict(ours.state_dict())
+        for o in (opt_c, ref_b):
+            for g, og in zip(o.param_groups, opt.param_groups):
+                g.update({k: v for k, v in og.items() if k != "params"})
+        for _ in range(12):
+            for s in (ours, theirs, back, from_torch) + ((into_torch,) if into_torch else ()):
+                s.step()
+            same(ours, theirs, opt, ref)
+            same(back, ours, opt_b, opt)
+            same(from_torch, ours, opt_c, opt)
+            if into_torch:
+                same(into_torch, ours, ref_b, opt)
+
+
+CHAINED = [[("ExponentialLR", dict(gamma=0.9)), ("MultiStepLR", dict(milestones=[3, 6]))],
+           [("LinearLR", dict(start_factor=0.2, total_iters=4)), ("CosineAnnealingLR", dict(T_max=8, eta_min=0.001))],
+           [("ConstantLR", dict(factor=0.5, total_iters=3)), ("MultiplicativeLR", dict(lr_lambda=_shrink)),
+            ("PolynomialLR", dict(total_iters=12, power=0.5))]]
+
+
+@pytest.mark.parametrize("specs", CHAINED, ids=["-".join(n for n, _ in c) for c in CHAINED])
+def test_chained_scheduler_matches_torch(torch, specs, tmp_path):
+    opt, ref = _two_group_opts(torch)
+    ours = lr_scheduler.ChainedScheduler(_build(lr_scheduler, opt, specs))
+    theirs = torch.optim.lr_scheduler.ChainedScheduler(_build(torch.optim.lr_scheduler, ref, specs), ref)
+    assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(6):
+            ours.step()
+            theirs.step()
+            np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
+        sd = ours.state_dict()
+        assert _storable(sd) and len(sd["_schedulers"]) == len(specs)
+        checkpoint = pytest.importorskip("numconv.checkpoint")
+        checkpoint.save(tmp_path / "c.npz", {"scheduler": sd, "optimizer": opt.state_dict()})
+        saved = checkpoint.load(tmp_path / "c.npz")
+        opt_b, _ = _two_group_opts(torch)
+        back = lr_scheduler.ChainedScheduler(_build(lr_scheduler, opt_b, specs), opt_b)
+        opt_b.load_state_dict(saved["optimizer"])
+        back.load_state_dict(saved["scheduler"])
+        opt_c, _ = _two_group_opts(torch)
+        from_torch = lr_scheduler.ChainedScheduler(_build(lr_scheduler, opt_c, specs))
+        opt_c.load_state_dict(saved["optimizer"])
+        from_torch.load_state_dict(theirs.state_dict())
+        for _ in range(14):
+            for s in (ours, theirs, back, from_torch):
+                s.step()
+            np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
+            assert back.get_last_lr() == ours.get_last_lr()
+            np.testing.assert_allclose(from_torch.get_last_lr(), ours.get_last_lr(), rtol=1e-12, atol=1e-15)
+
+
+RESUMED = [("StepLR", dict(step_size=2)), ("ExponentialLR", dict(gamma=0.9)), ("LinearLR", dict(total_iters=8)),
+           ("ConstantLR", dict(total_iters=7)), ("PolynomialLR", dict(total_iters=9)),
+           ("MultiplicativeLR", dict(lr_lambda=_shrink)),
+           ("CosineAnnealingWarmRestarts", dict(T_0=3)), ("OneCycleLR", dict(max_lr=1.0, total_steps=12))]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("config", RESUMED, ids=_ids)
+def test_a_scheduler_made_with_last_epoch_resumes_as_torch(torch, config):
+    """``last_epoch=k`` over an optimizer that has run k epochs (its groups keep ``initial_lr``, and
+    OneCycleLR's ``max_lr`` ...): step k + 1 keeps the rates, then the schedule goes on, as torch's."""
+    name, kw = config
+    opt, ref = _two_group_opts(torch)
+    getattr(lr_scheduler, name)(opt, **kw)
+    first = getattr(torch.optim.lr_scheduler, name)(ref, **kw)
+    for _ in range(4):
+        first.step()
+    for g, t in zip(opt.param_groups, ref.param_groups):
+        g.update({k: v for k, v in t.items() if k != "params"})
+    ours = getattr(lr_scheduler, name)(opt, last_epoch=4, **kw)
+    theirs = getattr(torch.optim.lr_scheduler, name)(ref, last_epoch=4, **kw)
+    for _ in range(6):
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
+        assert ours.last_epoch == theirs.last_epoch
+        ours.step()
+        theirs.step()
+    with pytest.raises(KeyError, match=r"param_groups\[0\] has no \[?'initial_lr'"):
+        getattr(lr_scheduler, name)(_two_group(), last_epoch=3, **kw)
+
+
+def test_sequential_and_chained_arguments_and_states_are_checked():
+    opt, other = _two_group(), _two_group()
+    exp, lin = lr_scheduler.ExponentialLR(opt, 0.9), lr_scheduler.LinearLR(opt)
+    plateau = lr_scheduler.ReduceLROnPlateau(opt)
+    for make, error, words in [
+        (lambda: lr_scheduler.SequentialLR(opt, [exp, lin], [3, 5]), ValueError, "one more than the number of "
+         "milestone points, but got number of schedulers 2 and the number of milestones to be equal to 2"),
+        (lambda: lr_scheduler.SequentialLR(opt, [exp, lin, exp], [5, 2]), ValueError,
+         r"milestones must be in increasing order, got \[5, 2\]"),
+        (lambda: lr_scheduler.SequentialLR(opt, [exp, lin], ["3"]), TypeError, r"milestones\[0\] must be an int"),
+        (lambda: lr_scheduler.SequentialLR(other, [exp, lin], [3]), ValueError,
+         r"same optimizer, but schedulers\[0\] \(ExponentialLR\) has another"),
+        (lambda: lr_scheduler.SequentialLR(opt, [exp, plateau], [3]), ValueError,
+         r"does not support a ReduceLROnPlateau \(schedulers\[1\]\)"),
+        (lambda: lr_scheduler.SequentialLR(opt, [lr_scheduler.ChainedScheduler([exp]), lin], [3]), ValueError,
+         r"does not support a ChainedScheduler \(schedulers\[0\]\)"),
+        (lambda: lr_scheduler.SequentialLR(opt, [], []), ValueError, "expects at least one scheduler"),
+        (lambda: lr_scheduler.SequentialLR(opt, [exp, "lin"], [3]), TypeError,
+         r"schedulers\[1\] must be a numconv scheduler, got str"),
+        (lambda: lr_scheduler.ChainedScheduler([]), ValueError, "expects at least one scheduler"),
+        (lambda: lr_scheduler.ChainedScheduler(exp), TypeError, "schedulers must be a list of schedulers"),
+        (lambda: lr_scheduler.ChainedScheduler([exp, plateau]), ValueError, "does not support a ReduceLROnPlateau"),
+        (lambda: lr_scheduler.ChainedScheduler([exp, lin], other), ValueError, "same optimizer"),
+    ]:
+        with pytest.raises(error, match=words):
+            make()
+    seq = lr_scheduler.SequentialLR(opt, [exp, lin], [3])
+    seq.step()
+    good = seq.state_dict()
+    bad_sub = copy.deepcopy(good)
+    bad_sub["_schedulers"][1]["total_iters"] = 0
+    for state, words in [({**good, "_milestones": [3, 4]}, "'_milestones' must be a list of 1 whole epochs"),
+                         ({**good, "_schedulers": good["_schedulers"][:1]}, "'_schedulers' must be a list of 2"),
+                         (bad_sub, r"in '_schedulers'\[1\] \(LinearLR\): .*'total_iters' must be a whole number >= 1")]:
+        with pytest.raises(ValueError, match=words):
+            seq.load_state_dict(state)
+        assert seq.state_dict() == good
+    chained = lr_scheduler.ChainedScheduler([lr_scheduler.ExponentialLR(other, 0.5), lr_scheduler.LinearLR(other)])
+    chained.step()
+    for s in (seq, chained):  # a group added after them: refused before any of theirs steps
+        good, lrs = s.state_dict(), [g["lr"] for g in s.optimizer.param_groups]
+        s.optimizer.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
+        with pytest.raises(ValueError, match="has 3 param groups, but this ExponentialLR was made for 2"):
+            s.step()
+        assert s.state_dict() == good and [g["lr"] for g in s.optimizer.param_groups] == lrs + [0.2]
+
+
+def test_lambda_states_hold_only_callable_objects():
+    """As torch's: a plain function's entry is None, a callable object's is a copy of its attributes,
+    and loading puts them back into the object; attributes saved for what is a plain function here are
+    refused. A lambda that raises leaves the schedule as it was."""
+    opt = _two_group()
+    warm = _Warmup(5)
+    sched = lr_scheduler.LambdaLR(opt, [_decay, warm])
+    sched.step()
+    sd = sched.state_dict()
+    assert sd["lr_lambdas"] == [None, {"steps": 5, "calls": 2}]
+    sd["lr_lambdas"][1]["calls"] = 7
+    assert warm.calls == 2  # a copy
+    sched.load_state_dict(sd)
+    assert warm.calls == 7 and sched.lr_lambdas[1] is warm
+    good = sched.state_dict()
+    for lambdas, words in [([{"calls": 1}, None], r"attributes \['calls'\] for lr_lambdas\[0\], which is a plain"),
+                           ([None], "'lr_lambdas' must be a list of 2 entries"),
+                           ([None, 3], r"'lr_lambdas'\[1\] must be None or a dict")]:
+        with pytest.raises(ValueError, match=words):
+            sched.load_state_dict({**good, "lr_lambdas": lambdas})
+        assert sched.state_dict() == good and warm.calls == 7
+
+    def fails(epoch):
+        if epoch == 2:
+            raise ArithmeticError("no rate at epoch 2")
+        return 1.0
+
+    sched = lr_scheduler.MultiplicativeLR(opt, fails)
+    sched.step()
+    before = (sched.state_dict(), [g["lr"] for g in opt.param_groups])
+    with pytest.raises(ArithmeticError):
+        sched.step()
+    assert (sched.state_dict(), [g["lr"] for g in opt.param_groups]) == before
 
 
 def test_read_only_parameters_and_running_statistics_are_refused():
@@ -459,7 +1050,12 @@ def test_a_non_leaf_tensor_is_not_a_parameter(rng):
 
 
 @pytest.mark.parametrize("make", [lambda o: lr_scheduler.StepLR(o, step_size=2),
-                                  lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=2)], ids=["step", "cosine"])
+                                  lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=2),
+                                  lambda o: lr_scheduler.ExponentialLR(o, gamma=0.5),
+                                  lambda o: lr_scheduler.LinearLR(o),
+                                  lambda o: lr_scheduler.LambdaLR(o, _decay),
+                                  lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10)],
+                         ids=["step", "cosine", "exponential", "linear", "lambda", "onecycle"])
 def test_a_scheduler_refuses_groups_added_after_it_and_fractional_epochs(rng, make):
     """A group added after the scheduler has no base rate in it: torch fails at some later epoch
     (a zip of unequal lengths), numconv at the next step, naming the cause, before any rate changes.
