@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw or rmsprop")
+    p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop or adagrad")
     p.add_argument("--momentum", type=float, default=0.9, help="for sgd and rmsprop")
     p.add_argument("--weight-decay", type=float, default=None,
                    help="L2 penalty (AdamW: decoupled decay); default 0, or 0.01 with --optimizer adamw")

@@ -25,7 +25,7 @@ from .atomic import atomic_open
 from .autograd import no_grad
 from .tensor import Tensor
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULERS = ("none", "step", "cosine")
 
 
@@ -119,8 +119,10 @@ def _build(cfg: Config):
         opt = optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     elif cfg.optimizer == "adamw":
         opt = optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
+    elif cfg.optimizer == "rmsprop":
         opt = optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    else:
+        opt = optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = None
     if cfg.scheduler == "step":
         sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.epochs // 3), gamma=0.1)

@@ -333,6 +333,7 @@ def optim_cases():
              dict(lr=1e-2, alpha=0.9, eps=1e-8, weight_decay=0.01, momentum=0.9, centered=True)),
             ("rmsprop", O.rmsprop_step, ["v", None, None],
              dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False)),
+            ("adagrad", O.adagrad_step, ["sum"], dict(lr=1e-2, weight_decay=0.01, lr_decay=0.1, eps=1e-10, step=3)),
         ]
         for name, fn, bufs, kw in cases:
             with checking("optim", f"{name} {np.dtype(dtype).name}"):

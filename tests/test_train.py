@@ -248,3 +248,10 @@ def test_weight_decay_defaults_per_optimizer_and_an_explicit_zero_holds(kw, deca
     cfg = _cfg(tmp_path, limit=64, **kw)
     _, opt, *_ = _build(cfg)
     assert cfg.weight_decay == decay and opt.param_groups[0]["weight_decay"] == decay
+
+
+def test_adagrad_trains_and_its_state_is_checkpointed(tmp_path):
+    history = train(_cfg(tmp_path / "a", epochs=1, optimizer="adagrad", lr=1e-2), log=lambda *a: None)
+    assert np.isfinite(history[-1]["train_loss"]) and history[-1]["test_acc"] > 0.2  # 10 classes: chance is 0.1
+    state = checkpoint.load(str(tmp_path / "a" / "last.npz"))["optimizer"]["state"]
+    assert state and all(set(s) == {"step", "sum"} for s in state.values())

@@ -13,11 +13,16 @@ PARALLEL_MIN_SIZE = 1 << 15
 """Parameters with fewer elements are updated by a backend's ``*_serial`` kernel, where it has one."""
 
 
-def zeros_like(a):
-    """A zero state buffer with ``a``'s shape and dtype, on ``a``'s device (filled there: no host copy)."""
+def full_like(a, value):
+    """A state buffer of ``value`` with ``a``'s shape and dtype, on ``a``'s device (filled there: no host copy)."""
     if dispatch.device_of(a) == dispatch.CUDA:
-        return math.zeros(tuple(a.shape), a.dtype, like=a)
-    return dispatch.to_device(np.zeros(a.shape, dtype=a.dtype), dispatch.device_of(a))
+        return math.full(tuple(a.shape), value, a.dtype, like=a)
+    return dispatch.to_device(np.full(a.shape, value, dtype=a.dtype), dispatch.device_of(a))
+
+
+def zeros_like(a):
+    """A zero state buffer with ``a``'s shape and dtype, on ``a``'s device."""
+    return full_like(a, 0)
 
 
 def negative(a):
@@ -104,3 +109,9 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, 
          {"square_avg": square_avg, "momentum_buffer": momentum_buffer, "grad_avg": grad_avg},
          ["square_avg"] + (["momentum_buffer"] if momentum > 0 else []) + (["grad_avg"] if centered else []),
          (float(lr), float(alpha), float(eps), float(weight_decay), float(momentum), bool(centered)))
+
+
+def adagrad_step(param, grad, state_sum, lr, weight_decay, lr_decay, eps, step):
+    """One Adagrad update of ``param`` and ``state_sum`` (the running sum of squared gradients); ``step`` from 1."""
+    _run("adagrad_step", param, grad, {"state_sum": state_sum}, ["state_sum"],
+         (float(lr), float(weight_decay), float(lr_decay), float(eps), int(step)))

@@ -1,4 +1,4 @@
-"""Optimizers with PyTorch's names, defaults and update rules: ``SGD``, ``RMSprop``, ``Adam``, ``AdamW``.
+"""Optimizers with PyTorch's names, defaults and update rules: ``SGD``, ``RMSprop``, ``Adagrad``, ``Adam``, ``AdamW``.
 
     opt = nc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     opt.zero_grad(); loss.backward(); opt.step()
@@ -25,7 +25,7 @@ from ..autograd import enable_grad
 from ..ops import optim as ops
 from . import lr_scheduler
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "lr_scheduler"]
 
 
 class ParamState:
@@ -321,6 +321,35 @@ class RMSprop(Optimizer):
         ops.rmsprop_step(p.data, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg"),
                          group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
                          group["centered"])
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.): divide by the root of each element's running sum of squared gradients.
+
+    g = g + weight_decay * p;  s = s + g^2;  p = p - clr * g / (sqrt(s) + eps), with the decayed rate
+    clr = lr / (1 + (t - 1) * lr_decay) at step t; s starts at ``initial_accumulator_value``.
+    """
+
+    _buffers = ("sum",)
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+        _flags(group, "maximize")
+
+    def _state_names(self, group):
+        return ("step", "sum")
+
+    def _update(self, p, grad, state, group):
+        if not state:  # as PyTorch, which fills the state when the optimizer is made; here at the first step
+            state.update(step=0, sum=ops.full_like(p.data, group["initial_accumulator_value"]))
+        state["step"] += 1
+        ops.adagrad_step(p.data, grad, state["sum"], group["lr"], group["weight_decay"], group["lr_decay"],
+                         group["eps"], state["step"])
 
 
 class Adam(Optimizer):

@@ -1,7 +1,7 @@
 """Optimizer updates, CPU: one fused elementwise pass over flat (P,) arrays, updated in place.
 
 Each kernel is the per-element body of PyTorch's for-loop optimizer (torch/optim/sgd.py, adam.py,
-rmsprop.py): the same operations in the same order, in the arrays' dtype. Scalars derived from the
+rmsprop.py, adagrad.py): the same operations in the same order, in the arrays' dtype. Scalars derived from the
 hyperparameters (bias corrections, ``1 - beta``) are computed in float64 first, as Python does in
 PyTorch, then cast once. Buffers an option does not use are (0,) arrays and are never read.
 Each kernel has a ``*_serial`` twin (the same loop without threads) for arrays too small to pay
@@ -98,6 +98,21 @@ def rmsprop_step(param, grad, square_avg, momentum_buf, grad_avg, lr, alpha, eps
             param[i] = p - lr_ * (g / avg)
 
 
+@exact_kernel
+def adagrad_step(param, grad, state_sum, lr, weight_decay, lr_decay, eps, step):
+    """g = g + wd p;  s = s + g^2;  p -= clr g / (sqrt(s) + eps), clr = lr / (1 + (t - 1) lr_decay), t from 1."""
+    t = param.dtype.type
+    neg_clr, wd, eps_ = t(-(lr / (1.0 + (float(step) - 1.0) * lr_decay))), t(weight_decay), t(eps)
+    for i in prange(param.size):
+        p = param[i]
+        g = grad[i]
+        if weight_decay != 0.0:
+            g = g + wd * p
+        s = state_sum[i] + g * g
+        state_sum[i] = s
+        param[i] = p + neg_clr * (g / (math.sqrt(s) + eps_))
+
+
 def _serial_twin(parallel):
     """The same Python loop compiled by ``serial``, under its own name (so its cache entry is its own)."""
     fn = parallel.py_func
@@ -110,3 +125,4 @@ def _serial_twin(parallel):
 sgd_step_serial = _serial_twin(sgd_step)
 adam_step_serial = _serial_twin(adam_step)
 rmsprop_step_serial = _serial_twin(rmsprop_step)
+adagrad_step_serial = _serial_twin(adagrad_step)

@@ -114,3 +114,23 @@ def _rmsprop(param, grad, square_avg, momentum_buf, grad_avg, lr, a, w, c, eps, 
             param[i] = p - lr * b
         else:
             param[i] = p - lr * (g / avg)
+
+
+def adagrad_step(param, grad, state_sum, lr, weight_decay, lr_decay, eps, step):
+    """g = g + wd p;  s = s + g^2;  p -= clr g / (sqrt(s) + eps), clr = lr / (1 + (t - 1) lr_decay), t from 1."""
+    t = _t(param)
+    launch(_adagrad, param.size, param, grad, state_sum, t(-(lr / (1.0 + (float(step) - 1.0) * lr_decay))),
+           t(weight_decay), t(eps), weight_decay != 0.0)
+
+
+@jit
+def _adagrad(param, grad, state_sum, neg_clr, wd, eps, use_decay):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            g = g + wd * p
+        s = state_sum[i] + g * g
+        state_sum[i] = s
+        param[i] = p + neg_clr * (g / (_sqrt(s) + eps))
