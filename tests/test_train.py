@@ -172,7 +172,7 @@ def test_a_bad_seed_is_refused_before_the_run_folder_is_made(tmp_path):
     [
         (["train", "--model", "lenet6"], ["--model", "lenet6", "lenet5", "resnet18"]),
         (["train", "--data", "mnits"], ["mnits", "mnist", "digits"]),
-        (["train", "--optimizer", "adagrad"], ["adagrad", "adam", "sgd"]),
+        (["train", "--optimizer", "adadelta"], ["adadelta", "adam", "sgd", "adagrad"]),
         (["train", "--epochs", "0"], ["--epochs", "0"]),
         (["train", "--lr", "-1"], ["--lr", "-1"]),
         (["train", "--model", "encoder_decoder", "--limit", "8"], ["encoder_decoder", "mnist", "expected (10,)"]),
