@@ -55,60 +55,150 @@ SELU_ALPHA = 1.6732632423543772848170429916717  # Klambauer et al.'s self-normal
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def activation(code, x, p0, p1):
-    """f(x) for the activation ``code``:
+# One function per activation and one per gradient, each taking a float64 x (the callers convert):
+# a CPU kernel inlines just its own pair, as a kernel that inlined the whole ``activation`` below
+# took ten times as long to compile. ``activation`` and ``activation_grad`` switch on the code, for
+# the GPU's one kernel. Every sigmoid is taken from e = exp(-|z|) <= 1: 1 / (1 + e) for z >= 0,
+# e / (1 + e) below, so no exp overflows.
 
-    - leaky_relu: x if x > 0 else p0 x (p0 the negative slope);
-    - elu: x if x > 0 else p0 (exp(x) - 1) (p0 = alpha);
-    - gelu: x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, computed as x erfc(-x / sqrt 2) / 2 (no cancellation
-      of 1 + erf in the left tail);
-    - gelu_tanh: x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), computed as x sigmoid(2u);
-    - silu: x sigmoid(x);
-    - hardtanh: x clipped to [p0, p1];
-    - softplus: log(1 + exp(p0 x)) / p0, computed as (max(p0 x, 0) + log1p(exp(-|p0 x|))) / p0, and x
-      itself where p0 x > p1 (p0 = beta, p1 = threshold);
-    - hardswish: x min(max(x + 3, 0), 6) / 6; hardsigmoid: min(max(x + 3, 0), 6) / 6;
-    - mish: x tanh(softplus(x)), with tanh(log(1 + e^x)) = (e^2x + 2 e^x) / (e^2x + 2 e^x + 2)
-      (``tanh_softplus``);
-    - selu: scale x if x > 0 else scale alpha (exp(x) - 1) (Klambauer et al.'s constants);
-    - celu: x if x > 0 else p0 (exp(x / p0) - 1) (p0 = alpha).
+def leaky_relu(x, p0, p1):
+    """x if x > 0 else p0 x (p0 the negative slope)."""
+    return x if x > 0 else x * p0
 
-    Every sigmoid is taken from e = exp(-|z|) <= 1: 1 / (1 + e) for z >= 0, e / (1 + e) below, so
-    no exp overflows.
-    """
-    x = float(x)
-    if code == LEAKY_RELU:
-        return x if x > 0 else x * p0
-    if code == ELU:
-        return p0 * expm1(x) if x <= 0 else x
-    if code == GELU:
-        return 0.5 * x * erfc(-x * SQRT_HALF)
-    if code == GELU_TANH:  # (1 + tanh(u)) / 2 = sigmoid(2u)
-        return x * sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
-    if code == SILU:
-        return x * sigmoid(x)
-    if code == HARDTANH:
-        if x < p0:
-            return p0
-        if x > p1:
-            return p1
-        return x  # NaN too
-    if code == HARDSWISH:  # -inf * 0: NaN, as PyTorch's; x itself from 3 on (x * 6 / 6 can round)
-        return x if x >= 3.0 else x * clip6(x + 3.0) * SIXTH
-    if code == HARDSIGMOID:
-        return clip6(x + 3.0) * SIXTH
-    if code == MISH:
-        t, _ = tanh_softplus(x)
-        return x * t
-    if code == SELU:
-        return SELU_SCALE * SELU_ALPHA * expm1(x) if x <= 0 else SELU_SCALE * x
-    if code == CELU:
-        return p0 * expm1(x / p0) if x <= 0 else x
-    # SOFTPLUS: log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)
+
+def leaky_relu_grad(g, x, p0, p1):  # the negative side's slope at 0, as PyTorch
+    return g if x > 0 else g * p0
+
+
+def elu(x, p0, p1):
+    """x if x > 0 else p0 (exp(x) - 1) (p0 = alpha)."""
+    return p0 * expm1(x) if x <= 0 else x
+
+
+def elu_grad(g, x, p0, p1):
+    return g * (p0 * exp(x)) if x <= 0 else g
+
+
+def gelu(x, p0, p1):
+    """x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, computed as x erfc(-x / sqrt 2) / 2 (no cancellation of
+    1 + erf in the left tail)."""
+    return 0.5 * x * erfc(-x * SQRT_HALF)
+
+
+def gelu_grad(g, x, p0, p1):  # Phi(x) + x phi(x)
+    cdf = 0.5 * erfc(-x * SQRT_HALF)
+    return g * (cdf + x * (INV_SQRT_2PI * exp(-0.5 * x * x)))
+
+
+def gelu_tanh(x, p0, p1):
+    """x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), computed as x sigmoid(2u)."""
+    return x * sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
+
+
+def gelu_tanh_grad(g, x, p0, p1):  # (1 + t) / 2 + x (1 - t^2) u', t = tanh(u): with s = (1 + t) / 2, s + 2 x s (1 - s) u'
+    s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
+    inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x)
+    return g * (s + 2.0 * x * s * (1.0 - s) * inner)
+
+
+def silu(x, p0, p1):
+    """x sigmoid(x)."""
+    return x * sigmoid(x)
+
+
+def silu_grad(g, x, p0, p1):  # s (1 + x (1 - s))
+    s = sigmoid(x)
+    return g * (s * (1.0 + x * (1.0 - s)))
+
+
+def hardtanh(x, p0, p1):
+    """x clipped to [p0, p1]."""
+    if x < p0:
+        return p0
+    if x > p1:
+        return p1
+    return x  # NaN too
+
+
+def hardtanh_grad(g, x, p0, p1):
+    if x <= p0 or x >= p1:
+        return 0.0  # at and beyond the bounds, even where g is NaN or infinite, as PyTorch's where()
+    return g
+
+
+def softplus(x, p0, p1):
+    """log(1 + exp(p0 x)) / p0, computed as (max(p0 x, 0) + log1p(exp(-|p0 x|))) / p0, and x itself
+    where p0 x > p1 (p0 = beta, p1 = threshold)."""
     bx = x * p0
     if bx > p1:
         return x
     return ((bx if bx > 0.0 else 0.0) + log1p(exp(-abs(bx)))) / p0
+
+
+def softplus_grad(g, x, p0, p1):  # g exp(bx) / (exp(bx) + 1) = g sigmoid(bx); g where p0 x > p1
+    bx = x * p0
+    if bx > p1:
+        return g
+    return g * sigmoid(bx)
+
+
+def hardswish(x, p0, p1):
+    """x min(max(x + 3, 0), 6) / 6: -inf * 0 is NaN, as PyTorch's; x itself from 3 on (x * 6 / 6 can round)."""
+    return x if x >= 3.0 else x * clip6(x + 3.0) * SIXTH
+
+
+def hardswish_grad(g, x, p0, p1):  # (2x + 3) / 6 inside (-3, 3); PyTorch's: 0 at -3, g at 3 and for NaN
+    if x <= -3.0:
+        return 0.0
+    if x < 3.0:
+        return g * (x * THIRD + 0.5)
+    return g
+
+
+def hardsigmoid(x, p0, p1):
+    """min(max(x + 3, 0), 6) / 6."""
+    return clip6(x + 3.0) * SIXTH
+
+
+def hardsigmoid_grad(g, x, p0, p1):
+    if x > -3.0 and x < 3.0:
+        return g * SIXTH
+    return 0.0
+
+
+def mish(x, p0, p1):
+    """x tanh(softplus(x)), with tanh(log(1 + e^x)) = (e^2x + 2 e^x) / (e^2x + 2 e^x + 2) (``tanh_softplus``)."""
+    t, _ = tanh_softplus(x)
+    return x * t
+
+
+def mish_grad(g, x, p0, p1):  # t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)), 1 - t^2 = (1 - t)(1 + t)
+    t, one_minus_t = tanh_softplus(x)
+    return g * (t + x * sigmoid(x) * (one_minus_t * (1.0 + t)))
+
+
+def selu(x, p0, p1):
+    """scale x if x > 0 else scale alpha (exp(x) - 1) (Klambauer et al.'s constants)."""
+    return SELU_SCALE * SELU_ALPHA * expm1(x) if x <= 0 else SELU_SCALE * x
+
+
+def selu_grad(g, x, p0, p1):
+    return g * (SELU_SCALE * SELU_ALPHA * exp(x)) if x <= 0 else g * SELU_SCALE
+
+
+def celu(x, p0, p1):
+    """x if x > 0 else p0 (exp(x / p0) - 1) (p0 = alpha)."""
+    return p0 * expm1(x / p0) if x <= 0 else x
+
+
+def celu_grad(g, x, p0, p1):
+    return g * exp(x / p0) if x <= 0 else g
+
+
+# (f, gradient) by code
+FORMULAS = ((leaky_relu, leaky_relu_grad), (elu, elu_grad), (gelu, gelu_grad), (gelu_tanh, gelu_tanh_grad),
+            (silu, silu_grad), (hardtanh, hardtanh_grad), (softplus, softplus_grad), (hardswish, hardswish_grad),
+            (hardsigmoid, hardsigmoid_grad), (mish, mish_grad), (selu, selu_grad), (celu, celu_grad))
 
 
 def clip6(r):
@@ -138,48 +228,57 @@ def sigmoid(z):
     return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
 
 
+def activation(code, x, p0, p1):
+    """f(x) for the activation ``code`` (``FORMULAS``), x taken in float64."""
+    x = float(x)
+    if code == LEAKY_RELU:
+        return leaky_relu(x, p0, p1)
+    if code == ELU:
+        return elu(x, p0, p1)
+    if code == GELU:
+        return gelu(x, p0, p1)
+    if code == GELU_TANH:
+        return gelu_tanh(x, p0, p1)
+    if code == SILU:
+        return silu(x, p0, p1)
+    if code == HARDTANH:
+        return hardtanh(x, p0, p1)
+    if code == HARDSWISH:
+        return hardswish(x, p0, p1)
+    if code == HARDSIGMOID:
+        return hardsigmoid(x, p0, p1)
+    if code == MISH:
+        return mish(x, p0, p1)
+    if code == SELU:
+        return selu(x, p0, p1)
+    if code == CELU:
+        return celu(x, p0, p1)
+    return softplus(x, p0, p1)
+
+
 def activation_grad(code, g, x, p0, p1):
-    """g * f'(x) for the activation ``code`` (``activation``), with PyTorch's value at the kinks:
-    the negative side's slope at 0 for leaky_relu and elu, 0 at and beyond hardtanh's bounds, g
-    where softplus's p0 x > p1."""
+    """g * f'(x) for the activation ``code`` (``FORMULAS``), g and x taken in float64."""
     g, x = float(g), float(x)
     if code == LEAKY_RELU:
-        return g if x > 0 else g * p0
+        return leaky_relu_grad(g, x, p0, p1)
     if code == ELU:
-        return g * (p0 * exp(x)) if x <= 0 else g
-    if code == GELU:  # Phi(x) + x phi(x)
-        cdf = 0.5 * erfc(-x * SQRT_HALF)
-        return g * (cdf + x * (INV_SQRT_2PI * exp(-0.5 * x * x)))
-    if code == GELU_TANH:  # (1 + t) / 2 + x (1 - t^2) u', t = tanh(u): with s = (1 + t) / 2, s + 2 x s (1 - s) u'
-        s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
-        inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x)
-        return g * (s + 2.0 * x * s * (1.0 - s) * inner)
-    if code == SILU:  # s (1 + x (1 - s))
-        s = sigmoid(x)
-        return g * (s * (1.0 + x * (1.0 - s)))
+        return elu_grad(g, x, p0, p1)
+    if code == GELU:
+        return gelu_grad(g, x, p0, p1)
+    if code == GELU_TANH:
+        return gelu_tanh_grad(g, x, p0, p1)
+    if code == SILU:
+        return silu_grad(g, x, p0, p1)
     if code == HARDTANH:
-        if x <= p0 or x >= p1:
-            return 0.0  # even where g is NaN or infinite, as PyTorch's where()
-        return g
-    if code == HARDSWISH:  # (2x + 3) / 6 inside (-3, 3); PyTorch's: 0 at -3, g at 3 and for NaN
-        if x <= -3.0:
-            return 0.0
-        if x < 3.0:
-            return g * (x * THIRD + 0.5)
-        return g
+        return hardtanh_grad(g, x, p0, p1)
+    if code == HARDSWISH:
+        return hardswish_grad(g, x, p0, p1)
     if code == HARDSIGMOID:
-        if x > -3.0 and x < 3.0:
-            return g * SIXTH
-        return 0.0
-    if code == MISH:  # t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)), 1 - t^2 = (1 - t)(1 + t)
-        t, one_minus_t = tanh_softplus(x)
-        return g * (t + x * sigmoid(x) * (one_minus_t * (1.0 + t)))
+        return hardsigmoid_grad(g, x, p0, p1)
+    if code == MISH:
+        return mish_grad(g, x, p0, p1)
     if code == SELU:
-        return g * (SELU_SCALE * SELU_ALPHA * exp(x)) if x <= 0 else g * SELU_SCALE
+        return selu_grad(g, x, p0, p1)
     if code == CELU:
-        return g * exp(x / p0) if x <= 0 else g
-    # SOFTPLUS: g exp(bx) / (exp(bx) + 1) = g sigmoid(bx)
-    bx = x * p0
-    if bx > p1:
-        return g
-    return g * sigmoid(bx)
+        return celu_grad(g, x, p0, p1)
+    return softplus_grad(g, x, p0, p1)

@@ -17,11 +17,13 @@ from numba import cuda
 from .. import scalar
 from . import jit, launch, strided_offset
 
-# the formulas' helpers, with the math module's exp, as the formulas below
+# the formulas and their helpers as device functions, with the math module's exp; one kernel switches on the code
 _helpers = dict(sigmoid=cuda.jit(device=True)(scalar.sigmoid), clip6=cuda.jit(device=True)(scalar.clip6),
                 tanh_softplus=cuda.jit(device=True)(scalar.tanh_softplus))
-_activation = cuda.jit(device=True)(scalar.with_primitives(scalar.activation, **_helpers))
-_activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activation_grad, **_helpers))
+_formulas = {fn.__name__: cuda.jit(device=True)(scalar.with_primitives(fn, **_helpers))
+             for pair in scalar.FORMULAS for fn in pair}
+_activation = cuda.jit(device=True)(scalar.with_primitives(scalar.activation, **_formulas))
+_activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activation_grad, **_formulas))
 
 # binary arithmetic: out = a <op> b
 ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
