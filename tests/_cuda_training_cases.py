@@ -334,6 +334,17 @@ def optim_cases():
             ("rmsprop", O.rmsprop_step, ["v", None, None],
              dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False)),
             ("adagrad", O.adagrad_step, ["sum"], dict(lr=1e-2, weight_decay=0.01, lr_decay=0.1, eps=1e-10, step=3)),
+            ("adamax", O.adamax_step, ["m", "u"], dict(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
+                                                       step=3)),
+            ("nadam decoupled", O.nadam_step, ["m", "v"], dict(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                                                weight_decay=0.01, momentum_decay=4e-3,
+                                                                decoupled=True, mu_product=0.7, step=3)),
+            ("radam rectified", O.radam_step, ["m", "v"], dict(lr=1e-3, beta1=0.9, beta2=0.9, eps=1e-8,
+                                                                weight_decay=0.01, decoupled=False, step=10)),
+            ("radam unrectified", O.radam_step, ["m", "v"], dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                                                  weight_decay=0.01, decoupled=True, step=2)),
+            ("adadelta", O.adadelta_step, ["square_avg", "acc_delta"], dict(lr=1.0, rho=0.9, eps=1e-6,
+                                                                             weight_decay=0.01)),
         ]
         for name, fn, bufs, kw in cases:
             with checking("optim", f"{name} {np.dtype(dtype).name}"):

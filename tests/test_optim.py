@@ -36,7 +36,27 @@ CONFIGS = [
     ("Adagrad", dict()),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
     ("Adagrad", dict(lr=0.05, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.02, betas=(0.3, 0.7), eps=1e-6, weight_decay=0.1)),
+    ("Adamax", dict(lr=0.02, weight_decay=0.05, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.02, weight_decay=0.1, momentum_decay=0.05)),
+    ("NAdam", dict(lr=0.02, betas=(0.3, 0.7), eps=1e-6, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("NAdam", dict(lr=0.02, weight_decay=0.05, decoupled_weight_decay=True, maximize=True)),
+    ("NAdam", dict(lr=0.02, betas=(0.0, 0.0), momentum_decay=0.0)),
+    ("RAdam", dict()),  # rho_t > 5 from step 6: both branches
+    ("RAdam", dict(lr=0.02, betas=(0.5, 0.9), weight_decay=0.1)),
+    ("RAdam", dict(lr=0.02, eps=1e-6, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.02, betas=(0.8, 0.95), weight_decay=0.05, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.02, betas=(0.9, 0.6))),  # rho_inf = 4: never rectified
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(lr=0.5, rho=0.95, weight_decay=0.05, maximize=True)),
+    ("Adadelta", dict(lr=0.1, rho=1.0)),
+    ("Adadelta", dict(lr=0.1, rho=0.0)),
 ]
+# one configuration of each optimizer, for the tests too slow to run them all
+EACH = [CONFIGS[i] for i in (4, 8, 10, 14, 20, 23, 27, 31, 36)]
 
 
 def _ids(c):
@@ -91,7 +111,7 @@ def test_matches_torch(torch, rng, config, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("config", [CONFIGS[4], CONFIGS[8], CONFIGS[10], CONFIGS[14], CONFIGS[20]], ids=_ids)
+@pytest.mark.parametrize("config", EACH, ids=_ids)
 def test_large_parameters_use_the_threaded_kernels(torch, rng, config, dtype):
     from numconv.ops.optim import PARALLEL_MIN_SIZE
 
@@ -147,7 +167,7 @@ def _all_plain(obj):
     return isinstance(obj, (np.ndarray, bool, int, float))
 
 
-@pytest.mark.parametrize("config", [CONFIGS[4], CONFIGS[8], CONFIGS[10], CONFIGS[14], CONFIGS[20]], ids=_ids)
+@pytest.mark.parametrize("config", EACH, ids=_ids)
 def test_state_dict_round_trip_continues_identically(rng, config, tmp_path):
     name, kw = config
     init = [rng.standard_normal(s) for s in SHAPES]
@@ -255,6 +275,19 @@ def test_gradient_mismatches_are_errors(rng):
     (lambda ps: optim.RMSprop(ps, momentum=-0.1), "momentum"),
     (lambda ps: optim.Adagrad(ps, lr_decay=-0.1), "lr_decay"),
     (lambda ps: optim.Adagrad(ps, initial_accumulator_value=-1.0), "initial_accumulator_value"),
+    (lambda ps: optim.Adamax(ps, lr=-1e-3), "lr"),
+    (lambda ps: optim.Adamax(ps, betas=(0.9, 1.0)), r"betas\[1\]"),
+    (lambda ps: optim.Adamax(ps, eps=-1e-8), "eps"),
+    (lambda ps: optim.NAdam(ps, momentum_decay=-4e-3), "momentum_decay"),
+    (lambda ps: optim.NAdam(ps, betas=(-0.1, 0.999)), r"betas\[0\]"),
+    (lambda ps: optim.NAdam(ps, weight_decay=-0.1, decoupled_weight_decay=True), "weight_decay"),
+    (lambda ps: optim.RAdam(ps, betas=(0.9, 1.5)), r"betas\[1\]"),
+    (lambda ps: optim.RAdam(ps, weight_decay=-0.1), "weight_decay"),
+    (lambda ps: optim.RAdam(ps, lr=float("nan")), "lr"),
+    (lambda ps: optim.Adadelta(ps, rho=1.1), "rho"),
+    (lambda ps: optim.Adadelta(ps, rho=-0.1), "rho"),
+    (lambda ps: optim.Adadelta(ps, eps=-1e-6), "eps"),
+    (lambda ps: optim.Adadelta(ps, lr=-1.0), "lr"),
     (lambda ps: optim.SGD([{"params": ps, "lr": -1.0}], lr=0.1), "lr"),
     (lambda ps: optim.SGD([], lr=0.1), "empty"),
     (lambda ps: optim.SGD(ps + ps[:1], lr=0.1), "more than once"),
@@ -263,6 +296,83 @@ def test_bad_hyperparameters_raise_value_error(make, match):
     ps = [nc.Tensor(np.zeros(2), requires_grad=True)]
     with pytest.raises(ValueError, match=match):
         make(ps)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda ps: optim.Adamax(ps, betas=0.9), "betas must be a pair"),
+    (lambda ps: optim.NAdam(ps, betas=(0.9, 0.99, 0.999)), "betas must be a pair"),
+    (lambda ps: optim.NAdam(ps, decoupled_weight_decay="yes"), "decoupled_weight_decay"),
+    (lambda ps: optim.RAdam(ps, maximize=1), "maximize"),
+    (lambda ps: optim.RAdam(ps, eps="1e-8"), "eps"),
+    (lambda ps: optim.Adadelta(ps, rho=None), "rho"),
+])
+def test_hyperparameters_of_the_wrong_kind_raise_type_error(make, match):
+    ps = [nc.Tensor(np.zeros(2), requires_grad=True)]
+    with pytest.raises(TypeError, match=match):
+        make(ps)
+
+
+FROM_TORCH = [c for c in CONFIGS if c[0] in ("Adamax", "NAdam", "RAdam", "Adadelta") and "maximize" in c[1]] + \
+    [CONFIGS[i] for i in (27, 30)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("config", FROM_TORCH, ids=_ids)
+def test_a_torch_state_dict_loads_and_the_run_continues_as_torch(torch, rng, config, dtype):
+    """torch's state (0-d float32 tensors for ``step`` and NAdam's ``mu_product``, tensor buffers)
+    loads into a numconv optimizer made with other hyperparameters; both then go on together, and
+    numconv's own state_dict loads back into torch's."""
+    name, kw = config
+    ours, theirs = _pair(torch, rng, dtype)
+    ref = getattr(torch.optim, name)(theirs, foreach=False, **kw)
+    for step in range(4):  # RAdam's default betas: unrectified up to step 5, rectified from step 6
+        _set_grads(torch, ours, theirs, _grads(rng, dtype, step))
+        ref.step()
+    for p, t in zip(ours, theirs):
+        p.data[...] = t.detach().numpy()
+    opt = getattr(optim, name)(ours, lr=123.0)
+    opt.load_state_dict(ref.state_dict())
+    assert opt.param_groups[0]["lr"] == ref.param_groups[0]["lr"]
+    for p, t in zip(ours, theirs):
+        assert set(opt.state[p]) == set(ref.state[t])
+        assert all(type(v) in (int, float) for k, v in opt.state[p].items() if k not in opt._buffers)
+    back = getattr(torch.optim, name)([torch.tensor(p.data.copy(), requires_grad=True) for p in ours],
+                                      foreach=False, lr=123.0)
+    mine = opt.state_dict()  # as torch keeps it: int keys, tensor buffers (its __setstate__ makes the numbers tensors)
+    back.load_state_dict({"param_groups": mine["param_groups"], "state": {
+        int(k): {n: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for n, v in s.items()}
+        for k, s in mine["state"].items()}})
+    for step in range(4, 12):
+        grads = _grads(rng, dtype, step)
+        _set_grads(torch, ours, theirs, grads)
+        for t, g in zip(back.param_groups[0]["params"], grads):
+            t.grad = None if g is None else torch.from_numpy(g.copy())
+        opt.step()
+        ref.step()
+        back.step()
+        _assert_params(ours, theirs, dtype, f"step {step}")
+        _assert_params(ours, back.param_groups[0]["params"], dtype, f"torch from numconv, step {step}")
+    for p, t in zip(ours, theirs):
+        assert opt.state[p]["step"] == ref.state[t]["step"].item()
+        if name == "NAdam":
+            assert opt.state[p]["mu_product"] == ref.state[t]["mu_product"].item()  # float32-rounded, as torch's
+
+
+@pytest.mark.parametrize("value", [float("nan"), "0.5", None, np.array([0.5, 0.5])])
+def test_a_nadam_mu_product_that_is_not_a_number_is_refused(value):
+    p = nc.nn.Parameter(np.ones(3))
+    opt = optim.NAdam([p])
+    p.grad = nc.Tensor(np.ones(3))
+    opt.step()
+    sd = opt.state_dict()
+    good = sd["state"]["0"]["mu_product"]
+    sd["state"]["0"]["mu_product"] = value
+    with pytest.raises(ValueError, match="'mu_product'.* must be a finite real number"):
+        opt.load_state_dict(sd)
+    assert opt.state[p]["mu_product"] == good
+    del sd["state"]["0"]["mu_product"]
+    with pytest.raises(ValueError, match=r"lacks \['mu_product'\]"):
+        opt.load_state_dict(sd)
 
 
 # ---------------------------------------------------------------------------- schedulers

@@ -115,3 +115,37 @@ def adagrad_step(param, grad, state_sum, lr, weight_decay, lr_decay, eps, step):
     """One Adagrad update of ``param`` and ``state_sum`` (the running sum of squared gradients); ``step`` from 1."""
     _run("adagrad_step", param, grad, {"state_sum": state_sum}, ["state_sum"],
          (float(lr), float(weight_decay), float(lr_decay), float(eps), int(step)))
+
+
+def adamax_step(param, grad, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step):
+    """One Adamax update of ``param``, ``exp_avg`` and ``exp_inf`` (the decayed infinity norm); ``step`` from 1."""
+    _run("adamax_step", param, grad, {"exp_avg": exp_avg, "exp_inf": exp_inf}, ["exp_avg", "exp_inf"],
+         (float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), int(step)))
+
+
+def nadam_mu_product(mu_product, beta1, momentum_decay, step):
+    """``mu_product * mu_t``, mu_t = beta1 (1 - 0.96^(t momentum_decay) / 2), rounded as PyTorch's, which
+    keeps the product in a float32 0-d tensor (its default scalar dtype): both factors float32 first."""
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (float(step) * momentum_decay)))
+    return float(np.float32(mu_product) * np.float32(mu))
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled,
+               mu_product, step):
+    """One NAdam update (``decoupled``: decoupled weight decay); ``mu_product`` is the momentum product
+    through this step (``nadam_mu_product``), ``step`` counts from 1."""
+    _run("nadam_step", param, grad, {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}, ["exp_avg", "exp_avg_sq"],
+         (float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), float(momentum_decay),
+          bool(decoupled), float(mu_product), int(step)))
+
+
+def radam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+    """One RAdam update (``decoupled``: decoupled weight decay); ``step`` counts from 1."""
+    _run("radam_step", param, grad, {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}, ["exp_avg", "exp_avg_sq"],
+         (float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), bool(decoupled), int(step)))
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
+    """One Adadelta update of ``param``, ``square_avg`` and ``acc_delta`` (the running mean of squared steps)."""
+    _run("adadelta_step", param, grad, {"square_avg": square_avg, "acc_delta": acc_delta},
+         ["square_avg", "acc_delta"], (float(lr), float(rho), float(eps), float(weight_decay)))

@@ -1,4 +1,5 @@
-"""Optimizers with PyTorch's names, defaults and update rules: ``SGD``, ``RMSprop``, ``Adagrad``, ``Adam``, ``AdamW``.
+"""Optimizers with PyTorch's names, defaults and update rules: ``SGD``, ``RMSprop``, ``Adagrad``, ``Adadelta``,
+``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam``.
 
     opt = nc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     opt.zero_grad(); loss.backward(); opt.step()
@@ -25,7 +26,8 @@ from ..autograd import enable_grad
 from ..ops import optim as ops
 from . import lr_scheduler
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+           "lr_scheduler"]
 
 
 class ParamState:
@@ -76,6 +78,13 @@ def _step_count(v, where):
     return int(v)
 
 
+def _state_number(v, where):
+    """A saved number of a parameter's state (NAdam's ``mu_product``): finite and real, as a float."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+        raise ValueError(f"{where} must be a finite real number, got {v!r}")
+    return float(v)
+
+
 def _require(ok, message):
     if not ok:
         raise ValueError(message)
@@ -92,6 +101,14 @@ def _flags(group, *names):
         group[name] = shapes.flag(group[name], name)
 
 
+def _betas(group):
+    """``betas``: a pair, each in [0, 1)."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    group["betas"] = tuple(shapes.real(b, f"betas[{i}]", 0.0, 1.0, hi_open=True) for i, b in enumerate(betas))
+
+
 class Optimizer:
     """Base class: param groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``.
 
@@ -100,6 +117,7 @@ class Optimizer:
     """
 
     _buffers: tuple = ()
+    _numbers: tuple = ()  # state entries that are plain numbers besides ``step`` (NAdam's ``mu_product``)
     # hyperparameters PyTorch added after some optimizers' states were saved: a saved group that
     # lacks one takes this value, as PyTorch's own ``__setstate__`` fills it in
     _added_later: dict = {"maximize": False}
@@ -246,7 +264,8 @@ class Optimizer:
             for name, v in saved.items():
                 where = f"state[{key}][{name!r}]"
                 s[name] = ops.from_host(v, p.data, where) if name in self._buffers else \
-                    _step_count(_plain(v), where) if name == "step" else _plain(v)
+                    _step_count(_plain(v), where) if name == "step" else \
+                    _state_number(_plain(v), where) if name in self._numbers else _plain(v)
         for group in groups:
             self._check(group)
         for group in groups:
@@ -352,6 +371,34 @@ class Adagrad(Optimizer):
                          group["eps"], state["step"])
 
 
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler): a step scaled by the ratio of running roots of squared steps and gradients.
+
+    g = g + weight_decay * p;  v = rho * v + (1 - rho) * g^2;  d = sqrt(a + eps) / sqrt(v + eps) * g;
+    a = rho * a + (1 - rho) * d^2;  p = p - lr * d.
+    """
+
+    _buffers = ("square_avg", "acc_delta")
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "eps", "weight_decay")
+        group["rho"] = shapes.real(group["rho"], "rho", 0.0, 1.0)
+        _flags(group, "maximize")
+
+    def _state_names(self, group):
+        return ("step", "square_avg", "acc_delta")
+
+    def _update(self, p, grad, state, group):
+        if not state:
+            state.update(step=0, square_avg=ops.zeros_like(p.data), acc_delta=ops.zeros_like(p.data))
+        state["step"] += 1
+        ops.adadelta_step(p.data, grad, state["square_avg"], state["acc_delta"], group["lr"], group["rho"],
+                          group["eps"], group["weight_decay"])
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with optional AMSGrad; ``decoupled_weight_decay=True`` is AdamW.
 
@@ -374,10 +421,7 @@ class Adam(Optimizer):
     def _check(self, group):
         _nonnegative(group, "lr", "eps", "weight_decay")
         _flags(group, "amsgrad", "decoupled_weight_decay", "maximize")
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = tuple(shapes.real(b, f"betas[{i}]", 0.0, 1.0, hi_open=True) for i, b in enumerate(betas))
+        _betas(group)
 
     def _state_names(self, group):
         return ("step", "exp_avg", "exp_avg_sq")
@@ -408,3 +452,104 @@ class AdamW(Adam):
         for group in self.param_groups:
             group["decoupled_weight_decay"] = True
 
+
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba): Adam with the infinity norm in place of the second moment.
+
+    g = g + weight_decay * p;  m = beta1 * m + (1 - beta1) * g;  u = max(beta2 * u, |g| + eps);
+    p = p - lr / (1 - beta1^t) * m / u.
+    """
+
+    _buffers = ("exp_avg", "exp_inf")
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "eps", "weight_decay")
+        _flags(group, "maximize")
+        _betas(group)
+
+    def _state_names(self, group):
+        return ("step", "exp_avg", "exp_inf")
+
+    def _update(self, p, grad, state, group):
+        if not state:
+            state.update(step=0, exp_avg=ops.zeros_like(p.data), exp_inf=ops.zeros_like(p.data))
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        ops.adamax_step(p.data, grad, state["exp_avg"], state["exp_inf"], group["lr"], beta1, beta2, group["eps"],
+                        group["weight_decay"], state["step"])
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat): Adam with Nesterov momentum, its momentum warmed up by ``momentum_decay``.
+
+    mu_t = beta1 * (1 - 0.96^(t * momentum_decay) / 2), prod_t = mu_1 ... mu_t;  m, v as Adam's;
+    d = sqrt(v / (1 - beta2^t)) + eps;  p = p - lr * (1 - mu_t) / (1 - prod_t) * g / d
+    - lr * mu_{t+1} / (1 - prod_t * mu_{t+1}) * m / d. Weight decay adds ``weight_decay * p`` to g, or
+    (``decoupled_weight_decay``) first scales p by ``1 - lr * weight_decay``. ``state[p]['mu_product']``
+    is prod_t, a number (float32-rounded, as PyTorch's 0-d tensor).
+    """
+
+    _buffers = ("exp_avg", "exp_avg_sq")
+    _numbers = ("mu_product",)
+    _added_later = {"maximize": False, "decoupled_weight_decay": False}
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "eps", "weight_decay", "momentum_decay")
+        _flags(group, "decoupled_weight_decay", "maximize")
+        _betas(group)
+
+    def _state_names(self, group):
+        return ("step", "mu_product", "exp_avg", "exp_avg_sq")
+
+    def _update(self, p, grad, state, group):
+        if not state:
+            state.update(step=0, mu_product=1.0, exp_avg=ops.zeros_like(p.data), exp_avg_sq=ops.zeros_like(p.data))
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        state["mu_product"] = ops.nadam_mu_product(state["mu_product"], beta1, group["momentum_decay"], state["step"])
+        ops.nadam_step(p.data, grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2, group["eps"],
+                       group["weight_decay"], group["momentum_decay"], group["decoupled_weight_decay"],
+                       state["mu_product"], state["step"])
+
+
+class RAdam(Optimizer):
+    """RAdam (Liu et al.): Adam whose adaptive rate is switched on, rectified, once its variance is tractable.
+
+    m, v as Adam's;  rho_inf = 2 / (1 - beta2) - 1,  rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t);
+    p = p - lr * m / (1 - beta1^t) * sqrt(1 - beta2^t) / (sqrt(v) + eps) * r_t where rho_t > 5, with
+    r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)), else
+    p = p - lr * m / (1 - beta1^t). Weight decay as NAdam's.
+    """
+
+    _buffers = ("exp_avg", "exp_avg_sq")
+    _added_later = {"maximize": False, "decoupled_weight_decay": False}
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+                 *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "eps", "weight_decay")
+        _flags(group, "decoupled_weight_decay", "maximize")
+        _betas(group)
+
+    def _state_names(self, group):
+        return ("step", "exp_avg", "exp_avg_sq")
+
+    def _update(self, p, grad, state, group):
+        if not state:
+            state.update(step=0, exp_avg=ops.zeros_like(p.data), exp_avg_sq=ops.zeros_like(p.data))
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        ops.radam_step(p.data, grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2, group["eps"],
+                       group["weight_decay"], group["decoupled_weight_decay"], state["step"])

@@ -134,3 +134,132 @@ def _adagrad(param, grad, state_sum, neg_clr, wd, eps, use_decay):
         s = state_sum[i] + g * g
         state_sum[i] = s
         param[i] = p + neg_clr * (g / (_sqrt(s) + eps))
+
+
+def adamax_step(param, grad, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step):
+    """g = g + wd p;  m = lerp(m, g, 1-b1);  u = max(b2 u, |g| + eps);  p -= lr/(1-b1^t) * m / u, t from 1."""
+    t = _t(param)
+    w1 = t(1.0 - beta1)
+    launch(_adamax, param.size, param, grad, exp_avg, exp_inf, t(-(lr / (1.0 - beta1 ** float(step)))), w1,
+           t(t(1.0) - w1), t(beta2), t(eps), t(weight_decay), weight_decay != 0.0)
+
+
+@jit
+def _adamax(param, grad, exp_avg, exp_inf, neg_clr, w1, c1, b2, eps, wd, use_decay):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            g = g + wd * p
+        m = lerp(exp_avg[i], g, w1, c1)
+        u = maximum(exp_inf[i] * b2, abs(g) + eps)  # NaN sticks, as in torch.maximum
+        exp_avg[i] = m
+        exp_inf[i] = u
+        param[i] = p + neg_clr * (m / u)
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled,
+               mu_product, step):
+    """m = lerp(m, g, 1-b1);  v = b2 v + (1-b2) g^2;  d = sqrt(v / (1-b2^t)) + eps;
+    p -= lr (1-mu_t) / (1-prod_t) * g / d;  p -= lr mu_{t+1} / (1-prod_t mu_{t+1}) * m / d.
+
+    mu_t = b1 (1 - 0.96^(t md) / 2) and ``mu_product`` is prod_t = mu_1 ... mu_t (this step's
+    included). Weight decay adds ``wd p`` to ``g`` or (``decoupled``) scales ``p`` by ``1 - lr wd``.
+    """
+    t = _t(param)
+    s = float(step)
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (s * momentum_decay)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((s + 1.0) * momentum_decay)))
+    w1 = t(1.0 - beta1)
+    launch(_nadam, param.size, param, grad, exp_avg, exp_avg_sq, t(-lr * (1.0 - mu) / (1.0 - mu_product)),
+           t((-lr * mu_next) / (1.0 - mu_product * mu_next)), t(1.0 - beta2 ** s), w1, t(t(1.0) - w1), t(beta2),
+           t(1.0 - beta2), t(eps), t(weight_decay), t(1.0 - lr * weight_decay), weight_decay != 0.0, bool(decoupled))
+
+
+@jit
+def _nadam(param, grad, exp_avg, exp_avg_sq, c_grad, c_avg, bc2, w1, c1, b2, w2, eps, wd, decay, use_decay,
+           decoupled):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            if decoupled:
+                p = p * decay
+            else:
+                g = g + wd * p
+        m = lerp(exp_avg[i], g, w1, c1)
+        v = exp_avg_sq[i] * b2 + w2 * g * g
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        d = _sqrt(v / bc2) + eps
+        p = p + c_grad * (g / d)
+        param[i] = p + c_avg * (m / d)
+
+
+def radam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+    """m = lerp(m, g, 1-b1);  v = b2 v + (1-b2) g^2;  mh = m / (1-b1^t);
+    p -= mh lr (1 / (sqrt(v) + eps)) sqrt(1-b2^t) r_t  where rho_t > 5, else p -= mh lr.
+
+    rho_t = rho_inf - 2 t b2^t / (1-b2^t), rho_inf = 2 / (1-b2) - 1, and the rectification
+    r_t = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t)): which branch depends on
+    the step only. Weight decay as in ``nadam_step``.
+    """
+    t = _t(param)
+    s = float(step)
+    bc2 = 1.0 - beta2 ** s
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * s * (beta2 ** s) / bc2
+    rectified = rho_t > 5.0
+    rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5 \
+        if rectified else 1.0
+    w1 = t(1.0 - beta1)
+    launch(_radam, param.size, param, grad, exp_avg, exp_avg_sq, t(1.0 - beta1 ** s), t(lr), t(bc2 ** 0.5), t(rect),
+           t(1.0), w1, t(t(1.0) - w1), t(beta2), t(1.0 - beta2), t(eps), t(weight_decay), t(1.0 - lr * weight_decay),
+           weight_decay != 0.0, bool(decoupled), rectified)
+
+
+@jit
+def _radam(param, grad, exp_avg, exp_avg_sq, bc1, lr, bc2_sqrt, rect, one, w1, c1, b2, w2, eps, wd, decay, use_decay,
+           decoupled, rectified):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            if decoupled:
+                p = p * decay
+            else:
+                g = g + wd * p
+        m = lerp(exp_avg[i], g, w1, c1)
+        v = exp_avg_sq[i] * b2 + w2 * g * g
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        mh = m / bc1
+        if rectified:  # torch's scalar / tensor is the reciprocal times the scalar
+            param[i] = p - mh * lr * (one / (_sqrt(v) + eps) * bc2_sqrt) * rect
+        else:
+            param[i] = p - mh * lr
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
+    """v = rho v + (1-rho) g^2;  d = sqrt(a + eps) / sqrt(v + eps) * g;  a = rho a + (1-rho) d^2;  p -= lr d."""
+    t = _t(param)
+    launch(_adadelta, param.size, param, grad, square_avg, acc_delta, t(lr), t(rho), t(1.0 - rho), t(eps),
+           t(weight_decay), weight_decay != 0.0)
+
+
+@jit
+def _adadelta(param, grad, square_avg, acc_delta, lr, r, w, eps, wd, use_decay):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            g = g + wd * p
+        v = square_avg[i] * r + w * g * g
+        square_avg[i] = v
+        d = _sqrt(acc_delta[i] + eps) / _sqrt(v + eps) * g
+        acc_delta[i] = acc_delta[i] * r + w * d * d
+        param[i] = p - lr * d
