@@ -34,15 +34,21 @@ def _umask():
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", suffix=""):
     """A file object (``mode`` 'wb' or 'w') whose contents replace ``path`` when the block ends without
-    an error; the folder is made if missing, and the file gets the mode ``open`` would give it."""
+    an error; the folder is made if missing, and the file gets the mode ``open`` would give it (an
+    existing file's own, or 0666 less the umask). A symbolic link is followed, not replaced."""
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)  # through a symbolic link: the file it names is replaced, the link stays
+    directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     try:
         with os.fdopen(fd, mode) as f:
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file 0600; give it open()'s mode
+            try:  # open() keeps an existing file's mode (a private 0600 one stays private)...
+                perms = os.stat(path).st_mode & 0o7777
+            except FileNotFoundError:  # ... and gives a new one 0666 less the umask
+                perms = 0o666 & ~_umask()
+            os.chmod(tmp, perms)  # mkstemp made it 0600
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -64,25 +64,25 @@ class _GradMode:
     def _generator(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self._fresh():
-                gen = fn(*args, **kwargs)
-                response = gen.send(None)
-            while True:  # each step of the body in the mode; the caller's code between steps in its own
-                try:
-                    request = yield response
-                except GeneratorExit:
-                    with self._fresh():
-                        gen.close()
-                    raise
-                except BaseException as exc:
-                    with self._fresh():
-                        response = gen.throw(exc)
-                else:
+            gen = fn(*args, **kwargs)
+            try:
+                with self._fresh():
+                    response = gen.send(None)
+                while True:  # each step of the body in the mode; the caller's code between steps in its own
                     try:
+                        request = yield response
+                    except GeneratorExit:
+                        with self._fresh():
+                            gen.close()
+                        raise
+                    except BaseException as exc:
+                        with self._fresh():
+                            response = gen.throw(exc)
+                    else:
                         with self._fresh():
                             response = gen.send(request)
-                    except StopIteration as stop:
-                        return stop.value
+            except StopIteration as stop:  # the body returned (at any step, the first or after a throw)
+                return stop.value
 
         return wrapper
 

@@ -935,3 +935,24 @@ def test_a_hook_returning_a_number_is_a_type_error():
     x.register_hook(lambda g: 5.0)
     with pytest.raises(TypeError, match="hook must return a Tensor or None"):
         (x * 2).sum().backward()
+
+
+def test_grad_mode_generators_that_end_at_once_or_after_a_throw():
+    @nc.no_grad()
+    def empty():
+        return
+        yield
+
+    @nc.no_grad()
+    def catches():
+        try:
+            yield 1
+        except ValueError:
+            return 5
+
+    assert list(empty()) == []
+    it = catches()
+    assert next(it) == 1
+    with pytest.raises(StopIteration) as stop:
+        it.throw(ValueError())
+    assert stop.value.value == 5

@@ -154,3 +154,19 @@ def test_a_header_declaring_more_than_the_file_holds_is_refused_before_reading(t
     with pytest.raises(ValueError, match=r"declares shape \(10000000000,\)"):
         checkpoint.load(str(bad))
     assert checkpoint.load(str(good))["meta"] == {"epoch": 3}
+
+
+def test_saving_over_a_file_keeps_its_mode_and_follows_a_link(tmp_path):
+    private = tmp_path / "private.npz"
+    checkpoint.save(private, _state(np.random.default_rng(6)))
+    os.chmod(private, 0o600)
+    checkpoint.save(private, _state(np.random.default_rng(7)))
+    assert os.stat(private).st_mode & 0o777 == 0o600  # as open() would: still private
+    target, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    checkpoint.save(target, _state(np.random.default_rng(8)))
+    os.symlink(target, link)
+    state = _state(np.random.default_rng(9))
+    checkpoint.save(link, state)
+    assert os.path.islink(link)  # the link stays, the file it names has the new contents
+    loaded = checkpoint.load(target)
+    np.testing.assert_array_equal(loaded["model"]["fc.bias"], state["model"]["fc.bias"])

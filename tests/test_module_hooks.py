@@ -206,3 +206,43 @@ def test_backward_hooks_stay_out_of_no_grad_and_inplace_inputs_are_refused(rng):
     with pytest.raises(RuntimeError, match="in-place"):  # as torch: the input is seen through the hook's identity
         relu(x * 1)
     assert seen == []
+
+
+def test_found_by_review_always_call_dict_outputs_and_dropped_gradients(torch, rng):
+    """always_call hooks run when a pre-hook or another hook raises; a module whose output is a dict
+    does not call its full backward hooks (torch warns and skips them); a backward pre-hook that
+    drops a gradient (None) passes zeros on, as torch."""
+    for lib, T in ((nn, nc.Tensor), (torch.nn, torch.tensor)):
+        for where in ("pre", "forward"):
+            seen = []
+            m = lib.Identity()
+            if where == "pre":
+                m.register_forward_pre_hook(lambda mod, args: 1 / 0)
+            else:
+                m.register_forward_hook(lambda mod, args, out: 1 / 0)
+            m.register_forward_hook(lambda mod, args, out: seen.append(out is None), always_call=True)
+            with pytest.raises(ZeroDivisionError):
+                m(T(np.ones(2)))
+            assert seen == [where == "pre"], (lib, where)
+    a = rng.standard_normal(2)
+    grads = {}
+    for lib, T in ((nn, nc.Tensor), (torch.nn, torch.tensor)):
+        m = lib.Identity()
+        m.register_full_backward_pre_hook(lambda mod, go: (None,))
+        x = T(a.copy(), requires_grad=True)
+        (m(x) * 2).sum().backward()
+        grads[lib] = np.asarray(x.grad.numpy() if lib is nn else x.grad.numpy())
+    np.testing.assert_array_equal(grads[nn], grads[torch.nn])
+    np.testing.assert_array_equal(grads[nn], [0.0, 0.0])
+
+    class Dict(nn.Module):
+        def forward(self, x):
+            return {"y": x * 2}
+
+    called = []
+    d = Dict()
+    d.register_full_backward_hook(lambda m, gi, go: called.append(go))
+    x = nc.Tensor(a.copy(), requires_grad=True)
+    d(x)["y"].sum().backward()
+    assert called == []
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])

@@ -296,6 +296,7 @@ def test_module_repr_matches_torch():
     for kind, nd, padding in pads:
         assert repr(getattr(nn, f"{kind}Pad{nd}d")(padding)) == repr(getattr(tn, f"{kind}Pad{nd}d")(padding))
     assert repr(nn.ConstantPad2d(1, 3.5)) == repr(tn.ConstantPad2d(1, 3.5))
+    assert repr(nn.ConstantPad3d((1, 0, 2, 1, 0, 1), 2)) == repr(tn.ConstantPad3d((1, 0, 2, 1, 0, 1), 2))
     for layer, args in (("Fold", ((4, 5), 2)), ("Unfold", (3,)), ("ChannelShuffle", (2,))):
         assert repr(getattr(nn, layer)(*args)) == repr(getattr(tn, layer)(*args))
     with pytest.raises(TypeError, match=r"padding must be an int or a tuple of 4 ints"):
@@ -332,6 +333,19 @@ def test_parameter_list_and_dict_as_torch(rng):
         assert name == tname
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, err_msg=name)
     assert len(nc.optim.SGD(ours.parameters(), lr=0.1).param_groups[0]["params"]) == 4
+
+
+def test_parameter_dict_from_a_plain_dict_is_in_sorted_order_as_torch(rng):
+    """torch sorts a plain dict's keys (not an OrderedDict's): so must numconv, or the parameters'
+    order, and with it a loaded optimizer state, would differ."""
+    torch = torch_or_fail()
+    values = {"b": rng.standard_normal(2), "a": rng.standard_normal(3), "c": rng.standard_normal(1)}
+    ours = nn.ParameterDict({k: v.copy() for k, v in values.items()})
+    theirs = torch.nn.ParameterDict({k: torch.tensor(v) for k, v in values.items()})
+    assert list(ours.keys()) == list(theirs.keys()) == ["a", "b", "c"]
+    ordered = OrderedDict((k, v.copy()) for k, v in values.items())
+    assert list(nn.ParameterDict(ordered).keys()) == list(torch.nn.ParameterDict(
+        OrderedDict((k, torch.tensor(v)) for k, v in values.items())).keys()) == ["b", "a", "c"]
 
 
 def test_parameter_list_and_dict_behave_as_containers(rng):

@@ -258,8 +258,9 @@ class ParameterList(_ParameterContainer):
 
 
 class ParameterDict(_ParameterContainer):
-    """``ParameterDict({'name': p, ...})``: Parameters by name, in insertion order (``state_dict`` keys
-    ``name.key``), with a dict's methods. A Tensor or array becomes a Parameter; keys are strings."""
+    """``ParameterDict({'name': p, ...})``: Parameters by name (``state_dict`` keys ``name.key``), with a
+    dict's methods, in insertion order; a plain dict given to the constructor or ``update`` is taken in
+    sorted key order, as PyTorch does. A Tensor or array becomes a Parameter; keys are strings."""
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -320,7 +321,12 @@ class ParameterDict(_ParameterContainer):
 
     def update(self, parameters):
         """Add or replace Parameters from a mapping, or from an iterable of (name, value) pairs."""
-        pairs = list(parameters.items() if hasattr(parameters, "items") else parameters)
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif hasattr(parameters, "items"):  # a plain mapping: by key, as PyTorch (so the order is the same there)
+            pairs = sorted(parameters.items(), key=lambda pair: str(pair[0]))
+        else:
+            pairs = list(parameters)
         checked = []
         for pair in pairs:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:

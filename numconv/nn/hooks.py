@@ -22,6 +22,7 @@ all None.
 from __future__ import annotations
 
 from ..autograd import Function, RemovableHandle, is_grad_enabled
+from ..ops import math as ops_math
 from ..tensor import Tensor
 
 __all__ = ["ModuleHooks", "RemovableHandle"]
@@ -51,36 +52,41 @@ class ModuleHooks:
         return RemovableHandle(hooks, entry)
 
     def call(self, module, args, kwargs):
-        """``module(*args, **kwargs)`` with the hooks around ``forward``."""
-        for h in list(self.forward_pre):
-            if h.with_kwargs:
-                res = h.fn(module, args, kwargs)
-                if res is not None:
-                    if not (isinstance(res, tuple) and len(res) == 2):
-                        raise RuntimeError("a forward pre-hook registered with with_kwargs=True must return None "
-                                           f"or a tuple (new_args, new_kwargs), got {_describe(res)}")
-                    args, kwargs = res
-            else:
-                res = h.fn(module, args)
-                if res is not None:
-                    args = res if isinstance(res, tuple) else (res,)
-        backward = _BackwardHooks(module, self) if (self.backward or self.backward_pre) and is_grad_enabled() else None
-        if backward is not None:
-            args = backward.wrap_inputs(args)
+        """``module(*args, **kwargs)`` with the hooks around ``forward``. If anything raises (a pre-hook,
+        ``forward``, a forward hook), the ``always_call`` forward hooks that have not run yet still run,
+        with the output so far (None before ``forward`` finished), and the first error goes on."""
+        result, done = None, set()
         try:
+            for h in list(self.forward_pre):
+                if h.with_kwargs:
+                    res = h.fn(module, args, kwargs)
+                    if res is not None:
+                        if not (isinstance(res, tuple) and len(res) == 2):
+                            raise RuntimeError("a forward pre-hook registered with with_kwargs=True must return "
+                                               f"None or a tuple (new_args, new_kwargs), got {_describe(res)}")
+                        args, kwargs = res
+                else:
+                    res = h.fn(module, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+            backward = _BackwardHooks(module, self) if (self.backward or self.backward_pre) and is_grad_enabled() \
+                else None
+            if backward is not None:
+                args = backward.wrap_inputs(args)
             result = module.forward(*args, **kwargs)
+            for h in list(self.forward):
+                done.add(id(h))
+                res = _call_forward_hook(h, module, args, kwargs, result)
+                if res is not None:
+                    result = res
         except BaseException:
             for h in list(self.forward):
-                if h.always_call:
+                if h.always_call and id(h) not in done:
                     try:
-                        _call_forward_hook(h, module, args, kwargs, None)
-                    except Exception:  # noqa: S110 (the forward's own error is the one to see)
+                        _call_forward_hook(h, module, args, kwargs, result)
+                    except Exception:  # noqa: S110 (the first error is the one to see)
                         pass
             raise
-        for h in list(self.forward):
-            res = _call_forward_hook(h, module, args, kwargs, result)
-            if res is not None:
-                result = res
         if backward is not None:
             result = backward.wrap_outputs(result)
         return result
@@ -144,7 +150,9 @@ class _BackwardHooks:
                                f"of {len(expected)} (one per entry, None where there is no gradient)")
         out = []
         for i, (new, old) in enumerate(zip(res, expected)):
-            if new is not None:
+            if new is None and old is not None:  # a gradient taken away is zero, as PyTorch passes it on
+                new = Tensor._of(ops_math.zeros_like(old.data))
+            elif new is not None:
                 if not isinstance(new, Tensor):
                     raise TypeError(f"backward hook {_name(hook)} returned {type(new).__name__} for {what}[{i}], "
                                     "expected a Tensor or None")
@@ -158,6 +166,8 @@ class _BackwardHooks:
         return tuple(out)
 
     def _run_full(self, grad_inputs):
+        if self.grad_outputs is None:  # no Tensor output was seen (a dict, a list): PyTorch does not call them
+            return grad_inputs
         for h in list(self.hooks.backward):
             res = h.fn(self.module, grad_inputs, self.grad_outputs)
             if res is not None:

@@ -44,7 +44,8 @@ class _ConstantPadNd(_PadNd):
 
     def __init__(self, padding, value):
         super().__init__(padding)
-        self.value = shapes.real(value, "value")
+        shapes.real(value, "value")
+        self.value = value  # as given, so that the repr shows it as PyTorch's does
 
     def forward(self, input):
         return F.pad(input, self.padding, "constant", self.value)
