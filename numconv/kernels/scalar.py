@@ -25,6 +25,18 @@ def lerp(start, end, weight, complement):
 
 
 
+def adam_moments(p, g, m, v, w1, c1, b2, w2, wd, decay, use_decay, decoupled):
+    """One element's weight decay and Adam moments, as Adam, NAdam and RAdam take them (PyTorch's order):
+    ``use_decay`` adds ``wd p`` to ``g``, or (``decoupled``) scales ``p`` by ``decay`` = 1 - lr wd; then
+    m = lerp(m, g, w1) (``c1`` = 1 - w1) and v = b2 v + w2 g^2. Returns (p, g, m, v)."""
+    if use_decay:
+        if decoupled:
+            p = p * decay
+        else:
+            g = g + wd * p
+    return p, g, lerp(m, g, w1, c1), v * b2 + w2 * g * g
+
+
 def maximum(a, b):
     """The larger of a and b, NaN if either is (``np.maximum``, ``torch.maximum``; Python's ``max``
     and Numba's keep the first argument when the other is NaN)."""

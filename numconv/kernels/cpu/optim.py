@@ -19,6 +19,7 @@ from . import exact_kernel, exact_serial
 
 lerp = njit(inline="always")(scalar.lerp)
 maximum = njit(inline="always")(scalar.maximum)
+adam_moments = njit(inline="always")(scalar.with_primitives(scalar.adam_moments, lerp=lerp))
 
 
 @exact_kernel
@@ -53,16 +54,10 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2
     w1, b2, w2 = t(1.0 - beta1), t(beta2), t(1.0 - beta2)
     c1 = t(1.0) - w1
     wd, decay, eps_ = t(weight_decay), t(1.0 - lr * weight_decay), t(eps)
+    use_decay = weight_decay != 0.0
     for i in prange(param.size):
-        p = param[i]
-        g = grad[i]
-        if weight_decay != 0.0:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = lerp(exp_avg[i], g, w1, c1)
-        v = exp_avg_sq[i] * b2 + w2 * g * g
+        p, g, m, v = adam_moments(param[i], grad[i], exp_avg[i], exp_avg_sq[i], w1, c1, b2, w2, wd, decay,
+                                  use_decay, decoupled)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:
@@ -152,16 +147,10 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_d
     w1, b2, w2 = t(1.0 - beta1), t(beta2), t(1.0 - beta2)
     c1 = t(1.0) - w1
     wd, decay, eps_ = t(weight_decay), t(1.0 - lr * weight_decay), t(eps)
+    use_decay = weight_decay != 0.0
     for i in prange(param.size):
-        p = param[i]
-        g = grad[i]
-        if weight_decay != 0.0:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = lerp(exp_avg[i], g, w1, c1)
-        v = exp_avg_sq[i] * b2 + w2 * g * g
+        p, g, m, v = adam_moments(param[i], grad[i], exp_avg[i], exp_avg_sq[i], w1, c1, b2, w2, wd, decay,
+                                  use_decay, decoupled)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         d = math.sqrt(v / bc2) + eps_
@@ -191,16 +180,10 @@ def radam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_d
     w1, b2, w2 = t(1.0 - beta1), t(beta2), t(1.0 - beta2)
     c1, one = t(1.0) - w1, t(1.0)
     wd, decay, eps_ = t(weight_decay), t(1.0 - lr * weight_decay), t(eps)
+    use_decay = weight_decay != 0.0
     for i in prange(param.size):
-        p = param[i]
-        g = grad[i]
-        if weight_decay != 0.0:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = lerp(exp_avg[i], g, w1, c1)
-        v = exp_avg_sq[i] * b2 + w2 * g * g
+        p, g, m, v = adam_moments(param[i], grad[i], exp_avg[i], exp_avg_sq[i], w1, c1, b2, w2, wd, decay,
+                                  use_decay, decoupled)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         mh = m / bc1_

@@ -14,6 +14,7 @@ from .elementwise import _sqrt  # NaN for v < 0, as on a GPU (the simulator's ma
 
 lerp = cuda.jit(device=True)(scalar.lerp)
 maximum = cuda.jit(device=True)(scalar.maximum)
+adam_moments = cuda.jit(device=True)(scalar.with_primitives(scalar.adam_moments, lerp=lerp))
 
 
 def _t(param):
@@ -65,15 +66,8 @@ def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, neg_step_size, bc2_s
           decay, use_decay, decoupled, amsgrad):
     i = cuda.grid(1)
     if i < param.size:
-        p = param[i]
-        g = grad[i]
-        if use_decay:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = lerp(exp_avg[i], g, w1, c1)
-        v = exp_avg_sq[i] * b2 + w2 * g * g
+        p, g, m, v = adam_moments(param[i], grad[i], exp_avg[i], exp_avg_sq[i], w1, c1, b2, w2, wd, decay,
+                                  use_decay, decoupled)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:
@@ -182,15 +176,8 @@ def _nadam(param, grad, exp_avg, exp_avg_sq, c_grad, c_avg, bc2, w1, c1, b2, w2,
            decoupled):
     i = cuda.grid(1)
     if i < param.size:
-        p = param[i]
-        g = grad[i]
-        if use_decay:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = lerp(exp_avg[i], g, w1, c1)
-        v = exp_avg_sq[i] * b2 + w2 * g * g
+        p, g, m, v = adam_moments(param[i], grad[i], exp_avg[i], exp_avg_sq[i], w1, c1, b2, w2, wd, decay,
+                                  use_decay, decoupled)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         d = _sqrt(v / bc2) + eps
@@ -225,15 +212,8 @@ def _radam(param, grad, exp_avg, exp_avg_sq, bc1, lr, bc2_sqrt, rect, one, w1, c
            decoupled, rectified):
     i = cuda.grid(1)
     if i < param.size:
-        p = param[i]
-        g = grad[i]
-        if use_decay:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = lerp(exp_avg[i], g, w1, c1)
-        v = exp_avg_sq[i] * b2 + w2 * g * g
+        p, g, m, v = adam_moments(param[i], grad[i], exp_avg[i], exp_avg_sq[i], w1, c1, b2, w2, wd, decay,
+                                  use_decay, decoupled)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         mh = m / bc1
