@@ -79,6 +79,8 @@ def _user_error(e: Exception) -> int:
 
 
 def main(argv=None) -> int:
+    from .train import OPTIMIZERS, SCHEDULERS
+
     parser = argparse.ArgumentParser(prog="numconv", description="Numba-compiled CNN kernels: demo, training, evaluation and "
                                      "inspection (benchmarks: python -m numconv.bench).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,12 +93,19 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None, help="folder with MNIST IDX or CIFAR-10 binary files")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop or adagrad")
-    p.add_argument("--momentum", type=float, default=0.9, help="for sgd and rmsprop")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (the peak, with onecycle and cyclic); default 1e-3, or 1.0 with adadelta")
+    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                   help="one of numconv.optim's optimizers (default adam)")
+    p.add_argument("--momentum", type=float, default=0.9,
+                   help="for sgd and rmsprop (onecycle and cyclic cycle it, unless it is 0)")
     p.add_argument("--weight-decay", type=float, default=None,
                    help="L2 penalty (AdamW: decoupled decay); default 0, or 0.01 with --optimizer adamw")
-    p.add_argument("--scheduler", default="none", help="none, step (divide lr by 10 every epochs/3) or cosine")
+    p.add_argument("--scheduler", default="none", choices=SCHEDULERS,
+                   help="none; per epoch: step (divide lr by 10 every epochs/3) or cosine (down to 0); per batch: "
+                        "onecycle (from lr/25 up to --lr over the first 30 percent of the run, then down to "
+                        "lr/2.5e5) or cyclic (triangular2: between lr/10 and --lr, a cycle every two epochs, its "
+                        "height halved each cycle); onecycle and cyclic also cycle the momentum or beta1 the other way")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")

@@ -25,8 +25,14 @@ from .atomic import atomic_open
 from .autograd import no_grad
 from .tensor import Tensor
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-SCHEDULERS = ("none", "step", "cosine")
+# --optimizer: each of numconv.optim's optimizers, by its lower-case name
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam")
+_OPTIMIZER_CLASSES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+                      "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam"}
+_WITH_MOMENTUM = ("sgd", "rmsprop")  # the optimizers that take --momentum
+# --scheduler: none; step and cosine, stepped after each epoch; onecycle and cyclic, stepped after each batch
+SCHEDULERS = ("none", "step", "cosine", "onecycle", "cyclic")
+PER_BATCH = ("onecycle", "cyclic")
 
 
 @dataclass
@@ -35,7 +41,7 @@ class Config:
     data: str = "mnist"
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float | None = None  # None: 1e-3, or 1.0 (its usual rate) for Adadelta
     optimizer: str = "adam"
     momentum: float = 0.9
     weight_decay: float | None = None  # None: 0.01 for AdamW (its usual default), else 0
@@ -49,6 +55,8 @@ class Config:
     history: list = field(default_factory=list)
 
     def __post_init__(self):
+        if self.lr is None:
+            self.lr = 1.0 if self.optimizer == "adadelta" else 1e-3
         if self.weight_decay is None:
             self.weight_decay = 1e-2 if self.optimizer == "adamw" else 0.0
 
@@ -113,22 +121,32 @@ def _build(cfg: Config):
     if out.shape != (1, n_classes):
         raise ValueError(f"--model {cfg.model} gives outputs of shape {out.shape[1:]} for {cfg.data}, expected ({n_classes},)")
     params = list(model.parameters())
-    if cfg.optimizer == "sgd":
-        opt = optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adam":
-        opt = optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adamw":
-        opt = optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "rmsprop":
-        opt = optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    else:
-        opt = optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = None
+    extra = dict(momentum=cfg.momentum) if cfg.optimizer in _WITH_MOMENTUM else {}
+    opt = getattr(optim, _OPTIMIZER_CLASSES[cfg.optimizer])(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **extra)
+    steps_per_epoch = len(data.DataLoader(train_set, batch_size=cfg.batch_size))
+    return model, opt, _scheduler(cfg, opt, steps_per_epoch), train_set, test_set
+
+
+def _scheduler(cfg: Config, opt, steps_per_epoch):
+    """--scheduler's schedule over ``opt``: step (lr / 10 every epochs / 3 epochs) and cosine (to 0 over the
+    run), stepped after each epoch; onecycle (up to --lr over the first 30% of the run's batches, then down to
+    lr / 25 / 1e4) and cyclic (triangular2: from lr / 10 up to --lr over an epoch and down over the next, the
+    amplitude halved each cycle), stepped after each batch. These two cycle the momentum (sgd and rmsprop
+    with --momentum > 0) or beta1 (the Adam family) the other way, as PyTorch's do by default."""
+    from . import optim
+
+    sched = optim.lr_scheduler
     if cfg.scheduler == "step":
-        sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.epochs // 3), gamma=0.1)
-    elif cfg.scheduler == "cosine":
-        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    return model, opt, sched, train_set, test_set
+        return sched.StepLR(opt, step_size=max(1, cfg.epochs // 3), gamma=0.1)
+    if cfg.scheduler == "cosine":
+        return sched.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    momentum = "betas" in opt.defaults or (cfg.optimizer in _WITH_MOMENTUM and cfg.momentum > 0)
+    if cfg.scheduler == "onecycle":
+        return sched.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, cycle_momentum=momentum)
+    if cfg.scheduler == "cyclic":
+        return sched.CyclicLR(opt, base_lr=cfg.lr / 10, max_lr=cfg.lr, step_size_up=steps_per_epoch,
+                              mode="triangular2", cycle_momentum=momentum)
+    return None
 
 
 def evaluate_model(model, dataset, batch_size=256, device="cpu"):
@@ -255,8 +273,8 @@ _RESUME_KEYS = ("model", "data", "data_dir", "optimizer", "batch_size", "seed", 
 
 def _resume_mismatch(saved, cfg):
     """The first setting ``cfg`` changes from the checkpoint's ``saved`` config, as (flag, saved, asked), or None."""
-    keys = _RESUME_KEYS + (("momentum",) if cfg.optimizer in ("sgd", "rmsprop") else ())
-    if cfg.scheduler != "none":  # the step and cosine schedules are fitted to the run's length
+    keys = _RESUME_KEYS + (("momentum",) if cfg.optimizer in _WITH_MOMENTUM else ())
+    if cfg.scheduler not in ("none", "cyclic"):  # step, cosine and onecycle are fitted to the run's length
         keys += ("epochs",)
     for key in keys:
         if saved.get(key) != getattr(cfg, key) and not (key == "data_dir" and _same_folder(saved.get(key), cfg.data_dir)):
@@ -340,12 +358,14 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if cfg.scheduler in PER_BATCH:
+                sched.step()
             n = len(yb)
             seen += n
             loss_sum += float(loss.item()) * n
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
-        if sched is not None:
+        if sched is not None and cfg.scheduler not in PER_BATCH:
             sched.step()
         seconds = time.perf_counter() - t0
         test_loss, test_acc = evaluate_model(model, test_set, device=cfg.device)

@@ -400,8 +400,10 @@ class _Warmup:
 
 def _own(kw):
     """``kw`` with fresh ``_Warmup`` objects: each scheduler counts its own calls."""
-    return {k: [_Warmup(x.steps) if isinstance(x, _Warmup) else x for x in v] if isinstance(v, list) else v
-            for k, v in kw.items()}
+    def own(x):
+        return _Warmup(x.steps) if isinstance(x, _Warmup) else x
+
+    return {k: [own(x) for x in v] if isinstance(v, list) else own(v) for k, v in kw.items()}
 
 
 SCHEDULERS = [
@@ -431,6 +433,13 @@ SCHEDULERS = [
     ("OneCycleLR", dict(max_lr=[0.5, 2.0], epochs=5, steps_per_epoch=5, pct_start=0.4, div_factor=10.0,
                         final_div_factor=100.0, base_momentum=0.8, max_momentum=[0.9, 0.99], three_phase=True)),
     ("OneCycleLR", dict(max_lr=0.5, total_steps=30, cycle_momentum=False)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=[0.1, 0.5], step_size_up=3)),
+    ("CyclicLR", dict(base_lr=[0.01, 0.05], max_lr=0.2, step_size_up=2, step_size_down=4, mode="triangular2",
+                      base_momentum=[0.7, 0.5], max_momentum=0.95)),
+    ("CyclicLR", dict(base_lr=0.02, max_lr=0.3, step_size_up=4, mode="exp_range", gamma=0.93)),
+    ("CyclicLR", dict(base_lr=0.02, max_lr=0.3, step_size_up=2.5, step_size_down=1.5, scale_fn=_decay,
+                      scale_mode="iterations", cycle_momentum=False)),
+    ("CyclicLR", dict(base_lr=0.02, max_lr=0.3, step_size_up=3, step_size_down=0, scale_fn=_Warmup(2))),
 ]
 
 
@@ -539,7 +548,9 @@ def test_a_step_counter_that_is_not_a_count_is_refused(step):
 CROSS = [("StepLR", dict(step_size=3, gamma=0.5)), ("CosineAnnealingLR", dict(T_max=5)),
          ("MultiStepLR", dict(milestones=[2, 5, 5, 9])), ("LinearLR", dict(start_factor=0.25, total_iters=6)),
          ("PolynomialLR", dict(total_iters=9, power=1.5)), ("CosineAnnealingWarmRestarts", dict(T_0=2, T_mult=2)),
-         ("OneCycleLR", dict(max_lr=1.0, total_steps=20, three_phase=True)), ("LambdaLR", dict(lr_lambda=[_Warmup(6)]))]
+         ("OneCycleLR", dict(max_lr=1.0, total_steps=20, three_phase=True)), ("LambdaLR", dict(lr_lambda=[_Warmup(6)])),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, step_size_down=3, mode="exp_range", gamma=0.9)),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, scale_fn=_Warmup(3), scale_mode="iterations"))]
 
 
 @pytest.mark.parametrize("name, kw", CROSS, ids=[_ids(c) for c in CROSS])
@@ -588,7 +599,7 @@ def test_scheduler_state_dicts_cross_with_torch_and_are_checked(torch, name, kw)
 
 
 class _NoMomentum(optim.Optimizer):
-    """An optimizer with neither momentum nor betas (numconv's four all have one)."""
+    """An optimizer with neither momentum nor betas (as Adagrad and Adadelta), of no class numconv has."""
 
     def __init__(self, params, lr=0.1):
         super().__init__(params, dict(lr=lr))
@@ -647,6 +658,26 @@ BAD_SCHEDULER_ARGS = [  # (scheduler, arguments, optimizer, error, message)
      r"max_momentum must be in \[0.0, 1.0\), got 1.0"),
     ("OneCycleLR", dict(max_lr=1.0, total_steps=9), "NoMomentum", ValueError,
      "cycle_momentum=True needs an optimizer with momentum or betas, and _NoMomentum has neither"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, step_size_up=0), "SGD", ValueError,
+     r"step_size_up must be in \(0.0, inf\), got 0"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, step_size_down=-1), "SGD", ValueError, "step_size_down .*, got -1"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, step_size_up="4"), "SGD", TypeError, "step_size_up must be a real"),
+    ("CyclicLR", dict(base_lr=[0.1], max_lr=1.0), "SGD", ValueError, r"base_lr must have one value per param group"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=[1.0, float("inf")]), "SGD", ValueError, r"max_lr\[1\] must be finite"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, mode="triangle"), "SGD", ValueError,
+     r"mode must be one of \('triangular', 'triangular2', 'exp_range'\) .*, got 'triangle'"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, scale_mode="iteration"), "SGD", ValueError,
+     "scale_mode must be 'cycle' or 'iterations', got 'iteration'"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, scale_fn=0.5), "SGD", TypeError, "scale_fn must be a function"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, mode="exp_range", gamma=-0.5), "SGD", ValueError, "gamma .*, got -0.5"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, cycle_momentum=1), "SGD", TypeError, "cycle_momentum must be True"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, max_momentum=1.0), "Adam", ValueError,
+     r"max_momentum must be in \[0.0, 1.0\), got 1.0"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, base_momentum=[0.8, -0.1]), "SGD", ValueError,
+     r"base_momentum\[1\] .*, got -0.1"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0), "Adagrad", ValueError,
+     "optimizer must support momentum or beta1 with `cycle_momentum` option enabled: Adagrad has neither"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0), "NoMomentum", ValueError, "_NoMomentum has neither"),
     ("ReduceLROnPlateau", dict(factor=1.0), "SGD", ValueError, r"factor must be in \[0.0, 1.0\), got 1.0"),
     ("ReduceLROnPlateau", dict(mode="low"), "SGD", ValueError, "mode must be 'min' or 'max', got 'low'"),
     ("ReduceLROnPlateau", dict(threshold_mode="relative"), "SGD", ValueError,
@@ -785,6 +816,193 @@ def test_one_cycle_ends_as_torch_and_refuses_steps_past_it(torch):
     assert ours.state_dict() == before and ours.get_last_lr() == [1.0, 1.0]
 
 
+def _halving(cycle):
+    return 0.5 ** (cycle - 1)
+
+
+def _cyclic_kw(rng, mode, n_groups, betas):
+    """Random CyclicLR arguments for ``mode`` (a built-in mode, or 'fn-cycle' / 'fn-iterations' for a scale_fn):
+    rates and momenta per group or shared, whole or fractional step sizes, the down side sometimes left out."""
+    def per_group(lo, hi):
+        v = rng.uniform(lo, hi, n_groups).tolist()
+        return v if rng.random() < 0.5 else v[0]
+
+    up = int(rng.integers(1, 6)) if rng.random() < 0.7 else float(rng.uniform(0.5, 5))
+    kw = dict(base_lr=per_group(1e-4, 0.05), max_lr=per_group(0.05, 1.0), step_size_up=up,
+              base_momentum=per_group(0.5, 0.85), max_momentum=per_group(0.85, 0.99))
+    if rng.random() < 0.7:
+        kw["step_size_down"] = int(rng.integers(0, 6)) if rng.random() < 0.7 else float(rng.uniform(0.5, 5))
+    if mode.startswith("fn-"):
+        kw.update(scale_fn=_halving if mode == "fn-cycle" else _decay, scale_mode=mode[3:])
+    else:
+        kw["mode"] = mode
+        if mode == "exp_range":
+            kw["gamma"] = float(rng.uniform(0.8, 1.0))
+    if not betas and rng.random() < 0.25:
+        kw["cycle_momentum"] = False
+    return kw
+
+
+CYCLIC_OPTIMIZERS = [("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+                     ("RMSprop", dict(lr=0.01, momentum=0.5)), ("Adam", dict(lr=0.01)),
+                     ("NAdam", dict(lr=0.01, betas=(0.8, 0.99))), ("RAdam", dict(lr=0.01))]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("config", CYCLIC_OPTIMIZERS, ids=_ids)
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range", "fn-cycle", "fn-iterations"])
+def test_cyclic_lr_matches_torch_step_by_step(torch, rng, config, mode):
+    """Random hyperparameters over two param groups: each group's rate and momentum (SGD, RMSprop) or
+    betas[0] (Adam, NAdam, RAdam; betas[1] kept) at every step of four cycles and more, and the
+    parameters they update, as torch's; then step(epoch) jumps, and steps on from there."""
+    name, okw = config
+    ours, theirs = _pair(torch, rng, np.float64)
+    groups = [dict(params=[0, 1]), dict(params=[2, 3], lr=okw["lr"] * 2)]
+    opt = getattr(optim, name)([{**g, "params": [ours[i] for i in g["params"]]} for g in groups], **okw)
+    ref = getattr(torch.optim, name)([{**g, "params": [theirs[i] for i in g["params"]]} for g in groups],
+                                     foreach=False, **okw)
+    betas = "betas" in opt.defaults
+    kw = _cyclic_kw(rng, mode, 2, betas)
+    sched, tsched = lr_scheduler.CyclicLR(opt, **kw), torch.optim.lr_scheduler.CyclicLR(ref, **kw)
+    key = "betas" if betas else "momentum"
+
+    def same(where):
+        np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12, atol=1e-15, err_msg=where)
+        assert [g["lr"] for g in opt.param_groups] == sched.get_last_lr()
+        for g, t in zip(opt.param_groups, ref.param_groups):
+            mine, want = g[key], t[key]
+            if betas:
+                assert isinstance(mine, tuple) and mine[1] == want[1] == okw.get("betas", (0.9, 0.999))[1]
+                mine, want = mine[0], want[0]
+            assert mine == pytest.approx(want, rel=1e-12, abs=1e-15), where
+            for k in ("max_momentum", "base_momentum", "initial_lr"):
+                assert g.get(k) == t.get(k), (where, k)
+
+    same("step 0")
+    period = 2 * kw["step_size_up"] if kw.get("step_size_down") is None else kw["step_size_up"] + kw["step_size_down"]
+    for step in range(int(4 * period) + 3):
+        _set_grads(torch, ours, theirs, _grads(rng, np.float64, step))
+        opt.step()
+        ref.step()
+        sched.step()
+        tsched.step()
+        same(f"step {step + 1}")
+    _assert_params(ours, theirs, np.float64)
+    for epoch in (2, int(3 * period) + 1, 0):
+        sched.step(epoch)
+        tsched.step(epoch)
+        same(f"step({epoch})")
+    for step in range(3):
+        sched.step()
+        tsched.step()
+        same(f"step {step + 1} after step(0)")
+    assert sched.last_epoch == tsched.last_epoch == 3 and sched._step_count == tsched._step_count
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range", "fn-cycle", "fn-iterations", "object"])
+def test_cyclic_lr_state_dict_round_trips_and_crosses_with_torch(torch, rng, mode, tmp_path):
+    """numconv's state through a checkpoint into a new scheduler, torch's into numconv's and numconv's into
+    torch's: all go on as the first. A scale_fn that is a function is saved as None (torch's rule), a
+    callable object as a copy of its attributes, loaded back into the new scheduler's object."""
+    checkpoint = pytest.importorskip("numconv.checkpoint")
+    kw = _cyclic_kw(rng, "fn-iterations" if mode == "object" else mode, 2, False)
+    if mode == "object":
+        kw["scale_fn"] = _Warmup(3)
+    opts = [_two_group_opts(torch) for _ in range(3)]
+    (opt, ref), (opt_b, ref_b), (opt_c, _) = opts
+    ours, theirs = lr_scheduler.CyclicLR(opt, **_own(kw)), torch.optim.lr_scheduler.CyclicLR(ref, **_own(kw))
+    for _ in range(7):
+        ours.step()
+        theirs.step()
+    sd = ours.state_dict()
+    assert _storable(sd) and set(sd) == set(theirs.state_dict()) - {"_get_lr_called_within_step"}
+    assert sd["_scale_fn_custom"] == ({"steps": 3, "calls": theirs._scale_fn_custom.calls} if mode == "object"
+                                      else None)
+    checkpoint.save(tmp_path / "c.npz", {"scheduler": sd})
+    back = lr_scheduler.CyclicLR(opt_b, **_own(kw))
+    back.load_state_dict(checkpoint.load(tmp_path / "c.npz")["scheduler"])
+    assert back.state_dict() == sd
+    from_torch = lr_scheduler.CyclicLR(opt_c, **_own(kw))
+    from_torch.load_state_dict(theirs.state_dict())
+    into_torch = torch.optim.lr_scheduler.CyclicLR(ref_b, **_own(kw))
+    into_torch.load_state_dict(ours.state_dict())
+    for _ in range(12):
+        for s in (ours, theirs, back, from_torch, into_torch):
+            s.step()
+        for s, o in ((theirs, ref), (back, opt_b), (from_torch, opt_c), (into_torch, ref_b)):
+            np.testing.assert_allclose(s.get_last_lr(), ours.get_last_lr(), rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose([g["momentum"] for g in o.param_groups],
+                                       [g["momentum"] for g in opt.param_groups], rtol=1e-12, atol=1e-15)
+
+
+def test_cyclic_lr_state_entries_are_checked():
+    opt = _two_group()
+    sched = lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3, mode="triangular2")
+    sched.step()
+    good = sched.state_dict()
+    for change, words in [(dict(mode="up"), r"'mode' must be one of \('triangular', 'triangular2', 'exp_range'\) "
+                                            "without a scale_fn, got 'up'"),
+                          (dict(mode=3), "'mode' must be a string, got 3"),
+                          (dict(scale_mode="epochs"), r"'scale_mode' must be one of \('cycle', 'iterations'\)"),
+                          (dict(step_ratio=0.0), r"'step_ratio' must be in \(0, 1\], got 0.0"),
+                          (dict(step_ratio=1.5), r"'step_ratio' must be in \(0, 1\], got 1.5"),
+                          (dict(total_size=-6.0), r"'total_size' must be in \(0, inf\), got -6.0"),
+                          (dict(max_momentums=[0.9]), "'max_momentums' must be a list of 2"),
+                          (dict(use_beta1=1), "'use_beta1' must be True or False"),
+                          (dict(_scale_fn_custom={"calls": 1}), r"attributes \['calls'\] for scale_fn, which is not "
+                                                                "given here"),
+                          (dict(_scale_fn_custom=[1]), "'_scale_fn_custom' must be None or a dict")]:
+        with pytest.raises(ValueError, match=words):
+            sched.load_state_dict({**good, **change})
+        assert sched.state_dict() == good
+    plain = lr_scheduler.CyclicLR(_two_group(), base_lr=0.01, max_lr=0.1, scale_fn=_decay, mode="mine")
+    assert plain.state_dict()["mode"] == "mine"  # ignored with a scale_fn, as torch's
+    with pytest.raises(ValueError, match="which is a plain function here"):
+        plain.load_state_dict({**plain.state_dict(), "_scale_fn_custom": {"calls": 1}})
+    no_momentum = lr_scheduler.CyclicLR(_two_group(), base_lr=0.01, max_lr=0.1, cycle_momentum=False)
+    with pytest.raises(ValueError, match=r"it has entries \['base_momentums', 'max_momentums', 'use_beta1'\]"):
+        no_momentum.load_state_dict(good)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_cyclic_lr_sets_the_groups_as_torch_and_starts_from_an_earlier_initial_lr(torch):
+    """Made fresh, CyclicLR sets each group's lr to base_lr and its momentum to max_momentum (SGD without
+    momentum gets one), and records max_momentum and base_momentum. Step 0 runs from the groups'
+    'initial_lr', which an earlier scheduler may have set to something else: torch's rate then is that
+    one, and base_lr takes over from step 1; numconv's too. An optimizer without momentum or betas is
+    refused, as torch refuses it; with cycle_momentum=False it is driven."""
+    opt, ref = _two_group_opts(torch)
+    lr_scheduler.StepLR(opt, step_size=2)
+    torch.optim.lr_scheduler.StepLR(ref, step_size=2)
+    kw = dict(base_lr=[0.01, 0.02], max_lr=0.2, step_size_up=2, max_momentum=[0.9, 0.95])
+    ours, theirs = lr_scheduler.CyclicLR(opt, **kw), torch.optim.lr_scheduler.CyclicLR(ref, **kw)
+    assert ours.get_last_lr() == theirs.get_last_lr() == [0.1, 0.3]  # the earlier 'initial_lr'
+    for g, t in zip(opt.param_groups, ref.param_groups):
+        assert {k: v for k, v in g.items() if k != "params"} == \
+            {k: v for k, v in t.items() if k in g and k != "params"}
+    assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.95]
+    for _ in range(5):
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    assert ours.base_lrs == theirs.base_lrs == [0.01, 0.02]
+    p, t = nc.Tensor(np.zeros(2), requires_grad=True), torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1 with `cycle_momentum` option"):
+        torch.optim.lr_scheduler.CyclicLR(torch.optim.Adadelta([t]), base_lr=0.01, max_lr=0.1)
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1 with `cycle_momentum` option "
+                                         "enabled: Adadelta has neither; pass cycle_momentum=False"):
+        lr_scheduler.CyclicLR(optim.Adadelta([p]), base_lr=0.01, max_lr=0.1)
+    ours = lr_scheduler.CyclicLR(optim.Adadelta([p]), base_lr=0.01, max_lr=0.1, step_size_up=2, cycle_momentum=False)
+    theirs = torch.optim.lr_scheduler.CyclicLR(torch.optim.Adadelta([t]), base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                               cycle_momentum=False)
+    for _ in range(5):
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    assert "momentum" not in ours.optimizer.param_groups[0] and "max_momentum" not in ours.optimizer.param_groups[0]
+
+
 PLATEAU = [dict(), dict(mode="max", patience=2, cooldown=1),
            dict(patience=1, threshold=0.05, threshold_mode="abs", cooldown=2, min_lr=[0.02, 0.001], factor=0.5),
            dict(mode="max", threshold_mode="abs", threshold=0.01, patience=0, factor=0.3, min_lr=0.01, eps=1e-3)]
@@ -858,9 +1076,14 @@ def test_reduce_lr_on_plateau_state_and_steps_are_checked():
     with pytest.raises(TypeError, match="metrics must be a number, got 'low'"):
         sched.step("low")
     opt.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
-    with pytest.raises(ValueError, match="has 3 param groups, but this ReduceLROnPlateau has min_lr for 2"):
+    with pytest.raises(ValueError, match="has 3 param groups, but this ReduceLROnPlateau has min_lr for 2: set its "
+                                         "min_lrs to a list of 3"):
         sched.step(0.5)
     assert sched.state_dict() == good
+    sched.min_lrs = [0.0, 0.01, 0.1]  # as the message says (and torch's)
+    sched.step(0.5)
+    assert sched.last_epoch == good["last_epoch"] + 1
+    sched.min_lrs = good["min_lrs"]
     one = lr_scheduler.ReduceLROnPlateau(_two_group(), patience=0, min_lr=0.05)  # one min_lr covers added groups
     one.optimizer.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
     one.step(1.0)
@@ -983,7 +1206,8 @@ def test_chained_scheduler_matches_torch(torch, specs, tmp_path):
 RESUMED = [("StepLR", dict(step_size=2)), ("ExponentialLR", dict(gamma=0.9)), ("LinearLR", dict(total_iters=8)),
            ("ConstantLR", dict(total_iters=7)), ("PolynomialLR", dict(total_iters=9)),
            ("MultiplicativeLR", dict(lr_lambda=_shrink)),
-           ("CosineAnnealingWarmRestarts", dict(T_0=3)), ("OneCycleLR", dict(max_lr=1.0, total_steps=12))]
+           ("CosineAnnealingWarmRestarts", dict(T_0=3)), ("OneCycleLR", dict(max_lr=1.0, total_steps=12)),
+           ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, mode="triangular2"))]
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -1047,14 +1271,14 @@ def test_sequential_and_chained_arguments_and_states_are_checked():
         with pytest.raises(ValueError, match=words):
             seq.load_state_dict(state)
         assert seq.state_dict() == good
-    chained = lr_scheduler.ChainedScheduler([lr_scheduler.ExponentialLR(other, 0.5), lr_scheduler.LinearLR(other)])
-    chained.step()
-    for s in (seq, chained):  # a group added after them: refused before any of theirs steps
-        good, lrs = s.state_dict(), [g["lr"] for g in s.optimizer.param_groups]
-        s.optimizer.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
-        with pytest.raises(ValueError, match="has 3 param groups, but this ExponentialLR was made for 2"):
-            s.step()
-        assert s.state_dict() == good and [g["lr"] for g in s.optimizer.param_groups] == lrs + [0.2]
+    # a group added with a milestone still ahead: refused before any of its schedulers steps (torch fails at
+    # the milestone); past the last milestone, and in a ChainedScheduler, see the tests of added groups below
+    good, lrs = seq.state_dict(), [g["lr"] for g in opt.param_groups]
+    opt.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
+    with pytest.raises(ValueError, match="has 3 param groups, but this SequentialLR's schedulers were made for 2, "
+                                         "and at milestone 3 it restarts"):
+        seq.step()
+    assert seq.state_dict() == good and [g["lr"] for g in opt.param_groups] == lrs + [0.2]
 
 
 def test_lambda_states_hold_only_callable_objects():
@@ -1159,17 +1383,104 @@ def test_a_non_leaf_tensor_is_not_a_parameter(rng):
         opt.add_param_group({"params": [w + 1.0]})
 
 
+def _added(opt, ref, torch):
+    """Add a third param group, of rate 0.2, to numconv's ``opt`` and torch's ``ref``."""
+    opt.add_param_group({"params": [nc.Tensor(np.zeros(1), requires_grad=True)], "lr": 0.2})
+    ref.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.2})
+
+
+FOLLOWING = [[("StepLR", dict(step_size=2))], [("MultiStepLR", dict(milestones=[2, 5, 5]))],
+             [("ConstantLR", dict(factor=0.5, total_iters=4))], [("LinearLR", dict(total_iters=5))],
+             [("ExponentialLR", dict(gamma=0.8))], [("PolynomialLR", dict(total_iters=6, power=2.0))],
+             [("ExponentialLR", dict(gamma=0.9)), ("LinearLR", dict(start_factor=0.2, total_iters=4))]]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("specs", FOLLOWING, ids=["-".join(n for n, _ in c) for c in FOLLOWING])
+def test_a_recursive_schedule_takes_a_group_added_after_it_along_as_torch(torch, specs):
+    """torch 2.13's recursive schedules multiply every group's current rate at each step(), so a group
+    added since follows them from its own rate (a ChainedScheduler of them too); numconv's do the same.
+    step(epoch) computes rates from base_lrs, which the new group lacks: torch's strict zip raises a
+    ValueError there, numconv one that says why and what to do, before any rate changes."""
+    opt, ref = _two_group_opts(torch)
+    ours, theirs = _build(lr_scheduler, opt, specs), _build(torch.optim.lr_scheduler, ref, specs)
+    if len(specs) > 1:
+        ours, theirs = lr_scheduler.ChainedScheduler(ours), torch.optim.lr_scheduler.ChainedScheduler(theirs, ref)
+    else:
+        ours, theirs = ours[0], theirs[0]
+    for step in range(10):
+        if step == 2:
+            _added(opt, ref, torch)
+        ours.step()
+        theirs.step()
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
+        assert [g["lr"] for g in opt.param_groups] == ours.get_last_lr()
+    assert len(ours.get_last_lr()) == 3 and ours.get_last_lr()[2] != 0.2  # it did follow
+    if len(specs) == 1:
+        before = (ours.state_dict(), [g["lr"] for g in opt.param_groups])
+        with pytest.raises(ValueError, match="zip"):
+            theirs.step(3)
+        with pytest.raises(ValueError, match=rf"has 3 param groups, but this {specs[0][0]} was made for 2 and "
+                                             r"step\(epoch\) computes each group's rate from its base rate"):
+            ours.step(3)
+        assert (ours.state_dict(), [g["lr"] for g in opt.param_groups]) == before
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_sequential_lr_past_its_last_milestone_takes_an_added_group_along_as_torch(torch):
+    specs = [("LinearLR", dict(start_factor=0.5, total_iters=2)), ("StepLR", dict(step_size=2, gamma=0.5))]
+    opt, ref = _two_group_opts(torch)
+    ours = lr_scheduler.SequentialLR(opt, _build(lr_scheduler, opt, specs), [3])
+    theirs = torch.optim.lr_scheduler.SequentialLR(ref, _build(torch.optim.lr_scheduler, ref, specs), [3])
+    for step in range(9):
+        if step == 3:  # past milestone 3: StepLR, recursive, runs from here on
+            _added(opt, ref, torch)
+        ours.step()
+        theirs.step()
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12, atol=1e-15)
+    assert ours.get_last_lr()[2] == pytest.approx(0.2 * 0.5 ** 3)
+
+
+REFUSING = [("CosineAnnealingLR", dict(T_max=2)), ("CosineAnnealingWarmRestarts", dict(T_0=3)),
+            ("LambdaLR", dict(lr_lambda=_decay)), ("MultiplicativeLR", dict(lr_lambda=_shrink)),
+            ("OneCycleLR", dict(max_lr=1.0, total_steps=10)), ("CyclicLR", dict(base_lr=0.01, max_lr=0.1))]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("config", REFUSING, ids=_ids)
+def test_a_schedule_from_base_rates_refuses_a_group_added_after_it(torch, config):
+    """These compute rates from per-group values the new group lacks: torch 2.13 raises (a strict zip's
+    ValueError, or OneCycleLR's KeyError: 'initial_lr') at the next step, or for CosineAnnealingLR at the
+    first epoch that reads base_lrs (T_max + 1); numconv raises a ValueError at the next step that says
+    why and what to do, before any rate changes."""
+    name, kw = config
+    opt, ref = _two_group_opts(torch)
+    ours, theirs = getattr(lr_scheduler, name)(opt, **kw), getattr(torch.optim.lr_scheduler, name)(ref, **kw)
+    for sched in (ours, theirs):
+        sched.step()
+    _added(opt, ref, torch)
+    with pytest.raises((ValueError, KeyError)):
+        for _ in range(kw.get("T_max", 0) + 1):
+            theirs.step()
+    before = (ours.state_dict(), [g["lr"] for g in opt.param_groups])
+    with pytest.raises(ValueError, match=rf"has 3 param groups, but this {name} was made for 2 and its rates are "
+                                         rf"computed from each group's base rate, which a group added since lacks: "
+                                         rf"make the {name} after the last add_param_group"):
+        ours.step()
+    assert (ours.state_dict(), [g["lr"] for g in opt.param_groups]) == before
+
+
 @pytest.mark.parametrize("make", [lambda o: lr_scheduler.StepLR(o, step_size=2),
                                   lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=2),
                                   lambda o: lr_scheduler.ExponentialLR(o, gamma=0.5),
                                   lambda o: lr_scheduler.LinearLR(o),
                                   lambda o: lr_scheduler.LambdaLR(o, _decay),
-                                  lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10)],
-                         ids=["step", "cosine", "exponential", "linear", "lambda", "onecycle"])
-def test_a_scheduler_refuses_groups_added_after_it_and_fractional_epochs(rng, make):
-    """A group added after the scheduler has no base rate in it: torch fails at some later epoch
-    (a zip of unequal lengths), numconv at the next step, naming the cause, before any rate changes.
-    A fractional epoch is refused rather than truncated."""
+                                  lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10),
+                                  lambda o: lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2)],
+                         ids=["step", "cosine", "exponential", "linear", "lambda", "onecycle", "cyclic"])
+def test_a_fractional_epoch_is_refused_and_so_is_a_group_added_after_the_scheduler(rng, make):
+    """A fractional epoch is refused rather than truncated. A group added after the scheduler: refused by
+    step(epoch) in every one (the closed form reads base_lrs), by step() in those that are not recursive."""
     ws = [nc.Tensor(rng.standard_normal(2), requires_grad=True) for _ in range(2)]
     opt = optim.SGD(ws[:1], lr=0.1)
     sched = make(opt)
@@ -1179,5 +1490,8 @@ def test_a_scheduler_refuses_groups_added_after_it_and_fractional_epochs(rng, ma
     before = opt.param_groups[0]["lr"]
     opt.add_param_group({"params": ws[1:], "lr": 0.3})
     with pytest.raises(ValueError, match="has 2 param groups, but this .* was made for 1"):
-        sched.step()
+        sched.step(4)
+    if not sched._follows_new_groups:
+        with pytest.raises(ValueError, match="has 2 param groups, but this .* was made for 1"):
+            sched.step()
     assert opt.param_groups[0]["lr"] == before and opt.param_groups[1]["lr"] == 0.3

@@ -172,7 +172,6 @@ def test_a_bad_seed_is_refused_before_the_run_folder_is_made(tmp_path):
     [
         (["train", "--model", "lenet6"], ["--model", "lenet6", "lenet5", "resnet18"]),
         (["train", "--data", "mnits"], ["mnits", "mnist", "digits"]),
-        (["train", "--optimizer", "adadelta"], ["adadelta", "adam", "sgd", "adagrad"]),
         (["train", "--epochs", "0"], ["--epochs", "0"]),
         (["train", "--lr", "-1"], ["--lr", "-1"]),
         (["train", "--model", "encoder_decoder", "--limit", "8"], ["encoder_decoder", "mnist", "expected (10,)"]),
@@ -187,6 +186,127 @@ def test_cli_bad_input_lists_valid_choices(argv, words, capsys, tmp_path):
     for w in words:
         assert w in err, (w, err)
     assert not os.path.exists(tmp_path / "x" / "last.npz")
+
+
+@pytest.mark.parametrize("flag, bad", [("--optimizer", "adadelta2"), ("--optimizer", "Adam"), ("--scheduler", "plateau"),
+                                       ("--scheduler", "one-cycle")])
+def test_cli_unknown_optimizer_or_scheduler_is_an_argparse_error_listing_the_choices(flag, bad, capsys, tmp_path):
+    from numconv.train import OPTIMIZERS, SCHEDULERS
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", flag, bad, "--out", str(tmp_path / "x")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"numconv train: error: argument {flag}: invalid choice: '{bad}' (choose from" in err, err
+    for name in OPTIMIZERS if flag == "--optimizer" else SCHEDULERS:
+        assert f"'{name}'" in err or f" {name}," in err or f" {name})" in err, (name, err)
+    assert not os.path.exists(tmp_path / "x")
+
+
+def _parsed(monkeypatch, argv):
+    """The Config ``numconv train ARGV`` would train, without training."""
+    import numconv.train
+
+    seen = []
+    monkeypatch.setattr(numconv.train, "train", lambda cfg, **kw: seen.append(cfg))
+    assert cli.main(["train"] + argv) == 0
+    return seen[0]
+
+
+def test_cli_offers_every_optimizer_numconv_has():
+    from numconv import optim
+    from numconv.train import _OPTIMIZER_CLASSES, OPTIMIZERS
+
+    classes = {n for n in optim.__all__ if isinstance(getattr(optim, n), type) and
+               issubclass(getattr(optim, n), optim.Optimizer) and n != "Optimizer"}
+    assert set(_OPTIMIZER_CLASSES.values()) == classes and tuple(_OPTIMIZER_CLASSES) == OPTIMIZERS
+    assert all(name == cls.lower() for name, cls in _OPTIMIZER_CLASSES.items())
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"])
+def test_cli_optimizer_choices_build_that_optimizer(name, monkeypatch, tmp_path):
+    """Each --optimizer parses and builds numconv.optim's optimizer of that name with --lr (default 1e-3, or
+    Adadelta's usual 1.0), --weight-decay (0, or 0.01 for adamw) and, for sgd and rmsprop, --momentum."""
+    from numconv import optim
+    from numconv.train import _OPTIMIZER_CLASSES, _build
+
+    cfg = _parsed(monkeypatch, ["--optimizer", name, "--limit", "64", "--out", str(tmp_path)])
+    assert (cfg.optimizer, cfg.scheduler, cfg.lr) == (name, "none", 1.0 if name == "adadelta" else 1e-3)
+    _, opt, sched, *_ = _build(cfg)
+    assert type(opt) is getattr(optim, _OPTIMIZER_CLASSES[name]) and sched is None
+    group = opt.param_groups[0]
+    assert (group["lr"], group["weight_decay"]) == (cfg.lr, 0.01 if name == "adamw" else 0.0)
+    assert group.get("momentum") == (0.9 if name in ("sgd", "rmsprop") else None)
+    cfg = _parsed(monkeypatch, ["--optimizer", name, "--lr", "0.05", "--weight-decay", "0.001", "--momentum", "0.5"])
+    _, opt, *_ = _build(_cfg(tmp_path, **{k: getattr(cfg, k) for k in ("optimizer", "lr", "weight_decay",
+                                                                          "momentum")}, limit=64))
+    group = opt.param_groups[0]
+    assert (group["lr"], group["weight_decay"], group.get("momentum", 0.5)) == (0.05, 0.001, 0.5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adagrad"])
+@pytest.mark.parametrize("name", ["none", "step", "cosine", "onecycle", "cyclic"])
+def test_cli_scheduler_choices_build_that_schedule(name, optimizer, monkeypatch, tmp_path):
+    """--scheduler step and cosine are fitted to --epochs; onecycle to the run's batches (epochs times
+    batches per epoch, its peak --lr) and cyclic to an epoch's batches (lr / 10 to --lr): those two
+    also cycle the momentum or beta1, where the optimizer has one (not Adagrad; not SGD with --momentum 0)."""
+    from numconv.optim import lr_scheduler
+    from numconv.train import _build
+
+    cfg = _parsed(monkeypatch, ["--scheduler", name, "--optimizer", optimizer, "--epochs", "4", "--batch-size", "32",
+                                "--lr", "0.01", "--out", str(tmp_path)])
+    assert (cfg.scheduler, cfg.optimizer) == (name, optimizer)
+    _, opt, sched, *_ = _build(_cfg(tmp_path, scheduler=name, optimizer=optimizer, epochs=4, lr=0.01, limit=100))
+    kind = {"none": type(None), "step": lr_scheduler.StepLR, "cosine": lr_scheduler.CosineAnnealingLR,
+            "onecycle": lr_scheduler.OneCycleLR, "cyclic": lr_scheduler.CyclicLR}[name]
+    assert type(sched) is kind
+    cycles = optimizer != "adagrad"
+    if name == "step":
+        assert sched.step_size == 1 and sched.gamma == 0.1
+    elif name == "cosine":
+        assert sched.T_max == 4
+    elif name == "onecycle":  # 100 images in batches of 32: 4 a epoch
+        assert sched.total_steps == 16 and opt.param_groups[0]["max_lr"] == 0.01
+        assert sched.cycle_momentum is cycles
+    elif name == "cyclic":
+        assert sched.total_size == 8 and sched.base_lrs == [0.001] and sched.max_lrs == [0.01]
+        assert sched.mode == "triangular2" and sched.cycle_momentum is cycles
+    if optimizer == "sgd" and name in ("onecycle", "cyclic"):
+        _, _, sched, *_ = _build(_cfg(tmp_path, scheduler=name, optimizer="sgd", momentum=0.0, limit=100))
+        assert sched.cycle_momentum is False
+
+
+def test_a_new_optimizer_with_a_per_batch_schedule_trains_and_resumes_exactly(tmp_path):
+    """NAdam under onecycle (stepped after every batch, its beta1 cycled), three short epochs straight and
+    stopped after the first then resumed: the same losses and weights, the schedule at the run's last
+    batch. cyclic is not fitted to the run's length: its run resumes for more epochs; onecycle's is refused."""
+    class Stop(Exception):
+        pass
+
+    def stop_in_epoch_2(line):  # the log line comes before that epoch's checkpoint: the run stops after epoch 1
+        if line.startswith("epoch 2:"):
+            raise Stop
+
+    kw = dict(optimizer="nadam", scheduler="onecycle", lr=3e-3, limit=96, batch_size=32)
+    straight = train(_cfg(tmp_path / "a", epochs=3, **kw), log=lambda *a: None)
+    with pytest.raises(Stop):
+        train(_cfg(tmp_path / "b", epochs=3, **kw), log=stop_in_epoch_2)
+    assert checkpoint.load(tmp_path / "b" / "last.npz")["epoch"] == 1
+    resumed = train(_cfg(tmp_path / "b", epochs=3, **kw), resume=True, log=lambda *a: None)
+    assert [{k: h[k] for k in ("train_loss", "test_loss", "test_acc")} for h in straight] == \
+        [{k: h[k] for k in ("train_loss", "test_loss", "test_acc")} for h in resumed]
+    assert np.isfinite(straight[-1]["train_loss"]) and straight[-1]["train_loss"] < straight[0]["train_loss"]
+    a, b = checkpoint.load(tmp_path / "a" / "last.npz"), checkpoint.load(tmp_path / "b" / "last.npz")
+    for k, v in a["model"].items():
+        np.testing.assert_array_equal(v, b["model"][k], err_msg=k)
+    assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 9  # 3 epochs of 3 batches
+    assert a["optimizer"]["param_groups"][0]["betas"] == b["optimizer"]["param_groups"][0]["betas"]
+    with pytest.raises(ValueError, match="--epochs 3, this run asks for 4 .the schedule"):
+        train(_cfg(tmp_path / "b", epochs=4, **kw), resume=True, log=lambda *a: None)
+    kw.update(scheduler="cyclic", optimizer="sgd", lr=0.05)
+    train(_cfg(tmp_path / "c", epochs=1, **kw), log=lambda *a: None)
+    history = train(_cfg(tmp_path / "c", epochs=2, **kw), resume=True, log=lambda *a: None)
+    assert len(history) == 2 and checkpoint.load(tmp_path / "c" / "last.npz")["scheduler"]["last_epoch"] == 6
 
 
 def test_cli_train_and_evaluate(tmp_path, capsys):

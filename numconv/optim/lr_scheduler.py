@@ -1,14 +1,23 @@
 """Learning-rate schedules, as ``torch.optim.lr_scheduler``: ``LambdaLR``, ``MultiplicativeLR``, ``StepLR``,
 ``MultiStepLR``, ``ConstantLR``, ``LinearLR``, ``ExponentialLR``, ``PolynomialLR``, ``CosineAnnealingLR``,
-``CosineAnnealingWarmRestarts``, ``OneCycleLR``, ``ReduceLROnPlateau``, ``SequentialLR``, ``ChainedScheduler``.
+``CosineAnnealingWarmRestarts``, ``OneCycleLR``, ``CyclicLR``, ``ReduceLROnPlateau``, ``SequentialLR``,
+``ChainedScheduler``.
 
     sched = StepLR(opt, step_size=30, gamma=0.1)
     for epoch in range(epochs):
         train(...); opt.step() ...; sched.step()
 
-A scheduler writes ``group['lr']`` of each param group (``OneCycleLR`` also ``group['momentum']``, or
-``group['betas'][0]``). Creating one records each group's ``initial_lr`` and performs step 0; each
-``step()`` then advances one epoch (``ReduceLROnPlateau.step(metrics)``: one epoch's metric).
+A scheduler writes ``group['lr']`` of each param group (``OneCycleLR`` and ``CyclicLR`` also
+``group['momentum']``, or ``group['betas'][0]``). Creating one records each group's ``initial_lr`` and
+performs step 0; each ``step()`` then advances one epoch (``ReduceLROnPlateau.step(metrics)``: one
+epoch's metric; ``OneCycleLR`` and ``CyclicLR``: one batch).
+
+A param group added to the optimizer after the scheduler was made: the recursive schedules (``StepLR``,
+``MultiStepLR``, ``ConstantLR``, ``LinearLR``, ``ExponentialLR``, ``PolynomialLR``, ``ChainedScheduler`` of
+them, ``SequentialLR`` past its last milestone) multiply its rate at each ``step()`` as they do the others',
+as PyTorch's do; ``ReduceLROnPlateau`` reduces it too, down to a single ``min_lr``. Everything else needs a
+base rate the new group lacks, and PyTorch fails then, at once or some epochs later: numconv raises a
+ValueError at the next step, before any rate changes.
 ``state_dict()`` has PyTorch's entries, each a number, a string, None, or a list or dict of them (a
 lambda that is a callable object adds its ``__dict__``), so ``numconv.checkpoint`` stores it;
 ``load_state_dict`` also loads PyTorch's.
@@ -28,7 +37,7 @@ from .. import shapes
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
-           "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"]
+           "CyclicLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"]
 
 
 def _plain(v):
@@ -147,15 +156,27 @@ class LRScheduler:
     def _closed_form_lr(self):
         return self.get_lr()
 
-    def _check_groups(self):
+    # A recursive schedule (each step multiplies every group's current rate) takes a param group added
+    # after it along from that group's own rate, as PyTorch's does; the others need a base rate per group.
+    _follows_new_groups = False
+
+    def _check_groups(self, closed_form=False):
+        """A ValueError, before anything changes, if the optimizer gained a param group this schedule can't
+        drive: any schedule on ``step(epoch)`` (its closed form reads ``base_lrs``), the others on ``step()``."""
         groups = self.optimizer.param_groups
-        if len(groups) != len(self.base_lrs):
-            raise ValueError(f"the optimizer has {len(groups)} param groups, but this {type(self).__name__} was "
-                             f"made for {len(self.base_lrs)}: make the scheduler after add_param_group")
+        if len(groups) == len(self.base_lrs) or (self._follows_new_groups and not closed_form):
+            return
+        name = type(self).__name__
+        how = "step(epoch) computes each group's rate from its base rate" if self._follows_new_groups else \
+            "its rates are computed from each group's base rate"
+        raise ValueError(f"the optimizer has {len(groups)} param groups, but this {name} was made for "
+                         f"{len(self.base_lrs)} and {how}, which a group added since lacks: make the {name} after "
+                         f"the last add_param_group (to carry on at epoch k: set each group's 'initial_lr' and make "
+                         f"it with last_epoch=k)")
 
     def step(self, epoch=None):
         """Advance one epoch (or jump to the whole number ``epoch``) and write the new rates into the param groups."""
-        self._check_groups()
+        self._check_groups(closed_form=epoch is not None)
         if epoch is not None:
             epoch = _whole_epoch(epoch)
         self._step_count += 1
@@ -296,6 +317,8 @@ class MultiplicativeLR(_Lambdas, LRScheduler):
 class StepLR(LRScheduler):
     """Multiply each group's rate by ``gamma`` every ``step_size`` epochs: lr = base_lr * gamma^(epoch // step_size)."""
 
+    _follows_new_groups = True
+
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         if int(step_size) != step_size or step_size < 1:
             raise ValueError(f"invalid step_size={step_size!r}: must be a positive integer")
@@ -318,6 +341,8 @@ class MultiStepLR(LRScheduler):
 
     ``state_dict()['milestones']`` is their sorted list (PyTorch saves a Counter, which loads too).
     """
+
+    _follows_new_groups = True
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         if isinstance(milestones, (str, bytes, dict)) or not hasattr(milestones, "__iter__"):
@@ -358,6 +383,8 @@ class ConstantLR(LRScheduler):
     ``factor`` is in (0, 1]: PyTorch takes 0 too, then divides by it at ``total_iters``.
     """
 
+    _follows_new_groups = True
+
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
         self.factor = shapes.real(factor, "factor", 0.0, 1.0, lo_open=True)
         self.total_iters = shapes.integer(total_iters, "total_iters", 1)
@@ -379,6 +406,8 @@ class ConstantLR(LRScheduler):
 class LinearLR(LRScheduler):
     """Each group's rate times a factor going linearly from ``start_factor`` to ``end_factor`` over
     ``total_iters`` epochs: lr = base_lr * (s + (e - s) * min(epoch, total_iters) / total_iters)."""
+
+    _follows_new_groups = True
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
         self.start_factor = shapes.real(start_factor, "start_factor", 0.0, 1.0, lo_open=True)
@@ -403,6 +432,8 @@ class LinearLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Multiply each group's rate by ``gamma`` every epoch: lr = base_lr * gamma^epoch."""
 
+    _follows_new_groups = True
+
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = shapes.real(gamma, "gamma", 0.0)
         super().__init__(optimizer, last_epoch)
@@ -419,6 +450,8 @@ class ExponentialLR(LRScheduler):
 class PolynomialLR(LRScheduler):
     """Decay each group's rate to 0 over ``total_iters`` epochs: lr = base_lr * (1 - min(epoch, total_iters) /
     total_iters)^power."""
+
+    _follows_new_groups = True
 
     def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
         self.total_iters = shapes.integer(total_iters, "total_iters", 1)
@@ -648,6 +681,158 @@ class OneCycleLR(LRScheduler):
         return [dict(phase) for phase in v]
 
 
+_CYCLIC_MODES, _SCALE_MODES = ("triangular", "triangular2", "exp_range"), ("cycle", "iterations")
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith), per step: each group's rate climbs from ``base_lr`` to ``max_lr`` over
+    ``step_size_up`` steps and falls back over ``step_size_down`` (default: the same), the amplitude scaled
+    by ``mode``: 'triangular' (1), 'triangular2' (halved each cycle: 1 / 2^(cycle - 1)) or 'exp_range'
+    (gamma^step), or by ``scale_fn(cycle)`` / ``scale_fn(step)`` (``scale_mode`` 'cycle' / 'iterations'),
+    which then replaces ``mode``:
+
+        cycle = floor(1 + step / (up + down));  x = 1 + step / (up + down) - cycle
+        f = x / r if x <= r else (x - 1) / (r - 1), r = up / (up + down)
+        lr = base_lr + (max_lr - base_lr) * f * scale
+        momentum = max_momentum - (max_momentum - base_momentum) * f * scale
+
+    With ``cycle_momentum`` the momentum (SGD, RMSprop) or beta1 (Adam and the others with ``betas``) cycles
+    the other way; an optimizer with neither is a ValueError. As in PyTorch, making the scheduler sets each
+    group's rate to ``base_lr`` (and momentum to ``max_momentum``) and records ``max_momentum`` and
+    ``base_momentum`` in the groups; ``step(epoch)`` goes to that step. ``state_dict()`` holds a
+    ``scale_fn`` as PyTorch's does: None for a function, a copy of a callable object's ``__dict__``.
+    """
+
+    _held = ("optimizer", "_scale_fn_custom")
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                 gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
+                 max_momentum=0.9, last_epoch=-1):
+        groups = _optimizer(optimizer).param_groups
+        base_lrs = _per_group(base_lr, "base_lr", optimizer)
+        max_lrs = _per_group(max_lr, "max_lr", optimizer)
+        up = shapes.real(step_size_up, "step_size_up", 0.0, lo_open=True)
+        down = up if step_size_down is None else shapes.real(step_size_down, "step_size_down", 0.0)
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"scale_fn must be a function or a callable object, got {scale_fn!r}")
+        if not isinstance(mode, str) or (scale_fn is None and mode not in _CYCLIC_MODES):
+            raise ValueError(f"mode must be one of {_CYCLIC_MODES} (or anything, with a scale_fn), got {mode!r}")
+        if not isinstance(scale_mode, str) or scale_mode not in _SCALE_MODES:
+            raise ValueError(f"scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        gamma = shapes.real(gamma, "gamma", 0.0)
+        cycle_momentum = shapes.flag(cycle_momentum, "cycle_momentum")
+        if cycle_momentum:
+            defaults = getattr(optimizer, "defaults", {})
+            if "momentum" not in defaults and "betas" not in defaults:
+                raise ValueError(f"optimizer must support momentum or beta1 with `cycle_momentum` option enabled: "
+                                 f"{type(optimizer).__name__} has neither; pass cycle_momentum=False")
+            use_beta1 = "betas" in defaults
+            hi = 1.0 if use_beta1 else None  # beta1 < 1
+            base_momentums = _per_group(base_momentum, "base_momentum", optimizer, 0.0, hi, hi_open=True)
+            max_momentums = _per_group(max_momentum, "max_momentum", optimizer, 0.0, hi, hi_open=True)
+        if last_epoch == -1:
+            for group, lr in zip(groups, base_lrs):
+                group["lr"] = lr
+        self.max_lrs = max_lrs
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        self.mode, self.gamma = mode, gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = use_beta1
+            self.base_momentums, self.max_momentums = base_momentums, max_momentums
+            if last_epoch == -1:
+                for group, top, low in zip(groups, max_momentums, base_momentums):
+                    self._set_momentum(group, top)
+                    group["max_momentum"], group["base_momentum"] = top, low
+        # as PyTorch: step 0 runs from each group's 'initial_lr' (a group that had one from an earlier
+        # scheduler keeps it), and base_lr takes over from step 1
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self):
+        """The built-in modes fix ``scale_mode``: 'cycle' for the triangular ones, 'iterations' for exp_range."""
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x):
+        """The amplitude's scale at ``x`` (the cycle number, or the step for 'iterations')."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def _set_momentum(self, group, m):
+        if self.use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+    def get_lr(self):
+        step = self.last_epoch
+        cycle = math.floor(1 + step / self.total_size)
+        x = 1.0 + step / self.total_size - cycle
+        f = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        at = cycle if self.scale_mode == "cycle" else step
+        lrs = [base + (top - base) * f * self.scale_fn(at) for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:  # all computed (scale_fn may raise) before any group changes
+            momenta = [top - (top - low) * f * self.scale_fn(at)
+                       for low, top in zip(self.base_momentums, self.max_momentums)]
+            for group, m in zip(self.optimizer.param_groups, momenta):
+                self._set_momentum(group, m)
+        return lrs
+
+    def state_dict(self):
+        fn = self._scale_fn_custom
+        return {**super().state_dict(),
+                "_scale_fn_custom": None if fn is None or _Lambdas._stateless(fn) else fn.__dict__.copy()}
+
+    def _entry(self, name, v, mine):
+        if name == "mode":
+            if not isinstance(v, str):
+                raise ValueError(f"the scheduler state's 'mode' must be a string, got {v!r}")
+            return v
+        if name == "scale_mode":
+            if not isinstance(v, str) or v not in _SCALE_MODES:
+                raise ValueError(f"the scheduler state's 'scale_mode' must be one of {_SCALE_MODES}, got {v!r}")
+            return v
+        if name in ("total_size", "step_ratio") and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                                     or not 0 < v <= (1 if name == "step_ratio" else math.inf)):
+            raise ValueError(f"the scheduler state's {name!r} must be in "
+                             f"{'(0, 1]' if name == 'step_ratio' else '(0, inf)'}, got {v!r}")
+        if name == "_scale_fn_custom":
+            fn = self._scale_fn_custom
+            if v is not None and (not isinstance(v, dict) or not all(isinstance(k, str) for k in v)):
+                raise ValueError(f"the scheduler state's '_scale_fn_custom' must be None or a dict of attributes, "
+                                 f"got {v!r}")
+            if v is not None and (fn is None or _Lambdas._stateless(fn)):
+                raise ValueError(f"the scheduler state holds attributes {sorted(v)} for scale_fn, which is "
+                                 f"{'not given' if fn is None else 'a plain function'} here (only a callable "
+                                 "object's state is saved)")
+            return v
+        return super()._entry(name, v, mine)
+
+    def _checked(self, state_dict):
+        values = super()._checked(state_dict)
+        if self._scale_fn_custom is None and values["mode"] not in _CYCLIC_MODES:
+            raise ValueError(f"the scheduler state's 'mode' must be one of {_CYCLIC_MODES} without a scale_fn, "
+                             f"got {values['mode']!r}")
+        return values
+
+    def _apply(self, values):
+        attrs = values.pop("_scale_fn_custom")
+        super()._apply(values)
+        if attrs is not None:
+            self._scale_fn_custom.__dict__.update(attrs)
+        self._init_scale_fn()
+
+
 class ReduceLROnPlateau(LRScheduler):
     """Multiply each group's rate by ``factor`` (down to its ``min_lr``) once a metric has not improved for
     more than ``patience`` epochs, then wait ``cooldown`` epochs. Improved: below best * (1 - threshold)
@@ -692,7 +877,8 @@ class ReduceLROnPlateau(LRScheduler):
         n = len(self.optimizer.param_groups)
         if n != len(self.min_lrs) and self.default_min_lr is None:
             raise ValueError(f"the optimizer has {n} param groups, but this ReduceLROnPlateau has min_lr for "
-                             f"{len(self.min_lrs)}: set min_lrs for the groups added since")
+                             f"{len(self.min_lrs)}: set its min_lrs to a list of {n} (one per group, the groups added "
+                             f"since included), or make it after the last add_param_group")
 
     def step(self, metrics, epoch=None):
         """Record this epoch's ``metrics`` (a number) and reduce the rates if it has stopped improving."""
@@ -826,6 +1012,22 @@ class SequentialLR(_Container, LRScheduler):
         first = schedulers[bisect_right(milestones, 0)]
         first._initial_step()
         self._last_lr = first.get_last_lr()
+
+    def _check_groups(self):
+        """A group added since: the scheduler running now takes it along if it can (as PyTorch's), but a
+        milestone still ahead restarts the next one from its base rates, which that group lacks (PyTorch
+        fails there), so then it is refused at once."""
+        ahead = [m for m in self._milestones if m > self.last_epoch]
+        if not ahead:
+            self._schedulers[-1]._check_groups()
+            return
+        n = len(self.optimizer.param_groups)
+        made = [len(s.base_lrs) for s in self._schedulers]
+        if any(k != n for k in made):
+            raise ValueError(f"the optimizer has {n} param groups, but this SequentialLR's schedulers were made for "
+                             f"{min(made)}, and at milestone {ahead[0]} it restarts the next one from its base rates, "
+                             "which a group added since lacks: make the schedulers and the SequentialLR after the "
+                             "last add_param_group")
 
     def step(self):
         """Advance one epoch: the scheduler whose turn it is steps (or starts, at its milestone)."""
