@@ -396,8 +396,8 @@ class LogSoftmax(Function):
 
 
 def _writable(a):
-    """Whether array ``a`` may be changed in place (a CUDA array always may)."""
-    return not isinstance(a, np.ndarray) or a.flags.writeable
+    """Whether array ``a`` may be changed in place (a CUDA array always may; an expanded view never)."""
+    return not isinstance(a, np.ndarray) or (a.flags.writeable and not M.overlaps_itself(a))
 
 
 class Cast(Function):
@@ -569,13 +569,13 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """Broadcast to ``shape``; the engine sums the gradient back."""
+    """Broadcast to ``shape`` (on the CPU a view: PyTorch's); the engine sums the gradient back."""
 
     view = True
 
     @staticmethod
     def forward(ctx, a, shape):
-        return M.broadcast_to(a, shape)
+        return M.expand(a, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -691,23 +691,63 @@ class Where(Function):
 # ============================================================================= Tensor
 
 
-def _operands(t, other):
-    """(t, other) for a binary op: ``other`` becomes a Tensor or stays a Python scalar; an integer or
-    bool side is cast to the floating side's dtype (and an int tensor with a float scalar to float32)."""
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # PyTorch's categories: bool < integer < floating
+
+
+def _promoted(dims, zero_dims, scalar):
+    """PyTorch's result dtype of an op over tensors with dimensions (``dims``: dtypes), 0-d tensors
+    (``zero_dims``) and a Python scalar (or None): the dimensioned tensors' common dtype, unless a 0-d
+    tensor is of a higher category (bool < integer < floating): then theirs; unless the scalar is of
+    a higher one still: then the default dtype of its category (float32, int64)."""
+    dtype = None
+    for group in (dims, zero_dims):
+        if group:  # the widest of the highest category (float32 with int64 is float32, not NumPy's float64)
+            top = max(_CATEGORY[np.dtype(d).kind] for d in group)
+            common = np.result_type(*[d for d in group if _CATEGORY[np.dtype(d).kind] == top])
+            if dtype is None or _CATEGORY[common.kind] > _CATEGORY[dtype.kind]:
+                dtype = common
+    if scalar is not None and not isinstance(scalar, bool):
+        kind = "f" if isinstance(scalar, float) else "i"
+        if dtype is None or _CATEGORY[kind] > _CATEGORY[dtype.kind]:
+            dtype = np.dtype(_DEFAULT_DTYPE if kind == "f" else np.int64)
+    return dtype
+
+
+def _scalar_as(value, dtype):
+    """A Python int as PyTorch casts it to an integer ``dtype``: wrapped modulo 2^bits (1000 is -24 in
+    int8), so NumPy's exact comparison or its OverflowError do not differ from PyTorch's result."""
+    if isinstance(value, bool) or not isinstance(value, int) or dtype.kind not in "iu":
+        return value
+    if not -2 ** 63 <= value < 2 ** 64:
+        raise ValueError(f"the number {value} is out of range for an integer tensor (at most 64 bits)")
+    info = np.iinfo(dtype)
+    if info.min <= value <= info.max:
+        return value
+    return int(np.array(value & 0xFFFFFFFFFFFFFFFF, np.uint64).astype(dtype))
+
+
+def _operands(t, other, floating=False):
+    """(t, other) for a binary op, promoted to one dtype as PyTorch does (``_promoted``): ``other``
+    becomes a Tensor or stays a Python scalar (an int wrapped to an integer dtype as PyTorch's, see
+    ``_scalar_as``). ``floating``: an integer or bool result is float32 instead (true division)."""
     if isinstance(other, np.generic):
         other = other.item()
-    if isinstance(other, (bool, int, float)):
-        if isinstance(other, float) and t.dtype.kind != "f":
-            t = t.float()
-        return t, other
-    if not isinstance(other, Tensor):
+    scalar = isinstance(other, (bool, int, float))
+    if not scalar and not isinstance(other, Tensor):
         other = Tensor(other)
-    kt, ko = t.dtype.kind, other.dtype.kind
-    if kt == "f" and ko != "f":
-        other = other.astype(t.dtype)
-    elif ko == "f" and kt != "f":
-        t = t.astype(other.dtype)
-    return t, other
+    tensors = (t,) if scalar else (t, other)
+    dtype = _promoted([x.dtype for x in tensors if x.ndim], [x.dtype for x in tensors if not x.ndim],
+                      other if scalar else None)
+    if floating and dtype.kind != "f":
+        dtype = np.dtype(_DEFAULT_DTYPE)
+    t = t if t.dtype == dtype else t.astype(dtype)
+    if scalar:
+        return t, _scalar_as(other, dtype)
+    return t, (other if other.dtype == dtype else other.astype(dtype))
+
+
+def _both_floating(t, other):
+    return isinstance(other, Tensor) and t.dtype.kind == "f" and other.dtype.kind == "f"
 
 
 def _nothing(*args):
@@ -761,6 +801,9 @@ def _index(index):
     out = []
     for p in parts:
         if isinstance(p, Tensor):
+            if p.dtype == np.uint8:  # PyTorch reads it as a mask (deprecated), NumPy as integers: neither silently
+                raise IndexError("a uint8 tensor index is ambiguous (a mask in PyTorch, integer positions in "
+                                 "NumPy): use .bool() for a mask or .long() for positions")
             p = p.data
         elif isinstance(p, list):
             p = np.asarray(p)
@@ -801,8 +844,32 @@ def _torch_layout(index, ndim):
     return tuple(range(nb, nb + pre)) + tuple(range(nb)) + tuple(range(nb + pre, nb + rest))
 
 
+def _sequence(data):
+    """A nested list or tuple as ``torch.tensor`` reads it: (its values as nested lists, whether a float64
+    value is among them, so that they stay float64 rather than float32). A one-element Tensor in it is
+    a number (its item), a NumPy scalar or array its values."""
+    wide = False
+
+    def walk(x):
+        nonlocal wide
+        if isinstance(x, (list, tuple)):
+            return [walk(v) for v in x]
+        if isinstance(x, Tensor):
+            if x.numel() != 1:
+                raise ValueError(f"only one-element tensors can be numbers in a list, got one of shape {x.shape}; "
+                                 "use numconv.stack to join tensors")
+            wide |= x.dtype == np.float64
+            return x.item()
+        if isinstance(x, (np.ndarray, np.generic)):
+            wide |= x.dtype == np.float64
+            return x.tolist()
+        return x
+
+    return walk(data), wide
+
+
 class Tensor:
-    """``Tensor(data, requires_grad=False, dtype=None)``: wraps a NumPy (or CUDA) array, shared, not copied.
+    """``Tensor(data, *, requires_grad=False, dtype=None)``: wraps a NumPy (or CUDA) array, shared, not copied.
 
     Python floats and lists become float32 arrays; NumPy arrays and scalars keep their dtype
     (other float widths become float32). Only floating tensors can require gradients.
@@ -811,7 +878,10 @@ class Tensor:
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
     __hash__ = object.__hash__  # identity: __eq__ is elementwise
 
-    def __init__(self, data, requires_grad=False, dtype=None):
+    def __init__(self, data, *more, requires_grad=False, dtype=None):
+        if more:  # torch.Tensor(2, 3): an uninitialized tensor of that shape, which numconv does not make
+            raise TypeError(f"Tensor(data, *, requires_grad=False, dtype=None) takes one positional argument, got "
+                            f"{1 + len(more)}; for a tensor of a shape use numconv.zeros{(data,) + more}")
         source = None
         if isinstance(data, Tensor):
             source, data = data, data.data
@@ -820,7 +890,11 @@ class Tensor:
             if type(data).__module__.split(".")[0] == "torch":  # a CPU torch tensor: its values, as NumPy sees them
                 data = np.array(data.detach().numpy() if hasattr(data, "detach") else data)
             native = isinstance(data, (np.ndarray, np.generic))
+            if isinstance(data, (list, tuple)):
+                data, native = _sequence(data)
             arr = np.asarray(data)
+            if arr.dtype.byteorder not in "=|":  # big-endian data (from a file, say): the same values, native
+                arr = arr.astype(arr.dtype.newbyteorder("="))
             if arr.dtype.kind not in "biuf":  # None, strings, objects, complex: nothing the ops can take
                 raise TypeError(f"Tensor data must be booleans, integers or floating-point numbers, got "
                                 f"{type(data).__name__} of dtype {arr.dtype}")
@@ -848,9 +922,9 @@ class Tensor:
         scalar for one, goes through the constructor. Function.apply wraps every output with it."""
         if type(data) is np.ndarray:
             if data.dtype.kind == "f" and data.dtype != np.float32 and data.dtype != np.float64:
-                return cls(data, requires_grad)
+                return cls(data, requires_grad=requires_grad)
         elif dispatch.device_of(data) == dispatch.CPU:
-            return cls(data, requires_grad)
+            return cls(data, requires_grad=requires_grad)
         t = object.__new__(cls)
         t.data, t._requires_grad, t._grad, t._node, t._index = data, requires_grad, None, None, 0
         return t
@@ -1187,7 +1261,7 @@ class Tensor:
                 out = op(self, other)
         if out.shape != self.shape:
             raise RuntimeError(f"in-place result of shape {out.shape} does not fit the tensor's shape {self.shape}")
-        if out.dtype.kind != self.dtype.kind:
+        if _CATEGORY[out.dtype.kind] > _CATEGORY[self.dtype.kind]:  # a lower one is cast, as PyTorch's
             raise RuntimeError(f"in-place result of dtype {out.dtype} does not fit the tensor's dtype {self.dtype}")
         M.assign(self.data, out.data)
         self._written()
@@ -1370,11 +1444,11 @@ class Tensor:
         return Mul.apply(b, a)
 
     def __truediv__(self, other):
-        a, b = _operands(self, other)
+        a, b = _operands(self, other, floating=True)
         return Div.apply(a, b)
 
     def __rtruediv__(self, other):
-        a, b = _operands(self, other)
+        a, b = _operands(self, other, floating=True)
         return Div.apply(b, a)
 
     def __pow__(self, other):
@@ -1401,6 +1475,8 @@ class Tensor:
 
     # ---- comparisons: bool tensors, no graph
     def _compare(self, op, other):
+        if not isinstance(other, (Tensor, np.ndarray, np.generic, bool, int, float)):
+            return NotImplemented  # None, a string, a list: Python's own ==, !=, or a TypeError for <
         a, b = _operands(self, other)
         return Tensor(M.compare(op, a.data, b.data if isinstance(b, Tensor) else b))
 
@@ -1450,10 +1526,11 @@ class Tensor:
         bounds = {k: v.data if isinstance(v, Tensor) else v for k, v in (("min", min), ("max", max))}
         M.same_device(input=self.data, **{k: v for k, v in bounds.items() if hasattr(v, "shape")})
         t = self
-        for _ in range(2):  # PyTorch's promotion, as for arithmetic: an integer side takes the floating one's dtype
-            if min is not None:
+        for _ in range(2):  # PyTorch's promotion, as for arithmetic; a floating Tensor bound of a floating tensor
+            # stays itself (its in-place change after the forward is then caught), NumPy's clip promotes the two
+            if min is not None and not _both_floating(t, min):
                 t, min = _operands(t, min)
-            if max is not None:
+            if max is not None and not _both_floating(t, max):
                 t, max = _operands(t, max)
         return Clamp.apply(t, min, max)  # Tensor bounds as they are: an in-place change to one is then caught
 
@@ -1479,13 +1556,17 @@ class Tensor:
         return LogSoftmax.apply(self._floating_as(dtype, "log_softmax"), axis=_axis(dim, self.ndim))
 
     # ---- reductions
-    def sum(self, dim=None, keepdim=False):
-        return Sum.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim)
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        """The sum over ``dim`` (every dimension: None), in ``dtype`` if given (the input cast to it
+        first), else in the input's dtype, or int64 for an integer or bool one, as PyTorch's."""
+        t = self.astype(dtype) if dtype is not None else self.astype(np.int64) if self.dtype.kind in "biu" else self
+        return Sum.apply(t, axes=_axes(dim, self.ndim), keepdim=keepdim)
 
-    def mean(self, dim=None, keepdim=False):
-        if self.dtype.kind != "f":
-            raise TypeError(f"mean() needs a floating-point tensor, got dtype {self.dtype}; use .float() first")
-        return Mean.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim)
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        t = self if dtype is None else self.astype(dtype)
+        if t.dtype.kind != "f":
+            raise TypeError(f"mean() needs a floating-point tensor, got dtype {t.dtype}; use .float() or dtype= first")
+        return Mean.apply(t, axes=_axes(dim, self.ndim), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """sum((x - mean)^2) / (n - correction) over ``dim``; ``correction`` 1 (Bessel's, the default) or
@@ -1831,12 +1912,18 @@ def full(size, fill_value, dtype=None, requires_grad=False):
             else _DEFAULT_DTYPE
     size = _shape_args((size,) if isinstance(size, numbers.Integral) else tuple(size), "size")
     dtype = np.dtype(dtype)
-    if dtype.kind in "iu" and not (isinstance(fill_value, numbers.Integral)
-                                   or (isinstance(fill_value, numbers.Real) and float(fill_value).is_integer())):
-        raise ValueError(f"full: fill_value {fill_value!r} is not an integer, for dtype {dtype}")
-    if dtype.kind in "iu" and not np.iinfo(dtype).min <= int(fill_value) <= np.iinfo(dtype).max:
-        raise ValueError(f"full: fill_value {fill_value!r} is out of range for dtype {dtype}")
+    _fill_value(fill_value, dtype, "full")
     return Tensor(M.full(size, fill_value, dtype), requires_grad=requires_grad)
+
+
+def _fill_value(value, dtype, where):
+    """A ValueError unless ``value`` is an integer in range for an integer ``dtype`` (NumPy would wrap or
+    store INT64_MIN for NaN)."""
+    if dtype.kind in "iu" and not (isinstance(value, numbers.Integral)
+                                   or (isinstance(value, numbers.Real) and float(value).is_integer())):
+        raise ValueError(f"{where}: fill_value {value!r} is not an integer, for dtype {dtype}")
+    if dtype.kind in "iu" and not np.iinfo(dtype).min <= int(value) <= np.iinfo(dtype).max:
+        raise ValueError(f"{where}: fill_value {value!r} is out of range for dtype {dtype}")
 
 
 def _like(t):
@@ -1855,7 +1942,9 @@ def ones_like(input, dtype=None, requires_grad=False):  # noqa: A002
 
 def full_like(input, fill_value, dtype=None, requires_grad=False):  # noqa: A002
     a = _like(input)
-    return Tensor(M.full(a.shape, fill_value, _dtype(dtype) or a.dtype, like=a), requires_grad=requires_grad)
+    dtype = _dtype(dtype) or np.dtype(a.dtype)
+    _fill_value(fill_value, dtype, "full_like")
+    return Tensor(M.full(a.shape, fill_value, dtype, like=a), requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False, generator=None):
@@ -1870,8 +1959,9 @@ def rand(*size, dtype=None, requires_grad=False, generator=None):
     return Tensor(M.uniform(rng, _shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=np.int64, generator=None):
-    """Integers in [low, high) (``randint(high, size)`` starts at 0), as ``torch.randint``."""
+def randint(low, high=None, size=(), dtype=np.int64, generator=None, requires_grad=False):
+    """Integers in [low, high) (``randint(high, size)`` starts at 0), as ``torch.randint``; ``dtype``
+    any integer, float or bool dtype (the integers stored in it)."""
     if isinstance(high, (tuple, list)) and size == ():  # randint(high, size), PyTorch's usual call
         low, high, size = 0, low, high
     elif high is None:
@@ -1879,8 +1969,13 @@ def randint(low, high=None, size=(), dtype=np.int64, generator=None):
     low, high = shapes.integer(low, "low"), shapes.integer(high, "high")
     if high <= low:
         raise ValueError(f"randint: high must be above low, got low={low}, high={high}")
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"randint: dtype must be an integer, float or bool dtype, got {dtype}")
     rng = generator if generator is not None else _random.generator()
-    return Tensor(M.integers(rng, low, high, _shape_args(tuple(size) if not isinstance(size, int) else (size,)), dtype))
+    draws = M.integers(rng, low, high, _shape_args(tuple(size) if not isinstance(size, int) else (size,)),
+                       dtype if dtype.kind in "iu" else np.int64)
+    return Tensor(draws if draws.dtype == dtype else M.astype(draws, dtype), requires_grad=requires_grad)
 
 
 def randperm(n, generator=None):
@@ -1896,13 +1991,18 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         start, end = 0, start
     for name, v in (("start", start), ("end", end), ("step", step)):
         shapes.real(v, f"arange: {name}")  # a number (TypeError), finite (ValueError)
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if ints else _DEFAULT_DTYPE
+    if np.dtype(dtype).kind in "iub":  # PyTorch truncates each toward 0 first: arange(0, 5, 1.5) steps by 1
+        given = step
+        start, end, step = (int(v) for v in (start, end, step))
+        if step == 0 and given != 0:
+            raise ValueError(f"arange: step={given!r} truncates to 0 for the integer dtype {np.dtype(dtype)}")
     if step == 0:
         raise ValueError("arange: step must not be zero")
     if (end - start) * step < 0:
         raise ValueError(f"arange: step={step!r} goes away from end={end!r} starting at {start!r}")
-    if dtype is None:
-        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-        dtype = np.int64 if ints else _DEFAULT_DTYPE
     return Tensor(M.arange(start, end, step, np.dtype(dtype)), requires_grad=requires_grad)
 
 

@@ -144,7 +144,22 @@ def assign(dst, src, index=Ellipsis):
             _cu_setitem(dst, index, src)
         return
     _on_cuda(dst, src if hasattr(src, "shape") else None)  # a device src into a host dst: the ValueError
-    dst[_host_index(index)] = src
+    index = _host_index(index)
+    _no_internal_overlap(dst if not is_basic(index) else dst[index])
+    dst[index] = src
+
+
+def overlaps_itself(a):
+    """Whether array ``a`` names one memory location at several positions: a zero stride along a dimension
+    of more than one element, as an ``expand``ed tensor's view."""
+    return isinstance(a, np.ndarray) and a.size > 1 and any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
+
+
+def _no_internal_overlap(a):
+    """A RuntimeError if writing array ``a`` would be ambiguous (``overlaps_itself``); PyTorch refuses too."""
+    if overlaps_itself(a):
+        raise RuntimeError(f"cannot write to a tensor of shape {a.shape} whose elements share memory (an expand()ed "
+                           "view: more than one element refers to a single memory location); clone() it first")
 
 
 def same_device(**named):
@@ -467,6 +482,19 @@ def broadcast_to(a, shape):
     out = np.empty(shape, dtype=a.dtype)
     out[...] = a
     return out
+
+
+def expand(a, shape):
+    """``a`` broadcast to ``shape`` as ``Tensor.expand`` sees it: on the CPU a view of ``a`` (stride 0
+    along the broadcast dimensions, writable where ``a`` is; ``assign`` refuses a write that would
+    reach one element twice), on the GPU a new array (``broadcast_to``)."""
+    if _on_cuda(a):
+        return broadcast_to(a, shape)
+    shape = tuple(int(n) for n in shape)
+    np.broadcast_shapes(tuple(a.shape), shape)  # the NumPy error for shapes that do not broadcast
+    lead = len(shape) - a.ndim
+    strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else s for s, n, m in zip(a.strides, a.shape, shape[lead:]))
+    return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=a.flags.writeable)
 
 
 def concatenate(arrays, axis):
