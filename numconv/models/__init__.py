@@ -9,6 +9,7 @@ resnet18 11,689,512; resnet50 25,557,032; googlenet 6,624,904.
 """
 from __future__ import annotations
 
+from ._common import no_weights
 from .alexnet import AlexNet, alexnet
 from .encoder_decoder import EncoderDecoder, encoder_decoder
 from .googlenet import BasicConv2d, GoogLeNet, Inception, googlenet
@@ -43,10 +44,13 @@ def list_models():
     return sorted(_REGISTRY)
 
 
-def get_model(name, **kwargs):
-    """Build the model registered as ``name`` (see ``list_models()``), passing ``kwargs`` to its constructor."""
+def get_model(name, *, weights=None, **kwargs):
+    """Build the model registered as ``name`` (see ``list_models()``, any case), passing ``kwargs`` to its
+    constructor. ``weights``, as torchvision's ``get_model``, must be None: numconv ships no
+    pretrained weights (load torchvision's with ``load_state_dict``)."""
     if not isinstance(name, str) or name.lower() not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(list_models())}")
+    no_weights(weights, name.lower())
     return _REGISTRY[name.lower()](**kwargs)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import nn
-from ._common import flatten
+from ._common import flatten, no_weights, positive_int, probability
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -11,6 +11,8 @@ class AlexNet(nn.Module):
     """(N, 3, H, W) with H, W >= 63 (224 as designed) -> (N, num_classes); keys as torchvision's."""
 
     def __init__(self, num_classes=1000, dropout=0.5):
+        num_classes = positive_int(num_classes, "num_classes", "AlexNet")
+        dropout = probability(dropout, "dropout", "AlexNet")
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(kernel_size=3, stride=2),
@@ -30,5 +32,7 @@ class AlexNet(nn.Module):
         return self.classifier(flatten(self.avgpool(self.features(x))))
 
 
-def alexnet(num_classes=1000, dropout=0.5):
+def alexnet(num_classes=1000, dropout=0.5, *, weights=None):
+    """AlexNet; ``weights`` must be None (torchvision's argument: numconv ships no pretrained weights)."""
+    no_weights(weights, "alexnet")
     return AlexNet(num_classes=num_classes, dropout=dropout)

@@ -8,6 +8,7 @@ odd sizes work), each followed by conv3x3-BN-ReLU x2; a 1x1 convolution gives th
 from __future__ import annotations
 
 from .. import nn
+from ._common import no_weights, positive_int
 
 __all__ = ["EncoderDecoder", "encoder_decoder"]
 
@@ -23,6 +24,9 @@ class EncoderDecoder(nn.Module):
     """``EncoderDecoder(in_channels=3, num_classes=2, width=16)``: channels width, 2*width, 4*width at 1, 1/2, 1/4 scale."""
 
     def __init__(self, in_channels=3, num_classes=2, width=16):
+        in_channels = positive_int(in_channels, "in_channels", "EncoderDecoder")
+        num_classes = positive_int(num_classes, "num_classes", "EncoderDecoder")
+        width = positive_int(width, "width", "EncoderDecoder")
         super().__init__()
         w = width
         self.enc1 = _double_conv(in_channels, w)
@@ -47,5 +51,7 @@ class EncoderDecoder(nn.Module):
         return self.head(d1)
 
 
-def encoder_decoder(in_channels=3, num_classes=2, width=16):
+def encoder_decoder(in_channels=3, num_classes=2, width=16, *, weights=None):
+    """EncoderDecoder; ``weights`` must be None (numconv ships no pretrained weights)."""
+    no_weights(weights, "encoder_decoder")
     return EncoderDecoder(in_channels=in_channels, num_classes=num_classes, width=width)

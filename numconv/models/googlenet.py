@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import functional as F
 from .. import nn
 from ..tensor import cat
-from ._common import flatten
+from ._common import flatten, no_weights, positive_int, probability
 
 __all__ = ["GoogLeNet", "Inception", "BasicConv2d", "googlenet"]
 
@@ -52,6 +52,8 @@ class GoogLeNet(nn.Module):
     """
 
     def __init__(self, num_classes=1000, init_weights=True, dropout=0.2):
+        num_classes = positive_int(num_classes, "num_classes", "GoogLeNet")
+        dropout = probability(dropout, "dropout", "GoogLeNet")
         super().__init__()
         self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
@@ -90,5 +92,7 @@ class GoogLeNet(nn.Module):
         return self.fc(self.dropout(flatten(self.avgpool(x))))
 
 
-def googlenet(num_classes=1000, **kwargs):
+def googlenet(num_classes=1000, *, weights=None, **kwargs):
+    """GoogLeNet; ``weights`` must be None (torchvision's argument: numconv ships no pretrained weights)."""
+    no_weights(weights, "googlenet")
     return GoogLeNet(num_classes=num_classes, **kwargs)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import nn
-from ._common import flatten
+from ._common import flatten, no_weights, positive_int
 
 __all__ = ["LeNet5", "lenet5"]
 
@@ -14,6 +14,8 @@ class LeNet5(nn.Module):
     """
 
     def __init__(self, num_classes=10, in_channels=1):
+        num_classes = positive_int(num_classes, "num_classes", "LeNet5")
+        in_channels = positive_int(in_channels, "in_channels", "LeNet5")
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, kernel_size=5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(kernel_size=2, stride=2),
@@ -29,5 +31,7 @@ class LeNet5(nn.Module):
         return self.classifier(flatten(self.features(x)))
 
 
-def lenet5(num_classes=10, in_channels=1):
+def lenet5(num_classes=10, in_channels=1, *, weights=None):
+    """LeNet5; ``weights`` must be None (torchvision's argument: numconv ships no pretrained weights)."""
+    no_weights(weights, "lenet5")
     return LeNet5(num_classes=num_classes, in_channels=in_channels)

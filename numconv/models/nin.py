@@ -7,7 +7,7 @@ average pooling turns the maps into scores: no fully connected layer.
 from __future__ import annotations
 
 from .. import nn
-from ._common import flatten
+from ._common import flatten, no_weights, positive_int, probability
 
 __all__ = ["NIN", "nin", "nin_block"]
 
@@ -26,6 +26,9 @@ class NIN(nn.Module):
     """(N, in_channels, H, W) (32x32 as designed, >= 8 works) -> (N, num_classes); all convolutions."""
 
     def __init__(self, num_classes=10, in_channels=3, dropout=0.5):
+        num_classes = positive_int(num_classes, "num_classes", "NIN")
+        in_channels = positive_int(in_channels, "in_channels", "NIN")
+        dropout = probability(dropout, "dropout", "NIN")
         super().__init__()
         self.features = nn.Sequential(
             nin_block(in_channels, (192, 160, 96), kernel_size=5, padding=2),
@@ -40,5 +43,7 @@ class NIN(nn.Module):
         return flatten(self.avgpool(self.features(x)))
 
 
-def nin(num_classes=10, in_channels=3, dropout=0.5):
+def nin(num_classes=10, in_channels=3, dropout=0.5, *, weights=None):
+    """NIN; ``weights`` must be None (numconv ships no pretrained weights)."""
+    no_weights(weights, "nin")
     return NIN(num_classes=num_classes, in_channels=in_channels, dropout=dropout)

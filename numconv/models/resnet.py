@@ -6,7 +6,7 @@ resnet18_cifar: 3x3 stride-1 stem without max pool (the ``maxpool`` slot is an I
 from __future__ import annotations
 
 from .. import nn
-from ._common import flatten
+from ._common import flatten, no_weights, positive_int
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet18_cifar"]
 
@@ -85,17 +85,24 @@ class ResNet(nn.Module):
 
     def __init__(self, block, layers, num_classes=1000, zero_init_residual=False, groups=1, width_per_group=64,
                  replace_stride_with_dilation=None, norm_layer=None, small_input=False, in_channels=3):
+        # The model's own arguments first, so an error names them (not an inner layer's out_channels).
+        num_classes = positive_int(num_classes, "num_classes", "ResNet")
+        in_channels = positive_int(in_channels, "in_channels", "ResNet")
+        groups = positive_int(groups, "groups", "ResNet")
+        width_per_group = positive_int(width_per_group, "width_per_group", "ResNet")
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) != 4:
+            raise ValueError(f"ResNet: layers must give the number of blocks of the 4 stages, got {layers!r}")
+        # torchvision builds one block for a count of 0 or less; a count below 1 is refused here.
+        layers = [positive_int(n, f"layers[{i}] (blocks in stage {i + 1})", "ResNet") for i, n in enumerate(layers)]
+        if replace_stride_with_dilation is None:
+            replace_stride_with_dilation = [False, False, False]
+        if len(replace_stride_with_dilation) != 3:
+            raise ValueError(f"replace_stride_with_dilation should be None or a 3-element tuple, got {replace_stride_with_dilation}")
         super().__init__()
         norm_layer = nn.BatchNorm2d if norm_layer is None else norm_layer
         self._norm_layer = norm_layer
         self.inplanes = 64
         self.dilation = 1
-        if replace_stride_with_dilation is None:
-            replace_stride_with_dilation = [False, False, False]
-        if len(replace_stride_with_dilation) != 3:
-            raise ValueError(f"replace_stride_with_dilation should be None or a 3-element tuple, got {replace_stride_with_dilation}")
-        if len(layers) != 4:
-            raise ValueError(f"layers must give the number of blocks of the 4 stages, got {layers!r}")
         self.groups = groups
         self.base_width = width_per_group
         if small_input:
@@ -149,18 +156,26 @@ class ResNet(nn.Module):
         return self.fc(flatten(self.avgpool(x)))
 
 
-def resnet18(num_classes=1000, **kwargs):
+def resnet18(num_classes=1000, *, weights=None, **kwargs):
+    """ResNet-18; ``weights`` must be None (torchvision's argument: numconv ships no pretrained weights)."""
+    no_weights(weights, "resnet18")
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, **kwargs)
 
 
-def resnet34(num_classes=1000, **kwargs):
+def resnet34(num_classes=1000, *, weights=None, **kwargs):
+    """ResNet-34; ``weights`` must be None (torchvision's argument: numconv ships no pretrained weights)."""
+    no_weights(weights, "resnet34")
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
 
 
-def resnet50(num_classes=1000, **kwargs):
+def resnet50(num_classes=1000, *, weights=None, **kwargs):
+    """ResNet-50; ``weights`` must be None (torchvision's argument: numconv ships no pretrained weights)."""
+    no_weights(weights, "resnet50")
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
 
 
-def resnet18_cifar(num_classes=10, **kwargs):
-    """ResNet-18 for 32x32 inputs: 3x3 stride-1 stem, no max pool; 11,173,962 parameters with 10 classes."""
+def resnet18_cifar(num_classes=10, *, weights=None, **kwargs):
+    """ResNet-18 for 32x32 inputs: 3x3 stride-1 stem, no max pool; 11,173,962 parameters with 10 classes.
+    ``weights`` must be None (numconv ships no pretrained weights)."""
+    no_weights(weights, "resnet18_cifar")
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, small_input=True, **kwargs)

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..tensor import Tensor
-from .module import Module
+from .module import Module, _addindent
 from .parameter import Parameter
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
@@ -44,8 +44,8 @@ class _IndexedModules(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
+        if isinstance(idx, slice):  # of a subclass, that subclass (as PyTorch's self.__class__(...))
+            return self.__class__(list(self._modules.values())[idx])
         return list(self._modules.values())[self._abs_index(idx)]
 
     def __setitem__(self, idx, module):
@@ -64,6 +64,13 @@ class _IndexedModules(Module):
         """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self)), module)
         return self
+
+    def pop(self, key):
+        """Remove and return ``self[key]`` (an index, or a slice: a container of those); the rest are
+        renumbered '0', '1', ... as after ``del``."""
+        value = self[key]
+        del self[key]
+        return value
 
     def extend(self, modules):
         for m in modules:
@@ -92,7 +99,9 @@ class Sequential(_IndexedModules):
     """``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=module))``: ``forward`` runs them in order.
 
     Children are named '0', '1', ... (or by the dict's keys), which gives state_dict keys like
-    ``features.0.weight``. Supports indexing, slicing (a new Sequential), len, iteration, append.
+    ``features.0.weight``. Supports indexing, slicing (a new Sequential, or of a subclass that
+    subclass), len, iteration, append, insert, extend, pop, ``+`` and ``+=`` (with another
+    Sequential), ``*`` and ``*=`` (a positive int: the same modules repeated), as PyTorch's.
     """
 
     def __init__(self, *args):
@@ -105,9 +114,47 @@ class Sequential(_IndexedModules):
                 self.add_module(str(i), m)
 
     def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        if isinstance(idx, slice):  # of a subclass, that subclass (as PyTorch's self.__class__(...))
+            return self.__class__(OrderedDict(list(self._modules.items())[idx]))
         return super().__getitem__(idx)
+
+    def __add__(self, other):
+        """A new Sequential of this one's modules, then ``other``'s (the same module objects)."""
+        if not isinstance(other, Sequential):
+            raise ValueError(f"Sequential + needs another Sequential, got {type(other).__name__}")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        """Append ``other``'s modules (``other`` a Sequential); returns self."""
+        if not isinstance(other, Sequential):
+            raise ValueError(f"Sequential += needs another Sequential, got {type(other).__name__}")
+        offset = len(self)
+        for i, m in enumerate(list(other)):
+            self.add_module(str(offset + i), m)
+        return self
+
+    @staticmethod
+    def _factor(n):
+        if not isinstance(n, int):
+            raise TypeError(f"unsupported operand type(s) for *: 'Sequential' and '{type(n).__name__}'")
+        if n <= 0:
+            raise ValueError(f"Sequential * needs a positive repetition count, got {n}")
+        return n
+
+    def __mul__(self, n):
+        """A new Sequential running this one's modules ``n`` times over (the same module objects, so
+        their parameters are shared, as PyTorch's)."""
+        return Sequential(*(list(self) * self._factor(n)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, n):
+        """Repeat this Sequential's modules ``n`` times, in place; returns self."""
+        mods = list(self) * (self._factor(n) - 1)
+        offset = len(self)
+        for i, m in enumerate(mods):
+            self.add_module(str(offset + i), m)
+        return self
 
     def forward(self, input):
         for m in self._modules.values():
@@ -116,7 +163,10 @@ class Sequential(_IndexedModules):
 
 
 class ModuleList(_IndexedModules):
-    """``ModuleList([m0, m1, ...])``: registers the modules (so their parameters are found); no forward."""
+    """``ModuleList([m0, m1, ...])``: registers the modules (so their parameters are found); no forward.
+
+    Its repr prints a run of children with the same repr once, as PyTorch's: ``(0-2): 3 x Linear(...)``.
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -128,6 +178,20 @@ class ModuleList(_IndexedModules):
 
     def __iadd__(self, modules):
         return self.extend(modules)
+
+    def __repr__(self):
+        """PyTorch's: runs of children with the same repr print once, ``(0-2): 3 x Linear(...)``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        runs = []  # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_addindent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2) for a, b, r in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):
@@ -177,11 +241,33 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules):
-        """Add or replace modules from a mapping, or from an iterable of (name, module) pairs."""
-        for pair in modules.items() if hasattr(modules, "items") else modules:
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise TypeError(f"ModuleDict.update needs a mapping or (name, module) pairs, got {pair!r}")
-            self[pair[0]] = pair[1]
+        """Add or replace modules from a mapping, or from an iterable of (name, module) pairs.
+
+        As PyTorch: TypeError for something not iterable or an element that is not, ValueError for an
+        element whose length is not 2. Every element is checked before any is added.
+        """
+        if hasattr(modules, "items"):
+            pairs = list(modules.items())
+        elif not hasattr(modules, "__iter__"):
+            raise TypeError(f"ModuleDict.update needs a mapping or an iterable of (name, module) pairs, "
+                            f"got {type(modules).__name__}")
+        else:
+            pairs = list(modules)
+            for j, pair in enumerate(pairs):
+                if not hasattr(pair, "__iter__") or not hasattr(pair, "__len__"):
+                    raise TypeError(f"ModuleDict.update needs (name, module) pairs: sequence element #{j} is "
+                                    f"a {type(pair).__name__}")
+                if len(pair) != 2:
+                    raise ValueError(f"ModuleDict.update sequence element #{j} has length {len(pair)}; "
+                                     f"2 is required (name, module)")
+            pairs = [tuple(pair) for pair in pairs]
+        for key, m in pairs:
+            if not isinstance(key, str):
+                raise TypeError(f"ModuleDict keys must be strings, got {type(key).__name__}")
+            if m is not None and not isinstance(m, Module):
+                raise TypeError(f"ModuleDict[{key!r}]: {type(m).__name__} is not a Module subclass")
+        for key, m in pairs:
+            self[key] = m
 
 
 def _as_parameter(value, where):

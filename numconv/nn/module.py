@@ -35,28 +35,59 @@ def _addindent(s, n):
 
 
 def _parse_to(args, kwargs):
-    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or keywords -> (device or None, dtype or None)."""
+    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or keywords -> (device or None, dtype or None).
+
+    A string that is neither a device ('cpu', 'cuda', 'cuda:0') nor a NumPy dtype name is an unknown
+    device (ValueError naming it), not a dtype. ``non_blocking`` is accepted and has no effect.
+    """
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     if len(args) > 2:
         raise TypeError(f"to() takes at most 2 positional arguments (device, dtype), got {len(args)}")
     for a in args:
-        if _is_device(a):
+        if _is_device(a) or (isinstance(a, str) and not _is_dtype_name(a)):
             device = a
         else:
             dtype = a
     if device is not None:
         device = _target_device(device)
     if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"to() expects a device ('cpu') or a floating dtype (numpy.float32/float64), got {dtype!r}") from None
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"to() can only convert to float32 or float64, got {dtype}")
+        dtype = _float_dtype(dtype, "to()")
     return device, dtype
+
+
+def _is_dtype_name(s):
+    try:
+        np.dtype(s)
+    except TypeError:
+        return False
+    return True
+
+
+# PyTorch's names for the two floating dtypes numconv has (``str(torch.float64)``, ``Tensor.type()``'s names).
+_TORCH_FLOAT_NAMES = {
+    "torch.float32": np.float32, "torch.float": np.float32, "torch.FloatTensor": np.float32,
+    "torch.float64": np.float64, "torch.double": np.float64, "torch.DoubleTensor": np.float64,
+}
+
+
+def _float_dtype(dtype, where):
+    """``dtype`` (a NumPy dtype or its name, or a torch float32/float64 dtype or tensor type name) as
+    float32 or float64; anything else is a TypeError naming it."""
+    name = str(dtype)
+    if name in _TORCH_FLOAT_NAMES:
+        return np.dtype(_TORCH_FLOAT_NAMES[name])
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        expected = "a device ('cpu', 'cuda') or a floating dtype" if where == "to()" else "a floating dtype"
+        raise TypeError(f"{where} expects {expected} (numpy.float32/float64), got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{where} can only convert to float32 or float64, got {dt}")
+    return dt
 
 
 def _is_device(x):
@@ -282,13 +313,17 @@ class Module:
     # ------------------------------------------------------------------ traversal
 
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
-        """(dotted name, module) for this module (name ``''``) and every descendant, each once."""
+        """(dotted name, module) for this module (name ``''``) and every descendant, each once.
+
+        ``memo``, as PyTorch's, is a set of modules: those in it are skipped (with their subtrees), and
+        with ``remove_duplicate`` each module yielded is added to it.
+        """
         if memo is None:
             memo = set()
+        if self in memo:
+            return
         if remove_duplicate:
-            if id(self) in memo:
-                return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, m in self._modules.items():
             if m is None:
@@ -343,6 +378,48 @@ class Module:
                 raise AttributeError(f"{type(m).__name__} has no submodule {part!r} (looking for {target!r})")
             m = m._modules[part]
         return m
+
+    def set_submodule(self, target, module, strict=False):
+        """Put ``module`` at dotted path ``target``, whose parent must exist (as PyTorch's): it replaces
+        the child there or, unless ``strict``, adds a new one. ValueError for an empty ``target`` or a
+        ``module`` that is not a Module; AttributeError for a missing parent, a missing child with
+        ``strict``, or a name that holds something other than a Module."""
+        if not isinstance(target, str) or not all(target.split(".")):
+            raise ValueError(f"set_submodule needs a dotted target name of non-empty parts, got {target!r}")
+        if not isinstance(module, Module):
+            raise ValueError(f"set_submodule: module must be a numconv.nn.Module, got {type(module).__name__}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        exists = hasattr(parent, name)
+        if strict and not exists:
+            raise AttributeError(f"{parent._get_name()} has no attribute {name!r} (set_submodule({target!r}, strict=True))")
+        if exists and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"{name!r} of {parent._get_name()} is not a Module (set_submodule({target!r}))")
+        setattr(parent, name, module)
+
+    def _get_member(self, target, kind):
+        """(owning module, local name, value) of the attribute at dotted path ``target``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{mod._get_name()} has no attribute {name!r} (looking for {kind} {target!r})")
+        return mod, name, getattr(mod, name)
+
+    def get_parameter(self, target):
+        """The Parameter at dotted path ``target`` (``'layer1.0.conv1.weight'``); AttributeError if the
+        path is wrong or names something else (a buffer, an absent ``bias``)."""
+        _, name, value = self._get_member(target, "parameter")
+        if not isinstance(value, Parameter):
+            raise AttributeError(f"{name!r} is not a Parameter (looking for parameter {target!r})")
+        return value
+
+    def get_buffer(self, target):
+        """The buffer at dotted path ``target`` (``'bn1.running_mean'``; None for a buffer registered as
+        None); AttributeError if the path is wrong or names something other than a buffer."""
+        mod, name, value = self._get_member(target, "buffer")
+        if name not in mod._buffers:
+            raise AttributeError(f"{name!r} is not a buffer (looking for buffer {target!r})")
+        return value
 
     def apply(self, fn):
         """Call ``fn(module)`` on every child (recursively), then on this module; returns self."""
@@ -406,6 +483,13 @@ class Module:
                     t.grad = Tensor(M.to_device(t.grad.data, device))
         return self
 
+    def type(self, dst_type):
+        """Cast every floating parameter (and its ``.grad``) and floating buffer to ``dst_type``:
+        numpy.float32/float64 or their names, or torch's names for them (``torch.float64``,
+        ``'torch.DoubleTensor'``); returns self. As ``to(dtype)``, integer buffers
+        (``num_batches_tracked``) stay integers (PyTorch's ``type`` casts them too)."""
+        return self.to(dtype=_float_dtype(dst_type, "type()"))
+
     def cpu(self):
         return self.to(dispatch.CPU)
 
@@ -420,18 +504,23 @@ class Module:
 
     # ------------------------------------------------------------------ state_dict
 
-    def _state_entries(self):
-        """key -> Tensor for every parameter and persistent buffer, in PyTorch's order (keeps duplicates)."""
+    def _state_slots(self):
+        """key -> (owning module, local name, Tensor) for every parameter and persistent buffer, in
+        PyTorch's order (keeps duplicates)."""
         out = OrderedDict()
         for prefix, m in self.named_modules(remove_duplicate=False):
             dot = f"{prefix}." if prefix else ""
             for name, p in m._parameters.items():
                 if p is not None:
-                    out[dot + name] = p
+                    out[dot + name] = (m, name, p)
             for name, b in m._buffers.items():
                 if b is not None and name not in m._non_persistent_buffers:
-                    out[dot + name] = b
+                    out[dot + name] = (m, name, b)
         return out
+
+    def _state_entries(self):
+        """key -> Tensor for every parameter and persistent buffer, in PyTorch's order (keeps duplicates)."""
+        return OrderedDict((k, t) for k, (_, _, t) in self._state_slots().items())
 
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """OrderedDict of dotted name -> NumPy array (a copy) for every parameter and persistent buffer.
@@ -443,7 +532,7 @@ class Module:
             dest[prefix + k] = t if keep_vars else np.array(t.numpy(), copy=True)
         return dest
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy arrays from ``state_dict`` (NumPy arrays, numconv Tensors or PyTorch tensors) into this module.
 
         Values are cast to each parameter's dtype and copied in place; a missing ``num_batches_tracked``
@@ -451,22 +540,35 @@ class Module:
         one ``StateDictError`` (a RuntimeError and a ValueError) before anything is copied: missing
         and unexpected keys (when ``strict``) and wrongly-shaped values (always). Returns
         ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+
+        ``assign=True`` (PyTorch's): instead of copying, each parameter and buffer becomes the
+        checkpoint's own value, with its dtype and memory: a Parameter given is used as it is, any
+        other value is wrapped in a new Parameter sharing its array; either way the parameter keeps the
+        module's ``requires_grad``. Buffers become the Tensor given (or one around the array). Make
+        the optimizer after such a load: it holds the old Parameters.
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
-        own = self._state_entries()
+        slots = self._state_slots()
         # As PyTorch with a plain dict: a BatchNorm counter absent from the checkpoint keeps its value.
-        missing = [k for k in own if k not in state_dict and not self._is_norm_counter(k)]
-        unexpected = [k for k in state_dict if k not in own]
-        arrays, mismatched = {}, []
-        for k, t in own.items():
-            if k in state_dict:
-                arr = _as_array(state_dict[k], k)
-                if self._is_norm_counter(k) and arr.shape == (1,) and t.ndim == 0:  # older checkpoints' (1,)
-                    arr = arr.reshape(())
-                if tuple(arr.shape) != tuple(t.shape):
-                    mismatched.append(f"{k!r}: checkpoint shape {tuple(arr.shape)}, model shape {tuple(t.shape)}")
-                arrays[k] = arr
+        missing = [k for k in slots if k not in state_dict and not self._is_norm_counter(k)]
+        unexpected = [k for k in state_dict if k not in slots]
+        values, mismatched, refused = {}, [], []
+        for k, (_, _, t) in slots.items():
+            if k not in state_dict:
+                continue
+            value = state_dict[k]
+            if assign and isinstance(value, Tensor):
+                arr = value  # its own memory (and device), kept
+            else:
+                arr = _as_array(value, k)
+            if self._is_norm_counter(k) and tuple(arr.shape) == (1,) and t.ndim == 0:  # older checkpoints' (1,)
+                arr = arr.reshape(())
+            if tuple(arr.shape) != tuple(t.shape):
+                mismatched.append(f"{k!r}: checkpoint shape {tuple(arr.shape)}, model shape {tuple(t.shape)}")
+            elif assign and isinstance(t, Parameter) and t.requires_grad and np.dtype(arr.dtype).kind != "f":
+                refused.append(f"{k!r}: assign=True would make a parameter that requires grad of dtype {arr.dtype}")
+            values[k] = arr
         problems = []
         if strict and missing:
             problems.append(f"missing keys ({len(missing)}): " + ", ".join(repr(k) for k in missing))
@@ -474,10 +576,22 @@ class Module:
             problems.append(f"unexpected keys ({len(unexpected)}): " + ", ".join(repr(k) for k in unexpected))
         if mismatched:
             problems.append(f"wrongly-shaped keys ({len(mismatched)}): " + "; ".join(mismatched))
+        if refused:
+            problems.append(f"integer values for floating parameters ({len(refused)}): " + "; ".join(refused))
         if problems:
             raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems))
-        for k, arr in arrays.items():
-            _copy_into(own[k], arr)
+        for k, value in values.items():
+            module, name, t = slots[k]
+            if not assign:
+                _copy_into(t, value)
+            elif isinstance(t, Parameter):
+                if isinstance(value, Parameter):
+                    value.requires_grad_(t.requires_grad)
+                else:
+                    value = Parameter(value.data if isinstance(value, Tensor) else value, requires_grad=t.requires_grad)
+                setattr(module, name, value)
+            else:
+                setattr(module, name, value if isinstance(value, Tensor) else Tensor(value))
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing
