@@ -1487,19 +1487,38 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def _reduction(reduction):
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+def _reduction(reduction, size_average=None, reduce=None, reductions=REDUCTIONS):
+    _legacy(size_average, reduce, reductions)
+    if reduction not in reductions:
+        raise ValueError(f"reduction must be one of {reductions}, got {reduction!r}")
     return reduction
 
 
+_ORDER = ("mean", "sum", "none", "batchmean")  # the reductions, in the order the messages name them
+
+
+def _legacy(size_average, reduce, reductions=REDUCTIONS):
+    """Refuse PyTorch's deprecated ``size_average``/``reduce`` (kept as parameters, in PyTorch's positions,
+    so that a positional call lands on the argument it means): a ValueError saying what to pass instead."""
+    given = [f"{n}={v!r}" for n, v in (("size_average", size_average), ("reduce", reduce)) if v is not None]
+    if given:
+        choices = "|".join(repr(r) for r in _ORDER if r in reductions)
+        raise ValueError(f"{' and '.join(given)}: size_average and reduce are deprecated in PyTorch and not "
+                         f"supported by numconv; pass reduction={choices} instead (by keyword: it comes after "
+                         "size_average and reduce, as in PyTorch)")
+
+
 def _class_target(target, x, ignore_index):
-    """Validated class indices (int64 array) for log-probabilities/logits ``x`` of shape (N, C, *)."""
+    """Validated class indices (int64 array) for log-probabilities/logits ``x`` of shape (N, C, *)
+    (``ignore_index`` None: every target must be a class)."""
     t = _raw(target)
     if not hasattr(t, "dtype"):
         t = np.asarray(t)
     if np.dtype(t.dtype).kind not in "iu":
         raise TypeError(f"target must hold integer class indices (int64), got dtype {t.dtype}")
+    if np.dtype(t.dtype) == np.uint64:  # its values above 2**63 - 1 would wrap to negatives (to ignore_index even)
+        raise TypeError("target must hold integer class indices (int64), got dtype uint64, which PyTorch refuses "
+                        "too (values above 2**63 - 1 do not fit int64); pass target.astype(numpy.int64)")
     expect = x.shape[:1] + x.shape[2:]
     if tuple(t.shape) != expect:
         raise ValueError(f"target must have shape {expect} for input of shape {x.shape}, got {tuple(t.shape)}")
@@ -1510,14 +1529,17 @@ def _class_target(target, x, ignore_index):
     if isinstance(t, np.ndarray):
         lo, hi = 0, -1  # checked below, directly
     else:  # min and max of the targets that are not ignore_index, reduced on the device: two scalars come back
-        counted = M.where(M.compare("ne", t, ignore_index), t, 0)
+        counted = t if ignore_index is None else M.where(M.compare("ne", t, ignore_index), t, 0)
         lo, hi = (int(v) for v in M.extremes(counted))
     if isinstance(t, np.ndarray) or lo < 0 or hi >= C:  # on a device, the whole target only to name the culprits
         h = M.to_host(t)
-        bad = (h != ignore_index) & ((h < 0) | (h >= C))
+        bad = (h < 0) | (h >= C)
+        if ignore_index is not None:
+            bad &= h != ignore_index
         if bad.any():
-            raise ValueError(f"target holds class indices {sorted(set(h[bad].tolist()))[:5]} outside [0, {C}) "
-                             f"(and not ignore_index={ignore_index}) for input with C={C} classes")
+            also = "" if ignore_index is None else f" (and not ignore_index={ignore_index})"
+            raise ValueError(f"target holds class indices {sorted(set(h[bad].tolist()))[:5]} outside [0, {C}){also} "
+                             f"for input with C={C} classes")
     return t
 
 
@@ -1567,9 +1589,12 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
     with np.errstate(invalid="ignore"):
         loss = where(kept, -picked * Tensor(wt), 0.0)
     denom = M.sum(wt)
-    none_counted = None  # 'mean' with every target ignored (or weighted 0): as PyTorch, NaN with gradient 0
+    # 'mean' with every target ignored: as PyTorch, NaN with gradient 0. Counted targets whose weights sum
+    # to 0 are not that case: the division by 0 gives PyTorch's NaN or inf, in the loss and the gradient.
+    none_counted = None
     if reduction == "mean":
-        none_counted = M.compare("eq", denom, 0)
+        count = denom if weight is None else M.sum(M.astype(valid, logp.dtype))
+        none_counted = M.compare("eq", count, 0)
         if isinstance(none_counted, np.ndarray) and not none_counted:
             none_counted = None  # on the host it is known: the usual case takes no extra node
         else:
@@ -1577,7 +1602,8 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
     if reduction == "sum":
         loss = loss.sum()
     elif reduction == "mean":
-        loss = loss.sum() / Tensor(denom)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = loss.sum() / Tensor(denom)
     if label_smoothing:
         C = logp.shape[1]
         chan = (1, C) + (1,) * (logp.ndim - 2)
@@ -1587,8 +1613,10 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
         if reduction == "sum":
             smooth = smooth.sum()
         elif reduction == "mean":
-            smooth = smooth.sum() / Tensor(denom)
-        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / C)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                smooth = smooth.sum() / Tensor(denom)
+        with np.errstate(invalid="ignore"):  # inf * 0 (label_smoothing 1) is NaN, as PyTorch's
+            loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / C)
     if none_counted is not None:
         nan_or_0 = M.where(none_counted, M.full((), np.nan, logp.dtype, like=denom), M.zeros((), logp.dtype, like=denom))
         loss = loss + Tensor(nan_or_0)
@@ -1596,13 +1624,15 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
 
 
 @_arrays_in_arrays_out
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood, as ``torch.nn.functional.nll_loss``.
 
     input (N, C, *) log-probabilities (or unbatched (C,)); target (N, *) int64 class indices in [0, C)
-    or ignore_index; weight (C,) per-class. reduction 'mean' divides by the sum of the targets' weights.
+    or ignore_index; weight (C,) per-class. reduction 'mean' divides by the sum of the counted targets'
+    weights (NaN with gradient 0 when every target is ignored; NaN or inf, as PyTorch, when the counted
+    targets' weights sum to 0). ``size_average`` and ``reduce`` (deprecated in PyTorch) are refused.
     """
-    _reduction(reduction)
+    _reduction(reduction, size_average, reduce)
     ignore_index = shapes.integer(ignore_index, "ignore_index")
     x, batched = _batched_classes(input)
     _same_device(input=x, target=target, weight=weight)
@@ -1612,14 +1642,16 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 
 @_arrays_in_arrays_out
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
     """Cross-entropy from logits, as ``torch.nn.functional.cross_entropy`` (log_softmax over axis 1, then nll_loss).
 
     input (N, C, *) or (C,) logits; target (N, *) int64 class indices (ignore_index skipped), or class
-    probabilities of input's shape. label_smoothing eps in [0, 1] mixes the target with the uniform
-    distribution: loss = (1 - eps) * nll + eps / C * sum_c -w_c log p_c.
+    probabilities of input's shape (with ignore_index < 0 only, as PyTorch). label_smoothing eps in
+    [0, 1] mixes the target with the uniform distribution: loss = (1 - eps) * nll + eps / C * sum_c -w_c
+    log p_c. ``size_average`` and ``reduce`` (deprecated in PyTorch) are refused.
     """
-    _reduction(reduction)
+    _reduction(reduction, size_average, reduce)
     label_smoothing = shapes.real(label_smoothing, "label_smoothing", 0.0, 1.0)
     ignore_index = shapes.integer(ignore_index, "ignore_index")
     x, batched = _batched_classes(input)
@@ -1634,6 +1666,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             raise TypeError(f"target must hold integer class indices (int64), got dtype {t_dtype} and shape "
                             f"{tuple(np.shape(t_raw))}; a float target of class probabilities needs input's shape "
                             f"{in_shape}")
+        if ignore_index >= 0:  # as PyTorch: a negative one can name no class, so it is harmless
+            raise ValueError(f"ignore_index={ignore_index} is not supported for a float target of class "
+                             "probabilities (as in PyTorch); leave it at its default -100")
         p = _float(target, "target")
         shapes.same_dtype([("input", x.dtype), ("target", p.dtype)])
         p = p.reshape(x.shape)
@@ -1668,21 +1703,49 @@ def _reduce(loss, reduction):
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 
+def _elementwise_weight(weight, x):
+    """The ``weight=`` of mse_loss, l1_loss and huber_loss: None, or a float Tensor of input's shape and
+    dtype (as PyTorch 2.13, which differentiates with respect to it too)."""
+    if weight is None:
+        return None
+    w = _float(weight, "weight")
+    _same_device(input=x, weight=w)
+    shapes.same_dtype([("input", x.dtype), ("weight", w.dtype)])
+    if w.shape != x.shape:
+        raise ValueError(f"weight must have input's shape {x.shape} (one per element, as PyTorch), got {w.shape}")
+    return w
+
+
+def _weighted_sum_mean(loss, w, reduction):
+    """mse_loss's and l1_loss's reduction with a weight: sum(w * loss), or over sum(w) for 'mean' (PyTorch's)."""
+    loss = loss * w
+    if reduction == "none":
+        return loss
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return loss.sum() / w.sum() if reduction == "mean" else loss.sum()
+
+
 @_arrays_in_arrays_out
-def mse_loss(input, target, reduction="mean"):
-    """Mean squared error, as ``torch.nn.functional.mse_loss``: (input - target)^2, then the reduction."""
-    _reduction(reduction)
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error, as ``torch.nn.functional.mse_loss``: (input - target)^2, then the reduction.
+    ``weight`` (input's shape) multiplies each term, and 'mean' then divides by sum(weight), as PyTorch
+    2.13. ``size_average`` and ``reduce`` (deprecated in PyTorch) are refused."""
+    _reduction(reduction, size_average, reduce)
     x, y = _pair(input, target)
+    w = _elementwise_weight(weight, x)
     d = x - y
-    return _reduce(d * d, reduction)
+    return _reduce(d * d, reduction) if w is None else _weighted_sum_mean(d * d, w, reduction)
 
 
 @_arrays_in_arrays_out
-def l1_loss(input, target, reduction="mean"):
-    """Mean absolute error: |input - target|, then the reduction (gradient 0 where they are equal)."""
-    _reduction(reduction)
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error: |input - target|, then the reduction (gradient 0 where they are equal).
+    ``weight`` as mse_loss's."""
+    _reduction(reduction, size_average, reduce)
     x, y = _pair(input, target)
-    return _reduce((x - y).abs(), reduction)
+    w = _elementwise_weight(weight, x)
+    loss = (x - y).abs()
+    return _reduce(loss, reduction) if w is None else _weighted_sum_mean(loss, w, reduction)
 
 
 def _smooth_l1(d, beta):
@@ -1708,10 +1771,10 @@ class _SmoothL1(Function):
 
 
 @_arrays_in_arrays_out
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 (input - target)^2 / beta where |input - target| < beta, else |input - target| - 0.5 beta;
-    beta=0 is l1_loss."""
-    _reduction(reduction)
+    beta=0 is l1_loss. ``size_average`` and ``reduce`` (deprecated in PyTorch) are refused."""
+    _reduction(reduction, size_average, reduce)
     beta = shapes.real(beta, "beta", 0.0)
     x, y = _pair(input, target)
     d = x - y
@@ -1719,24 +1782,27 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 
 
 @_arrays_in_arrays_out
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 (input - target)^2 where |input - target| < delta, else delta (|input - target| - 0.5 delta):
-    ``delta * smooth_l1_loss(beta=delta)``."""
+    ``delta * smooth_l1_loss(beta=delta)``. ``weight`` (input's shape) multiplies each term; 'mean' is
+    then the plain mean of the weighted terms (not over sum(weight): PyTorch 2.13's rule)."""
     _reduction(reduction)
     delta = shapes.real(delta, "delta", 0.0, lo_open=True)
     x, y = _pair(input, target)
-    return _reduce(_smooth_l1(x - y, delta) * delta, reduction)
+    w = _elementwise_weight(weight, x)
+    loss = _smooth_l1(x - y, delta) * delta
+    return _reduce(loss if w is None else loss * w, reduction)
 
 
 @_arrays_in_arrays_out
-def kl_div(input, target, reduction="mean", log_target=False):
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """Kullback-Leibler divergence of ``target`` from log-probabilities ``input``, as
     ``torch.nn.functional.kl_div``: target * (log target - input) pointwise (0 where target is 0), or
     exp(target) * (target - input) with ``log_target``; then the reduction, where 'batchmean' (the
     divergence's true value for a batch of distributions) divides the sum by input.shape[0] and
-    'mean' by the number of elements, as PyTorch."""
-    if reduction not in REDUCTIONS + ("batchmean",):
-        raise ValueError(f"reduction must be one of {REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+    'mean' by the number of elements, as PyTorch. ``size_average`` and ``reduce`` (deprecated in
+    PyTorch) are refused."""
+    _reduction(reduction, size_average, reduce, REDUCTIONS + ("batchmean",))
     log_target = shapes.flag(log_target, "log_target")
     x, y = _pair(input, target)
     if log_target:
@@ -1778,16 +1844,20 @@ def _binary_args(input, target, weight, pos_weight=None):
     return x, y, raw[0], raw[1]
 
 
-def _probabilities(x):
-    """Refuse an input outside [0, 1] (NaN too): its logarithms would be NaN. On a device, its min
-    and max come back to the host: two scalars."""
+def _probabilities(x, name="input"):
+    """Refuse an input (or target: PyTorch refuses both) outside [0, 1], NaN too: its logarithms
+    would be NaN. On a device, its min and max come back to the host: two scalars."""
     a = x.data
     if not a.size:
         return
     lo, hi = (float(v) for v in M.extremes(a))
     if not (lo >= 0 and hi <= 1):
-        raise ValueError(f"input must hold probabilities in [0, 1], got values from {lo} to {hi} "
-                         "(for logits, use binary_cross_entropy_with_logits)")
+        first = ""
+        if isinstance(a, np.ndarray):  # name the first offending value too (a NaN's place, say)
+            flat = a.reshape(-1)
+            first = f", first outside: {float(flat[~((flat >= 0) & (flat <= 1))][0])!r}"
+        hint = " (for logits, use binary_cross_entropy_with_logits)" if name == "input" else ""
+        raise ValueError(f"{name} must hold probabilities in [0, 1], got values from {lo} to {hi}{first}{hint}")
 
 
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's bound on x (1 - x) in the gradient, a float32 constant
@@ -1827,15 +1897,17 @@ class _BinaryCrossEntropy(Function):
 
 
 @_arrays_in_arrays_out
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-weight * (target log(input) + (1 - target) log(1 - input)), then the reduction.
 
-    input holds probabilities in [0, 1] (a ValueError otherwise; each log is clamped at -100, as in
-    PyTorch); target has input's shape, float; weight broadcasts to input's shape.
+    input and target hold probabilities in [0, 1] (a ValueError otherwise, as PyTorch's error; each
+    log is clamped at -100, as in PyTorch); target has input's shape, float; weight broadcasts to
+    input's shape. ``size_average`` and ``reduce`` (deprecated in PyTorch) are refused.
     """
-    _reduction(reduction)
+    _reduction(reduction, size_average, reduce)
     x, y, w, _ = _binary_args(input, target, weight)
     _probabilities(x)
+    _probabilities(y, "target")
     return _reduce(_BinaryCrossEntropy.apply(x, y, w), reduction)
 
 
@@ -1882,13 +1954,329 @@ class _BinaryCrossEntropyWithLogits(Function):
 
 
 @_arrays_in_arrays_out
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
     """binary_cross_entropy(sigmoid(input), target), computed stably from the logits ``input``.
 
     target has input's shape, float; weight broadcasts to input's shape; pos_weight (broadcasting
     too, typically one per class along the last axis) weighs the positive term: loss =
     -weight * (pos_weight * target * log sigmoid(x) + (1 - target) * log(1 - sigmoid(x))).
+    ``size_average`` and ``reduce`` (deprecated in PyTorch) are refused.
     """
-    _reduction(reduction)
+    _reduction(reduction, size_average, reduce)
     x, y, w, p = _binary_args(input, target, weight, pos_weight)
     return _reduce(_BinaryCrossEntropyWithLogits.apply(x, y, w, p), reduction)
+
+
+# ----------------------------------------------------------------------------- margin, embedding and likelihood losses
+# As torch.nn.functional's, composed from differentiable Tensor operations: their gradients and both
+# backends come with them.
+
+
+def _labels(target, x, name="target", ref="input", differentiable=True):
+    """``target`` for the float Tensor ``x`` (named ``ref``): a float array or Tensor of x's dtype (a
+    Tensor keeps its graph), or integer or boolean labels (+-1, 0/1, counts) as a constant of x's dtype,
+    as PyTorch promotes them. ``differentiable=False``: a target that requires grad is refused, as
+    PyTorch refuses it where its op has no gradient for the target."""
+    raw = _raw(target)
+    if not hasattr(raw, "dtype"):
+        raw = np.asarray(raw)
+    _same_device(**{ref: x, name: raw})
+    kind = np.dtype(raw.dtype).kind
+    if kind in "biu":
+        return Tensor(M.astype(raw, x.dtype))
+    if kind != "f":
+        raise TypeError(f"{name} must be a float or integer array, got dtype {raw.dtype}")
+    y = _float(target if isinstance(target, Tensor) else raw, name)
+    shapes.same_dtype([(ref, x.dtype), (name, y.dtype)])
+    if not differentiable and y.requires_grad:
+        raise ValueError(f"{name} requires grad, but this loss is not differentiable with respect to it (as in "
+                         f"PyTorch); pass {name}.detach()")
+    return y
+
+
+def _floats(**named):
+    """The named float arrays or Tensors as Tensors of one dtype on one device (errors name them)."""
+    ts = {k: _float(v, k) for k, v in named.items()}
+    shapes.same_dtype([(k, t.dtype) for k, t in ts.items()])
+    _same_device(**ts)
+    return tuple(ts.values())
+
+
+def _broadcast(**named):
+    """The broadcast shape of the named Tensors; a ValueError naming their shapes when they do not broadcast."""
+    try:
+        return np.broadcast_shapes(*(tuple(t.shape) for t in named.values()))
+    except ValueError:
+        raise ValueError(", ".join(f"{k} of shape {tuple(t.shape)}" for k, t in named.items())
+                         + " do not broadcast together") from None
+
+
+def _same_ndim(**named):
+    if len({t.ndim for t in named.values()}) > 1:
+        raise ValueError(f"{', '.join(named)} must have the same number of dimensions (as in PyTorch), got shapes "
+                         + ", ".join(str(tuple(t.shape)) for t in named.values()))
+
+
+class _Softplus(Function):
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): exact, and finite for every finite z; the gradient
+    sigmoid(z)."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        return M.add(M.maximum(z, 0), M.log1p(M.exp(M.negative(M.abs(z)))))
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.multiply(g, M.sigmoid(ctx.saved[0]))
+
+
+@_arrays_in_arrays_out
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``: log(1 + exp(-target * input)),
+    then the reduction. target (+-1; float of input's dtype, or integers) broadcasts with input; not
+    differentiable (as PyTorch). Computed as a softplus, so it stays finite where PyTorch's
+    log1p(exp(-target * input)) overflows (-target * input > 88 in float32, 709 in float64)."""
+    _reduction(reduction, size_average, reduce)
+    x = _float(input, "input")
+    y = _labels(target, x, differentiable=False)
+    _broadcast(input=x, target=y)
+    return _reduce(_Softplus.apply(-(y * x)), reduction)
+
+
+@_arrays_in_arrays_out
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Multi-label one-versus-all logistic loss, as ``torch.nn.functional.multilabel_soft_margin_loss``: per
+    sample, the mean over the C classes (input's last dimension) of
+    -weight_c (target_c log sigmoid(input_c) + (1 - target_c) log sigmoid(-input_c)), then the reduction.
+
+    input (N, C) or (C,) (or (*, C): one loss per leading index); target (0/1 labels, float or integer,
+    or probabilities) and weight broadcast to input's shape.
+    """
+    _reduction(reduction, size_average, reduce)
+    x = _float(input, "input")
+    if x.ndim == 0:
+        raise ValueError("input must have shape (N, C) or (C,) (classes along the last dimension), got a 0-d array")
+    y = _labels(target, x)
+    w = None if weight is None else _floats(input=x, weight=weight)[1]
+    for name, t in (("target", y), ("weight", w)):
+        if t is not None and not shapes.broadcasts_to(t.shape, x.shape):
+            raise ValueError(f"{name} of shape {t.shape} does not broadcast to input's shape {x.shape}")
+    if y.shape != x.shape:
+        y = y.expand(*x.shape)
+    loss = _BinaryCrossEntropyWithLogits.apply(x, y, None, None)  # -(y log s(x) + (1 - y) log s(-x)), stably
+    if w is not None:
+        loss = loss * w
+    with np.errstate(invalid="ignore"):  # C = 0: NaN, as PyTorch's
+        return _reduce(loss.sum(-1) / x.shape[-1], reduction)
+
+
+@_arrays_in_arrays_out
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin), then the reduction, as
+    ``torch.nn.functional.margin_ranking_loss``: target 1 asks input1 to rank above input2 by ``margin``,
+    -1 below it. The three have one number of dimensions and broadcast together; target float of the
+    inputs' dtype (differentiable, as PyTorch's) or integers."""
+    _reduction(reduction, size_average, reduce)
+    margin = shapes.real(margin, "margin")
+    x1, x2 = _floats(input1=input1, input2=input2)
+    y = _labels(target, x1, ref="input1")
+    _same_ndim(input1=x1, input2=x2, target=y)
+    _broadcast(input1=x1, input2=x2, target=y)
+    return _reduce((-y * (x1 - x2) + margin).clamp(min=0), reduction)
+
+
+@_arrays_in_arrays_out
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """input where target is 1, max(0, margin - input) where target is -1 (a target of neither value
+    adds both terms, as PyTorch's), then the reduction, as ``torch.nn.functional.hinge_embedding_loss``.
+    input (distances, typically) and target (+-1, float or integers) broadcast together."""
+    _reduction(reduction, size_average, reduce)
+    margin = shapes.real(margin, "margin")
+    x = _float(input, "input")
+    t = _labels(target, x).data  # compared only: no gradient, as PyTorch's
+    _broadcast(input=x, target=Tensor(t))
+    loss = where(M.compare("ne", t, 1), (margin - x).clamp(min=0), 0.0) + where(M.compare("ne", t, -1), x, 0.0)
+    return _reduce(loss, reduction)
+
+
+_COSINE_EPS = 1e-12  # PyTorch's, added to each squared norm
+
+
+@_arrays_in_arrays_out
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(input1, input2) where target is 1, max(0, cos(input1, input2) - margin) where it is -1
+    (0 for any other target), then the reduction, as ``torch.nn.functional.cosine_embedding_loss``;
+    cos over the last dimension, sum(a b) / sqrt((sum(a^2) + 1e-12) (sum(b^2) + 1e-12)) as PyTorch's.
+
+    input1, input2 (N, D) with target (N,), or (D,) with a 0-d target; target +-1, float or integers.
+    """
+    _reduction(reduction, size_average, reduce)
+    margin = shapes.real(margin, "margin")
+    x1, x2 = _floats(input1=input1, input2=input2)
+    t = _labels(target, x1, ref="input1").data  # compared only: no gradient, as PyTorch's
+    if t.ndim > 1:
+        raise ValueError(f"target must be 0-d or 1-d (one +-1 label per pair), got shape {tuple(t.shape)}")
+    if x1.ndim != t.ndim + 1 or x2.ndim != t.ndim + 1:
+        raise ValueError(f"a target of shape {tuple(t.shape)} needs {t.ndim + 1}-d input1 and input2 ((N, D) for "
+                         f"a target (N,), (D,) for a 0-d one), got shapes {x1.shape} and {x2.shape}")
+    _broadcast(input1=x1, input2=x2)
+    prod = (x1 * x2).sum(-1)
+    cos = prod / (((x1 * x1).sum(-1) + _COSINE_EPS) * ((x2 * x2).sum(-1) + _COSINE_EPS)).sqrt()
+    _broadcast(cosine=cos, target=Tensor(t))
+    loss = where(M.compare("eq", t, 1), 1 - cos, 0.0) + where(M.compare("eq", t, -1), (cos - margin).clamp(min=0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def _pairwise_distance(a, b, p, eps):
+    """||a - b + eps||_p over the last dimension, as ``torch.nn.functional.pairwise_distance``."""
+    d = a - b + eps
+    if p == 2:
+        return (d * d).sum(-1).sqrt()
+    if p == 1:
+        return d.abs().sum(-1)
+    if p == np.inf:
+        return d.abs().amax(-1)
+    return (d.abs() ** p).sum(-1) ** (1.0 / p)
+
+
+@_arrays_in_arrays_out
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), then the reduction, as
+    ``torch.nn.functional.triplet_margin_loss``; d is the p-norm of a - b + eps over the last dimension
+    (p > 0, inf allowed), and ``swap`` takes d(positive, negative) instead where it is smaller.
+
+    anchor, positive, negative: (N, D) or (D,) (one number of dimensions; they broadcast); margin > 0.
+    """
+    _reduction(reduction, size_average, reduce)
+    margin = shapes.real(margin, "margin", 0.0, lo_open=True)
+    p = np.inf if isinstance(p, (float, np.floating)) and p == np.inf else shapes.real(p, "p", 0.0, lo_open=True)
+    eps = shapes.real(eps, "eps")
+    swap = shapes.flag(swap, "swap")
+    a, pos, neg = _floats(anchor=anchor, positive=positive, negative=negative)
+    _same_ndim(anchor=a, positive=pos, negative=neg)
+    if a.ndim == 0:
+        raise ValueError("anchor, positive and negative must have shape (N, D) or (D,), got 0-d arrays")
+    _broadcast(anchor=a, positive=pos, negative=neg)
+    d_pos = _pairwise_distance(a, pos, p, eps)
+    d_neg = _pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_swap = _pairwise_distance(pos, neg, p, eps)
+        d_neg = where(d_swap < d_neg, d_swap, d_neg)
+    return _reduce((d_pos - d_neg + margin).clamp(min=0), reduction)
+
+
+@_arrays_in_arrays_out
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """Negative log-likelihood of the counts ``target`` under a Poisson distribution, as
+    ``torch.nn.functional.poisson_nll_loss``: exp(input) - target * input when ``log_input`` (input is
+    the log-rate), else input - target * log(input + eps); ``full`` adds Stirling's approximation of
+    log(target!), target log(target) - target + 0.5 log(2 pi target), where target > 1. Then the
+    reduction. target (float of input's dtype, differentiable, or integers) broadcasts with input."""
+    _reduction(reduction, size_average, reduce)
+    log_input = shapes.flag(log_input, "log_input")
+    full = shapes.flag(full, "full")
+    eps = shapes.real(eps, "eps")
+    x = _float(input, "input")
+    y = _labels(target, x)
+    _broadcast(input=x, target=y)
+    with np.errstate(divide="ignore", invalid="ignore"):  # logarithms of 0 or of negatives: PyTorch's -inf or NaN
+        loss = x.exp() - y * x if log_input else x - y * (x + eps).log()
+        if full:
+            stirling = y * y.log() - y + 0.5 * (y * (2 * np.pi)).log()
+            loss = loss + where(y <= 1, 0.0, stirling)
+    return _reduce(loss, reduction)
+
+
+class _ClampedVariance(Function):
+    """max(var, eps) with the identity's gradient, as PyTorch's ``var.clamp_(min=eps)`` under no_grad."""
+
+    @staticmethod
+    def forward(ctx, var, eps):
+        return M.maximum(var, eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+@_arrays_in_arrays_out
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log-likelihood of ``target`` under a Gaussian of mean ``input`` and variance ``var``, as
+    ``torch.nn.functional.gaussian_nll_loss``: 0.5 (log v + (input - target)^2 / v) with v = max(var, eps)
+    (its gradient passed to var unchanged, as PyTorch's clamp under no_grad), + 0.5 log(2 pi) with
+    ``full``; then the reduction.
+
+    input and target broadcast; var has input's shape, or input's without the last dimension, or input's
+    with one dimension of size 1 (a variance shared along it), or is a number; none of it negative.
+    """
+    _reduction(reduction)
+    full = shapes.flag(full, "full")
+    eps = shapes.real(eps, "eps")
+    x, y = _floats(input=input, target=target)
+    _broadcast(input=x, target=y)
+    if not hasattr(var, "shape") or isinstance(var, np.generic):  # a number: the same variance everywhere
+        v = Tensor(M.full(x.shape, shapes.real(var, "var", 0.0), x.dtype, like=x.data))
+    else:
+        v = _floats(input=x, var=var)[1]
+        lo = float(M.extremes(v.data)[0]) if v.numel() else 0.0
+        if lo < 0:
+            raise ValueError(f"var must not hold negative entries (variances), got a minimum of {lo}")
+        if v.shape != x.shape:
+            if v.shape == x.shape[:-1]:  # one variance per sample, shared along input's last dimension
+                v = v.reshape(*v.shape, 1)
+            elif not (v.ndim == x.ndim and sum(m for n, m in zip(x.shape, v.shape) if n != m) == 1):
+                raise ValueError(f"var must have input's shape {x.shape}, that shape without its last dimension "
+                                 f"{x.shape[:-1]}, or it with one dimension of size 1; got {v.shape}")
+    v = _ClampedVariance.apply(v, eps=eps)
+    d = x - y
+    loss = 0.5 * (v.log() + d * d / v)
+    if full:
+        loss = loss + 0.5 * np.log(2 * np.pi)
+    return _reduce(loss, reduction)
+
+
+@_arrays_in_arrays_out
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """Multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``: per sample, the sum over the
+    classes i other than y = target of weight_y max(0, margin - input_y + input_i)^p, divided by C;
+    then the reduction.
+
+    input (N, C) or (C,); target (N,) or () int64 class indices in [0, C); p 1 or 2; weight (C,) per class.
+    """
+    _reduction(reduction, size_average, reduce)
+    p = shapes.integer(p, "p")
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2 (as in PyTorch), got {p}")
+    margin = shapes.real(margin, "margin")
+    x = _float(input, "input")
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(f"input must have shape (N, C) or (C,) with C >= 1, got {x.shape}")
+    _same_device(input=x, target=target, weight=weight)
+    batched = x.ndim == 2
+    x2 = x if batched else x.reshape(1, -1)
+    N, C = x2.shape
+    t = target
+    if not batched:  # one class index: shape () (or (1,), which PyTorch takes too)
+        t = _raw(target)
+        t = t if hasattr(t, "shape") else np.asarray(t)
+        t = _one_target(t) if tuple(t.shape) != (1,) else t
+    t = _class_target(t, x2, None)
+    w = _class_weight(weight, x2)
+    col = M.reshape(t, (N, 1))
+    z = ((margin - Gather.apply(x2, col, axis=1)) + x2).relu()  # (N, C); relu: no gradient at 0, as PyTorch's
+    if p == 2:
+        z = z * z
+    if w is not None:
+        z = z * Tensor(M.reshape(M.take(w, t, 0), (N, 1)))
+    own = M.compare("ne", M.scatter_add((N, C), col, M.ones((N, 1), x2.dtype, like=col), 1, x2.dtype), 0)
+    loss = where(own, 0.0, z).sum(1) / C
+    if not batched and reduction == "none":
+        return loss.reshape(())
+    return _reduce(loss, reduction)

@@ -164,7 +164,7 @@ def test_kl_div_is_the_textbook_one_in_every_reduction(log_target, dtype, rng):
     pointwise = ref.kl_div(log_q, target, log_target)
     for reduction, want in (("none", pointwise), ("sum", pointwise.sum()), ("mean", pointwise.mean()),
                             ("batchmean", pointwise.sum() / 4)):
-        assert_close(F.kl_div(log_q, target, reduction, log_target), want, dtype, what=reduction)
+        assert_close(F.kl_div(log_q, target, reduction=reduction, log_target=log_target), want, dtype, what=reduction)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
@@ -174,7 +174,7 @@ def test_kl_div_gradient_at_a_zero_target_is_torchs(torch):
     x = np.array([[-1.0, -0.5, -2.0]])
     t = np.array([[0.0, 0.4, 0.6]])
     xs, ts = nc.Tensor(x, requires_grad=True), nc.Tensor(t, requires_grad=True)
-    F.kl_div(xs, ts, "sum").backward()
+    F.kl_div(xs, ts, reduction="sum").backward()
     xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
     torch.nn.functional.kl_div(xt, tt, reduction="sum").backward()
     assert_close(xs.grad.numpy(), xt.grad.numpy())
@@ -317,7 +317,7 @@ def test_the_other_layers_match_torch(rng, torch):
         assert_close(ours(nc.Tensor(inp)).numpy(), theirs(torch.from_numpy(inp)).numpy(), np.float32, what=repr(ours))
     logq, t = np.log(rng.dirichlet(np.ones(4), 3)), rng.dirichlet(np.ones(4), 3)
     for red in ("batchmean", "sum", "none"):
-        assert_close(nn.KLDivLoss(red)(nc.Tensor(logq), nc.Tensor(t)).numpy(),
+        assert_close(nn.KLDivLoss(reduction=red)(nc.Tensor(logq), nc.Tensor(t)).numpy(),
                      tnn.KLDivLoss(reduction=red)(torch.from_numpy(logq), torch.from_numpy(t)).numpy())
 
 
