@@ -1084,6 +1084,27 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if x.ndim < 2:
         raise ValueError(f"input must have shape (N, C, *), got shape {x.shape}")
     C = x.shape[1]
+    training = shapes.flag(training, "training")
+    _norm_args(x, running_mean, running_var, weight, bias, training)
+    if not training and running_mean is None:
+        raise ValueError("running_mean and running_var must be given when training=False")
+    momentum = shapes.real(momentum, "momentum")  # any finite number, as PyTorch's
+    # training divides by sqrt(var + eps) with var possibly 0: eps > 0 there, as in PyTorch; eps >= 0 otherwise
+    eps = shapes.real(eps, "eps (when training)" if training else "eps", 0.0, lo_open=training)
+    if training and x.shape[0] * shapes.prod(x.shape[2:]) == 1:
+        raise ValueError(f"expected more than 1 value per channel when training, got input shape {x.shape}")
+    if x.numel() == 0:  # an empty batch: no statistics to take, the running ones left as they are (PyTorch's)
+        weight, bias = (v if v is None or isinstance(v, Tensor) else Tensor(v) for v in (weight, bias))
+        return _scale_shift(x * 1, weight, bias, (C,) + (1,) * (x.ndim - 2))
+    return _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
+                            training=training, momentum=momentum, eps=eps)
+
+
+def _norm_args(x, running_mean, running_var, weight, bias, updates):
+    """The checks batch_norm and instance_norm share: running_mean, running_var, weight and bias (C,)
+    (C = input.shape[1]) or None, of the input's dtype and device, the running statistics both given or
+    both None, and writable where the call ``updates`` them."""
+    C = x.shape[1]
     pairs = [("input", x.dtype)]
     for name, v in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if v is not None:
@@ -1096,22 +1117,62 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if (running_mean is None) != (running_var is None):
         given = "running_mean" if running_var is None else "running_var"
         raise ValueError(f"running_mean and running_var must either both be None or neither be None, got only {given}")
-    training = shapes.flag(training, "training")
-    if not training and running_mean is None:
-        raise ValueError("running_mean and running_var must be given when training=False")
-    momentum = shapes.real(momentum, "momentum")  # any finite number, as PyTorch's
-    # training divides by sqrt(var + eps) with var possibly 0: eps > 0 there, as in PyTorch; eps >= 0 otherwise
-    eps = shapes.real(eps, "eps (when training)" if training else "eps", 0.0, lo_open=training)
-    if training and x.shape[0] * shapes.prod(x.shape[2:]) == 1:
-        raise ValueError(f"expected more than 1 value per channel when training, got input shape {x.shape}")
     for name, v in (("running_mean", running_mean), ("running_var", running_var)):
-        if training and isinstance(_raw(v), np.ndarray) and not _raw(v).flags.writeable:
+        if updates and isinstance(_raw(v), np.ndarray) and not _raw(v).flags.writeable:
             raise ValueError(f"{name} is read-only, but training updates it in place; pass a writable copy")
-    if x.numel() == 0:  # an empty batch: no statistics to take, the running ones left as they are (PyTorch's)
-        weight, bias = (v if v is None or isinstance(v, Tensor) else Tensor(v) for v in (weight, bias))
-        return _scale_shift(x * 1, weight, bias, (C,) + (1,) * (x.ndim - 2))
-    return _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
-                            training=training, momentum=momentum, eps=eps)
+
+def _instance_running_update(x, running_mean, running_var, momentum):
+    """running = (1 - momentum) running + momentum * (the batch's average of each sample's channel mean,
+    and unbiased variance, over its positions), in place, as PyTorch's instance_norm updates them."""
+    a = M.astype(_raw(x), np.float64)
+    axes = tuple(range(2, a.ndim))
+    mean = M.mean(a, axis=axes)  # (N, C)
+    d = M.subtract(a, M.reshape(mean, tuple(mean.shape) + (1,) * len(axes)))
+    var = M.divide(M.sum(M.multiply(d, d), axis=axes), shapes.prod(a.shape[2:]) - 1)
+    for running, stat in ((_raw(running_mean), mean), (_raw(running_var), var)):
+        new = M.add(M.multiply(M.astype(running, np.float64), 1.0 - momentum), M.multiply(M.mean(stat, axis=0), momentum))
+        M.assign(running, M.astype(new, running.dtype))
+
+
+@_arrays_in_arrays_out
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalize each sample's channels over their positions, as ``torch.nn.functional.instance_norm``:
+    input (N, C, *). ``use_input_stats``: y = (x - mean) / sqrt(var + eps) * weight + bias with each
+    (sample, channel)'s own mean and biased variance (a group norm of C groups), and running_mean /
+    running_var (C,), when given, updated in place with the batch's averages of those statistics (the
+    variance unbiased); otherwise the running statistics, as ``batch_norm`` in evaluation."""
+    x = _float(input, "input")
+    if x.ndim < 3:
+        raise ValueError(f"input must have shape (N, C, *) with at least one dimension of positions, got shape {x.shape}")
+    if not shapes.flag(use_input_stats, "use_input_stats"):
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    _norm_args(x, running_mean, running_var, weight, bias, True)
+    momentum = shapes.real(momentum, "momentum")
+    if shapes.prod(x.shape[2:]) == 1:
+        raise ValueError(f"expected more than 1 position per channel when use_input_stats=True, got input shape {x.shape}")
+    if running_mean is not None and x.numel():
+        _instance_running_update(x, running_mean, running_var, momentum)
+    return group_norm(x, x.shape[1], weight, bias, eps)
+
+
+@_arrays_in_arrays_out
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalization across channels (Krizhevsky et al.'s LRN), as
+    ``torch.nn.functional.local_response_norm``: input (N, C, *),
+    y[c] = x[c] / (k + alpha / size * sum of x[c']^2 over c' in [c - size//2, c + (size-1)//2])^beta,
+    channels beyond the edges counting as 0. Built from pad and avg_pool2d."""
+    x = _float(input, "input")
+    if x.ndim < 3:
+        raise ValueError(f"input must have shape (N, C, *) with at least 3 dimensions, got shape {x.shape}")
+    size = shapes.integer(size, "size", 1)
+    alpha, beta, k = (shapes.real(v, name) for v, name in ((alpha, "alpha"), (beta, "beta"), (k, "k")))
+    if x.numel() == 0:
+        return x * 1
+    N, C = x.shape[:2]
+    squares = (x * x).reshape(N, 1, C, -1)  # the positions in one dimension: the window runs over channels only
+    window = avg_pool2d(pad(squares, (0, 0, size // 2, (size - 1) // 2)), (size, 1), stride=1)
+    return x / (window.reshape(*x.shape) * alpha + k) ** beta
 
 
 # ----------------------------------------------------------------------------- layer, group and RMS normalization

@@ -37,6 +37,7 @@ from numba import cuda  # noqa: E402
 
 import numconv.functional as F  # noqa: E402
 from numconv import dispatch  # noqa: E402
+from numconv.tensor import Tensor  # noqa: E402
 
 ATOL = 1e-12
 RESULTS: list[dict] = []  # one entry per case: group, name, ok, error
@@ -682,6 +683,27 @@ def norm_cases():
             for name, gv, av in zip(("y", "mean", "invstd", "gx", "gweight", "gbias"), got, again):
                 assert gv is None or bits(gv) == bits(av), f"{name}: two CUDA runs differ bit for bit"
     cuda_norm.GN_PARTS, cuda_norm.GN_CHANNELS = default_parts, default_columns
+
+    # instance norm (group norm's kernels, and its running statistics from the array ops) and local
+    # response norm (pad and avg_pool): composites, their outputs, gradients and running statistics
+    for shape, dtype in [((2, 3, 4, 2), np.float64), ((3, 4, 5), np.float32)]:
+        with checking("norm", f"instance_norm and local_response_norm {shape} {np.dtype(dtype).name}"):
+            C = shape[1]
+            x, w, g = rand(*shape).astype(dtype), rand(C).astype(dtype), rand(*shape).astype(dtype)
+            running = (rand(C).astype(dtype), (np.abs(rand(C)) + 0.5).astype(dtype))
+
+            def run(x, w, rm, rv, g, to):
+                xt, wt = (Tensor(to(a), requires_grad=True) for a in (x, w))
+                y = F.instance_norm(xt, rm, rv, wt, None, momentum=0.3)
+                z = F.local_response_norm(xt, 3, 0.5, 0.75, 1.5)
+                (y * Tensor(to(g)) + z * Tensor(to(g))).sum().backward()
+                return y.data, z.data, xt.grad.data, wt.grad.data, rm, rv
+
+            want = run(x, w, *(r.copy() for r in running), g, lambda a: a)
+            got = run(x, w, *(dev(r) for r in running), g, dev)
+            for name, gv, wv in zip(("instance_norm", "local_response_norm", "gx", "gweight", "running_mean",
+                                     "running_var"), got, want):
+                check_same(gv, wv, name)
 
 
 def device_cases():

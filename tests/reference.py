@@ -532,6 +532,19 @@ def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
     return out
 
 
+def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    """b[n, c, pos] = a[n, c, pos] / (k + alpha / size * sum of a[n, j, pos]^2 for j from c - size // 2 to
+    c + (size - 1) // 2 inside [0, C))^beta: Krizhevsky et al.'s normalization across channels."""
+    x = _f64(x)
+    C = x.shape[1]
+    out = np.empty_like(x)
+    for i in np.ndindex(*x.shape):
+        n, c, pos = i[0], i[1], i[2:]
+        total = sum(x[(n, j) + pos] ** 2 for j in range(c - size // 2, c + (size - 1) // 2 + 1) if 0 <= j < C)
+        out[i] = x[i] / (k + alpha / size * total) ** beta
+    return out
+
+
 def pixel_shuffle(x, r):
     """out[..., c, h r + i, w r + j] = x[..., c r^2 + i r + j, h, w]."""
     x = _f64(x)

@@ -1,6 +1,7 @@
-"""Normalization layers, as ``torch.nn``: ``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d``, and
-``LayerNorm``, ``GroupNorm``, ``RMSNorm`` (statistics of each sample alone: the same in training
-and evaluation, no running statistics).
+"""Normalization layers, as ``torch.nn``: ``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d``;
+``InstanceNorm1d``/``2d``/``3d`` (each sample's channels over their positions, running statistics
+optional); ``LayerNorm``, ``GroupNorm``, ``RMSNorm`` (statistics of each sample alone: the same in
+training and evaluation, no running statistics); ``LocalResponseNorm`` (across nearby channels).
 
 Batch normalization:
 
@@ -22,7 +23,8 @@ from ._utils import factory_dtype, positive_int
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+           "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
 
 
 def _eps(eps):
@@ -125,6 +127,70 @@ class BatchNorm3d(_BatchNorm):
     """``BatchNorm3d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)``: input (N, C, D, H, W)."""
 
     _dims = (5,)
+
+
+class _InstanceNorm(_BatchNorm):
+    """``F.instance_norm`` of (N, C, *) input, or of one unbatched sample (C, *): each sample's channels
+    normalized by their own statistics in training, and in evaluation too unless track_running_stats
+    (then by the running statistics, which training updates). affine=False and
+    track_running_stats=False by default, as PyTorch's."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, shapes.flag(affine, "affine"),
+                         shapes.flag(track_running_stats, "track_running_stats"), device, dtype)
+
+    def forward(self, input):
+        n = len(input.shape)
+        if n not in self._dims:
+            raise ValueError(f"{type(self).__name__} expects {self._dims[0]}D (unbatched) or {self._dims[1]}D input, "
+                             f"got {n}D input of shape {tuple(input.shape)}")
+        channels = input.shape[n - self._dims[0]]
+        if channels != self.num_features and self.affine:  # PyTorch only warns when num_features is unused
+            raise ValueError(f"{type(self).__name__}({self.num_features}) got an input with {channels} channels "
+                             f"(dimension {n - self._dims[0]} of shape {tuple(input.shape)})")
+        unbatched = n == self._dims[0]
+        x = input.unsqueeze(0) if unbatched else input
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            0.0 if self.momentum is None else self.momentum, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """``InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False)``: input (N, C, L) or (C, L)."""
+
+    _dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """``InstanceNorm2d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False)``: input (N, C, H, W) or (C, H, W)."""
+
+    _dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """``InstanceNorm3d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False)``: input (N, C, D, H, W) or (C, D, H, W)."""
+
+    _dims = (4, 5)
+
+
+class LocalResponseNorm(Module):
+    """``LocalResponseNorm(size, alpha=1e-4, beta=0.75, k=1.0)``: ``F.local_response_norm``, each value divided
+    by (k + alpha / size * the sum of squares over ``size`` neighbouring channels)^beta (AlexNet's LRN)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = positive_int(size, "size")
+        for v, name in ((alpha, "alpha"), (beta, "beta"), (k, "k")):
+            shapes.real(v, name)
+        self.alpha, self.beta, self.k = alpha, beta, k  # as given, as PyTorch keeps them
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 def _affine_parameters(module, affine, shape, dt, bias=True):
