@@ -563,6 +563,18 @@ def _annealing_linear(start, end, pct):
 _LR_KEYS, _MOMENTUM_KEYS = ("initial_lr", "max_lr", "min_lr"), ("max_momentum", "base_momentum")
 
 
+def _momentum_range(optimizer, base_momentum, max_momentum, refusal):
+    """(use_beta1, base momentums, max momentums) per group for a schedule that cycles the momentum: the
+    optimizer's ``momentum``, or beta1 of its ``betas`` (then each < 1); ValueError ``refusal`` if it has neither."""
+    defaults = getattr(optimizer, "defaults", {})
+    if "momentum" not in defaults and "betas" not in defaults:
+        raise ValueError(refusal)
+    use_beta1 = "betas" in defaults
+    hi = 1.0 if use_beta1 else None  # beta1 < 1
+    return (use_beta1, _per_group(base_momentum, "base_momentum", optimizer, 0.0, hi, hi_open=True),
+            _per_group(max_momentum, "max_momentum", optimizer, 0.0, hi, hi_open=True))
+
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy (Smith): per step, each group's rate goes from ``max_lr / div_factor`` up to
     ``max_lr`` over the first ``pct_start`` of ``total_steps`` (or ``epochs * steps_per_epoch``), then
@@ -606,14 +618,9 @@ class OneCycleLR(LRScheduler):
                 [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
                  ("max_lr", "min_lr", "base_momentum", "max_momentum")]
         if cycle_momentum:
-            defaults = getattr(optimizer, "defaults", {})
-            if "momentum" not in defaults and "betas" not in defaults:
-                raise ValueError(f"cycle_momentum=True needs an optimizer with momentum or betas, and "
-                                 f"{type(optimizer).__name__} has neither")
-            use_beta1 = "betas" in defaults
-            hi = 1.0 if use_beta1 else None  # beta1 < 1
-            max_momentums = _per_group(max_momentum, "max_momentum", optimizer, 0.0, hi, hi_open=True)
-            base_momentums = _per_group(base_momentum, "base_momentum", optimizer, 0.0, hi, hi_open=True)
+            use_beta1, base_momentums, max_momentums = _momentum_range(
+                optimizer, base_momentum, max_momentum, "cycle_momentum=True needs an optimizer with momentum or "
+                f"betas, and {type(optimizer).__name__} has neither")
         if last_epoch != -1:
             needs = _LR_KEYS + (_MOMENTUM_KEYS if cycle_momentum else ())
             for i, group in enumerate(groups):
@@ -722,14 +729,9 @@ class CyclicLR(LRScheduler):
         gamma = shapes.real(gamma, "gamma", 0.0)
         cycle_momentum = shapes.flag(cycle_momentum, "cycle_momentum")
         if cycle_momentum:
-            defaults = getattr(optimizer, "defaults", {})
-            if "momentum" not in defaults and "betas" not in defaults:
-                raise ValueError(f"optimizer must support momentum or beta1 with `cycle_momentum` option enabled: "
-                                 f"{type(optimizer).__name__} has neither; pass cycle_momentum=False")
-            use_beta1 = "betas" in defaults
-            hi = 1.0 if use_beta1 else None  # beta1 < 1
-            base_momentums = _per_group(base_momentum, "base_momentum", optimizer, 0.0, hi, hi_open=True)
-            max_momentums = _per_group(max_momentum, "max_momentum", optimizer, 0.0, hi, hi_open=True)
+            use_beta1, base_momentums, max_momentums = _momentum_range(
+                optimizer, base_momentum, max_momentum, "optimizer must support momentum or beta1 with "
+                f"`cycle_momentum` option enabled: {type(optimizer).__name__} has neither; pass cycle_momentum=False")
         if last_epoch == -1:
             for group, lr in zip(groups, base_lrs):
                 group["lr"] = lr
