@@ -1784,6 +1784,119 @@ class Tensor:
         """``numconv.where(condition, self, other)``."""
         return where(condition, self, other)
 
+    # ---- built from the ops above, as PyTorch's methods of the same names
+    def __abs__(self):
+        return self.abs()
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
+    def is_contiguous(self):
+        """Whether the values lie in memory in row-major order without gaps (a CUDA tensor always is)."""
+        return not isinstance(self.data, np.ndarray) or self.data.flags.c_contiguous
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(*other.shape)
+
+    view_as = reshape_as
+
+    def type_as(self, other):
+        return self.astype(other.dtype)
+
+    def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
+        """A tensor of ``size`` filled with ``fill_value``, of this tensor's dtype (or ``dtype``) and device."""
+        dtype = np.dtype(dtype) if dtype is not None else self.dtype
+        _fill_value(fill_value, dtype, "new_full")
+        size = _shape_args((size,) if isinstance(size, numbers.Integral) else tuple(size), "size")
+        return Tensor(M.full(size, fill_value, dtype, like=self.data), requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return self.new_full(_shape_args(size, "size"), 0, dtype=dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return self.new_full(_shape_args(size, "size"), 1, dtype=dtype, requires_grad=requires_grad)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim``, as a tuple of views."""
+        axis = _axis(dim, self.ndim)
+        return tuple(self[(slice(None),) * axis + (i,)] for i in range(self.shape[axis]))
+
+    def index_select(self, dim, index):
+        """The entries at ``index`` (1-d integer) along ``dim``, as ``torch.index_select``."""
+        axis = _axis(dim, self.ndim)
+        idx = index if isinstance(index, Tensor) else Tensor(np.asarray(index))
+        if idx.ndim > 1 or idx.dtype.kind not in "iu" or idx.dtype == np.uint8:
+            raise TypeError(f"index_select: index must be a 1-d integer tensor, got dtype {idx.dtype}, shape {idx.shape}")
+        return self[(slice(None),) * axis + (idx.reshape(-1),)]
+
+    def flip(self, *dims):
+        """The values in reverse order along each of ``dims``."""
+        out = self
+        for axis in _axes(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims, self.ndim) or ():
+            n = self.shape[axis]
+            out = out.index_select(axis, Tensor(M.arange(n - 1, -1, -1, np.int64)))
+        return out
+
+    def repeat(self, *sizes):
+        """This tensor tiled ``sizes[i]`` times along each dimension (leading new ones allowed), as
+        ``torch.Tensor.repeat``: an expand of an interleaved reshape, so the gradient sums the copies."""
+        sizes = _shape_args(sizes, "sizes")
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of {self.ndim} dimensions; give at least {self.ndim}")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        inter = tuple(n for pair in zip((1,) * len(shape), shape) for n in pair)
+        big = tuple(n for pair in zip(sizes, shape) for n in pair)
+        return self.reshape(*inter).expand(*big).reshape(*(r * n for r, n in zip(sizes, shape)))
+
+    def mm(self, mat2):
+        if self.ndim != 2 or getattr(mat2, "ndim", 0) != 2:
+            raise ValueError(f"mm: both operands must be 2-d, got shapes {self.shape} and {tuple(mat2.shape)}")
+        return self @ mat2
+
+    def bmm(self, mat2):
+        if self.ndim != 3 or getattr(mat2, "ndim", 0) != 3 or self.shape[0] != mat2.shape[0]:
+            raise ValueError(f"bmm: both operands must be 3-d with the same batch size, got shapes {self.shape} "
+                             f"and {tuple(mat2.shape)}")
+        return self @ mat2
+
+    def matmul(self, other):
+        return self @ other
+
+    def any(self, dim=None, keepdim=False):
+        """Whether any value along ``dim`` (every dimension: None) is nonzero; a bool tensor."""
+        return (self != 0).sum(dim, keepdim=keepdim) > 0
+
+    def all(self, dim=None, keepdim=False):
+        """Whether every value along ``dim`` (every dimension: None) is nonzero; a bool tensor."""
+        return (self == 0).sum(dim, keepdim=keepdim) == 0
+
+    def _mask_operand(self, other, op):
+        other = other if isinstance(other, Tensor) else Tensor(np.asarray(other))
+        if self.dtype != np.bool_ or other.dtype != np.bool_:
+            raise TypeError(f"{op} takes bool tensors (masks) in numconv, got {self.dtype} and {other.dtype}; "
+                            "bitwise operations on integers are not supported")
+        return other
+
+    def __and__(self, other):
+        return Tensor(M.logical_and(self.data, self._mask_operand(other, "&").data))
+
+    def __or__(self, other):
+        other = self._mask_operand(other, "|")
+        return Tensor(M.logical_not(M.logical_and(M.logical_not(self.data), M.logical_not(other.data))))
+
+    def __xor__(self, other):
+        return self != self._mask_operand(other, "^")
+
+    def __invert__(self):
+        self._mask_operand(self, "~")
+        return Tensor(M.logical_not(self.data))
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    logical_and, logical_or, logical_xor, logical_not = __and__, __or__, __xor__, __invert__
+
 
 # ============================================================================= functions and factories
 
@@ -1976,6 +2089,54 @@ def randint(low, high=None, size=(), dtype=np.int64, generator=None, requires_gr
     draws = M.integers(rng, low, high, _shape_args(tuple(size) if not isinstance(size, int) else (size,)),
                        dtype if dtype.kind in "iu" else np.int64)
     return Tensor(draws if draws.dtype == dtype else M.astype(draws, dtype), requires_grad=requires_grad)
+
+
+def rand_like(input, dtype=None, requires_grad=False, generator=None):  # noqa: A002
+    """U[0, 1) draws of ``input``'s shape and float dtype (or ``dtype``)."""
+    a = _like(input)
+    return rand(*a.shape, dtype=_dtype(dtype) or _float_dtype(a.dtype if a.dtype.kind == "f" else None),
+                requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(input, dtype=None, requires_grad=False, generator=None):  # noqa: A002
+    """Standard normal draws of ``input``'s shape and float dtype (or ``dtype``)."""
+    a = _like(input)
+    return randn(*a.shape, dtype=_dtype(dtype) or _float_dtype(a.dtype if a.dtype.kind == "f" else None),
+                 requires_grad=requires_grad, generator=generator)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32, or ``dtype``),
+    computed in float64 and rounded once."""
+    for name, v in (("start", start), ("end", end)):
+        shapes.real(v, f"linspace: {name}")
+    steps = shapes.integer(steps, "steps", 0)
+    dtype = _float_dtype(dtype)
+    if dtype.kind in "iu":  # PyTorch truncates the ends first, then each value
+        return Tensor(np.trunc(np.linspace(int(start), int(end), steps)).astype(dtype))
+    return Tensor(np.linspace(float(start), float(end), steps).astype(dtype), requires_grad=requires_grad)
+
+
+def from_numpy(ndarray):
+    """A Tensor sharing ``ndarray``'s memory (its changes show in the tensor and back), as ``torch.from_numpy``."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray).__name__}")
+    if ndarray.dtype.byteorder not in "=|":
+        raise ValueError(f"from_numpy: the array's byte order is not native ({ndarray.dtype}); use .astype first")
+    if ndarray.dtype.kind == "f" and ndarray.dtype not in (np.float32, np.float64):
+        raise TypeError(f"from_numpy: numconv's floating dtypes are float32 and float64, got {ndarray.dtype}")
+    return Tensor(ndarray)
+
+
+def as_tensor(data, dtype=None):
+    """``data`` as a Tensor without a copy where it can be (a Tensor or NumPy array of the dtype), as
+    ``torch.as_tensor``; anything else as ``tensor(data)``."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.astype(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype) and \
+            data.dtype.kind in "biu" + ("f" if data.dtype in (np.float32, np.float64) else ""):
+        return Tensor(data)
+    return tensor(data, dtype=dtype)
 
 
 def randperm(n, generator=None):

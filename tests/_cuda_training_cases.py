@@ -517,6 +517,12 @@ def autograd_cases():
             both(lambda x: x[None, 1, ::-2, idx[:2]], a)
             both(lambda x, i: x[i, :, i], a, np.array([1, 1, 0]))  # an int64 index tensor: moved with the rest
             both(lambda x, m: x[m], a, a > 0)  # a boolean mask tensor on the device
+        with checking("autograd", f"flip, repeat, index_select, unbind, expand_as {tag}"):
+            both(lambda x: x.flip(0, 2), a)
+            both(lambda x: x.repeat(2, 1, 3), a)
+            both(lambda x: x.index_select(2, nc.tensor([3, 0, 3])) * 2.0, a)
+            both(lambda x: x.unbind(1)[1] * 3.0, a)
+            both(lambda x, y: y.expand_as(x) * x, a, b)
         with checking("autograd", f"batched matmul (bmm, broadcast, vector) {tag}"):
             both(lambda x, y: x @ y, r(2, 3, 4).astype(dtype), r(2, 4, 3).astype(dtype))
             both(lambda x, y: x @ y, r(3, 1, 2, 4).astype(dtype), r(2, 4, 3).astype(dtype))

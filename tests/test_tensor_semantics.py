@@ -204,3 +204,76 @@ def test_factory_checks():
         nc.tensor([10.0, 20.0])[nc.tensor(np.array([1, 0], np.uint8))]
     r = nc.randint(0, 5, (50,), dtype=np.float32)
     assert r.dtype == np.float32 and set(r.tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0} and len(set(r.tolist())) > 1
+
+
+# ----------------------------------------------------------------------------- methods built from the ops
+
+
+METHODS = {
+    "flip": lambda L, t: t.flip(0, 2),
+    "flip_tuple": lambda L, t: t.flip((1,)),
+    "repeat": lambda L, t: t.repeat(2, 1, 3),
+    "repeat_new_dim": lambda L, t: t.repeat(2, 1, 1, 2),
+    "unbind": lambda L, t: t.unbind(1)[1] * 2 + t.unbind(1)[0],
+    "index_select": lambda L, t: t.index_select(2, L.tensor([3, 0, 3])),
+    "expand_as": lambda L, t: t[:, :1].expand_as(t) * t,
+    "view_as": lambda L, t: t.reshape(-1).view_as(t),
+    "bmm": lambda L, t: t.bmm(t.transpose(1, 2)),
+    "mm": lambda L, t: t[0].mm(t[1].t()),
+    "abs": lambda L, t: abs(t),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_methods_match_torch_with_gradients(name, rng, torch):
+    fn = METHODS[name]
+    x = rng.standard_normal((2, 3, 4))
+    a, t = nc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = fn(nc, a), fn(torch, t)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(y.shape)
+    y.backward(nc.tensor(g))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    assert nc.autograd.gradcheck(lambda v: fn(nc, v), [nc.tensor(x, requires_grad=True)])
+
+
+def test_masks_and_predicates_match_torch(rng, torch):
+    x = rng.standard_normal((3, 4))
+    a, t = nc.tensor(x), torch.tensor(x)
+    pairs = [
+        (a > 0) & (a < 1), (t > 0) & (t < 1), (a > 0) | (a < -1), (t > 0) | (t < -1),
+        (a > 0) ^ (a < 0.5), (t > 0) ^ (t < 0.5), ~(a > 0), ~(t > 0),
+        (a > 0).any(), (t > 0).any(), (a > -5).all(), (t > -5).all(), (a > 0).any(1, keepdim=True),
+        (t > 0).any(1, keepdim=True), a.all(0), t.all(0),
+    ]
+    for ours, theirs in zip(pairs[::2], pairs[1::2]):
+        assert ours.dtype == np.bool_ and ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(TypeError, match="bool tensors"):
+        _ = nc.tensor([1, 2]) & nc.tensor([3, 4])
+    assert a.is_floating_point() and not (a > 0).is_floating_point()
+    assert a.is_contiguous() and not a.t().is_contiguous()
+    assert a.type_as(nc.tensor([1])).dtype == np.int64
+    z = a.new_zeros(2, 3)
+    assert z.dtype == np.float64 and z.shape == (2, 3) and not z.numpy().any()
+    assert a.new_full((2,), 7).tolist() == [7.0, 7.0] and a.new_ones(1, dtype=np.int64).dtype == np.int64
+
+
+def test_more_factories_match_torch(rng, torch):
+    for start, end, steps in ((0, 1, 5), (-3.5, 7, 101), (2, 2, 3), (0, 1, 0), (5, -5, 1)):
+        np.testing.assert_allclose(nc.linspace(start, end, steps).numpy(), torch.linspace(start, end, steps).numpy(),
+                                   rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(nc.linspace(start * 3, end * 3, steps, dtype=np.int64).numpy(),
+                                      torch.linspace(start * 3, end * 3, steps, dtype=torch.int64).numpy())
+    a = rng.standard_normal(3)
+    t = nc.from_numpy(a)
+    a[1] = 42.0
+    assert t.dtype == np.float64 and t.tolist()[1] == 42.0
+    assert nc.as_tensor(a).data is a and nc.as_tensor([1.5]).dtype == np.float32
+    for like in (nc.rand_like, nc.randn_like):
+        r = like(nc.zeros(50, 2, dtype=np.float64))
+        assert r.shape == (50, 2) and r.dtype == np.float64 and len(set(r.numpy().ravel().tolist())) == 100
+    assert nc.rand_like(nc.tensor([1, 2])).dtype == np.float32
+    with pytest.raises(TypeError, match="from_numpy expects a numpy.ndarray"):
+        nc.from_numpy([1.0])
