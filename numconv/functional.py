@@ -942,6 +942,197 @@ def celu(input, alpha=1.0, inplace=False):
     return _written_back(_float(input, "input"), inplace, lambda x: _activation(x, "celu", alpha))
 
 
+# ----------------------------------------------------------------------------- activations composed from Tensor ops
+# As torch.nn.functional's, built from differentiable Tensor operations (no kernels of their own); at
+# the kinks (x = threshold, |x| = lambd) the gradient is PyTorch's, 0.
+
+
+@_arrays_in_arrays_out
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)): exact and finite for every finite x."""
+    return -_Softplus.apply(-_float(input, "input"))
+
+
+@_arrays_in_arrays_out
+def softsign(input):
+    """x / (1 + |x|)."""
+    x = _float(input, "input")
+    return x / (x.abs() + 1)
+
+
+@_arrays_in_arrays_out
+def tanhshrink(input):
+    """x - tanh(x)."""
+    x = _float(input, "input")
+    return x - x.tanh()
+
+
+@_arrays_in_arrays_out
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value; with ``inplace`` written into input, which is returned."""
+    th, value = shapes.real(threshold, "threshold"), shapes.real(value, "value")
+    return _written_back(_float(input, "input"), inplace, lambda x: where(M.compare("gt", x.data, th), x, value))
+
+
+@_arrays_in_arrays_out
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    lambd = shapes.real(lambd, "lambd")
+    x = _float(input, "input")
+    return where(M.compare("gt", M.abs(x.data), lambd), x, 0.0)
+
+
+@_arrays_in_arrays_out
+def softshrink(input, lambd=0.5):
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (lambd >= 0)."""
+    lambd = shapes.real(lambd, "lambd", 0.0)
+    x = _float(input, "input")
+    return where(M.compare("gt", x.data, lambd), x - lambd, where(M.compare("lt", x.data, -lambd), x + lambd, 0.0))
+
+
+@_arrays_in_arrays_out
+def glu(input, dim=-1):
+    """a * sigmoid(b), a and b the first and second halves of input along ``dim`` (whose size must be even)."""
+    x = _float(input, "input")
+    if x.ndim == 0:
+        raise ValueError("glu: input must have at least one dimension (it halves one), got a 0-d array")
+    axis = shapes.integer(dim, "dim")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"dim must be in [{-x.ndim}, {x.ndim - 1}] for a {x.ndim}-d input, got {dim!r}")
+    size = x.shape[axis]
+    if size % 2:
+        raise ValueError(f"glu halves dimension {dim} of input, whose size must be even, got {size} "
+                         f"(input shape {x.shape})")
+    a, b = x.split(size // 2, axis)
+    return a * b.sigmoid()
+
+
+@_arrays_in_arrays_out
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x) along ``dim`` (None: PyTorch's legacy implicit choice); ``dtype``: cast the input to it first."""
+    x = _float(_cast(input, dtype, "softmin"), "input")
+    return (-x).softmax(_implicit_dim(x.ndim) if dim is None else dim)
+
+
+# ----------------------------------------------------------------------------- norms, one-hot, similarities
+# Where a norm is 0 its gradient is PyTorch's subgradient, 0: each power or root is taken of a safe value
+# (1) there and its result replaced by a ``where``, so the unused branch gets a zero gradient, not NaN.
+
+
+def _norm_order(p, name="p"):
+    """``p`` as a float: a real number, or +-inf."""
+    if isinstance(p, (float, np.floating)) and np.isinf(p):
+        return float(p)
+    return shapes.real(p, name)
+
+
+def _safe_pow(t, nonzero, exponent, zero_value=0.0):
+    """t ** exponent where ``nonzero`` (an array), else ``zero_value``, with no gradient from the rest."""
+    return where(nonzero, where(nonzero, t, 1.0) ** exponent, zero_value)
+
+
+def _vector_norm(x, p, dim, keepdim):
+    """||x||_p over ``dim``, as ``torch.linalg.vector_norm`` (p = 0 counts non-zeros; p < 0 allowed);
+    its gradient 0 where the norm is 0."""
+    a = x.abs()
+    if p == np.inf:
+        return a.amax(dim, keepdim)
+    if p == -np.inf:
+        return a.amin(dim, keepdim)
+    if p == 0:  # the count of non-zeros, in the graph (as PyTorch's) with a zero gradient
+        nonzero = M.compare("ne", x.data, 0)
+        return where(M.logical_not(nonzero), a, M.astype(nonzero, x.dtype)).sum(dim, keepdim)
+    if p == 1:
+        return a.sum(dim, keepdim)
+    if p == 2:
+        s = (x * x).sum(dim, keepdim)
+    else:
+        s = _safe_pow(a, M.compare("gt", a.data, 0), p, 0.0 if p > 0 else np.inf).sum(dim, keepdim)
+    if p < 0:
+        return s ** (1.0 / p)  # |0|^p = inf gives a norm of 0, as PyTorch's
+    return _safe_pow(s, M.compare("gt", s.data, 0), 1.0 / p)
+
+
+def _dim(dim, ndim, name="dim"):
+    axis = shapes.integer(dim, name)
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ValueError(f"{name} must be in [{-max(ndim, 1)}, {max(ndim, 1) - 1}] for a {ndim}-d input, got {dim!r}")
+    return axis
+
+
+@_arrays_in_arrays_out
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps), the p-norm taken over ``dim``, as ``torch.nn.functional.normalize``."""
+    p, eps = _norm_order(p), shapes.real(eps, "eps")
+    if out is not None:
+        raise ValueError("normalize: out= is not supported; use the returned value")
+    x = _float(input, "input")
+    dim = _dim(dim, x.ndim)
+    if x.ndim == 0:
+        x = x.reshape(1)  # a 0-d input is one vector of one element, as PyTorch's norm takes it
+        return (x / _vector_norm(x, p, 0, True).clamp(min=eps)).reshape(())
+    return x / _vector_norm(x, p, dim, True).clamp(min=eps)
+
+
+@_arrays_in_arrays_out
+def one_hot(tensor, num_classes=-1):
+    """int64 array of ``tensor.shape + (num_classes,)``, 1 at each value's index, else 0, as
+    ``torch.nn.functional.one_hot``; num_classes=-1: one more than the largest value. tensor: int64 class
+    indices in [0, num_classes)."""
+    num_classes = shapes.integer(num_classes, "num_classes", -1)
+    t = _raw(tensor)
+    if not (hasattr(t, "shape") and hasattr(t, "dtype")):
+        raise TypeError(f"tensor must be an int64 array or Tensor, got {type(tensor).__name__}")
+    if np.dtype(t.dtype) != np.int64:
+        raise TypeError(f"one_hot needs int64 class indices (as PyTorch's), got tensor of dtype {t.dtype}")
+    if num_classes == -1 and t.size == 0:
+        raise ValueError("one_hot cannot infer num_classes from an empty tensor; pass num_classes")
+    lo, hi = (int(v) for v in M.extremes(t)) if t.size else (0, -1)  # on a device: reduced there
+    if num_classes == -1:
+        num_classes = hi + 1
+    if lo < 0:
+        raise ValueError(f"one_hot class values must be non-negative, got {lo}")
+    if hi >= num_classes:
+        raise ValueError(f"one_hot class values must be smaller than num_classes={num_classes}, got {hi}")
+    classes = M.to_device(np.arange(num_classes, dtype=np.int64), dispatch.device_of(t))
+    return Tensor(M.astype(M.compare("eq", M.reshape(t, tuple(t.shape) + (1,)), classes), np.int64))
+
+
+def _straight_clamp(n, eps):
+    """max(n, eps) with n's gradient passed through unchanged (PyTorch clamps cosine_similarity's norms
+    outside autograd)."""
+    return where(M.compare("lt", n.data, eps), n - n.detach() + eps, n)
+
+
+@_arrays_in_arrays_out
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` of the broadcast shape, which the
+    result drops, as ``torch.nn.functional.cosine_similarity`` (computed, as PyTorch's, as
+    sum((x1 / max(||x1||, eps)) * (x2 / max(||x2||, eps))), the clamps outside autograd)."""
+    eps = shapes.real(eps, "eps")
+    a, b = _floats(x1=x1, x2=x2)
+    shape = _broadcast(x1=a, x2=b)
+    dim = _dim(dim, len(shape))
+    a, b = (t if t.shape == shape else t.expand(*shape) for t in (a, b))
+    if len(shape) == 0:
+        a, b, dim = a.reshape(1), b.reshape(1), 0
+    n1, n2 = (_straight_clamp(_vector_norm(t, 2.0, dim, True), eps) for t in (a, b))
+    return ((a / n1) * (b / n2)).sum(dim)
+
+
+@_arrays_in_arrays_out
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dimension of the broadcast shape, as
+    ``torch.nn.functional.pairwise_distance`` (0-d inputs: |x1 - x2 + eps|)."""
+    p, eps, keepdim = _norm_order(p), shapes.real(eps, "eps"), shapes.flag(keepdim, "keepdim")
+    a, b = _floats(x1=x1, x2=x2)
+    _broadcast(x1=a, x2=b)
+    d = a - b + eps
+    if d.ndim == 0:
+        return _vector_norm(d.reshape(1), p, 0, False)
+    return _vector_norm(d, p, -1, keepdim)
+
+
 class _Prelu(Function):
     """x where x > 0, else w * x, with ``w`` one slope or one per channel (axis 1)."""
 

@@ -523,6 +523,15 @@ def autograd_cases():
             both(lambda x: x.index_select(2, nc.tensor([3, 0, 3])) * 2.0, a)
             both(lambda x: x.unbind(1)[1] * 3.0, a)
             both(lambda x, y: y.expand_as(x) * x, a, b)
+        with checking("autograd", f"functional composites (logsigmoid, shrinks, glu, softmin, normalize, "
+                                  f"cosine_similarity, pairwise_distance, one_hot) {tag}"):
+            both(lambda x: F.logsigmoid(x * 30.0) + F.softsign(x) + F.tanhshrink(x), a)
+            both(lambda x: F.hardshrink(x, 0.3) + F.softshrink(x, 0.3) + F.threshold(x, 0.1, -2.0), a)
+            both(lambda x: F.glu(x, dim=1) * F.softmin(x, dim=2)[:, :1], a[:, :2])
+            both(lambda x, y: F.normalize(x, dim=2) + F.cosine_similarity(x, y, dim=2)[..., None], a, b)
+            both(lambda x, y: F.pairwise_distance(x, y, p=3.0), a, b)
+            labels = nc.tensor([[1, 0], [3, 2]])
+            same(F.one_hot(labels.to("cuda")).data, F.one_hot(labels).numpy(), "one_hot")
         with checking("autograd", f"batched matmul (bmm, broadcast, vector) {tag}"):
             both(lambda x, y: x @ y, r(2, 3, 4).astype(dtype), r(2, 4, 3).astype(dtype))
             both(lambda x, y: x @ y, r(3, 1, 2, 4).astype(dtype), r(2, 4, 3).astype(dtype))

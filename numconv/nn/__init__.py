@@ -16,11 +16,14 @@ from .activation import (
     CELU,
     ELU,
     GELU,
+    GLU,
     SELU,
+    Hardshrink,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
     Mish,
     PReLU,
@@ -29,11 +32,18 @@ from .activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
+    Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .fold import Fold, Unfold
 from .linear import Flatten, Identity, Linear
@@ -118,7 +128,8 @@ __all__ = [
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
     "Linear", "Flatten", "Identity", "ReLU", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish",
     "Hardswish", "Hardsigmoid", "Hardtanh", "ReLU6",
-    "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LogSigmoid", "Softsign", "Tanhshrink", "Threshold",
+    "Hardshrink", "Softshrink", "GLU", "Softmin", "Softmax2d", "CosineSimilarity", "PairwiseDistance",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "KLDivLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
     "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MultiMarginLoss",

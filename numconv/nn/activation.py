@@ -1,6 +1,7 @@
 """Activations, as ``torch.nn``: ``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``CELU``, ``SELU``, ``GELU``,
 ``SiLU``, ``Mish``, ``Hardswish``, ``Hardsigmoid``, ``Hardtanh``, ``ReLU6``, ``Softplus``, ``Sigmoid``,
-``Tanh``, ``Softmax``, ``LogSoftmax``.
+``Tanh``, ``Softmax``, ``LogSoftmax``, ``LogSigmoid``, ``Softsign``, ``Tanhshrink``, ``Threshold``,
+``Hardshrink``, ``Softshrink``, ``GLU``, ``Softmin``, ``Softmax2d``.
 
 ``inplace=True`` writes the result into the input and returns it, as PyTorch's. It saves no
 memory here: the result is computed out of place, then copied in (and autograd keeps a copy of
@@ -18,7 +19,8 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid",
-           "Hardtanh", "ReLU6", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+           "Hardtanh", "ReLU6", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LogSigmoid", "Softsign",
+           "Tanhshrink", "Threshold", "Hardshrink", "Softshrink", "GLU", "Softmin", "Softmax2d"]
 
 
 def _inplace_repr(module, text=""):
@@ -252,3 +254,110 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class _Stateless(Module):
+    """An activation without parameters or settings: ``F.<_fn>(input)``."""
+
+    _fn = "logsigmoid"
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input)
+
+
+class LogSigmoid(_Stateless):
+    """log(sigmoid(x)), stably."""
+
+    _fn = "logsigmoid"
+
+
+class Softsign(_Stateless):
+    """x / (1 + |x|)."""
+
+    _fn = "softsign"
+
+
+class Tanhshrink(_Stateless):
+    """x - tanh(x)."""
+
+    _fn = "tanhshrink"
+
+
+class Threshold(Module):
+    """x where x > threshold, else value."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        shapes.real(threshold, "threshold"), shapes.real(value, "value")
+        self.threshold, self.value = threshold, value  # as given: the repr shows them as PyTorch's does
+        self.inplace = shapes.flag(inplace, "inplace")
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return _inplace_repr(self, f"threshold={self.threshold}, value={self.value}")
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        shapes.real(lambd, "lambd")
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (lambd >= 0)."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__(lambd)
+        shapes.real(lambd, "lambd", 0.0)
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class GLU(Module):
+    """a * sigmoid(b), a and b the halves of the input along ``dim``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = shapes.integer(dim, "dim")
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """``Softmin(dim=None)``: softmax(-x) along ``dim``."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.softmin(input, _softmax_dim(self.dim, len(input.shape)))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at each location: input (N, C, H, W) or (C, H, W)."""
+
+    def forward(self, input):
+        ndim = len(input.shape)
+        if ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-d or 4-d input ((C, H, W) or (N, C, H, W)), got {ndim}-d")
+        return F.softmax(input, -3)
