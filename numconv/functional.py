@@ -996,9 +996,7 @@ def glu(input, dim=-1):
     x = _float(input, "input")
     if x.ndim == 0:
         raise ValueError("glu: input must have at least one dimension (it halves one), got a 0-d array")
-    axis = shapes.integer(dim, "dim")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"dim must be in [{-x.ndim}, {x.ndim - 1}] for a {x.ndim}-d input, got {dim!r}")
+    axis = _dim(dim, x.ndim)
     size = x.shape[axis]
     if size % 2:
         raise ValueError(f"glu halves dimension {dim} of input, whose size must be even, got {size} "

@@ -27,8 +27,17 @@ def _inplace_repr(module, text=""):
     return ", ".join(p for p in (text, "inplace=True" if module.inplace else "") if p)
 
 
-class _Elementwise(Module):
-    """An activation without parameters: ``F.<_fn>(input, inplace)``."""
+class _Stateless(Module):
+    """An activation without parameters or settings: ``F.<_fn>(input)``."""
+
+    _fn = "sigmoid"
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input)
+
+
+class _Elementwise(_Stateless):
+    """An activation without parameters but ``inplace``: ``F.<_fn>(input, inplace)``."""
 
     _fn = "relu"
 
@@ -209,16 +218,16 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class Sigmoid(Module):
+class Sigmoid(_Stateless):
     """1 / (1 + exp(-x))."""
 
-    def forward(self, input):
-        return F.sigmoid(input)
+    _fn = "sigmoid"
 
 
-class Tanh(Module):
-    def forward(self, input):
-        return F.tanh(input)
+class Tanh(_Stateless):
+    """tanh(x)."""
+
+    _fn = "tanh"
 
 
 def _softmax_dim(dim, ndim):
@@ -254,15 +263,6 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
-
-
-class _Stateless(Module):
-    """An activation without parameters or settings: ``F.<_fn>(input)``."""
-
-    _fn = "logsigmoid"
-
-    def forward(self, input):
-        return getattr(F, self._fn)(input)
 
 
 class LogSigmoid(_Stateless):
