@@ -9,9 +9,9 @@ from . import autograd, functional, random, shapes
 from . import functional as F
 from .autograd import Function, enable_grad, inference_mode, no_grad, set_grad_enabled
 from .tensor import (
-    Tensor, arange, as_tensor, bool_, cat, float32, float64, from_numpy, full, full_like, int32, int64, linspace,
-    manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, split, chunk, stack, tensor,
-    where, zeros, zeros_like,
+    Tensor, arange, as_tensor, bool_, cat, empty, empty_like, float32, float64, from_numpy, full, full_like, int32,
+    int64, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, split, chunk,
+    stack, tensor, where, zeros, zeros_like,
 )
 from . import cuda, data, models, nn, optim
 from .conv_matrix import conv_matrix
@@ -24,5 +24,5 @@ __all__ = [
     "functional", "inference_mode", "int64", "manual_seed", "no_grad", "set_grad_enabled", "ones", "ones_like", "rand", "randint", "randn", "randperm",
     "random", "shapes", "split", "chunk", "stack", "where", "tensor", "zeros", "zeros_like", "__version__",
     "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
-    "as_tensor", "bool_", "from_numpy", "int32", "linspace", "rand_like", "randn_like",
+    "as_tensor", "bool_", "empty", "empty_like", "from_numpy", "int32", "linspace", "rand_like", "randn_like",
 ]

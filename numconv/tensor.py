@@ -19,6 +19,7 @@ from . import autograd, dispatch, shapes
 from . import random as _random
 from .autograd import Function
 from .ops import math as M
+from .ops import scan as S
 
 float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
 _DEFAULT_DTYPE = np.float32
@@ -539,6 +540,135 @@ class MaxDim(Function):
         return M.scatter_add(ctx.shape, idx, M.reshape(g, idx.shape), ctx.axis, ctx.dtype)
 
 
+class Var(Function):
+    """sum((a - mean)^2) / max(n - correction, 0) over ``axes`` (every axis: None), n the count there;
+    the gradient is PyTorch's 2 (a - mean) / (n - correction) (the deviations sum to 0, so the mean's
+    own gradient adds nothing): inf times the deviation where n = correction, and, as PyTorch's, the
+    finite negative formula where n < correction, whose variance is inf."""
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, correction):
+        n = int(np.prod([a.shape[i] for i in (range(a.ndim) if axes is None else axes)]))
+        d = M.subtract(a, M.mean(a, axis=axes, keepdims=True))
+        ctx.save_for_backward(d)
+        ctx.keep, ctx.scale = _keep_shape(a.shape, axes), 2.0 / (n - correction) if n != correction else math.inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return M.divide(M.sum(M.multiply(d, d), axis=axes, keepdims=keepdim), max(n - correction, 0))
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved
+        with np.errstate(invalid="ignore"):
+            return M.multiply(M.multiply(M.reshape(g, ctx.keep), ctx.scale), d)
+
+
+class Prod(Function):
+    """The product along ``axis`` (of every element: None). Each element's gradient is the product of
+    the others, from the exclusive running products from both ends: exact where the line holds
+    zeros, with no division."""
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdim):
+        ctx.save_for_backward(a)
+        ctx.axis = axis
+        line, ax = (M.reshape(a, (-1,)), 0) if axis is None else (a, axis)
+        n = line.shape[ax]
+        out_shape = _keep_shape(a.shape, None if axis is None else (axis,)) if keepdim else \
+            _drop_shape(a.shape, None if axis is None else (axis,))
+        if n == 0:
+            return M.full(out_shape, 1, a.dtype, like=a)
+        return M.reshape(M.take(S.cumulative(line, ax, S.PROD), n - 1, ax), out_shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        line, ax = (M.reshape(a, (-1,)), 0) if ctx.axis is None else (a, ctx.axis)
+        others = M.multiply(S.cumulative(line, ax, S.PROD, exclusive=True),
+                            S.cumulative(line, ax, S.PROD, reverse=True, exclusive=True))
+        g = M.reshape(g, _keep_shape(line.shape, (ax,)))
+        return M.reshape(M.multiply(others, g), a.shape)
+
+
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.axis = axis
+        return S.cumulative(a, axis, S.SUM)
+
+    @staticmethod
+    def backward(ctx, g):  # each element reaches every later output: the running sums of g from the end
+        return S.cumulative(g, ctx.axis, S.SUM, reverse=True)
+
+
+class CumProd(Function):
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.save_for_backward(a)
+        ctx.axis = axis
+        return S.cumulative(a, axis, S.PROD)
+
+    @staticmethod
+    def backward(ctx, g):
+        return S.cumprod_backward(g, ctx.saved[0], ctx.axis)
+
+
+class Sort(Function):
+    """(values, int64 indices) of the stable sort along ``axis``, the first ``k`` of them (all: None);
+    the gradient goes back to each value's index."""
+
+    @staticmethod
+    def forward(ctx, a, axis, descending, k=None):
+        values, indices = S.sort(a, axis, descending)
+        if k is not None and k != a.shape[axis]:
+            first = (slice(None),) * axis + (slice(0, k),)
+            values, indices = M.getitem(values, first), M.getitem(indices, first)
+        ctx.save_for_backward(indices)
+        ctx.shape, ctx.dtype, ctx.axis = a.shape, a.dtype, axis
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, g, _):
+        return M.scatter_add(ctx.shape, ctx.saved[0], g, ctx.axis, ctx.dtype)
+
+
+class Extremum(Function):
+    """Elementwise maximum (minimum, not ``largest``) of a and b, NaN propagating; PyTorch's gradient:
+    to the larger side, half to each on a tie (and all to both where either is NaN)."""
+
+    @staticmethod
+    def forward(ctx, a, b, largest):
+        ctx.save_for_backward(a, b)
+        ctx.largest = largest
+        return (M.maximum if largest else M.minimum)(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+        shared = M.where(M.compare("eq", a, b), M.divide(g, 2), g)
+        zero = M.zeros((), g.dtype, like=g)
+        lose_a, lose_b = ("lt", "gt") if ctx.largest else ("gt", "lt")
+        na, nb = ctx.needs_input_grad
+        ga = M.where(M.compare(lose_a, a, b), zero, M.broadcast_to(shared, shape)) if na else None
+        gb = M.where(M.compare(lose_b, a, b), zero, M.broadcast_to(shared, shape)) if nb else None
+        return ga, gb
+
+
+class Remainder(Function):
+    """a % b, with b's sign (Python's and PyTorch's); the gradient 1 to a and -floor(a / b) to b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return M.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (g if na else None), (M.negative(M.multiply(g, M.floor_divide(a, b))) if nb else None)
+
+
 # ----------------------------------------------------------------------------- shape and indexing
 
 
@@ -744,6 +874,32 @@ def _operands(t, other, floating=False):
     if scalar:
         return t, _scalar_as(other, dtype)
     return t, (other if other.dtype == dtype else other.astype(dtype))
+
+
+class IntegerDivisionByZero(ZeroDivisionError, ValueError):
+    """An integer ``//`` or ``%`` whose divisor holds 0 (PyTorch raises too): Python's error for it, and
+    numconv's for bad input."""
+
+
+def _divisible(t, other, op, reflected=False):
+    """(t, other) promoted for ``//`` or ``%`` as ``_operands`` gives them (``reflected``: ``other`` is
+    the dividend, ``t`` the divisor). Bool operands are refused and an integer divisor must hold no 0,
+    as in PyTorch (NumPy would give 0 silently)."""
+    a, b = _operands(t, other)
+    if a.dtype == np.bool_:
+        raise TypeError(f"{op} of bool tensors is not defined (as in PyTorch); cast them first (.long())")
+    divisor = a if reflected else b
+    if a.dtype.kind in "iu" and (bool((divisor == 0).any()) if isinstance(divisor, Tensor) else divisor == 0):
+        raise IntegerDivisionByZero(f"integer {op} by zero: the divisor {'self' if reflected else 'other'} holds 0")
+    return a, b
+
+
+def _floor_divide(a, b):
+    """a // b outside the graph: floor is flat wherever it has a derivative (PyTorch refuses to backpropagate it)."""
+    data = lambda x: x.data if isinstance(x, Tensor) else x  # noqa: E731
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        M.same_device(input=a.data, other=b.data)
+    return Tensor(M.floor_divide(data(a), data(b)))
 
 
 def _both_floating(t, other):
@@ -1284,6 +1440,12 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(Tensor.__truediv__, other)
 
+    def __ifloordiv__(self, other):
+        return self._inplace(Tensor.__floordiv__, other)
+
+    def __imod__(self, other):
+        return self._inplace(Tensor.__mod__, other)
+
     def __ipow__(self, other):
         return self._inplace(Tensor.__pow__, other)
 
@@ -1459,6 +1621,30 @@ class Tensor:
         a, b = _operands(self, other)
         return Pow.apply(b, a)
 
+    def __floordiv__(self, other):
+        return _floor_divide(*_divisible(self, other, "//"))
+
+    def __rfloordiv__(self, other):
+        b, a = _divisible(self, other, "//", reflected=True)
+        return _floor_divide(a, b)
+
+    def __mod__(self, other):
+        return Remainder.apply(*_divisible(self, other, "%"))
+
+    def __rmod__(self, other):
+        b, a = _divisible(self, other, "%", reflected=True)
+        return Remainder.apply(a, b)
+
+    def floor_divide(self, other):
+        """floor(self / other), as ``//`` and PyTorch's ``floor_divide``: an integer result for integer
+        operands (a 0 divisor is an error, as in PyTorch), inf or NaN for a float 0. Not differentiable
+        (its gradient is 0 wherever it has one): the result is not part of the graph."""
+        return self // other
+
+    def remainder(self, other):
+        """self - other * floor(self / other), with other's sign, as ``%`` and PyTorch's ``remainder``."""
+        return self % other
+
     def __matmul__(self, other):
         a, b = _operands(self, other)
         return MatMul.apply(*_matmul_shapes(a, b))
@@ -1571,26 +1757,123 @@ class Tensor:
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """sum((x - mean)^2) / (n - correction) over ``dim``; ``correction`` 1 (Bessel's, the default) or
         any number >= 0, or the older ``unbiased`` (True: 1, False: 0), as PyTorch."""
+        if isinstance(dim, (bool, np.bool_)):  # var(False): PyTorch's var(unbiased) overload
+            if unbiased is not None:
+                raise TypeError(f"var: got unbiased twice (positionally, {dim}, and unbiased={unbiased})")
+            dim, unbiased = None, dim
         if unbiased is not None and correction is not None:
             raise ValueError("give correction or unbiased, not both")
         c = shapes.real(correction, "correction", 0.0) if correction is not None else \
             (1 if unbiased is None else int(bool(unbiased)))
-        axes = _axes(dim, self.ndim)
-        n = self.numel() if axes is None else int(np.prod([self.shape[i] for i in axes]))
-        d = self - self.mean(dim, keepdim=True)
-        return (d * d).sum(dim, keepdim=keepdim) / max(n - c, 0)
+        if self.dtype.kind != "f":
+            raise TypeError(f"var() and std() need a floating-point tensor, got dtype {self.dtype}; use .float() first")
+        return Var.apply(self, axes=_axes(dim, self.ndim), keepdim=keepdim, correction=c)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         return StdFromVar.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
     def max(self, dim=None, keepdim=False):
         """``max()``: the maximum (gradient shared among ties); ``max(dim)``: (values, indices), the gradient to
-        the index; ``max(tuple of dims)``: values, as ``amax``."""
+        the index; ``max(tuple of dims)``: values, as ``amax``; ``max(other tensor)``: ``maximum``."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
         return self._extreme(dim, keepdim, True)
 
     def min(self, dim=None, keepdim=False):
         """As ``max``, for the minimum (its own reduction: negating would wrap unsigned and INT64_MIN)."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
         return self._extreme(dim, keepdim, False)
+
+    def maximum(self, other):
+        """The elementwise maximum of two tensors (broadcast, promoted), NaN propagating; on a tie the
+        gradient is split evenly between them, as PyTorch's."""
+        return self._extremum(other, True, "maximum")
+
+    def minimum(self, other):
+        return self._extremum(other, False, "minimum")
+
+    def _extremum(self, other, largest, name):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"{name}: other must be a Tensor, got {type(other).__name__}")
+        a, b = _operands(self, other)
+        if a.dtype == np.bool_:
+            raise TypeError(f"{name} of bool tensors: use | (maximum) or & (minimum)")
+        M.same_device(input=a.data, other=b.data)
+        return Extremum.apply(a, b, largest=largest)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        """The product over ``dim`` (one dimension, or every one: None), in ``dtype`` if given, else in
+        the input's dtype, or int64 for an integer or bool one, as PyTorch's. The gradient of each
+        element is the product of the others, exact where there are zeros."""
+        if isinstance(dim, (tuple, list)):
+            raise TypeError(f"prod: dim must be one int or None, got {dim!r} (PyTorch's prod takes one dimension)")
+        return Prod.apply(self._accumulating(dtype), axis=None if dim is None else _axis(dim, self.ndim),
+                          keepdim=keepdim)
+
+    def cumsum(self, dim, *, dtype=None):
+        """Running sums along ``dim``, in ``dtype`` if given, else the input's dtype or int64 for an integer
+        or bool one, added left to right, the same order on both backends."""
+        return self._running(CumSum, dim, dtype)
+
+    def cumprod(self, dim, *, dtype=None):
+        """Running products along ``dim``, as ``cumsum``; the gradient is exact where there are zeros."""
+        return self._running(CumProd, dim, dtype)
+
+    def _accumulating(self, dtype):
+        """The tensor a sum or product runs on: cast to ``dtype``, or an integer or bool one to int64."""
+        if dtype is not None:
+            return self.astype(dtype)
+        return self.astype(np.int64) if self.dtype.kind in "biu" else self
+
+    def _running(self, fn, dim, dtype):
+        t = self._accumulating(dtype)
+        axis = _axis(dim, self.ndim)
+        if axis is None:  # a 0-d tensor: as one element
+            return fn.apply(t.reshape(1), axis=0).reshape(())
+        return fn.apply(t, axis=axis)
+
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        """(values, int64 indices) along ``dim``: ascending with NaN last, or ``descending`` with NaN first.
+        Always stable (equal values keep their order; PyTorch's ``stable=True``, a valid answer to
+        ``stable=False``); the gradient goes back to each value's index."""
+        return self._sorted(dim, shapes.flag(descending, "descending"), None, "sort")
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        """The int64 indices that sort ``dim``, as ``sort(...).indices``."""
+        return self._sorted(dim, shapes.flag(descending, "descending"), None, "argsort").indices
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (PyTorch's names)
+        """(values, int64 indices) of the ``k`` largest (or smallest, not ``largest``) elements along
+        ``dim``, in order (also when ``sorted`` is False, which asks for no order); among equal values
+        the first ones, NaN counting as the largest."""
+        return self._sorted(dim, shapes.flag(largest, "largest"), shapes.integer(k, "k", lo=0), "topk")
+
+    def _sorted(self, dim, descending, k, name):
+        axis = _axis(dim, self.ndim)
+        if axis is None:  # a 0-d tensor: as one element
+            values, indices = self.reshape(1)._sorted(0, descending, k, name)
+            return ValuesIndices(values.reshape(()), indices.reshape(()))
+        if self.dtype == np.bool_:
+            raise TypeError(f"{name} of a bool tensor: cast it first (.long())")
+        if k is not None and k > self.shape[axis]:
+            raise ValueError(f"topk: k={k} is more than the {self.shape[axis]} elements along dim={dim} "
+                             f"(shape {self.shape})")
+        return ValuesIndices(*Sort.apply(self, axis=axis, descending=descending, k=k))
+
+    def nonzero(self, *, as_tuple=False):
+        """The positions of the nonzero elements in row-major order: an int64 (count, ndim) tensor, or
+        with ``as_tuple`` one int64 tensor of count entries per dimension (a 0-d tensor counts as 1-d)."""
+        rows = M.nonzero(self.data)
+        if as_tuple:
+            return tuple(Tensor(r) for r in rows)
+        if not rows:
+            return Tensor(M.zeros((0, 0), np.int64, like=self.data))
+        return stack([Tensor(r) for r in rows], dim=1) if self.ndim else \
+            Tensor(M.zeros((int(rows[0].shape[0]), 0), np.int64, like=self.data))
+
+    def argwhere(self):
+        return self.nonzero()
 
     def _extreme(self, dim, keepdim, largest):
         axes = _axes(dim, self.ndim) if isinstance(dim, (tuple, list)) else None if dim is None else (_axis(dim, self.ndim),)
@@ -1968,11 +2251,15 @@ def _where_operand(x, name):
     return _as_tensor(x)
 
 
-def where(condition, input, other):  # noqa: A002 (PyTorch's names)
+def where(condition, input=None, other=None):  # noqa: A002 (PyTorch's names)
     """``input`` where ``condition`` holds, else ``other``, as ``torch.where``: condition a boolean
     tensor or array, the three broadcast together; input and other tensors, arrays or Python
     numbers, promoted to one dtype as the arithmetic operators do. The gradient flows to each
-    element's source."""
+    element's source. ``where(condition)`` alone is ``condition.nonzero(as_tuple=True)``."""
+    if input is None and other is None:
+        return _as_tensor(condition).nonzero(as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: give both input and other, or neither (where(condition) gives the positions)")
     cond = condition.data if isinstance(condition, Tensor) else \
         condition if dispatch.device_of(condition) == dispatch.CUDA else np.asarray(condition)
     if np.dtype(cond.dtype) != np.bool_:
@@ -2041,6 +2328,16 @@ def _fill_value(value, dtype, where):
 
 def _like(t):
     return t.data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def empty(*size, dtype=None, requires_grad=False):
+    """A tensor of ``size`` whose values are not to be relied on, as ``torch.empty``; numconv fills it
+    with zeros (uninitialized host memory would hand out what an earlier array left there)."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad=False):  # noqa: A002
+    return zeros_like(input, dtype=dtype, requires_grad=requires_grad)
 
 
 def zeros_like(input, dtype=None, requires_grad=False):  # noqa: A002

@@ -706,6 +706,35 @@ def norm_cases():
                 check_same(gv, wv, name)
 
 
+def scan_cases():
+    """The scans and sort of ``kernels.cuda.scan`` (``ops.scan``) along every axis, every flag, on ties,
+    zeros, NaN and both infinities, float and int: the same bits as the CPU kernels (one order of
+    operations on both) and, for the sort, as NumPy's stable argsort."""
+    from numconv.ops import scan as S
+
+    x = rand(3, 4, 5) * 3
+    flat = x.reshape(-1)
+    flat[:12] = [0.0, 0.0, 1.5, 1.5, np.nan, -np.inf, np.inf, -0.0, 2.0, np.nan, 1.5, -2.0]
+    for dtype in (np.float64, np.float32, np.int64):
+        a = np.nan_to_num(x, nan=1.0, posinf=7.0, neginf=-7.0).round().astype(dtype) if dtype == np.int64 \
+            else x.astype(dtype)
+        tag = np.dtype(dtype).name
+        for axis in range(3):
+            for op, name in ((S.SUM, "sum"), (S.PROD, "prod")):
+                for reverse in (False, True):
+                    for exclusive in (False, True):
+                        case("scan", f"cumulative {name} axis={axis} reverse={reverse} exclusive={exclusive} {tag}",
+                             lambda t, ax=axis, o=op, r=reverse, e=exclusive: S.cumulative(t, ax, o, r, e), a)
+            for descending in (False, True):
+                case("scan", f"sort axis={axis} descending={descending} {tag}",
+                     lambda t, ax=axis, d=descending: S.sort(t, ax, d), a)
+            if dtype != np.int64:
+                case("scan", f"cumprod_backward axis={axis} {tag}",
+                     lambda g, t, ax=axis: S.cumprod_backward(g, t, ax), rand(*a.shape).astype(dtype), a)
+    case("scan", "sort of one element and of empty lines", lambda t: S.sort(t, 1, True), rand(2, 1, 3))
+    case("scan", "cumulative of empty lines", lambda t: S.cumulative(t, 1, S.PROD), rand(2, 0, 3))
+
+
 def device_cases():
     """Device placement rules that are not about values."""
     with checking("device", "mixing a device and a NumPy array"):
@@ -733,7 +762,7 @@ def mirror_problems() -> list[str]:
     import importlib
 
     problems = []
-    for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise"):
+    for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise", "scan"):
         cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
         gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
         for name, obj in vars(cpu).items():  # the compiled kernels, and the plain functions that pick one
@@ -754,7 +783,7 @@ def mirror_problems() -> list[str]:
 
 
 GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, resample_cases,
-          elementwise_cases, norm_cases, device_cases]
+          elementwise_cases, norm_cases, scan_cases, device_cases]
 
 
 def main(argv) -> int:

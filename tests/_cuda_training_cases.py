@@ -97,6 +97,16 @@ def math_cases():
     nan = a.copy()
     nan[0, 0, 0] = np.nan
     math_case("maximum NaN", M.maximum, nan, 0.0)
+    for op in ("floor_divide", "remainder"):  # Python's // and %: signs, NaN and a float 0 divisor, ints
+        f = getattr(M, op)
+        math_case(f"{op} broadcast", f, a * 4, b)
+        math_case(f"{op} float edges", f, np.array([5., -7., 3.5, -0.5, 1., -1., 0., np.nan, np.inf, -3., 1e-20]),
+                  np.array([2., 2., -1.5, 1., 0., -0., 0., 1., 2., np.inf, -1.]))
+        math_case(f"{op} float32 scalar", f, x32 * 10, 0.75)
+        math_case(f"{op} int64", f, np.array([5, -7, 7, -8, 0, 9]), np.array([2, 2, -2, -3, 5, 9]))
+        math_case(f"{op} int32 scalar left", lambda t, f=f: f(-17, t), np.array([3, -4, 5], np.int32))
+    math_case("nonzero", lambda t: M.stack(M.nonzero(t), 0), np.where(a > 0.5, a, 0.0))
+    math_case("nonzero 0-d", lambda t: M.stack(M.nonzero(t), 0), np.array(2.0))
     for op in ("eq", "ne", "lt", "le", "gt", "ge"):
         math_case(f"compare {op}", lambda p, q, op=op: M.compare(op, p, q), a, b)
     math_case("compare int scalar", lambda t: M.compare("ne", t, -100), np.array([3, -100, 0, 2]))
@@ -532,6 +542,21 @@ def autograd_cases():
             both(lambda x, y: F.pairwise_distance(x, y, p=3.0), a, b)
             labels = nc.tensor([[1, 0], [3, 2]])
             same(F.one_hot(labels.to("cuda")).data, F.one_hot(labels).numpy(), "one_hot")
+        with checking("autograd", f"sort, topk, cumsum, cumprod, prod, maximum, remainder, var {tag}"):
+            z = a.copy()
+            z.reshape(-1)[[1, 6, 7, 13]] = 0.0  # zeros for the products' gradients
+            z.reshape(-1)[[2, 3, 9]] = z.reshape(-1)[4]  # ties for the sorts and maximum
+            both(lambda x: x.sort(1)[0] * 2.0 + x.sort(2, descending=True).values[:, :, :1], z)
+            both(lambda x: x.topk(2, dim=2)[0] + x.topk(1, dim=0, largest=False)[0][..., :2], z)
+            both(lambda x: x.cumsum(1) + x.cumprod(2) + x.cumsum(-1).cumprod(0), z)
+            both(lambda x: x.prod(1, keepdim=True) * x.prod(0) + x.prod(), z)
+            both(lambda x, y: x.maximum(y) - x.minimum(y * 0.5) + x.max(x.flip(2)), z, b)
+            both(lambda x, y: x % y + (x * 3.0) % 0.7 + (x // y) * 1.0, z, b + 1.5)
+            both(lambda x: x.var(1) + x.std(False) + x.var(1, keepdim=True, correction=0.5)[:, 0], z)
+            both(lambda x: x.var(2, correction=5), z)  # n - correction = 0: inf, and PyTorch's inf gradient
+            same(nc.Tensor(dev(z)).argsort(1, descending=True).data, nc.Tensor(z).argsort(1, descending=True).numpy(),
+                 "argsort")
+            same(nc.where(nc.Tensor(dev(z)) > 0)[1].data, nc.where(nc.Tensor(z) > 0)[1].numpy(), "where(condition)")
         with checking("autograd", f"batched matmul (bmm, broadcast, vector) {tag}"):
             both(lambda x, y: x @ y, r(2, 3, 4).astype(dtype), r(2, 4, 3).astype(dtype))
             both(lambda x, y: x @ y, r(3, 1, 2, 4).astype(dtype), r(2, 4, 3).astype(dtype))

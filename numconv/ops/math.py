@@ -238,8 +238,29 @@ def power(a, b):
     unit = compare("eq", abs(a), 1) if _is_array(a) else builtins.abs(a) == 1
     inverse = where(unit, flipped, zeros_like(flipped)) if _is_array(a) else (flipped if unit else zeros_like(flipped))
     return where(compare("lt", b, 0), inverse, whole)
+
+
 maximum = _binary("MAXIMUM", np.maximum)
 minimum = _binary("MINIMUM", np.minimum)
+_floor_divide = _binary("FLOOR_DIVIDE", np.floor_divide)
+_remainder = _binary("REMAINDER", np.remainder)
+
+
+def floor_divide(a, b):
+    """floor(a / b) (Python's ``//``: NumPy's and PyTorch's for floats too, inf or NaN where b is 0). An
+    integer b must hold no 0: the caller checks."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _floor_divide(a, b)
+
+
+def remainder(a, b):
+    """a - b * floor(a / b), with b's sign (Python's ``%``; NaN where a float b is 0), but a 0 with a's
+    sign, as PyTorch's (NumPy's takes b's)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = _remainder(a, b)
+    if not _on_cuda(r) and r.dtype.kind == "f":  # the CUDA kernel does this itself
+        np.copysign(r, a, out=r, where=r == 0)
+    return r
 
 
 def _unary(code, np_fn):
@@ -357,6 +378,15 @@ def logical_not(a):
     if _on_cuda(a):
         return _cu_compare("EQ", a, False)
     return _a(np.logical_not(a))
+
+
+def nonzero(a):
+    """The positions of ``a``'s nonzero (True, NaN) elements in row-major order: one int64 array per
+    dimension (np.nonzero), on a's device; a 0-d ``a`` counts as (1,), as PyTorch's."""
+    a = reshape(a, (1,)) if len(a.shape) == 0 else a
+    if _on_cuda(a):
+        return _cu_nonzero(a if a.dtype == np.bool_ else compare("ne", a, 0))
+    return [r.astype(np.int64, copy=False) for r in np.nonzero(a)]
 
 
 def isnan(a):

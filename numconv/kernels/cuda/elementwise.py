@@ -6,7 +6,7 @@ One thread per output element over the output's flat row-major index. Inputs are
 views of C-contiguous arrays; ``shape`` is the output's shape and ``s_*`` each input's strides in
 elements, tuples of ``numconv.ops.math.MAXDIM`` entries (0 where an input is broadcast), so one
 compiled kernel serves every rank. Arithmetic runs in the output's dtype (``numconv.ops.math``
-casts the inputs first), which gives NumPy's results bit for bit for + - * /. The scalar math
+casts the inputs first), which gives NumPy's results bit for bit for + - * / // %. The scalar math
 below guards the domain edges that Python's ``math`` (the CUDA simulator's) raises on, with the
 values a GPU returns there.
 """
@@ -26,7 +26,7 @@ _activation = cuda.jit(device=True)(scalar.with_primitives(scalar.activation, **
 _activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activation_grad, **_formulas))
 
 # binary arithmetic: out = a <op> b
-ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
+ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM, FLOOR_DIVIDE, REMAINDER = range(9)
 # comparisons and logic: bool out
 EQ, NE, LT, LE, GT, GE, AND = range(7)
 # unary: out = op(a)
@@ -83,6 +83,13 @@ def _arith(op, x, y):
         if x != x or x >= y:
             return x
         return y
+    if op == FLOOR_DIVIDE:  # Python's // and %, floats too (x / y and NaN for a float 0, the NumPy error model)
+        return x // y
+    if op == REMAINDER:  # a 0 takes x's sign, as PyTorch's (x * 0: -0.0 for negative x, and 0 for ints)
+        r = x % y
+        if r == 0:
+            return x * 0
+        return r
     # MINIMUM
     if x != x or x <= y:
         return x
