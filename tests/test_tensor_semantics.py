@@ -277,3 +277,20 @@ def test_more_factories_match_torch(rng, torch):
     assert nc.rand_like(nc.tensor([1, 2])).dtype == np.float32
     with pytest.raises(TypeError, match="from_numpy expects a numpy.ndarray"):
         nc.from_numpy([1.0])
+
+
+def test_inf_and_nan_arrive_without_numpy_warnings(rng, torch):
+    """Division by zero, log of 0 and of negatives, overflow and inf - inf give torch's values and no
+    NumPy RuntimeWarning (torch warns about none of them)."""
+    import warnings
+
+    a = rng.standard_normal(6).astype(np.float32)
+    a[:3] = [0.0, -1.0, 1e30]
+    b = np.array([0.0, 0.0, 1e30, -np.inf, np.inf, 2.0], np.float32)
+    x, y, tx, ty = nc.tensor(a), nc.tensor(b), torch.from_numpy(a), torch.from_numpy(b)
+    cases = [(lambda p, q: p / q), (lambda p, q: p.log() + q), (lambda p, q: p.sqrt() * q), (lambda p, q: p * 1e30 * q),
+             (lambda p, q: (q + q.flip(0)).sum() + p), (lambda p, q: (p * q).exp()), (lambda p, q: p ** q)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fn in cases:
+            np.testing.assert_array_equal(fn(x, y).numpy(), fn(tx, ty).numpy())

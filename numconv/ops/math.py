@@ -207,13 +207,15 @@ def _pooled_out(a, b=None):
 
 
 def _binary(code, np_fn):
-    """The broadcasting op ``np_fn`` on the CPU, the CUDA kernel ``code`` on device arrays."""
+    """The broadcasting op ``np_fn`` on the CPU, the CUDA kernel ``code`` on device arrays. Overflow,
+    division by zero and NaN from inf - inf give inf and NaN silently, as PyTorch's (and the GPU's)."""
 
     def op(a, b):
         if _on_cuda(a, b):
             return _cu_binary(code, a, b)
         out = _pooled_out(a, b)
-        return _a(np_fn(a, b)) if out is None else np_fn(a, b, out=out)
+        with np.errstate(all="ignore"):
+            return _a(np_fn(a, b)) if out is None else np_fn(a, b, out=out)
 
     op.__name__ = op.__qualname__ = np_fn.__name__
     return op
@@ -242,35 +244,31 @@ def power(a, b):
 
 maximum = _binary("MAXIMUM", np.maximum)
 minimum = _binary("MINIMUM", np.minimum)
-_floor_divide = _binary("FLOOR_DIVIDE", np.floor_divide)
+floor_divide = _binary("FLOOR_DIVIDE", np.floor_divide)
+floor_divide.__doc__ = """floor(a / b) (Python's ``//``: NumPy's and PyTorch's for floats too, inf or NaN where b
+is 0). An integer b must hold no 0: the caller checks."""
 _remainder = _binary("REMAINDER", np.remainder)
-
-
-def floor_divide(a, b):
-    """floor(a / b) (Python's ``//``: NumPy's and PyTorch's for floats too, inf or NaN where b is 0). An
-    integer b must hold no 0: the caller checks."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _floor_divide(a, b)
 
 
 def remainder(a, b):
     """a - b * floor(a / b), with b's sign (Python's ``%``; NaN where a float b is 0), but a 0 with a's
     sign, as PyTorch's (NumPy's takes b's)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = _remainder(a, b)
+    r = _remainder(a, b)
     if not _on_cuda(r) and r.dtype.kind == "f":  # the CUDA kernel does this itself
         np.copysign(r, a, out=r, where=r == 0)
     return r
 
 
 def _unary(code, np_fn):
-    """The elementwise op ``np_fn`` on the CPU, the CUDA kernel ``code`` on device arrays."""
+    """The elementwise op ``np_fn`` on the CPU, the CUDA kernel ``code`` on device arrays; the log of 0 or
+    of a negative number, and exp's overflow, give -inf, NaN and inf silently, as PyTorch's."""
 
     def op(a):
         if _on_cuda(a):
             return _cu_unary(code, np_fn, a)
         out = _pooled_out(a)
-        return _a(np_fn(a)) if out is None else np_fn(a, out=out)
+        with np.errstate(all="ignore"):
+            return _a(np_fn(a)) if out is None else np_fn(a, out=out)
 
     op.__name__ = op.__qualname__ = np_fn.__name__
     return op
@@ -403,14 +401,16 @@ def sum(a, axis=None, keepdims=False, dtype=None):  # noqa: A001
     if _on_cuda(a):
         out_dt = np.sum(np.ones(1, a.dtype), dtype=dtype).dtype
         return _cu_reduce("sum", _cu_cast(a, out_dt), axis, keepdims, out_dt, 0)
-    return _a(np.sum(a, axis=axis, keepdims=keepdims, dtype=dtype))
+    with np.errstate(all="ignore"):  # inf + -inf: NaN silently, as PyTorch's
+        return _a(np.sum(a, axis=axis, keepdims=keepdims, dtype=dtype))
 
 
 def mean(a, axis=None, keepdims=False):
     if _on_cuda(a):
         out_dt = np.mean(np.ones(1, a.dtype)).dtype
         return _cu_reduce("sum", _cu_cast(a, out_dt), axis, keepdims, out_dt, 1)
-    return _a(np.mean(a, axis=axis, keepdims=keepdims))
+    with np.errstate(all="ignore"):
+        return _a(np.mean(a, axis=axis, keepdims=keepdims))
 
 
 def max(a, axis=None, keepdims=False):  # noqa: A001
