@@ -2421,6 +2421,69 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 
 @_arrays_in_arrays_out
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), then the reduction, as
+    ``torch.nn.functional.triplet_margin_with_distance_loss``: d is ``distance_function`` (two Tensors in,
+    one distance per sample out; default ``pairwise_distance``), and ``swap`` takes d(positive, negative)
+    instead where it is smaller. anchor, positive, negative: one number of dimensions; margin > 0."""
+    _reduction(reduction)
+    margin = shapes.real(margin, "margin", 0.0, lo_open=True)
+    swap = shapes.flag(swap, "swap")
+    if distance_function is not None and not callable(distance_function):
+        raise TypeError(f"distance_function must be callable (two tensors in, distances out) or None, got "
+                        f"{type(distance_function).__name__}")
+    d = pairwise_distance if distance_function is None else distance_function
+    a, pos, neg = (x if isinstance(x, Tensor) else Tensor(x) for x in (anchor, positive, negative))
+    _same_ndim(anchor=a, positive=pos, negative=neg)
+    _same_device(anchor=a, positive=pos, negative=neg)
+    d_pos, d_neg = d(a, pos), d(a, neg)
+    if swap:
+        d_neg = d_neg.minimum(d(pos, neg))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0), reduction)
+
+
+@_arrays_in_arrays_out
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Multi-label hinge loss, as ``torch.nn.functional.multilabel_margin_loss``: per sample, the sum over
+    its target classes j and the classes i that are not targets of max(0, 1 - (input_j - input_i)),
+    divided by C; then the reduction. ``target`` (input's shape, int64) lists each sample's classes and
+    ends at its first -1 (a class listed twice counts twice, as in PyTorch).
+
+    input (N, C) or (C,), float; target the same shape, entries in [-1, C)."""
+    _reduction(reduction, size_average, reduce)
+    x = _float(input, "input")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"input must have shape (N, C) or (C,), got {x.shape}")
+    _same_device(input=x, target=target)
+    t = _raw(target)
+    t = t if hasattr(t, "dtype") else np.asarray(t)
+    if np.dtype(t.dtype).kind not in "iu" or np.dtype(t.dtype) == np.uint64:
+        raise TypeError(f"target must hold integer class indices (int64), got dtype {t.dtype}")
+    if tuple(t.shape) != x.shape:
+        raise ValueError(f"target must have input's shape {x.shape}, got {tuple(t.shape)}")
+    batched = x.ndim == 2
+    x2, t2 = (x, t) if batched else (x.reshape(1, -1), M.reshape(t, (1, -1)))
+    N, C = x2.shape
+    t2 = M.astype(t2, np.int64)
+    if t2.size:
+        lo, hi = (int(v) for v in M.extremes(t2))
+        if lo < -1 or hi >= C:
+            raise ValueError(f"target holds entries outside [-1, {C}) (classes, and -1 to end a list): minimum "
+                             f"{lo}, maximum {hi}, for input with C={C} classes")
+    listed = Tensor(M.compare("ne", t2, -1)).cumprod(1)  # 1 up to each row's first -1
+    cls = Tensor(M.maximum(t2, 0))
+    is_target = Tensor(M.scatter_add((N, C), cls.data, listed.data, 1, np.int64)) > 0
+    x_j = Gather.apply(x2, cls.data, axis=1)  # (N, C): the input at each listed class
+    hinge = (1.0 - x_j.reshape(N, C, 1) + x2.reshape(N, 1, C)).relu()  # relu: no gradient at 0, as PyTorch's
+    keep = listed.astype(x2.dtype).reshape(N, C, 1) * (~is_target).astype(x2.dtype).reshape(N, 1, C)
+    loss = (hinge * keep).sum((1, 2)) / C
+    if not batched and reduction == "none":
+        return loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+@_arrays_in_arrays_out
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """Negative log-likelihood of the counts ``target`` under a Poisson distribution, as

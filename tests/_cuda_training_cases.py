@@ -812,6 +812,11 @@ def layer_math_cases():
             both(lambda a: F.pixel_unshuffle(a, 2), r(2, 4, 4).astype(dtype))
             both(lambda a: F.lp_pool2d(a, 2, 2, ceil_mode=True), r(1, 2, 3, 5).astype(dtype))
             both(lambda a, t: F.kl_div(F.log_softmax(a, 1), F.softmax(t, 1), reduction="batchmean"), x, y)
+        with checking("layer math", f"multilabel_margin_loss, triplet_margin_with_distance_loss {tag}"):
+            labels = np.array([[2, 0, -1, 3], [1, 1, 3, 2], [-1, 0, 0, 0]], np.int64)
+            both(lambda a, t: F.multilabel_margin_loss(a, t, reduction="none"), r(3, 4).astype(dtype) * 2, labels)
+            both(lambda a, p, n: F.triplet_margin_with_distance_loss(a, p, n, swap=True, reduction="none"),
+                 *(r(3, 4).astype(dtype) for _ in range(3)))
         with checking("layer math", f"where, split and chunk {tag}"):
             both(lambda a, b: nc.where(a > 0.1, a, b * 2), x, r(3, 4).astype(dtype))
             both(lambda a: nc.where(a < 0, 0.5, a), x)

@@ -1,6 +1,6 @@
 """soft_margin_loss, multilabel_soft_margin_loss, margin_ranking_loss, hinge_embedding_loss,
-cosine_embedding_loss, triplet_margin_loss, poisson_nll_loss, gaussian_nll_loss, multi_margin_loss
-and their nn modules: values and gradients against torch in float64 (every reduction, a random
+cosine_embedding_loss, triplet_margin_loss, poisson_nll_loss, gaussian_nll_loss, multi_margin_loss,
+multilabel_margin_loss, triplet_margin_with_distance_loss and their nn modules: values and gradients against torch in float64 (every reduction, a random
 upstream gradient) and float32, central differences in float64 (tests/reference.py), and the errors
 for bad arguments."""
 from __future__ import annotations
@@ -176,7 +176,38 @@ def _multi_margin_unbatched(rng, dt):
             lambda T, x, r: T.nn.functional.multi_margin_loss(x, T.tensor(2), margin=1.5, reduction=r), True)
 
 
+def _label_lists(rng, n, c):
+    """Multi-label targets (n, c): each row some classes (repeats allowed), then -1, then anything."""
+    t = rng.integers(0, c, (n, c))
+    for row, k in zip(t, rng.integers(0, c + 1, n)):
+        if k < c:
+            row[k] = -1
+    return t
+
+
+def _multilabel_margin(shape):
+    def case(rng, dt):
+        t = _label_lists(rng, shape[0] if len(shape) == 2 else 1, shape[-1]).reshape(shape)
+        return ([rng.standard_normal(shape).astype(dt)],
+                lambda x, r: F.multilabel_margin_loss(x, t, reduction=r),
+                lambda T, x, r: T.nn.functional.multilabel_margin_loss(x, T.from_numpy(t), reduction=r), True)
+    return case
+
+
+def _triplet_distance(swap, custom):
+    def case(rng, dt):
+        d = (lambda a, b: (a - b).abs().sum(-1) + ((a * b).sum(-1)) ** 2) if custom else None
+        return ([rng.standard_normal((5, 4)).astype(dt) for _ in range(3)],
+                lambda a, p, n, r: F.triplet_margin_with_distance_loss(a, p, n, distance_function=d, margin=1.5,
+                                                                      swap=swap, reduction=r),
+                lambda T, a, p, n, r: T.nn.functional.triplet_margin_with_distance_loss(
+                    a, p, n, distance_function=d, margin=1.5, swap=swap, reduction=r), True)
+    return case
+
+
 CASES = {
+    "multilabel_margin": _multilabel_margin((4, 5)), "multilabel_margin_unbatched": _multilabel_margin((6,)),
+    "triplet_distance": _triplet_distance(False, False), "triplet_distance_custom_swap": _triplet_distance(True, True),
     "soft_margin": _soft_margin, "soft_margin_int_broadcast": _soft_margin_int_broadcast,
     "multilabel": _multilabel, "multilabel_int_unbatched": _multilabel_int_unbatched, "multilabel_3d": _multilabel_3d,
     "ranking": _ranking, "ranking_broadcast_int": _ranking_broadcast_int,
@@ -317,6 +348,11 @@ def _module_pairs(torch, rng):
          (np.abs(x) + 0.1, np.abs(np.round(y * 3)))),
         (nn.GaussianNLLLoss(full=True, eps=1e-3), torch.nn.GaussianNLLLoss(full=True, eps=1e-3), (x, y, np.abs(z))),
         (nn.MultiMarginLoss(2, 0.7, w), torch.nn.MultiMarginLoss(2, 0.7, T(w)), (x, t)),
+        (nn.MultiLabelMarginLoss(reduction="sum"), torch.nn.MultiLabelMarginLoss(reduction="sum"),
+         (x, _label_lists(rng, 4, 3))),
+        (nn.TripletMarginWithDistanceLoss(distance_function=lambda a, b: (a - b).abs().amax(-1), margin=0.5, swap=True),
+         torch.nn.TripletMarginWithDistanceLoss(distance_function=lambda a, b: (a - b).abs().amax(-1), margin=0.5,
+                                                swap=True), (x, y, z)),
     ]
 
 
@@ -415,6 +451,20 @@ def _a(*shape, dtype=np.float64):
     (lambda: F.multi_margin_loss(_a(2, 3), np.array([0, 1]), weight=nc.Tensor(np.ones(3), requires_grad=True)),
      ValueError, "weight requires grad"),
     (lambda: F.multi_margin_loss(_a(2, 3), np.array([0, 1]), margin=np.inf), ValueError, "margin must be finite"),
+    (lambda: F.multilabel_margin_loss(_a(2, 3), np.array([[0, 3, -1], [1, -1, 0]])), ValueError,
+     r"outside \[-1, 3\).*maximum 3"),
+    (lambda: F.multilabel_margin_loss(_a(2, 3), np.array([[0, -2, -1], [1, -1, 0]])), ValueError, "minimum -2"),
+    (lambda: F.multilabel_margin_loss(_a(2, 3), np.array([[0, 1], [1, -1]])), ValueError,
+     r"target must have input's shape \(2, 3\)"),
+    (lambda: F.multilabel_margin_loss(_a(2, 3), _a(2, 3)), TypeError, "integer class indices"),
+    (lambda: F.multilabel_margin_loss(_a(2, 3, 4), np.zeros((2, 3, 4), np.int64)), ValueError, r"\(N, C\) or \(C,\)"),
+    (lambda: F.triplet_margin_with_distance_loss(_a(2, 3), _a(2, 3), _a(2, 3), margin=0.0), ValueError,
+     r"margin must be in \(0.0, inf\)"),
+    (lambda: F.triplet_margin_with_distance_loss(_a(2, 3), _a(2, 3), _a(3)), ValueError,
+     "same number of dimensions"),
+    (lambda: F.triplet_margin_with_distance_loss(_a(2, 3), _a(2, 3), _a(2, 3), distance_function="l2"), TypeError,
+     "distance_function must be callable"),
+    (lambda: nn.TripletMarginWithDistanceLoss(distance_function=3), TypeError, "distance_function"),
     (lambda: nn.MultiMarginLoss(p=3), ValueError, "p must be 1 or 2"),
     (lambda: nn.MultiMarginLoss(weight=np.ones((2, 2))), ValueError, "weight must be a 1-d array"),
     (lambda: nn.TripletMarginLoss(margin=-1.0), ValueError, "margin"),

@@ -244,6 +244,31 @@ class TripletMarginLoss(_Loss):
                                      swap=self.swap, reduction=self.reduction)
 
 
+class TripletMarginWithDistanceLoss(_Loss):
+    """``TripletMarginWithDistanceLoss(*, distance_function=None, margin=1.0, swap=False, reduction='mean')``:
+    the triplet loss with any distance (``F.triplet_margin_with_distance_loss``; default the pairwise
+    2-norm); ``forward(anchor, positive, negative)``."""
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(None, None, reduction)
+        shapes.real(margin, "margin", 0.0, lo_open=True)
+        if distance_function is not None and not callable(distance_function):
+            raise TypeError(f"distance_function must be callable or None, got {type(distance_function).__name__}")
+        self.distance_function, self.margin, self.swap = distance_function, margin, shapes.flag(swap, "swap")
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=self.distance_function,
+                                                   margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """``MultiLabelMarginLoss(size_average=None, reduce=None, reduction='mean')``: the multi-label hinge
+    loss (``F.multilabel_margin_loss``); each target row lists classes up to its first -1."""
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
 class PoissonNLLLoss(_Loss):
     """``PoissonNLLLoss(log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction='mean')``:
     the Poisson negative log-likelihood of the target counts (``F.poisson_nll_loss``)."""
