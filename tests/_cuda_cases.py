@@ -731,6 +731,10 @@ def scan_cases():
             if dtype != np.int64:
                 case("scan", f"cumprod_backward axis={axis} {tag}",
                      lambda g, t, ax=axis: S.cumprod_backward(g, t, ax), rand(*a.shape).astype(dtype), a)
+    long = np.round(rand(2, 37, 1) * 4) / 4  # many merge passes, and ties across runs
+    long[0, ::5, 0] = np.nan
+    for descending in (False, True):
+        case("scan", f"sort of long lines descending={descending}", lambda t, d=descending: S.sort(t, 1, d), long)
     case("scan", "sort of one element and of empty lines", lambda t: S.sort(t, 1, True), rand(2, 1, 3))
     case("scan", "cumulative of empty lines", lambda t: S.cumulative(t, 1, S.PROD), rand(2, 0, 3))
 
@@ -816,6 +820,9 @@ def main(argv) -> int:
         from numconv.kernels.cuda import norm as cuda_norm
 
         cuda_norm.BN_THREADS = 8  # fewer than some planes' sizes and more than others
+        from numconv.kernels.cuda import scan as cuda_scan
+
+        cuda_scan.SORT_RUN = 2  # so lines of 3 to 37 elements take one to five merge passes
     t0 = time.perf_counter()
     times = {}
     for group in GROUPS:

@@ -64,11 +64,23 @@ def precedes(y, k, x, j, descending):
     return y > x if descending else y < x
 
 
-def sorted_position(a, o, j, i, descending):
-    """Where a[o, j, i] lands in its line's stable sort: how many of the line's elements precede it."""
+def sorted_position_in_run(a, o, j, i, start, stop, descending):
+    """Where a[o, j, i] lands in the stable sort of its run, the line's elements start..stop-1."""
     x = a[o, j, i]
     r = 0
-    for k in range(a.shape[1]):
+    for k in range(start, stop):
         if precedes(a[o, k, i], k, x, j, descending):
             r += 1
     return r
+
+
+def preceding_count(values, indices, o, i, lo, hi, x, j, descending):
+    """How many of the sorted run values[o, lo:hi, i] (original positions in ``indices``) precede the
+    element x (original position j): the length of the run's prefix that precedes it, by bisection."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if precedes(values[o, mid, i], indices[o, mid, i], x, j, descending):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
