@@ -4,6 +4,7 @@ import os
 import struct
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -195,6 +196,250 @@ def test_boolean_fields_stay_boolean_as_torch(rng):
         (f, lab), = list(data.DataLoader(ds, batch_size=6))
         assert f.dtype == np.bool_ and lab.dtype == np.int64
         np.testing.assert_array_equal(f.numpy(), flags)
+
+
+def _same_batch(ours, theirs, torch, where="batch"):
+    """numconv's batch equals torch's, field by field: the same structure (numconv gives a tuple where
+    torch gives a list for tuple samples), and Tensors of the same values and dtype."""
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(ours, nc.Tensor), (where, type(ours))
+        expected = theirs.numpy()
+        assert ours.dtype == expected.dtype and ours.shape == expected.shape, (where, ours.dtype, expected.dtype)
+        np.testing.assert_array_equal(ours.numpy(), expected, err_msg=where)
+    elif isinstance(theirs, dict):
+        assert isinstance(ours, dict) and list(ours) == list(theirs), (where, ours)
+        for k in theirs:
+            _same_batch(ours[k], theirs[k], torch, f"{where}[{k!r}]")
+    elif isinstance(theirs, (list, tuple)) and not (theirs and isinstance(theirs[0], str)):
+        assert isinstance(ours, (list, tuple)) and len(ours) == len(theirs), (where, ours)
+        if hasattr(theirs, "_fields"):
+            assert type(ours) is type(theirs), where
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            _same_batch(a, b, torch, f"{where}[{i}]")
+    else:
+        assert list(ours) == list(theirs), where
+
+
+def _as_dataset(make, n):
+    class Samples(data.Dataset):
+        def __len__(self):
+            return n
+
+        def __getitem__(self, i):
+            return make(i)
+
+    return Samples()
+
+
+def test_list_nested_dict_and_bare_samples_collate_as_torch(torch, rng):
+    """List samples were one (B, 2) field, labels turned to floats in its second column; nested tuples
+    and dicts raised NumPy's inhomogeneous-shape error; a bare array became a 1-tuple."""
+    from collections import namedtuple
+
+    from torch.utils import data as tdata
+
+    n, bs = int(rng.integers(5, 12)), int(rng.integers(2, 5))
+    x = rng.standard_normal((n, 3, 2)).astype(np.float32)
+    aux = rng.standard_normal(n)
+    labels = rng.integers(0, 10, n)
+    Pair = namedtuple("Pair", "image label")
+    makes = {
+        "list": lambda i: [x[i], int(labels[i])],
+        "list of numbers": lambda i: [float(aux[i]), int(labels[i])],
+        "nested": lambda i: ((x[i], float(aux[i])), int(labels[i])),
+        "dict": lambda i: {"image": x[i], "label": int(labels[i]), "name": f"s{i}", "extra": [aux[i], (x[i],)]},
+        "named tuple": lambda i: Pair(x[i], labels[i]),
+        "bare array": lambda i: x[i],
+        "bare number": lambda i: float(aux[i]),
+        "tuple with strings": lambda i: (x[i], f"id{i}"),
+    }
+    for name, make in makes.items():
+        ours = list(data.DataLoader(_as_dataset(make, n), batch_size=bs))
+        theirs = list(tdata.DataLoader(_as_dataset(make, n), batch_size=bs))
+        assert len(ours) == len(theirs), name
+        for a, b in zip(ours, theirs):
+            _same_batch(a, b, torch, name)
+        if name == "list":
+            assert isinstance(ours[0], list)  # as torch: a list of fields for list samples
+    xb, yb = next(iter(data.DataLoader(_as_dataset(makes["list"], n), batch_size=n)))  # what train.py unpacks
+    np.testing.assert_array_equal(yb.numpy(), labels)
+    assert yb.dtype == np.int64
+    batch = data.default_collate([makes["dict"](i) for i in range(3)])
+    assert batch["name"] == ["s0", "s1", "s2"] and batch["image"].shape == (3, 3, 2)
+
+
+@pytest.mark.parametrize("case, error, words", [
+    ("none", TypeError, r"batch field \[1\]\[0\]: a sample holds None"),
+    ("shapes", ValueError, r"batch field \['image'\]: its samples have different shapes"),
+    ("lengths", ValueError, r"batch field \[1\]: a sample holds 3 fields where the first holds 2"),
+    ("keys", ValueError, r"the samples: a sample holds keys 'a' where the first holds keys 'image'"),
+    ("object", TypeError, r"batch field \[0\]: a sample holds an object of type object"),
+    ("strings", TypeError, r"batch field \[1\]: it holds an array of dtype <U"),
+])
+def test_samples_that_cannot_be_collated_name_the_field(case, error, words):
+    def make(i):
+        if case == "none":
+            return np.zeros(2), [None, i]
+        if case == "shapes":
+            return {"image": np.zeros(2 + (i == 1))}
+        if case == "lengths":
+            return np.zeros(2), [1, 2] if i == 0 else [1, 2, 3]
+        if case == "keys":
+            return {"image": 1} if i == 0 else {"a": 1}
+        if case == "object":
+            return object(), i
+        return np.zeros(2), np.array(f"label{i}")
+
+    with pytest.raises(error, match=words + ".*collate_fn"):
+        next(iter(data.DataLoader(_as_dataset(make, 4), batch_size=4)))
+    strings = data.TensorDataset(np.ones((2, 3), np.float32), np.array(["a", "b"]))  # the gathering path too
+    with pytest.raises(TypeError, match=r"batch field \[1\]: it holds an array of dtype <U1.*collate_fn"):
+        next(iter(data.DataLoader(strings, batch_size=2)))
+
+
+def test_subset_checks_indices_before_casting_them(torch, rng):
+    """uint64 2**64 - 1 became -1 (the last sample) in the cast to int64; a 2-D index array was flattened."""
+    n = int(rng.integers(3, 9))
+    ds = data.TensorDataset(rng.standard_normal((n, 2)))
+    for huge in (np.array([2 ** 64 - 1], np.uint64), [2 ** 64 - 1], [0, 2 ** 70], np.array([n], np.uint8),
+                 [np.uint64(2 ** 63)], range(n - 1, n + 1)):
+        with pytest.raises(IndexError, match=r"indices must be in .* got \d+"):
+            data.Subset(ds, huge)
+    with pytest.raises(IndexError, match=f"indices must be in .* got {-n - 1}"):
+        data.Subset(ds, np.array([0, -n - 1]))
+    with pytest.raises((IndexError, ValueError)):  # torch refuses it too (when the sample is read)
+        torch.utils.data.Subset(torch.utils.data.TensorDataset(torch.zeros(n)), np.array([2 ** 64 - 1], np.uint64))[0]
+    for two_d in (np.zeros((2, 2), np.int64), [[0, 1], [1, 0]], np.zeros((0, 2), np.int64)):
+        with pytest.raises(ValueError, match=r"indices must be 1-D, got an array of shape \((2|0), 2\)"):
+            data.Subset(ds, two_d)
+    picks = rng.integers(0, n, 6).astype(np.uint64)  # in range, unsigned: fine, as torch
+    np.testing.assert_array_equal(data.Subset(ds, picks)[np.arange(6)][0], ds.arrays[0][picks.astype(np.int64)])
+
+
+def test_loader_takes_pytorchs_single_process_arguments_and_refuses_the_rest():
+    ds = _dataset(7)
+    plain = [y.numpy().tolist() for _, y in data.DataLoader(ds, batch_size=3)]
+    assert _labels_of(data.DataLoader(ds, batch_size=3, num_workers=0, pin_memory=False)) == plain
+    for kw in (dict(num_workers=2), dict(pin_memory=True)):
+        with pytest.raises(ValueError, match=f"{next(iter(kw))}=.*main process"):
+            data.DataLoader(ds, batch_size=3, **kw)
+    with pytest.raises(TypeError, match="num_workers"):
+        data.DataLoader(ds, num_workers=1.5)
+    for kw in (dict(sampler=[3, 1, 2]), dict(batch_sampler=[[0, 1]])):
+        with pytest.raises(TypeError, match=f"{next(iter(kw))}=.*not supported.*Subset"):
+            data.DataLoader(ds, **kw)
+    with pytest.raises(TypeError, match="batch_size=None .*not supported"):
+        data.DataLoader(ds, batch_size=None)
+
+
+def test_a_generator_given_twice_is_refused():
+    with pytest.raises(ValueError, match="give one"):
+        data.DataLoader(_dataset(), shuffle=True, seed=np.random.default_rng(1), generator=np.random.default_rng(2))
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_random_split_as_torch(torch, rng, trial):
+    from torch.utils import data as tdata
+
+    n = int(rng.integers(1, 40))
+    ds = data.TensorDataset(np.arange(n))
+    cuts = np.sort(rng.integers(0, n + 1, int(rng.integers(1, 4))))
+    counts = np.diff(np.concatenate([[0], cuts, [n]])).tolist()
+    weights = rng.random(len(counts)) + 0.01
+    fractions = (weights / weights.sum()).tolist()
+    fractions[-1] = 1 - sum(fractions[:-1])
+    for lengths in (counts, fractions):
+        with warnings.catch_warnings(record=True) as ours_warned:  # an empty part from fractions: both warn
+            warnings.simplefilter("always")
+            parts = data.random_split(ds, lengths, generator=trial)
+        with warnings.catch_warnings(record=True) as torch_warned:
+            warnings.simplefilter("always")
+            expected = tdata.random_split(range(n), lengths)
+        assert [len(p) for p in parts] == [len(p) for p in expected]
+        assert bool(ours_warned) == bool(torch_warned)
+        assert all(isinstance(p, data.Subset) for p in parts)
+        taken = np.concatenate([p.indices for p in parts])
+        np.testing.assert_array_equal(np.sort(taken), np.arange(n))  # disjoint, and every sample once
+        again = data.random_split(ds, lengths, generator=np.random.default_rng(trial))
+        assert all(np.array_equal(a.indices, b.indices) for a, b in zip(parts, again))
+    nc.manual_seed(trial)
+    first = data.random_split(ds, counts)
+    nc.manual_seed(trial)
+    assert all(np.array_equal(a.indices, b.indices) for a, b in zip(first, data.random_split(ds, counts)))
+    with pytest.raises(ValueError, match="sum to"):
+        data.random_split(ds, counts + [1])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.random_split(ds, [1.5, -0.5])
+    with pytest.raises(TypeError, match="generator"):
+        data.random_split(ds, counts, generator=torch.Generator())
+
+
+def test_concat_dataset_as_torch(torch, rng):
+    from torch.utils import data as tdata
+
+    sizes = rng.integers(0, 5, 4).tolist() + [int(rng.integers(1, 4))]
+    arrays = [rng.standard_normal((s, 2)) for s in sizes]
+    ours = data.ConcatDataset([data.TensorDataset(a, np.full(len(a), k)) for k, a in enumerate(arrays)])
+    theirs = tdata.ConcatDataset([tdata.TensorDataset(torch.from_numpy(a), torch.full((len(a),), k))
+                                  for k, a in enumerate(arrays)])
+    n = len(theirs)
+    assert len(ours) == n == sum(sizes) and ours.cumulative_sizes == theirs.cumulative_sizes
+    for i in range(-n, n):
+        (x, k), (tx, tk) = ours[i], theirs[i]
+        np.testing.assert_array_equal(x, tx.numpy())
+        assert k == tk.item()
+    for bad in (n, -n - 1):
+        with pytest.raises(IndexError, match="out of range"):
+            ours[bad]
+    both = data.TensorDataset(arrays[-1]) + data.TensorDataset(arrays[-1])
+    assert isinstance(both, data.ConcatDataset) and len(both) == 2 * sizes[-1]
+    (xb,), = list(data.DataLoader(both, batch_size=len(both)))
+    np.testing.assert_array_equal(xb.numpy(), np.concatenate([arrays[-1]] * 2))
+    with pytest.raises(ValueError, match="at least one"):
+        data.ConcatDataset([])
+    assert "ConcatDataset" in data.__all__ and "random_split" in data.__all__
+
+
+def test_unknown_dataset_options_name_the_dataset_and_its_options():
+    """An unknown option was a lambda's TypeError; num_classes ignored it."""
+    for call in (lambda: data.get_dataset("mnist", foo=1), lambda: data.num_classes("mnist", num_classes=3),
+                 lambda: data.get_dataset("fashion-mnist", data_dir="x", foo=1)):
+        with pytest.raises(ValueError, match="dataset '(fashion-)?mnist' has no option '(foo|num_classes)'; it takes "
+                                             "no options besides data_dir"):
+            call()
+    for call in (data.get_dataset, data.num_classes):
+        with pytest.raises(ValueError, match="'synthetic-cifar' has no option 'n_trian'; its options are n_train, "
+                                             "n_test, num_classes, seed"):
+            call("synthetic_cifar", n_trian=5)
+    with pytest.raises(ValueError, match="n_train"):
+        data.num_classes("synthetic-cifar", n_train=0)
+    assert data.num_classes("cifar10", data_dir="anywhere") == 10
+
+
+def test_dataset_helpers_name_bad_input(rng, tmp_path):
+    x = rng.standard_normal((6, 3, 2, 2)).astype(np.float32)
+    ds = data.TensorDataset(x, np.arange(6))
+    sub = data.Subset(ds, [4, 0, 2])
+    for got, want in zip(data.channel_stats(sub), data.channel_stats(data.TensorDataset(x[[4, 0, 2]]))):
+        np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(data.standardize(sub, *data.channel_stats(sub)).arrays[0].mean(axis=(0, 2, 3)), 0,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"mean \(shape \(2,\)\) and std \(shape \(2,\)\).*\(6, 3, 2, 2\).*3 channels"):
+        data.standardize(ds, [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="empty dataset"):
+        data.channel_stats(data.TensorDataset(np.zeros((0, 3, 2, 2), np.float32)))
+    with pytest.raises(ValueError, match=r"labels of shape \(N,\).*\(3, 2\)"):
+        data.stratified_split(np.zeros((3, 2), np.int64), 2)
+    with pytest.raises(ValueError, match="TensorDataset argument 1 is not an array"):
+        data.TensorDataset(np.zeros((2, 2)), [[1, 2], [3]])
+    fd = os.open(__file__, os.O_RDONLY)
+    try:
+        for read in (data.read_idx, data.read_cifar10_binary):
+            with pytest.raises(TypeError, match="path must be a file name"):
+                read(fd)
+        os.fstat(fd)  # still open: nothing read it, nothing closed it
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------- bundled datasets
