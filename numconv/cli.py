@@ -69,6 +69,8 @@ def train(args) -> int:
 def evaluate(args) -> int:
     from .train import evaluate as run
 
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     run(args.checkpoint, data_dir=args.data_dir, batch_size=args.batch_size)
     return 0
 
@@ -109,8 +111,10 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
-    p.add_argument("--overwrite", action="store_true", help="replace the run already in OUT (else refused)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/last.npz up to --epochs (a run already there is reported and left as it is)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in OUT (else refused; not with --resume)")
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=train)

@@ -290,7 +290,11 @@ def _same_folder(a, b):
 
 def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False):
     """Train per ``cfg``; returns the history (a list of per-epoch dicts). A run folder that holds a
-    checkpoint is continued (``resume``) or replaced (``overwrite``), never silently replaced."""
+    checkpoint is continued (``resume``) or replaced (``overwrite``), never silently replaced. A
+    resumed run whose checkpoint already holds ``cfg.epochs`` epochs (or more) trains nothing: it says
+    so and returns the checkpoint's history, leaving the folder as it is."""
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     _check(cfg)
     ck_path = os.path.join(cfg.out, "last.npz")
     if os.path.lexists(ck_path) and not os.path.isdir(ck_path) and not resume and not overwrite:
@@ -338,6 +342,11 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
                     raise kind(f"{ck_path}: its {entry!r} entry: {e}") from None
         history = list(state["history"])
         start = int(state["epoch"]) + 1
+        if start > cfg.epochs:  # nothing left to train (the checkpoint was still checked): said, not a silent "done"
+            acc = f" (test accuracy {100 * history[-1]['test_acc']:.2f}%)" if history else ""
+            log(f"--resume: the run in {cfg.out} has already trained {start - 1} epochs{acc}, and --epochs "
+                f"{cfg.epochs} asks for no more; nothing to train (pass a larger --epochs to continue it)")
+            return history
         log(f"resuming {cfg.out} after epoch {start - 1}")
     elif resume:
         log(f"--resume: no checkpoint in {cfg.out} yet, starting from scratch")
@@ -387,6 +396,7 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
 
 def evaluate(checkpoint_path, data_dir=None, batch_size=256, log=print):
     """Rebuild the model a checkpoint was trained as, load its weights, report test loss and accuracy."""
+    batch_size = shapes.integer(batch_size, "batch_size", lo=1)
     state = _training_state(checkpoint_path, ("config", "model"))
     cfg = Config(**{k: v for k, v in state["config"].items() if k in Config.__dataclass_fields__})
     if data_dir is not None:

@@ -170,3 +170,64 @@ def test_saving_over_a_file_keeps_its_mode_and_follows_a_link(tmp_path):
     assert os.path.islink(link)  # the link stays, the file it names has the new contents
     loaded = checkpoint.load(target)
     np.testing.assert_array_equal(loaded["model"]["fc.bias"], state["model"]["fc.bias"])
+
+
+def test_files_of_other_kinds_are_not_numconv_checkpoints(tmp_path, torch):
+    """A PyTorch .pt, a pickle, a .npy and a directory were all called 'corrupt or truncated'."""
+    import pickle
+
+    rng = np.random.default_rng(10)
+    torch.save({"w": torch.from_numpy(rng.standard_normal(3))}, tmp_path / "model.pt")
+    torch.save({"w": torch.ones(2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    (tmp_path / "p.pkl").write_bytes(pickle.dumps({"a": rng.standard_normal(2)}))
+    np.save(tmp_path / "a.npy", rng.standard_normal(4))
+    for name, words in (("model.pt", "PyTorch file"), ("legacy.pt", "pickle"), ("p.pkl", "pickle"),
+                        ("a.npy", ".npy array file, not an .npz archive"), ("", "directory")):
+        with pytest.raises(ValueError, match="not a numconv checkpoint") as e:
+            checkpoint.load(tmp_path / name)
+        assert words in str(e.value) and "corrupt" not in str(e.value), (name, e.value)
+    good = tmp_path / "ck.npz"  # a checkpoint cut short is still called damaged, not foreign
+    checkpoint.save(good, _state(rng))
+    good.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="corrupt or truncated") as e:
+        checkpoint.load(good)
+    assert "not a numconv checkpoint" not in str(e.value)
+
+
+def test_numpy_scalars_come_back_as_the_same_scalars(tmp_path):
+    """np.float32, np.int64 and np.bool_ came back as 0-d arrays, np.float64 as a Python float."""
+    rng = np.random.default_rng(11)
+    values = {"f32": np.float32(rng.standard_normal()), "f64": np.float64(rng.standard_normal()),
+              "f16": np.float16(rng.standard_normal()), "i64": np.int64(rng.integers(-2**62, 2**62)),
+              "u8": np.uint8(rng.integers(0, 256)), "b": np.bool_(rng.random() < 0.5), "s": np.str_("label"),
+              "py": [float(rng.standard_normal()), int(rng.integers(100)), True], "zero_d": np.array(2.5)}
+    path = tmp_path / "s.npz"
+    checkpoint.save(path, values)
+    back = checkpoint.load(path)
+    for k, v in values.items():
+        if k == "py":
+            assert back[k] == v and [type(x) for x in back[k]] == [float, int, bool]
+        elif k == "zero_d":
+            assert isinstance(back[k], np.ndarray) and back[k].shape == () and back[k] == 2.5
+        else:
+            assert type(back[k]) is type(v) and back[k] == v, (k, type(back[k]), back[k])
+
+
+def test_save_fsyncs_the_directory_after_the_rename(tmp_path, monkeypatch):
+    import stat
+
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    checkpoint.save(tmp_path / "ck.npz", _state(np.random.default_rng(12)))
+    if hasattr(os, "O_DIRECTORY"):  # POSIX: the file, then (after the rename) its folder
+        assert synced == [False, True], synced
+    synced.clear()
+    monkeypatch.delattr(os, "O_DIRECTORY", raising=False)  # a platform without it: skipped, not an error
+    checkpoint.save(tmp_path / "ck.npz", _state(np.random.default_rng(13)))
+    assert synced == [False] and checkpoint.load(tmp_path / "ck.npz")["epoch"] == 7

@@ -98,6 +98,38 @@ def test_a_folder_with_a_run_is_continued_or_replaced_never_silently(tmp_path, c
     assert (mine / "metrics.csv").read_text() == "my numbers\n" and not (mine / "last.npz").exists()
 
 
+def test_resuming_a_run_already_at_its_epochs_says_so_and_trains_nothing(tmp_path, capsys):
+    """--resume --epochs 1 on a 2-epoch run printed 'resuming ... done' without saying nothing was trained."""
+    hist = train(_cfg(tmp_path / "f", epochs=2, limit=64), log=lambda *a: None)
+    path = tmp_path / "f" / "last.npz"
+    before = path.read_bytes()
+    for epochs in (1, 2):
+        argv = ["train", "--epochs", str(epochs), "--limit", "64", "--batch-size", "32", "--lr", "0.002", "--seed",
+                "3", "--no-progress", "--out", str(tmp_path / "f"), "--resume"]
+        assert cli.main(argv) == 0
+        out = capsys.readouterr().out
+        assert f"already trained 2 epochs (test accuracy {100 * hist[-1]['test_acc']:.2f}%), and --epochs {epochs} " \
+               "asks for no more; nothing to train" in out, out
+        assert "epoch 1:" not in out and "done:" not in out
+    assert train(_cfg(tmp_path / "f", epochs=2, limit=64), resume=True, log=lambda *a: None) == hist
+    assert path.read_bytes() == before
+
+
+def test_resume_and_overwrite_together_are_refused(tmp_path, capsys):
+    argv = ["train", "--epochs", "1", "--limit", "64", "--no-progress", "--out", str(tmp_path / "ro")]
+    assert cli.main(argv + ["--resume", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--resume" in err and "--overwrite" in err and "give one" in err, err
+    assert not (tmp_path / "ro").exists()
+
+
+def test_evaluate_names_a_bad_batch_size(tmp_path, capsys):
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "none.npz"), "--batch-size", "0"]) == 2
+    assert "numconv: error: --batch-size must be >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        evaluate(str(tmp_path / "none.npz"), batch_size=0, log=lambda *a: None)
+
+
 def test_corrupt_checkpoint_is_reported_and_not_overwritten(tmp_path):
     train(_cfg(tmp_path / "c", epochs=1), log=lambda *a: None)
     path = tmp_path / "c" / "last.npz"
