@@ -792,6 +792,9 @@ GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cas
 
 def main(argv) -> int:
     out_json = argv[argv.index("--json") + 1] if "--json" in argv else None
+    import _ptx_check  # tests/_ptx_check.py: record kernel launches for test_cuda_ptx.py (simulator only)
+
+    _ptx_check.start(argv)
     import numconv
 
     numconv.cuda.require()  # the caching memory pool, as users get it, before this script's first array
@@ -846,6 +849,7 @@ def main(argv) -> int:
     failed = [r for r in RESULTS if not r["ok"]]
     print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed ({time.perf_counter() - t0:.1f} s, "
           f"simulator={os.environ.get('NUMBA_ENABLE_CUDASIM') == '1'})", file=sys.stderr)
+    _ptx_check.finish(argv)  # signatures.json beside --json (or --signatures PATH)
     if out_json:
         with open(out_json, "w") as f:
             json.dump({"results": RESULTS, "times": times}, f)

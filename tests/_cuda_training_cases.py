@@ -916,6 +916,9 @@ GROUPS = [math_cases, unsupported_cases, autograd_cases, edge_cases_found_by_rev
 
 def main(argv) -> int:
     out_json = argv[argv.index("--json") + 1] if "--json" in argv else None
+    import _ptx_check  # tests/_ptx_check.py: record kernel launches for test_cuda_ptx.py (simulator only)
+
+    _ptx_check.start(argv)
     nc.cuda.require()  # the caching memory pool, as users get it, before the first array
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         import numconv.kernels.cuda as kernels_cuda
@@ -934,6 +937,7 @@ def main(argv) -> int:
     failed = [r for r in RESULTS if not r["ok"]]
     print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed ({time.perf_counter() - t0:.1f} s)",
           file=sys.stderr)
+    _ptx_check.finish(argv)  # signatures.json beside --json (or --signatures PATH)
     if out_json:
         with open(out_json, "w") as f:
             json.dump({"results": RESULTS, "times": times}, f)
