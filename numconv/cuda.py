@@ -49,9 +49,37 @@ def require() -> None:
             "CUDA was asked for but is not available: install the 'cuda' extra (pip install numconv[cuda]) "
             "on a machine with an NVIDIA GPU and driver, or keep the arrays on the CPU"
         )
+    problem = compiler_problem()
+    if problem:
+        raise RuntimeError(problem)
     if not _pool_state["tried"]:
         _install_pool()
     _available.append(True)
+
+
+def compiler_problem(numba_version=None, has_numba_cuda=None):
+    """Why numconv's kernels cannot compile for this GPU, or None: on a real GPU they need numba-cuda
+    (the 'cuda' extra). Numba's own CUDA target, deprecated since 0.61, rejects every two-argument
+    ``min``/``max`` in a kernel from 0.66 on (numba#10753), so the convolution, pooling and norm
+    kernels would fail with a typing traceback at their first launch. The simulator runs either."""
+    if _simulated():
+        return None
+    if has_numba_cuda is None:
+        import importlib.util
+
+        has_numba_cuda = importlib.util.find_spec("numba_cuda") is not None
+    if has_numba_cuda:
+        return None
+    if numba_version is None:
+        import numba
+
+        numba_version = numba.__version__
+    parts = tuple(int(p) for p in numba_version.split(".")[:2] if p.isdigit())
+    if parts < (0, 66):
+        return None
+    return (f"numconv's CUDA kernels need numba-cuda on a GPU: install the 'cuda' extra (pip install "
+            f"numconv[cuda], which brings numba-cuda[cu12]); numba {numba_version}'s own CUDA target cannot compile "
+            "them (it rejects two-argument min/max, numba#10753)")
 
 
 def _simulated() -> bool:

@@ -99,3 +99,21 @@ def test_asking_for_cuda_without_one_is_a_clear_error():
     with pytest.raises(ValueError, match="CUDA is not available"):
         train._check(train.Config(device="cuda"))
     assert nc.cuda.is_available() is False
+
+
+def test_a_gpu_without_numba_cuda_is_refused_with_what_to_install(monkeypatch):
+    """On a real GPU, numba >= 0.66's own CUDA target cannot compile numconv's kernels (numba#10753):
+    require() says to install the cuda extra instead of a typing traceback at the first conv."""
+    import numconv.cuda as ncuda
+
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.setattr(ncuda, "_simulated", lambda: False)
+    problem = ncuda.compiler_problem("0.68.1", has_numba_cuda=False)
+    assert problem and "pip install numconv[cuda]" in problem and "0.68.1" in problem
+    assert ncuda.compiler_problem("0.68.1", has_numba_cuda=True) is None
+    assert ncuda.compiler_problem("0.65.0", has_numba_cuda=False) is None
+    monkeypatch.setattr(ncuda, "_available", [])
+    monkeypatch.setattr(ncuda, "is_available", lambda: True)
+    monkeypatch.setattr(ncuda, "compiler_problem", lambda: problem)
+    with pytest.raises(RuntimeError, match=r"numba-cuda"):
+        ncuda.require()
