@@ -1,4 +1,4 @@
-"""Receptive fields: the notes' recurrences, an exact top-down region, and an empirical check.
+"""Receptive fields: the notes' recurrences, a top-down region of one unit, and an empirical check.
 
 Conventions (per spatial dimension, in pixels of the network input, pixel centres at 0, 1, 2, ...):
 
@@ -13,21 +13,22 @@ Conventions (per spatial dimension, in pixels of the network input, pixel centre
 - Unit o of a layer sees input pixels ``[start + o j - (r-1)/2, start + o j + (r-1)/2]``.
 - Pooling counts as a window (max, average and power-average alike), and so does ``PixelUnshuffle(r)``
   (kernel and stride r); BatchNorm, activations, dropout and other layers that keep the spatial size
-  are the identity for receptive fields.
-- Adaptive pooling whose input size is a multiple of the output size is a window of n/m; otherwise
-  its windows differ in size: ``size`` uses the largest, ``jump`` is j n/m (fractional) and ``start``
-  the first window's centre.
-- Transposed convolution (fractional stride): ``jump`` j/s; ``size`` grows by the largest spread of
-  the inputs that reach one output (over output positions); ``start`` is exact for output 0. Units
-  of an upsampled map are not evenly aligned with the input, so the bottom-up numbers are an
-  approximation there; ``receptive_region`` is exact for any unit.
-- Upsampling (``Upsample`` in every mode, ``PixelShuffle``) reads known input pixels per output: output
-  o reads inputs a_o..b_o (the interpolation's taps; o // r for pixel shuffle). ``jump`` is the
-  fractional stride j n_in/n_out, and ``size`` and ``start`` bound every unit: with q = n_in/n_out,
-  lo = min_o (a_o - o q) and hi = max_o (b_o - o q), size r + (hi - lo) j and start shifted by
-  (lo + hi)/2 j, so each unit's region contains its exact one (wider where the offsets vary: by
-  (s-1)/s of the input's jump for nearest upsampling by s).
-  ``Upsample(mode='area')`` is adaptive average pooling.
+  are the identity for receptive fields (in a traced model; a list of layers takes only the layers
+  it knows act position by position, see ``receptive_field``).
+- Upsampling (``Upsample`` in every mode, ``PixelShuffle``), adaptive pooling and transposed
+  convolution read known input pixels per output: output o reads inputs a_o..b_o (the
+  interpolation's taps; o // r for pixel shuffle; the adaptive window ``[floor(o n_in/n_out),
+  ceil((o+1) n_in/n_out) - 1]``; for a transposed convolution or max unpooling, the inputs i with
+  ``o = i s - p + t d``). ``jump`` is the fractional stride j q, q = n_in/n_out (1/s for a
+  transposed convolution), and ``size`` and ``start`` bound every unit: with lo = min_o (a_o - o q)
+  and hi = max_o (b_o - o q), size r + (hi - lo) j and start shifted by (lo + hi)/2 j, so each
+  unit's region contains every input pixel that reaches it (an upper bound, exact for adaptive
+  pooling where n_out divides n_in: the window n_in/n_out). Where the offsets a_o - o q vary from
+  output to output (uneven adaptive windows, a stride that does not divide a transposed kernel,
+  nearest upsampling by s) the region is wider than the exact one (for adaptive pooling and
+  nearest upsampling, by less than one jump j of the input at each end). The offsets of a
+  transposed convolution repeat with period s, so its bound needs no sizes (outputs that no input
+  reaches, when k < s, are left out). ``Upsample(mode='area')`` is adaptive average pooling.
 - Where branches meet (a residual addition, an Inception concatenation) the field is the union of
   the branches' fields (their bounding interval): the largest branch field when the branches are
   centred alike, as in every zoo model.
@@ -74,6 +75,72 @@ _ADAPTIVE = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d) +
 _UNPOOL = (nn.MaxUnpool1d, nn.MaxUnpool2d, nn.MaxUnpool3d)
 _LPPOOL = (nn.LPPool1d, nn.LPPool2d, nn.LPPool3d)
 _POOL = _MAXPOOL + _AVGPOOL + _LPPOOL
+_CONTAINERS = (nn.Sequential, nn.ModuleList)
+_GLOBAL = (nn.Flatten, nn.Linear)  # in a list of layers: every unit sees the whole map, as after a flatten
+# Layers that act on each position alone (element by element, per channel, across the channels of one
+# position): the identity for receptive fields.
+_POSITIONWISE = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish,
+    nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.Sigmoid, nn.Tanh, nn.LogSigmoid, nn.Softsign, nn.Tanhshrink,
+    nn.Threshold, nn.Hardshrink, nn.Softmax2d, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LocalResponseNorm, nn.ChannelShuffle, nn.Identity,
+)
+# The modules a list of layers may hold (containers are expanded first).
+_LIST_LAYERS = (_ConvNd, nn.Upsample, nn.PixelShuffle, nn.PixelUnshuffle) + _POOL + _ADAPTIVE + _UNPOOL \
+    + _GLOBAL + _POSITIONWISE
+
+
+def _spatial_dims(layer):
+    """How many spatial dimensions a layer's type fixes (Conv2d, MaxPool2d, BatchNorm2d: 2), else None."""
+    if isinstance(layer, _ConvNd):
+        return layer._nd
+    for nd, group in enumerate(zip(_MAXPOOL, _AVGPOOL, _LPPOOL, _ADAPTIVE[:3], _ADAPTIVE_MAX, _UNPOOL), 1):
+        if isinstance(layer, group):
+            return nd
+    if isinstance(layer, (nn.BatchNorm2d, nn.BatchNorm3d)):  # BatchNorm1d takes (C,) and (C, L) alike
+        return 2 if isinstance(layer, nn.BatchNorm2d) else 3
+    return None
+
+
+def _sample_form(nd):
+    return "(C, " + ", ".join(("L",) if nd == 1 else ("H", "W") if nd == 2 else ("D", "H", "W")) + ")"
+
+
+def check_input_shape(layer, name, input_shape, x_shape):
+    """Refuse an ``input_shape`` (one sample's shape, checked by ``shapes.sample_shape``) that the network's
+    first layer ``layer`` (called ``name``, about to run on ``x_shape``) cannot take as (C, *spatial): a
+    shape without its channel dimension (which a Conv2d would read as one unbatched (C, H, W) sample, so
+    the trace ran on the wrong dimensions), with a batch dimension, or with another channel count.
+    Returns whether the layer's type fixes what it takes (convolutions, pooling, BatchNorm2d/3d, Linear):
+    the first such layer decides; it is checked when it reads the traced input's shape (1, *input_shape)."""
+    if not isinstance(layer, nn.Linear) and _spatial_dims(layer) is None:
+        return False
+    if tuple(x_shape) != (1,) + tuple(input_shape):
+        return True
+    kind = type(layer).__name__
+
+    def first(detail=""):
+        return f"the model's first layer {name or kind} ({kind}{detail})"
+
+    if isinstance(layer, nn.Linear):
+        if input_shape[-1] != layer.in_features:
+            raise ValueError(f"input_shape {input_shape} does not fit {first(f', in_features={layer.in_features}')}: "
+                             f"its last size must be {layer.in_features}")
+        return True
+    nd = _spatial_dims(layer)
+    channels = layer.in_channels if isinstance(layer, _ConvNd) else getattr(layer, "num_features", None)
+    if len(input_shape) != nd + 1:
+        hint = ""
+        if len(input_shape) == nd:
+            hint = "; the channel dimension is missing" + ("" if channels is None else f": {(channels,) + input_shape}")
+        elif len(input_shape) == nd + 2:
+            hint = f"; leave out the batch dimension: {input_shape[1:]}"
+        takes = ("" if channels is None else f"{channels} input channel(s) and ") + f"{nd} spatial dimension(s)"
+        raise ValueError(f"input_shape must be one sample's shape {_sample_form(nd)} for {first(': ' + takes)}, "
+                         f"got {input_shape}{hint}")
+    if channels is not None and input_shape[0] != channels:
+        raise ValueError(f"input_shape {input_shape} has {input_shape[0]} channel(s), but {first()} takes {channels}")
+    return True
 
 
 def _num(x):
@@ -319,6 +386,13 @@ def union(dim_sets):
     return tuple(out)
 
 
+def _offset_bounds(windows, q):
+    """(lo, hi) with a_o - o q >= lo and b_o - o q <= hi for every output o reading inputs a_o..b_o
+    (``windows[o]``; None: output o reads no input)."""
+    offsets = [(a - o * q, b - o * q) for o, w in enumerate(windows) if w is not None for a, b in (w,)]
+    return min(a for a, _ in offsets), max(b for _, b in offsets)
+
+
 def apply_geometry(geom, dims, n_out=None):
     """The field after a layer with geometry ``geom``, given the field ``dims`` of its input."""
     if geom.kind == "pass":
@@ -328,43 +402,28 @@ def apply_geometry(geom, dims, n_out=None):
     out = []
     for i, x in enumerate(dims):
         m = None if n_out is None else n_out[i]
-        if geom.kind == "adaptive":
-            n, mm = geom.n_in[i], geom.n_out[i]
-            if n % mm == 0:
-                k = s = n // mm
-                r, j = x.r + (k - 1) * x.j, x.j * s
-                start = x.start + Fraction(k - 1, 2) * x.j
-            else:
-                wins = [_adaptive_window(o, n, mm) for o in range(mm)]
-                kmax = max(b - a + 1 for a, b in wins)
-                r, j = x.r + (kmax - 1) * x.j, x.j * Fraction(n, mm)
-                start = x.start + Fraction(wins[0][0] + wins[0][1], 2) * x.j
-            out.append(_Dim(r, j, start, x.full_lo, x.full_hi))
-            continue
-        if geom.kind == "resample":  # inputs a..b of output o lie in [o q + lo, o q + hi]
-            q = Fraction(geom.n_in[i], geom.n_out[i])
-            lo = min(a - o * q for o, (a, _) in enumerate(geom.windows[i]))
-            hi = max(b - o * q for o, (_, b) in enumerate(geom.windows[i]))
-            out.append(_Dim(x.r + (hi - lo) * x.j, x.j * q, x.start + (lo + hi) / 2 * x.j, x.full_lo, x.full_hi))
-            continue
-        k, s, p, d = geom.kernel[i], geom.stride[i], geom.padding[i], geom.dilation[i]
-        kk = d * (k - 1) + 1
         if geom.kind == "window":
+            k, s, p, d = geom.kernel[i], geom.stride[i], geom.padding[i], geom.dilation[i]
+            kk = d * (k - 1) + 1
             r = x.r + (kk - 1) * x.j
             start = x.start + (Fraction(kk - 1, 2) - p) * x.j
             j = x.j * s
             lo0 = start - (r - 1) / 2
             hi_full = lo0 + r - 1 + ((m - 1) * j if m is not None else 0)
             out.append(_Dim(r, j, start, lo0, hi_full))
-        else:  # transposed
-            spread = 0
-            for o in range(s):
-                ins = _transposed_inputs(o, k, s, p, d)
-                if ins:
-                    spread = max(spread, max(ins) - min(ins))
-            ins0 = _transposed_inputs(0, k, s, p, d)
-            c0 = Fraction(min(ins0) + max(ins0), 2) if ins0 else (p - Fraction(kk - 1, 2)) / s
-            out.append(_Dim(x.r + spread * x.j, x.j / s, x.start + c0 * x.j, x.full_lo, x.full_hi))
+            continue
+        # output o reads inputs a_o..b_o, which lie in [o q + lo, o q + hi]: bound every unit by that
+        if geom.kind == "transposed":  # o reads i = (o + p - t d) / s; the offsets repeat with period s
+            k, s, p, d = geom.kernel[i], geom.stride[i], geom.padding[i], geom.dilation[i]
+            q = Fraction(1, s)
+            windows = [(min(ins), max(ins)) if ins else None
+                       for ins in (_transposed_inputs(o, k, s, p, d) for o in range(s))]
+        else:
+            n, mm = geom.n_in[i], geom.n_out[i]
+            q = Fraction(n, mm)
+            windows = geom.windows[i] if geom.kind == "resample" else [_adaptive_window(o, n, mm) for o in range(mm)]
+        lo, hi = _offset_bounds(windows, q)
+        out.append(_Dim(x.r + (hi - lo) * x.j, x.j * q, x.start + (lo + hi) / 2 * x.j, x.full_lo, x.full_hi))
     return tuple(out)
 
 
@@ -432,8 +491,39 @@ def _as_layer(dims, name, type_name, output_size=None):
                    tuple(_num(x.start) for x in dims), _unit_grid(output_size, len(dims)))
 
 
+def _layer_list(items, prefix=""):
+    """[(name, layer)] from (name, layer) pairs in order, with every Sequential or ModuleList replaced by
+    its children (named ``'2.0'``, ``'2.1'``, ...: the container's name, a dot, the child's)."""
+    out = []
+    for name, layer in items:
+        name = f"{prefix}{name}"
+        if isinstance(layer, _CONTAINERS):
+            out += _layer_list(layer.named_children(), name + ".")
+        else:
+            out.append((name, layer))
+    return out
+
+
+def _what(name, layer):
+    return f"layer {name} ({type(layer).__name__})" if isinstance(layer, nn.Module) else f"layer {name} (spec {layer!r})"
+
+
 def _sequence_geometries(layers, input_shape):
-    """[(layer, geometry, n_in, n_out)] for a list of modules / specs, tracking sizes when input_shape is known."""
+    """[(name, layer, geometry, n_in, n_out)] for a list of modules / specs (containers expanded),
+    tracking sizes when input_shape is known; and the number of spatial dimensions."""
+    layers = _layer_list(enumerate(layers))
+    for name, layer in layers:
+        if not isinstance(layer, nn.Module):
+            continue
+        if any(True for _ in layer.children()):
+            raise ValueError(f"{_what(name, layer)} is a module with submodules whose forward receptive_field cannot "
+                             f"see as a list: pass it as a model, receptive_field(module, input_shape), which traces it")
+        if not isinstance(layer, _LIST_LAYERS):
+            raise ValueError(f"{_what(name, layer)} is not a layer receptive_field can analyse in a list of layers "
+                             f"(convolutions, pooling, upsampling, Flatten/Linear and position-wise layers are); pass "
+                             f"the network as a model, receptive_field(model, input_shape), which traces it")
+    given = [(name, layer, _spatial_dims(layer)) for name, layer in layers if isinstance(layer, nn.Module)]
+    given = [g for g in given if g[2] is not None]
     if input_shape is not None:
         sizes = shapes.sample_shape(input_shape)[1:]
         if not sizes:
@@ -442,28 +532,35 @@ def _sequence_geometries(layers, input_shape):
         nd = len(sizes)
     else:
         sizes = None
-        nd = None
-        for layer in layers:
-            k = getattr(layer, "kernel_size", None)
-            if isinstance(k, tuple):
-                nd = len(k)
-                break
-        nd = nd or 2
+        nd = given[0][2] if given else 2
+    for name, layer, layer_nd in given:
+        if layer_nd != nd:
+            if input_shape is not None:
+                raise ValueError(f"input_shape {shapes.sample_shape(input_shape)} has {nd} spatial dimension(s), but "
+                                 f"{_what(name, layer)} takes {layer_nd}: input_shape must be one sample's shape "
+                                 f"{_sample_form(layer_nd)}")
+            raise ValueError(f"{_what(name, layer)} has {layer_nd} spatial dimension(s), but {_what(*given[0][:2])} "
+                             f"has {nd}: the layers of one list must agree")
     out = []
-    for i, layer in enumerate(layers):
+    for name, layer in layers:
         if isinstance(layer, _ADAPTIVE):
             if sizes is None:
                 raise ValueError(f"{type(layer).__name__} needs the input size: pass input_shape")
             n_out = tuple(n if o is None else int(o) for n, o in
                           zip(sizes, shapes.ntuple(layer.output_size, nd, "output_size")))
             geom = Geometry("adaptive", n_in=sizes, n_out=n_out)
+        elif isinstance(layer, _GLOBAL):  # as a traced model after a flatten: every unit sees the whole map
+            if sizes is None:
+                raise ValueError(f"{_what(name, layer)} makes every unit see the whole map: its field needs "
+                                 f"the map's size, pass input_shape")
+            geom = Geometry("global", n_in=sizes, n_out=())
+            n_out = (1,) * nd
         else:
             geom = layer_geometry(layer, sizes, None, nd=nd)
             n_out = geometry_out_size(layer, geom, sizes) if sizes is not None else None
         if n_out is not None and min(n_out, default=1) < 1:
-            what = type(layer).__name__ if isinstance(layer, nn.Module) else f"spec {layer!r}"
-            raise ValueError(f"layer {i} ({what}) has no output: its input's spatial size {sizes} gives {n_out}")
-        out.append((layer, geom, sizes, n_out))
+            raise ValueError(f"{_what(name, layer)} has no output: its input's spatial size {sizes} gives {n_out}")
+        out.append((name, layer, geom, sizes, n_out))
         sizes = n_out
     return out, nd
 
@@ -475,12 +572,19 @@ def receptive_field(layers_or_model, input_shape=None):
     = (C, *spatial), so residual additions and concatenations are followed; one ``RFLayer`` per
     leaf-module call) or a list of layers, each a Module or a spec ``k``, ``(k, s)``, ``(k, s, p)``,
     ``(k, s, p, d)`` or ``dict(kernel_size=, stride=, padding=, dilation=)``, composed in order
-    (``input_shape`` then optional, needed for padding='same', adaptive pooling and upsampling; an int spec
-    applies to every dimension: 2 unless input_shape or a module says otherwise).
+    (``input_shape`` then optional, needed for padding='same', adaptive pooling, upsampling, Flatten
+    and Linear; an int spec applies to every dimension: 2 unless input_shape or a module says
+    otherwise). In a list, a ``Sequential`` or ``ModuleList`` stands for its layers in order (rows
+    ``'2.0'``, ``'2.1'``, ...); ``Flatten`` and ``Linear`` make every unit see the union of the whole
+    map, as in a traced model; activations, dropout, BatchNorm and other position-wise layers are the
+    identity; any other module (one with its own ``forward`` over submodules, a padding layer) is a
+    ValueError naming it: trace it as a model instead.
 
         >>> receptive_field([3, 3, 3]).size         # three 3x3 convolutions
         (7, 7)
     """
+    if isinstance(layers_or_model, nn.ModuleList):  # no forward to trace: a list of layers
+        layers_or_model = [layers_or_model]
     if isinstance(layers_or_model, nn.Module):
         if input_shape is None:
             raise ValueError("receptive_field(model, input_shape): a model needs input_shape = (C, *spatial)")
@@ -496,9 +600,9 @@ def receptive_field(layers_or_model, input_shape=None):
     n_in = None if input_shape is None else shapes.sample_shape(input_shape)[1:]
     dims = input_dims(n_in if n_in is not None else (1,) * nd)
     rows = []
-    for i, (layer, geom, _, n_out) in enumerate(seq):
+    for name, layer, geom, _, n_out in seq:
         dims = apply_geometry(geom, dims, n_out)
-        rows.append(_as_layer(dims, str(i), type(layer).__name__ if isinstance(layer, nn.Module) else "spec", n_out))
+        rows.append(_as_layer(dims, name, type(layer).__name__ if isinstance(layer, nn.Module) else "spec", n_out))
     last = rows[-1] if rows else _as_layer(dims, "", "input", n_in)
     return ReceptiveField(rows, last.size, last.jump, last.start, n_in, last.output_size)
 
@@ -506,24 +610,30 @@ def receptive_field(layers_or_model, input_shape=None):
 def receptive_field_topdown(layers, input_shape=None):
     """The notes' top-down form, ``RF_i = (RF_{i+1} - 1) s_i + k'_i`` from ``RF_{L+1} = 1``.
 
-    Returns a list of per-dimension tuples, one per layer boundary: element i is how many pixels of
-    layer i's input one unit of the last layer sees; element 0 is the network's receptive field,
-    equal to ``receptive_field(layers).size`` (window layers only: convolutions and pooling).
+    ``layers``: a list of layers as for ``receptive_field`` (or a ``Sequential``). Returns a list of
+    per-dimension tuples, one per layer boundary: element i is how many pixels of layer i's input one
+    unit of the last layer sees; element 0 is the network's receptive field, equal to
+    ``receptive_field(layers).size`` (window layers only: convolutions and pooling).
     """
-    seq, nd = _sequence_geometries(list(layers), None if input_shape is None else tuple(input_shape))
+    if isinstance(layers, _CONTAINERS):
+        layers = [layers]
+    elif not isinstance(layers, (list, tuple)):
+        raise TypeError(f"receptive_field_topdown expects a list of layers (or a Sequential), got "
+                        f"{type(layers).__name__}; for a model with its own forward use receptive_field(model, input_shape)")
+    seq, nd = _sequence_geometries(list(layers), input_shape)
     rf = [(1,) * nd]
-    for layer, geom, _, _ in reversed(seq):
+    for name, layer, geom, _, _ in reversed(seq):
         if geom.kind == "pass":
             rf.append(rf[-1])
             continue
         if geom.kind != "window":
-            raise ValueError(f"the top-down recurrence covers convolution and pooling windows, not {type(layer).__name__}")
+            raise ValueError(f"the top-down recurrence covers convolution and pooling windows, not {_what(name, layer)}")
         rf.append(tuple((r - 1) * s + d * (k - 1) + 1 for r, k, s, d in
                         zip(rf[-1], geom.kernel, geom.stride, geom.dilation)))
     return rf[::-1]
 
 
-# ----------------------------------------------------------------------------- exact top-down region of one unit
+# ----------------------------------------------------------------------------- top-down region of one unit
 
 
 def _map_back(geom, region, n_in):
@@ -534,12 +644,13 @@ def _map_back(geom, region, n_in):
     for i, (a, b) in enumerate(region):
         if geom.kind == "pass":
             out.append((a, b))
-        elif geom.kind == "window":
+        elif geom.kind == "window":  # unit u reads u s - p + t d, 0 <= t < k: the taps inside the image
             k, s, p, d = geom.kernel[i], geom.stride[i], geom.padding[i], geom.dilation[i]
-            a, b = max(a * s - p, 0), min(b * s - p + d * (k - 1), n_in[i] - 1)  # padding is no pixel
-            if a > b:
+            taps = np.arange(a, b + 1)[:, None] * s - p + np.arange(k) * d
+            taps = taps[(taps >= 0) & (taps < n_in[i])]  # padding is no pixel, nor a dilation gap beyond it
+            if not taps.size:
                 return ()
-            out.append((a, b))
+            out.append((int(taps.min()), int(taps.max())))
         elif geom.kind in ("adaptive", "resample"):  # windows that move on with the output
             n, m = geom.n_in[i], geom.n_out[i]
             a, b = max(a, 0), min(b, m - 1)
@@ -571,12 +682,24 @@ def _center(shape):
 
 
 def receptive_region(model, input_shape, layer=None, position=None, clip=True):
-    """Exact input pixels (lo, hi) per dimension, inclusive, that one unit can depend on, walked top-down.
+    """Input pixels (lo, hi) per dimension, inclusive, that one unit can depend on, walked top-down.
 
     ``layer``: a module name (its output; default the model's output); ``position``: the unit's
     spatial index (default the centre). The walk maps the unit back through every traced call (the
-    real graph: both sides of an addition or concatenation), so it is exact for transposed
-    convolutions, adaptive pooling and upsampling too; ``clip`` limits the result to the image.
+    real graph: both sides of an addition or concatenation), through transposed convolutions,
+    adaptive pooling and upsampling too, keeping only taps that fall inside each layer's input (not
+    its padding, nor a dilated window's taps beyond the border); ``clip`` limits the result to the image.
+
+    It carries one interval per dimension (where branches meet, the union of their intervals): the
+    units between the ends of an interval count as reached. So the result is exact (the bounding box
+    of the pixels whose gradient can be non-zero, what ``empirical_receptive_field`` measures)
+    whenever the units reached at every layer form an unbroken run, as they do after windows with
+    kernel >= stride and no dilation, transposed convolutions without dilation, adaptive pooling and
+    upsampling by a factor >= 1; a dilated or strided window as the network's first layer is exact
+    too (every zoo model is exact). Where a dilated window (or a kernel smaller than its stride)
+    leaves gaps between the units it reaches and a layer below it clips its taps at the image
+    border, a unit in a gap can widen the result: then it is a superset. Interpolation taps read
+    with weight exactly 0 (bilinear at ``align_corners=False``) count as read.
     """
     from .summary import trace
 
@@ -669,6 +792,9 @@ def empirical_receptive_field(model, input_shape, layer=None, position=None, dra
     Returns (lo, hi) per spatial dimension, inclusive, of the non-zero input gradient (clipped to
     the image by construction), or () when no pixel reaches it.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a numconv.nn.Module, got {type(model).__name__}; for a list of layers use "
+                        f"receptive_field(layers, input_shape)")
     input_shape = shapes.sample_shape(input_shape)
     shapes.integer(draws, "draws", 1)
     if position is not None:  # its range is checked once the forward pass has given the layer's shape
@@ -678,13 +804,17 @@ def empirical_receptive_field(model, input_shape, layer=None, position=None, dra
     if layer is not None and layer not in named:
         raise ValueError(f"no module named {layer!r} in {type(model).__name__}")
     target = named[layer] if layer is not None else None
-    leaves = [m for _, m in model.named_modules() if not any(True for _ in m.children())]
+    leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
     was_training = {id(m): m.training for m in model.modules()}
     saved, patched, captured = {}, [], {}
+    checked = []  # the first layer whose type fixes the input's rank has seen input_shape
     lo_hi = ()
 
-    def wrap(m, orig):
+    def wrap(name, m, orig):
         def forward(*args, **kwargs):
+            x = args[0] if args else None
+            if not checked and isinstance(x, Tensor) and check_input_shape(m, name, input_shape, x.shape):
+                checked.append(name)
             _positive_(m, rng, np.float64, saved)
             if isinstance(m, _MAXPOOL + _ADAPTIVE_MAX):
                 out = _avg_instead_of_max(m, args, kwargs)
@@ -702,9 +832,11 @@ def empirical_receptive_field(model, input_shape, layer=None, position=None, dra
     with dispatch.use_algorithm("planes"):
         try:
             model.eval()
-            for m in set(leaves) | ({target} if target is not None else set()):
+            for name, m in dict(leaves + ([(layer, target)] if target is not None else [])).items():
+                if any(m is p for p, _ in patched):
+                    continue
                 patched.append((m, m.__dict__.get("forward")))
-                m.__dict__["forward"] = wrap(m, m.forward)
+                m.__dict__["forward"] = wrap(name, m, m.forward)
             for _ in range(draws):
                 for t, data, rg in saved.values():  # fresh positive weights for every draw
                     t.data, t.requires_grad = data, rg

@@ -9,8 +9,9 @@ graph, not a list of layers.
 
 Per row (``LayerSummary``):
 
-- ``params``: the module's own parameters, counted at its first call only (a module called twice,
-  such as ResNet's shared ``relu``, appears twice, the second time as ``name#2``); ``trainable`` those
+- ``params``: the module's own parameters, counted in the first row that holds them (a module called
+  twice, such as ResNet's shared ``relu``, appears twice, the second time as ``name#2``; a parameter
+  tied between two modules is in the first one's row); ``trainable`` those
   with ``requires_grad``, ``non_trainable`` the frozen rest; ``buffers``: floating non-learned state
   (BatchNorm's running mean and variance), not parameters. Totals come from ``model.parameters()``
   (each shared parameter once): the counts torchvision quotes. (Parameters held directly by a
@@ -23,7 +24,8 @@ Per row (``LayerSummary``):
   plus the output of every layer that has to be stored, where the ReLU is folded into the layer
   before it (torchvision's ``inplace=True``; the notes' "CONV3-64" row is the convolution with its
   ReLU), dropout likewise, and ``Identity``/``Flatten`` are views. ``inplace_activations=False``
-  counts ReLU and dropout outputs too. Functional operations between modules (residual additions,
+  counts ReLU and dropout outputs too (dropout's as in training, where it makes a new tensor;
+  the trace itself runs in eval mode). Functional operations between modules (residual additions,
   concatenations, ``F.relu``) are not rows and are not counted. ``act_bytes`` is that forward
   memory; ``act_bytes_train`` twice it (every stored value gets a gradient of the same size:
   the notes' "x2 for the backward").
@@ -32,8 +34,10 @@ Per row (``LayerSummary``):
   ``numconv.receptive_field`` for the rules; where branches meet, the union: the largest field).
 
 Totals (``ModelSummary``): parameters, MACs, forward and training activation memory, and the
-memory of parameters plus optimizer state: SGD with momentum keeps one extra copy (2x the
-parameter memory), Adam two (3x); the gradients (1x) are listed apart.
+memory of parameters plus optimizer state: SGD with momentum keeps one extra copy of every
+trainable parameter (2x the parameter memory when nothing is frozen), Adam two (3x), as
+``torch.optim`` keeps state only for parameters that get a gradient; the gradients (1x the
+trainable parameters) are listed apart. ``dtype`` (float32 or float64) sets the bytes per value.
 
 VGG-16 at 3x224x224 (the notes' table): 138,357,544 parameters; conv1 224x224x64 = 3,211,264
 values, ..., the first FC 4,096. The notes' rows (input, 13 convolutions, 5 pools, 3 FC) add up to
@@ -52,14 +56,15 @@ from . import nn, shapes
 from .autograd import enable_grad
 from .nn.conv import _ConvNd
 from .receptive_field import (
-    Geometry, _num, apply_geometry, collapse, input_dims, layer_geometry, union,
+    Geometry, _num, apply_geometry, check_input_shape, collapse, input_dims, layer_geometry, union,
 )
 from .tensor import Tensor
 
 __all__ = ["summary", "LayerSummary", "ModelSummary", "trace", "Trace", "Node", "add_cli"]
 
 # Outputs of these are not stored anew (in-place in torchvision's models, or views of the input).
-_INPLACE = (nn.ReLU, nn.Dropout, nn.Dropout2d)
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+_INPLACE = (nn.ReLU,) + _DROPOUT
 _VIEWS = (nn.Identity, nn.Flatten)
 _WRITE_IN_PLACE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Hardtanh)  # with inplace=True they return their input
 
@@ -199,6 +204,7 @@ def trace(model, input_shape, targets=(), stop_at=None):
     keep = []  # the traced tensors, alive until the trace ends, so that ids stay unique
     seen_modules = set()
     counts = {}
+    checked = []  # the first layer whose type fixes the input's rank has seen input_shape
 
     def sources(t):
         """The nodes whose outputs ``t`` was computed from, found through the autograd graph."""
@@ -230,6 +236,8 @@ def trace(model, input_shape, targets=(), stop_at=None):
     def leaf_wrapper(name, m, orig):
         def forward(*args, **kwargs):
             x = _first_tensor(list(args) + list(kwargs.values()))
+            if not checked and x is not None and check_input_shape(m, name, input_shape, x.shape):
+                checked.append(name)  # before it runs: (28, 28) is no (1, 28, 28) image for a Conv2d
             parents = sources(x)
             out = orig(*args, **kwargs)
             y = _first_tensor(out)
@@ -360,8 +368,8 @@ class ModelSummary:
     train_bytes: int  # 2 * forward_bytes
     param_bytes: int
     grad_bytes: int
-    sgd_momentum_bytes: int  # parameters + momentum buffer: 2x param_bytes
-    adam_bytes: int  # parameters + first and second moments: 3x param_bytes
+    sgd_momentum_bytes: int  # parameters + a momentum buffer per trainable parameter
+    adam_bytes: int  # parameters + first and second moments of each trainable parameter
     rf: tuple  # receptive field of the output's units
     jump: tuple
     start: tuple
@@ -408,10 +416,13 @@ def _macs(m, in_shape, out_shape):
 def summary(model, input_shape, batch_size=1, dtype=None, inplace_activations=True):
     """Per-layer shapes, parameters, multiply-accumulates, activation memory and receptive fields.
 
-    ``input_shape``: one sample's shape (C, *spatial), e.g. (3, 224, 224). The graph is traced with a
-    batch of 1 (fast); shapes, MACs and activations are then given for ``batch_size``. ``dtype``:
-    the element type for memory figures (default: the model's parameters'). Returns a
-    ``ModelSummary`` (``rows`` of ``LayerSummary``; ``print()`` it for the table).
+    ``input_shape``: one sample's shape (C, *spatial), e.g. (3, 224, 224), checked against the model's
+    first layer before it runs (a Conv2d needs (C, H, W): (28, 28) is refused, not traced as one
+    unbatched image). The graph is traced with a batch of 1 (fast); shapes, MACs and activations are
+    then given for ``batch_size``. ``dtype``: float32 or float64, the element type for memory figures
+    (default: the model's parameters'). ``inplace_activations`` (True or False): whether ReLU and
+    dropout outputs are free (in place, as the notes' table) or stored. Returns a ``ModelSummary``
+    (``rows`` of ``LayerSummary``; ``print()`` it for the table).
 
         >>> s = summary(numconv.models.vgg16(), (3, 224, 224))
         >>> s.total_params, s["features.0"].activations
@@ -420,6 +431,15 @@ def summary(model, input_shape, batch_size=1, dtype=None, inplace_activations=Tr
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     batch_size = int(batch_size)
+    inplace_activations = shapes.flag(inplace_activations, "inplace_activations")
+    if dtype is not None:
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:  # not a dtype at all (and never None here: np.dtype(None) is float64)
+            dt = np.dtype(object)
+        if dt not in shapes.FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64 (or None: the model's), got {dtype!r}")
+        dtype = dt
     tr = trace(model, input_shape)
     params = list(model.parameters())
     if dtype is None:
@@ -442,16 +462,19 @@ def summary(model, input_shape, batch_size=1, dtype=None, inplace_activations=Tr
         return (batch_size,) + tuple(shape[1:]) if shape else shape
 
     rows = []
+    counted = set()  # ids of the parameters and buffers already in a row: a shared (tied) one counts once
     for node in tr.calls:
         m = node.module
-        own = [p for p in m._parameters.values() if p is not None] if node.first_call else []
+        own = [p for p in m._parameters.values() if p is not None and id(p) not in counted]
+        bufs = [b for b in m._buffers.values() if b is not None and b.dtype.kind == "f" and id(b) not in counted]
+        counted.update(id(t) for t in own + bufs)
         n_params = sum(p.numel() for p in own)
         n_train = sum(p.numel() for p in own if p.requires_grad)
-        n_buf = sum(b.numel() for b in m._buffers.values() if b is not None and b.dtype.kind == "f") \
-            if node.first_call else 0
+        n_buf = sum(b.numel() for b in bufs)
         acts = _prod(node.out_shape) * batch_size if node.out_shape else 0
-        # an inplace=True activation returns its input too: counted unless inplace_activations says it is free
-        same = node.same_object and not isinstance(m, _WRITE_IN_PLACE)
+        # an inplace=True activation returns its input too: counted unless inplace_activations says it is
+        # free; so is dropout in training (the trace runs in eval mode, where it returns its input)
+        same = node.same_object and not isinstance(m, _WRITE_IN_PLACE + _DROPOUT)
         stored = not (same or isinstance(m, _VIEWS) or (inplace_activations and isinstance(m, _INPLACE)))
         act_bytes = acts * item if stored else 0
         rows.append(LayerSummary(
@@ -473,7 +496,7 @@ def summary(model, input_shape, batch_size=1, dtype=None, inplace_activations=Tr
         total_params=total, trainable_params=trainable, non_trainable_params=total - trainable, buffers=buffers,
         total_macs=sum(r.macs for r in rows), input_activations=in_acts, forward_activations=fwd,
         forward_bytes=fwd * item, train_bytes=2 * fwd * item, param_bytes=total * item, grad_bytes=trainable * item,
-        sgd_momentum_bytes=2 * total * item, adam_bytes=3 * total * item,
+        sgd_momentum_bytes=(total + trainable) * item, adam_bytes=(total + 2 * trainable) * item,
         rf=tuple(_num(d.r) for d in out_dims), jump=tuple(_num(d.j) for d in out_dims),
         start=tuple(_num(d.start) for d in out_dims),
     )
@@ -521,7 +544,8 @@ def _table(s):
         f"Activations (input + stored layers; * = in-place or view, not counted): {s.forward_activations:,} values, "
         f"forward {_fmt_bytes(s.forward_bytes)}, forward+backward {_fmt_bytes(s.train_bytes)}",
         f"Parameter memory {_fmt_bytes(s.param_bytes)}; + gradients {_fmt_bytes(s.grad_bytes)}; "
-        f"with optimizer state: SGD momentum {_fmt_bytes(s.sgd_momentum_bytes)} (2x), Adam {_fmt_bytes(s.adam_bytes)} (3x)",
+        f"with optimizer state: SGD momentum {_fmt_bytes(s.sgd_momentum_bytes)} (+1x trainable), "
+        f"Adam {_fmt_bytes(s.adam_bytes)} (+2x trainable)",
         f"Receptive field of the output: {_fmt_tuple(s.rf)} (jump {_fmt_tuple(s.jump)}, start {_fmt_tuple(s.start)})",
     ]
     return "\n".join(out)

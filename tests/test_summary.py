@@ -82,12 +82,14 @@ def test_vgg16_macs_and_receptive_fields():
     assert s["classifier.0"].rf == (404, 404) and s.rf == (404, 404)
 
 
-def test_counting_relu_outputs_too():
+def test_counting_relu_and_dropout_outputs_too():
     m, _ = vgg16_summary()
     s = summary(m, (3, 224, 224), inplace_activations=False)
     relu = sum(r.activations for r in s.rows if r.type == "ReLU")
     assert relu == 13_547_520 + 2 * 4096
-    assert s.forward_activations == 15_262_696 + relu == 28_818_408
+    # the classifier's two Dropout(4096) rows: a new tensor each in training (the trace runs in eval mode)
+    assert [r.activations for r in s.rows if r.type == "Dropout" and r.stored] == [4096, 4096]
+    assert s.forward_activations == 15_262_696 + relu + 2 * 4096 == 28_826_600
 
 
 @pytest.mark.parametrize("name, shape, count", [
@@ -277,3 +279,95 @@ def test_cli(capsys):
     args = parser.parse_args(["summary", "--model", "nin", "--input-shape", "3", "16", "16"])
     assert args.func(args) == 0
     assert "[1, 3, 16, 16]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_input_shape_without_its_channel_dimension_is_refused_before_any_layer_runs(seed):
+    """summary(net, (28, 28)) traced a (1, 28, 28) sample, which Conv2d reads as one unbatched image: rows
+    without channels, 1-d fields, batch_size scaling the channel axis; or an error from a later layer that
+    did not name input_shape. Now a ValueError naming input_shape, the first layer and the shape given."""
+    rng = np.random.default_rng(seed)
+    c, h, w = int(rng.integers(1, 4)), int(rng.integers(9, 16)), int(rng.integers(9, 16))
+    net = nn.Sequential(nn.Conv2d(c, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3, stride=2))
+    ran = []
+    handle = net[0].register_forward_hook(lambda *a: ran.append(1))
+    from numconv.receptive_field import empirical_receptive_field, receptive_field, receptive_region
+
+    for bad, words in [((h, w), r"input_shape must be .*\(C, H, W\).*layer 0 \(Conv2d: %d input channel.*got \(%d, %d\)"
+                        % (c, h, w)),
+                       ((1, c, h, w), r"input_shape .*batch dimension"),
+                       ((c + 1, h, w), r"input_shape \(%d, %d, %d\) has %d channel.*takes %d" % (c + 1, h, w, c + 1, c))]:
+        for fn in (summary, receptive_field, receptive_region, empirical_receptive_field):
+            with pytest.raises(ValueError, match=words):
+                fn(net, bad)
+    assert not ran  # refused before the first layer ran
+    handle.remove()
+    # the right shape, batched as the table says: (N, 8, h', w') with h' = (h - 2 - 3) // 2 + 1
+    s = summary(net, (c, h, w), batch_size=8)
+    assert s.output_shape == (8, 8, (h - 5) // 2 + 1, (w - 5) // 2 + 1) and s.rf == (5, 5)
+    with pytest.raises(ValueError, match=r"input_shape must be .*features\.0 \(Conv2d.*got \(28, 28\)"):
+        summary(models.lenet5(), (28, 28))  # it failed in the first Linear, in_features=400
+    # layers whose unbatched form is one sample: a Conv1d's (C, L), a Linear's (in_features,)
+    assert summary(nn.Sequential(nn.Conv1d(c, 2, 3)), (c, h)).output_shape == (1, 2, h - 2)
+    assert summary(nn.Sequential(nn.Linear(h, 3)), (h,)).output_shape == (1, 3)
+    with pytest.raises(ValueError, match=r"input_shape \(%d, %d\) does not fit .*in_features=%d" % (h, w, h)):
+        summary(nn.Sequential(nn.Linear(h, 3)), (h, w))
+
+
+def test_cli_names_input_shape():
+    parser = argparse.ArgumentParser(prog="numconv")
+    add_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["summary", "--model", "lenet5", "--input-shape", "28", "28"])
+    with pytest.raises(ValueError, match=r"input_shape .*got \(28, 28\)"):
+        args.func(args)
+
+
+def test_optimizer_state_counts_only_trainable_parameters_as_torch_keeps_it(torch):
+    """SGD momentum and Adam keep state for the parameters that get a gradient: torch.optim's state after
+    one step, in bytes, against the summary's (it was 2x and 3x every parameter, frozen ones too)."""
+    rng = np.random.default_rng(0)
+    layers = lambda mod: [mod.Conv2d(3, 4, 3), mod.ReLU(), mod.BatchNorm2d(4), mod.Conv2d(4, 6, 3, stride=2),
+                          mod.Flatten(), mod.Linear(6 * 3 * 3, 5)]
+    net, ref = nn.Sequential(*layers(nn)), torch.nn.Sequential(*layers(torch.nn))
+    frozen = rng.random(len(list(net.parameters()))) < 0.5
+    for p, q, f in zip(net.parameters(), ref.parameters(), frozen):
+        p.requires_grad_(not f)
+        q.requires_grad_(not f)
+    s = summary(net, (3, 9, 9))
+    x = torch.randn(2, 3, 9, 9)
+    for opt, got in ((torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9), s.sgd_momentum_bytes),
+                     (torch.optim.Adam(ref.parameters()), s.adam_bytes)):
+        opt.zero_grad()
+        ref(x).sum().backward()
+        opt.step()
+        state = sum(v.numel() * v.element_size() for st in opt.state.values() for v in st.values()
+                    if torch.is_tensor(v) and v.dim() > 0)  # Adam's step counter is a scalar
+        params = sum(q.numel() * q.element_size() for q in ref.parameters())
+        assert got == params + state and s.param_bytes == params
+    assert s.grad_bytes == sum(q.numel() * 4 for q in ref.parameters() if q.requires_grad)
+
+
+def test_dtype_and_inplace_activations_are_checked():
+    """dtype='U' gave 0 bytes, object and int8 were taken; inplace_activations='no' meant True."""
+    m = models.lenet5()
+    for bad in ("U", object, np.int8, np.float16, "float16", 3):
+        with pytest.raises(TypeError, match="dtype"):
+            summary(m, (1, 28, 28), dtype=bad)
+    for bad in ("no", 0, None):
+        with pytest.raises(TypeError, match="inplace_activations"):
+            summary(m, (1, 28, 28), inplace_activations=bad)
+    s32, s64 = summary(m, (1, 28, 28), dtype="float32"), summary(m, (1, 28, 28), dtype=np.float64)
+    assert s64.forward_bytes == 2 * s32.forward_bytes == 8 * s32.forward_activations
+    assert s64.dtype == "float64"
+
+
+def test_tied_parameters_are_in_one_row():
+    """A weight shared by two layers was in both rows (64 + 64) while the total said 64."""
+    rng = np.random.default_rng(1)
+    c, k = (int(v) for v in rng.integers(2, 5, 2))
+    a, b = nn.Conv2d(c, c, k, padding="same"), nn.Conv2d(c, c, k, padding="same", bias=False)
+    b.weight = a.weight
+    s = summary(nn.Sequential(a, nn.ReLU(), b), (c, 8, 8))
+    shared = c * c * k * k
+    assert s.total_params == shared + c  # the weight once, and a's bias
+    assert [r.params for r in s.rows] == [shared + c, 0, 0] and sum(r.params for r in s.rows) == s.total_params
