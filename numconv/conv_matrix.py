@@ -22,6 +22,11 @@ __all__ = ["conv_matrix"]
 
 
 def _to_array(weight):
+    from .nn import Module
+
+    if isinstance(weight, Module):
+        raise TypeError(f"weight must be a weight array or Tensor (C_out, C_in/groups, *kernel), got the module "
+                        f"{type(weight).__name__}: pass its .weight (and its stride, padding, dilation, groups)")
     data = getattr(weight, "data", weight)
     if hasattr(data, "numpy") and not isinstance(data, np.ndarray):
         data = data.numpy()
@@ -31,7 +36,7 @@ def _to_array(weight):
 def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, sparse=None):
     """The matrix ``C`` of the convolution with ``weight`` on inputs of shape ``input_shape``.
 
-    weight: (C_out, C_in/groups, *kernel) array or Tensor (1, 2 or 3 spatial dimensions);
+    weight: (C_out, C_in/groups, *kernel) float32 or float64 array or Tensor (1, 2 or 3 spatial dimensions);
     input_shape: (C_in, *spatial) for one sample (a leading batch dimension of 1 is accepted);
     stride, padding (int, tuple, per-side ((lo, hi), ...), 'valid' or 'same'), dilation, groups
     as ``numconv.functional.conv2d``. Returns a ``scipy.sparse.csr_matrix`` when SciPy is
@@ -42,8 +47,8 @@ def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, 
     w = _to_array(weight)
     if w.ndim not in (3, 4, 5):
         raise ValueError(f"weight must have shape (C_out, C_in/groups, *kernel) with 1-3 spatial dimensions, got {w.shape}")
-    if w.dtype.kind != "f":
-        raise TypeError(f"weight must be a floating array, got dtype {w.dtype}")
+    if w.dtype not in shapes.FLOAT_DTYPES:
+        raise TypeError(f"weight must be float32 or float64, got dtype {w.dtype}")
     nd = w.ndim - 2
     input_shape = shapes.sample_shape(input_shape)
     if len(input_shape) == nd + 2 and input_shape[0] == 1:

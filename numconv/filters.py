@@ -63,8 +63,13 @@ def gaussian(size=5, sigma=1.0):
     """
     size = _positive_size(size)
     sigma = shapes.real(sigma, "sigma", 0.0, lo_open=True)  # not a bool; inf would be a box blur
+    if 2.0 * sigma ** 2 == 0.0:  # the exponent divides by 0: every value would be NaN
+        raise ValueError(f"sigma is too small: sigma**2 underflows to 0 in float64, got {sigma!r}")
     t = np.arange(size) - (size - 1) / 2.0
-    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2.0 * sigma ** 2))
+    d2 = t[:, None] ** 2 + t[None, :] ** 2
+    # measured from the nearest grid point (the same kernel once normalized), so the largest value is 1
+    # and a narrow sigma on an even grid gives no 0 / 0
+    g = np.exp(-(d2 - d2.min()) / (2.0 * sigma ** 2))
     return g / g.sum()
 
 
@@ -150,7 +155,10 @@ def correlate_nchw(x, kernel, padding="same", mode="reflect"):
     the result is differentiable). ``padding``, ``mode`` as in ``apply``.
     """
     from . import functional as F
+    from .tensor import Tensor
 
+    if not isinstance(x, (np.ndarray, Tensor)) and not hasattr(x, "__cuda_array_interface__"):
+        raise TypeError(f"x must be a NumPy array or numconv Tensor (N, C, H, W), got {type(x).__name__}")
     if mode not in PADDING_MODES:
         raise ValueError(f"mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
     mode = "zeros" if mode == "constant" else mode

@@ -6,13 +6,14 @@
     s = viz.saliency(model, x)                       # (H, W): |d score / d x|, max over channels
     occ = viz.occlusion(model, x, patch=6, stride=1) # score drop per grey-patch position
     img, scores = viz.class_visualization(model, 3, shape=(1, 28, 28))
-    viz.save_saliency("saliency.png", x, s)          # every result has a save_* PNG writer
+    viz.save_saliency("saliency.png", x, s)          # every result has a save_* writer (PNG, .jpg, .pdf, .svg)
 
 Every function returns NumPy arrays (so programs and tests can check them) and computes with
 numconv itself: forward passes through the model, gradients with numconv's autograd, blurring
 with ``numconv.filters`` (conv2d). The ``save_*`` writers draw with matplotlib's Agg canvas
 (the ``examples`` extra), imported inside the functions and never touching pyplot's global
-backend. ``numconv viz --checkpoint runs/X/last.npz --out DIR`` writes all of them for a test
+backend; the file's extension picks the format (``.png``, the default when there is none;
+``.jpg``/``.jpeg``, ``.tif``/``.tiff``, ``.pdf``, ``.svg``), any other is a ValueError. ``numconv viz --checkpoint runs/X/last.npz --out DIR`` writes all of them for a test
 image with the model a ``numconv train`` checkpoint holds (``run``).
 
 The model is put in eval mode while it is examined and its mode is restored afterwards;
@@ -36,6 +37,26 @@ __all__ = [
 
 
 # ============================================================================= helpers
+
+
+def _check_model(model):
+    from .nn import Module
+
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a numconv.nn.Module, got {type(model).__name__}")
+
+
+def _finite(value, name, lo=None):
+    """``value``: a finite real number (at least ``lo``), or an array of them; as float / float64 array."""
+    if isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            a = np.asarray(value, np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real number or an array of them, got {value!r}") from None
+        if not np.isfinite(a).all() or (lo is not None and (a < lo).any()):
+            raise ValueError(f"{name} must be finite{'' if lo is None else f' and at least {lo}'}, got {value!r}")
+        return a
+    return shapes.real(value, name, lo)
 
 
 def _model_dtype(model):
@@ -127,6 +148,7 @@ def _conv_modules(model):
 
 def first_conv(model):
     """(dotted name, module) of the model's first ``Conv2d`` in definition order."""
+    _check_model(model)
     convs = _conv_modules(model)
     if not convs:
         raise ValueError(f"{type(model).__name__} has no Conv2d layer")
@@ -138,6 +160,13 @@ def first_layer_filters(model):
     return np.array(first_conv(model)[1].weight.numpy(), copy=True)
 
 
+def _weights(weights):
+    w = np.asarray(weights, np.float64)
+    if w.ndim != 4 or not w.size:
+        raise ValueError(f"weights must be (C_out, C_in, kH, kW) with at least one filter, got shape {w.shape}")
+    return w
+
+
 def filter_grid(weights, ncols=None, pad=1):
     """Lay out filters (C_out, C_in, kH, kW) as one picture, each filter scaled to [0, 1] on its own.
 
@@ -145,9 +174,7 @@ def filter_grid(weights, ncols=None, pad=1):
     (output, input) channel pair, one row of C_in tiles per filter when C_in > 1, result
     (rows, cols). Tiles are separated by ``pad`` pixels of NaN (grey) or 1.0 (RGB).
     """
-    w = np.asarray(weights, np.float64)
-    if w.ndim != 4:
-        raise ValueError(f"weights must be (C_out, C_in, kH, kW), got shape {w.shape}")
+    w = _weights(weights)
     pad = shapes.integer(pad, "pad", lo=0)
     if ncols is not None:
         ncols = shapes.integer(ncols, "ncols", lo=1)
@@ -181,6 +208,7 @@ def feature_maps(model, x, layer=None):
     """
     from .tensor import Tensor
 
+    _check_model(model)
     xb = _batch(model, x)
     name, mod = first_conv(model) if layer is None else _module(model, layer)
     captured = []
@@ -206,6 +234,7 @@ def saliency(model, x, target=None):
     """
     from .tensor import Tensor
 
+    _check_model(model)
     xb = _batch(model, x)
     target = _target(model, xb, target)
     xt = Tensor(xb.copy(), requires_grad=True)
@@ -221,16 +250,19 @@ def occlusion(model, x, target=None, patch=7, stride=2, value=0.5, batch_size=12
     with ``stride``; entry ``[i, j]`` of the result is ``score(x) - score(x occluded at rows
     i*stride : i*stride+patch, columns j*stride : j*stride+patch)``, so it is large where the
     evidence for the class lies. Shape ``((H - patch) // stride + 1, (W - patch) // stride + 1)``.
-    The occluded images run through the model ``batch_size`` at a time, without a graph.
+    The occluded images run through the model ``batch_size`` at a time, without a graph. ``value``
+    must be a finite number.
     """
     from .tensor import Tensor
 
-    xb = _batch(model, x)
-    target = _target(model, xb, target)
-    _, c, h, w = xb.shape
+    _check_model(model)
     for name, v in (("patch", patch), ("stride", stride), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+    value = shapes.real(value, "value")  # NaN would make every entry NaN
+    xb = _batch(model, x)
+    target = _target(model, xb, target)
+    _, c, h, w = xb.shape
     if patch > min(h, w):
         raise ValueError(f"patch {patch} is larger than the image ({h}x{w})")
     rows, cols = (h - patch) // stride + 1, (w - patch) // stride + 1
@@ -263,23 +295,35 @@ def class_visualization(model, target, shape=(1, 28, 28), steps=200, lr=0.05, l2
     class score after ``t`` steps (``scores[0]``: the starting noise). ``target`` a list of K
     classes: the K images are optimized together as one batch (each its own class, from its own
     noise; they do not interact in eval mode) and the result is (images (K, C, H, W), scores
-    (steps + 1, K)).
+    (steps + 1, K)). ``lr``, ``l2``, ``init_scale`` and ``blur_sigma`` are finite and >= 0, ``start``
+    finite; NaN would silently make every pixel NaN.
     """
     from . import filters
     from .tensor import Tensor
 
+    _check_model(model)
     steps = shapes.integer(steps, "steps", lo=0)
     if blur_every is not None:
         blur_every = shapes.integer(blur_every, "blur_every", lo=0)
+    if blur_sigma is not None:
+        blur_sigma = shapes.real(blur_sigma, "blur_sigma", 0.0)
+    lr = shapes.real(lr, "lr", 0.0)  # NaN or inf would make the image NaN
+    l2 = 0.0 if l2 is None else shapes.real(l2, "l2", 0.0)
+    init_scale = shapes.real(init_scale, "init_scale", 0.0)
+    if start is not None:
+        start = _finite(start, "start")
     if clip is not None:
         if not (isinstance(clip, (tuple, list)) and len(clip) == 2):
             raise TypeError(f"clip must be a pair (lo, hi) or None, got {clip!r}")
         clip = (shapes.real(clip[0], "clip[0]"), shapes.real(clip[1], "clip[1]"))
         if clip[0] >= clip[1]:
             raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip!r}")
+    shape = shapes.sample_shape(shape, "shape")
     if len(shape) != 3:
         raise ValueError(f"shape must be (C, H, W), got {shape!r}")
-    single = isinstance(target, (int, np.integer)) and not isinstance(target, bool)
+    if isinstance(target, (bool, np.bool_)) or not isinstance(target, (int, np.integer, list, tuple, np.ndarray)):
+        raise TypeError(f"target must be a class index or a list of them, got {target!r}")
+    single = isinstance(target, (int, np.integer))
     targets = [target] if single else list(target)
     if not targets:
         raise ValueError("target is an empty list")
@@ -342,9 +386,23 @@ def _figure(ncols, nrows=1, size=2.2, title=None):
     return fig, axes
 
 
+_FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "pdf", "svg")
+
+
+def _image_format(path):
+    """The file format ``path``'s extension names (PNG without one); any other extension is refused,
+    before anything is drawn."""
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if ext and ext not in _FORMATS:
+        raise ValueError(f"path {os.fspath(path)!r}: the picture's format comes from its extension, one of "
+                         f"{', '.join('.' + f for f in _FORMATS)} (none: PNG), got .{ext}")
+    return ext or "png"
+
+
 def _save(fig, path):
-    with atomic_open(path, "wb", suffix=".png") as f:  # a failed write leaves an earlier picture whole
-        fig.savefig(f, dpi=100, format="png")
+    fmt = _image_format(path)
+    with atomic_open(path, "wb", suffix="." + fmt) as f:  # a failed write leaves an earlier picture whole
+        fig.savefig(f, dpi=100, format=fmt)
     return os.fspath(path)
 
 
@@ -372,9 +430,8 @@ def _imshow(ax, img, **kw):
 
 def save_filters(path, weights, title="first-layer filters"):
     """PNG of filters (C_out, C_in, kH, kW) (e.g. ``first_layer_filters(model)``): one panel per filter, each scaled on its own."""
-    w = np.asarray(weights)
-    if w.ndim != 4:
-        raise ValueError(f"weights must be (C_out, C_in, kH, kW), got shape {w.shape}")
+    _image_format(path)
+    w = _weights(weights)
     n = w.shape[0]
     ncols = min(n, 8)
     nrows = int(np.ceil(n / ncols))
@@ -390,9 +447,10 @@ def save_filters(path, weights, title="first-layer filters"):
 
 def save_feature_maps(path, maps, image=None, title="feature maps"):
     """PNG of feature maps (C, H, W) (``feature_maps``), one panel each, optionally after the ``image`` they came from."""
+    _image_format(path)
     m = np.asarray(maps)
-    if m.ndim != 3:
-        raise ValueError(f"maps must be (C, H, W), got shape {m.shape}")
+    if m.ndim != 3 or not m.size:
+        raise ValueError(f"maps must be (C, H, W) with at least one map, got shape {m.shape}")
     panels = ([("input", image)] if image is not None else []) + [(str(i), m[i]) for i in range(m.shape[0])]
     ncols = min(len(panels), 8)
     nrows = int(np.ceil(len(panels) / ncols))
@@ -409,6 +467,7 @@ def save_feature_maps(path, maps, image=None, title="feature maps"):
 
 def save_saliency(path, image, saliency_map, title="saliency |d score / d pixel|"):
     """PNG: the input, its saliency map, and the map over the input."""
+    _image_format(path)
     fig, axes = _figure(3, size=2.6, title=title)
     a, b, c = axes[0]
     _imshow(a, image)
@@ -431,7 +490,12 @@ def _occlusion_extent(patch, stride, rows, cols):
 
 def save_occlusion(path, image, occlusion_map, patch, stride, title="occlusion: class score drop"):
     """PNG: the input and the occlusion map, each map cell drawn over the centre of its patch (red: evidence for the class)."""
+    _image_format(path)
     occ = np.asarray(occlusion_map, np.float64)
+    if occ.ndim != 2 or not occ.size:
+        raise ValueError(f"occlusion_map must be 2-d (rows, cols), as occlusion returns, got shape {occ.shape}")
+    patch = shapes.integer(patch, "patch", lo=1)
+    stride = shapes.integer(stride, "stride", lo=1)
     a_img = _display(image)
     h, w = a_img.shape[:2]
     rows, cols = occ.shape
@@ -453,11 +517,14 @@ def save_occlusion(path, image, occlusion_map, patch, stride, title="occlusion: 
 
 def save_class_visualization(path, images, labels=None, title="gradient-ascent class visualization"):
     """PNG of class visualizations: ``images`` (K, C, H, W) or a list of (C, H, W), titled by ``labels``."""
+    _image_format(path)
     imgs = [np.asarray(a) for a in images]
     n = len(imgs)
     if n == 0:
         raise ValueError("images is empty")
     labels = [str(i) for i in range(n)] if labels is None else [str(s) for s in labels]
+    if len(labels) != n:
+        raise ValueError(f"labels must give one title per image: {n} images, got {len(labels)} labels")
     ncols = min(n, 5)
     nrows = int(np.ceil(n / ncols))
     fig, axes = _figure(ncols, nrows, size=2.0, title=title)

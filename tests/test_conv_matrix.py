@@ -123,3 +123,18 @@ def test_input_shape_must_be_a_tuple_of_positive_ints():
     C = conv_matrix(w, [np.int64(2), np.int32(h), wd], sparse=False)
     x = rng.standard_normal((2, h, wd))
     np.testing.assert_allclose(C @ x.ravel(), F.conv2d(x[None], w)[0].ravel(), rtol=1e-12, atol=1e-12)
+
+
+def test_weight_must_be_a_float32_or_float64_array():
+    """A float16 weight failed in SciPy (only the dense path took it); a Conv2d module said 'got shape ()'."""
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((2, 3, 3, 3))
+    for dtype in (np.float16, np.int32, np.complex128):
+        with pytest.raises(TypeError, match=r"weight must be float32 or float64, got dtype"):
+            conv_matrix(w.astype(dtype), (3, 6, 6))
+    with pytest.raises(TypeError, match=r"weight .*module Conv2d.*\.weight"):
+        conv_matrix(nc.nn.Conv2d(3, 2, 3), (3, 6, 6))
+    conv = nc.nn.Conv2d(3, 2, 3, bias=False)
+    x = rng.standard_normal((3, 6, 6)).astype(np.float32)
+    C = conv_matrix(conv.weight, (3, 6, 6), sparse=False)
+    np.testing.assert_allclose(C @ x.ravel(), F.conv2d(x[None], conv.weight.numpy())[0].ravel(), rtol=1e-5, atol=1e-5)

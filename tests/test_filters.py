@@ -239,3 +239,24 @@ def test_filters_and_viz_import_no_plotting_or_image_packages():
             "print(sorted(m for m in ('matplotlib', 'skimage', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_gaussian_of_a_tiny_sigma_is_never_nan():
+    """gaussian(5, 1e-300) was all NaN with RuntimeWarnings (sigma**2 underflows); a narrow even kernel was
+    0 / 0 too. Tiny sigmas concentrate the kernel on the grid points nearest the centre."""
+    with pytest.raises(ValueError, match="sigma"):
+        nf.gaussian(5, 1e-300)
+    rng = np.random.default_rng(3)
+    for size in (3, 4, 5, 6):
+        sigma = float(rng.uniform(0.005, 0.015))  # exp(-0.5 / (2 sigma**2)) underflows to 0
+        g = nf.gaussian(size, sigma)
+        c = (size - 1) / 2
+        near = [[max(abs(i - c), abs(j - c)) <= 0.5 for j in range(size)] for i in range(size)]
+        expected = np.where(near, 1.0, 0.0) / np.sum(near)  # the limit: the 1 or 4 nearest points, equally
+        np.testing.assert_allclose(g, expected, atol=1e-100)
+        assert g.sum() == pytest.approx(1.0, rel=1e-15)
+
+
+def test_correlate_nchw_wants_an_array():
+    with pytest.raises(TypeError, match="x must be a NumPy array or numconv Tensor"):
+        nf.correlate_nchw([[[[1.0] * 4] * 4]], nf.mean(3))  # it was AttributeError: 'list' has no 'shape'

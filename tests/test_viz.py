@@ -275,3 +275,58 @@ def test_viz_refuses_bad_steps_before_writing(tmp_path):
     with pytest.raises(ValueError, match="--steps"):
         viz.run(str(tmp_path / "missing.npz"), str(out), steps=-1)
     assert not out.exists()
+
+
+def test_bad_arguments_are_named_before_any_work(tmp_path, rng):
+    """Each was an AttributeError, IndexError, ZeroDivisionError or NumPy message, or an all-NaN result."""
+    model = tiny_model()
+    x = rng.standard_normal((2, 8, 8))
+    for fn in (lambda m: viz.saliency(m, x), lambda m: viz.occlusion(m, x, patch=3), lambda m: viz.feature_maps(m, x),
+               lambda m: viz.first_layer_filters(m), lambda m: viz.class_visualization(m, 0, shape=(2, 8, 8), steps=1)):
+        for bad in ("lenet5", [model]):
+            with pytest.raises(TypeError, match="model must be a numconv.nn.Module"):
+                fn(bad)
+    for kw, error in ((dict(value="a"), TypeError), (dict(value=float("nan")), ValueError)):
+        with pytest.raises(error, match="value"):
+            viz.occlusion(model, x, patch=3, **kw)
+    for kw, error, words in [
+        (dict(target=True), TypeError, "target"), (dict(target=1.0), TypeError, "target"),
+        (dict(shape=8), TypeError, "shape"), (dict(shape=(2, 8.0, 8)), TypeError, "shape"),
+        (dict(shape=(2, 8)), ValueError, "shape"), (dict(lr="a"), TypeError, "lr"),
+        (dict(lr=float("nan")), ValueError, "lr"), (dict(lr=float("inf")), ValueError, "lr"),
+        (dict(init_scale=float("nan")), ValueError, "init_scale"), (dict(l2=-1.0), ValueError, "l2"),
+        (dict(blur_sigma=-1.0), ValueError, "blur_sigma"), (dict(start=float("nan")), ValueError, "start"),
+    ]:
+        args = dict(target=0, shape=(2, 8, 8), steps=2) | kw
+        with pytest.raises(error, match=words):
+            viz.class_visualization(model, **args)
+    empty_w, empty_maps = np.zeros((0, 1, 3, 3)), np.zeros((0, 8, 8))
+    with pytest.raises(ValueError, match="weights"):
+        viz.filter_grid(empty_w)
+    with pytest.raises(ValueError, match="weights"):
+        viz.save_filters(tmp_path / "f.png", empty_w)
+    with pytest.raises(ValueError, match="maps"):
+        viz.save_feature_maps(tmp_path / "m.png", empty_maps)
+    with pytest.raises(ValueError, match="occlusion_map"):
+        viz.save_occlusion(tmp_path / "o.png", x, np.ones(5), 3, 1)
+    with pytest.raises(ValueError, match="stride"):
+        viz.save_occlusion(tmp_path / "o.png", x, np.ones((3, 3)), 3, 0)
+    with pytest.raises(ValueError, match="labels"):
+        viz.save_class_visualization(tmp_path / "c.png", [np.zeros((1, 8, 8))] * 3, labels=["a"])
+    assert os.listdir(tmp_path) == []  # nothing written
+
+
+def test_the_extension_picks_the_file_format(tmp_path, rng):
+    """x.jpg got PNG bytes; now a JPEG (or PDF, SVG), PNG without an extension, and others are refused."""
+    x, s = rng.random((2, 8, 8)), rng.random((8, 8))
+    heads = {"a.jpg": b"\xff\xd8\xff", "b.JPEG": b"\xff\xd8\xff", "c.pdf": b"%PDF", "d.svg": b"<?xml", "e": b"\x89PNG"}
+    for name, head in heads.items():
+        path = viz.save_saliency(tmp_path / name, x, s)
+        with open(path, "rb") as f:
+            assert f.read(len(head)) == head, name
+    import matplotlib.image
+
+    assert matplotlib.image.imread(tmp_path / "a.jpg").ndim == 3  # a JPEG that decodes
+    with pytest.raises(ValueError, match=r"path .*x\.txt.*\.png"):
+        viz.save_filters(tmp_path / "x.txt", rng.standard_normal((2, 1, 3, 3)))
+    assert sorted(os.listdir(tmp_path)) == sorted(heads)
