@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from . import ops
+from . import ops, shapes
 
 _state = threading.local()
 
@@ -393,7 +393,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     inputs = _input_tensors(inputs, "backward")
     found = _run(root, seed, bool(retain_graph), inputs)
     for t in inputs:
-        if id(t) in found:
+        if id(t) in found and not (t._node is not None and t._retains):  # retain_grad's hook has added it
             t._accumulate_grad(found[id(t)])
 
 
@@ -478,6 +478,7 @@ def _needed(order, inputs):
 def _run(tensor, grad, retain_graph, capture):
     """The backward engine. ``capture`` None: leaves get ``.grad``; else a tuple of Tensors whose
     gradients are returned as {id(tensor): array} and no ``.grad`` is touched (``grad``)."""
+    Tensor = _tensor_class()
     grad = _seed(tensor, grad)
     found = {}
     wanted = None if capture is None else {id(t): t for t in capture}
@@ -521,11 +522,21 @@ def _run(tensor, grad, retain_graph, capture):
         grads = node.fn.backward(node.ctx, *out_grads)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        for t, g in zip(node.inputs, grads):
+        if len(grads) > len(node.inputs) or any(node.ctx.needs_input_grad[len(grads):]):
+            raise RuntimeError(f"{node.fn.__name__}.backward returned {len(grads)} gradient(s) for "
+                               f"{len(node.inputs)} input(s) of forward; return one per input (None where there "
+                               "is none)")
+        for i, (t, g) in enumerate(zip(node.inputs, grads)):
             if t is None or g is None:
                 continue
+            if isinstance(g, Tensor):  # a custom Function written as in PyTorch: its array
+                g = g.data
             shape, dtype = (t.data.shape, t.data.dtype) if t._node is None else (t.shape, t.dtype)
             if g.shape != shape and tuple(g.shape) != tuple(shape):
+                if not shapes.broadcasts_to(shape, g.shape):
+                    raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {tuple(g.shape)} "
+                                       f"for input {i} of shape {tuple(shape)} (it must have that shape, or one it "
+                                       "broadcasts to)")
                 g = ops.math.sum_to(g, tuple(shape))
             if g.dtype != dtype:  # e.g. a float32 input mixed with a float64 array
                 g = ops.math.astype(g, dtype)

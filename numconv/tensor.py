@@ -952,7 +952,8 @@ def _matmul_shapes(a, b):
 
 def _index(index):
     """A Tensor/list-free NumPy index: Tensors become their arrays (device ones stay on the device) and
-    lists arrays."""
+    lists arrays. Index arrays are copies: the backward reads them again, and the caller's array (a
+    reused buffer, shuffled in place) could have changed by then."""
     parts = index if isinstance(index, tuple) else (index,)
     out = []
     for p in parts:
@@ -960,11 +961,13 @@ def _index(index):
             if p.dtype == np.uint8:  # PyTorch reads it as a mask (deprecated), NumPy as integers: neither silently
                 raise IndexError("a uint8 tensor index is ambiguous (a mask in PyTorch, integer positions in "
                                  "NumPy): use .bool() for a mask or .long() for positions")
-            p = p.data
+            p = M.copy(p.data) if p.ndim else p.data
         elif isinstance(p, list):
             p = np.asarray(p)
             if p.size == 0:  # [] selects nothing: an integer index, not NumPy's float64 array
                 p = p.astype(np.int64)
+        elif isinstance(p, np.ndarray) or dispatch.device_of(p) == dispatch.CUDA:
+            p = M.copy(p)
         out.append(p)
     return tuple(out) if isinstance(index, tuple) else out[0]
 
@@ -2008,7 +2011,7 @@ class Tensor:
         """``torch.gather``: out[..., j, ...] = self[..., index[..., j, ...], ...] along ``dim``."""
         given = index
         index = index.data if isinstance(index, Tensor) else \
-            index if dispatch.device_of(index) == dispatch.CUDA else np.asarray(index)
+            M.copy(index) if dispatch.device_of(index) == dispatch.CUDA else np.array(index)  # kept for backward
         if np.dtype(index.dtype).kind not in "iu" or index.ndim != self.ndim:
             raise TypeError(f"gather: index must be an integer tensor with {self.ndim} dimensions, "
                             f"got dtype {index.dtype} and shape {tuple(index.shape)}")
@@ -2132,7 +2135,8 @@ class Tensor:
         shape = (1,) * (len(sizes) - self.ndim) + self.shape
         inter = tuple(n for pair in zip((1,) * len(shape), shape) for n in pair)
         big = tuple(n for pair in zip(sizes, shape) for n in pair)
-        return self.reshape(*inter).expand(*big).reshape(*(r * n for r, n in zip(sizes, shape)))
+        out = self.reshape(*inter).expand(*big).reshape(*(r * n for r, n in zip(sizes, shape)))
+        return out.clone() if M.may_share(out.data, self.data) else out  # a copy, as PyTorch's, even of 1s
 
     def mm(self, mat2):
         if self.ndim != 2 or getattr(mat2, "ndim", 0) != 2:

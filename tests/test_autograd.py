@@ -956,3 +956,95 @@ def test_grad_mode_generators_that_end_at_once_or_after_a_throw():
     with pytest.raises(StopIteration) as stop:
         it.throw(ValueError())
     assert stop.value.value == 5
+
+
+# ----------------------------------------------------------------------------- found by the session-24 review
+
+
+def test_backward_inputs_with_retain_grad_counts_the_gradient_once(rng, torch):
+    """backward(inputs=[h]) on a non-leaf h that retains its grad: dL/dh once (it was added twice)."""
+    a = rng.standard_normal(3)
+    for retain in (False, True):
+        x, w = nc.Tensor(a, requires_grad=True), nc.Tensor(a[::-1].copy(), requires_grad=True)
+        tx, tw = torch.tensor(a, requires_grad=True), torch.tensor(a[::-1].copy(), requires_grad=True)
+        h, th = x * w, tx * tw
+        if retain:
+            h.retain_grad()
+            th.retain_grad()
+        h.exp().sum().backward(inputs=[h])
+        th.exp().sum().backward(inputs=[th])
+        np.testing.assert_allclose(h.grad.numpy(), th.grad.numpy(), rtol=1e-12)
+        assert x.grad is None and w.grad is None
+
+
+def test_index_arrays_changed_after_the_forward_do_not_move_the_gradient(rng):
+    """A NumPy index (or index tensor) shuffled in place between forward and backward: the gradient goes
+    to the rows the forward read (the index is copied), not to the shuffled ones."""
+    a = rng.standard_normal((4, 3))
+    gy = rng.standard_normal((3, 3))
+    for make in (np.array, lambda v: nc.tensor(v)):
+        idx = make([0, 1, 1])
+        x = nc.Tensor(a, requires_grad=True)
+        y = x[idx]
+        if isinstance(idx, nc.Tensor):
+            idx[:] = nc.tensor([3, 2, 2])
+        else:
+            idx[:] = [3, 2, 2]
+        (y * nc.Tensor(gy)).sum().backward()
+        want = np.zeros_like(a)
+        np.add.at(want, [0, 1, 1], gy)
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+    index = np.array([[1], [0], [2]])
+    x = nc.Tensor(a[:3], requires_grad=True)
+    y = x.gather(1, index)
+    index[:] = 0
+    y.sum().backward()
+    want = np.zeros((3, 3))
+    want[[0, 1, 2], [1, 0, 2]] = 1.0
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+def test_a_custom_backward_with_the_wrong_number_or_shape_of_gradients_is_refused(rng):
+    class TooFew(nc.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class BadShape(nc.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g[:2]
+
+    class AsTensor(nc.Function):  # PyTorch's habit: backward returns a Tensor
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return nc.Tensor(g * 2)
+
+    x, w = nc.Tensor(rng.standard_normal(3), requires_grad=True), nc.Tensor(rng.standard_normal(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"TooFew.backward returned 1 gradient\(s\) for 2 input"):
+        TooFew.apply(x, w).sum().backward()
+    with pytest.raises(RuntimeError, match=r"BadShape.backward returned a gradient of shape \(2,\) for input 0 of "
+                                           r"shape \(3,\)"):
+        BadShape.apply(x).sum().backward()
+    AsTensor.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 2.0))
+
+
+def test_repeat_is_a_copy_even_of_ones(rng):
+    a = rng.standard_normal((2, 3))
+    x = nc.tensor(a)
+    y = x.repeat(1, 1)
+    y.zero_()
+    np.testing.assert_array_equal(x.numpy(), a)
