@@ -552,14 +552,12 @@ class Var(Function):
         d = M.subtract(a, M.mean(a, axis=axes, keepdims=True))
         ctx.save_for_backward(d)
         ctx.keep, ctx.scale = _keep_shape(a.shape, axes), 2.0 / (n - correction) if n != correction else math.inf
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return M.divide(M.sum(M.multiply(d, d), axis=axes, keepdims=keepdim), max(n - correction, 0))
+        return M.divide(M.sum(M.multiply(d, d), axis=axes, keepdims=keepdim), max(n - correction, 0))
 
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved
-        with np.errstate(invalid="ignore"):
-            return M.multiply(M.multiply(M.reshape(g, ctx.keep), ctx.scale), d)
+        return M.multiply(M.multiply(M.reshape(g, ctx.keep), ctx.scale), d)
 
 
 class Prod(Function):
@@ -1870,10 +1868,9 @@ class Tensor:
         rows = M.nonzero(self.data)
         if as_tuple:
             return tuple(Tensor(r) for r in rows)
-        if not rows:
-            return Tensor(M.zeros((0, 0), np.int64, like=self.data))
-        return stack([Tensor(r) for r in rows], dim=1) if self.ndim else \
-            Tensor(M.zeros((int(rows[0].shape[0]), 0), np.int64, like=self.data))
+        if not self.ndim:  # (count, 0), as PyTorch's
+            return Tensor(M.zeros((int(rows[0].shape[0]), 0), np.int64, like=self.data))
+        return stack([Tensor(r) for r in rows], dim=1)
 
     def argwhere(self):
         return self.nonzero()

@@ -575,6 +575,14 @@ def _momentum_range(optimizer, base_momentum, max_momentum, refusal):
             _per_group(max_momentum, "max_momentum", optimizer, 0.0, hi, hi_open=True))
 
 
+def _set_momentum(group, m, use_beta1):
+    """A group's cycled momentum: beta1 of its ``betas`` (``use_beta1``) or its ``momentum``."""
+    if use_beta1:
+        group["betas"] = (m, *group["betas"][1:])
+    else:
+        group["momentum"] = m
+
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy (Smith): per step, each group's rate goes from ``max_lr / div_factor`` up to
     ``max_lr`` over the first ``pct_start`` of ``total_steps`` (or ``epochs * steps_per_epoch``), then
@@ -642,15 +650,9 @@ class OneCycleLR(LRScheduler):
             self.use_beta1 = use_beta1
             if last_epoch == -1:
                 for group, top, low in zip(groups, max_momentums, base_momentums):
-                    self._set_momentum(group, top)
+                    _set_momentum(group, top, self.use_beta1)
                     group["max_momentum"], group["base_momentum"] = top, low
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group, m):
-        if self.use_beta1:
-            group["betas"] = (m, *group["betas"][1:])
-        else:
-            group["momentum"] = m
 
     def get_lr(self):
         step = self.last_epoch
@@ -670,7 +672,8 @@ class OneCycleLR(LRScheduler):
         for group in self.optimizer.param_groups:
             lrs.append(anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
             if self.cycle_momentum:
-                self._set_momentum(group, anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct))
+                _set_momentum(group, anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct),
+                              self.use_beta1)
         return lrs
 
     def _entry(self, name, v, mine):
@@ -748,7 +751,7 @@ class CyclicLR(LRScheduler):
             self.base_momentums, self.max_momentums = base_momentums, max_momentums
             if last_epoch == -1:
                 for group, top, low in zip(groups, max_momentums, base_momentums):
-                    self._set_momentum(group, top)
+                    _set_momentum(group, top, self.use_beta1)
                     group["max_momentum"], group["base_momentum"] = top, low
         # as PyTorch: step 0 runs from each group's 'initial_lr' (a group that had one from an earlier
         # scheduler keeps it), and base_lr takes over from step 1
@@ -770,12 +773,6 @@ class CyclicLR(LRScheduler):
             return 1 / (2.0 ** (x - 1))
         return self.gamma ** x
 
-    def _set_momentum(self, group, m):
-        if self.use_beta1:
-            group["betas"] = (m, *group["betas"][1:])
-        else:
-            group["momentum"] = m
-
     def get_lr(self):
         step = self.last_epoch
         cycle = math.floor(1 + step / self.total_size)
@@ -787,7 +784,7 @@ class CyclicLR(LRScheduler):
             momenta = [top - (top - low) * f * self.scale_fn(at)
                        for low, top in zip(self.base_momentums, self.max_momentums)]
             for group, m in zip(self.optimizer.param_groups, momenta):
-                self._set_momentum(group, m)
+                _set_momentum(group, m, self.use_beta1)
         return lrs
 
     def state_dict(self):
