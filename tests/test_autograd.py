@@ -670,7 +670,9 @@ def test_an_infinite_upstream_gradient_stays_off_what_a_select_drops(op, xs, tor
         calls[op](x).abs().sqrt().sum().backward()
     t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
     calls[op](t).abs().sqrt().sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    # the point is where NaN and inf land; the finite values may differ in the last bit (torch's
+    # vectorized division on some CPUs)
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=4e-16, atol=0)
 
 
 @pytest.mark.parametrize("kw", [dict(correction=0), dict(correction=2), dict(correction=0.5), dict(unbiased=False), {}])
