@@ -637,6 +637,40 @@ def check(paths, cc=(9, 0), jobs=1, ptxas="auto", log=None):
             "failed": failed, "results": results, "never_launched": never}
 
 
+_INT_TO_FLOAT = re.compile(r"cvt\.rn\.f(?:16|32|64)\.[su](?:8|16|32|64)")
+INTEGER_DTYPES = ("boolean", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
+
+
+def integer_conversions(cc=(9, 0)):
+    """{kernel dtype: how many integer-to-float conversions its PTX has} for the integer elementwise
+    kernels (``_integer_binary``, ``_integer_unary_kernel``): 0 everywhere where integer arithmetic
+    on the device is exact. A branch returning a float (``x / y``, Numba's float ``x ** y`` of two
+    integers, a uint64 mixed with an int64) would make Numba type every result float64, which
+    loses an int64's low bits above 2**53 with no error."""
+    from numba import cuda
+    from numba.core import types
+
+    from numconv.kernels.cuda import elementwise as E
+
+    _install_fake_device(cc)
+    _install_workarounds()
+    pad = types.UniTuple(types.int64, _maxdim())
+    counts = {}
+    for name in INTEGER_DTYPES:
+        dt = getattr(types, name)
+        for kernel, sig in ((E._integer_binary, (dt[::1], dt[::1], dt[::1], types.int64, pad, pad, pad)),
+                            (E._integer_unary_kernel, (dt[::1], dt[::1], types.int64))):
+            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=cc)
+            counts[f"{kernel.py_func.__name__} {name}"] = len(_INT_TO_FLOAT.findall(ptx))
+    return counts
+
+
+def _maxdim():
+    from numconv.ops import math as M
+
+    return M.MAXDIM
+
+
 def report_text(summary) -> str:
     if summary.get("nvvm"):
         return f"NVVM unavailable: {summary['nvvm']}"
@@ -654,9 +688,10 @@ def report_text(summary) -> str:
 
 def main(argv) -> int:
     """python tests/_ptx_check.py SIGS.json [SIGS.json ...] [--cc 9.0] [--jobs N] [--no-ptxas] [--json OUT] [-v]
-    python tests/_ptx_check.py --probe [--cc 9.0]   (exit 0 where kernels compile to PTX here, else 3)"""
+    python tests/_ptx_check.py --probe [--cc 9.0]   (exit 0 where kernels compile to PTX here, else 3)
+    python tests/_ptx_check.py --integer-exact      (``integer_conversions`` as JSON on stdout; exit 1 if any)"""
     os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
-    paths, cc, jobs, out, ptxas, verbose, probe = [], (9, 0), 1, None, "auto", False, False
+    paths, cc, jobs, out, ptxas, verbose, probe, integer = [], (9, 0), 1, None, "auto", False, False, False
     it = iter(argv)
     for a in it:
         if a == "--cc":
@@ -671,6 +706,8 @@ def main(argv) -> int:
             verbose = True
         elif a == "--probe":
             probe = True
+        elif a == "--integer-exact":
+            integer = True
         else:
             paths.append(a)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -679,6 +716,10 @@ def main(argv) -> int:
         print(f"NVVM unavailable: {problem}" if problem else f"ok: {compiler_name()}, ptxas {_find_ptxas()}",
               file=sys.stderr)
         return 3 if problem else 0
+    if integer:
+        counts = integer_conversions(cc)
+        print(json.dumps(counts))
+        return 1 if any(counts.values()) else 0
     summary = check(paths, cc=cc, jobs=jobs, ptxas=ptxas, log=sys.stderr if verbose else None)
     if verbose:
         for r in summary.get("failed", []):

@@ -106,3 +106,18 @@ def test_cuda_kernels_compile_to_ptx():
                     pytrace=False)
     assert job.returncode == 0, job.stderr[-4000:]
 
+
+
+def test_integer_elementwise_kernels_never_go_through_float():
+    """The integer twins of the elementwise kernels (add, multiply, power, shifts, ~, ...) compile with
+    no integer-to-float conversion for any integer or bool dtype: the one kernel for every dtype they
+    replaced typed int64 arithmetic as float64 (its true-division branch returns a float), so on a
+    GPU int64 sums above 2**53 lost their low bits."""
+    if importlib.util.find_spec("numba") is None or importlib.util.find_spec("numba.cuda") is None:
+        pytest.skip("numba.cuda is not importable")
+    _require_nvvm()
+    job = _run(["--integer-exact"], timeout=600)
+    assert job.returncode in (0, 1), job.stderr[-4000:]
+    counts = json.loads(job.stdout.strip().splitlines()[-1])
+    assert len(counts) == 18, counts
+    assert not {k: n for k, n in counts.items() if n}, f"int-to-float conversions in integer kernels: {counts}"

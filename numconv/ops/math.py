@@ -279,9 +279,16 @@ exp = _unary("EXP", np.exp)
 log = _unary("LOG", np.log)
 sqrt = _unary("SQRT", np.sqrt)
 abs = _unary("ABS", np.abs)  # noqa: A001 (mirrors NumPy's name)
-sign = _unary("SIGN", np.sign)
+_sign = _unary("SIGN", np.sign)
 tanh = _unary("TANH", np.tanh)
 log1p = _unary("LOG1P", np.log1p)
+
+
+def sign(a):
+    """-1, 0 or 1 in a's dtype, NumPy's: NaN stays NaN, a 0 keeps its sign."""
+    if _on_cuda(a) and np.dtype(a.dtype).kind in "iu":  # (a > 0) - (a < 0): the integer kernel has no SIGN
+        return subtract(astype(compare("gt", a, 0), a.dtype), astype(compare("lt", a, 0), a.dtype))
+    return _sign(a)
 
 
 def relu(a):

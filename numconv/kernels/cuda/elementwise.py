@@ -69,6 +69,8 @@ def _sqrt(x):
 
 @cuda.jit(device=True)
 def _arith(op, x, y):
+    """Float arithmetic (integer arrays take ``_integer_arith``: here an integer would be typed as a
+    float64 by the branches that return one, and lose its low bits above 2**53)."""
     if op == ADD:
         return x + y
     if op == SUBTRACT:
@@ -94,6 +96,40 @@ def _arith(op, x, y):
     if x != x or x <= y:
         return x
     return y
+
+
+@cuda.jit(device=True)
+def _integer_power(x, y):
+    """x ** y for y >= 0 by repeated squaring, wrapping as the integer type does (Numba's ``**``
+    of two integers goes through float64)."""
+    one = type(y)(1)  # 1s in the operands' types: a literal 1 would make an unsigned one's arithmetic
+    r = type(x)(1)  # float64 (Numba promotes uint64 with int64 to float64)
+    while y > 0:
+        if y & one:
+            r = r * x
+        x = x * x
+        y = y >> one
+    return r
+
+
+@cuda.jit(device=True)
+def _integer_arith(op, x, y):
+    """Integer and bool arithmetic, exact in the integer type (none of its branches returns a float)."""
+    if op == ADD:
+        return x + y
+    if op == SUBTRACT:
+        return x - y
+    if op == MULTIPLY:
+        return x * y
+    if op == POWER:  # y >= 0 (``numconv.ops.math.power`` resolves negative integer exponents)
+        return _integer_power(x, y)
+    if op == MAXIMUM:
+        return max(x, y)
+    if op == MINIMUM:
+        return min(x, y)
+    if op == FLOOR_DIVIDE:  # y != 0: the caller checks
+        return x // y
+    return x % y  # REMAINDER
 
 
 @cuda.jit(device=True)
@@ -142,6 +178,16 @@ def _unary(op, x):
     return e / (1.0 + e)
 
 
+@cuda.jit(device=True)
+def _integer_unary(op, x):
+    """NEGATIVE and ABS of an integer, exact in its type; the float functions never see an integer
+    array (``numconv.ops.math`` casts it first), nor SIGN (its (x > 0) - (x < 0) is an int64, which
+    Numba unifies with a uint64 as a float64)."""
+    if op == NEGATIVE:
+        return -x
+    return abs(x)
+
+
 def fill(out, value):
     """out[i] = value for every element of the flat ``out`` (``value`` already of out's dtype)."""
     launch(_fill, out.size, out, value)
@@ -166,9 +212,13 @@ def _copy(out, a, shape, s_a):
         out[t] = a[strided_offset(t, shape, s_a)]
 
 
+def _integer(dtype):
+    return dtype.kind in "biu"
+
+
 def unary(out, a, op):
     """out[i] = op(a[i]) over flat arrays of one dtype (the float results of exp, log, ... stored in it)."""
-    launch(_unary_kernel, out.size, out, a, op)
+    launch(_integer_unary_kernel if _integer(out.dtype) else _unary_kernel, out.size, out, a, op)
 
 
 @jit
@@ -178,9 +228,16 @@ def _unary_kernel(out, a, op):
         out[t] = _unary(op, a[t])
 
 
+@jit
+def _integer_unary_kernel(out, a, op):
+    t = cuda.grid(1)
+    if t < out.size:
+        out[t] = _integer_unary(op, a[t])
+
+
 def binary(out, a, b, op, shape, s_a, s_b):
     """out[i] = a[offset_a(i)] <op> b[offset_b(i)]: arithmetic with broadcasting, in out's dtype."""
-    launch(_binary, out.size, out, a, b, op, shape, s_a, s_b)
+    launch(_integer_binary if _integer(out.dtype) else _binary, out.size, out, a, b, op, shape, s_a, s_b)
 
 
 @jit
@@ -188,6 +245,13 @@ def _binary(out, a, b, op, shape, s_a, s_b):
     t = cuda.grid(1)
     if t < out.size:
         out[t] = _arith(op, a[strided_offset(t, shape, s_a)], b[strided_offset(t, shape, s_b)])
+
+
+@jit
+def _integer_binary(out, a, b, op, shape, s_a, s_b):
+    t = cuda.grid(1)
+    if t < out.size:
+        out[t] = _integer_arith(op, a[strided_offset(t, shape, s_a)], b[strided_offset(t, shape, s_b)])
 
 
 def compare(out, a, b, op, shape, s_a, s_b):
