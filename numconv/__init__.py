@@ -14,6 +14,8 @@ from .tensor import (
     stack, tensor, where, zeros, zeros_like,
 )
 from . import cuda, data, models, nn, optim
+from . import methods
+from .methods import *  # noqa: F401,F403 - nc.add(x, y), nc.sin(x), ...: each Tensor method as a function, as PyTorch's
 from .conv_matrix import conv_matrix
 from .receptive_field import receptive_field
 from .summary import summary
@@ -25,4 +27,5 @@ __all__ = [
     "random", "shapes", "split", "chunk", "stack", "where", "tensor", "zeros", "zeros_like", "__version__",
     "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
     "as_tensor", "bool_", "empty", "empty_like", "from_numpy", "int32", "linspace", "rand_like", "randn_like",
+    "methods", *methods.NAMES,
 ]

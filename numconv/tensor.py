@@ -466,6 +466,156 @@ class Clone(Function):
         return g
 
 
+def _zero_gradient(g, a, y):
+    return M.zeros_like(g)
+
+
+def _erf_slope(a):
+    return M.multiply(M.exp(M.negative(M.multiply(a, a))), 2 / math.sqrt(math.pi))
+
+
+# The derivatives of the elementwise functions ``Elementwise`` computes, as g * f'(a) from the
+# input a and the output y. Rounding and sign are flat wherever they have a derivative: 0, as PyTorch's.
+_DERIVATIVES = {
+    "expm1": lambda g, a, y: M.multiply(g, M.add(y, 1)),
+    "log1p": lambda g, a, y: M.divide(g, M.add(a, 1)),
+    "log2": lambda g, a, y: M.divide(g, M.multiply(a, math.log(2))),
+    "log10": lambda g, a, y: M.divide(g, M.multiply(a, math.log(10))),
+    "sin": lambda g, a, y: M.multiply(g, M.cos(a)),
+    "cos": lambda g, a, y: M.negative(M.multiply(g, M.sin(a))),
+    "tan": lambda g, a, y: M.multiply(g, M.add(M.multiply(y, y), 1)),
+    "arcsin": lambda g, a, y: M.divide(g, M.sqrt(M.subtract(1, M.multiply(a, a)))),
+    "arccos": lambda g, a, y: M.negative(M.divide(g, M.sqrt(M.subtract(1, M.multiply(a, a))))),
+    "arctan": lambda g, a, y: M.divide(g, M.add(M.multiply(a, a), 1)),
+    "sinh": lambda g, a, y: M.multiply(g, M.cosh(a)),
+    "cosh": lambda g, a, y: M.multiply(g, M.sinh(a)),
+    "erf": lambda g, a, y: M.multiply(g, _erf_slope(a)),
+    "erfc": lambda g, a, y: M.negative(M.multiply(g, _erf_slope(a))),
+    "floor": _zero_gradient, "ceil": _zero_gradient, "rint": _zero_gradient, "trunc": _zero_gradient,
+    "sgn": _zero_gradient,
+}
+
+
+class Elementwise(Function):
+    """y = f(a), f the function ``name`` of ``numconv.ops.math`` (sin, erf, floor, ...), with its
+    derivative from ``_DERIVATIVES``."""
+
+    @staticmethod
+    def forward(ctx, a, name):
+        y = getattr(M, name)(a)
+        ctx.name = name
+        ctx.save_for_backward(a, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved
+        return _DERIVATIVES[ctx.name](g, a, y)
+
+
+class Fmod(Function):
+    """C's fmod: a - b * trunc(a / b), with a's sign; the gradient 1 to a and -trunc(a / b) to b, as PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return M.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (g if na else None), (M.negative(M.multiply(g, M.trunc(M.divide(a, b)))) if nb else None)
+
+
+class Atan2(Function):
+    """The angle of the point (b, a): atan2(a, b); its gradient is (b, -a) / (a^2 + b^2)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return M.arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        scale = M.divide(g, M.add(M.multiply(a, a), M.multiply(b, b)))
+        return (M.multiply(scale, b) if na else None), (M.negative(M.multiply(scale, a)) if nb else None)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2) without overflow; its gradient is (a, b) / result (NaN at the origin, as PyTorch's)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = M.hypot(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        scale = M.divide(g, y)
+        return (M.multiply(scale, a) if na else None), (M.multiply(scale, b) if nb else None)
+
+
+class Copysign(Function):
+    """|a| with b's sign; the gradient to a is g * y / a (0 where a is 0), none to b, as PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = M.copysign(a, b)
+        ctx.save_for_backward(a, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        ga = M.where(M.compare("eq", a, 0), M.zeros((), g.dtype, like=g), M.multiply(g, M.divide(y, a))) if na else None
+        return ga, (M.zeros_like(g) if nb else None)
+
+
+class XLogY(Function):
+    """a * log(b), and 0 where a is 0 (unless b is NaN); PyTorch's gradients: log(b) to a (0 where a is 0
+    and b <= 0), a / b to b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        zero = M.logical_and(M.compare("eq", a, 0), M.logical_not(M.isnan(b)))
+        return M.where(zero, M.zeros((), a.dtype, like=a), M.multiply(a, M.log(b)))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        flat = M.logical_and(M.compare("eq", a, 0), M.compare("le", b, 0))
+        ga = M.where(flat, M.zeros((), g.dtype, like=g), M.multiply(g, M.log(b))) if na else None
+        return ga, (M.divide(M.multiply(g, a), b) if nb else None)
+
+
+class LogAddExp(Function):
+    """log(exp(a) + exp(b)) without overflow: max(a, b) + log1p(exp(-|a - b|)), and a + log(2) where
+    a = b (infinities included); the gradients are PyTorch's, g / (1 + exp(b - a)) and g / (1 + exp(a - b))."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        spread = M.log1p(M.exp(M.negative(M.abs(M.subtract(a, b)))))
+        return M.where(M.compare("eq", a, b), M.add(a, math.log(2)), M.add(M.maximum(a, b), spread))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        ga = M.divide(g, M.add(M.exp(M.subtract(b, a)), 1)) if na else None
+        gb = M.divide(g, M.add(M.exp(M.subtract(a, b)), 1)) if nb else None
+        return ga, gb
+
+
 # ----------------------------------------------------------------------------- reductions
 
 
@@ -892,12 +1042,26 @@ def _divisible(t, other, op, reflected=False):
     return a, b
 
 
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
 def _floor_divide(a, b):
     """a // b outside the graph: floor is flat wherever it has a derivative (PyTorch refuses to backpropagate it)."""
-    data = lambda x: x.data if isinstance(x, Tensor) else x  # noqa: E731
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         M.same_device(input=a.data, other=b.data)
-    return Tensor(M.floor_divide(data(a), data(b)))
+    return Tensor(M.floor_divide(_data(a), _data(b)))
+
+
+def _trunc_divide(a, b):
+    """a / b rounded toward 0, outside the graph as ``_floor_divide``: trunc(a / b) for floats, and
+    (a - fmod(a, b)) // b, exact, for integers."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        M.same_device(input=a.data, other=b.data)
+    a, b = _data(a), _data(b)
+    if np.dtype(a.dtype if hasattr(a, "dtype") else b.dtype).kind == "f":
+        return Tensor(M.trunc(M.divide(a, b)))
+    return Tensor(M.floor_divide(M.subtract(a, M.fmod(a, b)), b))
 
 
 def _both_floating(t, other):
@@ -1646,6 +1810,57 @@ class Tensor:
         """self - other * floor(self / other), with other's sign, as ``%`` and PyTorch's ``remainder``."""
         return self % other
 
+    # PyTorch's named arithmetic: the operators above
+    def _scaled(self, other, alpha, what):
+        """other * alpha for ``add``/``sub`` (alpha an int for integer tensors, as PyTorch's)."""
+        if isinstance(alpha, numbers.Integral) and not isinstance(alpha, (bool, np.bool_)):
+            return other if alpha == 1 else other * int(alpha)
+        alpha = shapes.real(alpha, "alpha")
+        kinds = [self.dtype.kind, other.dtype.kind if isinstance(other, Tensor) else np.asarray(other).dtype.kind]
+        if all(k in "biu" for k in kinds):
+            raise TypeError(f"{what}: alpha must be an integer for integer tensors, got {alpha!r} (as PyTorch)")
+        return other * alpha
+
+    def add(self, other, *, alpha=1):
+        """self + alpha * other."""
+        return self + self._scaled(other, alpha, "add")
+
+    def sub(self, other, *, alpha=1):
+        """self - alpha * other."""
+        return self - self._scaled(other, alpha, "sub")
+
+    subtract = sub
+
+    def mul(self, other):
+        return self * other
+
+    multiply = mul
+
+    def div(self, other, *, rounding_mode=None):
+        """self / other; ``rounding_mode`` None (true division, a float result), "trunc" (toward 0)
+        or "floor" (as ``//``), those two in the operands' dtype and outside the graph (their
+        gradient is 0 wherever they have one), as PyTorch's."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode == "floor":
+            return self // other
+        if rounding_mode == "trunc":
+            return _trunc_divide(*_divisible(self, other, "div"))
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+
+    divide = div
+
+    def true_divide(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def neg(self):
+        return -self
+
+    negative = neg
+
     def __matmul__(self, other):
         a, b = _operands(self, other)
         return MatMul.apply(*_matmul_shapes(a, b))
@@ -1703,6 +1918,8 @@ class Tensor:
     def abs(self):
         return Abs.apply(self)
 
+    absolute = abs
+
     def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
         if min is None and max is None:
             raise ValueError("clamp needs at least one of min and max")
@@ -1741,6 +1958,182 @@ class Tensor:
 
     def log_softmax(self, dim, dtype=None):
         return LogSoftmax.apply(self._floating_as(dtype, "log_softmax"), axis=_axis(dim, self.ndim))
+
+    # ---- more elementwise math, PyTorch's names (integer and bool tensors give float32, as there)
+    def _elementwise(self, name):
+        return Elementwise.apply(self._floating(), name=name)
+
+    def expm1(self):
+        """exp(self) - 1, accurate near 0."""
+        return self._elementwise("expm1")
+
+    def log1p(self):
+        """log(1 + self), accurate near 0."""
+        return self._elementwise("log1p")
+
+    def log2(self):
+        return self._elementwise("log2")
+
+    def log10(self):
+        return self._elementwise("log10")
+
+    def exp2(self):
+        return 2.0 ** self._floating()
+
+    def sin(self):
+        return self._elementwise("sin")
+
+    def cos(self):
+        return self._elementwise("cos")
+
+    def tan(self):
+        return self._elementwise("tan")
+
+    def asin(self):
+        return self._elementwise("arcsin")
+
+    def acos(self):
+        return self._elementwise("arccos")
+
+    def atan(self):
+        return self._elementwise("arctan")
+
+    def sinh(self):
+        return self._elementwise("sinh")
+
+    def cosh(self):
+        return self._elementwise("cosh")
+
+    def erf(self):
+        return self._elementwise("erf")
+
+    def erfc(self):
+        """1 - erf(self), accurate where erf is near 1."""
+        return self._elementwise("erfc")
+
+    arcsin, arccos, arctan = asin, acos, atan
+
+    def square(self):
+        """self * self (an integer stays an integer, a bool becomes int64, as PyTorch's)."""
+        t = self.astype(np.int64) if self.dtype == np.bool_ else self
+        return t * t
+
+    def reciprocal(self):
+        return 1.0 / self._floating()
+
+    def rsqrt(self):
+        """1 / sqrt(self): inf at 0, NaN below."""
+        return self.sqrt().reciprocal()
+
+    def sign(self):
+        """-1, 0 or 1 in this dtype, 0 for NaN and -0.0 (a bool stays itself), as PyTorch's; its gradient is 0."""
+        return Elementwise.apply(self, name="sgn")
+
+    sgn = sign
+
+    def _rounded(self, name):
+        if self.dtype == np.bool_:
+            raise TypeError(f"{name} of a bool tensor is not defined (as in PyTorch); cast it first (.long())")
+        if self.dtype.kind in "iu":
+            return self.clone()  # whole already
+        return Elementwise.apply(self, name=name)
+
+    def floor(self):
+        """The largest whole number <= self (an integer tensor: a copy); its gradient is 0."""
+        return self._rounded("floor")
+
+    def ceil(self):
+        """The smallest whole number >= self; its gradient is 0."""
+        return self._rounded("ceil")
+
+    def trunc(self):
+        """self rounded toward 0; its gradient is 0."""
+        return self._rounded("trunc")
+
+    fix = trunc
+
+    def round(self, decimals=0):
+        """The nearest whole number, a half to the even one (0.5 -> 0, 1.5 -> 2), or with ``decimals``
+        digits after the point (before it, if negative), as PyTorch's: rounded self * 10^decimals over
+        10^decimals, in this dtype. Its gradient is 0."""
+        if isinstance(decimals, bool) or not isinstance(decimals, numbers.Integral):
+            raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+        if decimals == 0:
+            return self._rounded("rint")
+        if self.dtype.kind != "f":
+            raise TypeError(f"round with decimals={decimals} needs a floating-point tensor, got {self.dtype} (as PyTorch)")
+        scale = 10.0 ** abs(int(decimals))
+        if decimals > 0:
+            return (self * scale)._rounded("rint") / scale
+        return (self / scale)._rounded("rint") * scale
+
+    def frac(self):
+        """self - trunc(self), with self's sign; its gradient is 1. Floating-point tensors only (as PyTorch)."""
+        if self.dtype.kind != "f":
+            raise TypeError(f"frac needs a floating-point tensor, got {self.dtype} (as PyTorch)")
+        return self - self.trunc()
+
+    def fmod(self, other):
+        """self - other * trunc(self / other), with self's sign (C's fmod; ``remainder`` takes other's).
+        An integer other must hold no 0 (as PyTorch)."""
+        return Fmod.apply(*_divisible(self, other, "fmod"))
+
+    def atan2(self, other):
+        """The angle of the point (other, self), in [-pi, pi]."""
+        return Atan2.apply(*_operands(self, other, floating=True))
+
+    arctan2 = atan2
+
+    def hypot(self, other):
+        """sqrt(self^2 + other^2), without overflow."""
+        return Hypot.apply(*_operands(self, other, floating=True))
+
+    def copysign(self, other):
+        """|self| with other's sign (-0.0 counts as negative)."""
+        return Copysign.apply(*_operands(self, other, floating=True))
+
+    def logaddexp(self, other):
+        """log(exp(self) + exp(other)), without overflow."""
+        return LogAddExp.apply(*_operands(self, other, floating=True))
+
+    def xlogy(self, other):
+        """self * log(other), and 0 where self is 0 (unless other is NaN), as PyTorch's."""
+        return XLogY.apply(*_operands(self, other, floating=True))
+
+    def lerp(self, end, weight):
+        """self + weight * (end - self), as PyTorch computes it (from end for weight >= 0.5, which
+        makes weight 1 give end exactly)."""
+        a, b = _operands(self, end)
+        if a.dtype.kind != "f":
+            raise TypeError(f"lerp needs floating-point tensors, got {a.dtype}")
+        d = b - a
+        if isinstance(weight, Tensor):
+            w = weight if weight.dtype == a.dtype else weight.astype(a.dtype)
+            return where(w.abs() < 0.5, a + w * d, b - d * (1 - w))
+        w = shapes.real(weight, "weight")
+        return a + d * w if abs(w) < 0.5 else b - d * (1 - w)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        """self + value * tensor1 * tensor2."""
+        return self + tensor1 * tensor2 * shapes.real(value, "value")
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        """self + value * tensor1 / tensor2."""
+        return self + tensor1 / tensor2 * shapes.real(value, "value")
+
+    def heaviside(self, values):
+        """0 where self < 0, ``values`` where self is 0, 1 where self > 0 (not differentiable, as PyTorch's)."""
+        values = values if isinstance(values, Tensor) else Tensor(values)
+        if values.dtype != self.dtype:
+            raise TypeError(f"heaviside: values must have the input's dtype {self.dtype}, got {values.dtype} (as PyTorch)")
+        with autograd.no_grad():
+            return where(self == 0, values, (self > 0).astype(self.dtype)).astype(self.dtype)
+
+    def clamp_min(self, min):  # noqa: A002 (PyTorch's name)
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):  # noqa: A002 (PyTorch's name)
+        return self.clamp(max=max)
 
     # ---- reductions
     def sum(self, dim=None, keepdim=False, *, dtype=None):
@@ -2157,29 +2550,89 @@ class Tensor:
         """Whether every value along ``dim`` (every dimension: None) is nonzero; a bool tensor."""
         return (self == 0).sum(dim, keepdim=keepdim) == 0
 
-    def _mask_operand(self, other, op):
-        other = other if isinstance(other, Tensor) else Tensor(np.asarray(other))
-        if self.dtype != np.bool_ or other.dtype != np.bool_:
-            raise TypeError(f"{op} takes bool tensors (masks) in numconv, got {self.dtype} and {other.dtype}; "
-                            "bitwise operations on integers are not supported")
-        return other
+    # ---- bitwise and logical: no graph
+    def _bitwise(self, other, fn, op, shift=False):
+        """fn(self, other) for integer and bool tensors (masks), promoted as arithmetic is (bool & int64:
+        int64); shifts of integers only."""
+        if not isinstance(other, (Tensor, np.ndarray, np.generic, bool, int)):
+            if isinstance(other, float):
+                raise TypeError(f"{op} takes integer or bool operands, got the float {other!r}")
+            return NotImplemented
+        a, b = _operands(self, other)
+        if a.dtype.kind not in "biu" or (shift and a.dtype == np.bool_):
+            kinds = "integer" if shift else "integer or bool"
+            raise TypeError(f"{op} takes {kinds} tensors (as PyTorch), got {self.dtype} and "
+                            f"{getattr(other, 'dtype', type(other).__name__)}")
+        if isinstance(b, Tensor):
+            M.same_device(input=a.data, other=b.data)
+        return Tensor(fn(a.data, _data(b)))
 
     def __and__(self, other):
-        return Tensor(M.logical_and(self.data, self._mask_operand(other, "&").data))
+        return self._bitwise(other, M.bitwise_and, "&")
 
     def __or__(self, other):
-        other = self._mask_operand(other, "|")
-        return Tensor(M.logical_not(M.logical_and(M.logical_not(self.data), M.logical_not(other.data))))
+        return self._bitwise(other, M.bitwise_or, "|")
 
     def __xor__(self, other):
-        return self != self._mask_operand(other, "^")
+        return self._bitwise(other, M.bitwise_xor, "^")
+
+    def __lshift__(self, other):
+        return self._bitwise(other, M.left_shift, "<<", shift=True)
+
+    def __rshift__(self, other):
+        return self._bitwise(other, M.right_shift, ">>", shift=True)
+
+    def __rlshift__(self, other):
+        return Tensor(np.asarray(other)).to(self.device) << self if isinstance(other, (int, np.integer)) else NotImplemented
+
+    def __rrshift__(self, other):
+        return Tensor(np.asarray(other)).to(self.device) >> self if isinstance(other, (int, np.integer)) else NotImplemented
 
     def __invert__(self):
-        self._mask_operand(self, "~")
-        return Tensor(M.logical_not(self.data))
+        if self.dtype.kind not in "biu":
+            raise TypeError(f"~ takes an integer or bool tensor (as PyTorch), got {self.dtype}")
+        return Tensor(M.invert(self.data))
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-    logical_and, logical_or, logical_xor, logical_not = __and__, __or__, __xor__, __invert__
+    bitwise_and, bitwise_or, bitwise_xor, bitwise_not = __and__, __or__, __xor__, __invert__
+    bitwise_left_shift, bitwise_right_shift = __lshift__, __rshift__
+
+    def __iand__(self, other):
+        return self._inplace(Tensor.__and__, other)
+
+    def __ior__(self, other):
+        return self._inplace(Tensor.__or__, other)
+
+    def __ixor__(self, other):
+        return self._inplace(Tensor.__xor__, other)
+
+    def __ilshift__(self, other):
+        return self._inplace(Tensor.__lshift__, other)
+
+    def __irshift__(self, other):
+        return self._inplace(Tensor.__rshift__, other)
+
+    def _truth(self, other, op):
+        """(self != 0, other != 0) as bool tensors, for the logical ops of any dtype (NaN is true)."""
+        other = other if isinstance(other, Tensor) else Tensor(np.asarray(other)).to(self.device)
+        M.same_device(input=self.data, other=other.data)
+        as_bool = lambda t: t if t.dtype == np.bool_ else t != 0  # noqa: E731
+        return as_bool(self), as_bool(other)
+
+    def logical_and(self, other):
+        a, b = self._truth(other, "logical_and")
+        return Tensor(M.logical_and(a.data, b.data))
+
+    def logical_or(self, other):
+        a, b = self._truth(other, "logical_or")
+        return Tensor(M.logical_not(M.logical_and(M.logical_not(a.data), M.logical_not(b.data))))
+
+    def logical_xor(self, other):
+        a, b = self._truth(other, "logical_xor")
+        return a != b
+
+    def logical_not(self):
+        return Tensor(M.logical_not(self.data))
 
 
 # ============================================================================= functions and factories

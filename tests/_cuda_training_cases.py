@@ -303,6 +303,69 @@ def _reverse_in_place(d):
     return out
 
 
+def elementwise_function_cases():
+    """The float functions (rounding, trig, erf, ...) at their domain edges, fmod/atan2/hypot/copysign,
+    and the integer kernels (bitwise, shifts, power, fmod, ~, sign) for every integer dtype: device
+    against NumPy; then Tensor methods with backward, device against CPU."""
+    edges = np.array([0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 2.5, 0.49999999999999994, 1e300, -1e300, 4503599627370497.0,
+                      np.inf, -np.inf, np.nan, 1.0, -1.0, 3.7, -3.7, 720.0, -720.0, 1e-300, 2.0 ** 60 + 1.5])
+    for dtype in (np.float64, np.float32):
+        x = edges.astype(dtype)
+        for name in ("floor", "ceil", "rint", "trunc", "expm1", "log2", "log10", "sin", "cos", "tan", "arcsin",
+                     "arccos", "arctan", "sinh", "cosh", "erf", "erfc", "sign"):
+            math_case(f"{name} edges {np.dtype(dtype).name}", getattr(M, name), x)
+        y = np.roll(x, 3)
+        for name in ("fmod", "arctan2", "hypot", "copysign"):
+            math_case(f"{name} edges {np.dtype(dtype).name}", getattr(M, name), x, y)
+    math_case("erf of int64: float64", M.erf, np.array([-2, 0, 1, 3]))
+    math_case("arctan2 of int64: float64", M.arctan2, np.array([-2, 0, 1, 3]), np.array([1, 0, -1, 2]))
+    shifts = np.array([0, 1, 3, 7, 8, 15, 31, 63, 64, 70, -1, -5])
+    for dtype in (np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint64):
+        tag = np.dtype(dtype).name
+        info = np.iinfo(dtype)
+        v = RNG.integers(info.min // 2, info.max // 2, size=12, endpoint=True).astype(dtype)
+        w = RNG.integers(max(info.min, -50), 50, size=12).astype(dtype)
+        for name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+            math_case(f"{name} {tag}", getattr(M, name), v, w)
+        math_case(f"invert {tag}", M.invert, v)
+        math_case(f"sign {tag}", M.sign, v)
+        nonzero = np.where(w == 0, 3, w).astype(dtype)
+        math_case(f"fmod {tag}", M.fmod, v, nonzero)
+        math_case(f"power {tag}", M.power, (v % 5).astype(dtype), np.abs(w % 7).astype(dtype))
+        if info.min < 0:  # shift amounts past the width and negative ones; small values (the simulator's ints do not wrap)
+            small = np.array([1, -1, 3, -8, 0, 5, -3, 2, 1, -1, 7, -7], dtype)
+            math_case(f"right_shift {tag}", M.right_shift, small, shifts.astype(dtype))
+            math_case(f"left_shift {tag} past the width", M.left_shift, small[8:], shifts[8:].astype(dtype))
+        math_case(f"left_shift {tag} within", M.left_shift, np.array([1, 2, 3], dtype), np.array([0, 1, 4], dtype))
+    big = np.array([2 ** 62 + 1, -(2 ** 62) - 3, 2 ** 53 + 1], np.int64)  # above 2**53: exact only in integer arithmetic
+    math_case("add int64 above 2**53", M.add, big, np.array([2, 5, 0]))
+    math_case("multiply int64 above 2**53", M.multiply, big, np.array([1, 1, 1]))
+    math_case("bitwise bool", M.bitwise_xor, np.array([True, False, True]), np.array([True, True, False]))
+    math_case("invert bool", M.invert, np.array([True, False]))
+    r = lambda *s: RNG.standard_normal(s)  # noqa: E731
+    for dtype in (np.float64, np.float32):
+        tag = np.dtype(dtype).name
+        a, b = r(2, 5).astype(dtype), (r(1, 5) + 3.0).astype(dtype)
+        with checking("elementwise", f"functions with backward {tag}"):
+            for name in ("expm1", "log1p", "sin", "cos", "tan", "atan", "sinh", "cosh", "erf", "erfc", "floor",
+                         "round", "sign"):
+                both(lambda x, name=name: getattr(x, name)(), a * 0.5)
+            both(lambda x: x.asin() + x.acos(), np.clip(a, -0.9, 0.9))
+            both(lambda x: x.log2() + x.log10(), np.abs(a) + 0.1)
+        with checking("elementwise", f"binary functions with backward {tag}"):
+            for name in ("fmod", "atan2", "hypot", "copysign", "logaddexp", "xlogy"):
+                both(lambda x, y, name=name: getattr(x, name)(y), a, b)
+            both(lambda x, y: x.lerp(y, 0.75) + x.addcdiv(x, y, value=0.5), a, b)
+    with checking("elementwise", "bitwise and logical tensors"):
+        i, j = nc.Tensor(dev(np.array([5, -8, 3, 12]))), nc.Tensor(dev(np.array([3, 1, 2, 65])))
+        same((i & j).data, np.array([5, -8, 3, 12]) & np.array([3, 1, 2, 65]), "&")
+        same((i << j).data, np.array([40, -16, 12, 0]), "<<")
+        same((i >> j).data, np.array([0, -4, 0, 0]), ">>")
+        same((~i).data, ~np.array([5, -8, 3, 12]), "~")
+        same(i.div(j, rounding_mode="trunc").data, np.array([1, -8, 1, 0]), "div trunc")
+        same(i.logical_xor(j - 1).data, np.array([False, True, False, False]), "logical_xor")  # -8 xor 0
+
+
 def unsupported_cases():
     with checking("unsupported", "what the device cannot index raises NotImplementedError naming it"):
         d = dev(RNG.standard_normal((2, 3)))
@@ -910,7 +973,7 @@ def inplace_cases():
         both(augmented, base[0], base[1])
 
 
-GROUPS = [math_cases, unsupported_cases, autograd_cases, edge_cases_found_by_review, edge_cases_found_by_review_2,
+GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, edge_cases_found_by_review, edge_cases_found_by_review_2,
           layer_math_cases, inplace_cases, random_cases, optim_cases, module_cases, training_cases]
 
 

@@ -250,8 +250,9 @@ def test_masks_and_predicates_match_torch(rng, torch):
     for ours, theirs in zip(pairs[::2], pairs[1::2]):
         assert ours.dtype == np.bool_ and ours.shape == tuple(theirs.shape)
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-    with pytest.raises(TypeError, match="bool tensors"):
-        _ = nc.tensor([1, 2]) & nc.tensor([3, 4])
+    np.testing.assert_array_equal((nc.tensor([1, 2]) & nc.tensor([3, 4])).numpy(), [1, 0])  # bitwise, as torch
+    with pytest.raises(TypeError, match="integer or bool tensors"):
+        _ = a & (a > 0)
     assert a.is_floating_point() and not (a > 0).is_floating_point()
     assert a.is_contiguous() and not a.t().is_contiguous()
     assert a.type_as(nc.tensor([1])).dtype == np.int64

@@ -250,6 +250,20 @@ is 0). An integer b must hold no 0: the caller checks."""
 _remainder = _binary("REMAINDER", np.remainder)
 
 
+fmod = _binary("FMOD", np.fmod)
+fmod.__doc__ = """a - b * trunc(a / b), with a's sign (C's fmod; NaN where a float b is 0). An integer b must hold
+no 0: the caller checks."""
+arctan2 = _binary("ARCTAN2", np.arctan2)
+hypot = _binary("HYPOT", np.hypot)
+copysign = _binary("COPYSIGN", np.copysign)
+# of integer and bool arrays; NumPy refuses floats with a TypeError, as does ``_cu_binary``
+bitwise_and = _binary("BITWISE_AND", np.bitwise_and)
+bitwise_or = _binary("BITWISE_OR", np.bitwise_or)
+bitwise_xor = _binary("BITWISE_XOR", np.bitwise_xor)
+left_shift = _binary("LEFT_SHIFT", np.left_shift)  # by a negative amount or the width or more: 0
+right_shift = _binary("RIGHT_SHIFT", np.right_shift)  # ...: the sign (0 or -1), as PyTorch's and NumPy 2's
+
+
 def remainder(a, b):
     """a - b * floor(a / b), with b's sign (Python's ``%``; NaN where a float b is 0), but a 0 with a's
     sign, as PyTorch's (NumPy's takes b's)."""
@@ -282,13 +296,63 @@ abs = _unary("ABS", np.abs)  # noqa: A001 (mirrors NumPy's name)
 _sign = _unary("SIGN", np.sign)
 tanh = _unary("TANH", np.tanh)
 log1p = _unary("LOG1P", np.log1p)
+expm1 = _unary("EXPM1", np.expm1)
+log2 = _unary("LOG2", np.log2)
+log10 = _unary("LOG10", np.log10)
+sin = _unary("SIN", np.sin)
+cos = _unary("COS", np.cos)
+tan = _unary("TAN", np.tan)
+arcsin = _unary("ARCSIN", np.arcsin)
+arccos = _unary("ARCCOS", np.arccos)
+arctan = _unary("ARCTAN", np.arctan)
+sinh = _unary("SINH", np.sinh)
+cosh = _unary("COSH", np.cosh)
+# rounding, of float arrays (NumPy's of an integer array is a float one; callers keep integers as they are)
+floor = _unary("FLOOR", np.floor)
+ceil = _unary("CEIL", np.ceil)
+rint = _unary("RINT", np.rint)  # to the nearest whole number, a half to the even one (torch.round)
+trunc = _unary("TRUNC", np.trunc)
 
 
 def sign(a):
-    """-1, 0 or 1 in a's dtype, NumPy's: NaN stays NaN, a 0 keeps its sign."""
-    if _on_cuda(a) and np.dtype(a.dtype).kind in "iu":  # (a > 0) - (a < 0): the integer kernel has no SIGN
-        return subtract(astype(compare("gt", a, 0), a.dtype), astype(compare("lt", a, 0), a.dtype))
+    """-1, 0 or 1 in a's dtype, NumPy's: NaN stays NaN, a 0 keeps its sign (``sgn``: PyTorch's)."""
+    if _on_cuda(a) and np.dtype(a.dtype).kind in "iu":  # the integer kernel has no SIGN
+        return sgn(a)
     return _sign(a)
+
+
+def sgn(a):
+    """PyTorch's sign: (a > 0) - (a < 0) in a's dtype, so 0 for NaN and +0 for -0."""
+    if np.dtype(a.dtype) == np.bool_:
+        return copy(a)
+    return subtract(astype(compare("gt", a, 0), a.dtype), astype(compare("lt", a, 0), a.dtype))
+
+
+def erf(a):
+    """The error function (NumPy has none: a kernel of our own on the CPU); float64 for an integer array."""
+    return _erf(a, False)
+
+
+def erfc(a):
+    """1 - erf(a), accurate where erf(a) is near 1."""
+    return _erf(a, True)
+
+
+def _erf(a, complement):
+    if _on_cuda(a):
+        return _cu_unary("ERFC" if complement else "ERF", np.exp, a)  # np.exp: the float dtype for a's
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    return _flat_kernel("erf", a, a, scalars=(complement,))
+
+
+def invert(a):
+    """~a: bitwise not of an integer array, logical not of a bool one (NumPy's invert); floats refused."""
+    if _on_cuda(a):
+        if a.dtype == np.bool_:
+            return logical_not(a)
+        return _cu_unary("INVERT", np.invert, a)  # np.invert refuses a float dtype with a TypeError
+    return _a(np.invert(a))
 
 
 def relu(a):
@@ -735,11 +799,17 @@ def _out_shape(*xs):
     return np.broadcast_shapes(*[tuple(x.shape) for x in xs if _is_array(x)])
 
 
+_FLOAT_RESULT = ("DIVIDE", "ARCTAN2", "HYPOT", "COPYSIGN")  # of integers: float64, as NumPy's
+_INTEGER_ONLY = ("BITWISE_AND", "BITWISE_OR", "BITWISE_XOR", "LEFT_SHIFT", "RIGHT_SHIFT")
+
+
 def _cu_binary(op, a, b):
     """Arithmetic in the dtype NumPy's promotion gives (true division of integers: float64)."""
     dt = np.result_type(_dtype_of(a), _dtype_of(b))
-    if op == "DIVIDE" and dt.kind in "biu":
+    if op in _FLOAT_RESULT and dt.kind in "biu":
         dt = np.dtype(np.float64)
+    if op in _INTEGER_ONLY and dt.kind not in "biu":
+        raise TypeError(f"{op.lower()} takes integer or bool arrays, got dtype {dt}")
     shape = _out_shape(a, b)
     a, b = _operand(a, dt), _operand(b, dt)
     out = dispatch.empty(shape, dt, dispatch.CUDA)

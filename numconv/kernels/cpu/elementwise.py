@@ -1,9 +1,10 @@
 """Elementwise kernels, CPU: the hottest activation, ReLU, forward and backward in one pass each
 (NumPy takes two for the backward, a comparison then a product); the other activations, each
 forward and backward in one pass (their formulas, written once for both backends, are in
-``numconv.kernels.scalar``). Flat (P,) C-contiguous arrays; the rest of the elementwise math runs
-in NumPy (``numconv.ops.math``).
+``numconv.kernels.scalar``); erf and erfc, which NumPy lacks. Flat (P,) C-contiguous arrays; the
+rest of the elementwise math runs in NumPy (``numconv.ops.math``).
 """
+import math
 import types
 
 from numba import prange
@@ -47,6 +48,13 @@ def relu_backward(out, g, y):
     """out = 0 where the forward's output y <= 0, else g (PyTorch's threshold_backward: a NaN output passes g)."""
     for i in prange(g.size):
         out[i] = 0.0 if y[i] <= 0.0 else g[i]
+
+
+@kernel
+def erf(out, x, complement):
+    """out = erf(x), or erfc(x) = 1 - erf(x) without its cancellation where ``complement``."""
+    for i in prange(x.size):
+        out[i] = math.erfc(x[i]) if complement else math.erf(x[i])
 
 
 CHUNK = 16384  # elements a thread takes at a time: enough to hide the threads' start

@@ -25,12 +25,14 @@ _formulas = {fn.__name__: cuda.jit(device=True)(scalar.with_primitives(fn, **_he
 _activation = cuda.jit(device=True)(scalar.with_primitives(scalar.activation, **_formulas))
 _activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activation_grad, **_formulas))
 
-# binary arithmetic: out = a <op> b
-ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM, FLOOR_DIVIDE, REMAINDER = range(9)
+# binary arithmetic: out = a <op> b (the float ones on float arrays, the bitwise ones on integer and bool arrays)
+(ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM, FLOOR_DIVIDE, REMAINDER, FMOD, ARCTAN2, HYPOT, COPYSIGN,
+ BITWISE_AND, BITWISE_OR, BITWISE_XOR, LEFT_SHIFT, RIGHT_SHIFT) = range(18)
 # comparisons and logic: bool out
 EQ, NE, LT, LE, GT, GE, AND = range(7)
-# unary: out = op(a)
-NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID, LOG1P = range(9)
+# unary: out = op(a) (INVERT on integer arrays only)
+(NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID, LOG1P, FLOOR, CEIL, RINT, TRUNC, EXPM1, LOG2, LOG10, SIN, COS,
+ TAN, ARCSIN, ARCCOS, ARCTAN, SINH, COSH, ERF, ERFC, INVERT) = range(27)
 
 _LOG_MAX = scalar.LOG_MAX
 
@@ -67,6 +69,96 @@ def _sqrt(x):
     return math.nan
 
 
+_TRUNC_ABOVE = 4503599627370496.0  # 2**52: a float64 this large (or a float32 half as) is a whole number
+_SINH_DIRECT = 710.0  # |x| above it: math.sinh/cosh overflow (the simulator's raise); e^|x| / 2 is exact there
+
+
+@cuda.jit(device=True)
+def _trunc(x):
+    """x rounded toward 0 as a float, the sign of a 0 kept (math.trunc gives an integer, which
+    overflows); exact: fmod(x, 1) is x's fraction, exactly."""
+    if not abs(x) < _TRUNC_ABOVE:  # whole already, inf or NaN
+        return x
+    return math.copysign(x - math.fmod(x, 1.0), x)
+
+
+@cuda.jit(device=True)
+def _rint(x):
+    """x rounded to the nearest whole number, a half to the even one (np.rint, torch.round)."""
+    t = _trunc(x)
+    d = abs(x - t)  # NaN for inf and NaN: no branch below
+    if d > 0.5 or (d == 0.5 and math.fmod(t, 2.0) != 0):
+        return t + math.copysign(1.0, x)
+    return t
+
+
+@cuda.jit(device=True)
+def _exp(x):
+    if x != x or x <= _LOG_MAX:
+        return math.exp(x)
+    return math.inf
+
+
+@cuda.jit(device=True)
+def _expm1(x):
+    if x != x or x <= _LOG_MAX:
+        return math.expm1(x)
+    return math.inf
+
+
+@cuda.jit(device=True)
+def _log(x):
+    if x > 0:
+        return math.log(x)
+    if x == 0:
+        return -math.inf
+    return math.nan  # x < 0 or NaN
+
+
+@cuda.jit(device=True)
+def _log2(x):
+    if x > 0:
+        return math.log2(x)
+    return _log(x)  # -inf at 0, else NaN
+
+
+@cuda.jit(device=True)
+def _log10(x):
+    if x > 0:
+        return math.log10(x)
+    return _log(x)
+
+
+@cuda.jit(device=True)
+def _log1p(x):
+    if x > -1:
+        return math.log1p(x)
+    if x == -1:
+        return -math.inf
+    return math.nan  # x < -1 or NaN
+
+
+@cuda.jit(device=True)
+def _sqrt(x):
+    if x >= 0:
+        return math.sqrt(x)
+    return math.nan
+
+
+@cuda.jit(device=True)
+def _sinh(x):
+    if not abs(x) > _SINH_DIRECT:
+        return math.sinh(x)
+    return math.copysign(_exp(abs(x) - math.log(2.0)), x)
+
+
+@cuda.jit(device=True)
+def _cosh(x):
+    if not abs(x) > _SINH_DIRECT:
+        return math.cosh(x)
+    return _exp(abs(x) - math.log(2.0))
+
+
 @cuda.jit(device=True)
 def _arith(op, x, y):
     """Float arithmetic (integer arrays take ``_integer_arith``: here an integer would be typed as a
@@ -87,11 +179,23 @@ def _arith(op, x, y):
         return y
     if op == FLOOR_DIVIDE:  # Python's // and %, floats too (x / y and NaN for a float 0, the NumPy error model)
         return x // y
-    if op == REMAINDER:  # a 0 takes x's sign, as PyTorch's (x * 0: -0.0 for negative x, and 0 for ints)
+    if op == REMAINDER:  # a 0 takes x's sign, as PyTorch's (x * 0: -0.0 for negative x)
         r = x % y
         if r == 0:
             return x * 0
         return r
+    if op == FMOD:  # C's fmod: x's sign; NaN for y = 0 or infinite x, x for infinite y
+        if y == 0 or math.isinf(x) or x != x or y != y:
+            return math.nan
+        if math.isinf(y):
+            return x
+        return math.fmod(x, y)
+    if op == ARCTAN2:
+        return math.atan2(x, y)
+    if op == HYPOT:
+        return math.hypot(x, y)
+    if op == COPYSIGN:
+        return math.copysign(x, y)
     # MINIMUM
     if x != x or x <= y:
         return x
@@ -114,7 +218,9 @@ def _integer_power(x, y):
 
 @cuda.jit(device=True)
 def _integer_arith(op, x, y):
-    """Integer and bool arithmetic, exact in the integer type (none of its branches returns a float)."""
+    """Integer and bool arithmetic, exact in the integer type (none of its branches returns a float).
+    Shifts follow PyTorch: by a negative amount or one of 64 or more, 0 to the left and the sign to
+    the right; narrower types are shifted as int64 and wrap on the store, as theirs do."""
     if op == ADD:
         return x + y
     if op == SUBTRACT:
@@ -129,7 +235,26 @@ def _integer_arith(op, x, y):
         return min(x, y)
     if op == FLOOR_DIVIDE:  # y != 0: the caller checks
         return x // y
-    return x % y  # REMAINDER
+    if op == REMAINDER:
+        return x % y
+    if op == FMOD:  # truncated: x's sign
+        r = x % y
+        if r != 0 and (r < 0) != (x < 0):
+            return r - y
+        return r
+    if op == BITWISE_AND:
+        return x & y
+    if op == BITWISE_OR:
+        return x | y
+    if op == BITWISE_XOR:
+        return x ^ y
+    if y < 0 or y >= 64:  # the shifts, past the width: LLVM leaves such shifts undefined
+        if op == RIGHT_SHIFT and x < 0:
+            return x >> 63
+        return x - x
+    if op == LEFT_SHIFT:
+        return x << y
+    return x >> y  # RIGHT_SHIFT
 
 
 @cuda.jit(device=True)
@@ -151,6 +276,8 @@ def _compare(op, x, y):
 
 @cuda.jit(device=True)
 def _unary(op, x):
+    """Float functions, each guarded where Python's math (the simulator's) raises, with the values a
+    GPU gives there (IEEE's: NaN outside the domain, inf past overflow)."""
     if op == NEGATIVE:
         return -x
     if op == EXP:
@@ -171,6 +298,50 @@ def _unary(op, x):
         return math.tanh(x)
     if op == LOG1P:
         return _log1p(x)
+    if op == FLOOR:
+        t = _trunc(x)
+        if t > x:
+            return t - 1.0
+        return t
+    if op == CEIL:
+        t = _trunc(x)
+        if t < x:
+            return t + 1.0
+        return t
+    if op == RINT:
+        return _rint(x)
+    if op == TRUNC:
+        return _trunc(x)
+    if op == EXPM1:
+        return _expm1(x)
+    if op == LOG2:
+        return _log2(x)
+    if op == LOG10:
+        return _log10(x)
+    if op == SIN or op == COS or op == TAN:
+        if math.isinf(x):
+            return math.nan
+        if op == SIN:
+            return math.sin(x)
+        if op == COS:
+            return math.cos(x)
+        return math.tan(x)
+    if op == ARCSIN or op == ARCCOS:
+        if not abs(x) <= 1:
+            return math.nan
+        if op == ARCSIN:
+            return math.asin(x)
+        return math.acos(x)
+    if op == ARCTAN:
+        return math.atan(x)
+    if op == SINH:
+        return _sinh(x)
+    if op == COSH:
+        return _cosh(x)
+    if op == ERF:
+        return math.erf(x)
+    if op == ERFC:
+        return math.erfc(x)
     # SIGMOID: 1 / (1 + exp(-a)) without overflow: exp(-|a|) <= 1 on both branches
     e = _exp(-abs(x))
     if x >= 0:
@@ -180,12 +351,14 @@ def _unary(op, x):
 
 @cuda.jit(device=True)
 def _integer_unary(op, x):
-    """NEGATIVE and ABS of an integer, exact in its type; the float functions never see an integer
-    array (``numconv.ops.math`` casts it first), nor SIGN (its (x > 0) - (x < 0) is an int64, which
-    Numba unifies with a uint64 as a float64)."""
+    """NEGATIVE, ABS and INVERT (~) of an integer, exact in its type; the float functions never see
+    an integer array (``numconv.ops.math`` casts it first), nor SIGN (its (x > 0) - (x < 0) is an
+    int64, which Numba unifies with a uint64 as a float64)."""
     if op == NEGATIVE:
         return -x
-    return abs(x)
+    if op == ABS:
+        return abs(x)
+    return ~x  # INVERT
 
 
 def fill(out, value):

@@ -1,0 +1,54 @@
+"""PyTorch's functions that mirror a Tensor method, ``numconv.sin(x)`` for ``x.sin()``: each is the
+method of its first argument, with the same arguments, so there is one implementation (in
+``numconv.tensor``) and one place to read it.
+
+    import numconv as nc
+    nc.add(x, y, alpha=2)       # x.add(y, alpha=2)
+    nc.clamp(x, min=0)          # x.clamp(min=0)
+
+The factories (``nc.zeros``, ``nc.arange``, ...) and the functions of several tensors
+(``nc.cat``, ``nc.stack``, ``nc.where``, ...) live in ``numconv.tensor`` itself.
+"""
+from __future__ import annotations
+
+from .tensor import Tensor
+
+NAMES = (
+    # arithmetic
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod",
+    "pow", "neg", "negative", "abs", "absolute", "square", "reciprocal", "maximum", "minimum",
+    "addcmul", "addcdiv", "lerp",
+    # elementwise functions
+    "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "sign", "sgn", "sin", "cos", "tan",
+    "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "sinh", "cosh", "tanh", "sigmoid",
+    "erf", "erfc", "hypot", "copysign", "logaddexp", "xlogy", "heaviside", "relu",
+    "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip", "clamp_min", "clamp_max",
+    # bitwise and logical
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "logical_and", "logical_or", "logical_xor", "logical_not",
+    # comparisons
+    "eq", "ne", "lt", "le", "gt", "ge",
+    # reductions, scans and sorts
+    "sum", "mean", "prod", "std", "var", "amax", "amin", "argmax", "argmin", "max", "min", "all", "any",
+    "cumsum", "cumprod", "sort", "argsort", "topk", "softmax", "log_softmax", "nonzero", "argwhere",
+    # shape and linear algebra
+    "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "t", "flip", "gather", "index_select",
+    "matmul", "mm", "bmm", "numel", "clone", "unbind",
+)
+
+
+def _function(name):
+    method = getattr(Tensor, name)
+
+    def function(input, *args, **kwargs):  # noqa: A002 (PyTorch's name)
+        if not isinstance(input, Tensor):
+            raise TypeError(f"numconv.{name}: input must be a Tensor, got {type(input).__name__}")
+        return method(input, *args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``input.{name}(...)``: " + (method.__doc__ or f"Tensor.{name}").strip().split("\n")[0]
+    return function
+
+
+globals().update({name: _function(name) for name in NAMES})
+__all__ = list(NAMES)
