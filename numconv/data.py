@@ -300,7 +300,8 @@ def _field(path):
 
 def default_collate(samples):
     """One batch from a list of samples, as PyTorch's ``default_collate``: arrays and numbers are stacked
-    into a Tensor (integers become int64, float16 float32; other floats and bools keep their dtype);
+    into a Tensor of their dtype, as PyTorch's (uint8 images stay uint8; a Python int is int64, a float
+    float64), but float16, which numconv has no kernels for, becomes float32;
     tuples, lists, named tuples and dicts are collated field by field, recursively, into a tuple, list,
     named tuple or dict of batches; strings come back as they are. Samples that differ in structure or
     shape, or hold something else (None, an object), raise a TypeError or ValueError naming the field."""
@@ -352,7 +353,7 @@ def _kinds(samples):
 
 
 def _stack(samples, path):
-    """One field across a batch stacked: integers become int64, float16 float32; other floats and bools keep their dtype."""
+    """One field across a batch stacked, in its dtype (float16: float32)."""
     arrays = []
     for s in samples:
         if isinstance(s, Tensor):
@@ -378,9 +379,8 @@ def _collate_array(a, path=""):
     if a.dtype.kind not in "biuf":
         raise TypeError(f"cannot collate {_field(path)}: it holds an array of dtype {a.dtype}, not of booleans, "
                         f"integers or floating-point numbers{_USE_COLLATE_FN}")
-    if a.dtype.kind in "iu" and a.dtype != np.int64:
-        return a.astype(np.int64)
-    return a.astype(np.float32) if a.dtype == np.float16 else a
+    return a.astype(np.float32) if a.dtype == np.float16 else a  # integers keep theirs, as PyTorch's: a uint8
+    # image batch widened to int64 took 8 times the memory
 
 
 def _to_tensors(batch, path=""):
@@ -426,7 +426,7 @@ class Split:
 class DataLoader:
     """Batches of ``dataset``, collated by ``default_collate``: a tuple of Tensors for tuple samples such as
     ``(image, label)``, a list for list samples, a dict for dict samples, one Tensor for samples that are
-    one array (float arrays keep their dtype, integers become int64). ``collate_fn(samples)`` replaces it.
+    one array of the samples' dtype (float16: float32). ``collate_fn(samples)`` replaces it.
 
     ``shuffle`` draws a new order each epoch from ``(seed, epoch)``: reproducible, and a run resumed
     at epoch ``k`` after ``set_epoch(k)`` repeats the original order. Each full pass advances the

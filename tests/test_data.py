@@ -194,8 +194,9 @@ def test_boolean_fields_stay_boolean_as_torch(rng):
 
     for ds in (data.TensorDataset(flags, labels), Plain()):
         (f, lab), = list(data.DataLoader(ds, batch_size=6))
-        assert f.dtype == np.bool_ and lab.dtype == np.int64
+        assert f.dtype == np.bool_ and lab.dtype == np.int32  # each keeps its dtype, as torch's
         np.testing.assert_array_equal(f.numpy(), flags)
+        np.testing.assert_array_equal(lab.numpy(), labels)
 
 
 def _same_batch(ours, theirs, torch, where="batch"):
@@ -692,3 +693,21 @@ def test_load_cifar10_dir(tmp_path, rng, subfolder):
     os.remove(where / "data_batch_3.bin")
     with pytest.raises(FileNotFoundError, match="data_batch_3.bin"):
         data.load_cifar10_dir(str(tmp_path))
+
+
+def test_collate_keeps_integer_dtypes_as_torch(rng, torch):
+    """Integer fields were widened to int64: a uint8 image batch took 8 times the memory, and an
+    int32 label came back int64 where torch's default_collate keeps it."""
+    from torch.utils.data import default_collate as torch_collate
+
+    images = rng.integers(0, 256, (5, 1, 4, 4), dtype=np.uint8)
+    samples = [(images[i], np.int16(i - 2), int(i), float(i) / 3, np.float16(i / 4)) for i in range(5)]
+    ours, theirs = data.default_collate(samples), torch_collate(samples)
+    for o, t in zip(ours, theirs):
+        want = t.numpy()
+        if want.dtype == np.float16:
+            want = want.astype(np.float32)  # numconv has no float16 kernels
+        assert o.dtype == want.dtype and o.shape == want.shape
+        np.testing.assert_array_equal(o.numpy(), want)
+    batch = next(iter(data.DataLoader(data.TensorDataset(images, images[:, 0, 0, 0].astype(np.int32)), batch_size=5)))
+    assert batch[0].dtype == np.uint8 and batch[1].dtype == np.int32
