@@ -31,6 +31,10 @@ NAMES = (
     # reductions, scans and sorts
     "sum", "mean", "prod", "std", "var", "amax", "amin", "argmax", "argmin", "max", "min", "all", "any",
     "cumsum", "cumprod", "sort", "argsort", "topk", "softmax", "log_softmax", "nonzero", "argwhere",
+    "norm", "logsumexp", "nansum", "nanmean", "median", "nanmedian", "kthvalue", "mode", "aminmax", "cummax",
+    "cummin", "unique", "var_mean", "std_mean",
+    # tests of values
+    "isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit", "nan_to_num", "equal", "isclose", "allclose",
     # shape and linear algebra
     "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "t", "flip", "gather", "index_select",
     "matmul", "mm", "bmm", "numel", "clone", "unbind",

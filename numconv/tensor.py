@@ -817,6 +817,284 @@ class Remainder(Function):
         return (g if na else None), (M.negative(M.multiply(g, M.floor_divide(a, b))) if nb else None)
 
 
+# ----------------------------------------------------------------------------- norms, selections, value tests
+
+
+AminMax = namedtuple("aminmax", ["min", "max"])  # torch.return_types.aminmax's fields
+
+
+def _zero(like):
+    """A 0-d zero of ``like``'s dtype on ``like``'s device: an operand for ``M.where``."""
+    return M.zeros((), like.dtype, like=like)
+
+
+def _or(a, b):
+    return M.logical_not(M.logical_and(M.logical_not(a), M.logical_not(b)))
+
+
+def _count(shape, axes):
+    """How many elements of ``shape`` a reduction over ``axes`` (None: all) takes together."""
+    return int(np.prod([shape[i] for i in (range(len(shape)) if axes is None else axes)]))
+
+
+def _sgn(a):
+    """sign(a), 0 at NaN (PyTorch's ``sgn``, which its norm gradients use; NumPy's gives NaN)."""
+    return M.where(M.isnan(a), _zero(a), M.sign(a))
+
+
+def _positions(a, axis):
+    """int64 j at every position of ``a`` along ``axis`` (running sums of ones), on ``a``'s device."""
+    return S.cumulative(M.ones(tuple(a.shape), np.int64, like=a), axis, S.SUM, exclusive=True)
+
+
+class Norm(Function):
+    """The vector ``p``-norm over ``axes`` (every axis: None): sum(|a|^p)^(1/p); p = 0 counts the
+    nonzero elements, inf and -inf give max and min |a|. The gradient is PyTorch's
+    (``linalg_vector_norm_backward``): 0 where the norm is 0 (p >= 1) or where a is 0 (p < 1), split
+    evenly among tied maxima (minima) for +-inf, and 0 for p = 0."""
+
+    @staticmethod
+    def forward(ctx, a, p, axes, keepdim):
+        x = M.abs(a)
+        if p == math.inf or p == -math.inf:
+            y = (M.max if p > 0 else M.min)(x, axis=axes, keepdims=True)
+        elif p == 0:
+            y = M.sum(M.compare("ne", a, 0), axis=axes, keepdims=True, dtype=a.dtype)
+        elif p == 1:
+            y = M.sum(x, axis=axes, keepdims=True)
+        elif p == 2:
+            y = M.sqrt(M.sum(M.multiply(a, a), axis=axes, keepdims=True))
+        else:
+            y = M.power(M.sum(M.power(x, p), axis=axes, keepdims=True), 1.0 / p)
+        ctx.save_for_backward(a, y)
+        ctx.p, ctx.axes = p, axes
+        return y if keepdim else M.reshape(y, _drop_shape(a.shape, axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved
+        p, zero = ctx.p, _zero(a)
+        g = M.reshape(g, y.shape)
+        if p == 0:
+            return M.zeros(tuple(a.shape), a.dtype, like=a)
+        if p == math.inf or p == -math.inf:
+            mask = M.compare("eq", M.abs(a), y)
+            count = M.sum(mask, axis=ctx.axes, keepdims=True, dtype=a.dtype)
+            return M.multiply(_sgn(a), M.where(mask, M.divide(g, count), zero))
+        if p < 1:
+            scaled = M.where(M.compare("eq", a, 0), zero, M.multiply(_sgn(a), M.power(M.abs(a), p - 1)))
+            return M.multiply(scaled, M.multiply(g, M.power(y, 1 - p)))
+        if p < 2:
+            scaled = M.multiply(_sgn(a), M.power(M.abs(a), p - 1))
+        elif p == 2:
+            scaled = a
+        else:
+            scaled = M.multiply(a, M.power(M.abs(a), p - 2))
+        scale = M.divide(g, y if p == 2 else M.power(y, p - 1))
+        return M.multiply(scaled, M.where(M.compare("eq", y, 0), zero, scale))
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over ``axes``, shifted by the maximum (0 where that is +-inf: a line of -inf
+    gives -inf, one holding +inf gives +inf); an empty reduction gives -inf. The gradient is
+    PyTorch's g * exp(a - result): the softmax."""
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        keep = _keep_shape(a.shape, axes)
+        if _count(a.shape, axes) == 0:
+            y = M.full(keep, -math.inf, a.dtype, like=a)
+        else:
+            m = M.max(a, axis=axes, keepdims=True)
+            m = M.where(M.compare("eq", M.abs(m), math.inf), _zero(m), m)
+            y = M.add(M.log(M.sum(M.exp(M.subtract(a, m)), axis=axes, keepdims=True)), m)
+        ctx.save_for_backward(a, y)
+        return y if keepdim else M.reshape(y, _drop_shape(a.shape, axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved
+        return M.multiply(M.reshape(g, y.shape), M.exp(M.subtract(a, y)))
+
+
+class NanSum(Function):
+    """The sum over ``axes`` with NaN counted as 0; the gradient is PyTorch's g * (a is not NaN)."""
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        nan = M.isnan(a)
+        ctx.save_for_backward(nan)
+        ctx.axes = axes
+        return M.sum(M.where(nan, _zero(a), a), axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (nan,) = ctx.saved
+        g = M.reshape(g, _keep_shape(nan.shape, ctx.axes))
+        return M.multiply(g, M.logical_not(nan))
+
+
+class NanToNum(Function):
+    """NaN, +inf and -inf replaced by the numbers given (in the input's dtype); the gradient is PyTorch's
+    g * isfinite(a): 0 where a value was replaced."""
+
+    @staticmethod
+    def forward(ctx, a, nan, posinf, neginf):
+        finite = M.compare("eq", M.subtract(a, a), 0)
+        ctx.save_for_backward(finite)
+        out = M.where(M.isnan(a), M.full((), nan, a.dtype, like=a), a)
+        out = M.where(M.compare("eq", a, math.inf), M.full((), posinf, a.dtype, like=a), out)
+        return M.where(M.compare("eq", a, -math.inf), M.full((), neginf, a.dtype, like=a), out)
+
+    @staticmethod
+    def backward(ctx, g):
+        return M.multiply(g, ctx.saved[0])
+
+
+class Evenly(Function):
+    """``value`` (an array computed from ``a``, 0-d) with PyTorch's ``evenly_distribute_backward``:
+    the gradient is shared evenly among the elements of ``a`` equal to it (the NaNs for a NaN)."""
+
+    @staticmethod
+    def forward(ctx, a, value):
+        ctx.save_for_backward(a, value)
+        return M.copy(value)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved
+        mask = M.compare("eq", a, y)
+        if np.dtype(a.dtype).kind == "f":
+            mask = M.where(M.isnan(y), M.isnan(a), mask)
+        count = M.sum(mask, dtype=a.dtype)
+        return M.where(mask, M.divide(g, count), _zero(a)), None
+
+
+class Selected(Function):
+    """(values, int64 indices) that ``pick(a, axis)`` selects along ``axis`` (both with the axis kept
+    at size 1); the gradient goes to the selected index, as PyTorch's ``value_selecting_reduction_backward``."""
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdim, pick):
+        values, idx = pick(a, axis)
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.dtype, ctx.axis = a.shape, a.dtype, axis
+        if not keepdim:
+            shape = _drop_shape(a.shape, (axis,))
+            values, idx = M.reshape(values, shape), M.reshape(idx, shape)
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, _):
+        (idx,) = ctx.saved
+        return M.scatter_add(ctx.shape, idx, M.reshape(g, idx.shape), ctx.axis, ctx.dtype)
+
+
+def _sorted_at(a, axis, pos):
+    """(values, indices) of the stable ascending sort of ``a`` along ``axis`` (NaN last) at the positions
+    ``pos`` (int64, ``a``'s shape with the axis 1)."""
+    values, indices = S.sort(a, axis)
+    return M.gather(values, pos, axis), M.gather(indices, pos, axis)
+
+
+def _nan_count(a, axis):
+    if np.dtype(a.dtype).kind != "f":
+        return M.zeros(_keep_shape(a.shape, (axis,)), np.int64, like=a)
+    return M.sum(M.isnan(a), axis=axis, keepdims=True, dtype=np.int64)
+
+
+def _pick_median(a, axis):
+    """The lower median along ``axis``, or the first NaN where the line holds one (PyTorch's median)."""
+    n, nans = a.shape[axis], _nan_count(a, axis)
+    pos = M.where(M.compare("gt", nans, 0), M.subtract(n, nans), M.full((), (n - 1) // 2, np.int64, like=a))
+    return _sorted_at(a, axis, pos)
+
+
+def _pick_nanmedian(a, axis):
+    """The lower median of the values that are not NaN along ``axis`` (the first NaN where all are)."""
+    valid = M.subtract(a.shape[axis], _nan_count(a, axis))
+    pos = M.floor_divide(M.maximum(M.subtract(valid, 1), 0), 2)
+    return _sorted_at(a, axis, pos)
+
+
+def _pick_kth(k):
+    def pick(a, axis):  # the k-th smallest (1-based), NaN counting as the largest
+        return _sorted_at(a, axis, M.full(_keep_shape(a.shape, (axis,)), k - 1, np.int64, like=a))
+    return pick
+
+
+def _pick_mode(a, axis):
+    """The most frequent value along ``axis`` (the smallest among equally frequent ones; NaNs count as
+    one value, the largest) and the index of its last occurrence, from runs of the stable sort."""
+    values, indices = S.sort(a, axis)
+    n = a.shape[axis]
+    head = (slice(None),) * axis
+    same = M.compare("eq", M.getitem(values, head + (slice(1, n),)), M.getitem(values, head + (slice(0, n - 1),)))
+    if np.dtype(a.dtype).kind == "f":
+        same = _or(same, M.logical_and(M.isnan(M.getitem(values, head + (slice(1, n),))),
+                                       M.isnan(M.getitem(values, head + (slice(0, n - 1),)))))
+    starts = M.concatenate([M.full(_keep_shape(a.shape, (axis,)), True, np.bool_, like=a), M.logical_not(same)], axis)
+    run = M.subtract(S.cumulative(M.astype(starts, np.int64), axis, S.SUM), 1)  # each position's run, from 0
+    counts = M.gather(M.scatter_add(tuple(a.shape), run, M.ones(tuple(a.shape), np.int64, like=a), axis, np.int64),
+                      run, axis)
+    first = M.argmax(counts, axis=axis, keepdims=True)  # the first position of the first longest run
+    last = M.subtract(M.add(first, M.gather(counts, first, axis)), 1)
+    return M.gather(values, first, axis), M.gather(indices, last, axis)
+
+
+def _cum_extreme(a, axis, largest):
+    """(values, int64 indices) of the running maximum (minimum) along ``axis``, PyTorch's ``cummax``: the
+    latest index among equal values, NaN sticking once seen (at the latest NaN). A log-step scan over
+    (value, index) pairs, each step combining every position with the one ``s`` before it."""
+    n = a.shape[axis]
+    values, indices = a, _positions(a, axis)
+    floating = np.dtype(a.dtype).kind == "f"
+    head = (slice(None),) * axis
+    s = 1
+    while s < n:
+        lo, hi, keep = head + (slice(0, n - s),), head + (slice(s, n),), head + (slice(0, s),)
+        vl, vr = M.getitem(values, lo), M.getitem(values, hi)
+        later = M.compare("ge" if largest else "le", vr, vl)  # the later pair wins ties
+        if floating:  # NaN wins, the later NaN over an earlier one
+            later = _or(M.isnan(vr), M.logical_and(later, M.logical_not(M.isnan(vl))))
+        values = M.concatenate([M.getitem(values, keep), M.where(later, vr, vl)], axis)
+        indices = M.concatenate([M.getitem(indices, keep), M.where(later, M.getitem(indices, hi),
+                                                                  M.getitem(indices, lo))], axis)
+        s *= 2
+    return M.copy(values), M.copy(indices)
+
+
+class CumExtreme(Function):
+    """(values, indices) of ``_cum_extreme``; the gradient goes to each running extreme's index."""
+
+    @staticmethod
+    def forward(ctx, a, axis, largest):
+        values, indices = _cum_extreme(a, axis, largest)
+        ctx.save_for_backward(indices)
+        ctx.shape, ctx.dtype, ctx.axis = a.shape, a.dtype, axis
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, g, _):
+        return M.scatter_add(ctx.shape, ctx.saved[0], g, ctx.axis, ctx.dtype)
+
+
+def _number(value, name, allow_none=False):
+    """``value`` as a float (any real number, inf and NaN too, not a bool), else a TypeError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number{' or None' if allow_none else ''}, got {value!r} "
+                        f"({type(value).__name__})")
+    return float(value)
+
+
+def _in_dtype(value, dtype):
+    """A Python float as ``dtype`` holds it (1e300 in float32: inf), without NumPy's overflow warning."""
+    with np.errstate(over="ignore"):
+        return float(np.asarray(value, np.float64).astype(dtype))
+
+
 # ----------------------------------------------------------------------------- shape and indexing
 
 
@@ -2309,6 +2587,266 @@ class Tensor:
             flat = fn(M.reshape(self.data, (-1,)), axis=0)
             return Tensor(M.reshape(flat, (1,) * self.ndim) if keepdim else flat)
         return Tensor(fn(self.data, axis=_axis(dim, self.ndim), keepdims=keepdim))
+
+    # ---- reductions and tests, more of PyTorch's methods
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """The vector ``p``-norm over ``dim`` (every dimension: None): (sum |x|^p)^(1/p) for a number p
+        (negative and fractional ones too), the count of nonzero elements for 0, max |x| for inf, min |x|
+        for -inf; ``"fro"`` is the 2-norm (over at most 2 dimensions, as PyTorch's). Floating tensors
+        only; with ``dtype`` the input is cast to it first. The gradient is PyTorch's (0 where the norm is 0)."""
+        if isinstance(p, str):
+            if p != "fro":
+                raise ValueError(f"norm: p must be a number or 'fro', got {p!r} ('nuc' is not supported)")
+            if isinstance(dim, (tuple, list)) and len(dim) > 2:
+                raise ValueError(f"norm: p='fro' takes at most 2 dimensions, got dim={dim!r}")
+            p = 2
+        p = _number(p, "norm: p")
+        if math.isnan(p):
+            raise ValueError("norm: p must not be NaN")
+        t = self if dtype is None else self.astype(shapes.float_dtype(dtype, "norm: dtype"))
+        if t.dtype.kind != "f":
+            raise TypeError(f"norm needs a floating-point tensor, got dtype {t.dtype}; use .float() or dtype= first")
+        axes = _axes(dim, self.ndim)
+        if (p < 0 or math.isinf(p)) and _count(self.shape, axes) == 0:
+            raise ValueError(f"norm: the p={p:g} norm of nothing (shape {self.shape}, dim={dim}) has no value")
+        return Norm.apply(t, p=p, axes=axes, keepdim=shapes.flag(keepdim, "keepdim"))
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) over ``dim``, without overflow (an integer tensor as float32); -inf for a line
+        of -inf or an empty one, inf where a line holds inf. The gradient is the softmax."""
+        return LogSumExp.apply(self._floating(), axes=_axes(dim, self.ndim), keepdim=shapes.flag(keepdim, "keepdim"))
+
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        """``sum`` with NaN counted as 0 (the gradient there is 0)."""
+        t = self._accumulating(dtype)
+        if t.dtype.kind != "f":
+            return t.sum(dim, keepdim)
+        return NanSum.apply(t, axes=_axes(dim, self.ndim), keepdim=shapes.flag(keepdim, "keepdim"))
+
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
+        """The mean of the values that are not NaN over ``dim`` (NaN where there are none); floating only."""
+        t = self if dtype is None else self.astype(dtype)
+        if t.dtype.kind != "f":
+            raise TypeError(f"nanmean() needs a floating-point tensor, got dtype {t.dtype}; use .float() or dtype= "
+                            "first")
+        return t.nansum(dim, keepdim) / t.isnan().logical_not().sum(dim, keepdim)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        """NaN, inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (None: the dtype's largest and
+        lowest finite values); integer and bool tensors are copied unchanged. The gradient is 0 where a
+        value was replaced."""
+        nan, posinf, neginf = (_number(nan, "nan_to_num: nan"), _number(posinf, "nan_to_num: posinf", True),
+                               _number(neginf, "nan_to_num: neginf", True))
+        if self.dtype.kind != "f":
+            return self.clone()
+        info = np.finfo(self.dtype)
+        posinf = float(info.max) if posinf is None else posinf
+        neginf = float(info.min) if neginf is None else neginf
+        return NanToNum.apply(self, nan=_in_dtype(nan, self.dtype), posinf=_in_dtype(posinf, self.dtype),
+                              neginf=_in_dtype(neginf, self.dtype))
+
+    def _test(self, floating, otherwise=False):
+        """A bool tensor: ``floating(data)`` for a floating tensor, else ``otherwise`` everywhere."""
+        if self.dtype.kind == "f":
+            return Tensor(floating(self.data))
+        return Tensor(M.full(self.shape, otherwise, np.bool_, like=self.data))
+
+    def isnan(self):
+        return self._test(M.isnan)
+
+    def isinf(self):
+        return self._test(lambda a: M.compare("eq", M.abs(a), math.inf))
+
+    def isposinf(self):
+        return self._test(lambda a: M.compare("eq", a, math.inf))
+
+    def isneginf(self):
+        return self._test(lambda a: M.compare("eq", a, -math.inf))
+
+    def isfinite(self):
+        return self._test(lambda a: M.compare("eq", M.subtract(a, a), 0), True)
+
+    def signbit(self):
+        """Whether the sign bit is set: x < 0, -0.0 and a NaN with its sign bit set, as PyTorch's."""
+        if self.dtype.kind == "f":
+            return Tensor(M.compare("lt", M.copysign(1.0, self.data), 0))
+        if self.dtype.kind == "i":
+            return Tensor(M.compare("lt", self.data, 0))
+        return Tensor(M.full(self.shape, False, np.bool_, like=self.data))
+
+    def _other_tensor(self, other, name):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"{name}: other must be a Tensor, got {type(other).__name__}")
+        M.same_device(input=self.data, other=other.data)
+        return other
+
+    def equal(self, other):
+        """True if ``other`` has this tensor's shape and equal values (after promotion; NaN is never equal)."""
+        other = self._other_tensor(other, "equal")
+        if self.shape != other.shape:
+            return False
+        a, b = _operands(self, other)
+        return int(M.to_host(M.sum(M.compare("ne", a.data, b.data), dtype=np.int64))) == 0
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """|self - other| <= atol + rtol * |other| elementwise (or equal: inf with inf), as PyTorch's: both
+        tensors of one dtype, broadcast together; NaN is close to NaN only with ``equal_nan``."""
+        other = self._other_tensor(other, "isclose")
+        rtol, atol = _number(rtol, "isclose: rtol"), _number(atol, "isclose: atol")
+        for name, v in (("rtol", rtol), ("atol", atol)):
+            if not v >= 0:
+                raise ValueError(f"isclose: {name} must be >= 0, got {v}")
+        equal_nan = shapes.flag(equal_nan, "equal_nan")
+        if self.dtype != other.dtype:
+            raise TypeError(f"isclose: self and other must have one dtype, got {self.dtype} and {other.dtype}")
+        try:
+            np.broadcast_shapes(self.shape, other.shape)
+        except ValueError:
+            raise ValueError(f"isclose: shapes {self.shape} and {other.shape} do not broadcast together") from None
+        a, b = self.data, other.data
+        close = M.compare("eq", a, b)
+        if equal_nan and self.dtype.kind == "f":
+            close = _or(close, M.logical_and(M.isnan(a), M.isnan(b)))
+        if rtol == 0 and atol == 0:
+            return Tensor(close)
+        if self.dtype.kind != "f":  # as PyTorch, in the default float dtype
+            a, b = M.astype(a, _DEFAULT_DTYPE), M.astype(b, _DEFAULT_DTYPE)
+        error = M.abs(M.subtract(a, b))
+        allowed = M.add(M.abs(M.multiply(b, rtol)), atol)
+        within = M.logical_and(M.compare("lt", error, math.inf), M.compare("le", error, allowed))
+        return Tensor(_or(close, within))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """Whether ``isclose`` holds everywhere: a Python bool."""
+        close = self.isclose(other, rtol, atol, equal_nan)
+        return int(M.to_host(M.sum(M.logical_not(close.data), dtype=np.int64))) == 0
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        """(min, max) over ``dim`` (one int, or every dimension: None), as ``amin`` and ``amax``."""
+        if dim is not None and (not isinstance(dim, numbers.Integral) or isinstance(dim, bool)):
+            raise TypeError(f"aminmax: dim must be an int or None, got {dim!r}")
+        keepdim = shapes.flag(keepdim, "keepdim")
+        self._nonempty(_axes(dim, self.ndim), dim, "aminmax")
+        return AminMax(self.amin(dim, keepdim), self.amax(dim, keepdim))
+
+    def _select(self, pick, dim, keepdim, name):
+        """(values, indices) of ``pick`` along ``dim``; a 0-d tensor as one element."""
+        if self.dtype == np.bool_:
+            raise TypeError(f"{name} of a bool tensor: cast it first (.long())")
+        keepdim = shapes.flag(keepdim, "keepdim")
+        axis = _axis(dim, self.ndim)
+        if axis is None:
+            values, indices = self.reshape(1)._select(pick, 0, False, name)
+            return ValuesIndices(values.reshape(()), indices.reshape(()))
+        if self.shape[axis] == 0:
+            raise IndexError(f"{name}(): dim={dim} of shape {self.shape} is empty: nothing to select from")
+        return ValuesIndices(*Selected.apply(self, axis=axis, keepdim=keepdim, pick=pick))
+
+    def _median_of_all(self, pick, name):
+        if self.dtype == np.bool_:
+            raise TypeError(f"{name} of a bool tensor: cast it first (.long())")
+        if self.numel() == 0:
+            if self.dtype.kind != "f":
+                raise ValueError(f"{name}() of an empty {self.dtype} tensor has no value")
+            return Tensor(M.full((), math.nan, self.dtype, like=self.data))
+        flat = M.reshape(self.data, (-1,))
+        value = M.reshape(pick(flat, 0)[0], ())
+        return Evenly.apply(self, value)
+
+    def median(self, dim=None, keepdim=False):
+        """``median()``: the lower median of all values (NaN if there is one), its gradient shared among the
+        elements equal to it; ``median(dim)``: (values, indices) along ``dim``, the gradient to the index.
+        Among equal values the index is one of theirs (PyTorch's is unspecified too)."""
+        if dim is None:
+            if keepdim:
+                raise TypeError("median: keepdim needs a dim (median() reduces every dimension)")
+            return self._median_of_all(_pick_median, "median")
+        return self._select(_pick_median, dim, keepdim, "median")
+
+    def nanmedian(self, dim=None, keepdim=False):
+        """``median`` of the values that are not NaN (NaN where there are none)."""
+        if dim is None:
+            if keepdim:
+                raise TypeError("nanmedian: keepdim needs a dim (nanmedian() reduces every dimension)")
+            return self._median_of_all(_pick_nanmedian, "nanmedian")
+        return self._select(_pick_nanmedian, dim, keepdim, "nanmedian")
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """(values, indices) of the ``k``-th smallest element (1-based; NaN counts as the largest) along ``dim``."""
+        k = shapes.integer(k, "kthvalue: k")
+        axis = _axis(dim, self.ndim)
+        n = 1 if axis is None else self.shape[axis]
+        if not 1 <= k <= n and n:
+            raise IndexError(f"kthvalue: k={k} is out of range for the {n} elements along dim={dim} (shape "
+                             f"{self.shape}); expected 1 <= k <= {n}")
+        return self._select(_pick_kth(k), dim, keepdim, "kthvalue")
+
+    def mode(self, dim=-1, keepdim=False):
+        """(values, indices) of the most frequent value along ``dim``: the smallest of equally frequent ones,
+        at the index of its last occurrence. NaNs count as one value, larger than any other."""
+        if self.dtype == np.bool_:  # as 0 and 1
+            values, indices = self.astype(np.int64)._select(_pick_mode, dim, keepdim, "mode")
+            return ValuesIndices(values.astype(np.bool_), indices)
+        return self._select(_pick_mode, dim, keepdim, "mode")
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+        """The distinct values, ascending (also for ``sorted=False``), 1-d; with ``return_inverse`` each
+        element's position among them (the input's shape), with ``return_counts`` how many of each.
+        Each NaN is a value of its own, as PyTorch's. Only ``dim=None``; not differentiable. Runs on the
+        tensor's device (one count comes back to the host)."""
+        if dim is not None:
+            raise NotImplementedError(f"unique: dim={dim!r} is not supported; only dim=None (the flattened values)")
+        shapes.flag(sorted, "sorted")
+        return_inverse, return_counts = shapes.flag(return_inverse, "return_inverse"), \
+            shapes.flag(return_counts, "return_counts")
+        a = M.reshape(self.data, (-1,))
+        n = int(a.shape[0])
+        if self.dtype == np.bool_:
+            a = M.astype(a, np.int64)
+        if n == 0:
+            values = a
+            inverse = M.zeros(self.shape, np.int64, like=a)
+            counts = M.zeros((0,), np.int64, like=a)
+        else:
+            s, idx = S.sort(a, 0)
+            starts = M.concatenate([M.full((1,), True, np.bool_, like=a),
+                                    M.compare("ne", M.getitem(s, slice(1, n)), M.getitem(s, slice(0, n - 1)))], 0)
+            values = M.getitem(s, starts)
+            run = M.subtract(S.cumulative(M.astype(starts, np.int64), 0, S.SUM), 1)
+            inverse = M.reshape(M.scatter_add((n,), idx, run, 0, np.int64), self.shape)
+            first = M.nonzero(starts)[0]
+            ends = M.concatenate([M.getitem(first, slice(1, None)), M.full((1,), n, np.int64, like=a)], 0)
+            counts = M.subtract(ends, first)
+        if self.dtype == np.bool_:
+            values = M.astype(values, np.bool_)
+        out = (Tensor(values),) + ((Tensor(inverse),) if return_inverse else ()) + \
+            ((Tensor(counts),) if return_counts else ())
+        return out if len(out) > 1 else out[0]
+
+    def var_mean(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """(var, mean) over ``dim``, as ``torch.var_mean``, with ``var``'s arguments (``var_mean(False)`` too)."""
+        v = self.var(dim, unbiased, keepdim, correction=correction)
+        return v, self.mean(None if isinstance(dim, (bool, np.bool_)) else dim, keepdim)
+
+    def std_mean(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """(std, mean) over ``dim``, as ``torch.std_mean``."""
+        v = self.std(dim, unbiased, keepdim, correction=correction)
+        return v, self.mean(None if isinstance(dim, (bool, np.bool_)) else dim, keepdim)
+
+    def cummax(self, dim):
+        """(values, indices) of the running maximum along ``dim``: the latest index among equal values;
+        once a NaN is seen it stays (at the latest NaN's index). The gradient goes to those indices."""
+        return self._cumulative_extreme(dim, True)
+
+    def cummin(self, dim):
+        return self._cumulative_extreme(dim, False)
+
+    def _cumulative_extreme(self, dim, largest):
+        axis = _axis(dim, self.ndim)
+        if axis is None:
+            values, indices = self.reshape(1)._cumulative_extreme(0, largest)
+            return ValuesIndices(values.reshape(()), indices.reshape(()))
+        return ValuesIndices(*CumExtreme.apply(self, axis=axis, largest=largest))
 
     # ---- shape
     def reshape(self, *shape):

@@ -735,6 +735,76 @@ def random_cases():
         assert np.array_equal(g, np.where(kept[:, None], np.full((48, 6), 2.0), 0.0)), "the gradient is not the mask"
 
 
+def reduction_method_cases():
+    """Tensor.norm, logsumexp, nansum, nanmean, nan_to_num, the value tests, equal/isclose/allclose,
+    aminmax, median/nanmedian/kthvalue/mode, unique, var_mean/std_mean and cummax/cummin on device
+    tensors, values, indices and gradients against the CPU's."""
+    inf, nan = np.inf, np.nan
+    for dtype in (np.float64, np.float32):
+        tag = np.dtype(dtype).name
+        a = RNG.standard_normal((3, 5)).astype(dtype)
+        a[1] = 0.0  # norm 0
+        a[2, 1] = a[2, 3] = 2.5  # ties
+        e = a.copy()
+        e[0, 1], e[0, 3], e[1, 2], e[2, 0], e[2, 4] = nan, inf, -inf, nan, inf
+        with checking("reduction methods", f"norm over every p {tag}"):
+            for p in (2, 1, 0, inf, -inf, 3, 0.5, 1.5, -1, "fro") if dtype == np.float64 else (2, inf, 0.5):
+                both(lambda x, p=p: x.norm(p, 1) + x.norm(p), a)
+            for p in (2, 1, inf, 3) if dtype == np.float64 else ():
+                both(lambda x, p=p: x.norm(p, 0, keepdim=True), e)
+        with checking("reduction methods", f"logsumexp, nansum, nanmean, nan_to_num with NaN and inf {tag}"):
+            lse = a.copy()
+            lse[0] = -inf
+            lse[1, 1], lse[2, 2] = inf, nan
+            both(lambda x: x.logsumexp(1), lse)
+            both(lambda x: x.logsumexp((0, 1), keepdim=True), a * 50)
+            both(lambda x: x.nansum(1) + x.nansum(), e)
+            both(lambda x: x.nanmean(0), e)
+            both(lambda x: x.nan_to_num() * 1.0 + x.nan_to_num(1.0, 2.0, -3.0), e)
+        with checking("reduction methods", f"aminmax, median, nanmedian, kthvalue, mode {tag}"):
+            both(lambda x: x.aminmax().min + x.aminmax(dim=1).max.sum() * 2.0, a)
+            m = a.copy()
+            m[0, 2] = nan
+            for fn in (lambda x: x.median(1), lambda x: x.nanmedian(0, keepdim=True), lambda x: x.kthvalue(2, 1),
+                       lambda x: x.kthvalue(3, 0), lambda x: x.mode(1), lambda x: x.median(-1)):
+                both(lambda x, fn=fn: fn(x).values * 1.0, m)
+                same(fn(nc.Tensor(dev(m))).indices.data, fn(nc.Tensor(m)).indices.numpy(), "indices")
+            both(lambda x: x.median() + x.nanmedian() * 2.0, m)
+            both(lambda x: x[1:].median() * 1.0, m)  # shared among ties
+            # lines of one element
+            both(lambda x: x.mode(1).values + x.cummax(1).values[:, 0] + x.kthvalue(1, 1).values, m[:, :1])
+        if dtype == np.float32:  # the rest run once, in float64
+            continue
+        with checking("reduction methods", "isnan, isinf, isfinite, isposinf, isneginf, signbit"):
+            s = np.array([nan, inf, -inf, 0.0, -0.0, 1.5, -2.0], dtype)
+            for h in (s, np.array([-3, 0, 4]), np.array([True, False])):
+                for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit"):
+                    same(getattr(nc.Tensor(dev(h)), name)().data, getattr(nc.Tensor(h), name)().numpy(), name)
+        with checking("reduction methods", "equal, isclose, allclose"):
+            b = e + np.array([0.0, 1e-9, 1e-3, 0.0, 1.0], dtype)
+            x, y, xd, yd = nc.Tensor(e), nc.Tensor(b), nc.Tensor(dev(e)), nc.Tensor(dev(b))
+            for kw in ({"equal_nan": True}, {"rtol": 1e-2, "atol": 0.0}, {"rtol": 0.0, "atol": 0.0}):
+                same(xd.isclose(yd, **kw).data, x.isclose(y, **kw).numpy(), f"isclose {kw}")
+                assert xd.allclose(yd, **kw) == x.allclose(y, **kw), f"allclose {kw}"
+                assert xd.allclose(xd, **kw) == x.allclose(x, **kw), f"allclose self {kw}"
+            assert xd.equal(nc.Tensor(dev(a)) * 1.0) is False and nc.Tensor(dev(a)).equal(nc.Tensor(dev(a.copy())))
+        with checking("reduction methods", "unique, var_mean, std_mean, cummax, cummin"):
+            u = np.array([[3.0, 1.0, nan, 3.0], [1.0, -inf, 2.0, 1.0]], dtype)
+            for h in (u, np.array([4, 1, 4, 0, 1]), np.array([True, False, True])):
+                got = nc.Tensor(dev(h)).unique(return_inverse=True, return_counts=True)
+                want = nc.Tensor(h).unique(return_inverse=True, return_counts=True)
+                for g, w, name in zip(got, want, ("values", "inverse", "counts")):
+                    same(g.data, w.numpy(), f"unique {name}")
+            both(lambda x: x.var_mean(1)[0] + x.var_mean(1)[1] + x.std_mean(0, correction=0)[0].sum(), a)
+            c = RNG.integers(-2, 3, (3, 7)).astype(dtype)
+            c[1, 2] = c[1, 5] = nan
+            for name in ("cummax", "cummin"):
+                for dim in (0, 1):
+                    both(lambda x, name=name, dim=dim: getattr(x, name)(dim).values * 1.0, c)
+                    same(getattr(nc.Tensor(dev(c)), name)(dim).indices.data,
+                         getattr(nc.Tensor(c), name)(dim).indices.numpy(), f"{name} indices")
+
+
 def edge_cases_found_by_review():
     """Device results that once differed from the CPU's: an overlapping copy, the mean of nothing,
     softmax of integers and over an empty axis, gather with out-of-range device indices."""
@@ -973,8 +1043,9 @@ def inplace_cases():
         both(augmented, base[0], base[1])
 
 
-GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, edge_cases_found_by_review, edge_cases_found_by_review_2,
-          layer_math_cases, inplace_cases, random_cases, optim_cases, module_cases, training_cases]
+GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, reduction_method_cases,
+          edge_cases_found_by_review, edge_cases_found_by_review_2, layer_math_cases, inplace_cases, random_cases,
+          optim_cases, module_cases, training_cases]
 
 
 def main(argv) -> int:
