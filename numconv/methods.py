@@ -32,12 +32,15 @@ NAMES = (
     "sum", "mean", "prod", "std", "var", "amax", "amin", "argmax", "argmin", "max", "min", "all", "any",
     "cumsum", "cumprod", "sort", "argsort", "topk", "softmax", "log_softmax", "nonzero", "argwhere",
     "norm", "logsumexp", "nansum", "nanmean", "median", "nanmedian", "kthvalue", "mode", "aminmax", "cummax",
-    "cummin", "unique", "var_mean", "std_mean",
+    "cummin", "unique", "var_mean", "std_mean", "count_nonzero",
     # tests of values
     "isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit", "nan_to_num", "equal", "isclose", "allclose",
-    # shape and linear algebra
-    "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "t", "flip", "gather", "index_select",
-    "matmul", "mm", "bmm", "numel", "clone", "unbind",
+    # shape, indexing and linear algebra
+    "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "t", "flip", "fliplr", "flipud", "rot90",
+    "roll", "movedim", "moveaxis", "swapaxes", "swapdims", "narrow", "select", "unflatten", "tile",
+    "repeat_interleave", "gather", "index_select", "masked_select", "take", "scatter", "scatter_add", "index_add",
+    "index_copy", "index_fill", "tril", "triu", "diagonal", "diag", "trace", "diff", "matmul", "mm", "bmm", "mv",
+    "dot", "outer", "addmm", "numel", "clone", "unbind",
 )
 
 

@@ -1244,6 +1244,91 @@ class Where(Function):
         return None, (M.where(cond, g, zero) if na else None), (M.where(cond, zero, g) if nb else None)
 
 
+# ----------------------------------------------------------------------------- more shape and indexing
+
+
+class IndexPutAdd(Function):
+    """A copy of ``a`` with ``values`` added at ``index`` (NumPy's index; repeated positions add up):
+    ``index_add`` and ``scatter_add``. The gradient is g for ``a`` and g[index] for ``values``."""
+
+    @staticmethod
+    def forward(ctx, a, values, index):
+        ctx.index = index
+        return M.add(a, M.index_add(a.shape, index, values, a.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nv = ctx.needs_input_grad
+        return (g if na else None), (M.getitem(g, ctx.index) if nv else None)
+
+
+def _integer_index(t, index, name, what, ndim=None):
+    """``index`` (a Tensor, array or list of integers) as an int64 array of its own on ``t``'s device
+    (the backward reads it again), checked: an integer dtype (not bool or uint8, which PyTorch would
+    read as a mask), ``ndim`` dimensions (None: any; 1: a 0-d index counts as 1-d). A TypeError or
+    ValueError naming ``what`` and ``name``."""
+    if isinstance(index, Tensor):
+        data = index.data
+    elif hasattr(index, "shape") and hasattr(index, "dtype"):
+        data = index if dispatch.device_of(index) == dispatch.CUDA else np.asarray(index)
+    else:
+        data = np.asarray(index)
+        if data.size == 0 and data.dtype.kind == "f":  # [] selects nothing
+            data = data.astype(np.int64)
+    kind = np.dtype(data.dtype).kind
+    if kind not in "iu" or np.dtype(data.dtype) == np.uint8:
+        raise TypeError(f"{what}: {name} must be an integer tensor (int64), got dtype {data.dtype}")
+    if ndim == 1 and len(data.shape) == 0:
+        data = M.reshape(data, (1,))
+    if ndim is not None and len(data.shape) != ndim:
+        raise ValueError(f"{what}: {name} must have {ndim} dimension{'s' * (ndim != 1)}, got shape "
+                         f"{tuple(data.shape)}")
+    if dispatch.device_of(data) != t.device:
+        if isinstance(index, Tensor):
+            raise ValueError(f"{what}: {name} is on {index.device}, the tensor on {t.device}")
+        data = M.to_device(data, t.device)
+    out = M.astype(data, np.int64)
+    return M.copy(out) if out is data or M.may_share(out, data) else out
+
+
+def _index_range(index, lo, hi, name, what, error=IndexError):
+    """An ``error`` naming ``what`` and ``name`` unless every value of the index array is in [lo, hi)
+    (one transfer of two scalars for a device array, before any kernel reads through it)."""
+    if index.size:
+        low, high = (int(v) for v in M.extremes(index))
+        if low < lo or high >= hi:
+            raise error(f"{what}: {name} {low if low < lo else high} is out of range (expected values in "
+                        f"[{lo}, {hi - 1}])")
+
+
+def _along_axis(index, axis):
+    """NumPy's index tuple that reaches ``out[..., index[..., j, ...], ...]`` along ``axis`` (the position
+    ``torch.scatter`` writes to): ``index`` there, aranges broadcasting along the other axes, on
+    ``index``'s device."""
+    nd, device = len(index.shape), dispatch.device_of(index)
+    parts = []
+    for d, n in enumerate(index.shape):
+        if d == axis:
+            parts.append(index)
+        else:
+            shape = [1] * nd
+            shape[d] = n
+            parts.append(M.to_device(np.arange(n, dtype=np.int64).reshape(shape), device))
+    return tuple(parts)
+
+
+def _on_device_of(t, array):
+    """A Tensor of host ``array`` on ``t``'s device."""
+    return Tensor(M.to_device(array, t.device))
+
+
+_TORCH_TYPES = {np.dtype(k): v for k, v in ((np.float32, "FloatTensor"), (np.float64, "DoubleTensor"),
+                                            (np.float16, "HalfTensor"), (np.int64, "LongTensor"),
+                                            (np.int32, "IntTensor"), (np.int16, "ShortTensor"),
+                                            (np.int8, "CharTensor"), (np.uint8, "ByteTensor"),
+                                            (np.bool_, "BoolTensor"))}
+
+
 # ============================================================================= Tensor
 
 
@@ -2997,6 +3082,526 @@ class Tensor:
     def where(self, condition, other):
         """``numconv.where(condition, self, other)``."""
         return where(condition, self, other)
+
+    # ---- shape and indexing, more of PyTorch's methods
+    def roll(self, shifts, dims=None):
+        """The values shifted ``shifts`` places along each of ``dims`` (those leaving one end come back
+        at the other); without ``dims``, along the flattened tensor, the shape kept."""
+        shifts_t = (shifts,) if shapes._is_int(shifts) else tuple(shifts) if isinstance(shifts, (tuple, list)) else None
+        if shifts_t is None or not all(shapes._is_int(s) for s in shifts_t):
+            raise TypeError(f"roll: shifts must be an int or a tuple of ints, got {shifts!r}")
+        if dims is None:
+            if len(shifts_t) != 1:
+                raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+            return self.flatten().roll(shifts_t[0], 0).reshape(self.shape)
+        dims_t = (dims,) if shapes._is_int(dims) else tuple(dims) if isinstance(dims, (tuple, list)) else None
+        if dims_t is None or not all(shapes._is_int(d) for d in dims_t):
+            raise TypeError(f"roll: dims must be an int or a tuple of ints, got {dims!r}")
+        if len(shifts_t) != len(dims_t) or not dims_t:
+            raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same number of entries")
+        out = self
+        for s, d in zip(shifts_t, dims_t):
+            axis = _axis(d, self.ndim, "dims")
+            if axis is None:
+                raise IndexError(f"roll: dims {d} for a 0-d tensor, which has no dimensions; leave dims out")
+            n = self.shape[axis]
+            k = s % n if n else 0
+            if k:
+                out = cat([out.narrow(axis, n - k, k), out.narrow(axis, 0, n - k)], axis)
+        return self.clone() if out is self else out
+
+    def movedim(self, source, destination):
+        """The dimensions at ``source`` (an int or a tuple) moved to ``destination``, the others kept in order."""
+        src = (source,) if shapes._is_int(source) else tuple(source) if isinstance(source, (tuple, list)) else None
+        dst = (destination,) if shapes._is_int(destination) else \
+            tuple(destination) if isinstance(destination, (tuple, list)) else None
+        if src is None or dst is None:
+            raise TypeError(f"movedim: source and destination must be ints or tuples of ints, got {source!r} "
+                            f"and {destination!r}")
+        if len(src) != len(dst):
+            raise ValueError(f"movedim: source {source!r} and destination {destination!r} must name as many dims")
+        n = self.ndim
+        s = [0 if a is None else a for a in (_axis(d, n, "source") for d in src)]
+        t = [0 if a is None else a for a in (_axis(d, n, "destination") for d in dst)]
+        for name, given, axes in (("source", source, s), ("destination", destination, t)):
+            if len(set(axes)) != len(axes):
+                raise ValueError(f"movedim: {name} {given!r} names a dimension twice")
+        if n == 0:  # a 0-d tensor: dims 0 and -1 name nothing to move
+            return self.permute()
+        order = [None] * n
+        for a, b in zip(s, t):
+            order[b] = a
+        rest = iter(d for d in range(n) if d not in s)
+        return self.permute(*(next(rest) if o is None else o for o in order))
+
+    moveaxis = movedim
+
+    def swapaxes(self, axis0, axis1):
+        _axis(axis0, self.ndim, "axis0"), _axis(axis1, self.ndim, "axis1")
+        return self.transpose(axis0, axis1)
+
+    def swapdims(self, dim0, dim1):
+        return self.transpose(dim0, dim1)
+
+    def _dim_of(self, dim, what):
+        axis = _axis(dim, self.ndim)
+        if axis is None:
+            raise IndexError(f"{what}() cannot be applied to a 0-d tensor")
+        return axis
+
+    def narrow(self, dim, start, length):
+        """``length`` entries from ``start`` (negative: from the end) along ``dim``: a slice (a view on the CPU)."""
+        axis = self._dim_of(dim, "narrow")
+        if isinstance(start, Tensor):
+            if start.ndim or start.dtype.kind not in "iu":
+                raise TypeError(f"narrow: start must be an int or a 0-d integer tensor, got dtype {start.dtype}, "
+                                f"shape {start.shape}")
+            start = start.item()
+        start, length = shapes.integer(start, "narrow: start"), shapes.integer(length, "narrow: length", 0)
+        n = self.shape[axis]
+        if not -n <= start <= n:
+            raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {n} (expected a value "
+                             f"in [{-n}, {n}])")
+        start = start + n if start < 0 else start
+        if start + length > n:
+            raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds the size {n} of dim {dim}")
+        return self[(slice(None),) * axis + (slice(start, start + length),)]
+
+    def select(self, dim, index):
+        """The slice at ``index`` (negative: from the end) along ``dim``, that dimension removed:
+        ``self[..., index, ...]``."""
+        axis = self._dim_of(dim, "select")
+        if isinstance(index, Tensor) and not index.ndim and index.dtype.kind in "iu":
+            index = index.item()
+        index = shapes.integer(index, "select: index")
+        n = self.shape[axis]
+        if not -n <= index < n:
+            raise IndexError(f"select: index {index} is out of range for dim {dim} of size {n} (shape {self.shape})")
+        return self[(slice(None),) * axis + (index,)]
+
+    def unflatten(self, dim, sizes):
+        """Dimension ``dim`` split into ``sizes`` (one of them may be -1: what is left)."""
+        axis = self._dim_of(dim, "unflatten")
+        if not isinstance(sizes, (tuple, list)) or not all(shapes._is_int(k) for k in sizes):
+            raise TypeError(f"unflatten: sizes must be a tuple of ints, got {sizes!r}")
+        sizes = tuple(int(k) for k in sizes)
+        n = self.shape[axis]
+        known = int(np.prod([k for k in sizes if k != -1]))
+        if not sizes or sizes.count(-1) > 1 or any(k < -1 for k in sizes) or \
+                (known != n if -1 not in sizes else known == 0 or n % known):
+            raise ValueError(f"unflatten: sizes {sizes} (non-empty, at most one -1) must multiply to the size {n} "
+                             f"of dim {dim}")
+        sizes = tuple(n // known if k == -1 else k for k in sizes)
+        return self.reshape(self.shape[:axis] + sizes + self.shape[axis + 1:])
+
+    def tile(self, *dims):
+        """This tensor repeated ``dims[i]`` times along each dimension, as ``repeat``, but with fewer
+        ``dims`` than dimensions allowed (1s put in front)."""
+        dims = _shape_args(dims, "dims")
+        if any(k < 0 for k in dims):
+            raise ValueError(f"tile: dims must be >= 0, got {dims}")
+        return self.repeat(*((1,) * (self.ndim - len(dims)) + dims))
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each entry along ``dim`` (of the flattened tensor: None) repeated ``repeats`` times in place:
+        an int, or an integer tensor of one count per entry (or of one count). The gradient sums the copies."""
+        src, axis = (self.reshape(-1), 0) if dim is None else (self, self._dim_of(dim, "repeat_interleave"))
+        n = src.shape[axis]
+        if shapes._is_int(repeats):
+            counts = np.full(n, int(repeats), np.int64)
+        elif isinstance(repeats, Tensor) or (hasattr(repeats, "shape") and hasattr(repeats, "dtype")):
+            r = repeats if isinstance(repeats, Tensor) else Tensor(repeats)
+            if r.dtype.kind not in "iu" or r.dtype == np.uint8:
+                raise TypeError(f"repeat_interleave: repeats must be an int or an integer tensor, got dtype {r.dtype}")
+            if r.ndim > 1 or (r.numel() != 1 and r.numel() != n):
+                raise ValueError(f"repeat_interleave: repeats must be 0-d or hold 1 or {n} counts (the size of dim "
+                                 f"{dim}), got shape {r.shape}")
+            counts = np.broadcast_to(r.numpy().reshape(-1).astype(np.int64), (n,))
+        else:
+            raise TypeError(f"repeat_interleave: repeats must be an int or an integer tensor, got "
+                            f"{type(repeats).__name__}")
+        if counts.size and counts.min() < 0:
+            raise ValueError(f"repeat_interleave: repeats must be >= 0, got {int(counts.min())}")
+        index = np.repeat(np.arange(n, dtype=np.int64), counts)
+        if output_size is not None and shapes.integer(output_size, "output_size", 0) != index.size:
+            raise ValueError(f"repeat_interleave: output_size {output_size} but the repeats make {index.size}")
+        return src.index_select(axis, _on_device_of(self, index))
+
+    def masked_select(self, mask):
+        """The entries where ``mask`` (boolean; the two broadcast together) holds, as a 1-d tensor in
+        row-major order."""
+        mask = mask if isinstance(mask, Tensor) else Tensor(mask if hasattr(mask, "dtype") else np.asarray(mask))
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_select: mask must be a boolean tensor, got dtype {mask.dtype}")
+        M.same_device(input=self.data, mask=mask.data)
+        try:
+            shape = np.broadcast_shapes(self.shape, mask.shape)
+        except ValueError:
+            raise ValueError(f"masked_select: the tensor's shape {self.shape} and the mask's {mask.shape} do not "
+                             "broadcast together") from None
+        shape = shape or (1,)  # 0-d: as one element (a 0-d boolean index is CPU-only)
+        x = self if self.shape == shape else self.expand(*shape)
+        return x[mask if mask.shape == shape else mask.expand(*shape)]
+
+    def _scatter_args(self, dim, index, src, what):
+        """(axis, int64 index array, src cut to the index's shape or None) for scatter and scatter_add,
+        checked as PyTorch does."""
+        axis = _axis(dim, self.ndim)
+        if axis is None:
+            raise ValueError(f"{what}: the tensor must have at least one dimension")
+        idx = _integer_index(self, index, "index", what, self.ndim)
+        ishape = tuple(idx.shape)
+        if any(m > n for d, (m, n) in enumerate(zip(ishape, self.shape)) if d != axis):
+            raise ValueError(f"{what}: index shape {ishape} exceeds the tensor's shape {self.shape} outside dim {dim}")
+        if src is not None:
+            if src.ndim != self.ndim:
+                raise ValueError(f"{what}: src must have {self.ndim} dimensions as index, got shape {src.shape}")
+            if src.dtype != self.dtype:
+                raise TypeError(f"{what}: src's dtype {src.dtype} must be the tensor's {self.dtype}")
+            if any(m > n for m, n in zip(ishape, src.shape)):
+                raise ValueError(f"{what}: index shape {ishape} exceeds src's shape {src.shape}")
+            M.same_device(input=self.data, src=src.data)
+            if src.shape != ishape:
+                src = src[tuple(slice(0, m) for m in ishape)]
+        _index_range(idx, 0, self.shape[axis], "index", what)
+        return axis, idx, src
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """A copy with ``src[..., j, ...]`` (or the number ``value``) written at ``index[..., j, ...]`` along
+        ``dim``, as ``torch.scatter``: index no larger than src, nor than this tensor outside ``dim``.
+        Where index names a position twice one of the values is kept (PyTorch leaves which unspecified).
+        The gradient is 0 at the written positions for this tensor, and g gathered at index for src.
+        ``reduce='add'`` is ``scatter_add``."""
+        if src is not None and not isinstance(src, Tensor):
+            if value is not None or not isinstance(src, (numbers.Number, np.generic)):
+                raise TypeError(f"scatter: src must be a Tensor (or give value, a number), got {type(src).__name__}")
+            src, value = None, src
+        if (src is None) == (value is None):
+            raise TypeError("scatter: give src (a tensor) or value (a number), one of them")
+        if value is not None and not isinstance(value, (numbers.Number, np.generic)):
+            raise TypeError(f"scatter: value must be a number, got {type(value).__name__}")
+        if reduce not in (None, "add"):
+            raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (only 'add'); use scatter_add")
+        if reduce == "add":
+            if src is None:
+                shape = _integer_index(self, index, "index", "scatter").shape
+                src = self.new_full((1,) * self.ndim, value).expand(*shape)
+            return self.scatter_add(dim, index, src)
+        axis, idx, src = self._scatter_args(dim, index, src, "scatter")
+        return SetItem.apply(self, src if src is not None else value, index=_along_axis(idx, axis))
+
+    def scatter_add(self, dim, index, src):
+        """A copy with ``src[..., j, ...]`` added at ``index[..., j, ...]`` along ``dim`` (repeated positions
+        add up), as ``torch.scatter_add``; the gradient is g for this tensor, g gathered at index for src."""
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_add: src must be a Tensor, got {type(src).__name__}")
+        axis, idx, src = self._scatter_args(dim, index, src, "scatter_add")
+        return IndexPutAdd.apply(self, src, index=_along_axis(idx, axis))
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        if isinstance(src, Tensor):
+            return self._inplace(lambda t, s: t.scatter(dim, index, s, reduce=reduce), src)
+        return self._inplace(lambda t, _: t.scatter(dim, index, src, value, reduce=reduce), None)
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace(lambda t, s: t.scatter_add(dim, index, s), src)
+
+    def _index_args(self, dim, index, source, what, negative=False):
+        """(index tuple along ``dim``, source) for index_add, index_copy and index_fill, checked as PyTorch
+        does: a 1-d (or 0-d) integer index; a source of this tensor's dtype and shape but along ``dim``,
+        where it has the index's length."""
+        axis = _axis(dim, self.ndim)
+        idx = _integer_index(self, index, "index", what, 1)
+        n = 1 if axis is None else self.shape[axis]
+        _index_range(idx, -n if negative else 0, n, "index", what)
+        if source is not None:
+            if not isinstance(source, Tensor):
+                raise TypeError(f"{what}: source must be a Tensor, got {type(source).__name__}")
+            want = self.shape[:axis] + (idx.shape[0],) + self.shape[axis + 1:] if axis is not None else \
+                (idx.shape[0],) if source.ndim else ()
+            if source.shape != want:
+                raise ValueError(f"{what}: source must have shape {want} (the tensor's {self.shape} with the "
+                                 f"index's length {idx.shape[0]} along dim {dim}), got {source.shape}")
+            if source.dtype != self.dtype:
+                raise TypeError(f"{what}: source's dtype {source.dtype} must be the tensor's {self.dtype}")
+            M.same_device(input=self.data, source=source.data)
+        if axis is None:  # a 0-d tensor: as one element
+            return None, idx, source
+        return (slice(None),) * axis + (idx,), idx, source
+
+    def _as_one(self, fn, source):
+        """``fn`` on this 0-d tensor as shape (1,) (and a 0-d source), back to 0-d."""
+        out = fn(self.reshape(1), None if source is None else source.reshape(-1))
+        return out.reshape(())
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy with ``alpha * source`` added along ``dim`` at the positions ``index`` (1-d; repeats add
+        up): out[..., index[i], ...] += alpha * source[..., i, ...]."""
+        where_, idx, source = self._index_args(dim, index, source, "index_add")
+        if self.dtype.kind in "biu" and not isinstance(alpha, (numbers.Integral, np.integer)):
+            raise TypeError(f"index_add: alpha must be an integer for a tensor of dtype {self.dtype}, got {alpha!r}")
+        if alpha != 1:
+            source = source * alpha
+        if where_ is None:
+            return self._as_one(lambda t, s: IndexPutAdd.apply(t, s, index=(idx,)), source)
+        return IndexPutAdd.apply(self, source, index=where_)
+
+    def index_copy(self, dim, index, source):
+        """A copy with ``source``'s slices along ``dim`` written at the positions ``index`` (1-d)."""
+        where_, idx, source = self._index_args(dim, index, source, "index_copy")
+        if where_ is None:
+            return self._as_one(lambda t, s: SetItem.apply(t, s, index=(idx,)), source)
+        return SetItem.apply(self, source, index=where_)
+
+    def index_fill(self, dim, index, value):
+        """A copy with ``value`` (a number or a 0-d tensor) along ``dim`` at the positions ``index`` (1-d,
+        negative ones from the end)."""
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+            M.same_device(input=self.data, value=value.data)
+            if value.dtype != self.dtype:
+                value = value.astype(self.dtype)
+        elif not isinstance(value, (numbers.Number, np.generic)):
+            raise TypeError(f"index_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
+        where_, idx, _ = self._index_args(dim, index, None, "index_fill", negative=True)
+        if where_ is None:
+            return SetItem.apply(self.reshape(1), value, index=(idx,)).reshape(())
+        return SetItem.apply(self, value, index=where_)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace(lambda t, s: t.index_add(dim, index, s, alpha=alpha), source)
+
+    def index_copy_(self, dim, index, source):
+        return self._inplace(lambda t, s: t.index_copy(dim, index, s), source)
+
+    def index_fill_(self, dim, index, value):
+        return self._inplace(lambda t, v: t.index_fill(dim, index, v), value)
+
+    def take(self, index):
+        """The entries of the flattened tensor at ``index`` (any shape, negative from the end), in index's shape."""
+        idx = _integer_index(self, index, "index", "take")
+        n = self.numel()
+        _index_range(idx, -n, n, "index", "take")
+        return self.reshape(-1)[Tensor(M.reshape(idx, (-1,)))].reshape(tuple(idx.shape))
+
+    def _triangle(self, diagonal, lower, what):
+        if self.ndim < 2:
+            raise ValueError(f"{what}: the tensor must have at least 2 dimensions, got shape {self.shape}")
+        diagonal = shapes.integer(diagonal, f"{what}: diagonal")
+        rows, cols = self.shape[-2:]
+        offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]  # j - i
+        keep = offset <= diagonal if lower else offset >= diagonal
+        return where(_on_device_of(self, keep), self, Tensor(M.zeros((), self.dtype, like=self.data)))
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two dimensions (j - i <= ``diagonal``), zeros above."""
+        return self._triangle(diagonal, True, "tril")
+
+    def triu(self, diagonal=0):
+        """The upper triangle of the last two dimensions (j - i >= ``diagonal``), zeros below."""
+        return self._triangle(diagonal, False, "triu")
+
+    def _diagonal_index(self, n1, n2, offset):
+        """(rows, columns) int64 index arrays of the ``offset`` diagonal of an (n1, n2) matrix, on this device."""
+        i0, j0 = max(-offset, 0), max(offset, 0)
+        k = np.arange(max(min(n1 - i0, n2 - j0), 0), dtype=np.int64)
+        return M.to_device(k + i0, self.device), M.to_device(k + j0, self.device)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The ``offset`` diagonal (above the main one: > 0) of the matrices over ``dim1`` and ``dim2``, as the
+        last dimension. A copy (PyTorch's is a view)."""
+        if self.ndim < 2:
+            raise ValueError(f"diagonal: the tensor must have at least 2 dimensions, got shape {self.shape}")
+        offset = shapes.integer(offset, "diagonal: offset")
+        a1, a2 = _axis(dim1, self.ndim, "dim1"), _axis(dim2, self.ndim, "dim2")
+        if a1 == a2:
+            raise ValueError(f"diagonal: dim1 {dim1} and dim2 {dim2} name the same dimension")
+        moved = self.permute(*(d for d in range(self.ndim) if d not in (a1, a2)), a1, a2)
+        rows, cols = self._diagonal_index(self.shape[a1], self.shape[a2], offset)
+        return moved[Ellipsis, Tensor(rows), Tensor(cols)]
+
+    def diag(self, diagonal=0):
+        """A 1-d tensor: the square matrix with it on the ``diagonal`` diagonal, zeros elsewhere; a 2-d one:
+        that diagonal of it."""
+        diagonal = shapes.integer(diagonal, "diag: diagonal")
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise ValueError(f"diag: the tensor must have 1 or 2 dimensions, got shape {self.shape}")
+        n = self.shape[0] + abs(diagonal)
+        base = Tensor(M.zeros((n, n), self.dtype, like=self.data))
+        return SetItem.apply(base, self, index=self._diagonal_index(n, n, diagonal))
+
+    def trace(self):
+        """The sum of the main diagonal of a matrix (int64 for an integer one)."""
+        if self.ndim != 2:
+            raise ValueError(f"trace: expected a matrix (2 dimensions), got shape {self.shape}")
+        if self.dtype == np.bool_:
+            raise TypeError("trace of a bool tensor: cast it first (.long())")
+        return self.diagonal().sum()
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """Rotated ``k`` quarter turns in the plane of ``dims``, from the first toward the second."""
+        k = shapes.integer(k, "rot90: k")
+        if not isinstance(dims, (tuple, list)) or len(dims) != 2:
+            raise ValueError(f"rot90: dims must be two dimensions, got {dims!r}")
+        if self.ndim < 2:
+            raise ValueError(f"rot90: the tensor must have at least 2 dimensions, got shape {self.shape}")
+        d0, d1 = _axis(dims[0], self.ndim, "dims"), _axis(dims[1], self.ndim, "dims")
+        if d0 == d1:
+            raise ValueError(f"rot90: dims {tuple(dims)} name the same dimension twice")
+        k %= 4
+        if k == 1:
+            return self.flip(d1).transpose(d0, d1)
+        if k == 2:
+            return self.flip(d0, d1)
+        if k == 3:
+            return self.flip(d0).transpose(d0, d1)
+        return self.clone()
+
+    def fliplr(self):
+        """Reversed along dim 1 (left to right)."""
+        if self.ndim < 2:
+            raise ValueError(f"fliplr: the tensor must have at least 2 dimensions, got shape {self.shape}")
+        return self.flip(1)
+
+    def flipud(self):
+        """Reversed along dim 0 (up to down)."""
+        if self.ndim < 1:
+            raise ValueError("flipud: the tensor must have at least 1 dimension, got a 0-d tensor")
+        return self.flip(0)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        """The ``n``-th forward difference along ``dim``, x[i + 1] - x[i] (for bool, x[i + 1] != x[i]), of
+        this tensor with ``prepend`` and ``append`` (tensors of its shape but along ``dim``) around it."""
+        if self.ndim == 0:
+            raise ValueError("diff: the tensor must have at least 1 dimension, got a 0-d tensor")
+        n = shapes.integer(n, "diff: n", 0)
+        axis = _axis(dim, self.ndim)
+        parts = [self]
+        for name, t in (("prepend", prepend), ("append", append)):
+            if t is None:
+                continue
+            if not isinstance(t, Tensor):
+                raise TypeError(f"diff: {name} must be a Tensor, got {type(t).__name__}")
+            if t.ndim != self.ndim or any(m != k for d, (m, k) in enumerate(zip(t.shape, self.shape)) if d != axis):
+                raise ValueError(f"diff: {name} of shape {t.shape} must have the tensor's shape {self.shape} except "
+                                 f"along dim {dim}")
+            parts.insert(0 if name == "prepend" else len(parts), t)
+        x = cat(parts, axis) if len(parts) > 1 else self.clone()
+        for _ in range(n):
+            m = x.shape[axis]
+            if m == 0:
+                break
+            hi, lo = x.narrow(axis, 1, m - 1), x.narrow(axis, 0, m - 1)
+            x = (hi != lo) if x.dtype == np.bool_ else hi - lo
+        return x
+
+    def _vector_args(self, what, **named):
+        """A ValueError or TypeError unless the named operands are Tensors of this one's dtype."""
+        for name, t in named.items():
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{what}: {name} must be a Tensor, got {type(t).__name__}")
+            if t.dtype != self.dtype:
+                raise TypeError(f"{what}: {name}'s dtype {t.dtype} must be the tensor's {self.dtype}")
+            M.same_device(input=self.data, **{name: t.data})
+
+    def dot(self, other):
+        """The inner product of two 1-d tensors of one size and dtype (a 0-d tensor)."""
+        self._vector_args("dot", other=other)
+        if self.ndim != 1 or other.ndim != 1 or self.shape != other.shape:
+            raise ValueError(f"dot: expected two 1-d tensors of one size, got shapes {self.shape} and {other.shape}")
+        return self @ other
+
+    def mv(self, vec):
+        """The product of this matrix and the 1-d ``vec``."""
+        self._vector_args("mv", vec=vec)
+        if self.ndim != 2 or vec.ndim != 1 or self.shape[1] != vec.shape[0]:
+            raise ValueError(f"mv: expected a matrix (n, m) and a vector (m,), got shapes {self.shape} and {vec.shape}")
+        return self @ vec
+
+    def outer(self, vec2):
+        """out[i, j] = self[i] * vec2[j], for 1-d tensors (promoted as ``*``)."""
+        if not isinstance(vec2, Tensor):
+            raise TypeError(f"outer: vec2 must be a Tensor, got {type(vec2).__name__}")
+        if self.ndim != 1 or vec2.ndim != 1:
+            raise ValueError(f"outer: expected two 1-d tensors, got shapes {self.shape} and {vec2.shape}")
+        return self.reshape(-1, 1) * vec2.reshape(1, -1)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """beta * self + alpha * (mat1 @ mat2), this tensor broadcast to the product's shape; with beta 0 it
+        is not read (NaN there does not propagate). Its gradient is then None (PyTorch's: zeros)."""
+        self._vector_args("addmm", mat1=mat1, mat2=mat2)
+        if mat1.ndim != 2 or mat2.ndim != 2 or mat1.shape[1] != mat2.shape[0]:
+            raise ValueError(f"addmm: mat1 and mat2 must be matrices (n, k) and (k, m), got shapes {mat1.shape} and "
+                             f"{mat2.shape}")
+        shape = (mat1.shape[0], mat2.shape[1])
+        if not shapes.broadcasts_to(self.shape, shape):
+            raise ValueError(f"addmm: the tensor's shape {self.shape} does not broadcast to the product's {shape}")
+        for name, v in (("beta", beta), ("alpha", alpha)):
+            if not isinstance(v, (numbers.Number, np.generic)) or \
+                    (self.dtype.kind in "biu" and not isinstance(v, (numbers.Integral, np.integer))):
+                raise TypeError(f"addmm: {name} must be {'an integer' if self.dtype.kind in 'biu' else 'a number'} "
+                                f"for dtype {self.dtype}, got {v!r}")
+        out = mat1 @ mat2
+        if alpha != 1:
+            out = out * alpha
+        if beta == 0:
+            return out
+        return out + (self if beta == 1 else self * beta)
+
+    def count_nonzero(self, dim=None):
+        """The number of nonzero entries (NaN counts) over ``dim`` (an int, a tuple, or every one: None), int64."""
+        return (self != 0).sum(dim)
+
+    def unfold(self, dimension, size, step):
+        """Every window of ``size`` entries along ``dimension``, ``step`` apart, as a new last dimension:
+        dimension ``dimension`` becomes (n - size) // step + 1 long. A copy (PyTorch's is a view); the
+        gradient adds up over overlapping windows."""
+        size, step = shapes.integer(size, "unfold: size", 0), shapes.integer(step, "unfold: step", 1)
+        axis = _axis(dimension, self.ndim, "dimension")
+        if axis is None:  # a 0-d tensor: as one element, the result (size,)
+            return self.reshape(1).unfold(0, size, step).reshape(size)
+        n = self.shape[axis]
+        if size > n:
+            raise ValueError(f"unfold: size {size} is more than the size {n} of dimension {dimension}")
+        count = (n - size) // step + 1
+        index = np.arange(count, dtype=np.int64)[:, None] * step + np.arange(size, dtype=np.int64)[None, :]
+        windows = self[(slice(None),) * axis + (_on_device_of(self, index),)]  # (..., count, size, ...)
+        return windows.movedim(axis + 1, -1)
+
+    def nelement(self):
+        return self.numel()
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        """A new tensor holding a copy of ``data``, of this tensor's dtype (or ``dtype``) and device."""
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        if isinstance(data, Tensor):
+            out = Tensor(M.copy(data.data)).to(self.device).astype(dtype)
+        else:
+            out = tensor(data, dtype=dtype).to(self.device)
+        out = Tensor._of(out.data)  # outside any graph
+        return out.requires_grad_() if requires_grad else out
+
+    def type(self, dtype=None):  # noqa: A003 (PyTorch's name)
+        """With no argument, PyTorch's type name ('torch.FloatTensor', 'torch.cuda.LongTensor', ...); with a
+        dtype (or such a name), this tensor cast to it (``self`` when it already is)."""
+        if dtype is None:
+            name = _TORCH_TYPES.get(self.dtype)
+            if name is None:
+                raise TypeError(f"type(): no PyTorch type name for dtype {self.dtype}")
+            return f"torch.{'cuda.' if self.device == dispatch.CUDA else ''}{name}"
+        if isinstance(dtype, str) and dtype.startswith("torch."):
+            names = {f"torch.{v}": k for k, v in _TORCH_TYPES.items()}
+            if dtype not in names:
+                raise ValueError(f"type(): unknown type name {dtype!r} (CPU names such as 'torch.FloatTensor' are "
+                                 "taken; move between devices with .to())")
+            dtype = names[dtype]
+        return self.astype(dtype)
+
+    def byte(self):
+        return self.astype(np.uint8)
 
     # ---- built from the ops above, as PyTorch's methods of the same names
     def __abs__(self):

@@ -687,6 +687,79 @@ def autograd_cases():
         assert sizes == [2, 1], f"loss.item() copied {sizes[1:]}"
 
 
+def shape_method_cases():
+    """More of PyTorch's Tensor methods (tests/test_tensor_shape_methods.py) on device tensors with backward,
+    against the same on the CPU; device index tensors; the range checks before any kernel runs."""
+    r = lambda *s: RNG.standard_normal(s)  # noqa: E731
+    a, b = r(3, 4), r(2, 3, 4)
+    uniq = np.array([[0, 3], [2, 1]])
+    with checking("shape methods", "roll, movedim, swapaxes, narrow, select, unflatten, tile, rot90, flips"):
+        both(lambda x: x.roll(1) + x.roll((1, -5), (0, 1)) * 2.0, a)
+        both(lambda x: x.movedim((0, 1), (2, 0)) + x.swapaxes(0, 2).swapdims(1, 0), r(2, 2, 2))
+        both(lambda x: x.narrow(1, -3, 2) * x.select(1, 0)[:, None] + x.unflatten(1, (2, -1))[:, 1], a)
+        both(lambda x: x.tile((2, 1, 2)), a)
+        both(lambda x: x.rot90() + x.rot90(-1, (1, 0)) * 2.0 + x.fliplr().T + x.flipud().T, r(3, 3))
+    with checking("shape methods", "repeat_interleave, masked_select, take, unfold"):
+        both(lambda x, k: x.repeat_interleave(k, 0) + x.repeat_interleave(2, 1)[:1, ::2], a, np.array([1, 0, 3]))
+        both(lambda x, m: x.masked_select(m) * 2.0, a, a > 0)
+        both(lambda x, m: x.masked_select(m), a, a[0] > 0)
+        both(lambda x, i: x.take(i), a, np.array([[0, -1, 5], [11, 5, -12]]))
+        both(lambda x: x.unfold(1, 2, 1).sum(-1) + x.unfold(0, 2, 2)[0][:, :1], a[:, :3])
+    for dtype in (np.float64, np.float32):
+        x32, s32 = a.astype(dtype), r(3, 4).astype(dtype)
+        tag = np.dtype(dtype).name
+        with checking("shape methods", f"scatter, scatter_add, index_add, index_copy, index_fill {tag}"):
+            both(lambda x, s, i: x.scatter(1, i, s) + x.scatter(1, i, 2.5), x32, s32[:2, :2], uniq)
+            both(lambda x, s, i: x.scatter_add(0, i, s), x32, s32[:2], np.array([[2, 0, 2, 1], [2, 2, 0, 0]]))
+            both(lambda x, s, i: x.index_add(1, i, s, alpha=2), x32, s32[:, :3], np.array([0, 3, 0]))
+            both(lambda x, s, i: x.index_copy(1, i, s) + x.index_fill(0, i[:1], -1.0), x32, s32[:, :2], uniq[0])
+    with checking("shape methods", "in place: scatter_, scatter_add_, index_add_ on a non-leaf"):
+        both(lambda x, s, i, k, t: (x * 1.0).scatter_(1, i, s).scatter_add_(1, i, s * 2.0).index_add_(0, k, t),
+             a, r(2, 2), uniq, np.array([2, 0]), r(2, 4))
+    with checking("shape methods", "tril, triu, diagonal, diag, trace, diff"):
+        both(lambda x: x.tril(-1) + x.triu(1) * 2.0, b)
+        both(lambda x: x.diagonal(1) + x.diagonal(-1, 2, 0).sum(0), b)
+        both(lambda x, v: x.diag(1).sum() + v.diag(-1)[1:, :4] + x.trace(), a, r(4))
+        both(lambda x, p: x.diff() * 2.0 + x.diff(2, 0, prepend=p)[:, :3].sum(0), a, r(1, 4))
+    with checking("shape methods", "dot, mv, outer, addmm"):
+        v = r(4)
+        both(lambda x, w: x.dot(w), v, r(4))
+        both(lambda m, w: m.mv(w), a, v)
+        both(lambda w, u: w.outer(u), v, r(3))
+        both(lambda c, m1, m2: c.addmm(m1, m2, beta=0.5, alpha=2.0), r(4), r(3, 2), r(2, 4))
+    with checking("shape methods", "integer and bool results: count_nonzero, int tensors, new_tensor, type"):
+        z = np.where(a > 0.3, a, 0.0)
+        d = nc.Tensor(dev(z))
+        same(d.count_nonzero(0).data, nc.Tensor(z).count_nonzero(0).numpy(), "count_nonzero")
+        ints = np.arange(12).reshape(3, 4)
+        di, hi = nc.Tensor(dev(ints)), nc.Tensor(ints)
+        for fn in (lambda t: t.roll(2, 1), lambda t: t.tril(), lambda t: t.diagonal(), lambda t: t.diff(dim=0),
+                   lambda t: t.repeat_interleave(2, 0), lambda t: t.scatter(1, nc.Tensor(dev(uniq)) if t.is_cuda
+                                                                           else nc.Tensor(uniq), 7)):
+            same(fn(di).data, fn(hi).numpy(), "int64")
+        same((d > 0).diff().data, (nc.Tensor(z) > 0).diff().numpy(), "bool diff")
+        n = d.new_tensor([1.5, 2.0])
+        assert n.is_cuda and n.dtype == np.float64, (n.device, n.dtype)
+        assert d.type() == "torch.cuda.DoubleTensor", d.type()
+        assert d.byte().is_cuda
+    with checking("shape methods", "out-of-range device indices: the same errors as on the CPU, before a kernel"):
+        for call in (lambda t, i: t.take(i), lambda t, i: t.index_add(1, i, t[:, :2]),
+                     lambda t, i: t.scatter(1, i.reshape(1, 2), t)):
+            messages = []
+            for device in ("cpu", "cuda"):
+                try:
+                    call(nc.Tensor(a).to(device), nc.Tensor(np.array([1, 40])).to(device))
+                except IndexError as e:
+                    messages.append(str(e))
+            assert len(messages) == 2 and messages[0] == messages[1], messages
+        try:
+            nc.Tensor(dev(a)).take(nc.Tensor(np.array([1])))
+        except ValueError as e:
+            assert "index is on cpu" in str(e), str(e)
+        else:
+            raise AssertionError("a host index for a device tensor: no ValueError")
+
+
 def random_cases():
     """Device draws: reproducible from numconv's seed, in range, about the right moments; dropout masks."""
     like = dev(np.zeros(1))
@@ -1043,9 +1116,9 @@ def inplace_cases():
         both(augmented, base[0], base[1])
 
 
-GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, reduction_method_cases,
-          edge_cases_found_by_review, edge_cases_found_by_review_2, layer_math_cases, inplace_cases, random_cases,
-          optim_cases, module_cases, training_cases]
+GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, shape_method_cases,
+          reduction_method_cases, edge_cases_found_by_review, edge_cases_found_by_review_2, layer_math_cases,
+          inplace_cases, random_cases, optim_cases, module_cases, training_cases]
 
 
 def main(argv) -> int:
