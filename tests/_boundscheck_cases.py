@@ -436,6 +436,8 @@ def elementwise_cases():
             y = run(f"{name}{shape}", M.activation, name, x, *params)
             if y is not None:
                 run(f"{name}{shape} backward", M.activation_backward, name, rand(*shape), x, *params)
+        run(f"erf{shape}", M.erf, x)
+        run(f"erfc{shape}", M.erfc, x)
 
 
 ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),

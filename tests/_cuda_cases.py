@@ -585,6 +585,8 @@ def elementwise_cases():
         case("elementwise", f"softplus past exp's range {tag}", lambda a: M.activation("softplus", a, 1.0, 1e4), x,
              backward=lambda g, a: M.activation_backward("softplus", g, a, 1.0, 1e4))
         case("elementwise", f"relu {tag}", M.relu, x, backward=lambda g, a: M.relu_backward(g, M.relu(a)))
+        case("elementwise", f"erf {tag}", M.erf, x)
+        case("elementwise", f"erfc {tag}", M.erfc, x)
 
 
 def norm_cases():

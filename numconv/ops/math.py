@@ -339,10 +339,8 @@ def erfc(a):
 
 
 def _erf(a, complement):
-    if _on_cuda(a):
-        return _cu_unary("ERFC" if complement else "ERF", np.exp, a)  # np.exp: the float dtype for a's
-    if a.dtype.kind != "f":
-        a = a.astype(np.float64)
+    if np.dtype(a.dtype).kind != "f":
+        a = astype(a, np.float64)
     return _flat_kernel("erf", a, a, scalars=(complement,))
 
 

@@ -408,6 +408,11 @@ def _integer_unary_kernel(out, a, op):
         out[t] = _integer_unary(op, a[t])
 
 
+def erf(out, x, complement):
+    """out = erf(x), or erfc(x) where ``complement`` (flat float arrays, the CPU twin's signature)."""
+    unary(out, x, ERFC if complement else ERF)
+
+
 def binary(out, a, b, op, shape, s_a, s_b):
     """out[i] = a[offset_a(i)] <op> b[offset_b(i)]: arithmetic with broadcasting, in out's dtype."""
     launch(_integer_binary if _integer(out.dtype) else _binary, out.size, out, a, b, op, shape, s_a, s_b)
