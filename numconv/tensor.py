@@ -3663,6 +3663,8 @@ class Tensor:
         """This tensor tiled ``sizes[i]`` times along each dimension (leading new ones allowed), as
         ``torch.Tensor.repeat``: an expand of an interleaved reshape, so the gradient sums the copies."""
         sizes = _shape_args(sizes, "sizes")
+        if any(n < 0 for n in sizes):
+            raise ValueError(f"repeat: sizes must be >= 0, got {sizes}")
         if len(sizes) < self.ndim:
             raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of {self.ndim} dimensions; give at least {self.ndim}")
         shape = (1,) * (len(sizes) - self.ndim) + self.shape

@@ -39,7 +39,7 @@ def torch():
 
 
 def to_torch(torch, a, requires_grad=False):
-    t = torch.from_numpy(np.ascontiguousarray(a).copy())
+    t = torch.from_numpy(np.array(a, order="C"))  # a copy; 0-d stays 0-d (ascontiguousarray makes it 1-d)
     if requires_grad:
         t.requires_grad_(True)
     return t

@@ -33,7 +33,7 @@ BINARY = {"fmod": "fmod", "atan2": "atan2", "arctan2": "arctan2", "hypot": "hypo
 
 
 def _t(torch, a, requires_grad=False):
-    t = torch.from_numpy(np.ascontiguousarray(a).copy())
+    t = torch.from_numpy(np.array(a, order="C"))  # a copy; 0-d stays 0-d
     return t.requires_grad_() if requires_grad else t
 
 

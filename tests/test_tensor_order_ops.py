@@ -15,7 +15,7 @@ from reference import numerical_grad
 
 
 def _t(torch, a, requires_grad=False):
-    t = torch.from_numpy(np.ascontiguousarray(a).copy())
+    t = torch.from_numpy(np.array(a, order="C"))  # a copy; 0-d stays 0-d (ascontiguousarray makes it 1-d)
     return t.requires_grad_() if requires_grad else t
 
 
