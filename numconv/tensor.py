@@ -2174,14 +2174,14 @@ class Tensor:
         return self % other
 
     # PyTorch's named arithmetic: the operators above
-    def _scaled(self, other, alpha, what):
-        """other * alpha for ``add``/``sub`` (alpha an int for integer tensors, as PyTorch's)."""
+    def _scaled(self, other, alpha, what, name="alpha"):
+        """other * alpha for ``add``/``sub``/``addcmul`` (alpha an int for integer tensors, as PyTorch's)."""
         if isinstance(alpha, numbers.Integral) and not isinstance(alpha, (bool, np.bool_)):
             return other if alpha == 1 else other * int(alpha)
-        alpha = shapes.real(alpha, "alpha")
+        alpha = shapes.real(alpha, f"{what}: {name}")
         kinds = [self.dtype.kind, other.dtype.kind if isinstance(other, Tensor) else np.asarray(other).dtype.kind]
         if all(k in "biu" for k in kinds):
-            raise TypeError(f"{what}: alpha must be an integer for integer tensors, got {alpha!r} (as PyTorch)")
+            raise TypeError(f"{what}: {name} must be an integer for integer tensors, got {alpha!r} (as PyTorch)")
         return other * alpha
 
     def add(self, other, *, alpha=1):
@@ -2478,11 +2478,11 @@ class Tensor:
 
     def addcmul(self, tensor1, tensor2, *, value=1):
         """self + value * tensor1 * tensor2."""
-        return self + tensor1 * tensor2 * shapes.real(value, "value")
+        return self + self._scaled(tensor1 * tensor2, value, "addcmul", "value")
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
-        """self + value * tensor1 / tensor2."""
-        return self + tensor1 / tensor2 * shapes.real(value, "value")
+        """self + value * tensor1 / tensor2 (a true division: a float result)."""
+        return self + self._scaled(tensor1 / tensor2, value, "addcdiv", "value")
 
     def heaviside(self, values):
         """0 where self < 0, ``values`` where self is 0, 1 where self > 0 (not differentiable, as PyTorch's)."""
@@ -3757,7 +3757,7 @@ class Tensor:
     def __irshift__(self, other):
         return self._inplace(Tensor.__rshift__, other)
 
-    def _truth(self, other, op):
+    def _truth(self, other):
         """(self != 0, other != 0) as bool tensors, for the logical ops of any dtype (NaN is true)."""
         other = other if isinstance(other, Tensor) else Tensor(np.asarray(other)).to(self.device)
         M.same_device(input=self.data, other=other.data)
@@ -3765,15 +3765,15 @@ class Tensor:
         return as_bool(self), as_bool(other)
 
     def logical_and(self, other):
-        a, b = self._truth(other, "logical_and")
+        a, b = self._truth(other)
         return Tensor(M.logical_and(a.data, b.data))
 
     def logical_or(self, other):
-        a, b = self._truth(other, "logical_or")
+        a, b = self._truth(other)
         return Tensor(M.logical_not(M.logical_and(M.logical_not(a.data), M.logical_not(b.data))))
 
     def logical_xor(self, other):
-        a, b = self._truth(other, "logical_xor")
+        a, b = self._truth(other)
         return a != b
 
     def logical_not(self):

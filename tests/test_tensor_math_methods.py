@@ -228,6 +228,11 @@ def test_lerp_addcmul_addcdiv_heaviside_follow_torch(rng, torch):
     _same(nc.Tensor(x).heaviside(nc.tensor([0.25], dtype=nc.float64)), torch.heaviside(_t(torch, x), _t(torch, np.array([0.25]))))
     with pytest.raises(TypeError, match="heaviside: values must have the input's dtype float64, got float32"):
         nc.Tensor(x).heaviside(nc.tensor([0.5], dtype=nc.float32))
+    i, j = nc.tensor([3, -4]), nc.tensor([2, 5])
+    _same(i.addcmul(i, j, value=2), torch.addcmul(_t(torch, i.numpy()), _t(torch, i.numpy()), _t(torch, j.numpy()),
+                                                   value=2))  # integers stay integers
+    with pytest.raises(TypeError, match="addcmul: value must be an integer for integer tensors, got 0.5"):
+        i.addcmul(i, j, value=0.5)
     with pytest.raises(TypeError, match="lerp needs floating-point tensors"):
         nc.tensor([1, 2]).lerp(nc.tensor([3, 4]), 0.5)
 
