@@ -1285,8 +1285,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if x.numel() == 0:  # an empty batch: no statistics to take, the running ones left as they are (PyTorch's)
         weight, bias = (v if v is None or isinstance(v, Tensor) else Tensor(v) for v in (weight, bias))
         return _scale_shift(x * 1, weight, bias, (C,) + (1,) * (x.ndim - 2))
-    return _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
-                            training=training, momentum=momentum, eps=eps)
+    out = _BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
+                           training=training, momentum=momentum, eps=eps)
+    if training:  # the running statistics changed in place: a graph that saved them must see it (PyTorch's
+        # does not count this change, and its backward then silently reads the new values)
+        for r in (running_mean, running_var):
+            if isinstance(r, Tensor):
+                r._written()
+    return out
 
 
 def _norm_args(x, running_mean, running_var, weight, bias, updates):

@@ -135,3 +135,27 @@ def test_instance_norm_errors(rng):
         nn.InstanceNorm1d(3, affine=True)(nc.tensor(_r(rng, 2, 5, 4)))
     y = nn.InstanceNorm1d(3)(nc.tensor(_r(rng, 2, 5, 4)))  # num_features unused without affine: PyTorch warns
     assert y.shape == (2, 5, 4)
+
+
+def test_a_training_step_counts_as_an_in_place_change_of_the_running_statistics(rng, torch):
+    """The running statistics are updated in place: a graph that saved them before must refuse to
+    backpropagate with the new values, not use them silently. (torch 2.13 does not count the update:
+    its backward there silently uses the new values, as the second half shows.)"""
+    bn = nc.nn.BatchNorm2d(3)
+    w = nc.Tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True)
+    y = (w * bn.running_mean).sum() + (w * bn.running_var).sum()  # Mul saves both
+    before = bn.running_mean._version
+    bn(nc.Tensor(rng.standard_normal((4, 3, 2, 2)).astype(np.float32)))
+    assert bn.running_mean._version == before + 1
+    with pytest.raises(RuntimeError, match="modified in place after the forward used it"):
+        y.backward()
+    tbn = torch.nn.BatchNorm2d(3)
+    tw = torch.tensor(rng.standard_normal(3), dtype=torch.float32, requires_grad=True)
+    ty = (tw * tbn.running_mean).sum()  # the running mean is 0 here
+    tbn(torch.tensor(rng.standard_normal((4, 3, 2, 2)), dtype=torch.float32))
+    ty.backward()
+    assert np.any(tw.grad.numpy() != 0)  # d/dw of w * 0 is 0: torch read the updated values
+    bn.eval()
+    v = bn.running_var._version
+    bn(nc.Tensor(rng.standard_normal((4, 3, 2, 2)).astype(np.float32)))
+    assert bn.running_var._version == v  # evaluation reads them only
