@@ -449,8 +449,11 @@ def _seed(tensor, grad):
             raise RuntimeError(f"grad can be implicitly created only for a single-element tensor, got shape {tensor.shape}")
         return ops.math.full_like(tensor.data, 1.0)
     grad = grad.data if isinstance(grad, Tensor) else grad
-    if isinstance(grad, (bool, np.bool_)) or not (hasattr(grad, "shape") or isinstance(grad, numbers.Real)):
-        raise TypeError(f"the gradient to start backward from must be a Tensor, an array or a number, got {grad!r}")
+    if isinstance(grad, (bool, np.bool_)) or not (isinstance(grad, (np.ndarray, numbers.Real))
+                                                  or ops.math.is_device_array(grad)):
+        kind = f"a {type(grad).__module__}.{type(grad).__name__}" if hasattr(grad, "shape") else repr(grad)
+        raise TypeError(f"the gradient to start backward from must be a numconv Tensor, a NumPy or Numba device "
+                        f"array or a number, got {kind}")
     if not hasattr(grad, "shape"):  # a Python number
         grad = ops.math.full_like(tensor.data, grad)
     if tuple(grad.shape) != tuple(tensor.shape):
@@ -563,21 +566,42 @@ def _run(tensor, grad, retain_graph, capture):
     return found
 
 
+def _checked_outputs(out):
+    """The floating-point Tensors among ``fn``'s outputs (a Tensor, or a tuple or list of them)."""
+    from .tensor import Tensor
+
+    outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors; output {i} is a "
+                            f"{type(o).__name__}")
+    return [o for o in outs if o.dtype.kind == "f"]
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Compare autograd's gradients of ``fn(*inputs)`` with central differences, in float64.
 
-    ``inputs``: Tensors (those with requires_grad are checked). Projects the output on a random
-    direction, so one backward pass checks every input element. Returns True or raises
+    ``inputs``: Tensors (those with requires_grad are checked). ``fn`` returns a Tensor or a tuple
+    (list) of them; its floating-point outputs are projected on random directions and summed, so
+    one backward pass checks every input element against every output. Returns True or raises
     AssertionError naming the input and the worst element.
     """
     from .tensor import Tensor
 
     xs = [Tensor(np.array(t.numpy(), dtype=np.float64), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t
           for t in inputs]
-    out = fn(*xs)
+    if not any(isinstance(x, Tensor) and x.requires_grad for x in xs):
+        raise ValueError("gradcheck: no input requires grad; pass Tensors with requires_grad=True")
     rng = np.random.default_rng(seed)
-    proj = rng.standard_normal(out.shape)
-    (out * Tensor(proj)).sum().backward()
+    outs = _checked_outputs(fn(*xs))
+    projs = [rng.standard_normal(o.shape) for o in outs]
+
+    def objective(values):
+        return float(sum((v * p).sum() for v, p in zip(values, projs)))
+
+    graphed = [(o * Tensor(p)).sum() for o, p in zip(outs, projs) if o.requires_grad]
+    if graphed:
+        sum(graphed[1:], graphed[0]).backward()
     for i, x in enumerate(xs):
         if not isinstance(x, Tensor) or not x.requires_grad:
             continue
@@ -588,10 +612,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             orig = flat[k]
             flat[k] = orig + eps
             with no_grad():
-                fp = float((fn(*xs).numpy() * proj).sum())
+                fp = objective([o.numpy() for o in _checked_outputs(fn(*xs))])
             flat[k] = orig - eps
             with no_grad():
-                fm = float((fn(*xs).numpy() * proj).sum())
+                fm = objective([o.numpy() for o in _checked_outputs(fn(*xs))])
             flat[k] = orig
             numeric.reshape(-1)[k] = (fp - fm) / (2 * eps)
         err = np.abs(analytic - numeric)

@@ -1050,3 +1050,23 @@ def test_repeat_is_a_copy_even_of_ones(rng):
     y = x.repeat(1, 1)
     y.zero_()
     np.testing.assert_array_equal(x.numpy(), a)
+
+
+def test_gradcheck_takes_tuple_outputs_and_backward_names_a_foreign_seed(rng, torch):
+    """gradcheck of a function returning a tuple failed with an AttributeError (it projected only one
+    Tensor), and backward(torch_tensor) with another; now the first checks every float output and the
+    second is a TypeError that names what was passed."""
+    x = nc.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    assert nc.autograd.gradcheck(lambda t: (t.sin(), t.sum(1), *t.max(1)), [x])  # int64 indices among them
+    with pytest.raises(AssertionError, match="gradcheck failed for input 0"):
+        nc.autograd.gradcheck(lambda t: (t * 2, nc.Tensor(t.numpy() ** 2) + t), [x])  # the square is off the graph
+    with pytest.raises(TypeError, match="output 1 is a ndarray"):
+        nc.autograd.gradcheck(lambda t: (t, t.numpy()), [x])
+    with pytest.raises(ValueError, match="no input requires grad"):
+        nc.autograd.gradcheck(lambda t: t * 2, [nc.Tensor(rng.standard_normal(3))])
+    y = x * 2
+    with pytest.raises(TypeError, match="must be a numconv Tensor, a NumPy or Numba device array or a number, got a "
+                                        "torch.Tensor"):
+        y.backward(torch.ones(3, 4, dtype=torch.float64))
+    y.backward(np.ones((3, 4)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 2.0))

@@ -162,6 +162,11 @@ def _no_internal_overlap(a):
                            "view: more than one element refers to a single memory location); clone() it first")
 
 
+def is_device_array(a):
+    """Whether ``a`` is a CUDA device array (Numba's, or the simulator's)."""
+    return dispatch.device_of(a) == dispatch.CUDA
+
+
 def same_device(**named):
     """The device all the named arrays live on; arrays on different devices are a ValueError naming each."""
     return dispatch.backend(**named)
