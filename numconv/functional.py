@@ -2599,3 +2599,172 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if not batched and reduction == "none":
         return loss.reshape(())
     return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------- connectionist temporal classification
+
+
+def _log_add(*xs):
+    """log(sum(exp(x))) of same-shape arrays, elementwise: -inf where all are -inf (no NaN from -inf - -inf)."""
+    m = xs[0]
+    for x in xs[1:]:
+        m = M.maximum(m, x)
+    m = M.where(M.compare("eq", m, -np.inf), M.zeros((), m.dtype, like=m), m)
+    total = M.exp(M.subtract(xs[0], m))
+    for x in xs[1:]:
+        total = M.add(total, M.exp(M.subtract(x, m)))
+    return M.add(M.log(total), m)
+
+
+def _shifted(a, k, fill):
+    """``a`` (N, L) moved k places along L: k > 0 right (the first k columns ``fill``), k < 0 left."""
+    n, length = a.shape
+    pad = M.full((n, min(abs(k), length)), fill, a.dtype, like=a)
+    if k > 0:
+        return M.concatenate([pad, M.getitem(a, (slice(None), slice(0, length - k)))], 1)
+    return M.concatenate([M.getitem(a, (slice(None), slice(-k, length))), pad], 1)
+
+
+class _CTC(Function):
+    """The CTC negative log-likelihood of each sample (N,), by the forward (alpha) recursion over the
+    time steps in log space, vectorized over the samples and the positions of the extended label
+    sequence (blank, l1, blank, l2, ..., blank); its gradient by the backward (beta) recursion: for
+    log_probs[t, n, c], -sum over the positions s holding c of exp(alpha_t(s) + beta_t(s) - log_probs[t, n, c]
+    + nll_n), the derivative of -log p with respect to each log-probability (PyTorch's CTC gradient
+    instead assumes log_softmax follows and adds exp(log_probs); through a log_softmax the two agree).
+
+    ``ext`` (N, L) int64 the extended labels, ``skip`` (N, L) whether position s may be reached from s - 2,
+    ``steps`` (N,) each sample's time steps, ``at_end`` (N, L) the positions that may end its path (the
+    last blank and the last label; one for an empty target)."""
+
+    @staticmethod
+    def forward(ctx, lp, ext, skip, steps, at_end, zero_infinity):
+        T, N, _ = lp.shape
+        L = ext.shape[1]
+        em = M.gather(lp, M.broadcast_to(M.reshape(ext, (1, N, L)), (T, N, L)), 2)  # (T, N, L) emissions
+        ninf = -np.inf
+        start = M.compare("lt", M.reshape(M.to_device(np.arange(L), dispatch.device_of(lp)), (1, L)), 2)
+        alpha = M.where(start, M.getitem(em, 0), M.full((), ninf, lp.dtype, like=lp))
+        alphas = [alpha]
+        live = M.reshape(steps, (N, 1))  # how many time steps each sample has
+        for t in range(1, T):
+            nxt = M.add(_log_add(alpha, _shifted(alpha, 1, ninf),
+                                 M.where(skip, _shifted(alpha, 2, ninf), M.full((), ninf, lp.dtype, like=lp))),
+                        M.getitem(em, t))
+            alpha = M.where(M.compare("gt", live, t), nxt, alpha)  # a sample's alpha stays at its last step
+            alphas.append(alpha)
+        final = M.where(at_end, alpha, M.full((), ninf, lp.dtype, like=lp))
+        top = M.max(final, axis=1, keepdims=True)
+        top = M.where(M.compare("eq", top, ninf), M.zeros((), top.dtype, like=top), top)
+        nll = M.negative(M.reshape(M.add(M.log(M.sum(M.exp(M.subtract(final, top)), axis=1, keepdims=True)), top), (N,)))
+        ctx.save_for_backward(em, M.stack(alphas, 0), ext, skip, steps, at_end, nll)
+        ctx.shape, ctx.zero_infinity = lp.shape, zero_infinity
+        if zero_infinity:
+            nll = M.where(M.compare("eq", nll, np.inf), M.zeros((), nll.dtype, like=nll), nll)
+        return nll
+
+    @staticmethod
+    def backward(ctx, g):
+        em, alphas, ext, skip, steps, at_end, nll = ctx.saved
+        T, N, L = em.shape
+        ninf = M.full((), -np.inf, em.dtype, like=em)
+        skip_back = _shifted(skip, -2, False)  # position s may go on to s + 2
+        live = M.reshape(steps, (N, 1))
+        beta = M.where(at_end, M.getitem(em, T - 1), ninf)
+        betas = [None] * T
+        for t in range(T - 1, -1, -1):
+            if t < T - 1:
+                nxt = M.add(_log_add(beta, _shifted(beta, -1, -np.inf),
+                                     M.where(skip_back, _shifted(beta, -2, -np.inf), ninf)), M.getitem(em, t))
+                begin = M.where(at_end, M.getitem(em, t), ninf)  # the samples whose last step is t
+                beta = M.where(M.compare("eq", live, t + 1), begin, nxt)
+            betas[t] = M.where(M.compare("gt", live, t), beta, ninf)  # no gradient past a sample's end
+        occupancy = M.exp(M.add(M.subtract(M.add(alphas, M.stack(betas, 0)), em), M.reshape(nll, (1, N, 1))))
+        scale = M.reshape(g, (1, N, 1))
+        if ctx.zero_infinity:
+            scale = M.where(M.compare("eq", M.reshape(nll, (1, N, 1)), np.inf), M.zeros((), g.dtype, like=g), scale)
+            occupancy = M.where(M.compare("eq", occupancy, occupancy), occupancy, M.zeros((), em.dtype, like=em))
+        index = M.broadcast_to(M.reshape(ext, (1, N, L)), (T, N, L))
+        return M.negative(M.scatter_add(ctx.shape, index, M.multiply(occupancy, scale), 2, em.dtype))
+
+
+def _lengths(values, name, n, limit, limit_name):
+    """``values`` (a sequence, array or Tensor of n integers in [0, limit]) as an int64 host array."""
+    v = values.numpy() if isinstance(values, Tensor) else np.asarray(values)
+    if v.dtype.kind not in "iu" or v.dtype == np.uint64:
+        raise TypeError(f"{name} must hold integers, got dtype {v.dtype}")
+    v = v.reshape(-1) if v.ndim == 0 and n == 1 else v
+    if v.shape != (n,):
+        raise ValueError(f"{name} must hold one length per sample ({n}), got shape {v.shape}")
+    if v.size and (v.min() < 0 or v.max() > limit):
+        bad = int(v.min()) if v.min() < 0 else int(v.max())
+        raise ValueError(f"{name} must be in [0, {limit}] ({limit_name}), got {bad}")
+    return v.astype(np.int64)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """The connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``: the negative
+    log-likelihood of each target sequence summed over every alignment of it to the input's time steps
+    (repeats collapsed, blanks dropped).
+
+    log_probs (T, N, C) (or (T, C), one sample) log-probabilities, float (log_softmax over C);
+    targets (N, S) class indices padded (or 1-d: the sequences concatenated), none of them ``blank``;
+    input_lengths and target_lengths (N,) integers (sequences, arrays or Tensors), each input length
+    <= T, each target length <= S. reduction 'mean' (each loss divided by its target length, at least 1,
+    then the mean), 'sum' or 'none'; ``zero_infinity`` gives 0, and a 0 gradient, where no alignment
+    exists (an input too short for its target) instead of inf. Runs on the device the inputs are on."""
+    _reduction(reduction)
+    x = _float(log_probs, "log_probs")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"log_probs must have shape (T, N, C) or (T, C), got {x.shape}")
+    batched = x.ndim == 3
+    x3 = x if batched else x.reshape(x.shape[0], 1, x.shape[1])
+    T, N, C = x3.shape
+    blank = shapes.integer(blank, "blank")
+    if not 0 <= blank < C:
+        raise ValueError(f"blank must be a class index in [0, {C}), got {blank}")
+    _same_device(log_probs=x, targets=targets)
+    tgt = targets.numpy() if isinstance(targets, Tensor) else np.asarray(M.to_host(targets) if hasattr(targets, "shape")
+                                                                          else targets)
+    if tgt.dtype.kind not in "iu" or tgt.dtype == np.uint64:
+        raise TypeError(f"targets must hold integer class indices, got dtype {tgt.dtype}")
+    in_len = _lengths(input_lengths, "input_lengths", N, T, "the time steps of log_probs")
+    if batched and tgt.ndim == 2:
+        if tgt.shape[0] != N:
+            raise ValueError(f"targets (N, S) must have N={N} rows, got shape {tgt.shape}")
+        tg_len = _lengths(target_lengths, "target_lengths", N, tgt.shape[1], "the columns of targets")
+        rows = [tgt[n, :tg_len[n]] for n in range(N)]
+    elif tgt.ndim == 1:
+        tg_len = _lengths(target_lengths, "target_lengths", N, tgt.size, "the length of targets")
+        if batched and int(tg_len.sum()) != tgt.size:  # unbatched: one sequence, maybe padded
+            raise ValueError(f"1-d targets must hold the target sequences one after another: target_lengths sum "
+                             f"to {int(tg_len.sum())}, targets has {tgt.size}")
+        offsets = np.concatenate([[0], np.cumsum(tg_len)])
+        rows = [tgt[offsets[n]:offsets[n + 1]] for n in range(N)]
+    else:
+        raise ValueError(f"targets must have shape (N, S) or be 1-d, got {tgt.shape} for log_probs {x.shape}")
+    for n, r in enumerate(rows):
+        if r.size and (r.min() < 0 or r.max() >= C or (r == blank).any()):
+            bad = int(r[(r < 0) | (r >= C) | (r == blank)][0])
+            raise ValueError(f"targets of sample {n} hold {bad}: classes must be in [0, {C}) and not the blank {blank}")
+    S = max((r.size for r in rows), default=0)
+    L = 2 * S + 1
+    ext = np.full((N, L), blank, np.int64)
+    for n, r in enumerate(rows):
+        ext[n, 1:2 * r.size:2] = r
+    skip = np.zeros((N, L), bool)
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    at_end = np.zeros((N, L), bool)
+    at_end[np.arange(N), 2 * tg_len] = True  # the last blank
+    at_end[np.arange(N), np.maximum(2 * tg_len - 1, 0)] = True  # the last label (the first blank if none)
+    device = dispatch.device_of(x.data)
+    if T == 0 or N == 0:
+        raise ValueError(f"log_probs must have time steps and samples, got shape {x.shape}")
+    nll = _CTC.apply(x3, *(M.to_device(a, device) for a in (ext, skip, in_len, at_end)),
+                     zero_infinity=shapes.flag(zero_infinity, "zero_infinity"))
+    if reduction == "mean":
+        per = nll / Tensor(M.to_device(np.maximum(tg_len, 1).astype(x.dtype), device))
+        return per.mean()
+    if reduction == "sum":
+        return nll.sum()
+    return nll if batched else nll.reshape(())

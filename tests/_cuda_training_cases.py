@@ -1033,6 +1033,12 @@ def layer_math_cases():
             table = r(5, 3).astype(dtype)
             both(lambda t, i: F.embedding(i, t, padding_idx=1, scale_grad_by_freq=True), table, index)
             both(lambda t, i: F.embedding(i, t, max_norm=1.0), table * 3, index)
+        with checking("layer math", f"ctc_loss: ragged lengths, a repeated label, zero_infinity {tag}"):
+            targets = np.array([[1, 1, 2], [3, 2, 0], [2, 3, 1]], np.int64)  # sample 2 cannot fit 3 labels in 2 steps
+            logits = r(5, 3, 4).astype(dtype)
+            both(lambda z, tg: F.ctc_loss(z.log_softmax(2), tg, [5, 4, 2], [3, 2, 3], reduction="none",
+                                          zero_infinity=True), logits, targets)
+            both(lambda z, tg: F.ctc_loss(z.log_softmax(2), tg, [5, 4, 5], [3, 2, 3], blank=0), logits, targets)
     with checking("layer math", "a device argument beside a host one is named"):
         d = nc.Tensor(r(2, 3)).to("cuda")
         try:

@@ -59,7 +59,7 @@ from .loss import (
     L1Loss,
     MarginRankingLoss,
     MSELoss,
-    MultiLabelMarginLoss,
+    MultiLabelMarginLoss, CTCLoss,
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,
@@ -135,7 +135,7 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "KLDivLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
     "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MultiMarginLoss",
-    "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss",
+    "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss",
 ]
 
 from . import utils  # noqa: E402  (linear_to_conv, make_fully_convolutional)

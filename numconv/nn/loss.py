@@ -269,6 +269,21 @@ class MultiLabelMarginLoss(_Loss):
         return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
+class CTCLoss(_Loss):
+    """``CTCLoss(blank=0, reduction='mean', zero_infinity=False)``: the connectionist temporal
+    classification loss (``F.ctc_loss``) of (T, N, C) log-probabilities and unaligned target sequences;
+    ``forward(log_probs, targets, input_lengths, target_lengths)``."""
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank = shapes.integer(blank, "blank", 0)
+        self.zero_infinity = shapes.flag(zero_infinity, "zero_infinity")
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                          reduction=self.reduction, zero_infinity=self.zero_infinity)
+
+
 class PoissonNLLLoss(_Loss):
     """``PoissonNLLLoss(log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction='mean')``:
     the Poisson negative log-likelihood of the target counts (``F.poisson_nll_loss``)."""
