@@ -4002,15 +4002,29 @@ def randn_like(input, dtype=None, requires_grad=False, generator=None):  # noqa:
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False):
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32, or ``dtype``),
-    computed in float64 and rounded once."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32, or ``dtype``), as
+    PyTorch computes them (``_linspace``)."""
     for name, v in (("start", start), ("end", end)):
         shapes.real(v, f"linspace: {name}")
     steps = shapes.integer(steps, "steps", 0)
     dtype = _float_dtype(dtype)
     if dtype.kind in "iu":  # PyTorch truncates the ends first, then each value
         return Tensor(np.trunc(np.linspace(int(start), int(end), steps)).astype(dtype))
-    return Tensor(np.linspace(float(start), float(end), steps).astype(dtype), requires_grad=requires_grad)
+    return Tensor(_linspace(float(start), float(end), steps, dtype), requires_grad=requires_grad)
+
+
+def _linspace(start, end, steps, dtype):
+    """PyTorch's float linspace, bit for bit: step = (end - start) / (steps - 1) in ``dtype``; the first
+    half start + step * i, the rest end - step * (steps - 1 - i), each a fused multiply-add (rounded
+    once: computed in a wider type, float64 for float32 and long double for float64, then rounded)."""
+    if steps <= 1:
+        return np.full(steps, start, dtype)
+    s, e = dtype.type(start), dtype.type(end)
+    step = (e - s) / dtype.type(steps - 1)
+    wide = np.float64 if dtype == np.float32 else np.longdouble
+    i = np.arange(steps)
+    ends = np.where(i < steps // 2, wide(s) + wide(step) * i, wide(e) - wide(step) * (steps - 1 - i))
+    return ends.astype(dtype)
 
 
 def from_numpy(ndarray):

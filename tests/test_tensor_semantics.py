@@ -263,10 +263,14 @@ def test_masks_and_predicates_match_torch(rng, torch):
 
 def test_more_factories_match_torch(rng, torch):
     for start, end, steps in ((0, 1, 5), (-3.5, 7, 101), (2, 2, 3), (0, 1, 0), (5, -5, 1)):
-        np.testing.assert_allclose(nc.linspace(start, end, steps).numpy(), torch.linspace(start, end, steps).numpy(),
-                                   rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(nc.linspace(start, end, steps).numpy(), torch.linspace(start, end, steps).numpy())
         np.testing.assert_array_equal(nc.linspace(start * 3, end * 3, steps, dtype=np.int64).numpy(),
                                       torch.linspace(start * 3, end * 3, steps, dtype=torch.int64).numpy())
+    for dtype, tdtype in ((nc.float32, torch.float32), (nc.float64, torch.float64)):  # bit for bit, as torch's
+        for _ in range(40):
+            start, span, steps = rng.normal() * 10, rng.normal() * 50, int(rng.integers(2, 300))
+            np.testing.assert_array_equal(nc.linspace(start, start + span, steps, dtype=dtype).numpy(),
+                                          torch.linspace(start, start + span, steps, dtype=tdtype).numpy())
     a = rng.standard_normal(3)
     t = nc.from_numpy(a)
     a[1] = 42.0
