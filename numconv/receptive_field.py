@@ -225,6 +225,14 @@ def _spec_geometry(spec):
     return k, s, p, d
 
 
+def _adaptive_geometry(what, n_in, n_out):
+    """The 'adaptive' geometry; an output of size 0 (allowed, as PyTorch's) has no units to bound."""
+    if 0 in n_out:
+        raise ValueError(f"{what} has an empty output (size {n_out} from {n_in}): no unit after it has a "
+                         "receptive field")
+    return Geometry("adaptive", n_in=n_in, n_out=n_out)
+
+
 def _resample_geometry(layer, n_in):
     """The 'resample' geometry of an ``Upsample`` or ``PixelShuffle`` on spatial sizes ``n_in``."""
     if isinstance(layer, nn.PixelShuffle):
@@ -282,7 +290,7 @@ def layer_geometry(layer, n_in=None, n_out=None, nd=None):
     if isinstance(layer, _ADAPTIVE):
         if n_in is None or n_out is None:
             raise ValueError(f"{type(layer).__name__} needs the input size: pass input_shape")
-        return Geometry("adaptive", n_in=tuple(n_in), n_out=tuple(n_out))
+        return _adaptive_geometry(type(layer).__name__, tuple(n_in), tuple(n_out))
     if n_in is not None and n_out is not None and tuple(n_in) != tuple(n_out):
         return Geometry("global", n_in=tuple(n_in), n_out=tuple(n_out))
     return Geometry("pass")
@@ -548,7 +556,7 @@ def _sequence_geometries(layers, input_shape):
                 raise ValueError(f"{type(layer).__name__} needs the input size: pass input_shape")
             n_out = tuple(n if o is None else int(o) for n, o in
                           zip(sizes, shapes.ntuple(layer.output_size, nd, "output_size")))
-            geom = Geometry("adaptive", n_in=sizes, n_out=n_out)
+            geom = _adaptive_geometry(_what(name, layer), sizes, n_out)
         elif isinstance(layer, _GLOBAL):  # as a traced model after a flatten: every unit sees the whole map
             if sizes is None:
                 raise ValueError(f"{_what(name, layer)} makes every unit see the whole map: its field needs "

@@ -564,8 +564,8 @@ def adaptive_output_size(output_size, sizes, nd):
             o = n
         if not _is_int(o):
             raise TypeError(f"output_size must be an int or a tuple of {nd} ints (or None), got {tuple(output_size)}")
-        if o < 1:
-            raise ValueError(f"output_size must be >= 1 in every dimension, got {tuple(output_size)}")
+        if o < 0:  # 0 gives an empty output, as PyTorch's
+            raise ValueError(f"output_size must be >= 0 in every dimension, got {tuple(output_size)}")
         outs.append(int(o))
     return tuple(outs)
 

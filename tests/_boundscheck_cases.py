@@ -296,6 +296,7 @@ ADAPTIVE_CASES = [
     ("output 1", 5, 1),
     ("same size", 4, 4),
     ("mixed", (5, 2, 3), (2, 5, None)),
+    ("empty output", (5, 4, 3), (2, 0, 3)),
 ]
 
 

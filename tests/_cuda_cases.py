@@ -382,6 +382,7 @@ ADAPTIVE = [
     (2, (3, 4), (5, None)),
     (3, (4, 3, 5), (2, 3, 2)),
     (2, (3, 4), 1),
+    (2, (3, 4), (0, 2)),  # an empty output, as PyTorch allows: the gradient is all zeros
     (2, (6, 7), 1),  # 42 taps: a warp per output, lanes taking two taps
     (3, (2, 5, 4), (1, 1, 2)),  # 20 taps: a warp per output
 ]

@@ -283,10 +283,8 @@ class TestEmptyOutput:
     def test_adaptive_output_size(self, nd, name):
         pool = getattr(F, f"{name}{nd}d")
         x = a(1, 2, *sp(nd, 4))
-        check(VE, r"output_size must be >= 1", lambda: pool(x, 0), str(sp(nd, 0)))
-        zero_last = (2,) * (nd - 1) + (0,)
-        check(VE, r"output_size must be >= 1", lambda: pool(x, zero_last), str(zero_last))
-        check(VE, r"output_size must be >= 1", lambda: pool(x, -3), str(sp(nd, -3)))
+        check(VE, r"output_size must be >= 0", lambda: pool(x, -3), str(sp(nd, -3)))
+        check(VE, r"output_size must be >= 0", lambda: pool(x, (2,) * (nd - 1) + (-1,)), str((2,) * (nd - 1) + (-1,)))
         check(TE, r"output_size must be an int or a tuple of", lambda: pool(x, 2.5), "2.5")
         float_entry = (3.0,) + (2,) * (nd - 1)  # a float among ints: its type is wrong, not its size (torch: TypeError)
         check(TE, r"output_size must be an int or a tuple of", lambda: pool(x, float_entry), str(float_entry))

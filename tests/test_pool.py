@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+import numconv as nc
 import numconv.functional as F
 import reference as R
 from conftest import (
@@ -690,3 +691,21 @@ def test_cpu_check_indices_extremes_and_out_of_window_count(rng):
     found = np.array([info.max, info.min, 0], np.int64)
     cpu_pool.check_indices(found, idx.reshape(spec.y_shape), spec.first, spec.count, spec.step, (1, 9, 23), False)
     assert tuple(found) == (idx.min(), idx.max(), 0)
+
+
+@pytest.mark.parametrize("name", ["adaptive_avg_pool2d", "adaptive_max_pool2d"])
+def test_adaptive_pooling_to_an_empty_output_as_torch(name, rng, torch):
+    """output_size 0 along a dimension gives an empty output, as PyTorch's (it was refused); its
+    gradient is all zeros (torch's backward refuses an empty grad_output)."""
+    x = rng.standard_normal((2, 3, 5, 6))
+    for size in ((0, 3), (4, 0), 0):
+        t = nc.Tensor(x, requires_grad=True)
+        y = getattr(F, name)(t, size)
+        want = getattr(torch.nn.functional, name)(torch.from_numpy(x), size)
+        assert y.shape == tuple(want.shape) and y.dtype == np.float64
+        y.sum().backward()
+        assert t.grad.shape == x.shape and not t.grad.numpy().any()
+    out, idx = F.adaptive_max_pool2d(x, (0, 2), return_indices=True)
+    assert out.shape == idx.shape == (2, 3, 0, 2) and idx.dtype == np.int64
+    with pytest.raises(ValueError, match="empty output"):
+        nc.receptive_field(nc.nn.Sequential(nc.nn.Conv2d(3, 2, 3), nc.nn.AdaptiveAvgPool2d((0, 2))), (3, 8, 8))

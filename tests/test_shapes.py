@@ -488,10 +488,9 @@ def test_adaptive_output_size():
     assert shapes.adaptive_output_size((None, 2), (5, 6), 2) == (5, 2)
     assert shapes.adaptive_output_size(None, (5, 6), 2) == (5, 6)
     assert shapes.adaptive_output_size([np.int64(2), 4], (5, 6), 2) == (2, 4)
-    with pytest.raises(ValueError, match=r"output_size must be >= 1 in every dimension, got \(0, 2\)"):
-        shapes.adaptive_output_size((0, 2), (5, 6), 2)
-    with pytest.raises(ValueError, match=r"output_size must be >= 1 .*\(0, 0\)"):
-        shapes.adaptive_output_size(0, (5, 6), 2)
+    assert shapes.adaptive_output_size((0, 2), (5, 6), 2) == (0, 2)  # empty, as PyTorch's
+    with pytest.raises(ValueError, match=r"output_size must be >= 0 in every dimension, got \(-1, 2\)"):
+        shapes.adaptive_output_size((-1, 2), (5, 6), 2)
     with pytest.raises(TypeError, match=r"output_size must be an int or a tuple of 2 ints"):
         shapes.adaptive_output_size((2, 2, 2), (5, 6), 2)
     with pytest.raises(ValueError, match=r"input must have non-empty spatial dimensions.*\(1, 1, 0, 3\)"):
