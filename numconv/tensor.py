@@ -1151,6 +1151,24 @@ class GetItem(Function):
         return M.index_add(ctx.shape, ctx.index, g, ctx.dtype)  # repeated integer indices add up
 
 
+class Diagonal(Function):
+    """The diagonal ``index`` = (Ellipsis, rows, columns) of the matrices over the last two dimensions,
+    as a new last one: on the CPU a strided view (a write through it reaches the matrix, as PyTorch's),
+    on a device a copy (``Tensor.diagonal`` carries its writes back). The gradient is g on that diagonal."""
+    view = True
+
+    @staticmethod
+    def forward(ctx, a, index, offset):
+        ctx.shape, ctx.index = a.shape, index
+        return M.diagonal(a, offset) if isinstance(a, np.ndarray) else M.getitem(a, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = M.zeros(ctx.shape, g.dtype, like=g)
+        M.assign(out, g, ctx.index)
+        return out
+
+
 class SetItem(Function):
     """A copy of ``a`` with ``a[index] = value`` (broadcast, cast to a's dtype): ``t[index] = value``
     recorded. The gradient is g with zeros at ``index`` for ``a``, and g[index] summed to value's shape
@@ -3410,7 +3428,8 @@ class Tensor:
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         """The ``offset`` diagonal (above the main one: > 0) of the matrices over ``dim1`` and ``dim2``, as the
-        last dimension. A copy (PyTorch's is a view)."""
+        last dimension: a view, as PyTorch's (``x.diagonal().add_(eps)`` changes x; on a device a copy
+        that carries such changes back, as a device slice does)."""
         if self.ndim < 2:
             raise ValueError(f"diagonal: the tensor must have at least 2 dimensions, got shape {self.shape}")
         offset = shapes.integer(offset, "diagonal: offset")
@@ -3418,8 +3437,11 @@ class Tensor:
         if a1 == a2:
             raise ValueError(f"diagonal: dim1 {dim1} and dim2 {dim2} name the same dimension")
         moved = self.permute(*(d for d in range(self.ndim) if d not in (a1, a2)), a1, a2)
-        rows, cols = self._diagonal_index(self.shape[a1], self.shape[a2], offset)
-        return moved[Ellipsis, Tensor(rows), Tensor(cols)]
+        index = (Ellipsis, *self._diagonal_index(self.shape[a1], self.shape[a2], offset))
+        out = Diagonal.apply(moved, index=index, offset=offset)
+        if out._vc is None and self.device != dispatch.CPU:  # a device copy, not a view
+            out._copy_of(moved, lambda base, own: M.assign(base, own, index))
+        return out
 
     def diag(self, diagonal=0):
         """A 1-d tensor: the square matrix with it on the ``diagonal`` diagonal, zeros elsewhere; a 2-d one:

@@ -699,6 +699,16 @@ def shape_method_cases():
         both(lambda x: x.narrow(1, -3, 2) * x.select(1, 0)[:, None] + x.unflatten(1, (2, -1))[:, 1], a)
         both(lambda x: x.tile((2, 1, 2)), a)
         both(lambda x: x.rot90() + x.rot90(-1, (1, 0)) * 2.0 + x.fliplr().T + x.flipud().T, r(3, 3))
+    with checking("shape methods", "a write through diagonal() reaches the matrix, as on the CPU"):
+        for device in ("cpu", "cuda"):
+            m = nc.Tensor(np.arange(12.0).reshape(3, 4)).to(device)
+            m.diagonal().add_(100.0)
+            m.diagonal(1).fill_(-1.0)
+            got = m.to("cpu").numpy() if device == "cuda" else None
+        want = np.arange(12.0).reshape(3, 4)
+        want[[0, 1, 2], [0, 1, 2]] += 100.0
+        want[[0, 1, 2], [1, 2, 3]] = -1.0
+        assert np.array_equal(got, want), f"device matrix after writes through diagonal(): {got}"
     with checking("shape methods", "repeat_interleave, masked_select, take, unfold"):
         both(lambda x, k: x.repeat_interleave(k, 0) + x.repeat_interleave(2, 1)[:1, ::2], a, np.array([1, 0, 3]))
         both(lambda x, m: x.masked_select(m) * 2.0, a, a > 0)

@@ -401,3 +401,20 @@ def test_bad_arguments_raise_errors_that_name_them(k):
     fn, exc, match = ERRORS[k]
     with pytest.raises(exc, match=match):
         fn(_x())
+
+
+def test_diagonal_is_a_view_as_torch(rng, torch):
+    """diagonal() was a copy: x.diagonal().add_(eps), a common idiom, left x unchanged, silently."""
+    x = rng.standard_normal((2, 3, 4))
+    ours, theirs = nc.Tensor(x.copy()), torch.from_numpy(x.copy())
+    for args in ((), (1,), (-1, 1, 2), (0, 2, 0), (2, -1, -2)):
+        ours.diagonal(*args).mul_(3.0)
+        theirs.diagonal(*args).mul_(3.0)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    m = nc.Tensor(x[0].copy())
+    d = m.diagonal()
+    m[1, 1] = 42.0  # and a write to the matrix shows in the diagonal
+    assert d.tolist()[1] == 42.0 and m.diag().tolist()[1] == 42.0
+    v = m.diagonal()._version
+    m.diagonal().zero_()
+    assert m._version == v + 1 and not np.diag(m.numpy()).any()

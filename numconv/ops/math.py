@@ -588,6 +588,17 @@ def broadcast_to(a, shape):
     return out
 
 
+def diagonal(a, offset):
+    """The ``offset`` diagonal of the matrices over a CPU array's last two dimensions, as a new last one:
+    a strided view (writable where ``a`` is), as ``np.diagonal``'s but writable."""
+    n1, n2 = a.shape[-2:]
+    i0, j0 = builtins.max(-offset, 0), builtins.max(offset, 0)
+    length = builtins.max(builtins.min(n1 - i0, n2 - j0), 0)
+    corner = a[..., builtins.min(i0, n1):, builtins.min(j0, n2):]
+    return np.lib.stride_tricks.as_strided(corner, a.shape[:-2] + (length,), a.strides[:-2] + (a.strides[-2] + a.strides[-1],),
+                                           writeable=a.flags.writeable)
+
+
 def expand(a, shape):
     """``a`` broadcast to ``shape`` as ``Tensor.expand`` sees it: on the CPU a view of ``a`` (stride 0
     along the broadcast dimensions, writable where ``a`` is; ``assign`` refuses a write that would
