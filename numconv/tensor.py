@@ -2203,12 +2203,14 @@ class Tensor:
         return other * alpha
 
     def add(self, other, *, alpha=1):
-        """self + alpha * other."""
-        return self + self._scaled(other, alpha, "add")
+        """self + alpha * other, in the dtype the two promote to (alpha * other computed in it, as PyTorch's)."""
+        a, b = _operands(self, other)
+        return a + a._scaled(b, alpha, "add")
 
     def sub(self, other, *, alpha=1):
-        """self - alpha * other."""
-        return self - self._scaled(other, alpha, "sub")
+        """self - alpha * other, in the dtype the two promote to."""
+        a, b = _operands(self, other)
+        return a - a._scaled(b, alpha, "sub")
 
     subtract = sub
 
@@ -2479,7 +2481,9 @@ class Tensor:
 
     def xlogy(self, other):
         """self * log(other), and 0 where self is 0 (unless other is NaN), as PyTorch's."""
-        return XLogY.apply(*_operands(self, other, floating=True))
+        a, b = _operands(self, other, floating=True)
+        b = b if isinstance(b, Tensor) else Tensor(M.full((), b, a.dtype, like=a.data))  # log of a Python float: float64
+        return XLogY.apply(a, b)
 
     def lerp(self, end, weight):
         """self + weight * (end - self), as PyTorch computes it (from end for weight >= 0.5, which
@@ -2494,13 +2498,21 @@ class Tensor:
         w = shapes.real(weight, "weight")
         return a + d * w if abs(w) < 0.5 else b - d * (1 - w)
 
+    def _promoted3(self, tensor1, tensor2):
+        """self, tensor1 and tensor2 in the one dtype the three promote to (PyTorch's addcmul computes in it)."""
+        a, t1 = _operands(self, tensor1)
+        a, t2 = _operands(a, tensor2)
+        return a, (t1.astype(a.dtype) if isinstance(t1, Tensor) and t1.dtype != a.dtype else t1), t2
+
     def addcmul(self, tensor1, tensor2, *, value=1):
-        """self + value * tensor1 * tensor2."""
-        return self + self._scaled(tensor1 * tensor2, value, "addcmul", "value")
+        """self + value * tensor1 * tensor2, in the dtype the three promote to."""
+        a, t1, t2 = self._promoted3(tensor1, tensor2)
+        return a + a._scaled(t1 * t2, value, "addcmul", "value")
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
         """self + value * tensor1 / tensor2 (a true division: a float result)."""
-        return self + self._scaled(tensor1 / tensor2, value, "addcdiv", "value")
+        a, t1, t2 = self._promoted3(tensor1, tensor2)
+        return a + a._scaled(t1 / t2, value, "addcdiv", "value")
 
     def heaviside(self, values):
         """0 where self < 0, ``values`` where self is 0, 1 where self > 0 (not differentiable, as PyTorch's)."""

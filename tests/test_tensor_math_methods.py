@@ -356,3 +356,20 @@ def test_every_function_is_its_method(rng):
         nc.sin([1.0, 2.0])
     with pytest.raises(TypeError, match="numconv.add: input must be a Tensor, got float"):
         nc.add(1.0, x)
+
+
+def test_alpha_and_value_scale_in_the_promoted_dtype(torch):
+    """add/sub(alpha=) and addcmul multiplied a uint8 operand before promoting it, so it wrapped
+    modulo 256; xlogy of a Python number gave float64."""
+    x, u = np.array([1.0, 2.0], np.float32), np.array([3, 200], np.uint8)
+    i = np.array([1, 2])
+    X, U, I, TX, TU, TI = nc.Tensor(x), nc.Tensor(u), nc.Tensor(i), torch.from_numpy(x), torch.from_numpy(u), torch.from_numpy(i)
+    _same(X.add(U, alpha=-1), TX.add(TU, alpha=-1))
+    _same(X.sub(U, alpha=2), TX.sub(TU, alpha=2))
+    _same(I.add(U, alpha=2), TI.add(TU, alpha=2))
+    _same(X.addcmul(U, U), torch.addcmul(TX, TU, TU))
+    _same(I.addcmul(U, U, value=3), torch.addcmul(TI, TU, TU, value=3))
+    _same(nc.Tensor(i.astype(np.int32)).add(nc.tensor([True, False]), alpha=2),
+          torch.from_numpy(i.astype(np.int32)).add(torch.tensor([True, False]), alpha=2))
+    _same(X.xlogy(3), torch.xlogy(TX, 3))
+    _same(I.xlogy(3.0), torch.xlogy(TI, 3.0))
