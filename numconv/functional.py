@@ -2760,8 +2760,11 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     device = dispatch.device_of(x.data)
     if T == 0 or N == 0:
         raise ValueError(f"log_probs must have time steps and samples, got shape {x.shape}")
-    nll = _CTC.apply(x3, *(M.to_device(a, device) for a in (ext, skip, in_len, at_end)),
-                     zero_infinity=shapes.flag(zero_infinity, "zero_infinity"))
+    zero_infinity = shapes.flag(zero_infinity, "zero_infinity")
+    nll = _CTC.apply(x3, *(M.to_device(a, device) for a in (ext, skip, in_len, at_end)), zero_infinity=zero_infinity)
+    if (in_len == 0).any():  # no time steps: the empty target's path has probability 1, any other 0
+        none = np.where(tg_len == 0, 0.0, 0.0 if zero_infinity else np.inf).astype(x.dtype)
+        nll = where(Tensor(M.to_device(in_len == 0, device)), Tensor(M.to_device(none, device)), nll)
     if reduction == "mean":
         per = nll / Tensor(M.to_device(np.maximum(tg_len, 1).astype(x.dtype), device))
         return per.mean()

@@ -164,3 +164,20 @@ def test_ctc_names_bad_input(rng):
         F.ctc_loss(nc.Tensor(lp[0, 0]), targets, in_len, tg_len)
     with pytest.raises(ValueError, match="reduction must be one of"):
         nc.nn.CTCLoss(reduction="max")
+
+
+def test_ctc_of_a_sample_without_time_steps(rng, torch):
+    """An input length of 0 started the recursion from step 0 anyway: a finite loss where torch's is 0
+    (empty target) or inf."""
+    lp = _log_softmax(rng.standard_normal((4, 3, 3)))
+    targets, in_len = np.array([[1], [1], [2]]), np.array([0, 4, 0])
+    tF = torch.nn.functional
+    for tg_len in ([0, 1, 1], [1, 1, 0]):
+        for zero_infinity in (False, True):
+            want = tF.ctc_loss(torch.from_numpy(lp), torch.from_numpy(targets), torch.from_numpy(in_len),
+                               torch.tensor(tg_len), reduction="none", zero_infinity=zero_infinity)
+            x = nc.Tensor(lp, requires_grad=True)
+            got = F.ctc_loss(x, targets, in_len, tg_len, reduction="none", zero_infinity=zero_infinity)
+            np.testing.assert_allclose(np.abs(got.numpy()), np.abs(want.numpy()), rtol=1e-12)  # torch's 0 is -0.0
+            got[1].backward()
+            assert not x.grad.numpy()[:, [0, 2]].any()  # nothing reaches the samples without steps
