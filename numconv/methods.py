@@ -11,6 +11,8 @@ The factories (``nc.zeros``, ``nc.arange``, ...) and the functions of several te
 """
 from __future__ import annotations
 
+import numbers
+
 from .tensor import Tensor
 
 NAMES = (
@@ -44,11 +46,32 @@ NAMES = (
 )
 
 
+def _scaled(t, alpha):
+    return t if alpha == 1 else t.mul(alpha)
+
+
+# A number first and a Tensor second, as PyTorch allows for these: the Tensor's reflected operator,
+# which promotes the number as arithmetic does (torch.pow(2, x) is float32 for a float32 x)
+_NUMBER_FIRST = {
+    "add": lambda s, t, alpha=1: _scaled(t, alpha).__radd__(s),
+    "sub": lambda s, t, alpha=1: _scaled(t, alpha).__rsub__(s),
+    "mul": lambda s, t: t.__rmul__(s),
+    "div": lambda s, t: t.__rtruediv__(s),
+    "true_divide": lambda s, t: t.__rtruediv__(s),
+    "pow": lambda s, t: t.__rpow__(s),
+    "remainder": lambda s, t: t.__rmod__(s),
+    "floor_divide": lambda s, t: t.__rfloordiv__(s),
+}
+_NUMBER_FIRST.update(subtract=_NUMBER_FIRST["sub"], multiply=_NUMBER_FIRST["mul"], divide=_NUMBER_FIRST["div"])
+
+
 def _function(name):
     method = getattr(Tensor, name)
 
     def function(input, *args, **kwargs):  # noqa: A002 (PyTorch's name)
         if not isinstance(input, Tensor):
+            if name in _NUMBER_FIRST and isinstance(input, numbers.Number) and args and isinstance(args[0], Tensor):
+                return _NUMBER_FIRST[name](input, *args, **kwargs)
             raise TypeError(f"numconv.{name}: input must be a Tensor, got {type(input).__name__}")
         return method(input, *args, **kwargs)
 

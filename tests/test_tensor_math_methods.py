@@ -354,8 +354,22 @@ def test_every_function_is_its_method(rng):
     assert "alpha * other" in nc.add.__doc__
     with pytest.raises(TypeError, match="numconv.sin: input must be a Tensor, got list"):
         nc.sin([1.0, 2.0])
-    with pytest.raises(TypeError, match="numconv.add: input must be a Tensor, got float"):
-        nc.add(1.0, x)
+    with pytest.raises(TypeError, match="numconv.sin: input must be a Tensor, got float"):
+        nc.sin(1.0)
+    with pytest.raises(TypeError, match="numconv.atan2: input must be a Tensor, got float"):
+        nc.atan2(1.0, x)
+
+
+def test_functions_take_a_number_first_as_torch(rng, torch):
+    x = rng.standard_normal((2, 3)).astype(np.float32) + 3.0
+    i = rng.integers(1, 9, 5)
+    X, I, TX, TI = nc.Tensor(x), nc.Tensor(i), torch.from_numpy(x), torch.from_numpy(i)
+    for name, kw in (("add", {}), ("add", {"alpha": 3}), ("sub", {"alpha": 2}), ("subtract", {}), ("mul", {}),
+                     ("multiply", {}), ("div", {}), ("divide", {}), ("true_divide", {}), ("pow", {}),
+                     ("remainder", {}), ("floor_divide", {})):
+        for ours, theirs in ((X, TX), (I, TI)):
+            for number in (2, 2.5):
+                _same(getattr(nc, name)(number, ours, **kw), getattr(torch, name)(number, theirs, **kw))
 
 
 def test_alpha_and_value_scale_in_the_promoted_dtype(torch):
