@@ -16,6 +16,7 @@ import pytest
 import numconv as nc
 from numconv.tensor import IntegerDivisionByZero
 from reference import numerical_grad
+from conftest import to_torch as _t  # torch's twin of an array, a copy (0-d stays 0-d)
 
 EDGES = [0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 2.5, 0.49999999999999994, 1e300, -1e300, 4503599627370497.0, np.inf,
          -np.inf, np.nan, 1.0, -1.0, 720.0, -720.0, 1e-300]
@@ -30,11 +31,6 @@ SMOOTH = ["expm1", "log1p", "log2", "log10", "exp2", "sin", "cos", "tan", "asin"
           "erf", "erfc", "square", "reciprocal", "rsqrt", "neg", "frac"]
 BINARY = {"fmod": "fmod", "atan2": "atan2", "arctan2": "arctan2", "hypot": "hypot", "copysign": "copysign",
           "logaddexp": "logaddexp", "xlogy": "xlogy"}
-
-
-def _t(torch, a, requires_grad=False):
-    t = torch.from_numpy(np.array(a, order="C"))  # a copy; 0-d stays 0-d
-    return t.requires_grad_() if requires_grad else t
 
 
 def _same(got, want, rtol=None, exact=False):

@@ -14,11 +14,7 @@ import pytest
 
 import numconv as nc
 from reference import numerical_grad
-
-
-def _t(torch, a, requires_grad=False):
-    t = torch.from_numpy(np.array(a, order="C"))  # 0-d stays 0-d
-    return t.requires_grad_() if requires_grad else t
+from conftest import to_torch as _t  # torch's twin of an array, a copy (0-d stays 0-d)
 
 
 def _same(got, want):
