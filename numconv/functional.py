@@ -2604,88 +2604,50 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 # ----------------------------------------------------------------------------- connectionist temporal classification
 
 
-def _log_add(*xs):
-    """log(sum(exp(x))) of same-shape arrays, elementwise: -inf where all are -inf (no NaN from -inf - -inf)."""
-    m = xs[0]
-    for x in xs[1:]:
-        m = M.maximum(m, x)
-    m = M.where(M.compare("eq", m, -np.inf), M.zeros((), m.dtype, like=m), m)
-    total = M.exp(M.subtract(xs[0], m))
-    for x in xs[1:]:
-        total = M.add(total, M.exp(M.subtract(x, m)))
-    return M.add(M.log(total), m)
-
-
-def _shifted(a, k, fill):
-    """``a`` (N, L) moved k places along L: k > 0 right (the first k columns ``fill``), k < 0 left."""
-    n, length = a.shape
-    pad = M.full((n, min(abs(k), length)), fill, a.dtype, like=a)
-    if k > 0:
-        return M.concatenate([pad, M.getitem(a, (slice(None), slice(0, length - k)))], 1)
-    return M.concatenate([M.getitem(a, (slice(None), slice(-k, length))), pad], 1)
-
-
 class _CTC(Function):
-    """The CTC negative log-likelihood of each sample (N,), by the forward (alpha) recursion over the
-    time steps in log space, vectorized over the samples and the positions of the extended label
-    sequence (blank, l1, blank, l2, ..., blank); its gradient by the backward (beta) recursion: for
-    log_probs[t, n, c], -sum over the positions s holding c of exp(alpha_t(s) + beta_t(s) - log_probs[t, n, c]
-    + nll_n), the derivative of -log p with respect to each log-probability (PyTorch's CTC gradient
-    instead assumes log_softmax follows and adds exp(log_probs); through a log_softmax the two agree).
+    """The CTC negative log-likelihood of each sample (N,): the forward (alpha) recursion over the time
+    steps, in log space and float64, a kernel walking each sample's steps (``ops.ctc``); its gradient
+    from the backward (beta) recursion: for log_probs[t, n, c], -sum over the positions s holding c of
+    exp(alpha_t(s) + beta_t(s) - log_probs[t, n, c] + nll_n), the derivative of -log p with respect to
+    each log-probability (PyTorch's CTC gradient instead assumes log_softmax follows and adds
+    exp(log_probs); through a log_softmax the two agree).
 
-    ``ext`` (N, L) int64 the extended labels, ``skip`` (N, L) whether position s may be reached from s - 2,
-    ``steps`` (N,) each sample's time steps, ``at_end`` (N, L) the positions that may end its path (the
-    last blank and the last label; one for an empty target)."""
+    ``ext`` (N, L) int64 the extended labels (blank, l1, blank, ..., blank), ``skip`` (N, L) whether
+    position s may be reached from s - 2, ``steps`` (N,) each sample's time steps, ``at_end`` (N, L)
+    the positions that may end its path (the last blank and the last label)."""
 
     @staticmethod
     def forward(ctx, lp, ext, skip, steps, at_end, zero_infinity):
         T, N, _ = lp.shape
         L = ext.shape[1]
-        em = M.gather(lp, M.broadcast_to(M.reshape(ext, (1, N, L)), (T, N, L)), 2)  # (T, N, L) emissions
-        ninf = -np.inf
-        start = M.compare("lt", M.reshape(M.to_device(np.arange(L), dispatch.device_of(lp)), (1, L)), 2)
-        alpha = M.where(start, M.getitem(em, 0), M.full((), ninf, lp.dtype, like=lp))
-        alphas = [alpha]
-        live = M.reshape(steps, (N, 1))  # how many time steps each sample has
-        for t in range(1, T):
-            nxt = M.add(_log_add(alpha, _shifted(alpha, 1, ninf),
-                                 M.where(skip, _shifted(alpha, 2, ninf), M.full((), ninf, lp.dtype, like=lp))),
-                        M.getitem(em, t))
-            alpha = M.where(M.compare("gt", live, t), nxt, alpha)  # a sample's alpha stays at its last step
-            alphas.append(alpha)
-        final = M.where(at_end, alpha, M.full((), ninf, lp.dtype, like=lp))
+        em = M.astype(M.gather(lp, M.broadcast_to(M.reshape(ext, (1, N, L)), (T, N, L)), 2), np.float64)
+        alphas = ops.ctc.alpha(em, skip, steps)  # a sample's alpha stays at its last step: row T - 1 is its end
+        ninf = M.full((), -np.inf, np.float64, like=em)
+        final = M.where(at_end, M.getitem(alphas, T - 1), ninf)
         top = M.max(final, axis=1, keepdims=True)
-        top = M.where(M.compare("eq", top, ninf), M.zeros((), top.dtype, like=top), top)
-        nll = M.negative(M.reshape(M.add(M.log(M.sum(M.exp(M.subtract(final, top)), axis=1, keepdims=True)), top), (N,)))
-        ctx.save_for_backward(em, M.stack(alphas, 0), ext, skip, steps, at_end, nll)
-        ctx.shape, ctx.zero_infinity = lp.shape, zero_infinity
+        top = M.where(M.compare("eq", top, -np.inf), M.zeros((), np.float64, like=em), top)
+        nll = M.negative(M.reshape(M.add(M.log(M.sum(M.exp(M.subtract(final, top)), axis=1, keepdims=True)), top),
+                                   (N,)))
+        ctx.save_for_backward(em, alphas, ext, skip, steps, at_end, nll)
+        ctx.shape, ctx.dtype, ctx.zero_infinity = lp.shape, lp.dtype, zero_infinity
         if zero_infinity:
             nll = M.where(M.compare("eq", nll, np.inf), M.zeros((), nll.dtype, like=nll), nll)
-        return nll
+        return M.astype(nll, lp.dtype)
 
     @staticmethod
     def backward(ctx, g):
         em, alphas, ext, skip, steps, at_end, nll = ctx.saved
         T, N, L = em.shape
-        ninf = M.full((), -np.inf, em.dtype, like=em)
-        skip_back = _shifted(skip, -2, False)  # position s may go on to s + 2
-        live = M.reshape(steps, (N, 1))
-        beta = M.where(at_end, M.getitem(em, T - 1), ninf)
-        betas = [None] * T
-        for t in range(T - 1, -1, -1):
-            if t < T - 1:
-                nxt = M.add(_log_add(beta, _shifted(beta, -1, -np.inf),
-                                     M.where(skip_back, _shifted(beta, -2, -np.inf), ninf)), M.getitem(em, t))
-                begin = M.where(at_end, M.getitem(em, t), ninf)  # the samples whose last step is t
-                beta = M.where(M.compare("eq", live, t + 1), begin, nxt)
-            betas[t] = M.where(M.compare("gt", live, t), beta, ninf)  # no gradient past a sample's end
-        occupancy = M.exp(M.add(M.subtract(M.add(alphas, M.stack(betas, 0)), em), M.reshape(nll, (1, N, 1))))
-        scale = M.reshape(g, (1, N, 1))
+        betas = ops.ctc.beta(em, skip, steps, at_end)  # -inf past each sample's end: no gradient there
+        occupancy = M.exp(M.add(M.subtract(M.add(alphas, betas), em), M.reshape(nll, (1, N, 1))))
+        scale = M.reshape(M.astype(g, np.float64), (1, N, 1))
         if ctx.zero_infinity:
-            scale = M.where(M.compare("eq", M.reshape(nll, (1, N, 1)), np.inf), M.zeros((), g.dtype, like=g), scale)
-            occupancy = M.where(M.compare("eq", occupancy, occupancy), occupancy, M.zeros((), em.dtype, like=em))
+            zero = M.zeros((), np.float64, like=em)
+            scale = M.where(M.compare("eq", M.reshape(nll, (1, N, 1)), np.inf), zero, scale)
+            occupancy = M.where(M.compare("eq", occupancy, occupancy), occupancy, zero)
         index = M.broadcast_to(M.reshape(ext, (1, N, L)), (T, N, L))
-        return M.negative(M.scatter_add(ctx.shape, index, M.multiply(occupancy, scale), 2, em.dtype))
+        grad = M.scatter_add(ctx.shape, index, M.multiply(occupancy, scale), 2, np.float64)
+        return M.astype(M.negative(grad), ctx.dtype)
 
 
 def _lengths(values, name, n, limit, limit_name):

@@ -441,6 +441,22 @@ def elementwise_cases():
         run(f"erfc{shape}", M.erfc, x)
 
 
+def ctc_cases():
+    """ctc_loss forward and backward: ragged lengths (0 among them), a repeated label, an empty target."""
+    import numconv as nc
+    import numconv.functional as F
+
+    lp = np.log(np.random.default_rng(5).dirichlet(np.ones(4), (6, 3)))  # (T, N, C) log-probabilities
+    targets = np.array([[1, 1, 2], [3, 0, 0], [2, 3, 1]])
+
+    def forward_backward(x):
+        t = nc.Tensor(x, requires_grad=True)
+        F.ctc_loss(t, targets, [6, 0, 5], [3, 0, 3], reduction="sum", zero_infinity=True).backward()
+        return t.grad.numpy()
+
+    run("ctc_loss forward and backward", forward_backward, lp)
+
+
 ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),
                      "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0), "hardswish": (), "hardsigmoid": (), "mish": (), "selu": (), "celu": (0.7,)}
 
@@ -566,7 +582,7 @@ def with_lanes(group):
 
 # Kernel modules that numconv.functional reaches: every kernel in them must have run.
 FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "gemm", "norm", "pad",
-                             "pool", "unfold")
+                             "pool", "unfold", "ctc")
 
 
 def main() -> int:
@@ -583,7 +599,7 @@ def main() -> int:
     if "planes" in conv_algorithms():  # its stride-1 forward on blocks of images, forced at every shape
         groups += [with_lanes(with_algorithm("planes", g)) for g in (conv_cases, conv_transpose_cases)]
     groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, resample_cases, elementwise_cases,
-               matmul_cases, norm_cases]
+               matmul_cases, norm_cases, ctc_cases]
     for group in groups:
         t = time.perf_counter()
         group()

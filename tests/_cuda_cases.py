@@ -769,7 +769,7 @@ def mirror_problems() -> list[str]:
     import importlib
 
     problems = []
-    for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise", "scan"):
+    for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise", "scan", "ctc"):
         cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
         gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
         for name, obj in vars(cpu).items():  # the compiled kernels, and the plain functions that pick one
@@ -789,8 +789,37 @@ def mirror_problems() -> list[str]:
     return problems
 
 
+def ctc_cases():
+    """The CTC recursions of ``kernels.cuda.ctc`` (``ops.ctc``): ragged time steps (0 and 1 among
+    them), repeated labels (no skip), empty targets, more positions than a block's threads (each
+    takes several): the CPU kernels' values."""
+    from numconv.kernels.cuda import ctc as cuda_ctc
+    from numconv.ops import ctc as O
+
+    T, N, L = 6, 4, 11
+    em = np.log(RNG.uniform(0.05, 1.0, (T, N, L)))
+    ext = RNG.integers(1, 4, (N, L))
+    ext[:, ::2] = 0
+    ext[3, 1:5] = [2, 0, 2, 0]  # a repeated label: position 3 may not skip from 1
+    skip = np.zeros((N, L), bool)
+    skip[:, 2:] = (ext[:, 2:] != 0) & (ext[:, 2:] != ext[:, :-2])
+    steps = np.array([6, 0, 1, 4], np.int64)
+    at_end = np.zeros((N, L), bool)
+    at_end[np.arange(N), [10, 0, 4, 8]] = True
+    at_end[np.arange(N), [9, 0, 3, 7]] = True
+    threads = cuda_ctc.THREADS
+    try:
+        for cap in (threads, 4):  # 4: positions beyond the block's threads take more turns
+            cuda_ctc.THREADS = cap
+            case("ctc", f"alpha, {cap} threads at most", O.alpha, em, skip, steps)
+            case("ctc", f"beta, {cap} threads at most", O.beta, em, skip, steps, at_end)
+        case("ctc", "alpha of float32 emissions", O.alpha, em.astype(np.float32), skip, steps)
+    finally:
+        cuda_ctc.THREADS = threads
+
+
 GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, resample_cases,
-          elementwise_cases, norm_cases, scan_cases, device_cases]
+          elementwise_cases, norm_cases, scan_cases, ctc_cases, device_cases]
 
 
 def main(argv) -> int:

@@ -1,0 +1,34 @@
+"""The CTC recursions, CPU: a task per sample, walking its time steps in order and, at each, every
+position of its extended label sequence, with the helpers of ``numconv.kernels.ctc`` (the CUDA
+kernels' own). Compiled without fastmath, so that both backends take the same operations.
+"""
+from numba import prange
+
+from . import exact_kernel, inline
+from .. import ctc, scalar
+
+_log_add3 = inline(ctc.log_add3)
+_alpha_at = inline(scalar.with_primitives(ctc.alpha_at, log_add3=_log_add3))
+_beta_at = inline(scalar.with_primitives(ctc.beta_at, log_add3=_log_add3))
+
+
+@exact_kernel
+def ctc_alpha(alpha, em, skip, steps):
+    """alpha (T, N, L) float64, the forward variables of every step, from em (T, N, L) float64, skip
+    (N, L) bool and steps (N,) int64 (``numconv.kernels.ctc``)."""
+    T, N, L = em.shape
+    for n in prange(N):
+        for t in range(T):
+            for s in range(L):
+                alpha[t, n, s] = _alpha_at(alpha, em, skip, steps, t, n, s)
+
+
+@exact_kernel
+def ctc_beta(beta, em, skip, steps, at_end):
+    """beta (T, N, L) float64, the backward variables of every step (-inf past each sample's end), from
+    em, skip, steps and at_end (N, L) bool."""
+    T, N, L = em.shape
+    for n in prange(N):
+        for t in range(T - 1, -1, -1):
+            for s in range(L):
+                beta[t, n, s] = _beta_at(beta, em, skip, steps, at_end, t, n, s)

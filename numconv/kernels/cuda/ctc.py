@@ -1,0 +1,61 @@
+"""The CTC recursions, CUDA: a block per sample, its threads over the positions of the extended label
+sequence, one time step after another with a barrier between (step t reads step t - 1's row, written
+by other threads), with the helpers of ``numconv.kernels.ctc`` (the CPU kernels' own). No atomics:
+each thread owns its positions.
+"""
+from numba import cuda
+
+from .. import ctc, scalar
+from . import jit, launch_grid
+
+_log_add3 = cuda.jit(device=True)(ctc.log_add3)
+_alpha_at = cuda.jit(device=True)(scalar.with_primitives(ctc.alpha_at, log_add3=_log_add3))
+_beta_at = cuda.jit(device=True)(scalar.with_primitives(ctc.beta_at, log_add3=_log_add3))
+
+THREADS = 256  # the most threads per block: positions beyond them take a second turn
+
+
+def _threads(size):
+    n = 32
+    while n < size and n < THREADS:
+        n *= 2
+    return n
+
+
+def ctc_alpha(alpha, em, skip, steps):
+    """alpha (T, N, L) float64, the forward variables of every step, from em (T, N, L) float64, skip
+    (N, L) bool and steps (N,) int64 (``numconv.kernels.ctc``)."""
+    T, N, L = em.shape
+    if T and N:
+        launch_grid(_alpha, N, _threads(L), alpha, em, skip, steps)
+
+
+@jit
+def _alpha(alpha, em, skip, steps):
+    n = cuda.blockIdx.x
+    for t in range(em.shape[0]):
+        s = cuda.threadIdx.x
+        while s < em.shape[2]:
+            alpha[t, n, s] = _alpha_at(alpha, em, skip, steps, t, n, s)
+            s += cuda.blockDim.x
+        cuda.syncthreads()
+
+
+def ctc_beta(beta, em, skip, steps, at_end):
+    """beta (T, N, L) float64, the backward variables of every step (-inf past each sample's end), from
+    em, skip, steps and at_end (N, L) bool."""
+    T, N, L = em.shape
+    if T and N:
+        launch_grid(_beta, N, _threads(L), beta, em, skip, steps, at_end)
+
+
+@jit
+def _beta(beta, em, skip, steps, at_end):
+    n = cuda.blockIdx.x
+    for k in range(em.shape[0]):
+        t = em.shape[0] - 1 - k
+        s = cuda.threadIdx.x
+        while s < em.shape[2]:
+            beta[t, n, s] = _beta_at(beta, em, skip, steps, at_end, t, n, s)
+            s += cuda.blockDim.x
+        cuda.syncthreads()
