@@ -2637,17 +2637,11 @@ class _CTC(Function):
     @staticmethod
     def backward(ctx, g):
         em, alphas, ext, skip, steps, at_end, nll = ctx.saved
-        T, N, L = em.shape
         betas = ops.ctc.beta(em, skip, steps, at_end)  # -inf past each sample's end: no gradient there
-        occupancy = M.exp(M.add(M.subtract(M.add(alphas, betas), em), M.reshape(nll, (1, N, 1))))
-        scale = M.reshape(M.astype(g, np.float64), (1, N, 1))
-        if ctx.zero_infinity:
-            zero = M.zeros((), np.float64, like=em)
-            scale = M.where(M.compare("eq", M.reshape(nll, (1, N, 1)), np.inf), zero, scale)
-            occupancy = M.where(M.compare("eq", occupancy, occupancy), occupancy, zero)
-        index = M.broadcast_to(M.reshape(ext, (1, N, L)), (T, N, L))
-        grad = M.scatter_add(ctx.shape, index, M.multiply(occupancy, scale), 2, np.float64)
-        return M.astype(M.negative(grad), ctx.dtype)
+        scale = M.astype(g, np.float64)
+        if ctx.zero_infinity:  # no alignment: no gradient
+            scale = M.where(M.compare("eq", nll, np.inf), M.zeros((), np.float64, like=em), scale)
+        return M.astype(ops.ctc.gradient(alphas, betas, em, ext, nll, scale, ctx.shape[2]), ctx.dtype)
 
 
 def _lengths(values, name, n, limit, limit_name):

@@ -61,3 +61,16 @@ def beta_at(beta, em, skip, steps, at_end, t, n, s):
     if s + 2 < size and skip[n, s + 2]:
         c = beta[t + 1, n, s + 2]
     return log_add3(beta[t + 1, n, s], b, c) + em[t, n, s]
+
+
+def gradient_at(grad, alpha, beta, em, ext, nll, scale, t, n):
+    """grad[t, n, c] -= scale[n] * the occupancy of class c at step t: the sum over the positions s
+    holding c of exp(alpha + beta - em + nll), the probability that a path is at s then (0 where
+    alpha or beta is -inf, and nothing for a sample whose scale is 0)."""
+    if scale[n] == 0:
+        return
+    for s in range(em.shape[2]):
+        a = alpha[t, n, s]
+        b = beta[t, n, s]
+        if a != NEG_INF and b != NEG_INF:
+            grad[t, n, ext[n, s]] -= scale[n] * math.exp(a + b - em[t, n, s] + nll[n])

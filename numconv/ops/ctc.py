@@ -1,6 +1,6 @@
-"""The CTC forward and backward recursions over arrays (``kernels/{cpu,cuda}/ctc.py``), on the
-arrays' device, in float64 whatever the log-probabilities' dtype: ``F.ctc_loss`` builds the rest
-(the emissions, the loss, the gradient) from ``ops.math``."""
+"""The CTC forward and backward recursions and the gradient over arrays (``kernels/{cpu,cuda}/ctc.py``),
+on the arrays' device, in float64 whatever the log-probabilities' dtype: ``F.ctc_loss`` builds the
+rest (the emissions, the loss) from ``ops.math``."""
 import numpy as np
 
 from .. import dispatch
@@ -26,4 +26,15 @@ def beta(em, skip, steps, at_end):
     dev, em, (skip, steps, at_end) = _args(em, skip, steps, at_end)
     out = dispatch.empty(tuple(em.shape), np.float64, dev)
     dispatch.kernels("ctc", dev).ctc_beta(out, em, skip, steps, at_end)
+    return out
+
+
+def gradient(alpha, beta, em, ext, nll, scale, num_classes):
+    """The loss's gradient (T, N, C) float64 with respect to the log-probabilities: minus each class's
+    occupancy, times ``scale`` (N,) (the upstream gradient; 0 skips a sample)."""
+    dev, em, (alpha, beta, ext) = _args(em, alpha, beta, ext)
+    nll, scale = (dispatch.contiguous(M.astype(v, np.float64), dev) for v in (nll, scale))
+    T, N, _ = em.shape
+    out = M.zeros((T, N, num_classes), np.float64, like=em)
+    dispatch.kernels("ctc", dev).ctc_gradient(out, alpha, beta, em, ext, nll, scale)
     return out

@@ -10,6 +10,7 @@ from .. import ctc, scalar
 _log_add3 = inline(ctc.log_add3)
 _alpha_at = inline(scalar.with_primitives(ctc.alpha_at, log_add3=_log_add3))
 _beta_at = inline(scalar.with_primitives(ctc.beta_at, log_add3=_log_add3))
+_gradient_at = inline(ctc.gradient_at)
 
 
 @exact_kernel
@@ -32,3 +33,12 @@ def ctc_beta(beta, em, skip, steps, at_end):
         for t in range(T - 1, -1, -1):
             for s in range(L):
                 beta[t, n, s] = _beta_at(beta, em, skip, steps, at_end, t, n, s)
+
+
+@exact_kernel
+def ctc_gradient(grad, alpha, beta, em, ext, nll, scale):
+    """grad (T, N, C) float64, zeros on entry: minus each class's occupancy at each step, times scale (N,)
+    (the loss's gradient); ext (N, L) int64 the extended labels, nll (N,) the losses."""
+    T, N, _ = em.shape
+    for task in prange(T * N):
+        _gradient_at(grad, alpha, beta, em, ext, nll, scale, task // N, task % N)

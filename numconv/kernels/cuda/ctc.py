@@ -1,16 +1,17 @@
 """The CTC recursions, CUDA: a block per sample, its threads over the positions of the extended label
 sequence, one time step after another with a barrier between (step t reads step t - 1's row, written
-by other threads), with the helpers of ``numconv.kernels.ctc`` (the CPU kernels' own). No atomics:
-each thread owns its positions.
+by other threads); the gradient, a thread per (step, sample); with the helpers of
+``numconv.kernels.ctc`` (the CPU kernels' own). No atomics: each thread owns what it writes.
 """
 from numba import cuda
 
 from .. import ctc, scalar
-from . import jit, launch_grid
+from . import jit, launch, launch_grid
 
 _log_add3 = cuda.jit(device=True)(ctc.log_add3)
 _alpha_at = cuda.jit(device=True)(scalar.with_primitives(ctc.alpha_at, log_add3=_log_add3))
 _beta_at = cuda.jit(device=True)(scalar.with_primitives(ctc.beta_at, log_add3=_log_add3))
+_gradient_at = cuda.jit(device=True)(ctc.gradient_at)
 
 THREADS = 256  # the most threads per block: positions beyond them take a second turn
 
@@ -59,3 +60,19 @@ def _beta(beta, em, skip, steps, at_end):
             beta[t, n, s] = _beta_at(beta, em, skip, steps, at_end, t, n, s)
             s += cuda.blockDim.x
         cuda.syncthreads()
+
+
+def ctc_gradient(grad, alpha, beta, em, ext, nll, scale):
+    """grad (T, N, C) float64, zeros on entry: minus each class's occupancy at each step, times scale (N,)
+    (the loss's gradient); ext (N, L) int64 the extended labels, nll (N,) the losses. A thread per
+    (step, sample): it alone writes that row."""
+    T, N, _ = em.shape
+    launch(_gradient, T * N, grad, alpha, beta, em, ext, nll, scale)
+
+
+@jit
+def _gradient(grad, alpha, beta, em, ext, nll, scale):
+    task = cuda.grid(1)
+    n_samples = em.shape[1]
+    if task < em.shape[0] * n_samples:
+        _gradient_at(grad, alpha, beta, em, ext, nll, scale, task // n_samples, task % n_samples)
