@@ -181,3 +181,24 @@ def test_ctc_of_a_sample_without_time_steps(rng, torch):
             np.testing.assert_allclose(np.abs(got.numpy()), np.abs(want.numpy()), rtol=1e-12)  # torch's 0 is -0.0
             got[1].backward()
             assert not x.grad.numpy()[:, [0, 2]].any()  # nothing reaches the samples without steps
+
+
+def test_ctc_with_impossible_classes_keeps_a_finite_gradient(rng, torch):
+    """A class of probability 0 (log-probability -inf) that no target holds: the loss is torch's, and
+    the gradient stays finite (-inf - -inf made NaN there before the gradient became a kernel; torch's
+    own is not finite there)."""
+    z = rng.standard_normal((6, 2, 4))
+    z[:, :, 3] = -np.inf
+    lp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    targets = np.array([[1, 2], [2, 2]])
+    x = nc.Tensor(lp, requires_grad=True)
+    loss = F.ctc_loss(x, targets, [6, 6], [2, 2], reduction="sum")
+    loss.backward()
+    tx = torch.tensor(lp, requires_grad=True)
+    tloss = torch.nn.functional.ctc_loss(tx, torch.from_numpy(targets), torch.tensor([6, 6]), torch.tensor([2, 2]),
+                                         reduction="sum")
+    tloss.backward()
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-12)
+    g = x.grad.numpy()
+    assert np.isfinite(g).all() and not g[..., 3].any()
+    np.testing.assert_allclose(g[..., :3], tx.grad.numpy()[..., :3] - np.exp(lp[..., :3]), atol=1e-12)
