@@ -1435,14 +1435,24 @@ def _floor_divide(a, b):
 
 
 def _trunc_divide(a, b):
-    """a / b rounded toward 0, outside the graph as ``_floor_divide``: trunc(a / b) for floats, and
-    (a - fmod(a, b)) // b, exact, for integers."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        M.same_device(input=a.data, other=b.data)
-    a, b = _data(a), _data(b)
+    """Arrays a / b rounded toward 0: trunc(a / b) for floats, and (a - fmod(a, b)) // b, exact, for integers."""
     if np.dtype(a.dtype if hasattr(a, "dtype") else b.dtype).kind == "f":
-        return Tensor(M.trunc(M.divide(a, b)))
-    return Tensor(M.floor_divide(M.subtract(a, M.fmod(a, b)), b))
+        return M.trunc(M.divide(a, b))
+    return M.floor_divide(M.subtract(a, M.fmod(a, b)), b)
+
+
+class RoundedDivide(Function):
+    """a / b rounded down (``mode`` "floor") or toward 0 ("trunc"): flat wherever it has a derivative, so
+    both gradients are 0, as PyTorch's ``div(rounding_mode=)`` (its ``//`` refuses a gradient)."""
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        return M.floor_divide(a, b) if mode == "floor" else _trunc_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        return (M.zeros_like(g) if na else None), (M.zeros_like(g) if nb else None)
 
 
 def _both_floating(t, other):
@@ -2221,15 +2231,16 @@ class Tensor:
 
     def div(self, other, *, rounding_mode=None):
         """self / other; ``rounding_mode`` None (true division, a float result), "trunc" (toward 0)
-        or "floor" (as ``//``), those two in the operands' dtype and outside the graph (their
-        gradient is 0 wherever they have one), as PyTorch's."""
+        or "floor" (as ``//``), those two in the operands' dtype with gradients 0 (flat wherever
+        they have a derivative), as PyTorch's."""
         if rounding_mode is None:
             return self / other
-        if rounding_mode == "floor":
-            return self // other
-        if rounding_mode == "trunc":
-            return _trunc_divide(*_divisible(self, other, "div"))
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        a, b = _divisible(self, other, "div")
+        if isinstance(b, Tensor):
+            M.same_device(input=a.data, other=b.data)
+        return RoundedDivide.apply(a, b, mode=rounding_mode)
 
     divide = div
 

@@ -263,8 +263,11 @@ def test_named_arithmetic_follows_torch(rng, torch):
         A.div(B, rounding_mode="round")
     with pytest.raises(IntegerDivisionByZero, match="integer div by zero"):
         nc.Tensor(i).div(0, rounding_mode="trunc")
-    x = nc.Tensor(a, requires_grad=True)
-    assert not x.div(2.0, rounding_mode="trunc").requires_grad  # its gradient is 0 where it has one
+    x, y = nc.Tensor(a, requires_grad=True), nc.Tensor(b, requires_grad=True)
+    for mode in ("trunc", "floor"):  # flat wherever they have a derivative: zero gradients, as torch's
+        x.div(y, rounding_mode=mode).sum().backward()
+        assert not x.grad.numpy().any() and not y.grad.numpy().any() and y.grad.shape == b.shape
+        x.grad = y.grad = None
     x.add(B, alpha=3).sub(B, alpha=0.5).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.ones_like(a))
 
