@@ -282,7 +282,7 @@ class Function:
                 t._node, t._index = node, i
             results.append(t)
         if cls.view and isinstance(args[0], Tensor) and ops.math.may_share(outs[0], arrays[0]):
-            args[0]._share(results[0])
+            args[0]._view_taken(results[0], cls, args[1:], kwargs)
         if record and ctx.saved:
             ctx.versions = _versions(ctx.saved, args, results)
         return tuple(results) if multi else results[0]

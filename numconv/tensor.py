@@ -1098,6 +1098,11 @@ def _in_dtype(value, dtype):
 # ----------------------------------------------------------------------------- shape and indexing
 
 
+# The views (``Function.view``) also say, over arrays, which part of their input they see (``region``)
+# and how to write values there (``write``): an in-place change through a view is recorded on its base
+# with them (``ViewWrite``). Expand has no ``write``: one element of its input is many of its output.
+
+
 class Reshape(Function):
     view = True
 
@@ -1109,6 +1114,14 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, g):
         return M.reshape(g, ctx.shape)
+
+    @staticmethod
+    def region(a, shape):
+        return M.reshape(a, shape)
+
+    @staticmethod
+    def write(a, values, shape):
+        M.assign(a, M.reshape(values, a.shape))
 
 
 class Permute(Function):
@@ -1122,6 +1135,14 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, g):
         return M.transpose(g, ctx.inverse)
+
+    @staticmethod
+    def region(a, axes):
+        return M.transpose(a, axes)
+
+    @staticmethod
+    def write(a, values, axes):
+        M.assign(a, M.transpose(values, tuple(int(i) for i in np.argsort(axes))))
 
 
 class Expand(Function):
@@ -1137,6 +1158,10 @@ class Expand(Function):
     def backward(ctx, g):
         return g
 
+    @staticmethod
+    def region(a, shape):
+        return M.expand(a, shape)
+
 
 class GetItem(Function):
     view = True
@@ -1149,6 +1174,14 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, g):
         return M.index_add(ctx.shape, ctx.index, g, ctx.dtype)  # repeated integer indices add up
+
+    @staticmethod
+    def region(a, index):
+        return M.getitem(a, index)
+
+    @staticmethod
+    def write(a, values, index):
+        M.assign(a, values, index)
 
 
 class Diagonal(Function):
@@ -1167,6 +1200,37 @@ class Diagonal(Function):
         out = M.zeros(ctx.shape, g.dtype, like=g)
         M.assign(out, g, ctx.index)
         return out
+
+    @staticmethod
+    def region(a, index, offset):
+        return M.diagonal(a, offset) if isinstance(a, np.ndarray) else M.getitem(a, index)
+
+    @staticmethod
+    def write(a, values, index, offset):
+        M.assign(a, values, index)
+
+
+class ViewWrite(Function):
+    """A tensor after an in-place change made through a view of it: ``values`` (what the change
+    computed from the view's old values) now in the view's place, the rest as it was. The array
+    already holds them (the view wrote there), so the forward copies nothing. The gradient is g
+    with zeros in the view's place for the old tensor, and g's view for ``values``."""
+
+    @staticmethod
+    def forward(ctx, a, values, view):
+        ctx.view, ctx.values_shape = view, tuple(values.shape)
+        return a
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_values = ctx.needs_input_grad
+        ga = gv = None
+        if need_values:
+            gv = M.copy(ctx.view.region(g))
+        if need_a:
+            ga = M.copy(g)
+            ctx.view.write(ga, M.zeros(ctx.values_shape, g.dtype, like=g))
+        return ga, gv
 
 
 class SetItem(Function):
@@ -1580,6 +1644,55 @@ def _sequence(data):
     return walk(data), wide
 
 
+class _View:
+    """How a view (reshape, permute, basic indexing, diagonal, expand, a split piece: a tensor over
+    part of another's memory, which PyTorch's autograd follows) was taken: from ``base`` (the first
+    tensor of the chain that is not itself a view) by ``steps``, each (view Function, args, kwargs).
+    Autograd records an in-place change through the view as a change of the base (``ViewWrite``),
+    and once the base's graph has moved (its ``_gen`` is past ``gen``), the view's place in the graph
+    is taken again from the base's (``Tensor._node``). ``grad_mode``: whether autograd recorded every
+    step; ``refusal``: why an in-place change through it cannot be recorded, if it cannot."""
+
+    __slots__ = ("base", "steps", "grad_mode", "gen", "refusal")
+
+    def __init__(self, base, steps, grad_mode, refusal=None):
+        self.base, self.steps, self.grad_mode, self.refusal = base, steps, grad_mode, refusal
+        self.gen = base._gen
+
+    def then(self, fn, args, kwargs, grad_mode, refusal=None):
+        """This view followed by one more step."""
+        return _View(self.base, self.steps + ((fn, args, kwargs),), self.grad_mode and grad_mode,
+                     self.refusal or refusal)
+
+    def taken(self, t):
+        """The view taken again from ``t`` (the base, or what stands for its old values), as recorded ops."""
+        for fn, args, kwargs in self.steps:
+            t = fn.apply(t, *args, **kwargs)
+        return t
+
+    def region(self, a):
+        """The view's part of array ``a`` (shaped as the base)."""
+        for fn, args, kwargs in self.steps:
+            a = fn.region(a, *args, **kwargs)
+        return a
+
+    def write(self, a, values, steps=None):
+        """``values`` written into the view's part of array ``a``: step by step, each part written back
+        where it is a copy (a device slice) rather than a view."""
+        (fn, args, kwargs), *rest = self.steps if steps is None else steps
+        if not rest:
+            fn.write(a, values, *args, **kwargs)
+            return
+        part = fn.region(a, *args, **kwargs)
+        self.write(part, values, rest)
+        if not M.may_share(part, a):
+            fn.write(a, part, *args, **kwargs)
+
+
+_EXPANDED = ("an expanded tensor is being changed in place with autograd recording: more than one of its "
+             "elements is one element of the tensor it was expanded from. clone() it first")
+
+
 class Tensor:
     """``Tensor(data, *, requires_grad=False, dtype=None)``: wraps a NumPy (or CUDA) array, shared, not copied.
 
@@ -1638,7 +1751,7 @@ class Tensor:
         elif dispatch.device_of(data) == dispatch.CPU:
             return cls(data, requires_grad=requires_grad)
         t = object.__new__(cls)
-        t.data, t._requires_grad, t._grad, t._node, t._index = data, requires_grad, None, None, 0
+        t.data, t._requires_grad, t._grad, t._node_, t._index = data, requires_grad, None, None, 0
         return t
 
     # ---- metadata
@@ -1741,6 +1854,8 @@ class Tensor:
 
     @property
     def requires_grad(self):
+        if self._view is not None:
+            self._follow_base()
         return self._requires_grad
 
     @requires_grad.setter
@@ -1774,7 +1889,11 @@ class Tensor:
         self._grad = value
 
     def detach_(self):
-        """Cut this tensor from the graph, in place: it becomes a leaf that does not require grad."""
+        """Cut this tensor from the graph, in place: it becomes a leaf that does not require grad. Not a
+        view's (as PyTorch): its base's gradient would miss what an in-place change through it does."""
+        if self._view is not None:
+            raise RuntimeError("detach_() of a view (a slice, reshape, transpose, ... of another tensor): "
+                               "use detach(), which gives a new tensor over the same memory")
         self._node, self._index, self._requires_grad = None, 0, False
         return self
 
@@ -1841,6 +1960,66 @@ class Tensor:
     # (the tensor it came from, and how to write it there) carries in-place changes back.
     _vc = None
     _writeback = None
+    # A view's ``_View`` (None: not a view); and on a tensor views are taken from, ``_gen`` counts the
+    # in-place changes autograd recorded on it (directly or through a view): its views' places in the
+    # graph are taken again from its new one when they are next used.
+    _view = None
+    _gen = 0
+
+    @property
+    def _node(self):
+        """The graph node that made this tensor's values (None: a leaf); a view's is brought up to date
+        with its base's first."""
+        if self._view is not None:
+            self._follow_base()
+        return self._node_
+
+    @_node.setter
+    def _node(self, node):
+        self._node_ = node
+
+    def _follow_base(self):
+        view = self._view
+        base = view.base
+        if view.gen == base._gen:
+            return
+        if (view.refusal is not None or not view.grad_mode) and not autograd.is_grad_enabled():
+            return  # under no_grad() nothing is recorded: the view is refused only where it would be
+        if view.refusal is not None:
+            raise RuntimeError(f"the tensor a view was taken from was changed in place with autograd recording, "
+                               f"and the view cannot follow: {view.refusal}")
+        if not view.grad_mode:
+            raise RuntimeError("a view taken under no_grad() is used after the tensor it was taken from was changed "
+                               "in place with autograd recording: which values its gradient should reach is "
+                               "ambiguous (PyTorch refuses it too). Take the view outside no_grad(), or detach() it")
+        with autograd.enable_grad():
+            again = view.taken(base)
+        view.gen = base._gen
+        before = (self._node_, self._index)
+        self._node_, self._index, self._requires_grad = again._node_, again._index, again._requires_grad
+        if self._retains and self._node_ is not None:
+            self._move_retain_hook(*before)
+
+    def _view_taken(self, out, fn, args, kwargs, write=None):
+        """``out`` = ``fn.apply(self, *args, **kwargs)`` is a view of this tensor (or, with ``write``, a
+        device copy standing for one, which ``write(base array, own array)`` carries changes back
+        from): one memory counter for both, and ``out`` knows how it was taken."""
+        if write is None:
+            self._share(out)
+        else:
+            out._copy_of(self, write)
+        grad_mode = autograd.is_grad_enabled()
+        refusal = None if hasattr(fn, "write") else _EXPANDED
+        step = (fn, args, kwargs)
+        out._view = (_View(self, (step,), grad_mode, refusal) if self._view is None
+                     else self._view.then(*step, grad_mode, refusal))
+
+    def _alias(self, out, refusal):
+        """``out`` is this tensor again, over the same memory, as an op that must not be changed in place
+        under autograd (for ``refusal``)."""
+        self._share(out)
+        out._view = (_View(self, (), autograd.is_grad_enabled(), refusal) if self._view is None
+                     else _View(self._view.base, self._view.steps, self._view.grad_mode, refusal))
 
     @property
     def _version(self):
@@ -1878,10 +2057,9 @@ class Tensor:
 
     def _recorded_set(self, index, value):
         """``self[index] = value`` as autograd records it, when it must (``_inplace``); else False."""
-        value_grad = isinstance(value, Tensor) and value.requires_grad
-        if not (autograd.is_grad_enabled() and (self.requires_grad or value_grad)):
+        if not self._records_inplace(value):
             return False
-        self._inplace(lambda old, v: SetItem.apply(old, v, index=index), value)
+        self._inplace(lambda old, v: SetItem.apply(old, v, index=index), value, saves_input=False)
         return True
 
     def zero_(self):
@@ -1944,44 +2122,90 @@ class Tensor:
     def _inplace(self, op, other, saves_input=None):
         """``self op= other`` in place, as PyTorch: every name for this tensor sees the new values. With
         autograd recording, the op is recorded on a stand-in for the old values and this tensor takes
-        over the result's place in the graph. ``saves_input``: whether the op's backward keeps its
-        input (None: all but + and - do), which the stand-in must then hold as a copy."""
-        other_grad = isinstance(other, Tensor) and other.requires_grad
-        if autograd.is_grad_enabled() and (self.requires_grad or other_grad):
+        over the result's place in the graph; through a view, the change is recorded on the view's base
+        (``_inplace_view``). ``saves_input``: whether the op's backward keeps its input (None: all but
+        + and - do), which the stand-in must then hold as a copy."""
+        recording = self._records_inplace(other)
+        if saves_input is None:
+            saves_input = op not in (Tensor.__add__, Tensor.__sub__)
+        if recording and self._view is not None:
+            return self._inplace_view(op, other, saves_input)
+        if recording:
             if self.is_leaf and self.requires_grad:
                 raise RuntimeError(
                     "a leaf tensor that requires grad is being modified in place; "
                     "do it inside `with numconv.no_grad():`"
                 )
-            if self._vc is not None and self._vc[1]:
-                raise RuntimeError(
-                    "an in-place op autograd must record, on a tensor whose memory another tensor shares (a view, "
-                    "slice or detach() of it, or the tensor it was taken from): numconv cannot carry the change "
-                    "into the other's gradient. Write it out of place (y = y + x), or under numconv.no_grad()"
-                )
             # the stand-in: this memory for + and - (whose backward saves nothing), else a copy of the old
             # values, which the op's backward may save (mul, div, pow, clamp, log, ...)
-            if saves_input is None:
-                saves_input = op not in (Tensor.__add__, Tensor.__sub__)
-            old = Tensor._of(M.copy(self.data) if saves_input else self.data, self.requires_grad)
-            old._node, old._index = self._node, self._index
-            if old.data is self.data:
-                old._vc = self._counter()  # a saved array of it would be seen changing
+            old = self._stand_in(saves_input)
             out = op(old, old if other is self else other)
         else:
             with autograd.no_grad():
                 out = op(self, other)
+        self._write_result(out)
+        if out._node is not None:
+            self._take_place(out)
+        return self
+
+    def _records_inplace(self, other):
+        """Whether autograd records an in-place change of this tensor by ``other``: it is recording, and
+        this tensor, ``other`` or (for a view) the view's base requires grad."""
+        if not autograd.is_grad_enabled():
+            return False
+        if self.requires_grad or (isinstance(other, Tensor) and other.requires_grad):
+            return True
+        return self._view is not None and self._view.base.requires_grad
+
+    def _stand_in(self, copy):
+        """A tensor for this one's values as they are now, in its place in the graph: a copy of them
+        (``copy``), or this memory, counted as this tensor's (a saved array of it would be seen changing)."""
+        old = Tensor._of(M.copy(self.data) if copy else self.data, self.requires_grad)
+        old._node, old._index = self._node, self._index
+        if not copy:
+            old._vc = self._counter()
+        return old
+
+    def _write_result(self, out):
         if out.shape != self.shape:
             raise RuntimeError(f"in-place result of shape {out.shape} does not fit the tensor's shape {self.shape}")
         if _CATEGORY[out.dtype.kind] > _CATEGORY[self.dtype.kind]:  # a lower one is cast, as PyTorch's
             raise RuntimeError(f"in-place result of dtype {out.dtype} does not fit the tensor's dtype {self.dtype}")
         M.assign(self.data, out.data)
         self._written()
+
+    def _take_place(self, out):
+        """This tensor (changed in place) now stands where ``out`` is in the graph; its views follow."""
+        before = (self._node_, self._index)
+        self._node, self._index, self._requires_grad = out._node, out._index, True
+        self._gen += 1
+        if self._retains:  # .grad is the gradient of the tensor's newest values (as PyTorch's)
+            self._move_retain_hook(*before)
+
+    def _inplace_view(self, op, other, saves_input):
+        """``self op= other`` through a view, with autograd recording (as PyTorch's): the op is recorded on
+        the view taken again from a stand-in for its base's old values, and the base then stands where
+        ``ViewWrite`` of those and the result is; the view (and every other view of the base) follows
+        the base when next used."""
+        view = self._view
+        base = view.base
+        if view.refusal is not None:
+            raise RuntimeError(view.refusal)
+        if not view.grad_mode:
+            raise RuntimeError("a view taken under no_grad() is being changed in place with autograd recording: "
+                               "which values its gradient should reach is ambiguous (PyTorch refuses it too). "
+                               "Take the view outside no_grad(), or change it under no_grad()")
+        if base.is_leaf and base.requires_grad:
+            raise RuntimeError("a view of a leaf tensor that requires grad is being changed in place; "
+                               "do it inside `with numconv.no_grad():`")
+        old_base = base._stand_in(copy=False)
+        old = view.taken(old_base)  # shares the base's memory on the CPU: a copy where the op keeps it
+        if saves_input and M.may_share(old.data, base.data):
+            old = old._stand_in(copy=True)
+        out = op(old, old if other is self else other)
+        self._write_result(out)
         if out._node is not None:
-            before = (self._node, self._index)
-            self._node, self._index, self._requires_grad = out._node, out._index, True
-            if self._retains:  # .grad is the gradient of the tensor's newest values (as PyTorch's)
-                self._move_retain_hook(*before)
+            base._take_place(ViewWrite.apply(old_base, out, view=view))
         return self
 
     def __iadd__(self, other):
@@ -3034,7 +3258,8 @@ class Tensor:
         out = Permute.apply(self, axes=axes)
         if out._vc is None and self.device != dispatch.CPU:  # a device copy, not a view
             inverse = tuple(int(i) for i in np.argsort(axes))
-            out._copy_of(self, lambda base, own: M.assign(base, M.transpose(own, inverse)))
+            self._view_taken(out, Permute, (), {"axes": axes},
+                             write=lambda base, own: M.assign(base, M.transpose(own, inverse)))
         return out
 
     def expand(self, *shape):
@@ -3058,7 +3283,7 @@ class Tensor:
         if perm is not None:  # an integer apart from the array indices: PyTorch's order of the dimensions
             return out.permute(*perm)
         if out._vc is None and M.is_basic(index) and self.device != dispatch.CPU:  # a device copy, not a view
-            out._copy_of(self, lambda base, own: M.assign(base, own, index))
+            self._view_taken(out, GetItem, (), {"index": index}, write=lambda base, own: M.assign(base, own, index))
         return out
 
     def gather(self, dim, index):
@@ -3103,10 +3328,10 @@ class Tensor:
         pieces = Split.apply(self, sizes=sizes, axis=axis)
         lead, start = (slice(None),) * axis, 0
         for piece, k in zip(pieces, sizes):  # each is a slice of this tensor, as its basic indexing gives
-            if self.device == dispatch.CPU:
-                self._share(piece)
-            else:  # a device copy: changes through it go back to this tensor
-                piece._copy_of(self, lambda base, own, index=lead + (slice(start, start + k),): M.assign(base, own, index))
+            index = lead + (slice(start, start + k),)
+            write = None if self.device == dispatch.CPU else (  # a device copy: changes go back to this tensor
+                lambda base, own, index=index: M.assign(base, own, index))
+            self._view_taken(piece, GetItem, (), {"index": index}, write=write)
             start += k
         return pieces
 
@@ -3463,7 +3688,8 @@ class Tensor:
         index = (Ellipsis, *self._diagonal_index(self.shape[a1], self.shape[a2], offset))
         out = Diagonal.apply(moved, index=index, offset=offset)
         if out._vc is None and self.device != dispatch.CPU:  # a device copy, not a view
-            out._copy_of(moved, lambda base, own: M.assign(base, own, index))
+            moved._view_taken(out, Diagonal, (), {"index": index, "offset": offset},
+                              write=lambda base, own: M.assign(base, own, index))
         return out
 
     def diag(self, diagonal=0):

@@ -1131,6 +1131,35 @@ def inplace_cases():
     with checking("inplace", "augmented assignment with autograd"):
         both(augmented, base[0], base[1])
 
+    with checking("inplace", "edits through views with autograd"):  # each recorded on the tensor viewed
+        weights = RNG.standard_normal(base.shape)
+        results = []
+        for device in ("cpu", "cuda"):
+            x, leaves = nc.Tensor(base.copy(), requires_grad=True).to(device), []
+            x.retain_grad()
+
+            def new(a, device=device, leaves=leaves):
+                leaves.append(nc.Tensor(np.asarray(a), requires_grad=True).to(device))
+                leaves[-1].retain_grad()
+                return leaves[-1]
+
+            t = x * 1.0
+            seen = edit_through_views(t, new, np.random.default_rng(5))
+            (t * nc.Tensor(weights).to(device)).sum().backward()
+            assert x.grad.device == device
+            results.append([t.detach().numpy(), *seen, x.grad.numpy(), *(leaf.grad.numpy() for leaf in leaves)])
+        for i, (want, got) in enumerate(zip(*results)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=f"item {i}")
+
+    def diagonal_and_transpose(x, w):
+        y = x * 1.0
+        y.diagonal().mul_(w[0])
+        y.t()[1:, 0] += w[1, :2]
+        return y
+
+    with checking("inplace", "diagonal and transpose changed in place with autograd"):
+        both(diagonal_and_transpose, base[0, :3, :3], base[1, :3, :3])
+
 
 GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, shape_method_cases,
           reduction_method_cases, edge_cases_found_by_review, edge_cases_found_by_review_2, layer_math_cases,

@@ -19,22 +19,22 @@ def edit_through_views(t, new, rng):
     tt[0].fill_(float(rng.standard_normal()))  # a view of a transpose
     v = t[2]
     v += new(rng.standard_normal((4, 5)))
-    seen.append(v.numpy().copy())
+    seen.append(v.detach().numpy().copy())
     w = t[:, 1, 1:4]
     w *= float(rng.standard_normal())
     w -= new(rng.standard_normal((3, 3)))
-    seen.append(w.numpy().copy())
+    seen.append(w.detach().numpy().copy())
     u = t.reshape(12, 5)[::3]
     u /= 2.5
     u[1, 2:] = new(rng.standard_normal(3))
-    seen.append(u.numpy().copy())
+    seen.append(u.detach().numpy().copy())
     m = t.transpose(0, 1).reshape(-1)  # a reshape that merges strided dimensions copies: t keeps its values
     m.fill_(float(rng.standard_normal()))
-    seen.append(m.numpy().copy())
+    seen.append(m.detach().numpy().copy())
     p = t[:, ::2].reshape(3, 2, 1, 5)[1:]  # one that only splits (here adds a 1) is a view: the edit reaches t
     p.fill_(float(rng.standard_normal()))
-    seen.append(p.numpy().copy())
+    seen.append(p.detach().numpy().copy())
     q = t.transpose(1, 2)[:, 1:].reshape(3, 2, 2, 4)  # splitting the stepped dimension: a view too
     q[0, 1] = new(rng.standard_normal((2, 4)))
-    seen.append(q.numpy().copy())
+    seen.append(q.detach().numpy().copy())
     return seen

@@ -144,14 +144,115 @@ def test_an_optimizer_step_counts_as_a_change(rng):
         loss.backward()
 
 
-def test_in_place_with_grad_on_shared_memory_is_refused(rng):
-    x = nc.Tensor(random(rng, (2, 3)), requires_grad=True)
-    h = x * 2.0
-    row = h[0]
-    with pytest.raises(RuntimeError, match="shares"):
-        row += 1.0
-    with pytest.raises(RuntimeError, match="shares"):
-        h += 1.0  # its slice would not see the change in the graph
+def test_edits_through_views_with_autograd_match_torch(torch, rng):
+    """The same edits through slices, transposes and reshapes as above, with autograd recording: on a
+    non-leaf that requires grad, with values that require grad too. Each is recorded on the tensor the
+    view was taken from (PyTorch's CopySlices); they were refused."""
+    x0, w0 = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 4, 5))
+    seed = int(rng.integers(1 << 30))
+
+    def run(lib, make):
+        x = make(x0.copy(), True)
+        t, leaves = x * 1.0, []
+
+        def new(a):
+            leaves.append(make(np.array(a), True))
+            return leaves[-1]
+
+        seen = edit_through_views(t, new, np.random.default_rng(seed))
+        assert t.requires_grad
+        (t * make(w0, False)).sum().backward()
+        return [t.detach().numpy(), x.grad.numpy(), *(leaf.grad.numpy() for leaf in leaves), *seen]
+
+    ours = run(nc, lambda a, g: nc.Tensor(a, requires_grad=g))
+    theirs = run(torch, lambda a, g: torch.tensor(a, requires_grad=g))
+    assert len(ours) == len(theirs) == 13
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15, err_msg=f"item {i}")
+
+
+def _through_views(x, w, L=nc):
+    """In-place changes through views of y = x * 1.5 (4 x 4), w (4,): one after another, each view of the
+    one memory. PyTorch's backward refuses what an op saved of y once anything changes y later, so the
+    only op that saves its own result (exp) comes last."""
+    y = x * 1.5
+    y[0] *= w  # a row times a vector
+    col = y[1:, 1]  # taken now, changed last: it follows its base through the changes until then
+    y.t()[2, 1:] += w[1:]  # a transposed view
+    d = y[2:, 2:].diagonal()
+    d.mul_(w[2:])
+    y.reshape(-1)[4:8:3].sub_(w.sum())  # a view of a reshape
+    piece = y.split([1, 3])[0] if L is nc else y.narrow(0, 0, 1)  # torch refuses a split piece
+    piece.div_(w[1] + 3.0)
+    col.exp_()
+    return (y * y).sum() + (col * w[1:]).sum() + d.sum()
+
+
+def _squared_through_a_view(x, w, L=nc):
+    y = x * w
+    v = y[1:, :3]
+    v *= v if L is nc else v.clone()  # other is self: its old values squared (torch refuses v *= v)
+    return (y * y).sum() + v.sum()
+
+
+@pytest.mark.parametrize("fn", [_through_views, _squared_through_a_view])
+def test_in_place_changes_through_views_match_finite_differences_and_torch(fn, torch, rng):
+    X, W = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    assert gradcheck(fn, (nc.Tensor(X, requires_grad=True), nc.Tensor(W, requires_grad=True)))
+    ours, theirs = _both(torch, lambda L, x, w: fn(x, w, L).backward(), X, W)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+
+
+def test_views_follow_their_base_through_in_place_changes(torch, rng):
+    """Views taken before an in-place change of their base (directly, or through another view) take their
+    place in the graph from the base's new one when next used, as PyTorch's: a view of a tensor that did
+    not require grad starts to, and gradients reach what the change brought in."""
+    X, W = rng.standard_normal((3, 4)), rng.standard_normal(4)
+
+    def run(L, x, w):
+        y = L.zeros(3, 4, dtype=L.float64)
+        row0, col, t = y[0], y[:, 1:3], y.t()
+        assert not row0.requires_grad
+        y[1] += w  # through a view of y
+        assert row0.requires_grad and col.requires_grad and row0.grad_fn is not None
+        y.mul_(x)  # y itself
+        t[3] -= x[:, 2] * w[0]  # through the transpose taken at the start
+        h = x * 2
+        first, last = h[0], h[-1]
+        h.add_(w)
+        (col * col).sum().backward(retain_graph=True)
+        ((row0 * w + first * last).sum() + t[1].sum()).backward()
+
+    ours, theirs = _both(torch, run, X, W)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+
+
+def test_in_place_changes_through_views_autograd_cannot_record_are_refused(rng):
+    w = nc.Tensor(random(rng, (2, 3)), requires_grad=True)
+    h = w * 2.0
+    with pytest.raises(RuntimeError, match="view of a leaf tensor that requires grad"):
+        w[0].mul_(2.0)
+    with nc.no_grad():
+        quiet = h[0]
+    with pytest.raises(RuntimeError, match="taken under no_grad"):
+        quiet += 1.0
+    h.mul_(3.0)  # the base's graph moves on: the view taken under no_grad cannot follow it
+    with pytest.raises(RuntimeError, match="taken under no_grad"):
+        quiet.requires_grad
+    with pytest.raises(RuntimeError, match="expanded"):
+        (h[0:1] * 1).expand(4, 3).add_(w[0])
+    with pytest.raises(RuntimeError, match="detach"):
+        h[1].detach_()
+    v = h[1]
+    loss = (v * v).sum()  # keeps v's values
+    h.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+    with nc.no_grad():
+        w[0].mul_(2.0)  # what an optimizer does
+        quiet += 1.0
     with pytest.raises(RuntimeError, match="does not fit the tensor's dtype"):
         i = nc.Tensor(np.arange(3))
         i += 0.5

@@ -25,6 +25,9 @@ from ..autograd import Function, RemovableHandle, is_grad_enabled
 from ..ops import math as ops_math
 from ..tensor import Tensor
 
+_HOOKED = ("an in-place change, with autograd recording, of a tensor a module's full backward hook watches (an "
+           "input or output of the module): the hook would not see that gradient. clone() it first")
+
 __all__ = ["ModuleHooks", "RemovableHandle"]
 
 
@@ -133,7 +136,7 @@ class _BackwardHooks:
         outs = _Identity.apply(*(values[i] for i in slots), hook=hook)
         values = list(values)
         for i, out in zip(slots, outs):
-            values[i]._share(out)  # the same memory: an in-place change through either is seen by both
+            values[i]._alias(out, _HOOKED)  # the same memory: an in-place change through either is seen by both
             values[i] = out
         return tuple(values), slots
 
