@@ -81,8 +81,14 @@ def _axis(dim, ndim, name="dim"):
     return None if axes is None else axes[0]
 
 
-def _shape_args(args, name="shape"):
-    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike -> (2, 3)."""
+def _shape_args(args, name="shape", keywords=None, method=None):
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike -> (2, 3); with ``keywords`` (the method's
+    ``**kwargs``), also ``f(name=(2, 3))``, as PyTorch's methods take them."""
+    if keywords:
+        if set(keywords) != {name} or args:
+            raise TypeError(f"{method or name}() takes the {name} as positional ints, a tuple, or {name}=; "
+                            f"got {len(args)} positional and keywords {sorted(keywords)}")
+        args = (keywords[name],)
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
     if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
@@ -3199,8 +3205,8 @@ class Tensor:
         return ValuesIndices(*CumExtreme.apply(self, axis=axis, largest=largest))
 
     # ---- shape
-    def reshape(self, *shape):
-        shape = _shape_args(shape)
+    def reshape(self, *shape, **keywords):
+        shape = _shape_args(shape, "shape", keywords, "reshape")
         if any(n < -1 for n in shape) or shape.count(-1) > 1:
             raise ValueError(f"reshape: sizes must be >= 0 with at most one -1, got {shape}")
         if self._writeback is not None and not _splits(self.shape, shape):
@@ -3210,7 +3216,9 @@ class Tensor:
             return Reshape.apply(Clone.apply(self), shape=shape)
         return Reshape.apply(self, shape=shape)
 
-    view = reshape
+    def view(self, *size, **keywords):
+        """``reshape``, as ``torch.Tensor.view`` names its argument (``size``)."""
+        return self.reshape(_shape_args(size, "size", keywords, "view"))
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
@@ -3234,8 +3242,8 @@ class Tensor:
         drop = {i for i in axes if self.shape[i] == 1}
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
-    def permute(self, *dims):
-        dims = _shape_args(dims, "dims")
+    def permute(self, *dims, **keywords):
+        dims = _shape_args(dims, "dims", keywords, "permute")
         n = self.ndim
         if any(not -max(n, 1) <= d < max(n, 1) for d in dims) or sorted(d % max(n, 1) for d in dims) != list(range(n)):
             raise ValueError(f"permute: dims {dims} must be a permutation of the {n} dimensions (each in "
@@ -3262,8 +3270,8 @@ class Tensor:
                              write=lambda base, own: M.assign(base, M.transpose(own, inverse)))
         return out
 
-    def expand(self, *shape):
-        shape = _shape_args(shape)
+    def expand(self, *size, **keywords):
+        shape = _shape_args(size, "size", keywords, "expand")
         lead = len(shape) - self.ndim
         bad = [n for i, n in enumerate(shape) if n < -1 or (n == -1 and i < lead)]
         if lead < 0 or bad:
@@ -3460,10 +3468,10 @@ class Tensor:
         sizes = tuple(n // known if k == -1 else k for k in sizes)
         return self.reshape(self.shape[:axis] + sizes + self.shape[axis + 1:])
 
-    def tile(self, *dims):
+    def tile(self, *dims, **keywords):
         """This tensor repeated ``dims[i]`` times along each dimension, as ``repeat``, but with fewer
         ``dims`` than dimensions allowed (1s put in front)."""
-        dims = _shape_args(dims, "dims")
+        dims = _shape_args(dims, "dims", keywords, "tile")
         if any(k < 0 for k in dims):
             raise ValueError(f"tile: dims must be >= 0, got {dims}")
         return self.repeat(*((1,) * (self.ndim - len(dims)) + dims))
@@ -3903,11 +3911,13 @@ class Tensor:
         size = _shape_args((size,) if isinstance(size, numbers.Integral) else tuple(size), "size")
         return Tensor(M.full(size, fill_value, dtype, like=self.data), requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, requires_grad=False):
-        return self.new_full(_shape_args(size, "size"), 0, dtype=dtype, requires_grad=requires_grad)
+    def new_zeros(self, *size, dtype=None, requires_grad=False, **keywords):
+        return self.new_full(_shape_args(size, "size", keywords, "new_zeros"), 0, dtype=dtype,
+                             requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, requires_grad=False):
-        return self.new_full(_shape_args(size, "size"), 1, dtype=dtype, requires_grad=requires_grad)
+    def new_ones(self, *size, dtype=None, requires_grad=False, **keywords):
+        return self.new_full(_shape_args(size, "size", keywords, "new_ones"), 1, dtype=dtype,
+                             requires_grad=requires_grad)
 
     def unbind(self, dim=0):
         """The slices along ``dim``, as a tuple of views."""
@@ -3922,18 +3932,18 @@ class Tensor:
             raise TypeError(f"index_select: index must be a 1-d integer tensor, got dtype {idx.dtype}, shape {idx.shape}")
         return self[(slice(None),) * axis + (idx.reshape(-1),)]
 
-    def flip(self, *dims):
+    def flip(self, *dims, **keywords):
         """The values in reverse order along each of ``dims``."""
         out = self
-        for axis in _axes(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims, self.ndim) or ():
+        for axis in _axes(_shape_args(dims, "dims", keywords, "flip"), self.ndim) or ():
             n = self.shape[axis]
             out = out.index_select(axis, Tensor(M.arange(n - 1, -1, -1, np.int64)))
         return out
 
-    def repeat(self, *sizes):
-        """This tensor tiled ``sizes[i]`` times along each dimension (leading new ones allowed), as
+    def repeat(self, *repeats, **keywords):
+        """This tensor tiled ``repeats[i]`` times along each dimension (leading new ones allowed), as
         ``torch.Tensor.repeat``: an expand of an interleaved reshape, so the gradient sums the copies."""
-        sizes = _shape_args(sizes, "sizes")
+        sizes = _shape_args(repeats, "repeats", keywords, "repeat")
         if any(n < 0 for n in sizes):
             raise ValueError(f"repeat: sizes must be >= 0, got {sizes}")
         if len(sizes) < self.ndim:

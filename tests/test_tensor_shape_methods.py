@@ -414,3 +414,28 @@ def test_diagonal_is_a_view_as_torch(rng, torch):
     v = m.diagonal()._version
     m.diagonal().zero_()
     assert m._version == v + 1 and not np.diag(m.numpy()).any()
+
+
+KEYWORD_FORMS = ["X.reshape(shape=(3, 4))", "X.view(size=(4, 3))", "X.permute(dims=(1, 0))", "X.expand(size=(2, 3, 4))",
+                 "X.tile(dims=(2,))", "X.repeat(repeats=(2, 1))", "X.flip(dims=(0,))", "X.flip(0, 1)", "X.flip([1])",
+                 "X.new_zeros(size=(2,))", "X.new_ones(size=[3, 1])", "L.flip(X, dims=(1,))",
+                 "L.permute(X, dims=(1, 0))", "L.reshape(X, shape=(-1,))", "L.tile(X, dims=(1, 2))"]
+
+
+@pytest.mark.parametrize("form", KEYWORD_FORMS)
+def test_shape_arguments_by_keyword_as_torch(form, rng, torch):
+    """The shape, dims or sizes of a method by PyTorch's keyword for them (they were positional only)."""
+    values = rng.standard_normal((3, 4))
+    results = []
+    for L in (nc, torch):
+        X = L.tensor(values)  # noqa: F841 (read by eval)
+        results.append(eval(form))
+    _same(*results)
+
+
+def test_shape_arguments_by_a_wrong_keyword_name_it():
+    x = nc.randn(2, 3)
+    for call, words in ((lambda: x.view(shape=(3, 2)), "size="), (lambda: x.repeat(sizes=(1, 1)), "repeats="),
+                        (lambda: x.reshape((3, 2), shape=(3, 2)), "1 positional")):
+        with pytest.raises(TypeError, match=words):
+            call()
