@@ -2614,13 +2614,13 @@ class _CTC(Function):
 
     ``ext`` (N, L) int64 the extended labels (blank, l1, blank, ..., blank), ``skip`` (N, L) whether
     position s may be reached from s - 2, ``steps`` (N,) each sample's time steps, ``at_end`` (N, L)
-    the positions that may end its path (the last blank and the last label)."""
+    the positions that may end its path (the last blank and the last label); ext is -1 past a sample's
+    own positions (padding a shorter target to the longest)."""
 
     @staticmethod
     def forward(ctx, lp, ext, skip, steps, at_end, zero_infinity):
         T, N, _ = lp.shape
-        L = ext.shape[1]
-        em = M.astype(M.gather(lp, M.broadcast_to(M.reshape(ext, (1, N, L)), (T, N, L)), 2), np.float64)
+        em = ops.ctc.emissions(lp, ext)  # -inf past each sample's positions: the recursions skip them
         alphas = ops.ctc.alpha(em, skip, steps)  # a sample's alpha stays at its last step: row T - 1 is its end
         ninf = M.full((), -np.inf, np.float64, like=em)
         final = M.where(at_end, M.getitem(alphas, T - 1), ninf)
@@ -2689,30 +2689,33 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         if tgt.shape[0] != N:
             raise ValueError(f"targets (N, S) must have N={N} rows, got shape {tgt.shape}")
         tg_len = _lengths(target_lengths, "target_lengths", N, tgt.shape[1], "the columns of targets")
-        rows = [tgt[n, :tg_len[n]] for n in range(N)]
+        start = np.arange(N) * tgt.shape[1]  # where each sample's labels begin in the flattened targets
     elif tgt.ndim == 1:
         tg_len = _lengths(target_lengths, "target_lengths", N, tgt.size, "the length of targets")
         if batched and int(tg_len.sum()) != tgt.size:  # unbatched: one sequence, maybe padded
             raise ValueError(f"1-d targets must hold the target sequences one after another: target_lengths sum "
                              f"to {int(tg_len.sum())}, targets has {tgt.size}")
-        offsets = np.concatenate([[0], np.cumsum(tg_len)])
-        rows = [tgt[offsets[n]:offsets[n + 1]] for n in range(N)]
+        start = np.concatenate([[0], np.cumsum(tg_len)[:-1]])
     else:
         raise ValueError(f"targets must have shape (N, S) or be 1-d, got {tgt.shape} for log_probs {x.shape}")
-    for n, r in enumerate(rows):
-        if r.size and (r.min() < 0 or r.max() >= C or (r == blank).any()):
-            bad = int(r[(r < 0) | (r >= C) | (r == blank)][0])
-            raise ValueError(f"targets of sample {n} hold {bad}: classes must be in [0, {C}) and not the blank {blank}")
-    S = max((r.size for r in rows), default=0)
+    S = int(tg_len.max(initial=0))
+    used = np.arange(S) < tg_len[:, None]  # (N, S): which of the padded (N, S) labels are a sample's
+    labels = np.full((N, S), blank, np.int64)
+    labels[used] = tgt.reshape(-1)[(start[:, None] + np.arange(S))[used]]
+    bad = used & ((labels < 0) | (labels >= C) | (labels == blank))
+    if bad.any():
+        n, i = (int(k[0]) for k in np.nonzero(bad))
+        raise ValueError(f"targets of sample {n} hold {labels[n, i]}: classes must be in [0, {C}) and not the "
+                         f"blank {blank}")
     L = 2 * S + 1
     ext = np.full((N, L), blank, np.int64)
-    for n, r in enumerate(rows):
-        ext[n, 1:2 * r.size:2] = r
+    ext[:, 1::2] = labels
     skip = np.zeros((N, L), bool)
     skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
     at_end = np.zeros((N, L), bool)
     at_end[np.arange(N), 2 * tg_len] = True  # the last blank
     at_end[np.arange(N), np.maximum(2 * tg_len - 1, 0)] = True  # the last label (the first blank if none)
+    ext[np.arange(L) > 2 * tg_len[:, None]] = -1  # past a sample's own positions: no path reaches them
     device = dispatch.device_of(x.data)
     if T == 0 or N == 0:
         raise ValueError(f"log_probs must have time steps and samples, got shape {x.shape}")

@@ -814,6 +814,10 @@ def ctc_cases():
             case("ctc", f"alpha, {cap} threads at most", O.alpha, em, skip, steps)
             case("ctc", f"beta, {cap} threads at most", O.beta, em, skip, steps, at_end)
         case("ctc", "alpha of float32 emissions", O.alpha, em.astype(np.float32), skip, steps)
+        lp = np.log(RNG.uniform(0.05, 1.0, (T, N, 5))).astype(np.float32)
+        padded = ext.copy()
+        padded[1, 3:] = -1  # past a shorter sample's positions: -inf
+        case("ctc", "emissions, -inf past a sample's positions", O.emissions, lp, padded)
         alpha, beta = O.alpha(em, skip, steps), O.beta(em, skip, steps, at_end)
         nll, scale = RNG.uniform(0.5, 3.0, N), np.array([1.5, 0.0, -2.0, 0.25])  # a 0 scale: no gradient
         case("ctc", "gradient", lambda a, b, e, x, n, w: O.gradient(a, b, e, x, n, w, 5),

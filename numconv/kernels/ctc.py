@@ -2,8 +2,8 @@
 (``kernels/cpu/ctc.py``) inline them, the CUDA kernels (``kernels/cuda/ctc.py``) call them as
 device functions, so the two compute the same operations in the same order (in float64).
 
-The extended label sequence of sample n has L = 2 S + 1 positions: blank, l1, blank, l2, ..., blank.
-``em[t, n, s]`` is the log-probability of position s's class at step t; ``skip[n, s]`` whether
+The extended label sequence of sample n has L = 2 S + 1 positions: blank, l1, blank, l2, ..., blank
+(``ext``; -1 past a shorter sample's own). ``em[t, n, s]`` is the log-probability of position s's class at step t; ``skip[n, s]`` whether
 position s may be reached from s - 2 (a label that differs from the one before it);
 ``steps[n]`` the sample's time steps; ``at_end[n, s]`` whether a path may end at s (the last blank
 and the last label). Log space throughout: -inf is probability 0.
@@ -14,15 +14,24 @@ NEG_INF = -math.inf
 
 
 def log_add3(a, b, c):
-    """log(exp(a) + exp(b) + exp(c)), -inf where all three are."""
-    m = a
-    if b > m:
-        m = b
-    if c > m:
-        m = c
-    if m == NEG_INF:
+    """log(exp(a) + exp(b) + exp(c)), -inf where all three are: the largest plus log1p of the other two's
+    exp relative to it (two exps and a log1p; NaN anywhere gives NaN)."""
+    if a < b:
+        a, b = b, a
+    if a < c:
+        a, c = c, a
+    if a == NEG_INF:
         return NEG_INF
-    return m + math.log(math.exp(a - m) + math.exp(b - m) + math.exp(c - m))
+    return a + math.log1p(math.exp(b - a) + math.exp(c - a))
+
+
+def emission_at(lp, ext, t, n, s):
+    """em[t, n, s] from the log-probabilities lp (T, N, C) and the extended labels ext (N, L) int64, in
+    float64: -inf where ext is -1 (a position past the sample's own, padding a shorter target)."""
+    c = ext[n, s]
+    if c < 0:
+        return NEG_INF
+    return float(lp[t, n, c])
 
 
 def alpha_at(alpha, em, skip, steps, t, n, s):
@@ -34,6 +43,8 @@ def alpha_at(alpha, em, skip, steps, t, n, s):
         return NEG_INF
     if t >= steps[n]:
         return alpha[t - 1, n, s]
+    if em[t, n, s] == NEG_INF:  # probability 0 (or a position past the sample's labels): no path is here
+        return NEG_INF
     b = NEG_INF
     if s >= 1:
         b = alpha[t - 1, n, s - 1]
@@ -52,6 +63,8 @@ def beta_at(beta, em, skip, steps, at_end, t, n, s):
     if t == last:
         if at_end[n, s]:
             return float(em[t, n, s])
+        return NEG_INF
+    if em[t, n, s] == NEG_INF:
         return NEG_INF
     size = em.shape[2]
     b = NEG_INF

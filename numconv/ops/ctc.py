@@ -12,6 +12,16 @@ def _args(em, *masks):
     return dev, dispatch.contiguous(M.astype(em, np.float64), dev), [dispatch.contiguous(m, dev) for m in masks]
 
 
+def emissions(lp, ext):
+    """em (T, N, L) float64: lp (T, N, C)'s log-probability of each extended label ext (N, L) int64 at each
+    step, -inf where ext is -1."""
+    dev = dispatch.backend(log_probs=lp, ext=ext)
+    lp, ext = dispatch.contiguous(lp, dev), dispatch.contiguous(ext, dev)
+    out = dispatch.empty((lp.shape[0], lp.shape[1], ext.shape[1]), np.float64, dev)
+    dispatch.kernels("ctc", dev).ctc_emissions(out, lp, ext)
+    return out
+
+
 def alpha(em, skip, steps):
     """The forward variables (T, N, L) float64 of every step, from the emissions ``em`` (T, N, L),
     ``skip`` (N, L) bool and ``steps`` (N,) int64 (``numconv.kernels.ctc`` says what each holds)."""

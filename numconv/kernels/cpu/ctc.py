@@ -7,10 +7,22 @@ from numba import prange
 from . import exact_kernel, inline
 from .. import ctc, scalar
 
+_emission_at = inline(ctc.emission_at)
 _log_add3 = inline(ctc.log_add3)
 _alpha_at = inline(scalar.with_primitives(ctc.alpha_at, log_add3=_log_add3))
 _beta_at = inline(scalar.with_primitives(ctc.beta_at, log_add3=_log_add3))
 _gradient_at = inline(ctc.gradient_at)
+
+
+@exact_kernel
+def ctc_emissions(em, lp, ext):
+    """em (T, N, L) float64, each position's log-probability at each step, from lp (T, N, C) and the
+    extended labels ext (N, L) int64 (-1: past the sample's positions, -inf there)."""
+    T, N, L = em.shape
+    for task in prange(T * N):
+        t, n = task // N, task % N
+        for s in range(L):
+            em[t, n, s] = _emission_at(lp, ext, t, n, s)
 
 
 @exact_kernel

@@ -8,6 +8,7 @@ from numba import cuda
 from .. import ctc, scalar
 from . import jit, launch, launch_grid
 
+_emission_at = cuda.jit(device=True)(ctc.emission_at)
 _log_add3 = cuda.jit(device=True)(ctc.log_add3)
 _alpha_at = cuda.jit(device=True)(scalar.with_primitives(ctc.alpha_at, log_add3=_log_add3))
 _beta_at = cuda.jit(device=True)(scalar.with_primitives(ctc.beta_at, log_add3=_log_add3))
@@ -21,6 +22,24 @@ def _threads(size):
     while n < size and n < THREADS:
         n *= 2
     return n
+
+
+def ctc_emissions(em, lp, ext):
+    """em (T, N, L) float64, each position's log-probability at each step, from lp (T, N, C) and the
+    extended labels ext (N, L) int64 (-1: past the sample's positions, -inf there). A thread per element."""
+    T, N, L = em.shape
+    launch(_emissions, T * N * L, em, lp, ext)
+
+
+@jit
+def _emissions(em, lp, ext):
+    i = cuda.grid(1)
+    T, N, L = em.shape
+    if i < T * N * L:
+        s = i % L
+        n = (i // L) % N
+        t = i // (L * N)
+        em[t, n, s] = _emission_at(lp, ext, t, n, s)
 
 
 def ctc_alpha(alpha, em, skip, steps):
