@@ -1458,6 +1458,20 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return _scale_shift(y, weight, bias, shape)
 
 
+def _fused_norm(x, groups, per):
+    """Whether a group norm over ``groups`` groups of ``per`` values takes the fused kernels
+    (``_GroupNorm``) rather than batch norm's runs and then the affine map: groups of 2 to
+    ``ops.GROUP_NORM_ROW`` values, and on the CPU longer ones where there are ``ops.GROUP_NORM_TASKS``
+    groups per thread or more (on a device the fused kernels take a thread per group's statistics;
+    a layer norm's long rows stay with the runs, whose backward sums no per-position weight
+    gradient over parts: 3.1 ms against 6.0 forward+backward on (32, 64, 28, 28))."""
+    if per < 2:
+        return False
+    if per <= ops.GROUP_NORM_ROW:
+        return True
+    return dispatch.device_of(x.data) == dispatch.CPU and groups >= ops.GROUP_NORM_TASKS * dispatch.threads()
+
+
 class _GroupNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over groups of values: a group norm's groups of
     channels (``groups`` of them, weight and bias per channel), or a layer norm's rows (``groups``
@@ -1507,7 +1521,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"expected more than 1 value per group, got input shape {x.shape} with "
                          f"num_groups={num_groups} (a batch of one value per group)")
     per = x.numel() // (x.shape[0] * num_groups) if x.numel() else 0
-    if 2 <= per <= ops.GROUP_NORM_ROW:  # groups of up to 4096 values: one fused pass each way
+    if _fused_norm(x, x.shape[0] * num_groups, per):  # one fused pass each way
         return _GroupNorm.apply(x, weight, bias, groups=num_groups, shape=(C,), eps=eps)
     y = _normalize_runs(x, x.shape[0] * num_groups, eps)
     if weight is None and bias is None:

@@ -53,6 +53,17 @@ def test_layer_norm_statistics_in_float64(rng):
     assert_close(F.layer_norm(x, (64,)), ref.layer_norm(x.astype(np.float64), (64,)), np.float32)
 
 
+def _norm_path(monkeypatch, row_max):
+    """Which kernels layer and group norm take: None as chosen; 1 batch norm's runs then the affine
+    map; "long" a group norm's fused kernels for groups longer than ``ops.GROUP_NORM_ROW`` (as a CPU
+    takes them where there are enough groups)."""
+    from numconv import ops
+
+    if row_max is not None:
+        monkeypatch.setattr(ops, "GROUP_NORM_ROW", 1)
+        monkeypatch.setattr(ops, "GROUP_NORM_TASKS", 0 if row_max == "long" else 1 << 40)
+
+
 def _norm_matches_torch(ours, theirs, x, params, affine, rng, torch):
     """``ours(x, weight, bias)`` against ``theirs`` (torch's) in float64: the input's and the present
     parameters' gradients for a random output gradient, and central differences."""
@@ -81,16 +92,13 @@ def test_layer_norm_both_paths_match_torch_with_gradients(row_max, shape, normal
     """Rows of at most ``ops.GROUP_NORM_ROW`` values take the fused row kernels (one pass each way,
     the affine map per column inside), longer ones batch norm's runs and a broadcast affine map:
     both give torch's values and gradients, in float64, and central differences agree."""
-    from numconv import ops
-
-    if row_max is not None:
-        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+    _norm_path(monkeypatch, row_max)
     _norm_matches_torch(lambda a, w, b: F.layer_norm(a, normalized, w, b, eps=1e-3),
                         lambda a, w, b: torch.nn.functional.layer_norm(a, normalized, w, b, eps=1e-3),
                         _r(rng, *shape) * 3 + 5, (_r(rng, *normalized), _r(rng, *normalized)), affine, rng, torch)
 
 
-@pytest.mark.parametrize("row_max", [None, 1], ids=["group_kernels", "runs_then_affine"])
+@pytest.mark.parametrize("row_max", [None, 1, "long"], ids=["group_kernels", "runs_then_affine", "long_groups_fused"])
 @pytest.mark.parametrize("shape, groups, affine", [((2, 6, 3, 2), 3, (True, True)), ((3, 4, 5), 4, (True, False)),
                                                    ((70, 4), 2, (True, True)), ((2, 8, 2, 2, 2), 1, (False, False))])
 def test_group_norm_both_paths_match_torch_with_gradients(row_max, shape, groups, affine, rng, torch, monkeypatch):
@@ -98,22 +106,30 @@ def test_group_norm_both_paths_match_torch_with_gradients(row_max, shape, groups
     norm's runs and the channel affine map: torch's values and gradients either way, in float64,
     and central differences agree. (torch itself fails on a bias without a weight; that case is
     checked against the other path.)"""
-    from numconv import ops
-
-    if row_max is not None:
-        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+    _norm_path(monkeypatch, row_max)
     _norm_matches_torch(lambda a, w, b: F.group_norm(a, groups, w, b, eps=1e-3),
                         lambda a, w, b: torch.nn.functional.group_norm(a, groups, w, b, eps=1e-3),
                         _r(rng, *shape) * 3 + 5, (_r(rng, shape[1]), _r(rng, shape[1])), affine, rng, torch)
 
 
-def test_a_bias_without_weight_is_the_same_on_both_paths(rng, monkeypatch):
+@pytest.mark.parametrize("threads_worth, fused", [(1, True), (1 << 40, False)])
+def test_long_groups_take_the_fused_kernels_where_there_are_enough_of_them(threads_worth, fused, rng, monkeypatch):
+    """Group norm's groups longer than ``ops.GROUP_NORM_ROW`` take the fused kernels on the CPU where
+    there are ``ops.GROUP_NORM_TASKS`` of them per thread, batch norm's runs otherwise."""
     from numconv import ops
 
+    monkeypatch.setattr(ops, "GROUP_NORM_ROW", 4)
+    monkeypatch.setattr(ops, "GROUP_NORM_TASKS", threads_worth)
+    x = nc.Tensor(_r(rng, 4, 4, 3), requires_grad=True)  # 8 groups of 6 values, 4 rows of 12
+    assert (F.group_norm(x, 2).grad_fn.__name__ == "_GroupNorm") == fused
+    assert F.layer_norm(x, (4, 3)).grad_fn.__name__ != "_GroupNorm"  # long rows: the runs, always
+
+
+def test_a_bias_without_weight_is_the_same_on_both_paths(rng, monkeypatch):
     x, b, g = _r(rng, 3, 4, 5), _r(rng, 4), _r(rng, 3, 4, 5)
     results = []
-    for row_max in (4096, 1):
-        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+    for row_max in (None, 1):
+        _norm_path(monkeypatch, row_max)
         xs, bs = nc.Tensor(x, requires_grad=True), nc.Tensor(b, requires_grad=True)
         y = F.group_norm(xs, 2, None, bs)
         y.backward(nc.Tensor(g))
@@ -235,10 +251,9 @@ def test_group_norm_of_one_value_in_all_is_refused_as_torch(shape, groups, torch
 def test_eps_zero_is_taken_as_torch(op, row_max, rng, torch, monkeypatch):
     """eps = 0 (refused before): torch's values and gradients on random input, where no variance is 0,
     and central differences agree; a constant row or group is 0 / 0, NaN, as torch's. The layers take it."""
-    from numconv import ops
 
     if row_max is not None:
-        monkeypatch.setattr(ops, "GROUP_NORM_ROW", row_max)
+        _norm_path(monkeypatch, row_max)
     if op == "layer_norm":
         def call(L, a, w, b):
             return L.layer_norm(a, (5,), w, b, eps=0.0)

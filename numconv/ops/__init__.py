@@ -12,7 +12,7 @@ from .conv import (
     conv_transpose_forward,
     conv_weight_grad,
 )
-from .norm import (GROUP_NORM_ROW, batch_norm_backward, batch_norm_forward, batch_norm_update_running,
+from .norm import (GROUP_NORM_ROW, GROUP_NORM_TASKS, batch_norm_backward, batch_norm_forward, batch_norm_update_running,
                    channel_affine, group_norm_backward, group_norm_forward, layer_norm_backward, layer_norm_forward)
 from .pad import pad_backward, pad_forward
 from .pool import (

@@ -71,7 +71,11 @@ def batch_norm_backward(g, x, mean, invstd, weight, training, need_x):
     return gx, gw, gb
 
 
-GROUP_NORM_ROW = 4096  # layer and group norms over groups of at most this many values take the kernels below
+GROUP_NORM_ROW = 4096  # layer and group norms over groups of at most this many values take the kernels below,
+# and on the CPU longer groups of a group norm too where there are at least GROUP_NORM_TASKS of them per thread
+# (a task per group keeps every thread busy, and a group's second and third pass find its values in the cache:
+# 1.3-2.4x faster than batch norm's runs then the affine map on 2 threads)
+GROUP_NORM_TASKS = 2
 
 
 def layer_norm_forward(x, D, weight, bias, eps):
