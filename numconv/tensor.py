@@ -1106,7 +1106,7 @@ def _in_dtype(value, dtype):
 
 # The views (``Function.view``) also say, over arrays, which part of their input they see (``region``)
 # and how to write values there (``write``): an in-place change through a view is recorded on its base
-# with them (``ViewWrite``). Expand has no ``write``: one element of its input is many of its output.
+# with them (``ViewWrite``). An expand that repeats elements is refused such changes (``_view_taken``).
 
 
 class Reshape(Function):
@@ -1168,6 +1168,10 @@ class Expand(Function):
     def region(a, shape):
         return M.expand(a, shape)
 
+    @staticmethod
+    def write(a, values, shape):  # only where no element repeats (Tensor._view_taken refuses the rest)
+        M.assign(a, M.reshape(values, a.shape))
+
 
 class GetItem(Function):
     view = True
@@ -1223,8 +1227,8 @@ class ViewWrite(Function):
     with zeros in the view's place for the old tensor, and g's view for ``values``."""
 
     @staticmethod
-    def forward(ctx, a, values, view):
-        ctx.view, ctx.values_shape = view, tuple(values.shape)
+    def forward(ctx, a, values, steps):
+        ctx.steps, ctx.values_shape = steps, tuple(values.shape)  # the steps, not the view: no cycle to a
         return a
 
     @staticmethod
@@ -1232,10 +1236,10 @@ class ViewWrite(Function):
         need_a, need_values = ctx.needs_input_grad
         ga = gv = None
         if need_values:
-            gv = M.copy(ctx.view.region(g))
+            gv = M.copy(_view_region(ctx.steps, g))
         if need_a:
             ga = M.copy(g)
-            ctx.view.write(ga, M.zeros(ctx.values_shape, g.dtype, like=g))
+            _view_write(ctx.steps, ga, M.zeros(ctx.values_shape, g.dtype, like=g))
         return ga, gv
 
 
@@ -1657,18 +1661,19 @@ class _View:
     Autograd records an in-place change through the view as a change of the base (``ViewWrite``),
     and once the base's graph has moved (its ``_gen`` is past ``gen``), the view's place in the graph
     is taken again from the base's (``Tensor._node``). ``grad_mode``: whether autograd recorded every
-    step; ``refusal``: why an in-place change through it cannot be recorded, if it cannot."""
+    step; ``refusal``: why an in-place change through it cannot be recorded, if it cannot; ``follows``:
+    whether it can follow its base (not a tensor a backward hook watches)."""
 
-    __slots__ = ("base", "steps", "grad_mode", "gen", "refusal")
+    __slots__ = ("base", "steps", "grad_mode", "gen", "refusal", "follows")
 
-    def __init__(self, base, steps, grad_mode, refusal=None):
-        self.base, self.steps, self.grad_mode, self.refusal = base, steps, grad_mode, refusal
+    def __init__(self, base, steps, grad_mode, refusal=None, follows=True):
+        self.base, self.steps, self.grad_mode, self.refusal, self.follows = base, steps, grad_mode, refusal, follows
         self.gen = base._gen
 
     def then(self, fn, args, kwargs, grad_mode, refusal=None):
         """This view followed by one more step."""
         return _View(self.base, self.steps + ((fn, args, kwargs),), self.grad_mode and grad_mode,
-                     self.refusal or refusal)
+                     self.refusal or refusal, self.follows)
 
     def taken(self, t):
         """The view taken again from ``t`` (the base, or what stands for its old values), as recorded ops."""
@@ -1676,23 +1681,25 @@ class _View:
             t = fn.apply(t, *args, **kwargs)
         return t
 
-    def region(self, a):
-        """The view's part of array ``a`` (shaped as the base)."""
-        for fn, args, kwargs in self.steps:
-            a = fn.region(a, *args, **kwargs)
-        return a
 
-    def write(self, a, values, steps=None):
-        """``values`` written into the view's part of array ``a``: step by step, each part written back
-        where it is a copy (a device slice) rather than a view."""
-        (fn, args, kwargs), *rest = self.steps if steps is None else steps
-        if not rest:
-            fn.write(a, values, *args, **kwargs)
-            return
-        part = fn.region(a, *args, **kwargs)
-        self.write(part, values, rest)
-        if not M.may_share(part, a):
-            fn.write(a, part, *args, **kwargs)
+def _view_region(steps, a):
+    """The part of array ``a`` (shaped as a view's base) that the view ``steps`` see."""
+    for fn, args, kwargs in steps:
+        a = fn.region(a, *args, **kwargs)
+    return a
+
+
+def _view_write(steps, a, values):
+    """``values`` written into the part of array ``a`` that the view ``steps`` see: step by step, each
+    part written back where it is a copy (a device slice) rather than a view."""
+    (fn, args, kwargs), *rest = steps
+    if not rest:
+        fn.write(a, values, *args, **kwargs)
+        return
+    part = fn.region(a, *args, **kwargs)
+    _view_write(rest, part, values)
+    if not M.may_share(part, a):
+        fn.write(a, part, *args, **kwargs)
 
 
 _EXPANDED = ("an expanded tensor is being changed in place with autograd recording: more than one of its "
@@ -1838,6 +1845,14 @@ class Tensor:
             raise RuntimeError(f"the truth value of a tensor with {self.numel()} elements is ambiguous")
         return bool(self.item())
 
+    def __getstate__(self):
+        """What pickle and ``copy.deepcopy`` keep: everything but a view's link to the tensor it was taken
+        from and a device copy's write-back, since the copy gets memory of its own."""
+        state = self.__dict__.copy()
+        state.pop("_view", None)
+        state.pop("_writeback", None)
+        return state
+
     def detach(self):
         """The same array, cut from the graph."""
         out = Tensor(self.data)
@@ -1860,8 +1875,8 @@ class Tensor:
 
     @property
     def requires_grad(self):
-        if self._view is not None:
-            self._follow_base()
+        if self._view is not None and not self._follow_base(strict=False):
+            return True  # a view that cannot follow its base's change (as PyTorch's): an op using it raises
         return self._requires_grad
 
     @requires_grad.setter
@@ -1984,27 +1999,40 @@ class Tensor:
     def _node(self, node):
         self._node_ = node
 
-    def _follow_base(self):
+    def _follow_base(self, strict=True):
+        """Take this view's place in the graph again from its base's, once the base's graph has moved on
+        (an in-place change autograd recorded); a device copy standing for the view takes the base's
+        values too. True when done (or nothing to do); a view that cannot follow raises, or with
+        ``strict`` False returns False."""
         view = self._view
         base = view.base
         if view.gen == base._gen:
-            return
-        if (view.refusal is not None or not view.grad_mode) and not autograd.is_grad_enabled():
-            return  # under no_grad() nothing is recorded: the view is refused only where it would be
-        if view.refusal is not None:
-            raise RuntimeError(f"the tensor a view was taken from was changed in place with autograd recording, "
-                               f"and the view cannot follow: {view.refusal}")
-        if not view.grad_mode:
-            raise RuntimeError("a view taken under no_grad() is used after the tensor it was taken from was changed "
-                               "in place with autograd recording: which values its gradient should reach is "
-                               "ambiguous (PyTorch refuses it too). Take the view outside no_grad(), or detach() it")
-        with autograd.enable_grad():
-            again = view.taken(base)
-        view.gen = base._gen
-        before = (self._node_, self._index)
-        self._node_, self._index, self._requires_grad = again._node_, again._index, again._requires_grad
-        if self._retains and self._node_ is not None:
-            self._move_retain_hook(*before)
+            return True
+        if (not view.follows or not view.grad_mode) and not autograd.is_grad_enabled():
+            return True  # under no_grad() nothing is recorded: the view is refused only where it would be
+        if self._node_ is None and self._requires_grad:
+            why = ("the view was made a leaf that requires grad (requires_grad_()), so its gradient cannot "
+                   "also reach its base; take it out of place (v = y[0].detach().requires_grad_())")
+        elif not view.follows:
+            why = view.refusal
+        elif not view.grad_mode:
+            why = ("it was taken under no_grad(): which values its gradient should reach is ambiguous (PyTorch "
+                   "refuses it too). Take the view outside no_grad(), or detach() it")
+        else:
+            with autograd.enable_grad():
+                again = view.taken(base)
+            view.gen = base._gen
+            if self._writeback is not None:  # a device copy: the base's values, changed, as its own
+                M.assign(self.data, again.data)
+            before = (self._node_, self._index)
+            self._node_, self._index, self._requires_grad = again._node_, again._index, again._requires_grad
+            if self._retains and self._node_ is not None:
+                self._move_retain_hook(*before)
+            return True
+        if not strict:
+            return False
+        raise RuntimeError("a view is used after the tensor it was taken from was changed in place with autograd "
+                           f"recording, and cannot follow that change: {why}")
 
     def _view_taken(self, out, fn, args, kwargs, write=None):
         """``out`` = ``fn.apply(self, *args, **kwargs)`` is a view of this tensor (or, with ``write``, a
@@ -2015,17 +2043,17 @@ class Tensor:
         else:
             out._copy_of(self, write)
         grad_mode = autograd.is_grad_enabled()
-        refusal = None if hasattr(fn, "write") else _EXPANDED
+        refusal = _EXPANDED if fn is Expand and out.numel() != self.numel() else None  # elements repeated
         step = (fn, args, kwargs)
         out._view = (_View(self, (step,), grad_mode, refusal) if self._view is None
                      else self._view.then(*step, grad_mode, refusal))
 
     def _alias(self, out, refusal):
-        """``out`` is this tensor again, over the same memory, as an op that must not be changed in place
-        under autograd (for ``refusal``)."""
+        """``out`` is this tensor again, over the same memory, as an op that must neither be changed in
+        place under autograd nor follow an in-place change of this tensor (for ``refusal``)."""
         self._share(out)
-        out._view = (_View(self, (), autograd.is_grad_enabled(), refusal) if self._view is None
-                     else _View(self._view.base, self._view.steps, self._view.grad_mode, refusal))
+        out._view = (_View(self, (), autograd.is_grad_enabled(), refusal, follows=False) if self._view is None
+                     else _View(self._view.base, self._view.steps, self._view.grad_mode, refusal, follows=False))
 
     @property
     def _version(self):
@@ -2134,14 +2162,14 @@ class Tensor:
         recording = self._records_inplace(other)
         if saves_input is None:
             saves_input = op not in (Tensor.__add__, Tensor.__sub__)
+        if recording and self._node_ is None and self._requires_grad:
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being modified in place; "
+                "do it inside `with numconv.no_grad():`"
+            )
         if recording and self._view is not None:
             return self._inplace_view(op, other, saves_input)
         if recording:
-            if self.is_leaf and self.requires_grad:
-                raise RuntimeError(
-                    "a leaf tensor that requires grad is being modified in place; "
-                    "do it inside `with numconv.no_grad():`"
-                )
             # the stand-in: this memory for + and - (whose backward saves nothing), else a copy of the old
             # values, which the op's backward may save (mul, div, pow, clamp, log, ...)
             old = self._stand_in(saves_input)
@@ -2211,7 +2239,7 @@ class Tensor:
         out = op(old, old if other is self else other)
         self._write_result(out)
         if out._node is not None:
-            base._take_place(ViewWrite.apply(old_base, out, view=view))
+            base._take_place(ViewWrite.apply(old_base, out, steps=view.steps))
         return self
 
     def __iadd__(self, other):

@@ -1160,6 +1160,15 @@ def inplace_cases():
     with checking("inplace", "diagonal and transpose changed in place with autograd"):
         both(diagonal_and_transpose, base[0, :3, :3], base[1, :3, :3])
 
+    def transpose_then_base_changed(x):  # the device copy standing for the transpose takes the new values
+        y = x * 1.0
+        v, s = y.t(), y[:, ::2]
+        y.mul_(2.0)
+        return v[::2] * s.t()
+
+    with checking("inplace", "a strided view follows its base's recorded change, values and graph"):
+        both(transpose_then_base_changed, base[0, :2, :4])
+
 
 GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, shape_method_cases,
           reduction_method_cases, edge_cases_found_by_review, edge_cases_found_by_review_2, layer_math_cases,

@@ -240,7 +240,7 @@ def test_in_place_changes_through_views_autograd_cannot_record_are_refused(rng):
         quiet += 1.0
     h.mul_(3.0)  # the base's graph moves on: the view taken under no_grad cannot follow it
     with pytest.raises(RuntimeError, match="taken under no_grad"):
-        quiet.requires_grad
+        quiet + 1.0
     with pytest.raises(RuntimeError, match="expanded"):
         (h[0:1] * 1).expand(4, 3).add_(w[0])
     with pytest.raises(RuntimeError, match="detach"):
@@ -564,3 +564,65 @@ def test_contiguous_is_c_contiguous_and_then_itself(rng):
         c = t.contiguous()
         assert c.data.flags.c_contiguous and c.contiguous() is c
         np.testing.assert_array_equal(c.numpy(), t.numpy())
+
+
+# ----------------------------------------------------------------------------- found by the review of views
+
+
+def test_found_by_the_views_review(torch, rng):
+    """A view given requires_grad_() (a leaf) whose base then changed; a deep copy of a view; a cycle that
+    kept a changed tensor alive until the garbage collector ran; an expand that must follow its base,
+    and one that repeats nothing changed in place; a view taken under no_grad printed."""
+    import copy
+    import gc
+    import weakref
+
+    x = nc.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    y = nc.zeros(3, 4, dtype=nc.float64)
+    v = y[0]
+    v.requires_grad_()
+    z = (v * 3).sum()
+    y.add_(x)  # the leaf v cannot also be y's row in the graph (it gave x a wrong gradient)
+    with pytest.raises(RuntimeError, match="leaf that requires grad"):
+        z.backward()
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        v.mul_(x[0])
+
+    w = nc.Tensor(np.array([3.0, 3.0]), requires_grad=True)
+    c = copy.deepcopy(nc.zeros(4, dtype=nc.float64)[:2])  # memory of its own: no longer a view
+    c.add_(1.0)
+    c.mul_(w)
+    c.sum().backward()
+    np.testing.assert_array_equal(c.detach().numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+
+    gc.disable()
+    try:
+        def changed_through_a_view():
+            h = nc.Tensor(rng.standard_normal((50, 50)), requires_grad=True) * 2
+            h[0].mul_(3.0)
+            return weakref.ref(h)
+
+        assert changed_through_a_view()() is None  # freed at once, without gc.collect()
+    finally:
+        gc.enable()
+
+    results = []
+    for L in (nc, torch):
+        a = L.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        b = a * 1
+        e = b.expand(2, 3)
+        b.mul_(2)
+        s = b.expand(3)  # the same shape: no element repeats, so it may change in place
+        s.mul_(a)
+        ((e * e).sum() + s.sum()).backward()
+        results.append(a.grad.numpy())
+    np.testing.assert_allclose(*results, rtol=1e-14)
+
+    h = x * 2
+    with nc.no_grad():
+        quiet = h[0]
+    h.mul_(2)
+    assert quiet.requires_grad and "requires_grad=True" in repr(quiet)  # as torch's; using it raises
+    with pytest.raises(RuntimeError, match="no_grad"):
+        quiet * 1
