@@ -15,6 +15,8 @@ import threading
 
 import numpy as np
 
+from .kernels.grid_sample import MODES as GRID_SAMPLE_MODES  # noqa: F401 - grid_sample's codes, for ops
+from .kernels.grid_sample import PADDINGS as GRID_SAMPLE_PADDINGS  # noqa: F401
 from .kernels.scalar import ACTIVATIONS  # noqa: F401 - the elementwise kernels' activation codes, for ops
 
 CPU, CUDA = "cpu", "cuda"

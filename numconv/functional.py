@@ -2744,3 +2744,71 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if reduction == "sum":
         return nll.sum()
     return nll if batched else nll.reshape(())
+
+
+# ----------------------------------------------------------------------------- grid_sample, affine_grid
+
+
+class _GridSample(Function):
+    """input (N, C, H, W) sampled at grid (N, H_out, W_out, 2): the kernels of ``ops.grid_sample``, one
+    each way for each argument (the input's gradient a gather per plane, deterministic)."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, grid, mode, padding, align):
+        ctx.args = mode, padding, align
+        ctx.x_shape = tuple(x.shape)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, grid)
+        return ops.grid_sample.forward(x, grid, mode, padding, align)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, need_grid = ctx.needs_input_grad
+        x, grid = ctx.saved
+        gx = ops.grid_sample.input_grad(g, ctx.x_shape, grid, *ctx.args) if need_x else None
+        gg = ops.grid_sample.grid_grad(g, x, grid, *ctx.args) if need_grid else None
+        return gx, gg
+
+
+@_arrays_in_arrays_out
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """``input`` (N, C, H, W) sampled at the points of ``grid`` (N, H_out, W_out, 2): an output
+    (N, C, H_out, W_out), as ``torch.nn.functional.grid_sample``. A grid point (x, y) in [-1, 1]
+    names a place in its sample's image, x along the width: -1 and 1 are the corner pixels' outer
+    edges, or (``align_corners=True``) their centres. mode 'bilinear', 'nearest' (halves to even) or
+    'bicubic' (Keys, a = -0.75); padding_mode says what points outside read: 'zeros', 'border' (the
+    nearest edge pixel) or 'reflection' (the image mirrored at its edges). Differentiable in the input
+    and in the grid (the grid's gradient is 0 for 'nearest', and where 'border' or 'reflection'
+    clipped the point). A non-finite grid coordinate samples NaN. 4-d input only."""
+    x = _float(input, "input")
+    g = _float(grid, "grid")
+    mode, padding, align = shapes.grid_sample_params(x.shape, g.shape, mode, padding_mode, align_corners)
+    shapes.same_dtype([("input", x.dtype), ("grid", g.dtype)])
+    _same_device(input=x, grid=g)
+    shapes.output_fits(x.shape[:2] + g.shape[1:3], "grid_sample", f"grid of shape {g.shape}")
+    return _GridSample.apply(x, g, mode=mode, padding=padding, align=align)
+
+
+@_arrays_in_arrays_out
+def affine_grid(theta, size, align_corners=None):
+    """The sampling grid of the affine maps ``theta`` (N, 2, 3) over images of ``size`` (N, C, H, W)
+    (or (N, 3, 4) over (N, C, D, H, W)), as ``torch.nn.functional.affine_grid``: each output pixel's
+    normalized coordinates (x, y[, z], 1) times theta's rows, shaped (N, H, W, 2) (or (N, D, H, W, 3))
+    for ``grid_sample``. Differentiable in theta."""
+    t = _float(theta, "theta")
+    size = shapes.affine_grid_size(t.shape, size)
+    align = False if align_corners is None else shapes.flag(align_corners, "align_corners")
+    spatial = size[2:]
+
+    def axis(n):  # the normalized pixel centres along an axis of n pixels
+        if n <= 1:
+            return np.zeros(n)
+        steps = np.linspace(-1.0, 1.0, n)
+        return steps if align else steps * ((n - 1) / n)
+
+    coords = np.meshgrid(*(axis(n) for n in spatial), indexing="ij")  # (z,) y, x: each over the whole grid
+    base = np.stack([*reversed(coords), np.ones(spatial)], axis=-1)  # x, y (, z), 1 at each pixel
+    base = Tensor(M.to_device(base.reshape(1, -1, len(spatial) + 1).astype(t.dtype), dispatch.device_of(t.data)))
+    grid = base @ t.transpose(1, 2)  # (N, points, k + 1) @ (N, k + 1, k)
+    return grid.reshape(size[0], *spatial, len(spatial))

@@ -741,6 +741,52 @@ def output_fits(shape, what: str, because: str, table_entries: int = 0) -> None:
                          f"in float32, more than this machine's {memory_bytes() / 2**30:.3g} GiB of memory ({because})")
 
 
+# ----------------------------------------------------------------------------- grid_sample
+
+GRID_SAMPLE_MODES = ("bilinear", "nearest", "bicubic")
+GRID_SAMPLE_PADDINGS = ("zeros", "border", "reflection")
+
+
+def grid_sample_params(x_shape, grid_shape, mode, padding_mode, align_corners):
+    """(mode, padding_mode, align_corners as a bool) for ``grid_sample`` of an input of ``x_shape``
+    (N, C, H, W) at a grid of ``grid_shape`` (N, H_out, W_out, 2), with PyTorch's rules: the same N,
+    a last grid dimension of 2 (x, y), a non-empty image; align_corners None is False."""
+    if len(x_shape) == 5:
+        raise NotImplementedError("grid_sample of a 5-d input (N, C, D, H, W), a volume, is not supported: "
+                                  "4-d input (N, C, H, W) only")
+    if len(x_shape) != 4:
+        raise ValueError(f"grid_sample: input must have shape (N, C, H, W), got {tuple(x_shape)}")
+    if len(grid_shape) != 4 or grid_shape[3] != 2:
+        raise ValueError(f"grid_sample: grid must have shape (N, H_out, W_out, 2) for a 4-d input, got "
+                         f"{tuple(grid_shape)}")
+    if grid_shape[0] != x_shape[0]:
+        raise ValueError(f"grid_sample: grid and input must have the same batch size N, got {grid_shape[0]} for the "
+                         f"grid and {x_shape[0]} for the input")
+    if x_shape[2] < 1 or x_shape[3] < 1:
+        raise ValueError(f"grid_sample: the input must have non-empty spatial dimensions, got shape {tuple(x_shape)}")
+    if mode not in GRID_SAMPLE_MODES:
+        raise ValueError(f"grid_sample: mode must be one of {GRID_SAMPLE_MODES}, got {mode!r}")
+    if padding_mode not in GRID_SAMPLE_PADDINGS:
+        raise ValueError(f"grid_sample: padding_mode must be one of {GRID_SAMPLE_PADDINGS}, got {padding_mode!r}")
+    return mode, padding_mode, False if align_corners is None else flag(align_corners, "align_corners")
+
+
+def affine_grid_size(theta_shape, size):
+    """``size`` (N, C, H, W) or (N, C, D, H, W) as a tuple of ints, checked against ``theta_shape``
+    (N, 2, 3) or (N, 3, 4), for ``affine_grid``."""
+    if not isinstance(size, (tuple, list)) or not all(_is_int(n) for n in size):
+        raise TypeError(f"affine_grid: size must be a tuple of ints (N, C, H, W) or (N, C, D, H, W), got {size!r}")
+    size = tuple(int(n) for n in size)
+    if len(size) not in (4, 5):
+        raise ValueError(f"affine_grid: size must be (N, C, H, W) or (N, C, D, H, W), got {size}")
+    want = (size[0], 2, 3) if len(size) == 4 else (size[0], 3, 4)
+    if tuple(theta_shape) != want:
+        raise ValueError(f"affine_grid: theta must have shape {want} for size {size}, got {tuple(theta_shape)}")
+    if any(n < 0 for n in size):
+        raise ValueError(f"affine_grid: sizes must be >= 0, got {size}")
+    return size
+
+
 # ----------------------------------------------------------------------------- interpolate
 
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")

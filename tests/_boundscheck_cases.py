@@ -457,6 +457,26 @@ def ctc_cases():
     run("ctc_loss forward and backward", forward_backward, lp)
 
 
+def grid_sample_cases():
+    """grid_sample forward and backward in every mode and padding: points inside, on the edges, and
+    far outside (reflected more than once), with a grid gradient."""
+    import numconv as nc
+    import numconv.functional as F
+
+    x, grid = rand(2, 2, 3, 4), np.random.default_rng(6).uniform(-2.5, 2.5, (2, 3, 2, 2))
+    grid[0, 0, 0] = [-1.0, 1.0]  # corners exactly
+    grid[1, 2, 1] = [1.0, -1.0]
+    for mode in ("bilinear", "nearest", "bicubic"):
+        for padding in ("zeros", "border", "reflection"):
+            for align in (False, True):
+                def forward_backward(a, g, mode=mode, padding=padding, align=align):
+                    t, u = nc.Tensor(a, requires_grad=True), nc.Tensor(g, requires_grad=True)
+                    F.grid_sample(t, u, mode=mode, padding_mode=padding, align_corners=align).sum().backward()
+                    return t.grad.numpy(), u.grad.numpy()
+
+                run(f"grid_sample {mode} {padding} align_corners={align}", forward_backward, x, grid)
+
+
 ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),
                      "hardtanh": (-0.5, 0.75), "softplus": (2.0, 3.0), "hardswish": (), "hardsigmoid": (), "mish": (), "selu": (), "celu": (0.7,)}
 
@@ -582,7 +602,7 @@ def with_lanes(group):
 
 # Kernel modules that numconv.functional reaches: every kernel in them must have run.
 FUNCTIONAL_KERNEL_MODULES = ("conv", "conv_gemm", "conv_planes", "conv_winograd", "elementwise", "gemm", "norm", "pad",
-                             "pool", "unfold", "ctc")
+                             "pool", "unfold", "ctc", "grid_sample")
 
 
 def main() -> int:
@@ -599,7 +619,7 @@ def main() -> int:
     if "planes" in conv_algorithms():  # its stride-1 forward on blocks of images, forced at every shape
         groups += [with_lanes(with_algorithm("planes", g)) for g in (conv_cases, conv_transpose_cases)]
     groups += [pool_cases, adaptive_cases, unpool_cases, unfold_cases, pad_cases, resample_cases, elementwise_cases,
-               matmul_cases, norm_cases, ctc_cases]
+               matmul_cases, norm_cases, ctc_cases, grid_sample_cases]
     for group in groups:
         t = time.perf_counter()
         group()

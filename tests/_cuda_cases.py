@@ -826,8 +826,28 @@ def ctc_cases():
         cuda_ctc.THREADS = threads
 
 
+def grid_sample_cases():
+    """grid_sample's kernels (``ops.grid_sample``) in every mode, padding and alignment: points inside,
+    outside (reflected more than once) and one NaN; the gradients of the input and the grid."""
+    import itertools
+
+    from numconv.ops import grid_sample as O
+
+    x, grid = rand(2, 2, 3, 4), RNG.uniform(-2.5, 2.5, (2, 2, 3, 2))
+    grid[1, 0, 0, 0] = np.nan
+
+    def backward(g, x, grid, mode, padding, align):
+        return O.input_grad(g, x.shape, grid, mode, padding, align), O.grid_grad(g, x, grid, mode, padding, align)
+
+    for mode, padding, align in itertools.product(("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection"),
+                                                  (False, True)):
+        case("grid_sample", f"{mode}, {padding}, align_corners={align}", O.forward, x, grid, mode, padding, align,
+             backward=backward)
+    case("grid_sample", "float32", O.forward, x.astype(np.float32), grid.astype(np.float32), "bicubic", "zeros", False)
+
+
 GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, resample_cases,
-          elementwise_cases, norm_cases, scan_cases, ctc_cases, device_cases]
+          elementwise_cases, norm_cases, scan_cases, ctc_cases, grid_sample_cases, device_cases]
 
 
 def main(argv) -> int:

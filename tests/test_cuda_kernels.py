@@ -85,7 +85,8 @@ def _check(report, group):
         pytest.fail(f"{len(failed)} of {len(cases)} {group} cases failed:\n\n{detail}", pytrace=False)
 
 
-GROUPS = ["conv", "conv_transpose", "pool", "unpool", "unfold", "pad", "resample", "elementwise", "norm", "scan", "device", "mirror"]
+GROUPS = ["conv", "conv_transpose", "pool", "unpool", "unfold", "pad", "resample", "elementwise", "norm", "scan", "ctc",
+          "grid_sample", "device", "mirror"]
 
 
 @pytest.mark.background("cuda_kernels_simulator")

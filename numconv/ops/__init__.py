@@ -26,4 +26,4 @@ from .pool import (
 )
 from .resample import resample_axes
 from .unfold import fold_forward, unfold_forward
-from . import ctc, math
+from . import ctc, grid_sample, math
