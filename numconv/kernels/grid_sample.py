@@ -243,14 +243,50 @@ def spread(gx, n, c, ix, iy, g, mode, padding, align):
                 gx[n, c, yy, xx] += g * (wy * cubic(tx, i))
 
 
+# ----------------------------------------------------------------------------- what a kernel's task does
+
+
+def sample_point(out, x, grid, n, h, w, mode, padding, align):
+    """out[n, :, h, w]: every channel of x sampled at grid point (n, h, w) (the forward's task)."""
+    ix, iy, _, _ = place(grid[n, h, w, 0], grid[n, h, w, 1], x, mode, padding, align)
+    for c in range(out.shape[1]):
+        out[n, c, h, w] = sample(x, n, c, ix, iy, mode, padding, align)
+
+
+def spread_plane(gx, g, grid, n, c, mode, padding, align):
+    """gx[n, c] += what the output gradient g[n, c] at every grid point sends to the pixels the point
+    sampled, the points in order (the image gradient's task: it alone writes plane (n, c))."""
+    for h in range(g.shape[2]):
+        for w in range(g.shape[3]):
+            ix, iy, _, _ = place(grid[n, h, w, 0], grid[n, h, w, 1], gx, mode, padding, align)
+            spread(gx, n, c, ix, iy, float(g[n, c, h, w]), mode, padding, align)
+
+
+def point_grad(ggrid, g, x, grid, n, h, w, mode, padding, align):
+    """ggrid[n, h, w] = the sum over channels of g times the sample's derivative along x and y, times
+    the coordinates' own (0 where the padding clipped them) (the grid gradient's task)."""
+    ix, iy, dix, diy = place(grid[n, h, w, 0], grid[n, h, w, 1], x, mode, padding, align)
+    sx = 0.0
+    sy = 0.0
+    for c in range(g.shape[1]):
+        gv = float(g[n, c, h, w])
+        dx, dy = sample_grad(x, n, c, ix, iy, mode, padding, align)
+        sx += gv * dx
+        sy += gv * dy
+    ggrid[n, h, w, 0] = sx * dix
+    ggrid[n, h, w, 1] = sy * diy
+
+
 HELPERS = ("unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
-           "pixel", "cubic", "cubic_grad", "place", "sample", "sample_grad", "spread")  # each after those it calls
+           "pixel", "cubic", "cubic_grad", "place", "sample", "sample_grad", "spread", "sample_point", "spread_plane",
+           "point_grad")  # each after those it calls
 
 
-def compiled(wrap):
+def compiled(wrap, called=None, names=()):
     """Every helper above compiled with ``wrap`` (a target's decorator for functions its kernels call),
-    each calling the others' compiled forms: {name: compiled function}."""
+    each calling the others' compiled forms: {name: compiled function}. ``names`` are compiled with
+    ``called`` instead (the CPU's: called, not inlined, to keep the kernels' compile time down)."""
     done = {}
     for name in HELPERS:
-        done[name] = wrap(with_primitives(globals()[name], **done))
+        done[name] = (called if name in names else wrap)(with_primitives(globals()[name], **done))
     return done
