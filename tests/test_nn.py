@@ -699,6 +699,8 @@ LAYERS = [
     ("linear_3d_nobias", "Linear", (7, 5), dict(bias=False), (2, 3, 7)),
     ("flatten", "Flatten", (), {}, (2, 3, 4, 5)),
     ("flatten_mid", "Flatten", (1, 2), {}, (2, 3, 4, 5)),
+    ("unflatten", "Unflatten", (1, (3, 4)), {}, (2, 12, 5)),
+    ("unflatten_last_inferred", "Unflatten", (-1, (2, -1)), {}, (2, 3, 10)),
     ("identity", "Identity", (), {}, (2, 3)),
     ("relu", "ReLU", (), {}, (3, 4, 5)),
     ("sigmoid", "Sigmoid", (), {}, (3, 4, 5)),

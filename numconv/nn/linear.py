@@ -73,6 +73,23 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """``Unflatten(dim, unflattened_size)``: split dimension ``dim`` into ``unflattened_size`` (a tuple of
+    ints, one of them may be -1), as ``torch.nn.Unflatten``: a decoder's way back from a flat vector."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(shapes._is_int(k) for k in unflattened_size):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        self.dim, self.unflattened_size = shapes.integer(dim, "dim"), tuple(int(k) for k in unflattened_size)
+
+    def forward(self, input):
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 class Identity(Module):
     """Returns its input; accepts (and ignores) any constructor arguments, as PyTorch's."""
 
