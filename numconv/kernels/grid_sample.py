@@ -1,6 +1,8 @@
-"""``grid_sample``'s sampling, one output point and channel at a time, written once for both
-backends: the CPU kernels (``kernels/cpu/grid_sample.py``) inline these helpers, the CUDA kernels
-(``kernels/cuda/grid_sample.py``) call them as device functions. In float64 throughout.
+"""``grid_sample``'s sampling, one output point at a time, written once for both backends: the CPU
+kernels (``kernels/cpu/grid_sample.py``) compile these helpers in, the CUDA kernels
+(``kernels/cuda/grid_sample.py``) call them as device functions. In float64 throughout. A point's
+taps along x and along y (``axis_taps``: pixels and weights) are found once; each channel is then a
+weighted sum over them (``weighted``).
 
 The input x is (N, C, H, W); a grid point (gx, gy) in [-1, 1] names a place in it: -1 and 1 are the
 centres of the corner pixels (``align`` True) or their outer edges (False). ``source_index`` turns a
@@ -109,13 +111,6 @@ def bounded(index, size, padding, align):
     return index
 
 
-def pixel(x, n, c, iy, ix):
-    """x[n, c, iy, ix] in float64, 0 outside the image."""
-    if 0 <= iy < x.shape[2] and 0 <= ix < x.shape[3]:
-        return float(x[n, c, iy, ix])
-    return 0.0
-
-
 def cubic(t, k):
     """Tap k (0..3, at offsets -1, 0, 1, 2 from the floor) of Keys' cubic convolution at fraction t."""
     a = CUBIC_A
@@ -161,105 +156,76 @@ def place(gx, gy, x, mode, padding, align):
     return ix, iy, dix, diy
 
 
-def sample(x, n, c, ix, iy, mode, padding, align):
-    """The value x[n, c] shows at (ix, iy) (from ``place``)."""
-    if ix != ix or iy != iy:
-        return math.nan
+def axis_taps(index, size, mode, padding, align):
+    """The taps along one axis of ``size`` pixels of a sample at ``index`` (from ``place``, finite):
+    (count, (pixel0..3), (weight0..3), (d weight / d index, 0..3)); a pixel -1 lies outside the image
+    and reads 0. Nearest takes 1 tap, bilinear 2, bicubic 4 (each padded as the padding mode says)."""
     if mode == NEAREST:
-        return pixel(x, n, c, nearest(iy), nearest(ix))
-    x0, y0 = math.floor(ix), math.floor(iy)
-    tx, ty = ix - x0, iy - y0
-    x0, y0 = int(x0), int(y0)
+        k = nearest(index)
+        return 1, (k if 0 <= k < size else -1, -1, -1, -1), (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)
+    f = math.floor(index)
+    t = index - f
+    f = int(f)
     if mode == BILINEAR:
-        return ((pixel(x, n, c, y0, x0) * (1.0 - tx) + pixel(x, n, c, y0, x0 + 1) * tx) * (1.0 - ty)
-                + (pixel(x, n, c, y0 + 1, x0) * (1.0 - tx) + pixel(x, n, c, y0 + 1, x0 + 1) * tx) * ty)
-    H, W = x.shape[2], x.shape[3]
+        a = f if 0 <= f < size else -1
+        b = f + 1 if 0 <= f + 1 < size else -1
+        return 2, (a, b, -1, -1), (1.0 - t, t, 0.0, 0.0), (-1.0, 1.0, 0.0, 0.0)
+    p0, p1 = bounded(f - 1, size, padding, align), bounded(f, size, padding, align)
+    p2, p3 = bounded(f + 1, size, padding, align), bounded(f + 2, size, padding, align)
+    return (4, (p0 if 0 <= p0 < size else -1, p1 if 0 <= p1 < size else -1, p2 if 0 <= p2 < size else -1,
+                p3 if 0 <= p3 < size else -1),
+            (cubic(t, 0), cubic(t, 1), cubic(t, 2), cubic(t, 3)),
+            (cubic_grad(t, 0), cubic_grad(t, 1), cubic_grad(t, 2), cubic_grad(t, 3)))
+
+
+def weighted(x, n, c, ky, ys, wy, kx, xs, wx):
+    """The sum over the taps of wy[j] * (the sum of wx[i] * x[n, c, ys[j], xs[i]]), rows first; taps
+    outside the image add nothing."""
     total = 0.0
-    for j in range(4):
-        yy = bounded(y0 - 1 + j, H, padding, align)
-        row = 0.0
-        for i in range(4):
-            row += cubic(tx, i) * pixel(x, n, c, yy, bounded(x0 - 1 + i, W, padding, align))
-        total += cubic(ty, j) * row
+    for j in range(ky):
+        if ys[j] >= 0:
+            row = 0.0
+            for i in range(kx):
+                if xs[i] >= 0:
+                    row += wx[i] * x[n, c, ys[j], xs[i]]
+            total += wy[j] * row
     return total
-
-
-def sample_grad(x, n, c, ix, iy, mode, padding, align):
-    """(d value / d ix, d value / d iy) of ``sample``: 0 for nearest."""
-    if mode == NEAREST or ix != ix or iy != iy:
-        return 0.0, 0.0
-    x0, y0 = math.floor(ix), math.floor(iy)
-    tx, ty = ix - x0, iy - y0
-    x0, y0 = int(x0), int(y0)
-    if mode == BILINEAR:
-        nw, ne = pixel(x, n, c, y0, x0), pixel(x, n, c, y0, x0 + 1)
-        sw, se = pixel(x, n, c, y0 + 1, x0), pixel(x, n, c, y0 + 1, x0 + 1)
-        return (ne - nw) * (1.0 - ty) + (se - sw) * ty, (sw - nw) * (1.0 - tx) + (se - ne) * tx
-    H, W = x.shape[2], x.shape[3]
-    dx = 0.0
-    dy = 0.0
-    for j in range(4):
-        yy = bounded(y0 - 1 + j, H, padding, align)
-        row = 0.0
-        drow = 0.0
-        for i in range(4):
-            v = pixel(x, n, c, yy, bounded(x0 - 1 + i, W, padding, align))
-            row += cubic(tx, i) * v
-            drow += cubic_grad(tx, i) * v
-        dx += cubic(ty, j) * drow
-        dy += cubic_grad(ty, j) * row
-    return dx, dy
-
-
-def spread(gx, n, c, ix, iy, g, mode, padding, align):
-    """gx[n, c] += g times each tap's weight at (ix, iy): the gradient ``sample`` sends into x (taps
-    outside the image get nothing)."""
-    if ix != ix or iy != iy:
-        return
-    H, W = gx.shape[2], gx.shape[3]
-    if mode == NEAREST:
-        yy, xx = nearest(iy), nearest(ix)
-        if 0 <= yy < H and 0 <= xx < W:
-            gx[n, c, yy, xx] += g
-        return
-    x0, y0 = math.floor(ix), math.floor(iy)
-    tx, ty = ix - x0, iy - y0
-    x0, y0 = int(x0), int(y0)
-    if mode == BILINEAR:
-        for j in range(2):
-            wy = ty if j else 1.0 - ty
-            yy = y0 + j
-            for i in range(2):
-                xx = x0 + i
-                if 0 <= yy < H and 0 <= xx < W:
-                    gx[n, c, yy, xx] += g * (wy * (tx if i else 1.0 - tx))
-        return
-    for j in range(4):
-        yy = bounded(y0 - 1 + j, H, padding, align)
-        wy = cubic(ty, j)
-        for i in range(4):
-            xx = bounded(x0 - 1 + i, W, padding, align)
-            if 0 <= yy < H and 0 <= xx < W:
-                gx[n, c, yy, xx] += g * (wy * cubic(tx, i))
 
 
 # ----------------------------------------------------------------------------- what a kernel's task does
 
 
 def sample_point(out, x, grid, n, h, w, mode, padding, align):
-    """out[n, :, h, w]: every channel of x sampled at grid point (n, h, w) (the forward's task)."""
+    """out[n, :, h, w]: every channel of x sampled at grid point (n, h, w) (the forward's task): the
+    taps found once, then each channel's weighted sum."""
     ix, iy, _, _ = place(grid[n, h, w, 0], grid[n, h, w, 1], x, mode, padding, align)
+    if ix != ix or iy != iy:
+        for c in range(out.shape[1]):
+            out[n, c, h, w] = math.nan
+        return
+    kx, xs, wx, _ = axis_taps(ix, x.shape[3], mode, padding, align)
+    ky, ys, wy, _ = axis_taps(iy, x.shape[2], mode, padding, align)
     for c in range(out.shape[1]):
-        out[n, c, h, w] = sample(x, n, c, ix, iy, mode, padding, align)
+        out[n, c, h, w] = weighted(x, n, c, ky, ys, wy, kx, xs, wx)
 
 
 def spread_plane(gx, g, grid, n, c, mode, padding, align):
     """gx[n, c] += what the output gradient g[n, c] at every grid point sends to the pixels the point
-    sampled, the points in order (the image gradient's task: it alone writes plane (n, c))."""
+    sampled (g times each tap's weight), the points in order (the image gradient's task: it alone
+    writes plane (n, c))."""
     for h in range(g.shape[2]):
         for w in range(g.shape[3]):
             ix, iy, _, _ = place(grid[n, h, w, 0], grid[n, h, w, 1], gx, mode, padding, align)
-            spread(gx, n, c, ix, iy, float(g[n, c, h, w]), mode, padding, align)
+            if ix != ix or iy != iy:
+                continue
+            kx, xs, wx, _ = axis_taps(ix, gx.shape[3], mode, padding, align)
+            ky, ys, wy, _ = axis_taps(iy, gx.shape[2], mode, padding, align)
+            gv = float(g[n, c, h, w])
+            for j in range(ky):
+                if ys[j] >= 0:
+                    for i in range(kx):
+                        if xs[i] >= 0:
+                            gx[n, c, ys[j], xs[i]] += gv * (wy[j] * wx[i])
 
 
 def point_grad(ggrid, g, x, grid, n, h, w, mode, padding, align):
@@ -268,17 +234,19 @@ def point_grad(ggrid, g, x, grid, n, h, w, mode, padding, align):
     ix, iy, dix, diy = place(grid[n, h, w, 0], grid[n, h, w, 1], x, mode, padding, align)
     sx = 0.0
     sy = 0.0
-    for c in range(g.shape[1]):
-        gv = float(g[n, c, h, w])
-        dx, dy = sample_grad(x, n, c, ix, iy, mode, padding, align)
-        sx += gv * dx
-        sy += gv * dy
+    if mode != NEAREST and ix == ix and iy == iy:
+        kx, xs, wx, dwx = axis_taps(ix, x.shape[3], mode, padding, align)
+        ky, ys, wy, dwy = axis_taps(iy, x.shape[2], mode, padding, align)
+        for c in range(g.shape[1]):
+            gv = float(g[n, c, h, w])
+            sx += gv * weighted(x, n, c, ky, ys, wy, kx, xs, dwx)
+            sy += gv * weighted(x, n, c, ky, ys, dwy, kx, xs, wx)
     ggrid[n, h, w, 0] = sx * dix
     ggrid[n, h, w, 1] = sy * diy
 
 
 HELPERS = ("unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
-           "pixel", "cubic", "cubic_grad", "place", "sample", "sample_grad", "spread", "sample_point", "spread_plane",
+           "cubic", "cubic_grad", "place", "axis_taps", "weighted", "sample_point", "spread_plane",
            "point_grad")  # each after those it calls
 
 
