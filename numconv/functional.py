@@ -862,6 +862,23 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 @_arrays_in_arrays_out
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """The randomized leaky ReLU (Xu et al. 2015), as ``torch.nn.functional.rrelu``: in training each
+    element at or below 0 is multiplied by its own slope drawn uniformly from [lower, upper) (from
+    ``numconv.random.generator()``; on a device, drawn there), the gradient being that slope;
+    otherwise a leaky ReLU with slope (lower + upper) / 2."""
+    lower, upper = shapes.real(lower, "lower"), shapes.real(upper, "upper")
+    if lower > upper:
+        raise ValueError(f"rrelu: lower={lower} must be at most upper={upper}")
+    x = _float(input, "input")
+    if not shapes.flag(training, "training"):
+        return leaky_relu(x, (lower + upper) / 2, inplace)
+    drawn = M.add(M.multiply(M.uniform(_random.generator(), x.shape, x.dtype, like=x.data), upper - lower), lower)
+    slope = Tensor(M.where(M.compare("le", x.data, 0), drawn, M.ones((), x.dtype, like=x.data)))
+    return x.mul_(slope) if shapes.flag(inplace, "inplace") else x * slope
+
+
+@_arrays_in_arrays_out
 def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (exp(x) - 1)."""
     alpha = shapes.real(alpha, "alpha")

@@ -803,6 +803,15 @@ def random_cases():
         assert abs(dropped.mean() - 0.3) < 0.075, dropped.mean()  # 4 standard deviations
         assert np.allclose(hy[~dropped], h[~dropped] / 0.7, rtol=1e-12)
         assert bits(F.dropout(x, 0.3).data) != bits(y.data), "the next draw gave the same mask"
+    with checking("random", "rrelu on the device: a slope per element from [lower, upper), the gradient that slope"):
+        h = RNG.standard_normal((8, 40))
+        x = nc.Tensor(h, requires_grad=True)
+        y = F.rrelu(x.cuda(), 0.1, 0.4, training=True)
+        y.sum().backward()
+        assert y.device == "cuda"
+        g, low = x.grad.numpy(), h <= 0
+        assert ((g[low] >= 0.1) & (g[low] < 0.4)).all() and (g[~low] == 1).all() and g[low].std() > 0.05
+        assert np.allclose(y.numpy(), h * g, rtol=1e-12)
     with checking("random", "dropout2d on the device zeroes whole channels; backward through the mask"):
         h = np.abs(RNG.standard_normal((6, 8, 2, 3))) + 0.5
         x = nc.Tensor(h, requires_grad=True)

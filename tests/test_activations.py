@@ -286,3 +286,49 @@ def test_arrays_of_many_chunks_equal_their_pieces(name, rng):
     y2 = fn(again)
     y2.backward(g)
     assert np.array_equal(y2.numpy(), y.numpy()) and np.array_equal(again.grad.numpy(), whole.grad.numpy())
+
+
+# ----------------------------------------------------------------------------- rrelu
+
+
+def test_rrelu_in_evaluation_is_torchs_leaky_relu(rng, torch):
+    x = rng.standard_normal((3, 40))
+    x[0, :3] = 0.0
+    results = []
+    for L, fn in ((nc, F.rrelu), (torch, torch.nn.functional.rrelu)):
+        t = L.tensor(x, requires_grad=True)
+        y = fn(t, 0.1, 0.4)
+        (y * L.tensor(x[::-1].copy())).sum().backward()
+        results.append((y.detach().numpy(), t.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-15)
+    assert repr(nn.RReLU(0.1, 0.4)) == repr(torch.nn.RReLU(0.1, 0.4))
+
+
+def test_rrelu_in_training_draws_a_slope_per_element(rng):
+    """Each element at or below 0 takes its own slope from [lower, upper) (the gradient is that slope),
+    the slopes average (lower + upper) / 2, positive elements pass; reproducible under manual_seed."""
+    x = rng.standard_normal(20000)
+    x[:5] = 0.0
+    t = nc.Tensor(x, requires_grad=True)
+    nc.manual_seed(3)
+    y = F.rrelu(t, 0.1, 0.4, training=True)
+    y.sum().backward()
+    grad, out = t.grad.numpy(), y.detach().numpy()
+    low = x <= 0
+    np.testing.assert_array_equal(out[~low], x[~low])
+    np.testing.assert_array_equal(grad[~low], 1.0)
+    assert ((grad[low] >= 0.1) & (grad[low] < 0.4)).all()
+    np.testing.assert_allclose(out[low], x[low] * grad[low], rtol=1e-15)
+    assert abs(grad[low].mean() - 0.25) < 0.005 and grad[low].std() > 0.08  # uniform: std 0.087
+    nc.manual_seed(3)
+    np.testing.assert_array_equal(F.rrelu(x, 0.1, 0.4, training=True), out)
+    m = nn.RReLU(0.1, 0.4, inplace=True)
+    h = nc.Tensor(x.copy())
+    assert m(h) is h and (h.numpy()[low] != out[low]).any()  # training by default: new draws
+    m.eval()
+    np.testing.assert_allclose(m(nc.Tensor(x.copy())).numpy(), np.where(low, 0.25 * x, x), rtol=1e-15)
+    with pytest.raises(ValueError, match="lower=0.5 must be at most upper=0.2"):
+        F.rrelu(x, 0.5, 0.2, training=True)
+    with pytest.raises(ValueError, match="lower=0.5 must be at most upper=0.2"):
+        nn.RReLU(0.5, 0.2)

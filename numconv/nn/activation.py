@@ -72,6 +72,24 @@ class LeakyReLU(Module):
         return _inplace_repr(self, f"negative_slope={self.negative_slope}")
 
 
+class RReLU(Module):
+    """The randomized leaky ReLU: in training each element at or below 0 takes a slope drawn from
+    [lower, upper); in evaluation the slope (lower + upper) / 2 (``F.rrelu``)."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper = shapes.real(lower, "lower"), shapes.real(upper, "upper")
+        if self.lower > self.upper:
+            raise ValueError(f"RReLU: lower={lower} must be at most upper={upper}")
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return _inplace_repr(self, f"lower={self.lower}, upper={self.upper}")
+
+
 class PReLU(Module):
     """x where x > 0, else a * x, with the slope ``a`` learned: one (``num_parameters=1``) or one per
     channel (``num_parameters=C``), each starting at ``init``."""
