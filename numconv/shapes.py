@@ -782,8 +782,8 @@ def affine_grid_size(theta_shape, size):
     want = (size[0], 2, 3) if len(size) == 4 else (size[0], 3, 4)
     if tuple(theta_shape) != want:
         raise ValueError(f"affine_grid: theta must have shape {want} for size {size}, got {tuple(theta_shape)}")
-    if any(n < 0 for n in size):
-        raise ValueError(f"affine_grid: sizes must be >= 0, got {size}")
+    if any(n < 1 for n in size):
+        raise ValueError(f"affine_grid: sizes must be positive (as PyTorch's), got {size}")
     return size
 
 

@@ -159,9 +159,24 @@ def test_points_outside_and_non_finite_points(rng):
         b = F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=True)
         np.testing.assert_allclose(b[0, :, 0, 0], x[0, :, 1, 2], atol=1e-12)  # clipped to the right edge
         np.testing.assert_allclose(b[0, :, 0, 3], x[0, :, 2, 0], atol=1e-12)  # the bottom-left corner
-    a, g = nc.Tensor(x, requires_grad=True), nc.Tensor(grid, requires_grad=True)
-    F.grid_sample(a, g).sum().backward()
-    assert np.isfinite(a.grad.numpy()).all() and not a.grad.numpy().any()  # nothing sampled inside
+    for mode in MODES:  # a non-finite point's own gradient is NaN (as PyTorch's; nearest's is 0)
+        a, g = nc.Tensor(x, requires_grad=True), nc.Tensor(grid, requires_grad=True)
+        F.grid_sample(a, g, mode=mode).sum().backward()
+        assert np.isfinite(a.grad.numpy()).all() and not a.grad.numpy().any()  # nothing sampled inside
+        gg = g.grad.numpy()[0, 0]
+        assert (np.isnan(gg[1:3]).all() if mode != "nearest" else not gg[1:3].any()) and not gg[[0, 3]].any(), mode
+
+
+def test_reflection_far_outside_mirrors_as_torch(torch):
+    """A point 1e8 images away is mirrored from where it is (a clamp before the reflection gave 0)."""
+    x = np.arange(8.0).reshape(1, 1, 1, 8)
+    grid = np.array([[[[3e8 + 0.1, 0.0], [-7.3e9 - 0.2, 0.5], [4e11 + 0.5, 0.0]]]])
+    for mode in MODES:
+        for align in (False, True):
+            args = dict(mode=mode, padding_mode="reflection", align_corners=align)
+            want = torch.nn.functional.grid_sample(torch.tensor(x), torch.tensor(grid), **args).numpy()
+            np.testing.assert_allclose(F.grid_sample(x, grid, **args), want, rtol=1e-6, atol=1e-6,
+                                       err_msg=f"{mode} align_corners={align}")
 
 
 def test_empty_grids_and_channels(rng):
@@ -185,6 +200,7 @@ def test_bad_arguments_are_named(rng):
         (lambda: F.affine_grid(np.zeros((2, 2, 3)), (3, 1, 4, 4)), ValueError, r"theta must have shape \(3, 2, 3\)"),
         (lambda: F.affine_grid(np.zeros((2, 2, 3)), (2, 1, 4)), ValueError, r"size must be \(N, C, H, W\)"),
         (lambda: F.affine_grid(np.zeros((2, 2, 3)), 4), TypeError, "size must be a tuple of ints"),
+        (lambda: F.affine_grid(np.zeros((2, 2, 3)), (2, 3, 0, 4)), ValueError, "sizes must be positive"),
     ]
     for call, error, words in cases:
         with pytest.raises(error, match=words):

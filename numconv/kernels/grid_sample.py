@@ -13,7 +13,8 @@ pads each of its 16 taps instead, as PyTorch does). Taps outside the image read 
     nearest   the pixel at (round(ix), round(iy)), halves to even
     bicubic   the 4 x 4 pixels around it, weighted by Keys' cubic convolution (a = -0.75) in x and y
 
-A coordinate that is not finite samples NaN (and sends no gradient into x).
+A coordinate that is not finite samples NaN, sends no gradient into x, and gets a NaN gradient itself
+(0 for nearest).
 """
 import math
 
@@ -24,6 +25,7 @@ ZEROS, BORDER, REFLECTION = 0, 1, 2
 MODES = {"bilinear": BILINEAR, "nearest": NEAREST, "bicubic": BICUBIC}
 PADDINGS = {"zeros": ZEROS, "border": BORDER, "reflection": REFLECTION}
 CUBIC_A = -0.75
+fmod = math.fmod  # the C fmod (exact); the CPU binds NumPy's, as Numba's CPU target has no math.fmod
 FAR = 1073741824.0  # 2**30: a coordinate beyond this is outside any image, and still fits an int
 
 
@@ -71,9 +73,10 @@ def reflect(index, size, align):
     if d < 0.0:
         sign = -1.0
         d = -d
-    flips = math.floor(d / span)
-    extra = d - flips * span
-    if flips % 2 == 0:
+    extra = fmod(d, span)
+    q = d / span
+    flips = q - fmod(q, 1.0)  # floor(d / span) as PyTorch takes it, kept a float: no integer to overflow
+    if fmod(flips, 2.0) == 0.0:
         return extra + low, sign
     return span - extra + low, -sign
 
@@ -90,7 +93,7 @@ def nearest(v):
 def source_index(coord, size, padding, align):
     """The pixel index a coordinate samples (padding applied), and its derivative with respect to the
     coordinate."""
-    index = min(max(unnormalize(coord, size, align), -FAR), FAR)
+    index = unnormalize(coord, size, align)
     grad = unnormalize_grad(size, align)
     if padding == BORDER:
         grad *= clip_grad(index, size)
@@ -99,16 +102,21 @@ def source_index(coord, size, padding, align):
         index, sign = reflect(index, size, align)
         grad *= sign * clip_grad(index, size)
         index = clip(index, size)
+    else:  # zeros: far outside stays far outside, in the range of an int
+        index = min(max(index, -FAR), FAR)
     return index, grad
 
 
 def bounded(index, size, padding, align):
-    """An integer tap index of bicubic with the padding mode applied (itself for zeros)."""
+    """A bicubic tap's pixel: ``index`` (a whole number, as a float: it may lie far outside) with the
+    padding mode applied; -1 for a pixel outside the image (zeros)."""
     if padding == BORDER:
-        return int(clip(float(index), size))
+        return int(clip(index, size))
     if padding == REFLECTION:
-        return int(clip(reflect(float(index), size, align)[0], size))
-    return index
+        return int(clip(reflect(index, size, align)[0], size))
+    if 0.0 <= index < size:
+        return int(index)
+    return -1
 
 
 def cubic(t, k):
@@ -147,8 +155,8 @@ def place(gx, gy, x, mode, padding, align):
     H, W = x.shape[2], x.shape[3]
     if not (abs(gx) < math.inf and abs(gy) < math.inf):
         return math.nan, math.nan, 0.0, 0.0
-    if mode == BICUBIC:
-        ix, iy = min(max(unnormalize(gx, W, align), -FAR), FAR), min(max(unnormalize(gy, H, align), -FAR), FAR)
+    if mode == BICUBIC:  # its taps are padded one by one (axis_taps), wherever the point is
+        ix, iy = unnormalize(gx, W, align), unnormalize(gy, H, align)
         dix, diy = unnormalize_grad(W, align), unnormalize_grad(H, align)
     else:
         ix, dix = source_index(gx, W, padding, align)
@@ -163,18 +171,19 @@ def axis_taps(index, size, mode, padding, align):
     if mode == NEAREST:
         k = nearest(index)
         return 1, (k if 0 <= k < size else -1, -1, -1, -1), (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)
-    f = math.floor(index)
-    t = index - f
-    f = int(f)
-    if mode == BILINEAR:
+    if mode == BILINEAR:  # index is inside [-FAR, FAR] here (source_index): its floor fits an int
+        f = math.floor(index)
+        t = index - f
+        f = int(f)
         a = f if 0 <= f < size else -1
         b = f + 1 if 0 <= f + 1 < size else -1
         return 2, (a, b, -1, -1), (1.0 - t, t, 0.0, 0.0), (-1.0, 1.0, 0.0, 0.0)
-    p0, p1 = bounded(f - 1, size, padding, align), bounded(f, size, padding, align)
-    p2, p3 = bounded(f + 1, size, padding, align), bounded(f + 2, size, padding, align)
-    return (4, (p0 if 0 <= p0 < size else -1, p1 if 0 <= p1 < size else -1, p2 if 0 <= p2 < size else -1,
-                p3 if 0 <= p3 < size else -1),
-            (cubic(t, 0), cubic(t, 1), cubic(t, 2), cubic(t, 3)),
+    r = fmod(index, 1.0)  # bicubic: the floor kept a float, as the point may be anywhere
+    f = index - r - (1.0 if r < 0.0 else 0.0)
+    t = index - f
+    p0, p1 = bounded(f - 1.0, size, padding, align), bounded(f, size, padding, align)
+    p2, p3 = bounded(f + 1.0, size, padding, align), bounded(f + 2.0, size, padding, align)
+    return (4, (p0, p1, p2, p3), (cubic(t, 0), cubic(t, 1), cubic(t, 2), cubic(t, 3)),
             (cubic_grad(t, 0), cubic_grad(t, 1), cubic_grad(t, 2), cubic_grad(t, 3)))
 
 
@@ -234,7 +243,10 @@ def point_grad(ggrid, g, x, grid, n, h, w, mode, padding, align):
     ix, iy, dix, diy = place(grid[n, h, w, 0], grid[n, h, w, 1], x, mode, padding, align)
     sx = 0.0
     sy = 0.0
-    if mode != NEAREST and ix == ix and iy == iy:
+    if mode != NEAREST and (ix != ix or iy != iy):  # a non-finite point: its gradient is NaN, as PyTorch's
+        sx = math.nan
+        sy = math.nan
+    elif mode != NEAREST:
         kx, xs, wx, dwx = axis_taps(ix, x.shape[3], mode, padding, align)
         ky, ys, wy, dwy = axis_taps(iy, x.shape[2], mode, padding, align)
         for c in range(g.shape[1]):
@@ -250,11 +262,12 @@ HELPERS = ("unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "n
            "point_grad")  # each after those it calls
 
 
-def compiled(wrap, called=None, names=()):
+def compiled(wrap, called=None, names=(), **primitives):
     """Every helper above compiled with ``wrap`` (a target's decorator for functions its kernels call),
     each calling the others' compiled forms: {name: compiled function}. ``names`` are compiled with
-    ``called`` instead (the CPU's: called, not inlined, to keep the kernels' compile time down)."""
-    done = {}
+    ``called`` instead (the CPU's: called, not inlined, to keep the kernels' compile time down);
+    ``primitives`` replace the functions the helpers call (``fmod``)."""
+    done = dict(primitives)
     for name in HELPERS:
         done[name] = (called if name in names else wrap)(with_primitives(globals()[name], **done))
     return done

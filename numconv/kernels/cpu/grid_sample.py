@@ -3,13 +3,15 @@ turn), the input's gradient a task per (sample, channel) plane walking every out
 so that each task alone writes what it writes (no atomics; the same bits on any thread count). Each
 task is ``numconv.kernels.grid_sample``'s, the CUDA kernels' own, inlined.
 """
+import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH, inline, kernel
 from .. import grid_sample as G
 
 
-_H = G.compiled(inline, njit(fastmath=FASTMATH), ("reflect", "bounded", "cubic", "cubic_grad"))
+_H = G.compiled(inline, njit(fastmath=FASTMATH), ("reflect", "bounded", "cubic", "cubic_grad"),
+                fmod=inline(lambda a, b: np.fmod(a, b)))
 _sample_point, _spread_plane, _point_grad = _H["sample_point"], _H["spread_plane"], _H["point_grad"]
 
 
