@@ -43,10 +43,14 @@ from .clip_grad import (  # noqa: E402,F401 (torch.nn.utils's home for them)
 from .fusion import (  # noqa: E402,F401 (torch.nn.utils's home for them)
     fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights,
 )
+from .weight_norms import (  # noqa: E402,F401
+    remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm,
+)
 
 __all__ = ["linear_to_conv", "make_fully_convolutional", "FullyConvolutional", "clip_grad_norm_", "clip_grad_value_",
            "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector", "vector_to_parameters",
-           "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights"]
+           "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights",
+           "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]
 
 _CONV = {1: Conv1d, 2: Conv2d, 3: Conv3d}
 _BN = {1: BatchNorm1d, 2: BatchNorm2d, 3: BatchNorm3d}
