@@ -75,3 +75,22 @@ def test_lazy_layers_refuse_inputs_they_cannot_size():
         nn.LazyConv2d(3, 2)(nc.randn(4, 5))
     with pytest.raises(ValueError, match="LazyBatchNorm1d: input must have shape"):
         nn.LazyBatchNorm1d()(nc.randn(4))
+
+
+def test_found_by_the_review_of_lazy_layers(rng, torch):
+    """summary of a model not yet sized (the layer's forward ran twice through summary's wrapper);
+    bias given by position; a batch norm without affine parameters takes its dtype from its buffers;
+    re-parameterizing or loading into a layer not yet sized says to call it first."""
+    m = nn.Sequential(nn.LazyConv2d(4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(5))
+    assert "Linear   [1, 5]" in str(nc.summary(m, (3, 8, 8)))
+    assert [type(layer).__name__ for layer in m] == ["Conv2d", "ReLU", "Flatten", "Linear"]
+    x = rng.standard_normal((1, 3, 5, 5)).astype(np.float32)
+    conv = nn.LazyConv2d(4, 3, 1, 0, 1, 1, False)
+    assert conv(nc.Tensor(x)).shape == tuple(torch.nn.LazyConv2d(4, 3, 1, 0, 1, 1, False)(torch.tensor(x)).shape)
+    assert conv.bias is None
+    bn = nn.LazyBatchNorm2d(affine=False, dtype=np.float64)
+    assert bn(nc.Tensor(x.astype(np.float64))).dtype == np.float64 and bn.running_mean.dtype == np.float64
+    with pytest.raises(ValueError, match="lazy layer not sized yet: call it"):
+        nn.utils.spectral_norm(nn.LazyLinear(3))
+    with pytest.raises(ValueError, match="lazy layer not sized yet: call the model once"):
+        nn.LazyLinear(3).load_state_dict({"weight": np.zeros((3, 4), np.float32), "bias": np.zeros(3, np.float32)})

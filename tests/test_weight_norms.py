@@ -96,5 +96,7 @@ def test_bad_uses_are_refused():
         nn.utils.remove_spectral_norm(m)
     with pytest.raises(ValueError, match="dim=2 is out of range"):
         nn.utils.weight_norm(nn.Linear(3, 2), dim=2)
+    with pytest.raises(TypeError, match="dim must be an int or None, got 0.5"):
+        nn.utils.weight_norm(nn.Linear(3, 2), dim=0.5)
     with pytest.raises(ValueError, match="n_power_iterations must be a positive int"):
         nn.utils.spectral_norm(nn.Linear(3, 2), n_power_iterations=0)

@@ -50,7 +50,8 @@ class _Lazy(Module):
 
     def forward(self, input, *args, **kwargs):
         args_, kwargs_ = self._lazy
-        first = next((p for p in self._parameters.values() if p is not None), None)
+        first = next((p for p in (*self._parameters.values(), *self._buffers.values())
+                      if p is not None and p.dtype.kind == "f"), None)
         dtype = first.dtype if first is not None else np.float32
         real = self.cls_to_become(self._size(input), *args_, **{**kwargs_, "dtype": dtype})
         device = None if first is None else first.device
@@ -65,8 +66,8 @@ class _Lazy(Module):
             if key not in _MODULE_STATE:
                 self.__dict__[key] = value
         del self.__dict__["_lazy"]
-        self.__class__ = self.cls_to_become
-        return self.forward(input, *args, **kwargs)
+        cls = self.__class__ = self.cls_to_become
+        return cls.forward(self, input, *args, **kwargs)  # not self.forward: a wrapper (summary's) may stand there
 
     def extra_repr(self):
         args, kwargs = self._lazy
@@ -113,9 +114,11 @@ def _make_lazy_conv(cls, nd, transposed):
         cls_to_become = cls
         _size = _channels(nd, "in_channels")
 
-        def __init__(self, out_channels, kernel_size, *args, bias=True, device=None, dtype=None, **kwargs):
-            super().__init__((out_channels, kernel_size, *args), {"bias": bias, **kwargs},
-                             lambda name: name == "weight" or bias, factory_dtype(device, dtype))
+        def __init__(self, out_channels, kernel_size, *args, device=None, dtype=None, **kwargs):
+            bias = args[4] if len(args) > 4 else kwargs.get("bias", True)  # after stride, padding, dilation or
+            # output_padding, and groups, in both signatures
+            super().__init__((out_channels, kernel_size, *args), kwargs, lambda name: name == "weight" or bias,
+                             factory_dtype(device, dtype))
 
     LazyConv.__name__ = LazyConv.__qualname__ = f"Lazy{cls.__name__}"
     LazyConv.__doc__ = (f"``Lazy{cls.__name__}(out_channels, kernel_size, ...)``: a ``{cls.__name__}`` whose "

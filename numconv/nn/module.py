@@ -554,7 +554,7 @@ class Module:
         missing = [k for k in slots if k not in state_dict and not self._is_norm_counter(k)]
         unexpected = [k for k in state_dict if k not in slots]
         values, mismatched, refused = {}, [], []
-        for k, (_, _, t) in slots.items():
+        for k, (owner, _, t) in slots.items():
             if k not in state_dict:
                 continue
             value = state_dict[k]
@@ -565,7 +565,9 @@ class Module:
             if self._is_norm_counter(k) and tuple(arr.shape) == (1,) and t.ndim == 0:  # older checkpoints' (1,)
                 arr = arr.reshape(())
             if tuple(arr.shape) != tuple(t.shape):
-                mismatched.append(f"{k!r}: checkpoint shape {tuple(arr.shape)}, model shape {tuple(t.shape)}")
+                lazy = getattr(owner, "has_uninitialized_params", lambda: False)()
+                mismatched.append(f"{k!r}: checkpoint shape {tuple(arr.shape)}, model shape {tuple(t.shape)}" + (
+                    " (a lazy layer not sized yet: call the model once on an input before loading)" if lazy else ""))
             elif assign and isinstance(t, Parameter) and t.requires_grad and np.dtype(arr.dtype).kind != "f":
                 refused.append(f"{k!r}: assign=True would make a parameter that requires grad of dtype {arr.dtype}")
             values[k] = arr

@@ -48,6 +48,9 @@ def _weight(module, name, what):
         if fn.name == name:
             raise RuntimeError(f"{what}: {name!r} of {type(module).__name__} is already re-parameterized "
                                f"({type(fn).__name__[1:]})")
+    if getattr(module, "has_uninitialized_params", lambda: False)():
+        raise ValueError(f"{what}: {type(module).__name__} is a lazy layer not sized yet: call it (or the model) once "
+                         "on an input first")
     weight = module._parameters.get(name) if hasattr(module, "_parameters") else None
     if not isinstance(weight, Parameter):
         raise ValueError(f"{what}: {type(module).__name__} has no parameter {name!r}")
@@ -84,6 +87,8 @@ def weight_norm(module, name="weight", dim=0):
     dim None, or -1 as in PyTorch, the whole tensor's), as ``torch.nn.utils.weight_norm``. Returns the
     module, with parameters ``<name>_g`` and ``<name>_v`` in place of ``<name>``."""
     weight = _weight(module, name, "weight_norm")
+    if dim is not None and not isinstance(dim, int):
+        raise TypeError(f"weight_norm: dim must be an int or None, got {dim!r}")
     if dim is not None and dim != -1:
         if not -weight.ndim <= dim < weight.ndim:
             raise ValueError(f"weight_norm: dim={dim} is out of range for a weight of shape {weight.shape}")
@@ -145,6 +150,8 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
                          f"{n_power_iterations!r}")
     if dim is None:
         dim = 1 if getattr(module, "_transposed", False) else 0
+    if not isinstance(dim, int):
+        raise TypeError(f"spectral_norm: dim must be an int or None, got {dim!r}")
     if not -weight.ndim <= dim < max(weight.ndim, 1):
         raise ValueError(f"spectral_norm: dim={dim} is out of range for a weight of shape {weight.shape}")
     fn = _SpectralNorm(name, n_power_iterations, dim % max(weight.ndim, 1), float(eps))
