@@ -1229,6 +1229,44 @@ def dropout(input, p=0.5, training=True, inplace=False, mode="upscale_in_train")
     return _dropout(_float(input, "input"), p, training, inplace, mode, lambda s: s)
 
 
+SELU_ALPHA_PRIME = 1.7580993408473766  # SELU's scale * alpha: the value SELU tends to at -infinity, negated
+
+
+def _alpha_dropout(x, p, training, inplace, mask_shape):
+    """SELU's dropout (Klambauer et al. 2017), as PyTorch's: a dropped value becomes SELU's negative
+    saturation -alpha', then every value is a * v + b with a and b that keep zero mean and unit
+    variance: a = 1 / sqrt((alpha'^2 p + 1)(1 - p)), b = a alpha' p."""
+    p = shapes.real(p, "dropout probability p", 0.0, 1.0)
+    inplace = shapes.flag(inplace, "inplace")
+    if not shapes.flag(training, "training") or p == 0.0 or x.numel() == 0:
+        return x
+    if p == 1.0:  # every value dropped, as PyTorch (a would be infinite)
+        return x.mul_(0.0) if inplace else x * 0.0
+    keep = M.astype(M.compare("ge", M.uniform(_random.generator(), mask_shape(x.shape), x.dtype, like=x.data), p),
+                    x.dtype)
+    a = 1.0 / np.sqrt((SELU_ALPHA_PRIME ** 2 * p + 1.0) * (1.0 - p))
+    scale = Tensor(M.multiply(keep, a))
+    shift = Tensor(M.add(M.multiply(M.subtract(keep, 1.0), SELU_ALPHA_PRIME * a), SELU_ALPHA_PRIME * a * p))
+    return x.mul_(scale).add_(shift) if inplace else x * scale + shift
+
+
+@_arrays_in_arrays_out
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for self-normalizing (SELU) networks, as ``torch.nn.functional.alpha_dropout`` (whose
+    ``training`` defaults to False): each value dropped with probability p is set to SELU's negative
+    saturation, and all are then scaled and shifted to keep zero mean and unit variance."""
+    return _alpha_dropout(_float(input, "input"), p, training, inplace, lambda s: s)
+
+
+@_arrays_in_arrays_out
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """``alpha_dropout`` of whole channels: one draw per (sample, channel) of input (N, C, *)."""
+    x = _float(input, "input")
+    if x.ndim < 2:
+        raise ValueError(f"feature_alpha_dropout: input must have at least 2 dimensions (N, C, ...), got {x.shape}")
+    return _alpha_dropout(x, p, training, inplace, lambda s: s[:2] + (1,) * (len(s) - 2))
+
+
 def _make_feature_dropout(nd):
     dims = ("L", "H, W", "D, H, W")[nd - 1]
 

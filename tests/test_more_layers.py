@@ -479,3 +479,38 @@ def test_bad_input_is_named(call, error, words):
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value), str(info.value)
+
+
+# ----------------------------------------------------------------------------- alpha dropout
+
+
+@pytest.mark.parametrize("feature", [False, True])
+def test_alpha_dropout_is_the_selu_dropout_torch_draws(feature, rng, torch):
+    """Each value is a x + a alpha' p if kept, a alpha' (p - 1) if dropped (a = ((alpha'^2 p + 1)(1 - p))^-1/2,
+    alpha' = 1.7581): the same two formulas describe torch's outputs; about p dropped (whole channels for
+    the feature form); zero mean and unit variance kept; the gradient a where kept; identity in eval."""
+    p, alpha = 0.2, 1.7580993408473766
+    a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    x = rng.standard_normal((400, 50, 2, 2) if feature else (200000,))
+    fn, torch_fn = (F.feature_alpha_dropout, torch.nn.functional.feature_alpha_dropout) if feature else \
+        (F.alpha_dropout, torch.nn.functional.alpha_dropout)
+    t = nc.Tensor(x, requires_grad=True)
+    y = fn(t, p, training=True)
+    y.backward(nc.ones(*x.shape, dtype=nc.float64))
+    for out in (y.detach().numpy(), torch_fn(torch.tensor(x), p, training=True).numpy()):
+        kept = np.isclose(out, a * x + a * alpha * p, rtol=0, atol=1e-12)
+        dropped = np.isclose(out, a * alpha * (p - 1), rtol=0, atol=1e-12)
+        assert (kept ^ dropped).all()
+        assert abs(dropped.mean() - p) < 0.01
+        if feature:  # a channel is kept or dropped whole
+            assert (kept.reshape(400, 50, 4).all(2) | dropped.reshape(400, 50, 4).all(2)).all()
+        assert abs(out.mean()) < 0.02 and abs(out.var() - 1) < 0.03
+    g = t.grad.numpy()
+    np.testing.assert_allclose(g, np.where(np.isclose(y.detach().numpy(), a * alpha * (p - 1), atol=1e-12), 0, a))
+    assert fn(x, p) is x or np.array_equal(fn(x, p), x)  # training=False by default, as torch's
+    assert not F.alpha_dropout(x[:10], 1.0, training=True).any()
+    m = (nn.FeatureAlphaDropout if feature else nn.AlphaDropout)(p)
+    assert repr(m) == repr((torch.nn.FeatureAlphaDropout if feature else torch.nn.AlphaDropout)(p))
+    assert not np.array_equal(m(nc.Tensor(x)).numpy(), x) and np.array_equal(m.eval()(nc.Tensor(x)).numpy(), x)
+    with pytest.raises(ValueError, match="dropout probability p"):
+        fn(x, 1.5, training=True)

@@ -10,7 +10,7 @@ from .. import shapes
 from ._utils import probability
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 _MODES = F.DROPOUT_MODES
 
@@ -55,3 +55,25 @@ class Dropout3d(_DropoutNd):
     """``Dropout3d(p=0.5, inplace=False, mode='upscale_in_train')``: ``F.dropout3d``, zeroes whole channels of (N, C, D, H, W)."""
 
     _fn_name = "dropout3d"
+
+
+class AlphaDropout(Module):
+    """``AlphaDropout(p=0.5, inplace=False)``: ``F.alpha_dropout`` while training (SELU networks)."""
+
+    _fn_name = "alpha_dropout"
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        self.p, self.inplace = probability(p), shapes.flag(inplace, "inplace")
+
+    def forward(self, input):
+        return getattr(F, self._fn_name)(input, self.p, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class FeatureAlphaDropout(AlphaDropout):
+    """``FeatureAlphaDropout(p=0.5, inplace=False)``: ``F.feature_alpha_dropout``, whole channels."""
+
+    _fn_name = "feature_alpha_dropout"
