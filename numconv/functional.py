@@ -819,6 +819,26 @@ def softmax(input, dim=None, *, dtype=None):
 
 
 @_arrays_in_arrays_out
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample from the Gumbel-softmax (concrete) distribution over ``dim``, as
+    ``torch.nn.functional.gumbel_softmax``: softmax((logits + g) / tau) with g Gumbel(0, 1) noise
+    (from ``numconv.random.generator()``; on a device, drawn there). ``hard``: the one-hot vector of
+    its largest entry, with the soft sample's gradient (straight-through). ``eps`` is unused, as in
+    PyTorch."""
+    x = _float(logits, "logits")
+    tau = shapes.real(tau, "tau", 0.0, lo_open=True)
+    dim = _dim(dim, x.ndim)
+    u = M.uniform(_random.generator(), x.shape, x.dtype, like=x.data)
+    tiny = float(np.finfo(x.dtype).tiny)
+    exponential = M.maximum(M.negative(M.log1p(M.negative(u))), tiny)  # -log(1 - U) > 0: Exp(1)
+    y = ((x + Tensor(M.negative(M.log(exponential)))) / tau).softmax(dim)
+    if not shapes.flag(hard, "hard"):
+        return y
+    one_hot = Tensor(M.zeros(x.shape, x.dtype, like=x.data)).scatter(dim, y.detach().argmax(dim, keepdim=True), 1.0)
+    return one_hot - y.detach() + y
+
+
+@_arrays_in_arrays_out
 def log_softmax(input, dim=None, *, dtype=None):
     """x - max - log(sum(exp(x - max))) along ``dim``: stable for any logits; ``dtype``: cast the input to it first."""
     x = _float(_cast(input, dtype, "log_softmax"), "input")

@@ -514,3 +514,33 @@ def test_alpha_dropout_is_the_selu_dropout_torch_draws(feature, rng, torch):
     assert not np.array_equal(m(nc.Tensor(x)).numpy(), x) and np.array_equal(m.eval()(nc.Tensor(x)).numpy(), x)
     with pytest.raises(ValueError, match="dropout probability p"):
         fn(x, 1.5, training=True)
+
+
+# ----------------------------------------------------------------------------- gumbel_softmax
+
+
+def test_gumbel_softmax_samples_the_categorical_and_hard_passes_the_soft_gradient(rng):
+    """The Gumbel-max trick: the argmax of logits + Gumbel noise is distributed as softmax(logits), so the
+    hard samples' class frequencies approach it; soft samples are probability vectors; hard ones are
+    one-hot with the soft sample's gradient (straight-through); reproducible under manual_seed."""
+    probs = np.array([0.5, 0.3, 0.15, 0.05])
+    logits = np.tile(np.log(probs), (40000, 1))
+    nc.manual_seed(7)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    assert set(np.unique(hard)) == {0.0, 1.0} and (hard.sum(1) == 1).all()
+    np.testing.assert_allclose(hard.mean(0), probs, atol=0.01)
+    nc.manual_seed(7)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(soft.argmax(1), hard.argmax(1))  # the same draws under the same seed
+    x = nc.Tensor(logits[:5], requires_grad=True)
+    w = nc.Tensor(rng.standard_normal((5, 4)))
+    nc.manual_seed(3)
+    (F.gumbel_softmax(x, tau=2.0, hard=True) * w).sum().backward()
+    g_hard = x.grad.numpy().copy()
+    x.grad = None
+    nc.manual_seed(3)
+    (F.gumbel_softmax(x, tau=2.0) * w).sum().backward()
+    np.testing.assert_allclose(g_hard, x.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="tau"):
+        F.gumbel_softmax(logits, tau=0.0)
