@@ -2855,13 +2855,14 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     'bicubic' (Keys, a = -0.75); padding_mode says what points outside read: 'zeros', 'border' (the
     nearest edge pixel) or 'reflection' (the image mirrored at its edges). Differentiable in the input
     and in the grid (the grid's gradient is 0 for 'nearest', and where 'border' or 'reflection'
-    clipped the point). A non-finite grid coordinate samples NaN. 4-d input only."""
+    clipped the point). A non-finite grid coordinate samples NaN. A volume (N, C, D, H, W) takes a grid
+    (N, D_out, H_out, W_out, 3) of (x, y, z) points, 'bilinear' then meaning trilinear (no 'bicubic')."""
     x = _float(input, "input")
     g = _float(grid, "grid")
     mode, padding, align = shapes.grid_sample_params(x.shape, g.shape, mode, padding_mode, align_corners)
     shapes.same_dtype([("input", x.dtype), ("grid", g.dtype)])
     _same_device(input=x, grid=g)
-    shapes.output_fits(x.shape[:2] + g.shape[1:3], "grid_sample", f"grid of shape {g.shape}")
+    shapes.output_fits(x.shape[:2] + g.shape[1:-1], "grid_sample", f"grid of shape {g.shape}")
     return _GridSample.apply(x, g, mode=mode, padding=padding, align=align)
 
 

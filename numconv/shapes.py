@@ -749,20 +749,22 @@ GRID_SAMPLE_PADDINGS = ("zeros", "border", "reflection")
 
 def grid_sample_params(x_shape, grid_shape, mode, padding_mode, align_corners):
     """(mode, padding_mode, align_corners as a bool) for ``grid_sample`` of an input of ``x_shape``
-    (N, C, H, W) at a grid of ``grid_shape`` (N, H_out, W_out, 2), with PyTorch's rules: the same N,
-    a last grid dimension of 2 (x, y), a non-empty image; align_corners None is False."""
-    if len(x_shape) == 5:
-        raise NotImplementedError("grid_sample of a 5-d input (N, C, D, H, W), a volume, is not supported: "
-                                  "4-d input (N, C, H, W) only")
-    if len(x_shape) != 4:
-        raise ValueError(f"grid_sample: input must have shape (N, C, H, W), got {tuple(x_shape)}")
-    if len(grid_shape) != 4 or grid_shape[3] != 2:
-        raise ValueError(f"grid_sample: grid must have shape (N, H_out, W_out, 2) for a 4-d input, got "
-                         f"{tuple(grid_shape)}")
+    (N, C, H, W) at a grid of ``grid_shape`` (N, H_out, W_out, 2), or (N, C, D, H, W) at
+    (N, D_out, H_out, W_out, 3), with PyTorch's rules: the same N, a last grid dimension of 2 (x, y)
+    or 3 (x, y, z), a non-empty image, no bicubic volume; align_corners None is False."""
+    if len(x_shape) not in (4, 5):
+        raise ValueError(f"grid_sample: input must have shape (N, C, H, W) or (N, C, D, H, W), got {tuple(x_shape)}")
+    k = len(x_shape) - 2
+    if len(grid_shape) != k + 2 or grid_shape[-1] != k:
+        want = "(N, H_out, W_out, 2)" if k == 2 else "(N, D_out, H_out, W_out, 3)"
+        raise ValueError(f"grid_sample: grid must have shape {want} for a {k + 2}-d input, got {tuple(grid_shape)}")
     if grid_shape[0] != x_shape[0]:
         raise ValueError(f"grid_sample: grid and input must have the same batch size N, got {grid_shape[0]} for the "
                          f"grid and {x_shape[0]} for the input")
-    if x_shape[2] < 1 or x_shape[3] < 1:
+    if k == 3 and mode == "bicubic":
+        raise ValueError("grid_sample: mode='bicubic' takes a 4-d input only (PyTorch's too); use 'bilinear' "
+                         "(trilinear) or 'nearest' for a volume")
+    if min(x_shape[2:]) < 1:
         raise ValueError(f"grid_sample: the input must have non-empty spatial dimensions, got shape {tuple(x_shape)}")
     if mode not in GRID_SAMPLE_MODES:
         raise ValueError(f"grid_sample: mode must be one of {GRID_SAMPLE_MODES}, got {mode!r}")

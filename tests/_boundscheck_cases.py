@@ -475,6 +475,9 @@ def grid_sample_cases():
                     return t.grad.numpy(), u.grad.numpy()
 
                 run(f"grid_sample {mode} {padding} align_corners={align}", forward_backward, x, grid)
+                if mode != "bicubic":  # a volume: trilinear or nearest
+                    volume, grid3 = rand(1, 2, 2, 3, 3), np.random.default_rng(7).uniform(-2.5, 2.5, (1, 2, 2, 2, 3))
+                    run(f"grid_sample volume {mode} {padding} align_corners={align}", forward_backward, volume, grid3)
 
 
 ACTIVATION_PARAMS = {"leaky_relu": (0.2,), "elu": (1.3,), "gelu": (), "gelu_tanh": (), "silu": (),

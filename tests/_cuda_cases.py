@@ -844,6 +844,11 @@ def grid_sample_cases():
         case("grid_sample", f"{mode}, {padding}, align_corners={align}", O.forward, x, grid, mode, padding, align,
              backward=backward)
     case("grid_sample", "float32", O.forward, x.astype(np.float32), grid.astype(np.float32), "bicubic", "zeros", False)
+    volume, grid3 = rand(1, 2, 2, 3, 3), RNG.uniform(-2.5, 2.5, (1, 2, 2, 2, 3))
+    grid3[0, 1, 1, 1, 2] = np.nan
+    for mode, padding in itertools.product(("bilinear", "nearest"), ("zeros", "border", "reflection")):
+        case("grid_sample", f"volume, {mode}, {padding}", O.forward, volume, grid3, mode, padding, True,
+             backward=backward)
 
 
 GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, resample_cases,

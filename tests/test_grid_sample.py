@@ -1,5 +1,6 @@
 """grid_sample and affine_grid: against loops written from the definitions below, against PyTorch,
-and their gradients (the input's, the grid's, theta's) against central differences, in float64.
+and their gradients (the input's, the grid's, theta's) against central differences, in float64;
+volumes (5-d input) against PyTorch and central differences.
 The device side runs in tests/_cuda_cases.py (``grid_sample_cases``)."""
 from __future__ import annotations
 
@@ -191,7 +192,9 @@ def test_bad_arguments_are_named(rng):
         (lambda: F.grid_sample(x, grid[:1]), ValueError, "same batch size N, got 1 for the grid and 2"),
         (lambda: F.grid_sample(x, grid[..., :1]), ValueError, r"grid must have shape \(N, H_out, W_out, 2\)"),
         (lambda: F.grid_sample(x[0], grid), ValueError, r"input must have shape \(N, C, H, W\)"),
-        (lambda: F.grid_sample(x[..., None], grid), NotImplementedError, "5-d input"),
+        (lambda: F.grid_sample(x[..., None], grid), ValueError, r"grid must have shape \(N, D_out, H_out, W_out, 3\)"),
+        (lambda: F.grid_sample(x[..., None], grid[..., None, :].repeat(3, -1)[..., :3], mode="bicubic"), ValueError,
+         "'bicubic' takes a 4-d input only"),
         (lambda: F.grid_sample(x, grid, mode="linear"), ValueError, "mode must be one of"),
         (lambda: F.grid_sample(x, grid, padding_mode="wrap"), ValueError, "padding_mode must be one of"),
         (lambda: F.grid_sample(x, grid.astype(np.float32)), TypeError, "grid has dtype float32 but input has"),
@@ -248,3 +251,40 @@ def test_a_spatial_transformer_trains_its_affine_map(rng):
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10
     np.testing.assert_allclose(theta.detach().numpy()[:, :, 2], np.tile([0.25, -0.2], (4, 1)), atol=0.03)
+
+
+# ----------------------------------------------------------------------------- volumes
+
+
+VOLUME_COMBOS = list(itertools.product(("bilinear", "nearest"), PADDINGS, (False, True)))
+
+
+@pytest.mark.parametrize("mode, padding, align", VOLUME_COMBOS)
+def test_volumes_and_their_gradients_match_torch(mode, padding, align, rng, torch):
+    """A 5-d input sampled at (x, y, z) points: trilinear ('bilinear') or nearest, every padding."""
+    x, grid = rng.standard_normal((2, 2, 3, 4, 5)), rng.uniform(-1.6, 1.6, (2, 2, 3, 4, 3))
+    w = rng.standard_normal((2, 2, 2, 3, 4))
+    results = []
+    for L in (nc, torch):
+        a, g = L.tensor(x, requires_grad=True), L.tensor(grid, requires_grad=True)
+        y = (F if L is nc else torch.nn.functional).grid_sample(a, g, mode=mode, padding_mode=padding,
+                                                                align_corners=align)
+        (y * L.tensor(w)).sum().backward()
+        results.append([y.detach().numpy(), a.grad.numpy(), g.grad.numpy()])
+    for what, ours, theirs in zip(("output", "input gradient", "grid gradient"), *results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-12, err_msg=what)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_volume_gradients_match_central_differences(padding, rng):
+    x, grid = rng.standard_normal((1, 2, 2, 3, 3)), rng.uniform(-1.2, 1.2, (1, 2, 1, 2, 3))
+    args = (nc.Tensor(x, requires_grad=True), nc.Tensor(grid, requires_grad=True))
+    assert gradcheck(lambda a, g: F.grid_sample(a, g, padding_mode=padding, align_corners=True), args)
+
+
+def test_the_identity_affine_grid_samples_a_volume_itself(rng):
+    x = rng.standard_normal((2, 3, 4, 5, 3))
+    theta = np.tile(np.eye(3, 4), (2, 1, 1))
+    for mode in ("bilinear", "nearest"):
+        grid = F.affine_grid(theta, x.shape, align_corners=True)
+        np.testing.assert_allclose(F.grid_sample(x, grid, mode=mode, align_corners=True), x, atol=1e-13)

@@ -14,7 +14,8 @@ pads each of its 16 taps instead, as PyTorch does). Taps outside the image read 
     bicubic   the 4 x 4 pixels around it, weighted by Keys' cubic convolution (a = -0.75) in x and y
 
 A coordinate that is not finite samples NaN, sends no gradient into x, and gets a NaN gradient itself
-(0 for nearest).
+(0 for nearest). Volumes (N, C, D, H, W) take trilinear and nearest sampling the same way, a third axis
+(``*3`` below).
 """
 import math
 
@@ -257,9 +258,103 @@ def point_grad(ggrid, g, x, grid, n, h, w, mode, padding, align):
     ggrid[n, h, w, 1] = sy * diy
 
 
+# ----------------------------------------------------------------------------- volumes: x (N, C, D, H, W)
+# A grid point (gx, gy, gz) along W, H and D; trilinear ('bilinear') or nearest, as PyTorch's 5-d input.
+
+
+def place3(gx, gy, gz, x, mode, padding, align):
+    """Where grid point (gx, gy, gz) samples the volume x: (ix, iy, iz, dix, diy, diz)."""
+    if not (abs(gx) < math.inf and abs(gy) < math.inf and abs(gz) < math.inf):
+        return math.nan, math.nan, math.nan, 0.0, 0.0, 0.0
+    ix, dix = source_index(gx, x.shape[4], padding, align)
+    iy, diy = source_index(gy, x.shape[3], padding, align)
+    iz, diz = source_index(gz, x.shape[2], padding, align)
+    return ix, iy, iz, dix, diy, diz
+
+
+def weighted3(x, n, c, kz, zs, wz, ky, ys, wy, kx, xs, wx):
+    """``weighted`` over a volume's taps: planes, then rows, then pixels."""
+    total = 0.0
+    for k in range(kz):
+        if zs[k] >= 0:
+            plane = 0.0
+            for j in range(ky):
+                if ys[j] >= 0:
+                    row = 0.0
+                    for i in range(kx):
+                        if xs[i] >= 0:
+                            row += wx[i] * x[n, c, zs[k], ys[j], xs[i]]
+                    plane += wy[j] * row
+            total += wz[k] * plane
+    return total
+
+
+def sample_point3(out, x, grid, n, d, h, w, mode, padding, align):
+    """out[n, :, d, h, w]: every channel of the volume x sampled at grid point (n, d, h, w)."""
+    ix, iy, iz, _, _, _ = place3(grid[n, d, h, w, 0], grid[n, d, h, w, 1], grid[n, d, h, w, 2], x, mode, padding,
+                                 align)
+    if ix != ix or iy != iy or iz != iz:
+        for c in range(out.shape[1]):
+            out[n, c, d, h, w] = math.nan
+        return
+    kx, xs, wx, _ = axis_taps(ix, x.shape[4], mode, padding, align)
+    ky, ys, wy, _ = axis_taps(iy, x.shape[3], mode, padding, align)
+    kz, zs, wz, _ = axis_taps(iz, x.shape[2], mode, padding, align)
+    for c in range(out.shape[1]):
+        out[n, c, d, h, w] = weighted3(x, n, c, kz, zs, wz, ky, ys, wy, kx, xs, wx)
+
+
+def spread_plane3(gx, g, grid, n, c, mode, padding, align):
+    """gx[n, c] += what g[n, c] at every grid point sends to the voxels the point sampled, in order."""
+    for d in range(g.shape[2]):
+        for h in range(g.shape[3]):
+            for w in range(g.shape[4]):
+                ix, iy, iz, _, _, _ = place3(grid[n, d, h, w, 0], grid[n, d, h, w, 1], grid[n, d, h, w, 2], gx, mode,
+                                             padding, align)
+                if ix != ix or iy != iy or iz != iz:
+                    continue
+                kx, xs, wx, _ = axis_taps(ix, gx.shape[4], mode, padding, align)
+                ky, ys, wy, _ = axis_taps(iy, gx.shape[3], mode, padding, align)
+                kz, zs, wz, _ = axis_taps(iz, gx.shape[2], mode, padding, align)
+                gv = float(g[n, c, d, h, w])
+                for k in range(kz):
+                    if zs[k] >= 0:
+                        for j in range(ky):
+                            if ys[j] >= 0:
+                                for i in range(kx):
+                                    if xs[i] >= 0:
+                                        gx[n, c, zs[k], ys[j], xs[i]] += gv * (wz[k] * (wy[j] * wx[i]))
+
+
+def point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align):
+    """ggrid[n, d, h, w]: the grid point's gradient along x, y and z (``point_grad`` for a volume)."""
+    ix, iy, iz, dix, diy, diz = place3(grid[n, d, h, w, 0], grid[n, d, h, w, 1], grid[n, d, h, w, 2], x, mode,
+                                       padding, align)
+    sx = 0.0
+    sy = 0.0
+    sz = 0.0
+    if mode != NEAREST and (ix != ix or iy != iy or iz != iz):
+        sx = math.nan
+        sy = math.nan
+        sz = math.nan
+    elif mode != NEAREST:
+        kx, xs, wx, dwx = axis_taps(ix, x.shape[4], mode, padding, align)
+        ky, ys, wy, dwy = axis_taps(iy, x.shape[3], mode, padding, align)
+        kz, zs, wz, dwz = axis_taps(iz, x.shape[2], mode, padding, align)
+        for c in range(g.shape[1]):
+            gv = float(g[n, c, d, h, w])
+            sx += gv * weighted3(x, n, c, kz, zs, wz, ky, ys, wy, kx, xs, dwx)
+            sy += gv * weighted3(x, n, c, kz, zs, wz, ky, ys, dwy, kx, xs, wx)
+            sz += gv * weighted3(x, n, c, kz, zs, dwz, ky, ys, wy, kx, xs, wx)
+    ggrid[n, d, h, w, 0] = sx * dix
+    ggrid[n, d, h, w, 1] = sy * diy
+    ggrid[n, d, h, w, 2] = sz * diz
+
+
 HELPERS = ("unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
            "cubic", "cubic_grad", "place", "axis_taps", "weighted", "sample_point", "spread_plane",
-           "point_grad")  # each after those it calls
+           "point_grad", "place3", "weighted3", "sample_point3", "spread_plane3", "point_grad3")  # each after
+# those it calls
 
 
 def compiled(wrap, called=None, names=(), **primitives):

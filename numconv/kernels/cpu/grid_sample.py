@@ -41,3 +41,32 @@ def grid_sample_grid_grad(ggrid, g, x, grid, mode, padding, align):
     N, _, Ho, Wo = g.shape
     for task in prange(N * Ho * Wo):
         _point_grad(ggrid, g, x, grid, task // (Ho * Wo), (task // Wo) % Ho, task % Wo, mode, padding, align)
+
+
+_sample_point3, _spread_plane3, _point_grad3 = _H["sample_point3"], _H["spread_plane3"], _H["point_grad3"]
+
+
+@kernel
+def grid_sample3d_forward(out, x, grid, mode, padding, align):
+    """out (N, C, Do, Ho, Wo) = the volume x (N, C, D, H, W) sampled at grid (N, Do, Ho, Wo, 3)."""
+    N, _, Do, Ho, Wo = out.shape
+    for task in prange(N * Do * Ho * Wo):
+        n, d, h, w = task // (Do * Ho * Wo), (task // (Ho * Wo)) % Do, (task // Wo) % Ho, task % Wo
+        _sample_point3(out, x, grid, n, d, h, w, mode, padding, align)
+
+
+@kernel
+def grid_sample3d_input_grad(gx, g, grid, mode, padding, align):
+    """gx (N, C, D, H, W), zeros on entry, += what each output point's gradient sends to its voxels."""
+    N, C = g.shape[0], g.shape[1]
+    for plane in prange(N * C):
+        _spread_plane3(gx, g, grid, plane // C, plane % C, mode, padding, align)
+
+
+@kernel
+def grid_sample3d_grid_grad(ggrid, g, x, grid, mode, padding, align):
+    """ggrid (N, Do, Ho, Wo, 3): each point's gradient along x, y and z."""
+    N, _, Do, Ho, Wo = g.shape
+    for task in prange(N * Do * Ho * Wo):
+        n, d, h, w = task // (Do * Ho * Wo), (task // (Ho * Wo)) % Do, (task // Wo) % Ho, task % Wo
+        _point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align)

@@ -51,3 +51,49 @@ def _grid_grad(ggrid, g, x, grid, mode, padding, align):
     N, _, Ho, Wo = g.shape
     if task < N * Ho * Wo:
         _point_grad(ggrid, g, x, grid, task // (Ho * Wo), (task // Wo) % Ho, task % Wo, mode, padding, align)
+
+
+_sample_point3, _spread_plane3, _point_grad3 = _H["sample_point3"], _H["spread_plane3"], _H["point_grad3"]
+
+
+def grid_sample3d_forward(out, x, grid, mode, padding, align):
+    """out (N, C, Do, Ho, Wo) = the volume x sampled at grid (N, Do, Ho, Wo, 3) (``kernels.cpu.grid_sample``)."""
+    N, _, Do, Ho, Wo = out.shape
+    launch(_forward3, N * Do * Ho * Wo, out, x, grid, mode, padding, align)
+
+
+@jit
+def _forward3(out, x, grid, mode, padding, align):
+    task = cuda.grid(1)
+    N, _, Do, Ho, Wo = out.shape
+    if task < N * Do * Ho * Wo:
+        _sample_point3(out, x, grid, task // (Do * Ho * Wo), (task // (Ho * Wo)) % Do, (task // Wo) % Ho, task % Wo,
+                       mode, padding, align)
+
+
+def grid_sample3d_input_grad(gx, g, grid, mode, padding, align):
+    """gx (N, C, D, H, W), zeros on entry, += what each output point's gradient sends to its voxels."""
+    launch(_input_grad3, g.shape[0] * g.shape[1], gx, g, grid, mode, padding, align)
+
+
+@jit
+def _input_grad3(gx, g, grid, mode, padding, align):
+    plane = cuda.grid(1)
+    C = g.shape[1]
+    if plane < g.shape[0] * C:
+        _spread_plane3(gx, g, grid, plane // C, plane % C, mode, padding, align)
+
+
+def grid_sample3d_grid_grad(ggrid, g, x, grid, mode, padding, align):
+    """ggrid (N, Do, Ho, Wo, 3): each point's gradient (``kernels.cpu.grid_sample``)."""
+    N, _, Do, Ho, Wo = g.shape
+    launch(_grid_grad3, N * Do * Ho * Wo, ggrid, g, x, grid, mode, padding, align)
+
+
+@jit
+def _grid_grad3(ggrid, g, x, grid, mode, padding, align):
+    task = cuda.grid(1)
+    N, _, Do, Ho, Wo = g.shape
+    if task < N * Do * Ho * Wo:
+        _point_grad3(ggrid, g, x, grid, task // (Do * Ho * Wo), (task // (Ho * Wo)) % Do, (task // Wo) % Ho,
+                     task % Wo, mode, padding, align)
