@@ -165,20 +165,26 @@ def place(gx, gy, x, mode, padding, align):
     return ix, iy, dix, diy
 
 
+def linear_taps(index, size, mode):
+    """``axis_taps`` for nearest and bilinear (all a volume takes): ``index`` is inside [-FAR, FAR]
+    (``source_index``), so its floor fits an int."""
+    if mode == NEAREST:
+        k = nearest(index)
+        return 1, (k if 0 <= k < size else -1, -1, -1, -1), (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)
+    f = math.floor(index)
+    t = index - f
+    f = int(f)
+    a = f if 0 <= f < size else -1
+    b = f + 1 if 0 <= f + 1 < size else -1
+    return 2, (a, b, -1, -1), (1.0 - t, t, 0.0, 0.0), (-1.0, 1.0, 0.0, 0.0)
+
+
 def axis_taps(index, size, mode, padding, align):
     """The taps along one axis of ``size`` pixels of a sample at ``index`` (from ``place``, finite):
     (count, (pixel0..3), (weight0..3), (d weight / d index, 0..3)); a pixel -1 lies outside the image
     and reads 0. Nearest takes 1 tap, bilinear 2, bicubic 4 (each padded as the padding mode says)."""
-    if mode == NEAREST:
-        k = nearest(index)
-        return 1, (k if 0 <= k < size else -1, -1, -1, -1), (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)
-    if mode == BILINEAR:  # index is inside [-FAR, FAR] here (source_index): its floor fits an int
-        f = math.floor(index)
-        t = index - f
-        f = int(f)
-        a = f if 0 <= f < size else -1
-        b = f + 1 if 0 <= f + 1 < size else -1
-        return 2, (a, b, -1, -1), (1.0 - t, t, 0.0, 0.0), (-1.0, 1.0, 0.0, 0.0)
+    if mode != BICUBIC:
+        return linear_taps(index, size, mode)
     r = fmod(index, 1.0)  # bicubic: the floor kept a float, as the point may be anywhere
     f = index - r - (1.0 if r < 0.0 else 0.0)
     t = index - f
@@ -297,9 +303,9 @@ def sample_point3(out, x, grid, n, d, h, w, mode, padding, align):
         for c in range(out.shape[1]):
             out[n, c, d, h, w] = math.nan
         return
-    kx, xs, wx, _ = axis_taps(ix, x.shape[4], mode, padding, align)
-    ky, ys, wy, _ = axis_taps(iy, x.shape[3], mode, padding, align)
-    kz, zs, wz, _ = axis_taps(iz, x.shape[2], mode, padding, align)
+    kx, xs, wx, _ = linear_taps(ix, x.shape[4], mode)
+    ky, ys, wy, _ = linear_taps(iy, x.shape[3], mode)
+    kz, zs, wz, _ = linear_taps(iz, x.shape[2], mode)
     for c in range(out.shape[1]):
         out[n, c, d, h, w] = weighted3(x, n, c, kz, zs, wz, ky, ys, wy, kx, xs, wx)
 
@@ -313,9 +319,9 @@ def spread_plane3(gx, g, grid, n, c, mode, padding, align):
                                              padding, align)
                 if ix != ix or iy != iy or iz != iz:
                     continue
-                kx, xs, wx, _ = axis_taps(ix, gx.shape[4], mode, padding, align)
-                ky, ys, wy, _ = axis_taps(iy, gx.shape[3], mode, padding, align)
-                kz, zs, wz, _ = axis_taps(iz, gx.shape[2], mode, padding, align)
+                kx, xs, wx, _ = linear_taps(ix, gx.shape[4], mode)
+                ky, ys, wy, _ = linear_taps(iy, gx.shape[3], mode)
+                kz, zs, wz, _ = linear_taps(iz, gx.shape[2], mode)
                 gv = float(g[n, c, d, h, w])
                 for k in range(kz):
                     if zs[k] >= 0:
@@ -338,9 +344,9 @@ def point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align):
         sy = math.nan
         sz = math.nan
     elif mode != NEAREST:
-        kx, xs, wx, dwx = axis_taps(ix, x.shape[4], mode, padding, align)
-        ky, ys, wy, dwy = axis_taps(iy, x.shape[3], mode, padding, align)
-        kz, zs, wz, dwz = axis_taps(iz, x.shape[2], mode, padding, align)
+        kx, xs, wx, dwx = linear_taps(ix, x.shape[4], mode)
+        ky, ys, wy, dwy = linear_taps(iy, x.shape[3], mode)
+        kz, zs, wz, dwz = linear_taps(iz, x.shape[2], mode)
         for c in range(g.shape[1]):
             gv = float(g[n, c, d, h, w])
             sx += gv * weighted3(x, n, c, kz, zs, wz, ky, ys, wy, kx, xs, dwx)
@@ -352,7 +358,7 @@ def point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align):
 
 
 HELPERS = ("unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
-           "cubic", "cubic_grad", "place", "axis_taps", "weighted", "sample_point", "spread_plane",
+           "cubic", "cubic_grad", "place", "linear_taps", "axis_taps", "weighted", "sample_point", "spread_plane",
            "point_grad", "place3", "weighted3", "sample_point3", "spread_plane3", "point_grad3")  # each after
 # those it calls
 
