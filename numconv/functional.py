@@ -385,8 +385,78 @@ def _make_max_unpool(nd):
     return max_unpool, max_unpool_backward
 
 
+def _fractional_samples(samples, x, xs, nd):
+    """The (N, C, nd) host array of fractional pooling's samples: ``samples`` checked (shape,
+    dtype, device, values in [0, 1)), or drawn from ``numconv.random.generator()`` (on the host
+    whatever the device: the windows are a small host table, and a seed gives the same windows on
+    every device)."""
+    n = (xs[0], xs[1], nd)
+    dtype = np.dtype(x.dtype)
+    if samples is None:
+        real = dtype.type
+        drawn = _random.generator().random(n, dtype=dtype)
+        return np.minimum(drawn, np.nextafter(real(1), real(0)))
+    samples = samples.data if isinstance(samples, Tensor) else samples
+    shape, sdt = array_info(samples, "_random_samples")
+    dispatch.backend(input=x, _random_samples=samples)
+    if shape != n:
+        raise ValueError(f"_random_samples must have shape {n} (batch, channels, one per spatial dimension), got {shape}")
+    shapes.same_dtype([("input", dtype), ("_random_samples", sdt)])
+    u = np.asarray(dispatch.to_host(samples))
+    if u.size and not ((u >= 0) & (u < 1)).all():
+        bad = u[~((u >= 0) & (u < 1))]
+        raise ValueError(f"_random_samples must lie in [0, 1), got {bad.size} values outside it (e.g. {bad.flat[0]!r})")
+    return u
+
+
+def _make_fractional_max_pool(nd):
+    def setup(input, kernel_size, output_size, output_ratio):
+        xs, batched = _input(input, nd)
+        kernel, outs = shapes.fractional_pool_params(xs, nd, kernel_size, output_size, output_ratio)
+        return _shaped(input, xs), xs, kernel, xs[:2] + outs, batched
+
+    def fractional_max_pool(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                            _random_samples=None):
+        return_indices = shapes.flag(return_indices, "return_indices")
+        x, xs, kernel, y_nd, batched = setup(input, kernel_size, output_size, output_ratio)
+        starts = shapes.fractional_starts(_fractional_samples(_random_samples, x, xs, nd), xs[2:], y_nd[2:], kernel)
+        y, idx = ops.fractional_max_pool_forward(x, starts, shapes.to3(kernel, 1), y_nd, indices=return_indices)
+        return (_unbatch(y, batched), _unbatch(idx, batched)) if return_indices else _unbatch(y, batched)
+
+    def fractional_max_pool_backward(grad_output, input, kernel_size, output_size=None, output_ratio=None,
+                                     _random_samples=None, indices=None):
+        x, xs, kernel, y_nd, batched = setup(input, kernel_size, output_size, output_ratio)
+        gy = _grad(grad_output, y_nd, batched, input.dtype)
+        if indices is None:
+            if _random_samples is None:
+                raise ValueError(f"fractional_max_pool{nd}d_backward needs the forward's indices or its _random_samples: "
+                                 "without them its random windows are not known")
+            idx = fractional_max_pool(x, kernel_size, y_nd[2:], None, True, _random_samples)[1]  # x is batched
+        else:
+            idx, _ = _indices(indices, y_nd, batched, shapes.to3(xs[2:], 1))
+        return _unbatch(ops.fractional_max_pool_backward(gy, idx, xs), batched)
+
+    name = f"fractional_max_pool{nd}d"
+    fractional_max_pool.__name__ = fractional_max_pool.__qualname__ = name
+    fractional_max_pool.__doc__ = f"""{nd}-d fractional max pooling (Graham 2014), as ``torch.nn.functional.{name}``.
+
+    Windows of ``kernel_size`` start at pseudorandom positions (``numconv.shapes.fractional_starts``)
+    so that the output has ``output_size``, or ``int(size * output_ratio)``, elements along each
+    dimension: a pooling ratio between 1 and 2. The start positions are drawn per (sample, channel)
+    from ``numconv.random`` at each call unless ``_random_samples`` (N, C, {nd}) in [0, 1), of the
+    input's dtype, fixes them. NaN propagates. With return_indices, also the int64 flat position of
+    each max in its input plane (for ``max_unpool{nd}d``).
+    """
+    fractional_max_pool_backward.__name__ = fractional_max_pool_backward.__qualname__ = f"{name}_backward"
+    fractional_max_pool_backward.__doc__ = (f"Gradient of ``{name}`` w.r.t. its input, from the forward's ``indices`` "
+                                            "(or, without them, its ``_random_samples``).")
+    return fractional_max_pool, fractional_max_pool_backward
+
+
 for _nd in (1, 2, 3):
     _export(*_make_max_pool(_nd), *_make_avg_pool(_nd), *_make_adaptive(_nd), *_make_max_unpool(_nd))
+for _nd in (2, 3):
+    _export(*_make_fractional_max_pool(_nd))
 
 
 # ----------------------------------------------------------------------------- unfold / fold
@@ -680,6 +750,8 @@ for _nd in (1, 2, 3):
     _wrap(f"avg_pool{_nd}d", _Window, ("input",))
     _wrap(f"adaptive_avg_pool{_nd}d", _Window, ("input",))
     _wrap(f"max_unpool{_nd}d", _MaxUnpool, ("input", "indices"))
+for _nd in (2, 3):
+    _wrap(f"fractional_max_pool{_nd}d", _MaxPool, ("input",))
 for _name in ("unfold", "fold", "pad", "interpolate"):
     _wrap(_name, _Window, ("input",))
 del _nd, _name
@@ -1705,11 +1777,20 @@ def _make_with_indices(nd):
     def adaptive_max_pool_with_indices(input, output_size, return_indices=True):
         return adaptive(input, output_size, return_indices=True)
 
-    for fn, name in ((max_pool_with_indices, f"max_pool{nd}d_with_indices"),
-                     (adaptive_max_pool_with_indices, f"adaptive_max_pool{nd}d_with_indices")):
+    fns = [(max_pool_with_indices, f"max_pool{nd}d_with_indices"),
+           (adaptive_max_pool_with_indices, f"adaptive_max_pool{nd}d_with_indices")]
+    if nd > 1:
+        fractional = globals()[f"fractional_max_pool{nd}d"]
+
+        def fractional_max_pool_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                             return_indices=True, _random_samples=None):
+            return fractional(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+        fns.append((fractional_max_pool_with_indices, f"fractional_max_pool{nd}d_with_indices"))
+    for fn, name in fns:
         fn.__name__ = fn.__qualname__ = name
         fn.__doc__ = f"``{name[:-13]}`` with ``return_indices=True``: (output, indices), as torch's ``{name}``."
-    return max_pool_with_indices, adaptive_max_pool_with_indices
+    return tuple(fn for fn, _ in fns)
 
 
 for _nd in (1, 2, 3):

@@ -599,6 +599,65 @@ def adaptive_pool_spec(x_shape, nd, output_size) -> PoolSpec:
     )
 
 
+@_memo
+def fractional_pool_params(x_shape, nd, kernel_size, output_size, output_ratio):
+    """(kernel, output sizes) of fractional max pooling over an input of batched shape ``x_shape``:
+    exactly one of ``output_size`` (ints >= 0) and ``output_ratio`` (numbers > 0; the size is
+    ``int(n * ratio)``, as PyTorch's) is given, and every window of ``kernel`` fits: ``k <= n`` and
+    ``out + k - 1 <= n`` (windows start at distinct positions)."""
+    name = f"fractional_max_pool{nd}d"
+    kernel = positive(ntuple(kernel_size, nd, "kernel_size"), "kernel_size")
+    sizes = tuple(x_shape[2:])
+    if (output_size is None) == (output_ratio is None):
+        raise ValueError(f"{name} takes exactly one of output_size and output_ratio, got output_size={output_size!r} "
+                         f"and output_ratio={output_ratio!r}")
+    if output_size is not None:
+        outs = non_negative(ntuple(output_size, nd, "output_size"), "output_size")
+    else:
+        ratios = (output_ratio,) * nd if isinstance(output_ratio, numbers.Real) else output_ratio
+        if (not isinstance(ratios, (tuple, list)) or len(ratios) != nd
+                or not all(isinstance(r, numbers.Real) and not isinstance(r, bool) for r in ratios)):
+            raise TypeError(f"output_ratio must be a number or a tuple of {nd} numbers, got {output_ratio!r}")
+        if not all(0 < r < math.inf for r in ratios):
+            raise ValueError(f"output_ratio must be > 0 in every dimension, got {output_ratio!r}")
+        outs = tuple(int(n * r) for n, r in zip(sizes, ratios))
+    for n, o, k, dim in zip(sizes, outs, kernel, _spatial_names(nd).split(", ")):
+        if k > n or o + k - 1 > n:
+            raise ValueError(f"{name}: kernel_size {kernel} is too large for output size {outs} from input size {sizes}: "
+                             f"along {dim}, the window ({k}) and the output ({o}) need kernel + output - 1 <= {n}")
+    output_fits(tuple(x_shape[:2]) + outs, name, f"output_size={outs}")
+    return kernel, outs
+
+
+def fractional_starts(samples, sizes, outs, kernel):
+    """The first input index of every window of fractional max pooling, (N, C, 3, max(outs)) int64
+    (the D, H, W rows; unit dimensions padded in front start at 0), from ``samples`` (N, C, nd) in
+    [0, 1), one per plane and dimension, of the input's dtype.
+
+    Along a dimension of ``n`` inputs, ``o`` outputs and windows of ``k``, with ``alpha = (n - k) /
+    (o - 1)`` and the plane's sample ``u``, window ``i < o - 1`` starts at ``int((i + u) * alpha) -
+    int(u * alpha)`` and the last at ``n - k`` (Graham 2014, "pseudorandom" overlapping windows),
+    computed in the samples' dtype, as PyTorch computes them. Which sample goes to which dimension
+    also follows PyTorch: (W, H) for images, (D, H, W) for volumes."""
+    N, C, nd = samples.shape
+    real = samples.dtype.type
+    table = np.zeros((N, C, 3, max(max(outs), 1)), np.int64)
+    for i, (n, o, k) in enumerate(zip(sizes, outs, kernel)):
+        if o == 0:
+            continue
+        row = table[:, :, 3 - nd + i]
+        if o > 1:
+            u = samples[:, :, nd - 1 - i if nd == 2 else i][:, :, None]
+            alpha = real(n - k) / real(o - 1)
+            steps = np.arange(o - 1).astype(samples.dtype)
+            row[:, :, :o - 1] = ((steps + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+        row[:, :, o - 1] = n - k
+        if row.size and (row[:, :, :o].min() < 0 or row[:, :, :o].max() > n - k):  # rounding cannot get here from [0, 1)
+            raise ValueError(f"_random_samples give fractional pooling windows outside the input ({n} along one "
+                             f"dimension, windows of {k}); the samples must lie in [0, 1)")
+    return table
+
+
 def divisor(divisor_override) -> float:
     """0.0 means "use the window's own divisor"."""
     if divisor_override is None:

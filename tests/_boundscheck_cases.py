@@ -363,6 +363,25 @@ def unpool_cases():
             run(name + " backward", up_b, rand(*z.shape), y, idx, 2)
         run(f"max_unpool{nd}d[int32 indices, unbatched]", up, y[0], idx[0].astype(np.int32), 2)
 
+    fractional_cases()
+
+
+def fractional_cases():
+    """Fractional max pooling with windows at both ends of every dimension: out + k - 1 == n (windows
+    one apart) and a single window (it ends at the input's end), samples near 0 and near 1."""
+    import numconv.functional as F
+
+    for nd, n, k, out in [(2, (6, 7), (3, 2), (4, 6)), (2, (5, 5), 2, 1), (3, (3, 4, 5), (2, 1, 3), (2, 4, 2)),
+                          (2, (9, 8), 3, (5, 4))]:
+        fwd, bwd = getattr(F, f"fractional_max_pool{nd}d"), getattr(F, f"fractional_max_pool{nd}d_backward")
+        x = rand(2, 2, *spatial(nd, n))
+        u = RNG.random((2, 2, nd))
+        u[0, 0], u[1, 1] = 0.0, np.nextafter(1.0, 0.0)
+        name = f"fractional_max_pool{nd}d[{n}, k={k} -> {out}]"
+        res = run(name, fwd, x, k, out, return_indices=True, _random_samples=u)
+        if res is not None:
+            run(name + " backward", bwd, rand(*res[0].shape), x, k, out, indices=res[1])
+
 
 # ----------------------------------------------------------------------------- unfold / fold / pad
 

@@ -491,6 +491,36 @@ def pool_cases():
         case("pool", f"adaptive_avg_pool{nd}d[{n} -> {out}]", aa, x, out, backward=aa_b)
         case("pool", f"adaptive_max_pool{nd}d[{n} -> {out}]", am, x, out, backward=am_b, forward_only=dict(return_indices=True))
 
+    fractional_pool_cases()
+
+
+def fractional_pool_cases():
+    """Fractional max pooling: each plane's own windows (samples given, so both sides take the same
+    ones; on the device the samples are a device array), overlapping windows, a NaN; the backward
+    from the samples and from indices handed in."""
+    for nd, n, k, out in [(2, (7, 9), (3, 2), (5, 6)), (3, (4, 5, 4), 2, (3, 2, 3))]:
+        x = rand(2, 3, *n)
+        x[1, 2].flat[4] = np.nan
+        u = RNG.random((2, 3, nd))
+        fwd, bwd = getattr(F, f"fractional_max_pool{nd}d"), getattr(F, f"fractional_max_pool{nd}d_backward")
+
+        def forward(x, u, k, out, fwd=fwd):
+            return fwd(x, k, out, return_indices=True, _random_samples=u)
+
+        def backward(g, x, u, k, out, bwd=bwd):
+            return bwd(g, x, k, out, _random_samples=u)
+
+        def backward_both(g, x, u, idx, k, out, bwd=bwd):  # from the samples, and from indices handed in
+            return bwd(g, x, k, out, _random_samples=u), bwd(g, x, k, out, indices=idx)
+
+        label = f"fractional_max_pool{nd}d[{n}, k={k} -> {out}]"
+        case("pool", label, forward, x, u, k, out, backward=backward)
+        idx = forward(x, u, k, out)[1]
+        case("pool", f"{label}, indices given", lambda x, u, idx, k, out: forward(x, u, k, out)[0], x, u, idx, k, out,
+             backward=backward_both)
+    x32, u32 = rand(3, 11, 10).astype(np.float32), RNG.random((1, 3, 2)).astype(np.float32)
+    case("pool", "fractional_max_pool2d[unbatched float32, output_ratio]",
+         lambda x, u: F.fractional_max_pool2d(x, 2, output_ratio=0.6, _random_samples=u), x32, u32)
 
 def unpool_cases():
     for nd, n, k, kw in [(1, 7, 2, dict(stride=3)), (2, (5, 6), 3, dict(stride=2, padding=1)), (3, (4, 3, 4), 2, {})]:

@@ -350,6 +350,37 @@ def adaptive_max_pool_nd(x, output_size):
     return y, idx
 
 
+def fractional_windows(u, n, out, k):
+    """The starts of fractional max pooling's ``out`` windows of ``k`` over ``n`` inputs for the
+    plane's sample ``u`` (Graham 2014, section 2, overlapping pseudorandom windows, as PyTorch
+    computes them in the sample's own precision): with alpha = (n - k) / (out - 1), window i starts
+    at floor((i + u) alpha) - floor(u alpha); the last one ends at the input's end."""
+    real = type(u)
+    starts = []
+    if out > 1:
+        alpha = real(n - k) / real(out - 1)
+        starts = [int(math.floor((real(i) + u) * alpha)) - int(math.floor(u * alpha)) for i in range(out - 1)]
+    return (starts + [n - k])[:out]
+
+
+def fractional_max_pool_nd(x, kernel, out, samples):
+    """(values, flat indices) of fractional max pooling; ``samples`` (N, C, nd), each plane's
+    sample for each dimension (PyTorch's order: (W, H) for images, (D, H, W) for volumes)."""
+    nd = x.ndim - 2
+    N, C = x.shape[:2]
+    sizes = x.shape[2:]
+    order = [1, 0] if nd == 2 else list(range(nd))
+    y = np.empty((N, C) + tuple(out), x.dtype)
+    idx = np.empty((N, C) + tuple(out), np.int64)
+    for n, c in itertools.product(range(N), range(C)):
+        starts = [fractional_windows(samples[n, c, order[a]], sizes[a], out[a], kernel[a]) for a in range(nd)]
+        for p in itertools.product(*map(range, out)):
+            corner = [starts[a][p[a]] for a in range(nd)]
+            coords = itertools.product(*(range(f, f + k) for f, k in zip(corner, kernel)))
+            y[(n, c) + p], idx[(n, c) + p] = _window_max(x, n, c, coords, sizes)
+    return y, idx
+
+
 def max_unpool_nd(x, indices, output_size):
     """Zeros of spatial shape ``output_size``; y[n, c, unravel(indices[n, c, p])] = x[n, c, p]."""
     x = _f64(x)

@@ -568,6 +568,10 @@ def _backward_cases():
             (f"max_unpool{nd}d_backward", lambda g, nd=nd, x=x: getattr(F, f"max_unpool{nd}d_backward")(
                 g, x, ints(*x.shape), 2), (2, 3) + sp(nd, 12)),
         ]
+    for nd in (2, 3):
+        x, u = a(2, 3, *sp(nd, 7)), np.random.default_rng(nd).random((2, 3, nd))
+        cases.append((f"fractional_max_pool{nd}d_backward", lambda g, nd=nd, x=x, u=u: getattr(
+            F, f"fractional_max_pool{nd}d_backward")(g, x, 2, 5, _random_samples=u), (2, 3) + sp(nd, 5)))
     x2 = a(2, 3, 5, 5)
     cases += [
         ("unfold_backward", lambda g: F.unfold_backward(g, x2, 2, stride=2, padding=1), (2, 12, 9)),

@@ -1,4 +1,7 @@
-"""Pooling over the suite's pool rows: max / avg / global (adaptive) average, adaptive max, and max unpooling."""
+"""Pooling over the suite's pool rows: max / avg / global (adaptive) average, adaptive max, max unpooling
+and fractional max pooling."""
+import numpy as np
+
 import numconv.functional as F
 
 from ._suite import MAX_POOL_ROWS, POOL, POOL_ROWS, pool_args, rand
@@ -91,3 +94,28 @@ class MaxUnpool2d:
 
     def peakmem_forward(self, row):
         F.max_unpool2d(self.y, self.idx, *self.args, output_size=self.size)
+
+
+class FractionalMaxPool2d:
+    """fractional_max_pool2d of each max-pool row's input to that row's pooled size (a ratio near
+    1/2, 2x2 or 3x3 windows, fixed samples), and its gradient from the indices."""
+
+    params = [MAX_POOL_ROWS]
+    param_names = ["row"]
+
+    def setup(self, row):
+        self.x, args, out = pool_args(POOL[row])
+        self.kernel, self.size = args[0], out[2:]
+        self.u = np.random.default_rng(1).random(out[:2] + (2,)).astype(np.float32)
+        self.gy = rand(out, 2)
+        F.fractional_max_pool2d(self.x[:1], self.kernel, self.size, _random_samples=self.u[:1])
+
+    def time_forward(self, row):
+        F.fractional_max_pool2d(self.x, self.kernel, self.size, _random_samples=self.u)
+
+    def time_forward_backward(self, row):
+        _, idx = F.fractional_max_pool2d(self.x, self.kernel, self.size, return_indices=True, _random_samples=self.u)
+        F.fractional_max_pool2d_backward(self.gy, self.x, self.kernel, self.size, indices=idx)
+
+    def peakmem_forward_backward(self, row):
+        self.time_forward_backward(row)

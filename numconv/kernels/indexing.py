@@ -72,3 +72,20 @@ def strided_offset(t, shape, strides):
         off += (t % n) * strides[k]
         t //= n
     return off
+
+
+def window_argmax(x, n, c, d0, h0, w0, kd, kh, kw):
+    """(value, flat position in the (D, H, W) plane) of the maximum of ``x[n, c]`` over the window of
+    ``kd x kh x kw`` taps whose first corner is ``(d0, h0, w0)``, scanned in row-major order: the
+    first maximum, or the last NaN (NaN propagates, as in PyTorch's max pooling)."""
+    H, W = x.shape[3], x.shape[4]
+    best = x[n, c, d0, h0, w0]
+    at = (d0 * H + h0) * W + w0
+    for a in range(kd):
+        for e in range(kh):
+            for f in range(kw):
+                v = x[n, c, d0 + a, h0 + e, w0 + f]
+                if v > best or v != v:
+                    best = v
+                    at = ((d0 + a) * H + h0 + e) * W + w0 + f
+    return best, at

@@ -1,4 +1,5 @@
-"""Pooling layers, as ``torch.nn``: max, average, adaptive average/max and max unpooling, 1/2/3-d.
+"""Pooling layers, as ``torch.nn``: max, average, adaptive average/max, power-average and max
+unpooling, 1/2/3-d; fractional max pooling, 2/3-d.
 
 Each holds its settings and makes one ``numconv.functional`` call; output sizes are those of
 the functional ops (floor((n + 2*padding - dilation*(k-1) - 1) / stride) + 1, or ceil with ceil_mode).
@@ -14,6 +15,7 @@ __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
     "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d",
+    "FractionalMaxPool2d", "FractionalMaxPool3d",
 ]
 
 
@@ -146,9 +148,45 @@ def _make_lp_pool(nd):
     ``F.lp_pool{nd}d``, (sum of x^p over each window)^(1/p); stride defaults to kernel_size.""")
 
 
+def _make_fractional_max_pool(nd):
+    fn = getattr(F, f"fractional_max_pool{nd}d")
+    name = f"FractionalMaxPool{nd}d"
+
+    class FractionalMaxPool(Module):
+        def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False, _random_samples=None):
+            super().__init__()
+            self.kernel_size = shapes.positive(shapes.ntuple(kernel_size, nd, "kernel_size"), "kernel_size")
+            if (output_size is None) == (output_ratio is None):
+                raise ValueError(f"{name} takes exactly one of output_size and output_ratio, got "
+                                 f"output_size={output_size!r} and output_ratio={output_ratio!r}")
+            self.output_size = None if output_size is None else \
+                shapes.non_negative(shapes.ntuple(output_size, nd, "output_size"), "output_size")
+            self.output_ratio = None
+            if output_ratio is not None:
+                ratios = (output_ratio,) * nd if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
+                if len(ratios) != nd or not all(isinstance(r, (int, float)) and 0 < r < 1 for r in ratios):
+                    raise ValueError(f"output_ratio must be a number or {nd} numbers in (0, 1), got {output_ratio!r}")
+                self.output_ratio = ratios
+            self.return_indices = shapes.flag(return_indices, "return_indices")
+            self.register_buffer("_random_samples", _random_samples)
+
+        def forward(self, input):
+            return fn(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                      _random_samples=self._random_samples)
+
+        def extra_repr(self):
+            size = f"output_size={self.output_size}" if self.output_ratio is None else f"output_ratio={self.output_ratio}"
+            return f"kernel_size={self.kernel_size}, {size}"
+
+    return _named(FractionalMaxPool, name, f"""``{name}(kernel_size, output_size=None, output_ratio=None,
+    return_indices=False, _random_samples=None)``: ``F.fractional_max_pool{nd}d`` (Graham 2014), with
+    windows drawn anew at each call unless the ``_random_samples`` buffer fixes them.""")
+
+
 MaxPool1d, MaxPool2d, MaxPool3d = (_make_max_pool(n) for n in (1, 2, 3))
 AvgPool1d, AvgPool2d, AvgPool3d = (_make_avg_pool(n) for n in (1, 2, 3))
 AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (_make_adaptive(n, "avg") for n in (1, 2, 3))
 AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = (_make_adaptive(n, "max") for n in (1, 2, 3))
 MaxUnpool1d, MaxUnpool2d, MaxUnpool3d = (_make_max_unpool(n) for n in (1, 2, 3))
 LPPool1d, LPPool2d, LPPool3d = (_make_lp_pool(n) for n in (1, 2, 3))
+FractionalMaxPool2d, FractionalMaxPool3d = (_make_fractional_max_pool(n) for n in (2, 3))

@@ -19,6 +19,8 @@ from .pool import (
     avg_pool_backward,
     avg_pool_forward,
     check_indices,
+    fractional_max_pool_backward,
+    fractional_max_pool_forward,
     max_pool_backward,
     max_pool_forward,
     max_unpool_backward,

@@ -122,3 +122,29 @@ def max_unpool_backward(gy, indices):
     gx = dispatch.empty(tuple(indices.shape), gy.dtype, dev)
     dispatch.kernels("pool", dev).gather_plane(dispatch.view(gx, idx.shape, dev), gy, idx)
     return gx
+
+
+def fractional_max_pool_forward(x, starts, kernel, y_nd, indices: bool = True):
+    """(values, int64 indices or None) of fractional max pooling: ``starts`` (N, C, 3, O) from
+    ``shapes.fractional_starts`` (a host array, copied where ``x`` lives), ``kernel`` (kd, kh, kw),
+    ``y_nd`` the batched output shape."""
+    dev = dispatch.backend(input=x)
+    x5 = dispatch.view(dispatch.contiguous(x, dev), _as5(x.shape), dev)
+    y_shape = _as5(y_nd)
+    y = dispatch.empty(tuple(y_nd), x5.dtype, dev)
+    idx = dispatch.empty(tuple(y_nd), np.int64, dev) if indices else None
+    idx5 = dispatch.view(idx, y_shape, dev) if indices else dispatch.placeholder(np.int64, dev, (0,) * 5)
+    dispatch.kernels("pool", dev).fractional_max_pool_forward(dispatch.view(y, y_shape, dev), idx5, x5,
+                                                              dispatch.to_device(starts, dev), *kernel)
+    return y, idx
+
+
+def fractional_max_pool_backward(gy, indices, x_nd):
+    """Each output gradient to the input position its max came from, summed (one pass per plane in
+    output order: deterministic). The windows are each plane's own, so this is the indices' scatter."""
+    return _scatter(gy, indices, _as5(x_nd), tuple(x_nd), accumulate=True)
+
+
+def _as5(shape):
+    """A batched (N, C, *spatial) shape as (N, C, D, H, W)."""
+    return tuple(shape[:2]) + (1,) * (5 - len(shape)) + tuple(shape[2:])

@@ -13,6 +13,7 @@ from .. import indexing
 from . import inline, kernel, part_range, plane_parts
 
 in_window = inline(indexing.in_window)
+window_argmax = inline(indexing.window_argmax)
 
 
 @inline
@@ -572,6 +573,28 @@ def max_pool_backward(gx, gy, idx, cover_first, cover_count):
     plane = max(N * C, 1)  # sizes spelled out, not -1: an empty batch has no size to infer
     scatter_plane(gx.reshape(N, C, gx.size // plane), gy.reshape(N, C, gy.size // plane),
                   idx.reshape(N, C, idx.size // plane), True)
+
+
+@kernel
+def fractional_max_pool_forward(y, idx, x, starts, kd, kh, kw):
+    """Fractional max pooling (Graham 2014): y[n,c,od,oh,ow] is the maximum of ``x[n, c]`` over the
+    ``kd x kh x kw`` window at ``(starts[n,c,0,od], starts[n,c,1,oh], starts[n,c,2,ow])``, and
+    idx (when it is not empty) its flat position in the plane. ``starts`` (N, C, 3, max output
+    size) comes from ``numconv.shapes.fractional_starts``: each plane has windows of its own."""
+    N, C, OD, OH, OW = y.shape
+    with_idx = idx.size > 0
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for od in range(OD):
+            d0 = starts[n, c, 0, od]
+            for oh in range(OH):
+                h0 = starts[n, c, 1, oh]
+                for ow in range(OW):
+                    best, at = window_argmax(x, n, c, d0, h0, starts[n, c, 2, ow], kd, kh, kw)
+                    y[n, c, od, oh, ow] = best
+                    if with_idx:
+                        idx[n, c, od, oh, ow] = at
 
 
 @kernel

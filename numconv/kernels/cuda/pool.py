@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import cuda, float64, from_dtype, int64, uint32, uint64
 
-from . import GRID_THREADS, column_row, grid3, in_window, jit, launch, launch_grid, unravel5, view
+from . import GRID_THREADS, column_row, grid3, in_window, jit, launch, launch_grid, unravel5, view, window_argmax
 
 WARP_TAPS = 16  # windows averaging this many taps or more take a warp per output
 WARPS = 8  # warps (outputs) per block of the warp kernels
@@ -444,6 +444,24 @@ def _check_indices(found, idx, first, count, sd, sh, sw, D, H, W, windowed):
         cuda.atomic.min(found, 0, s_lo[0])
         cuda.atomic.max(found, 1, s_hi[0])
         cuda.atomic.add(found, 2, s_out[0])
+
+
+def fractional_max_pool_forward(y, idx, x, starts, kd, kh, kw):
+    """Fractional max pooling over each plane's own windows (``starts``), one thread per output."""
+    launch(_fractional_max_pool_forward, y.size, y, idx, x, starts, kd, kh, kw)
+
+
+@jit
+def _fractional_max_pool_forward(y, idx, x, starts, kd, kh, kw):
+    t = cuda.grid(1)
+    if t >= y.size:
+        return
+    C, OD, OH, OW = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
+    n, c, od, oh, ow = unravel5(t, C, OD, OH, OW)
+    best, at = window_argmax(x, n, c, starts[n, c, 0, od], starts[n, c, 1, oh], starts[n, c, 2, ow], kd, kh, kw)
+    y[n, c, od, oh, ow] = best
+    if idx.size > 0:
+        idx[n, c, od, oh, ow] = at
 
 
 def scatter_plane(out, src, idx, accumulate):
