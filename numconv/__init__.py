@@ -13,7 +13,7 @@ from .tensor import (
     int64, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, split, chunk,
     stack, tensor, where, zeros, zeros_like,
 )
-from . import cuda, data, models, nn, optim
+from . import cuda, data, models, nn, optim, transforms
 from . import methods
 from .methods import *  # noqa: F401,F403 - nc.add(x, y), nc.sin(x), ...: each Tensor method as a function, as PyTorch's
 from .conv_matrix import conv_matrix

@@ -826,6 +826,23 @@ def random_cases():
         g = x.grad.numpy().reshape(48, 6)
         assert np.array_equal(g, np.where(kept[:, None], np.full((48, 6), 2.0), 0.0)), "the gradient is not the mask"
 
+    with checking("random", "numconv.transforms on the device: the CPU's images for the same seed, a device Tensor back"):
+        from numconv import transforms as T
+
+        h = RNG.standard_normal((5, 2, 7, 6))
+        steps = [T.RandomCrop((6, 5), padding=2, padding_mode="reflect"), T.RandomHorizontalFlip(),
+                 T.RandomVerticalFlip(0.5), T.RandomAffine(40, translate=(0.2, 0.1), scale=(0.8, 1.2), shear=(5, 10),
+                                                           interpolation="bilinear", fill=0.5),
+                 T.RandomRotation(90, fill=-1.0), T.RandomResizedCrop((4, 7)), T.RandomErasing(p=0.9, value=(1.0, 2.0)),
+                 T.Normalize((0.5, -0.5), (2.0, 3.0)), T.CenterCrop(5)]
+        for t in steps:
+            nc.manual_seed(4)
+            want = t(nc.Tensor(h))
+            nc.manual_seed(4)
+            got = t(nc.Tensor(h).cuda())
+            assert got.device == "cuda", f"{t!r} gave a {got.device} tensor"
+            same(got.data, want.numpy(), repr(t))
+
 
 def reduction_method_cases():
     """Tensor.norm, logsumexp, nansum, nanmean, nan_to_num, the value tests, equal/isclose/allclose,
