@@ -59,7 +59,7 @@ def train(args) -> int:
         raise ValueError("--out must name a folder, got an empty string (leave it out for runs/<model>-<data>)")
     cfg = Config(model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
-                 scheduler=args.scheduler, device=args.device, seed=args.seed,
+                 scheduler=args.scheduler, augment=args.augment, device=args.device, seed=args.seed,
                  out=f"runs/{args.model}-{args.data}" if args.out is None else args.out, data_dir=args.data_dir, limit=args.limit,
                  progress=not args.no_progress)
     run(cfg, resume=args.resume, overwrite=args.overwrite)
@@ -81,7 +81,7 @@ def _user_error(e: Exception) -> int:
 
 
 def main(argv=None) -> int:
-    from .train import OPTIMIZERS, SCHEDULERS
+    from .train import AUGMENTS, OPTIMIZERS, SCHEDULERS
 
     parser = argparse.ArgumentParser(prog="numconv", description="Numba-compiled CNN kernels: demo, training, evaluation and "
                                      "inspection (benchmarks: python -m numconv.bench).")
@@ -108,6 +108,10 @@ def main(argv=None) -> int:
                         "onecycle (from lr/25 up to --lr over the first 30 percent of the run, then down to "
                         "lr/2.5e5) or cyclic (triangular2: between lr/10 and --lr, a cycle every two epochs, its "
                         "height halved each cycle); onecycle and cyclic also cycle the momentum or beta1 the other way")
+    p.add_argument("--augment", default="none", choices=AUGMENTS,
+                   help="data augmentation of each training batch (numconv.transforms), drawn per image: crop (pad "
+                        "by an eighth of the side, crop back at a random place) or flip-crop (and mirror half the "
+                        "images left to right, for natural images)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")

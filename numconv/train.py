@@ -33,6 +33,9 @@ _WITH_MOMENTUM = ("sgd", "rmsprop")  # the optimizers that take --momentum
 # --scheduler: none; step and cosine, stepped after each epoch; onecycle and cyclic, stepped after each batch
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "cyclic")
 PER_BATCH = ("onecycle", "cyclic")
+# --augment: none; crop (a random crop of the image's size after padding it by an eighth of its side,
+# zeros, the usual CIFAR augmentation); flip-crop (that and a random left-right mirror, for natural images)
+AUGMENTS = ("none", "crop", "flip-crop")
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Config:
     momentum: float = 0.9
     weight_decay: float | None = None  # None: 0.01 for AdamW (its usual default), else 0
     scheduler: str = "none"
+    augment: str = "none"
     device: str = "cpu"
     seed: int = 0
     out: str = "runs/lenet5-mnist"
@@ -72,6 +76,8 @@ def _check(cfg: Config):
         raise ValueError(f"--optimizer {cfg.optimizer!r} is not known; valid names: {', '.join(OPTIMIZERS)}")
     if cfg.scheduler not in SCHEDULERS:
         raise ValueError(f"--scheduler {cfg.scheduler!r} is not known; valid names: {', '.join(SCHEDULERS)}")
+    if cfg.augment not in AUGMENTS:
+        raise ValueError(f"--augment {cfg.augment!r} is not known; valid names: {', '.join(AUGMENTS)}")
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
@@ -125,6 +131,22 @@ def _build(cfg: Config):
     opt = getattr(optim, _OPTIMIZER_CLASSES[cfg.optimizer])(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **extra)
     steps_per_epoch = len(data.DataLoader(train_set, batch_size=cfg.batch_size))
     return model, opt, _scheduler(cfg, opt, steps_per_epoch), train_set, test_set
+
+
+def augmentation(name, image_shape):
+    """--augment's transform of a batch of (C, H, W) images, or None for 'none': 'crop' pads each side
+    by an eighth of the shorter side (4 pixels of CIFAR's 32, zeros: the mean, after standardizing)
+    and crops the image's size back at a random place; 'flip-crop' also mirrors half the images left
+    to right. Drawn per image from numconv.random (a checkpoint's generator state resumes them)."""
+    from . import transforms
+
+    if name == "none":
+        return None
+    size = tuple(image_shape[1:])
+    steps = [transforms.RandomCrop(size, padding=max(1, min(size) // 8))]
+    if name == "flip-crop":
+        steps.append(transforms.RandomHorizontalFlip())
+    return transforms.Compose(steps)
 
 
 def _scheduler(cfg: Config, opt, steps_per_epoch):
@@ -268,7 +290,8 @@ def _training_state(path, needs):
 
 # settings a resumed run must share with its checkpoint: each changes what the run computes
 _RESUME_KEYS = ("model", "data", "data_dir", "optimizer", "batch_size", "seed", "limit", "lr", "weight_decay",
-                "scheduler")
+                "scheduler", "augment")
+_RESUME_DEFAULTS = {"augment": "none"}  # settings older checkpoints predate, at the value that ran
 
 
 def _resume_mismatch(saved, cfg):
@@ -277,8 +300,9 @@ def _resume_mismatch(saved, cfg):
     if cfg.scheduler not in ("none", "cyclic"):  # step, cosine and onecycle are fitted to the run's length
         keys += ("epochs",)
     for key in keys:
-        if saved.get(key) != getattr(cfg, key) and not (key == "data_dir" and _same_folder(saved.get(key), cfg.data_dir)):
-            return f"--{key.replace('_', '-')}", saved.get(key), getattr(cfg, key)
+        was = saved.get(key, _RESUME_DEFAULTS.get(key))
+        if was != getattr(cfg, key) and not (key == "data_dir" and _same_folder(was, cfg.data_dir)):
+            return f"--{key.replace('_', '-')}", was, getattr(cfg, key)
     return None
 
 
@@ -351,9 +375,11 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
     elif resume:
         log(f"--resume: no checkpoint in {cfg.out} yet, starting from scratch")
     loader = data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    augment = augmentation(cfg.augment, np.asarray(train_set[0][0]).shape)
     n_params = sum(p.size for p in model.parameters())
     log(f"{cfg.model} ({n_params:,} parameters) on {cfg.data}: {len(train_set)} train / {len(test_set)} test images, "
-        f"{cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, {cfg.epochs} epochs, device {cfg.device}")
+        f"{cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, {cfg.epochs} epochs, device {cfg.device}"
+        + ("" if augment is None else f", augment {cfg.augment}"))
     for epoch in range(start, cfg.epochs + 1):
         loader.set_epoch(epoch)
         model.train()
@@ -363,6 +389,8 @@ def train(cfg: Config, resume: bool = False, log=print, overwrite: bool = False)
         for xb, yb in bar:
             if cfg.device != "cpu":
                 xb, yb = xb.to(cfg.device), yb.to(cfg.device)
+            if augment is not None:
+                xb = augment(xb)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()

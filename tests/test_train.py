@@ -221,16 +221,16 @@ def test_cli_bad_input_lists_valid_choices(argv, words, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("flag, bad", [("--optimizer", "adadelta2"), ("--optimizer", "Adam"), ("--scheduler", "plateau"),
-                                       ("--scheduler", "one-cycle")])
+                                       ("--scheduler", "one-cycle"), ("--augment", "flip")])
 def test_cli_unknown_optimizer_or_scheduler_is_an_argparse_error_listing_the_choices(flag, bad, capsys, tmp_path):
-    from numconv.train import OPTIMIZERS, SCHEDULERS
+    from numconv.train import AUGMENTS, OPTIMIZERS, SCHEDULERS
 
     with pytest.raises(SystemExit) as e:
         cli.main(["train", flag, bad, "--out", str(tmp_path / "x")])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert f"numconv train: error: argument {flag}: invalid choice: '{bad}' (choose from" in err, err
-    for name in OPTIMIZERS if flag == "--optimizer" else SCHEDULERS:
+    for name in {"--optimizer": OPTIMIZERS, "--scheduler": SCHEDULERS, "--augment": AUGMENTS}[flag]:
         assert f"'{name}'" in err or f" {name}," in err or f" {name})" in err, (name, err)
     assert not os.path.exists(tmp_path / "x")
 
@@ -407,3 +407,40 @@ def test_adagrad_trains_and_its_state_is_checkpointed(tmp_path):
     assert np.isfinite(history[-1]["train_loss"]) and history[-1]["test_acc"] > 0.2  # 10 classes: chance is 0.1
     state = checkpoint.load(str(tmp_path / "a" / "last.npz"))["optimizer"]["state"]
     assert state and all(set(s) == {"step", "sum"} for s in state.values())
+
+
+def test_augmented_run_learns_and_resumes_exactly(tmp_path):
+    """--augment crop draws a crop per image from numconv.random: the run learns, its resume repeats
+    the uninterrupted run (the generator's state is in the checkpoint), and it differs from the
+    run without augmentation."""
+    straight = train(_cfg(tmp_path / "a", epochs=3, augment="flip-crop"), log=lambda *a: None)
+    assert straight[-1]["train_loss"] < straight[0]["train_loss"] - 0.1 and straight[-1]["test_acc"] > 0.3
+    train(_cfg(tmp_path / "b", epochs=1, augment="flip-crop"), log=lambda *a: None)
+    resumed = train(_cfg(tmp_path / "b", epochs=3, augment="flip-crop"), resume=True, log=lambda *a: None)
+    assert [h["train_loss"] for h in straight] == [h["train_loss"] for h in resumed]
+    plain = train(_cfg(tmp_path / "c", epochs=1), log=lambda *a: None)
+    assert plain[0]["train_loss"] != straight[0]["train_loss"]
+    with pytest.raises(ValueError, match="--augment 'flip-crop'"):
+        train(_cfg(tmp_path / "b", epochs=4, augment="crop"), resume=True, log=lambda *a: None)
+    from numconv.train import _resume_mismatch
+
+    older = {k: v for k, v in vars(_cfg(tmp_path / "c")).items() if k != "augment"}  # a checkpoint from before --augment
+    assert _resume_mismatch(older, _cfg(tmp_path / "c")) is None
+    assert _resume_mismatch(older, _cfg(tmp_path / "c", augment="crop"))[0] == "--augment"
+
+
+def test_cli_augment_reaches_the_config(monkeypatch):
+    assert _parsed(monkeypatch, ["--augment", "crop"]).augment == "crop"
+    assert _parsed(monkeypatch, []).augment == "none"
+
+
+def test_augmentation_pads_an_eighth_and_keeps_the_size():
+    from numconv import transforms
+    from numconv.train import augmentation
+
+    assert augmentation("none", (1, 28, 28)) is None
+    crop = augmentation("crop", (3, 32, 32))
+    assert [type(t) for t in crop.transforms] == [transforms.RandomCrop] and crop.transforms[0].padding == (4,) * 4
+    flip = augmentation("flip-crop", (1, 28, 20))
+    assert [type(t) for t in flip.transforms] == [transforms.RandomCrop, transforms.RandomHorizontalFlip]
+    assert flip.transforms[0].padding == (2,) * 4 and flip(np.ones((5, 1, 28, 20), np.float32)).shape == (5, 1, 28, 20)
