@@ -26,9 +26,11 @@ from .autograd import no_grad
 from .tensor import Tensor
 
 # --optimizer: each of numconv.optim's optimizers, by its lower-case name
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "rprop", "asgd")
 _OPTIMIZER_CLASSES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
-                      "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam"}
+                      "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam", "rprop": "Rprop",
+                      "asgd": "ASGD"}
+_WITHOUT_DECAY = ("rprop",)  # the optimizers that take no weight decay (PyTorch's Rprop has none)
 _WITH_MOMENTUM = ("sgd", "rmsprop")  # the optimizers that take --momentum
 # --scheduler: none; step and cosine, stepped after each epoch; onecycle and cyclic, stepped after each batch
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "cyclic")
@@ -84,6 +86,9 @@ def _check(cfg: Config):
     shapes.real(cfg.lr, "--lr", 0.0, lo_open=True)
     for name in ("momentum", "weight_decay"):
         shapes.real(getattr(cfg, name), f"--{name.replace('_', '-')}", 0.0)
+    if cfg.optimizer in _WITHOUT_DECAY and cfg.weight_decay != 0:
+        raise ValueError(f"--optimizer {cfg.optimizer} has no weight decay; leave --weight-decay out (or 0), got "
+                         f"{cfg.weight_decay}")
     if cfg.limit < 0:
         raise ValueError(f"--limit must be >= 0, got {cfg.limit}")
     if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, numbers.Integral) or cfg.seed < 0:
@@ -128,7 +133,9 @@ def _build(cfg: Config):
         raise ValueError(f"--model {cfg.model} gives outputs of shape {out.shape[1:]} for {cfg.data}, expected ({n_classes},)")
     params = list(model.parameters())
     extra = dict(momentum=cfg.momentum) if cfg.optimizer in _WITH_MOMENTUM else {}
-    opt = getattr(optim, _OPTIMIZER_CLASSES[cfg.optimizer])(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **extra)
+    if cfg.optimizer not in _WITHOUT_DECAY:
+        extra["weight_decay"] = cfg.weight_decay
+    opt = getattr(optim, _OPTIMIZER_CLASSES[cfg.optimizer])(params, lr=cfg.lr, **extra)
     steps_per_epoch = len(data.DataLoader(train_set, batch_size=cfg.batch_size))
     return model, opt, _scheduler(cfg, opt, steps_per_epoch), train_set, test_set
 

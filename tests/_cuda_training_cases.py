@@ -418,12 +418,19 @@ def optim_cases():
                                                                   weight_decay=0.01, decoupled=True, step=2)),
             ("adadelta", O.adadelta_step, ["square_avg", "acc_delta"], dict(lr=1.0, rho=0.9, eps=1e-6,
                                                                              weight_decay=0.01)),
+            ("rprop", O.rprop_step, ["prev", "step_size"], dict(etaminus=0.5, etaplus=1.2, step_size_min=0.3,
+                                                                 step_size_max=1.5)),
+            ("asgd averaging", O.asgd_step, ["ax"], dict(eta=0.01, lambd=1e-4, mu=0.25, weight_decay=0.01)),
+            ("asgd copy", O.asgd_step, ["ax"], dict(eta=0.01, lambd=1e-4, mu=1.0, weight_decay=0.0)),
         ]
         for name, fn, bufs, kw in cases:
             with checking("optim", f"{name} {np.dtype(dtype).name}"):
                 p = RNG.standard_normal(shapes).astype(dtype)
                 g = RNG.standard_normal(shapes).astype(dtype)
                 hb = [None if b is None else np.abs(RNG.standard_normal(shapes)).astype(dtype) for b in bufs]
+                if name == "rprop":  # the last gradient with both signs, a zero and a NaN: every branch
+                    hb[0] = RNG.standard_normal(shapes).astype(dtype)
+                    hb[0][0, 0, :2] = (0.0, np.nan)
                 if "amsgrad" in name:  # a NaN gradient and a NaN running max both stick, as in torch.maximum
                     g[0, 0, 0] = hb[2][0, 0, 1] = np.nan
                 db = [None if b is None else dev(b) for b in hb]

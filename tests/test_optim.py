@@ -54,9 +54,15 @@ CONFIGS = [
     ("Adadelta", dict(lr=0.5, rho=0.95, weight_decay=0.05, maximize=True)),
     ("Adadelta", dict(lr=0.1, rho=1.0)),
     ("Adadelta", dict(lr=0.1, rho=0.0)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2))),  # both clamps reached
+    ("Rprop", dict(lr=0.02, maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=5, weight_decay=0.1)),  # averaging from step 6
+    ("ASGD", dict(lr=0.05, t0=0, maximize=True)),
 ]
 # one configuration of each optimizer, for the tests too slow to run them all
-EACH = [CONFIGS[i] for i in (4, 8, 10, 14, 20, 23, 27, 31, 36)]
+EACH = [CONFIGS[i] for i in (4, 8, 10, 14, 20, 23, 27, 31, 36, 41, 44)]
 
 
 def _ids(c):
@@ -288,6 +294,13 @@ def test_gradient_mismatches_are_errors(rng):
     (lambda ps: optim.Adadelta(ps, rho=-0.1), "rho"),
     (lambda ps: optim.Adadelta(ps, eps=-1e-6), "eps"),
     (lambda ps: optim.Adadelta(ps, lr=-1.0), "lr"),
+    (lambda ps: optim.Rprop(ps, etas=(1.0, 1.2)), "etas must be"),
+    (lambda ps: optim.Rprop(ps, etas=(0.5, 0.9)), "etas must be"),
+    (lambda ps: optim.Rprop(ps, etas=(0.0, 1.2)), r"etas\[0\]"),
+    (lambda ps: optim.Rprop(ps, step_sizes=(1.0, 0.5)), "step_sizes must be"),
+    (lambda ps: optim.Rprop(ps, step_sizes=(-1.0, 0.5)), r"step_sizes\[0\]"),
+    (lambda ps: optim.ASGD(ps, lambd=-1e-4), "lambd"),
+    (lambda ps: optim.ASGD(ps, t0=float("inf")), "t0"),
     (lambda ps: optim.SGD([{"params": ps, "lr": -1.0}], lr=0.1), "lr"),
     (lambda ps: optim.SGD([], lr=0.1), "empty"),
     (lambda ps: optim.SGD(ps + ps[:1], lr=0.1), "more than once"),
@@ -305,6 +318,8 @@ def test_bad_hyperparameters_raise_value_error(make, match):
     (lambda ps: optim.RAdam(ps, maximize=1), "maximize"),
     (lambda ps: optim.RAdam(ps, eps="1e-8"), "eps"),
     (lambda ps: optim.Adadelta(ps, rho=None), "rho"),
+    (lambda ps: optim.Rprop(ps, etas=0.5), "etas must be a pair"),
+    (lambda ps: optim.ASGD(ps, alpha="0.75"), "alpha"),
 ])
 def test_hyperparameters_of_the_wrong_kind_raise_type_error(make, match):
     ps = [nc.Tensor(np.zeros(2), requires_grad=True)]

@@ -255,7 +255,8 @@ def test_cli_offers_every_optimizer_numconv_has():
     assert all(name == cls.lower() for name, cls in _OPTIMIZER_CLASSES.items())
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam",
+                                  "rprop", "asgd"])
 def test_cli_optimizer_choices_build_that_optimizer(name, monkeypatch, tmp_path):
     """Each --optimizer parses and builds numconv.optim's optimizer of that name with --lr (default 1e-3, or
     Adadelta's usual 1.0), --weight-decay (0, or 0.01 for adamw) and, for sgd and rmsprop, --momentum."""
@@ -267,8 +268,14 @@ def test_cli_optimizer_choices_build_that_optimizer(name, monkeypatch, tmp_path)
     _, opt, sched, *_ = _build(cfg)
     assert type(opt) is getattr(optim, _OPTIMIZER_CLASSES[name]) and sched is None
     group = opt.param_groups[0]
-    assert (group["lr"], group["weight_decay"]) == (cfg.lr, 0.01 if name == "adamw" else 0.0)
+    assert (group["lr"], group.get("weight_decay", 0.0)) == (cfg.lr, 0.01 if name == "adamw" else 0.0)
     assert group.get("momentum") == (0.9 if name in ("sgd", "rmsprop") else None)
+    if name == "rprop":  # PyTorch's Rprop has no weight decay: asking for it is refused, not ignored
+        assert "weight_decay" not in group
+        with pytest.raises(ValueError, match="--optimizer rprop has no weight decay"):
+            train(_cfg(tmp_path / "r", optimizer="rprop", weight_decay=0.001), log=lambda *a: None)
+        assert not (tmp_path / "r").exists()
+        return
     cfg = _parsed(monkeypatch, ["--optimizer", name, "--lr", "0.05", "--weight-decay", "0.001", "--momentum", "0.5"])
     _, opt, *_ = _build(_cfg(tmp_path, **{k: getattr(cfg, k) for k in ("optimizer", "lr", "weight_decay",
                                                                           "momentum")}, limit=64))

@@ -44,6 +44,15 @@ def maximum(a, b):
         return a
     return b
 
+def sign(x, one, zero):
+    """-one, zero or one as x is negative, zero (or NaN, as ``torch.sign``) or positive; ``one`` and
+    ``zero`` of the arrays' dtype, so a float32 kernel stays in float32."""
+    if x > 0:
+        return one
+    if x < 0:
+        return -one
+    return zero
+
 # ----------------------------------------------------------------------------- activations
 # y = f(x) and the gradient g * f'(x), one code per activation, with up to two parameters p0, p1.
 # Computed in float64 whatever the arrays' dtype, and rounded once on the store: so a float32

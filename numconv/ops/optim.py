@@ -149,3 +149,15 @@ def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay
     """One Adadelta update of ``param``, ``square_avg`` and ``acc_delta`` (the running mean of squared steps)."""
     _run("adadelta_step", param, grad, {"square_avg": square_avg, "acc_delta": acc_delta},
          ["square_avg", "acc_delta"], (float(lr), float(rho), float(eps), float(weight_decay)))
+
+
+def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max):
+    """One Rprop update of ``param``, ``prev`` (the last gradient used) and ``step_size`` (each element's)."""
+    _run("rprop_step", param, grad, {"prev": prev, "step_size": step_size}, ["prev", "step_size"],
+         (float(etaminus), float(etaplus), float(step_size_min), float(step_size_max)))
+
+
+def asgd_step(param, grad, ax, eta, lambd, mu, weight_decay):
+    """One ASGD update of ``param`` and ``ax`` (the average), with this step's rate ``eta`` and averaging
+    weight ``mu`` (both as PyTorch keeps them, float32-rounded)."""
+    _run("asgd_step", param, grad, {"ax": ax}, ["ax"], (float(eta), float(lambd), float(mu), float(weight_decay)))

@@ -1,5 +1,5 @@
 """Optimizers with PyTorch's names, defaults and update rules: ``SGD``, ``RMSprop``, ``Adagrad``, ``Adadelta``,
-``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam``.
+``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam``, ``Rprop``, ``ASGD``.
 
     opt = nc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     opt.zero_grad(); loss.backward(); opt.step()
@@ -27,7 +27,7 @@ from ..ops import optim as ops
 from . import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
-           "lr_scheduler"]
+           "Rprop", "ASGD", "lr_scheduler"]
 
 
 class ParamState:
@@ -553,3 +553,81 @@ class RAdam(Optimizer):
         beta1, beta2 = group["betas"]
         ops.radam_step(p.data, grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2, group["eps"],
                        group["weight_decay"], group["decoupled_weight_decay"], state["step"])
+
+
+def _pair(group, name, check):
+    """A (low, high) hyperparameter pair, each checked by ``check(value, 'name[i]')``."""
+    pair = group[name]
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name} must be a pair, got {pair!r}")
+    group[name] = tuple(check(v, f"{name}[{i}]") for i, v in enumerate(pair))
+
+
+class Rprop(Optimizer):
+    """Rprop (Riedmiller & Braun): each element moves by its own step size against the gradient's sign.
+
+    s = sign(g * g_prev);  step = clamp(step * (etaplus if s > 0, etaminus if s < 0, else 1), *step_sizes);
+    where s < 0 the gradient counts as 0 (no move, and no sign change next time);  p = p - sign(g) * step.
+    Step sizes start at ``lr``. Meant for full-batch gradients: minibatch noise flips the signs.
+    """
+
+    _buffers = ("prev", "step_size")
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False):
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize))
+
+    def _check(self, group):
+        _nonnegative(group, "lr")
+        _flags(group, "maximize")
+        _pair(group, "etas", lambda v, name: shapes.real(v, name, 0.0, lo_open=True))
+        _pair(group, "step_sizes", lambda v, name: shapes.real(v, name, 0.0))
+        etaminus, etaplus = group["etas"]
+        _require(etaminus < 1.0 < etaplus, f"etas must be (etaminus, etaplus) with 0 < etaminus < 1 < etaplus, got "
+                                           f"{group['etas']}")
+        _require(group["step_sizes"][0] <= group["step_sizes"][1],
+                 f"step_sizes must be (smallest, largest), got {group['step_sizes']}")
+
+    def _state_names(self, group):
+        return ("step", "prev", "step_size")
+
+    def _update(self, p, grad, state, group):
+        if not state:
+            state.update(step=0, prev=ops.zeros_like(p.data), step_size=ops.full_like(p.data, group["lr"]))
+        state["step"] += 1
+        etaminus, etaplus = group["etas"]
+        ops.rprop_step(p.data, grad, state["prev"], state["step_size"], etaminus, etaplus, *group["step_sizes"])
+
+
+class ASGD(Optimizer):
+    """Averaged SGD (Polyak & Juditsky; Bottou's schedule): SGD with a decaying rate, and a running
+    average of the iterates from step ``t0`` on, in ``state[p]['ax']`` (copy it into the parameters to
+    evaluate the averaged model).
+
+    g = g + weight_decay * p;  p = p * (1 - lambd * eta) - eta * g;  ax = p while mu = 1, else
+    ax = ax + mu * (p - ax);  then eta = lr / (1 + lambd * lr * t)^alpha and mu = 1 / max(1, t - t0)
+    for the next step. ``eta`` and ``mu`` are numbers rounded to float32, as PyTorch's 0-d tensors.
+    """
+
+    _buffers = ("ax",)
+    _numbers = ("eta", "mu")
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, *, maximize=False):
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _check(self, group):
+        _nonnegative(group, "lr", "lambd", "alpha", "weight_decay")
+        group["t0"] = shapes.real(group["t0"], "t0")
+        _flags(group, "maximize")
+
+    def _state_names(self, group):
+        return ("step", "eta", "mu", "ax")
+
+    def _update(self, p, grad, state, group):
+        if not state:
+            state.update(step=0, eta=float(np.float32(group["lr"])), mu=1.0, ax=ops.zeros_like(p.data))
+        state["step"] += 1
+        ops.asgd_step(p.data, grad, state["ax"], state["eta"], group["lambd"], state["mu"], group["weight_decay"])
+        lr, step = group["lr"], state["step"]
+        state["eta"] = float(np.float32(lr / ((1 + group["lambd"] * lr * step) ** group["alpha"])))
+        state["mu"] = float(np.float32(1 / max(1, step - group["t0"])))

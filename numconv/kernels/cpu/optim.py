@@ -1,7 +1,7 @@
 """Optimizer updates, CPU: one fused elementwise pass over flat (P,) arrays, updated in place.
 
 Each kernel is the per-element body of PyTorch's for-loop optimizer (torch/optim/sgd.py, adam.py,
-rmsprop.py, adagrad.py, adamax.py, nadam.py, radam.py, adadelta.py): the same operations in the same
+rmsprop.py, adagrad.py, adamax.py, nadam.py, radam.py, adadelta.py, rprop.py, asgd.py): the same operations in the same
 order, in the arrays' dtype. Scalars derived from the
 hyperparameters (bias corrections, ``1 - beta``) are computed in float64 first, as Python does in
 PyTorch, then cast once. Buffers an option does not use are (0,) arrays and are never read.
@@ -19,6 +19,7 @@ from . import exact_kernel, exact_serial
 
 lerp = njit(inline="always")(scalar.lerp)
 maximum = njit(inline="always")(scalar.maximum)
+sign = njit(inline="always")(scalar.sign)
 adam_moments = njit(inline="always")(scalar.with_primitives(scalar.adam_moments, lerp=lerp))
 
 
@@ -210,6 +211,46 @@ def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay
         param[i] = p - lr_ * d
 
 
+@exact_kernel
+def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max):
+    """s = sign(g prev): the step size times etaplus (s > 0), etaminus (s < 0; g is then taken as 0) or
+    1 (s = 0, NaN included), clamped to [min, max];  p -= sign(g) * step size;  prev = g."""
+    t = param.dtype.type
+    down, up, lo, hi, one, zero = t(etaminus), t(etaplus), t(step_size_min), t(step_size_max), t(1.0), t(0.0)
+    for i in prange(param.size):
+        g = grad[i]
+        s = sign(g * prev[i], one, zero)
+        z = step_size[i] * (up if s > 0 else down if s < 0 else one)
+        if z < lo:  # torch.clamp_: NaN stays NaN
+            z = lo
+        if z > hi:
+            z = hi
+        step_size[i] = z
+        if s < 0:
+            g = zero
+        param[i] = param[i] - sign(g, one, zero) * z
+        prev[i] = g
+
+
+@exact_kernel
+def asgd_step(param, grad, ax, eta, lambd, mu, weight_decay):
+    """g = g + wd p;  p = p (1 - lambd eta) - eta g;  ax = ax + (p - ax) mu, or ax = p while mu is 1."""
+    t = param.dtype.type
+    decay, neg_eta, mu_, wd = t(1.0 - lambd * eta), t(-eta), t(mu), t(weight_decay)
+    for i in prange(param.size):
+        p = param[i]
+        g = grad[i]
+        if weight_decay != 0.0:
+            g = g + wd * p
+        p = p * decay
+        p = p + neg_eta * g
+        param[i] = p
+        if mu != 1.0:
+            ax[i] = ax[i] + (p - ax[i]) * mu_
+        else:
+            ax[i] = p
+
+
 def _serial_twin(parallel):
     """The same Python loop compiled by ``serial``, under its own name (so its cache entry is its own)."""
     fn = parallel.py_func
@@ -227,3 +268,5 @@ adamax_step_serial = _serial_twin(adamax_step)
 nadam_step_serial = _serial_twin(nadam_step)
 radam_step_serial = _serial_twin(radam_step)
 adadelta_step_serial = _serial_twin(adadelta_step)
+rprop_step_serial = _serial_twin(rprop_step)
+asgd_step_serial = _serial_twin(asgd_step)

@@ -14,6 +14,7 @@ from .elementwise import _sqrt  # NaN for v < 0, as on a GPU (the simulator's ma
 
 lerp = cuda.jit(device=True)(scalar.lerp)
 maximum = cuda.jit(device=True)(scalar.maximum)
+sign = cuda.jit(device=True)(scalar.sign)
 adam_moments = cuda.jit(device=True)(scalar.with_primitives(scalar.adam_moments, lerp=lerp))
 
 
@@ -243,3 +244,53 @@ def _adadelta(param, grad, square_avg, acc_delta, lr, r, w, eps, wd, use_decay):
         d = _sqrt(acc_delta[i] + eps) / _sqrt(v + eps) * g
         acc_delta[i] = acc_delta[i] * r + w * d * d
         param[i] = p - lr * d
+
+
+def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max):
+    """s = sign(g prev): the step size times etaplus (s > 0), etaminus (s < 0; g is then taken as 0) or
+    1 (s = 0, NaN included), clamped to [min, max];  p -= sign(g) * step size;  prev = g."""
+    t = _t(param)
+    launch(_rprop, param.size, param, grad, prev, step_size, t(etaminus), t(etaplus), t(step_size_min),
+           t(step_size_max), t(1.0), t(0.0))
+
+
+@jit
+def _rprop(param, grad, prev, step_size, down, up, lo, hi, one, zero):
+    i = cuda.grid(1)
+    if i < param.size:
+        g = grad[i]
+        s = sign(g * prev[i], one, zero)
+        z = step_size[i] * (up if s > 0 else down if s < 0 else one)
+        if z < lo:
+            z = lo
+        if z > hi:
+            z = hi
+        step_size[i] = z
+        if s < 0:
+            g = zero
+        param[i] = param[i] - sign(g, one, zero) * z
+        prev[i] = g
+
+
+def asgd_step(param, grad, ax, eta, lambd, mu, weight_decay):
+    """g = g + wd p;  p = p (1 - lambd eta) - eta g;  ax = ax + (p - ax) mu, or ax = p while mu is 1."""
+    t = _t(param)
+    launch(_asgd, param.size, param, grad, ax, t(1.0 - lambd * eta), t(-eta), t(mu), t(weight_decay),
+           weight_decay != 0.0, mu != 1.0)
+
+
+@jit
+def _asgd(param, grad, ax, decay, neg_eta, mu, wd, use_decay, averaging):
+    i = cuda.grid(1)
+    if i < param.size:
+        p = param[i]
+        g = grad[i]
+        if use_decay:
+            g = g + wd * p
+        p = p * decay
+        p = p + neg_eta * g
+        param[i] = p
+        if averaging:
+            ax[i] = ax[i] + (p - ax[i]) * mu
+        else:
+            ax[i] = p
