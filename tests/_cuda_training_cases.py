@@ -442,6 +442,29 @@ def optim_cases():
                 for i, (h, d) in enumerate(zip(hb, db)):
                     if h is not None:
                         same(d, h, f"{name}: buffer {i}", **tol)
+    with checking("optim", "LBFGS on the device: the CPU's iterates, its history on the device"):
+        A, y, x0 = RNG.standard_normal((9, 4)), RNG.standard_normal(9), RNG.standard_normal(4)
+        runs = []
+        for device in ("cpu", "cuda"):
+            x = nc.Tensor(x0.copy(), requires_grad=True)
+            if device == "cuda":
+                x = x.cuda().detach().requires_grad_()
+            At, yt = nc.Tensor(A).to(device), nc.Tensor(y).to(device)
+            opt = nc.optim.LBFGS([x], history_size=3, max_iter=6, line_search_fn="strong_wolfe")
+
+            def closure(opt=opt, x=x, At=At, yt=yt):
+                opt.zero_grad()
+                loss = ((At @ x - yt) ** 2).sum()
+                loss.backward()
+                return loss
+
+            losses = [float(opt.step(closure)) for _ in range(2)]
+            runs.append((losses, x.numpy(), opt))
+        assert np.allclose(runs[0][0], runs[1][0], rtol=1e-12), (runs[0][0], runs[1][0])
+        assert np.allclose(runs[0][1], runs[1][1], rtol=1e-10, atol=1e-12)
+        opt = runs[1][2]
+        state = opt.state[opt.param_groups[0]["params"][0]]
+        assert state["d"].device == "cuda" and all(v.device == "cuda" for v in state["old_dirs"])
     with checking("optim", "state buffers live on the parameter's device"):
         z = O.zeros_like(dev(np.ones((2, 3), np.float32)))
         assert is_device(z) and z.dtype == np.float32 and not z.copy_to_host().any()

@@ -250,7 +250,8 @@ def test_cli_offers_every_optimizer_numconv_has():
     from numconv.train import _OPTIMIZER_CLASSES, OPTIMIZERS
 
     classes = {n for n in optim.__all__ if isinstance(getattr(optim, n), type) and
-               issubclass(getattr(optim, n), optim.Optimizer) and n != "Optimizer"}
+               issubclass(getattr(optim, n), optim.Optimizer) and n not in ("Optimizer", "LBFGS")}  # L-BFGS
+    # steps with a closure that re-evaluates the loss (full batch), which the minibatch loop does not make
     assert set(_OPTIMIZER_CLASSES.values()) == classes and tuple(_OPTIMIZER_CLASSES) == OPTIMIZERS
     assert all(name == cls.lower() for name, cls in _OPTIMIZER_CLASSES.items())
 

@@ -1,5 +1,5 @@
 """Optimizers with PyTorch's names, defaults and update rules: ``SGD``, ``RMSprop``, ``Adagrad``, ``Adadelta``,
-``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam``, ``Rprop``, ``ASGD``.
+``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam``, ``Rprop``, ``ASGD``; ``LBFGS`` (``optim/lbfgs.py``).
 
     opt = nc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     opt.zero_grad(); loss.backward(); opt.step()
@@ -27,7 +27,7 @@ from ..ops import optim as ops
 from . import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
-           "Rprop", "ASGD", "lr_scheduler"]
+           "Rprop", "ASGD", "LBFGS", "lr_scheduler"]
 
 
 class ParamState:
@@ -631,3 +631,6 @@ class ASGD(Optimizer):
         lr, step = group["lr"], state["step"]
         state["eta"] = float(np.float32(lr / ((1 + group["lambd"] * lr * step) ** group["alpha"])))
         state["mu"] = float(np.float32(1 / max(1, step - group["t0"])))
+
+
+from .lbfgs import LBFGS  # noqa: E402 (it subclasses Optimizer)
