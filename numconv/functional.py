@@ -613,6 +613,24 @@ def interpolate_backward(grad_output, input, size=None, scale_factor=None, mode=
 _export(interpolate, interpolate_backward)
 
 
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """``interpolate`` under its old name (deprecated in PyTorch, kept there too)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """``interpolate(mode='nearest')`` under its old name."""
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """``interpolate(mode='bilinear', align_corners=True)``: the old name's alignment, as PyTorch's."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+_export(upsample, upsample_nearest, upsample_bilinear)
+
+
 # ============================================================================= autograd
 # Each op above takes and returns arrays. Given any Tensor argument, it runs as one autograd
 # Function per op family instead: the forward is the array op (which validates before any kernel
@@ -1081,6 +1099,24 @@ def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else value; with ``inplace`` written into input, which is returned."""
     th, value = shapes.real(threshold, "threshold"), shapes.real(value, "value")
     return _written_back(_float(input, "input"), inplace, lambda x: where(M.compare("gt", x.data, th), x, value))
+
+
+def _inplace_twin(fn):
+    """PyTorch's ``F.<name>_``: ``fn`` with ``inplace=True``, its other arguments as ``fn``'s."""
+    def twin(input, *args, **kwargs):
+        if "inplace" in kwargs:
+            raise TypeError(f"{fn.__name__}_() changes its input in place; it takes no inplace argument")
+        return fn(input, *args, inplace=True, **kwargs)
+
+    twin.__name__ = twin.__qualname__ = fn.__name__ + "_"
+    twin.__doc__ = f"``{fn.__name__}(input, ..., inplace=True)``: written into ``input``, which is returned."
+    _export(twin)
+    return twin
+
+
+for _fn in (relu, elu, leaky_relu, hardtanh, selu, celu, threshold, rrelu):
+    _inplace_twin(_fn)
+del _fn
 
 
 @_arrays_in_arrays_out

@@ -8,7 +8,7 @@ import pytest
 
 import numconv as nc
 import numconv.functional as F
-from conftest import assert_close
+from conftest import assert_close, torch_or_fail
 from numconv import nn
 from numconv.autograd import gradcheck
 
@@ -242,3 +242,51 @@ def test_modules_repr_and_forward(name, args, kwargs, rng, torch):
 def test_softmax2d_3d(rng, torch):
     x = rng.standard_normal((3, 2, 4))
     assert_close(nn.Softmax2d()(x), torch.nn.Softmax2d()(torch.tensor(x)).numpy())
+
+
+INPLACE_TWINS = [("relu_", ()), ("elu_", (0.7,)), ("leaky_relu_", (0.2,)), ("hardtanh_", (-0.5, 0.5)), ("selu_", ()),
+                 ("celu_", (1.3,)), ("threshold_", (0.1, -2.0))]
+
+
+@pytest.mark.parametrize("name, args", INPLACE_TWINS, ids=[n for n, _ in INPLACE_TWINS])
+def test_inplace_twins_change_their_input_as_torch(name, args, rng):
+    """F.<name>_ writes into its input (an array or a Tensor) and returns it; under autograd the
+    change is recorded, so the gradient through it equals torch's."""
+    torch = torch_or_fail()
+    x = rng.standard_normal((3, 5))
+    a = x.copy()
+    assert getattr(F, name)(a, *args) is a
+    want = torch.from_numpy(x.copy())
+    getattr(torch.nn.functional, name)(want, *args)
+    np.testing.assert_allclose(a, want.numpy(), rtol=1e-12, atol=1e-14)
+    leaf, tleaf = nc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = leaf * 2.0
+    assert getattr(F, name)(y, *args) is y
+    ty = getattr(torch.nn.functional, name)(tleaf * 2.0, *args)
+    gy = rng.standard_normal((3, 5))
+    y.backward(nc.tensor(gy))
+    ty.backward(torch.from_numpy(gy))
+    # torch's float64 celu gradient is off by up to 4e-8 relative (exp(x / alpha) against 50-digit
+    # arithmetic); numconv's is within an ulp there
+    np.testing.assert_allclose(leaf.grad.numpy(), tleaf.grad.numpy(), rtol=1e-7 if name == "celu_" else 1e-12,
+                               atol=1e-14)
+    with pytest.raises(TypeError, match="takes no inplace argument"):
+        getattr(F, name)(a, *args, inplace=False)
+
+
+def test_rrelu_inplace_twin(rng):
+    x = nc.tensor(rng.standard_normal(200))
+    before = x.numpy().copy()
+    assert F.rrelu_(x, 0.1, 0.3, training=True) is x
+    ratio = x.numpy()[before < 0] / before[before < 0]
+    assert ((ratio >= 0.1) & (ratio < 0.3)).all() and np.array_equal(x.numpy()[before >= 0], before[before >= 0])
+
+
+@pytest.mark.parametrize("name, kw", [("upsample", dict(size=(5, 7), mode="bicubic", align_corners=False)),
+                                      ("upsample", dict(scale_factor=2)), ("upsample_nearest", dict(size=6)),
+                                      ("upsample_bilinear", dict(scale_factor=1.5))])
+def test_deprecated_upsample_names_are_interpolate(name, kw, rng):
+    torch = torch_or_fail()
+    x = rng.standard_normal((2, 3, 4, 4))
+    want = getattr(torch.nn.functional, name)(torch.from_numpy(x), **kw).numpy()
+    np.testing.assert_allclose(getattr(F, name)(x, **kw), want, rtol=1e-12, atol=1e-13)
