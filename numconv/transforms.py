@@ -9,7 +9,9 @@ the images are changed where they live, by numconv's ops (``pad``, ``gather``, `
 ``affine_grid``, ``grid_sample``), so the gradient flows through every transform.
 
 Pixel coordinates are torchvision's: an image spans [0, W] x [0, H] with pixel (i, j) centred at
-(j + 0.5, i + 0.5), y pointing down; a positive angle turns the image counter-clockwise as shown.
+(j + 0.5, i + 0.5), y pointing down. Angles are torchvision's too: ``RandomAffine`` (its ``affine``)
+turns the image clockwise as shown for a positive angle, ``RandomRotation`` (its ``rotate``)
+counter-clockwise.
 
     augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()])
     for xb, yb in loader:
@@ -37,8 +39,8 @@ def _images(images, who):
     if not hasattr(images, "shape") or len(shape) not in (3, 4):
         raise ValueError(f"{who} takes an image (C, H, W) or a batch of images (N, C, H, W), got "
                          f"{type(images).__name__} of shape {shape if hasattr(images, 'shape') else 'none'}")
-    if np.dtype(images.dtype).kind != "f":
-        raise TypeError(f"{who} takes floating-point images, got dtype {images.dtype}; convert them first, "
+    if np.dtype(images.dtype) not in (np.float32, np.float64):
+        raise TypeError(f"{who} takes float32 or float64 images, got dtype {images.dtype}; convert them first, "
                         "e.g. images.astype(numpy.float32) / 255")
     as_array = not isinstance(images, Tensor)
     x = as_tensor(images) if as_array else images
@@ -58,13 +60,13 @@ def _on(x, array):
 
 def _size(size, name="size"):
     """(h, w) from an int or a sequence of one or two ints (torchvision's forms)."""
+    given = size
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
         size = (size, size)
-    size = tuple(size) if isinstance(size, (tuple, list)) else None
-    if size is None or len(size) not in (1, 2) or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
-                                                          for s in size):
-        raise TypeError(f"{name} must be an int or a sequence of one or two ints (height, width), got {size!r}")
-    size = (size[0], size[0]) if len(size) == 1 else size
+    if not isinstance(size, (tuple, list)) or len(size) not in (1, 2) or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in size):
+        raise TypeError(f"{name} must be an int or a sequence of one or two ints (height, width), got {given!r}")
+    size = (size[0], size[0]) if len(size) == 1 else tuple(size)
     if min(size) < 1:
         raise ValueError(f"{name} must be >= 1, got {size}")
     return tuple(int(s) for s in size)
@@ -73,14 +75,14 @@ def _size(size, name="size"):
 def _range(value, name, symmetric=None, lo=-math.inf):
     """(low, high) from a pair, or from one number ``v`` as (-v, v) when ``symmetric`` (v >= 0)."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and symmetric:
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0 as a single number, got {value}")
+        if not 0 <= value < math.inf:
+            raise ValueError(f"{name} must be a finite number >= 0 as a single number, got {value}")
         return (-float(value), float(value))
     if (not isinstance(value, (tuple, list)) or len(value) != 2
             or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)):
         raise TypeError(f"{name} must be {'a number or ' if symmetric else ''}a pair of numbers (low, high), got {value!r}")
     low, high = float(value[0]), float(value[1])
-    if not lo <= low <= high < math.inf:
+    if not (math.isfinite(low) and lo <= low <= high < math.inf):
         raise ValueError(f"{name} must be a range low <= high{f' within [{lo}, inf)' if lo > -math.inf else ''}, "
                          f"got {tuple(value)}")
     return low, high
@@ -101,7 +103,11 @@ class Transform:
 
     def __call__(self, images):
         x, as_array, single = _images(images, type(self).__name__)
-        return _back(self.apply(x), as_array, single)
+        return _back(self.apply(x) if x.shape[0] else self.empty(x), as_array, single)
+
+    def empty(self, x):
+        """The output for an empty batch (nothing drawn): ``apply``'s shape."""
+        return self.apply(x)
 
     def apply(self, x):
         raise NotImplementedError
@@ -117,6 +123,8 @@ class Compose(Transform):
     """The transforms in order, as ``torchvision.transforms.Compose``."""
 
     def __init__(self, transforms):
+        if not isinstance(transforms, (list, tuple)):
+            raise TypeError(f"Compose takes a list of transforms, got {type(transforms).__name__}")
         transforms = list(transforms)
         for i, t in enumerate(transforms):
             if not callable(t):
@@ -139,10 +147,17 @@ class Normalize(Transform):
     """(x - mean) / std per channel; ``mean`` and ``std`` one number or one per channel."""
 
     def __init__(self, mean, std, inplace=False):
-        self.mean, self.std = (np.atleast_1d(np.asarray(v, np.float64)) for v in (mean, std))
-        for name, v in (("mean", self.mean), ("std", self.std)):
+        values = []
+        for name, v in (("mean", mean), ("std", std)):
+            try:
+                v = np.atleast_1d(np.asarray(v, np.float64))
+            except (TypeError, ValueError):
+                raise TypeError(f"Normalize: {name} must be a number or a sequence of numbers (one per channel), "
+                                f"got {v!r}") from None
             if v.ndim != 1 or not np.isfinite(v).all():
                 raise ValueError(f"Normalize: {name} must be finite numbers, one per channel, got {v.tolist()}")
+            values.append(v)
+        self.mean, self.std = values
         if (self.std == 0).any():
             raise ValueError(f"Normalize: std must not be 0, got {self.std.tolist()}")
         self.inplace = shapes.flag(inplace, "inplace")
@@ -257,6 +272,8 @@ class RandomCrop(Transform):
         if H < h or W < w:
             raise ValueError(f"RandomCrop: the crop size {self.size} is larger than the (padded) image, {(H, W)}; "
                              "pass pad_if_needed=True or more padding")
+        if x.shape[0] == 0:
+            return x[:, :, :h, :w]
         g = nc_random.generator()
         top, left = g.integers(0, H - h + 1, x.shape[0]), g.integers(0, W - w + 1, x.shape[0])
         return _crop_each(x, top, left, h, w)
@@ -298,7 +315,7 @@ def _sample(x, theta, interpolation, fill):
     """grid_sample of ``x`` at ``affine_grid(theta)`` (align_corners=False) with ``fill`` outside the
     image, as torchvision's: with ``m`` the share of each output pixel's taps inside the image (an
     image of ones sampled alike), nearest takes ``fill`` where m < 1/2 and bilinear gives
-    ``m * (sample - fill) + fill`` (so an edge pixel is weighted by m twice, once in the zero-padded
+    ``m * sample + (1 - m) * fill`` (so an edge pixel is weighted by m twice, once in the zero-padded
     sample and once here, as torchvision's is)."""
     grid = F.affine_grid(_on(x, theta.astype(x.dtype)), x.shape, align_corners=False)
     y = F.grid_sample(x, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
@@ -306,7 +323,7 @@ def _sample(x, theta, interpolation, fill):
     inside = F.grid_sample(ones, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
     if interpolation == "nearest":
         return y if fill == 0.0 else where(inside < 0.5, _on(x, np.asarray(fill, x.dtype)), y)
-    return (y - fill) * inside + fill
+    return y * inside if fill == 0.0 else y * inside + (1.0 - inside) * fill
 
 
 def _interpolation(interpolation):
@@ -327,9 +344,20 @@ def affine_theta(size, angle, translate, scale, shear, center=None):
     (x cos a - y sin a, x sin a + y cos a) (y down, so clockwise as shown). Each output pixel reads
     q = c + A^-1 (p - c - t), in units of the half sizes, the coordinates of ``affine_grid``."""
     H, W = size
-    scale = np.asarray(scale, np.float64)
-    a = np.radians(np.asarray(angle, np.float64))
-    tan_x, tan_y = np.tan(np.radians(np.asarray(shear, np.float64))).T
+    angle = np.atleast_1d(np.asarray(angle, np.float64))
+    n = angle.shape[0]
+    angle, scale = _per_image(angle, "angle", n, integer=False), _per_image(scale, "scale", n, integer=False)
+    if (scale <= 0).any():
+        raise ValueError(f"scale must be > 0, got {scale.tolist()}")
+    pairs = {}
+    for name, v in (("translate", translate), ("shear", shear)):
+        v = np.asarray(v, np.float64)
+        if v.shape not in ((2,), (n, 2)) or not np.isfinite(v).all():
+            raise ValueError(f"{name} must be finite pairs (x, y), one or one per image ({n}), got {v.tolist()}")
+        pairs[name] = np.broadcast_to(v, (n, 2))
+    translate, shear = pairs["translate"], pairs["shear"]
+    a = np.radians(angle)
+    tan_x, tan_y = np.tan(np.radians(shear)).T
     one, zero = np.ones_like(a), np.zeros_like(a)
 
     def matrices(m00, m01, m10, m11):
@@ -402,6 +430,9 @@ class RandomAffine(Transform):
         size = tuple(x.shape[2:])
         theta = affine_theta(size, *self.draw(x.shape[0], size), center=self.center)
         return _sample(x, theta, self.interpolation, self.fill)
+
+    def empty(self, x):
+        return x
 
     def extra_repr(self):
         return (f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear}, "
@@ -476,15 +507,29 @@ def _box_source(start, length, out, n, interpolation):
     """Where ``out`` output pixels read along one dimension of ``n`` (grid_sample's [-1, 1] units) for
     boxes [start, start + length) (each (N,)): ``interpolate``'s source positions in the box,
     align_corners=False, clamped to its pixels (so the box's edge pixel repeats, as a resize of the
-    cut-out box does); nearest reads floor(j * length / out)."""
+    cut-out box does); nearest reads floor(j * length / out), in float32 whatever the images' dtype
+    (PyTorch's nearest index arithmetic, so a product that rounds onto a whole number lands where
+    PyTorch's does)."""
     j = np.arange(out)
     scale = length[:, None] / out
     last = length[:, None] - 1
     if interpolation == "nearest":
-        src = np.minimum(np.floor(j * scale), last)
+        scale32 = length[:, None].astype(np.float32) / np.float32(out)
+        src = np.minimum(np.floor(j.astype(np.float32) * scale32).astype(np.float64), last)
     else:
         src = np.clip((j + 0.5) * scale - 0.5, 0, last)
     return (2 * (start[:, None] + src) + 1) / n - 1
+
+
+def _per_image(values, name, n, integer=True):
+    """``values`` (a number, or one per image) as an (n,) array: whole numbers (``integer``) or finite reals."""
+    a = np.asarray(values)
+    kinds = "iu" if integer else "iuf"
+    if a.dtype.kind not in kinds or a.ndim > 1 or (a.ndim == 1 and a.size not in (1, n)):
+        raise TypeError(f"{name} must be {'an int' if integer else 'a number'} or one per image ({n}), got {values!r}")
+    if not integer and not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite, got {values!r}")
+    return np.broadcast_to(a.astype(np.int64 if integer else np.float64), (n,))
 
 
 def resized_crop(images, top, left, height, width, size, interpolation="bilinear"):
@@ -493,14 +538,16 @@ def resized_crop(images, top, left, height, width, size, interpolation="bilinear
     box's pixels resampled as ``interpolate(mode=interpolation, align_corners=False)`` would resample
     the cut-out box (bilinear or nearest). One ``grid_sample`` for the whole batch."""
     x, as_array, single = _images(images, "resized_crop")
-    N, _, H, W = x.shape
-    boxes = [np.broadcast_to(np.asarray(v, np.int64), (N,)) for v in (top, left, height, width)]
-    top, left, height, width = boxes
+    N, C, H, W = x.shape
+    top, left, height, width = (_per_image(v, name, N) for v, name in
+                                ((top, "top"), (left, "left"), (height, "height"), (width, "width")))
     if (height < 1).any() or (width < 1).any() or (top < 0).any() or (left < 0).any() or \
-            (top + height > H).any() or (left + width > W).any():
+            (top > H - height).any() or (left > W - width).any():
         raise ValueError(f"resized_crop: every box must lie inside the {H}x{W} images, got top={top.tolist()}, "
                          f"left={left.tolist()}, height={height.tolist()}, width={width.tolist()}")
     size, interpolation = _size(size), _interpolation(interpolation)
+    if N == 0:
+        return _back(x[:, :, :1, :1].expand(0, C, *size), as_array, single)
     grid = np.empty((N,) + size + (2,))
     grid[..., 0] = _box_source(left, width, size[1], W, interpolation)[:, None, :]
     grid[..., 1] = _box_source(top, height, size[0], H, interpolation)[:, :, None]
@@ -547,11 +594,11 @@ class RandomErasing(Transform):
 
     def apply(self, x):
         N, C, H, W = x.shape
+        if not isinstance(self.value, str) and self.value.size not in (1, C):
+            raise ValueError(f"RandomErasing: value has {self.value.size} values for images of {C} channels")
         boxes = self.draw(N, (H, W))
         if not boxes[:, 2].any():
             return x
-        if not isinstance(self.value, str) and self.value.size not in (1, C):
-            raise ValueError(f"RandomErasing: value has {self.value.size} values for images of {C} channels")
         rows, cols = np.arange(H), np.arange(W)
         top, left, h, w = (v[:, None] for v in boxes.T)
         inside = ((rows >= top) & (rows < top + h))[:, :, None] & ((cols >= left) & (cols < left + w))[:, None, :]

@@ -253,6 +253,25 @@ def test_forms_arrays_tensors_images_and_seeds(rng):
     assert "RandomCrop(size=(6, 6)" in repr(aug)
 
 
+def test_empty_batches_keep_their_output_shape():
+    empty = np.zeros((0, 3, 6, 7), np.float32)
+    for t, size in [(T.RandomCrop(4, padding=1), (4, 4)), (T.RandomAffine(30, translate=(0.1, 0.1)), (6, 7)),
+                    (T.RandomRotation(10), (6, 7)), (T.RandomResizedCrop((5, 2)), (5, 2)), (T.RandomErasing(p=1), (6, 7)),
+                    (T.CenterCrop(3), (3, 3)), (T.Pad(1), (8, 9)), (T.RandomHorizontalFlip(), (6, 7))]:
+        for images in (empty, nc.tensor(empty)):
+            assert t(images).shape == (0, 3) + size, t
+
+
+def test_nearest_box_positions_are_float32_as_pytorchs(rng):
+    """4 rows resized to 188: 47 * float32(4 / 188) rounds onto 1.0 in float32, so PyTorch reads row 1
+    there (it computes nearest positions in float32 for every dtype); so does numconv."""
+    img = rng.standard_normal((1, 11, 164))
+    for dtype in (np.float32, np.float64):
+        got = T.resized_crop(img[None].astype(dtype), 7, 119, 4, 8, (188, 242), "nearest")[0]
+        np.testing.assert_array_equal(got, reference_resized_crop(img.astype(dtype), (7, 119, 4, 8), (188, 242),
+                                                                  "nearest"))
+
+
 def test_gradients_flow_through(rng):
     x = nc.tensor(random(rng, (2, 2, 5, 6)), requires_grad=True)
     theta = T.affine_theta((5, 6), [20.0, -35.0], [(1, 0), (0, -1)], [1.1, 0.9], [(5.0, 0.0), (0.0, 8.0)])
@@ -269,7 +288,7 @@ BAD = [
     (lambda: T.Pad(1, padding_mode="symmetric"), ValueError, "padding_mode must be one of"),
     (lambda: T.Pad(1, fill="black"), TypeError, "fill must be a number"),
     (lambda: T.RandomHorizontalFlip(1.5), ValueError, "p"),
-    (lambda: T.RandomAffine(-5), ValueError, "degrees must be >= 0"),
+    (lambda: T.RandomAffine(-5), ValueError, "degrees must be a finite number >= 0"),
     (lambda: T.RandomAffine((10, -10)), ValueError, "low <= high"),
     (lambda: T.RandomAffine(5, translate=(0.5, 1.5)), ValueError, r"translate values must be in \[0, 1\]"),
     (lambda: T.RandomAffine(5, scale=(0, 1)), ValueError, "scale values must be > 0"),
@@ -281,8 +300,19 @@ BAD = [
     (lambda: T.RandomErasing(value="noise"), TypeError, "value must be a number"),
     (lambda: T.Compose([T.Pad(1), 3]), TypeError, r"transforms\[1\] is a int"),
     (lambda: T.Pad(1)(np.ones((4, 4))), ValueError, r"an image \(C, H, W\) or a batch"),
-    (lambda: T.Pad(1)(np.ones((1, 4, 4), np.uint8)), TypeError, "floating-point images"),
-    (lambda: T.RandomErasing(p=1, value=(1.0, 2.0))(np.ones((3, 8, 8))), ValueError, "2 values for images of 3"),
+    (lambda: T.Pad(1)(np.ones((1, 4, 4), np.uint8)), TypeError, "float32 or float64 images"),
+    (lambda: T.Pad(1)(np.ones((1, 4, 4), np.float16)), TypeError, "float32 or float64 images"),
+    (lambda: T.RandomAffine(float("nan")), ValueError, "degrees must be a finite number"),
+    (lambda: T.RandomRotation((-float("inf"), 0)), ValueError, "degrees must be a range"),
+    (lambda: T.CenterCrop(3.0), TypeError, "got 3.0"),
+    (lambda: T.Normalize("a", 1), TypeError, "mean must be a number or a sequence"),
+    (lambda: T.Compose(T.Pad(1)), TypeError, "Compose takes a list"),
+    (lambda: T.resized_crop(np.ones((2, 1, 5, 5)), 2**62, 0, 2**62, 3, 2), ValueError, "every box must lie inside"),
+    (lambda: T.resized_crop(np.ones((2, 1, 5, 5)), 0.5, 0, 3, 3, 2), TypeError, "top must be an int"),
+    (lambda: T.resized_crop(np.ones((2, 1, 5, 5)), [0, 0, 0], 0, 3, 3, 2), TypeError, r"one per image \(2\)"),
+    (lambda: T.affine_theta((5, 5), 10, (0, 0), 0.0, (0, 0)), ValueError, "scale must be > 0"),
+    (lambda: T.affine_theta((5, 5), [1, 2], (0, 0), 1.0, [(0, 0)] * 3), ValueError, "shear must be finite pairs"),
+    (lambda: T.RandomErasing(p=0.0, value=(1.0, 2.0))(np.ones((3, 4, 4))), ValueError, "2 values for images of 3"),
 ]
 
 

@@ -6,6 +6,8 @@ the functional ops (floor((n + 2*padding - dilation*(k-1) - 1) / stride) + 1, or
 """
 from __future__ import annotations
 
+import numbers
+
 from .. import functional as F
 from .. import shapes
 from .module import Module
@@ -163,10 +165,12 @@ def _make_fractional_max_pool(nd):
                 shapes.non_negative(shapes.ntuple(output_size, nd, "output_size"), "output_size")
             self.output_ratio = None
             if output_ratio is not None:
-                ratios = (output_ratio,) * nd if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
-                if len(ratios) != nd or not all(isinstance(r, (int, float)) and 0 < r < 1 for r in ratios):
+                real = (lambda r: isinstance(r, numbers.Real) and not isinstance(r, bool))
+                ratios = (output_ratio,) * nd if real(output_ratio) else \
+                    tuple(output_ratio) if isinstance(output_ratio, (tuple, list)) else ()
+                if len(ratios) != nd or not all(real(r) and 0 < r < 1 for r in ratios):
                     raise ValueError(f"output_ratio must be a number or {nd} numbers in (0, 1), got {output_ratio!r}")
-                self.output_ratio = ratios
+                self.output_ratio = tuple(float(r) for r in ratios)
             self.return_indices = shapes.flag(return_indices, "return_indices")
             self.register_buffer("_random_samples", _random_samples)
 
