@@ -282,6 +282,7 @@ def test_rrelu_inplace_twin(rng):
     assert ((ratio >= 0.1) & (ratio < 0.3)).all() and np.array_equal(x.numpy()[before >= 0], before[before >= 0])
 
 
+@pytest.mark.filterwarnings("ignore:`nn.functional.upsample.*` is deprecated")  # torch's own, for its old names
 @pytest.mark.parametrize("name, kw", [("upsample", dict(size=(5, 7), mode="bicubic", align_corners=False)),
                                       ("upsample", dict(scale_factor=2)), ("upsample_nearest", dict(size=6)),
                                       ("upsample_bilinear", dict(scale_factor=1.5))])
