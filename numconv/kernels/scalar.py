@@ -53,6 +53,21 @@ def sign(x, one, zero):
         return -one
     return zero
 
+def rprop_element(p, g, prev, step, down, up, lo, hi, one, zero):
+    """One element's Rprop update (PyTorch's): s = sign(g prev) scales the step size by ``up`` (s > 0),
+    ``down`` (s < 0; g is then taken as 0) or 1, clamped to [lo, hi] (NaN stays NaN, as
+    ``torch.clamp_``); p moves by -sign(g) * step. Returns (p, step, the g kept as the next prev)."""
+    s = sign(g * prev, one, zero)
+    step = step * (up if s > 0 else down if s < 0 else one)
+    if step < lo:
+        step = lo
+    if step > hi:
+        step = hi
+    if s < 0:
+        g = zero
+    return p - sign(g, one, zero) * step, step, g
+
+
 # ----------------------------------------------------------------------------- activations
 # y = f(x) and the gradient g * f'(x), one code per activation, with up to two parameters p0, p1.
 # Computed in float64 whatever the arrays' dtype, and rounded once on the store: so a float32

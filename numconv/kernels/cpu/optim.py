@@ -20,6 +20,7 @@ from . import exact_kernel, exact_serial
 lerp = njit(inline="always")(scalar.lerp)
 maximum = njit(inline="always")(scalar.maximum)
 sign = njit(inline="always")(scalar.sign)
+rprop_element = njit(inline="always")(scalar.with_primitives(scalar.rprop_element, sign=sign))
 adam_moments = njit(inline="always")(scalar.with_primitives(scalar.adam_moments, lerp=lerp))
 
 
@@ -218,18 +219,8 @@ def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, s
     t = param.dtype.type
     down, up, lo, hi, one, zero = t(etaminus), t(etaplus), t(step_size_min), t(step_size_max), t(1.0), t(0.0)
     for i in prange(param.size):
-        g = grad[i]
-        s = sign(g * prev[i], one, zero)
-        z = step_size[i] * (up if s > 0 else down if s < 0 else one)
-        if z < lo:  # torch.clamp_: NaN stays NaN
-            z = lo
-        if z > hi:
-            z = hi
-        step_size[i] = z
-        if s < 0:
-            g = zero
-        param[i] = param[i] - sign(g, one, zero) * z
-        prev[i] = g
+        param[i], step_size[i], prev[i] = rprop_element(param[i], grad[i], prev[i], step_size[i], down, up, lo, hi,
+                                                        one, zero)
 
 
 @exact_kernel

@@ -15,6 +15,7 @@ from .elementwise import _sqrt  # NaN for v < 0, as on a GPU (the simulator's ma
 lerp = cuda.jit(device=True)(scalar.lerp)
 maximum = cuda.jit(device=True)(scalar.maximum)
 sign = cuda.jit(device=True)(scalar.sign)
+rprop_element = cuda.jit(device=True)(scalar.with_primitives(scalar.rprop_element, sign=sign))
 adam_moments = cuda.jit(device=True)(scalar.with_primitives(scalar.adam_moments, lerp=lerp))
 
 
@@ -258,18 +259,8 @@ def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, s
 def _rprop(param, grad, prev, step_size, down, up, lo, hi, one, zero):
     i = cuda.grid(1)
     if i < param.size:
-        g = grad[i]
-        s = sign(g * prev[i], one, zero)
-        z = step_size[i] * (up if s > 0 else down if s < 0 else one)
-        if z < lo:
-            z = lo
-        if z > hi:
-            z = hi
-        step_size[i] = z
-        if s < 0:
-            g = zero
-        param[i] = param[i] - sign(g, one, zero) * z
-        prev[i] = g
+        param[i], step_size[i], prev[i] = rprop_element(param[i], grad[i], prev[i], step_size[i], down, up, lo, hi,
+                                                        one, zero)
 
 
 def asgd_step(param, grad, ax, eta, lambd, mu, weight_decay):
