@@ -23,13 +23,13 @@ NAMES = (
     # elementwise functions
     "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "sign", "sgn", "sin", "cos", "tan",
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "sinh", "cosh", "tanh", "sigmoid",
-    "erf", "erfc", "hypot", "copysign", "logaddexp", "xlogy", "heaviside", "relu",
+    "erf", "erfc", "hypot", "copysign", "logaddexp", "xlogy", "heaviside", "relu", "deg2rad", "rad2deg",
     "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip", "clamp_min", "clamp_max",
     # bitwise and logical
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
     "logical_and", "logical_or", "logical_xor", "logical_not",
     # comparisons
-    "eq", "ne", "lt", "le", "gt", "ge",
+    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
     # reductions, scans and sorts
     "sum", "mean", "prod", "std", "var", "amax", "amin", "argmax", "argmin", "max", "min", "all", "any",
     "cumsum", "cumprod", "sort", "argsort", "topk", "softmax", "log_softmax", "nonzero", "argwhere",
@@ -42,7 +42,7 @@ NAMES = (
     "roll", "movedim", "moveaxis", "swapaxes", "swapdims", "narrow", "select", "unflatten", "tile",
     "repeat_interleave", "gather", "index_select", "masked_select", "take", "scatter", "scatter_add", "index_add",
     "index_copy", "index_fill", "tril", "triu", "diagonal", "diag", "trace", "diff", "matmul", "mm", "bmm", "mv",
-    "dot", "outer", "addmm", "numel", "clone", "unbind",
+    "dot", "outer", "addmm", "numel", "clone", "unbind", "ravel", "broadcast_to",
 )
 
 

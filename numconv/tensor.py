@@ -2173,13 +2173,16 @@ class Tensor:
             # the stand-in: this memory for + and - (whose backward saves nothing), else a copy of the old
             # values, which the op's backward may save (mul, div, pow, clamp, log, ...)
             old = self._stand_in(saves_input)
-            out = op(old, old if other is self else other)
+            out = op(old, _with_stand_in(other, self, old))
         else:
             with autograd.no_grad():
                 out = op(self, other)
         self._write_result(out)
         if out._node is not None:
             self._take_place(out)
+        elif recording and self._node_ is not None:  # a result outside the graph (a comparison, //): so is this
+            self._node, self._index, self._requires_grad = None, 0, False  # tensor now, not its old values' op
+            self._gen += 1
         return self
 
     def _records_inplace(self, other):
@@ -2187,7 +2190,7 @@ class Tensor:
         this tensor, ``other`` or (for a view) the view's base requires grad."""
         if not autograd.is_grad_enabled():
             return False
-        if self.requires_grad or (isinstance(other, Tensor) and other.requires_grad):
+        if self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in _operands_of(other)):
             return True
         return self._view is not None and self._view.base.requires_grad
 
@@ -2236,9 +2239,9 @@ class Tensor:
         old = view.taken(old_base)  # shares the base's memory on the CPU: a copy where the op keeps it
         if saves_input and M.may_share(old.data, base.data):
             old = old._stand_in(copy=True)
-        out = op(old, old if other is self else other)
+        out = op(old, _with_stand_in(other, self, old))
         self._write_result(out)
-        if out._node is not None:
+        if out._node is not None or old_base.requires_grad:  # a result outside the graph: no gradient there
             base._take_place(ViewWrite.apply(old_base, out, steps=view.steps))
         return self
 
@@ -4087,6 +4090,106 @@ class Tensor:
 
     def logical_not(self):
         return Tensor(M.logical_not(self.data))
+
+
+def _operands_of(other):
+    """The operands an in-place op takes besides the tensor it changes: ``other``, or a tuple of them."""
+    return other if isinstance(other, tuple) else (other,)
+
+
+def _with_stand_in(other, tensor, old):
+    """``other`` (or each operand of a tuple) with ``tensor`` replaced by ``old``, its stand-in."""
+    if isinstance(other, tuple):
+        return tuple(old if o is tensor else o for o in other)
+    return old if other is tensor else other
+
+
+# PyTorch's comparison names beside the short ones
+Tensor.greater, Tensor.greater_equal, Tensor.less, Tensor.less_equal, Tensor.not_equal = \
+    Tensor.gt, Tensor.ge, Tensor.lt, Tensor.le, Tensor.ne
+
+
+def _inplace_twin(name):
+    """``Tensor.<name>_``: ``<name>`` written into the tensor, as ``add_`` is: autograd records it (a
+    result outside the graph, a comparison's, takes the tensor out of it), and a result of a higher
+    dtype category than the tensor's (``int.sin_()``) is an error."""
+    method = getattr(Tensor, name)
+
+    def twin(self, *args, **kwargs):
+        return self._inplace(lambda t, operands: method(t, *operands, **kwargs), tuple(args), saves_input=True)
+
+    twin.__name__, twin.__qualname__ = name + "_", f"Tensor.{name}_"
+    twin.__doc__ = f"``{name}(...)`` written into this tensor, which is returned (PyTorch's ``{name}_``)."
+    return twin
+
+
+def _fill_random(self, draw, what, generator):
+    """This float tensor overwritten (``copy_``, so autograd records it) with ``draw(rng, u_or_n)``."""
+    if self.dtype.kind != "f":
+        raise TypeError(f"{what} fills a floating-point tensor, got dtype {self.dtype}")
+    rng = generator if generator is not None else _random.generator()
+    return self.copy_(Tensor(draw(rng)))
+
+
+def _uniform_(self, a=0.0, b=1.0, *, generator=None):
+    """Fill with U[a, b) draws from numconv's generator (on the tensor's device), as ``Tensor.uniform_``."""
+    a, b = shapes.real(a, "from"), shapes.real(b, "to")
+    if b < a:
+        raise ValueError(f"uniform_ expects from <= to, got from={a}, to={b}")
+    return _fill_random(self, lambda rng: M.add(M.multiply(M.uniform(rng, self.shape, self.dtype, like=self.data), b - a),
+                                                a), "uniform_", generator)
+
+
+def _normal_(self, mean=0.0, std=1.0, *, generator=None):
+    """Fill with N(mean, std^2) draws from numconv's generator, as ``Tensor.normal_``."""
+    mean, std = shapes.real(mean, "mean"), shapes.real(std, "std", 0.0)
+    return _fill_random(self, lambda rng: M.add(M.multiply(
+        M.standard_normal(rng, self.shape, self.dtype, like=self.data), std), mean), "normal_", generator)
+
+
+Tensor.uniform_, Tensor.normal_ = _uniform_, _normal_
+Tensor.uniform_.__name__, Tensor.normal_.__name__ = "uniform_", "normal_"
+
+
+def _deg2rad(self):
+    """Degrees to radians (an integer tensor gives float32, as PyTorch's)."""
+    return self._floating() * (math.pi / 180.0)
+
+
+def _rad2deg(self):
+    """Radians to degrees."""
+    return self._floating() * (180.0 / math.pi)
+
+
+Tensor.deg2rad, Tensor.rad2deg = _deg2rad, _rad2deg
+Tensor.deg2rad.__name__, Tensor.rad2deg.__name__ = "deg2rad", "rad2deg"
+Tensor.ravel = lambda self: self.reshape(-1)  # noqa: E731
+Tensor.ravel.__doc__ = "The tensor as one dimension (``reshape(-1)``: a view where the memory allows)."
+Tensor.broadcast_to = lambda self, size: self.expand(size)  # noqa: E731
+Tensor.broadcast_to.__doc__ = "``expand(size)``, as ``torch.broadcast_to``."
+Tensor.ndimension = Tensor.dim
+Tensor.element_size = lambda self: self.dtype.itemsize  # noqa: E731
+Tensor.itemsize = property(lambda self: self.dtype.itemsize, doc="Bytes per element.")
+Tensor.nbytes = property(lambda self: self.dtype.itemsize * self.numel(), doc="Bytes of the elements.")
+Tensor.is_cpu = property(lambda self: self.device == dispatch.CPU, doc="Whether the tensor lives in host memory.")
+Tensor.get_device = lambda self: 0 if self.device == dispatch.CUDA else -1  # noqa: E731
+Tensor.get_device.__doc__ = "The GPU's index (0) for a CUDA tensor, -1 on the CPU, as PyTorch's."
+
+
+_INPLACE_TWINS = (
+    "absolute", "acos", "arccos", "asin", "arcsin", "atan", "arctan", "atan2", "arctan2", "cos", "cosh", "sin", "sinh",
+    "tan", "erf", "erfc", "exp2", "expm1", "log1p", "log2", "log10", "rsqrt", "reciprocal", "sign", "sgn", "square",
+    "negative", "ceil", "floor", "round", "trunc", "fix", "frac", "fmod", "remainder", "hypot", "copysign", "xlogy",
+    "heaviside", "lerp", "addcmul", "addcdiv", "addmm", "clamp_min", "clamp_max", "nan_to_num", "multiply",
+    "subtract", "divide", "true_divide", "floor_divide", "eq", "ne", "lt", "le", "gt", "ge", "greater",
+    "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "cumsum", "cumprod", "tril", "triu", "deg2rad", "rad2deg",
+)
+for _name in _INPLACE_TWINS:
+    assert not hasattr(Tensor, _name + "_"), _name
+    setattr(Tensor, _name + "_", _inplace_twin(_name))
+del _name
 
 
 # ============================================================================= functions and factories
