@@ -20,6 +20,10 @@ CASES = [
     ("LazyConvTranspose1d", (2, 3), {}, "ConvTranspose1d", (3, 2, 3), (2, 3, 5)),
     ("LazyBatchNorm2d", (), dict(momentum=0.3), "BatchNorm2d", (4,), (3, 4, 5, 5)),
     ("LazyBatchNorm1d", (), dict(affine=False), "BatchNorm1d", (6,), (8, 6)),
+    ("LazyInstanceNorm2d", (), {}, "InstanceNorm2d", (4,), (3, 4, 5, 5)),
+    ("LazyInstanceNorm2d", (), dict(affine=True, track_running_stats=True), "InstanceNorm2d", (4,), (4, 5, 6)),
+    ("LazyInstanceNorm1d", (), dict(affine=True), "InstanceNorm1d", (3,), (2, 3, 7)),
+    ("LazyInstanceNorm3d", (), dict(momentum=0.2, track_running_stats=True), "InstanceNorm3d", (2,), (1, 2, 3, 3, 4)),
 ]
 
 
@@ -68,6 +72,16 @@ def test_lazy_layers_take_their_dtype_and_device_before_the_first_call(rng, torc
     assert repr(nn.LazyLinear(3)) == repr(torch.nn.LazyLinear(3))
     assert sorted(nn.LazyBatchNorm2d().state_dict()) == sorted(torch.nn.LazyBatchNorm2d().state_dict())
     assert sorted(nn.LazyConv2d(3, 2).state_dict()) == sorted(torch.nn.LazyConv2d(3, 2).state_dict())
+    for kw in ({}, dict(affine=True, track_running_stats=True)):
+        x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+        ours, theirs = nn.LazyInstanceNorm2d(**kw), torch.nn.LazyInstanceNorm2d(**kw)
+        if kw:  # (torch 2.13's LazyInstanceNorm2d() lists weight, bias and the running statistics in its state
+            # dict even with affine=False and track_running_stats=False; numconv's, as InstanceNorm2d's, has none)
+            assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+        else:
+            assert not ours.state_dict()
+        np.testing.assert_allclose(ours(nc.Tensor(x)).detach().numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
+                                   rtol=1e-5, atol=1e-5)
 
 
 def test_lazy_layers_refuse_inputs_they_cannot_size():
@@ -75,6 +89,8 @@ def test_lazy_layers_refuse_inputs_they_cannot_size():
         nn.LazyConv2d(3, 2)(nc.randn(4, 5))
     with pytest.raises(ValueError, match="LazyBatchNorm1d: input must have shape"):
         nn.LazyBatchNorm1d()(nc.randn(4))
+    with pytest.raises(ValueError, match="LazyInstanceNorm2d: input must have 3 .unbatched. or 4 dimensions"):
+        nn.LazyInstanceNorm2d()(nc.randn(2, 3))
 
 
 def test_found_by_the_review_of_lazy_layers(rng, torch):

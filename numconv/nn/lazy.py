@@ -1,5 +1,5 @@
 """Layers that take their input size from their first input, as PyTorch's ``LazyLinear``,
-``LazyConv2d``, ``LazyBatchNorm2d``, ...: no flatten size to work out by hand.
+``LazyConv2d``, ``LazyBatchNorm2d``, ``LazyInstanceNorm2d``, ...: no flatten size to work out by hand.
 
     net = nn.Sequential(nn.LazyConv2d(16, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(10))
     net(x)              # the first call sizes every lazy layer; they are Conv2d and Linear from then on
@@ -20,7 +20,7 @@ from ._utils import factory_dtype
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
 from .module import Module
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .parameter import Parameter
 
 _MODULE_STATE = frozenset(Module().__dict__) | {"_module_hooks"}
@@ -131,28 +131,40 @@ LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d = (
     _make_lazy_conv(c, n, True) for c, n in ((ConvTranspose1d, 1), (ConvTranspose2d, 2), (ConvTranspose3d, 3)))
 
 
-def _make_lazy_batch_norm(cls):
+def _make_lazy_batch_norm(cls, instance=False):
+    defaults = (False, False) if instance else (True, True)  # affine, track_running_stats
+
     class LazyBatchNorm(_Lazy):
         cls_to_become = cls
         _buffer_names = ("running_mean", "running_var")
 
         def _size(self, input):
-            if len(tuple(input.shape)) < 2:
+            shape = tuple(input.shape)
+            if instance:  # (N, C, *spatial) or unbatched (C, *spatial), as the layer takes them
+                if len(shape) not in cls._dims:
+                    raise ValueError(f"{type(self).__name__}: input must have {cls._dims[0]} (unbatched) or "
+                                     f"{cls._dims[1]} dimensions to infer num_features, got shape {shape}")
+                return shape[len(shape) - cls._dims[0]]
+            if len(shape) < 2:
                 raise ValueError(f"{type(self).__name__}: input must have shape (N, C, ...) to infer num_features, "
-                                 f"got {tuple(input.shape)}")
-            return tuple(input.shape)[1]
+                                 f"got {shape}")
+            return shape[1]
 
-        def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+        def __init__(self, eps=1e-5, momentum=0.1, affine=defaults[0], track_running_stats=defaults[1], device=None,
+                     dtype=None):
             kwargs = {"eps": eps, "momentum": momentum, "affine": affine, "track_running_stats": track_running_stats}
             super().__init__((), kwargs, lambda name: affine if name in ("weight", "bias") else track_running_stats,
                              factory_dtype(device, dtype))
             self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)) if track_running_stats else None)
 
     LazyBatchNorm.__name__ = LazyBatchNorm.__qualname__ = f"Lazy{cls.__name__}"
-    LazyBatchNorm.__doc__ = f"``Lazy{cls.__name__}(eps=1e-5, momentum=0.1, affine=True, track_running_stats=True)``: " \
-                            f"a ``{cls.__name__}`` whose num_features is its first input's channel count."
+    LazyBatchNorm.__doc__ = (f"``Lazy{cls.__name__}(eps=1e-5, momentum=0.1, affine={defaults[0]}, "
+                             f"track_running_stats={defaults[1]})``: a ``{cls.__name__}`` whose num_features is its "
+                             "first input's channel count.")
     return LazyBatchNorm
 
 
 LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d = (
     _make_lazy_batch_norm(c) for c in (BatchNorm1d, BatchNorm2d, BatchNorm3d))
+LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d = (
+    _make_lazy_batch_norm(c, instance=True) for c in (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d))
