@@ -1276,6 +1276,47 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return _vector_norm(d, p, -1, keepdim)
 
 
+@_arrays_in_arrays_out
+def pdist(input, p=2.0):
+    """The p-norm distance between every pair of rows i < j of ``input`` (N, M), in the order
+    (0, 1), (0, 2), ..., (1, 2), ...: N (N - 1) / 2 values, as ``torch.nn.functional.pdist`` (p >= 0;
+    the gradient where two rows coincide is 0)."""
+    p = _norm_order(p)
+    if p < 0:
+        raise ValueError(f"pdist: p must be >= 0, got {p}")
+    x = _float(input, "input", (2,), " (N, M)")
+    first, second = np.triu_indices(x.shape[0], 1)
+    rows = lambda idx: Tensor(M.to_device(idx.astype(np.int64), x.device))  # noqa: E731
+    d = x.index_select(0, rows(first)) - x.index_select(0, rows(second))
+    return _vector_norm(d, p, -1, False)
+
+
+@_arrays_in_arrays_out
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o], as
+    ``torch.nn.functional.bilinear``: input1 (*, in1), input2 (*, in2) with the same leading
+    dimensions, weight (out, in1, in2), bias (out,) or None."""
+    w = _float(weight, "weight", (3,), " (out_features, in1_features, in2_features)")
+    a, b = _float(input1, "input1"), _float(input2, "input2")
+    named = dict(input1=a, input2=b, weight=w) | ({} if bias is None else {"bias": _float(bias, "bias", (1,))})
+    shapes.same_dtype([(k, t.dtype) for k, t in named.items()])
+    _same_device(**named)
+    out, in1, in2 = w.shape
+    if a.ndim == 0 or b.ndim == 0 or a.shape[:-1] != b.shape[:-1] or a.shape[-1] != in1 or b.shape[-1] != in2:
+        raise ValueError(f"bilinear: input1 {a.shape} and input2 {b.shape} must share their leading dimensions and end "
+                         f"in in1_features={in1} and in2_features={in2} (weight {w.shape})")
+    if bias is not None and named["bias"].shape != (out,):
+        raise ValueError(f"bilinear: bias must have shape ({out},), got {named['bias'].shape}")
+    lead = a.shape[:-1]
+    n = shapes.prod(lead)
+    a2, b2 = a.reshape(n, in1), b.reshape(n, in2)
+    mixed = (a2 @ w.permute(1, 0, 2).reshape(in1, out * in2)).reshape(n, out, in2)  # sum_i a_i w[o, i, j]
+    y = (mixed * b2.reshape(n, 1, in2)).sum(-1)
+    if bias is not None:
+        y = y + named["bias"]
+    return y.reshape(lead + (out,))
+
+
 class _Prelu(Function):
     """x where x > 0, else w * x, with ``w`` one slope or one per channel (axis 1)."""
 

@@ -291,3 +291,48 @@ def test_deprecated_upsample_names_are_interpolate(name, kw, rng):
     x = rng.standard_normal((2, 3, 4, 4))
     want = getattr(torch.nn.functional, name)(torch.from_numpy(x), **kw).numpy()
     np.testing.assert_allclose(getattr(F, name)(x, **kw), want, rtol=1e-12, atol=1e-13)
+
+
+def test_bilinear_matches_torch_and_its_definition(rng):
+    torch = torch_or_fail()
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 5))
+    w, bias = rng.standard_normal((6, 4, 5)), rng.standard_normal(6)
+    want = np.einsum("...i,oij,...j->...o", a, w, b) + bias  # the definition
+    np.testing.assert_allclose(F.bilinear(a, b, w, bias), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(F.bilinear(a, b, w), want - bias, rtol=1e-12, atol=1e-12)
+    ts = [torch.tensor(v, requires_grad=True) for v in (a, b, w, bias)]
+    ours = [nc.tensor(v, requires_grad=True) for v in (a, b, w, bias)]
+    gy = rng.standard_normal((2, 3, 6))
+    F.bilinear(*ours).backward(nc.tensor(gy))
+    torch.nn.functional.bilinear(*ts).backward(torch.from_numpy(gy))
+    for o, t in zip(ours, ts):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert gradcheck(F.bilinear, [nc.tensor(v, requires_grad=True) for v in (a[0, :2], b[0, :2], w, bias)])
+    layer = nn.Bilinear(4, 5, 6)
+    assert repr(layer) == "Bilinear(in1_features=4, in2_features=5, out_features=6, bias=True)"
+    assert layer.weight.shape == (6, 4, 5) and np.abs(layer.weight.numpy()).max() <= 0.5
+    assert layer(nc.tensor(a.astype(np.float32)), nc.tensor(b.astype(np.float32))).shape == (2, 3, 6)
+    with pytest.raises(ValueError, match="must share their leading dimensions"):
+        F.bilinear(a, b[:1], w)
+    with pytest.raises(ValueError, match=r"bias must have shape \(6,\)"):
+        F.bilinear(a, b, w, bias[:4])
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.5, 3.0, float("inf"), 0.0])
+def test_pdist_matches_torch(p, rng):
+    torch = torch_or_fail()
+    x = rng.standard_normal((6, 4))
+    x[4] = x[1]  # two equal rows: a zero distance, whose gradient is 0
+    ours, theirs = nc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = F.pdist(ours, p), torch.nn.functional.pdist(theirs, p)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    gy = rng.standard_normal(y.shape)
+    y.backward(nc.tensor(gy))
+    ty.backward(torch.from_numpy(gy))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    naive = [np.linalg.norm(x[i] - x[j], ord=p) for i in range(6) for j in range(i + 1, 6)]
+    np.testing.assert_allclose(F.pdist(x, p), naive, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="p must be >= 0"):
+        F.pdist(x, -1.0)
+    with pytest.raises(ValueError, match=r"\(N, M\)"):
+        F.pdist(x[0], p)

@@ -50,7 +50,7 @@ from .fold import Fold, Unfold
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
                    LazyInstanceNorm3d, LazyConv1d, LazyConv2d, LazyConv3d,
                    LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyLinear)
-from .linear import Flatten, Identity, Linear, Unflatten
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -138,7 +138,7 @@ __all__ = [
     "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
     "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-    "Linear", "Flatten", "Unflatten", "Identity", "ReLU", "LeakyReLU", "RReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish",
+    "Linear", "Bilinear", "Flatten", "Unflatten", "Identity", "ReLU", "LeakyReLU", "RReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish",
     "Hardswish", "Hardsigmoid", "Hardtanh", "ReLU6",
     "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "LogSigmoid", "Softsign", "Tanhshrink", "Threshold",
     "Hardshrink", "Softshrink", "GLU", "Softmin", "Softmax2d", "CosineSimilarity", "PairwiseDistance",

@@ -12,7 +12,7 @@ from ._utils import factory_dtype, positive_int
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Linear", "Flatten", "Identity"]
+__all__ = ["Linear", "Bilinear", "Flatten", "Identity"]
 
 
 class Linear(Module):
@@ -45,6 +45,37 @@ class Linear(Module):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Bilinear(Module):
+    """``Bilinear(in1_features, in2_features, out_features, bias=True)``: y = x1^T A x2 + b per output
+    (``F.bilinear``). weight (out, in1, in2) and bias (out,) ~ U(-1/sqrt(in1), 1/sqrt(in1)), as PyTorch's."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in1_features = positive_int(in1_features, "in1_features")
+        self.in2_features = positive_int(in2_features, "in2_features")
+        self.out_features = positive_int(out_features, "out_features")
+        dt = factory_dtype(device, dtype)
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.in1_features)
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
 
 
 class Flatten(Module):
