@@ -23,6 +23,7 @@ NAMES = (
     # elementwise functions
     "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "sign", "sgn", "sin", "cos", "tan",
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "sinh", "cosh", "tanh", "sigmoid",
+    "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh",
     "erf", "erfc", "hypot", "copysign", "logaddexp", "xlogy", "heaviside", "relu", "deg2rad", "rad2deg",
     "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip", "clamp_min", "clamp_max",
     # bitwise and logical

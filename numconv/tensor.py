@@ -495,6 +495,9 @@ _DERIVATIVES = {
     "arctan": lambda g, a, y: M.divide(g, M.add(M.multiply(a, a), 1)),
     "sinh": lambda g, a, y: M.multiply(g, M.cosh(a)),
     "cosh": lambda g, a, y: M.multiply(g, M.sinh(a)),
+    "arcsinh": lambda g, a, y: M.divide(g, M.sqrt(M.add(M.multiply(a, a), 1))),
+    "arccosh": lambda g, a, y: M.divide(g, M.sqrt(M.multiply(M.subtract(a, 1), M.add(a, 1)))),  # (a-1)(a+1): no
+    "arctanh": lambda g, a, y: M.divide(g, M.subtract(1, M.multiply(a, a))),  # cancellation near 1
     "erf": lambda g, a, y: M.multiply(g, _erf_slope(a)),
     "erfc": lambda g, a, y: M.negative(M.multiply(g, _erf_slope(a))),
     "floor": _zero_gradient, "ceil": _zero_gradient, "rint": _zero_gradient, "trunc": _zero_gradient,
@@ -2659,6 +2662,19 @@ class Tensor:
     def cosh(self):
         return self._elementwise("cosh")
 
+    def asinh(self):
+        return self._elementwise("arcsinh")
+
+    def acosh(self):
+        """NaN below 1."""
+        return self._elementwise("arccosh")
+
+    def atanh(self):
+        """+-inf at +-1, NaN beyond."""
+        return self._elementwise("arctanh")
+
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
     def erf(self):
         return self._elementwise("erf")
 
@@ -4184,7 +4200,8 @@ _INPLACE_TWINS = (
     "subtract", "divide", "true_divide", "floor_divide", "eq", "ne", "lt", "le", "gt", "ge", "greater",
     "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
-    "cumsum", "cumprod", "tril", "triu", "deg2rad", "rad2deg",
+    "cumsum", "cumprod", "tril", "triu", "deg2rad", "rad2deg", "asinh", "acosh", "atanh", "arcsinh", "arccosh",
+    "arctanh",
 )
 for _name in _INPLACE_TWINS:
     assert not hasattr(Tensor, _name + "_"), _name

@@ -312,7 +312,7 @@ def elementwise_function_cases():
     for dtype in (np.float64, np.float32):
         x = edges.astype(dtype)
         for name in ("floor", "ceil", "rint", "trunc", "expm1", "log2", "log10", "sin", "cos", "tan", "arcsin",
-                     "arccos", "arctan", "sinh", "cosh", "erf", "erfc", "sign"):
+                     "arccos", "arctan", "sinh", "cosh", "erf", "erfc", "sign", "arcsinh", "arccosh", "arctanh"):
             math_case(f"{name} edges {np.dtype(dtype).name}", getattr(M, name), x)
         y = np.roll(x, 3)
         for name in ("fmod", "arctan2", "hypot", "copysign"):
@@ -351,6 +351,8 @@ def elementwise_function_cases():
                          "round", "sign"):
                 both(lambda x, name=name: getattr(x, name)(), a * 0.5)
             both(lambda x: x.asin() + x.acos(), np.clip(a, -0.9, 0.9))
+            both(lambda x: x.asinh() + x.atanh(), np.clip(a, -0.9, 0.9))
+            both(lambda x: x.acosh(), np.abs(a) + 1.1)
             both(lambda x: x.log2() + x.log10(), np.abs(a) + 0.1)
         with checking("elementwise", f"binary functions with backward {tag}"):
             for name in ("fmod", "atan2", "hypot", "copysign", "logaddexp", "xlogy"):

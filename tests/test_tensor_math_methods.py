@@ -26,9 +26,10 @@ UNARY = {"floor": "floor", "ceil": "ceil", "round": "round", "trunc": "trunc", "
          "expm1": "expm1", "log1p": "log1p", "log2": "log2", "log10": "log10", "exp2": "exp2", "sin": "sin",
          "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh",
          "erf": "erf", "erfc": "erfc", "sign": "sign", "sgn": "sgn", "square": "square", "reciprocal": "reciprocal",
-         "rsqrt": "rsqrt", "neg": "neg", "absolute": "absolute"}
+         "rsqrt": "rsqrt", "neg": "neg", "absolute": "absolute", "asinh": "asinh", "acosh": "acosh",
+         "atanh": "atanh", "arcsinh": "arcsinh"}
 SMOOTH = ["expm1", "log1p", "log2", "log10", "exp2", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-          "erf", "erfc", "square", "reciprocal", "rsqrt", "neg", "frac"]
+          "erf", "erfc", "square", "reciprocal", "rsqrt", "neg", "frac", "asinh", "acosh", "atanh"]
 BINARY = {"fmod": "fmod", "atan2": "atan2", "arctan2": "arctan2", "hypot": "hypot", "copysign": "copysign",
           "logaddexp": "logaddexp", "xlogy": "xlogy"}
 
@@ -54,8 +55,10 @@ def _interior(rng, shape, name):
         x = np.abs(x) - 0.5
     elif name in ("log2", "log10", "rsqrt"):
         x = np.abs(x) + 0.1
-    elif name in ("asin", "acos"):
+    elif name in ("asin", "acos", "atanh"):
         x = np.tanh(x) * 0.9
+    elif name == "acosh":
+        x = np.abs(x) + 1.1
     elif name == "tan":
         x = np.clip(x, -1.2, 1.2)
     elif name in ("frac", "reciprocal"):

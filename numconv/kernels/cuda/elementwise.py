@@ -32,7 +32,7 @@ _activation_grad = cuda.jit(device=True)(scalar.with_primitives(scalar.activatio
 EQ, NE, LT, LE, GT, GE, AND = range(7)
 # unary: out = op(a) (INVERT on integer arrays only)
 (NEGATIVE, EXP, LOG, SQRT, ABS, SIGN, TANH, SIGMOID, LOG1P, FLOOR, CEIL, RINT, TRUNC, EXPM1, LOG2, LOG10, SIN, COS,
- TAN, ARCSIN, ARCCOS, ARCTAN, SINH, COSH, ERF, ERFC, INVERT) = range(27)
+ TAN, ARCSIN, ARCCOS, ARCTAN, SINH, COSH, ERF, ERFC, INVERT, ARCSINH, ARCCOSH, ARCTANH) = range(30)
 
 _LOG_MAX = scalar.LOG_MAX
 
@@ -334,6 +334,18 @@ def _unary(op, x):
         return math.acos(x)
     if op == ARCTAN:
         return math.atan(x)
+    if op == ARCSINH:
+        return math.asinh(x)
+    if op == ARCCOSH:  # NaN below 1 (Python's math, the simulator's, raises there)
+        if not x >= 1.0:
+            return math.nan
+        return math.acosh(x)
+    if op == ARCTANH:  # +-inf at +-1, NaN beyond
+        if x == 1.0 or x == -1.0:
+            return math.copysign(math.inf, x)
+        if not abs(x) < 1.0:
+            return math.nan
+        return math.atanh(x)
     if op == SINH:
         return _sinh(x)
     if op == COSH:
