@@ -25,6 +25,7 @@ NAMES = (
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "sinh", "cosh", "tanh", "sigmoid",
     "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh",
     "erf", "erfc", "hypot", "copysign", "logaddexp", "xlogy", "heaviside", "relu", "deg2rad", "rad2deg",
+    "logaddexp2", "fmax", "fmin", "float_power", "ldexp", "logit", "sinc",
     "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip", "clamp_min", "clamp_max",
     # bitwise and logical
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",

@@ -2802,6 +2802,50 @@ class Tensor:
         a, t1, t2 = self._promoted3(tensor1, tensor2)
         return a + a._scaled(t1 / t2, value, "addcdiv", "value")
 
+    def logaddexp2(self, other):
+        """log2(2^self + 2^other), without overflow."""
+        a, b = _operands(self, other, floating=True)
+        return (a * math.log(2)).logaddexp(b * math.log(2)) * (1 / math.log(2))
+
+    def fmax(self, other):
+        """The larger of self and other, the number where one is NaN (NaN where both are); the gradient to
+        self where it is taken (ties included), as PyTorch's."""
+        a, b = _operands(self, other)
+        b = b if isinstance(b, Tensor) else Tensor(M.full((), b, a.dtype, like=a.data))
+        return where((a >= b).logical_or(b.isnan()), a, b)
+
+    def fmin(self, other):
+        """The smaller of self and other, the number where one is NaN."""
+        a, b = _operands(self, other)
+        b = b if isinstance(b, Tensor) else Tensor(M.full((), b, a.dtype, like=a.data))
+        return where((a <= b).logical_or(b.isnan()), a, b)
+
+    def float_power(self, exponent):
+        """self ** exponent in float64, as PyTorch's (both sides cast first)."""
+        exponent = exponent.double() if isinstance(exponent, Tensor) else float(shapes.real(exponent, "exponent"))
+        return self.double() ** exponent
+
+    def ldexp(self, other):
+        """self * 2^other (a float result)."""
+        a, b = _operands(self, other, floating=True)
+        return a * (2.0 ** b)
+
+    def logit(self, eps=None):
+        """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when ``eps`` is given (the gradient 0 outside,
+        as PyTorch's)."""
+        p = self._floating()
+        if eps is not None:
+            eps = shapes.real(eps, "eps", 0.0, 0.5)
+            p = p.clamp(eps, 1.0 - eps)
+        return (p / (1.0 - p)).log()
+
+    def sinc(self):
+        """sin(pi x) / (pi x), 1 at 0 (where its gradient is 0)."""
+        x = self._floating()
+        zero = x == 0
+        safe = where(zero, 1.0, x) * math.pi  # no 0 / 0, so no NaN gradient through the branch not taken
+        return where(zero, 1.0, safe.sin() / safe)
+
     def heaviside(self, values):
         """0 where self < 0, ``values`` where self is 0, 1 where self > 0 (not differentiable, as PyTorch's)."""
         values = values if isinstance(values, Tensor) else Tensor(values)
@@ -4201,7 +4245,7 @@ _INPLACE_TWINS = (
     "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
     "cumsum", "cumprod", "tril", "triu", "deg2rad", "rad2deg", "asinh", "acosh", "atanh", "arcsinh", "arccosh",
-    "arctanh",
+    "arctanh", "float_power", "ldexp", "logit", "sinc",  # (PyTorch has no logaddexp2_, fmax_, fmin_)
 )
 for _name in _INPLACE_TWINS:
     assert not hasattr(Tensor, _name + "_"), _name

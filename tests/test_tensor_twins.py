@@ -16,14 +16,16 @@ ARGS = {"atan2": ("y",), "arctan2": ("y",), "fmod": (0.7,), "remainder": ("y",),
         "xlogy": ("p",), "heaviside": ("y",), "lerp": ("y", 0.3), "addcmul": ("y", "y"), "addcdiv": ("y", "p"),
         "addmm": ("y", "s"), "clamp_min": (0.1,), "clamp_max": (0.1,), "multiply": ("y",), "subtract": ("y",),
         "divide": ("p",), "true_divide": ("p",), "floor_divide": ("p",), "cumsum": (1,), "cumprod": (0,),
-        "tril": (), "triu": (1,), "nan_to_num": ()}
+        "tril": (), "triu": (1,), "nan_to_num": (), "logaddexp2": ("y",), "fmax": ("y",), "fmin": ("y",),
+        "float_power": (1.5,), "ldexp": ("y",), "logit": (0.05,)}
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal")
 LOGICAL = ("logical_and", "logical_or", "logical_xor")
 BITWISE = ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift")
 # results that carry no gradient: torch's twins record a zero gradient, numconv's take the tensor out of the graph
 OUTSIDE = COMPARISONS + LOGICAL + ("logical_not", "floor_divide", "heaviside")
 DOMAIN = {"acos": 0.9, "arccos": 0.9, "asin": 0.9, "arcsin": 0.9, "atanh": 0.9, "arctanh": 0.9, "log1p": None,
-          "log2": None, "log10": None, "rsqrt": None, "acosh": "above 1", "arccosh": "above 1"}
+          "log2": None, "log10": None, "rsqrt": None, "acosh": "above 1", "arccosh": "above 1", "float_power": None,
+          "logit": "unit"}
 # a bound on |x| (arcsin), None: positive inputs, "above 1": inputs above 1
 
 
@@ -31,7 +33,8 @@ def _operands(name, rng, shape=(3, 4)):
     x = rng.standard_normal(shape) * 1.5
     if name in DOMAIN:
         bound = DOMAIN[name]
-        x = np.abs(x) + 1.1 if bound == "above 1" else np.clip(x, -bound, bound) if bound else np.abs(x) + 0.1
+        x = np.abs(x) + 1.1 if bound == "above 1" else 1 / (1 + np.exp(-x)) if bound == "unit" else \
+            np.clip(x, -bound, bound) if bound else np.abs(x) + 0.1
     table = {"y": rng.standard_normal(shape), "p": np.abs(rng.standard_normal(shape)) + 0.5,
              "s": rng.standard_normal((shape[1], shape[1]))}
     if name in COMPARISONS or name in LOGICAL:
@@ -171,3 +174,46 @@ def test_small_methods_and_aliases(rng):
     for name in ("greater", "greater_equal", "less", "less_equal", "not_equal"):
         np.testing.assert_array_equal(getattr(nc, name)(t, nc.tensor(y)).numpy(),
                                       getattr(torch, name)(tt, torch.from_numpy(y)).numpy())
+
+
+@pytest.mark.parametrize("name", ["fmax", "fmin", "logaddexp2", "ldexp"])
+def test_binary_methods_with_nan_and_ties_as_torch(name, rng):
+    """fmax/fmin take the number where one side is NaN and send a tie's gradient to self, as PyTorch's."""
+    torch = torch_or_fail()
+    x, y = rng.standard_normal(12), rng.standard_normal(12)
+    x[2], y[5], x[7], y[7], x[9] = np.nan, np.nan, np.nan, np.nan, y[9]
+    ours = [nc.tensor(v, requires_grad=True) for v in (x, y)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, y)]
+    got, want = getattr(ours[0], name)(ours[1]), getattr(theirs[0], name)(theirs[1])
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-14, equal_nan=True)
+    got.backward(nc.tensor(np.ones(12)))
+    want.backward(torch.ones(12, dtype=torch.float64))
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12, equal_nan=True)
+
+
+def test_logit_sinc_float_power(rng):
+    torch = torch_or_fail()
+    p = rng.random(10)
+    p[:2] = (0.0, 1.0)
+    for eps in (None, 0.1):
+        a, t = nc.tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
+        got, want = a.logit(eps), t.logit(eps)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-14)
+        if eps is not None:  # (without eps the ends' gradients are inf / NaN on both sides)
+            got.sum().backward()
+            want.sum().backward()
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    s = rng.standard_normal(10)
+    s[3] = 0.0
+    a, t = nc.tensor(s, requires_grad=True), torch.tensor(s, requires_grad=True)
+    a.sinc().sum().backward()
+    t.sinc().sum().backward()
+    np.testing.assert_allclose(a.sinc().numpy(), t.sinc().detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert a.grad.numpy()[3] == 0.0
+    f = nc.tensor(np.abs(s).astype(np.float32)).float_power(1.5)
+    assert f.dtype == np.float64
+    np.testing.assert_allclose(f.numpy(), torch.from_numpy(np.abs(s).astype(np.float32)).float_power(1.5).numpy())
+    with pytest.raises(ValueError, match="eps"):
+        nc.tensor(p).logit(0.7)
