@@ -2184,9 +2184,20 @@ class Tensor:
         if out._node is not None:
             self._take_place(out)
         elif recording and self._node_ is not None:  # a result outside the graph (a comparison, //): so is this
-            self._node, self._index, self._requires_grad = None, 0, False  # tensor now, not its old values' op
-            self._gen += 1
+            self._leave_graph()  # tensor now, not its old values' op
         return self
+
+    def _leave_graph(self):
+        """This non-leaf tensor, changed in place to values outside the graph, becomes a leaf that does not
+        require grad; retain_grad's hook comes off the old values' node (``.grad`` is the newest values')."""
+        node, index = self._node_, self._index
+        if self._retains:
+            hooks = node.hooks.get(index, []) if node.hooks else []
+            if self._retain_hook in hooks:
+                hooks.remove(self._retain_hook)
+            self._retains, self._retain_hook = False, None
+        self._node, self._index, self._requires_grad = None, 0, False
+        self._gen += 1
 
     def _records_inplace(self, other):
         """Whether autograd records an in-place change of this tensor by ``other``: it is recording, and
@@ -4175,8 +4186,14 @@ def _inplace_twin(name):
     dtype category than the tensor's (``int.sin_()``) is an error."""
     method = getattr(Tensor, name)
 
+    def apply(t, operands, kwargs):
+        out = method(t, *operands, **kwargs)
+        if not isinstance(out, Tensor):  # NotImplemented from an operator method: an operand it cannot take
+            raise TypeError(f"{name}_: cannot take {', '.join(type(o).__name__ for o in operands)} as its operand(s)")
+        return out
+
     def twin(self, *args, **kwargs):
-        return self._inplace(lambda t, operands: method(t, *operands, **kwargs), tuple(args), saves_input=True)
+        return self._inplace(lambda t, operands: apply(t, operands, kwargs), tuple(args), saves_input=True)
 
     twin.__name__, twin.__qualname__ = name + "_", f"Tensor.{name}_"
     twin.__doc__ = f"``{name}(...)`` written into this tensor, which is returned (PyTorch's ``{name}_``)."

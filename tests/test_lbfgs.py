@@ -167,3 +167,41 @@ def test_bad_arguments():
                                                  old_dirs=np.ones((0, 3)), old_stps=np.ones((0, 3)), ro=np.ones(0),
                                                  t=1.0, H_diag=1.0, prev_loss=0.5)},
                              "param_groups": [opt.state_dict()["param_groups"][0]]})
+
+
+def test_found_by_review(rng):
+    """The line search stops at the step's max_eval and keeps PyTorch's own tolerance_change; a loss
+    linear along the line (a zero denominator in the cubic) goes on as PyTorch's does; a frozen
+    parameter holding inf stays out of the step; a partial saved history is a ValueError."""
+    torch = torch_or_fail()
+    counts = []
+    for lib in (nc, torch):
+        for objective in (lambda x: x.abs().sum(), lambda x: x.sum()):
+            x = lib.tensor(np.array([0.7, -0.3]), requires_grad=True)
+            opt = lib.optim.LBFGS([x], line_search_fn="strong_wolfe", tolerance_change=0)
+
+            def closure(opt=opt, x=x, objective=objective):
+                opt.zero_grad()
+                loss = objective(x)
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+            counts.append(opt.state[x]["func_evals"])
+    assert counts[:2] == counts[2:] == [26, 26], counts
+    a, frozen = nc.tensor([1.0, 2.0], requires_grad=True), nc.tensor([np.inf, 0.0], requires_grad=True)
+    opt = optim.LBFGS([a, frozen])
+
+    def closure():
+        opt.zero_grad()
+        loss = ((a - 3) ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    np.testing.assert_allclose(a.numpy(), [3.0, 3.0], rtol=1e-6)
+    assert frozen.numpy()[0] == np.inf and frozen.numpy()[1] == 0
+    saved = opt.state_dict()
+    del saved["state"]["0"]["H_diag"]
+    with pytest.raises(ValueError, match="no 'H_diag'"):
+        optim.LBFGS([a, frozen]).load_state_dict(saved)

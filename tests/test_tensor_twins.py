@@ -124,6 +124,19 @@ def test_a_result_outside_the_graph_takes_the_tensor_out(name, rng):
     assert not z.requires_grad
 
 
+def test_twins_refuse_what_they_cannot_take_and_drop_a_stale_retained_grad():
+    with pytest.raises(TypeError, match="eq_: cannot take str"):
+        nc.tensor([1.0, 2.0]).eq_("a")
+    a = nc.tensor([1.0, 2.0], requires_grad=True)
+    y = a * 2
+    y.retain_grad()
+    z = y * 3
+    y.eq_(0.0)  # y's values are now outside the graph: its .grad is not the old values' gradient
+    z.sum().backward()
+    assert y.grad is None and not y.retains_grad
+    np.testing.assert_array_equal(a.grad.numpy(), [6.0, 6.0])
+
+
 def test_twins_refuse_a_wider_result_and_a_leaf():
     with pytest.raises(RuntimeError, match="does not fit the tensor's dtype int64"):
         nc.tensor([1, 2, 3]).sin_()

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import shapes
 from ..autograd import enable_grad, no_grad
+from ..ops import math as M
 from . import Optimizer
 
 __all__ = ["LBFGS"]
@@ -42,16 +43,17 @@ def cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
     clipped to ``bounds`` (default the interval between x1 and x2); the bounds' midpoint where the
     cubic has no minimum."""
     low, high = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1 * d1 - g1 * g2
-    if d2_square < 0:
-        return (low + high) / 2
-    d2 = math.sqrt(d2_square)
-    if x1 <= x2:
-        x = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-    else:
-        x = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
-    return min(max(x, low), high)
+    with np.errstate(all="ignore"):  # a zero denominator (a loss linear along the line, x1 = x2) gives inf or
+        d1 = g1 + g2 - 3 * (f1 - f2) / np.float64(x1 - x2)  # NaN, as PyTorch's tensor arithmetic does, not an error
+        d2_square = d1 * d1 - g1 * g2
+        if not d2_square >= 0:
+            return (low + high) / 2
+        d2 = math.sqrt(d2_square)
+        if x1 <= x2:
+            x = x2 - (x2 - x1) * ((g2 + d2 - d1) / np.float64(g2 - g1 + 2 * d2))
+        else:
+            x = x1 - (x1 - x2) * ((g1 + d2 - d1) / np.float64(g1 - g2 + 2 * d2))
+    return float(min(max(x, low), high))
 
 
 class _Point:
@@ -171,8 +173,8 @@ class LBFGS(Optimizer):
         pieces = []
         for p in self._params:
             g = p.grad
-            if g is None:
-                pieces.append(p.detach().reshape(-1) * 0)
+            if g is None:  # zeros (not p * 0: an inf in a frozen parameter would give NaN)
+                pieces.append(Tensor(M.zeros((p.numel(),), p.dtype, like=p.data)))
             else:
                 pieces.append((g if isinstance(g, Tensor) else Tensor(g)).reshape(-1))
         return cat(pieces).clone() if len(pieces) > 1 else pieces[0].clone()
@@ -269,8 +271,9 @@ class LBFGS(Optimizer):
                     used = 1
             else:
                 x = self._values()
+                # (PyTorch's search keeps its own tolerance_change, 1e-9, and stops at the step's max_eval)
                 loss, flat_grad, t, used = strong_wolfe(self._evaluate_at(closure, x, d), t, d, loss, flat_grad, gtd,
-                                                        tolerance_change=tol_change)
+                                                        max_ls=max_eval - evals)
                 self._move(t, d)
                 converged = _abs_max(flat_grad) <= tol_grad
             evals += used
@@ -336,6 +339,9 @@ class LBFGS(Optimizer):
                     t = Tensor(v.astype(like.dtype))
                     return t if like.device == "cpu" else t.to(like.device)
 
+                missing = [k for k in ("prev_flat_grad", "old_dirs", "old_stps", "ro") if k not in saved]
+                if missing:
+                    raise ValueError(f"the state_dict's LBFGS state has a history but lacks {missing}")
                 ro = np.asarray(saved["ro"], np.float64).ravel()
                 k = ro.size
                 dirs, stps = vector(saved["old_dirs"], "old_dirs", k), vector(saved["old_stps"], "old_stps", k)
@@ -343,6 +349,8 @@ class LBFGS(Optimizer):
                              old_dirs=[dirs[i] for i in range(k)], old_stps=[stps[i] for i in range(k)],
                              ro=[float(r) for r in ro])
                 for name in ("t", "H_diag", "prev_loss"):
+                    if name not in saved:
+                        raise ValueError(f"the state_dict's LBFGS state has a history but no {name!r}")
                     state[name] = shapes.real(np.asarray(saved[name]).item(), f"state {name!r}")
         self.param_groups = [group]
         self.state = type(self.state)()
