@@ -392,10 +392,8 @@ def _fractional_samples(samples, x, xs, nd):
     every device)."""
     n = (xs[0], xs[1], nd)
     dtype = np.dtype(x.dtype)
-    if samples is None:
-        real = dtype.type
-        drawn = _random.generator().random(n, dtype=dtype)
-        return np.minimum(drawn, np.nextafter(real(1), real(0)))
+    if samples is None:  # (images are float32 or float64, the dtypes Generator.random draws in [0, 1) directly)
+        return _random.generator().random(n, dtype=dtype)
     samples = samples.data if isinstance(samples, Tensor) else samples
     shape, sdt = array_info(samples, "_random_samples")
     dispatch.backend(input=x, _random_samples=samples)

@@ -15,6 +15,17 @@ from .parameter import Parameter
 __all__ = ["Linear", "Bilinear", "Flatten", "Identity"]
 
 
+def _weight_and_bias(module, weight_shape, bias, dt):
+    """``module.weight`` of ``weight_shape`` and ``module.bias`` (out_features,) (or None) as Parameters of
+    dtype ``dt``, then ``module.reset_parameters()`` fills them."""
+    module.weight = Parameter(np.empty(weight_shape, dtype=dt))
+    if bias:
+        module.bias = Parameter(np.empty(weight_shape[0], dtype=dt))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Linear(Module):
     """``Linear(in_features, out_features, bias=True)``: y = x W^T + b over the last dimension.
 
@@ -26,13 +37,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
-        dt = factory_dtype(device, dtype)
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in_features), bias, factory_dtype(device, dtype))
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -56,13 +61,7 @@ class Bilinear(Module):
         self.in1_features = positive_int(in1_features, "in1_features")
         self.in2_features = positive_int(in2_features, "in2_features")
         self.out_features = positive_int(out_features, "out_features")
-        dt = factory_dtype(device, dtype)
-        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in1_features, in2_features), bias, factory_dtype(device, dtype))
 
     def reset_parameters(self):
         bound = 1 / math.sqrt(self.in1_features)

@@ -147,4 +147,4 @@ def fractional_max_pool_backward(gy, indices, x_nd):
 
 def _as5(shape):
     """A batched (N, C, *spatial) shape as (N, C, D, H, W)."""
-    return tuple(shape[:2]) + (1,) * (5 - len(shape)) + tuple(shape[2:])
+    return tuple(shape[:2]) + shapes.to3(shape[2:], 1)

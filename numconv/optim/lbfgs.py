@@ -177,7 +177,7 @@ class LBFGS(Optimizer):
                 pieces.append(Tensor(M.zeros((p.numel(),), p.dtype, like=p.data)))
             else:
                 pieces.append((g if isinstance(g, Tensor) else Tensor(g)).reshape(-1))
-        return cat(pieces).clone() if len(pieces) > 1 else pieces[0].clone()
+        return cat(pieces) if len(pieces) > 1 else pieces[0].clone()  # (cat's result is new; a lone grad is not)
 
     def _move(self, t, d):
         """Every parameter += t * its part of ``d``."""
