@@ -181,9 +181,8 @@ def conv_nd(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mod
                 acc = 0.0 if b is None else float(b[o])
                 for k in itertools.product(*map(range, kernel)):
                     i = tuple(pi * s + ki * d - l for pi, s, ki, d, l in zip(p, stride, k, dilation, lo))
-                    if all(0 <= ii < nn for ii, nn in zip(i, sizes)):
-                        for j in range(cpg):
-                            acc += w[(o, j) + k] * x[(n, g * cpg + j) + i]
+                    if all(0 <= ii < nn for ii, nn in zip(i, sizes)):  # the sum over j = 0..cpg-1 as one dot
+                        acc += np.dot(w[(o, slice(None)) + k], x[(n, slice(g * cpg, (g + 1) * cpg)) + i])
                 y[(n, o) + p] = acc
     return y
 
@@ -220,8 +219,7 @@ def conv_transpose_nd(x, w, b=None, stride=1, padding=0, output_padding=0, group
                     t = tuple(pad_source(qi, m, padding_mode) for qi, m in zip(q, out))
                     if None in t:
                         continue
-                    for j in range(opg):
-                        y[(n, g * opg + j) + t] += w[(c, j) + k] * x[(n, c) + p]
+                    y[(n, slice(g * opg, (g + 1) * opg)) + t] += w[(c, slice(None)) + k] * x[(n, c) + p]  # every j
     if b is not None:
         for o in range(y.shape[1]):
             y[:, o] += b[o]
