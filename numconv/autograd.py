@@ -1,5 +1,5 @@
 """Define-by-run autograd: ``Function`` (forward and backward side by side), the backward engine
-(``backward``, and ``grad`` as ``torch.autograd.grad``), ``no_grad`` and ``gradcheck``.
+(``backward``, and ``grad`` as ``torch.autograd.grad``), ``no_grad``, ``gradcheck`` and ``gradgradcheck``.
 
 A ``Function`` works on raw arrays: ``forward(ctx, *arrays, **params)`` returns an array (or a
 tuple of arrays), ``backward(ctx, *grad_outputs)`` returns one gradient (or None) per positional
@@ -7,6 +7,10 @@ input. ``Function.apply`` unwraps Tensors, records the graph, and wraps the resu
 not each op, sums a gradient back to its input's shape when the forward broadcast it, and adds
 up gradients that reach one tensor along several paths. Autograd never imports Numba: array
 math goes through ``numconv.ops``.
+
+Double backward (``create_graph=True``): the engine passes Tensors instead of arrays and calls
+each node's ``graph_backward``, the same backward written with Tensor ops (other Functions), in
+grad mode, so the gradients it returns are in a graph of their own and can be differentiated again.
 """
 from __future__ import annotations
 
@@ -135,9 +139,9 @@ class _GradModeOf(_GradMode):
         return self
 
 
-def _mode_flag(mode):
+def _mode_flag(mode, what="set_grad_enabled"):
     if not isinstance(mode, (bool, np.bool_)):
-        raise TypeError(f"set_grad_enabled takes True or False, got {mode!r} ({type(mode).__name__})")
+        raise TypeError(f"{what} takes True or False, got {mode!r} ({type(mode).__name__})")
     return bool(mode)
 
 
@@ -171,14 +175,19 @@ class RemovableHandle:
 
 def _run_hooks(hooks, g, shape):
     """``g`` through each hook in turn: a hook sees the gradient as a Tensor and may return a
-    replacement of the same shape (or None to keep it)."""
+    replacement of the same shape (or None to keep it). A gradient that is a Tensor (``create_graph``)
+    stays one, with the hooks' operations recorded."""
     Tensor = _tensor_class()
+    graph = isinstance(g, Tensor)
     for fn in list(hooks):
-        out = fn(Tensor._of(g))
+        out = fn(g if graph else Tensor._of(g))
         if out is not None:
             if not (isinstance(out, Tensor) or hasattr(out, "shape") and hasattr(out, "dtype")):
                 raise TypeError(f"a gradient hook must return a Tensor or None, got {type(out).__name__}")
-            out = out.data if isinstance(out, Tensor) else out
+            if graph:
+                out = out if isinstance(out, Tensor) else Tensor._of(out)
+            else:
+                out = out.data if isinstance(out, Tensor) else out
             if tuple(out.shape) != tuple(shape) or out.dtype != g.dtype:
                 raise RuntimeError(f"a gradient hook returned shape {tuple(out.shape)} and dtype {out.dtype} for a "
                                    f"gradient of shape {tuple(shape)} and dtype {g.dtype}")
@@ -193,6 +202,7 @@ class Context:
         self.needs_input_grad = needs_input_grad
         self.saved = ()
         self.versions = ()  # (counter, version) of each saved array that is a Tensor's: checked before backward
+        self.counters = None  # {id(saved array): its tensor's version counter}, for ``input``/``output``
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -200,6 +210,39 @@ class Context:
     @property
     def saved_tensors(self):
         return self.saved
+
+    # For ``graph_backward`` (create_graph=True): the forward's arrays as Tensors in the graph, so the
+    # gradient it builds from them is differentiable in turn. ``_node`` is set by the engine meanwhile.
+    _node = None
+
+    def input(self, i, array=None):
+        """Positional input ``i`` of the forward as a Tensor: the leaf itself, or ``array`` (its values,
+        which the forward saved) placed at the node that made it; a constant Tensor of ``array`` where
+        the input needs no gradient (a Python number stays one; None stays None)."""
+        Tensor = _tensor_class()
+        t = self._node.inputs[i]
+        if t is None:
+            return array if array is None or not hasattr(array, "shape") else Tensor._of(array)
+        if t._node is None:
+            return t
+        return self._placed(array, t.shape, t._node, t._index)
+
+    def output(self, i, array):
+        """Output ``i`` of the forward (its values ``array``, which the forward saved) as a Tensor made by this node."""
+        return self._placed(array, self._node.out_meta[i][0], self._node, i)
+
+    def _placed(self, array, shape, node, index):
+        """``array`` as a Tensor of ``shape`` made by output ``index`` of ``node``, sharing the version
+        counter of the tensor it was saved from: an op of the second pass that saves it sees an in-place
+        change made to that tensor before the second backward."""
+        counter = self.counters.get(id(array)) if self.counters else None
+        if tuple(array.shape) != tuple(shape):  # saved reshaped (Linear keeps its input as rows, a norm keepdim)
+            array = ops.math.reshape(array, shape)
+        t = _tensor_class()._of(array, True)
+        t._node, t._index = node, index
+        if counter is not None:
+            t._vc = counter
+        return t
 
 
 class Node:
@@ -250,6 +293,11 @@ class Function:
     # False: ``backward`` gets None for an output nothing used, instead of zeros (as PyTorch's
     # ``ctx.set_materialize_grads(False)``).
     materialize_grads = True
+    # ``graph_backward(ctx, *grad_outputs)``: the backward again, over Tensors and with other Functions,
+    # so that it is recorded (``create_graph=True``: double backward). Its gradients are Tensors; the
+    # forward's arrays come back as Tensors in the graph through ``ctx.input`` and ``ctx.output``.
+    # None: this Function has no double backward, and create_graph through it raises.
+    graph_backward = None
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -284,7 +332,7 @@ class Function:
         if cls.view and isinstance(args[0], Tensor) and ops.math.may_share(outs[0], arrays[0]):
             args[0]._view_taken(results[0], cls, args[1:], kwargs)
         if record and ctx.saved:
-            ctx.versions = _versions(ctx.saved, args, results)
+            ctx.versions, ctx.counters = _versions(ctx.saved, args, results)
         return tuple(results) if multi else results[0]
 
 
@@ -294,7 +342,7 @@ def _versions(saved, args, results):
     gradient wrong, so backward checks them."""
     Tensor = _tensor_class()
     tensors = [t for t in (*args, *results) if isinstance(t, Tensor)]
-    found = []
+    found, counters = [], {}
     for s in saved:
         if s is None or not hasattr(s, "shape"):
             continue
@@ -304,7 +352,8 @@ def _versions(saved, args, results):
         if owner is not None:
             counter = owner._counter()
             found.append((counter, counter[0]))
-    return tuple(found)
+            counters[id(s)] = counter
+    return tuple(found), counters
 
 
 def _check_versions(node):
@@ -330,6 +379,18 @@ def _tensor_class():
     return _Tensor
 
 
+def recomputed_grads(ctx, grads, composite, *arrays):
+    """A ``graph_backward`` from a second way to compute the forward: ``composite(*inputs)``, the same
+    values from differentiable Tensor ops (``arrays``, one per positional input, become Tensors in the
+    graph through ``ctx.input``), is differentiated with ``create_graph`` for ``grads``. For fused
+    kernels (the norms) whose backward would otherwise need second derivatives written again."""
+    inputs = [ctx.input(i, a) for i, a in enumerate(arrays)]
+    wanted = [t for t, need in zip(inputs, ctx.needs_input_grad) if need]
+    out = composite(*inputs)
+    got = iter(grad(out, wanted, grads[0] if len(grads) == 1 else grads, create_graph=True, allow_unused=True))
+    return tuple(next(got) if need else None for need in ctx.needs_input_grad[:len(arrays)])
+
+
 def _topological(root_node):
     order, seen, stack = [], set(), [(root_node, False)]
     while stack:
@@ -348,16 +409,38 @@ def _topological(root_node):
 
 
 def _accumulate(old, new):
-    return new if old is None else ops.math.add(old, new)
+    if old is None:
+        return new
+    return old + new if isinstance(new, _tensor_class()) else ops.math.add(old, new)
 
 
-def _no_double_backward(create_graph):
-    if create_graph:
-        raise NotImplementedError("create_graph=True (double backward) is not supported: numconv's backward "
-                                  "passes are not themselves recorded")
+def _graph_flags(retain_graph, create_graph):
+    """(retain_graph, create_graph) as booleans; retain_graph defaults to create_graph, as PyTorch's."""
+    create_graph = _mode_flag(create_graph, "create_graph")
+    return (create_graph if retain_graph is None else bool(retain_graph)), create_graph
 
 
-def _one_root(tensors, grads, what):
+def _backward_of(node, out_grads, graph):
+    """The gradients ``node``'s backward gives its inputs: over arrays, or with ``graph`` over Tensors
+    through its ``graph_backward``, recorded (in grad mode whatever the caller's)."""
+    if not graph:
+        return node.fn.backward(node.ctx, *out_grads)
+    if node.fn.graph_backward is None:
+        raise NotImplementedError(
+            f"create_graph=True: {node.fn.__name__} has no double backward yet (its backward is not recorded), so "
+            "a gradient through it cannot be differentiated again; the README's 'Double backward' lists the ops "
+            "that have one")
+    Tensor = _tensor_class()
+    grads = [g if g is None or isinstance(g, Tensor) else Tensor._of(g) for g in out_grads]
+    node.ctx._node = node
+    try:
+        with enable_grad():
+            return node.fn.graph_backward(node.ctx, *grads)
+    finally:
+        node.ctx._node = None
+
+
+def _one_root(tensors, grads, what, graph=False):
     """``tensors`` (one Tensor, or a sequence) and their ``grads`` as one root and its gradient: several
     are summed as sum_i (t_i * g_i).sum(), whose gradient with respect to each t_i is g_i exactly
     (one engine pass visits every graph; the gradients add up where they meet, as PyTorch's)."""
@@ -376,7 +459,8 @@ def _one_root(tensors, grads, what):
     with enable_grad():
         total = None
         for t, g in zip(tensors, grads):
-            term = (t * Tensor(_seed(t, g))).sum()
+            seed = _seed_of(t, g, graph)
+            term = (t * (seed if graph else Tensor(seed))).sum()
             total = term if total is None else total + term
     return total, None
 
@@ -385,13 +469,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """Back-propagate from ``tensors`` (one, or several, whose gradients add up), as
     ``torch.autograd.backward``; leaves that require grad get ``.grad`` (summed over calls), or only
     ``inputs`` (Tensors, leaves or not) when given. ``grad`` is ``grad_tensors``'s older name."""
-    _no_double_backward(create_graph)
-    root, seed = _one_root(tensors, grad if grad_tensors is None else grad_tensors, "backward")
+    retain_graph, create_graph = _graph_flags(retain_graph, create_graph)
+    root, seed = _one_root(tensors, grad if grad_tensors is None else grad_tensors, "backward", create_graph)
     if inputs is None:
-        _run(root, seed, bool(retain_graph), None)
+        _run(root, seed, retain_graph, None, create_graph)
         return
     inputs = _input_tensors(inputs, "backward")
-    found = _run(root, seed, bool(retain_graph), inputs)
+    found = _run(root, seed, retain_graph, inputs, create_graph)
     for t in inputs:
         if id(t) in found and not (t._node is not None and t._retains):  # retain_grad's hook has added it
             t._accumulate_grad(found[id(t)])
@@ -419,13 +503,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     not copies: a gradient that reaches an input unchanged is the array that was passed in."""
     from .tensor import Tensor
 
-    _no_double_backward(create_graph)
+    retain_graph, create_graph = _graph_flags(retain_graph, create_graph)
     allow_unused = materialize_grads if allow_unused is None else allow_unused
     if materialize_grads and not allow_unused:
         raise ValueError("materialize_grads=True needs allow_unused=True (or left unset)")
-    outputs, grad_outputs = _one_root(outputs, grad_outputs, "grad")
+    outputs, grad_outputs = _one_root(outputs, grad_outputs, "grad", create_graph)
     inputs = _input_tensors(inputs, "grad")
-    found = _run(outputs, grad_outputs, bool(retain_graph), inputs)
+    found = _run(outputs, grad_outputs, retain_graph, inputs, create_graph)
     result = []
     for i, t in enumerate(inputs):
         g = found.get(id(t))
@@ -434,7 +518,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                "pass allow_unused=True to get None for it")
         if g is None and materialize_grads:
             g = ops.math.zeros(t.shape, t.dtype, like=t.data)
-        result.append(None if g is None else Tensor(g))
+        result.append(None if g is None else g if isinstance(g, Tensor) else Tensor(g))
     return tuple(result)
 
 
@@ -464,6 +548,18 @@ def _seed(tensor, grad):
     return grad
 
 
+def _seed_of(tensor, grad, graph):
+    """``_seed``; with ``graph`` as a Tensor: ``grad`` itself where it is in a graph (the gradients are
+    then differentiable in it too, as PyTorch's), else a constant."""
+    seed = _seed(tensor, grad)
+    if not graph:
+        return seed
+    Tensor = _tensor_class()
+    if isinstance(grad, Tensor) and grad.requires_grad:
+        return grad.astype(tensor.dtype)
+    return Tensor._of(seed)
+
+
 def _needed(order, inputs):
     """ids of the nodes of ``order`` whose backward leads to one of ``inputs`` (for ``grad``)."""
     wanted = {id(t) for t in inputs}
@@ -478,11 +574,12 @@ def _needed(order, inputs):
     return needed
 
 
-def _run(tensor, grad, retain_graph, capture):
+def _run(tensor, grad, retain_graph, capture, graph=False):
     """The backward engine. ``capture`` None: leaves get ``.grad``; else a tuple of Tensors whose
-    gradients are returned as {id(tensor): array} and no ``.grad`` is touched (``grad``)."""
+    gradients are returned as {id(tensor): array} and no ``.grad`` is touched (``grad``). ``graph``
+    (create_graph): the gradients are Tensors, each node's ``graph_backward`` recorded as it runs."""
     Tensor = _tensor_class()
-    grad = _seed(tensor, grad)
+    grad = _seed_of(tensor, grad, graph)
     found = {}
     wanted = None if capture is None else {id(t): t for t in capture}
     if tensor._node is None:
@@ -517,12 +614,11 @@ def _run(tensor, grad, retain_graph, capture):
         if needed is not None and id(node) not in needed:
             continue
         if len(out_grads) > 1 and node.fn.materialize_grads:  # zeros for the floating outputs nothing used (integer ones have no gradient)
-            out_grads = [g if g is not None or np.dtype(d).kind != "f" else
-                         ops.math.zeros(s, d, like=next(x for x in out_grads if x is not None))
+            out_grads = [g if g is not None or np.dtype(d).kind != "f" else _zeros(s, d, out_grads)
                          for g, (s, d) in zip(out_grads, node.out_meta)]
         if node.ctx.versions:
             _check_versions(node)
-        grads = node.fn.backward(node.ctx, *out_grads)
+        grads = _backward_of(node, out_grads, graph)
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) > len(node.inputs) or any(node.ctx.needs_input_grad[len(grads):]):
@@ -532,21 +628,21 @@ def _run(tensor, grad, retain_graph, capture):
         for i, (t, g) in enumerate(zip(node.inputs, grads)):
             if t is None or g is None:
                 continue
-            if isinstance(g, Tensor):  # a custom Function written as in PyTorch: its array
-                g = g.data
+            if graph != isinstance(g, Tensor):  # a custom Function written as in PyTorch returns Tensors
+                g = Tensor._of(g) if graph else g.data
             shape, dtype = (t.data.shape, t.data.dtype) if t._node is None else (t.shape, t.dtype)
             if g.shape != shape and tuple(g.shape) != tuple(shape):
                 if not shapes.broadcasts_to(shape, g.shape):
                     raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {tuple(g.shape)} "
                                        f"for input {i} of shape {tuple(shape)} (it must have that shape, or one it "
                                        "broadcasts to)")
-                g = ops.math.sum_to(g, tuple(shape))
+                g = g.sum_to_size(tuple(shape)) if graph else ops.math.sum_to(g, tuple(shape))
             if g.dtype != dtype:  # e.g. a float32 input mixed with a float64 array
-                g = ops.math.astype(g, dtype)
+                g = g.astype(dtype) if graph else ops.math.astype(g, dtype)
             if t._node is None:
                 if t._hooks and (wanted is None or id(t) in wanted):
                     prev = hooked.get(id(t))
-                    hooked[id(t)] = (t, g if prev is None else ops.math.add(prev[1], g))
+                    hooked[id(t)] = (t, _accumulate(None if prev is None else prev[1], g))
                 elif wanted is None:
                     t._accumulate_grad(g, owned=node.fn.fresh_grads)
                 elif id(t) in wanted:
@@ -566,6 +662,15 @@ def _run(tensor, grad, retain_graph, capture):
     return found
 
 
+def _zeros(shape, dtype, grads):
+    """Zeros for an unused output's gradient, on the device (and of the kind: array or Tensor) of ``grads``'."""
+    like = next(x for x in grads if x is not None)
+    Tensor = _tensor_class()
+    if isinstance(like, Tensor):
+        return Tensor._of(ops.math.zeros(shape, dtype, like=like.data))
+    return ops.math.zeros(shape, dtype, like=like)
+
+
 def _checked_outputs(out):
     """The floating-point Tensors among ``fn``'s outputs (a Tensor, or a tuple or list of them)."""
     from .tensor import Tensor
@@ -578,6 +683,41 @@ def _checked_outputs(out):
     return [o for o in outs if o.dtype.kind == "f"]
 
 
+def _float64_copies(inputs, what):
+    """``inputs`` with each Tensor copied to float64 (requires_grad kept); at least one must require grad."""
+    from .tensor import Tensor
+
+    xs = [Tensor(np.array(t.numpy(), dtype=np.float64), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t
+          for t in inputs]
+    if not any(isinstance(x, Tensor) and x.requires_grad for x in xs):
+        raise ValueError(f"{what}: no input requires grad; pass Tensors with requires_grad=True")
+    return xs
+
+
+def _check_against_differences(what, t, analytic, value, eps, atol, rtol):
+    """Compare ``analytic`` (d value / d t, or None for zeros) with central differences of ``value()``
+    over each element of Tensor ``t`` (changed in place and restored); AssertionError naming ``what``."""
+    analytic = np.zeros(t.shape) if analytic is None else analytic
+    numeric = np.zeros(t.shape)
+    flat = t.data.reshape(-1)
+    for k in range(flat.size):
+        orig = flat[k]
+        flat[k] = orig + eps
+        fp = value()
+        flat[k] = orig - eps
+        fm = value()
+        flat[k] = orig
+        numeric.reshape(-1)[k] = (fp - fm) / (2 * eps)
+    err = np.abs(analytic - numeric)
+    bad = err > atol + rtol * np.abs(numeric)
+    if bad.any():
+        k = int(np.argmax(err))
+        raise AssertionError(
+            f"{what} at flat index {k}: analytic {analytic.reshape(-1)[k]:.6g}, "
+            f"numeric {numeric.reshape(-1)[k]:.6g} ({int(bad.sum())} of {bad.size} elements off)"
+        )
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Compare autograd's gradients of ``fn(*inputs)`` with central differences, in float64.
 
@@ -588,42 +728,59 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """
     from .tensor import Tensor
 
-    xs = [Tensor(np.array(t.numpy(), dtype=np.float64), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t
-          for t in inputs]
-    if not any(isinstance(x, Tensor) and x.requires_grad for x in xs):
-        raise ValueError("gradcheck: no input requires grad; pass Tensors with requires_grad=True")
+    xs = _float64_copies(inputs, "gradcheck")
     rng = np.random.default_rng(seed)
     outs = _checked_outputs(fn(*xs))
     projs = [rng.standard_normal(o.shape) for o in outs]
 
-    def objective(values):
-        return float(sum((v * p).sum() for v, p in zip(values, projs)))
+    def objective():
+        with no_grad():
+            return float(sum((o.numpy() * p).sum() for o, p in zip(_checked_outputs(fn(*xs)), projs)))
 
     graphed = [(o * Tensor(p)).sum() for o, p in zip(outs, projs) if o.requires_grad]
     if graphed:
         sum(graphed[1:], graphed[0]).backward()
     for i, x in enumerate(xs):
-        if not isinstance(x, Tensor) or not x.requires_grad:
-            continue
-        analytic = x.grad.numpy() if x.grad is not None else np.zeros(x.shape)
-        numeric = np.zeros(x.shape)
-        flat = x.data.reshape(-1)
-        for k in range(flat.size):
-            orig = flat[k]
-            flat[k] = orig + eps
-            with no_grad():
-                fp = objective([o.numpy() for o in _checked_outputs(fn(*xs))])
-            flat[k] = orig - eps
-            with no_grad():
-                fm = objective([o.numpy() for o in _checked_outputs(fn(*xs))])
-            flat[k] = orig
-            numeric.reshape(-1)[k] = (fp - fm) / (2 * eps)
-        err = np.abs(analytic - numeric)
-        bad = err > atol + rtol * np.abs(numeric)
-        if bad.any():
-            k = int(np.argmax(err))
-            raise AssertionError(
-                f"gradcheck failed for input {i} at flat index {k}: analytic {analytic.reshape(-1)[k]:.6g}, "
-                f"numeric {numeric.reshape(-1)[k]:.6g} ({int(bad.sum())} of {bad.size} elements off)"
-            )
+        if isinstance(x, Tensor) and x.requires_grad:
+            _check_against_differences(f"gradcheck failed for input {i}", x, None if x.grad is None else x.grad.numpy(),
+                                       objective, eps, atol, rtol)
+    return True
+
+
+def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Compare autograd's second derivatives of ``fn(*inputs)`` (``create_graph``) with central
+    differences of its first ones, in float64, as ``torch.autograd.gradgradcheck``.
+
+    The floating-point outputs are projected on random directions ``p`` (Tensors that take part too),
+    L = sum <out, p>; the first gradients dL/dx of the inputs that require grad are projected on
+    random ``v``, S = sum <dL/dx, v>, and autograd's dS/dx and dS/dp are checked element by element
+    against (S(x + eps) - S(x - eps)) / (2 eps), each S from a first-order backward. Returns True or
+    raises AssertionError naming the input (or projection) and the worst element.
+    """
+    from .tensor import Tensor
+
+    xs = _float64_copies(inputs, "gradgradcheck")
+    diff = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+    rng = np.random.default_rng(seed)
+    projs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in _checked_outputs(fn(*xs))]
+    vs = [rng.standard_normal(x.shape) for x in diff]
+
+    def first(create_graph):
+        with enable_grad():
+            terms = [(o * p).sum() for o, p in zip(_checked_outputs(fn(*xs)), projs) if o.requires_grad]
+            if not terms:
+                return [None] * len(diff)
+            return grad(sum(terms[1:], terms[0]), diff, create_graph=create_graph, allow_unused=True)
+
+    def objective():
+        return sum(float((g.numpy() * v).sum()) for g, v in zip(first(False), vs) if g is not None)
+
+    graphed = [(g * Tensor(v)).sum() for g, v in zip(first(True), vs) if g is not None and g.requires_grad]
+    targets = diff + projs
+    found = grad(sum(graphed[1:], graphed[0]), targets, allow_unused=True) if graphed else [None] * len(targets)
+    for i, (t, g) in enumerate(zip(targets, found)):
+        what = (f"input {next(j for j, x in enumerate(xs) if x is t)}" if i < len(diff)
+                else f"output projection {i - len(diff)}")
+        _check_against_differences(f"gradgradcheck failed for {what}", t, None if g is None else g.numpy(),
+                                   objective, eps, atol, rtol)
     return True

@@ -33,7 +33,7 @@ from . import random as _random
 from .autograd import Function
 from .ops import math as M
 from .shapes import array_info
-from .tensor import Gather, Tensor, where
+from .tensor import Gather, GetItem, IndexPutAdd, Tensor, _along_axis, where
 
 __all__ = []
 
@@ -640,14 +640,18 @@ def _any_tensor(args, kwargs):
 
 
 class _Conv(Function):
-    """conv{1,2,3}d and conv_transpose{1,2,3}d: (input, weight, bias) -> output."""
+    """conv{1,2,3}d and conv_transpose{1,2,3}d: (input, weight, bias) -> output.
+
+    The output is bilinear in (input, weight), B(x, w), plus the bias. Its double backward uses that:
+    the input gradient ``_ConvInputGrad`` (g, w) and the weight gradient ``_ConvWeightGrad`` (x, g) are
+    bilinear too, and the gradients of each are the forward and the other one again."""
 
     fresh_grads = True  # its backward's gradients are new arrays (ops' outputs)
 
     @staticmethod
     def forward(ctx, input, weight, bias, fn, backward, params):
         ctx.save_for_backward(input, weight, bias)
-        ctx.backward_fn, ctx.params = backward, params
+        ctx.fn, ctx.backward_fn, ctx.params = fn, backward, params
         return fn(input, weight, bias, **params)
 
     @staticmethod
@@ -655,20 +659,137 @@ class _Conv(Function):
         x, w, b = ctx.saved
         return ctx.backward_fn(g, x, w, b, output_mask=ctx.needs_input_grad, **ctx.params)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, w, _ = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        spec = dict(fn=ctx.fn, backward=ctx.backward_fn, params=ctx.params)
+        gx = _ConvInputGrad.apply(g, ctx.input(1, w), x, **spec) if nx else None
+        gw = _ConvWeightGrad.apply(ctx.input(0, x), g, w, **spec) if nw else None
+        channels = 1 if x.ndim == w.ndim else 0  # unbatched: (C, *sizes)
+        gb = g.sum(tuple(a for a in range(g.ndim) if a != channels)) if nb else None
+        return gx, gw, gb
+
+
+class _ConvInputGrad(Function):
+    """(grad_output, weight) -> a convolution's input gradient, for double backward: bilinear, as
+    <gx(g, w), v> = <B(v, w), g>. ``input`` gives the shape only."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, g, weight, input, fn, backward, params):
+        ctx.save_for_backward(g, weight, input)
+        ctx.fn, ctx.backward_fn, ctx.params = fn, backward, params
+        return backward(g, input, weight, None, output_mask=(True, False, False), **params)[0]
+
+    @staticmethod
+    def backward(ctx, v):
+        g, w, _ = ctx.saved
+        ng, nw, _ = ctx.needs_input_grad
+        dg = ctx.fn(v, w, None, **ctx.params) if ng else None  # B(v, w)
+        dw = ctx.backward_fn(g, v, w, None, output_mask=(False, True, False), **ctx.params)[1] if nw else None
+        return dg, dw, None
+
+    @staticmethod
+    def graph_backward(ctx, v):
+        g, w, _ = ctx.saved
+        ng, nw, _ = ctx.needs_input_grad
+        spec = dict(fn=ctx.fn, backward=ctx.backward_fn, params=ctx.params)
+        dg = _Conv.apply(v, ctx.input(1, w), None, **spec) if ng else None
+        dw = _ConvWeightGrad.apply(v, ctx.input(0, g), w, **spec) if nw else None
+        return dg, dw, None
+
+
+class _ConvWeightGrad(Function):
+    """(input, grad_output) -> a convolution's weight gradient, for double backward: bilinear, as
+    <gw(x, g), v> = <B(x, v), g>. ``weight`` gives the shape only."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, input, g, weight, fn, backward, params):
+        ctx.save_for_backward(input, g, weight)
+        ctx.fn, ctx.backward_fn, ctx.params = fn, backward, params
+        return backward(g, input, weight, None, output_mask=(False, True, False), **params)[1]
+
+    @staticmethod
+    def backward(ctx, v):
+        x, g, _ = ctx.saved
+        nx, ng, _ = ctx.needs_input_grad
+        dx = ctx.backward_fn(g, x, v, None, output_mask=(True, False, False), **ctx.params)[0] if nx else None
+        dg = ctx.fn(x, v, None, **ctx.params) if ng else None  # B(x, v)
+        return dx, dg, None
+
+    @staticmethod
+    def graph_backward(ctx, v):
+        x, g, _ = ctx.saved
+        nx, ng, _ = ctx.needs_input_grad
+        spec = dict(fn=ctx.fn, backward=ctx.backward_fn, params=ctx.params)
+        dx = _ConvInputGrad.apply(ctx.input(1, g), v, x, **spec) if nx else None
+        dg = _Conv.apply(ctx.input(0, x), v, None, **spec) if ng else None
+        return dx, dg, None
+
 
 class _Window(Function):
     """One-input ops whose backward is ``backward(grad_output, input, **params)``: average and adaptive
-    average pooling, unfold, fold, pad."""
+    average pooling, unfold, fold, pad, interpolate. Each is linear in its input (pad's fill value
+    aside), so its backward is too, and that backward's own gradient is the op again: ``_WindowGrad``."""
 
     @staticmethod
     def forward(ctx, input, fn, backward, params):
         ctx.save_for_backward(input)
-        ctx.backward_fn, ctx.params = backward, params
+        ctx.fn, ctx.backward_fn, ctx.params = fn, backward, params
         return fn(input, **params)
 
     @staticmethod
     def backward(ctx, g):
         return ctx.backward_fn(g, ctx.saved[0], **ctx.params)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return _WindowGrad.apply(g, ctx.saved[0], fn=ctx.fn, backward=ctx.backward_fn, params=ctx.params)
+
+
+class _WindowGrad(Function):
+    """A ``_Window`` op's backward as a Function of grad_output (``input`` gives the shape only): its
+    gradient is the op, linear (a pad's fill value is 0 there)."""
+
+    @staticmethod
+    def forward(ctx, g, input, fn, backward, params):
+        ctx.save_for_backward(input)
+        ctx.fn, ctx.backward_fn = fn, backward
+        ctx.params = dict(params, value=None) if params.get("value") else params
+        return backward(g, input, **params)
+
+    @staticmethod
+    def backward(ctx, v):
+        return ctx.fn(v, **ctx.params), None
+
+    @staticmethod
+    def graph_backward(ctx, v):
+        return _Window.apply(v, fn=ctx.fn, backward=ctx.backward_fn, params=ctx.params), None
+
+
+def _planes(shape, nd):
+    """(the leading dimensions, the number of elements of a plane) of ``shape`` whose last ``nd`` dimensions
+    form the planes a pooling index counts in."""
+    return tuple(shape[:len(shape) - nd]), shapes.prod(shape[len(shape) - nd:])
+
+
+def _scatter_planes(g, indices, shape, nd):
+    """``g`` added into zeros of ``shape`` at the flat in-plane ``indices`` (a max pool's backward), as Tensor ops."""
+    lead, plane = _planes(shape, nd)
+    idx = M.reshape(indices, lead + (shapes.prod(indices.shape[len(lead):]),))
+    zeros = Tensor._of(M.zeros(lead + (plane,), g.dtype, like=g.data))
+    return IndexPutAdd.apply(zeros, g.reshape(idx.shape), index=_along_axis(idx, len(lead))).reshape(shape)
+
+
+def _gather_planes(v, indices, nd):
+    """``v``'s values at the flat in-plane ``indices`` (a max unpool's backward), as Tensor ops."""
+    lead, plane = _planes(v.shape, nd)
+    idx = M.reshape(indices, lead + (shapes.prod(indices.shape[len(lead):]),))
+    return GetItem.apply(v.reshape(lead + (plane,)), _along_axis(idx, len(lead))).reshape(tuple(indices.shape))
 
 
 class _OwnIndices:
@@ -690,12 +811,18 @@ class _MaxPool(Function):
         y, idx = fn(input, return_indices=True, **params)
         ctx.save_for_backward(input, idx)
         ctx.backward_fn, ctx.params, ctx.own = backward, params, own
+        ctx.nd = int(fn.__name__[-2])  # max_pool2d, adaptive_max_pool3d, ...: the dimensions a plane has
         return y, idx
 
     @staticmethod
     def backward(ctx, g, _):
         x, idx = ctx.saved
         return ctx.backward_fn(g, x, indices=_OwnIndices(idx) if ctx.own else idx, **ctx.params)
+
+    @staticmethod
+    def graph_backward(ctx, g, _):
+        x, idx = ctx.saved  # which element wins is flat in the input: the indices are constants here
+        return _scatter_planes(g, idx, tuple(x.shape), ctx.nd)
 
 
 class _MaxUnpool(Function):
@@ -705,12 +832,18 @@ class _MaxUnpool(Function):
     def forward(ctx, input, indices, fn, backward, params):
         ctx.save_for_backward(input, indices)
         ctx.backward_fn, ctx.params = backward, params
+        ctx.nd = int(fn.__name__[-2])
         return fn(input, indices, **params)
 
     @staticmethod
     def backward(ctx, g):
         x, idx = ctx.saved
         return ctx.backward_fn(g, x, idx, **ctx.params), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        _, idx = ctx.saved
+        return _gather_planes(g, idx, ctx.nd), None
 
 
 def _binder(fn):
@@ -859,6 +992,16 @@ class _Linear(Function):
         gb = M.sum(g2, axis=0) if nb else None
         return gx, gw, gb
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x2, w = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        g2 = g.reshape((ctx.rows, ctx.out_features))
+        gx = (g2 @ ctx.input(1, w)).reshape(ctx.x_shape) if nx else None
+        gw = g2.swapaxes(0, 1) @ ctx.input(0, x2).reshape(x2.shape) if nw else None
+        gb = g2.sum(0) if nb else None
+        return gx, gw, gb
+
 
 def _written_back(x, inplace, fn):
     """``fn(x)``, or with ``inplace`` that result written into ``x``'s memory and ``x`` returned (PyTorch's
@@ -956,6 +1099,76 @@ class _Pointwise(Function):
         if g.dtype != x.dtype:
             g = M.astype(g, x.dtype)
         return M.activation_backward(ctx.name, g, x, *ctx.params)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x = ctx.saved[0]
+        return _PointwiseGrad.apply(g.astype(x.dtype), ctx.input(0, x), name=ctx.name, params=ctx.params)
+
+
+class _PointwiseGrad(Function):
+    """(g, x) -> g * f'(x), an activation's backward, for double backward: its gradients are
+    v * f'(x) for g and v * g * f''(x) for x (``_second_derivative``). No third derivative."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, g, x, name, params):
+        ctx.save_for_backward(g, x)
+        ctx.name, ctx.params = name, params
+        return M.activation_backward(name, g, x, *params)
+
+    @staticmethod
+    def backward(ctx, v):
+        g, x = ctx.saved
+        ng, nx = ctx.needs_input_grad
+        dg = M.activation_backward(ctx.name, v, x, *ctx.params) if ng else None
+        dx = M.multiply(M.multiply(v, g), _second_derivative(ctx.name, x, *ctx.params)) if nx else None
+        return dg, dx
+
+
+def _second_derivative(name, x, p0=0.0, p1=0.0):
+    """f''(x) of the activation ``name`` (formulas and first derivatives in ``numconv.kernels.scalar``),
+    as array ops: 0 for the piecewise-linear ones, and where the first derivative is flat."""
+    inside = None  # where a formula holds; 0 elsewhere
+    if name in ("leaky_relu", "hardtanh", "hardsigmoid"):
+        return M.zeros(tuple(x.shape), x.dtype, like=x)
+    if name in ("elu", "selu", "celu"):  # for x <= 0: a exp(x / s); flat above
+        a, s = (p0, 1.0) if name == "elu" else (SELU_ALPHA_PRIME, 1.0) if name == "selu" else (1.0 / p0, p0)
+        inside = M.compare("le", x, 0)
+        value = M.multiply(M.exp(M.divide(M.minimum(x, 0), s)), a)
+    elif name == "gelu":  # phi(x) (2 - x^2)
+        phi = M.multiply(M.exp(M.multiply(M.multiply(x, x), -0.5)), 1.0 / np.sqrt(2 * np.pi))
+        value = M.multiply(phi, M.subtract(2.0, M.multiply(x, x)))
+    elif name == "gelu_tanh":  # q (4 u' + 4 x u'^2 (1 - 2s) + 12 c k x^2), s = sigmoid(2u), q = s (1 - s)
+        c, k = np.sqrt(2 / np.pi), 0.044715
+        x2 = M.multiply(x, x)
+        s = M.sigmoid(M.multiply(M.multiply(x, M.add(M.multiply(x2, k), 1.0)), 2 * c))
+        q = M.multiply(s, M.subtract(1.0, s))
+        du = M.multiply(M.add(M.multiply(x2, 3 * k), 1.0), c)
+        value = M.multiply(q, M.add(M.add(M.multiply(du, 4.0), M.multiply(x2, 12 * c * k)),
+                                    M.multiply(M.multiply(M.multiply(x, M.multiply(du, du)), 4.0),
+                                               M.subtract(1.0, M.multiply(s, 2.0)))))
+    elif name == "silu":  # s (1 - s) (2 + x (1 - 2s))
+        s = M.sigmoid(x)
+        value = M.multiply(M.multiply(s, M.subtract(1.0, s)), M.add(M.multiply(x, M.subtract(1.0, M.multiply(s, 2.0))), 2.0))
+    elif name == "softplus":  # beta s (1 - s), s = sigmoid(beta x), where beta x <= threshold
+        s = M.sigmoid(M.multiply(x, p0))
+        inside = M.compare("le", M.multiply(x, p0), p1)
+        value = M.multiply(M.multiply(s, M.subtract(1.0, s)), p0)
+    elif name == "hardswish":  # 1/3 inside (-3, 3)
+        inside = M.logical_and(M.compare("gt", x, -3.0), M.compare("lt", x, 3.0))
+        value = M.full_like(x, 1.0 / 3.0)
+    elif name == "mish":  # 2w + x w (1 - s - 2 t s), w = s (1 - t^2), s = sigmoid(x), t = tanh(softplus(x))
+        s = M.sigmoid(x)
+        t = M.tanh(M.add(M.maximum(x, 0), M.log1p(M.exp(M.negative(M.abs(x))))))
+        w = M.multiply(s, M.subtract(1.0, M.multiply(t, t)))
+        value = M.add(M.multiply(w, 2.0), M.multiply(M.multiply(x, w),
+                                                     M.subtract(M.subtract(1.0, s), M.multiply(M.multiply(t, s), 2.0))))
+    else:
+        raise NotImplementedError(f"create_graph=True: the activation {name!r} has no second derivative yet")
+    value = M.astype(value, x.dtype) if value.dtype != x.dtype else value
+    return value if inside is None else M.where(inside, value, M.zeros((), x.dtype, like=x))
 
 
 def _activation(input, name, *params):
@@ -1469,7 +1682,7 @@ class _BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        ctx.training = training
+        ctx.training, ctx.eps, ctx.bias = training, eps, bias
         y, mean, invstd = ops.batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps)
         if training:
             ops.batch_norm_update_running(running_mean, running_var, mean, invstd, x.size // x.shape[1], momentum, eps)
@@ -1482,6 +1695,35 @@ class _BatchNorm(Function):
         x, mean, invstd, weight = ctx.saved
         gx, gw, gb = ops.batch_norm_backward(g, x, mean, invstd, weight, ctx.training, need_x)
         return gx, (gw if need_w else None), (gb if need_b else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, mean, invstd, weight = ctx.saved
+
+        def composite(x, weight, bias):
+            axes = (0,) + tuple(range(2, x.ndim))
+            if ctx.training:
+                d = x - x.mean(axes, keepdim=True)
+                y = d / ((d * d).mean(axes, keepdim=True) + ctx.eps).sqrt()
+            else:
+                y = (x - Tensor._of(_per_channel(M.astype(mean, x.dtype), x.ndim))) * \
+                    Tensor._of(_per_channel(M.astype(invstd, x.dtype), x.ndim))
+            return _channel_affine(y, weight, bias)
+
+        return autograd.recomputed_grads(ctx, (g,), composite, x, weight, ctx.bias)
+
+
+def _per_channel(a, ndim):
+    """A (C,) array or Tensor shaped to broadcast along axis 1 of an ``ndim``-dimensional one."""
+    shape = (1, a.shape[0]) + (1,) * (ndim - 2)
+    return a.reshape(shape) if isinstance(a, Tensor) else M.reshape(a, shape)
+
+
+def _channel_affine(y, weight, bias):
+    """y * weight + bias along axis 1, as Tensor ops (either may be None)."""
+    if weight is not None:
+        y = y * _per_channel(weight, y.ndim)
+    return y if bias is None else y + _per_channel(bias, y.ndim)
 
 
 @_arrays_in_arrays_out
@@ -1647,6 +1889,7 @@ class _ChannelAffine(Function):
         C = x.shape[1]
         ctx.stats = M.zeros((C,), np.float64, like=x), M.ones((C,), np.float64, like=x)
         ctx.save_for_backward(x, weight)
+        ctx.bias = bias
         return ops.channel_affine(x, weight, bias, *ctx.stats)
 
     @staticmethod
@@ -1655,6 +1898,11 @@ class _ChannelAffine(Function):
         x, weight = ctx.saved
         gx, gw, gb = ops.batch_norm_backward(g, x, *ctx.stats, weight, False, need_x)
         return gx, (gw if need_w else None), (gb if need_b else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, weight = ctx.saved
+        return autograd.recomputed_grads(ctx, (g,), _channel_affine, x, weight, ctx.bias)
 
 
 def _normalized_shape(x, normalized_shape):
@@ -1704,7 +1952,7 @@ class _GroupNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, groups, shape, eps):
-        ctx.groups, ctx.shape = groups, shape
+        ctx.groups, ctx.shape, ctx.eps, ctx.bias = groups, shape, eps, bias
         if groups is None:
             y, mean, invstd = ops.layer_norm_forward(x, shapes.prod(shape), weight, bias, eps)
         else:
@@ -1722,6 +1970,24 @@ class _GroupNorm(Function):
         else:
             gx, gw, gb = ops.group_norm_backward(g, x, ctx.groups, *ctx.stats, weight, need_x)
         return gx, (M.reshape(gw, ctx.shape) if need_w else None), (M.reshape(gb, ctx.shape) if need_b else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, weight = ctx.saved
+
+        def composite(x, weight, bias):
+            if ctx.groups is None:  # rows: the trailing ``shape``
+                rows = x.reshape(x.shape[:x.ndim - len(ctx.shape)] + (-1,))
+            else:
+                rows = x.reshape(x.shape[0], ctx.groups, -1)
+            d = rows - rows.mean(-1, keepdim=True)
+            y = (d / ((d * d).mean(-1, keepdim=True) + ctx.eps).sqrt()).reshape(x.shape)
+            if ctx.groups is not None:
+                return _channel_affine(y, weight, bias)
+            y = y if weight is None else y * weight
+            return y if bias is None else y + bias
+
+        return autograd.recomputed_grads(ctx, (g,), composite, x, weight, ctx.bias)
 
 
 @_arrays_in_arrays_out
@@ -2270,6 +2536,12 @@ class _SmoothL1(Function):
         inside = M.compare("lt", M.abs(d), ctx.beta)
         return M.multiply(g, M.where(inside, M.divide(d, ctx.beta), M.sign(d)))
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        (d,) = ctx.saved
+        inside = Tensor._of(M.compare("lt", M.abs(d), ctx.beta))
+        return where(inside, g * ctx.input(0, d) / ctx.beta, g * Tensor._of(M.sign(d)))
+
 
 @_arrays_in_arrays_out
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -2396,6 +2668,18 @@ class _BinaryCrossEntropy(Function):
                 gy = M.multiply(g, M.subtract(M.log1p(M.negative(x)), M.log(x)))
         return gx, gy, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y, weight = ctx.saved
+        nx, ny, _ = ctx.needs_input_grad
+        xt = ctx.input(0, x)
+        if weight is not None:
+            g = g * ctx.input(2, weight)
+        gx = g * (xt - ctx.input(1, y)) / (xt * (1 - xt)).clamp(_BCE_EPS, None) if nx else None
+        with np.errstate(divide="ignore"):
+            gy = g * ((-xt).log1p() - xt.log()) if ny else None
+        return gx, gy, None
+
 
 @_arrays_in_arrays_out
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -2451,6 +2735,21 @@ class _BinaryCrossEntropyWithLogits(Function):
             if p is not None:
                 d = M.add(d, M.multiply(M.subtract(p, 1), _BinaryCrossEntropyWithLogits._softplus_neg(x)))
             gy = M.multiply(g, d)
+        return gx, gy, None, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, y, weight, p = ctx.saved
+        nx, ny, _, _ = ctx.needs_input_grad
+        xt, yt, pt = ctx.input(0, x), ctx.input(1, y), ctx.input(3, p)
+        if weight is not None:
+            g = g * ctx.input(2, weight)
+        gx = gy = None
+        if nx:
+            sig = xt.sigmoid()
+            gx = g * (sig - yt if p is None else sig * ((pt - 1) * yt + 1) - pt * yt)
+        if ny:
+            gy = g * (-xt if p is None else (pt - 1) * _Softplus.apply(-xt) - xt)
         return gx, gy, None, None
 
 
@@ -2533,6 +2832,10 @@ class _Softplus(Function):
     @staticmethod
     def backward(ctx, g):
         return M.multiply(g, M.sigmoid(ctx.saved[0]))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g * ctx.input(0, ctx.saved[0]).sigmoid()
 
 
 @_arrays_in_arrays_out

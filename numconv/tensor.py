@@ -121,6 +121,10 @@ class Add(Function):
     def backward(ctx, g):
         return g, g
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g, g
+
 
 class Sub(Function):
     @staticmethod
@@ -130,6 +134,10 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, g):
         return g, (M.negative(g) if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
 
 
 class Mul(Function):
@@ -144,6 +152,12 @@ class Mul(Function):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad
         return (M.multiply(g, b) if na else None), (M.multiply(g, a) if nb else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (g * ctx.input(1, b) if na else None), (g * ctx.input(0, a) if nb else None)
 
 
 class Div(Function):
@@ -161,6 +175,13 @@ class Div(Function):
         gb = M.negative(M.divide(M.multiply(g, y), b)) if nb else None  # d(a/b)/db = -y/b
         return ga, gb
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        bt = ctx.input(1, b)
+        return (g / bt if na else None), (-(g * ctx.output(0, y)) / bt if nb else None)
+
 
 class Neg(Function):
     @staticmethod
@@ -170,6 +191,10 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return M.negative(g)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return -g
 
 
 class Pow(Function):
@@ -215,6 +240,41 @@ class Pow(Function):
                         gb = M.where(zero_base, 0.0, gb)
         return ga, gb
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        """The array backward's rules, over Tensors; its masks depend on values only, not differentiably."""
+        a, b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        at, bt = ctx.input(0, a), ctx.input(1, b)
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if na:
+                if isinstance(b, numbers.Number) and b == 0:
+                    ga = Tensor._of(M.zeros_like(g.data))
+                else:
+                    ga = g * bt * at ** (bt - 1)
+                    if not isinstance(b, numbers.Number):
+                        ga = where(Tensor._of(M.compare("eq", b, 0)), 0.0, ga)
+            if nb:
+                if isinstance(a, numbers.Number):
+                    log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
+                else:
+                    log_a = at.log()
+                gb = g * ctx.output(0, y) * log_a
+                zero_base = None
+                if isinstance(a, numbers.Number):
+                    if a == 0:
+                        zero_base = M.compare("ge", b, 0)
+                else:
+                    zero_base = M.compare("eq", a, 0)
+                    if not isinstance(b, numbers.Number):
+                        zero_base = M.logical_and(zero_base, M.compare("ge", b, 0))
+                    elif b < 0:
+                        zero_base = None
+                if zero_base is not None:
+                    gb = where(Tensor._of(zero_base), 0.0, gb)
+        return ga, gb
+
 
 class MatMul(Function):
     """a @ b with NumPy's rules (1-d operands, batch broadcasting); the engine sums batch dimensions."""
@@ -246,6 +306,29 @@ class MatMul(Function):
                 gb = M.reshape(gb, gb.shape[:-1])
         return ga, gb
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        at, bt = ctx.input(0, a), ctx.input(1, b)
+        a2 = at.reshape((1,) + at.shape) if at.ndim == 1 else at
+        b2 = bt.reshape(bt.shape + (1,)) if bt.ndim == 1 else bt
+        g2 = g
+        if at.ndim == 1:
+            g2 = g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:]) if bt.ndim > 1 else g2.reshape(g2.shape + (1,))
+        if bt.ndim == 1:
+            g2 = g2.reshape(g2.shape + (1,))
+        ga = gb = None
+        if na:
+            ga = g2 @ b2.swapaxes(-1, -2)
+            if at.ndim == 1:
+                ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+        if nb:
+            gb = a2.swapaxes(-1, -2) @ g2
+            if bt.ndim == 1:
+                gb = gb.reshape(gb.shape[:-1])
+        return ga, gb
+
 
 # ----------------------------------------------------------------------------- elementwise
 
@@ -261,6 +344,10 @@ class Exp(Function):
     def backward(ctx, g):
         return M.multiply(g, ctx.saved[0])
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g * ctx.output(0, ctx.saved[0])
+
 
 class Log(Function):
     @staticmethod
@@ -271,6 +358,10 @@ class Log(Function):
     @staticmethod
     def backward(ctx, g):
         return M.divide(g, ctx.saved[0])
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g / ctx.input(0, ctx.saved[0])
 
 
 class Sqrt(Function):
@@ -283,6 +374,10 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, g):
         return M.divide(g, M.multiply(ctx.saved[0], 2))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g / (ctx.output(0, ctx.saved[0]) * 2)
 
 
 class StdFromVar(Function):
@@ -301,6 +396,12 @@ class StdFromVar(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return M.where(M.compare("eq", y, 0), 0.0, M.divide(g, M.multiply(y, 2)))
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        y = ctx.saved[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return where(Tensor._of(M.compare("eq", y, 0)), 0.0, g / (ctx.output(0, y) * 2))
+
 
 class Abs(Function):
     @staticmethod
@@ -312,6 +413,11 @@ class Abs(Function):
     def backward(ctx, g):
         sign = M.sign(ctx.saved[0])  # 0 at 0, and at NaN, as PyTorch's sgn
         return M.multiply(g, M.where(M.compare("ne", sign, sign), 0.0, sign))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        sign = M.sign(ctx.saved[0])  # flat almost everywhere: a constant of the second pass
+        return g * Tensor._of(M.where(M.compare("ne", sign, sign), 0.0, sign))
 
 
 class Clamp(Function):
@@ -334,6 +440,17 @@ class Clamp(Function):
         # a select, not a product: 0 outside even where g is inf or NaN (PyTorch's where(mask, g, 0))
         return (g if keep is None else M.where(keep, g, M.zeros((), g.dtype, like=g))), None, None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, lo, hi = ctx.saved
+        keep = None
+        if lo is not None:
+            keep = M.compare("ge", a, lo)
+        if hi is not None:
+            le = M.compare("le", a, hi)
+            keep = le if keep is None else M.logical_and(keep, le)
+        return (g if keep is None else where(Tensor._of(keep), g, 0.0)), None, None
+
 
 class Relu(Function):
     @staticmethod
@@ -345,6 +462,10 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         return M.relu_backward(g, ctx.saved[0])
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return where(Tensor._of(M.compare("gt", ctx.saved[0], 0)), g, 0.0)  # the mask is flat in the input
 
 
 class Sigmoid(Function):
@@ -359,6 +480,11 @@ class Sigmoid(Function):
         y = ctx.saved[0]
         return M.multiply(g, M.multiply(y, M.subtract(1, y)))
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        y = ctx.output(0, ctx.saved[0])
+        return g * y * (1 - y)
+
 
 class Tanh(Function):
     @staticmethod
@@ -371,6 +497,11 @@ class Tanh(Function):
     def backward(ctx, g):
         y = ctx.saved[0]
         return M.multiply(g, M.subtract(1, M.multiply(y, y)))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        y = ctx.output(0, ctx.saved[0])
+        return g * (1 - y * y)
 
 
 class Softmax(Function):
@@ -387,6 +518,11 @@ class Softmax(Function):
         dot = M.sum(M.multiply(g, y), axis=ctx.axis, keepdims=True)
         return M.multiply(y, M.subtract(g, dot))  # y * (g - <g, y>)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        y = ctx.output(0, ctx.saved[0])
+        return y * (g - (g * y).sum(ctx.axis, keepdim=True))
+
 
 class LogSoftmax(Function):
     @staticmethod
@@ -400,6 +536,11 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         y = ctx.saved[0]
         return M.subtract(g, M.multiply(M.exp(y), M.sum(g, axis=ctx.axis, keepdims=True)))  # g - softmax * sum(g)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        y = ctx.output(0, ctx.saved[0])
+        return g - y.exp() * g.sum(ctx.axis, keepdim=True)
 
 
 def _writable(a):
@@ -416,6 +557,10 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, g):
         return M.astype(g, ctx.dtype) if ctx.dtype.kind == "f" else None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.astype(ctx.dtype) if ctx.dtype.kind == "f" else None
 
 
 class CUDAUnavailableError(NotImplementedError):
@@ -461,6 +606,10 @@ class ToDevice(Function):
     def backward(ctx, g):
         return M.to_device(g, ctx.device)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.to(ctx.device)
+
 
 class Clone(Function):
     @staticmethod
@@ -469,6 +618,10 @@ class Clone(Function):
 
     @staticmethod
     def backward(ctx, g):
+        return g
+
+    @staticmethod
+    def graph_backward(ctx, g):
         return g
 
 
@@ -505,6 +658,37 @@ _DERIVATIVES = {
 }
 
 
+def _f(name, a):
+    return Elementwise.apply(a, name)
+
+
+def _graph_zero(g, a, y):
+    return Tensor._of(M.zeros_like(g.data))
+
+
+# The same derivatives over Tensors, for double backward (``Elementwise.graph_backward``).
+_GRAPH_DERIVATIVES = {
+    "expm1": lambda g, a, y: g * (y + 1),
+    "log1p": lambda g, a, y: g / (a + 1),
+    "log2": lambda g, a, y: g / (a * math.log(2)),
+    "log10": lambda g, a, y: g / (a * math.log(10)),
+    "sin": lambda g, a, y: g * _f("cos", a),
+    "cos": lambda g, a, y: -(g * _f("sin", a)),
+    "tan": lambda g, a, y: g * (y * y + 1),
+    "arcsin": lambda g, a, y: g / (1 - a * a).sqrt(),
+    "arccos": lambda g, a, y: -(g / (1 - a * a).sqrt()),
+    "arctan": lambda g, a, y: g / (a * a + 1),
+    "sinh": lambda g, a, y: g * _f("cosh", a),
+    "cosh": lambda g, a, y: g * _f("sinh", a),
+    "arcsinh": lambda g, a, y: g / (a * a + 1).sqrt(),
+    "arccosh": lambda g, a, y: g / ((a - 1) * (a + 1)).sqrt(),
+    "arctanh": lambda g, a, y: g / (1 - a * a),
+    "erf": lambda g, a, y: g * (-(a * a)).exp() * (2 / math.sqrt(math.pi)),
+    "erfc": lambda g, a, y: -(g * (-(a * a)).exp() * (2 / math.sqrt(math.pi))),
+    "floor": _graph_zero, "ceil": _graph_zero, "rint": _graph_zero, "trunc": _graph_zero, "sgn": _graph_zero,
+}
+
+
 class Elementwise(Function):
     """y = f(a), f the function ``name`` of ``numconv.ops.math`` (sin, erf, floor, ...), with its
     derivative from ``_DERIVATIVES``."""
@@ -520,6 +704,11 @@ class Elementwise(Function):
     def backward(ctx, g):
         a, y = ctx.saved
         return _DERIVATIVES[ctx.name](g, a, y)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, y = ctx.saved
+        return _GRAPH_DERIVATIVES[ctx.name](g, ctx.input(0, a), ctx.output(0, y))
 
 
 class Fmod(Function):
@@ -638,6 +827,10 @@ class Sum(Function):
     def backward(ctx, g):
         return M.broadcast_to(M.reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.shape)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.reshape(_keep_shape(ctx.shape, ctx.axes)).expand(ctx.shape)
+
 
 class Mean(Function):
     @staticmethod
@@ -650,6 +843,10 @@ class Mean(Function):
     def backward(ctx, g):
         g = M.divide(M.reshape(g, _keep_shape(ctx.shape, ctx.axes)), ctx.count)
         return M.broadcast_to(g, ctx.shape)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return (g.reshape(_keep_shape(ctx.shape, ctx.axes)) / ctx.count).expand(ctx.shape)
 
 
 class Amax(Function):
@@ -711,12 +908,21 @@ class Var(Function):
         d = M.subtract(a, M.mean(a, axis=axes, keepdims=True))
         ctx.save_for_backward(d)
         ctx.keep, ctx.scale = _keep_shape(a.shape, axes), 2.0 / (n - correction) if n != correction else math.inf
+        ctx.axes = axes
         return M.divide(M.sum(M.multiply(d, d), axis=axes, keepdims=keepdim), max(n - correction, 0))
 
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved
         return M.multiply(M.multiply(M.reshape(g, ctx.keep), ctx.scale), d)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        """The deviations d = a - mean again as a Tensor: centring them once more changes no value and
+        gives the centring's derivative (d sums to 0 along the axes)."""
+        (d,) = ctx.saved
+        dt = ctx.input(0, d)
+        return g.reshape(ctx.keep) * ctx.scale * (dt - dt.mean(ctx.axes, keepdim=True))
 
 
 class Prod(Function):
@@ -902,6 +1108,21 @@ class Norm(Function):
         scale = M.divide(g, y if p == 2 else M.power(y, p - 1))
         return M.multiply(scaled, M.where(M.compare("eq", y, 0), zero, scale))
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        """p = 1 and p = 2 (the common norms); the others have no double backward yet."""
+        a, y = ctx.saved
+        p = ctx.p
+        g = g.reshape(y.shape)
+        if p == 1:
+            return g * Tensor._of(_sgn(a))
+        if p != 2:
+            raise NotImplementedError(f"create_graph=True through a {p}-norm: only the 1- and 2-norms have a double "
+                                      "backward; write it as (x.abs() ** p).sum() ** (1 / p)")
+        yt = ctx.output(0, y).reshape(y.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ctx.input(0, a) * where(Tensor._of(M.compare("eq", y, 0)), 0.0, g / yt)
+
 
 class LogSumExp(Function):
     """log(sum(exp(a))) over ``axes``, shifted by the maximum (0 where that is +-inf: a line of -inf
@@ -924,6 +1145,11 @@ class LogSumExp(Function):
     def backward(ctx, g):
         a, y = ctx.saved
         return M.multiply(M.reshape(g, y.shape), M.exp(M.subtract(a, y)))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, y = ctx.saved
+        return g.reshape(y.shape) * (ctx.input(0, a) - ctx.output(0, y).reshape(y.shape)).exp()
 
 
 class NanSum(Function):
@@ -1125,6 +1351,10 @@ class Reshape(Function):
         return M.reshape(g, ctx.shape)
 
     @staticmethod
+    def graph_backward(ctx, g):
+        return g.reshape(ctx.shape)
+
+    @staticmethod
     def region(a, shape):
         return M.reshape(a, shape)
 
@@ -1144,6 +1374,10 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, g):
         return M.transpose(g, ctx.inverse)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g.permute(ctx.inverse)
 
     @staticmethod
     def region(a, axes):
@@ -1168,6 +1402,10 @@ class Expand(Function):
         return g
 
     @staticmethod
+    def graph_backward(ctx, g):
+        return g
+
+    @staticmethod
     def region(a, shape):
         return M.expand(a, shape)
 
@@ -1187,6 +1425,10 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, g):
         return M.index_add(ctx.shape, ctx.index, g, ctx.dtype)  # repeated integer indices add up
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return IndexPutAdd.apply(Tensor._of(M.zeros(ctx.shape, ctx.dtype, like=g.data)), g, index=ctx.index)
 
     @staticmethod
     def region(a, index):
@@ -1272,6 +1514,18 @@ class SetItem(Function):
                 gv = M.astype(gv, ctx.value_dtype)
         return ga, gv
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        need_a, need_value = ctx.needs_input_grad
+        ga = gv = None
+        if need_a:
+            ga = SetItem.apply(g, M.zeros((), g.dtype, like=g.data), index=ctx.index)
+        if need_value:
+            gv = GetItem.apply(g, ctx.index).sum_to_size(ctx.value_shape)
+            if ctx.value_dtype is not None and gv.dtype != ctx.value_dtype:
+                gv = gv.astype(ctx.value_dtype)
+        return ga, gv
+
 
 class Gather(Function):
     """out[i][j][k] = a[i][index[i][j][k]][k] for axis 1 (``torch.gather``)."""
@@ -1286,6 +1540,11 @@ class Gather(Function):
     def backward(ctx, g):
         return M.scatter_add(ctx.shape, ctx.saved[0], g, ctx.axis, ctx.dtype), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        zeros = Tensor._of(M.zeros(ctx.shape, ctx.dtype, like=g.data))
+        return IndexPutAdd.apply(zeros, g, index=_along_axis(ctx.saved[0], ctx.axis)), None
+
 
 class Cat(Function):
     @staticmethod
@@ -1296,6 +1555,10 @@ class Cat(Function):
     @staticmethod
     def backward(ctx, g):
         return tuple(M.split(g, ctx.sizes, ctx.axis))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return Split.apply(g, ctx.sizes, ctx.axis)
 
 
 class Split(Function):
@@ -1311,6 +1574,10 @@ class Split(Function):
     def backward(ctx, *grads):
         return M.concatenate(grads, ctx.axis)
 
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        return Cat.apply(*grads, axis=ctx.axis)
+
 
 class Stack(Function):
     @staticmethod
@@ -1321,6 +1588,10 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, g):
         return tuple(M.take(g, i, ctx.axis) for i in range(ctx.n))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return tuple(GetItem.apply(g, (slice(None),) * ctx.axis + (i,)) for i in range(ctx.n))
 
 
 class Where(Function):
@@ -1337,6 +1608,13 @@ class Where(Function):
         _, na, nb = ctx.needs_input_grad
         zero = M.zeros((), g.dtype, like=g)
         return None, (M.where(cond, g, zero) if na else None), (M.where(cond, zero, g) if nb else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        (cond,) = ctx.saved
+        _, na, nb = ctx.needs_input_grad
+        zero = M.zeros((), g.dtype, like=g.data)
+        return None, (Where.apply(cond, g, zero) if na else None), (Where.apply(cond, zero, g) if nb else None)
 
 
 # ----------------------------------------------------------------------------- more shape and indexing
@@ -1355,6 +1633,11 @@ class IndexPutAdd(Function):
     def backward(ctx, g):
         na, nv = ctx.needs_input_grad
         return (g if na else None), (M.getitem(g, ctx.index) if nv else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        na, nv = ctx.needs_input_grad
+        return (g if na else None), (GetItem.apply(g, ctx.index) if nv else None)
 
 
 def _integer_index(t, index, name, what, ndim=None):
@@ -2375,7 +2658,7 @@ class Tensor:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         if self._node is not None and not self._retains:
             def keep(g):
-                self._accumulate_grad(g.data)
+                self._accumulate_grad(g)
 
             self.register_hook(keep)
             self._retains, self._retain_hook = True, keep
@@ -2402,7 +2685,13 @@ class Tensor:
     def _accumulate_grad(self, g, owned=False):
         """Add ``g`` into ``.grad``, in place as PyTorch does (a reference to ``.grad`` sees the sum);
         ``owned``: nothing else holds ``g`` (``Function.fresh_grads``), so a first gradient is kept as
-        it is instead of copied."""
+        it is instead of copied. A Tensor ``g`` in a graph (create_graph) is kept as it is, or added out
+        of place, so ``.grad`` stays differentiable as PyTorch's."""
+        if isinstance(g, Tensor):
+            if g.requires_grad:
+                self._grad = g if self._grad is None else self._grad + g
+                return
+            g = g.data
         if self._grad is None:
             self._grad = Tensor(g if owned else M.copy(g))
         elif self._grad.shape == tuple(g.shape) and _writable(self._grad.data):
@@ -2877,6 +3166,16 @@ class Tensor:
         first), else in the input's dtype, or int64 for an integer or bool one, as PyTorch's."""
         t = self.astype(dtype) if dtype is not None else self.astype(np.int64) if self.dtype.kind in "biu" else self
         return Sum.apply(t, axes=_axes(dim, self.ndim), keepdim=keepdim)
+
+    def sum_to_size(self, *size):
+        """The sum of this tensor down to ``size``, a shape it broadcasts from (the gradient of that
+        broadcast), as ``torch.Tensor.sum_to_size``."""
+        shape = _shape_args(size, "size", {}, "sum_to_size")
+        if not shapes.broadcasts_to(shape, self.shape) or len(shape) > self.ndim:
+            raise ValueError(f"sum_to_size: size {shape} does not broadcast to the tensor's shape {self.shape}")
+        lead = self.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and self.shape[lead + i] != 1)
+        return (self.sum(axes, keepdim=True) if axes else self).reshape(shape)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         t = self if dtype is None else self.astype(dtype)

@@ -1228,9 +1228,32 @@ def inplace_cases():
         both(transpose_then_base_changed, base[0, :2, :4])
 
 
+def double_backward_cases():
+    """create_graph on device tensors: a gradient penalty through a small critic (convolution, leaky
+    ReLU, max pooling, batch norm, linear, GELU) and its parameters' gradients, against the CPU's."""
+    arrays = [RNG.standard_normal(s) for s in ((2, 2, 6, 6), (3, 2, 3, 3), (3,), (3,), (2, 12))]
+
+    def penalty(device):
+        ts = [nc.Tensor(a if device == "cpu" else dev(a), requires_grad=True) for a in arrays]
+        x, w, b, gamma, fc = ts
+        h = F.max_pool2d(F.leaky_relu(F.conv2d(x, w, b, padding=1), 0.2), 3)
+        h = F.batch_norm(h, None, None, gamma, None, training=True)
+        score = F.gelu(F.linear(h.flatten(1), fc)).sum()
+        (gx,) = nc.autograd.grad(score, [x], create_graph=True)
+        loss = ((gx.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        loss.backward()
+        return loss, [t.grad for t in ts]
+
+    with checking("double_backward", "gradient penalty through conv, pool, batch norm, linear"):
+        (l_cpu, g_cpu), (l_dev, g_dev) = penalty("cpu"), penalty("cuda")
+        same(l_dev.data, l_cpu.numpy(), "penalty", rtol=1e-10)
+        for i, (gd, gc) in enumerate(zip(g_dev, g_cpu)):
+            same(gd.data, gc.numpy(), f"gradient {i}", rtol=1e-9, atol=1e-11)
+
+
 GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, shape_method_cases,
           reduction_method_cases, edge_cases_found_by_review, edge_cases_found_by_review_2, layer_math_cases,
-          inplace_cases, random_cases, optim_cases, module_cases, training_cases]
+          inplace_cases, random_cases, optim_cases, module_cases, training_cases, double_backward_cases]
 
 
 def main(argv) -> int:

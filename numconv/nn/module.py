@@ -459,6 +459,8 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
+                if p.grad.requires_grad:  # a gradient with a graph (create_graph): out of it first, as PyTorch
+                    p.grad = p.grad.detach()
                 p.grad.zero_()
 
     def to(self, *args, **kwargs):

@@ -176,6 +176,9 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
+                elif getattr(p.grad, "requires_grad", False):  # a gradient with a graph (create_graph): out of
+                    p.grad = p.grad.detach()  # it first, as PyTorch; zero_() counts the change its graph sees
+                    p.grad.zero_()
                 else:
                     _grad_array(p)[...] = 0
 
