@@ -387,12 +387,16 @@ def recomputed_grads(ctx, grads, composite, *arrays):
     inputs = [ctx.input(i, a) for i, a in enumerate(arrays)]
     wanted = [t for t, need in zip(inputs, ctx.needs_input_grad) if need]
     out = composite(*inputs)
-    got = iter(grad(out, wanted, grads[0] if len(grads) == 1 else grads, create_graph=True, allow_unused=True))
+    outs = out if isinstance(out, tuple) else (out,)
+    # no hooks: the inputs are the real leaves and nodes, whose hooks the outer pass runs on the sums
+    found = _run([(o, g) for o, g in zip(outs, grads) if g is not None], True, wanted, graph=True, hooks=False)
+    got = iter(found.get(id(t)) for t in wanted)
     return tuple(next(got) if need else None for need in ctx.needs_input_grad[:len(arrays)])
 
 
-def _topological(root_node):
-    order, seen, stack = [], set(), [(root_node, False)]
+def _topological(root_nodes):
+    """The nodes ``root_nodes`` lead to, each after every node that uses its outputs (reversed DFS postorder)."""
+    order, seen, stack = [], set(), [(n, False) for n in reversed(root_nodes)]
     while stack:
         node, done = stack.pop()
         if done:
@@ -415,14 +419,17 @@ def _accumulate(old, new):
 
 
 def _graph_flags(retain_graph, create_graph):
-    """(retain_graph, create_graph) as booleans; retain_graph defaults to create_graph, as PyTorch's."""
-    create_graph = _mode_flag(create_graph, "create_graph")
+    """(retain_graph, create_graph) as booleans (None, a bool or 0/1, as PyTorch takes them);
+    retain_graph defaults to create_graph, as PyTorch's."""
+    if create_graph is not None and not isinstance(create_graph, (bool, np.bool_, numbers.Integral)):
+        raise TypeError(f"create_graph takes True or False, got {create_graph!r} ({type(create_graph).__name__})")
+    create_graph = bool(create_graph)
     return (create_graph if retain_graph is None else bool(retain_graph)), create_graph
 
 
 def _backward_of(node, out_grads, graph):
     """The gradients ``node``'s backward gives its inputs: over arrays, or with ``graph`` over Tensors
-    through its ``graph_backward``, recorded (in grad mode whatever the caller's)."""
+    through its ``graph_backward``, recorded (the engine runs in grad mode then)."""
     if not graph:
         return node.fn.backward(node.ctx, *out_grads)
     if node.fn.graph_backward is None:
@@ -434,35 +441,28 @@ def _backward_of(node, out_grads, graph):
     grads = [g if g is None or isinstance(g, Tensor) else Tensor._of(g) for g in out_grads]
     node.ctx._node = node
     try:
-        with enable_grad():
-            return node.fn.graph_backward(node.ctx, *grads)
+        return node.fn.graph_backward(node.ctx, *grads)
     finally:
         node.ctx._node = None
 
 
-def _one_root(tensors, grads, what, graph=False):
-    """``tensors`` (one Tensor, or a sequence) and their ``grads`` as one root and its gradient: several
-    are summed as sum_i (t_i * g_i).sum(), whose gradient with respect to each t_i is g_i exactly
-    (one engine pass visits every graph; the gradients add up where they meet, as PyTorch's)."""
+def _roots(tensors, grads, what, graph):
+    """``tensors`` (one Tensor, or a sequence) and their ``grads`` as [(tensor, seed)], each seed checked
+    (``_seed_of``): the engine starts from all of them at once, and the gradients add up where the
+    graphs meet, as PyTorch's."""
     from .tensor import Tensor
 
     if isinstance(tensors, Tensor):
-        return tensors, grads[0] if isinstance(grads, (list, tuple)) and len(grads) == 1 else grads
-    tensors = list(tensors)
-    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
-        raise TypeError(f"{what} takes a Tensor or a non-empty sequence of Tensors, got {tensors!r}")
-    grads = [None] * len(tensors) if grads is None else list(grads) if isinstance(grads, (list, tuple)) else [grads]
-    if len(grads) != len(tensors):
-        raise ValueError(f"{what}: {len(tensors)} tensors but {len(grads)} gradients")
-    if len(tensors) == 1:
-        return tensors[0], grads[0]
-    with enable_grad():
-        total = None
-        for t, g in zip(tensors, grads):
-            seed = _seed_of(t, g, graph)
-            term = (t * (seed if graph else Tensor(seed))).sum()
-            total = term if total is None else total + term
-    return total, None
+        tensors = [tensors]
+        grads = [grads[0] if isinstance(grads, (list, tuple)) and len(grads) == 1 else grads]
+    else:
+        tensors = list(tensors)
+        if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+            raise TypeError(f"{what} takes a Tensor or a non-empty sequence of Tensors, got {tensors!r}")
+        grads = [None] * len(tensors) if grads is None else list(grads) if isinstance(grads, (list, tuple)) else [grads]
+        if len(grads) != len(tensors):
+            raise ValueError(f"{what}: {len(tensors)} tensors but {len(grads)} gradients")
+    return [(t, _seed_of(t, g, graph)) for t, g in zip(tensors, grads)]
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None, *, grad=None):
@@ -470,12 +470,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     ``torch.autograd.backward``; leaves that require grad get ``.grad`` (summed over calls), or only
     ``inputs`` (Tensors, leaves or not) when given. ``grad`` is ``grad_tensors``'s older name."""
     retain_graph, create_graph = _graph_flags(retain_graph, create_graph)
-    root, seed = _one_root(tensors, grad if grad_tensors is None else grad_tensors, "backward", create_graph)
+    roots = _roots(tensors, grad if grad_tensors is None else grad_tensors, "backward", create_graph)
     if inputs is None:
-        _run(root, seed, retain_graph, None, create_graph)
+        _run(roots, retain_graph, None, create_graph)
         return
     inputs = _input_tensors(inputs, "backward")
-    found = _run(root, seed, retain_graph, inputs, create_graph)
+    found = _run(roots, retain_graph, inputs, create_graph)
     for t in inputs:
         if id(t) in found and not (t._node is not None and t._retains):  # retain_grad's hook has added it
             t._accumulate_grad(found[id(t)])
@@ -507,9 +507,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     allow_unused = materialize_grads if allow_unused is None else allow_unused
     if materialize_grads and not allow_unused:
         raise ValueError("materialize_grads=True needs allow_unused=True (or left unset)")
-    outputs, grad_outputs = _one_root(outputs, grad_outputs, "grad", create_graph)
+    roots = _roots(outputs, grad_outputs, "grad", create_graph)
     inputs = _input_tensors(inputs, "grad")
-    found = _run(outputs, grad_outputs, retain_graph, inputs, create_graph)
+    found = _run(roots, retain_graph, inputs, create_graph)
     result = []
     for i, t in enumerate(inputs):
         g = found.get(id(t))
@@ -574,26 +574,41 @@ def _needed(order, inputs):
     return needed
 
 
-def _run(tensor, grad, retain_graph, capture, graph=False):
-    """The backward engine. ``capture`` None: leaves get ``.grad``; else a tuple of Tensors whose
-    gradients are returned as {id(tensor): array} and no ``.grad`` is touched (``grad``). ``graph``
-    (create_graph): the gradients are Tensors, each node's ``graph_backward`` recorded as it runs."""
+def _run(roots, retain_graph, capture, graph=False, hooks=True):
+    """The backward engine, from ``roots`` [(tensor, seed)], in grad mode ``graph`` (as PyTorch's: with
+    create_graph every step it takes is recorded, hooks and sums included). ``capture`` None: leaves
+    get ``.grad``; else a tuple of Tensors whose gradients are returned as {id(tensor): gradient} and
+    no ``.grad`` is touched (``grad``). ``graph``: the gradients are Tensors, each node's
+    ``graph_backward`` recorded as it runs. ``hooks`` False: no hook runs (a pass inside another's,
+    ``recomputed_grads``, whose partial gradients the outer pass hooks once)."""
+    with _GradModeOf(graph):
+        return _engine(roots, retain_graph, capture, graph, hooks)
+
+
+def _engine(roots, retain_graph, capture, graph, hooks):
     Tensor = _tensor_class()
-    grad = _seed_of(tensor, grad, graph)
     found = {}
     wanted = None if capture is None else {id(t): t for t in capture}
-    if tensor._node is None:
-        if tensor._hooks:
-            grad = _run_hooks(tensor._hooks, grad, tensor.shape)
-        if wanted is None:
-            tensor._accumulate_grad(grad)
-        elif id(tensor) in wanted:
-            found[id(tensor)] = grad
-        return found
     hooked = {}  # leaves with hooks: {id: (tensor, gradient summed over the paths)}, hooked once at the end
-    pending = {id(tensor._node): [None] * len(tensor._node.out_meta)}
-    pending[id(tensor._node)][tensor._index] = grad
-    order = _topological(tensor._node)
+
+    def deliver(t, g, owned=False):
+        """Gradient ``g`` reaching leaf ``t``: summed for its hooks, captured, or accumulated into ``.grad``."""
+        if hooks and t._hooks and (wanted is None or id(t) in wanted):
+            prev = hooked.get(id(t))
+            hooked[id(t)] = (t, _accumulate(None if prev is None else prev[1], g))
+        elif wanted is None:
+            t._accumulate_grad(g, owned=owned and not graph)  # a graph's gradient may pass a seed through
+        elif id(t) in wanted:
+            found[id(t)] = _accumulate(found.get(id(t)), g)
+
+    pending = {}
+    for t, seed in roots:
+        if t._node is None:
+            deliver(t, seed)
+        else:
+            slot = pending.setdefault(id(t._node), [None] * len(t._node.out_meta))
+            slot[t._index] = _accumulate(slot[t._index], seed)
+    order = _topological([t._node for t, _ in roots if t._node is not None])
     needed, held = None, {}  # for ``grad``: the nodes to run, and the nodes whose outputs are inputs of it
     if wanted is not None:
         needed = _needed(order, capture)
@@ -606,7 +621,7 @@ def _run(tensor, grad, retain_graph, capture, graph=False):
             if node.ctx is None:
                 raise RuntimeError("trying to backward through the graph a second time; pass retain_graph=True the first time")
             continue
-        if node.hooks:
+        if hooks and node.hooks:
             out_grads = [g if g is None or not node.hooks.get(i) else _run_hooks(node.hooks[i], g, node.out_meta[i][0])
                          for i, g in enumerate(out_grads)]
         for t in held.get(id(node), ()):  # an input of ``grad`` that is not a leaf: its gradient is complete here
@@ -640,13 +655,7 @@ def _run(tensor, grad, retain_graph, capture, graph=False):
             if g.dtype != dtype:  # e.g. a float32 input mixed with a float64 array
                 g = g.astype(dtype) if graph else ops.math.astype(g, dtype)
             if t._node is None:
-                if t._hooks and (wanted is None or id(t) in wanted):
-                    prev = hooked.get(id(t))
-                    hooked[id(t)] = (t, _accumulate(None if prev is None else prev[1], g))
-                elif wanted is None:
-                    t._accumulate_grad(g, owned=node.fn.fresh_grads)
-                elif id(t) in wanted:
-                    found[id(t)] = _accumulate(found.get(id(t)), g)
+                deliver(t, g, node.fn.fresh_grads)
             else:
                 slot = pending.setdefault(id(t._node), [None] * len(t._node.out_meta))
                 slot[t._index] = _accumulate(slot[t._index], g)

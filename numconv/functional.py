@@ -1553,6 +1553,16 @@ class _Prelu(Function):
                            ctx.w_shape)
         return gx, gw
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        x, wb = ctx.saved
+        nx, nw = ctx.needs_input_grad
+        pos = Tensor._of(M.compare("gt", x, 0))  # which side is flat in x: a constant here
+        wt = ctx.input(1, wb).reshape(wb.shape)
+        gx = where(pos, g, g * wt) if nx else None
+        gw = where(pos, 0.0, g * ctx.input(0, x)).sum_to_size(wb.shape).reshape(ctx.w_shape) if nw else None
+        return gx, gw
+
 
 @_arrays_in_arrays_out
 def prelu(input, weight):

@@ -874,6 +874,15 @@ class Amax(Function):
             return M.where(mask, g, M.zeros((), g.dtype, like=g))
         return M.multiply(mask, g)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, y = ctx.saved
+        mask = M.compare("eq", a, y)  # which elements are the maximum is flat in a: constants here
+        if ctx.select:
+            mask = M.where(M.compare("ne", y, y), M.compare("ne", a, a), mask)
+        g = g.reshape(y.shape) / Tensor._of(M.sum(mask, axis=ctx.axes, keepdims=True, dtype=a.dtype))
+        return where(Tensor._of(mask), g, 0.0) if ctx.select else g * Tensor._of(mask)
+
 
 class MaxDim(Function):
     """(values, int64 indices) of the maximum (minimum, not ``largest``) along one axis; the gradient
@@ -894,6 +903,10 @@ class MaxDim(Function):
     def backward(ctx, g, _):
         (idx,) = ctx.saved
         return M.scatter_add(ctx.shape, idx, M.reshape(g, idx.shape), ctx.axis, ctx.dtype)
+
+    @staticmethod
+    def graph_backward(ctx, g, _):
+        return _scatter_along(g, ctx.saved[0], ctx.axis, ctx.shape, ctx.dtype)
 
 
 class Var(Function):
@@ -953,14 +966,21 @@ class Prod(Function):
 
 
 class CumSum(Function):
+    """Running sums along ``axis`` (from the end with ``reverse``): linear, so the backward is the
+    running sums the other way."""
+
     @staticmethod
-    def forward(ctx, a, axis):
-        ctx.axis = axis
-        return S.cumulative(a, axis, S.SUM)
+    def forward(ctx, a, axis, reverse=False):
+        ctx.axis, ctx.reverse = axis, reverse
+        return S.cumulative(a, axis, S.SUM, reverse=reverse)
 
     @staticmethod
     def backward(ctx, g):  # each element reaches every later output: the running sums of g from the end
-        return S.cumulative(g, ctx.axis, S.SUM, reverse=True)
+        return S.cumulative(g, ctx.axis, S.SUM, reverse=not ctx.reverse)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return CumSum.apply(g, ctx.axis, reverse=not ctx.reverse)
 
 
 class CumProd(Function):
@@ -993,6 +1013,10 @@ class Sort(Function):
     def backward(ctx, g, _):
         return M.scatter_add(ctx.shape, ctx.saved[0], g, ctx.axis, ctx.dtype)
 
+    @staticmethod
+    def graph_backward(ctx, g, _):
+        return _scatter_along(g, ctx.saved[0], ctx.axis, ctx.shape, ctx.dtype)
+
 
 class Extremum(Function):
     """Elementwise maximum (minimum, not ``largest``) of a and b, NaN propagating; PyTorch's gradient:
@@ -1014,6 +1038,16 @@ class Extremum(Function):
         na, nb = ctx.needs_input_grad
         ga = M.where(M.compare(lose_a, a, b), zero, M.broadcast_to(shared, shape)) if na else None
         gb = M.where(M.compare(lose_b, a, b), zero, M.broadcast_to(shared, shape)) if nb else None
+        return ga, gb
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        shared = where(Tensor._of(M.compare("eq", a, b)), g / 2, g)
+        lose_a, lose_b = ("lt", "gt") if ctx.largest else ("gt", "lt")
+        na, nb = ctx.needs_input_grad
+        ga = where(Tensor._of(M.compare(lose_a, a, b)), 0.0, shared) if na else None
+        gb = where(Tensor._of(M.compare(lose_b, a, b)), 0.0, shared) if nb else None
         return ga, gb
 
 
@@ -1168,6 +1202,11 @@ class NanSum(Function):
         g = M.reshape(g, _keep_shape(nan.shape, ctx.axes))
         return M.multiply(g, M.logical_not(nan))
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        (nan,) = ctx.saved
+        return g.reshape(_keep_shape(nan.shape, ctx.axes)) * Tensor._of(M.logical_not(nan))
+
 
 class NanToNum(Function):
     """NaN, +inf and -inf replaced by the numbers given (in the input's dtype); the gradient is PyTorch's
@@ -1184,6 +1223,10 @@ class NanToNum(Function):
     @staticmethod
     def backward(ctx, g):
         return M.multiply(g, ctx.saved[0])
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return g * Tensor._of(ctx.saved[0])
 
 
 class Evenly(Function):
@@ -1204,6 +1247,14 @@ class Evenly(Function):
         count = M.sum(mask, dtype=a.dtype)
         return M.where(mask, M.divide(g, count), _zero(a)), None
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, y = ctx.saved
+        mask = M.compare("eq", a, y)
+        if np.dtype(a.dtype).kind == "f":
+            mask = M.where(M.isnan(y), M.isnan(a), mask)
+        return where(Tensor._of(mask), g / Tensor._of(M.sum(mask, dtype=a.dtype)), 0.0), None
+
 
 class Selected(Function):
     """(values, int64 indices) that ``pick(a, axis)`` selects along ``axis`` (both with the axis kept
@@ -1223,6 +1274,10 @@ class Selected(Function):
     def backward(ctx, g, _):
         (idx,) = ctx.saved
         return M.scatter_add(ctx.shape, idx, M.reshape(g, idx.shape), ctx.axis, ctx.dtype)
+
+    @staticmethod
+    def graph_backward(ctx, g, _):
+        return _scatter_along(g, ctx.saved[0], ctx.axis, ctx.shape, ctx.dtype)
 
 
 def _sorted_at(a, axis, pos):
@@ -1542,8 +1597,7 @@ class Gather(Function):
 
     @staticmethod
     def graph_backward(ctx, g):
-        zeros = Tensor._of(M.zeros(ctx.shape, ctx.dtype, like=g.data))
-        return IndexPutAdd.apply(zeros, g, index=_along_axis(ctx.saved[0], ctx.axis)), None
+        return _scatter_along(g, ctx.saved[0], ctx.axis, ctx.shape, ctx.dtype), None
 
 
 class Cat(Function):
@@ -1677,6 +1731,12 @@ def _index_range(index, lo, hi, name, what, error=IndexError):
         if low < lo or high >= hi:
             raise error(f"{what}: {name} {low if low < lo else high} is out of range (expected values in "
                         f"[{lo}, {hi - 1}])")
+
+
+def _scatter_along(g, index, axis, shape, dtype):
+    """``M.scatter_add`` over Tensors: ``g`` added into zeros of ``shape`` at ``index`` along ``axis``."""
+    zeros = Tensor._of(M.zeros(shape, dtype, like=g.data))
+    return IndexPutAdd.apply(zeros, g.reshape(tuple(index.shape)), index=_along_axis(index, axis))
 
 
 def _along_axis(index, axis):
@@ -2688,8 +2748,8 @@ class Tensor:
         it is instead of copied. A Tensor ``g`` in a graph (create_graph) is kept as it is, or added out
         of place, so ``.grad`` stays differentiable as PyTorch's."""
         if isinstance(g, Tensor):
-            if g.requires_grad:
-                self._grad = g if self._grad is None else self._grad + g
+            if g.requires_grad:  # a copy, recorded: g may also be another leaf's gradient, or a caller's seed
+                self._grad = g.clone() if self._grad is None else self._grad + g
                 return
             g = g.data
         if self._grad is None:
