@@ -33,7 +33,7 @@ from . import random as _random
 from .autograd import Function
 from .ops import math as M
 from .shapes import array_info
-from .tensor import Gather, GetItem, IndexPutAdd, Tensor, _along_axis, where
+from .tensor import Gather, GetItem, IndexPutAdd, SetItem, Tensor, _along_axis, where
 
 __all__ = []
 
@@ -2173,6 +2173,19 @@ class _Embedding(Function):
             gw = M.divide(gw, M.reshape(M.maximum(counts, 1), (V, 1)))
         if ctx.padding_idx is not None:
             M.assign(gw, 0, ctx.padding_idx)
+        return gw, None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        V, D = ctx.shape
+        flat = M.reshape(ctx.saved[0], (-1,))
+        zeros = Tensor._of(M.zeros(ctx.shape, ctx.dtype, like=g.data))
+        gw = IndexPutAdd.apply(zeros, g.reshape(-1, D), index=flat)
+        if ctx.scale:
+            counts = M.index_add((V,), flat, M.ones(tuple(flat.shape), ctx.dtype, like=g.data), ctx.dtype)
+            gw = gw / Tensor._of(M.reshape(M.maximum(counts, 1), (V, 1)))
+        if ctx.padding_idx is not None:
+            gw = SetItem.apply(gw, M.zeros((), ctx.dtype, like=g.data), index=ctx.padding_idx)
         return gw, None
 
 

@@ -725,6 +725,12 @@ class Fmod(Function):
         na, nb = ctx.needs_input_grad
         return (g if na else None), (M.negative(M.multiply(g, M.trunc(M.divide(a, b)))) if nb else None)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (g if na else None), (-(g * Tensor._of(M.trunc(M.divide(a, b)))) if nb else None)  # the quotient: flat
+
 
 class Atan2(Function):
     """The angle of the point (b, a): atan2(a, b); its gradient is (b, -a) / (a^2 + b^2)."""
@@ -740,6 +746,14 @@ class Atan2(Function):
         na, nb = ctx.needs_input_grad
         scale = M.divide(g, M.add(M.multiply(a, a), M.multiply(b, b)))
         return (M.multiply(scale, b) if na else None), (M.negative(M.multiply(scale, a)) if nb else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        at, bt = ctx.input(0, a), ctx.input(1, b)
+        scale = g / (at * at + bt * bt)
+        return (scale * bt if na else None), (-(scale * at) if nb else None)
 
 
 class Hypot(Function):
@@ -758,6 +772,13 @@ class Hypot(Function):
         scale = M.divide(g, y)
         return (M.multiply(scale, a) if na else None), (M.multiply(scale, b) if nb else None)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        scale = g / ctx.output(0, y)
+        return (scale * ctx.input(0, a) if na else None), (scale * ctx.input(1, b) if nb else None)
+
 
 class Copysign(Function):
     """|a| with b's sign; the gradient to a is g * y / a (0 where a is 0), none to b, as PyTorch's."""
@@ -774,6 +795,13 @@ class Copysign(Function):
         na, nb = ctx.needs_input_grad
         ga = M.where(M.compare("eq", a, 0), M.zeros((), g.dtype, like=g), M.multiply(g, M.divide(y, a))) if na else None
         return ga, (M.zeros_like(g) if nb else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, y = ctx.saved
+        na, nb = ctx.needs_input_grad
+        sign = M.where(M.compare("eq", a, 0), M.zeros((), a.dtype, like=a), M.divide(y, a))  # +-1: flat in a
+        return (g * Tensor._of(sign) if na else None), (Tensor._of(M.zeros_like(g.data)) if nb else None)
 
 
 class XLogY(Function):
@@ -794,6 +822,15 @@ class XLogY(Function):
         ga = M.where(flat, M.zeros((), g.dtype, like=g), M.multiply(g, M.log(b))) if na else None
         return ga, (M.divide(M.multiply(g, a), b) if nb else None)
 
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        bt = ctx.input(1, b)
+        flat = Tensor._of(M.logical_and(M.compare("eq", a, 0), M.compare("le", b, 0)))
+        ga = where(flat, 0.0, g * bt.log()) if na else None
+        return ga, (g * ctx.input(0, a) / bt if nb else None)
+
 
 class LogAddExp(Function):
     """log(exp(a) + exp(b)) without overflow: max(a, b) + log1p(exp(-|a - b|)), and a + log(2) where
@@ -812,6 +849,13 @@ class LogAddExp(Function):
         ga = M.divide(g, M.add(M.exp(M.subtract(b, a)), 1)) if na else None
         gb = M.divide(g, M.add(M.exp(M.subtract(a, b)), 1)) if nb else None
         return ga, gb
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        at, bt = ctx.input(0, a), ctx.input(1, b)
+        return (g / ((bt - at).exp() + 1) if na else None), (g / ((at - bt).exp() + 1) if nb else None)
 
 
 # ----------------------------------------------------------------------------- reductions
@@ -1064,6 +1108,12 @@ class Remainder(Function):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad
         return (g if na else None), (M.negative(M.multiply(g, M.floor_divide(a, b))) if nb else None)
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (g if na else None), (-(g * Tensor._of(M.floor_divide(a, b))) if nb else None)  # the quotient: flat
 
 
 # ----------------------------------------------------------------------------- norms, selections, value tests
@@ -1510,6 +1560,10 @@ class Diagonal(Function):
         out = M.zeros(ctx.shape, g.dtype, like=g)
         M.assign(out, g, ctx.index)
         return out
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        return SetItem.apply(Tensor._of(M.zeros(ctx.shape, g.dtype, like=g.data)), g, index=ctx.index)
 
     @staticmethod
     def region(a, index, offset):

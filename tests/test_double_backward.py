@@ -54,6 +54,11 @@ CASES = [
      + a.median(1)[0] ** 3 + a.topk(2, 1)[0].sum(1) ** 2 + a.max() ** 2, [(3, 4)], ()),
     ("running_sums_and_nan_aware", lambda a, b: (a * a).cumsum(1).exp() + nc.maximum(a * a, b) ** 2
      + (a * b).nansum(0) ** 2 + (a * a).nan_to_num() ** 2, [(3, 4), (4,)], ()),
+    ("binary_functions", lambda a, b: a.atan2(b) ** 2 + a.hypot(b) ** 3 + a.logaddexp(b) ** 2 + a.xlogy(b) ** 2
+     + a.fmod(b) ** 2 + (a * 3).remainder(b) ** 2 + a.copysign(b) ** 3, [(2, 3), (2, 3)], (1,)),
+    ("diagonal_embedding", lambda a, w: (a.diagonal() ** 2).sum() + (F.embedding(
+        nc.Tensor(np.array([[0, 2], [2, 1]])), w).sum(-1) ** 2 * a[0, 0]).sum(),
+     [(3, 3), (3, 2)], ()),
     ("shapes", lambda a: a.reshape(4, 3).permute(1, 0).expand(2, 3, 4).sum(0) * a.t().reshape(3, 4), [(3, 4)], ()),
     ("indexing", lambda a: a[1:, ::2] ** 2 + a[np.array([0, 0]), :2] * a[0, 1], [(3, 4)], ()),
     ("setitem", _assigned, [(3, 3), (3,)], ()),
@@ -140,6 +145,19 @@ def test_hessian_vector_products_match_torch(case, torch, rng):
                              torch.autograd.grad)
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(o.numpy(), t.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_embedding_padding_row_matches_torch(torch, rng):
+    """padding_idx's row gets no gradient, in either pass, as in PyTorch (so its second derivative is not
+    the finite differences' of the first: that gradient is not a derivative there)."""
+    idx, w, x = np.array([[0, 2], [2, 1]]), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    found = []
+    for lib, T, fn in ((nc, nc.Tensor, F), (torch, torch.tensor, torch.nn.functional)):
+        wt, xt = T(w.copy(), requires_grad=True), T(x.copy(), requires_grad=True)
+        (gw,) = lib.autograd.grad((fn.embedding(T(idx), wt, padding_idx=1) ** 3 * xt).sum(), [wt], create_graph=True)
+        found.append([g.numpy() for g in lib.autograd.grad((gw * gw).sum(), [wt, xt])])
+    for ours, theirs in zip(*found):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
 def test_third_derivative_of_a_convolution(rng):
