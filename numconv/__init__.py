@@ -13,12 +13,15 @@ from .tensor import (
     int64, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, split, chunk,
     stack, tensor, where, zeros, zeros_like,
 )
+from . import autograd_functional
 from . import cuda, data, models, nn, optim, transforms
 from . import methods
 from .methods import *  # noqa: F401,F403 - nc.add(x, y), nc.sin(x), ...: each Tensor method as a function, as PyTorch's
 from .conv_matrix import conv_matrix
 from .receptive_field import receptive_field
 from .summary import summary
+
+autograd.functional = autograd_functional  # nc.autograd.functional.jacobian, as torch.autograd.functional
 
 __version__ = "0.1.0"
 __all__ = [
