@@ -183,12 +183,12 @@ def pytest_collection_modifyitems(session, config, items):
         return
     makers, waiting, rest = {}, [], []
     for item in items:
-        marker = item.get_closest_marker("background")
-        if marker is None:
+        names = [m.args[0] for m in item.iter_markers("background")]
+        if not names:
             rest.append(item)
             continue
-        name = marker.args[0]
-        makers[name] = getattr(item.module, "BACKGROUND")[name]
+        for name in names:
+            makers[name] = getattr(item.module, "BACKGROUND")[name]
         waiting.append(item)
     if makers:
         items[:] = rest + waiting
