@@ -617,9 +617,7 @@ def _engine(roots, retain_graph, capture, graph, hooks):
                 held.setdefault(id(t._node), []).append(t)
     for node in order:
         out_grads = pending.pop(id(node), None)
-        if out_grads is None or node.ctx is None:
-            if node.ctx is None:
-                raise RuntimeError("trying to backward through the graph a second time; pass retain_graph=True the first time")
+        if out_grads is None:
             continue
         if hooks and node.hooks:
             out_grads = [g if g is None or not node.hooks.get(i) else _run_hooks(node.hooks[i], g, node.out_meta[i][0])
@@ -627,7 +625,9 @@ def _engine(roots, retain_graph, capture, graph, hooks):
         for t in held.get(id(node), ()):  # an input of ``grad`` that is not a leaf: its gradient is complete here
             found[id(t)] = out_grads[t._index]
         if needed is not None and id(node) not in needed:
-            continue
+            continue  # (a node ``grad`` does not need may have been freed by an earlier backward)
+        if node.ctx is None:
+            raise RuntimeError("trying to backward through the graph a second time; pass retain_graph=True the first time")
         if len(out_grads) > 1 and node.fn.materialize_grads:  # zeros for the floating outputs nothing used (integer ones have no gradient)
             out_grads = [g if g is not None or np.dtype(d).kind != "f" else _zeros(s, d, out_grads)
                          for g, (s, d) in zip(out_grads, node.out_meta)]
@@ -659,9 +659,8 @@ def _engine(roots, retain_graph, capture, graph, hooks):
             else:
                 slot = pending.setdefault(id(t._node), [None] * len(t._node.out_meta))
                 slot[t._index] = _accumulate(slot[t._index], g)
-        if not retain_graph:
-            node.ctx = None
-            node.inputs = [None] * len(node.inputs)
+        if not retain_graph:  # the saved arrays go; the edges stay, so a later grad() still knows which
+            node.ctx = None    # nodes it needs (and refuses only those, as PyTorch)
     for t, g in hooked.values():
         g = _run_hooks(t._hooks, g, t.shape)
         if wanted is None:

@@ -65,11 +65,15 @@ def _grads(outputs, inputs, grad_outputs, create_graph, strict, fn_name, what="o
             if strict:
                 raise RuntimeError(f"{fn_name}: the {what} does not depend on input {i} (strict=True)")
             found[i] = Tensor._of(M.zeros(t.shape, t.dtype, like=t.data))
+        elif strict and create_graph and not g.requires_grad:
+            raise RuntimeError(f"{fn_name}: the {what}'s derivative is independent of input {i}, so it cannot be "
+                               "differentiated again (strict=True with create_graph=True)")
     return tuple(found)
 
 
-def _cotangents(v, like, fn_name, what):
-    """``v`` checked against the shapes of ``like`` (None: allowed only for one single-element Tensor)."""
+def _cotangents(v, like, fn_name, what, create_graph):
+    """``v`` checked against the shapes of ``like`` (None: allowed only for one single-element Tensor);
+    with ``create_graph`` a ``v`` that requires grad stays in its graph (the result is differentiable in it)."""
     Tensor = _tensor()
     if v is None:
         if len(like) != 1 or like[0].numel() != 1:
@@ -79,7 +83,7 @@ def _cotangents(v, like, fn_name, what):
     if len(vs) != len(like) or any(a.shape != b.shape for a, b in zip(vs, like)):
         raise ValueError(f"{fn_name}: v must have the {what}'s shapes {[b.shape for b in like]}, got "
                          f"{[a.shape for a in vs]}")
-    return tuple(a.detach() for a in vs)
+    return tuple(a.reshape(a.shape) if create_graph and a.requires_grad else a.detach() for a in vs)
 
 
 def _run(func, inputs, fn_name):
@@ -98,7 +102,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     with autograd.enable_grad():
         xs = _prepared(xs, create_graph)
         outs, out_tuple = _run(func, xs, "vjp")
-        vs = _cotangents(v, outs, "vjp", "output")
+        vs = _cotangents(v, outs, "vjp", "output", create_graph)
         got = _grads(outs, xs, vs, create_graph, strict, "vjp")
     return _shaped(_finished(outs, create_graph), out_tuple), _shaped(_finished(got, create_graph), in_tuple)
 
@@ -110,7 +114,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     xs, in_tuple = _as_tuple(inputs, "inputs", "jvp")
     with autograd.enable_grad():
         xs = _prepared(xs, create_graph)
-        vs = _cotangents(v, xs, "jvp", "input")
+        vs = _cotangents(v, xs, "jvp", "input", create_graph)
         outs, out_tuple = _run(func, xs, "jvp")
         us = tuple(Tensor(M.zeros(o.shape, o.dtype, like=o.data), requires_grad=True) for o in outs)
         g = _grads(outs, xs, us, True, strict, "jvp")
@@ -192,7 +196,7 @@ def _hessian_product(func, inputs, v, create_graph, strict, fn_name):
         if len(outs) != 1 or outs[0].numel() != 1:
             raise RuntimeError(f"{fn_name}: func must return one single-element Tensor, got shapes "
                                f"{[o.shape for o in outs]}")
-        vs = _cotangents(v, xs, fn_name, "input")
+        vs = _cotangents(v, xs, fn_name, "input", create_graph)
         ones = (_tensor()._of(M.full_like(outs[0].data, 1.0)),)
         first = _grads(outs, xs, ones, True, strict, fn_name)
         live = [(g, w) for g, w in zip(first, vs) if g.requires_grad]

@@ -108,3 +108,23 @@ def test_create_graph_strict_and_errors(rng):
         AF.jacobian(lambda t: t, a)
     with pytest.raises(ValueError, match="reverse-mode only"):
         AF.jacobian(lambda t: t, y, strategy="forward-mode")
+
+
+def test_create_graph_keeps_v_in_its_graph_and_strict_sees_constants(torch, rng):
+    """With create_graph a v that requires grad is differentiable through the result (as PyTorch's),
+    and strict refuses a derivative that could not be differentiated again."""
+    a, w = rng.standard_normal(2), rng.standard_normal(2)
+    found = []
+    for lib, T in ((nc, nc.Tensor), (torch, torch.tensor)):
+        F_ = lib.autograd.functional
+        row = []
+        for name in ("vjp", "jvp", "vhp", "hvp"):
+            v = T(w.copy(), requires_grad=True)
+            fn = (lambda x: x * x * x) if name in ("vjp", "jvp") else (lambda x: (x ** 3).sum())
+            _, r = getattr(F_, name)(fn, T(a.copy()), v, create_graph=True)
+            row.append(lib.autograd.grad(r.sum(), v)[0].detach().numpy())
+        found.append(row)
+        with pytest.raises(RuntimeError, match="independent"):
+            F_.jacobian(lambda x: x * 3, T(a.copy()), create_graph=True, strict=True)
+    for ours, theirs in zip(*found):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -329,3 +329,19 @@ def test_engine_cases_found_by_review_match_torch(torch, rng):
         assert g.requires_grad
     for ours, theirs in zip(found["numconv"], found["torch"]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+def test_grad_skips_a_freed_node_it_does_not_need(torch, rng):
+    """autograd.grad runs only the part of the graph that leads to its inputs: a node an earlier
+    backward freed, but not on that part, is no error (as PyTorch)."""
+    a, b = rng.standard_normal(3), rng.standard_normal(3)
+    found = []
+    for lib, T in ((nc, nc.Tensor), (torch, torch.tensor)):
+        x, y = T(a.copy(), requires_grad=True), T(b.copy(), requires_grad=True)
+        h = x.exp()
+        out = h * y
+        h.sum().backward()  # frees exp's node
+        found.append(lib.autograd.grad(out.sum(), [y])[0].detach().numpy())
+        with pytest.raises(RuntimeError, match="second time"):
+            lib.autograd.grad(out.sum(), [x])
+    np.testing.assert_allclose(found[0], found[1], rtol=1e-14)
