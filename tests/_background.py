@@ -10,8 +10,7 @@ jobs of the marked tests it collected, in order on WORKERS threads, and moves th
 end of the run. (On one thread the jobs' chain, 450 s, was the whole suite's length in CI; the
 session's own tests finish sooner and leave a core to a second worker.) A test then calls ``result(name)``,
 which waits for its job, or runs it in line if nothing started it. NUMCONV_TEST_BACKGROUND=0 runs
-every job in line, where its test asks for it. A job may wait on others (``after``: the PTX
-compiles wait on the simulator runs whose launches they compile); such jobs are queued last.
+every job in line, where its test asks for it.
 """
 from __future__ import annotations
 
@@ -27,13 +26,10 @@ _lock = threading.Lock()
 
 
 class Job:
-    """One subprocess: ``args`` run in ``cwd`` with ``env``, killed after ``timeout`` seconds, once the
-    jobs ``after`` ({name: make}) are done (run here first if nothing started them). ``args`` may be
-    a function, called then, for arguments that come from those jobs (their files' paths)."""
+    """One subprocess: ``args`` run in ``cwd`` with ``env``, killed after ``timeout`` seconds."""
 
-    def __init__(self, name, args, env, cwd, timeout, after=None):
+    def __init__(self, name, args, env, cwd, timeout):
         self.name, self.args, self.env, self.cwd, self.timeout = name, args, env, cwd, timeout
-        self.after = dict(after or {})
         self.done = threading.Event()
         self.started = False
         self.proc = None
@@ -44,11 +40,6 @@ class Job:
     def run(self):
         t0 = time.perf_counter()
         try:
-            for name, make in self.after.items():
-                result(name, make)
-            t0 = time.perf_counter()
-            if callable(self.args):
-                self.args = self.args()
             self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
             try:
@@ -89,8 +80,7 @@ def start(makers):
                 jobs.append(_jobs[name])
             _jobs[name].started = True
 
-    # the jobs that wait on others last: a worker then takes one only when every job it waits on was taken
-    queue = list(reversed([j for j in jobs if not j.after] + [j for j in jobs if j.after]))
+    queue = list(reversed(jobs))
 
     def run_all():
         while True:

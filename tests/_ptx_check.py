@@ -598,9 +598,8 @@ def _worker(job):
     return [compile_record(r, cc, ptxas) for r in recs]
 
 
-def check(paths, cc=(9, 0), jobs=1, ptxas="auto", log=None, skip=()):
-    """Compile every record of the signature files ``paths`` but those of the files ``skip`` (compiled by
-    another run; the kernels never launched are still counted over all of ``paths``); a summary dict."""
+def check(paths, cc=(9, 0), jobs=1, ptxas="auto", log=None):
+    """Compile every record of the signature files ``paths``; a summary dict."""
     problem = nvvm_problem(cc)
     if problem:
         return {"nvvm": problem}
@@ -608,9 +607,6 @@ def check(paths, cc=(9, 0), jobs=1, ptxas="auto", log=None, skip=()):
     workarounds = _install_workarounds()
     ptxas, ptxas_note = _usable_ptxas(_find_ptxas() if ptxas == "auto" else ptxas, cc)
     records, never = load(paths)
-    if skip:
-        done = {json.dumps(r, sort_keys=True) for r in load(skip)[0]}
-        records = [r for r in records if json.dumps(r, sort_keys=True) not in done]
     t0 = time.perf_counter()
     if jobs <= 1 or len(records) < 2:
         results = []
@@ -691,17 +687,14 @@ def report_text(summary) -> str:
 
 
 def main(argv) -> int:
-    """python tests/_ptx_check.py SIGS.json [SIGS.json ...] [--skip SIGS.json] [--cc 9.0] [--jobs N] [--no-ptxas]
-                                  [--json OUT] [-v]
+    """python tests/_ptx_check.py SIGS.json [SIGS.json ...] [--cc 9.0] [--jobs N] [--no-ptxas] [--json OUT] [-v]
     python tests/_ptx_check.py --probe [--cc 9.0]   (exit 0 where kernels compile to PTX here, else 3)
     python tests/_ptx_check.py --integer-exact      (``integer_conversions`` as JSON on stdout; exit 1 if any)"""
     os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
-    paths, cc, jobs, out, ptxas, verbose, probe, integer, skip = [], (9, 0), 1, None, "auto", False, False, False, []
+    paths, cc, jobs, out, ptxas, verbose, probe, integer = [], (9, 0), 1, None, "auto", False, False, False
     it = iter(argv)
     for a in it:
-        if a == "--skip":
-            skip.append(next(it))
-        elif a == "--cc":
+        if a == "--cc":
             cc = tuple(int(x) for x in next(it).split("."))
         elif a == "--jobs":
             jobs = int(next(it))
@@ -727,7 +720,7 @@ def main(argv) -> int:
         counts = integer_conversions(cc)
         print(json.dumps(counts))
         return 1 if any(counts.values()) else 0
-    summary = check(paths, cc=cc, jobs=jobs, ptxas=ptxas, log=sys.stderr if verbose else None, skip=skip)
+    summary = check(paths, cc=cc, jobs=jobs, ptxas=ptxas, log=sys.stderr if verbose else None)
     if verbose:
         for r in summary.get("failed", []):
             print(f"\n==== {r['kernel']}{r['signature']} [{r['stage']}]\n{r['error']}", file=sys.stderr)

@@ -183,12 +183,12 @@ def pytest_collection_modifyitems(session, config, items):
         return
     makers, waiting, rest = {}, [], []
     for item in items:
-        names = [m.args[0] for m in item.iter_markers("background")]
-        if not names:
+        marker = item.get_closest_marker("background")
+        if marker is None:
             rest.append(item)
             continue
-        for name in names:
-            makers[name] = getattr(item.module, "BACKGROUND")[name]
+        name = marker.args[0]
+        makers[name] = getattr(item.module, "BACKGROUND")[name]
         waiting.append(item)
     if makers:
         items[:] = rest + waiting

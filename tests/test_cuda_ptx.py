@@ -7,8 +7,7 @@ compiler rejects (a typing error, an unsupported function, types that do not uni
 record each launch (``tests/_ptx_check.py``: the kernel and its argument types, as the real CUDA
 target types them) into ``signatures.json`` beside their ``--json`` reports; this test compiles
 each recorded (kernel, signature) in a subprocess without the simulator, and assembles the PTX with
-``ptxas`` where the toolkit has it. Two background jobs do the compiling, each once its simulator
-job is done: the kernel cases' launches compile while the training cases still run. Needs NVVM (the CUDA toolkit's libnvvm), not a GPU: skipped
+``ptxas`` where the toolkit has it. Needs NVVM (the CUDA toolkit's libnvvm), not a GPU: skipped
 where there is none (this project's machines have one in /usr/local/cuda). By hand::
 
     NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_cases.py --json /tmp/c/results.json
@@ -32,34 +31,12 @@ import test_cuda_training
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_ptx_check.py"
 TIMEOUT_S = 900  # a hang guard: the check took about a minute on a 2-core machine
-JOBS = int(os.environ.get("NUMCONV_PTX_JOBS", "2"))  # compiling processes
+JOBS = int(os.environ.get("NUMCONV_PTX_JOBS", "2"))  # compiling processes: the simulator jobs are done by then
 
 # the simulator jobs whose launches this test compiles (the same jobs, by name, as their own tests')
-SIMULATORS = {
+BACKGROUND = {
     "cuda_kernels_simulator": test_cuda_kernels.BACKGROUND["cuda_kernels_simulator"],
     "cuda_training_simulator": test_cuda_training.BACKGROUND["cuda_training_simulator"],
-}
-
-
-def _compile_job(name, skip):
-    """A background job that compiles the launches of the simulator job ``name`` once it is done, but
-    those of the jobs ``skip`` (compiled by their own job): the kernels' launches compile while the
-    training cases still run on the other core, instead of all of them after both."""
-    names = [*skip, name]
-    out = os.path.join(_background.scratch_dir("numconv-cuda-ptx-"), "ptx.json")
-
-    def args():
-        paths = [str(_signatures(n)) for n in names]
-        return [sys.executable, str(SCRIPT), *paths, *[a for n in skip for a in ("--skip", str(_signatures(n)))],
-                "--jobs", str(JOBS), "--json", out]
-
-    return dict(args=args, env=_env(), cwd=HERE.parent, timeout=TIMEOUT_S, after={n: SIMULATORS[n] for n in names})
-
-
-BACKGROUND = {
-    **SIMULATORS,
-    "cuda_ptx_kernels": lambda: _compile_job("cuda_kernels_simulator", []),
-    "cuda_ptx_training": lambda: _compile_job("cuda_training_simulator", ["cuda_kernels_simulator"]),
 }
 
 
@@ -92,42 +69,32 @@ def _require_nvvm():
 
 def _signatures(name):
     """The signatures.json the simulator job ``name`` wrote beside its --json report."""
-    job = _background.result(name, SIMULATORS[name])
+    job = _background.result(name, BACKGROUND[name])
     out = Path(job.args[job.args.index("--json") + 1])
     path = out.with_name("signatures.json")
     if not path.exists():
-        raise RuntimeError(f"the simulator job {name} (exit {job.returncode}, timed out: {job.timed_out}) wrote no "
-                           f"{path.name}: is the _ptx_check hook in its script's main()?\n{job.stderr[-3000:]}")
+        pytest.fail(f"the simulator job {name} (exit {job.returncode}, timed out: {job.timed_out}) wrote no "
+                    f"{path.name}: is the _ptx_check hook in its script's main()?\n{job.stderr[-3000:]}",
+                    pytrace=False)
     return path
 
 
-def _compiled(name):
-    """The summary of the compile job ``name`` (its --json), or the test skipped or failed as it ended."""
-    job = _background.result(name, BACKGROUND[name])
-    if job.returncode == 3:  # NVVM went away between the probe and the check
-        pytest.skip(job.stderr.strip()[-500:])
-    if job.timed_out:
-        pytest.fail(f"{SCRIPT.name} ran past {TIMEOUT_S} s:\n{job.stderr[-4000:]}", pytrace=False)
-    out = job.args[job.args.index("--json") + 1] if isinstance(job.args, list) and "--json" in job.args else ""
-    summary = json.loads(Path(out).read_text()) if out and os.path.exists(out) else {}
-    if "results" not in summary:
-        pytest.fail(f"{SCRIPT.name} did not run (exit {job.returncode}):\n{job.stderr[-6000:]}", pytrace=False)
-    summary["returncode"], summary["stderr"] = job.returncode, job.stderr
-    return summary
-
-
-@pytest.mark.background("cuda_ptx_kernels")  # each waits on its simulator job, whose twin tests start it too
-@pytest.mark.background("cuda_ptx_training")
+@pytest.mark.background("cuda_kernels_simulator")  # its twin job is started by test_cuda_training's tests
 def test_cuda_kernels_compile_to_ptx():
     """Every kernel launched by tests/_cuda_cases.py and tests/_cuda_training_cases.py compiles to PTX
     (cc 9.0) for each argument-type signature it was launched with, and ptxas accepts the PTX."""
     if importlib.util.find_spec("numba") is None or importlib.util.find_spec("numba.cuda") is None:
         pytest.skip("numba.cuda is not importable")  # test_cuda_kernels.py says what to install
     _require_nvvm()
-    kernels, training = _compiled("cuda_ptx_kernels"), _compiled("cuda_ptx_training")
-    summary = dict(training, signatures=kernels["signatures"] + training["signatures"],
-                   failed=kernels["failed"] + training["failed"])  # never_launched: the second's, over both
-    assert kernels["signatures"] > 0, "no kernel launches were recorded"
+    paths = [str(_signatures(name)) for name in BACKGROUND]
+    out = os.path.join(_background.scratch_dir("numconv-cuda-ptx-"), "ptx.json")
+    job = _run([*paths, "--jobs", str(JOBS), "--json", out])
+    summary = json.loads(Path(out).read_text()) if os.path.exists(out) else {}
+    if job.returncode == 3:  # NVVM went away between the probe and the check
+        pytest.skip(job.stderr.strip()[-500:])
+    if "results" not in summary:
+        pytest.fail(f"{SCRIPT.name} did not run (exit {job.returncode}):\n{job.stderr[-6000:]}", pytrace=False)
+    assert summary["signatures"] > 0, "no kernel launches were recorded"
     if summary["never_launched"]:
         warnings.warn("CUDA kernels no simulator case launched, so not compiled here: "
                       + ", ".join(summary["never_launched"]), stacklevel=1)
@@ -137,8 +104,8 @@ def test_cuda_kernels_compile_to_ptx():
                     f"GPU ({summary['compiler']}). The full errors: run the simulator scripts and "
                     f"`python tests/_ptx_check.py SIGNATURES.json ... -v` by hand (module docstring).\n{detail}",
                     pytrace=False)
-    for part in (kernels, training):
-        assert part["returncode"] == 0, part["stderr"][-4000:]
+    assert job.returncode == 0, job.stderr[-4000:]
+
 
 
 def test_integer_elementwise_kernels_never_go_through_float():
