@@ -429,7 +429,8 @@ class Clamp(Function):
         return M.clip(a, lo, hi)
 
     @staticmethod
-    def backward(ctx, g):
+    def _kept(ctx):
+        """Where lo <= a <= hi (None: everywhere, no bound given)."""
         a, lo, hi = ctx.saved
         keep = None
         if lo is not None:
@@ -437,18 +438,17 @@ class Clamp(Function):
         if hi is not None:
             le = M.compare("le", a, hi)
             keep = le if keep is None else M.logical_and(keep, le)
+        return keep
+
+    @staticmethod
+    def backward(ctx, g):
+        keep = Clamp._kept(ctx)
         # a select, not a product: 0 outside even where g is inf or NaN (PyTorch's where(mask, g, 0))
         return (g if keep is None else M.where(keep, g, M.zeros((), g.dtype, like=g))), None, None
 
     @staticmethod
     def graph_backward(ctx, g):
-        a, lo, hi = ctx.saved
-        keep = None
-        if lo is not None:
-            keep = M.compare("ge", a, lo)
-        if hi is not None:
-            le = M.compare("le", a, hi)
-            keep = le if keep is None else M.logical_and(keep, le)
+        keep = Clamp._kept(ctx)
         return (g if keep is None else where(Tensor._of(keep), g, 0.0)), None, None
 
 
@@ -907,24 +907,26 @@ class Amax(Function):
         return y if keepdim else M.reshape(y, _drop_shape(a.shape, axes))
 
     @staticmethod
-    def backward(ctx, g):
+    def _ties(ctx):
+        """(mask of the maxima, their count along the axes, kept) over the saved input."""
         a, y = ctx.saved
         mask = M.compare("eq", a, y)
         if ctx.select:
             mask = M.where(M.compare("ne", y, y), M.compare("ne", a, a), mask)
-        count = M.sum(mask, axis=ctx.axes, keepdims=True, dtype=a.dtype)
-        g = M.divide(M.reshape(g, y.shape), count)
+        return mask, M.sum(mask, axis=ctx.axes, keepdims=True, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        mask, count = Amax._ties(ctx)
+        g = M.divide(M.reshape(g, count.shape), count)
         if ctx.select:
             return M.where(mask, g, M.zeros((), g.dtype, like=g))
         return M.multiply(mask, g)
 
     @staticmethod
     def graph_backward(ctx, g):
-        a, y = ctx.saved
-        mask = M.compare("eq", a, y)  # which elements are the maximum is flat in a: constants here
-        if ctx.select:
-            mask = M.where(M.compare("ne", y, y), M.compare("ne", a, a), mask)
-        g = g.reshape(y.shape) / Tensor._of(M.sum(mask, axis=ctx.axes, keepdims=True, dtype=a.dtype))
+        mask, count = Amax._ties(ctx)  # which elements are the maximum is flat in a: constants here
+        g = g.reshape(count.shape) / Tensor._of(count)
         return where(Tensor._of(mask), g, 0.0) if ctx.select else g * Tensor._of(mask)
 
 
@@ -1289,21 +1291,23 @@ class Evenly(Function):
         return M.copy(value)
 
     @staticmethod
-    def backward(ctx, g):
+    def _ties(ctx):
+        """(mask of the elements equal to the value (the NaNs for a NaN), their count)."""
         a, y = ctx.saved
         mask = M.compare("eq", a, y)
         if np.dtype(a.dtype).kind == "f":
             mask = M.where(M.isnan(y), M.isnan(a), mask)
-        count = M.sum(mask, dtype=a.dtype)
-        return M.where(mask, M.divide(g, count), _zero(a)), None
+        return mask, M.sum(mask, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        mask, count = Evenly._ties(ctx)
+        return M.where(mask, M.divide(g, count), _zero(ctx.saved[0])), None
 
     @staticmethod
     def graph_backward(ctx, g):
-        a, y = ctx.saved
-        mask = M.compare("eq", a, y)
-        if np.dtype(a.dtype).kind == "f":
-            mask = M.where(M.isnan(y), M.isnan(a), mask)
-        return where(Tensor._of(mask), g / Tensor._of(M.sum(mask, dtype=a.dtype)), 0.0), None
+        mask, count = Evenly._ties(ctx)
+        return where(Tensor._of(mask), g / Tensor._of(count), 0.0), None
 
 
 class Selected(Function):
