@@ -222,23 +222,26 @@ class Pow(Function):
                     if not isinstance(b, numbers.Number):
                         ga = M.where(M.compare("eq", b, 0), 0.0, ga)
             if nb:
-                if isinstance(a, numbers.Number):
-                    log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
-                else:
-                    log_a = M.log(a)
+                log_a = Pow._log_of_number(a) if isinstance(a, numbers.Number) else M.log(a)
                 gb = M.multiply(M.multiply(g, y), log_a)  # a^b * log(a)
-                if isinstance(a, numbers.Number):
-                    if a == 0:
-                        gb = M.where(M.compare("ge", b, 0), 0.0, gb)
-                else:
-                    zero_base = M.compare("eq", a, 0)
-                    if not isinstance(b, numbers.Number):
-                        zero_base = M.logical_and(zero_base, M.compare("ge", b, 0))
-                    elif b < 0:
-                        zero_base = None
-                    if zero_base is not None:
-                        gb = M.where(zero_base, 0.0, gb)
+                zero_base = Pow._zero_base(a, b)
+                if zero_base is not None:
+                    gb = M.where(zero_base, 0.0, gb)
         return ga, gb
+
+    @staticmethod
+    def _log_of_number(a):
+        return math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
+
+    @staticmethod
+    def _zero_base(a, b):
+        """Where b's gradient is 0 by PyTorch's rule: the base is 0 and the exponent >= 0 (None: nowhere)."""
+        if isinstance(a, numbers.Number):
+            return M.compare("ge", b, 0) if a == 0 else None
+        zero_base = M.compare("eq", a, 0)
+        if not isinstance(b, numbers.Number):
+            return M.logical_and(zero_base, M.compare("ge", b, 0))
+        return None if b < 0 else zero_base
 
     @staticmethod
     def graph_backward(ctx, g):
@@ -256,21 +259,9 @@ class Pow(Function):
                     if not isinstance(b, numbers.Number):
                         ga = where(Tensor._of(M.compare("eq", b, 0)), 0.0, ga)
             if nb:
-                if isinstance(a, numbers.Number):
-                    log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
-                else:
-                    log_a = at.log()
+                log_a = Pow._log_of_number(a) if isinstance(a, numbers.Number) else at.log()
                 gb = g * ctx.output(0, y) * log_a
-                zero_base = None
-                if isinstance(a, numbers.Number):
-                    if a == 0:
-                        zero_base = M.compare("ge", b, 0)
-                else:
-                    zero_base = M.compare("eq", a, 0)
-                    if not isinstance(b, numbers.Number):
-                        zero_base = M.logical_and(zero_base, M.compare("ge", b, 0))
-                    elif b < 0:
-                        zero_base = None
+                zero_base = Pow._zero_base(a, b)
                 if zero_base is not None:
                     gb = where(Tensor._of(zero_base), 0.0, gb)
         return ga, gb
