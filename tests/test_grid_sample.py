@@ -112,6 +112,17 @@ def test_grid_sample_and_its_gradients_match_torch(mode, padding, align, rng, to
     _same_as_torch(torch, x, grid, rng.standard_normal((2, 3, 4, 7)), mode, padding, align)
 
 
+@pytest.mark.parametrize("N, C", [(40, 3), (20, 5), (1, 70)])
+def test_the_input_gradient_over_channel_slices_matches_torch(N, C, rng, torch):
+    """The CPU input gradient cuts each sample's channels into slices (``grid_sample_input_grad``):
+    one slice of every channel (40 x 3), uneven slices (20 x 5: 2, 1 and 2 channels), a slice per
+    channel (1 x 70); images and volumes."""
+    x, grid = rng.standard_normal((N, C, 3, 4)), rng.uniform(-1.3, 1.3, (N, 2, 3, 2))
+    _same_as_torch(torch, x, grid, rng.standard_normal((N, C, 2, 3)), "bicubic", "zeros", False)
+    x, grid = rng.standard_normal((N, C, 2, 2, 3)), rng.uniform(-1.3, 1.3, (N, 1, 2, 2, 3))
+    _same_as_torch(torch, x, grid, rng.standard_normal((N, C, 1, 2, 2)), "bilinear", "border", True)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_grid_sample_float32_matches_torch(mode, rng, torch):
     x, grid = (a.astype(np.float32) for a in _inputs(rng))

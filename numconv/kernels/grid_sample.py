@@ -225,23 +225,30 @@ def sample_point(out, x, grid, n, h, w, mode, padding, align):
         out[n, c, h, w] = weighted(x, n, c, ky, ys, wy, kx, xs, wx)
 
 
+def spread_point(gx, g, grid, n, h, w, c0, c1, mode, padding, align):
+    """gx[n, c] += what the output gradient g[n, c, h, w] sends to the pixels grid point (n, h, w)
+    sampled (g times each tap's weight), for the channels c0 <= c < c1: the taps found once, then
+    each channel's."""
+    ix, iy, _, _ = place(grid[n, h, w, 0], grid[n, h, w, 1], gx, mode, padding, align)
+    if ix != ix or iy != iy:
+        return
+    kx, xs, wx, _ = axis_taps(ix, gx.shape[3], mode, padding, align)
+    ky, ys, wy, _ = axis_taps(iy, gx.shape[2], mode, padding, align)
+    for c in range(c0, c1):
+        gv = float(g[n, c, h, w])
+        for j in range(ky):
+            if ys[j] >= 0:
+                for i in range(kx):
+                    if xs[i] >= 0:
+                        gx[n, c, ys[j], xs[i]] += gv * (wy[j] * wx[i])
+
+
 def spread_plane(gx, g, grid, n, c, mode, padding, align):
-    """gx[n, c] += what the output gradient g[n, c] at every grid point sends to the pixels the point
-    sampled (g times each tap's weight), the points in order (the image gradient's task: it alone
-    writes plane (n, c))."""
+    """gx[n, c] += what g[n, c] at every grid point sends to the pixels the point sampled, the points
+    in order (a task that alone writes plane (n, c))."""
     for h in range(g.shape[2]):
         for w in range(g.shape[3]):
-            ix, iy, _, _ = place(grid[n, h, w, 0], grid[n, h, w, 1], gx, mode, padding, align)
-            if ix != ix or iy != iy:
-                continue
-            kx, xs, wx, _ = axis_taps(ix, gx.shape[3], mode, padding, align)
-            ky, ys, wy, _ = axis_taps(iy, gx.shape[2], mode, padding, align)
-            gv = float(g[n, c, h, w])
-            for j in range(ky):
-                if ys[j] >= 0:
-                    for i in range(kx):
-                        if xs[i] >= 0:
-                            gx[n, c, ys[j], xs[i]] += gv * (wy[j] * wx[i])
+            spread_point(gx, g, grid, n, h, w, c, c + 1, mode, padding, align)
 
 
 def point_grad(ggrid, g, x, grid, n, h, w, mode, padding, align):
@@ -310,26 +317,33 @@ def sample_point3(out, x, grid, n, d, h, w, mode, padding, align):
         out[n, c, d, h, w] = weighted3(x, n, c, kz, zs, wz, ky, ys, wy, kx, xs, wx)
 
 
+def spread_point3(gx, g, grid, n, d, h, w, c0, c1, mode, padding, align):
+    """gx[n, c] += what g[n, c, d, h, w] sends to the voxels grid point (n, d, h, w) sampled, for the
+    channels c0 <= c < c1 (``spread_point`` for a volume)."""
+    ix, iy, iz, _, _, _ = place3(grid[n, d, h, w, 0], grid[n, d, h, w, 1], grid[n, d, h, w, 2], gx, mode, padding,
+                                 align)
+    if ix != ix or iy != iy or iz != iz:
+        return
+    kx, xs, wx, _ = linear_taps(ix, gx.shape[4], mode)
+    ky, ys, wy, _ = linear_taps(iy, gx.shape[3], mode)
+    kz, zs, wz, _ = linear_taps(iz, gx.shape[2], mode)
+    for c in range(c0, c1):
+        gv = float(g[n, c, d, h, w])
+        for k in range(kz):
+            if zs[k] >= 0:
+                for j in range(ky):
+                    if ys[j] >= 0:
+                        for i in range(kx):
+                            if xs[i] >= 0:
+                                gx[n, c, zs[k], ys[j], xs[i]] += gv * (wz[k] * (wy[j] * wx[i]))
+
+
 def spread_plane3(gx, g, grid, n, c, mode, padding, align):
     """gx[n, c] += what g[n, c] at every grid point sends to the voxels the point sampled, in order."""
     for d in range(g.shape[2]):
         for h in range(g.shape[3]):
             for w in range(g.shape[4]):
-                ix, iy, iz, _, _, _ = place3(grid[n, d, h, w, 0], grid[n, d, h, w, 1], grid[n, d, h, w, 2], gx, mode,
-                                             padding, align)
-                if ix != ix or iy != iy or iz != iz:
-                    continue
-                kx, xs, wx, _ = linear_taps(ix, gx.shape[4], mode)
-                ky, ys, wy, _ = linear_taps(iy, gx.shape[3], mode)
-                kz, zs, wz, _ = linear_taps(iz, gx.shape[2], mode)
-                gv = float(g[n, c, d, h, w])
-                for k in range(kz):
-                    if zs[k] >= 0:
-                        for j in range(ky):
-                            if ys[j] >= 0:
-                                for i in range(kx):
-                                    if xs[i] >= 0:
-                                        gx[n, c, zs[k], ys[j], xs[i]] += gv * (wz[k] * (wy[j] * wx[i]))
+                spread_point3(gx, g, grid, n, d, h, w, c, c + 1, mode, padding, align)
 
 
 def point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align):
@@ -358,8 +372,8 @@ def point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align):
 
 
 HELPERS = ("unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
-           "cubic", "cubic_grad", "place", "linear_taps", "axis_taps", "weighted", "sample_point", "spread_plane",
-           "point_grad", "place3", "weighted3", "sample_point3", "spread_plane3", "point_grad3")  # each after
+           "cubic", "cubic_grad", "place", "linear_taps", "axis_taps", "weighted", "sample_point", "spread_point", "spread_plane",
+           "point_grad", "place3", "weighted3", "sample_point3", "spread_point3", "spread_plane3", "point_grad3")  # each after
 # those it calls
 
 
