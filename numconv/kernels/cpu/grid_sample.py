@@ -17,6 +17,13 @@ _H = G.compiled(inline, njit(fastmath=FASTMATH), ("reflect", "bounded", "cubic",
 _sample_point, _spread_point, _point_grad = _H["sample_point"], _H["spread_point"], _H["point_grad"]
 
 
+@inline
+def _channel_slices(N, C):
+    """How many slices the image gradient cuts each sample's C channels into: as few as keep the
+    threads busy (``plane_parts`` tasks in all), as each slice finds a point's taps once; N * C > 0."""
+    return min(C, max(1, plane_parts(N * C) // N))
+
+
 @kernel
 def grid_sample_forward(out, x, grid, mode, padding, align):
     """out (N, C, Ho, Wo) = x (N, C, H, W) sampled at grid (N, Ho, Wo, 2), each point's (x, y) in
@@ -35,12 +42,11 @@ def grid_sample_forward(out, x, grid, mode, padding, align):
 @kernel
 def grid_sample_input_grad(gx, g, grid, mode, padding, align):
     """gx (N, C, H, W), zeros on entry, += what each output point's gradient g (N, C, Ho, Wo) sends
-    to the pixels it sampled. A task takes a slice of one sample's channels: as few slices as keep
-    the threads busy, as each point's taps are found once per slice."""
+    to the pixels it sampled. A task takes a slice of one sample's channels (``_channel_slices``)."""
     N, C, Ho, Wo = g.shape
     if N * C == 0:
         return
-    slices = min(C, max(1, plane_parts(N * C) // N))
+    slices = _channel_slices(N, C)
     for task in prange(N * slices):
         n = task // slices
         c0, c1 = part_range(task % slices, slices, C)
@@ -86,7 +92,7 @@ def grid_sample3d_input_grad(gx, g, grid, mode, padding, align):
     N, C, Do, Ho, Wo = g.shape
     if N * C == 0:
         return
-    slices = min(C, max(1, plane_parts(N * C) // N))
+    slices = _channel_slices(N, C)
     for task in prange(N * slices):
         n = task // slices
         c0, c1 = part_range(task % slices, slices, C)
