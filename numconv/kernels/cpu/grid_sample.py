@@ -3,7 +3,7 @@ channels in turn), the input's gradient a task per (sample, slice of channels) w
 point in order, so that each task alone writes what it writes (no atomics; the same bits on any
 thread count). A point's taps are found once for all the channels a task takes. Points are
 ``numconv.kernels.grid_sample``'s helpers, the CUDA kernels' own, inlined into the task functions
-(``task``: compiled apart from the parallel loop that calls them, a third faster to compile). Tasks
+(``task``: compiled apart from the parallel loop that calls them, in a third less time). Tasks
 take whole rows, so no point pays for integer divisions (64-bit ones cost about as much as a
 bilinear sample).
 """
