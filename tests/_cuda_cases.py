@@ -874,6 +874,16 @@ def grid_sample_cases():
         case("grid_sample", f"{mode}, {padding}, align_corners={align}", O.forward, x, grid, mode, padding, align,
              backward=backward)
     case("grid_sample", "float32", O.forward, x.astype(np.float32), grid.astype(np.float32), "bicubic", "zeros", False)
+    # float32 points at pixel edges (index k + 1/2, reflected too), whose nearest pixel depends on the
+    # index's float32 rounding (``kernels.grid_sample.unnormalize``): images, then volumes
+    edges = ((2 * (np.arange(-2, 6) + 0.5) + 1) / 4 - 1).astype(np.float32)
+    grid_e = np.stack([edges, edges[::-1]], -1).reshape(1, 2, 4, 2)
+    for padding in ("zeros", "reflection"):
+        case("grid_sample", f"float32 nearest at pixel edges, {padding}", O.forward, x.astype(np.float32)[:1], grid_e,
+             "nearest", padding, False)
+    grid_e3 = np.stack([edges, edges[::-1], np.roll(edges, 3)], -1).reshape(1, 1, 2, 4, 3)
+    case("grid_sample", "float32 volume, nearest at pixel edges, reflection", O.forward,
+         rand(1, 2, 3, 3, 4).astype(np.float32), grid_e3, "nearest", "reflection", False)
     volume, grid3 = rand(1, 2, 2, 3, 3), RNG.uniform(-2.5, 2.5, (1, 2, 2, 2, 3))
     grid3[0, 1, 1, 1, 2] = np.nan
     for mode, padding in itertools.product(("bilinear", "nearest"), ("zeros", "border", "reflection")):

@@ -130,10 +130,37 @@ def test_grid_sample_float32_matches_torch(mode, rng, torch):
     theirs = torch.nn.functional.grid_sample(torch.tensor(x), torch.tensor(grid), mode=mode,
                                              padding_mode="reflection", align_corners=False)
     assert ours.dtype == np.float32
-    if mode == "nearest":  # a point within float32 rounding of a pixel's edge may pick either pixel
-        assert np.mean(np.abs(ours - theirs.numpy()) < 1e-6) > 0.97
+    if mode == "nearest":  # the same pixels: the index is rounded as PyTorch's float32 arithmetic rounds it
+        np.testing.assert_array_equal(ours, theirs.numpy())
     else:
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("padding, align", list(itertools.product(PADDINGS, (False, True))))
+@pytest.mark.parametrize("nd", [2, 3])
+def test_float32_points_at_pixel_edges_pick_torchs_pixels(nd, padding, align, rng, torch):
+    """Float32 grid points within rounding of a pixel's edge (index k + 1/2: every edge of rows of 2 to
+    40 and 97 pixels, the float32 numbers either side of it, and points outside the image, which
+    reflection brings back): nearest sampling reads PyTorch's pixel, and bilinear its values, though
+    a float64 index would round many of those points the other way (a 2x downsample's grid hits
+    them all)."""
+    f32 = np.float32
+    for W in list(range(2, 41)) + [97]:
+        k = np.arange(-3, W + 3) + 0.5
+        edges = ((2 * k / (W - 1) - 1) if align else ((2 * k + 1) / W - 1)).astype(f32)
+        g = np.concatenate([edges, np.nextafter(edges, f32(2)), np.nextafter(edges, f32(-2)),
+                            rng.uniform(-1.5, 1.5, 50).astype(f32)])
+        pts = np.stack([g, rng.permutation(g)] + [rng.permutation(g)] * (nd - 2), -1)
+        x = rng.standard_normal((1, 2) + (W,) * nd).astype(f32)
+        grid = pts.reshape((1,) * nd + (-1, nd))
+        for mode in ("nearest", "bilinear"):
+            ours = F.grid_sample(x, grid, mode=mode, padding_mode=padding, align_corners=align)
+            theirs = torch.nn.functional.grid_sample(torch.tensor(x), torch.tensor(grid), mode=mode,
+                                                     padding_mode=padding, align_corners=align).numpy()
+            if mode == "nearest":
+                np.testing.assert_array_equal(ours, theirs, err_msg=f"{W} pixels")
+            else:
+                np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=2e-6, err_msg=f"{W} pixels")
 
 
 @pytest.mark.parametrize("mode, padding, align", [c for c in COMBOS if c[0] != "nearest"])

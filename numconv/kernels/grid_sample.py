@@ -1,7 +1,8 @@
 """``grid_sample``'s sampling, one output point at a time, written once for both backends: the CPU
 kernels (``kernels/cpu/grid_sample.py``) compile these helpers in, the CUDA kernels
-(``kernels/cuda/grid_sample.py``) call them as device functions. In float64 throughout. A point's
-taps along x and along y (``axis_taps``: pixels and weights) are found once; each channel is then a
+(``kernels/cuda/grid_sample.py``) call them as device functions. In float64 throughout, except that
+a float32 grid's pixel index is rounded as PyTorch's float32 arithmetic rounds it (``unnormalize``),
+so that nearest sampling picks the same pixel at a tie. A point's taps along x and along y (``axis_taps``: pixels and weights) are found once; each channel is then a
 weighted sum over them (``weighted``).
 
 The input x is (N, C, H, W); a grid point (gx, gy) in [-1, 1] names a place in it: -1 and 1 are the
@@ -19,6 +20,8 @@ A coordinate that is not finite samples NaN, sends no gradient into x, and gets 
 """
 import math
 
+import numpy as np
+
 from .scalar import with_primitives
 
 BILINEAR, NEAREST, BICUBIC = 0, 1, 2
@@ -28,13 +31,31 @@ PADDINGS = {"zeros": ZEROS, "border": BORDER, "reflection": REFLECTION}
 CUBIC_A = -0.75
 fmod = math.fmod  # the C fmod (exact); the CPU binds NumPy's, as Numba's CPU target has no math.fmod
 FAR = 1073741824.0  # 2**30: a coordinate beyond this is outside any image, and still fits an int
+EXACT, SINGLE, SINGLE_FMA = 0, 1, 2  # how ``unnormalize`` rounds (float64 grids; float32 volumes; float32 images)
 
 
-def unnormalize(coord, size, align):
-    """The pixel index of a normalized coordinate along an axis of ``size`` pixels."""
-    if align:
-        return (coord + 1.0) * 0.5 * (size - 1)
-    return ((coord + 1.0) * size - 1.0) * 0.5
+def single(v):
+    """v rounded to float32 (and held as a float again)."""
+    return float(np.float32(v))
+
+
+def unnormalize(coord, size, align, precision):
+    """The pixel index of a normalized coordinate along an axis of ``size`` pixels, in float64
+    (``EXACT``), or rounded as PyTorch's CPU kernels compute it on float32 grids: step by step in float32
+    (``SINGLE``, its volume kernel), or with the one fused multiply-add of its 2-d kernel
+    (``SINGLE_FMA``, ``(coord + 1) * (size / 2) - 1/2``). Nearest sampling rounds the index, so a
+    point within float32 rounding of a pixel's edge picks the pixel PyTorch's picks only when the
+    index is rounded as PyTorch's is."""
+    if precision == EXACT:
+        if align:
+            return (coord + 1.0) * 0.5 * (size - 1)
+        return ((coord + 1.0) * size - 1.0) * 0.5
+    shifted = single(coord + 1.0)
+    if align:  # (coord + 1) * ((size - 1) / 2): the halving is exact
+        return single(shifted * (0.5 * (size - 1)))
+    if precision == SINGLE_FMA:  # the float32 product is exact in float64: one rounding, as an fma's
+        return single(shifted * (0.5 * size) - 0.5)
+    return single(single(shifted * size) - 1.0) * 0.5
 
 
 def unnormalize_grad(size, align):
@@ -60,9 +81,10 @@ def clip_grad(index, size):
     return 1.0
 
 
-def reflect(index, size, align):
+def reflect(index, size, align, precision):
     """``index`` reflected into the image: about the corner pixels' centres (``align``) or their
-    outer edges, as often as it takes; and the sign d(reflect) / d(index)."""
+    outer edges, as often as it takes; and the sign d(reflect) / d(index). Each step rounded to float32
+    unless ``precision`` is ``EXACT``, as PyTorch's float32 arithmetic rounds it."""
     if align:
         low, span = 0.0, float(size - 1)
     else:
@@ -70,16 +92,28 @@ def reflect(index, size, align):
     if span <= 0.0:
         return 0.0, 0.0
     d = index - low
+    if precision != EXACT:
+        d = single(d)
     sign = 1.0
     if d < 0.0:
         sign = -1.0
         d = -d
     extra = fmod(d, span)
     q = d / span
+    if precision != EXACT:
+        q = single(q)
     flips = q - fmod(q, 1.0)  # floor(d / span) as PyTorch takes it, kept a float: no integer to overflow
     if fmod(flips, 2.0) == 0.0:
-        return extra + low, sign
-    return span - extra + low, -sign
+        out = extra + low
+    else:
+        out = span - extra
+        if precision != EXACT:
+            out = single(out)
+        out += low
+        sign = -sign
+    if precision != EXACT:
+        out = single(out)
+    return out, sign
 
 
 def nearest(v):
@@ -91,16 +125,16 @@ def nearest(v):
     return int(f)
 
 
-def source_index(coord, size, padding, align):
+def source_index(coord, size, padding, align, precision):
     """The pixel index a coordinate samples (padding applied), and its derivative with respect to the
-    coordinate."""
-    index = unnormalize(coord, size, align)
+    coordinate; ``precision`` as ``unnormalize``'s."""
+    index = unnormalize(coord, size, align, precision)
     grad = unnormalize_grad(size, align)
     if padding == BORDER:
         grad *= clip_grad(index, size)
         index = clip(index, size)
     elif padding == REFLECTION:
-        index, sign = reflect(index, size, align)
+        index, sign = reflect(index, size, align, precision)
         grad *= sign * clip_grad(index, size)
         index = clip(index, size)
     else:  # zeros: far outside stays far outside, in the range of an int
@@ -114,7 +148,7 @@ def bounded(index, size, padding, align):
     if padding == BORDER:
         return int(clip(index, size))
     if padding == REFLECTION:
-        return int(clip(reflect(index, size, align)[0], size))
+        return int(clip(reflect(index, size, align, EXACT)[0], size))  # a whole number: exact in float32 too
     if 0.0 <= index < size:
         return int(index)
     return -1
@@ -156,12 +190,13 @@ def place(gx, gy, x, mode, padding, align):
     H, W = x.shape[2], x.shape[3]
     if not (abs(gx) < math.inf and abs(gy) < math.inf):
         return math.nan, math.nan, 0.0, 0.0
+    precision = SINGLE_FMA if x.itemsize == 4 else EXACT
     if mode == BICUBIC:  # its taps are padded one by one (axis_taps), wherever the point is
-        ix, iy = unnormalize(gx, W, align), unnormalize(gy, H, align)
+        ix, iy = unnormalize(gx, W, align, precision), unnormalize(gy, H, align, precision)
         dix, diy = unnormalize_grad(W, align), unnormalize_grad(H, align)
     else:
-        ix, dix = source_index(gx, W, padding, align)
-        iy, diy = source_index(gy, H, padding, align)
+        ix, dix = source_index(gx, W, padding, align, precision)
+        iy, diy = source_index(gy, H, padding, align, precision)
     return ix, iy, dix, diy
 
 
@@ -279,9 +314,10 @@ def place3(gx, gy, gz, x, mode, padding, align):
     """Where grid point (gx, gy, gz) samples the volume x: (ix, iy, iz, dix, diy, diz)."""
     if not (abs(gx) < math.inf and abs(gy) < math.inf and abs(gz) < math.inf):
         return math.nan, math.nan, math.nan, 0.0, 0.0, 0.0
-    ix, dix = source_index(gx, x.shape[4], padding, align)
-    iy, diy = source_index(gy, x.shape[3], padding, align)
-    iz, diz = source_index(gz, x.shape[2], padding, align)
+    precision = SINGLE if x.itemsize == 4 else EXACT
+    ix, dix = source_index(gx, x.shape[4], padding, align, precision)
+    iy, diy = source_index(gy, x.shape[3], padding, align, precision)
+    iz, diz = source_index(gz, x.shape[2], padding, align, precision)
     return ix, iy, iz, dix, diy, diz
 
 
@@ -371,7 +407,7 @@ def point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align):
     ggrid[n, d, h, w, 2] = sz * diz
 
 
-HELPERS = ("unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
+HELPERS = ("single", "unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
            "cubic", "cubic_grad", "place", "linear_taps", "axis_taps", "weighted", "sample_point", "spread_point", "spread_plane",
            "point_grad", "place3", "weighted3", "sample_point3", "spread_point3", "spread_plane3", "point_grad3")  # each after
 # those it calls
