@@ -3210,9 +3210,16 @@ class _CTC(Function):
         em, alphas, ext, skip, steps, at_end, nll = ctx.saved
         betas = ops.ctc.beta(em, skip, steps, at_end)  # -inf past each sample's end: no gradient there
         scale = M.astype(g, np.float64)
-        if ctx.zero_infinity:  # no alignment: no gradient
-            scale = M.where(M.compare("eq", nll, np.inf), M.zeros((), np.float64, like=em), scale)
-        return M.astype(ops.ctc.gradient(alphas, betas, em, ext, nll, scale, ctx.shape[2]), ctx.dtype)
+        lost = M.compare("eq", nll, np.inf)  # a target no alignment reaches
+        if ctx.zero_infinity:  # no gradient
+            scale = M.where(lost, M.zeros((), np.float64, like=em), scale)
+        grad = ops.ctc.gradient(alphas, betas, em, ext, nll, scale, ctx.shape[2])
+        if not ctx.zero_infinity:  # NaN over its time steps, as PyTorch's (what zero_infinity is there to zero)
+            T, N = ctx.shape[0], ctx.shape[1]
+            t = M.to_device(np.arange(T, dtype=np.int64).reshape(T, 1), dispatch.device_of(em))
+            lost = M.reshape(M.logical_and(M.compare("lt", t, steps), lost), (T, N, 1))
+            grad = M.where(lost, M.full((), np.nan, np.float64, like=em), grad)
+        return M.astype(grad, ctx.dtype)
 
 
 def _lengths(values, name, n, limit, limit_name):

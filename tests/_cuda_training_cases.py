@@ -1107,6 +1107,8 @@ def layer_math_cases():
             both(lambda z, tg: F.ctc_loss(z.log_softmax(2), tg, [5, 4, 2], [3, 2, 3], reduction="none",
                                           zero_infinity=True), logits, targets)
             both(lambda z, tg: F.ctc_loss(z.log_softmax(2), tg, [5, 4, 5], [3, 2, 3], blank=0), logits, targets)
+            both(lambda z, tg: F.ctc_loss(z.log_softmax(2), tg, [5, 4, 2], [3, 2, 3], reduction="none"),
+                 logits, targets)  # sample 2's loss inf, its gradient NaN over its 2 steps
     with checking("layer math", "a device argument beside a host one is named"):
         d = nc.Tensor(r(2, 3)).to("cuda")
         try:

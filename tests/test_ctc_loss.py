@@ -133,6 +133,25 @@ def test_ctc_without_alignment_and_zero_infinity(rng, torch):
             assert np.all(x.grad.numpy()[:, 0] == 0) and np.all(np.isfinite(x.grad.numpy()))
 
 
+def test_ctc_without_alignment_has_torchs_nan_gradient_unless_zero_infinity(rng, torch):
+    """A target no alignment reaches (3 labels in 2 steps): without zero_infinity its gradient is NaN
+    over the sample's own time steps and 0 past them, as PyTorch's; the other samples' stay finite."""
+    T, C = 5, 4
+    z = rng.standard_normal((T, 3, C))
+    targets, in_len, tg_len = np.array([[1, 2, 3], [1, 2, 1], [2, 2, 0]]), [2, 5, 4], [3, 3, 2]
+    tF = torch.nn.functional
+    for reduction in ("sum", "mean"):
+        x = nc.Tensor(z, requires_grad=True)
+        F.ctc_loss(F.log_softmax(x, 2), targets, in_len, tg_len, reduction=reduction).backward()
+        tx = torch.tensor(z, requires_grad=True)
+        tF.ctc_loss(tx.log_softmax(2), torch.from_numpy(targets), torch.tensor(in_len), torch.tensor(tg_len),
+                    reduction=reduction).backward()
+        ours, theirs = x.grad.numpy(), tx.grad.numpy()
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+        assert np.isnan(ours[:2, 0]).all() and not ours[2:, 0].any()
+        np.testing.assert_allclose(ours[:, 1:], theirs[:, 1:], rtol=1e-9, atol=1e-12)
+
+
 def test_ctc_unbatched_and_empty_targets(rng, torch):
     lp = _log_softmax(rng.standard_normal((6, 5)))
     t = np.array([3, 1, 4])
