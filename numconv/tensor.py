@@ -823,6 +823,43 @@ class XLogY(Function):
         return ga, (g * ctx.input(0, a) / bt if nb else None)
 
 
+class Logit(Function):
+    """log(q / (1 - q)), q = p clamped to [eps, 1 - eps] (p itself where eps is None); PyTorch's gradient
+    g / (p (1 - p)), which is 0 outside [eps, 1 - eps], and without eps infinite at 0 and 1 and NaN
+    outside [0, 1], where the value is NaN (composed of ops, the gradient was NaN at 0 and 1 and finite
+    outside; through a clamp, 0 at a NaN p)."""
+
+    @staticmethod
+    def forward(ctx, p, eps):
+        ctx.save_for_backward(p)
+        ctx.eps = eps
+        q = p if eps is None else M.clip(p, eps, 1.0 - eps)
+        return M.log(M.divide(q, M.subtract(1.0, q)))
+
+    @staticmethod
+    def _outside(ctx, p):
+        """(where the gradient is the constant, the constant): outside the range, NaN included (which
+        gets NaN either way)."""
+        lo, hi = (0.0, 1.0) if ctx.eps is None else (ctx.eps, 1.0 - ctx.eps)
+        outside = M.logical_not(M.logical_and(M.compare("ge", p, lo), M.compare("le", p, hi)))
+        if ctx.eps is not None:  # a NaN p is not outside [eps, 1 - eps] for PyTorch: its gradient is NaN
+            outside = M.logical_and(outside, M.logical_not(M.isnan(p)))
+        return outside, (math.nan if ctx.eps is None else 0.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (p,) = ctx.saved
+        outside, value = Logit._outside(ctx, p)
+        return M.where(outside, M.full((), value, g.dtype, like=g), M.divide(g, M.multiply(p, M.subtract(1.0, p)))), None
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        (p,) = ctx.saved
+        pt = ctx.input(0, p)
+        outside, value = Logit._outside(ctx, p)
+        return where(Tensor._of(outside), value, g / (pt * (1.0 - pt))), None
+
+
 class LogAddExp(Function):
     """log(exp(a) + exp(b)) without overflow: max(a, b) + log1p(exp(-|a - b|)), and a + log(2) where
     a = b (infinities included); the gradients are PyTorch's, g / (1 + exp(b - a)) and g / (1 + exp(a - b))."""
@@ -3245,8 +3282,7 @@ class Tensor:
         p = self._floating()
         if eps is not None:
             eps = shapes.real(eps, "eps", 0.0, 0.5)
-            p = p.clamp(eps, 1.0 - eps)
-        return (p / (1.0 - p)).log()
+        return Logit.apply(p, eps)
 
     def sinc(self):
         """sin(pi x) / (pi x), 1 at 0 (where its gradient is 0)."""

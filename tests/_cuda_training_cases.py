@@ -613,6 +613,8 @@ def autograd_cases():
             both(lambda x: x ** 2.0, base)
             both(lambda x: x.abs(), np.array([np.nan, -2., 0., 3.], dtype))
             both(lambda x: x.std(1), np.array([[1., 1., 1.], [1., 2., 3.]], dtype))
+            p = np.array([0., 1., -0.5, 2.5, np.nan, 0.05, 0.3, 0.95], dtype)  # logit's ends, outside, NaN
+            both(lambda q: q.logit() + q.logit(0.1), p)
         with checking("autograd", f"cat and stack {tag}"):
             both(lambda x, y: nc.cat([x, y, x], dim=1) * 2.0, a, b)
             both(lambda x, y: nc.stack([x, y * 3.0], dim=-1), a[:, :1], b)

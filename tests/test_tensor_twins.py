@@ -9,6 +9,7 @@ import pytest
 
 import numconv as nc
 from conftest import torch_or_fail
+from numconv.autograd import gradgradcheck
 from numconv.tensor import _INPLACE_TWINS
 
 # each twin's arguments besides the tensor: "y" a second random tensor of the same shape, "p" a positive one
@@ -208,15 +209,18 @@ def test_binary_methods_with_nan_and_ties_as_torch(name, rng):
 def test_logit_sinc_float_power(rng):
     torch = torch_or_fail()
     p = rng.random(10)
-    p[:2] = (0.0, 1.0)
-    for eps in (None, 0.1):
+    p[:5] = (0.0, 1.0, -0.5, 2.5, np.nan)  # the ends (an infinite gradient without eps), outside, NaN
+    for eps in (None, 0.0, 0.1):
         a, t = nc.tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
         got, want = a.logit(eps), t.logit(eps)
-        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-14)
-        if eps is not None:  # (without eps the ends' gradients are inf / NaN on both sides)
-            got.sum().backward()
-            want.sum().backward()
-            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-14, equal_nan=True)
+        got.sum().backward()
+        want.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12, equal_nan=True)
+        assert np.isnan(a.grad.numpy()[4]) and (np.isnan(a.grad.numpy()[2]) == (eps is None))
+    inside = nc.tensor(rng.uniform(0.02, 0.98, 6), requires_grad=True)
+    for eps in (None, 0.1):
+        assert gradgradcheck(lambda q: q.logit(eps), [inside])
     s = rng.standard_normal(10)
     s[3] = 0.0
     a, t = nc.tensor(s, requires_grad=True), torch.tensor(s, requires_grad=True)
