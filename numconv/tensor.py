@@ -3309,6 +3309,7 @@ class Tensor:
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         """The sum over ``dim`` (every dimension: None), in ``dtype`` if given (the input cast to it
         first), else in the input's dtype, or int64 for an integer or bool one, as PyTorch's."""
+        keepdim = shapes.flag(keepdim, "keepdim")
         t = self.astype(dtype) if dtype is not None else self.astype(np.int64) if self.dtype.kind in "biu" else self
         return Sum.apply(t, axes=_axes(dim, self.ndim), keepdim=keepdim)
 
@@ -3323,6 +3324,7 @@ class Tensor:
         return (self.sum(axes, keepdim=True) if axes else self).reshape(shape)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
+        keepdim = shapes.flag(keepdim, "keepdim")
         t = self if dtype is None else self.astype(dtype)
         if t.dtype.kind != "f":
             raise TypeError(f"mean() needs a floating-point tensor, got dtype {t.dtype}; use .float() or dtype= first")
@@ -3337,6 +3339,7 @@ class Tensor:
             dim, unbiased = None, dim
         if unbiased is not None and correction is not None:
             raise ValueError("give correction or unbiased, not both")
+        keepdim = shapes.flag(keepdim, "keepdim")
         c = shapes.real(correction, "correction", 0.0) if correction is not None else \
             (1 if unbiased is None else int(bool(unbiased)))
         if self.dtype.kind != "f":
@@ -3382,6 +3385,7 @@ class Tensor:
         element is the product of the others, exact where there are zeros."""
         if isinstance(dim, (tuple, list)):
             raise TypeError(f"prod: dim must be one int or None, got {dim!r} (PyTorch's prod takes one dimension)")
+        keepdim = shapes.flag(keepdim, "keepdim")
         return Prod.apply(self._accumulating(dtype), axis=None if dim is None else _axis(dim, self.ndim),
                           keepdim=keepdim)
 
@@ -3421,6 +3425,7 @@ class Tensor:
         """(values, int64 indices) of the ``k`` largest (or smallest, not ``largest``) elements along
         ``dim``, in order (also when ``sorted`` is False, which asks for no order); among equal values
         the first ones, NaN counting as the largest."""
+        shapes.flag(sorted, "sorted")
         return self._sorted(dim, shapes.flag(largest, "largest"), shapes.integer(k, "k", lo=0), "topk")
 
     def _sorted(self, dim, descending, k, name):
@@ -3438,6 +3443,7 @@ class Tensor:
     def nonzero(self, *, as_tuple=False):
         """The positions of the nonzero elements in row-major order: an int64 (count, ndim) tensor, or
         with ``as_tuple`` one int64 tensor of count entries per dimension (a 0-d tensor counts as 1-d)."""
+        as_tuple = shapes.flag(as_tuple, "as_tuple")
         rows = M.nonzero(self.data)
         if as_tuple:
             return tuple(Tensor(r) for r in rows)
@@ -3449,6 +3455,7 @@ class Tensor:
         return self.nonzero()
 
     def _extreme(self, dim, keepdim, largest):
+        keepdim = shapes.flag(keepdim, "keepdim")
         axes = _axes(dim, self.ndim) if isinstance(dim, (tuple, list)) else None if dim is None else (_axis(dim, self.ndim),)
         self._nonempty(axes, dim, "max" if largest else "min")
         if dim is None:
@@ -3467,11 +3474,13 @@ class Tensor:
                              f"a dim whose size is not 0")
 
     def amax(self, dim=None, keepdim=False):
+        keepdim = shapes.flag(keepdim, "keepdim")
         axes = _axes(dim, self.ndim)
         self._nonempty(axes, dim, "amax")
         return Amax.apply(self, axes=axes, keepdim=keepdim)
 
     def amin(self, dim=None, keepdim=False):
+        keepdim = shapes.flag(keepdim, "keepdim")
         axes = _axes(dim, self.ndim)
         self._nonempty(axes, dim, "amin")
         return Amax.apply(self, axes=axes, keepdim=keepdim, largest=False)
@@ -3485,6 +3494,7 @@ class Tensor:
         return self._arg(M.argmin, dim, keepdim)
 
     def _arg(self, fn, dim, keepdim):
+        keepdim = shapes.flag(keepdim, "keepdim")
         if dim is None:
             flat = fn(M.reshape(self.data, (-1,)), axis=0)
             return Tensor(M.reshape(flat, (1,) * self.ndim) if keepdim else flat)

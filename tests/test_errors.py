@@ -954,3 +954,16 @@ def test_optimizer_maximize_flag_is_checked_and_a_saved_one_loads():
     del state["param_groups"][0]["maximize"]  # a state saved before the flag existed: descent
     opt.load_state_dict(state)
     assert opt.param_groups[0]["maximize"] is False
+
+
+@pytest.mark.parametrize("method, args, flag", [
+    ("sum", (0,), "keepdim"), ("mean", (0,), "keepdim"), ("var", (0,), "keepdim"), ("std", (0,), "keepdim"),
+    ("prod", (0,), "keepdim"), ("max", (0,), "keepdim"), ("min", (), "keepdim"), ("amax", (0,), "keepdim"),
+    ("amin", (0,), "keepdim"), ("argmax", (0,), "keepdim"), ("argmin", (), "keepdim"), ("any", (0,), "keepdim"),
+    ("all", (0,), "keepdim"), ("nonzero", (), "as_tuple"), ("topk", (2,), "sorted"),
+])
+def test_a_truthy_string_is_not_a_flag(method, args, flag):
+    """keepdim="no" would keep the dimension (a string is truthy): refused, as PyTorch refuses it."""
+    x = numconv.Tensor(np.random.default_rng(6).standard_normal((2, 3)))
+    check(TypeError, rf"{flag} must be True or False", lambda: getattr(x, method)(*args, **{flag: "no"}), "'no'")
+    getattr(x, method)(*args, **{flag: np.bool_(True)})  # NumPy's bools are bools
