@@ -27,11 +27,18 @@ _STRUCT = "__structure__"
 _FORMAT = "numconv-checkpoint-1"
 
 
+def _int_key(k) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+
+
 def _flatten(obj, arrays: dict):
     if isinstance(obj, dict):
+        if obj and all(_int_key(k) for k in obj):  # an optimizer's state, keyed by parameter numbers
+            return {"intdict": {str(int(k)): _flatten(v, arrays) for k, v in obj.items()}}
         for k in obj:
             if not isinstance(k, str):
-                raise TypeError(f"checkpoint dict keys must be strings, got {k!r}")
+                raise TypeError(f"checkpoint dict keys must be all strings or all ints, got {k!r} "
+                                f"({type(k).__name__}) among {list(obj)[:5]}")
         return {"dict": {k: _flatten(v, arrays) for k, v in obj.items()}}
     if isinstance(obj, (list, tuple)):
         return {"list" if isinstance(obj, list) else "tuple": [_flatten(v, arrays) for v in obj]}
@@ -58,6 +65,10 @@ def _unflatten(node, arrays):
         if not isinstance(v, dict):
             raise ValueError(f"a 'dict' entry holds {type(v).__name__}, not an object")
         return {k: _unflatten(x, arrays) for k, x in v.items()}
+    if kind == "intdict":
+        if not isinstance(v, dict) or not all(k.lstrip("-").isdigit() for k in v):
+            raise ValueError("an 'intdict' entry must be an object whose keys are whole numbers")
+        return {int(k): _unflatten(x, arrays) for k, x in v.items()}
     if kind in ("list", "tuple"):
         if not isinstance(v, list):
             raise ValueError(f"a {kind!r} entry holds {type(v).__name__}, not a list")

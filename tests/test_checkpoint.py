@@ -10,7 +10,7 @@ from numconv import checkpoint
 def _state(rng):
     return {
         "model": {"conv1.weight": rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "fc.bias": rng.standard_normal(10)},
-        "optim": {"state": {"0": {"step": 3, "exp_avg": rng.standard_normal(5)}}, "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999)}]},
+        "optim": {"state": {0: {"step": 3, "exp_avg": rng.standard_normal(5)}}, "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999)}]},
         "epoch": 7,
         "rng": {"bit_generator": "PCG64", "state": {"state": 2 ** 100 + 17, "inc": 12345}},
         "name": "lenet5",
@@ -26,7 +26,8 @@ def test_round_trip_keeps_values_dtypes_and_structure(tmp_path):
     back = checkpoint.load(path)
     assert back["model"]["conv1.weight"].dtype == np.float32
     np.testing.assert_array_equal(back["model"]["conv1.weight"], s["model"]["conv1.weight"])
-    np.testing.assert_array_equal(back["optim"]["state"]["0"]["exp_avg"], s["optim"]["state"]["0"]["exp_avg"])
+    np.testing.assert_array_equal(back["optim"]["state"][0]["exp_avg"], s["optim"]["state"][0]["exp_avg"])
+    assert list(back["optim"]["state"]) == [0]  # an int key comes back an int (an optimizer's state, as PyTorch's)
     assert back["optim"]["param_groups"][0]["betas"] == (0.9, 0.999)
     assert back["rng"]["state"]["state"] == 2 ** 100 + 17
     assert back["epoch"] == 7 and back["name"] == "lenet5" and back["nothing"] is None
@@ -231,3 +232,15 @@ def test_save_fsyncs_the_directory_after_the_rename(tmp_path, monkeypatch):
     monkeypatch.delattr(os, "O_DIRECTORY", raising=False)  # a platform without it: skipped, not an error
     checkpoint.save(tmp_path / "ck.npz", _state(np.random.default_rng(13)))
     assert synced == [False] and checkpoint.load(tmp_path / "ck.npz")["epoch"] == 7
+
+
+def test_dict_keys_are_all_strings_or_all_ints(tmp_path):
+    path = tmp_path / "ck.npz"
+    checkpoint.save(path, {"ints": {3: 1.5, -2: "x", np.int64(7): None}, "empty": {}})
+    back = checkpoint.load(path)
+    assert back == {"ints": {3: 1.5, -2: "x", 7: None}, "empty": {}}
+    assert all(type(k) is int for k in back["ints"])
+    for bad in ({"a": 1, 2: 3}, {True: 1}, {1.5: 2}):
+        with pytest.raises(TypeError, match="all strings or all ints"):
+            checkpoint.save(tmp_path / "bad.npz", bad)
+    assert not (tmp_path / "bad.npz").exists()

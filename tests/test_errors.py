@@ -883,6 +883,7 @@ def test_optimizer_state_missing_entries_is_named():
 @pytest.mark.parametrize("structure", [
     b'[1, 2]', b'{"format": 1, "root": [1]}', b'{"format": 1, "root": {"dict": [1]}}',
     b'{"format": 1, "root": {"array": "nope"}}', b'{"format": 1, "root": {"value": {"a": 1}}}',
+    b'{"format": 1, "root": {"intdict": {"x": {"value": 1}}}}', b'{"format": 1, "root": {"intdict": [1]}}',
     b'{"format": 1, "root": ' + b'{"list": [' * 3000 + b']}' * 3000 + b'}',
 ])
 def test_crafted_checkpoint_structure_is_a_value_error(structure, tmp_path):

@@ -202,6 +202,6 @@ def test_found_by_review(rng):
     np.testing.assert_allclose(a.numpy(), [3.0, 3.0], rtol=1e-6)
     assert frozen.numpy()[0] == np.inf and frozen.numpy()[1] == 0
     saved = opt.state_dict()
-    del saved["state"]["0"]["H_diag"]
+    del saved["state"][0]["H_diag"]
     with pytest.raises(ValueError, match="no 'H_diag'"):
         optim.LBFGS([a, frozen]).load_state_dict(saved)

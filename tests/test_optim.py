@@ -150,6 +150,35 @@ def test_param_groups_with_own_hyperparameters_and_lr_changes(torch, rng):
     _assert_params(ours, theirs, np.float64)
 
 
+def test_named_parameters_as_torch(torch, rng, tmp_path):
+    """(name, parameter) pairs, as model.named_parameters() gives: the same steps as torch's, the names
+    kept as the group's 'param_names' through state_dict, a checkpoint and a torch state dict; the
+    state keyed by ints, as torch's."""
+    from numconv import checkpoint
+
+    ours, theirs = _pair(torch, rng, np.float64)
+    names = [f"p{i}" for i in range(len(ours))]
+    opt = optim.Adam(list(zip(names, ours)), lr=0.05, weight_decay=0.1)
+    ref = torch.optim.Adam(list(zip(names, theirs)), lr=0.05, weight_decay=0.1, foreach=False)
+    for step in range(3):
+        _set_grads(torch, ours, theirs, _grads(rng, np.float64, step))
+        opt.step()
+        ref.step()
+    _assert_params(ours, theirs, np.float64)
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["param_names"] == ref.state_dict()["param_groups"][0]["param_names"] == names
+    assert list(sd["state"]) == list(ref.state_dict()["state"]) == list(range(len(ours)))
+    checkpoint.save(tmp_path / "o.npz", sd)
+    again = optim.Adam(ours, lr=1.0)
+    again.load_state_dict(checkpoint.load(tmp_path / "o.npz"))
+    assert again.param_groups[0]["param_names"] == names and again.param_groups[0]["lr"] == 0.05
+    from_torch = optim.Adam(ours, lr=1.0)
+    from_torch.load_state_dict(ref.state_dict())
+    assert from_torch.param_groups[0]["param_names"] == names
+    with pytest.raises(ValueError, match="all parameters or all \\(name, parameter\\) pairs"):
+        optim.SGD([("a", ours[0]), ours[1]], lr=0.1)
+
+
 def test_add_param_group(torch, rng):
     ours, theirs = _pair(torch, rng, np.float64)
     opt = optim.Adam(ours[:2], lr=0.01)
@@ -353,9 +382,10 @@ def test_a_torch_state_dict_loads_and_the_run_continues_as_torch(torch, rng, con
         assert all(type(v) in (int, float) for k, v in opt.state[p].items() if k not in opt._buffers)
     back = getattr(torch.optim, name)([torch.tensor(p.data.copy(), requires_grad=True) for p in ours],
                                       foreach=False, lr=123.0)
-    mine = opt.state_dict()  # as torch keeps it: int keys, tensor buffers (its __setstate__ makes the numbers tensors)
-    back.load_state_dict({"param_groups": mine["param_groups"], "state": {
-        int(k): {n: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for n, v in s.items()}
+    mine = opt.state_dict()  # torch's int keys (under string ones torch would drop the state silently)
+    assert all(type(k) is int for k in mine["state"])
+    back.load_state_dict({"param_groups": mine["param_groups"], "state": {  # buffers as tensors, as torch keeps them
+        k: {n: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for n, v in s.items()}
         for k, s in mine["state"].items()}})
     for step in range(4, 12):
         grads = _grads(rng, dtype, step)
@@ -380,12 +410,12 @@ def test_a_nadam_mu_product_that_is_not_a_number_is_refused(value):
     p.grad = nc.Tensor(np.ones(3))
     opt.step()
     sd = opt.state_dict()
-    good = sd["state"]["0"]["mu_product"]
-    sd["state"]["0"]["mu_product"] = value
+    good = sd["state"][0]["mu_product"]
+    sd["state"][0]["mu_product"] = value
     with pytest.raises(ValueError, match="'mu_product'.* must be a finite real number"):
         opt.load_state_dict(sd)
     assert opt.state[p]["mu_product"] == good
-    del sd["state"]["0"]["mu_product"]
+    del sd["state"][0]["mu_product"]
     with pytest.raises(ValueError, match=r"lacks \['mu_product'\]"):
         opt.load_state_dict(sd)
 

@@ -11,8 +11,9 @@ parameter's buffers on the parameter's device. Each update is one fused kernel p
 (``numconv.ops.optim`` -> ``numconv.dispatch`` -> ``numconv.kernels.<device>.optim``).
 ``maximize=True`` makes the same update on the negated gradient (ascent), as PyTorch's.
 ``state_dict()`` holds only NumPy arrays, numbers, bools and tuples of numbers, so a checkpoint
-can store it in an ``.npz``; ``load_state_dict`` also accepts what such a file gives back
-(string keys, 0-d arrays).
+can store it in an ``.npz``; its state is keyed by the parameters' int numbers, as PyTorch's (whose
+``load_state_dict`` would silently drop state under string keys); ``load_state_dict`` also accepts
+string keys and 0-d arrays (what older checkpoints hold).
 """
 from __future__ import annotations
 
@@ -143,7 +144,9 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
     def add_param_group(self, group):
-        """Add a dict with ``'params'`` and any hyperparameters that differ from the defaults."""
+        """Add a dict with ``'params'`` and any hyperparameters that differ from the defaults. The params
+        may be (name, parameter) pairs, as ``model.named_parameters()`` gives: the group then keeps the
+        names as ``'param_names'``, as PyTorch's."""
         if not isinstance(group, dict):
             raise TypeError(f"a param group must be a dict, got {type(group).__name__}")
         group = dict(group)
@@ -153,6 +156,12 @@ class Optimizer:
         if isinstance(params, set):
             raise TypeError("params must be an ordered collection (a set's order changes between runs)")
         params = [params] if hasattr(params, "data") else list(params)
+        if any(isinstance(p, tuple) for p in params):  # model.named_parameters(): (name, parameter) pairs
+            if not all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params):
+                raise ValueError("params must be all parameters or all (name, parameter) pairs "
+                                 "(as model.named_parameters() gives), not a mix")
+            group["param_names"] = [name for name, _ in params]
+            params = [p for _, p in params]
         for p in params:
             if not hasattr(p, "data") or not hasattr(p, "grad"):
                 raise TypeError(f"parameters need .data and .grad, got {type(p).__name__}")
@@ -210,8 +219,8 @@ class Optimizer:
     def state_dict(self):
         """``{'state': {'index': {name: array | number}}, 'param_groups': [{..., 'params': [index, ...]}]}``.
 
-        Parameters are numbered in param-group order, as in PyTorch; the state's keys are those
-        numbers as strings (so ``numconv.checkpoint`` can store them); arrays are NumPy copies.
+        Parameters are numbered in param-group order, and the state keyed by those ints, as in
+        PyTorch (so a PyTorch optimizer loads it too); arrays are NumPy copies.
         """
         index, groups = {}, []
         for group in self.param_groups:
@@ -222,7 +231,7 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             if id(p) in index and s:
-                state[str(index[id(p)])] = {k: ops.to_host(v) if k in self._buffers else v for k, v in s.items()}
+                state[index[id(p)]] = {k: ops.to_host(v) if k in self._buffers else v for k, v in s.items()}
         return {"state": state, "param_groups": groups}
 
     def _state_names(self, group):
@@ -255,7 +264,12 @@ class Optimizer:
                 raise ValueError(f"param group {i} of the state_dict has {len(ids)} parameters, the optimizer's "
                                  f"has {len(group['params'])}")
             by_index.update(zip(ids, group["params"]))
-            groups.append({**{k: _plain(v) for k, v in saved.items() if k != "params"}, "params": group["params"]})
+            loaded = {k: _plain(v) for k, v in saved.items() if k != "params"}
+            if "param_names" in loaded:
+                loaded["param_names"] = list(loaded["param_names"])
+            elif "param_names" in group:  # a state saved without names: the group keeps its own, as PyTorch's
+                loaded["param_names"] = group["param_names"]
+            groups.append({**loaded, "params": group["params"]})
         state = ParamState()
         for key, saved in state_dict["state"].items():
             if not isinstance(saved, dict):

@@ -300,7 +300,7 @@ class LBFGS(Optimizer):
                              old_dirs=stack(state["old_dirs"]), old_stps=stack(state["old_stps"]),
                              ro=np.asarray(state["ro"], np.float64), t=float(state["t"]), H_diag=float(state["H_diag"]),
                              prev_loss=float(state["prev_loss"]))
-            out["state"]["0"] = saved
+            out["state"][0] = saved
         return out
 
     def load_state_dict(self, state_dict):
