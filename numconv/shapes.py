@@ -602,7 +602,7 @@ def adaptive_pool_spec(x_shape, nd, output_size) -> PoolSpec:
 @_memo
 def fractional_pool_params(x_shape, nd, kernel_size, output_size, output_ratio):
     """(kernel, output sizes) of fractional max pooling over an input of batched shape ``x_shape``:
-    exactly one of ``output_size`` (ints >= 0) and ``output_ratio`` (numbers > 0; the size is
+    exactly one of ``output_size`` (ints >= 0) and ``output_ratio`` (numbers in (0, 1); the size is
     ``int(n * ratio)``, as PyTorch's) is given, and every window of ``kernel`` fits: ``k <= n`` and
     ``out + k - 1 <= n`` (windows start at distinct positions)."""
     name = f"fractional_max_pool{nd}d"
@@ -618,8 +618,8 @@ def fractional_pool_params(x_shape, nd, kernel_size, output_size, output_ratio):
         if (not isinstance(ratios, (tuple, list)) or len(ratios) != nd
                 or not all(isinstance(r, numbers.Real) and not isinstance(r, bool) for r in ratios)):
             raise TypeError(f"output_ratio must be a number or a tuple of {nd} numbers, got {output_ratio!r}")
-        if not all(0 < r < math.inf for r in ratios):
-            raise ValueError(f"output_ratio must be > 0 in every dimension, got {output_ratio!r}")
+        if not all(0 < r < 1 for r in ratios):  # an output smaller than the input, as PyTorch's layers require
+            raise ValueError(f"output_ratio must be between 0 and 1 (exclusive) in every dimension, got {output_ratio!r}")
         outs = tuple(int(n * r) for n, r in zip(sizes, ratios))
     for n, o, k, dim in zip(sizes, outs, kernel, _spatial_names(nd).split(", ")):
         if k > n or o + k - 1 > n:
