@@ -80,9 +80,11 @@ def task(fn):
     parallel passes but none of their transformations: their array analysis drops the index checks
     a loop's bounds make needless, as it did in the loop (without it grid_sample's nearest forward
     ran 35% slower), and the task's array expressions stay serial (it already runs on one of the
-    kernel's threads). Where the body is small next to the kernel (the pooling kernels), it does not
-    pay: their compile took 29 s as loops and 38 s as tasks. A task is compiled into the kernel's
-    cached library, so it needs no cache of its own."""
+    kernel's threads). Where the body is small next to the kernel (the pooling kernels, the implicit
+    GEMM's), it does not pay: the pooling kernels' compile took 29 s as loops and 38 s as tasks. A task
+    is compiled into the kernel's cached library, so it needs no cache of its own. Pass it a ``prange``
+    index as ``np.int64(i)``: the index is an int64 when Numba types the kernel but a uint64 in the
+    threads' function, and each type compiles the task again."""
     serial_passes = dict(comprehension=False, reduction=False, inplace_binop=False, setitem=False, numpy=False,
                          stencil=False, fusion=False, prange=False)  # a new dict each time: Numba empties it
     return njit(parallel=serial_passes, fastmath=FASTMATH)(fn)

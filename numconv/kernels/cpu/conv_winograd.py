@@ -36,7 +36,7 @@ Same shapes as ``conv.py``, for 2-d convolutions: ``x`` (N, C, 1, H, W), ``w`` (
 import numpy as np
 from numba import prange
 
-from . import inline, kernel, part_range, plane_parts
+from . import inline, kernel, part_range, plane_parts, task
 from .gemm import BOUNDS, block_at, dots, panels, row_blocks
 from .simd import make_combine, make_merge, make_split, merge4, split4
 
@@ -459,6 +459,35 @@ def _weight_transform(Up, w, groups):
                         Up[d0 + j] = stage[xi * JC + j]
 
 
+@task
+def _output_stage(yf, Mf, b, has_bias, o0, o1, O, opg, rm, ld, row0, rc, TH, TW, hs, res, OH, OW, dh, dw):
+    """y[n, o, tile] = A^T M[g, :, k, t] A (+ bias) for the output channels [o0, o1) of the chunk of
+    ``rc`` rows of tiles from ``row0``, inside the output only (y's rows at ``yf``, M's points at
+    ``Mf``); per channel, the whole chunk at once. Returns how many channels' buffers held a value
+    that is not finite (``_nonfinite``)."""
+    tc = rc * TW
+    Z1f = np.empty(4 * 6 * tc, Mf.dtype)
+    Z2f = np.empty(4 * 4 * tc, Mf.dtype)
+    _, scatter, _, tcount, _, tgroups = _dilated2_tables(tc, res)
+    nonfinite = 0
+    for o in range(o0, o1):
+        _output_transform(Mf, ((o // opg) * 36 * rm + o % opg) * ld, rm * ld, Z1f, Z2f, tc)
+        nonfinite += _nonfinite(Z2f, 16 * tc)
+        bias = b[o] if has_bias else Mf.dtype.type(0)
+        t = 0
+        for rr in range(rc):
+            n, th = (row0 + rr) // TH, (row0 + rr) % TH
+            if dw == 2:
+                _scatter_rows_dilated2(yf, (n * O + o) * OH * OW, OH, OW, Z2f, t, hs[th], dh, scatter, tcount,
+                                       tgroups, bias)
+                t += TW
+                continue
+            for r in range(res.shape[0]):
+                _scatter_row(yf, (n * O + o) * OH * OW, OH, OW, Z2f, tc, t, hs[th], dh, res[r, 0], res[r, 1], dw, bias)
+                t += res[r, 1]
+    return nonfinite
+
+
 @kernel
 def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, Up):
     """y[n,o,h,w] = b[o] + sum_{j,kh,kw} w[o,j,kh,kw] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw].
@@ -478,7 +507,6 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
     opg = O // groups
     ph, pw = pad_lo[1], pad_lo[2]
     dh, dw = dilation[1], dilation[2]
-    zero = x.dtype.type(0)
     hs = _tile_starts(OH, dh)
     res = _residues(OW, dw)
     TH, TW = hs.size, _tile_starts(OW, dw).size
@@ -506,25 +534,9 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
         # per output channel, the whole chunk at once
         parts = plane_parts(O)
         for part in prange(parts):
-            Z1f = np.empty(4 * 6 * tc, x.dtype)
-            Z2f = np.empty(4 * 4 * tc, x.dtype)
-            _, scatter, _, tcount, _, tgroups = _dilated2_tables(tc, res)
-            for o in range(*part_range(part, parts, O)):
-                _output_transform(Mf, ((o // opg) * 36 * rm + o % opg) * ld, rm * ld, Z1f, Z2f, tc)
-                nonfinite += _nonfinite(Z2f, 16 * tc)
-                bias = b[o] if has_bias else zero
-                t = 0
-                for rr in range(rc):
-                    n, th = (row0 + rr) // TH, (row0 + rr) % TH
-                    if dw == 2:
-                        _scatter_rows_dilated2(yf, (n * O + o) * OH * OW, OH, OW, Z2f, t, hs[th], dh, scatter, tcount,
-                                               tgroups, bias)
-                        t += TW
-                        continue
-                    for r in range(res.shape[0]):
-                        _scatter_row(yf, (n * O + o) * OH * OW, OH, OW, Z2f, tc, t, hs[th], dh, res[r, 0], res[r, 1],
-                                     dw, bias)
-                        t += res[r, 1]
+            o0, o1 = part_range(part, parts, O)
+            nonfinite += _output_stage(yf, Mf, b, has_bias, o0, o1, O, opg, rm, ld, row0, rc, TH, TW, hs, res, OH, OW,
+                                       dh, dw)
     return nonfinite
 
 # ----------------------------------------------------------------------------- weight gradient
@@ -600,6 +612,38 @@ def _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs, res, dh, dw):
                 _A_ROWS(Mf, m0 + 6 * a * rm * ld, rm * ld, Rf, 4 * a * L, L, L)
 
 
+@task
+def _sum_products(P, Mc, Vc, gx, voff, tc):
+    """P[g, xi] += M[g, xi] . V[g, xi]^T over the chunk's ``tc`` tiles, for the (group, point) ``gx``,
+    in blocks of 2 TB tiles: the 4 + 4 rows of a dots block stay in L1."""
+    opg, CPG = P.shape[2], P.shape[3]
+    rm, rv, ld = Mc.shape[2], Vc.shape[2], Mc.shape[3]
+    for t0 in range(0, tc, 2 * TB):
+        dots(P, gx * opg * CPG, CPG, Mc, gx * rm * ld + t0, ld, opg, Vc, gx * rv * ld + t0, voff, CPG,
+             min(2 * TB, tc - t0))
+
+
+@task
+def _weight_from_products(gw, P, o):
+    """gw[o] = G^T P[g, :, k] G for output channel o = g*opg + k, per input channel, in float64;
+    returns how many of its values are not finite."""
+    opg, CPG = P.shape[2], P.shape[3]
+    g, k = o // opg, o % opg
+    half = np.empty((6, 3))
+    nonfinite = 0
+    for j in range(CPG):
+        for a in range(6):
+            e0, e1, e2 = _gt6(np.float64(P[g, 6 * a, k, j]), np.float64(P[g, 6 * a + 1, k, j]),
+                              np.float64(P[g, 6 * a + 2, k, j]), np.float64(P[g, 6 * a + 3, k, j]),
+                              np.float64(P[g, 6 * a + 4, k, j]), np.float64(P[g, 6 * a + 5, k, j]))
+            half[a, 0], half[a, 1], half[a, 2] = e0, e1, e2
+        for kw in range(3):
+            e0, e1, e2 = _gt6(half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw])
+            gw[o, j, 0, 0, kw], gw[o, j, 0, 1, kw], gw[o, j, 0, 2, kw] = e0, e1, e2
+            nonfinite += (not abs(e0) < np.inf) + (not abs(e1) < np.inf) + (not abs(e2) < np.inf)
+    return nonfinite
+
+
 @kernel
 def conv_weight_grad_winograd(gw, x, gy, pad_lo, dilation, groups, V, M, U):
     """gw[o,j,kh,kw] = sum_{n,h,w} gy[n,o,h,w] * x[n, g(o)*C/groups + j, h + kh*dh - ph, w + kw*dw - pw]
@@ -631,21 +675,8 @@ def conv_weight_grad_winograd(gw, x, gy, pad_lo, dilation, groups, V, M, U):
         _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw)
         _grad_stage(Mc, gy, opg, row0, rc, TH, TW, hs, res, dh, dw)
         for gx in prange(groups * 36):  # blocks of TB tiles: the 4 + 4 rows of a dots block stay in L1
-            for t0 in range(0, tc, 2 * TB):
-                dots(P, gx * opg * CPG, CPG, Mc, gx * rm * ld + t0, ld, opg, Vc, gx * rv * ld + t0, voff, CPG,
-                     min(2 * TB, tc - t0))
+            _sum_products(P, Mc, Vc, np.int64(gx), voff, tc)
     nonfinite = 0
     for o in prange(O):
-        g, k = o // opg, o % opg
-        half = np.empty((6, 3))
-        for j in range(CPG):
-            for a in range(6):
-                e0, e1, e2 = _gt6(np.float64(P[g, 6 * a, k, j]), np.float64(P[g, 6 * a + 1, k, j]),
-                                  np.float64(P[g, 6 * a + 2, k, j]), np.float64(P[g, 6 * a + 3, k, j]),
-                                  np.float64(P[g, 6 * a + 4, k, j]), np.float64(P[g, 6 * a + 5, k, j]))
-                half[a, 0], half[a, 1], half[a, 2] = e0, e1, e2
-            for kw in range(3):
-                e0, e1, e2 = _gt6(half[0, kw], half[1, kw], half[2, kw], half[3, kw], half[4, kw], half[5, kw])
-                gw[o, j, 0, 0, kw], gw[o, j, 0, 1, kw], gw[o, j, 0, 2, kw] = e0, e1, e2
-                nonfinite += (not abs(e0) < np.inf) + (not abs(e1) < np.inf) + (not abs(e2) < np.inf)
+        nonfinite += _weight_from_products(gw, P, np.int64(o))
     return nonfinite
