@@ -20,8 +20,6 @@ A coordinate that is not finite samples NaN, sends no gradient into x, and gets 
 """
 import math
 
-import numpy as np
-
 from .scalar import with_primitives
 
 BILINEAR, NEAREST, BICUBIC = 0, 1, 2
@@ -31,31 +29,26 @@ PADDINGS = {"zeros": ZEROS, "border": BORDER, "reflection": REFLECTION}
 CUBIC_A = -0.75
 fmod = math.fmod  # the C fmod (exact); the CPU binds NumPy's, as Numba's CPU target has no math.fmod
 FAR = 1073741824.0  # 2**30: a coordinate beyond this is outside any image, and still fits an int
-EXACT, SINGLE, SINGLE_FMA = 0, 1, 2  # how ``unnormalize`` rounds (float64 grids; float32 volumes; float32 images)
 
 
-def single(v):
-    """v rounded to float32 (and held as a float again)."""
-    return float(np.float32(v))
+def rounded(v, dtype):
+    """v rounded to ``dtype`` (an array's: float32, or float64, a no-op compiled away), as a float again."""
+    return float(dtype.type(v))
 
 
-def unnormalize(coord, size, align, precision):
-    """The pixel index of a normalized coordinate along an axis of ``size`` pixels, in float64
-    (``EXACT``), or rounded as PyTorch's CPU kernels compute it on float32 grids: step by step in float32
-    (``SINGLE``, its volume kernel), or with the one fused multiply-add of its 2-d kernel
-    (``SINGLE_FMA``, ``(coord + 1) * (size / 2) - 1/2``). Nearest sampling rounds the index, so a
-    point within float32 rounding of a pixel's edge picks the pixel PyTorch's picks only when the
-    index is rounded as PyTorch's is."""
-    if precision == EXACT:
-        if align:
-            return (coord + 1.0) * 0.5 * (size - 1)
-        return ((coord + 1.0) * size - 1.0) * 0.5
-    shifted = single(coord + 1.0)
+def unnormalize(coord, size, align, dtype, fused):
+    """The pixel index of a normalized coordinate along an axis of ``size`` pixels, in ``dtype`` (each
+    step rounded to it) as PyTorch's CPU kernels compute it: its 2-d kernel (``fused``) as
+    ``(coord + 1) * (size / 2) - 1/2`` with one fused multiply-add, its volume kernel step by step as
+    ``((coord + 1) * size - 1) / 2``. Nearest sampling rounds the index, so a float32 point within
+    rounding of a pixel's edge picks the pixel PyTorch's picks only when the index is rounded as
+    PyTorch's is."""
+    shifted = rounded(coord + 1.0, dtype)
     if align:  # (coord + 1) * ((size - 1) / 2): the halving is exact
-        return single(shifted * (0.5 * (size - 1)))
-    if precision == SINGLE_FMA:  # the float32 product is exact in float64: one rounding, as an fma's
-        return single(shifted * (0.5 * size) - 0.5)
-    return single(single(shifted * size) - 1.0) * 0.5
+        return rounded(shifted * (0.5 * (size - 1)), dtype)
+    if fused:  # a float32 product is exact in float64: one rounding, as an fma's
+        return rounded(shifted * (0.5 * size) - 0.5, dtype)
+    return rounded(rounded(shifted * size, dtype) - 1.0, dtype) * 0.5
 
 
 def unnormalize_grad(size, align):
@@ -81,39 +74,27 @@ def clip_grad(index, size):
     return 1.0
 
 
-def reflect(index, size, align, precision):
+def reflect(index, size, align, dtype):
     """``index`` reflected into the image: about the corner pixels' centres (``align``) or their
-    outer edges, as often as it takes; and the sign d(reflect) / d(index). Each step rounded to float32
-    unless ``precision`` is ``EXACT``, as PyTorch's float32 arithmetic rounds it."""
+    outer edges, as often as it takes; and the sign d(reflect) / d(index). Each step rounded to
+    ``dtype``, as PyTorch's arithmetic rounds it."""
     if align:
         low, span = 0.0, float(size - 1)
     else:
         low, span = -0.5, float(size)
     if span <= 0.0:
         return 0.0, 0.0
-    d = index - low
-    if precision != EXACT:
-        d = single(d)
+    d = rounded(index - low, dtype)
     sign = 1.0
     if d < 0.0:
         sign = -1.0
         d = -d
     extra = fmod(d, span)
-    q = d / span
-    if precision != EXACT:
-        q = single(q)
+    q = rounded(d / span, dtype)
     flips = q - fmod(q, 1.0)  # floor(d / span) as PyTorch takes it, kept a float: no integer to overflow
     if fmod(flips, 2.0) == 0.0:
-        out = extra + low
-    else:
-        out = span - extra
-        if precision != EXACT:
-            out = single(out)
-        out += low
-        sign = -sign
-    if precision != EXACT:
-        out = single(out)
-    return out, sign
+        return rounded(extra + low, dtype), sign
+    return rounded(rounded(span - extra, dtype) + low, dtype), -sign
 
 
 def nearest(v):
@@ -125,16 +106,16 @@ def nearest(v):
     return int(f)
 
 
-def source_index(coord, size, padding, align, precision):
+def source_index(coord, size, padding, align, dtype, fused):
     """The pixel index a coordinate samples (padding applied), and its derivative with respect to the
-    coordinate; ``precision`` as ``unnormalize``'s."""
-    index = unnormalize(coord, size, align, precision)
+    coordinate; in ``dtype``, as ``unnormalize``."""
+    index = unnormalize(coord, size, align, dtype, fused)
     grad = unnormalize_grad(size, align)
     if padding == BORDER:
         grad *= clip_grad(index, size)
         index = clip(index, size)
     elif padding == REFLECTION:
-        index, sign = reflect(index, size, align, precision)
+        index, sign = reflect(index, size, align, dtype)
         grad *= sign * clip_grad(index, size)
         index = clip(index, size)
     else:  # zeros: far outside stays far outside, in the range of an int
@@ -142,13 +123,13 @@ def source_index(coord, size, padding, align, precision):
     return index, grad
 
 
-def bounded(index, size, padding, align):
+def bounded(index, size, padding, align, dtype):
     """A bicubic tap's pixel: ``index`` (a whole number, as a float: it may lie far outside) with the
     padding mode applied; -1 for a pixel outside the image (zeros)."""
     if padding == BORDER:
         return int(clip(index, size))
     if padding == REFLECTION:
-        return int(clip(reflect(index, size, align, EXACT)[0], size))  # a whole number: exact in float32 too
+        return int(clip(reflect(index, size, align, dtype)[0], size))
     if 0.0 <= index < size:
         return int(index)
     return -1
@@ -190,13 +171,12 @@ def place(gx, gy, x, mode, padding, align):
     H, W = x.shape[2], x.shape[3]
     if not (abs(gx) < math.inf and abs(gy) < math.inf):
         return math.nan, math.nan, 0.0, 0.0
-    precision = SINGLE_FMA if x.itemsize == 4 else EXACT
     if mode == BICUBIC:  # its taps are padded one by one (axis_taps), wherever the point is
-        ix, iy = unnormalize(gx, W, align, precision), unnormalize(gy, H, align, precision)
+        ix, iy = unnormalize(gx, W, align, x.dtype, True), unnormalize(gy, H, align, x.dtype, True)
         dix, diy = unnormalize_grad(W, align), unnormalize_grad(H, align)
     else:
-        ix, dix = source_index(gx, W, padding, align, precision)
-        iy, diy = source_index(gy, H, padding, align, precision)
+        ix, dix = source_index(gx, W, padding, align, x.dtype, True)
+        iy, diy = source_index(gy, H, padding, align, x.dtype, True)
     return ix, iy, dix, diy
 
 
@@ -214,17 +194,18 @@ def linear_taps(index, size, mode):
     return 2, (a, b, -1, -1), (1.0 - t, t, 0.0, 0.0), (-1.0, 1.0, 0.0, 0.0)
 
 
-def axis_taps(index, size, mode, padding, align):
+def axis_taps(index, size, mode, padding, align, dtype):
     """The taps along one axis of ``size`` pixels of a sample at ``index`` (from ``place``, finite):
     (count, (pixel0..3), (weight0..3), (d weight / d index, 0..3)); a pixel -1 lies outside the image
-    and reads 0. Nearest takes 1 tap, bilinear 2, bicubic 4 (each padded as the padding mode says)."""
+    and reads 0. Nearest takes 1 tap, bilinear 2, bicubic 4 (each padded as the padding mode says, in
+    the dtype of the image x)."""
     if mode != BICUBIC:
         return linear_taps(index, size, mode)
     r = fmod(index, 1.0)  # bicubic: the floor kept a float, as the point may be anywhere
     f = index - r - (1.0 if r < 0.0 else 0.0)
     t = index - f
-    p0, p1 = bounded(f - 1.0, size, padding, align), bounded(f, size, padding, align)
-    p2, p3 = bounded(f + 1.0, size, padding, align), bounded(f + 2.0, size, padding, align)
+    p0, p1 = bounded(f - 1.0, size, padding, align, dtype), bounded(f, size, padding, align, dtype)
+    p2, p3 = bounded(f + 1.0, size, padding, align, dtype), bounded(f + 2.0, size, padding, align, dtype)
     return (4, (p0, p1, p2, p3), (cubic(t, 0), cubic(t, 1), cubic(t, 2), cubic(t, 3)),
             (cubic_grad(t, 0), cubic_grad(t, 1), cubic_grad(t, 2), cubic_grad(t, 3)))
 
@@ -254,8 +235,8 @@ def sample_point(out, x, grid, n, h, w, mode, padding, align):
         for c in range(out.shape[1]):
             out[n, c, h, w] = math.nan
         return
-    kx, xs, wx, _ = axis_taps(ix, x.shape[3], mode, padding, align)
-    ky, ys, wy, _ = axis_taps(iy, x.shape[2], mode, padding, align)
+    kx, xs, wx, _ = axis_taps(ix, x.shape[3], mode, padding, align, x.dtype)
+    ky, ys, wy, _ = axis_taps(iy, x.shape[2], mode, padding, align, x.dtype)
     for c in range(out.shape[1]):
         out[n, c, h, w] = weighted(x, n, c, ky, ys, wy, kx, xs, wx)
 
@@ -267,8 +248,8 @@ def spread_point(gx, g, grid, n, h, w, c0, c1, mode, padding, align):
     ix, iy, _, _ = place(grid[n, h, w, 0], grid[n, h, w, 1], gx, mode, padding, align)
     if ix != ix or iy != iy:
         return
-    kx, xs, wx, _ = axis_taps(ix, gx.shape[3], mode, padding, align)
-    ky, ys, wy, _ = axis_taps(iy, gx.shape[2], mode, padding, align)
+    kx, xs, wx, _ = axis_taps(ix, gx.shape[3], mode, padding, align, gx.dtype)
+    ky, ys, wy, _ = axis_taps(iy, gx.shape[2], mode, padding, align, gx.dtype)
     for c in range(c0, c1):
         gv = float(g[n, c, h, w])
         for j in range(ky):
@@ -296,8 +277,8 @@ def point_grad(ggrid, g, x, grid, n, h, w, mode, padding, align):
         sx = math.nan
         sy = math.nan
     elif mode != NEAREST:
-        kx, xs, wx, dwx = axis_taps(ix, x.shape[3], mode, padding, align)
-        ky, ys, wy, dwy = axis_taps(iy, x.shape[2], mode, padding, align)
+        kx, xs, wx, dwx = axis_taps(ix, x.shape[3], mode, padding, align, x.dtype)
+        ky, ys, wy, dwy = axis_taps(iy, x.shape[2], mode, padding, align, x.dtype)
         for c in range(g.shape[1]):
             gv = float(g[n, c, h, w])
             sx += gv * weighted(x, n, c, ky, ys, wy, kx, xs, dwx)
@@ -314,10 +295,9 @@ def place3(gx, gy, gz, x, mode, padding, align):
     """Where grid point (gx, gy, gz) samples the volume x: (ix, iy, iz, dix, diy, diz)."""
     if not (abs(gx) < math.inf and abs(gy) < math.inf and abs(gz) < math.inf):
         return math.nan, math.nan, math.nan, 0.0, 0.0, 0.0
-    precision = SINGLE if x.itemsize == 4 else EXACT
-    ix, dix = source_index(gx, x.shape[4], padding, align, precision)
-    iy, diy = source_index(gy, x.shape[3], padding, align, precision)
-    iz, diz = source_index(gz, x.shape[2], padding, align, precision)
+    ix, dix = source_index(gx, x.shape[4], padding, align, x.dtype, False)
+    iy, diy = source_index(gy, x.shape[3], padding, align, x.dtype, False)
+    iz, diz = source_index(gz, x.shape[2], padding, align, x.dtype, False)
     return ix, iy, iz, dix, diy, diz
 
 
@@ -407,7 +387,7 @@ def point_grad3(ggrid, g, x, grid, n, d, h, w, mode, padding, align):
     ggrid[n, d, h, w, 2] = sz * diz
 
 
-HELPERS = ("single", "unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
+HELPERS = ("rounded", "unnormalize", "unnormalize_grad", "clip", "clip_grad", "reflect", "nearest", "source_index", "bounded",
            "cubic", "cubic_grad", "place", "linear_taps", "axis_taps", "weighted", "sample_point", "spread_point", "spread_plane",
            "point_grad", "place3", "weighted3", "sample_point3", "spread_point3", "spread_plane3", "point_grad3")  # each after
 # those it calls
