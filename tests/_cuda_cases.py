@@ -918,6 +918,10 @@ def main(argv) -> int:
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         if not guard_negative_indices():
             print("note: could not guard against negative indices in the simulator", file=sys.stderr)
+        import _simulator
+
+        if not _simulator.faster_block_loop():
+            print("note: the simulator's block loop is not the one _simulator.py knows: left as it is", file=sys.stderr)
         # The simulator starts a Python thread for every thread of a block, idle ones included:
         # smaller blocks make the tiny cases cheaper and put more of them across block edges.
         import numconv.kernels.cuda as kernels_cuda

@@ -1267,8 +1267,12 @@ def main(argv) -> int:
     _ptx_check.start(argv)
     nc.cuda.require()  # the caching memory pool, as users get it, before the first array
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        import _simulator
         import numconv.kernels.cuda as kernels_cuda
         from numconv.kernels.cuda import linalg, reduce
+
+        if not _simulator.faster_block_loop():
+            print("note: the simulator's block loop is not the one _simulator.py knows: left as it is", file=sys.stderr)
 
         kernels_cuda.BLOCK = 32  # fewer idle Python threads per block, more block edges
         linalg.TILE = 4
