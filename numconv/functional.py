@@ -3217,8 +3217,8 @@ class _CTC(Function):
         if not ctx.zero_infinity:  # NaN over its time steps, as PyTorch's (what zero_infinity is there to zero)
             T, N = ctx.shape[0], ctx.shape[1]
             t = M.to_device(np.arange(T, dtype=np.int64).reshape(T, 1), dispatch.device_of(em))
-            lost = M.reshape(M.logical_and(M.compare("lt", t, steps), lost), (T, N, 1))
-            grad = M.where(lost, M.full((), np.nan, np.float64, like=em), grad)
+            nan_at = M.reshape(M.logical_and(M.compare("lt", t, steps), lost), (T, N, 1))
+            grad = M.where(nan_at, M.full((), np.nan, np.float64, like=em), grad)
         return M.astype(grad, ctx.dtype)
 
 

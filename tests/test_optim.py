@@ -1,6 +1,5 @@
 """Optimizers and LR schedulers against torch.optim (for-loop implementations), state_dict round trips, errors."""
 import copy
-import math
 import warnings
 
 import numpy as np

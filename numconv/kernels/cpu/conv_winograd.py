@@ -416,8 +416,8 @@ def _weight_transform(Up, w, groups):
     O, CPG = w.shape[0], w.shape[1]
     opg = O // groups
     nb = row_blocks(opg)
-    for task in prange(groups * nb):
-        g, bi = task // nb, task % nb
+    for job in prange(groups * nb):
+        g, bi = job // nb, job % nb
         r0, mr = block_at(opg, bi)
         taps = np.empty(9 * JC)  # taps[3*kh + kw, j], float64
         half = np.empty(18 * JC)  # G down the taps' rows: half[a, kw, j]
@@ -523,8 +523,8 @@ def conv_forward_winograd(y, x, w, b, has_bias, pad_lo, dilation, groups, V, M, 
         _input_stage(Vc, x, CPG, row0, rc, TH, TW, hs, res, ph, pw, dh, dw)
         # the GEMMs: M[g, xi, k, t] = sum_j U[g, xi, k, j] V[g, xi, j, t], blocks of TB tiles
         nbc = (tc + TB - 1) // TB
-        for task in prange(groups * 36 * nbc):
-            gx, blk = task // nbc, task % nbc
+        for job in prange(groups * 36 * nbc):
+            gx, blk = job // nbc, job % nbc
             lo = blk * TB
             cl = min(tc, lo + TB) - lo
             for j0 in range(0, CPG, KB):
