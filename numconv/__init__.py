@@ -9,7 +9,7 @@ from . import autograd, functional, random, shapes
 from . import functional as F
 from .autograd import Function, enable_grad, inference_mode, no_grad, set_grad_enabled
 from .tensor import (
-    Tensor, arange, as_tensor, bool_, cat, empty, empty_like, float32, float64, from_numpy, full, full_like, int32,
+    Tensor, arange, as_tensor, bool_, cat, empty, empty_like, eye, float32, float64, from_numpy, full, full_like, int32,
     int64, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, split, chunk,
     stack, tensor, where, zeros, zeros_like,
 )
@@ -17,6 +17,8 @@ from . import autograd_functional
 from . import cuda, data, models, nn, optim, transforms
 from . import methods
 from .methods import *  # noqa: F401,F403 - nc.add(x, y), nc.sin(x), ...: each Tensor method as a function, as PyTorch's
+from . import composite
+from .composite import *  # noqa: F401,F403 - einsum, tensordot, cdist, meshgrid, ...: compositions of Tensor ops
 from .conv_matrix import conv_matrix
 from .receptive_field import receptive_field
 from .summary import summary
@@ -30,5 +32,5 @@ __all__ = [
     "random", "shapes", "split", "chunk", "stack", "where", "tensor", "zeros", "zeros_like", "__version__",
     "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
     "as_tensor", "bool_", "empty", "empty_like", "from_numpy", "int32", "linspace", "rand_like", "randn_like",
-    "methods", *methods.NAMES,
+    "methods", *methods.NAMES, "eye", "composite", *composite.__all__,
 ]

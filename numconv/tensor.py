@@ -3913,6 +3913,18 @@ class Tensor:
         """``numconv.where(condition, self, other)``."""
         return where(condition, self, other)
 
+    def tensor_split(self, indices_or_sections, dim=0):
+        """``numconv.tensor_split(self, indices_or_sections, dim)`` (numconv/composite.py)."""
+        from .composite import tensor_split
+
+        return tensor_split(self, indices_or_sections, dim)
+
+    def take_along_dim(self, indices, dim=None):
+        """``numconv.take_along_dim(self, indices, dim)`` (numconv/composite.py)."""
+        from .composite import take_along_dim
+
+        return take_along_dim(self, indices, dim)
+
     # ---- shape and indexing, more of PyTorch's methods
     def roll(self, shifts, dims=None):
         """The values shifted ``shifts`` places along each of ``dims`` (those leaving one end come back
@@ -4409,13 +4421,14 @@ class Tensor:
     def nelement(self):
         return self.numel()
 
-    def new_tensor(self, data, dtype=None, requires_grad=False):
-        """A new tensor holding a copy of ``data``, of this tensor's dtype (or ``dtype``) and device."""
+    def new_tensor(self, data, dtype=None, requires_grad=False, *, device=None):
+        """A new tensor holding a copy of ``data``, of this tensor's dtype and device (or ``dtype``, ``device``)."""
         dtype = self.dtype if dtype is None else np.dtype(dtype)
+        device = _factory_device(device, self.data)
         if isinstance(data, Tensor):
-            out = Tensor(M.copy(data.data)).to(self.device).astype(dtype)
+            out = Tensor(M.copy(data.data)).to(device).astype(dtype)
         else:
-            out = tensor(data, dtype=dtype).to(self.device)
+            out = tensor(data, dtype=dtype).to(device)
         out = Tensor._of(out.data)  # outside any graph
         return out.requires_grad_() if requires_grad else out
 
@@ -4460,19 +4473,26 @@ class Tensor:
     def type_as(self, other):
         return self.astype(other.dtype)
 
-    def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
-        """A tensor of ``size`` filled with ``fill_value``, of this tensor's dtype (or ``dtype``) and device."""
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """A tensor of ``size`` filled with ``fill_value``, of this tensor's dtype and device (or ``dtype``,
+        ``device``)."""
         dtype = np.dtype(dtype) if dtype is not None else self.dtype
         _fill_value(fill_value, dtype, "new_full")
         size = _shape_args((size,) if isinstance(size, numbers.Integral) else tuple(size), "size")
-        return Tensor(M.full(size, fill_value, dtype, like=self.data), requires_grad=requires_grad)
+        return Tensor(M.full(size, fill_value, dtype, like=_factory_device(device, self.data)),
+                      requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, requires_grad=False, **keywords):
-        return self.new_full(_shape_args(size, "size", keywords, "new_zeros"), 0, dtype=dtype,
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, **keywords):
+        return self.new_full(_shape_args(size, "size", keywords, "new_zeros"), 0, dtype=dtype, device=device,
                              requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, requires_grad=False, **keywords):
-        return self.new_full(_shape_args(size, "size", keywords, "new_ones"), 1, dtype=dtype,
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False, **keywords):
+        return self.new_full(_shape_args(size, "size", keywords, "new_ones"), 1, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False, **keywords):
+        """``new_zeros``: numconv hands out no uninitialized memory (see ``numconv.empty``)."""
+        return self.new_full(_shape_args(size, "size", keywords, "new_empty"), 0, dtype=dtype, device=device,
                              requires_grad=requires_grad)
 
     def unbind(self, dim=0):
@@ -4827,28 +4847,49 @@ def where(condition, input=None, other=None):  # noqa: A002 (PyTorch's names)
     return Where.apply(condition if isinstance(condition, Tensor) else cond, a, b)
 
 
-def tensor(data, dtype=None, requires_grad=False):
-    """A new Tensor holding a copy of ``data`` (Python floats -> float32, ints -> int64; arrays keep their dtype)."""
+def _factory_device(device, like=None):
+    """The device a factory's ``device=`` names, 'cpu' or 'cuda' (asking for CUDA where there is none is
+    CUDAUnavailableError); without one, ``like``'s device (the ``*_like`` factories) or the CPU."""
+    if device is None:
+        return dispatch.CPU if like is None else dispatch.device_of(like)
+    return _device_name(device)
+
+
+def _placed(array, device, requires_grad=False):
+    """A new leaf of ``array`` (built on the host) on the factory's ``device``."""
+    return Tensor(M.to_device(array, _factory_device(device)), requires_grad=requires_grad)
+
+
+def tensor(data, dtype=None, requires_grad=False, *, device=None):
+    """A new Tensor holding a copy of ``data`` (Python floats -> float32, ints -> int64; arrays keep their
+    dtype), on ``device`` (default: ``data``'s device, the CPU for Python data)."""
     if isinstance(data, Tensor):
         data = data.data
+    target = _factory_device(device, data)
+    if dispatch.device_of(data) == dispatch.CUDA:  # a copy, cast on the device
+        data = M.copy(data) if dtype is None or np.dtype(dtype) == np.dtype(data.dtype) else \
+            M.astype(data, np.dtype(dtype))
+        return Tensor(M.to_device(data, target), requires_grad=requires_grad)
     if isinstance(data, np.ndarray):
         data = data.copy()
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    return Tensor(M.to_device(Tensor(data, dtype=dtype).data, target), requires_grad=requires_grad)
 
 
 def _float_dtype(dtype):
     return np.dtype(_DEFAULT_DTYPE if dtype is None else dtype)
 
 
-def zeros(*size, dtype=None, requires_grad=False):
-    return Tensor(M.zeros(_shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return Tensor(M.zeros(_shape_args(size, "size"), _float_dtype(dtype), like=_factory_device(device)),
+                  requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
-    return Tensor(M.ones(_shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return Tensor(M.ones(_shape_args(size, "size"), _float_dtype(dtype), like=_factory_device(device)),
+                  requires_grad=requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size, fill_value, dtype=None, requires_grad=False, *, device=None):
     """Filled with ``fill_value``; dtype from it when not given (float -> float32, int -> int64, bool)."""
     if dtype is None:
         dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, numbers.Integral) \
@@ -4856,7 +4897,14 @@ def full(size, fill_value, dtype=None, requires_grad=False):
     size = _shape_args((size,) if isinstance(size, numbers.Integral) else tuple(size), "size")
     dtype = np.dtype(dtype)
     _fill_value(fill_value, dtype, "full")
-    return Tensor(M.full(size, fill_value, dtype), requires_grad=requires_grad)
+    return Tensor(M.full(size, fill_value, dtype, like=_factory_device(device)), requires_grad=requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    """The ``n`` x ``m`` (default ``n`` x ``n``) matrix with ones on the diagonal, as ``torch.eye``."""
+    n = shapes.integer(n, "n", lo=0)
+    m = n if m is None else shapes.integer(m, "m", lo=0)
+    return _placed(np.eye(n, m, dtype=_float_dtype(dtype)), device, requires_grad)
 
 
 def _fill_value(value, dtype, where):
@@ -4873,46 +4921,52 @@ def _like(t):
     return t.data if isinstance(t, Tensor) else np.asarray(t)
 
 
-def empty(*size, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of ``size`` whose values are not to be relied on, as ``torch.empty``; numconv fills it
     with zeros (uninitialized host memory would hand out what an earlier array left there)."""
-    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def empty_like(input, dtype=None, requires_grad=False):  # noqa: A002
-    return zeros_like(input, dtype=dtype, requires_grad=requires_grad)
+def empty_like(input, dtype=None, requires_grad=False, *, device=None):  # noqa: A002
+    return zeros_like(input, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def zeros_like(input, dtype=None, requires_grad=False):  # noqa: A002
+def zeros_like(input, dtype=None, requires_grad=False, *, device=None):  # noqa: A002
     a = _like(input)
-    return Tensor(M.zeros(a.shape, _dtype(dtype) or a.dtype, like=a), requires_grad=requires_grad)
+    return Tensor(M.zeros(a.shape, _dtype(dtype) or a.dtype, like=_factory_device(device, a)),
+                  requires_grad=requires_grad)
 
 
-def ones_like(input, dtype=None, requires_grad=False):  # noqa: A002
+def ones_like(input, dtype=None, requires_grad=False, *, device=None):  # noqa: A002
     a = _like(input)
-    return Tensor(M.ones(a.shape, _dtype(dtype) or a.dtype, like=a), requires_grad=requires_grad)
+    return Tensor(M.ones(a.shape, _dtype(dtype) or a.dtype, like=_factory_device(device, a)),
+                  requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad=False):  # noqa: A002
+def full_like(input, fill_value, dtype=None, requires_grad=False, *, device=None):  # noqa: A002
     a = _like(input)
     dtype = _dtype(dtype) or np.dtype(a.dtype)
     _fill_value(fill_value, dtype, "full_like")
-    return Tensor(M.full(a.shape, fill_value, dtype, like=a), requires_grad=requires_grad)
+    return Tensor(M.full(a.shape, fill_value, dtype, like=_factory_device(device, a)), requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, generator=None):
-    """Standard normal draws from numconv's global generator (or ``generator``)."""
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal draws from numconv's global generator (or ``generator``); on a GPU (``device``),
+    drawn there from a stream that ``generator`` seeds."""
     rng = generator if generator is not None else _random.generator()
-    return Tensor(M.standard_normal(rng, _shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(M.standard_normal(rng, _shape_args(size, "size"), _float_dtype(dtype),
+                                    like=_factory_device(device)), requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False, generator=None):
-    """U[0, 1) draws from numconv's global generator (or ``generator``)."""
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """U[0, 1) draws from numconv's global generator (or ``generator``); on a GPU (``device``), drawn
+    there from a stream that ``generator`` seeds."""
     rng = generator if generator is not None else _random.generator()
-    return Tensor(M.uniform(rng, _shape_args(size, "size"), _float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(M.uniform(rng, _shape_args(size, "size"), _float_dtype(dtype), like=_factory_device(device)),
+                  requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=np.int64, generator=None, requires_grad=False):
+def randint(low, high=None, size=(), dtype=np.int64, generator=None, requires_grad=False, *, device=None):
     """Integers in [low, high) (``randint(high, size)`` starts at 0), as ``torch.randint``; ``dtype``
     any integer, float or bool dtype (the integers stored in it)."""
     if isinstance(high, (tuple, list)) and size == ():  # randint(high, size), PyTorch's usual call
@@ -4927,25 +4981,25 @@ def randint(low, high=None, size=(), dtype=np.int64, generator=None, requires_gr
         raise TypeError(f"randint: dtype must be an integer, float or bool dtype, got {dtype}")
     rng = generator if generator is not None else _random.generator()
     draws = M.integers(rng, low, high, _shape_args(tuple(size) if not isinstance(size, int) else (size,)),
-                       dtype if dtype.kind in "iu" else np.int64)
+                       dtype if dtype.kind in "iu" else np.int64, like=_factory_device(device))
     return Tensor(draws if draws.dtype == dtype else M.astype(draws, dtype), requires_grad=requires_grad)
 
 
-def rand_like(input, dtype=None, requires_grad=False, generator=None):  # noqa: A002
-    """U[0, 1) draws of ``input``'s shape and float dtype (or ``dtype``)."""
+def rand_like(input, dtype=None, requires_grad=False, generator=None, *, device=None):  # noqa: A002
+    """U[0, 1) draws of ``input``'s shape, device and float dtype (or ``dtype``, ``device``)."""
     a = _like(input)
     return rand(*a.shape, dtype=_dtype(dtype) or _float_dtype(a.dtype if a.dtype.kind == "f" else None),
-                requires_grad=requires_grad, generator=generator)
+                device=_factory_device(device, a), requires_grad=requires_grad, generator=generator)
 
 
-def randn_like(input, dtype=None, requires_grad=False, generator=None):  # noqa: A002
-    """Standard normal draws of ``input``'s shape and float dtype (or ``dtype``)."""
+def randn_like(input, dtype=None, requires_grad=False, generator=None, *, device=None):  # noqa: A002
+    """Standard normal draws of ``input``'s shape, device and float dtype (or ``dtype``, ``device``)."""
     a = _like(input)
     return randn(*a.shape, dtype=_dtype(dtype) or _float_dtype(a.dtype if a.dtype.kind == "f" else None),
-                 requires_grad=requires_grad, generator=generator)
+                 device=_factory_device(device, a), requires_grad=requires_grad, generator=generator)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False):
+def linspace(start, end, steps, dtype=None, requires_grad=False, *, device=None):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32, or ``dtype``), as
     PyTorch computes them (``_linspace``)."""
     for name, v in (("start", start), ("end", end)):
@@ -4953,8 +5007,8 @@ def linspace(start, end, steps, dtype=None, requires_grad=False):
     steps = shapes.integer(steps, "steps", 0)
     dtype = _float_dtype(dtype)
     if dtype.kind in "iu":  # PyTorch truncates the ends first, then each value
-        return Tensor(np.trunc(np.linspace(int(start), int(end), steps)).astype(dtype))
-    return Tensor(_linspace(float(start), float(end), steps, dtype), requires_grad=requires_grad)
+        return _placed(np.trunc(np.linspace(int(start), int(end), steps)).astype(dtype), device)
+    return _placed(_linspace(float(start), float(end), steps, dtype), device, requires_grad)
 
 
 def _linspace(start, end, steps, dtype):
@@ -4982,25 +5036,30 @@ def from_numpy(ndarray):
     return Tensor(ndarray)
 
 
-def as_tensor(data, dtype=None):
-    """``data`` as a Tensor without a copy where it can be (a Tensor or NumPy array of the dtype), as
-    ``torch.as_tensor``; anything else as ``tensor(data)``."""
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a Tensor without a copy where it can be (a Tensor or NumPy array of the dtype and
+    device), as ``torch.as_tensor``; anything else as ``tensor(data)``. A Tensor converted stays in
+    its graph."""
     if isinstance(data, Tensor):
-        return data if dtype is None else data.astype(dtype)
+        data = data if dtype is None else data.astype(dtype)
+        return data if device is None else data.to(device)
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype) and \
             data.dtype.kind in "biu" + ("f" if data.dtype in (np.float32, np.float64) else ""):
+        return Tensor(M.to_device(data, _factory_device(device)))
+    if dispatch.device_of(data) == dispatch.CUDA and (dtype is None or np.dtype(dtype) == np.dtype(data.dtype)) \
+            and _factory_device(device, data) == dispatch.CUDA:
         return Tensor(data)
-    return tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
 
 
-def randperm(n, generator=None):
-    """A random permutation of 0..n-1 (int64)."""
+def randperm(n, generator=None, *, dtype=np.int64, device=None, requires_grad=False):
+    """A random permutation of 0..n-1 (int64, or ``dtype``)."""
     n = shapes.integer(n, "n", lo=0)
     rng = generator if generator is not None else _random.generator()
-    return Tensor(M.permutation(rng, n))
+    return _placed(M.permutation(rng, n).astype(dtype, copy=False), device, requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, *, device=None):
     """[start, end) by ``step``: int64 when all are ints, else float32 (or ``dtype``)."""
     if end is None:
         start, end = 0, start
@@ -5018,7 +5077,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         raise ValueError("arange: step must not be zero")
     if (end - start) * step < 0:
         raise ValueError(f"arange: step={step!r} goes away from end={end!r} starting at {start!r}")
-    return Tensor(M.arange(start, end, step, np.dtype(dtype)), requires_grad=requires_grad)
+    return _placed(M.arange(start, end, step, np.dtype(dtype)), device, requires_grad)
 
 
 manual_seed = _random.manual_seed

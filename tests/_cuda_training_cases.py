@@ -1255,9 +1255,64 @@ def double_backward_cases():
             same(gd.data, gc.numpy(), f"gradient {i}", rtol=1e-9, atol=1e-11)
 
 
+def composite_cases():
+    """numconv/composite.py's functions (compositions of Tensor ops) on device tensors with backward,
+    against the same on the CPU; the factories' ``device='cuda'`` (tests/test_composite.py)."""
+    r = lambda *s: RNG.standard_normal(s)  # noqa: E731
+    with checking("composite", "einsum: matmul, batched, diagonal, three operands, ellipsis, size-1 broadcast"):
+        both(lambda a, b: nc.einsum("bij,bkj->bik", a, b), r(2, 3, 4), r(2, 5, 4))
+        both(lambda a: nc.einsum("iij->j", a) + nc.einsum("ii", a[:, :, 0]), r(3, 3, 2))
+        both(lambda a, b, c: nc.einsum("ijk,jl,kl->il", a, b, c), r(2, 3, 4), r(3, 5), r(4, 5))
+        both(lambda a, b: nc.einsum("...ij,...jk->...ik", a, b), r(2, 1, 3, 4), r(5, 4, 2))
+        both(lambda a, b: nc.einsum("ij,kj->ik", a, b), r(2, 1), r(4, 3))
+    with checking("composite", "tensordot, cdist (differences and matmul), meshgrid"):
+        both(lambda a, b: nc.tensordot(a, b, ([1, 0], [0, 1])), r(3, 4, 5), r(4, 3, 2))
+        x1, x2 = r(30, 3), r(4, 3)
+        x2[0] = x1[1]  # a zero distance: value and gradient 0 on both devices
+        for p in (0.0, 1.0, 1.5, 2.0, np.inf):
+            both(lambda a, b, p=p: nc.cdist(a, b, p), x1[:6], x2)
+        both(lambda a, b: nc.cdist(a, b), x1, r(4, 3))  # more than 25 rows: the matmul form (whose rounding
+        # near a zero distance differs between the devices' matmuls, as between torch's and NumPy's)
+        both(lambda a, b: nc.meshgrid(a, b, indexing="xy")[0] * nc.meshgrid(a, b)[1].T, r(3), r(4))
+    with checking("composite", "take_along_dim (device indices), tensor_split, stacks, broadcast_tensors"):
+        both(lambda a, i: nc.take_along_dim(a, i, 1) + a.take_along_dim(i[:, :1], -1), r(3, 4),
+             RNG.integers(0, 4, (3, 2)))
+        both(lambda a: nc.cat([p * float(k + 1) for k, p in enumerate(a.tensor_split([1, 3], 1))], 1), r(2, 5))
+        both(lambda a, b: nc.hstack([a, b]) + nc.vstack([a, b]).reshape(2, 6) + nc.dstack([a, b]).reshape(2, 6),
+             r(2, 3), r(2, 3))
+        both(lambda a, b: nc.broadcast_tensors(a, b)[0] * nc.atleast_3d(b)[..., 0], r(3, 1), r(2))
+    with checking("composite", "the factories' device='cuda' and the *_like/new_* factories' devices"):
+        on = lambda t, want: t.device == want or (_ for _ in ()).throw(  # noqa: E731
+            AssertionError(f"{want} factory gave a tensor on {t.device}"))
+        for name, make in (("zeros", lambda **k: nc.zeros(2, 3, **k)), ("full", lambda **k: nc.full((3,), 2.5, **k)),
+                           ("eye", lambda **k: nc.eye(3, 4, **k)), ("arange", lambda **k: nc.arange(7, **k)),
+                           ("linspace", lambda **k: nc.linspace(-1, 1, 5, **k)),
+                           ("tensor", lambda **k: nc.tensor([[1, 2], [3, 4]], **k)),
+                           ("as_tensor", lambda **k: nc.as_tensor(np.arange(3.0), **k))):
+            got, want = make(device="cuda"), make()
+            on(got, "cuda")
+            same(got.data, want.numpy(), name)
+        for make in (lambda **k: nc.rand(3, 5, **k), lambda **k: nc.randn(4, **k),
+                     lambda **k: nc.randint(0, 3, (9,), **k), lambda **k: nc.randperm(5, **k)):
+            on(make(device="cuda"), "cuda")
+        x = nc.randn(3, requires_grad=True, device="cuda")
+        on(x, "cuda")
+        (x * 2.0).sum().backward()
+        on(x.grad, "cuda")
+        d = nc.ones(2).cuda()
+        for t in (nc.zeros_like(d), nc.rand_like(d), d.new_zeros(3), d.new_tensor([1.0]), nc.tensor(d)):
+            on(t, "cuda")
+        for t in (nc.zeros_like(d, device="cpu"), d.new_ones(2, device="cpu"), nc.tensor(d, device="cpu")):
+            on(t, "cpu")
+        on(nc.ones_like(nc.ones(2), device="cuda"), "cuda")
+        copy = nc.tensor(d)
+        copy.data[0] = 5.0
+        assert float(d[0].item()) == 1.0, "tensor() of a device tensor shares its memory"
+
+
 GROUPS = [math_cases, elementwise_function_cases, unsupported_cases, autograd_cases, shape_method_cases,
           reduction_method_cases, edge_cases_found_by_review, edge_cases_found_by_review_2, layer_math_cases,
-          inplace_cases, random_cases, optim_cases, module_cases, training_cases, double_backward_cases]
+          inplace_cases, random_cases, optim_cases, module_cases, training_cases, double_backward_cases, composite_cases]
 
 
 def main(argv) -> int:

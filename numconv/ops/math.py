@@ -56,21 +56,29 @@ def _host_index(index):
 # ----------------------------------------------------------------------------- creation
 
 
+def _wants_cuda(like):
+    """Whether ``like`` puts a new array on the GPU: an array there, or the device name 'cuda' (the
+    factories' ``device=``); None, host arrays and 'cpu' put it on the CPU."""
+    if isinstance(like, str):
+        return like == dispatch.CUDA
+    return like is not None and _on_cuda(like)
+
+
 def zeros(shape, dtype, like=None):
-    """Zeros on ``like``'s device (the CPU without ``like``)."""
-    if like is not None and _on_cuda(like):
+    """Zeros on ``like``'s device (an array, or a device name; the CPU without ``like``)."""
+    if _wants_cuda(like):
         return _cu_full(shape, 0, dtype)
     return np.zeros(shape, dtype=dtype)
 
 
 def ones(shape, dtype, like=None):
-    if like is not None and _on_cuda(like):
+    if _wants_cuda(like):
         return _cu_full(shape, 1, dtype)
     return np.ones(shape, dtype=dtype)
 
 
 def full(shape, value, dtype, like=None):
-    if like is not None and _on_cuda(like):
+    if _wants_cuda(like):
         return _cu_full(shape, value, dtype)
     return np.full(shape, value, dtype=dtype)
 
@@ -94,21 +102,21 @@ def arange(start, stop, step, dtype):
 def standard_normal(rng, shape, dtype, like=None):
     """N(0, 1) draws from the NumPy Generator ``rng`` (float32 drawn natively, not rounded from float64);
     on ``like``'s device when it is a device array (a different stream: see the module docstring)."""
-    if like is not None and _on_cuda(like):
+    if _wants_cuda(like):
         return _cu_random("normal", rng, shape, dtype)
     return _a(rng.standard_normal(shape, dtype=dtype))
 
 
 def uniform(rng, shape, dtype, like=None):
     """U[0, 1) draws from ``rng``; on ``like``'s device when it is a device array."""
-    if like is not None and _on_cuda(like):
+    if _wants_cuda(like):
         return _cu_random("uniform", rng, shape, dtype)
     return _a(rng.random(shape, dtype=dtype))
 
 
 def integers(rng, low, high, shape, dtype=np.int64, like=None):
     """Integers in [low, high) from ``rng``; on ``like``'s device when it is a device array."""
-    if like is not None and _on_cuda(like):
+    if _wants_cuda(like):
         return _cu_random("integers", rng, shape, dtype, low, high)
     return _a(rng.integers(low, high, size=shape, dtype=dtype))
 
