@@ -1307,9 +1307,10 @@ def tanhshrink(input):
 
 @_arrays_in_arrays_out
 def threshold(input, threshold, value, inplace=False):
-    """x where x > threshold, else value; with ``inplace`` written into input, which is returned."""
+    """x where x > threshold, else value (NaN stays NaN, as PyTorch's); with ``inplace`` written into
+    input, which is returned."""
     th, value = shapes.real(threshold, "threshold"), shapes.real(value, "value")
-    return _written_back(_float(input, "input"), inplace, lambda x: where(M.compare("gt", x.data, th), x, value))
+    return _written_back(_float(input, "input"), inplace, lambda x: where(M.compare("le", x.data, th), value, x))
 
 
 def _inplace_twin(fn):
@@ -1332,18 +1333,25 @@ del _fn
 
 @_arrays_in_arrays_out
 def hardshrink(input, lambd=0.5):
-    """x where |x| > lambd, else 0."""
+    """x where |x| > lambd, else 0 (NaN stays NaN, with a zero gradient, as PyTorch's)."""
     lambd = shapes.real(lambd, "lambd")
     x = _float(input, "input")
-    return where(M.compare("gt", M.abs(x.data), lambd), x, 0.0)
+    return _nan_kept(x, where(M.compare("gt", M.abs(x.data), lambd), x, 0.0))
+
+
+def _nan_kept(x, y):
+    """``y`` with NaN wherever ``x`` is NaN; no gradient flows there (the shrinks' comparisons sent it to 0)."""
+    return where(M.compare("ne", x.data, x.data), np.nan, y)
 
 
 @_arrays_in_arrays_out
 def softshrink(input, lambd=0.5):
-    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (lambd >= 0)."""
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (lambd >= 0; NaN stays NaN, with a
+    zero gradient, as PyTorch's)."""
     lambd = shapes.real(lambd, "lambd", 0.0)
     x = _float(input, "input")
-    return where(M.compare("gt", x.data, lambd), x - lambd, where(M.compare("lt", x.data, -lambd), x + lambd, 0.0))
+    return _nan_kept(x, where(M.compare("gt", x.data, lambd), x - lambd,
+                              where(M.compare("lt", x.data, -lambd), x + lambd, 0.0)))
 
 
 @_arrays_in_arrays_out

@@ -336,3 +336,18 @@ def test_pdist_matches_torch(p, rng):
         F.pdist(x, -1.0)
     with pytest.raises(ValueError, match=r"\(N, M\)"):
         F.pdist(x[0], p)
+
+
+@pytest.mark.parametrize("name", ["threshold", "hardshrink", "softshrink"])
+def test_nan_and_infinities_pass_through_as_torchs(name, rng, torch):
+    """NaN stays NaN (it is not above the threshold, nor at most it), with torch's gradient there."""
+    ours, theirs = CASES[name][:2]
+    a = rng.standard_normal(9)
+    a[:4] = [np.nan, np.inf, -np.inf, 0.5]
+    x = nc.Tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    y, yt = ours(x), theirs(torch.nn.functional, t)
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
