@@ -32,5 +32,5 @@ __all__ = [
     "random", "shapes", "split", "chunk", "stack", "where", "tensor", "zeros", "zeros_like", "__version__",
     "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
     "as_tensor", "bool_", "empty", "empty_like", "from_numpy", "int32", "linspace", "rand_like", "randn_like",
-    "methods", *methods.NAMES, "eye", "composite", *composite.__all__,
+    "methods", *methods.__all__, "eye", "composite", *composite.__all__,
 ]

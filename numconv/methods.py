@@ -25,7 +25,7 @@ NAMES = (
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "sinh", "cosh", "tanh", "sigmoid",
     "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh",
     "erf", "erfc", "hypot", "copysign", "logaddexp", "xlogy", "heaviside", "relu", "deg2rad", "rad2deg",
-    "logaddexp2", "fmax", "fmin", "float_power", "ldexp", "logit", "sinc",
+    "logaddexp2", "fmax", "fmin", "float_power", "ldexp", "logit", "sinc", "erfinv", "lgamma", "digamma", "mvlgamma",
     "floor", "ceil", "round", "trunc", "fix", "frac", "clamp", "clip", "clamp_min", "clamp_max",
     # bitwise and logical
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
@@ -83,4 +83,13 @@ def _function(name):
 
 
 globals().update({name: _function(name) for name in NAMES})
-__all__ = list(NAMES)
+
+
+def polygamma(n, input):  # noqa: A002 (PyTorch's name and order: the order first)
+    """``input.polygamma(n)``: the n-th derivative of digamma, as ``torch.polygamma(n, input)``."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"numconv.polygamma: input must be a Tensor, got {type(input).__name__}")
+    return input.polygamma(n)
+
+
+__all__ = [*NAMES, "polygamma"]

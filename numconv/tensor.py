@@ -644,6 +644,8 @@ _DERIVATIVES = {
     "arctanh": lambda g, a, y: M.divide(g, M.subtract(1, M.multiply(a, a))),  # cancellation near 1
     "erf": lambda g, a, y: M.multiply(g, _erf_slope(a)),
     "erfc": lambda g, a, y: M.negative(M.multiply(g, _erf_slope(a))),
+    "lgamma": lambda g, a, y: M.multiply(g, M.polygamma(0, a)),
+    "erfinv": lambda g, a, y: M.multiply(g, M.multiply(M.exp(M.multiply(y, y)), math.sqrt(math.pi) / 2)),
     "floor": _zero_gradient, "ceil": _zero_gradient, "rint": _zero_gradient, "trunc": _zero_gradient,
     "sgn": _zero_gradient,
 }
@@ -676,6 +678,8 @@ _GRAPH_DERIVATIVES = {
     "arctanh": lambda g, a, y: g / (1 - a * a),
     "erf": lambda g, a, y: g * (-(a * a)).exp() * (2 / math.sqrt(math.pi)),
     "erfc": lambda g, a, y: -(g * (-(a * a)).exp() * (2 / math.sqrt(math.pi))),
+    "lgamma": lambda g, a, y: g * Polygamma.apply(a, n=0),
+    "erfinv": lambda g, a, y: g * (y * y).exp() * (math.sqrt(math.pi) / 2),
     "floor": _graph_zero, "ceil": _graph_zero, "rint": _graph_zero, "trunc": _graph_zero, "sgn": _graph_zero,
 }
 
@@ -700,6 +704,26 @@ class Elementwise(Function):
     def graph_backward(ctx, g):
         a, y = ctx.saved
         return _GRAPH_DERIVATIVES[ctx.name](g, ctx.input(0, a), ctx.output(0, y))
+
+
+class Polygamma(Function):
+    """y = the n-th derivative of digamma at a (n = 0: digamma); the gradient is the next one's."""
+
+    @staticmethod
+    def forward(ctx, a, n):
+        ctx.n = n
+        ctx.save_for_backward(a)
+        return M.polygamma(n, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved
+        return M.multiply(g, M.polygamma(ctx.n + 1, a))
+
+    @staticmethod
+    def graph_backward(ctx, g):
+        a, = ctx.saved
+        return g * Polygamma.apply(ctx.input(0, a), n=ctx.n + 1)
 
 
 class Fmod(Function):
@@ -3128,6 +3152,34 @@ class Tensor:
         """1 - erf(self), accurate where erf is near 1."""
         return self._elementwise("erfc")
 
+    def erfinv(self):
+        """The inverse of erf on [-1, 1] (+-inf at +-1, NaN beyond; ``kernels/special.py``)."""
+        return self._elementwise("erfinv")
+
+    def lgamma(self):
+        """log |Gamma(self)|: inf at the poles 0, -1, -2, ...; the gradient is digamma."""
+        return self._elementwise("lgamma")
+
+    def digamma(self):
+        """Gamma'(x) / Gamma(x): -inf at +0, inf at -0, NaN at the negative integers, as PyTorch's."""
+        return self.polygamma(0)
+
+    def polygamma(self, n):
+        """The ``n``-th derivative of digamma (``n`` = 0: digamma itself), as ``torch.polygamma(n, self)``;
+        (-1)^(n+1) inf at the poles."""
+        n = shapes.integer(n, "polygamma: n", 0)
+        return Polygamma.apply(self._floating(), n=n)
+
+    def mvlgamma(self, p):
+        """The log of the multivariate gamma function of dimension ``p``, as ``torch.mvlgamma``: sum over
+        i < p of lgamma(self - i/2), plus p (p - 1) / 4 log(pi). Every element must be above (p - 1) / 2."""
+        p = shapes.integer(p, "mvlgamma: p", 1)
+        x = self._floating()
+        if x.numel() and not bool((x > (p - 1) / 2).all()):
+            raise ValueError(f"mvlgamma: all elements must be greater than (p - 1) / 2 = {(p - 1) / 2} for p={p}")
+        steps = arange(p, dtype=x.dtype).to(x.device) * -0.5
+        return (x.unsqueeze(-1) + steps).lgamma().sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+
     arcsin, arccos, arctan = asin, acos, atan
 
     def square(self):
@@ -4736,7 +4788,8 @@ _INPLACE_TWINS = (
     "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
     "cumsum", "cumprod", "tril", "triu", "deg2rad", "rad2deg", "asinh", "acosh", "atanh", "arcsinh", "arccosh",
-    "arctanh", "float_power", "ldexp", "logit", "sinc",  # (PyTorch has no logaddexp2_, fmax_, fmin_)
+    "arctanh", "float_power", "ldexp", "logit", "sinc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma",
+    # (PyTorch has no logaddexp2_, fmax_, fmin_)
 )
 for _name in _INPLACE_TWINS:
     assert not hasattr(Tensor, _name + "_"), _name

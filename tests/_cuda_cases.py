@@ -620,6 +620,42 @@ def elementwise_cases():
         case("elementwise", f"erfc {tag}", M.erfc, x)
 
 
+def special_cases():
+    """The special functions' kernel (``kernels.cuda.special``: lgamma, digamma and polygamma, erfinv)
+    in both float dtypes, on values that visit every branch: the poles, both zeros, both infinities,
+    NaN, the reflection below 0, the recurrence and the series, erfinv's centre, tail and +-1. The
+    CPU compiles C's lgamma, log and erfc, the simulator runs Python's: agreement to 1e-13 relative in
+    float64, and to 2 roundings in float32 (where a last-bit difference in float64 can round apart)."""
+    from numconv.ops import math as M
+
+    edges = [0.0, -0.0, -1.0, -2.0, -2.5, -7.25, 0.5, 1.4616321449683622, 1e-30, 3.0, 12.5, 1e10, 1e30,
+             np.inf, -np.inf, np.nan]
+    ends = [1.0, -1.0, 0.0, -0.0, 0.999999, -0.75, 0.5, 0.49, 1.5, -2.0, np.nan, np.inf]
+    for dtype in (np.float64, np.float32):
+        tag = np.dtype(dtype).name
+        x = rand(3, 5, 4) * 6
+        x.reshape(-1)[: len(edges)] = edges
+        y = np.tanh(rand(3, 5, 4))
+        y.reshape(-1)[: len(ends)] = ends
+        if dtype == np.float64:
+            x.reshape(-1)[-3:] = [1e300, -1e300, 2.6e305]  # lgamma's overflow
+            y.reshape(-1)[-2:] = [1 - 2.0 ** -53, -(1 - 2.0 ** -52)]  # erfinv's far tail
+        x, y = x.astype(dtype), y.astype(dtype)
+        runs = [("lgamma", M.lgamma, x), ("erfinv", M.erfinv, y)] + [
+            (f"polygamma n={n}", lambda a, n=n: M.polygamma(n, a), x) for n in (0, 1, 2, 5)]
+        for name, fn, a in runs:
+            with checking("special", f"{name} {tag}"):
+                want, got = fn(a), fn(dev(a))
+                assert is_device(got) and got.dtype == want.dtype, f"{type(got).__name__} {got.dtype}"
+                g = host(got)
+                both_nan = np.isnan(g) & np.isnan(want)
+                same_inf = np.isinf(want) & (g == want)
+                with np.errstate(invalid="ignore"):
+                    close = np.abs(g - want) <= (1e-13 if dtype == np.float64 else 3e-7) * np.abs(want) + 1e-300
+                bad = ~(both_nan | same_inf | close)
+                assert not bad.any(), f"at {a[bad][:4]}: CUDA {g[bad][:4]}, CPU {want[bad][:4]}"
+
+
 def norm_cases():
     """Batch normalization's kernels (``ops.norm``): statistics, output, gradients and the running
     statistics' update, on channels cut into one part and into several (``BN_CHUNK``)."""
@@ -799,7 +835,7 @@ def mirror_problems() -> list[str]:
     import importlib
 
     problems = []
-    for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise", "scan", "ctc"):
+    for family in ("conv", "pool", "pad", "unfold", "norm", "resample", "elementwise", "scan", "ctc", "special"):
         cpu = importlib.import_module(f"numconv.kernels.cpu.{family}")
         gpu = importlib.import_module(f"numconv.kernels.cuda.{family}")
         for name, obj in vars(cpu).items():  # the compiled kernels, and the plain functions that pick one
@@ -892,7 +928,7 @@ def grid_sample_cases():
 
 
 GROUPS = [conv_cases, conv_transpose_cases, pool_cases, unpool_cases, unfold_cases, pad_cases, resample_cases,
-          elementwise_cases, norm_cases, scan_cases, ctc_cases, grid_sample_cases, device_cases]
+          elementwise_cases, special_cases, norm_cases, scan_cases, ctc_cases, grid_sample_cases, device_cases]
 
 
 def main(argv) -> int:

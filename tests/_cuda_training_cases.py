@@ -354,6 +354,8 @@ def elementwise_function_cases():
             both(lambda x: x.asinh() + x.atanh(), np.clip(a, -0.9, 0.9))
             both(lambda x: x.acosh(), np.abs(a) + 1.1)
             both(lambda x: x.log2() + x.log10(), np.abs(a) + 0.1)
+            both(lambda x: x.lgamma() + x.digamma() + x.polygamma(2) + x.mvlgamma(2), np.abs(a) + 0.7)
+            both(lambda x: x.erfinv(), np.tanh(a))
         with checking("elementwise", f"binary functions with backward {tag}"):
             for name in ("fmod", "atan2", "hypot", "copysign", "logaddexp", "xlogy"):
                 both(lambda x, y, name=name: getattr(x, name)(y), a, b)

@@ -20,7 +20,7 @@ A coordinate that is not finite samples NaN, sends no gradient into x, and gets 
 """
 import math
 
-from .scalar import with_primitives
+from .scalar import compiled_helpers
 
 BILINEAR, NEAREST, BICUBIC = 0, 1, 2
 ZEROS, BORDER, REFLECTION = 0, 1, 2
@@ -398,7 +398,4 @@ def compiled(wrap, called=None, names=(), **primitives):
     each calling the others' compiled forms: {name: compiled function}. ``names`` are compiled with
     ``called`` instead (the CPU's: called, not inlined, to keep the kernels' compile time down);
     ``primitives`` replace the functions the helpers call (``fmod``)."""
-    done = dict(primitives)
-    for name in HELPERS:
-        done[name] = (called if name in names else wrap)(with_primitives(globals()[name], **done))
-    return done
+    return compiled_helpers(globals(), HELPERS, wrap, called, names, **primitives)

@@ -16,6 +16,18 @@ def with_primitives(fn, **primitives):
                               fn.__closure__)
 
 
+def compiled_helpers(namespace, helpers, wrap, called=None, names=(), **primitives):
+    """The functions ``helpers`` (names in ``namespace``, each calling only those before it) compiled
+    with ``wrap``, a target's decorator for the functions its kernels call, each calling the others'
+    compiled forms: {name: compiled function}. ``names`` are compiled with ``called`` instead (the
+    CPU's: called, not inlined, to keep kernels' compile time down); ``primitives`` replace functions
+    the helpers call."""
+    done = dict(primitives)
+    for name in helpers:
+        done[name] = (called if name in names else wrap)(with_primitives(namespace[name], **done))
+    return done
+
+
 def lerp(start, end, weight, complement):
     """``start + weight * (end - start)`` evaluated as PyTorch's ``lerp`` (exact at both ends);
     ``complement`` is ``1 - weight`` in the same dtype."""

@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 
 from .. import dispatch
+from ..kernels import special as _special_codes  # LGAMMA, POLYGAMMA, ERFINV: the special kernel's codes
 
 _a = np.asarray  # NumPy returns scalars for 0-d results; the autograd wants arrays
 _builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
@@ -406,11 +407,38 @@ def _code(name):
 def _flat_kernel(name, like, *arrays, scalars=()):
     """The elementwise kernel ``name`` (``kernels.{cpu,cuda}.elementwise``) over flat views of
     same-shape arrays and then ``scalars``, into a new array like ``like``."""
+    return _flat_kernel_of("elementwise", name, like, *arrays, scalars=scalars)
+
+
+def _flat_kernel_of(family, name, like, *arrays, scalars=()):
+    """The kernel ``name`` of ``kernels.{cpu,cuda}.<family>`` over flat views of same-shape arrays and
+    then ``scalars``, into a new array like ``like``."""
     dev = dispatch.CUDA if _on_cuda(*arrays) else dispatch.CPU
     flat = [dispatch.view(dispatch.contiguous(a, dev), (-1,), dev) for a in arrays]
     out = dispatch.empty(tuple(like.shape), like.dtype, dev)
-    getattr(dispatch.kernels("elementwise", dev), name)(dispatch.view(out, (-1,), dev), *flat, *scalars)
+    getattr(dispatch.kernels(family, dev), name)(dispatch.view(out, (-1,), dev), *flat, *scalars)
     return out
+
+
+def lgamma(a):
+    """log |Gamma(a)| (``kernels/special.py``; float64 for an integer array)."""
+    return _special(a, "LGAMMA", 0)
+
+
+def polygamma(n, a):
+    """The n-th derivative of digamma (n = 0: digamma itself) at ``a``."""
+    return _special(a, "POLYGAMMA", n)
+
+
+def erfinv(a):
+    """The inverse of erf on [-1, 1]: +-inf at +-1, NaN beyond."""
+    return _special(a, "ERFINV", 0)
+
+
+def _special(a, code, n):
+    if np.dtype(a.dtype).kind != "f":
+        a = astype(a, np.float64)
+    return _flat_kernel_of("special", "special", a, a, scalars=(getattr(_special_codes, code), int(n)))
 
 
 def sigmoid(a):
