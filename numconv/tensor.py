@@ -748,7 +748,8 @@ class Fmod(Function):
 
 
 class Atan2(Function):
-    """The angle of the point (b, a): atan2(a, b); its gradient is (b, -a) / (a^2 + b^2)."""
+    """The angle of the point (b, a): atan2(a, b); its gradient is (b, -a) / (a^2 + b^2), and 0 where
+    a^2 + b^2 is 0 (at the origin, or where the squares underflow), as PyTorch's."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -759,7 +760,9 @@ class Atan2(Function):
     def backward(ctx, g):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad
-        scale = M.divide(g, M.add(M.multiply(a, a), M.multiply(b, b)))
+        square = M.add(M.multiply(a, a), M.multiply(b, b))
+        origin = M.compare("eq", square, 0)
+        scale = M.where(origin, M.zeros_like(g), M.divide(g, M.where(origin, M.full_like(square, 1), square)))
         return (M.multiply(scale, b) if na else None), (M.negative(M.multiply(scale, a)) if nb else None)
 
     @staticmethod
@@ -767,7 +770,9 @@ class Atan2(Function):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad
         at, bt = ctx.input(0, a), ctx.input(1, b)
-        scale = g / (at * at + bt * bt)
+        square = at * at + bt * bt
+        origin = M.compare("eq", square.data, 0)
+        scale = where(origin, 0.0, g / where(origin, 1.0, square))  # no inf anywhere in the graph
         return (scale * bt if na else None), (-(scale * at) if nb else None)
 
 

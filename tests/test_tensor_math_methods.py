@@ -389,3 +389,20 @@ def test_alpha_and_value_scale_in_the_promoted_dtype(torch):
           torch.from_numpy(i.astype(np.int32)).add(torch.tensor([True, False]), alpha=2))
     _same(X.xlogy(3), torch.xlogy(TX, 3))
     _same(I.xlogy(3.0), torch.xlogy(TI, 3.0))
+
+
+def test_atan2_gradient_at_the_origin_is_zero(torch):
+    """At (0, 0), and where a^2 + b^2 underflows, the gradient is 0 (PyTorch's), not 0 * inf = NaN;
+    double backward through it stays finite."""
+    a, b = np.array([0.0, 1e-170, 0.0, 2.0]), np.array([0.0, 0.0, 1e-170, -3.0])
+    x, y = nc.Tensor(a, requires_grad=True), nc.Tensor(b, requires_grad=True)
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    x.atan2(y).sum().backward()
+    tx.atan2(ty).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_array_equal(y.grad.numpy(), ty.grad.numpy())
+    np.testing.assert_array_equal(np.signbit(y.grad.numpy()), np.signbit(ty.grad.numpy()))
+    x, y = nc.Tensor(a, requires_grad=True), nc.Tensor(b, requires_grad=True)
+    gx, = nc.autograd.grad(x.atan2(y).sum(), x, create_graph=True)
+    (gx * gx).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all() and np.isfinite(y.grad.numpy()).all()
