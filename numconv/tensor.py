@@ -2506,7 +2506,10 @@ class Tensor:
         grad_mode = autograd.is_grad_enabled()
         refusal = _EXPANDED if fn is Expand and out.numel() != self.numel() else None  # elements repeated
         step = (fn, args, kwargs)
-        out._view = (_View(self, (step,), grad_mode, refusal) if self._view is None
+        # a view made a leaf (arange(6.).reshape(2, 3).requires_grad_()) is its own views' base, so that
+        # changing one of them in place is refused as for any leaf's
+        leaf_view = self._view is not None and self._node_ is None and self._requires_grad
+        out._view = (_View(self, (step,), grad_mode, refusal) if self._view is None or leaf_view
                      else self._view.then(*step, grad_mode, refusal))
 
     def _alias(self, out, refusal):

@@ -626,3 +626,24 @@ def test_found_by_the_views_review(torch, rng):
     assert quiet.requires_grad and "requires_grad=True" in repr(quiet)  # as torch's; using it raises
     with pytest.raises(RuntimeError, match="no_grad"):
         quiet * 1
+
+
+@pytest.mark.parametrize("change", [lambda a: a[0].add_(1), lambda a: a.view(6).mul_(2), lambda a: a.t().zero_(),
+                                    lambda a: a[:, 1].fill_(3), lambda a: a.select(0, 1).add_(1),
+                                    lambda a: a.unbind(0)[0].add_(1)])
+def test_a_view_made_a_leaf_refuses_changes_through_its_views(change, torch):
+    """arange(6.).reshape(2, 3).requires_grad_() is a leaf like any other: changing it in place through a
+    view of it raises (as in torch) and leaves its values alone; under no_grad() it goes through."""
+    a = nc.arange(6.0).reshape(2, 3).requires_grad_()
+    t = torch.arange(6.0).reshape(2, 3).requires_grad_()
+    with pytest.raises(RuntimeError):
+        change(t)
+    with pytest.raises(RuntimeError, match="a view of a leaf tensor that requires grad"):
+        change(a)
+    np.testing.assert_array_equal(a.detach().numpy(), np.arange(6.0).reshape(2, 3))
+    with nc.no_grad(), torch.no_grad():
+        change(a)
+        change(t)
+    np.testing.assert_array_equal(a.detach().numpy(), t.detach().numpy())
+    (a * a).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), 2 * t.detach().numpy())
