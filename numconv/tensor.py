@@ -2306,6 +2306,27 @@ class Tensor:
             raise RuntimeError(f"the truth value of a tensor with {self.numel()} elements is ambiguous")
         return bool(self.item())
 
+    def __index__(self):
+        """A one-element integer (or bool) tensor as a Python int, where Python asks for an index:
+        ``range(t)``, ``seq[t]``, as PyTorch's."""
+        if self.dtype.kind not in "biu" or self.numel() != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got dtype "
+                            f"{self.dtype} and shape {self.shape}")
+        return int(self.item())
+
+    def __format__(self, spec):
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``), as PyTorch's; others as ``str`` (with
+        an empty spec only)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    def __contains__(self, element):
+        """Whether any element equals ``element`` (a number or a tensor, compared by broadcasting)."""
+        if not isinstance(element, (Tensor, numbers.Number, np.generic)):
+            raise TypeError(f"Tensor.__contains__ takes a tensor or a number, got {type(element).__name__}")
+        return bool((self == element).any())
+
     def __getstate__(self):
         """What pickle and ``copy.deepcopy`` keep: everything but a view's link to the tensor it was taken
         from and a device copy's write-back, since the copy gets memory of its own."""

@@ -306,3 +306,30 @@ def test_inf_and_nan_arrive_without_numpy_warnings(rng, torch):
         warnings.simplefilter("error")
         for fn in cases:
             np.testing.assert_array_equal(fn(x, y).numpy(), fn(tx, ty).numpy())
+
+
+def test_format_contains_and_index_follow_torch(torch):
+    """f"{loss:.4f}" formats a 0-d tensor's number; ``x in t`` compares elementwise; a one-element integer
+    tensor is an index (range, list indexing); each against torch."""
+    import operator
+
+    for v, spec in ((0.123456, ".3f"), (2.5, ""), (3, "d"), (-7, ">5"), (1e-9, ".2e")):
+        assert format(nc.tensor(v), spec) == format(torch.tensor(v), spec)
+    assert format(nc.tensor([1.0, 2.0])) == str(nc.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError):
+        format(nc.tensor([1.0, 2.0]), ".2f")
+    a = np.arange(6.0).reshape(2, 3)
+    m, tm = nc.tensor(a), torch.tensor(a)
+    for element in (2.0, 7, -0.0, np.float64(5.0)):
+        assert (element in m) == (element in tm)
+    assert (nc.tensor(1.0) in m) and (nc.tensor([9.0, 9.0, 2.0]) in m) and not (nc.tensor([9.0]) in m)
+    with pytest.raises(TypeError, match="takes a tensor or a number"):
+        "a" in m  # noqa: B015
+    for i in (nc.tensor(3), nc.tensor([2]), nc.tensor(1, dtype=np.int32), nc.tensor(True)):
+        t = torch.tensor(i.numpy())
+        assert operator.index(i) == operator.index(t)
+        assert list(range(i)) == list(range(t))
+        assert [10, 20, 30, 40][i] == [10, 20, 30, 40][t]
+    for bad in (nc.tensor(2.0), nc.tensor([1, 2])):
+        with pytest.raises(TypeError, match="only integer tensors of a single element"):
+            operator.index(bad)
