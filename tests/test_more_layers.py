@@ -544,3 +544,35 @@ def test_gumbel_softmax_samples_the_categorical_and_hard_passes_the_soft_gradien
     np.testing.assert_allclose(g_hard, x.grad.numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="tau"):
         F.gumbel_softmax(logits, tau=0.0)
+
+
+@pytest.mark.parametrize("name,nd", [(f"{kind}Pad{nd}d", nd) for kind in ("Reflection", "Replication", "Circular")
+                                     for nd in (1, 2, 3)])
+def test_padding_layers_take_the_ranks_torchs_take(name, nd, rng, torch):
+    """(C, *) or (N, C, *) with nd spatial dimensions; other ranks are a ValueError naming the layer (torch
+    raises too), where numconv used to pad them."""
+    ours, theirs = getattr(nn, name)(1), getattr(torch.nn, name)(1)
+    for ndim in (nd + 1, nd + 2):
+        a = rng.standard_normal((3,) * ndim)
+        np.testing.assert_allclose(ours(nc.Tensor(a)).numpy(), theirs(torch.from_numpy(a)).numpy(), rtol=1e-12)
+    for ndim in (nd, nd + 3):
+        a = rng.standard_normal((3,) * ndim)
+        with pytest.raises((RuntimeError, NotImplementedError, ValueError)):
+            theirs(torch.from_numpy(a))
+        with pytest.raises(ValueError, match=f"{name} expects"):
+            ours(nc.Tensor(a))
+
+
+def test_unflatten_and_unbatched_instance_norm_take_arrays(rng, torch):
+    """Layers take NumPy arrays as the functional ops do (an array in, an array out)."""
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    out = nn.Unflatten(1, (2, 2))(a)
+    assert isinstance(out, np.ndarray) and out.shape == (3, 2, 2)
+    np.testing.assert_array_equal(out, a.reshape(3, 2, 2))
+    for layer, shape in (("InstanceNorm1d", (3, 7)), ("InstanceNorm2d", (3, 5, 5)), ("InstanceNorm3d", (3, 2, 3, 4))):
+        x = rng.standard_normal(shape).astype(np.float32)
+        got = getattr(nn, layer)(3)(x)
+        want = getattr(torch.nn, layer)(3)(torch.from_numpy(x)).numpy()
+        assert isinstance(got, np.ndarray)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(getattr(nn, layer)(3)(nc.Tensor(x)).numpy(), want, rtol=1e-5, atol=1e-5)

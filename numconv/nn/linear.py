@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import shapes
+from ..tensor import Tensor
 from . import init
 from ._utils import factory_dtype, positive_int
 from .module import Module
@@ -114,7 +115,9 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = shapes.integer(dim, "dim"), tuple(int(k) for k in unflattened_size)
 
     def forward(self, input):
-        return input.unflatten(self.dim, self.unflattened_size)
+        if isinstance(input, Tensor):
+            return input.unflatten(self.dim, self.unflattened_size)
+        return Tensor(input).unflatten(self.dim, self.unflattened_size).data  # an array in, an array (a view) out
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -150,11 +150,11 @@ class _InstanceNorm(_BatchNorm):
             raise ValueError(f"{type(self).__name__}({self.num_features}) got an input with {channels} channels "
                              f"(dimension {n - self._dims[0]} of shape {tuple(input.shape)})")
         unbatched = n == self._dims[0]
-        x = input.unsqueeze(0) if unbatched else input
+        x = input[None] if unbatched else input  # Tensors and arrays alike
         y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             self.training or not self.track_running_stats,
                             0.0 if self.momentum is None else self.momentum, self.eps)
-        return y.squeeze(0) if unbatched else y
+        return y[0] if unbatched else y
 
 
 class InstanceNorm1d(_InstanceNorm):

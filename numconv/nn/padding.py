@@ -33,6 +33,10 @@ class _PadNd(Module):
         self.padding = _padding(padding, self.nd)
 
     def forward(self, input):
+        ndim = len(input.shape)
+        if ndim not in (self.nd + 1, self.nd + 2):  # as PyTorch's: (C, *) or (N, C, *) with nd spatial dimensions
+            raise ValueError(f"{type(self).__name__} expects a {self.nd + 1}-d (unbatched) or {self.nd + 2}-d input, "
+                             f"got shape {tuple(input.shape)}")
         return F.pad(input, self.padding, self.mode)
 
     def extra_repr(self):
