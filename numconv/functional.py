@@ -266,11 +266,12 @@ def _indices(indices, expected_shape, batched, plane_shape, where="an input plan
     to ``expected_shape``, True where each is known to name a tap of its own window of ``spec``)."""
     if isinstance(indices, _OwnIndices):  # from this op's own forward, never handed out: no pass over them
         return _shaped(indices.array, expected_shape), True
-    shape = tuple(getattr(indices, "shape", ()))
+    dtype = shapes.array_dtype(indices, name)
+    shape = tuple(indices.shape)
     expect = tuple(expected_shape) if batched else tuple(expected_shape[1:])
     if shape != expect:
         raise ValueError(f"{name} must have shape {expect} (the pooled output's), got {shape}")
-    if np.dtype(indices.dtype).kind not in "iu":
+    if dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer array (as returned by return_indices=True), got dtype {indices.dtype}")
     plane = shapes.prod(plane_shape)
     if isinstance(indices, np.ndarray):
@@ -1456,6 +1457,7 @@ def one_hot(tensor, num_classes=-1):
         raise ValueError(f"one_hot class values must be non-negative, got {lo}")
     if hi >= num_classes:
         raise ValueError(f"one_hot class values must be smaller than num_classes={num_classes}, got {hi}")
+    shapes.output_fits(tuple(t.shape) + (num_classes,), "one_hot", f"num_classes={num_classes}")
     classes = M.to_device(np.arange(num_classes, dtype=np.int64), dispatch.device_of(t))
     return Tensor(M.astype(M.compare("eq", M.reshape(t, tuple(t.shape) + (1,)), classes), np.int64))
 
@@ -1471,7 +1473,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` of the broadcast shape, which the
     result drops, as ``torch.nn.functional.cosine_similarity`` (computed, as PyTorch's, as
     sum((x1 / max(||x1||, eps)) * (x2 / max(||x2||, eps))), the clamps outside autograd)."""
-    eps = shapes.real(eps, "eps")
+    eps = shapes.real(eps, "eps", 0.0)
     a, b = _floats(x1=x1, x2=x2)
     shape = _broadcast(x1=a, x2=b)
     dim = _dim(dim, len(shape))
@@ -2457,7 +2459,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     w = _class_weight(weight, x)
     logp = x.log_softmax(1)
     t_raw = _raw(target)
-    t_dtype = np.dtype(getattr(t_raw, "dtype", np.asarray(t_raw).dtype))
+    t_dtype = shapes.array_dtype(t_raw, "target") if hasattr(t_raw, "dtype") else np.asarray(t_raw).dtype
     if t_dtype.kind == "f":  # class probabilities
         in_shape = tuple(np.shape(_raw(input)))
         if tuple(np.shape(t_raw)) != in_shape:
@@ -2872,13 +2874,15 @@ class _Softplus(Function):
 @_arrays_in_arrays_out
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``: log(1 + exp(-target * input)),
-    then the reduction. target (+-1; float of input's dtype, or integers) broadcasts with input; not
-    differentiable (as PyTorch). Computed as a softplus, so it stays finite where PyTorch's
-    log1p(exp(-target * input)) overflows (-target * input > 88 in float32, 709 in float64)."""
+    then the reduction. target (+-1; float of input's dtype, or integers) broadcasts to input's shape
+    (PyTorch's output has input's shape, so a target cannot grow it); not differentiable (as PyTorch).
+    Computed as a softplus, so it stays finite where PyTorch's log1p(exp(-target * input)) overflows
+    (-target * input > 88 in float32, 709 in float64)."""
     _reduction(reduction, size_average, reduce)
     x = _float(input, "input")
     y = _labels(target, x, differentiable=False)
-    _broadcast(input=x, target=y)
+    if _broadcast(input=x, target=y) != x.shape:
+        raise ValueError(f"soft_margin_loss: target of shape {y.shape} must broadcast to input's shape {x.shape}")
     return _reduce(_Softplus.apply(-(y * x)), reduction)
 
 
@@ -3371,6 +3375,7 @@ def affine_grid(theta, size, align_corners=None):
     for ``grid_sample``. Differentiable in theta."""
     t = _float(theta, "theta")
     size = shapes.affine_grid_size(t.shape, size)
+    shapes.output_fits((size[0], *size[2:], len(size) - 2), "affine_grid", f"size={tuple(size)}")
     align = False if align_corners is None else shapes.flag(align_corners, "align_corners")
     spatial = size[2:]
 

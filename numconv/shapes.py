@@ -128,18 +128,24 @@ def out_size(n: int, k: int, s: int, d: int, lo: int, hi: int) -> int:
 # ----------------------------------------------------------------------------- arrays
 
 
-def array_info(x, name: str, ndims: tuple | None = None, what: str = ""):
-    """Check that ``x`` is a float32/float64 array with one of ``ndims`` dimensions."""
-    shape = getattr(x, "shape", None)
+def array_dtype(x, name: str) -> np.dtype:
+    """``x``'s dtype as NumPy's; a TypeError naming ``name`` when ``x`` is not an array, or is one whose
+    dtype NumPy cannot read (a torch CPU tensor, say)."""
     dtype = getattr(x, "dtype", None)
-    if shape is None or dtype is None:
+    if getattr(x, "shape", None) is None or dtype is None:
         raise TypeError(f"{name} must be an array (numpy.ndarray, numconv.Tensor or CUDA array), got {type(x).__name__}")
     try:
-        dtype = np.dtype(dtype)
-    except TypeError:  # a torch CPU tensor, say: its dtype is not NumPy's
+        return np.dtype(dtype)
+    except TypeError:
         raise TypeError(f"{name} must be an array (numpy.ndarray, numconv.Tensor or CUDA array), got "
                         f"{type(x).__module__}.{type(x).__name__} of dtype {dtype}; for a torch tensor pass "
                         f"{name}.numpy()") from None
+
+
+def array_info(x, name: str, ndims: tuple | None = None, what: str = ""):
+    """Check that ``x`` is a float32/float64 array with one of ``ndims`` dimensions."""
+    dtype = array_dtype(x, name)
+    shape = x.shape
     if dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must be float32 or float64, got dtype {dtype}; convert it first, e.g. {name}.astype(numpy.float32)"

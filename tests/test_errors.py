@@ -340,7 +340,7 @@ class TestUnpoolIndices:
         bad = (2, 3) + sp(nd - 1, 3) + (2,)
         check(VE, r"indices must have shape", lambda: unpool(y, ints(*bad), 2), str(y.shape), str(bad))
         check(VE, r"indices must have shape", lambda: unpool(y, ints(3, *sp(nd, 3)), 2), str((3,) + sp(nd, 3)))
-        check(VE, r"indices must have shape", lambda: unpool(y, [0, 1], 2), str(y.shape))
+        check(TE, r"indices must be an array", lambda: unpool(y, [0, 1], 2), "got list")
 
     def test_out_of_range(self, nd):
         unpool = getattr(F, f"max_unpool{nd}d")
@@ -817,9 +817,11 @@ def test_fuzzed_mistakes_raise_named_errors(call, error, words):
     (lambda L, t: L.group_norm(t(1, 4), 4), "more than 1 value per group"),
     (lambda L, t: L.group_norm(t(1, 2, 1, 1), 2), "more than 1 value per group"),
     (lambda L, t: L.prelu(t(2, 3), t(1, 1)), "weight must have 0 or 1 dimensions"),
+    (lambda L, t: L.soft_margin_loss(t(4, 1), t(4, 5)), "target of shape (4, 5) must broadcast to input's shape (4, 1)"),
+    (lambda L, t: L.cosine_similarity(t(3, 5), t(3, 5), eps=-1.0), "eps must be in [0.0"),
 ], ids=["bn_mean_only", "bn_var_only", "bn_eval_mean_only", "bn_eval_none", "bn_one_value", "bn_one_value_4d",
         "bn_one_sample_no_channels", "bn_train_eps_zero", "bn_empty_train_eps_zero", "bn_eval_eps_negative",
-        "gn_one_value", "gn_one_value_4d", "prelu_2d_weight"])
+        "gn_one_value", "gn_one_value_4d", "prelu_2d_weight", "soft_margin_target_grows", "cosine_negative_eps"])
 def test_refused_as_torch_before_any_kernel(call, words, torch):
     """Calls torch refuses (the first two ran here, updating only the running mean; the group norms
     gave the bias): a ValueError naming the arguments, before any kernel runs and any running statistic
@@ -968,3 +970,21 @@ def test_a_truthy_string_is_not_a_flag(method, args, flag):
     x = numconv.Tensor(np.random.default_rng(6).standard_normal((2, 3)))
     check(TypeError, rf"{flag} must be True or False", lambda: getattr(x, method)(*args, **{flag: "no"}), "'no'")
     getattr(x, method)(*args, **{flag: np.bool_(True)})  # NumPy's bools are bools
+
+
+@pytest.mark.usefixtures("no_kernels")
+def test_sizes_no_machine_holds_and_torch_tensors_where_arrays_go(torch):
+    """one_hot's and affine_grid's impossible outputs are a ValueError saying how large, not a
+    MemoryError; a CPU torch tensor as a target or as indices is a TypeError naming the argument."""
+    with pytest.raises(ValueError, match=r"one_hot: the output would have shape \(1, 1000000000000\)"):
+        F.one_hot(np.array([0]), 10**12)
+    with pytest.raises(ValueError, match="affine_grid: the output would have shape"):
+        F.affine_grid(RNG.standard_normal((1, 2, 3)), (1, 1, ABSURD, ABSURD), align_corners=False)
+    x = RNG.standard_normal((2, 3))
+    with pytest.raises(TypeError, match=r"target must be an array .* for a torch tensor pass target.numpy\(\)"):
+        F.cross_entropy(x, torch.tensor([0, 1]))
+    y = RNG.standard_normal((1, 1, 2, 2))
+    with pytest.raises(TypeError, match=r"indices must be an array .*torch.int64"):
+        F.max_unpool2d(y, torch.zeros(1, 1, 2, 2, dtype=torch.long), 2)
+    with pytest.raises(TypeError, match="indices must be an array .*got list"):
+        F.max_unpool2d(y, [[[[0, 1], [2, 3]]]], 2)
