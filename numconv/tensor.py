@@ -2064,31 +2064,67 @@ def _torch_layout(index, ndim):
     """Where PyTorch lays out ``x[index]`` otherwise than NumPy: None, or ``perm`` with
     ``torch_result = numpy_result.transpose(perm)``.
 
-    PyTorch applies an integer (or a 0-d index) as a basic index, removing its dimension, and then
-    places the array indices' dimensions where those indices stand, if they are adjacent. NumPy
-    counts the integer among the array indices, and where a slice, None or Ellipsis separates it
-    from them, puts all their dimensions first: ``x[0, :, [1, 2]]`` on (2, 3, 4) is (2, 3) in
-    NumPy, (3, 2) in PyTorch. Only then do the two differ."""
+    Both put the dimensions of the advanced indices (arrays, and boolean scalars, which add a
+    dimension of 1 or 0) where those indices stand if they are adjacent, else first. They differ in
+    what counts: NumPy counts an integer (or a 0-d index) among the advanced indices once there are
+    any, where PyTorch applies it as a basic index that only removes its dimension, and PyTorch drops
+    an Ellipsis that stands for no dimension where NumPy's still separates. ``x[0, :, [1, 2]]`` on
+    (2, 3, 4) is (2, 3) in NumPy, (3, 2) in PyTorch; ``x[:, [0, 1], ..., [1, 2]]`` (2, 2) either way,
+    but transposed."""
     parts = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(p, (bool, np.bool_)) or (getattr(p, "ndim", None) == 0 and np.dtype(p.dtype) == np.bool_)
-           for p in parts):
-        return None  # a boolean scalar is an array index of its own in both: NumPy's layout
-    ints = [k for k, p in enumerate(parts) if isinstance(p, (int, np.integer)) or getattr(p, "ndim", None) == 0]
-    arrays = [k for k, p in enumerate(parts) if getattr(p, "ndim", 0) and k not in ints]
-    if not ints or not arrays:
+
+    def is_bool(p):
+        return isinstance(p, (bool, np.bool_)) or (hasattr(p, "dtype") and np.dtype(p.dtype) == np.bool_)
+
+    def rank(p):  # 0 for Python and NumPy scalars
+        return getattr(p, "ndim", 0)
+
+    kinds = []  # per part: "int", "adv" (an array or a boolean scalar), or "basic" (slice, None, Ellipsis)
+    for p in parts:
+        if p is None or p is Ellipsis or isinstance(p, slice):
+            kinds.append("basic")
+        elif is_bool(p) or rank(p):
+            kinds.append("adv")
+        else:
+            kinds.append("int")
+    if "adv" not in kinds:
+        return None  # integers and slices alone: basic indexing in both
+    consumed = sum((1 if isinstance(p, slice) else 0) if kind == "basic" else rank(p) if is_bool(p) else 1
+                   for p, kind in zip(parts, kinds))  # the input dimensions the parts name
+    ellipsis = ndim - consumed  # the dimensions an Ellipsis stands for
+    nb = max(1 if is_bool(p) else rank(p) for p, kind in zip(parts, kinds) if kind == "adv")
+
+    def basic_dims(k):  # the output dimensions the basic part k gives
+        return ellipsis if parts[k] is Ellipsis else 1
+
+    def layout(advanced, skip):
+        """The output's dimensions in order: "A" for the advanced block's, basic dimension numbers else,
+        ``advanced`` the parts that count as advanced, ``skip`` those that count as nothing."""
+        pos = [k for k in range(len(parts)) if k in advanced]
+        between = [k for k in range(pos[0], pos[-1] + 1) if k not in advanced and k not in skip]
+        before = sum(basic_dims(k) for k in range(pos[0]) if kinds[k] == "basic")
+        total = sum(basic_dims(k) for k in range(len(parts)) if kinds[k] == "basic") + \
+            (0 if any(p is Ellipsis for p in parts) else ellipsis)  # trailing dimensions no part names
+        basics = list(range(total))
+        at = 0 if between else before
+        return basics[:at] + ["A"] * nb + basics[at:]
+
+    numpy_order = layout({k for k, kind in enumerate(kinds) if kind != "basic"}, set())
+    empty_ellipsis = {k for k in range(len(parts)) if parts[k] is Ellipsis and ellipsis == 0}
+    torch_order = layout({k for k, kind in enumerate(kinds) if kind == "adv"},
+                         {k for k, kind in enumerate(kinds) if kind == "int"} | empty_ellipsis)
+    if numpy_order == torch_order:
         return None
-    numpy_block = sorted(ints + arrays)
-    if numpy_block[-1] - numpy_block[0] + 1 == len(numpy_block):  # adjacent in NumPy: the same place in both
-        return None
-    if any(k not in ints for k in range(arrays[0], arrays[-1] + 1) if k not in arrays):  # apart in both: first
-        return None
-    nb = max(1 if np.dtype(parts[k].dtype) == np.bool_ else parts[k].ndim for k in arrays)
-    consumed = sum(parts[k].ndim if k in arrays and np.dtype(parts[k].dtype) == np.bool_ else 1
-                   for k, p in enumerate(parts) if p is not None and p is not Ellipsis)
-    pre = sum(ndim - consumed if p is Ellipsis else 1 for p in parts[:arrays[0]]
-              if p is None or p is Ellipsis or isinstance(p, slice))
-    rest = ndim - consumed + sum(1 for p in parts if p is None or isinstance(p, slice))
-    return tuple(range(nb, nb + pre)) + tuple(range(nb)) + tuple(range(nb + pre, nb + rest))
+    first = numpy_order.index("A")
+    where = {d: i for i, d in enumerate(numpy_order) if d != "A"}
+    perm, a = [], 0
+    for d in torch_order:
+        if d == "A":
+            perm.append(first + a)
+            a += 1
+        else:
+            perm.append(where[d])
+    return tuple(perm)
 
 
 def _sequence(data):

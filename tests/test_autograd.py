@@ -731,9 +731,12 @@ def test_min_gradient_and_arg_keepdim_and_empty_reductions_as_torch(rng, torch):
 @pytest.mark.parametrize("index", [
     (0, slice(None), [1, 2]), (np.array(1), slice(None), [2, 0]), (0, None, [1, 2]), (0, Ellipsis, [1, 2]),
     (slice(None), 0, slice(None), [1, 2]), ([0, 1], 0, [1, 2]), ([1, 0], slice(None), 0, [3, 2]),
-    (1, slice(None), np.array([True, False, True, True]), 1), (slice(None), [0, 2], 1)],
+    (1, slice(None), np.array([True, False, True, True]), 1), (slice(None), [0, 2], 1),
+    (slice(None), [0, 1], Ellipsis, [1, 2], slice(None)), ([1, 0], Ellipsis, [2, 1], slice(None), slice(None)),
+    (slice(None), [0, 1], Ellipsis, slice(None), [1, 2])],
     ids=["int_slice_array", "0d_slice_array", "int_none_array", "int_ellipsis_array", "slice_int_slice_array",
-         "arrays_around_int", "arrays_apart", "bool_mask", "adjacent"])
+         "arrays_around_int", "arrays_apart", "bool_mask", "adjacent", "ellipsis_of_nothing_between_arrays",
+         "ellipsis_of_nothing_first", "ellipsis_of_one_between_arrays"])
 def test_an_integer_apart_from_array_indices_lays_out_as_torch(index, rng, torch):
     """NumPy moves the dimensions of array indices first when an integer stands apart from them
     (x[0, :, [1, 2]] on (2, 3, 4, 5): (2, 3, 5)); PyTorch applies the integer first (3, 2, 5).
@@ -764,11 +767,15 @@ def test_an_integer_apart_from_array_indices_lays_out_as_torch(index, rng, torch
 
 
 @pytest.mark.parametrize("index", [(True, slice(None), [1, 2]), (0, True, slice(None), [1, 2]),
-                                   (np.array(True), slice(None), [0, 2]), (np.bool_(False), 0, slice(None), [1])],
-                         ids=["true_apart", "int_true_apart", "0d_bool", "false_int"])
+                                   (np.array(True), slice(None), [0, 2]), (np.bool_(False), 0, slice(None), [1]),
+                                   (0, slice(None), True), (0, None, False), (0, slice(None), np.array(True)),
+                                   (1, slice(None), slice(None), True, 2)],
+                         ids=["true_apart", "int_true_apart", "0d_bool", "false_int", "int_slice_true",
+                              "int_none_false", "int_slice_0d_true", "ints_around_true"])
 def test_a_boolean_scalar_index_keeps_numpys_and_torchs_layout(index, rng, torch):
     """A boolean scalar is an index of its own (a new dimension of 1 or 0), not an integer: it
-    crashed the layout rule for integers apart from array indices."""
+    crashed the layout rule for integers apart from array indices; and, apart from an integer, it
+    takes its own place in PyTorch's layout (x[0, :, True] is (3, 1, ...), NumPy's (1, 3, ...))."""
     x = rng.standard_normal((2, 3, 4, 5))
     tindex = tuple(torch.tensor(p) if isinstance(p, (list, np.ndarray)) else bool(p) if isinstance(p, np.bool_)
                    else p for p in index)
