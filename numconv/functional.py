@@ -583,9 +583,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     pooling). ``align_corners`` (linear modes only, default False) maps the corner pixels' centres
     onto each other instead of their outer edges. Every mode reads the pixels PyTorch reads with the
     weights it uses: one linear map per axis (``numconv.shapes.resample_table``), applied last axis first.
-    One exception: 'nearest' with a scale factor that leaves a size as it was (or doubles it) reads
-    floor(j / scale_factor) in every rank, as PyTorch's 1-d and 3-d forwards do; its 2-d CPU forward
-    copies pixel j (j // 2) instead. ``antialias=True`` (bilinear, bicubic): when downsampling, the
+    'nearest' with a scale factor that leaves a size as it was (or doubles it) reads floor(j /
+    scale_factor) in 1-d and 3-d, and copies pixel j (j // 2) in 2-d, as PyTorch's kernels do.
+    ``antialias=True`` (bilinear, bicubic): when downsampling, the
     filter is widened by the shrink factor so every input pixel counts, as PyTorch's.
     """
     xs, out, tables = _interpolate_setup(input, size, scale_factor, mode, align_corners, recompute_scale_factor,

@@ -869,7 +869,8 @@ def interpolate_params(spatial, size, scale_factor, mode, align_corners, recompu
     - the linear modes need their rank (linear 1-d, bilinear and bicubic 2-d, trilinear 3-d) and alone
       take ``align_corners`` (default False);
     - the given scale factor positions the samples, unless ``recompute_scale_factor`` is True, when
-      input / output does (as it always does with ``size``).
+      input / output does (as it always does with ``size``), and but for 2-d 'nearest' along an axis
+      whose size stays or doubles, as PyTorch's 2-d kernels special-case those.
     """
     nd = len(spatial)
     if mode not in INTERPOLATE_MODES:
@@ -903,6 +904,9 @@ def interpolate_params(spatial, size, scale_factor, mode, align_corners, recompu
         factors = tuple(real(f, "scale_factor", 0.0, lo_open=True) for f in factors)
         out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
         scales = (None,) * nd if recompute_scale_factor else factors
+        if mode == "nearest" and nd == 2:  # PyTorch's 2-d kernels copy pixel j where a size stays, j // 2 where it
+            # doubles, whatever the factor (its 1-d and 3-d ones read floor(j / factor) there too): input / output
+            scales = tuple(None if m in (n, 2 * n) else s for n, m, s in zip(spatial, out, scales))
     if any(n < 1 for n in spatial) or any(m < 1 for m in out):
         raise ValueError(f"input and output spatial sizes must be >= 1, got input {tuple(spatial)} and output {out}"
                          + (f" (scale_factor={scale_factor!r})" if scale_factor is not None else ""))

@@ -29,8 +29,8 @@ def _config(rng, mode, nd):
             kw["size"] = out if nd > 1 or rng.random() < 0.5 else out[0]
         else:
             # 1.3333 only for the linear modes: with it, 2 or 3 pixels stay 2 or 3, and there PyTorch's CPU
-            # nearest takes each pixel as it is in its 2-d forward and its backward, but j / 1.3333 in its
-            # 1-d and 3-d forward (numconv: j / 1.3333 throughout, see test_nearest_follows_one_rule)
+            # nearest backward takes each pixel as it is in 1-d and 3-d, unlike its forward (numconv's
+            # backward is its forward's transpose: see test_nearest_follows_one_rule)
             choices = [0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0] + ([1.3333] if mode in LINEAR else [])
             factors = tuple(float(f) for f in rng.choice(choices, size=nd))
             kw["scale_factor"] = factors if rng.random() < 0.5 else factors[0]
@@ -97,16 +97,32 @@ def test_long_rows_read_the_pixels_torch_reads(n, m, mode, torch):
 
 
 def test_nearest_follows_one_rule(torch):
-    """Three pixels scaled by 1.3333 stay three: output j reads floor(j / 1.3333) in every rank and
-    the backward is that map's transpose. (PyTorch's CPU 1-d forward agrees; its 2-d forward and its
-    backward copy pixel j instead, so its gradient there is not its own forward's.)"""
+    """Three pixels scaled by 1.3333 stay three: in 1-d (and 3-d) output j reads floor(j / 1.3333), as
+    PyTorch's forward, and the backward is that map's transpose. (PyTorch's 1-d backward copies pixel j
+    instead, so its gradient there is not its own forward's.)"""
     x = np.array([[[1.0, 2.0, 4.0]]])
     y = F.interpolate(x, scale_factor=1.3333)
     want = torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=1.3333).numpy()
     assert np.array_equal(y, [[[1.0, 1.0, 2.0]]]) and np.array_equal(y, want)
     assert np.array_equal(F.interpolate_backward(np.ones((1, 1, 3)), x, scale_factor=1.3333), [[[2.0, 1.0, 0.0]]])
-    y2 = F.interpolate(x[..., None], scale_factor=(1.3333, 1.0))
-    assert np.array_equal(y2[..., 0], y)
+
+
+@pytest.mark.parametrize("factor", [1.05, 1.3333, 1.0000001, 2.0000001, 2.1, (1.05, 2.0000001), (1.0, 3.0)])
+def test_2d_nearest_copies_where_a_size_stays_or_doubles_as_torch(factor, rng, torch):
+    """PyTorch's 2-d nearest copies pixel j where a size stays and reads j // 2 where it doubles, whatever
+    the factor (forward and backward alike): a 5 x 6 image scaled by 1.05 is itself, not shifted."""
+    x = rng.standard_normal((2, 3, 5, 6))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.interpolate(xt, scale_factor=factor)
+    xn = nc.Tensor(x, requires_grad=True)
+    y = F.interpolate(xn, scale_factor=factor)
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+    gy = rng.standard_normal(y.shape)
+    (yt * torch.from_numpy(gy)).sum().backward()
+    (y * nc.Tensor(gy)).sum().backward()
+    np.testing.assert_allclose(xn.grad.numpy(), xt.grad.numpy(), rtol=1e-14)
+    if factor == 1.05:
+        np.testing.assert_array_equal(y.numpy(), x)
 
 
 @pytest.mark.parametrize("mode, nd", [(m, nds[0]) for m, nds in MODES.items()])
