@@ -7,7 +7,7 @@
 """
 from . import autograd, functional, random, shapes
 from . import functional as F
-from .autograd import Function, enable_grad, inference_mode, no_grad, set_grad_enabled
+from .autograd import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import (
     Tensor, arange, as_tensor, bool_, cat, empty, empty_like, eye, float32, float64, from_numpy, full, full_like, int32,
     int64, linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, split, chunk,
@@ -28,7 +28,7 @@ autograd.functional = autograd_functional  # nc.autograd.functional.jacobian, as
 __version__ = "0.1.0"
 __all__ = [
     "F", "Function", "Tensor", "arange", "autograd", "cat", "enable_grad", "float32", "float64", "full", "full_like",
-    "functional", "inference_mode", "int64", "manual_seed", "no_grad", "set_grad_enabled", "ones", "ones_like", "rand", "randint", "randn", "randperm",
+    "functional", "inference_mode", "int64", "is_grad_enabled", "manual_seed", "no_grad", "set_grad_enabled", "ones", "ones_like", "rand", "randint", "randn", "randperm",
     "random", "shapes", "split", "chunk", "stack", "where", "tensor", "zeros", "zeros_like", "__version__",
     "conv_matrix", "cuda", "data", "models", "nn", "optim", "receptive_field", "summary",
     "as_tensor", "bool_", "empty", "empty_like", "from_numpy", "int32", "linspace", "rand_like", "randn_like",

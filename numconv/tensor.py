@@ -3935,6 +3935,25 @@ class Tensor:
     def T(self):  # noqa: N802 (PyTorch's name)
         return self._permute(tuple(reversed(range(self.ndim))))
 
+    @property
+    def mT(self):  # noqa: N802 (PyTorch's name)
+        """The last two dimensions swapped (a batch of matrices transposed), as ``torch.Tensor.mT``."""
+        if self.ndim < 2:
+            raise ValueError(f"mT needs at least 2 dimensions, got shape {self.shape}")
+        return self.transpose(-2, -1)
+
+    mH = mT  # the conjugate transpose: the same for real tensors
+
+    def stride(self, dim=None):
+        """The steps in elements between neighbours along each dimension (along ``dim``), as
+        ``torch.Tensor.stride``: (W * H, W, 1) for a C-contiguous (N, H, W) tensor."""
+        steps = tuple(int(b) // self.dtype.itemsize for b in self.data.strides)
+        if dim is None:
+            return steps
+        if not self.ndim:
+            raise IndexError(f"stride: a 0-d tensor has no dimension {dim}")
+        return steps[_axis(dim, self.ndim)]
+
     def _permute(self, axes):
         out = Permute.apply(self, axes=axes)
         if out._vc is None and self.device != dispatch.CPU:  # a device copy, not a view
@@ -4833,7 +4852,7 @@ Tensor.deg2rad, Tensor.rad2deg = _deg2rad, _rad2deg
 Tensor.deg2rad.__name__, Tensor.rad2deg.__name__ = "deg2rad", "rad2deg"
 Tensor.ravel = lambda self: self.reshape(-1)  # noqa: E731
 Tensor.ravel.__doc__ = "The tensor as one dimension (``reshape(-1)``: a view where the memory allows)."
-Tensor.broadcast_to = lambda self, size: self.expand(size)  # noqa: E731
+Tensor.broadcast_to = lambda self, *size: self.expand(*size)  # noqa: E731 (a tuple, or the sizes as arguments)
 Tensor.broadcast_to.__doc__ = "``expand(size)``, as ``torch.broadcast_to``."
 Tensor.ndimension = Tensor.dim
 Tensor.element_size = lambda self: self.dtype.itemsize  # noqa: E731

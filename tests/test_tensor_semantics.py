@@ -333,3 +333,19 @@ def test_format_contains_and_index_follow_torch(torch):
     for bad in (nc.tensor(2.0), nc.tensor([1, 2])):
         with pytest.raises(TypeError, match="only integer tensors of a single element"):
             operator.index(bad)
+
+
+def test_stride_mT_broadcast_to_and_is_grad_enabled_follow_torch(torch):
+    a, t = nc.arange(24.0).reshape(2, 3, 4), torch.arange(24.0).reshape(2, 3, 4)
+    for f in (lambda x: x, lambda x: x.transpose(0, 2), lambda x: x[:, ::2], lambda x: x[1]):
+        assert f(a).stride() == f(t).stride()
+        assert [f(a).stride(d) for d in range(f(a).ndim)] == [f(t).stride(d) for d in range(f(t).ndim)]
+    assert a.stride(-1) == t.stride(-1) and nc.tensor(3.0).stride() == torch.tensor(3.0).stride()
+    np.testing.assert_array_equal(a.mT.numpy(), t.mT.numpy())
+    np.testing.assert_array_equal(a.mH.numpy(), t.mH.numpy())
+    with pytest.raises(ValueError, match="mT needs at least 2 dimensions"):
+        nc.ones(3).mT
+    assert a.broadcast_to(2, 2, 3, 4).shape == tuple(t.broadcast_to((2, 2, 3, 4)).shape) == a.broadcast_to((2, 2, 3, 4)).shape
+    assert nc.is_grad_enabled()
+    with nc.no_grad():
+        assert not nc.is_grad_enabled()
