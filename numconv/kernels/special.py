@@ -20,7 +20,8 @@ erfinv: Giles' polynomial approximation ("Approximating the erfinv function", GP
 on erf(x) = y, or where |y| > 1/2 on log erfc(x) = log(1 - |y|) (1 - |y| is exact there, erfc keeps
 its relative precision in the tail, and its log is nearly -x^2, so the steps converge from Giles'
 start even at 1 - 2^-53, where that start is 10% off: 4e-10 after three steps there, a float64's
-rounding after four). +-inf at +-1, NaN beyond.
+rounding after four; they stop once a step is below 1e-9 x, after two of them but in the far tail).
++-inf at +-1, NaN beyond.
 """
 import math
 
@@ -75,14 +76,28 @@ def digamma(x):
     return result + math.log(x) - 0.5 / x - series
 
 
-def hurwitz_zeta(s, x, far):
-    """sum_{k >= 0} (x + k)^-s for s > 1: terms until x + k >= ``far``, then the Euler-Maclaurin tail."""
+def inverse_power(x, k):
+    """x^-k for a whole k >= 1, by k multiplications (math.pow costs several times that here)."""
+    p = x
+    for _ in range(k - 1):
+        p *= x
+    return 1.0 / p
+
+
+def hurwitz_zeta(k, x, far):
+    """sum_{i >= 0} (x + i)^-k for a whole k >= 2: terms until x + i >= ``far``, then the Euler-Maclaurin
+    tail."""
+    s = float(k)
     total = 0.0
     while x < far:
-        total += math.pow(x, -s)
+        total += inverse_power(x, k)
         x += 1.0
-    power = math.pow(x, -s)  # x^-s, then x^(-s-2j+1) for the j-th correction
-    total += math.pow(x, 1.0 - s) / (s - 1.0) + 0.5 * power  # not x * x^-s, which underflows first
+    if x > 1e30:  # x^k would overflow (x^-k underflow) before the sum did
+        power = math.pow(x, -s)
+        total += math.pow(x, 1.0 - s) / (s - 1.0) + 0.5 * power
+    else:
+        power = inverse_power(x, k)  # x^-s, then x^(-s-2j+1) for the j-th correction
+        total += x * power / (s - 1.0) + 0.5 * power
     rising = s  # s (s + 1) ... (s + 2j - 2)
     power /= x
     for j in range(9):
@@ -105,7 +120,7 @@ def polygamma(n, x):
         return sign * math.inf
     if x == math.inf:
         return sign * 0.0
-    return sign * factorial * hurwitz_zeta(n + 1.0, x, 10.0 + n)
+    return sign * factorial * hurwitz_zeta(n + 1, x, 10.0 + n)
 
 
 def erfinv(y):
@@ -143,9 +158,12 @@ def erfinv(y):
         slope = TWO_OVER_SQRT_PI * math.exp(-x * x)  # erf'(x)
         if a > 0.5:  # Newton on log erfc(x) = log c, nearly -x^2: quick where the start is far out in the tail
             e = math.erfc(x)
-            x += math.log(e / c) * e / slope
+            step = -math.log(e / c) * e / slope
         else:  # Newton on erf(x) = a
-            x -= (math.erf(x) - a) / slope
+            step = (math.erf(x) - a) / slope
+        x -= step
+        if abs(step) <= 1e-9 * x:  # converging quadratically: the next step would be below x's rounding
+            break
     return math.copysign(x, y)
 
 
@@ -158,7 +176,7 @@ def special(code, n, x):
     return erfinv(x)
 
 
-HELPERS = ("is_pole", "lgamma", "digamma", "hurwitz_zeta", "polygamma", "erfinv", "special")
+HELPERS = ("is_pole", "lgamma", "digamma", "inverse_power", "hurwitz_zeta", "polygamma", "erfinv", "special")
 
 
 def compiled(wrap):
