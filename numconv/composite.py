@@ -337,11 +337,10 @@ def einsum(equation, *operands):
     def needed(k):  # the labels the output or an operand after the k-th still names
         return set(result).union(*(terms[j] for j in range(k + 1, len(terms))))
 
-    t, labels = _einsum_prepare(operands[0], terms[0], needed(0) | set(terms[1] if len(terms) > 1 else ()))
+    t, labels = _einsum_prepare(operands[0], terms[0], needed(0))
     for k in range(1, len(operands)):
         later = needed(k)
         b, lb = _einsum_prepare(operands[k], terms[k], later | set(labels))
-        t, labels = _einsum_prepare(t, labels, later | set(lb))
         t, labels = _einsum_pair(t, labels, b, lb, later)
     t, labels = _einsum_prepare(t, labels, set(result))
     missing = [x for x in result if x not in labels]  # broadcast dimensions no operand had
